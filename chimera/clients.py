@@ -1,0 +1,97 @@
+"""Clients (manual §10): a config set copied from the base, plus a Company row.
+
+Every per-client operation starts from ``get_client`` so that no command reads another client's
+data by accident: the returned ``ClientContext`` carries the one ``company_id`` queries filter on.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from chimera import settings
+from chimera.config.client import ClientConfig
+from chimera.config.loader import FILES, ConfigSet, load_config_set, suggest
+from chimera.config.yamlload import load_yaml
+from chimera.db.engine import session_scope
+from chimera.db.models import Company
+from chimera.errors import ClientError, ConfigError
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ClientContext:
+    """One client: its database id, its folder and its validated configs."""
+
+    name: str
+    company_id: int
+    folder: Path
+    config: ClientConfig
+    configs: ConfigSet
+
+
+def load_client_config(folder: Path, name: str) -> ClientConfig:
+    path = folder / "client.yml"
+    if not path.exists():
+        return ClientConfig(name=name)
+    data, _lines = load_yaml(path)
+    try:
+        return ClientConfig.model_validate(data or {"name": name})
+    except Exception as exc:  # pydantic ValidationError
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def add_client(name: str, label: str = "", session: Session | None = None) -> ClientContext:
+    """Copy the base configs to the client's folder and create its Company (refuses duplicates)."""
+    if not NAME_RE.match(name):
+        raise ClientError(f"client name {name!r}: use lower-case letters, digits, '-' or '_'")
+    folder = settings.client_dir(name)
+    with session_scope() as s:
+        if s.exec(select(Company).where(Company.name == name)).first():
+            raise ClientError(f"client {name!r} already exists (chimera client list)")
+        folder.mkdir(parents=True, exist_ok=True)
+        for fname in [*FILES.values(), "CHANGELOG.md"]:
+            src = settings.BASE_CONFIG_DIR / fname
+            if src.exists() and not (folder / fname).exists():
+                shutil.copy2(src, folder / fname)
+        if not (folder / "client.yml").exists():
+            (folder / "client.yml").write_text(
+                f"# Where {name}'s data comes from. See configs/schema/client.schema.json\n"
+                f"name: {name}\nlabel: {label or name}\ncurrency: USD\nsources: []\n",
+                encoding="utf-8",
+            )
+        s.add(Company(name=name))
+    return get_client(name)
+
+
+def list_clients() -> list[str]:
+    with session_scope() as s:
+        return [c.name for c in s.exec(select(Company).order_by(Company.name))]
+
+
+def get_client(name: str, allowed: list[str] | None = None) -> ClientContext:
+    """The client called ``name``; ``allowed`` restricts which clients the caller may see."""
+    if allowed is not None and name not in allowed:
+        raise ClientError(f"client {name!r} is not granted to this user")
+    with session_scope() as s:
+        company = s.exec(select(Company).where(Company.name == name)).first()
+        if company is None:
+            names = [c.name for c in s.exec(select(Company))]
+            raise ClientError(f"unknown client {name!r}{suggest(name, names)} (chimera client add {name})")
+        company_id = company.id
+    folder = settings.client_dir(name)
+    if not folder.is_dir():
+        raise ClientError(f"client {name!r} has no config folder at {folder}")
+    assert company_id is not None
+    return ClientContext(
+        name=name,
+        company_id=company_id,
+        folder=folder,
+        config=load_client_config(folder, name),
+        configs=load_config_set(folder),
+    )

@@ -1,0 +1,1 @@
+"""The data layer: SQLModel tables, engines and numbered migrations."""

@@ -1,0 +1,55 @@
+"""Numbered schema migrations, applied in order and recorded in ``schemaversion``.
+
+A user's database survives upgrades: a new version appends a migration here; old ones never change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
+
+from chimera.db import models  # noqa: F401 - registers the tables
+from chimera.errors import StorageError
+
+
+def _m001_initial(conn: Connection) -> None:
+    SQLModel.metadata.create_all(conn)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "initial schema", _m001_initial),
+]
+LATEST = MIGRATIONS[-1][0]
+_migrated: set[str] = set()
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schemaversion"):
+        return 0
+    return int(conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schemaversion")).scalar() or 0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply pending migrations; refuse a database newer than this code."""
+    key = str(engine.url)
+    if key in _migrated:
+        return LATEST
+    with engine.begin() as conn:
+        SQLModel.metadata.tables["schemaversion"].create(conn, checkfirst=True)
+        version = current_version(conn)
+        if version > LATEST:
+            raise StorageError(
+                f"the database is at schema version {version}, newer than this Chimera ({LATEST}): upgrade Chimera"
+            )
+        for number, name, step in MIGRATIONS:
+            if number > version:
+                step(conn)
+                conn.execute(
+                    text("INSERT INTO schemaversion (version, name, applied_at) VALUES (:v, :n, CURRENT_TIMESTAMP)"),
+                    {"v": number, "n": name},
+                )
+    _migrated.add(key)
+    return LATEST

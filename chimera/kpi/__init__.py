@@ -1,0 +1,1 @@
+"""KPI evaluation (EVALUATE_KPIS): formulas over base metrics, thresholds, anomalies, statuses."""
