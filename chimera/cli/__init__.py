@@ -1,0 +1,43 @@
+"""The ``chimera`` command line (typer + rich). A face like app.py: it may import graphs/ and agents/.
+
+Each command group lives in its own ``cmd_*`` module that registers on ``chimera.cli.app.app``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from chimera.cli.app import app, run
+
+COMMAND_MODULES = [
+    "cmd_client",
+    "cmd_config",
+    "cmd_ingest",
+    "cmd_metrics",
+    "cmd_kpis",
+    "cmd_cycle",
+    "cmd_evidence",
+    "cmd_jobs",
+    "cmd_sop",
+    "cmd_chat",
+    "cmd_report",
+    "cmd_demo",
+]
+
+
+def _register() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(f"chimera.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"chimera.cli.{name}":
+                raise
+
+
+def main() -> None:
+    _register()
+    sys.exit(run())
+
+
+__all__ = ["app", "main"]

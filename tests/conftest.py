@@ -1,0 +1,97 @@
+"""Test-wide fixtures: an isolated CHIMERA_HOME per test, the shared sample store, Postgres, and
+a guard that makes any model call (any HTTP request) to a non-local host fail."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SAMPLE_STORE = SHARED / "data" / "sample_store"
+PG_URL = os.environ.get("CHIMERA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_LOCAL = {"127.0.0.1", "localhost", "::1", "testserver"}
+
+
+@pytest.fixture(autouse=True)
+def _no_real_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any HTTP request to a host other than this machine fails the test (no real model calls)."""
+    real_send, real_async_send = httpx.Client.send, httpx.AsyncClient.send
+
+    def _check(request: httpx.Request) -> None:
+        if request.url.host not in _LOCAL:
+            raise AssertionError(f"test tried to reach {request.url.host}: real model/API calls are forbidden")
+
+    def send(self, request, *args, **kwargs):
+        _check(request)
+        return real_send(self, request, *args, **kwargs)
+
+    async def async_send(self, request, *args, **kwargs):
+        _check(request)
+        return await real_async_send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", send)
+    monkeypatch.setattr(httpx.AsyncClient, "send", async_send)
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHIMERA_MODEL", "CHIMERA_LLM_CASSETTE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("CHIMERA_LLM", "offline")
+
+
+@pytest.fixture
+def chimera_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CHIMERA_HOME with its own SQLite database."""
+    from chimera.db.engine import dispose_all
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("CHIMERA_HOME", str(home))
+    monkeypatch.delenv("CHIMERA_DATABASE_URL", raising=False)
+    dispose_all()
+    yield home
+    dispose_all()
+
+
+@pytest.fixture
+def sample_store() -> Path:
+    """The shared realistic store; skipped with a reason when ../shared is absent."""
+    if not (SAMPLE_STORE / "orders_export.csv").exists():
+        pytest.skip(f"shared sample store not found at {SAMPLE_STORE} (it ships with the dev/CI workspace only)")
+    return SAMPLE_STORE
+
+
+def _pg_answers(url: str) -> bool:
+    host, port = "127.0.0.1", 5432
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def pg_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A fresh Postgres schema on the local server; skipped with a reason when none answers."""
+    if not _pg_answers(PG_URL):
+        pytest.skip("no Postgres server answers at 127.0.0.1:5432")
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    base = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    from chimera.db.engine import dispose_all
+
+    home = tmp_path / "pghome"
+    home.mkdir()
+    monkeypatch.setenv("CHIMERA_HOME", str(home))
+    monkeypatch.setenv("CHIMERA_DATABASE_URL", url)
+    dispose_all()
+    yield url
+    dispose_all()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
