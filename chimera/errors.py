@@ -9,6 +9,7 @@ Hierarchy::
     ├── ClientError              unknown client, duplicate client, access to another client
     ├── DecisionError            a decision that cannot be applied (unknown id, already decided)
     ├── AuthError                a user may not do this (role, unknown user, wrong password)
+    ├── SopError                 an SOP file or library cannot be added, found or read
     └── ProviderError            a model backend is misconfigured (never carries a secret)
 
     RetryableModelError          for retry loops only, never shown to a person as is
@@ -50,6 +51,10 @@ class DecisionError(ChimeraError):
 
 class AuthError(ChimeraError):
     """The user is unknown, the password is wrong, or the role does not allow the action."""
+
+
+class SopError(ChimeraError):
+    """An SOP file is not markdown, has bad front matter, or names an unknown library or file."""
 
 
 class ProviderError(ChimeraError):
