@@ -194,6 +194,7 @@ class Job(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     play_run_id: str | None = Field(default=None, foreign_key="playrun.id", index=True)
+    run_id: str | None = Field(default=None, index=True)
     correlation_id: str = Field(default="", index=True)
     type: str
     owner: str
