@@ -1,0 +1,42 @@
+"""``chimera jobs --client NAME [--status S] [--json]``: what is queued, running, waiting or done."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from chimera.cli.app import app, emit_json, out
+from chimera.clients import get_client
+from chimera.config.loader import suggest
+from chimera.db.engine import session_scope
+from chimera.errors import ChimeraError
+from chimera.jobs.queue import STATUSES, list_jobs
+
+FIELDS = ("id", "type", "owner", "bot", "action", "status", "attempts", "correlation_id")
+
+
+@app.command("jobs")
+def jobs(
+    client: str = typer.Option(..., "--client", help="Client name (chimera client list)."),
+    status: str = typer.Option("", "--status", help=f"Only jobs with this status: {', '.join(STATUSES)}."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List a client's jobs, oldest first."""
+    if status and status not in STATUSES:
+        raise ChimeraError(f"--status {status!r}: expected one of {', '.join(STATUSES)}"
+                           f"{suggest(status, list(STATUSES))}")
+    ctx = get_client(client)
+    with session_scope() as session:
+        rows = [{f: getattr(j, f) for f in FIELDS} | {"step": j.step, "play_run_id": j.play_run_id,
+                                                       "error": j.error}
+                for j in list_jobs(session, ctx.company_id, status or None)]
+    if json_out:
+        emit_json({"client": ctx.name, "status": status or None, "jobs": rows})
+        return
+    if not rows:
+        out.print(f"no jobs{f' with status {status}' if status else ''} for {ctx.name}")
+        return
+    table = Table(*FIELDS)
+    for row in rows:
+        table.add_row(*(str(row[f]) for f in FIELDS))
+    out.print(table)

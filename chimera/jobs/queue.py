@@ -1,0 +1,205 @@
+"""The durable job queue on the ``Job`` table (DESIGN.md §5): enqueue, claim with a lease, finish.
+
+A claim is atomic across processes: on Postgres ``SELECT ... FOR UPDATE SKIP LOCKED``; on SQLite a
+guarded ``UPDATE ... WHERE status = 'queued'`` whose row count says who won. State transitions
+(claim, complete, fail, requeue) commit at once: other workers must see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import object_session
+from sqlmodel import Session, select
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from chimera.db.models import Job, new_id, utcnow
+from chimera.errors import ChimeraError, DecisionError, StorageError
+
+STATUSES = ("queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled")
+FINISHED = ("succeeded", "failed", "cancelled")
+DEFAULT_LEASE_SECONDS = 300
+
+
+def enqueue(session: Session, company_id: int, type: str, owner: str, *, params: dict | None = None,
+            idempotency_key: str | None = None, correlation_id: str = "", play_run_id: str | None = None,
+            bot: str = "", action: str = "", step: int = 0, max_attempts: int = 3,
+            run_after: Any = None, status: str = "queued") -> Job:
+    """Add a job; with an idempotency key already used, return that job instead of a second one."""
+    key = idempotency_key or f"{type}:{new_id()}"
+    existing = session.exec(select(Job).where(Job.idempotency_key == key)).first()
+    if existing is not None:
+        return existing
+    job = Job(company_id=company_id, type=type, owner=owner, params=dict(params or {}),
+              idempotency_key=key, correlation_id=correlation_id, play_run_id=play_run_id, bot=bot,
+              action=action, step=step, max_attempts=max_attempts, run_after=run_after, status=status)
+    session.add(job)
+    session.commit()
+    return job
+
+
+def _candidates(session: Session, company_id: int, types: Iterable[str] | None, now: datetime,
+                lock: bool, limit: int = 20) -> list[int]:
+    stmt = select(Job.id).where(
+        Job.company_id == company_id, Job.status == "queued",
+        or_(Job.run_after.is_(None), Job.run_after <= now.date()),
+    )
+    if types is not None:
+        stmt = stmt.where(Job.type.in_(list(types)))
+    stmt = stmt.order_by(Job.id).limit(1 if lock else limit)
+    if lock:
+        stmt = stmt.with_for_update(skip_locked=True)
+    return [int(i) for i in session.exec(stmt).all()]
+
+
+def _take(session: Session, job_id: int, lease_until: datetime, now: datetime) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "queued")
+        .values(status="running", lease_until=lease_until, attempts=Job.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+def claim_next(session: Session, company_id: int, types: Iterable[str] | None = None,
+               lease_seconds: int = DEFAULT_LEASE_SECONDS, now: datetime | None = None) -> Job | None:
+    """Move the oldest queued job (of ``types``) to running with a lease, attempts + 1; commit.
+
+    Two workers never get the same job. ``None`` when nothing is queued.
+    """
+    now = now or utcnow()
+    lease_until = now + timedelta(seconds=lease_seconds)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for job_id in _candidates(session, company_id, types, now, lock=postgres):
+        if _take(session, job_id, lease_until, now):
+            session.commit()
+            job = session.get(Job, job_id, populate_existing=True)
+            return job
+    session.rollback()
+    return None
+
+
+def _session(job: Job, session: Session | None) -> Session:
+    found = session or object_session(job)
+    if found is None:
+        raise StorageError(f"job {job.id} is not attached to a database session")
+    return found
+
+
+def _save(session: Session, job: Job, **values: Any) -> Job:
+    for name, value in values.items():
+        setattr(job, name, value)
+    job.updated_at = utcnow()
+    session.add(job)
+    session.commit()
+    return job
+
+
+def complete(job: Job, result: dict | None = None, session: Session | None = None) -> Job:
+    """Mark a job succeeded with its result (a cancelled job stays cancelled)."""
+    session = _session(job, session)
+    if job.status == "cancelled":
+        return job
+    return _save(session, job, status="succeeded", result=dict(result or {}), lease_until=None, error="")
+
+
+def fail(job: Job, error: str | BaseException, session: Session | None = None, *,
+         permanent: bool = False) -> Job:
+    """Record an error: back to queued while attempts remain, else (or when permanent) failed."""
+    session = _session(job, session)
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    exhausted = permanent or job.attempts >= job.max_attempts
+    return _save(session, job, status="failed" if exhausted else "queued", error=text, lease_until=None)
+
+
+def cancel(job: Job, why: str = "", session: Session | None = None) -> Job:
+    return _save(_session(job, session), job, status="cancelled", error=why, lease_until=None)
+
+
+def await_approval(job: Job, session: Session | None = None) -> Job:
+    """Park a job until a person approves its ChangeSet."""
+    return _save(_session(job, session), job, status="awaiting_approval", lease_until=None)
+
+
+def release(job: Job, session: Session | None = None) -> Job:
+    """Put an awaiting or running job back in the queue (e.g. after approval)."""
+    return _save(_session(job, session), job, status="queued", lease_until=None)
+
+
+def requeue_stuck(session: Session, now: datetime | None = None, company_id: int | None = None) -> list[Job]:
+    """Running jobs whose lease ran out (a crashed worker) go back to queued; their attempt counts.
+
+    A stuck job with no attempts left is failed instead. Returns every job it touched.
+    """
+    now = now or utcnow()
+    stmt = select(Job).where(Job.status == "running", Job.lease_until.is_not(None), Job.lease_until < now)
+    if company_id is not None:
+        stmt = stmt.where(Job.company_id == company_id)
+    touched = []
+    for job in session.exec(stmt.order_by(Job.id)).all():
+        exhausted = job.attempts >= job.max_attempts
+        new_status = "failed" if exhausted else "queued"
+        note = f"lease expired at {job.lease_until:%Y-%m-%d %H:%M:%S} after attempt {job.attempts}"
+        result = session.execute(
+            update(Job).where(Job.id == job.id, Job.status == "running", Job.lease_until < now)
+            .values(status=new_status, lease_until=None, error=note, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            touched.append(job.id)
+    session.commit()
+    return [session.get(Job, i, populate_existing=True) for i in touched]
+
+
+def list_jobs(session: Session, company_id: int, status: str | None = None) -> list[Job]:
+    stmt = select(Job).where(Job.company_id == company_id)
+    if status:
+        stmt = stmt.where(Job.status == status)
+    return list(session.exec(stmt.order_by(Job.id)).all())
+
+
+def _transient(exc: BaseException) -> bool:
+    return not isinstance(exc, ChimeraError)
+
+
+def run_job(job_id: int, fn: Callable[[Job], dict | None], session: Session | None = None, *,
+            lease_seconds: int = DEFAULT_LEASE_SECONDS, wait_seconds: float = 0.5) -> Job:
+    """Run ``fn(job)`` for one job with tenacity retries on transient errors; record every attempt.
+
+    A ChimeraError is a person's problem, not a transient one: the job fails at once. A finished job
+    is returned untouched (running it twice does nothing). ``fn`` returns the job's result dict.
+    """
+    if session is None:
+        from chimera.db.engine import session_scope
+
+        with session_scope() as own:
+            return run_job(job_id, fn, own, lease_seconds=lease_seconds, wait_seconds=wait_seconds)
+    job = session.get(Job, job_id, populate_existing=True)
+    if job is None:
+        raise StorageError(f"no job {job_id}")
+    if job.status in FINISHED:
+        return job
+    if job.status == "awaiting_approval":
+        raise DecisionError(f"job {job_id} ({job.type}) is awaiting approval: approve its play run first")
+    pending = {"counted": job.status == "running"}  # claimed by claim_next: attempt already counted
+
+    def attempt() -> dict | None:
+        if pending["counted"]:
+            pending["counted"] = False
+        else:
+            _save(session, job, status="running", attempts=job.attempts + 1,
+                  lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        return fn(job)
+
+    remaining = max(1, job.max_attempts - job.attempts + (1 if job.status == "running" else 0))
+    retrying = Retrying(stop=stop_after_attempt(remaining), retry=retry_if_exception(_transient),
+                        wait=wait_exponential(multiplier=wait_seconds, max=30), reraise=True)
+    try:
+        result = retrying(attempt)
+    except Exception as exc:  # a ChimeraError at once, a transient one once retries are spent
+        return fail(job, exc, session, permanent=True)
+    return complete(job, result or {}, session)
