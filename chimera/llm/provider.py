@@ -1,0 +1,159 @@
+"""Which chat model the commanders use, chosen by environment (DESIGN.md §6).
+
+``CHIMERA_LLM``: ``offline`` (the default without ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``: no model,
+the templated narrative), ``openai`` (``OPENAI_API_KEY``, ``CHIMERA_MODEL``), ``openai-compatible``
+(``OPENAI_BASE_URL``: Ollama, vLLM, llama.cpp server, LM Studio; key optional) or ``fake`` (the
+shipped scripted model). Real backends go through ``ChatOpenAI`` with ``max_retries=0`` (retry.py
+owns retries) and a timeout. The key is passed as a secret and never logged, stored or returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+from urllib.parse import urlsplit
+
+from langchain_core.language_models import BaseChatModel
+from pydantic import SecretStr
+
+from chimera.errors import ProviderError
+from chimera.llm.cassette import cassette_from_env
+from chimera.llm.fake import fake_model_from_name
+from chimera.llm.models import BACKENDS, BackendInfo
+
+__all__ = ["DEFAULT_MODEL", "backend_info", "get_chat_model", "resolve_backend"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_TOKENS = 800
+
+
+def resolve_backend(backend: str | None = None) -> str:
+    """The backend name: argument, else ``CHIMERA_LLM``, else inferred from the OpenAI variables."""
+    name = (backend or os.environ.get("CHIMERA_LLM") or "").strip().lower()
+    if not name:
+        if os.environ.get("OPENAI_BASE_URL"):
+            return "openai-compatible"
+        return "openai" if os.environ.get("OPENAI_API_KEY") else "offline"
+    if name not in BACKENDS:
+        raise ProviderError(f"CHIMERA_LLM={name!r}: expected one of {', '.join(BACKENDS)}")
+    return name
+
+
+def _host(url: str | None) -> str | None:
+    """``host[:port]`` of a URL: no scheme, path, query or credentials."""
+    if not url:
+        return None
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    if not parts.hostname:
+        return None
+    return f"{parts.hostname}:{parts.port}" if parts.port else parts.hostname
+
+
+def _model_name(backend: str, model: str | None) -> str:
+    if backend == "fake":
+        return model if model and model.startswith("fake") else "fake"
+    return model or os.environ.get("CHIMERA_MODEL") or DEFAULT_MODEL
+
+
+def _replaying() -> bool:
+    return (
+        bool(os.environ.get("CHIMERA_LLM_CASSETTE"))
+        and os.environ.get("CHIMERA_LLM_CASSETTE_MODE", "replay") == "replay"
+    )
+
+
+def _problem(backend: str) -> str | None:
+    """Why ``backend`` cannot be used as configured (never quoting a secret)."""
+    if _replaying():
+        return None
+    if backend == "openai" and not os.environ.get("OPENAI_API_KEY"):
+        return "CHIMERA_LLM=openai needs OPENAI_API_KEY; set it, or use CHIMERA_LLM=offline"
+    if backend == "openai-compatible" and not os.environ.get("OPENAI_BASE_URL"):
+        return (
+            "CHIMERA_LLM=openai-compatible needs OPENAI_BASE_URL, e.g. http://localhost:11434/v1 for Ollama; "
+            "set it, or use CHIMERA_LLM=offline"
+        )
+    return None
+
+
+def backend_info(backend: str | None = None, model: str | None = None) -> BackendInfo:
+    """What is active, for the UI and the CLI to show. Never raises for a missing key: it says so."""
+    try:
+        name = resolve_backend(backend)
+    except ProviderError as exc:
+        return BackendInfo(
+            backend="offline", offline=True, label="offline (model backend misconfigured)", problem=str(exc)
+        )
+    if name == "offline":
+        return BackendInfo(backend="offline", offline=True, label="offline (no model configured)")
+    problem = _problem(name)
+    model_name = _model_name(name, model)
+    host = _host(os.environ.get("OPENAI_BASE_URL")) if name == "openai-compatible" else None
+    if problem:
+        return BackendInfo(
+            backend=name,
+            model=model_name,
+            base_url=host,
+            offline=True,
+            label=f"offline ({name} selected but not configured)",
+            problem=problem,
+        )
+    label = {"openai": f"openai {model_name}", "fake": f"fake ({model_name}, scripted test model)"}.get(
+        name, f"openai-compatible {model_name} at {host}"
+    )
+    if os.environ.get("CHIMERA_LLM_CASSETTE"):
+        label += f" [cassette {os.environ.get('CHIMERA_LLM_CASSETTE_MODE', 'replay')}]"
+    return BackendInfo(backend=name, model=model_name, base_url=host, offline=False, label=label)
+
+
+def _chat_openai(backend: str, model: str) -> BaseChatModel:
+    from langchain_openai import ChatOpenAI
+
+    timeout = float(os.environ.get("CHIMERA_LLM_TIMEOUT", DEFAULT_TIMEOUT_S))
+    max_tokens = int(os.environ.get("CHIMERA_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS))
+    kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0, "stream_usage": True}
+    if backend == "openai":
+        kwargs["api_key"] = SecretStr(os.environ["OPENAI_API_KEY"])
+        kwargs["max_tokens"] = max_tokens
+        if os.environ.get("OPENAI_BASE_URL"):
+            kwargs["base_url"] = os.environ["OPENAI_BASE_URL"]
+    else:
+        kwargs["api_key"] = SecretStr(os.environ.get("OPENAI_API_KEY") or "not-needed")
+        kwargs["base_url"] = os.environ["OPENAI_BASE_URL"]
+        # ChatOpenAI(max_tokens=N) sends max_completion_tokens, which llama.cpp servers ignore.
+        kwargs["extra_body"] = {"max_tokens": max_tokens}
+    return ChatOpenAI(**kwargs)
+
+
+def get_chat_model(
+    backend: str | None = None, model: str | None = None, *, callbacks: list[Any] | None = None
+) -> BaseChatModel | None:
+    """The configured chat model, or None for "use the offline narrative".
+
+    Raises ProviderError when the selected backend is missing its key or URL.
+    """
+    name = resolve_backend(backend)
+    if name == "offline":
+        return None
+    problem = _problem(name)
+    if problem:
+        raise ProviderError(problem)
+    model_name = _model_name(name, model)
+    inner: BaseChatModel | None
+    if name == "fake":
+        inner = fake_model_from_name(model_name)
+    elif _replaying():
+        inner = None
+    else:
+        inner = _chat_openai(name, model_name)
+    chat = cassette_from_env(inner, model_name)
+    if chat is None:  # pragma: no cover - cassette_from_env returns a wrapper when inner is None
+        return None
+    if callbacks:
+        chat.callbacks = list(callbacks)
+    log.info("model backend: %s", backend_info(name, model).label)
+    return chat

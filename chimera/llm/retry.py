@@ -1,0 +1,144 @@
+"""Model calls that survive a flaky provider: tenacity retries, one tool-JSON repair, then a clear stop.
+
+ChatOpenAI is built with ``max_retries=0`` so this module alone decides: 429, 5xx, timeouts and
+connection errors are retried with exponential backoff and jitter (honouring ``retry-after`` up to
+the cap); any other provider error stops at once. When it gives up it raises ``ModelUnavailable``
+and the caller shows the offline narrative instead, saying so. The cycle never fails on a model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from pydantic import BaseModel, Field
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from chimera.errors import RetryableModelError
+
+__all__ = ["Backoff", "ModelUnavailable", "invoke_with_retries", "is_transient"]
+
+log = logging.getLogger(__name__)
+
+
+class ModelUnavailable(RetryableModelError):
+    """The provider kept failing (or refused the request); use the offline narrative."""
+
+    def __init__(self, reason: str, attempts: int = 0) -> None:
+        self.reason, self.attempts = reason, attempts
+        super().__init__(reason)
+
+
+class Backoff(BaseModel):
+    """Wait between attempts: ``multiplier * 2**n`` plus up to ``jitter`` seconds, capped at ``max_wait``."""
+
+    multiplier: float = Field(0.5, ge=0)
+    max_wait: float = Field(8.0, ge=0)
+    jitter: float = Field(0.5, ge=0)
+
+    @classmethod
+    def from_env(cls) -> Backoff:
+        """``CHIMERA_LLM_BACKOFF`` (multiplier, s) and ``CHIMERA_LLM_BACKOFF_MAX`` (cap, s); tests set ~0."""
+        mult = float(os.environ.get("CHIMERA_LLM_BACKOFF", 0.5))
+        cap = float(os.environ.get("CHIMERA_LLM_BACKOFF_MAX", 8.0))
+        return cls(multiplier=mult, max_wait=cap, jitter=min(0.5, mult))
+
+    def wait(self, state: RetryCallState) -> float:
+        expo = wait_exponential_jitter(multiplier=self.multiplier, max=self.max_wait, jitter=self.jitter)(
+            state
+        )
+        exc = state.outcome.exception() if state.outcome else None
+        after = _retry_after(exc)
+        return min(max(expo, after), self.max_wait) if after is not None else expo
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    if isinstance(exc, openai.APIStatusError):
+        try:
+            return float(exc.response.headers.get("retry-after", ""))
+        except ValueError:
+            return None
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: rate limits, server errors, timeouts, dropped connections."""
+    if isinstance(exc, openai.RateLimitError | openai.APIConnectionError | httpx.TimeoutException):
+        return True
+    if isinstance(exc, httpx.TransportError):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "status_code", None)
+    return f"{type(exc).__name__}" + (f" (HTTP {code})" if code else "")
+
+
+def _call(
+    runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any
+) -> AIMessage:
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=backoff.wait,
+        retry=retry_if_exception(is_transient),
+        reraise=True,
+    )
+    try:
+        for attempt in retrying:
+            with attempt:
+                return runnable.invoke(messages, config=config)
+    except Exception as exc:
+        if is_transient(exc):
+            raise ModelUnavailable(
+                f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts
+            ) from exc
+        if isinstance(exc, openai.APIError):
+            raise ModelUnavailable(f"model refused the request: {_describe(exc)}", 1) from exc
+        raise
+    raise ModelUnavailable(
+        "model gave no answer", attempts
+    )  # pragma: no cover - tenacity always returns/raises
+
+
+def _repair_request(reply: AIMessage) -> HumanMessage:
+    problems = "; ".join(
+        f"{tc.get('name') or 'tool'}: {tc.get('error') or 'invalid JSON'} in {str(tc.get('args'))[:200]!r}"
+        for tc in reply.invalid_tool_calls
+    )
+    return HumanMessage(
+        content=f"Your last tool call had malformed JSON arguments ({problems}). "
+        "Call the tool again with arguments that are valid JSON matching its schema."
+    )
+
+
+def invoke_with_retries(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    *,
+    tools: Sequence[Any] | None = None,
+    attempts: int = 3,
+    backoff: Backoff | None = None,
+    config: RunnableConfig | None = None,
+) -> AIMessage:
+    """Call ``model`` (with ``tools`` bound), retrying transient failures and repairing bad tool JSON once.
+
+    Raises ``ModelUnavailable`` when the provider keeps failing or the repaired answer is still bad.
+    """
+    backoff = backoff or Backoff.from_env()
+    runnable = model.bind_tools(list(tools)) if tools else model
+    history = list(messages)
+    reply = _call(runnable, history, attempts, backoff, config)
+    if reply.invalid_tool_calls:
+        log.info("model sent malformed tool-call JSON; asking once for a repair")
+        reply = _call(runnable, [*history, _repair_request(reply)], attempts, backoff, config)
+        if reply.invalid_tool_calls:
+            raise ModelUnavailable("tool-call JSON still malformed after one repair request", attempts)
+    return reply

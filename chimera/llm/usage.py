@@ -1,0 +1,169 @@
+"""Model economy: calls, tokens and cost per commander and per cycle, and the cycle's budget.
+
+One ``UsageTracker`` per cycle. Attach it as a LangChain callback (``config={"callbacks": [t],
+"metadata": {"commander": name}}``) or call ``add(...)``. Cost comes from ``configs/models.yml``;
+a model missing there costs 0 and is flagged. Once the budget is spent, ``allow_call()`` is False
+and the remaining narratives are written offline, saying "model budget reached".
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.outputs import LLMResult
+from pydantic import BaseModel
+
+from chimera.llm.models import Budget, ModelsConfig, load_models_config
+
+__all__ = ["CommanderUsage", "UsageTracker"]
+
+
+class CommanderUsage(BaseModel):
+    """Totals for one commander (or ``"-"`` when the caller did not say)."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+
+def _usage_of(response: LLMResult) -> tuple[int, int, str | None]:
+    """Prompt and completion tokens and the model name, from message usage or ``llm_output``."""
+    prompt = completion = 0
+    model = (response.llm_output or {}).get("model_name")
+    for gens in response.generations:
+        for gen in gens:
+            msg = getattr(gen, "message", None)
+            meta = getattr(msg, "usage_metadata", None) or {}
+            prompt += int(meta.get("input_tokens", 0))
+            completion += int(meta.get("output_tokens", 0))
+            model = model or (getattr(msg, "response_metadata", None) or {}).get("model_name")
+    if not prompt and not completion:
+        token_usage = (response.llm_output or {}).get("token_usage") or {}
+        prompt, completion = (
+            int(token_usage.get("prompt_tokens", 0)),
+            int(token_usage.get("completion_tokens", 0)),
+        )
+    return prompt, completion, model
+
+
+class UsageTracker(BaseCallbackHandler):
+    """Counts one cycle's model use and enforces its budget. Thread-safe."""
+
+    def __init__(
+        self,
+        backend: str = "offline",
+        *,
+        budget: Budget | None = None,
+        config: ModelsConfig | None = None,
+        default_model: str | None = None,
+    ) -> None:
+        self.config = config or load_models_config()
+        self.budget = budget or self.config.budget
+        self.backend, self.default_model = backend, default_model
+        self.by_commander: dict[str, CommanderUsage] = {}
+        self.unpriced: set[str] = set()
+        self.guard_rejections = 0
+        self.budget_refusals = 0
+        self._pending: dict[UUID, str] = {}
+        self._lock = threading.Lock()
+
+    # -- callback side ---------------------------------------------------------------------------
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        metadata = kwargs.get("metadata") or {}
+        with self._lock:
+            self._pending[run_id] = str(metadata.get("commander") or "-")
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            commander = self._pending.pop(run_id, "-")
+        prompt, completion, model = _usage_of(response)
+        self.add(commander, prompt_tokens=prompt, completion_tokens=completion, model=model)
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            self._pending.pop(run_id, None)
+
+    # -- explicit side ---------------------------------------------------------------------------
+    def add(
+        self,
+        commander: str = "-",
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        model: str | None = None,
+    ) -> float:
+        """Count one call; returns its cost in US dollars."""
+        model = model or self.default_model
+        price = self.config.price_of(model)
+        cost = 0.0
+        if price is None:
+            self.unpriced.add(model or "(unnamed)")
+        else:
+            cost = (prompt_tokens * price.input + completion_tokens * price.output) / 1_000_000
+        with self._lock:
+            row = self.by_commander.setdefault(commander, CommanderUsage())
+            row.calls += 1
+            row.prompt_tokens += prompt_tokens
+            row.completion_tokens += completion_tokens
+            row.cost += cost
+        return cost
+
+    def add_guard_rejections(self, n: int = 1) -> None:
+        with self._lock:
+            self.guard_rejections += n
+
+    # -- totals and budget -----------------------------------------------------------------------
+    def _total(self, field: str) -> float:
+        return sum(getattr(row, field) for row in self.by_commander.values())
+
+    @property
+    def total_tokens(self) -> int:
+        return int(self._total("prompt_tokens") + self._total("completion_tokens"))
+
+    @property
+    def cost(self) -> float:
+        return self._total("cost")
+
+    def budget_reason(self) -> str | None:
+        """Why no further call is allowed this cycle, or None while within budget."""
+        b = self.budget
+        if b.max_tokens_per_cycle is not None and self.total_tokens >= b.max_tokens_per_cycle:
+            used, cap = self.total_tokens, b.max_tokens_per_cycle
+            return f"model budget reached: {used} of {cap} tokens used this cycle"
+        if b.max_cost_per_cycle is not None and self.cost >= b.max_cost_per_cycle:
+            return f"model budget reached: ${self.cost:.4f} of ${b.max_cost_per_cycle:.2f} spent this cycle"
+        return None
+
+    def allow_call(self) -> bool:
+        """False once the cycle's token or cost budget is spent (the refusal is counted)."""
+        if self.budget_reason() is None:
+            return True
+        with self._lock:
+            self.budget_refusals += 1
+        return False
+
+    def summary(self) -> dict[str, Any]:
+        """The DESIGN.md §7 ``model`` object of the cycle JSON."""
+        return {
+            "backend": self.backend,
+            "calls": int(self._total("calls")),
+            "prompt_tokens": int(self._total("prompt_tokens")),
+            "completion_tokens": int(self._total("completion_tokens")),
+            "cost": round(self.cost, 6),
+            "guard_rejections": self.guard_rejections,
+        }
+
+    def details(self) -> dict[str, Any]:
+        """``summary()`` plus per-commander totals, unpriced models and the budget state."""
+        return {
+            **self.summary(),
+            "by_commander": {k: v.model_dump() for k, v in sorted(self.by_commander.items())},
+            "unpriced_models": sorted(self.unpriced),
+            "budget": self.budget.model_dump(),
+            "budget_reached": self.budget_reason(),
+            "budget_refusals": self.budget_refusals,
+        }
