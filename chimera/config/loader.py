@@ -14,7 +14,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from chimera import settings
-from chimera.config.models import AgentsConfig, KPIsConfig, PlaysConfig, trigger_kpis
+from chimera.config import models as config_models
+from chimera.config.models import AgentsConfig, AllOf, AnyOf, KPIsConfig, NotOf, PlaysConfig, trigger_kpis
 from chimera.config.yamlload import Loc, line_of, load_yaml
 from chimera.errors import ConfigError
 
@@ -32,34 +33,67 @@ def _field_path(loc: Loc) -> str:
     return ".".join(str(p) for p in loc) or "(top)"
 
 
-def _model_fields(model: type[BaseModel], loc: Loc) -> list[str]:
-    """Allowed field names at a location, to suggest the right spelling of an extra key."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or current is None:
+_TRIGGER_KEYS = ["all", "any", "not", "kpi", "status", "below", "above", "change_pct_below",
+                 "change_pct_above", "anomaly", "over"]
+
+
+def _is_tag(part: Any) -> bool:
+    """Union tags pydantic inserts into error locations (``StatusCondition``), not user keys."""
+    return isinstance(part, str) and isinstance(getattr(config_models, part, None), type) and issubclass(
+        getattr(config_models, part), BaseModel)
+
+
+def _first_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if (found := _first_model(arg)) is not None:
+            return found
+    return None
+
+
+def _model_fields(model: type[BaseModel], raw_loc: Loc) -> list[str]:
+    """Allowed field names at a raw pydantic location, to suggest the right spelling of an extra key."""
+    current: type[BaseModel] | None = model
+    for part in raw_loc[:-1]:
+        if isinstance(part, int):
             continue
-        info = getattr(current, "model_fields", {}).get(part)
+        if _is_tag(part):
+            current = getattr(config_models, str(part))
+            continue
+        info = current.model_fields.get(str(part)) if current else None
         if info is None:
             return []
-        ann = info.annotation
-        args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-    return list(getattr(current, "model_fields", {}).keys()) if current else []
+        current = _first_model(info.annotation)
+    return list(current.model_fields) if current else []
+
+
+def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    kind, value = err["type"], err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown field" + suggest(str(loc[-1]), _model_fields(model, err["loc"]))
+    if kind == "invalid_trigger" and isinstance(value, dict):
+        unknown = [k for k in value if k not in _TRIGGER_KEYS]
+        hints = "; ".join(f"unknown key {k!r}{suggest(str(k), _TRIGGER_KEYS)}" for k in unknown)
+        return f"{msg}; {hints}" if hints else msg
+    if kind not in ("missing", "model_type") and "input" in err and not isinstance(value, dict):
+        return f"{msg} (got {value!r})"
+    return msg
 
 
 def _validate(model: type[M], path: Path) -> tuple[M | None, dict[Loc, int], list[str]]:
-    data, lines = load_yaml(path)
+    try:
+        data, lines = load_yaml(path)
+    except ConfigError as exc:
+        return None, {}, exc.problems
     try:
         return model.model_validate(data), lines, []
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[0].isupper()))
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field" + suggest(str(loc[-1]), _model_fields(model, loc))
-            elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
-                msg = f"{msg} (got {err['input']!r})"
+            loc = tuple(p for p in err["loc"] if not _is_tag(p))
+            msg = _message(model, err, loc)
             problems.append(f"{path.name}:{line_of(lines, loc)}: {_field_path(loc)}: {msg}")
         return None, lines, problems
 
@@ -81,7 +115,8 @@ class ConfigSet:
         for p in self.plays.plays:
             if p.id == play_id:
                 return p
-        raise ConfigError(f"plays.yml: no play {play_id!r}{suggest(play_id, [p.id for p in self.plays.plays])}")
+        ids = [p.id for p in self.plays.plays]
+        raise ConfigError(f"plays.yml: no play {play_id!r}{suggest(play_id, ids)}")
 
     def bot(self, bot_id: str):
         return next(b for b in self.agents.bots if b.id == bot_id)
@@ -101,62 +136,118 @@ def _dupes(ids: list[str]) -> list[int]:
     return out
 
 
+def _trigger_kpi_locs(trigger: Any, loc: Loc) -> list[tuple[Loc, str]]:
+    """Every KPI id a trigger reads with the location of its ``kpi`` key (for the line number)."""
+    if isinstance(trigger, AllOf | AnyOf):
+        key = "all" if isinstance(trigger, AllOf) else "any"
+        return [x for i, t in enumerate(getattr(trigger, key)) for x in _trigger_kpi_locs(t, (*loc, key, i))]
+    if isinstance(trigger, NotOf):
+        return _trigger_kpi_locs(trigger.not_, (*loc, "not"))
+    return [((*loc, "kpi"), kpi) for kpi in trigger_kpis(trigger)]
+
+
+class _Checker:
+    """Cross-file checks; each problem is ``file:line: field: problem (did you mean ...?)``."""
+
+    def __init__(self, cs: ConfigSet, libraries_dir: Path) -> None:
+        self.cs, self.libraries_dir = cs, libraries_dir
+        self.problems: list[str] = []
+        self.kpi_ids = [k.id for k in cs.kpis.kpis]
+        self.commander_ids = [c.id for c in cs.agents.commanders]
+        self.handled = sorted({t for c in cs.agents.commanders for t in c.handles})
+        self.bots = {b.id: b for b in cs.agents.bots}
+        self.play_ids = [p.id for p in cs.plays.plays]
+
+    def add(self, key: str, loc: Loc, msg: str) -> None:
+        line = line_of(self.cs.lines.get(key, {}), loc)
+        self.problems.append(f"{FILES[key]}:{line}: {_field_path(loc)}: {msg}")
+
+    def known(self, key: str, loc: Loc, what: str, value: str, choices: list[str]) -> None:
+        if value not in choices:
+            self.add(key, loc, f"unknown {what} {value!r}{suggest(value, choices)}")
+
+    def library(self, key: str, loc: Loc, lib: str) -> None:
+        if (self.libraries_dir / lib).is_dir():
+            return
+        folder = self.libraries_dir
+        existing = sorted(x.name for x in folder.iterdir() if x.is_dir()) if folder.is_dir() else []
+        self.add(key, loc, f"library folder {lib!r} does not exist under {folder}{suggest(lib, existing)}")
+
+    def duplicates(self) -> None:
+        agent_ids = self.commander_ids + [b.id for b in self.cs.agents.bots]
+        n = len(self.commander_ids)
+        for i in _dupes(agent_ids):
+            loc: Loc = ("bots", i - n, "id") if i >= n else ("commanders", i, "id")
+            self.add("agents", loc, f"duplicate id {agent_ids[i]!r}")
+        for i in _dupes(self.kpi_ids):
+            self.add("kpis", ("kpis", i, "id"), f"duplicate id {self.kpi_ids[i]!r}")
+        for i in _dupes(self.play_ids):
+            self.add("plays", ("plays", i, "id"), f"duplicate id {self.play_ids[i]!r}")
+
+    def agents(self) -> None:
+        for ci, c in enumerate(self.cs.agents.commanders):
+            for li, lib in enumerate(c.libraries):
+                self.library("agents", ("commanders", ci, "libraries", li), lib)
+        for bi, b in enumerate(self.cs.agents.bots):
+            names = [a.name for a in b.actions]
+            for ai in _dupes(names):
+                self.add("agents", ("bots", bi, "actions", ai, "name"), f"duplicate action {names[ai]!r}")
+
+    def kpis(self) -> None:
+        for ki, k in enumerate(self.cs.kpis.kpis):
+            self.known("kpis", ("kpis", ki, "owner"), "commander", k.owner, self.commander_ids)
+            for di, driver in enumerate(k.drivers):
+                if driver == k.id:
+                    self.add("kpis", ("kpis", ki, "drivers", di), f"KPI {k.id!r} cannot drive itself")
+                else:
+                    self.known("kpis", ("kpis", ki, "drivers", di), "KPI", driver, self.kpi_ids)
+            higher = k.direction == "higher_is_better"
+            for name, threshold in (("warning", k.warning), ("critical", k.critical)):
+                recovery = getattr(k, f"{name}_recovery")
+                if recovery is not None and (recovery < threshold if higher else recovery > threshold):
+                    self.add("kpis", ("kpis", ki, f"{name}_recovery"),
+                             f"{name}_recovery {recovery} must be {'>=' if higher else '<='} {name} "
+                             f"{threshold} for {k.direction}")
+
+    def plays(self) -> None:
+        for pi, p in enumerate(self.cs.plays.plays):
+            self.known("plays", ("plays", pi, "owner"), "commander", p.owner, self.commander_ids)
+            for tloc, kpi in _trigger_kpi_locs(p.trigger, ("plays", pi, "trigger")):
+                self.known("plays", tloc, "KPI", kpi, self.kpi_ids)
+            for vi, kpi in enumerate(p.kpis):
+                self.known("plays", ("plays", pi, "kpis", vi), "KPI", kpi, self.kpi_ids)
+            for vi, kpi in enumerate(p.evidence.kpis):
+                self.known("plays", ("plays", pi, "evidence", "kpis", vi), "KPI", kpi, self.kpi_ids)
+            for si, step in enumerate(p.job_plan):
+                self.step(("plays", pi, "job_plan", si), step)
+            for si, sop in enumerate(p.sops):
+                if "/" not in sop or not sop.endswith(".md"):
+                    self.add("plays", ("plays", pi, "sops", si), f"SOP {sop!r} must be library/file.md")
+                else:
+                    self.library("plays", ("plays", pi, "sops", si), sop.split("/", 1)[0])
+        for ai, pid in enumerate(self.cs.plays.policy.auto_approve):
+            self.known("plays", ("policy", "auto_approve", ai), "play", pid, self.play_ids)
+
+    def step(self, base: Loc, step: Any) -> None:
+        if step.type not in self.handled:
+            self.add("plays", (*base, "type"),
+                     f"no agent handles job type {step.type!r}{suggest(step.type, self.handled)}")
+        bot = self.bots.get(step.bot)
+        if bot is None:
+            self.known("plays", (*base, "bot"), "bot", step.bot, list(self.bots))
+        elif step.action not in (names := [a.name for a in bot.actions]):
+            self.add("plays", (*base, "action"),
+                     f"bot {bot.id!r} has no action {step.action!r}{suggest(step.action, names)}")
+
+
 def cross_check(cs: ConfigSet, libraries_dir: Path) -> list[str]:
     """Problems that only show when the files are read together."""
-    problems: list[str] = []
-    la, lk, lp = cs.lines.get("agents", {}), cs.lines.get("kpis", {}), cs.lines.get("plays", {})
-    kpi_ids = [k.id for k in cs.kpis.kpis]
-    commander_ids = [c.id for c in cs.agents.commanders]
-    handled = {t for c in cs.agents.commanders for t in c.handles}
-    bots = {b.id: b for b in cs.agents.bots}
-
-    def add(fname: str, lines: dict[Loc, int], loc: Loc, msg: str) -> None:
-        problems.append(f"{fname}:{line_of(lines, loc)}: {_field_path(loc)}: {msg}")
-
-    for i in _dupes(commander_ids + [b.id for b in cs.agents.bots]):
-        is_bot = i >= len(commander_ids)
-        loc: Loc = ("bots", i - len(commander_ids), "id") if is_bot else ("commanders", i, "id")
-        add("agents.yml", la, loc, f"duplicate id {(commander_ids + list(bots))[i]!r}")
-    for i in _dupes(kpi_ids):
-        add("kpis.yml", lk, ("kpis", i, "id"), f"duplicate id {kpi_ids[i]!r}")
-    play_ids = [p.id for p in cs.plays.plays]
-    for i in _dupes(play_ids):
-        add("plays.yml", lp, ("plays", i, "id"), f"duplicate id {play_ids[i]!r}")
-    for ci, c in enumerate(cs.agents.commanders):
-        for li, lib in enumerate(c.libraries):
-            if not (libraries_dir / lib).is_dir():
-                existing = sorted(p.name for p in libraries_dir.iterdir() if p.is_dir()) if libraries_dir.is_dir() else []
-                add("agents.yml", la, ("commanders", ci, "libraries", li),
-                    f"library folder {lib!r} does not exist under {libraries_dir}{suggest(lib, existing)}")
-    for ki, k in enumerate(cs.kpis.kpis):
-        if k.owner not in commander_ids:
-            add("kpis.yml", lk, ("kpis", ki, "owner"), f"unknown commander {k.owner!r}{suggest(k.owner, commander_ids)}")
-    for pi, p in enumerate(cs.plays.plays):
-        if p.owner not in commander_ids:
-            add("plays.yml", lp, ("plays", pi, "owner"), f"unknown commander {p.owner!r}{suggest(p.owner, commander_ids)}")
-        for kpi in trigger_kpis(p.trigger):
-            if kpi not in kpi_ids:
-                add("plays.yml", lp, ("plays", pi, "trigger"), f"unknown KPI {kpi!r}{suggest(kpi, kpi_ids)}")
-        for field_name, values in (("kpis", p.kpis), ("evidence", p.evidence.kpis)):
-            for vi, kpi in enumerate(values):
-                if kpi not in kpi_ids:
-                    loc = ("plays", pi, field_name, vi) if field_name == "kpis" else ("plays", pi, "evidence", "kpis", vi)
-                    add("plays.yml", lp, loc, f"unknown KPI {kpi!r}{suggest(kpi, kpi_ids)}")
-        for si, step in enumerate(p.job_plan):
-            base: Loc = ("plays", pi, "job_plan", si)
-            if step.type not in handled:
-                add("plays.yml", lp, (*base, "type"),
-                    f"no agent handles job type {step.type!r}{suggest(step.type, sorted(handled))}")
-            bot = bots.get(step.bot)
-            if bot is None:
-                add("plays.yml", lp, (*base, "bot"), f"unknown bot {step.bot!r}{suggest(step.bot, list(bots))}")
-            elif step.action not in (names := [a.name for a in bot.actions]):
-                add("plays.yml", lp, (*base, "action"),
-                    f"bot {bot.id!r} has no action {step.action!r}{suggest(step.action, names)}")
-    for ai, pid in enumerate(cs.plays.policy.auto_approve):
-        if pid not in play_ids:
-            add("plays.yml", lp, ("policy", "auto_approve", ai), f"unknown play {pid!r}{suggest(pid, play_ids)}")
-    return problems
+    checker = _Checker(cs, libraries_dir)
+    checker.duplicates()
+    checker.agents()
+    checker.kpis()
+    checker.plays()
+    return checker.problems
 
 
 def load_config_set(folder: Path | None = None, libraries_dir: Path | None = None) -> ConfigSet:

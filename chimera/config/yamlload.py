@@ -16,12 +16,19 @@ from chimera.errors import ConfigError
 Loc = tuple[str | int, ...]
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, loc: Loc, line: int) -> None:
+        self.loc, self.line = loc, line
+
+
 def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
     lines[loc] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = key_node.value
+            if key in out:  # PyYAML would silently keep the last one
+                raise _DuplicateKey((*loc, key), key_node.start_mark.line + 1)
             lines[(*loc, key)] = key_node.start_mark.line + 1
             out[key] = _walk(value_node, (*loc, key), lines)
             lines[(*loc, key)] = key_node.start_mark.line + 1
@@ -46,7 +53,12 @@ def load_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     lines: dict[Loc, int] = {}
     if node is None:
         return {}, lines
-    return _walk(node, (), lines), lines
+    try:
+        return _walk(node, (), lines), lines
+    except _DuplicateKey as dup:
+        field = ".".join(str(p) for p in dup.loc)
+        raise ConfigError(f"{path.name}:{dup.line}: {field}: duplicate key (first at line "
+                          f"{lines.get(dup.loc, '?')}; each key may appear once)") from None
 
 
 def line_of(lines: dict[Loc, int], loc: Loc) -> int:
