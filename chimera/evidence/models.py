@@ -1,0 +1,103 @@
+"""Contracts of the evidence step: verdicts, confounders and the statistics behind a verdict.
+
+Pydantic models so the same shapes travel to the database (``EvidenceRecord.details``), the CLI JSON
+and the commanders' tools without anyone re-deriving them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+METHOD = "before/after, no control group"
+Verdict = Literal["moved_up", "moved_down", "no_detectable_change", "inconclusive", "confounded", "pending"]
+VERDICTS: tuple[str, ...] = (
+    "moved_up", "moved_down", "no_detectable_change", "inconclusive", "confounded", "pending",
+)
+FINAL_VERDICTS = frozenset(VERDICTS) - {"pending"}
+ConfounderKind = Literal["overlapping_play", "driver_anomaly", "data_gap"]
+
+
+class Confounder(BaseModel):
+    """Something other than the play that may have moved the KPI inside its windows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ConfounderKind
+    """overlapping_play, driver_anomaly (a driver KPI was anomalous) or data_gap (missing days)."""
+    what: str
+    """The other play's id, the driver KPI's id, or the metric with missing days."""
+    first_day: date
+    """First day concerned inside the windows."""
+    last_day: date
+    """Last day concerned inside the windows."""
+    days: int
+    """How many days are concerned."""
+    note: str
+    """One line for people, with the numbers."""
+
+    def as_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+class PlaceboResult(BaseModel):
+    """The same estimate at fake execution dates before the real one (whose windows end before it)."""
+
+    dates: list[date] = []
+    """Fake execution dates actually used (all their windows complete)."""
+    effects_pct: list[float] = []
+    """Effect at each fake date, in percent."""
+    share_beaten: float | None = None
+    """Share of placebo |effects| strictly smaller than the real |effect| (None without placebos)."""
+    enough: bool = False
+    """Whether there were enough fake dates (``min_dates``) to judge at all."""
+
+
+class EffectEstimate(BaseModel):
+    """Before/after of one KPI around one execution date, with a bootstrap interval."""
+
+    executed_on: date
+    window_days: int
+    before_start: date
+    before_end: date
+    after_start: date
+    after_end: date
+    before: float | None = None
+    """KPI over the before window (ratio KPIs: ratio of sums; level KPIs: mean per day)."""
+    after: float | None = None
+    """KPI over the after window (days available so far when the window is not over)."""
+    effect_pct: float | None = None
+    ci_low_pct: float | None = None
+    ci_high_pct: float | None = None
+    missing_before: list[date] = []
+    """Days of the before window on which a metric of the KPI is missing."""
+    missing_after: list[date] = []
+    """Days of the after window (up to as-of) on which a metric of the KPI is missing."""
+    after_days_available: int = 0
+    """Days of the after window that are on or before as-of."""
+    draws: int = 0
+    seed: int = 0
+
+    @property
+    def after_complete(self) -> bool:
+        return self.after_days_available >= self.window_days
+
+    @property
+    def complete(self) -> bool:
+        """Both windows fully observed, no missing day."""
+        return self.after_complete and not self.missing_before and not self.missing_after
+
+    @property
+    def interval_excludes_zero(self) -> bool:
+        lo, hi = self.ci_low_pct, self.ci_high_pct
+        return lo is not None and hi is not None and (lo > 0 or hi < 0)
+
+
+class Judgement(BaseModel):
+    """The verdict on one KPI of one play run, and why."""
+
+    verdict: Verdict
+    reason: str
+    """One line for people: what decided the verdict, with the numbers."""

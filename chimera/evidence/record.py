@@ -1,0 +1,259 @@
+"""LOG_EVIDENCE (manual §4.6): one EvidenceRecord per evidence KPI of an executed play run.
+
+Records are keyed by (company, correlation_id, kpi), so re-running the step refreshes them and never
+duplicates. The correlation_id ties each record to its play run, its decision and its jobs. Final
+verdicts feed the play's review record (manual §8.3) once per play run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from chimera.clients import ClientContext
+from chimera.config.loader import suggest
+from chimera.config.models import KPI
+from chimera.db.engine import session_scope
+from chimera.db.models import Decision, EvidenceRecord, Job, MetricPoint, PlayRun, utcnow
+from chimera.errors import ClientError, ConfigError, DecisionError
+from chimera.evidence import stats
+from chimera.evidence.confounders import data_gaps, driver_anomalies, overlapping_plays, run_kpis
+from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder
+from chimera.kpi.formula import parse_formula
+from chimera.metrics import load_series
+
+DEFAULT_DELAY = 28
+_PLACES = {"currency": 2, "count": 2, "percent": 6, "ratio": 4}
+
+
+def _delay(client: ClientContext, play_id: str) -> int:
+    try:
+        return client.configs.play(play_id).evidence.delay_days
+    except ConfigError:  # the play left plays.yml since it ran: judge it on the default delay
+        return DEFAULT_DELAY
+
+
+def _links(session: Session, run: PlayRun) -> dict[str, Any]:
+    """The decision and jobs that share the run's correlation id (manual §4.6)."""
+    decision = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
+    jobs = session.exec(
+        select(Job.id, Job.type, Job.status).where(
+            Job.company_id == run.company_id, Job.correlation_id == run.correlation_id
+        ).order_by(Job.id)  # type: ignore[arg-type]
+    ).all()
+    return {
+        "play_run_id": run.id,
+        "decision": None if decision is None else {
+            "id": decision.id, "kind": decision.kind, "who": decision.who, "why": decision.why},
+        "jobs": [{"id": j, "type": t, "status": s} for j, t, s in jobs],
+    }
+
+
+def _upsert(session: Session, run: PlayRun, kpi: str) -> EvidenceRecord:
+    row = session.exec(select(EvidenceRecord).where(
+        EvidenceRecord.company_id == run.company_id,
+        EvidenceRecord.correlation_id == run.correlation_id,
+        EvidenceRecord.kpi == kpi,
+    )).first()
+    if row is None:
+        assert run.executed_on is not None
+        row = EvidenceRecord(company_id=run.company_id, play_run_id=run.id, play_id=run.play_id,
+                             correlation_id=run.correlation_id, kpi=kpi, executed_on=run.executed_on)
+    return row
+
+
+def _judge_kpi(
+    session: Session, client: ClientContext, run: PlayRun, spec: KPI, series: Any, as_of: date, window: int,
+) -> dict[str, Any]:
+    assert run.executed_on is not None
+    est = stats.estimate(spec.formula, series, run.executed_on, as_of, window_days=window)
+    plac = stats.placebo(spec.formula, series, run.executed_on, window_days=window,
+                         real_effect_pct=est.effect_pct)
+    seen_end = min(est.after_end, as_of)
+    days = [est.before_start + timedelta(days=i) for i in range((seen_end - est.before_start).days + 1)]
+    others: list[Confounder] = [
+        *overlapping_plays(session, run, spec, client.configs, window),
+        *driver_anomalies(spec, client.configs, series, est.before_start, seen_end),
+    ]
+    gaps = data_gaps(spec, series, days)
+    judgement = stats.judge(est, plac, others, as_of=as_of)
+    places = _PLACES.get(spec.unit, 4)
+    return {
+        "before": stats.as_decimal(est.before, places),
+        "after": stats.as_decimal(est.after, places),
+        "effect_pct": None if est.effect_pct is None else round(est.effect_pct, 2),
+        "ci_low_pct": None if est.ci_low_pct is None else round(est.ci_low_pct, 2),
+        "ci_high_pct": None if est.ci_high_pct is None else round(est.ci_high_pct, 2),
+        "verdict": judgement.verdict,
+        "confounders": [c.as_json() for c in [*gaps, *others]],
+        "details": {
+            "reason": judgement.reason,
+            "direction": spec.direction,
+            "window_days": window,
+            "before_window": [str(est.before_start), str(est.before_end)],
+            "after_window": [str(est.after_start), str(est.after_end)],
+            "after_days_seen": est.after_days_available,
+            "value_kind": "ratio of sums" if parse_formula(spec.formula).denominator else "mean per day",
+            "bootstrap": {"draws": est.draws, "seed": est.seed, "level": 0.95},
+            "placebo": {
+                "dates": [str(d) for d in plac.dates],
+                "effects_pct": [round(e, 2) for e in plac.effects_pct],
+                "share_beaten": plac.share_beaten,
+                "enough": plac.enough,
+            },
+        },
+    }
+
+
+def log_evidence(
+    session: Session, client: ClientContext, play_run: PlayRun, as_of: date,
+) -> list[EvidenceRecord]:
+    """Write or refresh the evidence of one executed play run as seen on ``as_of``.
+
+    The verdict stays ``pending`` until ``as_of >= executed_on + delay_days``; only data up to
+    ``as_of`` is read, so a replay on history gives what was knowable then.
+    """
+    if play_run.company_id != client.company_id:
+        raise ClientError(f"play run {play_run.id} belongs to another client than {client.name!r}")
+    if play_run.executed_on is None:
+        raise DecisionError(
+            f"play run {play_run.id} ({play_run.play_id}) has not been executed: no evidence yet")
+    window = _delay(client, play_run.play_id)
+    series = load_series(session, client.company_id, end=as_of)
+    links = _links(session, play_run)
+    by_id = {k.id: k for k in client.configs.kpis.kpis}
+    rows = []
+    for kpi in run_kpis(play_run, client.configs):
+        row = _upsert(session, play_run, kpi)
+        spec = by_id.get(kpi)
+        if spec is None:
+            fields: dict[str, Any] = {
+                "before": None, "after": None, "effect_pct": None, "ci_low_pct": None, "ci_high_pct": None,
+                "verdict": "inconclusive", "confounders": [],
+                "details": {"reason": f"KPI {kpi!r} is no longer in kpis.yml"},
+            }
+        else:
+            fields = _judge_kpi(session, client, play_run, spec, series, as_of, window)
+        recorded = (row.details or {}).get("review_recorded")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.details = {**fields["details"], **links, **({"review_recorded": recorded} if recorded else {})}
+        row.as_of, row.method, row.updated_at = as_of, METHOD, utcnow()
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    _record_review(session, client, play_run, rows, by_id)
+    return rows
+
+
+def _play_outcome(rows: list[EvidenceRecord], by_id: dict[str, KPI]) -> tuple[str, str | None]:
+    """One verdict per play run for its review record: a good move wins, then a bad move, then no
+    change; only inconclusive / confounded KPIs say nothing."""
+    from chimera.plays.review import classify_verdict
+
+    graded = [(r.verdict, by_id[r.kpi].direction if r.kpi in by_id else None) for r in rows]
+    for wanted in ("moved", "failed"):
+        for verdict, direction in graded:
+            if classify_verdict(verdict, direction) == wanted:
+                return verdict, direction
+    return (graded[0] if graded else ("inconclusive", None))
+
+
+def _record_review(
+    session: Session, client: ClientContext, run: PlayRun, rows: list[EvidenceRecord], by_id: dict[str, KPI],
+) -> None:
+    """Count the play run's final verdict once on the play's record (manual §8.3)."""
+    if not rows or any(r.verdict not in FINAL_VERDICTS for r in rows):
+        return
+    if any((r.details or {}).get("review_recorded") for r in rows):
+        return
+    try:
+        review = importlib.import_module("chimera.plays.review")
+    except ModuleNotFoundError as exc:
+        if exc.name != "chimera.plays.review":
+            raise
+        return
+    verdict, direction = _play_outcome(rows, by_id)
+    review.record_verdict(session, client.company_id, run.play_id, verdict,
+                          client.configs.plays.policy.review_after_failures, direction=direction)
+    for r in rows:
+        r.details = {**(r.details or {}), "review_recorded": verdict}
+        session.add(r)
+    session.flush()
+
+
+def log_manual_play(
+    session: Session, client: ClientContext, play_id: str, executed_on: date,
+    kpis: list[str] | None = None, note: str = "", who: str = "cli",
+) -> PlayRun:
+    """Record a play a person ran by hand, so its evidence is judged like any other.
+
+    Logging the same play on the same day again updates that run (its KPIs and note), never adds one.
+    """
+    play = client.configs.play(play_id)
+    known = [k.id for k in client.configs.kpis.kpis]
+    chosen = list(dict.fromkeys(kpis)) if kpis else list(play.evidence.kpis)
+    for kpi in chosen:
+        if kpi not in known:
+            raise ConfigError(f"{client.folder / 'kpis.yml'}: --kpis: unknown KPI {kpi!r}"
+                              f"{suggest(kpi, known)}; expected one of {', '.join(known)}")
+    run = session.exec(select(PlayRun).where(
+        PlayRun.company_id == client.company_id, PlayRun.play_id == play_id,
+        PlayRun.executed_on == executed_on, PlayRun.source == "manual",
+    )).first()
+    explanation = {"reason": "run by hand and logged", "evidence_kpis": chosen, "note": note, "who": who,
+                   "details": {"evidence_kpis": chosen, "delay_days": play.evidence.delay_days}}
+    if run is None:
+        run = PlayRun(company_id=client.company_id, play_id=play_id, as_of=executed_on, owner=play.owner,
+                      status="executed", executed_on=executed_on, source="manual", explanation=explanation)
+        session.add(run)
+        session.flush()
+        session.add(Decision(company_id=client.company_id, play_run_id=run.id, kind="manual", who=who,
+                             why=note or "run by hand", correlation_id=run.correlation_id))
+    else:
+        run.explanation = explanation
+        session.add(run)
+    session.flush()
+    return run
+
+
+def last_data_day(session: Session, company_id: int) -> date | None:
+    """The newest day with any metric for this client (the default as-of: replayable, not 'today')."""
+    return session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).first()
+
+
+def refresh_evidence(session: Session, client: ClientContext, as_of: date) -> list[EvidenceRecord]:
+    """``log_evidence`` for every play run of the client executed on or before ``as_of``."""
+    runs = session.exec(select(PlayRun).where(
+        PlayRun.company_id == client.company_id, PlayRun.executed_on <= as_of,  # type: ignore[operator]
+    ).order_by(PlayRun.executed_on, PlayRun.created_at)).all()  # type: ignore[arg-type]
+    return [rec for run in runs for rec in log_evidence(session, client, run, as_of)]
+
+
+def record_json(row: EvidenceRecord) -> dict[str, Any]:
+    """One entry of the ``chimera evidence --json`` list (DESIGN.md §7)."""
+    return {
+        "play": row.play_id, "executed_on": str(row.executed_on), "kpi": row.kpi,
+        "before": row.before, "after": row.after, "effect_pct": row.effect_pct,
+        "ci_low_pct": row.ci_low_pct, "ci_high_pct": row.ci_high_pct, "verdict": row.verdict,
+        "confounders": list(row.confounders or []), "method": row.method or METHOD,
+        "play_run_id": row.play_run_id, "correlation_id": row.correlation_id,
+        "reason": (row.details or {}).get("reason", ""),
+    }
+
+
+def evidence_report(client: ClientContext, as_of: date | None = None, refresh: bool = True) -> dict[str, Any]:
+    """``{"client", "as_of", "evidence": [...]}``; refreshes every executed run's evidence first."""
+    with session_scope() as session:
+        as_of = as_of or last_data_day(session, client.company_id) or datetime.now(UTC).date()
+        if refresh:
+            rows = refresh_evidence(session, client, as_of)
+        else:
+            rows = list(session.exec(select(EvidenceRecord).where(
+                EvidenceRecord.company_id == client.company_id, EvidenceRecord.executed_on <= as_of)))
+        rows.sort(key=lambda r: (r.executed_on, r.play_id, r.correlation_id, r.kpi))
+        return {"client": client.name, "as_of": str(as_of), "evidence": [record_json(r) for r in rows]}

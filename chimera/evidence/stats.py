@@ -1,0 +1,214 @@
+"""Before/after effect of a play on a KPI, with a bootstrap interval and a placebo check.
+
+There is no control group, so the estimate alone would credit a play with any drift. Two guards:
+the bootstrap interval (resample days within each window) says whether the change is larger than
+day-to-day noise, and the placebo check (the same estimate at fake dates before the real one) says
+whether it is larger than the changes that happen anyway. Only both together justify a claim
+(DATA.md, "Judging a KPI and a play"). Pure numpy with a seeded generator: reruns give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+
+from chimera.evidence.models import Confounder, EffectEstimate, Judgement, PlaceboResult
+from chimera.kpi.formula import Formula, Node, Series, parse_formula
+
+DRAWS = 2000
+SEED = 20260330
+MIN_PLACEBOS = 8
+MAX_PLACEBOS = 14
+PLACEBO_STEP_DAYS = 7
+BEAT_SHARE = 0.9
+
+
+def windows(executed_on: date, length: int) -> tuple[list[date], list[date]]:
+    """The ``length`` days before ``executed_on`` and the ``length`` days starting on it."""
+    before = [executed_on - timedelta(days=length - i) for i in range(length)]
+    after = [executed_on + timedelta(days=i) for i in range(length)]
+    return before, after
+
+
+def _eval_np(node: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Evaluate a formula tree on arrays (one element per bootstrap draw); x / 0 gives nan."""
+    if node.op == "num":
+        return np.asarray(float(node.value))
+    if node.op == "var":
+        return cols[node.value]
+    if node.op == "neg":
+        return -_eval_np(node.left, cols)  # type: ignore[arg-type]
+    a, b = _eval_np(node.left, cols), _eval_np(node.right, cols)  # type: ignore[arg-type]
+    if node.op == "+":
+        return a + b
+    if node.op == "-":
+        return a - b
+    if node.op == "*":
+        return a * b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, np.nan, a / np.where(b == 0, 1, b))
+
+
+def _matrix(series: Series, metrics: list[str], days: Sequence[date]) -> tuple[np.ndarray, list[date]]:
+    """Rows = days on which every metric is present, columns = metrics; plus the missing days."""
+    present = [d for d in days if all(d in series.get(m, {}) for m in metrics)]
+    missing = [d for d in days if d not in set(present)]
+    mat = np.array([[float(series[m][d]) for m in metrics] for d in present], dtype=float)
+    return mat.reshape(len(present), len(metrics)), missing
+
+
+def window_value(formula: Formula, mat: np.ndarray) -> float | None:
+    """The formula on per-day means: a ratio of sums for ratio KPIs, a mean per day for levels."""
+    if mat.shape[0] == 0:
+        return None
+    means = mat.mean(axis=0)
+    value = float(_eval_np(formula.root, {m: means[i] for i, m in enumerate(formula.metrics)}))
+    return None if np.isnan(value) else value
+
+
+def _effect(before: float | None, after: float | None) -> float | None:
+    if before is None or after is None or before <= 0:
+        return None
+    return (after / before - 1.0) * 100.0
+
+
+def _boot_values(formula: Formula, mat: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
+    """The formula on the means of ``draws`` resamples (days with replacement) of one window."""
+    n = mat.shape[0]
+    idx = rng.integers(0, n, size=(draws, n))
+    means = mat[idx].mean(axis=1)  # (draws, metrics)
+    return _eval_np(formula.root, {m: means[:, i] for i, m in enumerate(formula.metrics)})
+
+
+def estimate(
+    formula: str | Formula,
+    series: Series,
+    executed_on: date,
+    as_of: date,
+    window_days: int = 28,
+    draws: int = DRAWS,
+    seed: int = SEED,
+) -> EffectEstimate:
+    """Effect of a play executed on ``executed_on`` on the KPI ``formula``, seen on ``as_of``.
+
+    Days after ``as_of`` are ignored (a replay sees only what was known then). The interval is a
+    percentile bootstrap: days are resampled with replacement within each window and the KPI
+    recomputed from the resampled sums.
+    """
+    f = parse_formula(formula) if isinstance(formula, str) else formula
+    before_days, after_days = windows(executed_on, window_days)
+    seen_after = [d for d in after_days if d <= as_of]
+    mat_b, miss_b = _matrix(series, f.metrics, [d for d in before_days if d <= as_of])
+    mat_a, miss_a = _matrix(series, f.metrics, seen_after)
+    miss_b = sorted(set(miss_b) | {d for d in before_days if d > as_of})
+    before, after = window_value(f, mat_b), window_value(f, mat_a)
+    est = EffectEstimate(
+        executed_on=executed_on, window_days=window_days,
+        before_start=before_days[0], before_end=before_days[-1],
+        after_start=after_days[0], after_end=after_days[-1],
+        before=before, after=after, effect_pct=_effect(before, after),
+        missing_before=miss_b, missing_after=miss_a, after_days_available=len(seen_after),
+        draws=draws, seed=seed,
+    )
+    if est.effect_pct is None or mat_b.shape[0] < 2 or mat_a.shape[0] < 2 or draws <= 0:
+        return est
+    rng = np.random.default_rng(seed)
+    vb = _boot_values(f, mat_b, rng, draws)
+    va = _boot_values(f, mat_a, rng, draws)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eff = np.where(vb > 0, (va / np.where(vb > 0, vb, 1) - 1.0) * 100.0, np.nan)
+    eff = eff[~np.isnan(eff)]
+    if eff.size >= draws // 2:
+        lo, hi = np.percentile(eff, [2.5, 97.5])
+        est.ci_low_pct, est.ci_high_pct = float(lo), float(hi)
+    return est
+
+
+def placebo(
+    formula: str | Formula,
+    series: Series,
+    executed_on: date,
+    window_days: int = 28,
+    real_effect_pct: float | None = None,
+    step_days: int = PLACEBO_STEP_DAYS,
+    max_dates: int = MAX_PLACEBOS,
+    min_dates: int = MIN_PLACEBOS,
+) -> PlaceboResult:
+    """The same point estimate at fake dates ``executed_on - window - k * step`` (k = 0, 1, ...).
+
+    A fake date counts only if both its windows end before the real date and have no missing day,
+    so the placebo never sees the play itself nor a data gap.
+    """
+    f = parse_formula(formula) if isinstance(formula, str) else formula
+    dates: list[date] = []
+    effects: list[float] = []
+    known = [d for m in f.metrics for d in series.get(m, {})]
+    first = min(known) if known else executed_on
+    k = 0
+    while len(dates) < max_dates:
+        fake = executed_on - timedelta(days=window_days + k * step_days)
+        k += 1
+        if fake - timedelta(days=window_days) < first:
+            break
+        before_days, after_days = windows(fake, window_days)
+        mat_b, miss_b = _matrix(series, f.metrics, before_days)
+        mat_a, miss_a = _matrix(series, f.metrics, after_days)
+        eff = _effect(window_value(f, mat_b), window_value(f, mat_a))
+        if miss_b or miss_a or eff is None:
+            continue
+        dates.append(fake)
+        effects.append(eff)
+    result = PlaceboResult(dates=dates, effects_pct=effects, enough=len(dates) >= min_dates)
+    if real_effect_pct is not None and effects:
+        beaten = sum(1 for e in effects if abs(e) < abs(real_effect_pct))
+        result.share_beaten = beaten / len(effects)
+    return result
+
+
+def judge(
+    est: EffectEstimate,
+    plac: PlaceboResult,
+    confounders: Sequence[Confounder] = (),
+    as_of: date | None = None,
+    beat_share: float = BEAT_SHARE,
+) -> Judgement:
+    """The verdict, in order: pending, inconclusive (gaps, too little data), confounded, then the
+    statistics: a move is claimed only if the interval excludes 0 AND the effect beats at least
+    ``beat_share`` of the placebo dates."""
+    delay_over = as_of is None or as_of >= est.executed_on + timedelta(days=est.window_days)
+    if not delay_over or not est.after_complete:
+        return Judgement(verdict="pending", reason=(
+            f"after-window {est.after_start}..{est.after_end} not over yet "
+            f"({est.after_days_available}/{est.window_days} days seen)"))
+    if est.missing_before or est.missing_after:
+        n = len(est.missing_before) + len(est.missing_after)
+        return Judgement(verdict="inconclusive", reason=f"{n} day(s) of data missing in the windows")
+    if est.effect_pct is None or est.ci_low_pct is None:
+        return Judgement(verdict="inconclusive", reason="the KPI cannot be computed on one window")
+    if confounders:
+        kinds = ", ".join(sorted({f"{c.kind} {c.what}" for c in confounders}))
+        return Judgement(verdict="confounded", reason=f"effect {est.effect_pct:+.1f} % overlaps {kinds}")
+    ci = f"95 % interval {est.ci_low_pct:+.1f}..{est.ci_high_pct:+.1f} %"
+    if not est.interval_excludes_zero:
+        return Judgement(verdict="no_detectable_change",
+                         reason=f"effect {est.effect_pct:+.1f} %, {ci} includes 0")
+    if not plac.enough or plac.share_beaten is None:
+        return Judgement(verdict="inconclusive", reason=(
+            f"effect {est.effect_pct:+.1f} %, {ci}, but only {len(plac.dates)} placebo date(s) "
+            f"of history (need {MIN_PLACEBOS})"))
+    shown = f"beats {plac.share_beaten:.0%} of {len(plac.dates)} placebo dates"
+    if plac.share_beaten < beat_share:
+        return Judgement(verdict="no_detectable_change", reason=(
+            f"effect {est.effect_pct:+.1f} %, {ci}, but only {shown}: changes this large happen anyway"))
+    verdict = "moved_up" if est.effect_pct > 0 else "moved_down"
+    return Judgement(verdict=verdict, reason=f"effect {est.effect_pct:+.1f} %, {ci}, {shown}")
+
+
+def as_decimal(value: float | None, places: int) -> str | None:
+    """A float KPI value as a decimal string for display and storage."""
+    if value is None:
+        return None
+    return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-places)))
