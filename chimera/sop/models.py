@@ -51,6 +51,8 @@ class SopDoc(SopSummary):
     """The parsed front matter, None when it is missing or invalid (see ``problems``)."""
     text: str
     """The markdown body without the front matter. Untrusted: see ``sanitize_for_prompt``."""
+    body_line: int = 1
+    """1-based line of the file where ``text`` starts (after the front matter)."""
     path: Path
     """Absolute path of the file that was read (the per-home copy wins over the project copy)."""
 

@@ -1,0 +1,213 @@
+"""Full-text search over the SOP libraries: SQLite FTS5 with bm25, one row per markdown section.
+
+The index lives in memory, one per set of roots, and is brought up to date on every search by
+comparing each file's mtime and size with what was indexed (a stat per file: cheap), so a file
+dropped into a library folder is found by the next search and a removed one disappears, with no
+restart. Queries are user or model text: they are reduced to word tokens, each quoted for FTS5, and
+OR-ed, so punctuation can never reach the FTS5 query parser.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from pathlib import Path
+from typing import NamedTuple
+
+from chimera.errors import SopError
+from chimera.sop.library import discover, library_names, library_roots, read_sop, suggest
+from chimera.sop.models import SopHit
+
+EXCERPT_CHARS = 400
+MAX_SECTION_CHARS = 2_000
+MAX_QUERY_TOKENS = 32
+_DOC_WEIGHTS = "3.0, 2.0"  # bm25 weights of docs.title, docs.keys
+_CHUNK_WEIGHTS = "2.0, 1.0"  # bm25 weights of chunks.heading, chunks.body
+_MAX_CHUNK_ROWS = 500
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from how i if in is it its me my of on or our should "
+    "so that the their then there this to was we what when where which who why will with you your".split()
+)
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+class Section(NamedTuple):
+    heading: str
+    line: int
+    """1-based line of the heading in the file."""
+    text: str
+
+
+def sections(body: str, body_line: int, title: str) -> list[Section]:
+    """Split a markdown body at headings (not inside code fences); long sections at paragraphs."""
+    out: list[Section] = []
+    heading, start, buf, fenced = title, body_line, [], False
+    for i, line in enumerate(body.splitlines()):
+        if _FENCE.match(line):
+            fenced = not fenced
+        m = None if fenced else _HEADING.match(line)
+        if m:
+            out += _split_long(heading, start, "\n".join(buf))
+            heading, start, buf = m.group(2), body_line + i, []
+        else:
+            buf.append(line)
+    out += _split_long(heading, start, "\n".join(buf))
+    return [s for s in out if s.text.strip() or s.heading != title]
+
+
+def _split_long(heading: str, line: int, text: str) -> list[Section]:
+    if len(text) <= MAX_SECTION_CHARS:
+        return [Section(heading, line, text.strip())]
+    parts, cur = [], ""
+    for para in re.split(r"\n\s*\n", text):
+        if cur and len(cur) + len(para) > MAX_SECTION_CHARS:
+            parts.append(cur)
+            cur = ""
+        cur = f"{cur}\n\n{para}" if cur else para
+    parts.append(cur)
+    return [Section(heading, line, p.strip()) for p in parts if p.strip()]
+
+
+def query_tokens(query: str) -> list[str]:
+    """Word tokens of a free-text query, stop words dropped (unless nothing else is left)."""
+    words = [w[:64] for w in re.findall(r"\w+", str(query).lower()) if w.strip("_")]
+    kept = [w for w in words if w not in _STOPWORDS and (len(w) > 1 or w.isdigit())] or words
+    return list(dict.fromkeys(kept))[:MAX_QUERY_TOKENS]
+
+
+def fts_match(tokens: list[str]) -> str:
+    """An FTS5 MATCH expression: each token a quoted string, OR-ed (bm25 rewards matching more)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+
+
+class _Index:
+    """One in-memory FTS5 index over a set of roots, guarded by a lock (searches may come from threads).
+
+    Two tables, because FTS5's bm25 normalizes by the length of the whole row: ``docs`` scores a file by
+    its title and front-matter keys, ``chunks`` scores sections by heading and body; a hit's score is
+    the sum, so a short section does not win on the title alone.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.conn = sqlite3.connect(":memory:", check_same_thread=False)
+        self.conn.executescript(
+            "CREATE VIRTUAL TABLE docs USING fts5(library UNINDEXED, file UNINDEXED, title, keys, "
+            "tokenize = 'porter unicode61');"
+            "CREATE VIRTUAL TABLE chunks USING fts5(library UNINDEXED, file UNINDEXED, heading, body, "
+            "line UNINDEXED, tokenize = 'porter unicode61');"
+            "CREATE TABLE files (file TEXT PRIMARY KEY, path TEXT, mtime INTEGER, size INTEGER);"
+        )
+
+    def refresh(self, found: dict[str, Path]) -> int:
+        """Re-index new or changed files, drop removed ones; returns how many files were (re)read."""
+        stamps: dict[str, tuple[str, int, int]] = {}
+        for rel, path in found.items():
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            stamps[rel] = (str(path), st.st_mtime_ns, st.st_size)
+        stored = {r[0]: tuple(r[1:]) for r in self.conn.execute("SELECT file, path, mtime, size FROM files")}
+        changed = [rel for rel, stamp in stamps.items() if stored.get(rel) != stamp]
+        gone = [rel for rel in stored if rel not in stamps]
+        with self.conn:
+            for rel in gone + changed:
+                for table in ("docs", "chunks", "files"):
+                    self.conn.execute(f"DELETE FROM {table} WHERE file = ?", (rel,))
+            for rel in changed:
+                self._add(rel, found[rel], stamps[rel])
+        return len(changed)
+
+    def _add(self, rel: str, path: Path, stamp: tuple[str, int, int]) -> None:
+        try:
+            doc = read_sop(path, rel)
+        except OSError:
+            return
+        keys = " ".join([doc.library, Path(rel).stem, *doc.tags, *doc.plays, *doc.kpis])
+        self.conn.execute("INSERT INTO docs VALUES (?, ?, ?, ?)", (doc.library, rel, doc.title, keys))
+        rows = [(doc.library, rel, s.heading, s.text, s.line)
+                for s in sections(doc.text, doc.body_line, doc.title)]
+        self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", rows)
+        self.conn.execute("INSERT INTO files VALUES (?, ?, ?, ?)", (rel, *stamp))
+
+    def query(self, match: str, libraries: list[str] | None, limit: int) -> list[tuple]:
+        """``(library, file, title, heading, line, excerpt source, body, score)`` rows, best first."""
+        lib_sql = f" AND library IN ({', '.join('?' * len(libraries))})" if libraries else ""
+        params = [match, *(libraries or [])]
+        docs = {f: (lib, title, -rank) for lib, f, title, rank in self.conn.execute(
+            f"SELECT library, file, title, bm25(docs, 0, 0, {_DOC_WEIGHTS}) FROM docs "
+            f"WHERE docs MATCH ?{lib_sql}", params)}
+        best: dict[str, tuple] = {}
+        for lib, f, heading, line, snip, body, rank in self.conn.execute(
+            f"SELECT library, file, heading, line, snippet(chunks, 3, '', '', ' … ', 48), body, "
+            f"bm25(chunks, 0, 0, {_CHUNK_WEIGHTS}, 0) AS rank FROM chunks WHERE chunks MATCH ?{lib_sql} "
+            f"ORDER BY rank, file, line LIMIT {_MAX_CHUNK_ROWS}", params):
+            best.setdefault(f, (lib, heading, line, snip, body, -rank))
+        rows = []
+        for f in set(docs) | set(best):
+            doc_score = docs[f][2] if f in docs else 0.0
+            if f in best:
+                lib, heading, line, snip, body, chunk_score = best[f]
+            else:
+                lib, heading, line, body = self.conn.execute(
+                    "SELECT library, heading, line, body FROM chunks WHERE file = ? ORDER BY line LIMIT 1",
+                    (f,)).fetchone() or (docs[f][0], docs[f][1], 1, "")
+                snip, chunk_score = "", 0.0
+            title = docs[f][1] if f in docs else self._title(f)
+            rows.append((lib, f, title, heading, line, snip, body, doc_score + chunk_score))
+        rows.sort(key=lambda r: (-r[7], r[1]))
+        return rows[:limit]
+
+    def _title(self, file: str) -> str:
+        row = self.conn.execute("SELECT title FROM docs WHERE file = ?", (file,)).fetchone()
+        return row[0] if row else file
+
+
+_INDEXES: dict[tuple[Path, ...], _Index] = {}
+_INDEXES_LOCK = threading.Lock()
+
+
+def _index_for(root: Path | None) -> _Index:
+    key = tuple(library_roots(root))
+    with _INDEXES_LOCK:
+        if key not in _INDEXES:
+            _INDEXES[key] = _Index()
+        return _INDEXES[key]
+
+
+def _excerpt(snippet: str, body: str) -> str:
+    text = " ".join((snippet or body).split())
+    if not text:
+        text = " ".join(body.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def search(query: str, libraries: list[str] | None = None, limit: int = 5,
+           root: Path | None = None) -> list[SopHit]:
+    """The best matching sections for ``query``, at most one per file, best first."""
+    if libraries:
+        known = library_names(root)
+        for lib in libraries:
+            if lib not in known:
+                raise SopError(f"library {lib!r} not found{suggest(lib, known)}; "
+                               f"known libraries: {', '.join(known) or '(none)'}")
+    tokens = query_tokens(query)
+    if not tokens or limit <= 0:
+        return []
+    index = _index_for(root)
+    with index.lock:
+        index.refresh(discover(root))
+        rows = index.query(fts_match(tokens), list(libraries or []), limit)
+    return [SopHit(library=library, file=file, title=title, heading=heading, excerpt=_excerpt(snip, body),
+                   score=round(score, 6), line=line)
+            for library, file, title, heading, line, snip, body, score in rows]
+
+
+def refresh(root: Path | None = None) -> int:
+    """Bring the index for ``root`` up to date now; returns how many files were (re)indexed."""
+    index = _index_for(root)
+    with index.lock:
+        return index.refresh(discover(root))
