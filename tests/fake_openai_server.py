@@ -1,0 +1,168 @@
+"""A local fake OpenAI-compatible server, so the real ChatOpenAI client path is tested for real.
+
+Tests push scripted steps; each POST /v1/chat/completions takes the next one (default: "ok"):
+``{"text": ...}``, ``{"tool_calls": [{"name", "args": dict | raw str}]}`` (raw str = malformed JSON),
+``{"status": 429 | 500, "retry_after": "0"}``, ``{"hang": seconds}`` (sleep past the client timeout).
+``stream: true`` requests get SSE chunks, tool arguments split into fragments. Requests are recorded.
+Use: ``from fake_openai_server import fake_openai_fixture, fake_openai_server_fixture  # noqa: F401``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+
+class FakeOpenAI:
+    """The script, the recorded requests and the base URL (``.../v1``) of one running server."""
+
+    def __init__(self) -> None:
+        self.steps: deque[dict[str, Any]] = deque()
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.base_url = ""
+
+    def push(self, *steps: dict[str, Any]) -> FakeOpenAI:
+        self.steps.extend(steps)
+        return self
+
+    def reset(self) -> None:
+        self.steps.clear()
+        self.requests.clear()
+        self.headers.clear()
+
+
+def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"call_{i}",
+            "type": "function",
+            "function": {
+                "name": tc["name"],
+                "arguments": tc["args"] if isinstance(tc["args"], str) else json.dumps(tc["args"]),
+            },
+        }
+        for i, tc in enumerate(step.get("tool_calls", []))
+    ]
+
+
+def _usage(body: dict[str, Any], step: dict[str, Any]) -> dict[str, int]:
+    prompt = len(json.dumps(body.get("messages", []))) // 4
+    completion = max(1, len(json.dumps(step)) // 4)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _chunks(body: dict[str, Any], step: dict[str, Any]):
+    base = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": body.get("model"),
+    }
+
+    def sse(delta: dict[str, Any], finish: str | None = None) -> str:
+        return (
+            "data: "
+            + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+            + "\n\n"
+        )
+
+    yield sse({"role": "assistant", "content": ""})
+    text = step.get("text") or ""
+    for i in range(0, len(text), 7):
+        yield sse({"content": text[i : i + 7]})
+    for idx, tc in enumerate(_tool_calls(step)):
+        yield sse(
+            {
+                "tool_calls": [
+                    {
+                        "index": idx,
+                        "id": tc["id"],
+                        "type": "function",
+                        "function": {"name": tc["function"]["name"], "arguments": ""},
+                    }
+                ]
+            }
+        )
+        args = tc["function"]["arguments"]
+        for i in range(0, len(args), 5):
+            yield sse({"tool_calls": [{"index": idx, "function": {"arguments": args[i : i + 5]}}]})
+    yield sse({}, "tool_calls" if step.get("tool_calls") else "stop")
+    if (body.get("stream_options") or {}).get("include_usage"):
+        yield "data: " + json.dumps({**base, "choices": [], "usage": _usage(body, step)}) + "\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def make_app(state: FakeOpenAI) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/chat/completions")
+    async def completions(request: Request):
+        body = await request.json()
+        state.requests.append(body)
+        state.headers.append(dict(request.headers))
+        step = state.steps.popleft() if state.steps else {"text": "ok"}
+        if "hang" in step:
+            await asyncio.sleep(step["hang"])
+        if "status" in step:
+            headers = {"retry-after": str(step["retry_after"])} if "retry_after" in step else {}
+            err = {"error": {"message": f"fake error {step['status']}", "type": "fake", "code": None}}
+            return JSONResponse(err, status_code=step["status"], headers=headers)
+        if body.get("stream"):
+            return StreamingResponse(_chunks(body, step), media_type="text/event-stream")
+        calls = _tool_calls(step)
+        message = {
+            "role": "assistant",
+            "content": step.get("text"),
+            **({"tool_calls": calls} if calls else {}),
+        }
+        choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+        return {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model"),
+            "choices": [choice],
+            "usage": _usage(body, step),
+        }
+
+    return app
+
+
+@pytest.fixture(scope="session", name="fake_openai_server")
+def fake_openai_server_fixture():
+    """One server per test session on a free 127.0.0.1 port, in a background thread."""
+    state = FakeOpenAI()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(
+        make_app(state), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    state.base_url = f"http://127.0.0.1:{port}/v1"
+    yield state
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture(name="fake_openai")
+def fake_openai_fixture(fake_openai_server: FakeOpenAI) -> FakeOpenAI:
+    """The session's server with an empty script and no recorded requests."""
+    fake_openai_server.reset()
+    return fake_openai_server

@@ -1,0 +1,154 @@
+"""The real ChatOpenAI client against the local fake OpenAI server: retries, repair, fallback."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fake_openai_server import FakeOpenAI, fake_openai_fixture, fake_openai_server_fixture  # noqa: F401
+from langchain_core.messages import AIMessageChunk, HumanMessage
+from langchain_core.tools import tool
+
+from chimera.llm import ModelUnavailable, UsageTracker, get_chat_model, guarded_narrative, invoke_with_retries
+
+ASK = [HumanMessage(content="How did the week go?")]
+
+
+@tool
+def get_kpis(kpi: str, window: str = "7d") -> dict:
+    """Current value and status of one KPI."""
+    return {"kpi": kpi, "window": window}
+
+
+@pytest.fixture
+def chat(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_MODEL", "qwen2.5:1.5b")
+    monkeypatch.setenv("CHIMERA_LLM_TIMEOUT", "0.25")
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF_MAX", "0.01")
+    return get_chat_model()
+
+
+def test_plain_text_sends_max_tokens_for_llama_cpp(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"text": "Revenue held steady."})
+    reply = invoke_with_retries(chat, ASK)
+    assert reply.content == "Revenue held steady."
+    body = fake_openai.requests[-1]
+    assert body["model"] == "qwen2.5:1.5b"
+    assert body["max_tokens"] > 0 and "max_completion_tokens" not in body
+    assert fake_openai.headers[-1]["authorization"] == "Bearer not-needed"
+
+
+def test_streaming_text_and_tool_argument_fragments(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"text": "A longer answer that arrives in pieces."})
+    assert "".join(c.content for c in chat.stream(ASK)) == "A longer answer that arrives in pieces."
+    args = {"kpi": "conversion_rate", "window": "28d"}
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": args}]})
+    total: AIMessageChunk | None = None
+    for chunk in chat.bind_tools([get_kpis]).stream(ASK):
+        total = chunk if total is None else total + chunk
+    assert total is not None and total.tool_calls[0]["name"] == "get_kpis"
+    assert total.tool_calls[0]["args"] == args
+    assert fake_openai.requests[-1]["stream"] is True
+
+
+def test_tool_calls_reach_the_server_and_come_back(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": {"kpi": "aov"}}]})
+    reply = invoke_with_retries(chat, ASK, tools=[get_kpis])
+    assert reply.tool_calls[0]["args"] == {"kpi": "aov"}
+    assert fake_openai.requests[-1]["tools"][0]["function"]["name"] == "get_kpis"
+
+
+@pytest.mark.parametrize("failure", [{"status": 429, "retry_after": "0"}, {"status": 500}, {"hang": 0.6}])
+def test_transient_failure_then_success(chat, fake_openai: FakeOpenAI, failure: dict) -> None:
+    fake_openai.push(failure, {"text": "Recovered."})
+    assert invoke_with_retries(chat, ASK).content == "Recovered."
+    assert len(fake_openai.requests) == 2
+
+
+def test_timeouts_every_time_fall_back_to_offline(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"hang": 0.6}, {"hang": 0.6}, {"hang": 0.6})
+    story = guarded_narrative(chat, ASK, [{"net_revenue": "100.00"}], "Offline: net revenue 100.00.")
+    assert story.source == "offline" and story.text == "Offline: net revenue 100.00."
+    assert "Timeout" in story.note and "offline narrative shown" in story.note
+    assert len(fake_openai.requests) == 3
+
+
+def test_all_attempts_failing_raise_model_unavailable(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push(*[{"status": 500}] * 3)
+    with pytest.raises(ModelUnavailable, match=r"after 3 attempts.*500"):
+        invoke_with_retries(chat, ASK, attempts=3)
+    fake_openai.push(*[{"status": 503}] * 3)
+    story = guarded_narrative(chat, ASK, [], "The offline text.")
+    assert (story.source, story.text) == ("offline", "The offline text.")
+    assert "model unavailable" in story.note
+
+
+def test_client_errors_are_not_retried(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"status": 404}, {"text": "never asked"})
+    with pytest.raises(ModelUnavailable, match=r"refused.*404"):
+        invoke_with_retries(chat, ASK)
+    assert len(fake_openai.requests) == 1
+
+
+def test_malformed_tool_json_is_repaired_once(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push(
+        {"tool_calls": [{"name": "get_kpis", "args": '{"kpi": "aov", '}]},
+        {"tool_calls": [{"name": "get_kpis", "args": {"kpi": "aov"}}]},
+    )
+    reply = invoke_with_retries(chat, ASK, tools=[get_kpis])
+    assert reply.tool_calls[0]["args"] == {"kpi": "aov"} and not reply.invalid_tool_calls
+    repair = fake_openai.requests[-1]["messages"][-1]
+    assert repair["role"] == "user" and "malformed JSON" in repair["content"]
+
+
+def test_malformed_tool_json_twice_gives_up(chat, fake_openai: FakeOpenAI) -> None:
+    bad = {"tool_calls": [{"name": "get_kpis", "args": "{not json"}]}
+    fake_openai.push(bad, bad)
+    with pytest.raises(ModelUnavailable, match="still malformed"):
+        invoke_with_retries(chat, ASK, tools=[get_kpis])
+
+
+def test_invented_figure_is_corrected_over_http(chat, fake_openai: FakeOpenAI) -> None:
+    outputs = [{"kpi": "net_revenue", "value": "10528.00", "change_pct": -12.4}]
+    fake_openai.push(
+        {"text": "Net revenue was $10,900, down 12%."}, {"text": "Net revenue was $10,528, down 12%."}
+    )
+    usage = UsageTracker("openai-compatible")
+    story = guarded_narrative(chat, ASK, outputs, "offline", usage=usage, commander="commerce_commander_ai")
+    assert (story.source, story.text, story.guard_rejections) == (
+        "model",
+        "Net revenue was $10,528, down 12%.",
+        1,
+    )
+    assert "$10,900" in fake_openai.requests[-1]["messages"][-1]["content"]
+    summary = usage.summary()
+    server_prompt = sum(json.dumps(b["messages"]).__len__() // 4 for b in fake_openai.requests)
+    assert summary["calls"] == 2 and summary["prompt_tokens"] == server_prompt
+    assert summary["guard_rejections"] == 1
+    assert usage.details()["by_commander"]["commerce_commander_ai"]["calls"] == 2
+
+
+def test_api_key_never_logged_or_shown(fake_openai: FakeOpenAI, monkeypatch, caplog) -> None:
+    secret = "sk-test-DO-NOT-LEAK-1234567890"
+    monkeypatch.setenv("CHIMERA_LLM", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    caplog.set_level(logging.DEBUG)
+    chat = get_chat_model()
+    fake_openai.push({"text": "fine"})
+    assert invoke_with_retries(chat, ASK).content == "fine"
+    assert fake_openai.headers[-1]["authorization"] == f"Bearer {secret}"  # it was used...
+    from chimera.llm import backend_info
+
+    shown = [
+        caplog.text,
+        repr(chat),
+        str(chat),
+        backend_info().model_dump_json(),
+        json.dumps(chat.to_json(), default=str),
+    ]
+    assert not [s for s in shown if secret in s]  # ...and never shown
