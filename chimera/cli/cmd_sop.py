@@ -48,10 +48,10 @@ def sop_search(
     if not hits:
         out.print("no SOP matches; list them with: chimera sop list")
         return
-    table = Table(show_lines=True)
-    table.add_column("file", overflow="fold", min_width=16)
-    table.add_column("heading", overflow="fold")
-    table.add_column("excerpt", ratio=3)
+    table = Table(show_lines=True, expand=True)
+    table.add_column("file", overflow="fold", ratio=2)
+    table.add_column("heading", overflow="fold", ratio=2)
+    table.add_column("excerpt", ratio=6)
     table.add_column("score", justify="right")
     for h in hits:
         table.add_row(f"{h.file}:{h.line}", h.heading, h.excerpt, f"{h.score:.2f}")
