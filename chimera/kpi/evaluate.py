@@ -1,0 +1,181 @@
+"""Judge one KPI on a series at an as-of date: value, status, anomaly and a one-line note. Pure.
+
+The window ends at ``data_through``, the newest day every metric of the formula has data for, as
+long as that is at most ``max_staleness_days`` before as-of (analytics often lags a day). Missing
+days, stale data, a too-small denominator and (for anomaly-checked KPIs) fewer than 3 weekly windows
+of history give UNKNOWN with the reason in the note, never a guess (DATA.md "Judging a KPI").
+Final status: the worse of the threshold status and the confirmed anomaly level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from chimera.config.models import KPI
+from chimera.kpi import anomaly as anomaly_mod
+from chimera.kpi.fmt import day_ranges, fmt, quantize
+from chimera.kpi.formula import Series
+from chimera.kpi.models import Anomaly, DayState, KPIResult
+from chimera.kpi.status import LEVELS, ThresholdState, recovery, threshold_state, worse
+from chimera.kpi.window import Customers, KPIWindows, WindowValue, change_pct
+
+__all__ = ["change_pct", "daily_states", "evaluate_series", "history_days"]
+
+
+def history_days(spec: KPI) -> int:
+    """Days before as-of whose data can change this KPI's judgement (the loader's start bound)."""
+    return anomaly_mod.history_days(KPIWindows(spec, {}).days) + spec.max_staleness_days
+
+
+@dataclass(frozen=True)
+class Judgement:
+    status: str
+    reason: str | None
+    end: date | None
+    current: WindowValue | None = None
+    threshold: ThresholdState | None = None
+    score: anomaly_mod.Score | None = None
+    anomaly_level: int = 0
+    detail: str = ""
+
+
+def judge(windows: KPIWindows, as_of: date, history_flags: set[date] | None = None) -> Judgement:
+    """The status of ``windows.spec`` at ``as_of`` with everything the note needs."""
+    spec = windows.spec
+    newest = windows.newest(as_of, history_days(spec))
+    absent = [m for m, d in newest.items() if d is None]
+    if absent:
+        return Judgement("UNKNOWN", "no_data", None, detail=f"no {', '.join(absent)} data up to {as_of}")
+    metric, end = min(newest.items(), key=lambda kv: (kv[1], kv[0]))
+    assert end is not None
+    lag = (as_of - end).days
+    if lag > spec.max_staleness_days:
+        return Judgement("UNKNOWN", "stale", end, detail=(
+            f"{metric} data ends {end}, {lag} days before {as_of} (max {spec.max_staleness_days})"))
+    current = windows.at(end)
+    if not current.ok:
+        return Judgement("UNKNOWN", current.reason, end, current, detail=_unknown_detail(windows, current))
+    threshold = threshold_state(windows, end)
+    assert threshold is not None
+    score, level = None, 0
+    if spec.anomaly:
+        score, level = anomaly_mod.confirmed(windows, end, history_flags)
+        if score is None:
+            return Judgement("UNKNOWN", "history", end, current, threshold, detail=(
+                f"fewer than {anomaly_mod.MIN_BASELINE_WEEKS} weekly windows of history before {end} "
+                "for a baseline"))
+    status = LEVELS[max(threshold.level, level)]
+    return Judgement(status, None, end, current, threshold, score, level)
+
+
+def _unknown_detail(windows: KPIWindows, current: WindowValue) -> str:
+    spec, end = windows.spec, current.end
+    if current.reason == "missing":
+        return "; ".join(f"{m} missing on {day_ranges(days)}" for m, days in current.missing.items())
+    label = windows.denominator_label or "denominator"
+    if current.reason == "denominator":
+        return (f"{label} {fmt(current.denominator, 'count')} over {spec.window} to {end}, below the "
+                f"minimum {fmt(spec.min_denominator, 'count')}")
+    return f"{label} is zero over {spec.window} to {end}"
+
+
+def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState) -> str:
+    bad, good = ("below", "above") if spec.direction == "higher_is_better" else ("above", "below")
+    u = spec.unit
+    name = {2: f"critical {fmt(spec.critical, u)}", 1: f"warning {fmt(spec.warning, u)}"}
+    if ts.raw > ts.level:
+        return f"{bad} {name[ts.raw]} for 1 day (needs 2 to confirm)"
+    if ts.held:
+        kind = "critical" if ts.level == 2 else "warning"
+        return f"not yet back past {kind} recovery {fmt(recovery(spec, ts.level), u)}"
+    if ts.level:
+        return f"{bad} {name[ts.level]}"
+    if worse(spec, value, spec.target):
+        return f"{bad} target {fmt(spec.target, u)}, {good} warning {fmt(spec.warning, u)}"
+    return f"at or {good} target {fmt(spec.target, u)}"
+
+
+def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int) -> str:
+    side = "below" if score.sd_score < 0 else "above"
+    change = f" ({score.change_pct:+.1f}%)" if score.change_pct is not None else ""
+    pending = " for 1 day (needs 2)" if level == 0 else ""
+    return (f"{abs(score.sd_score):.1f} sd {side} its {score.weeks}-week baseline "
+            f"{fmt(score.baseline, spec.unit)}{change}{pending}")
+
+
+def _note(spec: KPI, j: Judgement) -> str:
+    if j.current is None or j.current.value is None or j.threshold is None:
+        return f"{spec.id} UNKNOWN: {j.detail}"
+    head = f"{spec.id} {fmt(j.current.value, spec.unit)} over {spec.window} to {j.end}"
+    if j.status == "UNKNOWN":
+        return f"{head}; UNKNOWN: {j.detail}"
+    parts = [f"{head}, {_threshold_phrase(spec, j.current.value, j.threshold)}"]
+    if j.score is not None and j.score.level > 0:
+        parts.append(_anomaly_phrase(spec, j.score, j.anomaly_level))
+    return "; ".join(parts)
+
+
+def _anomaly_model(spec: KPI, j: Judgement) -> Anomaly | None:
+    s = j.score
+    if s is None:
+        return None
+    return Anomaly(
+        flagged=j.anomaly_level > 0,
+        level=LEVELS[j.anomaly_level],  # type: ignore[arg-type]
+        raw_level=LEVELS[s.level],  # type: ignore[arg-type]
+        baseline=quantize(s.baseline, spec.unit) or Decimal(0),
+        weeks=s.weeks,
+        sd_score=Decimal(f"{s.sd_score:.2f}"),
+        change_pct=None if s.change_pct is None else Decimal(f"{s.change_pct:.2f}"),
+    )
+
+
+def _result(windows: KPIWindows, j: Judgement) -> KPIResult:
+    spec = windows.spec
+    previous = windows.at(j.end - timedelta(days=windows.days)) if j.end else None
+    return KPIResult(
+        id=spec.id, label=spec.label, unit=spec.unit, direction=spec.direction,
+        status=j.status,  # type: ignore[arg-type]
+        value=quantize(j.current.value, spec.unit) if j.current else None,
+        target=spec.target, warning=spec.warning, critical=spec.critical, window=spec.window,
+        data_through=j.end, note=_note(spec, j), anomaly=_anomaly_model(spec, j),
+        previous_value=quantize(previous.value, spec.unit) if previous and previous.ok else None,
+        threshold_status=LEVELS[j.threshold.level] if j.threshold else None,  # type: ignore[arg-type]
+        unknown_reason=j.reason,  # type: ignore[arg-type]
+    )
+
+
+def evaluate_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None,
+                    history_flags: set[date] | None = None) -> KPIResult:
+    """Judge ``spec`` on ``series`` (``{metric: {day: Decimal}}``) at ``as_of``.
+
+    ``customers`` (``{day: {customer: orders}}``) feeds the special ``repeat_purchase_rate`` formula;
+    ``history_flags`` (window ends known to be anomalous) replaces the replayed flags when given.
+    """
+    windows = KPIWindows(spec, series, customers)
+    return _result(windows, judge(windows, as_of, history_flags))
+
+
+def daily_states(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None
+                 ) -> dict[date, DayState]:
+    """The judgement of every day in ``[start, end]`` (each day as its own as-of), sharing window sums.
+
+    Evidence uses it to find anomalies in driver KPIs inside before/after windows.
+    """
+    windows = KPIWindows(spec, series, customers)
+    out: dict[date, DayState] = {}
+    for i in range((end - start).days + 1):
+        day = start + timedelta(days=i)
+        j = judge(windows, day)
+        out[day] = DayState(
+            day=day,
+            status=j.status,  # type: ignore[arg-type]
+            value=quantize(j.current.value, spec.unit) if j.current else None,
+            threshold_status=LEVELS[j.threshold.level] if j.threshold else None,  # type: ignore[arg-type]
+            anomaly_level=LEVELS[j.anomaly_level] if j.score else None,  # type: ignore[arg-type]
+            anomaly_raw_level=LEVELS[j.score.level] if j.score else None,  # type: ignore[arg-type]
+            unknown_reason=j.reason,  # type: ignore[arg-type]
+        )
+    return out

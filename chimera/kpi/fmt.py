@@ -1,0 +1,52 @@
+"""How KPI numbers read in notes and tables: percents, money, counts and day ranges."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+_QUANT = {"currency": Decimal("0.01"), "percent": Decimal("0.000001"), "ratio": Decimal("0.0001")}
+
+
+def quantize(value: Decimal | None, unit: str) -> Decimal | None:
+    """The reported value: cents for money, 6 decimals for fractions, 4 for ratios, counts as is."""
+    if value is None:
+        return None
+    if unit == "count":
+        return value if value == value.to_integral_value() else value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return value.quantize(_QUANT.get(unit, Decimal("0.0001")), ROUND_HALF_UP)
+
+
+def fmt(value: Decimal | None, unit: str) -> str:
+    """``1.69%``, ``12,345.67``, ``1,234``, ``1.72``; ``n/a`` for None."""
+    if value is None:
+        return "n/a"
+    if unit == "percent":
+        return f"{(value * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
+    if unit == "currency":
+        return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+    if unit == "count":
+        if value == value.to_integral_value():
+            return f"{int(value):,}"
+        return f"{value.quantize(Decimal('0.1'), ROUND_HALF_UP):,}"
+    return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
+
+
+def day_ranges(days: list[date]) -> str:
+    """``2026-02-09..2026-02-13, 2026-02-20`` from a sorted list of days."""
+    parts: list[str] = []
+    start = prev = None
+    for day in sorted(days):
+        if prev is not None and day == prev + timedelta(days=1):
+            prev = day
+            continue
+        if start is not None:
+            parts.append(_range(start, prev))
+        start = prev = day
+    if start is not None:
+        parts.append(_range(start, prev))
+    return ", ".join(parts)
+
+
+def _range(start: date, end: date | None) -> str:
+    return start.isoformat() if end in (None, start) else f"{start.isoformat()}..{end.isoformat()}"

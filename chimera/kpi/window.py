@@ -1,0 +1,137 @@
+"""A KPI's value over trailing windows of a series, memoized per window end.
+
+Everything the evaluator judges (today, the day before, weekly baselines, calibration) reads a
+window through ``KPIWindows.at(end)``, so each window is summed once however many rules look at it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from chimera.config.models import KPI
+from chimera.kpi.formula import Series, parse_formula, parse_window, window_days, window_sums
+
+REPEAT = "repeat_purchase_rate"
+REPEAT_PRESENCE_METRIC = "orders"
+Customers = dict[date, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class WindowValue:
+    """The formula over one window: a value, or the reason there is none."""
+
+    end: date
+    value: Decimal | None
+    denominator: Decimal | None
+    missing: dict[str, list[date]] = field(default_factory=dict)
+    reason: str | None = None  # None | "missing" | "zero" | "denominator"
+    integral: bool = False
+    """Every summed metric is a whole number (counts, so a rate of them is binomial)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def is_repeat(spec: KPI) -> bool:
+    return spec.formula.strip() == REPEAT
+
+
+def needed_metrics(spec: KPI) -> list[str]:
+    """Base metrics a KPI reads (repeat purchase rate reads customers, and ``orders`` for presence)."""
+    return [REPEAT_PRESENCE_METRIC] if is_repeat(spec) else parse_formula(spec.formula).metrics
+
+
+class KPIWindows:
+    """Window values of one KPI over one series (and customers, for repeat purchase rate)."""
+
+    def __init__(self, spec: KPI, series: Series, customers: Customers | None = None) -> None:
+        self.spec = spec
+        self.days = parse_window(spec.window)
+        self.repeat = is_repeat(spec)
+        self.formula = None if self.repeat else parse_formula(spec.formula)
+        self.metrics = needed_metrics(spec)
+        self.series = series
+        self.customers = customers
+        self._cache: dict[date, WindowValue] = {}
+        self.memo: dict[tuple[str, date], object] = {}
+        """Per-end results of rules that read many windows (anomaly scores), shared across days."""
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.repeat or (self.formula is not None and self.formula.root.op == "/")
+
+    @property
+    def denominator_label(self) -> str:
+        if self.repeat:
+            return "customers"
+        if self.formula is None or self.formula.root.op != "/":
+            return ""
+        return " + ".join(self.formula.denominator)
+
+    def at(self, end: date) -> WindowValue:
+        hit = self._cache.get(end)
+        if hit is None:
+            hit = self._cache[end] = self._compute(end)
+        return hit
+
+    def _compute(self, end: date) -> WindowValue:
+        days = window_days(end, self.days)
+        sums, missing_days = window_sums(self.series, self.metrics, days)
+        if missing_days:
+            missing = {m: [d for d in days if d not in self.series.get(m, {})] for m in self.metrics}
+            return WindowValue(end, None, None, {m: v for m, v in missing.items() if v}, "missing")
+        integral = all(s == s.to_integral_value() for s in sums.values())
+        if self.repeat:
+            value, denominator = self._repeat(days)
+            integral = True
+        else:
+            assert self.formula is not None
+            value, denominator = self.formula.evaluate(sums), self.formula.denominator_value(sums)
+        if denominator is not None and denominator < self.spec.min_denominator:
+            return WindowValue(end, value, denominator, reason="denominator", integral=integral)
+        if value is None:
+            return WindowValue(end, None, denominator, reason="zero", integral=integral)
+        return WindowValue(end, value, denominator, integral=integral)
+
+    def _repeat(self, days: list[date]) -> tuple[Decimal | None, Decimal]:
+        """Customers with >= 2 orders over the window / customers with >= 1."""
+        counts: Counter[str] = Counter()
+        for day in days:
+            for customer, orders in (self.customers or {}).get(day, {}).items():
+                if orders > 0:
+                    counts[customer] += orders
+        buyers = len(counts)
+        repeaters = sum(1 for n in counts.values() if n >= 2)
+        if buyers == 0:
+            return None, Decimal(0)
+        return Decimal(repeaters) / Decimal(buyers), Decimal(buyers)
+
+    def newest(self, as_of: date, horizon: int) -> dict[str, date | None]:
+        """Per metric, the newest day with data in ``(as_of - horizon, as_of]``."""
+        out: dict[str, date | None] = {}
+        for metric in self.metrics:
+            days = self.series.get(metric, {})
+            out[metric] = next(
+                (as_of - timedelta(days=i) for i in range(horizon) if as_of - timedelta(days=i) in days), None
+            )
+        return out
+
+
+def change_pct(spec: KPI, series: Series, as_of: date, days: int, customers: Customers | None = None
+               ) -> Decimal | None:
+    """Percent change of the formula over the ``days``-day window ending ``as_of`` vs the one before.
+
+    None when either window misses a day, is below ``min_denominator``, or the earlier value is zero.
+    Trigger conditions ``change_pct_below: -15, over: 7d`` read this.
+    """
+    wide = spec.model_copy(update={"window": f"{days}d"})
+    windows = KPIWindows(wide, series, customers)
+    now, before = windows.at(as_of), windows.at(as_of - timedelta(days=days))
+    if not (now.ok and before.ok) or not before.value:
+        return None
+    assert now.value is not None
+    return (now.value - before.value) / abs(before.value) * 100
