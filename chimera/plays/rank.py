@@ -24,7 +24,7 @@ from chimera.plays.models import (
 )
 from chimera.plays.trigger import evaluate_trigger
 
-FINANCIAL_WEIGHT = 10.0
+FINANCIAL_WEIGHT = 30.0  # > the widest spread of the other terms: financial plays always first
 IMPACT_WEIGHT = 3.0
 EFFORT_WEIGHT = 2.0
 RECORD_WEIGHT = 3.0
