@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "cmd_chat",
     "cmd_report",
     "cmd_demo",
+    "cmd_rhythms",
+    "cmd_users",
 ]
 
 

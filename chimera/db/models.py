@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    # aware: sqlmodel >= 0.0.50 stores datetime fields as UTCDateTime, which refuses naive values
+    return datetime.now(UTC)
 
 
 def new_id() -> str:

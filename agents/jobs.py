@@ -1,0 +1,176 @@
+"""Deterministic job handlers, one per job type (manual §4). Commanders call these; models don't.
+
+Each handler is idempotent: run twice for the same job (a re-run after a crash) it writes the same
+rows and applies no side effect twice. Each returns a JSON-able result and enqueues the follow-up
+jobs of the weekly pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from agents.bots import BotContext, run_action
+from agents.context import CycleContext
+from chimera.changesets import get_adapter
+from chimera.db.models import CycleRun, Decision, Job, PlayRun
+
+Handler = Callable[[Session, CycleContext, Job], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*types: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        for t in types:
+            HANDLERS[t] = fn
+        return fn
+
+    return deco
+
+
+def handler_for(job_type: str) -> Handler:
+    if job_type in HANDLERS:
+        return HANDLERS[job_type]
+    if job_type.startswith("EXECUTE_PLAY_"):
+        return HANDLERS["EXECUTE_PLAY_*"]
+    raise KeyError(f"no handler for job type {job_type}")
+
+
+def cycle_job(session: Session, ctx: CycleContext, job_type: str, **extra: Any) -> Job:
+    """Enqueue a pipeline job of this run (idempotent on run and type), owned via ``handles``."""
+    owners = ctx.client.configs.owners_of(job_type)
+    play_owner = extra.pop("play_owner", None)
+    owner = play_owner if play_owner in owners else (owners[0] if owners else "")
+    key = f"{ctx.run_id}:{job_type}:{extra.get('play_run_id') or ''}"
+    existing = session.exec(select(Job).where(Job.idempotency_key == key)).first()
+    if existing is not None:
+        return existing
+    job = Job(company_id=ctx.client.company_id, type=job_type, owner=owner, idempotency_key=key,
+              run_id=ctx.run_id, **extra)
+    session.add(job)
+    session.flush()
+    return job
+
+
+@handles("INGEST_METRICS")
+def ingest_metrics(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    from chimera.ingest import ingest_file
+
+    summaries = []
+    for src in ctx.client.config.sources:
+        path = Path(src.path) if Path(src.path).is_absolute() else ctx.client.folder / src.path
+        summary = ingest_file(ctx.client, path, kind=src.kind)
+        summaries.append(summary.model_dump(mode="json", exclude={"rejected"})
+                         | {"rejected": len(summary.rejected), "file": path.name})
+    cycle_job(session, ctx, "EVALUATE_KPIS")
+    return {"sources": summaries}
+
+
+@handles("EVALUATE_KPIS")
+def evaluate(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    from chimera.kpi.evaluate import evaluate_kpis
+
+    report = evaluate_kpis(ctx.client, as_of=ctx.as_of, run_id=ctx.run_id, session=session)
+    cycle_job(session, ctx, "LOG_EVIDENCE")
+    return {"kpis": [k.model_dump(mode="json") for k in report.kpis]}
+
+
+@handles("LOG_EVIDENCE")
+def log_evidence(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    from chimera.evidence.record import log_evidence as log_one
+
+    runs = session.exec(
+        select(PlayRun).where(PlayRun.company_id == ctx.client.company_id, PlayRun.executed_on.is_not(None))  # type: ignore[union-attr]
+    ).all()
+    if job.play_run_id:
+        runs = [r for r in runs if r.id == job.play_run_id]
+    records = []
+    for run in runs:
+        if run.executed_on and run.executed_on <= ctx.as_of:
+            records += [r.model_dump(mode="json") for r in log_one(session, ctx.client, run, ctx.as_of)]
+    if not job.play_run_id:
+        cycle_job(session, ctx, "TRAIN_AGENT")
+    return {"evidence": records}
+
+
+@handles("TRAIN_AGENT")
+def train_agent(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    from agents.training import train
+
+    result = train(session, ctx)
+    cycle_job(session, ctx, "SUGGEST_PLAYS")
+    return result
+
+
+@handles("SUGGEST_PLAYS")
+def suggest(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    from agents.suggest import suggest_for_cycle
+
+    return suggest_for_cycle(session, ctx)
+
+
+@handles("PLAN_JOB_QUEUE_FOR_PLAY")
+def plan(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    from chimera.planner import plan_play_run
+
+    run = session.get(PlayRun, job.play_run_id)
+    assert run is not None
+    jobs = plan_play_run(session, ctx.client.configs, run)
+    decision = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
+    overrides = (decision and decision.kind == "override" and run.rationale.get("override_params")) or {}
+    for j in jobs:
+        j.run_id = ctx.run_id
+        if overrides:
+            j.params = {**j.params, **overrides}
+        session.add(j)
+    run.status = "executing"
+    session.add(run)
+    return {"play_run": run.id, "jobs": [{"id": j.id, "type": j.type, "owner": j.owner, "bot": j.bot,
+                                          "action": j.action} for j in jobs]}
+
+
+@handles("EXECUTE_PLAY_*")
+def execute(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    run = session.get(PlayRun, job.play_run_id)
+    assert run is not None
+    decision = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
+    if decision is None or decision.kind not in ("approve", "override", "auto_approve"):
+        raise PermissionError(f"play run {run.id} has no approval: nothing is executed without a decision")
+    play = ctx.client.configs.play(run.play_id)
+    bctx = BotContext(
+        client=ctx.client, bot=job.bot, action=job.action, play_id=play.id, play_label=play.label,
+        params=dict(job.params), as_of=ctx.as_of, explanation=run.explanation, sops=list(play.sops),
+    )
+    cs = run_action(bctx)
+    result = get_adapter().apply(session, ctx.client.company_id, ctx.client.name, job.idempotency_key, cs, job.id)
+    _finish_play_if_done(session, ctx, run, job)
+    return {"changeset": cs.model_dump(mode="json"), "applied": result.applied, "adapter": result.adapter,
+            "asset": result.asset_path}
+
+
+def _finish_play_if_done(session: Session, ctx: CycleContext, run: PlayRun, current: Job) -> None:
+    steps = session.exec(select(Job).where(Job.play_run_id == run.id, Job.type.startswith("EXECUTE_PLAY_"))).all()  # type: ignore[attr-defined]
+    if all(j.status == "succeeded" or j.id == current.id for j in steps):
+        run.status = "executed"
+        run.executed_on = ctx.as_of
+        session.add(run)
+        play = ctx.client.configs.play(run.play_id)
+        cycle_job(session, ctx, "LOG_EVIDENCE", play_run_id=run.id, correlation_id=run.correlation_id,
+                  run_after=ctx.as_of + timedelta(days=play.evidence.delay_days), play_owner=None)
+
+
+def finish_cycle(session: Session, ctx: CycleContext) -> None:
+    """Close the run: ``completed``, or ``failed`` naming the jobs that failed (nothing is hidden)."""
+    cycle = session.get(CycleRun, ctx.run_id)
+    if cycle is None or cycle.status in ("completed", "failed"):
+        return
+    failed = session.exec(select(Job).where(Job.run_id == ctx.run_id, Job.status == "failed")).all()
+    cycle.status = "failed" if failed else "completed"
+    if failed:
+        cycle.summary = {**cycle.summary, "failed_jobs": [{"id": j.id, "type": j.type, "error": j.error}
+                                                          for j in failed]}
+    session.add(cycle)

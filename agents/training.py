@@ -1,0 +1,64 @@
+"""TRAIN_AGENT: re-index the SOP libraries and rebuild each play's record from its evidence.
+
+The record is recomputed from EvidenceRecords every time (never incremented), so running the job
+twice changes nothing; the ranking reads it (a play that keeps failing ranks lower) and a play
+whose failures since its last review reach the policy's limit goes under review (manual §8.3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from agents.context import CycleContext
+from chimera.db.models import EvidenceRecord, Play, utcnow
+from chimera.sop.index import refresh
+
+GOOD = {"higher_is_better": "moved_up", "lower_is_better": "moved_down"}
+
+
+def play_outcomes(session: Session, ctx: CycleContext) -> dict[str, list[tuple[str, str]]]:
+    """play_id -> [(correlation_id, "moved" | "failed")] over final verdicts, oldest first."""
+    directions = {k.id: k.direction for k in ctx.client.configs.kpis.kpis}
+    by_run: dict[tuple[str, str], list[str]] = {}
+    rows = session.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == ctx.client.company_id)
+                        .order_by(EvidenceRecord.executed_on, EvidenceRecord.id)).all()
+    for rec in rows:
+        if rec.verdict in ("pending", "inconclusive", "confounded"):
+            continue
+        good = rec.verdict == GOOD.get(directions.get(rec.kpi, ""), "")
+        by_run.setdefault((rec.play_id, rec.correlation_id), []).append("moved" if good else "failed")
+    out: dict[str, list[tuple[str, str]]] = {}
+    for (play_id, corr), results in by_run.items():
+        out.setdefault(play_id, []).append((corr, "moved" if "moved" in results else "failed"))
+    return out
+
+
+def train(session: Session, ctx: CycleContext) -> dict[str, Any]:
+    files = refresh()
+    limit = ctx.client.configs.plays.policy.review_after_failures
+    records: dict[str, dict[str, Any]] = {}
+    for play_id, outcomes in play_outcomes(session, ctx).items():
+        row = session.exec(select(Play).where(Play.company_id == ctx.client.company_id,
+                                              Play.play_id == play_id)).first()
+        if row is None:
+            row = Play(company_id=ctx.client.company_id, play_id=play_id, record={})
+        old = dict(row.record or {})
+        failed = sum(1 for _c, o in outcomes if o == "failed")
+        reviews = len(old.get("reviews", []))
+        baseline = int(old.get("failed_at_last_clear", 0))
+        if reviews > int(old.get("reviews_seen", 0)):  # a person cleared it since: count afresh
+            baseline = int(old.get("failed", 0))
+        record = {**old, "runs": len(outcomes), "moved": len(outcomes) - failed, "failed": failed,
+                  "failed_at_last_clear": baseline, "reviews_seen": reviews,
+                  "failures_since_review": failed - baseline}
+        if not row.under_review and failed - baseline >= limit:
+            row.under_review = True
+            row.review_reason = (f"failed to move its KPIs {failed - baseline} times since its last review; "
+                                 "review its evidence, then clear, adjust or retire it")
+        row.record, row.updated_at = record, utcnow()
+        session.add(row)
+        records[play_id] = {k: record[k] for k in ("runs", "moved", "failed")}
+    session.flush()
+    return {"sop_files": files, "play_records": records}

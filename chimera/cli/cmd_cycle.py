@@ -1,0 +1,101 @@
+"""``chimera cycle``, ``approve``, ``override``, ``reject``: the weekly cycle and its decisions."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import typer
+
+from chimera.cli.app import app, emit_json, err, out
+from chimera.cli.render import print_outcome
+from chimera.errors import DecisionError
+
+
+def _progress(json_out: bool):
+    def on_event(event: dict[str, Any]) -> None:
+        if event.get("type"):
+            err.print(f"[dim]{event.get('node')}: {event.get('type')} {event.get('status')}[/]")
+
+    return on_event
+
+
+@app.command()
+def cycle(
+    client: str = typer.Option(..., "--client", help="Client name."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Day to run the cycle for (YYYY-MM-DD); default: newest data."),
+    silent: bool = typer.Option(False, "--silent", help="Run up to the decisions and execute nothing (manual §10.5)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Run (or resume) the weekly cycle: ingest, evaluate, evidence, suggest; stops at the decisions."""
+    from graphs.service import run_cycle
+
+    outcome = run_cycle(client, as_of=_day(as_of), silent=silent, on_event=_progress(json_out))
+    if json_out:
+        emit_json(outcome.to_json())
+    else:
+        print_outcome(out, outcome)
+
+
+def _decide(kind: str, play_run_id: str, reason: str, who: str, params: str | None, json_out: bool) -> None:
+    from graphs.service import decide
+
+    parsed = json.loads(params) if params else None
+    outcome = decide(play_run_id, kind, who=who, why=reason, params=parsed, on_event=_progress(json_out))
+    if json_out:
+        emit_json(outcome.to_json())
+    else:
+        out.print(f"{kind} recorded for {play_run_id} by {who}")
+        print_outcome(out, outcome, narratives=False)
+
+
+WHO = typer.Option("cli", "--who", help="Who decides (recorded with the decision).")
+
+
+@app.command()
+def approve(
+    play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
+    reason: str = typer.Option("", "--reason", help="Why (optional for approve)."),
+    who: str = WHO,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Approve a suggested play; the cycle continues with planning and execution (dry run)."""
+    _decide("approve", play_run_id, reason, who, None, json_out)
+
+
+@app.command()
+def override(
+    play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
+    reason: str = typer.Option(..., "--reason", help="Why you override the recommendation (required)."),
+    params: str | None = typer.Option(None, "--params", help='JSON step parameters to change, e.g. \'{"change_pct": 5}\'.'),
+    who: str = WHO,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Run a suggested play with your changes (and your reason); recorded as an override."""
+    if params:
+        try:
+            json.loads(params)
+        except json.JSONDecodeError as exc:
+            raise DecisionError(f"--params is not valid JSON: {exc}") from None
+    _decide("override", play_run_id, reason, who, params, json_out)
+
+
+@app.command()
+def reject(
+    play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
+    reason: str = typer.Option(..., "--reason", help="Why (required)."),
+    who: str = WHO,
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Reject a suggested play; nothing of it executes."""
+    _decide("reject", play_run_id, reason, who, None, json_out)
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DecisionError(f"--as-of {value!r}: expected a date like 2026-11-01") from None

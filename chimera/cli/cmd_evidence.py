@@ -1,0 +1,89 @@
+"""``chimera play log`` (a play run by hand) and ``chimera evidence`` (what executed plays did)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from chimera.cli.app import app, emit_json, out, play_app
+from chimera.clients import get_client
+from chimera.db.engine import session_scope
+from chimera.evidence.models import METHOD
+from chimera.evidence.record import evidence_report, log_manual_play
+
+_COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
+           "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
+
+
+def _day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}", param_hint=option) from None
+
+
+@play_app.command("log")
+def play_log(
+    play: str = typer.Argument(..., help="Play id from plays.yml."),
+    client: str = typer.Option(..., "--client", help="Client name."),
+    executed_on: str = typer.Option(..., "--executed-on", help="Day the play was run (YYYY-MM-DD)."),
+    kpis: str = typer.Option("", "--kpis", help="Comma-separated KPIs (default: the play's evidence KPIs)."),
+    note: str = typer.Option("", "--note", help="What was done, for the record."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Log a play a person ran by hand, so its evidence is judged like any other."""
+    day = _day(executed_on, "--executed-on")
+    assert day is not None
+    ctx = get_client(client)
+    chosen = [k.strip() for k in kpis.split(",") if k.strip()] or None
+    with session_scope() as session:
+        run = log_manual_play(session, ctx, play, day, kpis=chosen, note=note, who="cli")
+        payload = {
+            "client": ctx.name, "play_run_id": run.id, "play": run.play_id,
+            "executed_on": str(run.executed_on),
+            "kpis": run.explanation.get("evidence_kpis", []), "note": note, "source": run.source,
+            "status": run.status, "correlation_id": run.correlation_id,
+            "delay_days": ctx.configs.play(play).evidence.delay_days,
+        }
+    if json_out:
+        emit_json(payload)
+    else:
+        out.print(f"logged [bold]{payload['play']}[/] executed {payload['executed_on']} "
+                  f"(run {payload['play_run_id']}); evidence on {', '.join(payload['kpis'])} "
+                  f"after {payload['delay_days']} days: "
+                  f"chimera evidence --client {ctx.name}")
+
+
+@app.command("evidence")
+def evidence(
+    client: str = typer.Option(..., "--client", help="Client name."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Judge as of this day (default: newest data)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Refresh and show the evidence of every executed play (before/after, no control group)."""
+    ctx = get_client(client)
+    report = evidence_report(ctx, _day(as_of, "--as-of"))
+    if json_out:
+        emit_json(report)
+        return
+    table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})")
+    columns = ("play", "executed", "kpi", "before", "after", "effect", "95 % interval", "verdict",
+               "confounders")
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("before", "after", "effect") else "left")
+    for e in report["evidence"]:
+        effect = "" if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"
+        ci = "" if e["ci_low_pct"] is None else f"{e['ci_low_pct']:+.1f} .. {e['ci_high_pct']:+.1f} %"
+        conf = "; ".join(f"{c['kind']} {c['what']}" for c in e["confounders"])
+        color = _COLORS.get(e["verdict"], "white")
+        table.add_row(e["play"], e["executed_on"], e["kpi"], e["before"] or "", e["after"] or "", effect, ci,
+                      f"[{color}]{e['verdict']}[/]", conf)
+    out.print(table)
+    if not report["evidence"]:
+        out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
+    out.print(f"method: {METHOD}. A move is claimed only when the 95 % interval excludes 0 and the effect "
+              "beats at least 90 % of placebo dates.")

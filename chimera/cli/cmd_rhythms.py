@@ -1,0 +1,74 @@
+"""``chimera daily`` and ``chimera monthly`` (manual §6)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from chimera import settings
+from chimera.cli.app import app, emit_json, out
+from chimera.clients import get_client
+
+
+@app.command()
+def daily(
+    client: str = typer.Option(..., "--client", help="Client name."),
+    today: str | None = typer.Option(None, "--today", help="Day to check as (default: the day after the newest data)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK."""
+    from chimera.rhythms import daily_check
+
+    report = daily_check(get_client(client), today=date.fromisoformat(today) if today else None)
+    if json_out:
+        emit_json(report.model_dump(mode="json"))
+    else:
+        table = Table(title=f"daily check for {client}, {report.today}")
+        for col in ("source", "last day", "days behind", "ok"):
+            table.add_column(col)
+        for f in report.freshness:
+            table.add_row(f.source, str(f.last_day), str(f.days_behind), "yes" if f.ok else "[red]no[/]")
+        out.print(table)
+        for k in report.critical:
+            out.print(f"[bold red]CRITICAL[/] {k['id']}: {k['note']}")
+        for j in report.stuck_jobs_requeued:
+            out.print(f"stuck job {j['id']} ({j['type']}) -> {j['status']}")
+        out.print("all good" if report.ok else "[yellow]needs attention[/]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def monthly(
+    client: str = typer.Option(..., "--client", help="Client name."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Month end (default: newest data)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Monthly review: target changes from new baselines, plays to retire or add, a case study."""
+    from chimera.evidence.record import last_data_day
+    from chimera.db.engine import session_scope
+    from chimera.rhythms import monthly_review
+
+    ctx = get_client(client)
+    if as_of:
+        day = date.fromisoformat(as_of)
+    else:
+        with session_scope() as s:
+            day = last_data_day(s, ctx.company_id) or date.today()
+    review = monthly_review(ctx, day)
+    path = settings.outbox_dir(client) / f"case-study-{day}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(review.case_study, encoding="utf-8")
+    if json_out:
+        emit_json(review.model_dump(mode="json") | {"case_study_path": str(path)})
+        return
+    for p in review.target_changes:
+        out.print(f"target change proposed: {p}")
+    for p in review.plays_to_retire:
+        out.print(f"retire or redesign: {p['play']} ({p['reason']})")
+    for p in review.plays_to_add:
+        out.print(f"add a play: {p['reason']}")
+    out.print(review.case_study)
+    out.print(f"case study written to {path}")

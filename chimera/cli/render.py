@@ -1,0 +1,67 @@
+"""Rich rendering of a cycle outcome for people (JSON goes through emit_json instead)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+COLORS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "dim"}
+
+
+def kpi_table(kpis: list[dict[str, Any]], title: str = "KPI statuses") -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in ("KPI", "status", "value", "target", "note"):
+        table.add_column(col, overflow="fold")
+    for k in kpis:
+        status = k["status"]
+        table.add_row(k["id"], f"[{COLORS.get(status, 'white')}]{status}[/]", str(k.get("value") or "—"),
+                      str(k.get("target") or ""), k.get("note", ""))
+    return table
+
+
+def play_panel(p: dict[str, Any]) -> Panel:
+    """One recommended play with its explanation: trigger, numbers, rank, SOPs, reversibility."""
+    lines = [f"[bold]why[/]: {p.get('reason', '')}"]
+    lines += [f"  • {t}" for t in p.get("trigger", [])]
+    for kpi, info in (p.get("kpi_values") or {}).items():
+        if isinstance(info, dict):
+            lines.append(f"  {kpi}: {info.get('display') or info.get('value')} [{info.get('status', '')}]")
+    lines.append(f"[bold]rank[/]: {p.get('why_rank', '')}")
+    if p.get("sops"):
+        lines.append("[bold]SOPs[/]: " + ", ".join(p["sops"]))
+    lines.append(f"[bold]evidence[/]: {', '.join(p.get('evidence_kpis', []))} after {p.get('delay_days')} days; "
+                 + ("reversible" if p.get("reversible") else "[red]not fully reversible[/]"))
+    rationale = (p.get("rationale") or {}).get("summary")
+    if rationale:
+        lines.append(f"[bold]commander[/]: {rationale}")
+    title = f"#{p.get('rank')} {p.get('label', p.get('play_id'))} — owner {p.get('owner')}"
+    if p.get("play_run_id"):
+        title += f" — id {p['play_run_id']}"
+    return Panel("\n".join(lines), title=title, title_align="left")
+
+
+def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> None:
+    console.print(kpi_table(outcome.kpis, f"KPI statuses for {outcome.client} as of {outcome.as_of}"))
+    if narratives:
+        for n in outcome.narratives:
+            console.print(f"[cyan]{n.get('owner')}[/] ({n.get('type')}): {escape(str(n.get('text')))}",
+                          highlight=False)
+    for p in outcome.plays:
+        decision = p.get("decision")
+        state = f"{decision['kind']} by {decision['who']}" if decision else p.get("status")
+        console.print(f"play #{p['rank']} {p['play']} ({p['id']}): {state}")
+    if outcome.pending:
+        console.print("\n[bold]Awaiting your decision[/]:")
+        for d in outcome.pending:
+            console.print(play_panel(d.model_dump(mode="json")))
+        first = outcome.pending[0].play_run_id
+        console.print(f"decide with: chimera approve {first} | chimera override {first} --reason '...' | "
+                      f"chimera reject {first} --reason '...'")
+    for j in outcome.jobs:
+        if j["status"] == "failed":
+            console.print(f"[red]job {j['id']} {j['type']} failed[/]: {escape(j.get('error') or '')}")
+    console.print(f"cycle {outcome.run_id}: {outcome.status}; model backend: {outcome.model.get('backend')}")

@@ -1,0 +1,132 @@
+"""Operating rhythms (manual §6): the daily check and the monthly review, from stored facts only."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, func, select
+
+from chimera.clients import ClientContext
+from chimera.db.engine import session_scope
+from chimera.db.models import Decision, EvidenceRecord, IngestRun, Job, MetricPoint, Play, PlayRun
+from chimera.jobs.queue import requeue_stuck
+
+
+class SourceFreshness(BaseModel):
+    source: str
+    last_day: date | None
+    last_ingest: datetime | None
+    days_behind: int | None
+    ok: bool
+
+
+class DailyReport(BaseModel):
+    client: str
+    today: date
+    freshness: list[SourceFreshness]
+    critical: list[dict[str, Any]]
+    stuck_jobs_requeued: list[dict[str, Any]]
+    failed_ingests: list[dict[str, Any]]
+    ok: bool
+
+
+def _freshness(session: Session, client: ClientContext, today: date, max_days: int) -> list[SourceFreshness]:
+    rows = session.exec(select(MetricPoint.source, func.max(MetricPoint.day)).where(
+        MetricPoint.company_id == client.company_id).group_by(MetricPoint.source)).all()
+    last_ingest = dict(session.exec(select(IngestRun.source, func.max(IngestRun.created_at)).where(
+        IngestRun.company_id == client.company_id).group_by(IngestRun.source)).all())
+    out = []
+    for source, last_day in rows:
+        behind = (today - last_day).days if last_day else None
+        out.append(SourceFreshness(source=source, last_day=last_day, last_ingest=last_ingest.get(source),
+                                   days_behind=behind, ok=behind is not None and behind <= max_days))
+    return out
+
+
+def daily_check(client: ClientContext, today: date | None = None, now: datetime | None = None) -> DailyReport:
+    """Ingestion freshness, CRITICAL KPIs and stuck jobs (re-queued) for one client."""
+    from chimera.kpi.evaluate import evaluate_kpis
+
+    now = now or datetime.now(UTC)
+    with session_scope() as s:
+        last = s.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == client.company_id)).first()
+        today = today or (last + timedelta(days=1) if last else now.date())
+        max_days = max((k.max_staleness_days for k in client.configs.kpis.kpis), default=2) + 1
+        fresh = _freshness(s, client, today, max_days)
+        stuck = requeue_stuck(s, now=now, company_id=client.company_id)
+        stuck_json = [{"id": j.id, "type": j.type, "status": j.status, "attempts": j.attempts} for j in stuck]
+        failed = [{"id": r.id, "source": r.source, "file": r.file_name} for r in s.exec(
+            select(IngestRun).where(IngestRun.company_id == client.company_id, IngestRun.status != "succeeded"))]
+    report = evaluate_kpis(client, as_of=today - timedelta(days=1), store=False)
+    critical = [k.model_dump(mode="json", include={"id", "status", "value", "note"})
+                for k in report.kpis if k.status == "CRITICAL"]
+    ok = all(f.ok for f in fresh) and bool(fresh) and not critical and not stuck and not failed
+    return DailyReport(client=client.name, today=today, freshness=fresh, critical=critical,
+                       stuck_jobs_requeued=stuck_json, failed_ingests=failed, ok=ok)
+
+
+class MonthlyReview(BaseModel):
+    client: str
+    as_of: date
+    target_changes: list[dict[str, Any]]
+    plays_to_retire: list[dict[str, Any]]
+    plays_to_add: list[dict[str, Any]]
+    case_study: str
+
+
+def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
+    """Suggested target changes, plays to retire or add, and a markdown case study (manual §6.3)."""
+    from chimera.kpi.calibrate import propose_calibration
+    from chimera.kpi.evaluate import evaluate_kpis
+
+    proposals = [p.model_dump(mode="json") for p in propose_calibration(client, as_of)]
+    kpis = evaluate_kpis(client, as_of=as_of, store=False).kpis
+    with session_scope() as s:
+        plays = {p.play_id: p for p in s.exec(select(Play).where(Play.company_id == client.company_id))}
+        runs = s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
+                                            PlayRun.as_of >= as_of - timedelta(days=31))).all()
+        evidence = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == client.company_id)).all()
+        decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(Decision.company_id == client.company_id))}
+        retire = [{"play": pid, "reason": p.review_reason or f"failed {p.record.get('failed', 0)} times",
+                   "record": {k: p.record.get(k) for k in ("runs", "moved", "failed")}}
+                  for pid, p in plays.items() if p.under_review]
+        covered = {k for play in client.configs.plays.plays for k in _trigger_kpis(play)}
+        add = [{"kpi": k.id, "status": k.status, "reason": f"{k.id} is {k.status} and no play's trigger reads it"}
+               for k in kpis if k.status in ("WARNING", "CRITICAL") and k.id not in covered]
+        study = _case_study(client.name, as_of, kpis, runs, evidence, decisions)
+    return MonthlyReview(client=client.name, as_of=as_of, target_changes=proposals, plays_to_retire=retire,
+                         plays_to_add=add, case_study=study)
+
+
+def _trigger_kpis(play: Any) -> list[str]:
+    from chimera.config.models import trigger_kpis
+
+    return trigger_kpis(play.trigger) + list(play.kpis)
+
+
+def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], evidence: list[EvidenceRecord],
+                decisions: dict[str, Decision]) -> str:
+    problems = [f"- {k.id}: {k.status} — {k.note}" for k in kpis if k.status in ("WARNING", "CRITICAL")]
+    attempted = []
+    for r in runs:
+        d = decisions.get(r.id)
+        attempted.append(f"- {r.play_id} (suggested {r.as_of}, {r.status}"
+                         + (f", {d.kind} by {d.who}: {d.why}" if d else "") + ")")
+    results = [f"- {e.play_id} on {e.kpi}: {e.verdict}"
+               + (f", effect {e.effect_pct:+.1f}% (95% interval {e.ci_low_pct:+.1f}..{e.ci_high_pct:+.1f})"
+                  if e.effect_pct is not None and e.ci_low_pct is not None and e.ci_high_pct is not None else "")
+               + (f"; confounders: {'; '.join(map(str, e.confounders))}" if e.confounders else "")
+               for e in evidence]
+    return "\n".join([
+        f"# Case study: {client}, month to {as_of}", "",
+        "## Problems", *(problems or ["- no KPI in WARNING or CRITICAL"]), "",
+        "## Plays attempted", *(attempted or ["- none this month"]), "",
+        "## Results (before/after, no control group)", *(results or ["- no evidence yet"]), "",
+    ])
+
+
+def stuck_jobs(session: Session, company_id: int, now: datetime) -> list[Job]:
+    return list(session.exec(select(Job).where(Job.company_id == company_id, Job.status == "running",
+                                               Job.lease_until < now)))  # type: ignore[operator]

@@ -1,0 +1,158 @@
+"""The weekly cycle as a LangGraph job router (manual §4, DESIGN.md §5).
+
+``router`` picks the run's next job from the durable queue and sends it to the commander node
+whose ``handles`` list holds its type (one node per commander in agents.yml: adding a commander
+there adds a node). When no job is ready and a suggested play awaits a person, ``human_decision``
+pauses the graph with ``interrupt()``; the CLI or the UI resumes it with ``Command(resume=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import interrupt
+from sqlalchemy import or_
+from sqlmodel import Session, select
+from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
+
+from agents.commander import Commander, build_commanders
+from agents.context import CycleContext
+from agents.decisions import apply_decision
+from agents.jobs import finish_cycle, handler_for
+from chimera.db.engine import session_scope
+from chimera.db.models import Decision, Job, PlayRun
+from chimera.errors import ChimeraError
+from graphs.state import CycleState
+
+HUMAN = "human_decision"
+LEASE = timedelta(minutes=10)
+
+
+def node_name(commander_id: str) -> str:
+    return commander_id
+
+
+def next_job(session: Session, ctx: CycleContext) -> Job | None:
+    """Oldest unfinished job of this run that is due, or a due evidence job from an earlier run."""
+    due = or_(Job.run_after.is_(None), Job.run_after <= ctx.as_of)  # type: ignore[union-attr,operator]
+    mine = or_(Job.run_id == ctx.run_id, Job.type == "LOG_EVIDENCE")
+    return session.exec(
+        select(Job).where(Job.company_id == ctx.client.company_id, Job.status.in_(["queued", "running"]),  # type: ignore[attr-defined]
+                          due, mine).order_by(Job.id)
+    ).first()
+
+
+def undecided(session: Session, ctx: CycleContext) -> list[PlayRun]:
+    runs = session.exec(select(PlayRun).where(PlayRun.run_id == ctx.run_id, PlayRun.status == "suggested")
+                        .order_by(PlayRun.rank)).all()
+    decided = {d.play_run_id for d in session.exec(select(Decision).where(
+        Decision.play_run_id.in_([r.id for r in runs])))}  # type: ignore[attr-defined]
+    return [r for r in runs if r.id not in decided]
+
+
+def make_router(ctx_of: Callable[[CycleState], CycleContext]) -> Callable[[CycleState], dict[str, Any]]:
+    def router(state: CycleState) -> dict[str, Any]:
+        ctx = ctx_of(state)
+        with session_scope() as s:
+            job = next_job(s, ctx)
+            if job is not None:
+                return {"job_id": job.id, "next": job.owner}
+            if not ctx.silent and undecided(s, ctx):
+                return {"job_id": None, "next": HUMAN}
+            finish_cycle(s, ctx)
+        return {"job_id": None, "next": END}
+
+    return router
+
+
+def make_commander_node(cmd: Commander, ctx_of: Callable[[CycleState], CycleContext]):
+    def node(state: CycleState) -> dict[str, Any]:
+        ctx = ctx_of(state)
+        job_id = state["job_id"]
+        with session_scope() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.status in ("succeeded", "failed", "cancelled"):
+                return {}
+            job.status, job.attempts = "running", job.attempts + 1
+            job.lease_until = datetime.now(UTC) + LEASE
+            s.add(job)
+        try:
+            event = _run_with_retries(cmd, ctx, job_id)
+        except Exception as exc:  # recorded on the job; the cycle goes on
+            with session_scope() as s:
+                job = s.get(Job, job_id)
+                job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
+                s.add(job)
+            event = {"node": cmd.id, "job": job_id, "type": job.type, "status": "failed", "error": job.error}
+        return {"events": [event]}
+
+    node.__name__ = cmd.id
+    return node
+
+
+def _run_with_retries(cmd: Commander, ctx: CycleContext, job_id: int) -> dict[str, Any]:
+    retrying = Retrying(
+        stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.05, max=1), reraise=True,
+        retry=retry_if_not_exception_type((ChimeraError, PermissionError, AssertionError, KeyError)),
+    )
+    for attempt in retrying:
+        with attempt, session_scope() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            result = handler_for(job.type)(s, ctx, job)
+            narrative = cmd.narrate(ctx, job, result)
+            job.result = {**result, "narrative": narrative.model_dump(mode="json")}
+            job.status, job.lease_until, job.error = "succeeded", None, ""
+            job.updated_at = datetime.now(UTC)
+            s.add(job)
+            return {"node": cmd.id, "job": job.id, "type": job.type, "status": "succeeded",
+                    "play_run_id": job.play_run_id, "narrative": narrative.model_dump(mode="json")}
+    raise AssertionError("unreachable")
+
+
+def make_human_node(ctx_of: Callable[[CycleState], CycleContext]):
+    def human_decision(state: CycleState) -> dict[str, Any]:
+        ctx = ctx_of(state)
+        with session_scope() as s:  # read only before the interrupt: this node re-runs on resume
+            pending = undecided(s, ctx)
+            if not pending:
+                return {}
+            first = pending[0]
+            payload = {"play_run_id": first.id, "play": first.play_id, "rank": first.rank,
+                       "pending": [r.id for r in pending], "explanation": first.explanation}
+        answer = interrupt(payload) or {}
+        with session_scope() as s:
+            run = s.get(PlayRun, answer.get("play_run_id") or first.id)
+            if run is not None and run.run_id == ctx.run_id and s.exec(
+                select(Decision).where(Decision.play_run_id == run.id)
+            ).first() is None:
+                apply_decision(s, ctx, run, answer.get("kind", "reject"), answer.get("who", "unknown"),
+                               answer.get("why", ""), answer.get("params"))
+        return {"events": [{"node": HUMAN, "play_run_id": answer.get("play_run_id"),
+                            "decision": answer.get("kind"), "who": answer.get("who")}]}
+
+    return human_decision
+
+
+def build_cycle_graph(ctx: CycleContext, checkpointer: BaseCheckpointSaver | None = None):
+    """Compile the cycle graph for this client's agents.yml (nodes generated from the commanders)."""
+    commanders = build_commanders(ctx.client.configs)
+
+    def ctx_of(_state: CycleState) -> CycleContext:
+        return ctx
+
+    graph = StateGraph(CycleState)
+    graph.add_node("router", make_router(ctx_of))
+    for cmd in commanders:
+        graph.add_node(node_name(cmd.id), make_commander_node(cmd, ctx_of))
+        graph.add_edge(node_name(cmd.id), "router")
+    graph.add_node(HUMAN, make_human_node(ctx_of))
+    graph.add_edge(HUMAN, "router")
+    graph.add_edge(START, "router")
+    targets = {c.id: node_name(c.id) for c in commanders} | {HUMAN: HUMAN, END: END}
+    graph.add_conditional_edges("router", lambda s: s.get("next", END), targets)
+    return graph.compile(checkpointer=checkpointer)

@@ -1,0 +1,98 @@
+"""Contracts of the cycle service: the cycle report and a pending decision."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+
+from chimera.db.models import CycleRun, Decision, Job, KPIStatus, PlayRun
+
+
+class PendingDecision(BaseModel):
+    """A suggested play awaiting a person, with everything needed to decide (manual §7.4)."""
+
+    play_run_id: str
+    client: str
+    run_id: str | None
+    as_of: date
+    play_id: str
+    label: str
+    rank: int
+    score: float
+    owner: str
+    reason: str
+    trigger: list[str]
+    kpi_values: dict[str, Any]
+    why_rank: str
+    sops: list[str]
+    evidence_kpis: list[str]
+    delay_days: int
+    reversible: bool
+    rationale: dict[str, Any]
+
+    @classmethod
+    def from_run(cls, run: PlayRun, client: str) -> PendingDecision:
+        e = run.explanation or {}
+        return cls(
+            play_run_id=run.id, client=client, run_id=run.run_id, as_of=run.as_of, play_id=run.play_id,
+            label=e.get("label", run.play_id), rank=run.rank, score=run.score, owner=run.owner,
+            reason=e.get("reason", ""), trigger=e.get("trigger", []), kpi_values=e.get("kpi_values", {}),
+            why_rank=e.get("why_rank", ""), sops=e.get("sops", []), evidence_kpis=e.get("evidence_kpis", []),
+            delay_days=e.get("delay_days", 28), reversible=bool(e.get("reversible", False)),
+            rationale=run.rationale or {},
+        )
+
+
+def _decision_json(d: Decision | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"kind": d.kind, "who": d.who, "why": d.why, "at": d.at.isoformat()}
+
+
+class CycleOutcome(BaseModel):
+    client: str
+    as_of: date
+    run_id: str
+    status: str
+    silent: bool
+    kpis: list[dict[str, Any]]
+    plays: list[dict[str, Any]]
+    jobs: list[dict[str, Any]]
+    model: dict[str, Any]
+    pending: list[PendingDecision]
+    narratives: list[dict[str, Any]]
+
+    @classmethod
+    def build(cls, run: CycleRun, client: str, kpis: list[KPIStatus], plays: list[PlayRun],
+              decisions: dict[str, Decision], jobs: list[Job]) -> CycleOutcome:
+        pending = [PendingDecision.from_run(p, client) for p in plays
+                   if p.status == "suggested" and p.id not in decisions]
+        usage = {"backend": "offline", "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0,
+                 "guard_rejections": 0} | (run.model_usage or {})
+        return cls(
+            client=client, as_of=run.as_of, run_id=run.id, silent=run.silent,
+            status="awaiting_decisions" if pending else run.status,
+            kpis=[{"id": k.kpi_id, "status": k.status, "value": k.value, "target": k.target,
+                   "warning": k.warning, "critical": k.critical, "window": k.window,
+                   "data_through": k.data_through.isoformat() if k.data_through else None, "note": k.note}
+                  for k in kpis],
+            plays=[{"id": p.id, "play": p.play_id, "rank": p.rank, "score": p.score, "owner": p.owner,
+                    "reason": (p.explanation or {}).get("reason", ""),
+                    "trigger": (p.explanation or {}).get("trigger", []),
+                    "evidence_kpis": (p.explanation or {}).get("evidence_kpis", []),
+                    "status": p.status, "decision": _decision_json(decisions.get(p.id))} for p in plays],
+            jobs=[{"id": j.id, "type": j.type, "owner": j.owner, "status": j.status, "bot": j.bot,
+                   "action": j.action, "play_run_id": j.play_run_id, "error": j.error} for j in jobs],
+            model=usage, pending=pending,
+            narratives=[{"job": j.id, "type": j.type, "owner": j.owner, **(j.result or {}).get("narrative", {})}
+                        for j in jobs if (j.result or {}).get("narrative")],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The DESIGN.md §7 `cycle` document."""
+        return {"client": self.client, "as_of": self.as_of.isoformat(), "run_id": self.run_id,
+                "status": self.status, "silent": self.silent, "kpis": self.kpis, "plays": self.plays,
+                "jobs": self.jobs, "model": self.model,
+                "pending": [p.play_run_id for p in self.pending]}

@@ -1,0 +1,167 @@
+"""The cycle as a service for the CLI and the chat: start or resume, decide, list pending.
+
+One LangGraph thread per client cycle (``cycle:<client>:<run_id>``). Re-running the same command
+after a crash resumes that thread from its checkpoint; the durable job rows and idempotency keys
+make sure no side effect happens twice. A lock per thread serializes two tabs deciding at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+from langgraph.types import Command
+from sqlmodel import Session, select
+
+from agents.context import CycleContext
+from agents.decisions import apply_decision
+from agents.jobs import cycle_job
+from chimera import settings
+from chimera.clients import ClientContext, get_client
+from chimera.db.engine import session_scope
+from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, MetricPoint, PlayRun
+from chimera.errors import ClientError, DecisionError
+from graphs.checkpoint import checkpointer
+from graphs.cycle import build_cycle_graph
+from graphs.models import CycleOutcome, PendingDecision
+
+EventFn = Callable[[dict[str, Any]], None]
+
+
+@contextmanager
+def thread_lock(thread_id: str) -> Iterator[None]:
+    folder = settings.home() / ".chimera" / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{thread_id.replace(':', '_')}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _latest_day(session: Session, company_id: int) -> date | None:
+    row = session.exec(select(MetricPoint.day).where(MetricPoint.company_id == company_id)
+                       .order_by(MetricPoint.day.desc())).first()  # type: ignore[attr-defined]
+    return row
+
+
+def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
+    """The unfinished cycle for this day (resume it), or a new one with its first job queued."""
+    with session_scope() as s:
+        if as_of is None:
+            as_of = _latest_day(s, client.company_id) or (date.today() - timedelta(days=1))
+        existing = s.exec(select(CycleRun).where(
+            CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.as_of == as_of,
+            CycleRun.silent == silent, CycleRun.status != "completed")).first()
+        if existing is not None:
+            return existing
+        for old in s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
+                                                PlayRun.status == "suggested")):
+            old.status = "superseded"  # a new weekly cycle replaces last week's undecided suggestions
+            s.add(old)
+        run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent)
+        run.thread_id = f"cycle:{client.name}:{run.id}"
+        s.add(run)
+        s.flush()
+        ctx = CycleContext(client=client, as_of=as_of, run_id=run.id, silent=silent)
+        cycle_job(s, ctx, "INGEST_METRICS")
+        return run
+
+
+def _drive(ctx: CycleContext, thread_id: str, payload: Any, on_event: EventFn | None) -> None:
+    config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 500}
+    with thread_lock(thread_id), checkpointer() as saver:
+        graph = build_cycle_graph(ctx, saver)
+        snapshot = graph.get_state(config)
+        if payload is not None and snapshot.interrupts:
+            stream_input: Any = Command(resume=payload)
+        elif snapshot.next:
+            stream_input = None
+        else:
+            stream_input = {"client": ctx.client.name, "run_id": ctx.run_id, "events": []}
+        for update in graph.stream(stream_input, config, stream_mode="updates"):
+            for node, value in update.items():
+                if on_event and isinstance(value, dict):
+                    for event in value.get("events", []) or []:
+                        on_event(event)
+                if on_event and node == "__interrupt__":
+                    on_event({"node": "human_decision", "status": "waiting"})
+
+
+def run_cycle(client: str, as_of: date | None = None, silent: bool = False, who: str = "cli",
+              on_event: EventFn | None = None, allowed: list[str] | None = None) -> CycleOutcome:
+    """Run (or resume) the weekly cycle up to the decisions; returns what a person needs to decide."""
+    ctx_client = get_client(client, allowed)
+    run = _open_run(ctx_client, as_of, silent)
+    ctx = CycleContext(client=ctx_client, as_of=run.as_of, run_id=run.id, silent=silent, who=who)
+    _drive(ctx, run.thread_id, None, on_event)
+    return outcome(run.id)
+
+
+def resume_cycle(run_id: str, on_event: EventFn | None = None) -> CycleOutcome:
+    """Continue a cycle that stopped (a crash or a closed tab) from its checkpoint."""
+    run, ctx = _context_for_run(run_id)
+    _drive(ctx, run.thread_id, None, on_event)
+    return outcome(run_id)
+
+
+def _context_for_run(run_id: str, allowed: list[str] | None = None) -> tuple[CycleRun, CycleContext]:
+    with session_scope() as s:
+        run = s.get(CycleRun, run_id)
+        if run is None:
+            raise DecisionError(f"unknown cycle run {run_id!r}")
+        company = s.get(Company, run.company_id)
+        assert company is not None
+    client = get_client(company.name, allowed)
+    return run, CycleContext(client=client, as_of=run.as_of, run_id=run.id, silent=run.silent)
+
+
+def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[str, Any] | None = None,
+           allowed: list[str] | None = None, on_event: EventFn | None = None) -> CycleOutcome:
+    """Record a person's decision on a play run (once) and continue the cycle from its checkpoint."""
+    with session_scope() as s:
+        play_run = s.get(PlayRun, play_run_id)
+        if play_run is None or play_run.run_id is None:
+            raise DecisionError(f"unknown play run {play_run_id!r} (see `chimera cycle` output for ids)")
+        run_id = play_run.run_id
+    run, ctx = _context_for_run(run_id, allowed)
+    if run.silent:
+        raise DecisionError("this was a silent cycle: nothing is decided or executed; run a live cycle")
+    with thread_lock(run.thread_id), session_scope() as s:
+        play_run = s.get(PlayRun, play_run_id)
+        assert play_run is not None
+        if play_run.status == "superseded":
+            raise DecisionError(f"play run {play_run_id} was superseded by a newer cycle")
+        apply_decision(s, ctx, play_run, kind, who, why, params)
+    answer = {"play_run_id": play_run_id, "kind": kind, "who": who, "why": why, "params": params}
+    _drive(ctx, run.thread_id, answer, on_event)
+    return outcome(run_id)
+
+
+def pending_decisions(client: str, allowed: list[str] | None = None) -> list[PendingDecision]:
+    """Suggested plays still awaiting a person, across this client's unfinished live cycles."""
+    ctx = get_client(client, allowed)
+    with session_scope() as s:
+        runs = s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id,
+                                            PlayRun.status == "suggested").order_by(PlayRun.rank)).all()
+        decided = {d.play_run_id for d in s.exec(select(Decision).where(Decision.company_id == ctx.company_id))}
+        return [PendingDecision.from_run(r, client) for r in runs if r.id not in decided]
+
+
+def outcome(run_id: str) -> CycleOutcome:
+    """The cycle's report (DESIGN.md §7 `cycle` JSON plus the pending decisions and narratives)."""
+    with session_scope() as s:
+        run = s.get(CycleRun, run_id)
+        if run is None:
+            raise ClientError(f"unknown cycle run {run_id!r}")
+        company = s.get(Company, run.company_id)
+        kpis = s.exec(select(KPIStatus).where(KPIStatus.run_id == run_id).order_by(KPIStatus.id)).all()
+        plays = s.exec(select(PlayRun).where(PlayRun.run_id == run_id).order_by(PlayRun.rank)).all()
+        decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(
+            Decision.play_run_id.in_([p.id for p in plays])))}  # type: ignore[attr-defined]
+        jobs = s.exec(select(Job).where(Job.run_id == run_id).order_by(Job.id)).all()
+        return CycleOutcome.build(run, company.name if company else "", kpis, plays, decisions, jobs)

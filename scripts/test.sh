@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The test command: unit/graph/commander tests, then the real-browser tests in their own pytest
+# process (sync Playwright and pytest-asyncio do not share one). pytest's exit code 5 ("no tests
+# collected") is reported as a failure: a run that tested nothing has not passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+
+run() {
+  "$PY" -m pytest "$@"
+  local code=$?
+  if [ "$code" -eq 5 ]; then
+    echo "pytest collected no tests for: $*" >&2
+    return 1
+  fi
+  return "$code"
+}
+
+run -m "not e2e" -q -p no:cacheprovider || exit 1
+if [ -d tests/e2e ]; then
+  run -m e2e -q -p no:cacheprovider tests/e2e || exit 1
+fi
