@@ -6,11 +6,8 @@ overlapping causes is what keeps the evidence honest (manual §7, "Truth over Na
 
 from __future__ import annotations
 
-import importlib
-import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any
 
 from sqlmodel import Session, select
 
@@ -18,7 +15,8 @@ from chimera.config.loader import ConfigSet
 from chimera.config.models import KPI
 from chimera.db.models import PlayRun
 from chimera.evidence.models import Confounder
-from chimera.kpi.formula import Series, parse_formula, parse_window, window_days, window_sums
+from chimera.kpi.evaluate import daily_states
+from chimera.kpi.formula import Series, parse_formula
 
 
 def _span(kind: str, what: str, days: list[date], note: str) -> Confounder:
@@ -85,87 +83,10 @@ def overlapping_plays(
 # --------------------------------------------------------------------------- driver anomalies
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    return obj.get(name, default) if isinstance(obj, Mapping) else getattr(obj, name, default)
-
-
-def _flagged(state: Any) -> bool:
-    raw = _get(state, "anomaly")
-    if raw is None or isinstance(raw, bool):
-        return bool(raw)
-    return bool(_get(raw, "flagged", False))
-
-
-def _day(state: Any, fallback: date) -> date:
-    for name in ("day", "as_of", "date"):
-        value = _get(state, name)
-        if isinstance(value, date):
-            return value
-    return fallback
-
-
-def _evaluator_states(spec: KPI, series: Series, start: date, end: date) -> list[Any] | None:
-    """Per-day states from ``chimera.kpi.evaluate.daily_states`` when that module exists."""
-    try:
-        module = importlib.import_module("chimera.kpi.evaluate")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("chimera.kpi.evaluate",):
-            raise
-        return None
-    fn = getattr(module, "daily_states", None)
-    if fn is None:
-        return None
-    states = fn(spec, series, start, end)
-    return list(states.values()) if isinstance(states, Mapping) else list(states)
-
-
-def _fallback_flags(spec: KPI, series: Series, start: date, end: date) -> list[date]:
-    """Days flagged when the KPI evaluator is not available: the DATA.md rule in short.
-
-    Trailing window vs the median of the 4 previous windows, scored by the spread of those windows
-    (rates: at least their binomial standard error); >= 3 sd and >= 10 % in the bad direction, on
-    two consecutive days.
-    """
-    f = parse_formula(spec.formula)
-    width = parse_window(spec.window)
-    raw: list[tuple[date, bool]] = []
-    day = start - timedelta(days=1)
-    while day <= end:
-        raw.append((day, _window_anomalous(spec, f, series, day, width)))
-        day += timedelta(days=1)
-    return [d for (d, flag), (_, prev) in zip(raw[1:], raw[:-1], strict=True) if flag and prev]
-
-
-def _window_anomalous(spec: KPI, f: Any, series: Series, day: date, width: int) -> bool:
-    def value(end: date) -> tuple[float | None, float | None]:
-        sums, missing = window_sums(series, f.metrics, window_days(end, width))
-        if missing:
-            return None, None
-        v, den = f.evaluate(sums), f.denominator_value(sums)
-        return (None if v is None else float(v)), (None if den is None else float(den))
-
-    current, den = value(day)
-    base = [value(day - timedelta(days=width * k))[0] for k in range(1, 5)]
-    if current is None or den == 0 or any(b is None for b in base):
-        return False
-    baseline = statistics.median(base)  # type: ignore[type-var]
-    if not baseline:
-        return False
-    change = current / baseline - 1.0
-    se = statistics.stdev(base)  # type: ignore[arg-type]
-    if f.denominator and 0 < baseline < 1 and den:  # a rate: never tighter than binomial noise
-        se = max(se, (baseline * (1 - baseline) / den) ** 0.5)
-    bad = change < 0 if spec.direction == "higher_is_better" else change > 0
-    return bad and abs(change) >= 0.10 and abs(current - baseline) >= 3 * se
-
-
 def anomaly_days(spec: KPI, series: Series, start: date, end: date) -> list[date]:
-    """Days in ``start..end`` on which the KPI is flagged anomalous against its own baseline."""
-    states = _evaluator_states(spec, series, start, end)
-    if states is None:
-        return _fallback_flags(spec, series, start, end)
-    days = [start + timedelta(days=i) for i in range(len(states))]
-    return sorted(_day(s, d) for s, d in zip(states, days, strict=False) if _flagged(s))
+    """Days in ``start..end`` on which the KPI evaluator confirms an anomaly (DATA.md rule: 4-week
+    baseline, two consecutive days, bad direction only)."""
+    return sorted(d for d, state in daily_states(spec, series, start, end).items() if state.anomalous)
 
 
 def driver_anomalies(

@@ -1,0 +1,190 @@
+"""LOG_EVIDENCE on the realistic sample store: the price test moves AOV, the conversion drop
+confounds revenue, quiet dates show no change, and re-running refreshes instead of duplicating.
+
+Dates and sizes come from the store's ground_truth.json, never typed in here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import func, select
+
+from chimera.clients import add_client
+from chimera.db.engine import session_scope
+from chimera.db.models import EvidenceRecord, Job, MetricPoint, Play, PlayRun
+from chimera.errors import ConfigError, DecisionError
+from chimera.evidence import evidence_report, log_evidence, log_manual_play
+
+ANALYTICS = {"sessions": "sessions", "users": "users", "transactions": "ga_transactions", "revenue": "ga_revenue"}
+
+
+def _load_store(company_id: int, folder: Path) -> None:
+    """Base metrics as ingest writes them (shopify from expected_daily, analytics as exported)."""
+    rows = []
+    with (folder / "expected_daily.csv").open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            day = date.fromisoformat(r.pop("date"))
+            r.pop("aov", None)
+            rows += [MetricPoint(company_id=company_id, metric=m, day=day, source="shopify", value=v)
+                     for m, v in r.items()]
+    with (folder / "analytics_daily.csv").open(newline="") as fh:
+        for r in csv.DictReader(fh):
+            day = date.fromisoformat(r["date"])
+            rows += [MetricPoint(company_id=company_id, metric=m, day=day, source="analytics", value=r[c])
+                     for c, m in ANALYTICS.items() if c in r]
+    with session_scope() as s:
+        s.add_all(rows)
+
+
+@pytest.fixture
+def truth(sample_store: Path) -> dict:
+    data = json.loads((sample_store / "ground_truth.json").read_text())
+    return {t["id"]: t for t in data["truths"]} | {"_window": data["window"]}
+
+
+@pytest.fixture
+def shop(chimera_home: Path, sample_store: Path):
+    ctx = add_client("alder")
+    _load_store(ctx.company_id, sample_store)
+    return ctx
+
+
+def _price_test(truth: dict) -> tuple[str, date]:
+    t = truth["price_test_play"]
+    return t["play"], date.fromisoformat(t["executed"])
+
+
+def _end(truth: dict) -> date:
+    return date.fromisoformat(truth["_window"]["end"])
+
+
+def _log(shop, play: str, day: date, kpis=None, as_of: date | None = None):
+    with session_scope() as s:
+        run = log_manual_play(s, shop, play, day, kpis=kpis, note="test")
+        return {r.kpi: r for r in log_evidence(s, shop, run, as_of or day + timedelta(days=60))}, run
+
+
+def test_price_test_moves_aov_and_revenue_is_confounded(shop, truth) -> None:
+    play, executed = _price_test(truth)
+    records, run = _log(shop, play, executed, as_of=_end(truth))
+    aov = records["aov"]
+    assert aov.verdict == "moved_up", aov.details["reason"]
+    assert aov.ci_low_pct > 0 and aov.ci_high_pct > aov.effect_pct > aov.ci_low_pct
+    assert abs(aov.effect_pct - 100 * truth["price_test_play"]["design_relative_change"]) < 3
+    assert aov.method == "before/after, no control group"
+    assert aov.details["placebo"]["share_beaten"] >= 0.9 and aov.details["placebo"]["enough"]
+    revenue = records["net_revenue"]
+    assert revenue.verdict == "confounded", revenue.details["reason"]
+    drop_start = date.fromisoformat(truth["conversion_rate_drop"]["start"])
+    drivers = [c for c in revenue.confounders if c["kind"] == "driver_anomaly" and c["what"] == "conversion_rate"]
+    assert drivers and date.fromisoformat(drivers[0]["first_day"]) >= drop_start
+    assert all(r.correlation_id == run.correlation_id and r.play_run_id == run.id for r in records.values())
+    assert records["aov"].details["decision"]["kind"] == "manual"
+
+
+def _quiet_monday(truth: dict, window: int = 28) -> date:
+    """The first Monday whose two windows fit in the data and touch none of the injected events."""
+    events = [(date.fromisoformat(t["start"]), date.fromisoformat(t["end"])) for t in truth.values()
+              if "start" in t and "end" in t and t.get("kind") != "seasonality" and "id" in t]
+    events += [(date.fromisoformat(t["executed"]),) * 2 for t in truth.values() if "executed" in t]
+    day = date.fromisoformat(truth["_window"]["start"]) + timedelta(days=window)
+    while True:
+        day += timedelta(days=(7 - day.weekday()) % 7 or 0)
+        lo, hi = day - timedelta(days=window), day + timedelta(days=window - 1)
+        if not any(s <= hi and e >= lo for s, e in events):
+            return day
+        day += timedelta(days=7)
+
+
+def test_quiet_date_shows_no_detectable_change(shop, truth) -> None:
+    play, _ = _price_test(truth)
+    day = _quiet_monday(truth)
+    records, _run = _log(shop, play, day, kpis=["aov"], as_of=_end(truth))
+    assert list(records) == ["aov"]
+    assert records["aov"].verdict == "no_detectable_change", records["aov"].details["reason"]
+    assert records["aov"].ci_low_pct < 0 < records["aov"].ci_high_pct
+
+
+def test_pending_until_the_delay_has_passed(shop, truth) -> None:
+    play, executed = _price_test(truth)
+    with session_scope() as s:
+        run = log_manual_play(s, shop, play, executed)
+        delay = shop.configs.play(play).evidence.delay_days
+        early = log_evidence(s, shop, run, executed + timedelta(days=delay - 1))
+        assert {r.verdict for r in early} == {"pending"}
+        assert early[0].details["after_days_seen"] == delay
+        late = log_evidence(s, shop, run, executed + timedelta(days=delay))
+        assert "pending" not in {r.verdict for r in late}
+
+
+def test_data_gap_in_a_window_is_inconclusive_and_flagged(shop, truth) -> None:
+    gap = truth["analytics_data_gap"]
+    gap_start = date.fromisoformat(gap["start"])
+    play, _ = _price_test(truth)
+    records, _run = _log(shop, play, gap_start + timedelta(days=7), kpis=["conversion_rate"], as_of=_end(truth))
+    rec = records["conversion_rate"]
+    assert rec.verdict == "inconclusive", rec.details["reason"]
+    gaps = [c for c in rec.confounders if c["kind"] == "data_gap"]
+    assert gaps and gaps[0]["what"] == "sessions" and gaps[0]["days"] == gap["days"]
+
+
+def test_rerun_updates_never_duplicates_and_counts_the_verdict_once(shop, truth) -> None:
+    play, executed = _price_test(truth)
+    first, run = _log(shop, play, executed, as_of=_end(truth))
+    with session_scope() as s:
+        s.add(Job(company_id=shop.company_id, play_run_id=run.id, correlation_id=run.correlation_id,
+                  type="EXECUTE_PLAY_COMMERCE", owner="commerce_commander_ai", idempotency_key=f"{run.id}:0"))
+    with session_scope() as s:
+        again = log_manual_play(s, shop, play, executed)
+        assert again.id == run.id
+        second = {r.kpi: r for r in log_evidence(s, shop, again, _end(truth))}
+        n = s.exec(select(func.count()).select_from(EvidenceRecord)).one()
+        assert n == len(first) == len(second)
+        assert {k: r.effect_pct for k, r in first.items()} == {k: r.effect_pct for k, r in second.items()}
+        assert second["aov"].details["jobs"][0]["type"] == "EXECUTE_PLAY_COMMERCE"
+        state = s.exec(select(Play).where(Play.company_id == shop.company_id, Play.play_id == play)).one()
+        assert state.record["runs"] == 1 and state.record["moved"] == 1
+
+
+def test_overlapping_plays_confound_each_other(shop, truth) -> None:
+    play, _ = _price_test(truth)
+    day = _quiet_monday(truth)
+    _log(shop, play, day, kpis=["aov"], as_of=_end(truth))
+    records, _run = _log(shop, play, day + timedelta(days=10), kpis=["aov"], as_of=_end(truth))
+    rec = records["aov"]
+    assert rec.verdict == "confounded"
+    assert [c["kind"] for c in rec.confounders] == ["overlapping_play"]
+
+
+def test_report_shape_and_replay(shop, truth) -> None:
+    play, executed = _price_test(truth)
+    with session_scope() as s:
+        log_manual_play(s, shop, play, executed)
+        assert s.exec(select(func.count()).select_from(PlayRun)).one() == 1
+    report = evidence_report(shop, _end(truth))
+    assert report["client"] == "alder" and report["as_of"] == str(_end(truth))
+    keys = {"play", "executed_on", "kpi", "before", "after", "effect_pct", "ci_low_pct", "ci_high_pct",
+            "verdict", "confounders", "method"}
+    assert report["evidence"] and all(keys <= set(e) for e in report["evidence"])
+    assert {e["method"] for e in report["evidence"]} == {"before/after, no control group"}
+    earlier = evidence_report(shop, executed + timedelta(days=3))
+    assert {e["verdict"] for e in earlier["evidence"]} == {"pending"}
+    assert evidence_report(shop, executed - timedelta(days=1))["evidence"] == []
+    assert evidence_report(shop, _end(truth)) == report
+
+
+def test_manual_play_refuses_unknown_names(shop) -> None:
+    with session_scope() as s:
+        with pytest.raises(ConfigError, match="no play 'pricing_tset'"):
+            log_manual_play(s, shop, "pricing_tset", date(2026, 1, 1))
+        with pytest.raises(ConfigError, match="unknown KPI 'aovv'.*did you mean 'aov'"):
+            log_manual_play(s, shop, "pricing_test", date(2026, 1, 1), kpis=["aovv"])
+        run = PlayRun(company_id=shop.company_id, play_id="pricing_test", as_of=date(2026, 1, 1))
+        s.add(run)
+        with pytest.raises(DecisionError, match="has not been executed"):
+            log_evidence(s, shop, run, date(2026, 2, 1))
