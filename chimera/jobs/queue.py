@@ -156,10 +156,12 @@ def requeue_stuck(session: Session, now: datetime | None = None, company_id: int
 
 
 def list_jobs(session: Session, company_id: int, status: str | None = None) -> list[Job]:
+    """A client's jobs, oldest first, as the database has them now."""
     stmt = select(Job).where(Job.company_id == company_id)
     if status:
         stmt = stmt.where(Job.status == status)
-    return list(session.exec(stmt.order_by(Job.id)).all())
+    # populate_existing: other workers change jobs; never answer from this session's stale copies
+    return list(session.exec(stmt.order_by(Job.id).execution_options(populate_existing=True)).all())
 
 
 def _transient(exc: BaseException) -> bool:
