@@ -1,0 +1,139 @@
+"""Which export is this? Decided from the header's column NAMES, never from positions.
+
+Each kind declares the columns it needs (canonical name -> accepted header spellings) and which
+of them are required. ``resolve_columns`` maps canonical names to the file's actual headers, so
+reordered spreadsheets and older exports with fewer columns read the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from chimera.config.client import FiverrMapping
+from chimera.errors import IngestError
+from chimera.ingest.lines import header_offset
+from chimera.ingest.models import KINDS
+
+
+@dataclass(frozen=True)
+class Header:
+    columns: list[str]
+    skip_lines: int  # physical lines before the header (comment lines)
+
+
+SHOPIFY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("Name",),
+    "email": ("Email",),
+    "financial_status": ("Financial Status",),
+    "created_at": ("Created at",),
+    "cancelled_at": ("Cancelled at",),
+    "subtotal": ("Subtotal",),
+    "shipping": ("Shipping",),
+    "taxes": ("Taxes",),
+    "total": ("Total",),
+    "discount": ("Discount Amount",),
+    "refunded": ("Refunded Amount",),
+    "quantity": ("Lineitem quantity",),
+    "price": ("Lineitem price",),
+    "currency": ("Currency",),
+}
+SHOPIFY_REQUIRED = ("name", "created_at", "subtotal", "total", "quantity", "price")
+
+STRIPE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "created": ("Created date (UTC)", "Created (UTC)"),
+    "amount": ("Amount",),
+    "refunded": ("Amount Refunded",),
+    "captured": ("Captured",),
+    "fee": ("Fee",),
+    "status": ("Status",),
+    "currency": ("Currency",),
+}
+STRIPE_REQUIRED = ("created", "amount", "status")
+
+ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "date": ("date", "day"),
+    "sessions": ("sessions",),
+    "users": ("users", "totalUsers", "total users", "activeUsers", "active users"),
+    "transactions": ("transactions", "ecommercePurchases", "ecommerce purchases"),
+    "revenue": ("revenue", "purchaseRevenue", "purchase revenue", "totalRevenue", "total revenue"),
+    "key_events": ("keyEvents", "key events", "conversions"),
+}
+ANALYTICS_REQUIRED = ("date", "sessions")
+
+EXPECTED = {
+    "shopify_orders": ", ".join(SHOPIFY_COLUMNS[c][0] for c in SHOPIFY_REQUIRED),
+    "stripe_payments": "Created date (UTC) (or Created (UTC)), Amount, Status",
+    "analytics_daily": "date, sessions (plus users/totalUsers, transactions, revenue/purchaseRevenue)",
+    "fiverr_orders": "the columns named in client.yml fiverr: (date, amount, status)",
+}
+
+
+def read_header(path: Path) -> Header:
+    """The header record (after any ``#`` comment lines), with BOM and padding stripped."""
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    skip = header_offset(path)
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for _ in range(skip):
+            fh.readline()
+        first = fh.readline()
+    if not first.strip():
+        raise IngestError(f"{path}: the file is empty (expected a CSV export with a header line)")
+    row = next(csv.reader(io.StringIO(first)))
+    return Header([c.strip().lstrip("\ufeff") for c in row], skip)
+
+
+def _lookup(columns: list[str], spellings: tuple[str, ...], exact: bool) -> str | None:
+    for spelling in spellings:
+        for col in columns:
+            if col == spelling or (not exact and col.lower() == spelling.lower()):
+                return col
+    return None
+
+
+def resolve_columns(
+    path: Path, header: Header, kind: str, spec: dict[str, tuple[str, ...]], required: tuple[str, ...],
+    exact: bool = True,
+) -> dict[str, str]:
+    """Canonical name -> the file's header for every column found; IngestError if one required is missing."""
+    found = {key: col for key, sp in spec.items() if (col := _lookup(header.columns, sp, exact))}
+    missing = [spec[key][0] for key in required if key not in found]
+    if missing:
+        raise IngestError(
+            f"{path}: line {header.skip_lines + 1}: a {kind} export needs the column(s) {', '.join(missing)}; "
+            f"expected headers: {EXPECTED[kind]}; found: {', '.join(header.columns[:12])}"
+            f"{' ...' if len(header.columns) > 12 else ''}"
+        )
+    return found
+
+
+def fiverr_spec(mapping: FiverrMapping) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
+    spec = {"date": (mapping.date,), "amount": (mapping.amount,), "status": (mapping.status,)}
+    for key in ("order_id", "delivered_on_time", "response_hours"):
+        if (col := getattr(mapping, key)) is not None:
+            spec[key] = (col,)
+    return spec, ("date", "amount", "status")
+
+
+def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None) -> str:
+    """The export kind whose required columns the header holds; IngestError listing all otherwise."""
+    cols = set(header.columns)
+    lower = {c.lower() for c in header.columns}
+    if {"Name", "Created at", "Lineitem quantity"} <= cols:
+        return "shopify_orders"
+    if "Status" in cols and "Amount" in cols and cols & {"Created date (UTC)", "Created (UTC)"}:
+        return "stripe_payments"
+    if "sessions" in lower and lower & {"date", "day"}:
+        return "analytics_daily"
+    if fiverr is not None and {fiverr.date, fiverr.amount, fiverr.status} <= cols:
+        return "fiverr_orders"
+    expected = "; ".join(f"{k}: {EXPECTED[k]}" for k in KINDS)
+    raise IngestError(
+        f"{path}: line {header.skip_lines + 1}: not a known export (header starts "
+        f"{', '.join(header.columns[:6])!s}). Expected headers — {expected}. "
+        "Pass --source KIND if the file is one of these."
+    )

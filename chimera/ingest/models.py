@@ -1,0 +1,91 @@
+"""What an ingest produces: per-day metrics, customer-days, rejections, and the summary (§7 JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+KINDS = ("shopify_orders", "stripe_payments", "analytics_daily", "fiverr_orders")
+SOURCE_OF_KIND = {
+    "shopify_orders": "shopify",
+    "stripe_payments": "stripe",
+    "analytics_daily": "analytics",
+    "fiverr_orders": "fiverr",
+}
+COUNT_METRICS = frozenset(
+    {
+        "orders_placed", "orders", "cancelled_orders", "units", "refunded_orders",
+        "sessions", "users", "ga_transactions", "ga_key_events",
+        "stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments",
+        "fiverr_orders", "fiverr_completed", "fiverr_cancelled", "fiverr_delivered",
+        "fiverr_delivered_on_time", "fiverr_inquiries", "fiverr_responded_24h",
+    }
+)  # fmt: skip
+
+
+class Rejection(BaseModel):
+    """One bad cell; its whole order (or row, for row-per-payment sources) was left out."""
+
+    model_config = ConfigDict(extra="forbid")
+    line: int
+    """1-based physical line in the file (header is line 1); 0 for API pulls."""
+    column: str
+    value: str
+    reason: str
+    order: str
+
+
+class IngestSummary(BaseModel):
+    """The result of one ingest, exactly the ``chimera ingest --json`` document plus the run id."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str
+    rows_read: int
+    orders_ingested: int
+    rejected: list[Rejection]
+    first_day: date | None
+    last_day: date | None
+    metrics_written: int
+    ingest_run_id: int | None = None
+
+    def contract(self) -> dict:
+        """The DESIGN.md §7 JSON document (no extra keys)."""
+        return self.model_dump(mode="json", exclude={"ingest_run_id"})
+
+
+DayMetrics = dict[date, dict[str, Decimal | int]]
+
+
+@dataclass
+class Aggregate:
+    """Parsed and aggregated content of one export or API pull, before it touches the database.
+
+    ``first_day``/``last_day`` bound the days the data covers; stored rows of ``source`` in that
+    range are replaced by ``days`` (and ``customers``). ``fill_zero`` says a day inside the range
+    with no rows means "nothing happened" (orders, payments) rather than "no data" (analytics).
+    """
+
+    kind: str
+    days: DayMetrics
+    rows_read: int
+    orders_ingested: int
+    rejected: list[Rejection] = field(default_factory=list)
+    customers: pl.DataFrame | None = None
+    """Columns day, customer (pseudonym), orders; None for sources without customers."""
+    fill_zero: bool = True
+
+    @property
+    def source(self) -> str:
+        return SOURCE_OF_KIND[self.kind]
+
+    @property
+    def first_day(self) -> date | None:
+        return min(self.days) if self.days else None
+
+    @property
+    def last_day(self) -> date | None:
+        return max(self.days) if self.days else None

@@ -1,0 +1,88 @@
+"""``ingest_file``: detect, parse, aggregate, then write everything in one transaction.
+
+Parsing happens entirely before the database is touched, and the write is one session: a file
+that fails half-way leaves no trace. The file's sha256 is computed in a thread while polars reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from chimera.clients import ClientContext
+from chimera.db.engine import session_scope
+from chimera.errors import IngestError
+from chimera.ingest.analytics import aggregate_analytics, read_analytics
+from chimera.ingest.detect import Header, detect_kind, read_header
+from chimera.ingest.fiverr import aggregate_fiverr, read_fiverr, require_mapping
+from chimera.ingest.lines import physical_lines
+from chimera.ingest.models import KINDS, Aggregate, IngestSummary
+from chimera.ingest.pseudonymize import pseudonymizer
+from chimera.ingest.shopify import aggregate_shopify, read_shopify
+from chimera.ingest.store import write_aggregate
+from chimera.ingest.stripe import aggregate_stripe, read_stripe
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_file(client: ClientContext, path: Path, kind: str, header: Header) -> Aggregate:
+    """The aggregate of one export of ``kind`` (no database access)."""
+    def line_of(rows: list[int]) -> dict[int, int]:
+        return physical_lines(path, rows, header.skip_lines)
+
+    if kind == "shopify_orders":
+        return aggregate_shopify(read_shopify(path, header), pseudonymizer(client.name), line_of)
+    if kind == "stripe_payments":
+        df, cols = read_stripe(path, header)
+        return aggregate_stripe(df, line_of, cols)
+    if kind == "analytics_daily":
+        df, cols = read_analytics(path, header)
+        return aggregate_analytics(df, line_of, cols)
+    mapping = require_mapping(client.config.fiverr, path)
+    return aggregate_fiverr(read_fiverr(path, header, mapping), mapping, line_of)
+
+
+def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, fingerprint: str) -> IngestSummary:
+    """Write ``agg`` for ``client`` in one transaction and summarize it."""
+    with session_scope() as session:
+        run = write_aggregate(session, client.company_id, agg, file_name=file_name, fingerprint=fingerprint)
+        run_id, written = run.id, run.metrics_written
+    return IngestSummary(
+        source=agg.kind, rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, rejected=agg.rejected,
+        first_day=agg.first_day, last_day=agg.last_day, metrics_written=written, ingest_run_id=run_id,
+    )
+
+
+def ingest_file(
+    client: ClientContext, path: Path | str, kind: str | None = None, progress: Any = None
+) -> IngestSummary:
+    """Ingest one export for ``client``; ``kind`` is detected from the header's column names when None.
+
+    ``progress`` may be a ``rich.progress.Progress``: one task advances through read, aggregate, write.
+    """
+    path = Path(path)
+    header = read_header(path)
+    if kind is not None and kind not in KINDS:
+        raise IngestError(f"--source {kind!r}: expected one of {', '.join(KINDS)}")
+    kind = kind or detect_kind(path, header, client.config.fiverr)
+    task = progress.add_task(f"ingest {path.name}", total=3) if progress is not None else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fingerprint = pool.submit(sha256_file, path)
+        agg = parse_file(client, path, kind, header)
+        _advance(progress, task, 2)
+        summary = store_aggregate(client, agg, path.name, fingerprint.result())
+    _advance(progress, task, 1)
+    return summary
+
+
+def _advance(progress: Any, task: Any, steps: int) -> None:
+    if progress is not None:
+        progress.advance(task, steps)

@@ -1,0 +1,95 @@
+"""Stripe payments (export rows or API charges) -> daily payment metrics per UTC day.
+
+One row is one payment attempt. Old exports say ``Created (UTC)``, new ones ``Created date (UTC)``.
+European-locale exports write decimal commas and dd/mm dates: both are detected once per file
+(not per row), so a file is read one consistent way. A bad cell rejects that payment only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_REQUIRED, Header, resolve_columns
+from chimera.ingest.frame import (
+    Check,
+    LineFinder,
+    bad_cells,
+    common_scale,
+    day_metrics,
+    read_columns,
+    reject_required,
+    rejections,
+    with_missing,
+)
+from chimera.ingest.models import Aggregate
+from chimera.ingest.parsing import SLASH_DT, is_bad_money, money_scale, money_units, stripe_day
+
+COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments"]
+MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
+SUCCEEDED = ["paid", "refunded", "succeeded", "partially refunded", "partially_refunded"]
+FAILED = ["failed"]
+HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
+MONEY_COLS = ["amount", "refunded", "fee"]
+
+
+def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The needed columns, and canonical name -> the file's header (for rejection messages)."""
+    cols = resolve_columns(path, header, "stripe_payments", STRIPE_COLUMNS, STRIPE_REQUIRED)
+    return read_columns(path, header, cols), cols
+
+
+def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
+    """(decimal_comma, day_first) for the whole file, from its money and date strings."""
+    present = [c for c in MONEY_COLS if c in df.columns]
+    money = pl.concat([df[c] for c in present]).drop_nulls() if present else pl.Series([], dtype=pl.String)
+    commas = int(money.str.contains(r",\d+\s*$").sum())
+    dots = int(money.str.contains(r"\.\d+\s*$").sum())
+    decimal_comma = commas > dots
+    parts = df["created"].drop_nulls().str.extract_groups(SLASH_DT)
+    first = parts.struct.field("1").cast(pl.Int32, strict=False)
+    second = parts.struct.field("2").cast(pl.Int32, strict=False)
+    if (first > 12).any():
+        return decimal_comma, True
+    if (second > 12).any():
+        return decimal_comma, False
+    return decimal_comma, decimal_comma
+
+
+def aggregate_stripe(
+    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
+) -> Aggregate:
+    """Count attempts, successes and failures and sum captured amounts, fees and refunds per UTC day."""
+    df = with_missing(df, list(STRIPE_COLUMNS))
+    comma, day_first = detect_locale(df)
+    headers = {**HEADERS, **(headers or {})}
+    number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
+    checks = [
+        *reject_required(df, ["created", "amount", "status"]),
+        Check("created", pl.col("created").is_not_null() & stripe_day(pl.col("created"), day_first).is_null(),
+              "not a date-time like 2026-05-01 03:48:05 (UTC)"),
+        *(Check(c, is_bad_money(pl.col(c), comma), number) for c in MONEY_COLS),
+    ]
+    errors = bad_cells(df, checks, "id", headers)
+    good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
+    scale = common_scale(good, MONEY_COLS, lambda c: money_scale(c, comma))
+    status = pl.col("status").str.to_lowercase()
+    ok = status.is_in(SUCCEEDED)
+    captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
+    units = {c: money_units(pl.col(c), scale, comma).fill_null(0) for c in MONEY_COLS}
+    daily = good.group_by(stripe_day(pl.col("created"), day_first).alias("day")).agg(
+        pl.len().alias("stripe_payments"),
+        ok.sum().alias("stripe_succeeded_payments"),
+        status.is_in(FAILED).sum().alias("stripe_failed_payments"),
+        units["amount"].filter(ok & captured).sum().alias("stripe_gross"),
+        units["fee"].sum().alias("stripe_fees"),
+        units["refunded"].sum().alias("stripe_refunded"),
+    )
+    return Aggregate(
+        kind=kind,
+        days=day_metrics(daily.sort("day"), COUNTS, MONEY, scale),
+        rows_read=df.height,
+        orders_ingested=good.height,
+        rejected=rejections(errors, line_of),
+    )
