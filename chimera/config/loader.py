@@ -155,7 +155,7 @@ class _Checker:
         self.kpi_ids = [k.id for k in cs.kpis.kpis]
         self.commander_ids = [c.id for c in cs.agents.commanders]
         self.handled = sorted({t for c in cs.agents.commanders for t in c.handles})
-        self.bots = {b.id: b for b in cs.agents.bots}
+        self.bots = {b.id: b for b in reversed(cs.agents.bots)}  # the first definition counts
         self.play_ids = [p.id for p in cs.plays.plays]
 
     def add(self, key: str, loc: Loc, msg: str) -> None:
