@@ -1,4 +1,5 @@
-"""Judge one KPI on a series at an as-of date: value, status, anomaly and a one-line note. Pure.
+"""Judge KPIs: value, status, anomaly and a one-line note (``evaluate_series`` is pure;
+``evaluate_kpis`` reads a client's series from the database once and may store the statuses).
 
 The window ends at ``data_through``, the newest day every metric of the formula has data for, as
 long as that is at most ``max_staleness_days`` before as-of (analytics often lags a day). Missing
@@ -10,18 +11,25 @@ Final status: the worse of the threshold status and the confirmed anomaly level.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from chimera.clients import ClientContext
 from chimera.config.models import KPI
+from chimera.db.engine import session_scope
+from chimera.db.models import CustomerDay, CycleRun, KPIStatus, MetricPoint
 from chimera.kpi import anomaly as anomaly_mod
 from chimera.kpi.fmt import day_ranges, fmt, quantize
 from chimera.kpi.formula import Series
-from chimera.kpi.models import Anomaly, DayState, KPIResult
+from chimera.kpi.models import Anomaly, DayState, KPIReport, KPIResult
 from chimera.kpi.status import LEVELS, ThresholdState, recovery, threshold_state, worse
-from chimera.kpi.window import Customers, KPIWindows, WindowValue, change_pct
+from chimera.kpi.window import Customers, KPIWindows, WindowValue, change_pct, is_repeat, needed_metrics
+from chimera.metrics import load_series
 
-__all__ = ["change_pct", "daily_states", "evaluate_series", "history_days"]
+__all__ = ["change_pct", "daily_states", "evaluate_kpis", "evaluate_series", "history_days"]
 
 
 def history_days(spec: KPI) -> int:
@@ -46,6 +54,8 @@ def judge(windows: KPIWindows, as_of: date, history_flags: set[date] | None = No
     spec = windows.spec
     newest = windows.newest(as_of, history_days(spec))
     absent = [m for m, d in newest.items() if d is None]
+    if windows.repeat and windows.customers is None:
+        absent.append("customer (CustomerDay)")
     if absent:
         return Judgement("UNKNOWN", "no_data", None, detail=f"no {', '.join(absent)} data up to {as_of}")
     metric, end = min(newest.items(), key=lambda kv: (kv[1], kv[0]))
@@ -179,3 +189,70 @@ def daily_states(spec: KPI, series: Series, start: date, end: date, customers: C
             unknown_reason=j.reason,  # type: ignore[arg-type]
         )
     return out
+
+
+# --------------------------------------------------------------------------- database-backed
+
+
+def evaluate_kpis(client: ClientContext, as_of: date | None = None, run_id: str | None = None,
+                  session: Session | None = None, store: bool | None = None) -> KPIReport:
+    """Every KPI of ``client`` at ``as_of`` (default: the newest day with any data).
+
+    Reads the series once (from as-of minus the longest history any KPI needs). With ``run_id``
+    (or ``store=True``, which creates a ``CycleRun(kind="evaluation")``) the results are stored as
+    KPIStatus rows of that run; ``store=False`` never writes. The same data gives the same report.
+    """
+    if session is None:
+        with session_scope() as own:
+            return evaluate_kpis(client, as_of, run_id, own, store)
+    specs = list(client.configs.kpis.kpis)
+    as_of = as_of or newest_day(session, client.company_id)
+    start = as_of - timedelta(days=max((history_days(s) for s in specs), default=0))
+    metrics = sorted({m for s in specs for m in needed_metrics(s)})
+    series = load_series(session, client.company_id, metrics, start=start, end=as_of)
+    customers = load_customers(session, client.company_id, start, as_of) if any(map(is_repeat, specs)) else None
+    results = [evaluate_series(s, series, as_of, customers) for s in specs]
+    if store is None:
+        store = run_id is not None
+    if store:
+        run_id = _store(session, client.company_id, as_of, results, run_id)
+    return KPIReport(client=client.name, as_of=as_of, run_id=run_id, kpis=results)
+
+
+def newest_day(session: Session, company_id: int) -> date:
+    """The newest day with any metric for the company (today, UTC, when there is none)."""
+    day = session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).one()
+    return day or datetime.now(UTC).date()
+
+
+def load_customers(session: Session, company_id: int, start: date, end: date) -> Customers:
+    """``{day: {customer: orders}}`` from CustomerDay rows (pseudonymized customers only)."""
+    query = select(CustomerDay.day, CustomerDay.customer, CustomerDay.orders).where(
+        CustomerDay.company_id == company_id, CustomerDay.day >= start, CustomerDay.day <= end)
+    out: Customers = {}
+    for day, customer, orders in session.exec(query):
+        bucket = out.setdefault(day, {})
+        bucket[customer] = bucket.get(customer, 0) + orders
+    return out
+
+
+def _store(session: Session, company_id: int, as_of: date, results: list[KPIResult], run_id: str | None) -> str:
+    if run_id is None:
+        run = CycleRun(company_id=company_id, kind="evaluation", as_of=as_of, status="succeeded")
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    for r in results:
+        session.add(KPIStatus(
+            company_id=company_id, run_id=run_id, kpi_id=r.id, as_of=as_of, status=r.status,
+            value=_str(r.value), target=_str(r.target), warning=_str(r.warning), critical=_str(r.critical),
+            window=r.window, data_through=r.data_through, note=r.note,
+            details=r.model_dump(mode="json", include={
+                "label", "unit", "direction", "anomaly", "previous_value", "threshold_status", "unknown_reason"}),
+        ))
+    session.flush()
+    return run_id
+
+
+def _str(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,102 @@
+"""``chimera kpis --client NAME [--as-of D] [--json] [--calibrate [--yes]]``."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+
+import typer
+from rich.table import Table
+
+from chimera.cli.app import app, emit_json, out
+from chimera.clients import ClientContext, get_client
+from chimera.db.engine import session_scope
+from chimera.errors import ChimeraError
+from chimera.kpi.calibrate import apply_calibration, propose_calibration
+from chimera.kpi.evaluate import evaluate_kpis, newest_day
+from chimera.kpi.fmt import fmt
+from chimera.kpi.models import KPIReport, Proposal
+
+COLOURS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "dim"}
+CALIBRATE_REASON = "monthly recalibration to the last 8 weekly values (chimera kpis --calibrate)"
+
+
+def _day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ChimeraError(f"--as-of {value!r}: expected a date like 2026-11-01") from None
+
+
+@app.command("kpis")
+def kpis(
+    client: str = typer.Option(..., "--client", help="Client name (chimera client list)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Judge as of this day (YYYY-MM-DD); default: newest data."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+    calibrate: bool = typer.Option(False, "--calibrate", help="Propose thresholds from the last 8 weeks."),
+    yes: bool = typer.Option(False, "--yes", help="With --calibrate: write the proposals without asking."),
+    owner: str = typer.Option("", "--owner", help="With --calibrate: who owns the change (default: you)."),
+    reason: str = typer.Option(CALIBRATE_REASON, "--reason", help="With --calibrate: changelog reason."),
+) -> None:
+    """Judge every KPI of a client: status, value, thresholds and a one-line note."""
+    ctx = get_client(client)
+    day = _day(as_of)
+    if calibrate:
+        _calibrate(ctx, day, json_out, yes, owner or getpass.getuser(), reason)
+        return
+    report = evaluate_kpis(ctx, as_of=day, store=False)
+    if json_out:
+        emit_json(report.to_json())
+    else:
+        out.print(_table(report))
+
+
+def _table(report: KPIReport) -> Table:
+    table = Table(title=f"KPIs of {report.client} as of {report.as_of}", title_justify="left")
+    wide = out.width >= 140
+    for col in ("KPI", "status", "value", "target / warn / crit") if wide else ("KPI", "status", "value"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("note", overflow="fold", ratio=1, min_width=24)
+    for k in report.kpis:
+        colour = COLOURS[k.status]
+        bounds = " / ".join(fmt(v, k.unit) for v in (k.target, k.warning, k.critical))
+        cells = [k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit), bounds] if wide else [
+            k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit)]
+        table.add_row(*cells, k.note)
+    return table
+
+
+def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, owner: str, reason: str) -> None:
+    if day is None:
+        with session_scope() as session:
+            day = newest_day(session, ctx.company_id)
+    proposals = propose_calibration(ctx, day)
+    usable = [p for p in proposals if p.enough_history and p.proposed]
+    written: list[str] = []
+    if not json_out:
+        out.print(_proposal_table(ctx.name, proposals))
+    if usable and (yes or (not json_out and typer.confirm(f"Write {len(usable)} KPI(s) to kpis.yml?"))):
+        written = apply_calibration(ctx, usable, owner=owner, reason=reason)
+    if json_out:
+        emit_json({"client": ctx.name, "as_of": day.isoformat(),
+                   "proposals": [p.to_json() for p in proposals], "written": written})
+    elif written:
+        out.print(f"wrote {', '.join(written)} to {ctx.folder / 'kpis.yml'} and logged the change")
+    else:
+        out.print("nothing written")
+
+
+def _proposal_table(client: str, proposals: list[Proposal]) -> Table:
+    table = Table(title=f"Calibration proposals for {client}", title_justify="left")
+    for col in ("KPI", "target", "warning", "critical", "why"):
+        table.add_column(col, overflow="fold")
+    for p in proposals:
+        def cell(key: str, p: Proposal = p) -> str:
+            now = fmt(p.current.get(key), p.unit)
+            new = p.proposed.get(key)
+            return now if new is None or new == p.current.get(key) else f"{now} -> [bold]{fmt(new, p.unit)}[/]"
+        table.add_row(p.kpi, cell("target"), cell("warning"), cell("critical"),
+                      p.reason if p.enough_history else f"[dim]{p.reason}[/]")
+    return table

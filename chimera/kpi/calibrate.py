@@ -1,0 +1,140 @@
+"""Calibrate a client's KPI thresholds to its own recent history (manual §6.3 monthly, §10.3 onboarding).
+
+Target = median of the last 8 weekly values (the KPI's own window, ending as-of, as-of - 7, ...);
+warning and critical sit 2 and 3 standard deviations of those values away in the bad direction, with
+recovery thresholds half a deviation back towards the target. KPIs with fewer than 6 usable weekly
+values get no proposal and say why. Applying edits only the numbers in kpis.yml (comments stay),
+re-validates the whole config set, and logs the change in the changelog.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from sqlmodel import Session
+
+from chimera.clients import ClientContext
+from chimera.config.loader import FILES, load_config_set
+from chimera.config.models import KPI
+from chimera.db.engine import session_scope
+from chimera.errors import ConfigError
+from chimera.kpi.fmt import fmt, quantize
+from chimera.kpi.formula import Series
+from chimera.kpi.models import Proposal
+from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
+from chimera.metrics import load_series
+
+WEEKS = 8
+MIN_WEEKS = 6
+STEP = {"currency": Decimal("0.01"), "percent": Decimal("0.0001"), "count": Decimal("1"), "ratio": Decimal("0.01")}
+KEYS = ("target", "warning", "critical", "warning_recovery", "critical_recovery")
+
+
+def _round(value: float, unit: str) -> Decimal:
+    out = Decimal(str(value)).quantize(STEP[unit], ROUND_HALF_UP)
+    return max(out, Decimal(0)) if unit != "ratio" else out
+
+
+def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None) -> Proposal:
+    """A proposal for one KPI from its last ``WEEKS`` weekly values (pure)."""
+    windows = KPIWindows(spec, series, customers)
+    newest = windows.newest(as_of, spec.max_staleness_days + 1)
+    end = min((d for d in newest.values() if d is not None), default=as_of)
+    weekly = [w for k in range(WEEKS) if (w := windows.at(end - timedelta(days=7 * k))).ok]
+    values = [w.value for w in weekly if w.value is not None]
+    current = {k: getattr(spec, k) for k in KEYS}
+    base = {"kpi": spec.id, "unit": spec.unit, "direction": spec.direction, "current": current,
+            "weekly_values": [quantize(v, spec.unit) for v in values]}
+    if len(values) < MIN_WEEKS:
+        return Proposal(**base, enough_history=False, reason=(
+            f"only {len(values)} of the last {WEEKS} weekly {spec.window} values are complete "
+            f"(need {MIN_WEEKS}); thresholds left as they are"))
+    floats = sorted(float(v) for v in values)
+    mid = len(floats) // 2
+    target = floats[mid] if len(floats) % 2 else (floats[mid - 1] + floats[mid]) / 2
+    mean = sum(floats) / len(floats)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in floats) / (len(floats) - 1))
+    sd = max(sd, abs(target) * 0.02)
+    sign = -1 if spec.direction == "higher_is_better" else 1
+    proposed = {
+        "target": _round(target, spec.unit),
+        "warning": _round(target + sign * 2 * sd, spec.unit),
+        "critical": _round(target + sign * 3 * sd, spec.unit),
+    }
+    if spec.warning_recovery is not None:
+        proposed["warning_recovery"] = _round(target + sign * 1.5 * sd, spec.unit)
+    if spec.critical_recovery is not None:
+        proposed["critical_recovery"] = _round(target + sign * 2.5 * sd, spec.unit)
+    if spec.unit == "percent":
+        proposed = {k: min(v, Decimal(1)) for k, v in proposed.items()}
+    reason = (f"median of {len(values)} weekly values to {end} {fmt(proposed['target'], spec.unit)}, spread "
+              f"{fmt(_round(sd, spec.unit), spec.unit)}: warning at 2 sd, critical at 3 sd")
+    return Proposal(**base, enough_history=True, reason=reason, proposed=proposed)
+
+
+def propose_calibration(client: ClientContext, as_of: date | None = None, session: Session | None = None
+                        ) -> list[Proposal]:
+    """One proposal per KPI of ``client`` (those with too little history say so)."""
+    from chimera.kpi.evaluate import load_customers, newest_day
+
+    if session is None:
+        with session_scope() as own:
+            return propose_calibration(client, as_of, own)
+    specs = list(client.configs.kpis.kpis)
+    as_of = as_of or newest_day(session, client.company_id)
+    longest = max(KPIWindows(s, {}).days for s in specs)
+    start = as_of - timedelta(days=7 * WEEKS + longest)
+    metrics = sorted({m for s in specs for m in needed_metrics(s)})
+    series = load_series(session, client.company_id, metrics, start=start, end=as_of)
+    customers = load_customers(session, client.company_id, start, as_of) if any(map(is_repeat, specs)) else None
+    return [propose_for_series(s, series, as_of, customers) for s in specs]
+
+
+def _set_value(lines: list[str], line_no: int, key: str, value: Decimal) -> bool:
+    """Replace ``key: <number>`` on 1-based ``line_no`` keeping indentation and comments."""
+    pattern = re.compile(rf"(\b{key}:\s*)([-+0-9.eE]+)")
+    line = lines[line_no - 1]
+    new, count = pattern.subn(lambda m: f"{m.group(1)}{value}", line, count=1)
+    lines[line_no - 1] = new
+    return count == 1
+
+
+def apply_calibration(client: ClientContext, proposals: list[Proposal], owner: str, reason: str,
+                      on: date | None = None) -> list[str]:
+    """Write the proposed numbers into the client's kpis.yml, re-validate, and log the change.
+
+    Returns the KPI ids changed. On a validation failure the file is restored and ConfigError raised.
+    """
+    from chimera.config.changelog import log_change
+
+    folder: Path = client.folder
+    path = folder / FILES["kpis"]
+    original = path.read_text(encoding="utf-8")
+    lines = original.splitlines(keepends=True)
+    line_map = client.configs.lines.get("kpis") or load_config_set(folder).lines["kpis"]
+    index = {k.id: i for i, k in enumerate(client.configs.kpis.kpis)}
+    changed: list[str] = []
+    for p in proposals:
+        if not p.enough_history or p.kpi not in index or not p.proposed:
+            continue
+        for key, value in p.proposed.items():
+            line_no = line_map.get(("kpis", index[p.kpi], key))
+            if line_no is None or not _set_value(lines, line_no, key, value):
+                raise ConfigError(f"{path.name}: kpis[{index[p.kpi]}] ({p.kpi}): cannot find a numeric "
+                                  f"'{key}:' to update; edit it by hand to {value}")
+        changed.append(p.kpi)
+    if not changed:
+        return []
+    path.write_text("".join(lines), encoding="utf-8")
+    try:
+        load_config_set(folder)
+    except ConfigError as exc:
+        path.write_text(original, encoding="utf-8")
+        raise ConfigError([f"{path.name}: calibrated thresholds were not written back:", *exc.problems]) from None
+    effect = f"thresholds of {', '.join(changed)} follow the last {WEEKS} weeks; fewer stale alerts"
+    log_change(folder, FILES["kpis"], reason, effect, owner, on, company_id=client.company_id)
+    return changed
