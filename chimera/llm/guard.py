@@ -2,8 +2,8 @@
 
 A model never produces a number (DESIGN.md §6). The guard reads numbers as people write them
 (``$10,528.00``, ``1.7 %``, ``down 12%``, ``10.5k``) and accepts one when some output value, read
-as is, as a fraction shown in percent, or as a percent shown as a fraction, rounds to it at the
-precision the text shows. Dates must appear in the outputs; list markers are structure, not figures.
+as is (sign aside) or, for a percent, as a fraction shown in percent, rounds to it at the precision
+the text shows. Dates must appear in the outputs; list markers are structure, not figures.
 """
 
 from __future__ import annotations
@@ -177,18 +177,15 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
     text = STRUCTURAL.sub(" ", text)
     years = {d.year for d in facts.dates}
     figures = [f for f in map(_figure, FIGURE.finditer(text)) if f is not None]
-    figures = [
-        f for f in figures if not (f.decimals == 0 and f.scale == 1 and not f.percent and f.value in years)
-    ]
+    figures = [f for f in figures if not (f.decimals == 0 and f.scale == 1 and not f.percent and f.value in years)]
     return figures, bad_dates
 
 
 def _matches(fig: Figure, values: list[float]) -> bool:
+    """Same value at the shown precision; a percent may also show a fraction (0.0169 -> 1.69 %)."""
     target, tol = fig.value * fig.scale, fig.tolerance
-    for v in values:
-        if abs(v - target) <= tol or abs(v * 100 - target) <= tol or abs(v / 100 - target) <= tol:
-            return True
-    return False
+    factors = (1, 100) if fig.percent else (1,)
+    return any(abs(v * k - target) <= tol for v in values for k in factors)
 
 
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
