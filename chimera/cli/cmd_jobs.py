@@ -36,7 +36,9 @@ def jobs(
     if not rows:
         out.print(f"no jobs{f' with status {status}' if status else ''} for {ctx.name}")
         return
-    table = Table(*FIELDS)
+    table = Table()
+    for name in FIELDS:
+        table.add_column(name, overflow="fold")  # ids and types stay readable on narrow terminals
     for row in rows:
         table.add_row(*(str(row[f]) for f in FIELDS))
     out.print(table)
