@@ -10,20 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from agents import offline
 from agents.context import CycleContext
 from chimera.config.loader import ConfigSet
 from chimera.config.models import Commander as CommanderSpec
 from chimera.db.models import Job
-
-
-class Narrative(BaseModel):
-    text: str
-    source: str = "offline"
-    note: str = ""
-    guard_rejections: int = 0
+from chimera.llm.models import Narrative
 
 
 @dataclass
@@ -38,7 +30,8 @@ class Commander:
         from agents.llm_commander import model_narrative
 
         text = offline.narrate(self.spec.label, job.type, result)
-        return model_narrative(self, ctx, job, result, text) or Narrative(text=text)
+        return model_narrative(self, ctx, job, result, text) or Narrative(
+            text=text, source="offline", note="offline (no model configured)")
 
 
 def build_commanders(configs: ConfigSet) -> list[Commander]:

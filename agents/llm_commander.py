@@ -1,15 +1,155 @@
-"""LLM-backed narration (when a model is configured); returns None to keep the offline text."""
+"""LLM-backed narration for the jobs where prose helps a person, guarded by the truth check.
+
+Economy by design: a model writes the KPI summary (EVALUATE_KPIS), the suggestion summary
+(SUGGEST_PLAYS) and one rationale per triggered play; mechanical jobs (ingest, planning, execution)
+keep their templated text. Facts are chosen by the graph and passed in; the model only writes.
+Without a model (the default) everything here returns the offline text.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
+from langchain_core.messages import HumanMessage, SystemMessage
+from pydantic import BaseModel
+
+from agents.prompting import render, system_prompt
+from chimera.db.engine import session_scope
+from chimera.db.models import CycleRun
+from chimera.errors import ProviderError
+from chimera.llm.guard import check_numbers, guarded_narrative
+from chimera.llm.models import Narrative
+from chimera.llm.provider import get_chat_model, resolve_backend
+from chimera.llm.usage import CommanderUsage, UsageTracker
+
 if TYPE_CHECKING:
-    from agents.commander import Commander, Narrative
+    from agents.commander import Commander
     from agents.context import CycleContext
     from chimera.db.models import Job
+
+MODEL_JOBS = {"EVALUATE_KPIS", "SUGGEST_PLAYS"}
+
+
+class Rationale(BaseModel):
+    """A commander's structured rationale for one recommended play."""
+
+    summary: str
+    why: str = ""
+    metrics_cited: list[str] = []
+    sops_cited: list[str] = []
+    caveats: list[str] = []
+    source: str = "offline"
+    note: str = ""
+
+
+def tracker(ctx: CycleContext) -> UsageTracker:
+    """The cycle's usage tracker, seeded from what earlier processes of this cycle recorded."""
+    if "usage" not in ctx.cache:
+        t = UsageTracker(backend=resolve_backend())
+        with session_scope() as s:
+            run = s.get(CycleRun, ctx.run_id)
+            stored = (run.model_usage or {}) if run else {}
+        for name, row in (stored.get("by_commander") or {}).items():
+            t.by_commander[name] = CommanderUsage(**row)
+        t.guard_rejections = int(stored.get("guard_rejections", 0))
+        ctx.cache["usage"] = t
+    return ctx.cache["usage"]
+
+
+def save_usage(ctx: CycleContext) -> None:
+    t = ctx.cache.get("usage")
+    if t is None:
+        return
+    with session_scope() as s:
+        run = s.get(CycleRun, ctx.run_id)
+        if run is not None:
+            run.model_usage = t.details()
+            s.add(run)
+
+
+def _model_for(cmd_model: Any) -> Any:
+    """The commander's model, or None (offline) — also when the backend is misconfigured:
+    the cycle never fails because of a model."""
+    backend = cmd_model.backend if cmd_model else None
+    name = cmd_model.name if cmd_model else None
+    try:
+        return get_chat_model(backend, name)
+    except ProviderError:
+        return None
 
 
 def model_narrative(cmd: Commander, ctx: CycleContext, job: Job, result: dict[str, Any],
                     offline_text: str) -> Narrative | None:
-    return None
+    """The model's guarded summary of a job result, or None to keep the offline text."""
+    if job.type not in MODEL_JOBS:
+        return None
+    model = _model_for(cmd.spec.model)
+    if model is None:
+        return None
+    facts = json.dumps(_compact(result), default=str)
+    messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
+                HumanMessage(render("job_summary", job_type=job.type, facts=facts))]
+    usage = tracker(ctx)
+    narrative = guarded_narrative(model, messages, [result], offline_text, usage=usage, commander=cmd.id)
+    save_usage(ctx)
+    return narrative
+
+
+def _compact(result: dict[str, Any]) -> dict[str, Any]:
+    """Only what a person needs, to keep prompts small (economy: < 4,000 tokens a call)."""
+    if "kpis" in result:
+        return {"kpis": [{k: v for k, v in kpi.items() if k in ("id", "status", "value", "note")}
+                         for kpi in result["kpis"]]}
+    if "plays" in result:
+        return {"plays": [{k: p.get(k) for k in ("play_id", "rank", "reason", "why_rank")} for p in result["plays"]]}
+    return result
+
+
+def offline_rationale(explanation: dict[str, Any]) -> Rationale:
+    """The templated rationale: the deterministic explanation, said plainly."""
+    kpis = list((explanation.get("kpi_values") or {}).keys())
+    return Rationale(
+        summary=f"{explanation.get('label', explanation.get('play_id'))}: {explanation.get('reason', '')}",
+        why="; ".join(explanation.get("trigger", [])) or explanation.get("reason", ""),
+        metrics_cited=kpis, sops_cited=list(explanation.get("sops", [])),
+        caveats=["before/after evidence only: no control group"],
+        source="offline", note="offline (no model configured)",
+    )
+
+
+def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[str, Any],
+                   sop_hits: list[dict[str, Any]]) -> Rationale:
+    """One model call per triggered play; the JSON it writes is checked figure by figure."""
+    fallback = offline_rationale(explanation)
+    model = _model_for(cmd.spec.model) if cmd else None
+    if model is None or cmd is None:
+        return fallback
+    facts = {"play": {k: explanation.get(k) for k in ("play_id", "label", "reason", "trigger", "kpi_values",
+                                                       "why_rank", "evidence_kpis", "reversible")},
+             "sops": sop_hits}
+    messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
+                HumanMessage(render("play_rationale", play_id=explanation.get("play_id"),
+                                    play_label=explanation.get("label"), facts=json.dumps(facts, default=str)))]
+    offline_json = fallback.model_dump_json(include={"summary", "why", "metrics_cited", "sops_cited", "caveats"})
+    usage = tracker(ctx)
+    narrative = guarded_narrative(model, messages, [facts], offline_json, usage=usage, commander=cmd.id)
+    save_usage(ctx)
+    if narrative.source != "model":
+        return fallback.model_copy(update={"note": narrative.note or fallback.note})
+    try:
+        data = json.loads(_strip_fences(narrative.text))
+        rationale = Rationale.model_validate({**data, "source": "model"})
+    except (json.JSONDecodeError, ValueError):
+        return fallback.model_copy(update={"note": "model rationale was not valid JSON; offline rationale shown"})
+    if not check_numbers(" ".join([rationale.summary, rationale.why, *rationale.caveats]), [facts]).ok:
+        return fallback.model_copy(update={"note": "model rationale cited figures not in the facts"})
+    return rationale
+
+
+def _strip_fences(text: str) -> str:
+    text = text.strip()
+    if text.startswith("```"):
+        text = text.split("\n", 1)[1] if "\n" in text else text
+        text = text.rsplit("```", 1)[0]
+    return text.strip()

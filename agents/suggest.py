@@ -33,10 +33,12 @@ def suggest_for_cycle(session: Session, ctx: CycleContext) -> dict[str, Any]:
     for tp in selected:
         run = existing.get(tp.play_id)
         if run is None:
+            explanation = tp.model_dump(mode="json")
             run = PlayRun(
                 company_id=ctx.client.company_id, run_id=ctx.run_id, play_id=tp.play_id, as_of=ctx.as_of,
                 rank=tp.rank, score=tp.score, owner=tp.owner,
-                status="silent" if ctx.silent else "suggested", explanation=tp.model_dump(mode="json"),
+                status="silent" if ctx.silent else "suggested", explanation=explanation,
+                rationale=_rationale(ctx, explanation).model_dump(mode="json"),
             )
             session.add(run)
             session.flush()
@@ -47,6 +49,19 @@ def suggest_for_cycle(session: Session, ctx: CycleContext) -> dict[str, Any]:
         "plays": [r.explanation | {"play_run_id": r.id, "status": r.status} for r in runs],
         "not_selected": others,
     }
+
+
+def _rationale(ctx: CycleContext, explanation: dict[str, Any]):
+    """The play owner's rationale: model-written (guarded) when a model is configured, else templated."""
+    from agents.commander import build_commanders
+    from agents.llm_commander import play_rationale
+    from agents.tools import Toolbox
+
+    commanders = {c.id: c for c in build_commanders(ctx.client.configs)}
+    cmd = commanders.get(explanation.get("owner", ""))
+    libraries = list(cmd.spec.libraries) if cmd else None
+    hits = Toolbox(ctx.client, ctx.as_of, libraries).sop_search(str(explanation.get("label", "")))
+    return play_rationale(cmd, ctx, explanation, hits)
 
 
 def _auto_approve(session: Session, ctx: CycleContext, run: PlayRun) -> None:

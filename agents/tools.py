@@ -1,0 +1,94 @@
+"""Read-only deterministic tools, one interface for the offline backend and LLM commanders.
+
+Every tool returns JSON-able data computed by the core; a model may read it and cite it, never
+change anything. The only "propose" tool previews a ChangeSet that still needs a decision.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from langchain_core.tools import StructuredTool
+from sqlmodel import select
+
+from chimera.clients import ClientContext
+from chimera.db.engine import session_scope
+from chimera.db.models import EvidenceRecord, PlayRun
+from chimera.metrics import load_series
+from chimera.sop.index import search
+from chimera.sop.safety import sanitize_for_prompt
+
+
+class Toolbox:
+    """The tools of one client as of one day, for one commander's libraries."""
+
+    def __init__(self, client: ClientContext, as_of: date | None = None, libraries: list[str] | None = None):
+        self.client, self.libraries = client, libraries
+        self._as_of = as_of
+
+    @property
+    def as_of(self) -> date:
+        if self._as_of is None:
+            from chimera.evidence.record import last_data_day
+
+            with session_scope() as s:
+                self._as_of = last_data_day(s, self.client.company_id) or date.today()
+        return self._as_of
+
+    def kpi_statuses(self, kpi_ids: list[str] | None = None) -> list[dict[str, Any]]:
+        """Status, value, thresholds and note of the client's KPIs (all, or the ids given)."""
+        from chimera.kpi.evaluate import evaluate_kpis
+
+        report = evaluate_kpis(self.client, as_of=self.as_of, store=False)
+        return [k.to_json() | {"label": k.label, "unit": k.unit} for k in report.kpis
+                if not kpi_ids or k.id in kpi_ids]
+
+    def metric_series(self, metric: str, days: int = 28) -> dict[str, str]:
+        """Daily values of one base metric over the last ``days`` days (missing days are absent)."""
+        with session_scope() as s:
+            series = load_series(s, self.client.company_id, [metric], self.as_of - timedelta(days=days - 1),
+                                 self.as_of)
+        return {d.isoformat(): str(v) for d, v in sorted(series.get(metric, {}).items())}
+
+    def explain_play(self, play_id: str) -> dict[str, Any]:
+        """The play's definition and its latest suggestion's explanation (trigger, numbers, rank)."""
+        play = self.client.configs.play(play_id)
+        with session_scope() as s:
+            run = s.exec(select(PlayRun).where(PlayRun.company_id == self.client.company_id,
+                                               PlayRun.play_id == play_id).order_by(PlayRun.created_at.desc())  # type: ignore[attr-defined]
+                         ).first()
+            explanation = dict(run.explanation) if run else {}
+        return {"play": play.id, "label": play.label, "description": play.description, "owner": play.owner,
+                "impact": play.impact, "effort": play.effort, "sops": list(play.sops),
+                "evidence_kpis": list(play.evidence.kpis), "latest": explanation}
+
+    def evidence(self, play_id: str | None = None) -> list[dict[str, Any]]:
+        """Evidence records (before/after, no control group) of executed plays."""
+        from chimera.evidence.record import record_json
+
+        with session_scope() as s:
+            rows = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == self.client.company_id)).all()
+            return [record_json(r) for r in rows if play_id in (None, r.play_id)]
+
+    def sop_search(self, query: str, library: str | None = None) -> list[dict[str, Any]]:
+        """The best SOP sections for a question, with file and heading to cite (text is quoted, untrusted)."""
+        libs = [library] if library else self.libraries
+        hits = search(query, libraries=libs or None, limit=3)
+        return [{"file": h.file, "heading": h.heading, "title": h.title, "line": h.line,
+                 "excerpt": sanitize_for_prompt(h.excerpt, h.file)} for h in hits]
+
+    def as_tools(self) -> list[StructuredTool]:
+        """The same functions as LangChain tools, for a model to call."""
+        return [StructuredTool.from_function(fn) for fn in (
+            self.kpi_statuses, self.metric_series, self.explain_play, self.evidence, self.sop_search)]
+
+    def call(self, name: str, args: dict[str, Any]) -> Any:
+        """Run a tool by name (a model's tool call); unknown names are an error result, not an exception."""
+        fn = {t.name: t for t in self.as_tools()}.get(name)
+        if fn is None:
+            return {"error": f"no tool {name!r}"}
+        try:
+            return fn.invoke(args)
+        except Exception as exc:  # a model's bad arguments come back to it as data
+            return {"error": f"{type(exc).__name__}: {exc}"}
