@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chimera import settings as chimera_settings
 from chimera.sop import FLAG, hits_for_prompt, is_instruction_like, list_sops, sanitize_for_prompt, search
@@ -86,3 +88,12 @@ def test_poisoned_sop_found_by_search_is_flagged_in_the_prompt_block(tmp_path: P
     assert hits[0].file == "commerce/poison.md"
     block = hits_for_prompt(hits)
     assert f"{FLAG} " in block and "source=commerce/poison.md:" in block
+
+
+@given(text=st.text(max_size=300), source=st.one_of(st.none(), st.text(max_size=50)))
+def test_wrapper_always_holds_whatever_the_text(text: str, source: str | None) -> None:
+    lines = sanitize_for_prompt(text, source=source).split("\n")
+    assert lines[0].startswith(BEGIN) and lines[0].endswith(">>>")
+    assert lines[-1] == END
+    assert all(ln.startswith(">") for ln in lines[1:-1])
+    assert sum(ln.count(">>>") for ln in lines[1:-1]) == 0

@@ -127,3 +127,17 @@ def test_sections_split_at_headings_but_not_inside_code_fences() -> None:
     got = sections(body, body_line=7, title="T")
     assert [(s.heading, s.line) for s in got] == [("T", 7), ("One", 8), ("Two", 13)]
     assert "# not a heading" in got[1].text
+
+
+def test_concurrent_searches_while_files_change(lib_root: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> list[str]:
+        write_sop(lib_root, f"growth/t{i}.md", f"Thread {i}", f"# T\n\nquagga{i} okapi\n")
+        return [h.file for h in search(f"quagga{i} okapi", root=lib_root, limit=20)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(16)))
+    for i, files in enumerate(results):
+        assert files[0] == f"growth/t{i}.md"
+    assert len(search("okapi", root=lib_root, limit=50)) == 16

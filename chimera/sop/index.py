@@ -168,14 +168,18 @@ class _Index:
 
 _INDEXES: dict[tuple[Path, ...], _Index] = {}
 _INDEXES_LOCK = threading.Lock()
+_MAX_INDEXES = 16
 
 
 def _index_for(root: Path | None) -> _Index:
+    """The index for this set of roots; the least recently used one is dropped past ``_MAX_INDEXES``."""
     key = tuple(library_roots(root))
     with _INDEXES_LOCK:
-        if key not in _INDEXES:
-            _INDEXES[key] = _Index()
-        return _INDEXES[key]
+        index = _INDEXES.pop(key, None) or _Index()
+        _INDEXES[key] = index
+        while len(_INDEXES) > _MAX_INDEXES:
+            _INDEXES.pop(next(iter(_INDEXES)))
+        return index
 
 
 def _excerpt(snippet: str, body: str) -> str:

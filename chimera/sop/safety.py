@@ -45,6 +45,11 @@ def _normalized(line: str) -> str:
     return " ".join(text.split())
 
 
+def _defused(text: str) -> str:
+    """The wrapper's markers made inert, so quoted text cannot end or restart the quote."""
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
 def is_instruction_like(line: str) -> bool:
     """True when a line reads like an order to the model rather than a procedure for the business."""
     return bool(_INSTRUCTION.search(_normalized(line)))
@@ -52,10 +57,10 @@ def is_instruction_like(line: str) -> bool:
 
 def sanitize_for_prompt(text: str, source: str | None = None) -> str:
     """Wrap SOP text as quoted reference material; prefix instruction-like lines with the flag."""
-    label = f" source={_normalized(source)[:200]}" if source else ""
+    label = f" source={_defused(_normalized(source))[:200]}" if source else ""
     out = [f"{BEGIN}{label}>>>"]
     for line in str(text).splitlines() or [""]:
-        line = _INVISIBLE.sub("", line).replace("<<<", "‹‹‹").replace(">>>", "›››")
+        line = _defused(_INVISIBLE.sub("", line))
         out.append(f"> {FLAG} {line}" if is_instruction_like(line) else f"> {line}".rstrip())
     out.append(END)
     return "\n".join(out)
