@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 from sqlmodel import func, select
 
 from chimera.clients import add_client
@@ -30,15 +31,15 @@ def _load_store(company_id: int, folder: Path) -> None:
         for r in csv.DictReader(fh):
             day = date.fromisoformat(r.pop("date"))
             r.pop("aov", None)
-            rows += [MetricPoint(company_id=company_id, metric=m, day=day, source="shopify", value=v)
+            rows += [{"company_id": company_id, "metric": m, "day": day, "source": "shopify", "value": v}
                      for m, v in r.items()]
     with (folder / "analytics_daily.csv").open(newline="") as fh:
         for r in csv.DictReader(fh):
             day = date.fromisoformat(r["date"])
-            rows += [MetricPoint(company_id=company_id, metric=m, day=day, source="analytics", value=r[c])
+            rows += [{"company_id": company_id, "metric": m, "day": day, "source": "analytics", "value": r[c]}
                      for c, m in ANALYTICS.items() if c in r]
     with session_scope() as s:
-        s.add_all(rows)
+        s.execute(insert(MetricPoint), rows)
 
 
 @pytest.fixture
@@ -182,9 +183,63 @@ def test_manual_play_refuses_unknown_names(shop) -> None:
     with session_scope() as s:
         with pytest.raises(ConfigError, match="no play 'pricing_tset'"):
             log_manual_play(s, shop, "pricing_tset", date(2026, 1, 1))
-        with pytest.raises(ConfigError, match="unknown KPI 'aovv'.*did you mean 'aov'"):
+        with pytest.raises(ConfigError, match=r"unknown KPI 'aovv'.*did you mean 'aov'"):
             log_manual_play(s, shop, "pricing_test", date(2026, 1, 1), kpis=["aovv"])
         run = PlayRun(company_id=shop.company_id, play_id="pricing_test", as_of=date(2026, 1, 1))
         s.add(run)
         with pytest.raises(DecisionError, match="has not been executed"):
             log_evidence(s, shop, run, date(2026, 2, 1))
+
+
+def test_a_nearby_play_on_unrelated_kpis_is_not_a_confounder(shop, truth) -> None:
+    play, _ = _price_test(truth)
+    day = _quiet_monday(truth)
+    unrelated = next(k.id for k in shop.configs.kpis.kpis
+                     if k.id != "aov" and k.id not in shop.configs.kpi("aov").drivers)
+    _log(shop, play, day + timedelta(days=3), kpis=[unrelated], as_of=_end(truth))
+    records, _run = _log(shop, play, day, kpis=["aov"], as_of=_end(truth))
+    assert not [c for c in records["aov"].confounders if c["kind"] == "overlapping_play"]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: str) -> tuple[int, str, str]:
+    import sys
+
+    from chimera.cli import _register, run
+
+    _register()
+    monkeypatch.setattr(sys, "argv", ["chimera", *args])
+    code = run()
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_play_log_and_evidence(shop, truth, monkeypatch, capsys) -> None:
+    play, executed = _price_test(truth)
+    code, out, _err = _cli(monkeypatch, capsys, "play", "log", play, "--client", "alder",
+                           "--executed-on", str(executed), "--note", "raised prices 10 %", "--json")
+    assert code == 0
+    logged = json.loads(out)
+    assert logged["play"] == play and logged["source"] == "manual" and logged["kpis"]
+    code, out, _err = _cli(monkeypatch, capsys, "evidence", "--client", "alder", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["as_of"] == str(_end(truth))  # default: the newest day with data
+    by_kpi = {e["kpi"]: e for e in report["evidence"]}
+    assert set(by_kpi) == set(logged["kpis"])
+    assert by_kpi["aov"]["verdict"] == "moved_up" and by_kpi["net_revenue"]["verdict"] == "confounded"
+    code, out, _err = _cli(monkeypatch, capsys, "evidence", "--client", "alder")
+    assert code == 0 and "before/after, no control group" in out and "moved_up" in out
+
+
+def test_cli_errors_are_one_line(shop, monkeypatch, capsys) -> None:
+    code, _out, err = _cli(monkeypatch, capsys, "play", "log", "pricing_tset", "--client", "alder",
+                           "--executed-on", "2026-01-05")
+    assert code == 1 and "pricing_test" in err and "Traceback" not in err
+    code, _out, err = _cli(monkeypatch, capsys, "play", "log", "pricing_test", "--client", "alder",
+                           "--executed-on", "2026-13-05")
+    assert code != 0 and "YYYY-MM-DD" in err
+    code, _out, err = _cli(monkeypatch, capsys, "evidence", "--client", "nobody", "--json")
+    assert code == 1 and "unknown client" in err

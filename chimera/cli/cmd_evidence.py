@@ -5,16 +5,19 @@ from __future__ import annotations
 from datetime import date
 
 import typer
+from rich import box
 from rich.table import Table
 
 from chimera.cli.app import app, emit_json, out, play_app
 from chimera.clients import get_client
 from chimera.db.engine import session_scope
+from chimera.errors import ChimeraError
 from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report, log_manual_play
 
 _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
            "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
+_SHORT = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in"}
 
 
 def _day(value: str | None, option: str) -> date | None:
@@ -23,7 +26,7 @@ def _day(value: str | None, option: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}", param_hint=option) from None
+        raise ChimeraError(f"{option} {value!r}: expected a date YYYY-MM-DD, like 2026-11-01") from None
 
 
 @play_app.command("log")
@@ -70,18 +73,21 @@ def evidence(
     if json_out:
         emit_json(report)
         return
-    table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})")
-    columns = ("play", "executed", "kpi", "before", "after", "effect", "95 % interval", "verdict",
-               "confounders")
-    for col in columns:
-        table.add_column(col, justify="right" if col in ("before", "after", "effect") else "left")
+    table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})", box=box.SIMPLE_HEAD)
+    table.add_column("play / kpi", overflow="fold")
+    table.add_column("executed", no_wrap=True)
+    table.add_column("before > after", justify="right", overflow="fold")
+    table.add_column("effect [95 % CI]", justify="right", overflow="fold")
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("confounders", overflow="fold")
     for e in report["evidence"]:
         effect = "" if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"
-        ci = "" if e["ci_low_pct"] is None else f"{e['ci_low_pct']:+.1f} .. {e['ci_high_pct']:+.1f} %"
-        conf = "; ".join(f"{c['kind']} {c['what']}" for c in e["confounders"])
+        if e["ci_low_pct"] is not None:
+            effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
+        conf = ", ".join(f"{_SHORT.get(c['kind'], c['kind'])} {c['what']}" for c in e["confounders"])
         color = _COLORS.get(e["verdict"], "white")
-        table.add_row(e["play"], e["executed_on"], e["kpi"], e["before"] or "", e["after"] or "", effect, ci,
-                      f"[{color}]{e['verdict']}[/]", conf)
+        table.add_row(f"{e['play']} / {e['kpi']}", e["executed_on"], f"{e['before'] or '-'} > {e['after'] or '-'}",
+                      effect, f"[{color}]{e['verdict']}[/]", conf)
     out.print(table)
     if not report["evidence"]:
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
