@@ -8,6 +8,8 @@ pauses the graph with ``interrupt()``; the CLI or the UI resumes it with ``Comma
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +32,13 @@ from graphs.state import CycleState
 
 HUMAN = "human_decision"
 LEASE = timedelta(minutes=10)
+
+
+def fault_point(name: str) -> None:
+    """Crash-test hook: ``CHIMERA_FAULT=<point>`` SIGKILLs this process there (tests prove re-runs
+    finish the cycle with no side effect twice). Unset in normal use: does nothing."""
+    if os.environ.get("CHIMERA_FAULT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def node_name(commander_id: str) -> str:
@@ -109,8 +118,12 @@ def _run_with_retries(cmd: Commander, ctx: CycleContext, job_id: int) -> dict[st
             job.status, job.lease_until, job.error = "succeeded", None, ""
             job.updated_at = datetime.now(UTC)
             s.add(job)
-            return {"node": cmd.id, "job": job.id, "type": job.type, "status": "succeeded",
-                    "play_run_id": job.play_run_id, "narrative": narrative.model_dump(mode="json")}
+            s.flush()
+            fault_point(f"before_commit:{job.type}")
+            event = {"node": cmd.id, "job": job.id, "type": job.type, "status": "succeeded",
+                     "play_run_id": job.play_run_id, "narrative": narrative.model_dump(mode="json")}
+        fault_point(f"after_commit:{event['type']}")
+        return event
     raise AssertionError("unreachable")
 
 

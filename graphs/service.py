@@ -136,7 +136,13 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
         assert play_run is not None
         if play_run.status == "superseded":
             raise DecisionError(f"play run {play_run_id} was superseded by a newer cycle")
-        apply_decision(s, ctx, play_run, kind, who, why, params)
+        existing = s.exec(select(Decision).where(Decision.play_run_id == play_run_id)).first()
+        if existing is None:
+            apply_decision(s, ctx, play_run, kind, who, why, params)
+        elif (existing.kind, existing.who) != (kind, who):
+            raise DecisionError(f"play run {play_run_id} ({play_run.play_id}) was already decided: "
+                                f"{existing.kind} by {existing.who}")
+        # the same decision again (a double click, or a re-run after a crash) only resumes the cycle
     answer = {"play_run_id": play_run_id, "kind": kind, "who": who, "why": why, "params": params}
     _drive(ctx, run.thread_id, answer, on_event)
     return outcome(run_id)
