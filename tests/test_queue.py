@@ -134,6 +134,7 @@ def test_run_job_retries_transient_errors_and_records_attempts(session: Session)
         return {"ok": True}
 
     claimed = claim_next(session, cid)
+    assert claimed.id == job.id
     done = run_job(claimed.id, flaky, session, wait_seconds=0)
     assert done.status == "succeeded" and done.result == {"ok": True}
     assert calls == [1, 2, 3] and done.attempts == 3
@@ -213,3 +214,12 @@ def test_postgres_skips_a_row_locked_by_another_worker(pg_url) -> None:
         assert got is not None and got.id == second.id
         a.rollback()
         assert claim_next(b, cid).id == first.id
+
+
+def test_naive_times_are_read_as_utc(session: Session) -> None:
+    cid = _company(session)
+    _jobs(session, cid, 1)
+    naive = utcnow().replace(tzinfo=None)
+    job = claim_next(session, cid, lease_seconds=5, now=naive)
+    assert job.lease_until == (naive + timedelta(seconds=5)).replace(tzinfo=job.lease_until.tzinfo)
+    assert [j.id for j in requeue_stuck(session, naive + timedelta(seconds=6))] == [job.id]

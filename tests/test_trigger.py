@@ -149,7 +149,7 @@ def change_fns(draw):
     return lambda kpi, days: table.get((kpi, days))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(triggers, kpi_views_st(), change_fns())
 def test_no_exceptions_and_explanation_when_fired(trig, kpis, change) -> None:
     result = evaluate_trigger(trig, kpis, change)
@@ -161,7 +161,7 @@ def test_no_exceptions_and_explanation_when_fired(trig, kpis, change) -> None:
         assert result.clauses == []
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(triggers, kpi_views_st(), change_fns())
 def test_not_law(trig, kpis, change) -> None:
     inner = evaluate_trigger(trig, kpis, change).outcome
@@ -171,7 +171,7 @@ def test_not_law(trig, kpis, change) -> None:
     assert double == inner
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(triggers, min_size=1, max_size=4), kpi_views_st(), change_fns())
 def test_all_any_laws(parts, kpis, change) -> None:
     outs = [evaluate_trigger(p, kpis, change).outcome for p in parts]
@@ -186,7 +186,7 @@ def test_all_any_laws(parts, kpis, change) -> None:
     assert evaluate_trigger(NotOf(**{"not": AllOf(all=parts)}), kpis, change).outcome == de_morgan
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(triggers, kpi_views_st(), change_fns())
 def test_unknown_never_fires(trig, kpis, change) -> None:
     """Making every KPI UNKNOWN (or dropping it) means nothing fires, whatever the tree."""

@@ -8,7 +8,7 @@ guarded ``UPDATE ... WHERE status = 'queued'`` whose row count says who won. Sta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
@@ -22,6 +22,13 @@ from chimera.errors import ChimeraError, DecisionError, StorageError
 STATUSES = ("queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled")
 FINISHED = ("succeeded", "failed", "cancelled")
 DEFAULT_LEASE_SECONDS = 300
+
+
+def _aware(now: datetime | None) -> datetime:
+    """Now, or the given time read as UTC when naive (the columns hold aware UTC datetimes)."""
+    if now is None:
+        return utcnow()
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
 def enqueue(session: Session, company_id: int, type: str, owner: str, *, params: dict | None = None,
@@ -71,7 +78,7 @@ def claim_next(session: Session, company_id: int, types: Iterable[str] | None = 
 
     Two workers never get the same job. ``None`` when nothing is queued.
     """
-    now = now or utcnow()
+    now = _aware(now)
     lease_until = now + timedelta(seconds=lease_seconds)
     postgres = session.get_bind().dialect.name == "postgresql"
     for job_id in _candidates(session, company_id, types, now, lock=postgres):
@@ -135,7 +142,7 @@ def requeue_stuck(session: Session, now: datetime | None = None, company_id: int
 
     A stuck job with no attempts left is failed instead. Returns every job it touched.
     """
-    now = now or utcnow()
+    now = _aware(now)
     stmt = select(Job).where(Job.status == "running", Job.lease_until.is_not(None), Job.lease_until < now)
     if company_id is not None:
         stmt = stmt.where(Job.company_id == company_id)
