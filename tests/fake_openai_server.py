@@ -4,7 +4,7 @@ Tests push scripted steps; each POST /v1/chat/completions takes the next one (de
 ``{"text": ...}``, ``{"tool_calls": [{"name", "args": dict | raw str}]}`` (raw str = malformed JSON),
 ``{"status": 429 | 500, "retry_after": "0"}``, ``{"hang": seconds}`` (sleep past the client timeout).
 ``stream: true`` requests get SSE chunks, tool arguments split into fragments. Requests are recorded.
-Use: ``from fake_openai_server import fake_openai_fixture, fake_openai_server_fixture  # noqa: F401``.
+Use: ``from tests.fake_openai_server import fake_openai_fixture, fake_openai_server_fixture  # noqa: F401``.
 """
 
 from __future__ import annotations
@@ -72,9 +72,7 @@ def _chunks(body: dict[str, Any], step: dict[str, Any]):
 
     def sse(delta: dict[str, Any], finish: str | None = None) -> str:
         return (
-            "data: "
-            + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
-            + "\n\n"
+            "data: " + json.dumps({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}) + "\n\n"
         )
 
     yield sse({"role": "assistant", "content": ""})

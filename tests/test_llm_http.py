@@ -6,11 +6,11 @@ import json
 import logging
 
 import pytest
-from fake_openai_server import FakeOpenAI, fake_openai_fixture, fake_openai_server_fixture  # noqa: F401
 from langchain_core.messages import AIMessageChunk, HumanMessage
 from langchain_core.tools import tool
 
 from chimera.llm import ModelUnavailable, UsageTracker, get_chat_model, guarded_narrative, invoke_with_retries
+from tests.fake_openai_server import FakeOpenAI, fake_openai_fixture, fake_openai_server_fixture  # noqa: F401
 
 ASK = [HumanMessage(content="How did the week go?")]
 
@@ -114,9 +114,7 @@ def test_malformed_tool_json_twice_gives_up(chat, fake_openai: FakeOpenAI) -> No
 
 def test_invented_figure_is_corrected_over_http(chat, fake_openai: FakeOpenAI) -> None:
     outputs = [{"kpi": "net_revenue", "value": "10528.00", "change_pct": -12.4}]
-    fake_openai.push(
-        {"text": "Net revenue was $10,900, down 12%."}, {"text": "Net revenue was $10,528, down 12%."}
-    )
+    fake_openai.push({"text": "Net revenue was $10,900, down 12%."}, {"text": "Net revenue was $10,528, down 12%."})
     usage = UsageTracker("openai-compatible")
     story = guarded_narrative(chat, ASK, outputs, "offline", usage=usage, commander="commerce_commander_ai")
     assert (story.source, story.text, story.guard_rejections) == (

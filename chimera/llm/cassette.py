@@ -37,18 +37,14 @@ def _canonical_message(m: BaseMessage) -> dict[str, Any]:
     out: dict[str, Any] = {"type": m.type, "content": m.content}
     if isinstance(m, AIMessage) and (m.tool_calls or m.invalid_tool_calls):
         out["tool_calls"] = [{"name": t["name"], "args": t["args"], "id": t.get("id")} for t in m.tool_calls]
-        out["invalid_tool_calls"] = [
-            {"name": t.get("name"), "args": t.get("args")} for t in m.invalid_tool_calls
-        ]
+        out["invalid_tool_calls"] = [{"name": t.get("name"), "args": t.get("args")} for t in m.invalid_tool_calls]
     for attr in ("tool_call_id", "name"):
         if getattr(m, attr, None):
             out[attr] = getattr(m, attr)
     return out
 
 
-def request_key(
-    model: str, messages: Sequence[BaseMessage], tools: Any = None, tool_choice: Any = None
-) -> str:
+def request_key(model: str, messages: Sequence[BaseMessage], tools: Any = None, tool_choice: Any = None) -> str:
     """sha256 of the canonical request; stable across runs and machines."""
     doc = {
         "model": model,
@@ -140,15 +136,11 @@ class CassetteChatModel(BaseChatModel):
             reply = _load_reply(rec["reply"])
         else:
             if self.inner is None:
-                raise ProviderError(
-                    "cassette record mode needs a model backend to record from (set CHIMERA_LLM)"
-                )
+                raise ProviderError("cassette record mode needs a model backend to record from (set CHIMERA_LLM)")
             result = self.inner._generate(messages, stop=stop, **kwargs)
             reply = result.generations[0].message
             self._write(key, messages, reply)
-        return ChatResult(
-            generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model_name}
-        )
+        return ChatResult(generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model_name})
 
 
 _LOCK = threading.Lock()

@@ -102,9 +102,7 @@ class ScriptedChatModel(FakeMessagesListChatModel):
                 "total_tokens": prompt + completion,
             }
         reply.response_metadata = {**reply.response_metadata, "model_name": self.model_name}
-        return ChatResult(
-            generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model_name}
-        )
+        return ChatResult(generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model_name})
 
     def _record(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> None:
         """Hook for subclasses that measure requests."""
@@ -134,9 +132,7 @@ _INVENTED = "Net revenue reached $98,765.43 this week, up 42.1% on the week befo
 FAKE_MODELS: dict[str, Callable[[], ScriptedChatModel]] = {
     "fake": ScriptedChatModel,
     "fake:counting": CountingFakeModel,
-    "fake:invent": lambda: ScriptedChatModel(
-        responses=[AIMessage(content=_INVENTED)], model_name="fake:invent"
-    ),
+    "fake:invent": lambda: ScriptedChatModel(responses=[AIMessage(content=_INVENTED)], model_name="fake:invent"),
 }
 
 

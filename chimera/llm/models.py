@@ -6,6 +6,7 @@ in an HTTP client.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Literal
 
@@ -83,9 +84,16 @@ class ModelsConfig(BaseModel):
 
 def load_models_config(path: Path | None = None) -> ModelsConfig:
     """Read and validate ``configs/models.yml`` (errors name the file, line and field)."""
+    path = path or settings.BASE_CONFIG_DIR / "models.yml"
+    mtime = path.stat().st_mtime_ns if path.exists() else 0
+    return _load(path, mtime).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: Path, mtime: int) -> ModelsConfig:
+    """Parsed once per file version: one tracker per cycle should not re-read YAML every time."""
     from chimera.config.loader import _validate
 
-    path = path or settings.BASE_CONFIG_DIR / "models.yml"
     cfg, _lines, problems = _validate(ModelsConfig, path)
     if problems or cfg is None:
         raise ConfigError(problems)

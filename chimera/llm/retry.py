@@ -51,9 +51,7 @@ class Backoff(BaseModel):
         return cls(multiplier=mult, max_wait=cap, jitter=min(0.5, mult))
 
     def wait(self, state: RetryCallState) -> float:
-        expo = wait_exponential_jitter(multiplier=self.multiplier, max=self.max_wait, jitter=self.jitter)(
-            state
-        )
+        expo = wait_exponential_jitter(multiplier=self.multiplier, max=self.max_wait, jitter=self.jitter)(state)
         exc = state.outcome.exception() if state.outcome else None
         after = _retry_after(exc)
         return min(max(expo, after), self.max_wait) if after is not None else expo
@@ -82,9 +80,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" (HTTP {code})" if code else "")
 
 
-def _call(
-    runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any
-) -> AIMessage:
+def _call(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any) -> AIMessage:
     retrying = Retrying(
         stop=stop_after_attempt(attempts),
         wait=backoff.wait,
@@ -97,15 +93,11 @@ def _call(
                 return runnable.invoke(messages, config=config)
     except Exception as exc:
         if is_transient(exc):
-            raise ModelUnavailable(
-                f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts
-            ) from exc
+            raise ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts) from exc
         if isinstance(exc, openai.APIError):
             raise ModelUnavailable(f"model refused the request: {_describe(exc)}", 1) from exc
         raise
-    raise ModelUnavailable(
-        "model gave no answer", attempts
-    )  # pragma: no cover - tenacity always returns/raises
+    raise ModelUnavailable("model gave no answer", attempts)  # pragma: no cover - tenacity always returns/raises
 
 
 def _repair_request(reply: AIMessage) -> HumanMessage:
