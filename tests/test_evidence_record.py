@@ -243,3 +243,25 @@ def test_cli_errors_are_one_line(shop, monkeypatch, capsys) -> None:
     assert code != 0 and "YYYY-MM-DD" in err
     code, _out, err = _cli(monkeypatch, capsys, "evidence", "--client", "nobody", "--json")
     assert code == 1 and "unknown client" in err
+
+
+def test_evidence_on_postgres_is_the_same_and_idempotent(pg_url, sample_store, truth) -> None:
+    ctx = add_client("alder")
+    _load_store(ctx.company_id, sample_store)
+    play, executed = _price_test(truth)
+    first, _run = _log(ctx, play, executed, as_of=_end(truth))
+    second, _ = _log(ctx, play, executed, as_of=_end(truth))
+    assert first["aov"].verdict == "moved_up" and first["net_revenue"].verdict == "confounded"
+    assert {k: r.id for k, r in first.items()} == {k: r.id for k, r in second.items()}
+    with session_scope() as s:
+        assert s.exec(select(func.count()).select_from(EvidenceRecord)).one() == len(first)
+
+
+def test_windows_follow_the_plays_delay(shop, truth) -> None:
+    other = next(p for p in shop.configs.plays.plays if p.evidence.delay_days != 28)
+    day = _quiet_monday(truth, other.evidence.delay_days)
+    records, _run = _log(shop, other.id, day, as_of=_end(truth))
+    for rec in records.values():
+        lo, hi = (date.fromisoformat(d) for d in rec.details["after_window"])
+        assert rec.details["window_days"] == other.evidence.delay_days == (hi - lo).days + 1
+        assert lo == day

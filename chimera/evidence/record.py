@@ -30,9 +30,13 @@ DEFAULT_DELAY = 28
 _PLACES = {"currency": 2, "count": 2, "percent": 6, "ratio": 4}
 
 
-def _delay(client: ClientContext, play_id: str) -> int:
+def _delay(client: ClientContext, run: PlayRun) -> int:
+    """The delay recorded with the run (what was promised when it was decided), else plays.yml's."""
+    logged = (run.explanation or {}).get("delay_days")
+    if isinstance(logged, int) and logged > 0:
+        return logged
     try:
-        return client.configs.play(play_id).evidence.delay_days
+        return client.configs.play(run.play_id).evidence.delay_days
     except ConfigError:  # the play left plays.yml since it ran: judge it on the default delay
         return DEFAULT_DELAY
 
@@ -122,7 +126,7 @@ def log_evidence(
     if play_run.executed_on is None:
         raise DecisionError(
             f"play run {play_run.id} ({play_run.play_id}) has not been executed: no evidence yet")
-    window = _delay(client, play_run.play_id)
+    window = _delay(client, play_run)
     series = load_series(session, client.company_id, end=as_of)
     links = _links(session, play_run)
     by_id = {k.id: k for k in client.configs.kpis.kpis}
@@ -206,6 +210,7 @@ def log_manual_play(
         PlayRun.executed_on == executed_on, PlayRun.source == "manual",
     )).first()
     explanation = {"reason": "run by hand and logged", "evidence_kpis": chosen, "note": note, "who": who,
+                   "delay_days": play.evidence.delay_days,
                    "details": {"evidence_kpis": chosen, "delay_days": play.evidence.delay_days}}
     if run is None:
         run = PlayRun(company_id=client.company_id, play_id=play_id, as_of=executed_on, owner=play.owner,
