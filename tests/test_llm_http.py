@@ -9,7 +9,14 @@ import pytest
 from langchain_core.messages import AIMessageChunk, HumanMessage
 from langchain_core.tools import tool
 
-from chimera.llm import ModelUnavailable, UsageTracker, get_chat_model, guarded_narrative, invoke_with_retries
+from chimera.llm import (
+    ModelUnavailable,
+    UsageTracker,
+    ainvoke_with_retries,
+    get_chat_model,
+    guarded_narrative,
+    invoke_with_retries,
+)
 from tests.fake_openai_server import FakeOpenAI, fake_openai_fixture, fake_openai_server_fixture  # noqa: F401
 
 ASK = [HumanMessage(content="How did the week go?")]
@@ -150,3 +157,17 @@ def test_api_key_never_logged_or_shown(fake_openai: FakeOpenAI, monkeypatch, cap
         json.dumps(chat.to_json(), default=str),
     ]
     assert not [s for s in shown if secret in s]  # ...and never shown
+
+
+async def test_async_calls_retry_and_repair_too(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push(
+        {"status": 429, "retry_after": "0"},
+        {"tool_calls": [{"name": "get_kpis", "args": "{oops"}]},
+        {"tool_calls": [{"name": "get_kpis", "args": {"kpi": "orders"}}]},
+    )
+    reply = await ainvoke_with_retries(chat, ASK, tools=[get_kpis])
+    assert reply.tool_calls[0]["args"] == {"kpi": "orders"}
+    assert len(fake_openai.requests) == 3
+    fake_openai.push(*[{"status": 502}] * 2)
+    with pytest.raises(ModelUnavailable, match="after 2 attempts"):
+        await ainvoke_with_retries(chat, ASK, attempts=2)

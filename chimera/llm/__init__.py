@@ -9,7 +9,7 @@ from chimera.llm.fake import CountingFakeModel, ScriptedChatModel, fake_model_fr
 from chimera.llm.guard import check_numbers, guarded_narrative
 from chimera.llm.models import BackendInfo, Budget, GuardResult, ModelsConfig, Narrative, load_models_config
 from chimera.llm.provider import backend_info, get_chat_model, resolve_backend
-from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
+from chimera.llm.retry import Backoff, ModelUnavailable, ainvoke_with_retries, invoke_with_retries
 from chimera.llm.usage import UsageTracker
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "Narrative",
     "ScriptedChatModel",
     "UsageTracker",
+    "ainvoke_with_retries",
     "backend_info",
     "check_numbers",
     "fake_model_from_name",

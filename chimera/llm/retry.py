@@ -19,11 +19,18 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel, Field
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from chimera.errors import RetryableModelError
 
-__all__ = ["Backoff", "ModelUnavailable", "invoke_with_retries", "is_transient"]
+__all__ = ["Backoff", "ModelUnavailable", "ainvoke_with_retries", "invoke_with_retries", "is_transient"]
 
 log = logging.getLogger(__name__)
 
@@ -80,24 +87,45 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" (HTTP {code})" if code else "")
 
 
-def _call(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any) -> AIMessage:
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=backoff.wait,
-        retry=retry_if_exception(is_transient),
-        reraise=True,
+def _retrying(cls: type, attempts: int, backoff: Backoff) -> Any:
+    return cls(
+        stop=stop_after_attempt(attempts), wait=backoff.wait, retry=retry_if_exception(is_transient), reraise=True
     )
+
+
+def _give_up(exc: Exception, attempts: int) -> Exception:
+    """The ModelUnavailable to raise for a provider error, or ``exc`` itself for anything else."""
+    if is_transient(exc):
+        return ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts)
+    if isinstance(exc, openai.APIError):
+        return ModelUnavailable(f"model refused the request: {_describe(exc)}", 1)
+    return exc
+
+
+def _call(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any) -> AIMessage:
     try:
-        for attempt in retrying:
+        for attempt in _retrying(Retrying, attempts, backoff):
             with attempt:
                 return runnable.invoke(messages, config=config)
     except Exception as exc:
-        if is_transient(exc):
-            raise ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts) from exc
-        if isinstance(exc, openai.APIError):
-            raise ModelUnavailable(f"model refused the request: {_describe(exc)}", 1) from exc
-        raise
-    raise ModelUnavailable("model gave no answer", attempts)  # pragma: no cover - tenacity always returns/raises
+        err = _give_up(exc, attempts)
+        if err is exc:
+            raise
+        raise err from exc
+    raise ModelUnavailable("model gave no answer", attempts)  # pragma: no cover - tenacity returns or raises
+
+
+async def _acall(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any) -> AIMessage:
+    try:
+        async for attempt in _retrying(AsyncRetrying, attempts, backoff):
+            with attempt:
+                return await runnable.ainvoke(messages, config=config)
+    except Exception as exc:
+        err = _give_up(exc, attempts)
+        if err is exc:
+            raise
+        raise err from exc
+    raise ModelUnavailable("model gave no answer", attempts)  # pragma: no cover - tenacity returns or raises
 
 
 def _repair_request(reply: AIMessage) -> HumanMessage:
@@ -131,6 +159,27 @@ def invoke_with_retries(
     if reply.invalid_tool_calls:
         log.info("model sent malformed tool-call JSON; asking once for a repair")
         reply = _call(runnable, [*history, _repair_request(reply)], attempts, backoff, config)
+        if reply.invalid_tool_calls:
+            raise ModelUnavailable("tool-call JSON still malformed after one repair request", attempts)
+    return reply
+
+
+async def ainvoke_with_retries(
+    model: BaseChatModel,
+    messages: Sequence[BaseMessage],
+    *,
+    tools: Sequence[Any] | None = None,
+    attempts: int = 3,
+    backoff: Backoff | None = None,
+    config: RunnableConfig | None = None,
+) -> AIMessage:
+    """``invoke_with_retries`` for event loops (Chainlit handlers, async graph nodes)."""
+    backoff = backoff or Backoff.from_env()
+    runnable = model.bind_tools(list(tools)) if tools else model
+    reply = await _acall(runnable, list(messages), attempts, backoff, config)
+    if reply.invalid_tool_calls:
+        log.info("model sent malformed tool-call JSON; asking once for a repair")
+        reply = await _acall(runnable, [*messages, _repair_request(reply)], attempts, backoff, config)
         if reply.invalid_tool_calls:
             raise ModelUnavailable("tool-call JSON still malformed after one repair request", attempts)
     return reply
