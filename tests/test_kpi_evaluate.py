@@ -19,8 +19,8 @@ WEEKDAY = [0.94, 0.91, 0.93, 0.97, 1.04, 1.14, 1.07]
 
 
 def spec(**kw) -> KPI:
-    base = dict(id="k", label="K", unit="count", direction="higher_is_better", formula="orders", window="7d",
-                target=Decimal(100), warning=Decimal(80), critical=Decimal(60), owner="x", anomaly=False)
+    base = {"id": "k", "label": "K", "unit": "count", "direction": "higher_is_better", "formula": "orders", "window": "7d",
+                "target": Decimal(100), "warning": Decimal(80), "critical": Decimal(60), "owner": "x", "anomaly": False}
     return KPI(**(base | kw))
 
 
@@ -44,8 +44,8 @@ def rate_series(days: int, rate_of_day, sessions: int = 3000, seed: int = 3) -> 
     return out
 
 
-CONVERSION = dict(id="conversion_rate", unit="percent", formula="orders / sessions", target=Decimal("0.024"),
-                  warning=Decimal("0.001"), critical=Decimal("0.0005"), anomaly=True, min_denominator=Decimal(500))
+CONVERSION = {"id": "conversion_rate", "unit": "percent", "formula": "orders / sessions", "target": Decimal("0.024"),
+                  "warning": Decimal("0.001"), "critical": Decimal("0.0005"), "anomaly": True, "min_denominator": Decimal(500)}
 
 
 # --------------------------------------------------------------------------- value and thresholds
@@ -72,8 +72,8 @@ def test_value_is_ratio_of_window_sums_not_mean_of_daily_ratios():
     ("lower_is_better", [20] * 10, "CRITICAL"),   # 140 > 120
 ])
 def test_threshold_directions(direction, values, expected):
-    kw = {} if direction == "higher_is_better" else dict(target=Decimal(60), warning=Decimal(80),
-                                                          critical=Decimal(120))
+    kw = {} if direction == "higher_is_better" else {"target": Decimal(60), "warning": Decimal(80),
+                                                          "critical": Decimal(120)}
     r = evaluate_series(spec(direction=direction, **kw), flat("orders", values), day(len(values) - 1))
     assert r.status == expected
     assert r.threshold_status == expected

@@ -20,8 +20,8 @@ counts = st.integers(min_value=0, max_value=400)
 
 
 def kpi(**kw) -> KPI:
-    base = dict(id="k", label="K", unit="currency", direction="higher_is_better", formula="net_sales",
-                target=Decimal(10000), warning=Decimal(8000), critical=Decimal(5000), owner="x")
+    base = {"id": "k", "label": "K", "unit": "currency", "direction": "higher_is_better", "formula": "net_sales",
+                "target": Decimal(10000), "warning": Decimal(8000), "critical": Decimal(5000), "owner": "x"}
     return KPI(**(base | kw))
 
 
