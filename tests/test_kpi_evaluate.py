@@ -19,8 +19,9 @@ WEEKDAY = [0.94, 0.91, 0.93, 0.97, 1.04, 1.14, 1.07]
 
 
 def spec(**kw) -> KPI:
-    base = {"id": "k", "label": "K", "unit": "count", "direction": "higher_is_better", "formula": "orders", "window": "7d",
-                "target": Decimal(100), "warning": Decimal(80), "critical": Decimal(60), "owner": "x", "anomaly": False}
+    base = {"id": "k", "label": "K", "unit": "count", "direction": "higher_is_better", "formula": "orders",
+            "window": "7d", "target": Decimal(100), "warning": Decimal(80), "critical": Decimal(60), "owner": "x",
+            "anomaly": False}
     return KPI(**(base | kw))
 
 
@@ -44,8 +45,9 @@ def rate_series(days: int, rate_of_day, sessions: int = 3000, seed: int = 3) -> 
     return out
 
 
-CONVERSION = {"id": "conversion_rate", "unit": "percent", "formula": "orders / sessions", "target": Decimal("0.024"),
-                  "warning": Decimal("0.001"), "critical": Decimal("0.0005"), "anomaly": True, "min_denominator": Decimal(500)}
+CONVERSION = {"id": "conversion_rate", "unit": "percent", "formula": "orders / sessions",
+              "target": Decimal("0.024"), "warning": Decimal("0.001"), "critical": Decimal("0.0005"),
+              "anomaly": True, "min_denominator": Decimal(500)}
 
 
 # --------------------------------------------------------------------------- value and thresholds
