@@ -14,7 +14,7 @@ import numpy as np
 from chimera.config.client import FiverrMapping
 from chimera.demo.catalog import BUYER_WORDS, GIGS
 from chimera.demo.layouts import FIVERR_DATE_FORMAT, money
-from chimera.demo.truth import FIVERR_METRICS, DayMetrics, cents
+from chimera.demo.truth import FIVERR_METRICS, DayMetrics, cents, fill_zero_days
 
 MAPPING = FiverrMapping(
     date="Order Date",
@@ -86,4 +86,4 @@ def fiverr_rows(
             a["fiverr_inquiries"] += response != ""
             a["fiverr_responded_24h"] += response != "" and h < 24
         truth[day] = a
-    return rows, truth
+    return rows, fill_zero_days(truth, FIVERR_METRICS)

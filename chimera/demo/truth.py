@@ -63,7 +63,8 @@ class StoreTruth(BaseModel):
     """Expected base metrics per day (keys are the metric names in docs/contracts.md)."""
 
     shopify: dict[date, DayMetrics]
-    """Store-local day -> metrics, for each day with at least one well-formed order."""
+    """Store-local day -> metrics, every day from the first to the last well-formed order (a day
+    without orders in between is zero)."""
     customers: dict[date, dict[str, int]]
     """Store-local day -> {email: orders that day}; cancelled and malformed orders excluded."""
     repeat_customers: int
@@ -71,12 +72,14 @@ class StoreTruth(BaseModel):
     customers_total: int
     """Customers with >= 1 order over the window."""
     stripe: dict[date, DayMetrics]
-    """UTC day of the charge's creation -> metrics (fees and refunds attributed to that day)."""
+    """UTC day of the charge's creation -> metrics (fees and refunds attributed to that day);
+    zero-filled between the first and last charge like ``shopify``."""
     analytics: dict[date, DayMetrics]
     """The analytics rows written (absent days are absent here too)."""
     fiverr: dict[date, DayMetrics]
-    """Order date -> metrics: earnings = Amount of completed orders, delivered = rows with a
-    Delivered On Time value, inquiries = rows with Response Hours, responded_24h = hours < 24."""
+    """Order date -> metrics, zero-filled like ``shopify``: earnings = Amount of completed orders,
+    delivered = rows with a Delivered On Time value, inquiries = rows with Response Hours,
+    responded_24h = hours < 24 (no value is exactly 24)."""
     malformed: list[MalformedRow]
     events: list[EventTruth]
 
@@ -86,6 +89,22 @@ class StoreTruth(BaseModel):
 
     def event(self, event_id: str) -> EventTruth | None:
         return next((e for e in self.events if e.id == event_id), None)
+
+
+def fill_zero_days(days: dict[date, DayMetrics], metrics: tuple[str, ...]) -> dict[date, DayMetrics]:
+    """Every day from the first to the last with data; a day without rows inside that range is zero.
+
+    An orders-like export (Shopify, Stripe, Fiverr) covers its whole date range: no order that day
+    means zero orders. (Analytics is different: a missing day there is missing data.)
+    """
+    if not days:
+        return {}
+    out: dict[date, DayMetrics] = {}
+    day, last = min(days), max(days)
+    while day <= last:
+        out[day] = days.get(day) or dict.fromkeys(metrics, Decimal(0))
+        day += timedelta(days=1)
+    return out
 
 
 def shopify_truth(orders: list[Order], start: date) -> tuple[dict[date, DayMetrics], dict[date, dict[str, int]]]:
@@ -120,7 +139,7 @@ def shopify_truth(orders: list[Order], start: date) -> tuple[dict[date, DayMetri
         a = acc[day]
         a["net_revenue"] = a["total_sales"] - a["refunded_amount"]
         out[day] = {k: Decimal(v) if k in counts else cents(v) for k, v in a.items()}
-    return out, {d: dict(sorted(cust[d].items())) for d in sorted(cust)}
+    return fill_zero_days(out, SHOPIFY_METRICS), {d: dict(sorted(cust[d].items())) for d in sorted(cust)}
 
 
 def repeat_counts(customers: dict[date, dict[str, int]]) -> tuple[int, int]:
@@ -146,4 +165,4 @@ def stripe_truth(rows: list[list[str]]) -> dict[date, DayMetrics]:
         a["stripe_gross"] += Decimal(r[2])
         a["stripe_fees"] += Decimal(r[11])
         a["stripe_refunded"] += Decimal(r[3])
-    return {d: acc[d] for d in sorted(acc)}
+    return fill_zero_days(acc, STRIPE_METRICS)
