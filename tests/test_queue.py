@@ -223,3 +223,23 @@ def test_naive_times_are_read_as_utc(session: Session) -> None:
     job = claim_next(session, cid, lease_seconds=5, now=naive)
     assert job.lease_until == (naive + timedelta(seconds=5)).replace(tzinfo=job.lease_until.tzinfo)
     assert [j.id for j in requeue_stuck(session, naive + timedelta(seconds=6))] == [job.id]
+
+
+def test_run_job_claims_a_queued_job_itself_and_only_once(session: Session, monkeypatch) -> None:
+    cid = _company(session)
+    job = _jobs(session, cid, 1)[0]
+    seen: list[tuple[str, int]] = []
+    done = run_job(job.id, lambda j: seen.append((j.status, j.attempts)) or {"n": 1}, session, wait_seconds=0)
+    assert seen == [("running", 1)] and done.status == "succeeded"
+    second = _jobs(session, cid, 1, type="LOG_EVIDENCE")[0]
+    real_take = queue._take
+
+    def another_worker_first(s: Session, job_id: int, *args) -> bool:
+        with Session(get_engine(), expire_on_commit=False) as other:  # claims it and commits first
+            assert real_take(other, job_id, *args)
+            other.commit()
+        return real_take(s, job_id, *args)
+
+    monkeypatch.setattr(queue, "_take", another_worker_first)
+    lost = run_job(second.id, lambda j: seen.append(("again", 0)) or {}, session, wait_seconds=0)
+    assert lost.status == "running" and lost.attempts == 1 and len(seen) == 1  # not run by the loser

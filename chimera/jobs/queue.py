@@ -84,9 +84,8 @@ def claim_next(session: Session, company_id: int, types: Iterable[str] | None = 
     for job_id in _candidates(session, company_id, types, now, lock=postgres):
         if _take(session, job_id, lease_until, now):
             session.commit()
-            job = session.get(Job, job_id, populate_existing=True)
-            return job
-    session.rollback()
+            return session.get(Job, job_id, populate_existing=True)
+    session.commit()  # nothing claimed; end the transaction like a claim would (releases nothing held)
     return None
 
 
@@ -194,17 +193,23 @@ def run_job(job_id: int, fn: Callable[[Job], dict | None], session: Session | No
         return job
     if job.status == "awaiting_approval":
         raise DecisionError(f"job {job_id} ({job.type}) is awaiting approval: approve its play run first")
-    pending = {"counted": job.status == "running"}  # claimed by claim_next: attempt already counted
+    if job.status == "queued":  # not claimed yet: claim this one job, guarded like claim_next
+        now = utcnow()
+        won = _take(session, job.id, now + timedelta(seconds=lease_seconds), now)
+        session.commit()
+        job = session.get(Job, job_id, populate_existing=True)
+        if not won:  # another worker got it first
+            return job
+    tries = [0]
 
     def attempt() -> dict | None:
-        if pending["counted"]:
-            pending["counted"] = False
-        else:
+        tries[0] += 1
+        if tries[0] > 1:  # the claim counted the first attempt; every retry counts one more
             _save(session, job, status="running", attempts=job.attempts + 1,
                   lease_until=utcnow() + timedelta(seconds=lease_seconds))
         return fn(job)
 
-    remaining = max(1, job.max_attempts - job.attempts + (1 if job.status == "running" else 0))
+    remaining = max(1, job.max_attempts - job.attempts + 1)
     retrying = Retrying(stop=stop_after_attempt(remaining), retry=retry_if_exception(_transient),
                         wait=wait_exponential(multiplier=wait_seconds, max=30), reraise=True)
     try:
