@@ -94,11 +94,12 @@ class _Index:
         self.lock = threading.Lock()
         self.conn = sqlite3.connect(":memory:", check_same_thread=False)
         self.conn.executescript(
-            "CREATE VIRTUAL TABLE docs USING fts5(library UNINDEXED, file UNINDEXED, title, keys, "
-            "tokenize = 'porter unicode61');"
+            "CREATE VIRTUAL TABLE docs USING fts5(file UNINDEXED, title, keys, tokenize = 'porter unicode61');"
             "CREATE VIRTUAL TABLE chunks USING fts5(library UNINDEXED, file UNINDEXED, heading, body, "
             "line UNINDEXED, tokenize = 'porter unicode61');"
-            "CREATE TABLE files (file TEXT PRIMARY KEY, path TEXT, mtime INTEGER, size INTEGER);"
+            "CREATE TABLE files (file TEXT PRIMARY KEY, path TEXT, mtime INTEGER, size INTEGER, "
+            "library TEXT, title TEXT, heading TEXT, line INTEGER, body TEXT);"
+            "CREATE INDEX files_library ON files (library);"
         )
 
     def refresh(self, found: dict[str, Path]) -> int:
@@ -126,44 +127,44 @@ class _Index:
             doc = read_sop(path, rel)
         except OSError:
             return
+        secs = sections(doc.text, doc.body_line, doc.title) or [Section(doc.title, doc.body_line, "")]
         keys = " ".join([doc.library, Path(rel).stem, *doc.tags, *doc.plays, *doc.kpis])
-        self.conn.execute("INSERT INTO docs VALUES (?, ?, ?, ?)", (doc.library, rel, doc.title, keys))
-        rows = [(doc.library, rel, s.heading, s.text, s.line)
-                for s in sections(doc.text, doc.body_line, doc.title)]
-        self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", rows)
-        self.conn.execute("INSERT INTO files VALUES (?, ?, ?, ?)", (rel, *stamp))
+        self.conn.execute("INSERT INTO docs VALUES (?, ?, ?)", (rel, doc.title, keys))
+        self.conn.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?, ?)",
+                              [(doc.library, rel, s.heading, s.text, s.line) for s in secs])
+        self.conn.execute("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          (rel, *stamp, doc.library, doc.title, secs[0].heading, secs[0].line, secs[0].text))
 
     def query(self, match: str, libraries: list[str] | None, limit: int) -> list[tuple]:
-        """``(library, file, title, heading, line, excerpt source, body, score)`` rows, best first."""
-        lib_sql = f" AND library IN ({', '.join('?' * len(libraries))})" if libraries else ""
+        """``(library, file, title, heading, line, snippet, body, score)`` rows, best first."""
+        marks = ", ".join("?" * len(libraries or []))
+        lib_filter = f" AND file IN (SELECT file FROM files WHERE library IN ({marks}))" if libraries else ""
         params = [match, *(libraries or [])]
-        docs = {f: (lib, title, -rank) for lib, f, title, rank in self.conn.execute(
-            f"SELECT library, file, title, bm25(docs, 0, 0, {_DOC_WEIGHTS}) FROM docs "
-            f"WHERE docs MATCH ?{lib_sql}", params)}
-        best: dict[str, tuple] = {}
-        for lib, f, heading, line, snip, body, rank in self.conn.execute(
-            f"SELECT library, file, heading, line, snippet(chunks, 3, '', '', ' … ', 48), body, "
-            f"bm25(chunks, 0, 0, {_CHUNK_WEIGHTS}, 0) AS rank FROM chunks WHERE chunks MATCH ?{lib_sql} "
-            f"ORDER BY rank, file, line LIMIT {_MAX_CHUNK_ROWS}", params):
-            best.setdefault(f, (lib, heading, line, snip, body, -rank))
+        scores = {f: -rank for f, rank in self.conn.execute(
+            f"SELECT file, bm25(docs, 0, {_DOC_WEIGHTS}) FROM docs WHERE docs MATCH ?{lib_filter}", params)}
+        lib_chunks = f" AND library IN ({marks})" if libraries else ""
+        best: dict[str, int] = {}
+        for rowid, f, rank in self.conn.execute(
+            f"SELECT rowid, file, bm25(chunks, 0, 0, {_CHUNK_WEIGHTS}, 0) AS rank FROM chunks "
+            f"WHERE chunks MATCH ?{lib_chunks} ORDER BY rank, file, line LIMIT {_MAX_CHUNK_ROWS}", params):
+            if f not in best:
+                best[f] = rowid
+                scores[f] = scores.get(f, 0.0) - rank
+        top = sorted(scores, key=lambda f: (-scores[f], f))[:limit]
+        # Snippets only for the chosen sections: computing them for every match is the costly part.
+        ids = [best[f] for f in top if f in best]
+        picked = {r[0]: r[1:] for r in self.conn.execute(
+            f"SELECT rowid, heading, line, snippet(chunks, 3, '', '', ' … ', 48), body FROM chunks "
+            f"WHERE chunks MATCH ? AND rowid IN ({', '.join('?' * len(ids))})", [match, *ids])} if ids else {}
         rows = []
-        for f in set(docs) | set(best):
-            doc_score = docs[f][2] if f in docs else 0.0
+        for f in top:
+            library, title, heading, line, body = self.conn.execute(
+                "SELECT library, title, heading, line, body FROM files WHERE file = ?", (f,)).fetchone()
+            snip = ""
             if f in best:
-                lib, heading, line, snip, body, chunk_score = best[f]
-            else:
-                lib, heading, line, body = self.conn.execute(
-                    "SELECT library, heading, line, body FROM chunks WHERE file = ? ORDER BY line LIMIT 1",
-                    (f,)).fetchone() or (docs[f][0], docs[f][1], 1, "")
-                snip, chunk_score = "", 0.0
-            title = docs[f][1] if f in docs else self._title(f)
-            rows.append((lib, f, title, heading, line, snip, body, doc_score + chunk_score))
-        rows.sort(key=lambda r: (-r[7], r[1]))
-        return rows[:limit]
-
-    def _title(self, file: str) -> str:
-        row = self.conn.execute("SELECT title FROM docs WHERE file = ?", (file,)).fetchone()
-        return row[0] if row else file
+                heading, line, snip, body = picked[best[f]]
+            rows.append((library, f, title, heading, line, snip, body, scores[f]))
+        return rows
 
 
 _INDEXES: dict[tuple[Path, ...], _Index] = {}

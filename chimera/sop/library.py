@@ -9,6 +9,7 @@ can tailor a shipped SOP without editing it. Listing is lenient (a bad front mat
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -52,18 +53,22 @@ def library_names(root: Path | None = None) -> list[str]:
 
 
 def discover(root: Path | None = None) -> dict[str, Path]:
-    """Every SOP as ``{"library/file.md": absolute path}``; a later root overrides an earlier one."""
+    """Every SOP as ``{"library/file.md": absolute path}``; a later root overrides an earlier one.
+
+    Runs before every search, so it walks with ``os.walk`` (no per-file pathlib work) and skips
+    hidden files and folders (``.gitkeep``, editor swap files, ``.git``).
+    """
     found: dict[str, Path] = {}
     for r in library_roots(root):
         if not r.is_dir():
             continue
-        for lib in sorted(d for d in r.iterdir() if d.is_dir() and not d.name.startswith(".")):
-            for path in sorted(lib.rglob("*")):
-                rel = path.relative_to(r)
-                if path.suffix.lower() in MARKDOWN_SUFFIXES and path.is_file() and not any(
-                    part.startswith(".") for part in rel.parts
-                ):
-                    found[rel.as_posix()] = path
+        for lib in sorted(d.name for d in r.iterdir() if d.is_dir() and not d.name.startswith(".")):
+            for folder, dirs, files in os.walk(r / lib):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                rel_dir = os.path.relpath(folder, r).replace(os.sep, "/")
+                for name in sorted(files):
+                    if not name.startswith(".") and name.lower().endswith(MARKDOWN_SUFFIXES):
+                        found[f"{rel_dir}/{name}"] = Path(folder, name)
     return found
 
 
@@ -158,7 +163,10 @@ def list_sops(library: str | None = None, root: Path | None = None) -> list[SopS
     out = []
     for rel, path in sorted(discover(root).items()):
         if library is None or rel.split("/", 1)[0] == library:
-            doc = read_sop(path, rel)
+            try:
+                doc = read_sop(path, rel)
+            except OSError:  # removed while listing, or a dangling symlink
+                continue
             out.append(SopSummary.model_validate(doc.model_dump(include=set(SopSummary.model_fields))))
     return out
 
