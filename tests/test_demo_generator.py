@@ -364,8 +364,7 @@ def test_ingest_reproduces_the_generators_truth(chimera_home: Path, tmp_path: Pa
 def test_ensure_demo_client_creates_wires_and_is_idempotent(chimera_home: Path) -> None:
     from chimera.demo import ensure_demo_client
 
-    info = ensure_demo_client()
-    ctx = info.context
+    ctx, info = ensure_demo_client()
     assert info.created and ctx.name == "demo"
     assert {s.kind for s in ctx.config.sources} == set(info.exports)
     for source in ctx.config.sources:
@@ -375,7 +374,9 @@ def test_ensure_demo_client_creates_wires_and_is_idempotent(chimera_home: Path) 
     assert ctx.config.fiverr is not None and ctx.config.fiverr.date == "Order Date"
     assert info.start < info.refund_spike_days[0] < info.price_test_day < info.conversion_drop_day < info.as_of
     assert (info.as_of - info.start).days == 149
+    text = info.exports["shopify_orders"].read_text(encoding="utf-8")
+    assert " -0400," in text and " -0500," in text, "the demo window crosses the end of DST"
     before = {k: p.read_bytes() for k, p in info.exports.items()}
-    again = ensure_demo_client()
-    assert not again.created and again.context.company_id == ctx.company_id
+    ctx_again, again = ensure_demo_client()
+    assert not again.created and ctx_again.company_id == ctx.company_id
     assert {k: p.read_bytes() for k, p in again.exports.items()} == before

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from chimera.clients import ClientContext, add_client, get_client
 from chimera.config.client import ClientConfig, Source
@@ -50,11 +50,8 @@ EXPORT_FILES = {
 
 
 class DemoInfo(BaseModel):
-    """The demo client and the dates its story turns on."""
+    """The dates the demo's story turns on, and where its exports are."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    context: ClientContext
     as_of: date
     """Last day with data: run the demo cycle as of this day."""
     start: date
@@ -97,8 +94,12 @@ def _write_client_yml(ctx: ClientContext, store: GeneratedStore) -> None:
     (ctx.folder / "client.yml").write_text(header + text, encoding="utf-8")
 
 
-def ensure_demo_client(name: str = "demo") -> DemoInfo:
-    """The demo client, created with its exports and client.yml if missing (idempotent)."""
+def ensure_demo_client(name: str = "demo") -> tuple[ClientContext, DemoInfo]:
+    """The demo client and its story dates; created with its exports and client.yml if missing.
+
+    Idempotent: an existing client is returned as is (its exports regenerated only if missing, its
+    client.yml rewritten only if it names no sources). Usage: ``ctx, info = ensure_demo_client()``.
+    """
     created = False
     try:
         ctx = get_client(name)
@@ -114,8 +115,7 @@ def ensure_demo_client(name: str = "demo") -> DemoInfo:
             ctx = get_client(name)
     ev = DEMO_EVENTS
     assert ev.price_test and ev.conversion_drop and ev.refund_spike and ev.analytics_gap
-    return DemoInfo(
-        context=ctx,
+    return ctx, DemoInfo(
         as_of=DEMO_END,
         start=DEMO_START,
         price_test_day=_day(ev.price_test.day),

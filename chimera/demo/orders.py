@@ -8,7 +8,7 @@ after the export time are left out, as in a real export taken that moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -77,26 +77,6 @@ def price(items: list[tuple[int, int, int]], pct: int, express: bool) -> tuple[i
     tax1 = half_up(subtotal * TAXES[0][1], TAXES[0][2])
     tax2 = half_up(subtotal * TAXES[1][1], TAXES[1][2])
     return gross, discount, subtotal, shipping, tax1, tax2, subtotal + shipping + tax1 + tax2
-
-
-def trimmed(order: Order, keep: int) -> Order:
-    """``order`` with only its first ``keep`` line items, money recomputed (refund capped)."""
-    pct = dict(DISCOUNT_CODES).get(order.code, 0)
-    items = order.items[:keep]
-    gross, discount, subtotal, shipping, tax1, tax2, total = price(items, pct, order.express)
-    refund = total if order.refund == order.total else min(order.refund, max(total - 1, 0))
-    return replace(
-        order,
-        items=items,
-        gross=gross,
-        discount=discount,
-        subtotal=subtotal,
-        shipping=shipping,
-        tax1=tax1,
-        tax2=tax2,
-        total=total,
-        refund=refund,
-    )
 
 
 @dataclass
