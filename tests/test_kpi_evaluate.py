@@ -227,3 +227,23 @@ def test_daily_states_match_evaluate_series_day_by_day():
         assert states[d].status == r.status and states[d].value == r.value
         assert states[d].anomalous == bool(r.anomaly and r.anomaly.flagged)
     assert any(st.anomalous for st in states.values())
+
+
+def test_repeat_rate_sliding_counts_match_a_fresh_count_in_any_order():
+    from chimera.kpi.window import KPIWindows
+
+    rng = random.Random(9)
+    customers = {day(i): {f"c{rng.randint(0, 60)}": rng.randint(1, 2) for _ in range(rng.randint(0, 8))}
+                 for i in range(80)}
+    k = spec(id="repeat_purchase_rate", unit="percent", formula="repeat_purchase_rate", window="30d",
+             target=Decimal("0.2"), warning=Decimal("0.1"), critical=Decimal("0.05"))
+    windows = KPIWindows(k, flat("orders", [1] * 80), customers)
+    ends = [day(i) for i in range(29, 80)]
+    rng.shuffle(ends)
+    for end in ends:
+        counts: dict[str, int] = {}
+        for d in (end - timedelta(days=j) for j in range(30)):
+            for c, n in customers[d].items():
+                counts[c] = counts.get(c, 0) + n
+        expected = Decimal(sum(n >= 2 for n in counts.values())) / Decimal(len(counts)) if counts else None
+        assert windows.at(end).value == expected

@@ -57,6 +57,7 @@ class KPIWindows:
         self.series = series
         self.customers = customers
         self._cache: dict[date, WindowValue] = {}
+        self._slide: tuple[set[date], Counter[str], list[int]] | None = None
         self.memo: dict[tuple[str, date], object] = {}
         """Per-end results of rules that read many windows (anomaly scores), shared across days."""
 
@@ -98,17 +99,38 @@ class KPIWindows:
         return WindowValue(end, value, denominator, integral=integral)
 
     def _repeat(self, days: list[date]) -> tuple[Decimal | None, Decimal]:
-        """Customers with >= 2 orders over the window / customers with >= 1."""
-        counts: Counter[str] = Counter()
-        for day in days:
-            for customer, orders in (self.customers or {}).get(day, {}).items():
-                if orders > 0:
-                    counts[customer] += orders
+        """Customers with >= 2 orders over the window / customers with >= 1.
+
+        The per-customer counts slide from the previous window (days in, days out) instead of being
+        rebuilt, so a 90-day window costs only the days that changed.
+        """
+        wanted = set(days)
+        if self._slide is None or len(self._slide[0] & wanted) < len(wanted) // 2:
+            self._slide = (set(), Counter(), [0])
+        have, counts, repeaters = self._slide
+        for day in sorted(have - wanted):
+            self._add_day(day, -1)
+        for day in sorted(wanted - have):
+            self._add_day(day, +1)
         buyers = len(counts)
-        repeaters = sum(1 for n in counts.values() if n >= 2)
         if buyers == 0:
             return None, Decimal(0)
-        return Decimal(repeaters) / Decimal(buyers), Decimal(buyers)
+        return Decimal(repeaters[0]) / Decimal(buyers), Decimal(buyers)
+
+    def _add_day(self, day: date, sign: int) -> None:
+        assert self._slide is not None
+        have, counts, repeaters = self._slide
+        for customer, orders in (self.customers or {}).get(day, {}).items():
+            if orders <= 0:
+                continue
+            before = counts[customer]
+            after = before + sign * orders
+            repeaters[0] += (after >= 2) - (before >= 2)
+            if after:
+                counts[customer] = after
+            else:
+                del counts[customer]
+        (have.add if sign > 0 else have.discard)(day)
 
     def newest(self, as_of: date, horizon: int) -> dict[str, date | None]:
         """Per metric, the newest day with data in ``(as_of - horizon, as_of]``."""
