@@ -49,9 +49,9 @@ def fiverr_rows(
         day = start + timedelta(days=d)
         gig = rng.integers(0, len(GIGS), n)
         tip = rng.random(n) < 0.2
-        cancel = rng.random(n) < 0.07
-        due = rng.integers(2, 8, n)
-        on_time = rng.random(n) < 0.92
+        cancel = rng.random(n) < 0.03
+        due = rng.integers(1, 5, n)
+        on_time = rng.random(n) < 0.96
         hours = np.round(rng.lognormal(np.log(5.0), 1.0, n), 1)
         asked = rng.random(n) < 0.8
         words = rng.integers(0, len(BUYER_WORDS), (n, 2))
