@@ -109,6 +109,9 @@ def test_quiet_date_shows_no_detectable_change(shop, truth) -> None:
     assert list(records) == ["aov"]
     assert records["aov"].verdict == "no_detectable_change", records["aov"].details["reason"]
     assert records["aov"].ci_low_pct < 0 < records["aov"].ci_high_pct
+    with session_scope() as s:  # a play that did not move its KPI counts as a failure (manual §8.3)
+        state = s.exec(select(Play).where(Play.company_id == shop.company_id, Play.play_id == play)).one()
+        assert state.record["failed"] == 1 and state.record["verdicts"] == ["no_detectable_change"]
 
 
 def test_pending_until_the_delay_has_passed(shop, truth) -> None:
