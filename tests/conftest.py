@@ -11,6 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytest_plugins = ["tests.fake_openai_server"]
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLE_STORE = SHARED / "data" / "sample_store"
 PG_URL = os.environ.get("CHIMERA_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
