@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -96,10 +97,26 @@ def test_trigger_parsed_from_yaml_shape_and_built_from_a_result_object() -> None
         anomaly=SimpleNamespace(flagged=True, level="high", baseline=Decimal(48), sd_score=-3.14, change_pct=-35.4))
     result = evaluate_trigger(plays.plays[0].trigger, {"aov": result_like})
     assert result.fired
-    assert result.clauses[0] == "aov is anomalous vs its own baseline (sd score -3.1, -35.4% vs baseline)"
+    assert result.clauses[0] == "aov is anomalous vs its own baseline (high, sd score -3.1, -35.4% vs baseline)"
     assert "aov is CRITICAL, not OK (31.00 vs critical 35.00)" in result.clauses
     assert result.urgency_label == "CRITICAL aov"
     assert kpi_view(result_like).window == "28d"
+
+
+def test_view_from_the_kpi_evaluators_result() -> None:
+    kpi_models = pytest.importorskip("chimera.kpi.models")
+    anomaly = kpi_models.Anomaly(flagged=True, level="WARNING", baseline=Decimal("0.024"), weeks=4,
+                                 sd_score=Decimal("-2.61"), change_pct=Decimal("-29.6"))
+    result = kpi_models.KPIResult(
+        id="conversion_rate", label="Conversion", unit="percent", direction="higher_is_better", status="WARNING",
+        value=Decimal("0.0169"), target=Decimal("0.025"), warning=Decimal("0.018"), critical=Decimal("0.012"),
+        window="7d", data_through=None, note="1.69% < warning 1.80%", anomaly=anomaly)
+    view = kpi_view(result)
+    assert (view.status, view.value, view.warning, view.unit, view.anomaly) == (
+        "WARNING", result.value, result.warning, "percent", True)
+    assert view.anomaly_note == "WARNING, sd score -2.6, -29.6% vs baseline"
+    fired = evaluate_trigger(AnomalyCondition(kpi="conversion_rate", anomaly=True), {"conversion_rate": result})
+    assert fired.fired and fired.urgency_label == "WARNING conversion_rate"
 
 
 # --------------------------------------------------------------------------- properties

@@ -65,6 +65,8 @@ def _anomaly(raw: Any) -> tuple[bool, str]:
         return bool(raw), ""
     flagged = bool(_get(raw, "flagged", False))
     parts = []
+    if (level := _get(raw, "level")) not in (None, "OK"):
+        parts.append(f"{level}")
     if (sd := _get(raw, "sd_score")) is not None:
         parts.append(f"sd score {Decimal(str(sd)):.1f}")
     if (pct := _get(raw, "change_pct")) is not None:
