@@ -53,10 +53,11 @@ def run() -> int:
         if code is None:
             code = getattr(exc, "code", 0)
         return int(code or 0)
-    except Exception as exc:  # click usage errors
+    except Exception as exc:  # usage errors (typer vendors its own click; plain click too)
         import click
+        from typer._click.exceptions import ClickException as TyperClickException
 
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException | TyperClickException):
             exc.show()
             return exc.exit_code
         raise
