@@ -6,7 +6,7 @@ change anything. The only "propose" tool previews a ChangeSet that still needs a
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from langchain_core.tools import StructuredTool
@@ -33,7 +33,7 @@ class Toolbox:
             from chimera.evidence.record import last_data_day
 
             with session_scope() as s:
-                self._as_of = last_data_day(s, self.client.company_id) or date.today()
+                self._as_of = last_data_day(s, self.client.company_id) or datetime.now(UTC).date()
         return self._as_of
 
     def kpi_statuses(self, kpi_ids: list[str] | None = None) -> list[dict[str, Any]]:

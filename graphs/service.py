@@ -10,7 +10,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from langgraph.types import Command
@@ -53,7 +53,7 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
     """The unfinished cycle for this day (resume it), or a new one with its first job queued."""
     with session_scope() as s:
         if as_of is None:
-            as_of = _latest_day(s, client.company_id) or (date.today() - timedelta(days=1))
+            as_of = _latest_day(s, client.company_id) or (datetime.now(UTC).date() - timedelta(days=1))
         existing = s.exec(select(CycleRun).where(
             CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.as_of == as_of,
             CycleRun.silent == silent, CycleRun.status != "completed")).first()

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytest_plugins = ["tests.fake_openai_server"]
+pytest_plugins = ["tests.fake_openai_server", "tests.cycle_fixtures"]
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SAMPLE_STORE = SHARED / "data" / "sample_store"

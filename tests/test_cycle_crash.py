@@ -15,7 +15,7 @@ from sqlmodel import func, select
 
 from chimera.db.engine import dispose_all, session_scope
 from chimera.db.models import AppliedChange, Decision, EvidenceRecord, Job, MetricPoint, PlayRun
-from tests.cycle_fixtures import AS_OF, shop  # noqa: F401 - fixture
+from tests.cycle_fixtures import AS_OF
 
 pytestmark = pytest.mark.slow
 STAGES = ["INGEST_METRICS", "EVALUATE_KPIS", "LOG_EVIDENCE", "TRAIN_AGENT", "SUGGEST_PLAYS"]

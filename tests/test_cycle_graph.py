@@ -15,7 +15,7 @@ from chimera.db.models import AppliedChange, Decision, Job, PlayRun
 from chimera.errors import DecisionError
 from graphs.cycle import HUMAN, build_cycle_graph
 from graphs.service import decide, pending_decisions, run_cycle
-from tests.cycle_fixtures import AS_OF, shop  # noqa: F401 - fixture
+from tests.cycle_fixtures import AS_OF
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "cycle_graph.mmd"
 

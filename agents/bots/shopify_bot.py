@@ -63,5 +63,6 @@ def set_free_shipping_threshold(ctx: BotContext) -> ChangeSet:
         changes=[Change(target="shipping", field="free_shipping_threshold", before=ctx.params.get("current"),
                         after=after)],
         asset=Asset(filename=f"{ctx.play_id}-free-shipping.md",
-                    content=f"# Free shipping threshold\n\nSet free shipping from {after}.\n\n" + "\n".join(kpi_lines(ctx)) + "\n"),
+                    content="\n".join([f"# Free shipping threshold\n\nSet free shipping from {after}.\n",
+                                       *kpi_lines(ctx)]) + "\n"),
     )

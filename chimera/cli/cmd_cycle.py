@@ -24,7 +24,7 @@ def _progress(json_out: bool):
 @app.command()
 def cycle(
     client: str = typer.Option(..., "--client", help="Client name."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Day to run the cycle for (YYYY-MM-DD); default: newest data."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Day of the cycle (YYYY-MM-DD); default: newest data."),
     silent: bool = typer.Option(False, "--silent", help="Run up to the decisions and execute nothing (manual §10.5)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
@@ -68,7 +68,7 @@ def approve(
 def override(
     play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
     reason: str = typer.Option(..., "--reason", help="Why you override the recommendation (required)."),
-    params: str | None = typer.Option(None, "--params", help='JSON step parameters to change, e.g. \'{"change_pct": 5}\'.'),
+    params: str | None = typer.Option(None, "--params", help='JSON step parameters, e.g. \'{"change_pct": 5}\'.'),
     who: str = WHO,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:

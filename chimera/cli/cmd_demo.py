@@ -13,15 +13,15 @@ import time
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.rule import Rule
-from rich.table import Table
 
 from chimera.cli.app import app, err, out
 from chimera.cli.render import play_panel, print_outcome
 
 DEMO_POLICY = (
-    "demo policy: approve the top-ranked reversible play, override the second with a smaller change "
-    "(reason recorded), reject anything else (a real operator decides these by hand)"
+    "demo policy (a real operator decides by hand): approve the top-ranked fully reversible play; "
+    "override the top-ranked other play so its bots only draft (dry run), reason recorded; reject the rest"
 )
 
 
@@ -36,13 +36,12 @@ def _demo_home(keep: bool) -> Path:
 
 
 @app.command()
-def demo(keep: bool = typer.Option(False, "--keep", help="Keep the previous demo home instead of starting fresh.")) -> None:
+def demo(keep: bool = typer.Option(False, "--keep", help="Keep the last demo home.")) -> None:
     """Run a full weekly cycle on the bundled demo client, offline, and print the report."""
-    from chimera.db.engine import dispose_all
-    from chimera.db.engine import session_scope
+    from chimera.db.engine import dispose_all, session_scope
     from chimera.demo.demo_client import ensure_demo_client
     from chimera.evidence.record import evidence_report, log_manual_play
-    from graphs.service import decide, run_cycle
+    from graphs.service import run_cycle
 
     started = time.perf_counter()
     home = _demo_home(keep)
@@ -68,36 +67,16 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the previous demo
     print_outcome(out, outcome)
     out.print(Rule("Decisions"))
     out.print(f"[italic]{DEMO_POLICY}[/]")
-    for i, pending in enumerate(list(outcome.pending)):
-        if i == 0 and pending.reversible:
-            outcome = decide(pending.play_run_id, "approve", who="demo-policy", why="top-ranked and reversible")
-            out.print(f"approved {pending.play_id} ({pending.play_run_id})")
-        elif i == 1 and pending.reversible:
-            outcome = decide(pending.play_run_id, "override", who="demo-policy",
-                             why="run it, but with a smaller change first", params={"change_pct": 5})
-            out.print(f"overrode {pending.play_id} ({pending.play_run_id}): smaller change, reason recorded")
-        else:
-            outcome = decide(pending.play_run_id, "reject", who="demo-policy",
-                             why="demo policy: only two plays at a time / needs a person")
-            out.print(f"rejected {pending.play_id} ({pending.play_run_id}), reason recorded")
+    outcome = _decide_per_policy(outcome)
     out.print(Rule("Executed (dry run: assets in the outbox, nothing changed in any store)"))
-    table = Table()
-    for col in ("job", "type", "owner", "bot.action", "status"):
-        table.add_column(col)
     for j in outcome.jobs:
-        table.add_row(str(j["id"]), j["type"], j["owner"], f"{j['bot']}.{j['action']}" if j["bot"] else "", j["status"])
-    out.print(table)
+        if j["bot"]:
+            out.print(f"job {j['id']} {j['type']} by {j['owner']}: {j['bot']}.{j['action']} -> {j['status']}")
+        elif j["type"] == "LOG_EVIDENCE" and j["play_run_id"]:
+            out.print(f"job {j['id']} LOG_EVIDENCE for {j['play_run_id']}: scheduled after the play's delay")
     out.print(Rule("Evidence (before/after, no control group)"))
-    report = evidence_report(ctx, info.as_of, refresh=False)
-    ev = Table()
-    for col in ("play", "executed", "kpi", "before", "after", "effect %", "95% interval", "verdict", "confounders"):
-        ev.add_column(col, overflow="fold")
-    for e in report["evidence"]:
-        ci = f"{e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f}" if e.get("ci_low_pct") is not None else "—"
-        eff = f"{e['effect_pct']:+.1f}" if e.get("effect_pct") is not None else "—"
-        ev.add_row(e["play"], str(e["executed_on"]), e["kpi"], str(e["before"]), str(e["after"]), eff, ci,
-                   e["verdict"], "; ".join(str(c) for c in e.get("confounders", [])))
-    out.print(ev)
+    for e in evidence_report(ctx, info.as_of, refresh=False)["evidence"]:
+        out.print(escape(_evidence_line(e)), highlight=False)
     _write_report(ctx.name, home)
     out.print(Rule("Explore further"))
     for line in (
@@ -108,6 +87,38 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the previous demo
     ):
         out.print(f"  {line}")
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
+
+
+def _evidence_line(e: dict) -> str:
+    """One evidence record as a sentence: numbers, interval, verdict and why."""
+    if e.get("effect_pct") is None:
+        return f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {e['verdict']} — {e.get('reason', '')}"
+    notes = [c.get("note", str(c)) if isinstance(c, dict) else str(c) for c in e.get("confounders", [])]
+    return (f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {e['before']} -> {e['after']}, "
+            f"{e['effect_pct']:+.1f}% (95% interval {e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f}): "
+            f"{e['verdict']} — {'; '.join(notes) or e.get('reason', '')}")
+
+
+def _decide_per_policy(outcome):
+    """Decide every pending play per DEMO_POLICY, saying what was decided and why."""
+    from graphs.service import decide
+
+    pending = list(outcome.pending)
+    approve = next((p for p in pending if p.reversible), None)
+    override = next((p for p in pending if p is not approve), None)
+    for p in pending:
+        if p is approve:
+            outcome = decide(p.play_run_id, "approve", who="demo-policy", why="top-ranked fully reversible play")
+            out.print(f"approved  {p.play_id} ({p.play_run_id}): fully reversible")
+        elif p is override:
+            outcome = decide(p.play_run_id, "override", who="demo-policy",
+                             why="draft the assets only; a person reviews and sends them",
+                             params={"mode": "draft_only"})
+            out.print(f"overrode  {p.play_id} ({p.play_run_id}): drafts only, reason recorded")
+        else:
+            outcome = decide(p.play_run_id, "reject", who="demo-policy", why="demo policy: two plays at a time")
+            out.print(f"rejected  {p.play_id} ({p.play_run_id}): reason recorded")
+    return outcome
 
 
 def _write_report(client: str, home: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import typer
 from rich.table import Table
@@ -47,8 +47,8 @@ def monthly(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Monthly review: target changes from new baselines, plays to retire or add, a case study."""
-    from chimera.evidence.record import last_data_day
     from chimera.db.engine import session_scope
+    from chimera.evidence.record import last_data_day
     from chimera.rhythms import monthly_review
 
     ctx = get_client(client)
@@ -56,7 +56,7 @@ def monthly(
         day = date.fromisoformat(as_of)
     else:
         with session_scope() as s:
-            day = last_data_day(s, ctx.company_id) or date.today()
+            day = last_data_day(s, ctx.company_id) or datetime.now(UTC).date()
     review = monthly_review(ctx, day)
     path = settings.outbox_dir(client) / f"case-study-{day}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,22 +14,34 @@ COLORS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN":
 
 def kpi_table(kpis: list[dict[str, Any]], title: str = "KPI statuses") -> Table:
     table = Table(title=title, show_lines=False)
-    for col in ("KPI", "status", "value", "target", "note"):
-        table.add_column(col, overflow="fold")
+    table.add_column("KPI", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("the numbers", overflow="fold")
     for k in kpis:
         status = k["status"]
-        table.add_row(k["id"], f"[{COLORS.get(status, 'white')}]{status}[/]", str(k.get("value") or "—"),
-                      str(k.get("target") or ""), k.get("note", ""))
+        table.add_row(k["id"], f"[{COLORS.get(status, 'white')}]{status}[/]", escape(k.get("note", "")))
     return table
+
+
+def _fmt(info: dict[str, Any], key: str = "value") -> str:
+    """A KPI number as people read it: percents as %, money and counts plainly."""
+    raw = info.get(key)
+    if raw is None:
+        return "—"
+    value = float(raw)
+    if info.get("unit") == "percent":
+        return f"{value * 100:.2f}%"
+    if info.get("unit") == "currency":
+        return f"{value:,.2f}"
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
 def play_panel(p: dict[str, Any]) -> Panel:
     """One recommended play with its explanation: trigger, numbers, rank, SOPs, reversibility."""
-    lines = [f"[bold]why[/]: {p.get('reason', '')}"]
-    lines += [f"  • {t}" for t in p.get("trigger", [])]
+    lines = [f"[bold]why[/]: {escape(p.get('reason', ''))}"]
     for kpi, info in (p.get("kpi_values") or {}).items():
         if isinstance(info, dict):
-            lines.append(f"  {kpi}: {info.get('display') or info.get('value')} [{info.get('status', '')}]")
+            lines.append(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; target {_fmt(info, 'target')})")
     lines.append(f"[bold]rank[/]: {p.get('why_rank', '')}")
     if p.get("sops"):
         lines.append("[bold]SOPs[/]: " + ", ".join(p["sops"]))
