@@ -1,0 +1,190 @@
+"""KPI trend charts: the evaluator's own per-day judgement drawn, never a second formula.
+
+Each day ``d`` is judged as its own as-of with the KPI package (``judge`` over shared
+``KPIWindows``), so the line, the WARNING/CRITICAL markers and the anomaly band are exactly what
+``chimera kpis --as-of d`` would have said. A day without a judged value (missing data, too small a
+denominator, too little history) is a gap, never a zero; values the evaluator could compute but not
+judge yet (too little history for a baseline) are drawn as a faint dotted line so nothing is hidden.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import plotly.graph_objects as go
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
+
+from chimera.clients import ClientContext
+from chimera.config.loader import suggest
+from chimera.config.models import KPI
+from chimera.db.engine import session_scope
+from chimera.errors import ConfigError
+from chimera.kpi.evaluate import history_days, judge, load_customers, newest_day
+from chimera.kpi.fmt import quantize
+from chimera.kpi.formula import Series
+from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
+from chimera.metrics import load_series
+
+BAND_SD = 3
+"""The shaded band is baseline +/- this many standard deviations (the WARNING rule's sd)."""
+COLORS = {"line": "#1f4e79", "target": "#2e7d32", "warning": "#ef6c00", "critical": "#c62828",
+          "band": "rgba(31, 78, 121, 0.12)", "unjudged": "#9e9e9e"}
+
+
+class TrendPoint(BaseModel):
+    """One day of a KPI trend: the judged value (None = gap), its status and the anomaly band."""
+
+    model_config = ConfigDict(frozen=True)
+
+    day: date
+    status: str
+    value: Decimal | None
+    """The window ending ``day``, judged as of ``day``; None when UNKNOWN."""
+    raw_value: Decimal | None = None
+    """The window value even when it could not be judged (e.g. too little history), else None."""
+    baseline: Decimal | None = None
+    band_low: Decimal | None = None
+    band_high: Decimal | None = None
+    reason: str | None = None
+    """Why the day is UNKNOWN (the evaluator's reason), else None."""
+
+
+def kpi_spec(client: ClientContext, kpi_id: str) -> KPI:
+    """The KPI from the client's kpis.yml, or a ConfigError naming the file and the choices."""
+    specs = {k.id: k for k in client.configs.kpis.kpis}
+    if kpi_id not in specs:
+        raise ConfigError(f"{client.folder / 'kpis.yml'}: no KPI {kpi_id!r}{suggest(kpi_id, list(specs))}; "
+                          f"expected one of {', '.join(specs)}")
+    return specs[kpi_id]
+
+
+def trend_points(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None
+                 ) -> list[TrendPoint]:
+    """Every day of ``[start, end]`` judged as its own as-of, sharing window sums across days."""
+    windows = KPIWindows(spec, series, customers)
+    points: list[TrendPoint] = []
+    for i in range((end - start).days + 1):
+        day = start + timedelta(days=i)
+        j = judge(windows, day)
+        own = windows.at(day)
+        raw = quantize(own.value, spec.unit) if own.ok else None
+        if j.end != day:  # judged on an earlier window end: this day's own data is not in yet
+            points.append(TrendPoint(day=day, status="UNKNOWN", value=None, raw_value=raw,
+                                     reason=j.reason or "missing"))
+            continue
+        low = high = baseline = None
+        score = j.score
+        if score is not None and raw is not None and score.sd_score:
+            half = Decimal(repr(abs(float(own.value - score.baseline) / score.sd_score) * BAND_SD))
+            baseline = quantize(score.baseline, spec.unit)
+            low, high = quantize(score.baseline - half, spec.unit), quantize(score.baseline + half, spec.unit)
+        judged = j.status != "UNKNOWN"
+        points.append(TrendPoint(day=day, status=j.status, value=raw if judged else None, raw_value=raw,
+                                 baseline=baseline, band_low=low, band_high=high, reason=j.reason))
+    return points
+
+
+def load_kpi_data(session: Session, client: ClientContext, specs: list[KPI], start: date, end: date
+                  ) -> tuple[Series, Customers | None]:
+    """The series (and customers, for repeat purchase rate) the trends of ``specs`` need, read once."""
+    first = start - timedelta(days=max((history_days(s) for s in specs), default=0))
+    metrics = sorted({m for s in specs for m in needed_metrics(s)})
+    series = load_series(session, client.company_id, metrics, start=first, end=end)
+    customers = load_customers(session, client.company_id, first, end) if any(map(is_repeat, specs)) else None
+    return series, customers
+
+
+def _f(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _axis(spec: KPI, currency: str) -> dict:
+    if spec.unit == "percent":
+        return {"tickformat": ".2%", "title": {"text": f"{spec.label} (%)"}}
+    if spec.unit == "currency":
+        return {"tickformat": ",.0f", "ticksuffix": f" {currency}", "title": {"text": f"{spec.label} ({currency})"}}
+    if spec.unit == "count":
+        return {"tickformat": ",.0f", "title": {"text": spec.label}}
+    return {"tickformat": ",.2f", "title": {"text": spec.label}}
+
+
+def _hover(spec: KPI, currency: str) -> str:
+    if spec.unit == "percent":
+        return "%{x|%Y-%m-%d}: %{y:.2%}"
+    if spec.unit == "currency":
+        return "%{x|%Y-%m-%d}: %{y:,.2f} " + currency
+    if spec.unit == "count":
+        return "%{x|%Y-%m-%d}: %{y:,.0f}"
+    return "%{x|%Y-%m-%d}: %{y:,.2f}"
+
+
+def _band_runs(points: list[TrendPoint]) -> list[list[TrendPoint]]:
+    """Consecutive days with a band, each drawn as one closed shape (a gap stays a gap)."""
+    runs: list[list[TrendPoint]] = []
+    current: list[TrendPoint] = []
+    for p in points:
+        if p.band_low is not None and p.band_high is not None:
+            current.append(p)
+        elif current:
+            runs.append(current)
+            current = []
+    return [*runs, current] if current else runs
+
+
+def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> go.Figure:
+    """The chart of ``points``: value line, thresholds, anomaly band, WARNING/CRITICAL markers."""
+    days = [p.day for p in points]
+    hover = _hover(spec, currency)
+    fig = go.Figure()
+    for i, run in enumerate(_band_runs(points)):
+        xs = [p.day for p in run] + [p.day for p in reversed(run)]
+        ys = [_f(p.band_high) for p in run] + [_f(p.band_low) for p in reversed(run)]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, name=f"anomaly band (baseline ±{BAND_SD} sd)", mode="lines", fill="toself",
+            fillcolor=COLORS["band"], line={"width": 0}, legendgroup="band", showlegend=i == 0,
+            hoverinfo="skip"))
+    unjudged = [p.raw_value if p.value is None else None for p in points]
+    if any(v is not None for v in unjudged):
+        fig.add_trace(go.Scatter(
+            x=days, y=[_f(v) for v in unjudged], name="value, not judged (UNKNOWN)", mode="lines+markers",
+            line={"color": COLORS["unjudged"], "dash": "dot", "width": 1}, marker={"size": 3},
+            connectgaps=False, hovertemplate=hover + "<extra>not judged</extra>"))
+    fig.add_trace(go.Scatter(
+        x=days, y=[_f(p.value) for p in points], name=f"{spec.label} ({spec.window})", mode="lines",
+        line={"color": COLORS["line"], "width": 2}, connectgaps=False, hovertemplate=hover + "<extra></extra>"))
+    if days:
+        for name in ("target", "warning", "critical"):
+            level = float(getattr(spec, name))
+            fig.add_trace(go.Scatter(
+                x=[days[0], days[-1]], y=[level, level], name=name, mode="lines",
+                line={"color": COLORS[name], "dash": "solid" if name == "target" else "dash", "width": 1.5},
+                hovertemplate=f"{name}: " + hover.split(": ", 1)[1] + "<extra></extra>"))
+    for status in ("WARNING", "CRITICAL"):
+        marked = [p for p in points if p.status == status and p.value is not None]
+        if marked:
+            fig.add_trace(go.Scatter(
+                x=[p.day for p in marked], y=[_f(p.value) for p in marked], name=status, mode="markers",
+                marker={"color": COLORS[status.lower()], "size": 8, "symbol": "circle",
+                        "line": {"color": "white", "width": 1}},
+                hovertemplate=hover + f"<extra>{status}</extra>"))
+    span = f"{days[0]} to {days[-1]}" if days else "no days"
+    fig.update_layout(
+        title={"text": f"{spec.label}: trailing {spec.window} value per day ({span})"},
+        yaxis=_axis(spec, currency),
+        template="plotly_white", height=360, margin={"l": 70, "r": 20, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.12}, hovermode="x unified",
+    )
+    return fig
+
+
+def kpi_trend_figure(client_ctx: ClientContext, kpi_id: str, as_of: date | None = None, days: int = 90
+                     ) -> go.Figure:
+    """The trend of ``kpi_id`` over the ``days`` days ending ``as_of`` (default: newest data)."""
+    spec = kpi_spec(client_ctx, kpi_id)
+    with session_scope() as session:
+        end = as_of or newest_day(session, client_ctx.company_id)
+        start = end - timedelta(days=max(days, 1) - 1)
+        series, customers = load_kpi_data(session, client_ctx, [spec], start, end)
+    return trend_figure(spec, trend_points(spec, series, start, end, customers), client_ctx.config.currency)

@@ -1,0 +1,140 @@
+"""Everything the HTML report shows, read once and read-only (nothing is stored or refreshed).
+
+KPIs are judged with ``evaluate_kpis(store=False)``, trends with the same evaluator per day, plays
+and decisions come from the latest cycle run on or before as-of, evidence from the stored records
+(``evidence_report(refresh=False)``): opening a report never changes what the next cycle sees.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from chimera.clients import ClientContext
+from chimera.db.engine import session_scope
+from chimera.db.models import AppliedChange, CycleRun, Decision, Job, PlayRun
+from chimera.evidence.models import METHOD
+from chimera.evidence.record import evidence_report
+from chimera.kpi.evaluate import evaluate_kpis, newest_day
+from chimera.kpi.models import KPIReport
+from chimera.report.charts import TrendPoint, load_kpi_data, trend_points
+
+KEY_KPIS = ("net_revenue", "conversion_rate", "aov")
+"""Always charted (when configured), whatever their status."""
+TREND_DAYS = 90
+
+
+class JobRow(BaseModel):
+    id: int | None
+    type: str
+    bot: str
+    action: str
+    status: str
+    asset: str = ""
+    """Path of the asset the adapter wrote (price table, brief), when any."""
+    error: str = ""
+
+
+class PlayRow(BaseModel):
+    """One play of the cycle with its explanation, the decision on it and what was executed."""
+
+    play_run_id: str
+    play_id: str
+    label: str
+    rank: int
+    status: str
+    owner: str
+    reason: str
+    trigger: list[str]
+    why_rank: str = ""
+    rationale: str = ""
+    decision: dict[str, str] | None = None
+    """kind, who, why, at."""
+    executed_on: date | None = None
+    jobs: list[JobRow] = []
+
+
+class CycleInfo(BaseModel):
+    run_id: str
+    as_of: date
+    status: str
+    silent: bool
+    backend: str
+
+
+class ReportData(BaseModel):
+    client: str
+    label: str
+    currency: str
+    as_of: date
+    kpis: KPIReport
+    trends: dict[str, list[TrendPoint]]
+    """KPI id -> daily points, for the charted KPIs in table order."""
+    cycle: CycleInfo | None
+    plays: list[PlayRow]
+    evidence: list[dict[str, Any]]
+    method: str = METHOD
+
+
+def charted_kpis(report: KPIReport) -> list[str]:
+    """KPIs in WARNING/CRITICAL plus the key ones, in kpis.yml order."""
+    return [k.id for k in report.kpis if k.status in ("WARNING", "CRITICAL") or k.id in KEY_KPIS]
+
+
+def latest_cycle(session: Session, company_id: int, as_of: date) -> CycleRun | None:
+    """The newest weekly cycle on or before ``as_of`` (evaluation-only runs have no plays)."""
+    return session.exec(select(CycleRun).where(
+        CycleRun.company_id == company_id, CycleRun.kind == "cycle", CycleRun.as_of <= as_of,
+    ).order_by(col(CycleRun.as_of).desc(), col(CycleRun.created_at).desc())).first()
+
+
+def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
+    runs = session.exec(select(PlayRun).where(PlayRun.company_id == run.company_id, PlayRun.run_id == run.id)
+                        .order_by(col(PlayRun.rank), col(PlayRun.created_at))).all()
+    ids = [r.id for r in runs]
+    decisions = {d.play_run_id: d for d in session.exec(
+        select(Decision).where(col(Decision.play_run_id).in_(ids)))} if ids else {}
+    jobs = session.exec(select(Job).where(col(Job.play_run_id).in_(ids)).order_by(col(Job.id))).all() if ids else []
+    assets = {a.job_id: a.asset_path for a in session.exec(
+        select(AppliedChange).where(col(AppliedChange.job_id).in_([j.id for j in jobs])))} if jobs else {}
+    rows = []
+    for r in runs:
+        e, d = r.explanation or {}, decisions.get(r.id)
+        rows.append(PlayRow(
+            play_run_id=r.id, play_id=r.play_id, label=str(e.get("label") or r.play_id), rank=r.rank,
+            status=r.status, owner=r.owner, reason=str(e.get("reason", "")),
+            trigger=[str(t) for t in e.get("trigger", [])], why_rank=str(e.get("why_rank", "")),
+            rationale=str((r.rationale or {}).get("summary", "")), executed_on=r.executed_on,
+            decision=None if d is None else {"kind": d.kind, "who": d.who, "why": d.why,
+                                             "at": d.at.strftime("%Y-%m-%d %H:%M")},
+            jobs=[JobRow(id=j.id, type=j.type, bot=j.bot, action=j.action, status=j.status, error=j.error,
+                         asset=assets.get(j.id) or str((j.result or {}).get("asset") or ""))
+                  for j in jobs if j.play_run_id == r.id],
+        ))
+    return rows
+
+
+def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_DAYS) -> ReportData:
+    """Read everything the report shows for ``client`` at ``as_of`` (default: the newest data day)."""
+    with session_scope() as session:
+        as_of = as_of or newest_day(session, client.company_id)
+        kpis = evaluate_kpis(client, as_of, session=session, store=False)
+        specs = {k.id: k for k in client.configs.kpis.kpis}
+        charted = [specs[k] for k in charted_kpis(kpis) if k in specs]
+        start = as_of - timedelta(days=days - 1)
+        series, customers = load_kpi_data(session, client, charted, start, as_of)
+        trends = {s.id: trend_points(s, series, start, as_of, customers) for s in charted}
+        run = latest_cycle(session, client.company_id, as_of)
+        cycle = plays = None
+        if run is not None:
+            usage = run.model_usage or {}
+            cycle = CycleInfo(run_id=run.id, as_of=run.as_of, status=run.status, silent=run.silent,
+                              backend=str(usage.get("backend") or "offline"))
+            plays = _plays(session, run)
+    evidence = evidence_report(client, as_of, refresh=False)["evidence"]
+    return ReportData(client=client.name, label=client.config.label or client.name,
+                      currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
+                      plays=plays or [], evidence=evidence)

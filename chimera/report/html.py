@@ -1,0 +1,209 @@
+"""The offline HTML report: one file with inline CSS, plotly.js inline once, every text escaped.
+
+It opens from a USB stick or an e-mail attachment with no network: no script src, no stylesheet
+link, no font download. Numbers are the evaluator's, formatted like the CLI (``chimera.kpi.fmt``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from plotly.offline import get_plotlyjs
+
+from chimera.clients import ClientContext, get_client
+from chimera.config.models import KPI
+from chimera.kpi.fmt import fmt
+from chimera.kpi.models import KPIResult
+from chimera.report.charts import trend_figure
+from chimera.report.data import TREND_DAYS, PlayRow, ReportData, collect
+
+STATUSES = ("CRITICAL", "WARNING", "UNKNOWN", "OK")
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1d2733;background:#f5f7fa}
+main{max-width:1200px;margin:0 auto;padding:16px 24px 48px}
+header{background:#1f4e79;color:#fff;padding:20px 24px}header h1{margin:0 0 4px;font-size:26px}
+header p{margin:2px 0;opacity:.92}nav a{color:#fff;margin-right:16px}
+h2{border-bottom:2px solid #d5dde6;padding-bottom:4px;margin-top:32px}
+table{border-collapse:collapse;width:100%;background:#fff;font-size:14px}
+th,td{border:1px solid #dde3ea;padding:6px 8px;text-align:left;vertical-align:top}
+th{background:#eef2f6}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+.st{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px;color:#fff}
+.st-OK{background:#2e7d32}.st-WARNING{background:#ef6c00}.st-CRITICAL{background:#c62828}
+.st-UNKNOWN{background:#9e9e9e}.row-CRITICAL{background:#fdecea}.row-WARNING{background:#fff4e5}
+.note{color:#445;font-size:13px}.muted{color:#667}.chips span{margin-right:8px}
+.chart{background:#fff;border:1px solid #dde3ea;margin:12px 0;padding:4px}
+.card{background:#fff;border:1px solid #dde3ea;border-left:5px solid #1f4e79;margin:12px 0;padding:10px 14px}
+.card h3{margin:0 0 6px;font-size:17px}.card ul{margin:4px 0 8px}
+.v-moved_up,.v-moved_down{color:#2e7d32;font-weight:600}.v-confounded{color:#c62828;font-weight:600}
+.v-inconclusive{color:#8e24aa}.v-no_detectable_change{color:#ef6c00}.v-pending{color:#667}
+"""
+
+
+def _e(value: Any) -> str:
+    return escape("" if value is None else str(value))
+
+
+def _num(value: Any, unit: str, currency: str) -> str:
+    if value is None or value == "":
+        return "—"
+    try:
+        text = fmt(Decimal(str(value)), unit)
+    except InvalidOperation:
+        return _e(value)
+    return f"{text} {currency}" if unit == "currency" else text
+
+
+def _status(status: str) -> str:
+    return f'<span class="st st-{_e(status)}">{_e(status)}</span>'
+
+
+def _header(data: ReportData) -> str:
+    cycle = data.cycle
+    run = (f"latest cycle {_e(cycle.run_id)} as of {_e(cycle.as_of)} ({_e(cycle.status)}"
+           f"{', silent' if cycle.silent else ''})" if cycle else "no weekly cycle run yet")
+    backend = cycle.backend if cycle else "none"
+    return (
+        f"<header><h1>{_e(data.label)} — Profit OS report</h1>"
+        f"<p>Client <b>{_e(data.client)}</b> · as of <b>{_e(data.as_of)}</b> · {run}</p>"
+        f"<p>All numbers computed deterministically from the ingested data; the model backend "
+        f"(<b>{_e(backend)}</b>) only wrote narratives and rationales.</p>"
+        '<nav><a href="#kpis">KPIs</a><a href="#trends">Trends</a><a href="#plays">Plays</a>'
+        '<a href="#evidence">Evidence</a></nav></header>'
+    )
+
+
+def _wow(k: KPIResult) -> str:
+    if k.value is None or k.previous_value is None or not k.previous_value:
+        return "—"
+    return f"{(k.value - k.previous_value) / abs(k.previous_value) * 100:+.1f} %"
+
+
+def _kpi_table(data: ReportData) -> str:
+    counts = {s: sum(k.status == s for k in data.kpis.kpis) for s in STATUSES}
+    chips = " ".join(f"<span>{_status(s)} {n}</span>" for s, n in counts.items() if n)
+    rows = []
+    order = {s: i for i, s in enumerate(STATUSES)}
+    for k in sorted(data.kpis.kpis, key=lambda k: order.get(k.status, 9)):
+        c = data.currency
+        rows.append(
+            f'<tr class="row-{_e(k.status)}" id="kpi-{_e(k.id)}"><td><b>{_e(k.label)}</b><br>'
+            f'<span class="muted">{_e(k.id)}</span></td><td>{_status(k.status)}</td>'
+            f'<td class="num">{_num(k.value, k.unit, c)}</td><td class="num">{_num(k.target, k.unit, c)}</td>'
+            f'<td class="num">{_num(k.warning, k.unit, c)}</td><td class="num">{_num(k.critical, k.unit, c)}</td>'
+            f'<td class="num">{_wow(k)}</td><td>{_e(k.window)}</td><td>{_e(k.data_through or "—")}</td>'
+            f'<td class="note">{_e(k.note)}</td></tr>')
+    head = ("<tr><th>KPI</th><th>status</th><th>value</th><th>target</th><th>warning</th><th>critical</th>"
+            "<th>vs previous window</th><th>window</th><th>data through</th><th>note</th></tr>")
+    return (f'<section id="kpis"><h2>KPIs</h2><p class="chips">{chips}</p>'
+            f"<table>{head}{''.join(rows)}</table></section>")
+
+
+def _trends(data: ReportData, specs: dict[str, KPI]) -> str:
+    parts = ['<section id="trends"><h2>Trends</h2><p class="muted">Each point is the KPI over its trailing '
+             "window ending that day, judged as of that day. Gaps are days without a judged value (missing "
+             "data, too small a denominator, too little history), never zeros; the shaded band is the "
+             "baseline ±3 sd of the anomaly check; dots mark WARNING/CRITICAL days.</p>"]
+    if not data.trends:
+        parts.append("<p>No KPI to chart.</p>")
+    for kpi_id, points in data.trends.items():
+        fig = trend_figure(specs[kpi_id], points, data.currency)
+        div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"trend-{kpi_id}",
+                          config={"displaylogo": False, "responsive": True})
+        parts.append(f'<div class="chart">{div}</div>')
+    return "".join(parts) + "</section>"
+
+
+def _play_card(p: PlayRow) -> str:
+    trigger = "".join(f"<li>{_e(t)}</li>" for t in p.trigger)
+    d = p.decision
+    decision = (f"<b>{_e(d['kind'])}</b> by <b>{_e(d['who'])}</b> at {_e(d['at'])}"
+                + (f": {_e(d['why'])}" if d.get("why") else "")) if d else "<i>not decided</i>"
+    lines = [
+        f'<div class="card" id="play-{_e(p.play_run_id)}"><h3>#{_e(p.rank)} {_e(p.label)} '
+        f'<span class="muted">({_e(p.play_id)}, run {_e(p.play_run_id)})</span></h3>',
+        f"<div>owner <b>{_e(p.owner)}</b> · status <b>{_e(p.status)}</b>"
+        + (f" · executed {_e(p.executed_on)}" if p.executed_on else "") + "</div>",
+        f"<div><b>Why</b>: {_e(p.reason)}</div>",
+        f"<div><b>Trigger</b>:<ul>{trigger}</ul></div>" if trigger else "",
+        f"<div><b>Rank</b>: {_e(p.why_rank)}</div>" if p.why_rank else "",
+        f"<div><b>Commander</b>: {_e(p.rationale)}</div>" if p.rationale else "",
+        f"<div><b>Decision</b>: {decision}</div>",
+    ]
+    if p.jobs:
+        rows = "".join(
+            f"<tr><td>{_e(j.id)}</td><td>{_e(j.type)}</td><td>{_e(j.bot + '.' + j.action if j.bot else '—')}</td>"
+            f"<td>{_e(j.status)}</td><td>{_e(j.asset or '—')}</td><td>{_e(j.error)}</td></tr>" for j in p.jobs)
+        lines.append("<table><tr><th>job</th><th>type</th><th>bot.action</th><th>status</th><th>asset</th>"
+                     f"<th>error</th></tr>{rows}</table>")
+    return "".join(lines) + "</div>"
+
+
+def _plays(data: ReportData) -> str:
+    head = '<section id="plays"><h2>Plays of the latest cycle</h2>'
+    if data.cycle is None:
+        return head + "<p>No weekly cycle has run yet (chimera cycle --client NAME).</p></section>"
+    if not data.plays:
+        return head + f"<p>Cycle {_e(data.cycle.run_id)} triggered no play.</p></section>"
+    return head + "".join(_play_card(p) for p in data.plays) + "</section>"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f} %"
+
+
+def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
+    head = (f'<section id="evidence"><h2>Evidence</h2><p><b>Method: {_e(data.method)}</b>. A move is claimed '
+            "only when the 95 % interval excludes 0 and the effect beats most placebo dates; overlapping plays, "
+            "driver anomalies and data gaps are listed as confounders.</p>")
+    if not data.evidence:
+        return head + "<p>No executed play has evidence yet.</p></section>"
+    rows = []
+    for e in data.evidence:
+        spec = specs.get(e["kpi"])
+        unit = spec.unit if spec else "ratio"
+        interval = "—" if e.get("ci_low_pct") is None else f"[{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}] %"
+        conf = "; ".join(c.get("note") or f"{c.get('kind')} {c.get('what')}" for c in e.get("confounders", []))
+        rows.append(
+            f"<tr><td>{_e(e['play'])}</td><td>{_e(e['kpi'])}</td><td>{_e(e['executed_on'])}</td>"
+            f'<td class="num">{_num(e.get("before"), unit, data.currency)}</td>'
+            f'<td class="num">{_num(e.get("after"), unit, data.currency)}</td>'
+            f'<td class="num">{_pct(e.get("effect_pct"))}</td><td class="num">{interval}</td>'
+            f'<td class="v-{_e(e["verdict"])}">{_e(e["verdict"])}</td><td class="note">{_e(conf or "none")}'
+            f'</td><td class="note">{_e(e.get("reason", ""))}</td></tr>')
+    table = ("<table><tr><th>play</th><th>KPI</th><th>executed</th><th>before</th><th>after</th><th>effect</th>"
+             "<th>95 % interval</th><th>verdict</th><th>confounders</th><th>why</th></tr>"
+             + "".join(rows) + "</table>")
+    return head + table + "</section>"
+
+
+def render_data(data: ReportData, specs: dict[str, KPI]) -> str:
+    """The HTML document of collected ``data`` (``specs``: the client's KPI definitions by id)."""
+    title = f"{data.label} — Profit OS report as of {data.as_of}"
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style>"
+        f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
+        f"{_header(data)}<main>{_kpi_table(data)}{_trends(data, specs)}{_plays(data)}{_evidence(data, specs)}"
+        f'<footer class="muted"><p>Chimera (Profit OS) · {_e(data.client)} · as of {_e(data.as_of)} · '
+        f"trends over {TREND_DAYS} days · opens offline</p></footer></main></body></html>\n"
+    )
+
+
+def render_report(client_ctx: ClientContext, as_of: date | None = None) -> str:
+    """The report of ``client_ctx`` at ``as_of`` (default: newest data) as one self-contained HTML page."""
+    data = collect(client_ctx, as_of)
+    return render_data(data, {k.id: k for k in client_ctx.configs.kpis.kpis})
+
+
+def write_report(client_name: str, path: Path, as_of: date | None = None) -> Path:
+    """Write the report of ``client_name`` to ``path`` (parent folders created) and return the path."""
+    text = render_report(get_client(client_name), as_of)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
