@@ -183,7 +183,7 @@ def test_report_shows_plays_decisions_jobs_and_evidence(shop: str) -> None:  # n
     assert "EXECUTE_PLAY_" in html
     section = html[html.index('id="evidence"'):]
     for e in evidence:
-        assert f"<td>{e['play']}</td><td>{e['kpi']}</td><td>{e['executed_on']}</td>" in section
+        assert f"<td>{e['play']}</td><td>{e['kpi']}</td><td class=d>{e['executed_on']}</td>" in section
         assert e["verdict"] in section
 
 

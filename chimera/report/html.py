@@ -30,7 +30,7 @@ header p{margin:2px 0;opacity:.92}nav a{color:#fff;margin-right:16px}
 h2{border-bottom:2px solid #d5dde6;padding-bottom:4px;margin-top:32px}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:14px}
 th,td{border:1px solid #dde3ea;padding:6px 8px;text-align:left;vertical-align:top}
-th{background:#eef2f6}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
+th{background:#eef2f6}td.d{white-space:nowrap}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .st{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px;color:#fff}
 .st-OK{background:#2e7d32}.st-WARNING{background:#ef6c00}.st-CRITICAL{background:#c62828}
 .st-UNKNOWN{background:#9e9e9e}.row-CRITICAL{background:#fdecea}.row-WARNING{background:#fff4e5}
@@ -94,7 +94,7 @@ def _kpi_table(data: ReportData) -> str:
             f'<span class="muted">{_e(k.id)}</span></td><td>{_status(k.status)}</td>'
             f'<td class="num">{_num(k.value, k.unit, c)}</td><td class="num">{_num(k.target, k.unit, c)}</td>'
             f'<td class="num">{_num(k.warning, k.unit, c)}</td><td class="num">{_num(k.critical, k.unit, c)}</td>'
-            f'<td class="num">{_wow(k)}</td><td>{_e(k.window)}</td><td>{_e(k.data_through or "—")}</td>'
+            f'<td class="num">{_wow(k)}</td><td>{_e(k.window)}</td><td class="d">{_e(k.data_through or "—")}</td>'
             f'<td class="note">{_e(k.note)}</td></tr>')
     head = ("<tr><th>KPI</th><th>status</th><th>value</th><th>target</th><th>warning</th><th>critical</th>"
             "<th>vs previous window</th><th>window</th><th>data through</th><th>note</th></tr>")
@@ -158,7 +158,9 @@ def _pct(value: float | None) -> str:
 def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
     head = (f'<section id="evidence"><h2>Evidence</h2><p><b>Method: {_e(data.method)}</b>. A move is claimed '
             "only when the 95 % interval excludes 0 and the effect beats most placebo dates; overlapping plays, "
-            "driver anomalies and data gaps are listed as confounders.</p>")
+            "driver anomalies and data gaps are listed as confounders. Ratio KPIs compare ratios of sums; "
+            "sum KPIs (revenue, orders) compare means per day. Verdicts as last refreshed by the cycle's "
+            "LOG_EVIDENCE step or <code>chimera evidence</code>.</p>")
     if not data.evidence:
         return head + "<p>No executed play has evidence yet.</p></section>"
     rows = []
@@ -168,7 +170,7 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
         interval = "—" if e.get("ci_low_pct") is None else f"[{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}] %"
         conf = "; ".join(c.get("note") or f"{c.get('kind')} {c.get('what')}" for c in e.get("confounders", []))
         rows.append(
-            f"<tr><td>{_e(e['play'])}</td><td>{_e(e['kpi'])}</td><td>{_e(e['executed_on'])}</td>"
+            f"<tr><td>{_e(e['play'])}</td><td>{_e(e['kpi'])}</td><td class=d>{_e(e['executed_on'])}</td>"
             f'<td class="num">{_num(e.get("before"), unit, data.currency)}</td>'
             f'<td class="num">{_num(e.get("after"), unit, data.currency)}</td>'
             f'<td class="num">{_pct(e.get("effect_pct"))}</td><td class="num">{interval}</td>'
