@@ -57,15 +57,25 @@ def tracker(ctx: CycleContext) -> UsageTracker:
     return ctx.cache["usage"]
 
 
-def save_usage(ctx: CycleContext) -> None:
+def save_usage(session: Any, ctx: CycleContext) -> None:
+    """Store the cycle's usage on its CycleRun, in the caller's transaction (no second writer)."""
     t = ctx.cache.get("usage")
     if t is None:
         return
-    with session_scope() as s:
-        run = s.get(CycleRun, ctx.run_id)
-        if run is not None:
-            run.model_usage = t.details()
-            s.add(run)
+    run = session.get(CycleRun, ctx.run_id)
+    if run is not None:
+        run.model_usage = t.details()
+        session.add(run)
+
+
+def _label_backend(ctx: CycleContext, cmd_model: Any) -> None:
+    """Say which backend actually spoke (a per-commander override may differ from CHIMERA_LLM)."""
+    t = tracker(ctx)
+    used = (cmd_model.backend if cmd_model and cmd_model.backend else None) or resolve_backend()
+    if t.backend in ("offline", used):
+        t.backend = used
+    elif used not in t.backend.split("+"):
+        t.backend = f"{t.backend}+{used}"
 
 
 def _model_for(cmd_model: Any) -> Any:
@@ -87,13 +97,12 @@ def model_narrative(cmd: Commander, ctx: CycleContext, job: Job, result: dict[st
     model = _model_for(cmd.spec.model)
     if model is None:
         return None
+    _label_backend(ctx, cmd.spec.model)
     facts = json.dumps(_compact(result), default=str)
     messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
                 HumanMessage(render("job_summary", job_type=job.type, facts=facts))]
     usage = tracker(ctx)
-    narrative = guarded_narrative(model, messages, [result], offline_text, usage=usage, commander=cmd.id)
-    save_usage(ctx)
-    return narrative
+    return guarded_narrative(model, messages, [result], offline_text, usage=usage, commander=cmd.id)
 
 
 def _compact(result: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +134,7 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
     model = _model_for(cmd.spec.model) if cmd else None
     if model is None or cmd is None:
         return fallback
+    _label_backend(ctx, cmd.spec.model)
     facts = {"play": {k: explanation.get(k) for k in ("play_id", "label", "reason", "trigger", "kpi_values",
                                                        "why_rank", "evidence_kpis", "reversible")},
              "sops": sop_hits}
@@ -134,7 +144,6 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
     offline_json = fallback.model_dump_json(include={"summary", "why", "metrics_cited", "sops_cited", "caveats"})
     usage = tracker(ctx)
     narrative = guarded_narrative(model, messages, [facts], offline_json, usage=usage, commander=cmd.id)
-    save_usage(ctx)
     if narrative.source != "model":
         return fallback.model_copy(update={"note": narrative.note or fallback.note})
     try:
@@ -153,3 +162,65 @@ def _strip_fences(text: str) -> str:
         text = text.split("\n", 1)[1] if "\n" in text else text
         text = text.rsplit("```", 1)[0]
     return text.strip()
+
+
+class Answer(BaseModel):
+    """A commander's answer to a person: the text, where it came from, and the tools it read."""
+
+    text: str
+    source: str
+    commander: str
+    tools_called: list[str] = []
+    note: str = ""
+    guard_rejections: int = 0
+
+
+def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str, *, model: Any = None,
+                  usage: UsageTracker | None = None, max_rounds: int = 4) -> Answer:
+    """Let the commander's model call the read-only tools, then answer; every figure it writes must
+    come from those tool outputs (else one correction, then the offline answer, said so)."""
+    from langchain_core.messages import ToolMessage
+
+    from chimera.llm.retry import ModelUnavailable, invoke_with_retries
+
+    model = model if model is not None else _model_for(cmd_spec.model)
+    offline = Answer(text=offline_text, source="offline", commander=cmd_spec.id, note="offline (no model configured)")
+    if model is None:
+        return offline
+    bound = model.bind_tools(toolbox.as_tools())
+    messages: list[Any] = [SystemMessage(system_prompt(cmd_spec, toolbox.client.name)), HumanMessage(question)]
+    outputs: list[Any] = []
+    called: list[str] = []
+    rejections = 0
+    config = {"metadata": {"commander": cmd_spec.id}, **({"callbacks": [usage]} if usage else {})}
+    for _ in range(max_rounds):
+        if usage is not None and not usage.allow_call():
+            return offline.model_copy(update={"note": f"{usage.budget_reason()}; offline answer shown"})
+        try:
+            reply = invoke_with_retries(bound, messages, config=config)
+        except ModelUnavailable as exc:
+            return offline.model_copy(update={"note": f"{exc.reason}; offline answer shown", "tools_called": called})
+        messages.append(reply)
+        if reply.tool_calls:
+            for call in reply.tool_calls:
+                result = toolbox.call(call["name"], call.get("args") or {})
+                outputs.append(result)
+                called.append(call["name"])
+                messages.append(ToolMessage(json.dumps(result, default=str), tool_call_id=call["id"]))
+            continue
+        text = (reply.text if isinstance(reply.text, str) else str(reply.content)).strip()
+        verdict = check_numbers(text, outputs)
+        if text and verdict.ok:
+            return Answer(text=text, source="model", commander=cmd_spec.id, tools_called=called,
+                          guard_rejections=rejections)
+        rejections += 1
+        if usage is not None:
+            usage.add_guard_rejections()
+        if rejections >= 2 or not text:
+            break
+        messages.append(HumanMessage(
+            "These figures are not in the tool outputs: " + ", ".join(verdict.offending)
+            + ". Answer again using only figures from the tool outputs, or none."))
+    note = "model answer contained figures not in the tool outputs; offline answer shown" if rejections else (
+        "model did not finish within the tool-call limit; offline answer shown")
+    return offline.model_copy(update={"note": note, "tools_called": called, "guard_rejections": rejections})

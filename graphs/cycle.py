@@ -25,6 +25,7 @@ from agents.commander import Commander, build_commanders
 from agents.context import CycleContext
 from agents.decisions import apply_decision
 from agents.jobs import finish_cycle, handler_for
+from agents.llm_commander import save_usage
 from chimera.db.engine import session_scope
 from chimera.db.models import Decision, Job, PlayRun
 from chimera.errors import ChimeraError
@@ -104,27 +105,31 @@ def make_commander_node(cmd: Commander, ctx_of: Callable[[CycleState], CycleCont
 
 
 def _run_with_retries(cmd: Commander, ctx: CycleContext, job_id: int) -> dict[str, Any]:
+    """Run the job's handler and record its result in one transaction; transient errors retry."""
     retrying = Retrying(
         stop=stop_after_attempt(3), wait=wait_exponential(multiplier=0.05, max=1), reraise=True,
         retry=retry_if_not_exception_type((ChimeraError, PermissionError, AssertionError, KeyError)),
     )
-    for attempt in retrying:
-        with attempt, session_scope() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            result = handler_for(job.type)(s, ctx, job)
-            narrative = cmd.narrate(ctx, job, result)
-            job.result = {**result, "narrative": narrative.model_dump(mode="json")}
-            job.status, job.lease_until, job.error = "succeeded", None, ""
-            job.updated_at = datetime.now(UTC)
-            s.add(job)
-            s.flush()
-            fault_point(f"before_commit:{job.type}")
-            event = {"node": cmd.id, "job": job.id, "type": job.type, "status": "succeeded",
-                     "play_run_id": job.play_run_id, "narrative": narrative.model_dump(mode="json")}
-        fault_point(f"after_commit:{event['type']}")
-        return event
-    raise AssertionError("unreachable")
+    return retrying(_run_once, cmd, ctx, job_id)
+
+
+def _run_once(cmd: Commander, ctx: CycleContext, job_id: int) -> dict[str, Any]:
+    with session_scope() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        result = handler_for(job.type)(s, ctx, job)
+        narrative = cmd.narrate(ctx, job, result)
+        save_usage(s, ctx)
+        job.result = {**result, "narrative": narrative.model_dump(mode="json")}
+        job.status, job.lease_until, job.error = "succeeded", None, ""
+        job.updated_at = datetime.now(UTC)
+        s.add(job)
+        s.flush()
+        fault_point(f"before_commit:{job.type}")
+        event = {"node": cmd.id, "job": job.id, "type": job.type, "status": "succeeded",
+                 "play_run_id": job.play_run_id, "narrative": narrative.model_dump(mode="json")}
+    fault_point(f"after_commit:{event['type']}")
+    return event
 
 
 def make_human_node(ctx_of: Callable[[CycleState], CycleContext]):
