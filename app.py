@@ -1,0 +1,275 @@
+"""The command center: Chainlit hooks only. Routing and text live in graphs/chat.py and graphs/ui_models.py.
+
+Run with ``chimera chat`` (or ``chainlit run app.py`` with CHAINLIT_AUTH_SECRET set). The cycle
+service is synchronous, so it runs in a worker thread; its events come back through an asyncio
+queue and become one step per job. Approval buttons are never trusted: each click re-reads the
+user's role on the server, and a decision is recorded by graphs.service.decide (once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from typing import Any
+
+import chainlit as cl
+from chainlit.input_widget import Select
+
+from chimera.auth import AuthUser, allowed_clients, authenticate, can_decide, get_user
+from chimera.clients import get_client, list_clients
+from chimera.errors import ChimeraError, DecisionError
+from chimera.llm.provider import backend_info
+from graphs import chat
+from graphs.ui_models import (
+    decision_markdown,
+    event_output,
+    event_title,
+    ingest_markdown,
+    outcome_markdown,
+    pending_markdown,
+)
+
+STARTERS = ["Run the weekly cycle", "Today's checks", "KPI status", "Why was this play suggested?",
+            "Show evidence", "Show conversion rate"]
+_OFFERS: dict[str, dict[str, cl.Message]] = {}  # session id -> play run id -> message with the buttons
+
+
+if os.environ.get("CHIMERA_CHAT_HISTORY", "on") != "off":
+    @cl.data_layer
+    def _data_layer():
+        from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+
+        from chimera.chat_history import ensure_chat_schema
+
+        return SQLAlchemyDataLayer(conninfo=ensure_chat_schema())
+
+
+@cl.password_auth_callback
+async def auth_callback(username: str, password: str) -> cl.User | None:
+    user = await asyncio.to_thread(authenticate, username, password)
+    if user is None:
+        return None
+    return cl.User(identifier=user.name, metadata={"role": user.role, "clients": user.clients})
+
+
+@cl.set_chat_profiles
+async def chat_profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
+    starters = [cl.Starter(label=s, message=s) for s in STARTERS]
+    return [cl.ChatProfile(name=p.name, markdown_description=p.markdown_description, starters=starters,
+                           default=p.commander is None) for p in chat.profiles()]
+
+
+def _auth_user() -> AuthUser | None:
+    """The logged-in user as defined now (role re-read on the server, never from the browser)."""
+    user = cl.user_session.get("user")
+    return get_user(user.identifier) if user is not None else None
+
+
+def _granted(user: AuthUser | None) -> list[str]:
+    if user is None:
+        return []
+    allowed = allowed_clients(user)
+    return [c for c in list_clients() if allowed is None or c in allowed]
+
+
+async def _start(resumed: bool = False) -> None:
+    user = _auth_user()
+    clients = await asyncio.to_thread(_granted, user)
+    info = backend_info()
+    if not clients:
+        await cl.Message(content="No client is granted to you (ask an admin: `chimera user add NAME --clients ...`).",
+                         author="Command Center").send()
+        return
+    current = cl.user_session.get("client")
+    client = current if current in clients else clients[0]
+    cl.user_session.set("client", client)
+    await cl.ChatSettings([Select(id="client", label="Client", values=clients,
+                                  initial_index=clients.index(client))]).send()
+    role = user.role if user else "viewer"
+    await cl.Message(author="Command Center", content=(
+        f"{'Welcome back' if resumed else 'Welcome'}, **{user.name if user else '?'}** ({role}). "
+        f"Client: **{client}** · model backend: **{info.label}**"
+        + (f" — {info.problem}" if info.problem else "")
+        + "\n\nAsk about KPIs, evidence or a play, type *Run the weekly cycle*, or drop a CSV export here.")).send()
+    await _offer_pending(client, user)
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    await _start()
+
+
+@cl.on_chat_resume
+async def on_chat_resume(thread: dict[str, Any]) -> None:
+    await _start(resumed=True)
+
+
+@cl.on_settings_update
+async def on_settings_update(settings: dict[str, Any]) -> None:
+    client = settings.get("client")
+    if client and client in await asyncio.to_thread(_granted, _auth_user()):
+        cl.user_session.set("client", client)
+        await cl.Message(content=f"Client switched to **{client}**.", author="Command Center").send()
+        await _offer_pending(client, _auth_user())
+
+
+def _actions(play_run_id: str) -> list[cl.Action]:
+    payload = {"play_run_id": play_run_id}
+    return [cl.Action(name="approve", payload=payload, label="Approve", icon="check"),
+            cl.Action(name="override", payload=payload, label="Override", icon="pencil"),
+            cl.Action(name="reject", payload=payload, label="Reject", icon="x")]
+
+
+async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] | None = None) -> None:
+    """One message per play awaiting a decision, with buttons (re-offered after a reload: from the DB)."""
+    from graphs.service import pending_decisions
+
+    if pending is None:
+        allowed = allowed_clients(user) if user else []
+        pending = await asyncio.to_thread(pending_decisions, client, allowed)
+    offers = _OFFERS.setdefault(cl.context.session.id, {})
+    for p in pending:
+        msg = cl.Message(content=pending_markdown(p), author=p.owner,
+                         actions=_actions(p.play_run_id) if can_decide(user) else [])
+        await msg.send()
+        offers[p.play_run_id] = msg
+
+
+async def _stream(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a sync service call in a thread; render each of its events as a step while it runs."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+    tasks = cl.TaskList(status="Running…")
+    await tasks.send()
+
+    def work() -> Any:
+        try:
+            return fn(*args, on_event=lambda e: loop.call_soon_threadsafe(queue.put_nowait, e), **kwargs)
+        finally:
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    job = asyncio.ensure_future(asyncio.to_thread(work))
+    while (event := await queue.get()) is not None:
+        title = event_title(event)
+        async with cl.Step(name=title, type="tool") as step:
+            step.input = {k: event.get(k) for k in ("node", "job", "type", "play_run_id") if event.get(k)}
+            step.output = event_output(event)
+        status = cl.TaskStatus.FAILED if event.get("status") == "failed" else (
+            cl.TaskStatus.RUNNING if event.get("status") == "waiting" else cl.TaskStatus.DONE)
+        await tasks.add_task(cl.Task(title=title, status=status))
+        await tasks.send()
+    try:
+        result = await job
+    except BaseException:
+        tasks.status = "Failed"
+        await tasks.send()
+        raise
+    tasks.status = "Awaiting decisions" if getattr(result, "pending", None) else "Done"
+    await tasks.send()
+    return result
+
+
+async def _run_cycle(client: str, user: AuthUser | None) -> None:
+    from graphs.service import run_cycle
+
+    allowed = allowed_clients(user) if user else []
+    outcome = await _stream(run_cycle, client, who=user.name if user else "chat", allowed=allowed)
+    await cl.Message(content=outcome_markdown(outcome), author="Command Center").send()
+    await _offer_pending(client, user, outcome.pending)
+
+
+async def _ingest(client: str, user: AuthUser | None, files: list[Any]) -> None:
+    from chimera.ingest.service import ingest_file
+
+    for f in files:
+        try:
+            ctx = get_client(client, allowed_clients(user) if user else [])
+            summary = await asyncio.to_thread(ingest_file, ctx, f.path)
+            text = ingest_markdown(f.name, summary)
+        except ChimeraError as exc:
+            text = f"⚠️ `{f.name}` was not ingested: {exc}"
+        await cl.Message(content=text, author="infra_commander_ai").send()
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    user = _auth_user()
+    client = cl.user_session.get("client")
+    if not client:
+        await cl.Message(content="No client selected: none is granted to you.").send()
+        return
+    try:
+        files = [e for e in (message.elements or []) if getattr(e, "path", None)]
+        if files:
+            await _ingest(client, user, files)
+            return
+        if chat.parse_intent(message.content).kind == "cycle":
+            await _run_cycle(client, user)
+            return
+        commander = chat.route(message.content, cl.user_session.get("chat_profile"))
+        ctx = await asyncio.to_thread(get_client, client, allowed_clients(user) if user else [])
+        reply = await asyncio.to_thread(chat.safe_answer, ctx, commander, message.content)
+        elements: list[Any] = []
+        if reply.chart_kpi:
+            figure, note = await asyncio.to_thread(chat.kpi_chart, ctx, reply.chart_kpi)
+            if figure is not None:
+                elements.append(cl.Plotly(name=reply.chart_kpi, figure=figure, display="inline"))
+            else:
+                reply.text += "\n\n" + note
+        await cl.Message(content=reply.text, author=commander, elements=elements).send()
+    except ChimeraError as exc:
+        await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+
+
+async def _decide(action: cl.Action, kind: str) -> None:
+    user = _auth_user()
+    play_run_id = str((action.payload or {}).get("play_run_id", ""))
+    if not can_decide(user):
+        await cl.Message(content=f"⛔ {user.name if user else 'This session'} is a viewer: only approvers and "
+                                 "admins can decide plays. Nothing was recorded.", author="Command Center").send()
+        return
+    assert user is not None
+    why = ""
+    if kind in ("override", "reject"):
+        asked = await cl.AskUserMessage(content=f"Why do you {kind} play run `{play_run_id}`? (required)",
+                                        timeout=600).send()
+        why = ((asked or {}).get("output") or "").strip()
+        if not why:
+            await cl.Message(content=f"No reason given: the {kind} was not recorded.", author="Command Center").send()
+            return
+    from graphs.service import decide
+
+    try:
+        outcome = await _stream(decide, play_run_id, kind, who=user.name, why=why, allowed=allowed_clients(user))
+    except DecisionError as exc:
+        await cl.Message(content=f"⚠️ {exc}. (Decided in another tab, or a second click?)",
+                         author="Command Center").send()
+        await _remove_buttons(play_run_id, action)
+        return
+    await _remove_buttons(play_run_id, action)
+    await cl.Message(content=decision_markdown(play_run_id, kind, user.name, why, outcome),
+                     author="Command Center").send()
+
+
+async def _remove_buttons(play_run_id: str, action: cl.Action) -> None:
+    msg = _OFFERS.get(cl.context.session.id, {}).pop(play_run_id, None)
+    if msg is not None:
+        await msg.remove_actions()
+    else:
+        await action.remove()
+
+
+@cl.action_callback("approve")
+async def on_approve(action: cl.Action) -> None:
+    await _decide(action, "approve")
+
+
+@cl.action_callback("override")
+async def on_override(action: cl.Action) -> None:
+    await _decide(action, "override")
+
+
+@cl.action_callback("reject")
+async def on_reject(action: cl.Action) -> None:
+    await _decide(action, "reject")

@@ -1,0 +1,164 @@
+"""What the command center shows, as markdown built from the service's contracts (no chainlit import).
+
+Kept apart from the Chainlit hooks so the same text is unit-tested and reused by any other face.
+Numbers come from the deterministic core as stored; percent KPIs are shown as percentages.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel
+
+from chimera.ingest.models import IngestSummary
+from graphs.models import CycleOutcome, PendingDecision
+
+STATUS_ICON = {"OK": "", "WARNING": "", "CRITICAL": "", "UNKNOWN": ""}  # text says it; emoji fonts vary
+DECISION_KINDS = ("approve", "override", "reject")
+
+
+class ChatReply(BaseModel):
+    """One answer in the chat: text plus what the UI needs to label and decorate it."""
+
+    text: str
+    commander: str
+    backend_label: str
+    offline: bool
+    intent: str = "question"
+    sops_cited: list[str] = []
+    chart_kpi: str | None = None
+
+
+class ProfileInfo(BaseModel):
+    """A chat profile: the Command Center or one commander from agents.yml."""
+
+    name: str
+    commander: str | None
+    markdown_description: str
+    icon: str = ""
+
+
+def fmt_value(value: Any, unit: str | None) -> str:
+    """A stored KPI value for people: fractions as percents, money with two decimals."""
+    if value in (None, ""):
+        return "n/a"
+    try:
+        d = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    if unit == "percent":
+        return f"{d * 100:.2f}%"
+    if unit == "currency":
+        return f"{d:,.2f}"
+    if unit == "count":
+        return f"{d:,.0f}"
+    return f"{d:.2f}"
+
+
+def pending_markdown(p: PendingDecision) -> str:
+    """Everything a person needs to decide one play (manual §7.4), in one message."""
+    r = p.rationale or {}
+    lines = [f"### #{p.rank} {p.label} (`{p.play_id}`)",
+             f"Owner: **{p.owner}** · play run `{p.play_run_id}` · cycle as of {p.as_of.isoformat()}", "",
+             "**Why it triggered**"]
+    lines += [f"- {clause}" for clause in p.trigger] or [f"- {p.reason}"]
+    if p.kpi_values:
+        lines += ["", "**KPI values vs thresholds**", "", "| KPI | status | value | target | warning | critical |",
+                  "|---|---|---|---|---|---|"]
+        for kpi, v in p.kpi_values.items():
+            unit = v.get("unit")
+            lines.append(f"| {kpi} ({v.get('window', '')}) | {STATUS_ICON.get(v.get('status'), '')} {v.get('status')} "
+                         f"| {fmt_value(v.get('value'), unit)} | {fmt_value(v.get('target'), unit)} "
+                         f"| {fmt_value(v.get('warning'), unit)} | {fmt_value(v.get('critical'), unit)} |")
+    sops = list(dict.fromkeys([*p.sops, *(r.get("sops_cited") or [])]))
+    lines += ["", f"**SOPs cited:** {', '.join(f'`{s}`' for s in sops) or 'none'}",
+              f"**Expected effect:** measured on {', '.join(p.evidence_kpis) or 'no KPI'} "
+              f"after {p.delay_days} days (before/after, no control group)",
+              f"**Reversible:** {'yes' if p.reversible else 'NO — at least one step cannot be undone'}",
+              f"**Rank:** {p.why_rank}"]
+    if r:
+        source = r.get("source", "offline")
+        lines += ["", f"**Commander rationale** ({source}{': ' + r['note'] if r.get('note') else ''})",
+                  f"> {r.get('summary') or r.get('why', '')}"]
+        lines += [f"- caveat: {c}" for c in r.get("caveats") or []]
+    return "\n".join(lines)
+
+
+def event_title(event: dict[str, Any]) -> str:
+    """A step name for one cycle event: ``<commander> · <job type> #<id>``."""
+    if event.get("type"):
+        return f"{event.get('node')} · {event['type']} #{event.get('job')}"
+    if event.get("decision"):
+        return f"human_decision · {event['decision']} by {event.get('who')}"
+    return f"{event.get('node')} · {event.get('status', '')}"
+
+
+def event_output(event: dict[str, Any]) -> str:
+    """The step body: status and the commander's narrative with its source."""
+    narrative = event.get("narrative") or {}
+    run = f" · play run `{event['play_run_id']}`" if event.get("play_run_id") else ""
+    head = f"**{event.get('status', '')}**{run}"
+    text = narrative.get("text", "")
+    note = f"\n\n_source: {narrative.get('source')}{' — ' + narrative['note'] if narrative.get('note') else ''}_" \
+        if narrative else ""
+    return f"{head}\n\n{text}{note}".strip()
+
+
+def outcome_markdown(o: CycleOutcome) -> str:
+    """The cycle's headline: status, KPI counts, what is waiting for a person."""
+    counts: dict[str, int] = {}
+    for k in o.kpis:
+        counts[k["status"]] = counts.get(k["status"], 0) + 1
+    kpis = ", ".join(f"{STATUS_ICON.get(s, '')} {n} {s}" for s, n in sorted(counts.items()))
+    lines = [f"**Weekly cycle for {o.client} as of {o.as_of.isoformat()}** — status `{o.status}`",
+             f"KPIs: {kpis or 'none evaluated'} · jobs: {len(o.jobs)} · model: {o.model.get('backend')}"]
+    executed = [p for p in o.plays if p.get("decision")]
+    for p in executed:
+        d = p["decision"]
+        lines.append(f"- `{p['play']}`: {d['kind']} by {d['who']} → {p['status']}")
+    lines.append(f"{len(o.pending)} play(s) await a decision below." if o.pending else "Nothing awaits a decision.")
+    return "\n".join(lines)
+
+
+def decision_markdown(play_run_id: str, kind: str, who: str, why: str, o: CycleOutcome) -> str:
+    """What was recorded and what ran because of it (jobs of that play run)."""
+    play = next((p for p in o.plays if p["id"] == play_run_id), None)
+    label = play["play"] if play else play_run_id
+    lines = [f"**{kind}** recorded for `{label}` (play run `{play_run_id}`) by **{who}**"
+             + (f" — reason: {why}" if why else "")]
+    if play:
+        lines.append(f"Play status: `{play['status']}`")
+    jobs = [j for j in o.jobs if j.get("play_run_id") == play_run_id]
+    for j in jobs:
+        what = f"{j['bot']}.{j['action']}" if j.get("bot") else j["type"]
+        lines.append(f"- job #{j['id']} {what}: {j['status']}" + (f" ({j['error']})" if j.get("error") else ""))
+    if not jobs and kind == "reject":
+        lines.append("Nothing executed (rejected).")
+    return "\n".join(lines)
+
+
+def ingest_markdown(file_name: str, s: IngestSummary, limit: int = 20) -> str:
+    """An upload's result with every rejected row's line number (first ``limit`` listed)."""
+    days = f"{s.first_day} .. {s.last_day}" if s.first_day else "no days"
+    lines = [f"**Ingested `{file_name}`** as `{s.source}`: {s.rows_read} rows read, {s.orders_ingested} ingested, "
+             f"{len(s.rejected)} rejected, {s.metrics_written} metric values written, days {days}."]
+    if s.rejected:
+        lines += ["", "| line | column | value | reason | order |", "|---|---|---|---|---|"]
+        lines += [f"| {r.line} | {r.column} | `{r.value}` | {r.reason} | {r.order} |" for r in s.rejected[:limit]]
+        if len(s.rejected) > limit:
+            lines.append(f"… and {len(s.rejected) - limit} more rejected rows.")
+    return "\n".join(lines)
+
+
+def kpi_table(kpis: list[dict[str, Any]]) -> str:
+    """KPI statuses as a table, worst first."""
+    order = {"CRITICAL": 0, "WARNING": 1, "UNKNOWN": 2, "OK": 3}
+    rows = sorted(kpis, key=lambda k: (order.get(k.get("status", ""), 4), k.get("id", "")))
+    lines = ["| KPI | status | value | target | note |", "|---|---|---|---|---|"]
+    for k in rows:
+        unit = k.get("unit")
+        lines.append(f"| {k.get('label', k['id'])} | {STATUS_ICON.get(k['status'], '')} {k['status']} "
+                     f"| {fmt_value(k.get('value'), unit)} | {fmt_value(k.get('target'), unit)} "
+                     f"| {k.get('note', '')} |")
+    return "\n".join(lines)

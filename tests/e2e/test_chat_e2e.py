@@ -1,0 +1,120 @@
+"""The command center in real headless Chromium: login, the weekly cycle with steps and
+recommendations, approve, override with a reason, reload re-offers what is pending, CSV upload,
+a viewer cannot decide, a wrong password is refused. Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ARTIFACTS, USERS
+
+pytestmark = pytest.mark.e2e
+
+
+def login(page: Page, url: str, name: str, password: str) -> None:
+    page.goto(url)
+    page.locator("#email").fill(name)
+    page.locator("#password").fill(password)
+    page.locator("button[type='submit']").click()
+
+
+def wait_ready(page: Page) -> None:
+    """The welcome message arrives once the socket is up (text typed before it is wiped)."""
+    expect(page.get_by_text("model backend:").first).to_be_visible()
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("#chat-input").fill(text)
+    page.locator("#chat-submit").click()
+
+
+def decisions(server) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(server.home / "chimera.db") as conn:
+        return conn.execute("SELECT kind, who, why FROM decision ORDER BY at").fetchall()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_wrong_password_is_refused(page: Page, server) -> None:
+    login(page, server.url, "alice", "not-her-password")
+    expect(page.locator("#email")).to_be_visible()
+    expect(page.get_by_text("model backend:")).to_have_count(0)
+    shot(page, "01_login_refused")
+
+
+def test_cycle_approve_override_then_reload_reoffers(page: Page, server) -> None:
+    login(page, server.url, "alice", USERS["alice"][0])
+    wait_ready(page)
+    expect(page.get_by_text("offline (no model configured)").first).to_be_visible()
+    shot(page, "02_welcome")
+    send(page, "Run the weekly cycle")
+    expect(page.get_by_text("Weekly cycle for demo").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("SUGGEST_PLAYS").first).to_be_visible()
+    approve = page.get_by_role("button", name="Approve", exact=True)
+    expect(approve.first).to_be_visible()
+    offered = approve.count()
+    assert offered >= 3, f"expected at least 3 suggested plays, got {offered}"
+    expect(page.get_by_text("Why it triggered").first).to_be_visible()
+    shot(page, "03_cycle_recommendations")
+
+    approve.first.click()
+    expect(page.get_by_text("approve** recorded").or_(page.get_by_text("approve recorded")).first).to_be_visible(
+        timeout=60_000)
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(offered - 1)
+
+    page.get_by_role("button", name="Override", exact=True).first.click()
+    expect(page.get_by_text("Why do you override").first).to_be_visible()
+    send(page, "Smaller test first: the holiday week is not representative")
+    expect(page.get_by_text("override recorded").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(offered - 2)
+    shot(page, "04_decisions_recorded")
+
+    rows = decisions(server)
+    assert ("approve", "alice", "") in rows
+    assert ("override", "alice", "Smaller test first: the holiday week is not representative") in rows
+
+    page.goto(server.url)  # reopen the app: a new chat re-offers what the DB says is pending
+    wait_ready(page)
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(offered - 2)
+    expect(page.get_by_text("Why it triggered")).to_have_count(offered - 2)
+    shot(page, "05_reload_reoffers_pending")
+
+
+def test_csv_upload_reports_rejected_lines(page: Page, server, tmp_path) -> None:
+    src = (server.home / "configs" / "clients" / "demo" / "exports" / "analytics_daily.csv").read_text().splitlines()
+    header, rows = src[0], src[1:8]
+    cols = header.split(",")
+    bad = rows[3].split(",")
+    bad[next(i for i, c in enumerate(cols) if "session" in c.lower())] = "lots"
+    rows[3] = ",".join(bad)
+    upload = tmp_path / "analytics_week.csv"
+    upload.write_text("\n".join([header, *rows]) + "\n")
+
+    login(page, server.url, "alice", USERS["alice"][0])
+    wait_ready(page)
+    page.locator("#upload-button-input").set_input_files(str(upload))
+    send(page, "Here is this week's analytics export")
+    expect(page.get_by_text("Ingested").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("1 rejected").first).to_be_visible()
+    expect(page.get_by_role("cell", name="5", exact=True).first).to_be_visible()  # header is line 1
+    shot(page, "06_csv_upload_summary")
+
+
+def test_viewer_sees_plays_but_cannot_decide(page: Page, server) -> None:
+    before = decisions(server)
+    login(page, server.url, "victor", USERS["victor"][0])
+    wait_ready(page)
+    expect(page.get_by_text("(viewer)").first).to_be_visible()
+    expect(page.get_by_text("Why it triggered").first).to_be_visible()
+    expect(page.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+    send(page, "KPI status")
+    expect(page.get_by_text("KPI status as of").first).to_be_visible(timeout=30_000)
+    send(page, "Show conversion rate")
+    expect(page.get_by_text("Conversion rate").first).to_be_visible(timeout=30_000)
+    shot(page, "07_viewer_no_buttons")
+    assert decisions(server) == before
