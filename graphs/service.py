@@ -171,3 +171,35 @@ def outcome(run_id: str) -> CycleOutcome:
             Decision.play_run_id.in_([p.id for p in plays])))}  # type: ignore[attr-defined]
         jobs = s.exec(select(Job).where(Job.run_id == run_id).order_by(Job.id)).all()
         return CycleOutcome.build(run, company.name if company else "", kpis, plays, decisions, jobs)
+
+
+def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | None = None) -> dict[str, Any]:
+    """The worker's pass for one client: re-queue stuck jobs, resume unfinished cycles that are not
+    waiting for a person, and run evidence jobs whose delay is over (``chimera worker``)."""
+    from agents.jobs import handler_for
+    from chimera.jobs.queue import requeue_stuck
+
+    ctx_client = get_client(client)
+    with session_scope() as s:
+        day = as_of or _latest_day(s, ctx_client.company_id) or datetime.now(UTC).date()
+        stuck = [j.id for j in requeue_stuck(s, company_id=ctx_client.company_id)]
+        open_runs = [r.id for r in s.exec(select(CycleRun).where(
+            CycleRun.company_id == ctx_client.company_id, CycleRun.kind == "cycle",
+            CycleRun.status.not_in(["completed", "failed"])))]  # type: ignore[attr-defined]
+    resumed = []
+    for run_id in open_runs:
+        if not outcome(run_id).pending:
+            resume_cycle(run_id, on_event)
+            resumed.append(run_id)
+    done = []
+    with session_scope() as s:
+        due = s.exec(select(Job).where(Job.company_id == ctx_client.company_id, Job.type == "LOG_EVIDENCE",
+                                       Job.status == "queued", Job.run_after <= day)).all()  # type: ignore[operator]
+        for job in due:
+            ctx = CycleContext(client=ctx_client, as_of=day, run_id=job.run_id or "worker")
+            job.result = handler_for(job.type)(s, ctx, job)
+            job.status, job.attempts = "succeeded", job.attempts + 1
+            s.add(job)
+            done.append(job.id)
+    return {"client": client, "as_of": day.isoformat(), "stuck_requeued": stuck, "cycles_resumed": resumed,
+            "evidence_jobs_run": done}

@@ -25,6 +25,8 @@ COMMAND_MODULES = [
     "cmd_demo",
     "cmd_rhythms",
     "cmd_users",
+    "cmd_worker",
+    "cmd_plays",
 ]
 
 

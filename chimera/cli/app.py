@@ -21,7 +21,7 @@ app = typer.Typer(
 client_app = typer.Typer(help="Manage clients (one config set and database scope each).", no_args_is_help=True)
 config_app = typer.Typer(help="Check, log and export the config files.", no_args_is_help=True)
 sop_app = typer.Typer(help="SOP libraries the commanders cite.", no_args_is_help=True)
-play_app = typer.Typer(help="Plays run by hand.", no_args_is_help=True)
+play_app = typer.Typer(help="Plays run by hand, and plays under review.", no_args_is_help=True)
 user_app = typer.Typer(help="Command-center users (chat login).", no_args_is_help=True)
 app.add_typer(client_app, name="client")
 app.add_typer(config_app, name="config")
