@@ -17,9 +17,10 @@ from chimera.ingest.lines import physical_lines
 from chimera.ingest.parsing import (
     ParseError,
     ga_day,
+    is_bad_money,
     local_day,
-    money_scale,
-    money_units,
+    money_decimal,
+    money_format,
     parse_count,
     parse_ga_date,
     parse_money,
@@ -27,7 +28,6 @@ from chimera.ingest.parsing import (
     parse_stripe_datetime,
     shopify_day,
     stripe_day,
-    units_to_decimal,
 )
 
 money = st.decimals(min_value=Decimal("-99999999"), max_value=Decimal("99999999"), places=2, allow_nan=False)
@@ -39,9 +39,9 @@ moments = st.datetimes(min_value=datetime(1990, 1, 1), max_value=datetime(2090, 
 
 def _vector_sum(values: list[str], decimal_comma: bool = False) -> Decimal:
     df = pl.DataFrame({"v": values}, schema={"v": pl.String})
-    scale = df.select(money_scale(pl.col("v"), decimal_comma)).item()
-    total = df.select(money_units(pl.col("v"), scale, decimal_comma).sum()).item()
-    return units_to_decimal(total, scale)
+    fmt = money_format(df, ["v"], decimal_comma)
+    assert not df.select(is_bad_money(pl.col("v"), fmt).any()).item()
+    return df.select(money_decimal(pl.col("v"), fmt).sum()).item()
 
 
 @given(st.lists(money, min_size=1, max_size=30))
@@ -62,12 +62,20 @@ def test_european_decimal_commas(values: list[Decimal], thousands: bool) -> None
     assert _vector_sum(texts, decimal_comma=True) == sum(values)
 
 
-@pytest.mark.parametrize("bad", ["N/A", "#VALUE!", "12.3.4", "1,5", "", "12 34", "$5"])
+@pytest.mark.parametrize("bad", ["N/A", "#VALUE!", "12.3.4", "1,5", "12 34", "$5", "1e5", "inf", "NaN"])
 def test_non_numbers_are_refused(bad: str) -> None:
     with pytest.raises(ParseError):
         parse_money(bad)
-    df = pl.DataFrame({"v": [bad]})
-    assert df.select(money_units(pl.col("v"), 2)).item() is None
+    df = pl.DataFrame({"v": ["1.00", bad]})
+    fmt = money_format(df, ["v"])  # the file-level format check sees the odd value, whatever it is
+    assert df.select(is_bad_money(pl.col("v"), fmt)).to_series().to_list() == [False, True]
+
+
+@given(st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False))
+def test_extra_decimals_widen_the_scale_instead_of_rounding(value: Decimal) -> None:
+    df = pl.DataFrame({"v": ["1.25", str(value)]})
+    fmt = money_format(df, ["v"])
+    assert df.select(money_decimal(pl.col("v"), fmt).sum()).item() == value + Decimal("1.25")
 
 
 def test_counts() -> None:

@@ -14,7 +14,7 @@ import polars as pl
 from chimera.ingest.detect import ANALYTICS_COLUMNS, ANALYTICS_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import Check, LineFinder, bad_cells, read_columns, reject_required, rejections
 from chimera.ingest.models import Aggregate, DayMetrics
-from chimera.ingest.parsing import COUNT, MAX_SCALE, ga_day, is_bad_money, money_scale, money_units, units_to_decimal
+from chimera.ingest.parsing import COUNT, MAX_SCALE, ga_day, is_bad_money, money_decimal, money_format
 
 METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_transactions",
              "key_events": "ga_key_events", "revenue": "ga_revenue"}
@@ -32,29 +32,28 @@ def aggregate_analytics(
     present = [c for c in METRIC_OF if c in df.columns]
     if "revenue" in present:  # GA writes float noise (2081.9200000001): keep 6 places
         df = df.with_columns(pl.col("revenue").str.replace(rf"^(\s*[+-]?\d+\.\d{{{MAX_SCALE}}})\d+", "$1"))
+    fmt = money_format(df, ["revenue"])
     checks = [
-        *reject_required(df, ["date"]),
+        *reject_required(["date"]),
         Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date")).is_null(),
               "not a date like 20260405 or 2026-04-05"),
         *(Check(c, pl.col(c).is_not_null() & ~pl.col(c).str.contains(COUNT), "not a whole number")
           for c in COUNT_COLS if c in present),
     ]
     if "revenue" in present:
-        checks.append(Check("revenue", is_bad_money(pl.col("revenue")), "not a number (expected e.g. 12.34)"))
-    errors = bad_cells(df, checks, "date", {**{k: k for k in METRIC_OF}, **(headers or {})})
+        checks.append(Check("revenue", is_bad_money(pl.col("revenue"), fmt), "not a number (expected e.g. 12.34)"))
+    errors = bad_cells([(df, checks)], "date", {**{k: k for k in METRIC_OF}, **(headers or {})})
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
-    scale = int(good.select(money_scale(pl.col("revenue"))).item() or 0) if "revenue" in present else 0
-    scale = max(scale, 2)
-    values = {c: pl.col(c).str.strip_chars().cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
+    values = {c: pl.col(c).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
     if "revenue" in present:
-        values["revenue"] = money_units(pl.col("revenue"), scale)
+        values["revenue"] = money_decimal(pl.col("revenue"), fmt)
     daily = good.group_by(ga_day(pl.col("date")).alias("day")).agg(
         *(v.sum().alias(c) for c, v in values.items()),
         *(v.count().alias(f"{c}__n") for c, v in values.items()),
     )
     return Aggregate(
         kind=kind,
-        days=_days(daily.sort("day"), list(values), scale),
+        days=_days(daily.sort("day"), list(values)),
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
@@ -62,11 +61,11 @@ def aggregate_analytics(
     )
 
 
-def _days(daily: pl.DataFrame, cols: list[str], scale: int) -> DayMetrics:
+def _days(daily: pl.DataFrame, cols: list[str]) -> DayMetrics:
     out: DayMetrics = {}
     for row in daily.iter_rows(named=True):
         values = {
-            METRIC_OF[c]: units_to_decimal(row[c], scale) if c == "revenue" else int(row[c])
+            METRIC_OF[c]: row[c] if c == "revenue" else int(row[c])
             for c in cols
             if row[f"{c}__n"]  # an empty cell is missing, not zero
         }

@@ -27,7 +27,6 @@ class Header:
 SHOPIFY_COLUMNS: dict[str, tuple[str, ...]] = {
     "name": ("Name",),
     "email": ("Email",),
-    "financial_status": ("Financial Status",),
     "created_at": ("Created at",),
     "cancelled_at": ("Cancelled at",),
     "subtotal": ("Subtotal",),

@@ -18,7 +18,6 @@ from chimera.ingest.frame import (
     Check,
     LineFinder,
     bad_cells,
-    common_scale,
     day_metrics,
     read_columns,
     reject_required,
@@ -26,7 +25,7 @@ from chimera.ingest.frame import (
     with_missing,
 )
 from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import is_bad_money, money_scale, money_units
+from chimera.ingest.parsing import is_bad_money, money_decimal, money_format
 
 COUNTS = ["fiverr_orders", "fiverr_completed", "fiverr_cancelled", "fiverr_delivered",
           "fiverr_delivered_on_time", "fiverr_inquiries", "fiverr_responded_24h"]
@@ -66,35 +65,35 @@ def aggregate_fiverr(
     df = df.with_columns(pl.col("amount").str.replace_all(r"[$€£\s]|USD|EUR|GBP", ""))
     headers = {"date": mapping.date, "amount": mapping.amount, "status": mapping.status,
                "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or ""}
+    fmt = money_format(df, ["amount", "response_hours"])
     checks = [
-        *reject_required(df, ["date", "amount", "status"]),
+        *reject_required(["date", "amount", "status"]),
         Check("date", pl.col("date").is_not_null() & _day(mapping).is_null(),
               f"not a date in the format {mapping.date_format} (client.yml fiverr.date_format)"),
-        Check("amount", is_bad_money(pl.col("amount")), "not a number (expected e.g. 12.34)"),
-        Check("response_hours", is_bad_money(pl.col("response_hours")), "not a number of hours"),
+        Check("amount", is_bad_money(pl.col("amount"), fmt), "not a number (expected e.g. 12.34)"),
+        Check("response_hours", is_bad_money(pl.col("response_hours"), fmt), "not a number of hours"),
     ]
-    errors = bad_cells(df, checks, "order_id", headers)
+    errors = bad_cells([(df, checks)], "order_id", headers)
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
     if mapping.order_id:
         good = good.unique(subset=["order_id"], keep="first", maintain_order=True)
-    scale = common_scale(good, ["amount"], money_scale)
     status = pl.col("status").str.strip_chars().str.to_lowercase()
     done = status.is_in([v.lower() for v in mapping.completed_values])
     on_time = pl.col("delivered_on_time").str.strip_chars().str.to_lowercase()
-    hours = money_units(pl.col("response_hours"), scale)
+    hours = money_decimal(pl.col("response_hours"), fmt)
     daily = good.group_by(_day(mapping).alias("day")).agg(
         pl.len().alias("fiverr_orders"),
         done.sum().alias("fiverr_completed"),
         status.is_in([v.lower() for v in mapping.cancelled_values]).sum().alias("fiverr_cancelled"),
-        money_units(pl.col("amount"), scale).filter(done).sum().alias("fiverr_earnings"),
+        money_decimal(pl.col("amount"), fmt).filter(done).sum().alias("fiverr_earnings"),
         on_time.is_in(TRUE + FALSE).sum().alias("fiverr_delivered"),
         on_time.is_in(TRUE).sum().alias("fiverr_delivered_on_time"),
         hours.is_not_null().sum().alias("fiverr_inquiries"),
-        (hours <= 24 * 10**scale).sum().alias("fiverr_responded_24h"),
+        (hours <= 24).sum().alias("fiverr_responded_24h"),
     )
     return Aggregate(
         kind=kind,
-        days=day_metrics(daily.sort("day"), COUNTS, MONEY, scale),
+        days=day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale),
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),

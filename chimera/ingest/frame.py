@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -19,6 +20,7 @@ from chimera.ingest.models import DayMetrics, Rejection
 from chimera.ingest.parsing import units_to_decimal
 
 ROW = "_row"
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 LineFinder = Callable[[list[int]], dict[int, int]]
 
 
@@ -31,42 +33,51 @@ class Check:
     reason: str
 
 
-def read_columns(path: Path, header: Header, columns: dict[str, str], decimal_comma: bool = False) -> pl.DataFrame:
-    """The file's needed columns as strings, renamed to canonical names, with a 0-based row index."""
-    wanted = list(dict.fromkeys(columns.values()))
+def scan_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.LazyFrame:
+    """A lazy scan of only the needed columns as strings, renamed to canonical names, with a
+    0-based row index; fully empty rows are dropped (they are not records)."""
+    lf = pl.scan_csv(
+        path, infer_schema=False, skip_lines=header.skip_lines, row_index_name=ROW,
+        encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
+    )
+    lf = lf.select(ROW, *(pl.col(col).alias(key) for key, col in columns.items()))
+    return lf.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
+
+
+def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
+    """Run a query with the streaming engine; a CSV the reader cannot parse is an IngestError."""
     try:
-        df = pl.read_csv(
-            path,
-            columns=wanted,
-            infer_schema=False,
-            skip_lines=header.skip_lines,
-            row_index_name=ROW,
-            encoding="utf8-lossy",
-            truncate_ragged_lines=True,
-            quote_char='"',
-        )
+        return lf.collect(engine="streaming")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
         raise IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
-    df = df.rename({v: k for k, v in columns.items() if v in df.columns and v != k}, strict=False)
-    for key, col in columns.items():  # one file column may serve two canonical names
-        if key not in df.columns:
-            df = df.with_columns(pl.col(_canonical(columns, col)).alias(key))
-    df = df.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in columns)
-    return df.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
 
 
-def _canonical(columns: dict[str, str], file_col: str) -> str:
-    return next(k for k, v in columns.items() if v == file_col)
+def read_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.DataFrame:
+    """The needed columns of a (small) export, eagerly, with padded values trimmed."""
+    return strip_padded(collect(scan_columns(path, header, columns), path), list(columns))
 
 
-def with_missing(df: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+def strip_padded(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Trim spaces only in columns that have any (cheap checks; exports rarely pad values)."""
+    edge = [(pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ")).any().alias(c) for c in columns]
+    padded = [c for c, has in df.select(edge).row(0, named=True).items() if has]
+    if not padded:
+        return df
+    return df.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in padded)
+
+
+def with_missing(df: FrameT, keys: list[str]) -> FrameT:
     """Add absent optional columns as all-null strings (older exports have fewer columns)."""
-    absent = [k for k in keys if k not in df.columns]
+    names = df.collect_schema().names() if isinstance(df, pl.LazyFrame) else df.columns
+    absent = [k for k in keys if k not in names]
     return df.with_columns(pl.lit(None, pl.String).alias(k) for k in absent) if absent else df
 
 
-def bad_cells(df: pl.DataFrame, checks: list[Check], order: str, headers: dict[str, str]) -> pl.DataFrame:
-    """One row per bad cell (_row, order, column, value, reason), first occurrence per order+column+value."""
+def bad_cells(
+    parts: list[tuple[pl.DataFrame, list[Check]]], order: str, headers: dict[str, str]
+) -> pl.DataFrame:
+    """One row per bad cell (_row, order, column, value, reason) over frames that share ``_row``;
+    the first occurrence per order+column+value (continuation rows repeat the same bad value)."""
     frames = [
         df.filter(c.mask).select(
             pl.col(ROW),
@@ -75,17 +86,16 @@ def bad_cells(df: pl.DataFrame, checks: list[Check], order: str, headers: dict[s
             pl.col(c.column).fill_null("").alias("value"),
             pl.lit(c.reason).alias("reason"),
         )
+        for df, checks in parts
         for c in checks
     ]
-    if not frames:
-        return pl.DataFrame(schema={ROW: pl.UInt32, "order": pl.String, "column": pl.String,
-                                    "value": pl.String, "reason": pl.String})
-    errors = pl.concat(frames).sort(ROW)
+    errors = pl.concat(frames).sort(ROW, maintain_order=True)
     return errors.unique(subset=["order", "column", "value"], keep="first", maintain_order=True)
 
 
-def rejections(errors: pl.DataFrame, line_of: LineFinder) -> list[Rejection]:
-    lines = line_of(errors[ROW].to_list()) if errors.height else {}
+def rejections(errors: pl.DataFrame, line_of: LineFinder | dict[int, int]) -> list[Rejection]:
+    """Rejection models; ``line_of`` finds physical lines (or is the mapping, found meanwhile)."""
+    lines = line_of if isinstance(line_of, dict) else (line_of(errors[ROW].to_list()) if errors.height else {})
     return [
         Rejection(line=lines.get(r[ROW], 0), column=r["column"], value=r["value"], reason=r["reason"],
                   order=r["order"])
@@ -94,23 +104,19 @@ def rejections(errors: pl.DataFrame, line_of: LineFinder) -> list[Rejection]:
 
 
 def day_metrics(daily: pl.DataFrame, counts: list[str], money: list[str], scale: int) -> DayMetrics:
-    """``{day: {metric: value}}`` from a per-day frame of integer counts and money units."""
+    """``{day: {metric: value}}`` from a per-day frame of integer counts and polars Decimal sums."""
+    zero = Decimal(0).scaleb(-scale)
     out: DayMetrics = {}
     for row in daily.iter_rows(named=True):
         values: dict[str, Decimal | int] = {m: int(row[m] or 0) for m in counts if m in row}
-        values.update({m: units_to_decimal(row[m] or 0, scale) for m in money if m in row})
+        values.update({m: _exact(row[m], scale) if row[m] is not None else zero for m in money if m in row})
         out[row["day"]] = values
     return out
 
 
-def common_scale(df: pl.DataFrame, columns: list[str], pattern_scale: Callable[[pl.Expr], pl.Expr]) -> int:
-    """One money scale (decimal places) for all columns, so products and sums line up."""
-    present = [c for c in columns if c in df.columns]
-    if not present or df.height == 0:
-        return 2
-    values = df.select(pattern_scale(pl.col(c)).alias(c) for c in present).row(0)
-    return max(2, *(int(v or 0) for v in values))
+def _exact(value: Decimal | int, scale: int) -> Decimal:
+    return value if isinstance(value, Decimal) else units_to_decimal(value, scale)
 
 
-def reject_required(df: pl.DataFrame, keys: list[str]) -> list[Check]:
+def reject_required(keys: list[str]) -> list[Check]:
     return [Check(k, pl.col(k).is_null(), "missing required value") for k in keys]

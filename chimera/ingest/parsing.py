@@ -9,6 +9,7 @@ decimal string into an integer count of ``10**-scale`` units, summed exactly, th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
@@ -19,7 +20,7 @@ MONEY_DOT = r"^\s*([+-]?)(\d+)(?:\.(\d+))?\s*$"
 # `1234,50`, `1.234,50`, `1 234,50` (European Stripe exports).
 MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. ]\d{3})+|\d+)(?:,(\d+))?\s*$"
 # `2026-04-05 21:06:21 -0400` (export) or `2026-04-05T21:06:21-04:00` (Admin API).
-SHOPIFY_TS = r"^\s*(\d{4}-\d{2}-\d{2})[ T]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\d+)? ?(Z|[+-]\d{2}:?\d{2})\s*$"
+SHOPIFY_TS = r"^(\d{4}-\d{2}-\d{2})[ T]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\d+)? ?(Z|[+-]\d{2}:?\d{2})$"
 ISO_DT = (
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?"
     r"(?: ?(?:Z|UTC|[+-]00:?00))?\s*$"
@@ -27,9 +28,9 @@ ISO_DT = (
 SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
 GA_DATE = r"^\s*(\d{4})-?(\d{2})-?(\d{2})\s*$"
 COUNT = r"^\s*\+?\d+\s*$"
+ODD_MONEY = r"[eE]|\.\d{3}"  # an exponent, or more than two decimals: read such a file carefully
 
 MAX_SCALE = 6
-MAX_WHOLE_DIGITS = 12  # with MAX_SCALE, sums of a million values stay inside Int64
 
 
 class ParseError(ValueError):
@@ -65,7 +66,7 @@ def parse_count(text: str) -> int:
 
 def parse_shopify_timestamp(text: str) -> datetime:
     """An aware datetime from `2026-04-05 21:06:21 -0400` (or the API's ISO form)."""
-    m = re.match(SHOPIFY_TS, text or "")
+    m = re.match(SHOPIFY_TS, (text or "").strip())
     if not m:
         raise ParseError("not a date-time like 2026-04-05 21:06:21 -0400")
     day, hh, mm, ss, off = m.groups()
@@ -120,42 +121,68 @@ def parse_ga_date(text: str) -> date:
 # --------------------------------------------------------------------------- vectorized forms
 
 
+def _normalized(col: pl.Expr, decimal_comma: bool) -> pl.Expr:
+    """Dot-decimal text: comma exports lose their group separators and use a dot."""
+    if not decimal_comma:
+        return col
+    ok = col.str.contains(MONEY_COMMA)
+    plain = col.str.replace_all(".", "", literal=True).str.replace_all(" ", "", literal=True)
+    return pl.when(ok).then(plain.str.replace(",", ".", literal=True))
+
+
+def frac_digits(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    """Digits after the decimal separator of each value (0 without one); no regex, so it is cheap."""
+    text = _normalized(col, decimal_comma)
+    pos = text.str.find(".", literal=True)
+    return pl.when(pos.is_null()).then(0).otherwise(text.str.len_bytes().cast(pl.Int64) - pos - 1)
+
+
 def money_scale(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
-    """Largest number of decimal places among the valid values of a money column."""
-    pattern = MONEY_COMMA if decimal_comma else MONEY_DOT
-    return col.str.extract(pattern, 3).str.len_chars().max().fill_null(0)
+    """Decimal places needed to hold every value of a money column exactly (capped at MAX_SCALE)."""
+    return frac_digits(col, decimal_comma).filter(col.is_not_null()).max().fill_null(0).clip(0, MAX_SCALE)
 
 
-def money_units(col: pl.Expr, scale: int, decimal_comma: bool = False) -> pl.Expr:
-    """Int64 count of ``10**-scale`` units; null where the string is not money (or is empty)."""
-    pattern = MONEY_COMMA if decimal_comma else MONEY_DOT
-    parts = col.str.extract_groups(pattern)
-    whole = parts.struct.field("2")
-    if decimal_comma:
-        whole = whole.str.replace_all(r"[. ]", "")
-    frac = parts.struct.field("3").fill_null("")
-    frac_units = (
-        frac.str.pad_end(scale, "0").str.slice(0, scale).cast(pl.Int64, strict=False).fill_null(0)
-        if scale
-        else pl.lit(0, pl.Int64)
-    )
-    units = whole.cast(pl.Int64, strict=False) * (10**scale) + frac_units
-    sign = pl.when(parts.struct.field("1") == "-").then(-1).otherwise(1)
-    return units * sign
+@dataclass(frozen=True)
+class MoneyFormat:
+    """How one file writes money: decimal places to keep, separator, and whether to check each value
+    for exponents and extra decimals (``careful``; skipped when no value in the file needs it)."""
+
+    scale: int = 2
+    decimal_comma: bool = False
+    careful: bool = True
 
 
-def is_bad_money(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
-    """True where a non-empty value is not money (an empty value is checked separately)."""
-    pattern = MONEY_COMMA if decimal_comma else MONEY_DOT
-    too_long = (col.str.extract(pattern, 3).str.len_chars() > MAX_SCALE) | (
-        col.str.extract(pattern, 2).str.len_chars() > MAX_WHOLE_DIGITS
-    )
-    return (col.is_not_null() & ~col.str.contains(pattern)) | too_long.fill_null(False)
+def money_format(df: pl.DataFrame, columns: list[str], decimal_comma: bool = False) -> MoneyFormat:
+    """Scale 2 unless some value has more decimals or an exponent (one cheap regex per column)."""
+    present = [c for c in columns if c in df.columns]
+    if not present or df.height == 0:
+        return MoneyFormat(2, decimal_comma, decimal_comma)
+    if not decimal_comma:
+        odd = df.select(pl.col(c).str.contains(ODD_MONEY).any().alias(c) for c in present).row(0)
+        if not any(odd):
+            return MoneyFormat(2, False, careful=False)
+    scales = df.select(money_scale(pl.col(c), decimal_comma).alias(c) for c in present).row(0)
+    return MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma, careful=True)
+
+
+def money_decimal(col: pl.Expr, fmt: MoneyFormat) -> pl.Expr:
+    """Exact polars Decimal(38, scale); null where the value is empty or not money."""
+    text = _normalized(col, fmt.decimal_comma)
+    value = text.cast(pl.Decimal(38, fmt.scale), strict=False)
+    return pl.when(~text.str.contains("[eE]")).then(value) if fmt.careful else value
+
+
+def is_bad_money(col: pl.Expr, fmt: MoneyFormat) -> pl.Expr:
+    """True where a non-empty value is not money, or has more decimals than the scale holds."""
+    bad = col.is_not_null() & money_decimal(col, fmt).is_null()
+    if fmt.careful:
+        bad = bad | (frac_digits(col, fmt.decimal_comma) > fmt.scale).fill_null(False)
+    return bad
 
 
 def shopify_day(col: pl.Expr) -> pl.Expr:
     """Store-local date of a Shopify timestamp (null when malformed or not a calendar date)."""
-    return col.str.extract(SHOPIFY_TS, 1).str.to_date("%Y-%m-%d", strict=False)
+    return pl.when(col.str.contains(SHOPIFY_TS)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
 
 
 def ga_day(col: pl.Expr) -> pl.Expr:
@@ -177,10 +204,6 @@ def stripe_day(col: pl.Expr, day_first: bool) -> pl.Expr:
     ok_time = (hh < 24)
     day = pl.concat_str([y, m, d], separator="-").str.to_date("%Y-%m-%d", strict=False)
     return pl.when(ok_time).then(day)
-
-
-def count_units(col: pl.Expr) -> pl.Expr:
-    return col.str.strip_chars().str.strip_prefix("+").cast(pl.Int64, strict=False)
 
 
 def units_to_decimal(units: int, scale: int) -> Decimal:

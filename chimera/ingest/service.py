@@ -20,7 +20,7 @@ from chimera.ingest.fiverr import aggregate_fiverr, read_fiverr, require_mapping
 from chimera.ingest.lines import physical_lines
 from chimera.ingest.models import KINDS, Aggregate, IngestSummary
 from chimera.ingest.pseudonymize import pseudonymizer
-from chimera.ingest.shopify import aggregate_shopify, read_shopify
+from chimera.ingest.shopify import aggregate_shopify, scan_shopify
 from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 
@@ -39,7 +39,7 @@ def parse_file(client: ClientContext, path: Path, kind: str, header: Header) -> 
         return physical_lines(path, rows, header.skip_lines)
 
     if kind == "shopify_orders":
-        return aggregate_shopify(read_shopify(path, header), pseudonymizer(client.name), line_of)
+        return aggregate_shopify(scan_shopify(path, header), pseudonymizer(client.name), line_of, path=path)
     if kind == "stripe_payments":
         df, cols = read_stripe(path, header)
         return aggregate_stripe(df, line_of, cols)

@@ -4,11 +4,16 @@ The frame has one row per line item with canonical column names (see ``detect.SH
 order-level fields are read from each order's first row. A bad cell anywhere rejects its whole
 order. Days are the store-local calendar date of ``Created at`` (the date its own offset gives).
 The Admin API connector builds the same frame, so both paths share every rule below.
+
+Speed: one streaming pass parses every value once into typed columns; raw strings are kept only
+for rows with a problem (to report them). A file whose money has more than two decimals, an
+exponent or padding takes a second, careful pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -20,97 +25,192 @@ from chimera.ingest.frame import (
     Check,
     LineFinder,
     bad_cells,
-    common_scale,
+    collect,
     day_metrics,
-    read_columns,
-    reject_required,
     rejections,
+    scan_columns,
     with_missing,
 )
-from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import COUNT, SHOPIFY_TS, is_bad_money, money_scale, money_units, shopify_day
+from chimera.ingest.models import Aggregate, DayMetrics
+from chimera.ingest.parsing import SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
 
 ORDER_MONEY = ["subtotal", "shipping", "taxes", "total", "discount", "refunded"]
+MONEY_IN = [*ORDER_MONEY, "price"]
+RAW = list(SHOPIFY_COLUMNS)
 COUNTS = ["orders_placed", "orders", "cancelled_orders", "units", "refunded_orders"]
 MONEY = ["gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sales", "refunded_amount",
          "net_revenue"]
 HEADERS = {k: v[0] for k, v in SHOPIFY_COLUMNS.items()}
 BAD_TS = "not a date-time like 2026-04-05 21:06:21 -0400"
+NOT_NUMBER = "not a number (expected e.g. 12.34)"
+_SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping", "taxes": "taxes",
+         "total": "total_sales", "refunded": "refunded_amount"}
 
 
-def read_shopify(path: Path, header: Header) -> pl.DataFrame:
+def scan_shopify(path: Path, header: Header) -> pl.LazyFrame:
     """Only the columns the metrics need (no names, addresses or phones are ever read)."""
     cols = resolve_columns(path, header, "shopify_orders", SHOPIFY_COLUMNS, SHOPIFY_REQUIRED)
-    return read_columns(path, header, cols)
+    return scan_columns(path, header, cols)
 
 
-def _checks(df: pl.DataFrame) -> list[Check]:
-    first = pl.col("name").is_first_distinct()
+def _problems(fmt: MoneyFormat) -> list[Check]:
+    """Bad cells decidable row by row (order-level "missing" needs the first row: see below)."""
     qty = pl.col("quantity")
-    checks = reject_required(df, ["name", "created_at", "quantity", "price"])
+    required = ("name", "created_at", "quantity", "price")
+    checks = [Check(c, pl.col(c).is_null(), "missing required value") for c in required]
     checks += [
-        Check("created_at", ~pl.col("created_at").str.contains(SHOPIFY_TS), BAD_TS),
-        Check("created_at", pl.col("created_at").str.contains(SHOPIFY_TS) & shopify_day(pl.col("created_at")).is_null(),
+        Check("created_at", pl.col("created_at").is_not_null() & ~pl.col("_ts_ok"), BAD_TS),
+        Check("created_at", pl.col("_ts_ok") & pl.col("_day").is_null(),
               "not a calendar date (expected YYYY-MM-DD HH:MM:SS ±HHMM)"),
-        Check("quantity", qty.str.contains(r"^\s*-\s*\d+(\.\d+)?\s*$").fill_null(False), "negative quantity"),
-        Check("quantity", qty.is_not_null() & ~qty.str.contains(r"^\s*-") & ~qty.str.contains(COUNT),
-              "not a whole number"),
-        Check("price", is_bad_money(pl.col("price")), "not a number (expected e.g. 12.34)"),
+        Check("quantity", pl.col("_qty") < 0, "negative quantity"),
+        Check("quantity", qty.is_not_null() & pl.col("_qty").is_null(), "not a whole number"),
     ]
-    checks += [Check(c, first & pl.col(c).is_null(), "missing required value") for c in ("subtotal", "total")]
-    checks += [Check(c, is_bad_money(pl.col(c)), "not a number (expected e.g. 12.34)") for c in ORDER_MONEY]
+    for c in MONEY_IN:
+        bad = pl.col(c).is_not_null() & pl.col(f"_{c}").is_null()
+        if fmt.careful:
+            bad = bad | (frac_digits(pl.col(c)) > fmt.scale).fill_null(False)
+        checks.append(Check(c, bad, NOT_NUMBER))
     return checks
 
 
+def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
+    """Every value parsed once; raw strings survive only on rows with a problem."""
+    created = pl.col("created_at")
+    lf = lf.with_columns(
+        created.str.contains(SHOPIFY_TS).alias("_ts_ok"),
+        pl.col("quantity").cast(pl.Int64, strict=False).alias("_qty"),
+        *(money_decimal(pl.col(c), fmt).alias(f"_{c}") for c in MONEY_IN),
+    ).with_columns(
+        pl.when(pl.col("_ts_ok")).then(created.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)).alias("_day"),
+    )
+    problem = pl.any_horizontal(c.mask for c in _problems(fmt))
+    odd = pl.any_horizontal(_longer_than_cents(c) for c in MONEY_IN) if not fmt.careful else pl.lit(False)
+    order_level = pl.col("subtotal").is_not_null()  # first rows: continuation rows leave Subtotal empty
+    return lf.select(
+        ROW, "name", *(pl.when(order_level).then(pl.col(c)).alias(c) for c in ("email", "currency")),
+        "_day", "_qty", *(f"_{c}" for c in MONEY_IN),
+        pl.col("cancelled_at").is_not_null().alias("_cancelled"),
+        *(pl.col(c).is_null().alias(f"_{c}_missing") for c in ("subtotal", "total")),
+        problem.alias("_problem"),
+        odd.fill_null(False).alias("_odd"),
+        *(pl.when(problem).then(pl.col(c)).alias(c) for c in RAW if c not in ("name", "email", "currency")),
+        pl.when(problem).then(pl.col("_ts_ok")).alias("_ts_ok"),
+    )
+
+
+def _longer_than_cents(c: str) -> pl.Expr:
+    """True where the text is longer than its value written with two decimals ("1.234", "+5.00",
+    "0012.50"): the file then needs the careful pass. Lengths and one log10, no regex: cheap."""
+    value = pl.col(f"_{c}")
+    whole = value.abs().cast(pl.Float64)
+    digits = pl.when(whole < 1).then(1).otherwise(whole.log10().floor().cast(pl.Int64) + 1)
+    canonical = digits + 3 + (value < 0).cast(pl.Int64)
+    return ((pl.col(c).str.len_bytes().cast(pl.Int64) > canonical) | (whole >= 1e15)).fill_null(False)
+
+
+def _careful_format(lf: pl.LazyFrame, path: Path | str) -> tuple[pl.LazyFrame, MoneyFormat]:
+    """Trimmed values and the scale that holds every money value exactly (second pass, rare)."""
+    lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
+    scales = collect(lf.select(money_scale(pl.col(c)).alias(c) for c in MONEY_IN), path).row(0)
+    return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), careful=True)
+
+
+def _padded(problems: pl.DataFrame) -> bool:
+    """A problem row whose value only has surrounding spaces: worth the careful (trimming) pass."""
+    raw = [c for c in RAW if c in problems.columns and problems[c].dtype == pl.String]
+    edge = [(pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ")).any() for c in raw]
+    return bool(problems.height) and any(problems.select(edge).row(0))
+
+
+def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple[pl.DataFrame, MoneyFormat]:
+    """The typed line-item frame, with order key ``_order`` and first-row flag ``_first``.
+
+    Exports list an order's line items on consecutive rows, so the order key is a run number (an
+    integer, sorted: fast to group); a file ordered otherwise falls back to grouping by Name.
+    """
+    lf = with_missing(raw.lazy(), RAW)
+    fmt = MoneyFormat(2, careful=False)
+    df = collect(_typed(lf, fmt), path)
+    if df["_odd"].any() or _padded(df.filter(pl.col("_problem"))):
+        lf, fmt = _careful_format(lf, path)
+        df = collect(_typed(lf, fmt), path)
+    new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
+    df = df.with_columns(new_run.cum_sum().alias("_order"), new_run.alias("_first"))
+    if df.height and df["_order"][-1] != df["name"].n_unique():
+        df = df.with_columns(pl.col("name").is_first_distinct().alias("_first"), pl.col("name").alias("_order"))
+    else:
+        df = df.with_columns(pl.col("_order").set_sorted())
+    return df, fmt
+
+
 def aggregate_shopify(
-    df: pl.DataFrame, pseudonym: Callable[[str], str], line_of: LineFinder, kind: str = "shopify_orders"
+    raw: pl.LazyFrame | pl.DataFrame, pseudonym: Callable[[str], str], line_of: LineFinder,
+    kind: str = "shopify_orders", path: Path | str = "",
 ) -> Aggregate:
     """Validate, reject whole orders with a bad cell, and sum the rest per store-local day."""
-    df = with_missing(df, list(SHOPIFY_COLUMNS))
-    errors = bad_cells(df, _checks(df), "name", HEADERS)
-    bad_orders = errors["order"].unique()
-    good = df.filter(pl.col("name").is_not_null() & ~pl.col("name").is_in(bad_orders.implode()))
-    scale = common_scale(good, [*ORDER_MONEY, "price"], money_scale)
-    orders = _orders(good, scale)
+    rows, fmt = parse_rows(raw, path)
+    missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
+               for c in ("subtotal", "total")]
+    errors = bad_cells([(rows.filter(pl.col("_problem")), _problems(fmt)), (rows, missing)], "name", HEADERS)
+    rows = rows.select("name", "email", "currency", "_order", "_first", "_day", "_cancelled", "_qty",
+                       *(f"_{c}" for c in MONEY_IN))  # the raw strings are no longer needed
+    with ThreadPoolExecutor(max_workers=1) as pool:  # find the few lines while the sums run
+        lines = pool.submit(line_of, errors[ROW].to_list()) if errors.height else None
+        days, orders, customers = _sums(rows, errors, fmt, pseudonym)
+        found = lines.result() if lines is not None else {}
+    return Aggregate(
+        kind=kind, days=days, rows_read=rows.height, orders_ingested=orders,
+        rejected=rejections(errors, found), customers=customers,
+    )
+
+
+def _sums(
+    rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str]
+) -> tuple[DayMetrics, int, pl.DataFrame]:
+    """Per-day metrics, orders ingested and customer-days over the orders without a bad cell."""
+    ok = pl.col("name").is_not_null() & ~pl.col("name").is_in(errors["order"].unique().implode())
+    ok = ok if errors.height else pl.lit(True)
+    orders = _orders(rows, ok)
     _check_currency(orders)
     kept = ~pl.col("cancelled")
     daily = orders.group_by("day").agg(
         pl.len().alias("orders_placed"),
         kept.sum().alias("orders"),
         pl.col("cancelled").sum().alias("cancelled_orders"),
-        *(pl.col(src).filter(kept).sum().alias(dst) for src, dst in _SUMS.items()),
-        (kept & (pl.col("refunded") > 0)).sum().alias("refunded_orders"),
+        *(pl.col(f"_{src}").filter(kept).sum().alias(dst) for src, dst in _SUMS.items()),
+        (kept & (pl.col("_refunded") > 0)).sum().alias("refunded_orders"),
     ).with_columns((pl.col("total_sales") - pl.col("refunded_amount")).alias("net_revenue"))
-    return Aggregate(
-        kind=kind,
-        days=day_metrics(daily.sort("day"), COUNTS, MONEY, scale),
-        rows_read=df.height,
-        orders_ingested=orders.height,
-        rejected=rejections(errors, line_of),
-        customers=_customers(orders, pseudonym),
+    daily = daily.join(_line_sums(rows, orders, ok), on="day", how="left")
+    return day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale), orders.height, _customers(orders, pseudonym)
+
+
+def _orders(rows: pl.DataFrame, ok: pl.Expr) -> pl.DataFrame:
+    """One row per order (its first row): day, cancelled flag, email, currency, order-level money."""
+    return rows.filter(pl.col("_first") & ok).select(
+        "_order",
+        pl.col("_day").alias("day"),
+        pl.col("_cancelled").alias("cancelled"),
+        "email", "currency",
+        *(pl.col(f"_{c}").fill_null(0) for c in ORDER_MONEY),
     )
 
 
-_SUMS = {"units": "units", "gross": "gross_sales", "discount": "discounts", "subtotal": "net_sales",
-         "shipping": "shipping", "taxes": "taxes", "total": "total_sales", "refunded": "refunded_amount"}
-
-
-def _orders(good: pl.DataFrame, scale: int) -> pl.DataFrame:
-    """One row per order: its day, cancelled flag, order-level money (units) and line-item sums."""
-    qty = pl.col("quantity").str.strip_chars().cast(pl.Int64, strict=False)
-    lines = good.group_by("name").agg(
-        qty.sum().alias("units"),
-        (qty * money_units(pl.col("price"), scale)).sum().alias("gross"),
+def _line_sums(rows: pl.DataFrame, orders: pl.DataFrame, ok: pl.Expr) -> pl.DataFrame:
+    """units and gross_sales per day over non-cancelled orders, each line counted on its order's day."""
+    if rows["_order"].flags["SORTED_ASC"]:  # contiguous orders: carry the first row's facts down
+        first = pl.col("_first")
+        lines = rows.select(
+            pl.when(first).then(pl.col("_day")).forward_fill().alias("day"),
+            pl.when(first).then(pl.col("_cancelled")).forward_fill().alias("cancelled"),
+            "_qty", "_price", ok.alias("ok"),
+        )
+    else:
+        lines = rows.select("_order", "_qty", "_price", ok.alias("ok")).join(
+            orders.select("_order", "day", "cancelled"), on="_order", how="left"
+        )
+    return lines.filter(pl.col("ok") & ~pl.col("cancelled")).group_by("day").agg(
+        pl.col("_qty").sum().alias("units"), (pl.col("_qty") * pl.col("_price")).sum().alias("gross_sales")
     )
-    first = good.filter(pl.col("name").is_first_distinct()).select(
-        "name",
-        shopify_day(pl.col("created_at")).alias("day"),
-        pl.col("cancelled_at").is_not_null().alias("cancelled"),
-        pl.col("email").str.strip_chars().str.to_lowercase().alias("email"),
-        pl.col("currency"),
-        *(money_units(pl.col(c), scale).fill_null(0).alias(c) for c in ORDER_MONEY),
-    )
-    return first.join(lines, on="name", how="left")
 
 
 def _check_currency(orders: pl.DataFrame) -> None:
@@ -126,6 +226,7 @@ def _customers(orders: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.Data
     """(day, customer pseudonym, orders) for non-cancelled orders with an email; emails stop here."""
     per_day = (
         orders.filter(~pl.col("cancelled") & pl.col("email").is_not_null())
+        .with_columns(pl.col("email").str.strip_chars().str.to_lowercase())
         .group_by("day", "email")
         .agg(pl.len().cast(pl.Int64).alias("orders"))
     )
@@ -135,4 +236,4 @@ def _customers(orders: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.Data
     return per_day.join(mapping, on="email").select("day", "customer", "orders").sort("day", "customer")
 
 
-__all__ = ["ROW", "aggregate_shopify", "read_shopify"]
+__all__ = ["aggregate_shopify", "parse_rows", "scan_shopify"]

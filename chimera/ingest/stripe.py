@@ -16,7 +16,6 @@ from chimera.ingest.frame import (
     Check,
     LineFinder,
     bad_cells,
-    common_scale,
     day_metrics,
     read_columns,
     reject_required,
@@ -24,7 +23,7 @@ from chimera.ingest.frame import (
     with_missing,
 )
 from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import SLASH_DT, is_bad_money, money_scale, money_units, stripe_day
+from chimera.ingest.parsing import SLASH_DT, is_bad_money, money_decimal, money_format, stripe_day
 
 COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments"]
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
@@ -64,20 +63,20 @@ def aggregate_stripe(
     df = with_missing(df, list(STRIPE_COLUMNS))
     comma, day_first = detect_locale(df)
     headers = {**HEADERS, **(headers or {})}
+    fmt = money_format(df, MONEY_COLS, comma)
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
     checks = [
-        *reject_required(df, ["created", "amount", "status"]),
+        *reject_required(["created", "amount", "status"]),
         Check("created", pl.col("created").is_not_null() & stripe_day(pl.col("created"), day_first).is_null(),
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
-        *(Check(c, is_bad_money(pl.col(c), comma), number) for c in MONEY_COLS),
+        *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in MONEY_COLS),
     ]
-    errors = bad_cells(df, checks, "id", headers)
+    errors = bad_cells([(df, checks)], "id", headers)
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
-    scale = common_scale(good, MONEY_COLS, lambda c: money_scale(c, comma))
     status = pl.col("status").str.to_lowercase()
     ok = status.is_in(SUCCEEDED)
     captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
-    units = {c: money_units(pl.col(c), scale, comma).fill_null(0) for c in MONEY_COLS}
+    units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
     daily = good.group_by(stripe_day(pl.col("created"), day_first).alias("day")).agg(
         pl.len().alias("stripe_payments"),
         ok.sum().alias("stripe_succeeded_payments"),
@@ -88,7 +87,7 @@ def aggregate_stripe(
     )
     return Aggregate(
         kind=kind,
-        days=day_metrics(daily.sort("day"), COUNTS, MONEY, scale),
+        days=day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale),
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
