@@ -179,3 +179,94 @@ async def test_new_sop_is_cited_by_next_answer(app, shop, chimera_home: Path) ->
     reply = answer(ctx, "product_commander_ai", "what about zebra packaging for crushed parcels?")
     assert "product/zebra-packaging.md" in reply.sops_cited
     assert reply.offline and "Offline" in reply.text
+
+
+@pytest.mark.parametrize("text, kind, extra", [
+    ("Run the weekly cycle", "cycle", {}),
+    ("Today's checks", "daily", {}),
+    ("KPI status", "kpis", {}),
+    ("Why was winback_email suggested?", "why", {"play_id": "winback_email"}),
+    ("Show evidence", "evidence", {}),
+    ("Show conversion rate", "chart", {"kpi_id": "conversion_rate"}),
+    ("how should we price bundles?", "question", {}),
+])
+def test_parse_intent(text: str, kind: str, extra: dict[str, str]) -> None:
+    from graphs.chat import parse_intent
+
+    intent = parse_intent(text)
+    assert intent.kind == kind
+    for key, value in extra.items():
+        assert getattr(intent, key) == value
+
+
+@pytest.mark.parametrize("text, commander", [
+    ("should we raise prices?", "commerce_commander_ai"),
+    ("traffic from email is down", "growth_commander_ai"),
+    ("refunds on one product", "product_commander_ai"),
+    ("is the data fresh after ingest?", "infra_commander_ai"),
+    ("what is the ROI of the last play", "evidence_commander_ai"),
+])
+def test_route_by_keywords_and_profile(text: str, commander: str) -> None:
+    from graphs.chat import COMMAND_CENTER, profiles, route
+
+    assert route(text, COMMAND_CENTER) == commander
+    growth = next(p for p in profiles() if p.commander == "growth_commander_ai")
+    assert route(text, growth.name) == "growth_commander_ai"  # a commander profile always answers itself
+
+
+def _chat_tables(url: str) -> None:
+    import asyncio
+    import uuid
+
+    from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+    from chainlit.user import User
+
+    from chimera.chat_history import ensure_chat_schema
+
+    async def roundtrip() -> None:
+        ui = FakeUI("alice")
+        ui.emitter.session.has_first_interaction = True  # else chainlit queues writes until a message
+        tid, sid = str(uuid.uuid4()), str(uuid.uuid4())
+        layer = SQLAlchemyDataLayer(conninfo=ensure_chat_schema(url))
+        ensure_chat_schema(url)  # idempotent
+        user = await layer.create_user(User(identifier="alice", metadata={"role": "approver"}))
+        assert user is not None
+        await layer.update_thread(tid, name="cycle", user_id=user.id, metadata={"client": "demo"})
+        await layer.create_step({"id": sid, "threadId": tid, "name": "x", "type": "tool", "output": "ok",
+                                 "streaming": False, "defaultOpen": False, "autoCollapse": False, "icon": "",
+                                 "command": None, "modes": {}})
+        thread = await layer.get_thread(tid)
+        assert thread is not None and thread["userIdentifier"] == "alice"
+        assert [s["output"] for s in thread["steps"]] == ["ok"]
+        await layer.engine.dispose()
+
+    asyncio.run(roundtrip())
+
+
+def test_chat_history_schema_sqlite(chimera_home: Path) -> None:
+    from chimera.chat_history import chat_database_url
+
+    url = chat_database_url()
+    assert url == f"sqlite+aiosqlite:///{chimera_home / 'chat.db'}"
+    _chat_tables(url)
+
+
+@pytest.mark.postgres
+def test_chat_history_schema_postgres(pg_url: str) -> None:
+    from chimera.chat_history import chat_database_url
+
+    url = chat_database_url()
+    assert url.startswith("postgresql+psycopg://")
+    _chat_tables(url)
+
+
+def test_chat_command_keeps_one_secret(chimera_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chimera.cli.cmd_chat import auth_secret, chat_command
+
+    monkeypatch.delenv("CHAINLIT_AUTH_SECRET", raising=False)
+    first = auth_secret()
+    assert len(first) >= 32 and auth_secret() == first
+    path = chimera_home / ".chimera" / "chainlit_auth_secret"
+    assert path.stat().st_mode & 0o777 == 0o600
+    cmd = chat_command("127.0.0.1", 8123, True)
+    assert cmd[1:4] == ["-m", "chainlit", "run"] and cmd[-1] == "--headless" and "8123" in cmd
