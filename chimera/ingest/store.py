@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 from decimal import Decimal
 
+import polars as pl
 from sqlalchemy import delete, insert
 from sqlmodel import Session
 
@@ -102,8 +103,8 @@ def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None
         f"INSERT INTO {CustomerDay.__tablename__} (company_id, source, day, customer, orders) "
         f"VALUES ({', '.join([mark] * 5)})"
     )
-    rows = [
-        (company_id, agg.source, d.isoformat() if sqlite else d, c, n)
-        for d, c, n in agg.customers.iter_rows()
-    ]
+    day = pl.col("day").dt.to_string("%Y-%m-%d") if sqlite else pl.col("day")
+    rows = agg.customers.select(
+        pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "customer", "orders"
+    ).rows()
     conn.exec_driver_sql(sql, rows)

@@ -1,0 +1,111 @@
+"""``chimera ingest PATH --client NAME [--source KIND] [--json]`` and ``--pull shopify|stripe``."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from chimera.cli.app import app, emit_json, err, out
+from chimera.clients import get_client
+from chimera.errors import ChimeraError, IngestError
+from chimera.ingest import IngestSummary, ingest_file
+
+PROGRESS_BYTES = 20 << 20  # show a bar for files bigger than this
+SHOWN_REJECTIONS = 20
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ChimeraError(f"{option} {value!r}: expected a date like 2026-11-01") from None
+
+
+@app.command("ingest")
+def ingest(
+    path: Path | None = typer.Argument(None, help="The export (CSV) to ingest.", show_default=False),
+    client: str = typer.Option(..., "--client", help="Client name (chimera client list)."),
+    source: str | None = typer.Option(
+        None, "--source", help="shopify_orders | stripe_payments | analytics_daily | fiverr_orders (default: detect)."
+    ),
+    pull: str | None = typer.Option(None, "--pull", help="Pull from an API instead of a file: shopify | stripe."),
+    since: str | None = typer.Option(None, "--since", help="With --pull: first day (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="With --pull: last day (default: today)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Turn an export (or an API pull) into daily metrics; re-ingesting replaces the covered days."""
+    ctx = get_client(client)
+    if pull is not None:
+        summary = _pull(ctx, pull, _day("--since", since), _day("--until", until))
+    elif path is None:
+        raise IngestError("give the export's PATH, or --pull shopify|stripe --since D")
+    else:
+        summary = _ingest(ctx, path, source)
+    if json_out:
+        emit_json(summary.contract())
+    else:
+        _print(summary, str(path or pull))
+
+
+@app.command("pull")
+def pull_command(
+    api: str = typer.Argument(..., help="shopify | stripe"),
+    client: str = typer.Option(..., "--client", help="Client name (chimera client list)."),
+    since: str = typer.Option(..., "--since", help="First day (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Last day (default: today)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Pull orders (Shopify Admin API) or charges (Stripe API) into the same daily metrics."""
+    summary = _pull(get_client(client), api, _day("--since", since), _day("--until", until))
+    if json_out:
+        emit_json(summary.contract())
+    else:
+        _print(summary, api)
+
+
+def _ingest(ctx, path: Path, source: str | None) -> IngestSummary:
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    if path.stat().st_size < PROGRESS_BYTES or not err.is_terminal:
+        return ingest_file(ctx, path, kind=source)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        return ingest_file(ctx, path, kind=source, progress=progress)
+
+
+def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummary:
+    from chimera.connectors import pull_shopify, pull_stripe
+
+    if since is None:
+        raise IngestError("--pull needs --since YYYY-MM-DD (the first day to pull)")
+    until = until or datetime.now(UTC).date()
+    if api == "shopify":
+        return pull_shopify(ctx, since, until)
+    if api == "stripe":
+        return pull_stripe(ctx, since, until)
+    raise IngestError(f"--pull {api!r}: expected shopify or stripe")
+
+
+def _print(summary: IngestSummary, what: str) -> None:
+    out.print(
+        f"[bold]{what}[/] ({summary.source}): {summary.rows_read} rows read, "
+        f"{summary.orders_ingested} ingested, {len(summary.rejected)} rejected; "
+        f"days {summary.first_day} .. {summary.last_day}; {summary.metrics_written} metric points written",
+        highlight=False,
+    )
+    if not summary.rejected:
+        return
+    table = Table(title="rejected (the whole order is left out)", title_justify="left")
+    for col in ("line", "column", "value", "reason", "order"):
+        table.add_column(col)
+    for r in summary.rejected[:SHOWN_REJECTIONS]:
+        table.add_row(str(r.line), r.column, r.value, r.reason, r.order)
+    out.print(table)
+    if len(summary.rejected) > SHOWN_REJECTIONS:
+        out.print(f"... and {len(summary.rejected) - SHOWN_REJECTIONS} more (--json lists all)")

@@ -1,0 +1,74 @@
+"""``chimera metrics --client NAME [--metric M] [--from D] [--to D] [--json]``."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+import typer
+from rich.table import Table
+
+from chimera.cli.app import app, emit_json, out
+from chimera.clients import get_client
+from chimera.db.engine import session_scope
+from chimera.errors import ChimeraError
+from chimera.ingest.models import COUNT_METRICS
+from chimera.metrics import Series, load_series
+
+CENT = Decimal("0.01")
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ChimeraError(f"{option} {value!r}: expected a date like 2026-11-01") from None
+
+
+def render_value(metric: str, value: Decimal) -> int | str:
+    """Counts as integers; money as a decimal string with 2 places (half-up, display only)."""
+    if metric in COUNT_METRICS:
+        return int(value)
+    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def metrics_document(client: str, series: Series) -> dict:
+    """The DESIGN.md §7 document: one entry per day with data; a missing day is absent."""
+    return {
+        "client": client,
+        "metrics": {
+            metric: {d.isoformat(): render_value(metric, v) for d, v in sorted(days.items())}
+            for metric, days in sorted(series.items())
+        },
+    }
+
+
+@app.command("metrics")
+def metrics(
+    client: str = typer.Option(..., "--client", help="Client name (chimera client list)."),
+    metric: list[str] | None = typer.Option(None, "--metric", help="Only this metric (repeatable)."),
+    start: str | None = typer.Option(None, "--from", help="First day (YYYY-MM-DD)."),
+    end: str | None = typer.Option(None, "--to", help="Last day (YYYY-MM-DD)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Daily base metrics as ingested (a day without data is absent, never zero)."""
+    ctx = get_client(client)
+    with session_scope() as session:
+        series = load_series(session, ctx.company_id, metric or None, _day("--from", start), _day("--to", end))
+    doc = metrics_document(ctx.name, series)
+    if json_out:
+        emit_json(doc)
+        return
+    if not series:
+        out.print(f"no metrics for {ctx.name} yet: chimera ingest PATH --client {ctx.name}")
+        return
+    days = sorted({d for values in doc["metrics"].values() for d in values})[-14:]
+    table = Table(title=f"{ctx.name}: last {len(days)} days with data", title_justify="left")
+    table.add_column("metric", no_wrap=True)
+    for d in days:
+        table.add_column(d[5:], justify="right")
+    for name, values in doc["metrics"].items():
+        table.add_row(name, *(str(values.get(d, "")) for d in days))
+    out.print(table)

@@ -1,0 +1,207 @@
+"""Storage rules: replace never add, one transaction, nothing personal in the database file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import re
+import stat
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from chimera import settings
+from chimera.clients import add_client
+from chimera.db.engine import session_scope
+from chimera.db.models import CustomerDay, IngestRun, MetricPoint
+from chimera.errors import IngestError
+from chimera.ingest import ingest_file, store
+from chimera.ingest.pseudonymize import salt_path
+from chimera.metrics import load_series
+
+
+def _series(client) -> dict:
+    with session_scope() as s:
+        return load_series(s, client.company_id)
+
+
+def _counts(client) -> tuple[int, int, int]:
+    with session_scope() as s:
+        cid = client.company_id
+        return (
+            len(s.exec(select(MetricPoint).where(MetricPoint.company_id == cid)).all()),
+            len(s.exec(select(CustomerDay).where(CustomerDay.company_id == cid)).all()),
+            len(s.exec(select(IngestRun).where(IngestRun.company_id == cid)).all()),
+        )
+
+
+def _split(src: Path, dst: Path, keep) -> Path:
+    """A copy of a Shopify export with only the records whose Created at day passes ``keep``."""
+    with src.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader)
+        at = header.index("Created at")
+        rows = [r for r in reader if keep(r[at][:10])]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+    dst.write_text(buf.getvalue())
+    return dst
+
+
+def test_reingest_replaces_never_adds(chimera_home: Path, sample_store: Path) -> None:
+    client = add_client("t")
+    first = ingest_file(client, sample_store / "orders_export.csv")
+    before, counts = _series(client), _counts(client)
+    again = ingest_file(client, sample_store / "orders_export.csv")
+    assert _series(client) == before
+    assert _counts(client)[:2] == counts[:2] and _counts(client)[2] == counts[2] + 1
+    assert again.metrics_written == first.metrics_written
+
+
+def test_overlapping_exports_give_the_same_metrics(chimera_home: Path, sample_store: Path, tmp_path: Path) -> None:
+    whole = add_client("whole")
+    ingest_file(whole, sample_store / "orders_export.csv")
+    parts = add_client("parts")
+    early = _split(sample_store / "orders_export.csv", tmp_path / "a.csv", lambda d: "2025" in d or d < "2026-03-01")
+    late = _split(sample_store / "orders_export.csv", tmp_path / "b.csv", lambda d: "2026-02-01" <= d)
+    ingest_file(parts, late)
+    ingest_file(parts, early)  # overlaps February: replaced with identical numbers
+    assert _series(parts) == _series(whole)
+
+
+def test_shuffled_rows_give_the_same_metrics(chimera_home: Path, sample_store: Path, tmp_path: Path) -> None:
+    """A spreadsheet re-sorted by someone: line items of an order no longer consecutive."""
+    src = sample_store / "orders_export.csv"
+    with src.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header, rows = next(reader), list(reader)
+    first_of = {}
+    for r in rows:
+        first_of.setdefault(r[0], r)
+    heads = [r for r in rows if first_of[r[0]] is r]
+    tails = [r for r in rows if first_of[r[0]] is not r]
+    random.Random(7).shuffle(tails)
+    order = list(reversed(header))  # columns reordered too: matched by name
+    idx = [header.index(c) for c in order]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([order, *([r[i] for i in idx] for r in heads + tails)])
+    (tmp_path / "shuffled.csv").write_text(buf.getvalue())
+    a, b = add_client("a"), add_client("b")
+    ingest_file(a, src)
+    summary = ingest_file(b, tmp_path / "shuffled.csv")
+    assert _series(a) == _series(b)
+    assert {(r.column, r.value, r.order) for r in summary.rejected} == {
+        (r.column, r.value, r.order) for r in ingest_file(a, src).rejected
+    }
+
+
+def test_failure_mid_write_leaves_the_database_unchanged(
+    chimera_home: Path, sample_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = add_client("t")
+    ingest_file(client, sample_store / "analytics_daily.csv")
+    before, counts = _series(client), _counts(client)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_insert_customers", boom)  # after the metric rows were replaced
+    with pytest.raises(RuntimeError):
+        ingest_file(client, sample_store / "orders_export.csv")
+    assert _series(client) == before and _counts(client) == counts
+
+
+def test_no_personal_data_in_the_database(chimera_home: Path, sample_store: Path) -> None:
+    client = add_client("t")
+    ingest_file(client, sample_store / "orders_export.csv")
+    ingest_file(client, sample_store / "stripe_payments.csv")
+    personal: set[str] = set()
+    for name in ("orders_export.csv", "stripe_payments.csv"):
+        for row in csv.DictReader((sample_store / name).open(newline="")):
+            for col, value in row.items():
+                if value and col != "Name" and any(k in col for k in ("Name", "Phone", "Street", "Address")):
+                    personal.add(value)  # Shopify "Name" is the order number, not a person
+    assert len(personal) > 1000
+    from sqlalchemy import text
+
+    with session_scope() as s:
+        s.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    blob = b"".join(p.read_bytes() for p in chimera_home.glob("chimera.db*"))
+    assert re.findall(rb"[\w.+-]+@[\w-]+\.[\w.]+", blob) == []  # no email at all, of any customer
+    sample = random.Random(3).sample(sorted(personal), 2000)
+    assert [v for v in sample if v.encode() in blob] == []
+    salt = salt_path("t")
+    assert stat.S_IMODE(os.stat(salt).st_mode) == 0o600 and salt.read_bytes() not in blob
+    assert salt.parent == settings.secrets_dir()
+
+
+def test_unknown_file_says_what_was_expected(chimera_home: Path, tmp_path: Path) -> None:
+    client = add_client("t")
+    path = tmp_path / "x.csv"
+    path.write_text("foo,bar\n1,2\n")
+    with pytest.raises(IngestError) as err:
+        ingest_file(client, path)
+    for expected in ("Created at", "Created date (UTC)", "sessions", "client.yml"):
+        assert expected in str(err.value)
+    with pytest.raises(IngestError, match="Lineitem quantity"):
+        ingest_file(client, path, kind="shopify_orders")
+
+
+def test_ga4_api_names_and_yyyymmdd(chimera_home: Path, tmp_path: Path) -> None:
+    client = add_client("t")
+    path = tmp_path / "ga4.csv"
+    path.write_text("# GA4 report\n#\ndate,sessions,totalUsers,transactions,purchaseRevenue,keyEvents\n"
+                    "20260405,100,80,3,120.5,4\n20260407,90,,2,80.00,3\n")
+    summary = ingest_file(client, path)
+    series = _series(client)
+    assert summary.source == "analytics_daily" and summary.rejected == []
+    assert series["sessions"] == {date(2026, 4, 5): 100, date(2026, 4, 7): 90}
+    assert series["users"] == {date(2026, 4, 5): 80}  # empty cell: missing, not zero
+    assert series["ga_revenue"][date(2026, 4, 5)] == Decimal("120.5")
+    assert series["ga_key_events"][date(2026, 4, 7)] == 3
+
+
+def test_european_stripe_export(chimera_home: Path, tmp_path: Path) -> None:
+    client = add_client("t")
+    path = tmp_path / "stripe.csv"
+    path.write_text(
+        "id,Created (UTC),Amount,Amount Refunded,Currency,Captured,Fee,Status\n"
+        'ch_1,13/03/2026 23:10,"1.234,50","0,00",eur,true,"35,10",Paid\n'
+        'ch_2,13/03/2026 08:00,"10,00","10,00",eur,true,"0,59",Refunded\n'
+        'ch_3,02/03/2026 09:00,"5,00","0,00",eur,false,"0,00",Failed\n'
+        'ch_4,02/03/2026 09:30,"N/A","0,00",eur,false,"0,00",Failed\n'
+    )
+    summary = ingest_file(client, path)
+    series = _series(client)
+    assert series["stripe_gross"][date(2026, 3, 13)] == Decimal("1244.50")
+    assert series["stripe_fees"][date(2026, 3, 13)] == Decimal("35.69")
+    assert series["stripe_failed_payments"][date(2026, 3, 2)] == 1
+    assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(5, "Amount", "N/A", "ch_4")]
+    assert series["stripe_payments"][date(2026, 3, 5)] == 0  # a day inside the export without payments
+
+
+def test_fiverr_needs_a_mapping_then_uses_it(chimera_home: Path, tmp_path: Path) -> None:
+    client = add_client("t")
+    path = tmp_path / "fiverr.csv"
+    path.write_text("Order,When,Earned,State,On time,Reply h\nFO1,04/03/2026,$40.00,Completed,yes,2\n"
+                    "FO2,04/03/2026,$15.50,Cancelled,,30\nFO3,05/03/2026,20,completed,no,\n")
+    with pytest.raises(IngestError, match=r"client\.yml"):
+        ingest_file(client, path, kind="fiverr_orders")
+    yml = client.folder / "client.yml"
+    yml.write_text(yml.read_text() + "fiverr:\n  date: When\n  amount: Earned\n  status: State\n"
+                   "  order_id: Order\n  date_format: '%d/%m/%Y'\n  delivered_on_time: On time\n"
+                   "  response_hours: Reply h\n")
+    from chimera.clients import get_client
+
+    summary = ingest_file(get_client("t"), path)
+    series = _series(client)
+    assert summary.source == "fiverr_orders" and summary.rejected == []
+    assert series["fiverr_orders"][date(2026, 3, 4)] == 2
+    assert series["fiverr_earnings"][date(2026, 3, 4)] == Decimal("40.00")
+    assert series["fiverr_delivered_on_time"] == {date(2026, 3, 4): 1, date(2026, 3, 5): 0}
+    assert series["fiverr_responded_24h"][date(2026, 3, 4)] == 1
