@@ -115,6 +115,7 @@ def test_viewer_sees_plays_but_cannot_decide(page: Page, server) -> None:
     send(page, "KPI status")
     expect(page.get_by_text("KPI status as of").first).to_be_visible(timeout=30_000)
     send(page, "Show conversion rate")
-    expect(page.get_by_text("Conversion rate").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("7d window").first).to_be_visible(timeout=30_000)
+    expect(page.locator(".js-plotly-plot").or_(page.get_by_text("chart unavailable")).first).to_be_visible()
     shot(page, "07_viewer_no_buttons")
     assert decisions(server) == before
