@@ -205,3 +205,16 @@ def test_fiverr_needs_a_mapping_then_uses_it(chimera_home: Path, tmp_path: Path)
     assert series["fiverr_earnings"][date(2026, 3, 4)] == Decimal("40.00")
     assert series["fiverr_delivered_on_time"] == {date(2026, 3, 4): 1, date(2026, 3, 5): 0}
     assert series["fiverr_responded_24h"][date(2026, 3, 4)] == 1
+
+
+@pytest.mark.postgres
+def test_same_numbers_on_postgres(pg_url: str, sample_store: Path) -> None:
+    client = add_client("t")
+    summary = ingest_file(client, sample_store / "orders_export.csv")
+    ingest_file(client, sample_store / "orders_export.csv")  # replace, not add, there too
+    expected = list(csv.DictReader((sample_store / "expected_daily.csv").open()))
+    series = _series(client)
+    assert len(summary.rejected) == 6
+    assert sum(series["net_revenue"].values()) == sum(Decimal(r["net_revenue"]) for r in expected)
+    assert sum(series["orders"].values()) == sum(int(r["orders"]) for r in expected)
+    assert _counts(client)[1] > 0

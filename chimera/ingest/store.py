@@ -12,7 +12,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import polars as pl
-from sqlalchemy import delete, insert
+from sqlalchemy import delete
 from sqlmodel import Session
 
 from chimera.db.models import CustomerDay, IngestRun, MetricPoint
@@ -78,8 +78,7 @@ def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]
             MetricPoint.day >= first, MetricPoint.day <= last,  # type: ignore[operator]
         )
     )
-    if rows:
-        session.execute(insert(MetricPoint), rows)
+    _insert_metrics(session, rows)
     if agg.customers is None:
         return
     session.execute(
@@ -91,20 +90,31 @@ def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]
     _insert_customers(session, company_id, agg)
 
 
-def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None:
-    """Bulk insert through the driver's executemany: a million-row export has ~600k customer-days."""
-    assert agg.customers is not None
-    if agg.customers.height == 0:
+def _bulk_insert(session: Session, table: str, columns: list[str], rows: list[tuple]) -> None:
+    """Insert through the driver's executemany (no ORM work per row): ~600k customer-days per 1M rows."""
+    if not rows:
         return
     conn = session.connection()
-    sqlite = conn.dialect.name == "sqlite"
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {CustomerDay.__tablename__} (company_id, source, day, customer, orders) "
-        f"VALUES ({', '.join([mark] * 5)})"
-    )
-    day = pl.col("day").dt.to_string("%Y-%m-%d") if sqlite else pl.col("day")
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    conn.exec_driver_sql(sql, rows)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.connection().dialect.name == "sqlite"
+
+
+def _insert_metrics(session: Session, rows: list[dict]) -> None:
+    sqlite = _is_sqlite(session)
+    cols = ["company_id", "metric", "day", "source", "value", "ingest_run_id"]
+    tuples = [tuple(r[c].isoformat() if c == "day" and sqlite else r[c] for c in cols) for r in rows]
+    _bulk_insert(session, MetricPoint.__tablename__, cols, tuples)
+
+
+def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None:
+    assert agg.customers is not None
+    day = pl.col("day").dt.to_string("%Y-%m-%d") if _is_sqlite(session) else pl.col("day")
     rows = agg.customers.select(
         pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "customer", "orders"
     ).rows()
-    conn.exec_driver_sql(sql, rows)
+    _bulk_insert(session, CustomerDay.__tablename__, ["company_id", "source", "day", "customer", "orders"], rows)
