@@ -176,7 +176,7 @@ class Answer(BaseModel):
 
 
 def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str, *, model: Any = None,
-                  usage: UsageTracker | None = None, max_rounds: int = 4) -> Answer:
+                  usage: UsageTracker | None = None, max_rounds: int = 4, facts: list[Any] | None = None) -> Answer:
     """Let the commander's model call the read-only tools, then answer; every figure it writes must
     come from those tool outputs (else one correction, then the offline answer, said so)."""
     from langchain_core.messages import ToolMessage
@@ -189,7 +189,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         return offline
     bound = model.bind_tools(toolbox.as_tools())
     messages: list[Any] = [SystemMessage(system_prompt(cmd_spec, toolbox.client.name)), HumanMessage(question)]
-    outputs: list[Any] = []
+    outputs: list[Any] = list(facts or [])  # facts already given in the question count as sources
     called: list[str] = []
     rejections = 0
     config = {"metadata": {"commander": cmd_spec.id}, **({"callbacks": [usage]} if usage else {})}

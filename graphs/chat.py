@@ -12,18 +12,16 @@ import re
 from datetime import date
 from typing import Any, Literal
 
-from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
-from agents.prompting import render, system_prompt
+from agents.prompting import render
 from agents.tools import Toolbox
 from chimera import settings
 from chimera.clients import ClientContext
 from chimera.config.loader import load_config_set
 from chimera.config.models import Commander as CommanderSpec
-from chimera.errors import ChimeraError, ProviderError
-from chimera.llm.guard import guarded_narrative
-from chimera.llm.provider import backend_info, get_chat_model
+from chimera.errors import ChimeraError
+from chimera.llm.provider import backend_info
 from graphs.ui_models import ChatReply, ProfileInfo, fmt_value, kpi_table
 
 COMMAND_CENTER = "Command Center"
@@ -235,17 +233,16 @@ def answer(client: ClientContext, commander_id: str, text: str, as_of: date | No
 
 def _model_answer(client: ClientContext, spec: CommanderSpec, text: str, facts: list[Any],
                   offline_text: str) -> tuple[str, bool]:
-    """The commander's model writes from the facts; any unsourced figure falls back to the template."""
-    try:
-        model = get_chat_model(spec.model.backend if spec.model else None, spec.model.name if spec.model else None)
-    except ProviderError:
-        model = None
-    messages = [SystemMessage(system_prompt(spec, client.name)),
-                HumanMessage(render("chat", question=text, facts=json.dumps(facts, default=str, indent=1)))]
-    narrative = guarded_narrative(model, messages, facts, offline_text, commander=spec.id)
-    if narrative.source == "model":
-        return narrative.text, False
-    return f"_{narrative.note}_\n\n{offline_text}", True
+    """The commander's model answers from the facts and may call the read-only tools for more; any
+    figure not in the facts or tool outputs falls back to the template, saying so."""
+    from agents.llm_commander import ask_commander
+
+    question = render("chat", question=text, facts=json.dumps(facts, default=str, indent=1))
+    tb = Toolbox(client, libraries=list(spec.libraries) or None)
+    reply = ask_commander(spec, tb, question, offline_text, facts=facts)
+    if reply.source == "model":
+        return reply.text, False
+    return f"_{reply.note}_\n\n{offline_text}", True
 
 
 def kpi_chart(client: ClientContext, kpi_id: str, days: int = 90) -> tuple[Any | None, str]:
