@@ -20,6 +20,7 @@ from chimera.ingest.models import DayMetrics, Rejection
 from chimera.ingest.parsing import units_to_decimal
 
 ROW = "_row"
+CENT = Decimal("0.01")
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 LineFinder = Callable[[list[int]], dict[int, int]]
 
@@ -105,13 +106,18 @@ def rejections(errors: pl.DataFrame, line_of: LineFinder | dict[int, int]) -> li
 
 def day_metrics(daily: pl.DataFrame, counts: list[str], money: list[str], scale: int) -> DayMetrics:
     """``{day: {metric: value}}`` from a per-day frame of integer counts and polars Decimal sums."""
-    zero = Decimal(0).scaleb(-scale)
     out: DayMetrics = {}
     for row in daily.iter_rows(named=True):
         values: dict[str, Decimal | int] = {m: int(row[m] or 0) for m in counts if m in row}
-        values.update({m: _exact(row[m], scale) if row[m] is not None else zero for m in money if m in row})
+        values.update({m: tidy(_exact(row[m] or 0, scale)) for m in money if m in row})
         out[row["day"]] = values
     return out
+
+
+def tidy(value: Decimal) -> Decimal:
+    """Cents when the value is whole cents (1809.000000 -> 1809.00), else every digit it has."""
+    cents = value.quantize(CENT)
+    return cents if cents == value else value.normalize()
 
 
 def _exact(value: Decimal | int, scale: int) -> Decimal:

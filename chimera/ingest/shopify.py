@@ -5,9 +5,10 @@ order-level fields are read from each order's first row. A bad cell anywhere rej
 order. Days are the store-local calendar date of ``Created at`` (the date its own offset gives).
 The Admin API connector builds the same frame, so both paths share every rule below.
 
-Speed: one streaming pass parses every value once into typed columns; raw strings are kept only
-for rows with a problem (to report them). A file whose money has more than two decimals, an
-exponent or padding takes a second, careful pass.
+Speed: one streaming pass parses every value once into typed columns (money as Decimal with 6
+places: exact for any value written with up to 6); raw strings are kept only for rows with a
+problem (to report them). A file with a very long money value, or padded values, takes a second,
+careful pass that measures the exact scale and trims.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ COUNTS = ["orders_placed", "orders", "cancelled_orders", "units", "refunded_orde
 MONEY = ["gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sales", "refunded_amount",
          "net_revenue"]
 HEADERS = {k: v[0] for k, v in SHOPIFY_COLUMNS.items()}
+FAST_SCALE = 6
+FAST_MAX_LEN = 12
 BAD_TS = "not a date-time like 2026-04-05 21:06:21 -0400"
 NOT_NUMBER = "not a number (expected e.g. 12.34)"
 _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping", "taxes": "taxes",
@@ -84,7 +87,7 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
         pl.when(pl.col("_ts_ok")).then(created.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)).alias("_day"),
     )
     problem = pl.any_horizontal(c.mask for c in _problems(fmt))
-    odd = pl.any_horizontal(_longer_than_cents(c) for c in MONEY_IN) if not fmt.careful else pl.lit(False)
+    odd = pl.any_horizontal(_too_long(c) for c in MONEY_IN) if not fmt.careful else pl.lit(False)
     order_level = pl.col("subtotal").is_not_null()  # first rows: continuation rows leave Subtotal empty
     return lf.select(
         ROW, "name", *(pl.when(order_level).then(pl.col(c)).alias(c) for c in ("email", "currency")),
@@ -98,14 +101,10 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
     )
 
 
-def _longer_than_cents(c: str) -> pl.Expr:
-    """True where the text is longer than its value written with two decimals ("1.234", "+5.00",
-    "0012.50"): the file then needs the careful pass. Lengths and one log10, no regex: cheap."""
-    value = pl.col(f"_{c}")
-    whole = value.abs().cast(pl.Float64)
-    digits = pl.when(whole < 1).then(1).otherwise(whole.log10().floor().cast(pl.Int64) + 1)
-    canonical = digits + 3 + (value < 0).cast(pl.Int64)
-    return ((pl.col(c).str.len_bytes().cast(pl.Int64) > canonical) | (whole >= 1e15)).fill_null(False)
+def _too_long(c: str) -> pl.Expr:
+    """Text longer than 12 bytes may hold more than the fast pass's 6 decimal places (or be a
+    billion or more): the file then takes the careful pass. One length compare: cheap."""
+    return (pl.col(c).str.len_bytes() > FAST_MAX_LEN).fill_null(False)
 
 
 def _careful_format(lf: pl.LazyFrame, path: Path | str) -> tuple[pl.LazyFrame, MoneyFormat]:
@@ -129,7 +128,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     integer, sorted: fast to group); a file ordered otherwise falls back to grouping by Name.
     """
     lf = with_missing(raw.lazy(), RAW)
-    fmt = MoneyFormat(2, careful=False)
+    fmt = MoneyFormat(FAST_SCALE, careful=False)  # exact for any value of up to 6 decimals
     df = collect(_typed(lf, fmt), path)
     if df["_odd"].any() or _padded(df.filter(pl.col("_problem"))):
         lf, fmt = _careful_format(lf, path)
