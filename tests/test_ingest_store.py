@@ -218,3 +218,14 @@ def test_same_numbers_on_postgres(pg_url: str, sample_store: Path) -> None:
     assert sum(series["net_revenue"].values()) == sum(Decimal(r["net_revenue"]) for r in expected)
     assert sum(series["orders"].values()) == sum(int(r["orders"]) for r in expected)
     assert _counts(client)[1] > 0
+
+
+def test_progress_task_completes(chimera_home: Path, sample_store: Path) -> None:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    client = add_client("t")
+    with Progress(console=Console(file=io.StringIO(), force_terminal=True)) as progress:
+        ingest_file(client, sample_store / "analytics_daily.csv", progress=progress)
+        task = progress.tasks[0]
+    assert task.finished and "analytics_daily.csv" in task.description
