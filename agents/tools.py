@@ -78,10 +78,28 @@ class Toolbox:
         return [{"file": h.file, "heading": h.heading, "title": h.title, "line": h.line,
                  "excerpt": sanitize_for_prompt(h.excerpt, h.file)} for h in hits]
 
+    def propose_play(self, play_id: str) -> dict[str, Any]:
+        """Preview the ChangeSets a play's job plan would produce. A proposal only: nothing is applied or
+        recorded; a person decides in the cycle (approve / override / reject)."""
+        from agents.bots import BotContext, run_action
+
+        play = self.client.configs.play(play_id)
+        latest = self.explain_play(play_id)["latest"]
+        changesets = []
+        for step in play.job_plan:
+            ctx = BotContext(client=self.client, bot=step.bot, action=step.action, play_id=play.id,
+                             play_label=play.label, params=dict(step.params), as_of=self.as_of,
+                             explanation=latest, sops=list(play.sops))
+            cs = run_action(ctx)
+            changesets.append(cs.model_dump(mode="json", exclude={"asset"}) | {
+                "asset_preview": (cs.asset.content[:600] if cs.asset else "")})
+        return {"play": play.id, "status": "proposal: needs a decision", "changesets": changesets}
+
     def as_tools(self) -> list[StructuredTool]:
-        """The same functions as LangChain tools, for a model to call."""
+        """The same functions as LangChain tools, for a model to call (read-only, plus a proposal)."""
         return [StructuredTool.from_function(fn) for fn in (
-            self.kpi_statuses, self.metric_series, self.explain_play, self.evidence, self.sop_search)]
+            self.kpi_statuses, self.metric_series, self.explain_play, self.evidence, self.sop_search,
+            self.propose_play)]
 
     def call(self, name: str, args: dict[str, Any]) -> Any:
         """Run a tool by name (a model's tool call); unknown names are an error result, not an exception."""

@@ -179,3 +179,17 @@ def test_cassette_replay_gives_byte_identical_narratives(
     texts = lambda o: [(n["type"], n["text"], n["source"]) for n in o.narratives]  # noqa: E731
     assert texts(replayed) == texts(recorded)
     assert any(src == "model" for _t, _x, src in texts(recorded))
+
+
+def test_propose_tool_previews_changesets_and_applies_nothing(shop: str, chimera_home: Path) -> None:
+    from chimera.db.models import AppliedChange
+
+    _ingest(shop)
+    toolbox = Toolbox(get_client(shop), AS_OF)
+    assert "propose_play" in {t.name for t in toolbox.as_tools()}
+    proposal = toolbox.call("propose_play", {"play_id": "pricing_test"})
+    assert proposal["status"].startswith("proposal")
+    assert proposal["changesets"] and proposal["changesets"][0]["bot"] == "shopify_bot"
+    with session_scope() as s:
+        assert s.exec(select(AppliedChange)).all() == []
+    assert not (chimera_home / "outbox").exists()
