@@ -89,6 +89,7 @@ def test_a_model_that_invents_numbers_is_caught_in_every_narrative(shop: str) ->
 
 SCRIPTS = {
     "plain": [],
+    "streaming": [],
     "rate_limited_then_ok": [{"status": 429, "retry_after": "0"}],
     "server_error_then_ok": [{"status": 500}],
     "timeout_then_ok": [{"hang": 3}],
@@ -105,8 +106,12 @@ def test_cycle_through_the_real_openai_client_always_completes(
     monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
     monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
     monkeypatch.setenv("CHIMERA_LLM_TIMEOUT", "1")
+    if script == "streaming":
+        monkeypatch.setenv("CHIMERA_LLM_STREAMING", "1")
     fake_openai.push(*SCRIPTS[script])
     outcome = run_cycle(shop, as_of=AS_OF)
+    if script == "streaming":
+        assert all(r.get("stream") for r in fake_openai.requests)
     assert outcome.status == "awaiting_decisions"
     assert fake_openai.requests, "the model server was never called"
     assert outcome.model["calls"] >= 1 or script == "always_failing"

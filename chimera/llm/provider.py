@@ -116,6 +116,8 @@ def _chat_openai(backend: str, model: str) -> BaseChatModel:
     timeout = float(os.environ.get("CHIMERA_LLM_TIMEOUT", DEFAULT_TIMEOUT_S))
     max_tokens = int(os.environ.get("CHIMERA_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS))
     kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0, "stream_usage": True}
+    if os.environ.get("CHIMERA_LLM_STREAMING", "").lower() in ("1", "true", "yes"):
+        kwargs["streaming"] = True  # SSE under the hood (servers that only stream, live UIs)
     if backend == "openai":
         kwargs["api_key"] = SecretStr(os.environ["OPENAI_API_KEY"])
         kwargs["max_tokens"] = max_tokens
