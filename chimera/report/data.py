@@ -63,6 +63,8 @@ class CycleInfo(BaseModel):
     status: str
     silent: bool
     backend: str
+    usage: dict = {}
+    """Model calls, tokens, cost and truth-guard rejections of the cycle (DESIGN.md §7 ``model``)."""
 
 
 class ReportData(BaseModel):
@@ -132,7 +134,9 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
         if run is not None:
             usage = run.model_usage or {}
             cycle = CycleInfo(run_id=run.id, as_of=run.as_of, status=run.status, silent=run.silent,
-                              backend=str(usage.get("backend") or "offline"))
+                              backend=str(usage.get("backend") or "offline"),
+                              usage={k: usage.get(k, 0) for k in ("calls", "prompt_tokens", "completion_tokens",
+                                                                  "cost", "guard_rejections")})
             plays = _plays(session, run)
     evidence = evidence_report(client, as_of, refresh=False)["evidence"]
     return ReportData(client=client.name, label=client.config.label or client.name,

@@ -66,11 +66,15 @@ def _header(data: ReportData) -> str:
     run = (f"latest cycle {_e(cycle.run_id)} as of {_e(cycle.as_of)} ({_e(cycle.status)}"
            f"{', silent' if cycle.silent else ''})" if cycle else "no weekly cycle run yet")
     backend = cycle.backend if cycle else "none"
+    u = cycle.usage if cycle else {}
+    usage = (f" Model use this cycle: {u.get('calls', 0)} call(s), {u.get('prompt_tokens', 0)} prompt + "
+             f"{u.get('completion_tokens', 0)} completion tokens, ${float(u.get('cost') or 0):.4f}, "
+             f"{u.get('guard_rejections', 0)} text(s) rejected by the truth guard.") if cycle else ""
     return (
         f"<header><h1>{_e(data.label)} — Profit OS report</h1>"
         f"<p>Client <b>{_e(data.client)}</b> · as of <b>{_e(data.as_of)}</b> · {run}</p>"
         f"<p>All numbers computed deterministically from the ingested data; the model backend "
-        f"(<b>{_e(backend)}</b>) only wrote narratives and rationales.</p>"
+        f"(<b>{_e(backend)}</b>) only wrote narratives and rationales.{_e(usage)}</p>"
         '<nav><a href="#kpis">KPIs</a><a href="#trends">Trends</a><a href="#plays">Plays</a>'
         '<a href="#evidence">Evidence</a></nav></header>'
     )
