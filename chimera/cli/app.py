@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from typing import Any
 
 import typer
@@ -36,6 +37,16 @@ err = Console(stderr=True)
 def emit_json(payload: Any) -> None:
     """Print exactly one JSON document on stdout (dates and decimals as strings)."""
     sys.stdout.write(json.dumps(payload, default=str, indent=2) + "\n")
+
+
+def parse_day(value: str | None, option: str = "--as-of") -> date | None:
+    """A YYYY-MM-DD option value, or one clear error naming the option (never a traceback)."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ChimeraError(f"{option} {value!r}: expected a date YYYY-MM-DD, like 2026-11-01") from None
 
 
 def run() -> int:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 import typer
 
-from chimera.cli.app import app, emit_json, err, out
+from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.cli.render import print_outcome
 from chimera.errors import DecisionError
 
@@ -31,7 +30,7 @@ def cycle(
     """Run (or resume) the weekly cycle: ingest, evaluate, evidence, suggest; stops at the decisions."""
     from graphs.service import run_cycle
 
-    outcome = run_cycle(client, as_of=_day(as_of), silent=silent, on_event=_progress(json_out))
+    outcome = run_cycle(client, as_of=parse_day(as_of), silent=silent, on_event=_progress(json_out))
     if json_out:
         emit_json(outcome.to_json())
     else:
@@ -91,11 +90,3 @@ def reject(
     """Reject a suggested play; nothing of it executes."""
     _decide("reject", play_run_id, reason, who, None, json_out)
 
-
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise DecisionError(f"--as-of {value!r}: expected a date like 2026-11-01") from None

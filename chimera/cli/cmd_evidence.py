@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import typer
 from rich import box
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, out, play_app
+from chimera.cli.app import app, emit_json, out, parse_day, play_app
 from chimera.clients import get_client
 from chimera.db.engine import session_scope
-from chimera.errors import ChimeraError
 from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report, log_manual_play
 
@@ -19,14 +16,6 @@ _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "
            "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
 _SHORT = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in"}
 
-
-def _day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ChimeraError(f"{option} {value!r}: expected a date YYYY-MM-DD, like 2026-11-01") from None
 
 
 @play_app.command("log")
@@ -39,7 +28,7 @@ def play_log(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Log a play a person ran by hand, so its evidence is judged like any other."""
-    day = _day(executed_on, "--executed-on")
+    day = parse_day(executed_on, "--executed-on")
     assert day is not None
     ctx = get_client(client)
     chosen = [k.strip() for k in kpis.split(",") if k.strip()] or None
@@ -69,7 +58,7 @@ def evidence(
 ) -> None:
     """Refresh and show the evidence of every executed play (before/after, no control group)."""
     ctx = get_client(client)
-    report = evidence_report(ctx, _day(as_of, "--as-of"))
+    report = evidence_report(ctx, parse_day(as_of, "--as-of"))
     if json_out:
         emit_json(report)
         return

@@ -9,22 +9,14 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, err, out
+from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import get_client
-from chimera.errors import ChimeraError, IngestError
+from chimera.errors import IngestError
 from chimera.ingest import IngestSummary, ingest_file
 
 PROGRESS_BYTES = 20 << 20  # show a bar for files bigger than this
 SHOWN_REJECTIONS = 20
 
-
-def _day(option: str, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ChimeraError(f"{option} {value!r}: expected a date like 2026-11-01") from None
 
 
 @app.command("ingest")
@@ -42,7 +34,7 @@ def ingest(
     """Turn an export (or an API pull) into daily metrics; re-ingesting replaces the covered days."""
     ctx = get_client(client)
     if pull is not None:
-        summary = _pull(ctx, pull, _day("--since", since), _day("--until", until))
+        summary = _pull(ctx, pull, parse_day(since, "--since"), parse_day(until, "--until"))
     elif path is None:
         raise IngestError("give the export's PATH, or --pull shopify|stripe --since D")
     else:
@@ -62,7 +54,7 @@ def pull_command(
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Pull orders (Shopify Admin API) or charges (Stripe API) into the same daily metrics."""
-    summary = _pull(get_client(client), api, _day("--since", since), _day("--until", until))
+    summary = _pull(get_client(client), api, parse_day(since, "--since"), parse_day(until, "--until"))
     if json_out:
         emit_json(summary.contract())
     else:

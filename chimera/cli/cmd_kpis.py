@@ -8,10 +8,9 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, out
+from chimera.cli.app import app, emit_json, out, parse_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
-from chimera.errors import ChimeraError
 from chimera.kpi.calibrate import apply_calibration, propose_calibration
 from chimera.kpi.evaluate import evaluate_kpis, newest_day
 from chimera.kpi.fmt import fmt
@@ -20,14 +19,6 @@ from chimera.kpi.models import KPIReport, Proposal
 COLOURS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "dim"}
 CALIBRATE_REASON = "monthly recalibration to the last 8 weekly values (chimera kpis --calibrate)"
 
-
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ChimeraError(f"--as-of {value!r}: expected a date like 2026-11-01") from None
 
 
 @app.command("kpis")
@@ -42,7 +33,7 @@ def kpis(
 ) -> None:
     """Judge every KPI of a client: status, value, thresholds and a one-line note."""
     ctx = get_client(client)
-    day = _day(as_of)
+    day = parse_day(as_of)
     if calibrate:
         _calibrate(ctx, day, json_out, yes, owner or getpass.getuser(), reason)
         return

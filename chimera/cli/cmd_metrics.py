@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import typer
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, out
+from chimera.cli.app import app, emit_json, out, parse_day
 from chimera.clients import get_client
 from chimera.db.engine import session_scope
-from chimera.errors import ChimeraError
 from chimera.ingest.models import COUNT_METRICS
 from chimera.metrics import Series, load_series
 
 CENT = Decimal("0.01")
 
-
-def _day(option: str, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ChimeraError(f"{option} {value!r}: expected a date like 2026-11-01") from None
 
 
 def render_value(metric: str, value: Decimal) -> int | str:
@@ -56,7 +46,8 @@ def metrics(
     """Daily base metrics as ingested (a day without data is absent, never zero)."""
     ctx = get_client(client)
     with session_scope() as session:
-        series = load_series(session, ctx.company_id, metric or None, _day("--from", start), _day("--to", end))
+        series = load_series(session, ctx.company_id, metric or None, parse_day(start, "--from"),
+                             parse_day(end, "--to"))
     doc = metrics_document(ctx.name, series)
     if json_out:
         emit_json(doc)

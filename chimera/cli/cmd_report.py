@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 
-from chimera.cli.app import app, out
-from chimera.errors import ChimeraError
+from chimera.cli.app import app, out, parse_day
 from chimera.report.html import write_report
-
-
-def _day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ChimeraError(f"--as-of {value!r}: expected a date YYYY-MM-DD, like 2026-11-01") from None
 
 
 @app.command("report")
@@ -28,5 +17,5 @@ def report(
     as_of: str | None = typer.Option(None, "--as-of", help="Report as of this day (default: newest data)."),
 ) -> None:
     """Write a self-contained HTML report (opens offline) and print its path."""
-    path = write_report(client, out_path, _day(as_of))
+    path = write_report(client, out_path, parse_day(as_of))
     out.print(str(path.resolve()), highlight=False, soft_wrap=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import typer
 from rich.table import Table
 
 from chimera import settings
-from chimera.cli.app import app, emit_json, out
+from chimera.cli.app import app, emit_json, out, parse_day
 from chimera.clients import get_client
 
 
@@ -21,7 +21,7 @@ def daily(
     """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK."""
     from chimera.rhythms import daily_check
 
-    report = daily_check(get_client(client), today=date.fromisoformat(today) if today else None)
+    report = daily_check(get_client(client), today=parse_day(today, "--today"))
     if json_out:
         emit_json(report.model_dump(mode="json"))
     else:
@@ -53,7 +53,7 @@ def monthly(
 
     ctx = get_client(client)
     if as_of:
-        day = date.fromisoformat(as_of)
+        day = parse_day(as_of)
     else:
         with session_scope() as s:
             day = last_data_day(s, ctx.company_id) or datetime.now(UTC).date()

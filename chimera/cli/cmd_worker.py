@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 
 import typer
 
-from chimera.cli.app import app, emit_json, out
+from chimera.cli.app import app, emit_json, out, parse_day
 from chimera.clients import list_clients
 
 
@@ -23,7 +22,7 @@ def worker(
     from graphs.service import run_due_jobs
 
     while True:
-        results = [run_due_jobs(name, date.fromisoformat(as_of) if as_of else None)
+        results = [run_due_jobs(name, parse_day(as_of))
                    for name in ([client] if client else list_clients())]
         if json_out:
             emit_json({"passes": results})
