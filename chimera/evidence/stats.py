@@ -16,7 +16,7 @@ from decimal import Decimal
 import numpy as np
 
 from chimera.evidence.models import Confounder, EffectEstimate, Judgement, PlaceboResult
-from chimera.kpi.formula import Formula, Node, Series, parse_formula
+from chimera.kpi.formula import Formula, Node, Series, evaluate_tree, parse_formula
 
 DRAWS = 2000
 SEED = 20260330
@@ -33,23 +33,14 @@ def windows(executed_on: date, length: int) -> tuple[list[date], list[date]]:
     return before, after
 
 
-def _eval_np(node: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
-    """Evaluate a formula tree on arrays (one element per bootstrap draw); x / 0 gives nan."""
-    if node.op == "num":
-        return np.asarray(float(node.value))
-    if node.op == "var":
-        return cols[node.value]
-    if node.op == "neg":
-        return -_eval_np(node.left, cols)  # type: ignore[arg-type]
-    a, b = _eval_np(node.left, cols), _eval_np(node.right, cols)  # type: ignore[arg-type]
-    if node.op == "+":
-        return a + b
-    if node.op == "-":
-        return a - b
-    if node.op == "*":
-        return a * b
+def _np_divide(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(b == 0, np.nan, a / np.where(b == 0, 1, b))
+
+
+def _eval_np(node: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
+    """Evaluate a formula tree on arrays (one element per bootstrap draw); x / 0 gives nan."""
+    return evaluate_tree(node, cols, number=lambda v: np.asarray(float(v)), divide=_np_divide)
 
 
 def _matrix(series: Series, metrics: list[str], days: Sequence[date]) -> tuple[np.ndarray, list[date]]:

@@ -7,10 +7,12 @@ of sums (the right way to average a rate), never a mean of daily ratios.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from functools import lru_cache
+from typing import Any
 
 Series = dict[str, dict[date, Decimal]]
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([a-z][a-z0-9_]*)|([-+*/()]))")
@@ -134,23 +136,35 @@ class Formula:
             return None
 
 
-def _eval(node: Node, values: dict[str, Decimal]) -> Decimal:
+def _decimal_divide(a: Decimal, b: Decimal) -> Decimal:
+    if b == 0:
+        raise ZeroDivisionError
+    return a / b
+
+
+def evaluate_tree(node: Node, values: dict[str, Any], number: Callable[[str], Any] = Decimal,
+                  divide: Callable[[Any, Any], Any] = _decimal_divide) -> Any:
+    """Evaluate a formula tree on any arithmetic values: Decimals (exact, the default) or numpy
+    arrays (one element per bootstrap draw); ``number`` builds constants, ``divide`` decides x / 0."""
     if node.op == "num":
-        return Decimal(node.value)
+        return number(node.value)
     if node.op == "var":
         return values[node.value]
     if node.op == "neg":
-        return -_eval(node.left, values)  # type: ignore[arg-type]
-    a, b = _eval(node.left, values), _eval(node.right, values)  # type: ignore[arg-type]
+        return -evaluate_tree(node.left, values, number, divide)  # type: ignore[arg-type]
+    a = evaluate_tree(node.left, values, number, divide)  # type: ignore[arg-type]
+    b = evaluate_tree(node.right, values, number, divide)  # type: ignore[arg-type]
     if node.op == "+":
         return a + b
     if node.op == "-":
         return a - b
     if node.op == "*":
         return a * b
-    if b == 0:
-        raise ZeroDivisionError
-    return a / b
+    return divide(a, b)
+
+
+def _eval(node: Node, values: dict[str, Decimal]) -> Decimal:
+    return evaluate_tree(node, values)
 
 
 def window_days(end: date, days: int) -> list[date]:
