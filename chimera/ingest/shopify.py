@@ -130,7 +130,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     lf = with_missing(raw.lazy(), RAW)
     fmt = MoneyFormat(FAST_SCALE, careful=False)  # exact for any value of up to 6 decimals
     df = collect(_typed(lf, fmt), path)
-    if df["_odd"].any() or _padded(df.filter(pl.col("_problem"))):
+    if df["_odd"].any() or _padded(df[df["_problem"].arg_true()]):  # a gather: filter would rechunk all
         lf, fmt = _careful_format(lf, path)
         df = collect(_typed(lf, fmt), path)
     new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
@@ -166,11 +166,16 @@ def aggregate_shopify(
 def _sums(
     rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str]
 ) -> tuple[DayMetrics, int, pl.DataFrame]:
-    """Per-day metrics, orders ingested and customer-days over the orders without a bad cell."""
+    """Per-day metrics, orders ingested and customer-days over the orders without a bad cell.
+
+    One lazy plan collected with ``collect_all``: the per-order frame is computed once and the
+    independent group-bys run in parallel."""
     ok = pl.col("name").is_not_null() & ~pl.col("name").is_in(errors["order"].unique().implode())
     ok = ok if errors.height else pl.lit(True)
-    orders = _orders(rows, ok)
-    _check_currency(orders)
+    lines = _with_order_facts(rows, ok)
+    orders = lines.filter(pl.col("_first") & pl.col("ok")).select(
+        "day", "cancelled", "email", "currency", *(pl.col(f"_{c}").fill_null(0) for c in ORDER_MONEY),
+    )
     kept = ~pl.col("cancelled")
     daily = orders.group_by("day").agg(
         pl.len().alias("orders_placed"),
@@ -179,41 +184,36 @@ def _sums(
         *(pl.col(f"_{src}").filter(kept).sum().alias(dst) for src, dst in _SUMS.items()),
         (kept & (pl.col("_refunded") > 0)).sum().alias("refunded_orders"),
     ).with_columns((pl.col("total_sales") - pl.col("refunded_amount")).alias("net_revenue"))
-    daily = daily.join(_line_sums(rows, orders, ok), on="day", how="left")
-    return day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale), orders.height, _customers(orders, pseudonym)
-
-
-def _orders(rows: pl.DataFrame, ok: pl.Expr) -> pl.DataFrame:
-    """One row per order (its first row): day, cancelled flag, email, currency, order-level money."""
-    return rows.filter(pl.col("_first") & ok).select(
-        "_order",
-        pl.col("_day").alias("day"),
-        pl.col("_cancelled").alias("cancelled"),
-        "email", "currency",
-        *(pl.col(f"_{c}").fill_null(0) for c in ORDER_MONEY),
-    )
-
-
-def _line_sums(rows: pl.DataFrame, orders: pl.DataFrame, ok: pl.Expr) -> pl.DataFrame:
-    """units and gross_sales per day over non-cancelled orders, each line counted on its order's day."""
-    if rows["_order"].flags["SORTED_ASC"]:  # contiguous orders: carry the first row's facts down
-        first = pl.col("_first")
-        lines = rows.select(
-            pl.when(first).then(pl.col("_day")).forward_fill().alias("day"),
-            pl.when(first).then(pl.col("_cancelled")).forward_fill().alias("cancelled"),
-            "_qty", "_price", ok.alias("ok"),
-        )
-    else:
-        lines = rows.select("_order", "_qty", "_price", ok.alias("ok")).join(
-            orders.select("_order", "day", "cancelled"), on="_order", how="left"
-        )
-    return lines.filter(pl.col("ok") & ~pl.col("cancelled")).group_by("day").agg(
+    per_line = lines.filter(pl.col("ok") & ~pl.col("cancelled")).group_by("day").agg(
         pl.col("_qty").sum().alias("units"), (pl.col("_qty") * pl.col("_price")).sum().alias("gross_sales")
     )
+    daily, per_day, currencies, count = pl.collect_all([
+        daily.join(per_line, on="day", how="left").sort("day"),
+        _customer_days(orders),
+        orders.select(pl.col("currency").drop_nulls().unique().sort()),
+        orders.select(pl.len()),
+    ])
+    _check_currency(currencies["currency"].to_list())
+    return day_metrics(daily, COUNTS, MONEY, fmt.scale), int(count.item()), _customers(per_day, pseudonym)
 
 
-def _check_currency(orders: pl.DataFrame) -> None:
-    currencies = orders["currency"].drop_nulls().unique().sort().to_list()
+def _with_order_facts(rows: pl.DataFrame, ok: pl.Expr) -> pl.LazyFrame:
+    """Each line item with its order's day and cancelled flag (from the order's first row) and ``ok``."""
+    cols = ["_first", "email", "currency", "_qty", *(f"_{c}" for c in MONEY_IN)]
+    if rows["_order"].flags["SORTED_ASC"]:  # contiguous orders: carry the first row's facts down
+        first = pl.col("_first")
+        return rows.lazy().select(
+            *cols, ok.alias("ok"),
+            pl.when(first).then(pl.col("_day")).forward_fill().alias("day"),
+            pl.when(first).then(pl.col("_cancelled")).forward_fill().alias("cancelled"),
+        )
+    facts = rows.lazy().filter(pl.col("_first")).select(
+        "_order", pl.col("_day").alias("day"), pl.col("_cancelled").alias("cancelled")
+    )
+    return rows.lazy().select("_order", *cols, ok.alias("ok")).join(facts, on="_order", how="left")
+
+
+def _check_currency(currencies: list[str]) -> None:
     if len(currencies) > 1:
         raise IngestError(
             f"the export mixes currencies ({', '.join(currencies)}): sums would be meaningless; "
@@ -221,14 +221,23 @@ def _check_currency(orders: pl.DataFrame) -> None:
         )
 
 
-def _customers(orders: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.DataFrame:
-    """(day, customer pseudonym, orders) for non-cancelled orders with an email; emails stop here."""
-    per_day = (
+def _customer_days(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """(day, normalized email, orders) for non-cancelled orders with an email.
+
+    Grouped by the raw email first, so only the (far fewer) day-email pairs are normalized; a
+    second group-by merges spellings that normalize to one customer."""
+    return (
         orders.filter(~pl.col("cancelled") & pl.col("email").is_not_null())
+        .group_by("day", "email")
+        .agg(pl.len().alias("orders"))
         .with_columns(pl.col("email").str.strip_chars().str.to_lowercase())
         .group_by("day", "email")
-        .agg(pl.len().cast(pl.Int64).alias("orders"))
+        .agg(pl.col("orders").sum().cast(pl.Int64))
     )
+
+
+def _customers(per_day: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.DataFrame:
+    """(day, customer pseudonym, orders): each distinct email is hashed once; emails stop here."""
     emails = per_day["email"].unique()
     hashed = pl.Series([pseudonym(e) for e in emails.to_list()], dtype=pl.String)
     mapping = pl.DataFrame({"email": emails, "customer": hashed})
