@@ -56,8 +56,9 @@ async def auth_callback(username: str, password: str) -> cl.User | None:
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
     starters = [cl.Starter(label=s, message=s) for s in STARTERS]
-    return [cl.ChatProfile(name=p.name, markdown_description=p.markdown_description, starters=starters,
-                           default=p.commander is None) for p in chat.profiles()]
+    backend = f"\n\nModel backend — **{backend_info().label}**"
+    return [cl.ChatProfile(name=p.name, markdown_description=p.markdown_description + backend, starters=starters,
+                           icon=chat.profile_icon(p), default=p.commander is None) for p in chat.profiles()]
 
 
 def _auth_user() -> AuthUser | None:
@@ -86,13 +87,18 @@ async def _start(resumed: bool = False) -> None:
     cl.user_session.set("client", client)
     await cl.ChatSettings([Select(id="client", label="Client", values=clients,
                                   initial_index=clients.index(client))]).send()
+    from graphs.service import pending_decisions
+
+    pending = await asyncio.to_thread(pending_decisions, client, allowed_clients(user) if user else [])
+    if not pending and not resumed:
+        return  # an empty thread keeps the welcome screen: profile, model backend and the starters
     role = user.role if user else "viewer"
     await cl.Message(author="Command Center", content=(
         f"{'Welcome back' if resumed else 'Welcome'}, **{user.name if user else '?'}** ({role}). "
         f"Client: **{client}** · model backend: **{info.label}**"
         + (f" — {info.problem}" if info.problem else "")
         + "\n\nAsk about KPIs, evidence or a play, type *Run the weekly cycle*, or drop a CSV export here.")).send()
-    await _offer_pending(client, user)
+    await _offer_pending(client, user, pending)
 
 
 @cl.on_chat_start

@@ -65,6 +65,12 @@ def profiles() -> list[ProfileInfo]:
     return out
 
 
+def profile_icon(profile: ProfileInfo) -> str:
+    """The profile's picture (served from public/icons/); Chainlit shows the profile's description,
+    with the model backend, on the welcome screen only when the profile has an icon."""
+    return f"/public/icons/{profile.commander or 'command-center'}.svg"
+
+
 def route(text: str, profile: str | None) -> str:
     """The commander to answer: the profile's own, else by keywords (KPI/evidence first), else evidence."""
     for p in profiles():

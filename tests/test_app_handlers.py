@@ -81,13 +81,29 @@ def decisions() -> list[Decision]:
         return list(s.exec(select(Decision)))
 
 
-async def test_chat_start_shows_backend_and_client(app, shop) -> None:
+async def test_chat_start_keeps_the_welcome_screen_with_starters_and_the_backend(app, shop) -> None:
+    ui = FakeUI("alice")
+    await app.on_chat_start()
+    assert ui.texts() == [], "an empty thread keeps Chainlit's welcome screen (profile + starters)"
+    settings = ui.emitter.set_chat_settings.call_args.args[0]
+    assert settings["client"] == shop
+    profiles = await app.chat_profiles()
+    root = Path(app.__file__).parent
+    for profile in profiles:
+        assert "offline (no model configured)" in profile.markdown_description
+        assert (root / profile.icon.lstrip("/")).exists(), "the icon makes Chainlit show the description"
+        assert [st.label for st in profile.starters][:2] == ["Run the weekly cycle", "Today's checks"]
+
+
+async def test_chat_start_with_pending_plays_welcomes_with_backend_and_client(app, shop) -> None:
+    from graphs.service import run_cycle
+
+    await __import__("asyncio").to_thread(run_cycle, shop)
     ui = FakeUI("alice")
     await app.on_chat_start()
     assert "offline (no model configured)" in ui.text()
     assert f"Client: **{shop}**" in ui.text()
-    settings = ui.emitter.set_chat_settings.call_args.args[0]
-    assert settings["client"] == shop
+    assert ui.actions(), "pending plays come back with their buttons"
 
 
 async def test_intents_answer_from_tools(app, shop) -> None:

@@ -22,8 +22,10 @@ def login(page: Page, url: str, name: str, password: str) -> None:
 
 
 def wait_ready(page: Page) -> None:
-    """The welcome message arrives once the socket is up (text typed before it is wiped)."""
-    expect(page.get_by_text("model backend:").first).to_be_visible()
+    """Ready once the socket is up (text typed before it is wiped): an enabled starter on an empty
+    thread, or the welcome message when pending plays are re-offered."""
+    starter = page.locator("#starter-run-the-weekly-cycle:not([disabled])")
+    expect(starter.or_(page.get_by_text("model backend:")).first).to_be_visible()
 
 
 def send(page: Page, text: str) -> None:
@@ -51,8 +53,9 @@ def test_cycle_approve_override_then_reload_reoffers(page: Page, server) -> None
     login(page, server.url, "alice", USERS["alice"][0])
     wait_ready(page)
     expect(page.get_by_text("offline (no model configured)").first).to_be_visible()
+    expect(page.locator("#starter-show-conversion-rate")).to_be_visible()
     shot(page, "02_welcome")
-    send(page, "Run the weekly cycle")
+    page.locator("#starter-run-the-weekly-cycle").click()  # the starter runs the cycle by message
     expect(page.get_by_text("Weekly cycle for demo").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("SUGGEST_PLAYS").first).to_be_visible()
     approve = page.get_by_role("button", name="Approve", exact=True)
