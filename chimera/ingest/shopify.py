@@ -134,11 +134,9 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
         lf, fmt = _careful_format(lf, path)
         df = collect(_typed(lf, fmt), path)
     new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
-    df = df.with_columns(new_run.cum_sum().alias("_order"), new_run.alias("_first"))
-    if df.height and df["_order"][-1] != df["name"].n_unique():
+    df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
+    if df.height and df["_order"][-1] != df["name"].filter(df["_first"]).n_unique():  # a name in two runs
         df = df.with_columns(pl.col("name").is_first_distinct().alias("_first"), pl.col("name").alias("_order"))
-    else:
-        df = df.with_columns(pl.col("_order").set_sorted())
     return df, fmt
 
 
