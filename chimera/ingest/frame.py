@@ -79,8 +79,8 @@ def bad_cells(
 ) -> pl.DataFrame:
     """One row per bad cell (_row, order, column, value, reason) over frames that share ``_row``;
     the first occurrence per order+column+value (continuation rows repeat the same bad value)."""
-    frames = [
-        df.filter(c.mask).select(
+    frames = [  # lazy: each filter touches only the five columns it keeps, not the whole frame
+        df.lazy().filter(c.mask).select(
             pl.col(ROW),
             pl.col(order).fill_null("").alias("order"),
             pl.lit(headers.get(c.column, c.column)).alias("column"),
@@ -90,7 +90,7 @@ def bad_cells(
         for df, checks in parts
         for c in checks
     ]
-    errors = pl.concat(frames).sort(ROW, maintain_order=True)
+    errors = pl.concat(pl.collect_all(frames)).sort(ROW, maintain_order=True)
     return errors.unique(subset=["order", "column", "value"], keep="first", maintain_order=True)
 
 

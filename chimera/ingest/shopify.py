@@ -148,9 +148,8 @@ def aggregate_shopify(
     rows, fmt = parse_rows(raw, path)
     missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
                for c in ("subtotal", "total")]
-    errors = bad_cells([(rows.filter(pl.col("_problem")), _problems(fmt)), (rows, missing)], "name", HEADERS)
-    rows = rows.select("name", "email", "currency", "_order", "_first", "_day", "_cancelled", "_qty",
-                       *(f"_{c}" for c in MONEY_IN))  # the raw strings are no longer needed
+    problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
+    errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
     with ThreadPoolExecutor(max_workers=1) as pool:  # find the few lines while the sums run
         lines = pool.submit(line_of, errors[ROW].to_list()) if errors.height else None
         days, orders, customers = _sums(rows, errors, fmt, pseudonym)
