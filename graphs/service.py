@@ -8,12 +8,14 @@ make sure no side effect happens twice. A lock per thread serializes two tabs de
 from __future__ import annotations
 
 import fcntl
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from langgraph.types import Command
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agents.context import CycleContext
@@ -21,7 +23,7 @@ from agents.decisions import apply_decision
 from agents.jobs import cycle_job
 from chimera import settings
 from chimera.clients import ClientContext, get_client
-from chimera.db.engine import session_scope
+from chimera.db.engine import get_engine, session_scope
 from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, MetricPoint, PlayRun
 from chimera.errors import ClientError, DecisionError
 from graphs.checkpoint import checkpointer
@@ -33,6 +35,18 @@ EventFn = Callable[[dict[str, Any]], None]
 
 @contextmanager
 def thread_lock(thread_id: str) -> Iterator[None]:
+    """One writer per cycle thread: a Postgres advisory lock (works across hosts) or, on SQLite, a
+    file lock in CHIMERA_HOME. Two tabs deciding at once are serialized, never interleaved."""
+    if settings.is_postgres():
+        key = int.from_bytes(hashlib.sha256(thread_id.encode()).digest()[:8], "big", signed=True)
+        # autocommit: an idle open transaction would block the checkpointer's CREATE INDEX CONCURRENTLY
+        with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return
     folder = settings.home() / ".chimera" / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{thread_id.replace(':', '_')}.lock", "w") as fh:

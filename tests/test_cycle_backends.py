@@ -49,3 +49,27 @@ def test_sqlite_checkpointer_lives_in_chimera_home(chimera_home: Path) -> None:
     with checkpointer() as saver:
         assert type(saver).__name__ == "SqliteSaver"
     assert (chimera_home / "checkpoints.db").exists()
+
+
+def test_two_tabs_deciding_the_same_play_at_once_record_one_decision(backend_client: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chimera.errors import DecisionError
+
+    outcome = run_cycle(backend_client, as_of=AS_OF)
+    target = outcome.pending[0].play_run_id
+
+    def tab(kind: str, who: str) -> str:
+        try:
+            decide(target, kind, who=who, why="from a tab")
+            return "ok"
+        except DecisionError as exc:
+            return f"refused: {exc}"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda args: tab(*args), [("approve", "alice"), ("reject", "bob")]))
+    assert sorted(r.split(":")[0] for r in results) == ["ok", "refused"], results
+    with session_scope() as s:
+        assert len(s.exec(select(Decision).where(Decision.play_run_id == target)).all()) == 1
+        keys = [a.idempotency_key for a in s.exec(select(AppliedChange))]
+        assert len(keys) == len(set(keys))
