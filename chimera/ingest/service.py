@@ -1,12 +1,12 @@
 """``ingest_file``: detect, parse, aggregate, then write everything in one transaction.
 
 Parsing happens entirely before the database is touched, and the write is one session: a file
-that fails half-way leaves no trace. One read of the file in a thread, while polars parses, gives
-its sha256 and per-chunk record counts (for the physical lines of rejected rows).
+that fails half-way leaves no trace. The file's sha256 is computed in a thread while polars reads.
 """
 
 from __future__ import annotations
 
+import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,7 @@ from chimera.errors import IngestError
 from chimera.ingest.analytics import aggregate_analytics, read_analytics
 from chimera.ingest.detect import Header, detect_kind, read_header
 from chimera.ingest.fiverr import aggregate_fiverr, read_fiverr, require_mapping
-from chimera.ingest.frame import LineFinder
-from chimera.ingest.lines import physical_lines, scan_file
+from chimera.ingest.lines import physical_lines
 from chimera.ingest.models import KINDS, Aggregate, IngestSummary
 from chimera.ingest.pseudonymize import pseudonymizer
 from chimera.ingest.shopify import aggregate_shopify, scan_shopify
@@ -26,14 +25,18 @@ from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 
 
-def parse_file(
-    client: ClientContext, path: Path, kind: str, header: Header, line_of: LineFinder | None = None
-) -> Aggregate:
-    """The aggregate of one export of ``kind`` (no database access); ``line_of`` finds the physical
-    lines of rejected rows (default: a scan of the file up to the last of them)."""
-    if line_of is None:
-        def line_of(rows: list[int]) -> dict[int, int]:
-            return physical_lines(path, rows, header.skip_lines)
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_file(client: ClientContext, path: Path, kind: str, header: Header) -> Aggregate:
+    """The aggregate of one export of ``kind`` (no database access)."""
+    def line_of(rows: list[int]) -> dict[int, int]:
+        return physical_lines(path, rows, header.skip_lines)
 
     if kind == "shopify_orders":
         return aggregate_shopify(scan_shopify(path, header), pseudonymizer(client.name), line_of, path=path)
@@ -71,11 +74,11 @@ def ingest_file(
         raise IngestError(f"--source {kind!r}: expected one of {', '.join(KINDS)}")
     kind = kind or detect_kind(path, header, client.config.fiverr)
     task = progress.add_task(f"ingest {path.name}", total=3) if progress is not None else None
-    with ThreadPoolExecutor(max_workers=1) as pool:  # hash + record counts while polars parses
-        scanned = pool.submit(scan_file, path, header.skip_lines)
-        agg = parse_file(client, path, kind, header, lambda rows: scanned.result().lines(rows))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fingerprint = pool.submit(sha256_file, path)
+        agg = parse_file(client, path, kind, header)
         _advance(progress, task, 2)
-        summary = store_aggregate(client, agg, path.name, scanned.result().sha256)
+        summary = store_aggregate(client, agg, path.name, fingerprint.result())
     _advance(progress, task, 1)
     return summary
 
