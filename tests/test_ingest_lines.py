@@ -1,4 +1,4 @@
-"""Physical line numbers when records, quoted spans and wanted rows straddle chunk boundaries."""
+"""Physical line numbers: across chunk boundaries, and stored with the run when found while writing."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chimera.ingest import lines
+from chimera.clients import add_client
+from chimera.db.engine import session_scope
+from chimera.db.models import IngestRun
+from chimera.ingest import Rejection, ingest_file, lines
 from chimera.ingest.lines import physical_lines
 
 cell = st.text(alphabet=st.sampled_from(list('ab,"\n x')), max_size=8)
@@ -44,3 +47,17 @@ def test_lines_across_chunk_boundaries(tmp_path_factory, rows, chunk, pick) -> N
         got = physical_lines(path, wanted)
     assert got == {i: starts[i] for i in wanted}
 
+
+
+def test_stored_run_has_the_rejections_found_while_writing(chimera_home: Path, sample_store: Path) -> None:
+    """ingest_file locates rejected rows' lines while the database rows are written; the stored
+    run must still hold every rejection with its physical line, exactly as summarized."""
+    client = add_client("t")
+    summary = ingest_file(client, sample_store / "orders_export.csv")
+    truth = list(csv.DictReader((sample_store / "malformed_rows.csv").open()))
+    with session_scope() as s:
+        run = s.get(IngestRun, summary.ingest_run_id)
+        assert run is not None
+        stored = [Rejection(**r) for r in run.rejected]
+    assert stored == summary.rejected
+    assert [r.line for r in stored] == [int(t["line_number"]) for t in truth]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -77,6 +78,13 @@ class Aggregate:
     customers: pl.DataFrame | None = None
     """Columns day, customer (pseudonym), orders; None for sources without customers."""
     fill_zero: bool = True
+    pending: Callable[[], list[Rejection]] | None = None
+    """Rejections still being located in the file (physical lines); ``settle`` waits for them."""
+
+    def settle(self) -> None:
+        """Fill ``rejected`` with work still running in the background (no-op when there is none)."""
+        if self.pending is not None:
+            self.rejected, self.pending = self.pending(), None
 
     @property
     def source(self) -> str:

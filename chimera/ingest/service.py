@@ -33,13 +33,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def parse_file(client: ClientContext, path: Path, kind: str, header: Header) -> Aggregate:
-    """The aggregate of one export of ``kind`` (no database access)."""
+def parse_file(client: ClientContext, path: Path, kind: str, header: Header, *, defer: bool = False) -> Aggregate:
+    """The aggregate of one export of ``kind`` (no database access). ``defer``: a Shopify export's
+    rejected rows may still be located in the file (``Aggregate.settle`` waits for them)."""
     def line_of(rows: list[int]) -> dict[int, int]:
         return physical_lines(path, rows, header.skip_lines)
 
     if kind == "shopify_orders":
-        return aggregate_shopify(scan_shopify(path, header), pseudonymizer(client.name), line_of, path=path)
+        return aggregate_shopify(scan_shopify(path, header), pseudonymizer(client.name), line_of, path=path,
+                                 defer_lines=defer)
     if kind == "stripe_payments":
         df, cols = read_stripe(path, header)
         return aggregate_stripe(df, line_of, cols)
@@ -76,7 +78,7 @@ def ingest_file(
     task = progress.add_task(f"ingest {path.name}", total=3) if progress is not None else None
     with ThreadPoolExecutor(max_workers=1) as pool:
         fingerprint = pool.submit(sha256_file, path)
-        agg = parse_file(client, path, kind, header)
+        agg = parse_file(client, path, kind, header, defer=True)  # lines found while the rows are written
         _advance(progress, task, 2)
         summary = store_aggregate(client, agg, path.name, fingerprint.result())
     _advance(progress, task, 1)

@@ -142,22 +142,29 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
 
 def aggregate_shopify(
     raw: pl.LazyFrame | pl.DataFrame, pseudonym: Callable[[str], str], line_of: LineFinder,
-    kind: str = "shopify_orders", path: Path | str = "",
+    kind: str = "shopify_orders", path: Path | str = "", defer_lines: bool = False,
 ) -> Aggregate:
-    """Validate, reject whole orders with a bad cell, and sum the rest per store-local day."""
+    """Validate, reject whole orders with a bad cell, and sum the rest per store-local day.
+
+    The physical lines of rejected rows are found in a thread while the sums run; with
+    ``defer_lines`` the aggregate is returned at once and ``Aggregate.settle`` waits for them (the
+    store settles after its inserts, so the file scan overlaps the database writes too)."""
     rows, fmt = parse_rows(raw, path)
     missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
                for c in ("subtotal", "total")]
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
-    with ThreadPoolExecutor(max_workers=1) as pool:  # find the few lines while the sums run
-        lines = pool.submit(line_of, errors[ROW].to_list()) if errors.height else None
-        days, orders, customers = _sums(rows, errors, fmt, pseudonym)
-        found = lines.result() if lines is not None else {}
-    return Aggregate(
-        kind=kind, days=days, rows_read=rows.height, orders_ingested=orders,
-        rejected=rejections(errors, found), customers=customers,
-    )
+    pool = ThreadPoolExecutor(max_workers=1)
+    lines = pool.submit(line_of, errors[ROW].to_list()) if errors.height else None
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    days, orders, customers = _sums(rows, errors, fmt, pseudonym)
+    agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers)
+    if lines is None:
+        return agg
+    agg.pending = lambda: rejections(errors, lines.result())
+    if not defer_lines:
+        agg.settle()
+    return agg
 
 
 def _sums(

@@ -63,6 +63,9 @@ def write_aggregate(
     rows = metric_rows(agg, company_id, run.id)
     if agg.first_day is not None:
         _replace(session, company_id, agg, rows)
+    if agg.pending is not None:  # rejected rows' lines were being found while the rows above were written
+        agg.settle()
+        run.rejected = [r.model_dump() for r in agg.rejected]
     run.metrics_written = len(rows)
     session.add(run)
     log.info("ingest %s: %d rows read, %d rejected, %d metric points, days %s..%s", agg.source,
