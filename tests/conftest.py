@@ -97,3 +97,19 @@ def pg_url(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     dispose_all()
     with psycopg.connect(base, autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def store_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Exports for storage-rule tests: the shared sample store when present, else the project's own
+    seeded generator (same file names and layouts, same 150-day window), so these tests never skip."""
+    if (SAMPLE_STORE / "orders_export.csv").exists():
+        return SAMPLE_STORE
+    from datetime import date
+
+    from chimera.demo.generator import DemoEvents, RefundSpike, generate_store
+
+    out = tmp_path_factory.mktemp("generated-store")
+    generate_store(out, start=date(2025, 12, 2), days=150, seed=777,
+                   events=DemoEvents(refund_spike=RefundSpike(day=90)))
+    return out

@@ -53,30 +53,30 @@ def _split(src: Path, dst: Path, keep) -> Path:
     return dst
 
 
-def test_reingest_replaces_never_adds(chimera_home: Path, sample_store: Path) -> None:
+def test_reingest_replaces_never_adds(chimera_home: Path, store_files: Path) -> None:
     client = add_client("t")
-    first = ingest_file(client, sample_store / "orders_export.csv")
+    first = ingest_file(client, store_files / "orders_export.csv")
     before, counts = _series(client), _counts(client)
-    again = ingest_file(client, sample_store / "orders_export.csv")
+    again = ingest_file(client, store_files / "orders_export.csv")
     assert _series(client) == before
     assert _counts(client)[:2] == counts[:2] and _counts(client)[2] == counts[2] + 1
     assert again.metrics_written == first.metrics_written
 
 
-def test_overlapping_exports_give_the_same_metrics(chimera_home: Path, sample_store: Path, tmp_path: Path) -> None:
+def test_overlapping_exports_give_the_same_metrics(chimera_home: Path, store_files: Path, tmp_path: Path) -> None:
     whole = add_client("whole")
-    ingest_file(whole, sample_store / "orders_export.csv")
+    ingest_file(whole, store_files / "orders_export.csv")
     parts = add_client("parts")
-    early = _split(sample_store / "orders_export.csv", tmp_path / "a.csv", lambda d: "2025" in d or d < "2026-03-01")
-    late = _split(sample_store / "orders_export.csv", tmp_path / "b.csv", lambda d: "2026-02-01" <= d)
+    early = _split(store_files / "orders_export.csv", tmp_path / "a.csv", lambda d: "2025" in d or d < "2026-03-01")
+    late = _split(store_files / "orders_export.csv", tmp_path / "b.csv", lambda d: "2026-02-01" <= d)
     ingest_file(parts, late)
     ingest_file(parts, early)  # overlaps February: replaced with identical numbers
     assert _series(parts) == _series(whole)
 
 
-def test_shuffled_rows_give_the_same_metrics(chimera_home: Path, sample_store: Path, tmp_path: Path) -> None:
+def test_shuffled_rows_give_the_same_metrics(chimera_home: Path, store_files: Path, tmp_path: Path) -> None:
     """A spreadsheet re-sorted by someone: line items of an order no longer consecutive."""
-    src = sample_store / "orders_export.csv"
+    src = store_files / "orders_export.csv"
     with src.open(newline="") as fh:
         reader = csv.reader(fh)
         header, rows = next(reader), list(reader)
@@ -101,10 +101,10 @@ def test_shuffled_rows_give_the_same_metrics(chimera_home: Path, sample_store: P
 
 
 def test_failure_mid_write_leaves_the_database_unchanged(
-    chimera_home: Path, sample_store: Path, monkeypatch: pytest.MonkeyPatch
+    chimera_home: Path, store_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = add_client("t")
-    ingest_file(client, sample_store / "analytics_daily.csv")
+    ingest_file(client, store_files / "analytics_daily.csv")
     before, counts = _series(client), _counts(client)
 
     def boom(*args, **kwargs):
@@ -112,17 +112,17 @@ def test_failure_mid_write_leaves_the_database_unchanged(
 
     monkeypatch.setattr(store, "_insert_customers", boom)  # after the metric rows were replaced
     with pytest.raises(RuntimeError):
-        ingest_file(client, sample_store / "orders_export.csv")
+        ingest_file(client, store_files / "orders_export.csv")
     assert _series(client) == before and _counts(client) == counts
 
 
-def test_no_personal_data_in_the_database(chimera_home: Path, sample_store: Path) -> None:
+def test_no_personal_data_in_the_database(chimera_home: Path, store_files: Path) -> None:
     client = add_client("t")
-    ingest_file(client, sample_store / "orders_export.csv")
-    ingest_file(client, sample_store / "stripe_payments.csv")
+    ingest_file(client, store_files / "orders_export.csv")
+    ingest_file(client, store_files / "stripe_payments.csv")
     personal: set[str] = set()
     for name in ("orders_export.csv", "stripe_payments.csv"):
-        for row in csv.DictReader((sample_store / name).open(newline="")):
+        for row in csv.DictReader((store_files / name).open(newline="")):
             for col, value in row.items():
                 if value and col != "Name" and any(k in col for k in ("Name", "Phone", "Street", "Address")):
                     personal.add(value)  # Shopify "Name" is the order number, not a person
