@@ -31,12 +31,9 @@ COMMAND_MODULES = [
 
 
 def _register() -> None:
+    """Import every command module (each registers its commands on the app); a missing one is a bug."""
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"chimera.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"chimera.cli.{name}":
-                raise
+        importlib.import_module(f"chimera.cli.{name}")
 
 
 def main() -> None:
