@@ -66,8 +66,27 @@ def ingest_metrics(session: Session, ctx: CycleContext, job: Job) -> dict[str, A
         summary = ingest_file(ctx.client, path, kind=src.kind)
         summaries.append(summary.model_dump(mode="json", exclude={"rejected"})
                          | {"rejected": len(summary.rejected), "file": path.name})
+    _follow_newest_data(session, ctx)
     cycle_job(session, ctx, "EVALUATE_KPIS")
-    return {"sources": summaries}
+    return {"sources": summaries, "as_of": ctx.as_of.isoformat()}
+
+
+def _follow_newest_data(session: Session, ctx: CycleContext) -> None:
+    """A cycle started without --as-of judges the newest day the exports reach (never the future)."""
+    from datetime import UTC, datetime
+
+    from sqlmodel import func
+
+    from chimera.db.models import MetricPoint
+
+    cycle = session.get(CycleRun, ctx.run_id)
+    if cycle is None or not (cycle.summary or {}).get("as_of_auto"):
+        return
+    newest = session.exec(select(func.max(MetricPoint.day))
+                          .where(MetricPoint.company_id == ctx.client.company_id)).first()
+    if newest and newest != ctx.as_of and newest <= datetime.now(UTC).date():
+        ctx.as_of = cycle.as_of = newest
+        session.add(cycle)
 
 
 @handles("EVALUATE_KPIS")

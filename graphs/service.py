@@ -64,20 +64,25 @@ def _latest_day(session: Session, company_id: int) -> date | None:
 
 
 def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
-    """The unfinished cycle for this day (resume it), or a new one with its first job queued."""
+    """The unfinished cycle for this day (resume it), or a new one with its first job queued.
+
+    Without ``as_of`` the cycle judges the newest day with data; INGEST_METRICS moves that day
+    forward when the new exports reach further (``summary.as_of_auto``)."""
+    auto = as_of is None
     with session_scope() as s:
         if as_of is None:
             as_of = _latest_day(s, client.company_id) or (datetime.now(UTC).date() - timedelta(days=1))
-        existing = s.exec(select(CycleRun).where(
-            CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.as_of == as_of,
-            CycleRun.silent == silent, CycleRun.status != "completed")).first()
-        if existing is not None:
-            return existing
+        for run in s.exec(select(CycleRun).where(
+                CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.silent == silent,
+                CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
+            if run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto")):
+                return run
         for old in s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
                                                 PlayRun.status == "suggested")):
             old.status = "superseded"  # a new weekly cycle replaces last week's undecided suggestions
             s.add(old)
-        run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent)
+        run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent,
+                       summary={"as_of_auto": auto})
         run.thread_id = f"cycle:{client.name}:{run.id}"
         s.add(run)
         s.flush()

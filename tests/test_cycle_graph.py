@@ -109,3 +109,17 @@ def test_rerunning_the_same_cycle_resumes_it(shop: str) -> None:
     assert again.run_id == first.run_id
     assert [p["id"] for p in again.plays] == [p["id"] for p in first.plays]
     assert len(again.jobs) == len(first.jobs)
+
+
+def test_a_cycle_without_as_of_judges_the_newest_day_its_exports_reach(shop: str) -> None:
+    from sqlmodel import func
+
+    from chimera.db.models import MetricPoint
+
+    outcome = run_cycle(shop)  # nothing ingested yet: the day is only known after INGEST_METRICS
+    with session_scope() as s:
+        newest = s.exec(select(func.max(MetricPoint.day))).one()
+    assert outcome.as_of == newest >= AS_OF  # Stripe's UTC days may reach one day past the store's
+    judged = [k for k in outcome.kpis if k["status"] != "UNKNOWN"]
+    assert judged and all(k["data_through"] <= newest.isoformat() for k in judged)
+    assert run_cycle(shop).run_id == outcome.run_id, "the same command resumes the same cycle"
