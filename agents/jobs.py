@@ -72,9 +72,7 @@ def ingest_metrics(session: Session, ctx: CycleContext, job: Job) -> dict[str, A
 
 
 def _follow_newest_data(session: Session, ctx: CycleContext) -> None:
-    """A cycle started without --as-of judges the newest day the exports reach (never the future)."""
-    from datetime import UTC, datetime
-
+    """A cycle started without --as-of judges the newest day the exports reach (like `chimera kpis`)."""
     from sqlmodel import func
 
     from chimera.db.models import MetricPoint
@@ -84,7 +82,7 @@ def _follow_newest_data(session: Session, ctx: CycleContext) -> None:
         return
     newest = session.exec(select(func.max(MetricPoint.day))
                           .where(MetricPoint.company_id == ctx.client.company_id)).first()
-    if newest and newest != ctx.as_of and newest <= datetime.now(UTC).date():
+    if newest and newest != ctx.as_of:
         ctx.as_of = cycle.as_of = newest
         session.add(cycle)
 
