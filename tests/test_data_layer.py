@@ -33,6 +33,7 @@ from chimera.db.models import (
     PlayRun,
     SQLModel,
     User,
+    encode_customers,
 )
 from chimera.errors import ClientError
 from chimera.metrics import load_series
@@ -60,6 +61,32 @@ def test_migrations_create_every_table_once(backend: str) -> None:
         assert conn.execute(text("SELECT COUNT(*) FROM schemaversion")).scalar() == LATEST
 
 
+def test_a_version_1_database_keeps_its_customer_days(backend: str) -> None:
+    """Migration 2 folds the old one-row-per-customer layout into one JSON row per day."""
+    from chimera.db import migrations
+
+    cid = add_client("acme").company_id
+    engine = get_engine()
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE customerday"))
+        conn.execute(text(
+            "CREATE TABLE customerday (id INTEGER PRIMARY KEY, company_id INTEGER NOT NULL, source VARCHAR NOT NULL,"
+            " day DATE NOT NULL, customer VARCHAR NOT NULL, orders INTEGER NOT NULL)"))
+        conn.execute(text("INSERT INTO customerday (id, company_id, source, day, customer, orders) VALUES "
+                          "(1, :c, 'shopify_orders', '2026-11-01', 'b2', 1), "
+                          "(2, :c, 'shopify_orders', '2026-11-01', 'a1', 2), "
+                          "(3, :c, 'shopify_orders', '2026-11-02', 'a1', 1)"), {"c": cid})
+        conn.execute(text("DELETE FROM schemaversion WHERE version > 1"))
+    migrations._migrated.clear()
+    get_engine()
+    with session_scope() as s:
+        rows = s.exec(select(CustomerDay).order_by(CustomerDay.day)).all()
+        assert [(r.company_id, r.day, r.counts()) for r in rows] == [
+            (cid, date(2026, 11, 1), {"a1": 2, "b2": 1}), (cid, date(2026, 11, 2), {"a1": 1})]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT MAX(version) FROM schemaversion")).scalar() == LATEST
+
+
 def test_every_table_round_trips_with_its_relations(backend: str) -> None:
     ctx = add_client("acme")
     cid = ctx.company_id
@@ -69,7 +96,8 @@ def test_every_table_round_trips_with_its_relations(backend: str) -> None:
                            rejected=[{"line": 2, "column": "Total", "value": "N/A"}])
         s.add_all([run, ingest, IncomeStream(company_id=cid, kind="shopify", name="store"),
                    KPI(company_id=cid, kpi_id="aov", config_hash="h", definition={"formula": "net_sales / orders"}),
-                   CustomerDay(company_id=cid, source="shopify", day=date(2026, 11, 1), customer="abc", orders=2),
+                   CustomerDay(company_id=cid, source="shopify", day=date(2026, 11, 1),
+                               orders_by_customer=encode_customers({"abc": 2})),
                    Play(company_id=cid, play_id="pricing_test", record={"runs": 1}),
                    ConfigChange(company_id=cid, file="kpis.yml", sha256="x", reason="r", expected_effect="e",
                                 date=date(2026, 11, 1), owner="o"),

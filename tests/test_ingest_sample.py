@@ -69,7 +69,8 @@ def test_repeat_purchase_rate_over_the_window(ingested) -> None:
                                                 CustomerDay.day >= start, CustomerDay.day <= end)).all()
     per_customer: dict[str, int] = {}
     for r in rows:
-        per_customer[r.customer] = per_customer.get(r.customer, 0) + r.orders
+        for customer, orders in r.counts().items():
+            per_customer[customer] = per_customer.get(customer, 0) + orders
     rate = sum(1 for n in per_customer.values() if n >= 2) / len(per_customer)
     assert round(rate, 6) == truth["expected_repeat_purchase_rate_window"]
     assert sum(per_customer.values()) == truth["expected_totals"]["orders"]

@@ -19,7 +19,7 @@ from chimera.cli.app import app
 from chimera.clients import add_client, get_client
 from chimera.config.loader import load_config_set
 from chimera.db.engine import session_scope
-from chimera.db.models import CustomerDay, CycleRun, KPIStatus, MetricPoint
+from chimera.db.models import CustomerDay, CycleRun, KPIStatus, MetricPoint, encode_customers
 from chimera.kpi.calibrate import apply_calibration, propose_calibration
 from chimera.kpi.evaluate import evaluate_kpis, evaluate_series
 from chimera.metrics import load_series
@@ -46,8 +46,12 @@ def _seed(company_id: int, drop_from: int | None = None, seed: int = 11) -> None
                   "total_sales": net * Decimal("1.2"), "refunded_amount": Decimal(10), "refunded_orders": 1}
         points += [{"company_id": company_id, "metric": m, "day": d, "source": "test", "value": str(v)}
                    for m, v in values.items()]
-        buyers += [{"company_id": company_id, "source": "test", "day": d, "customer": f"c{(i * 7 + j) % 900}",
-                    "orders": 1} for j in range(orders)]
+        day_buyers: dict[str, int] = {}
+        for j in range(orders):
+            key = f"c{(i * 7 + j) % 900}"
+            day_buyers[key] = day_buyers.get(key, 0) + 1
+        buyers.append({"company_id": company_id, "source": "test", "day": d,
+                       "orders_by_customer": encode_customers(day_buyers)})
     with session_scope() as s:
         s.execute(insert(MetricPoint), points)
         s.execute(insert(CustomerDay), buyers)

@@ -6,12 +6,14 @@ A user's database survives upgrades: a new version appends a migration here; old
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from chimera.db import models  # noqa: F401 - registers the tables
+from chimera.db.models import encode_customers
 from chimera.errors import StorageError
 
 
@@ -19,8 +21,33 @@ def _m001_initial(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn)
 
 
+def _m002_customer_days_per_day(conn: Connection) -> None:
+    """CustomerDay: one row per (company, source, day) with a JSON map, not one per customer.
+
+    A database created by this version already has the new layout (``_m001`` creates the current
+    tables); an older one has a ``customer`` column: its rows are folded into the new layout."""
+    columns = {c["name"] for c in inspect(conn).get_columns("customerday")}
+    if "customer" not in columns:
+        return
+    rows = conn.execute(text("SELECT company_id, source, day, customer, orders FROM customerday")).all()
+    folded: dict[tuple, dict[str, int]] = {}
+    for company_id, source, day, customer, orders in rows:
+        day = date.fromisoformat(day) if isinstance(day, str) else day  # SQLite returns text
+        bucket = folded.setdefault((company_id, source, day), {})
+        bucket[customer] = bucket.get(customer, 0) + int(orders)
+    conn.execute(text("DROP TABLE customerday"))
+    table = SQLModel.metadata.tables["customerday"]
+    table.create(conn)
+    if folded:
+        conn.execute(table.insert(), [
+            {"company_id": c, "source": s, "day": d, "orders_by_customer": encode_customers(counts)}
+            for (c, s, d), counts in folded.items()
+        ])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _m001_initial),
+    (2, "customer-days: one row per day", _m002_customer_days_per_day),
 ]
 LATEST = MIGRATIONS[-1][0]
 _migrated: set[str] = set()

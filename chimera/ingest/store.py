@@ -115,9 +115,19 @@ def _insert_metrics(session: Session, rows: list[dict]) -> None:
 
 
 def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None:
+    """One row per day: the day's ``{customer: orders}`` JSON is built by polars (pseudonyms are
+    hex digests, so they need no escaping), sorted by customer so the text is deterministic."""
     assert agg.customers is not None
+    if agg.customers["customer"].str.contains(r'["\\\x00-\x1f]').any():
+        raise ValueError("customer pseudonyms must be plain text (hex digests)")
     day = pl.col("day").dt.to_string("%Y-%m-%d") if _is_sqlite(session) else pl.col("day")
-    rows = agg.customers.select(
-        pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "customer", "orders"
+    entry = pl.concat_str(pl.lit('"'), "customer", pl.lit('":'), pl.col("orders").cast(pl.String))
+    per_day = (
+        agg.customers.sort("day", "customer")
+        .group_by("day", maintain_order=True)
+        .agg(pl.concat_str(pl.lit("{"), entry.str.join(","), pl.lit("}")).alias("orders_by_customer"))
+    )
+    rows = per_day.select(
+        pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "orders_by_customer"
     ).rows()
-    _bulk_insert(session, CustomerDay.__tablename__, ["company_id", "source", "day", "customer", "orders"], rows)
+    _bulk_insert(session, CustomerDay.__tablename__, ["company_id", "source", "day", "orders_by_customer"], rows)

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from chimera.clients import ClientContext
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
-from chimera.db.models import CustomerDay, CycleRun, KPIStatus, MetricPoint
+from chimera.db.models import CustomerDay, CycleRun, KPIStatus, MetricPoint, decode_customers
 from chimera.kpi import anomaly as anomaly_mod
 from chimera.kpi.fmt import day_ranges, fmt, quantize
 from chimera.kpi.formula import Series
@@ -227,12 +227,13 @@ def newest_day(session: Session, company_id: int) -> date:
 
 def load_customers(session: Session, company_id: int, start: date, end: date) -> Customers:
     """``{day: {customer: orders}}`` from CustomerDay rows (pseudonymized customers only)."""
-    query = select(CustomerDay.day, CustomerDay.customer, CustomerDay.orders).where(
+    query = select(CustomerDay.day, CustomerDay.orders_by_customer).where(
         CustomerDay.company_id == company_id, CustomerDay.day >= start, CustomerDay.day <= end)
     out: Customers = {}
-    for day, customer, orders in session.exec(query):
+    for day, blob in session.exec(query):
         bucket = out.setdefault(day, {})
-        bucket[customer] = bucket.get(customer, 0) + orders
+        for customer, orders in decode_customers(blob).items():
+            bucket[customer] = bucket.get(customer, 0) + orders
     return out
 
 
