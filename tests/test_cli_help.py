@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from chimera.cli import _register, app
+from chimera.cli import COMMANDS, _register, app
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN_COMMANDS = ["demo", "client", "ingest", "metrics", "kpis", "cycle", "approve", "override", "reject",
@@ -22,6 +24,27 @@ def test_help_lists_every_design_command_with_help_text() -> None:
     for command in DESIGN_COMMANDS:
         assert command in lines, command
         assert len(lines[command].strip("│ ").split()) > 2, f"{command} has no help text"
+
+
+def test_every_command_maps_to_the_module_that_registers_it() -> None:
+    """``chimera NAME`` imports only COMMANDS[NAME]: the map must name the module that registers it."""
+    _register()
+    for c in app.registered_commands:
+        name = c.name or c.callback.__name__.replace("_", "-")
+        assert COMMANDS[name] == (c.callback.__module__.rsplit(".", 1)[1],), name
+    for g in app.registered_groups:
+        modules = {c.callback.__module__.rsplit(".", 1)[1] for c in g.typer_instance.registered_commands}
+        assert modules == set(COMMANDS[g.name]), g.name
+
+
+def test_a_data_command_does_not_import_the_graphs() -> None:
+    code = ("import sys; from chimera.cli import _register; _register('ingest'); "
+            "print(sorted(m for m in ('langgraph', 'langchain_openai', 'graphs', 'agents') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"
+    help_ = subprocess.run([sys.executable, "-m", "chimera.cli", "ingest", "--help"], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert help_.returncode == 0 and "--client" in help_.stdout
 
 
 def _imports(path: Path) -> set[str]:

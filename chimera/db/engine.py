@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
@@ -27,6 +28,9 @@ def _normalize(url: str) -> str:
 def _engine_for(url: str) -> Engine:
     url = _normalize(url)
     if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:":  # a new CHIMERA_HOME folder: create it, as git init does
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
