@@ -229,3 +229,37 @@ def test_progress_task_completes(chimera_home: Path, sample_store: Path) -> None
         ingest_file(client, sample_store / "analytics_daily.csv", progress=progress)
         task = progress.tasks[0]
     assert task.finished and "analytics_daily.csv" in task.description
+
+
+def _rewrite(src: Path, dst: Path, *, quoting: int = csv.QUOTE_MINIMAL, newline: str = "\n", bom: bool = False,
+             extra_column: bool = False, trailing_blank: bool = False) -> Path:
+    """The same records written the way other tools write them."""
+    with src.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    if extra_column:  # a column we do not know, first: matched by name, never read
+        rows = [["Store Notes" if i == 0 else "x", *r] for i, r in enumerate(rows)]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=newline, quoting=quoting).writerows(rows)
+    text = buf.getvalue() + (newline * 2 if trailing_blank else "")
+    dst.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
+    return dst
+
+
+@pytest.mark.parametrize("variant", [
+    {"newline": "\r\n"}, {"bom": True}, {"quoting": csv.QUOTE_ALL}, {"extra_column": True},
+    {"trailing_blank": True}, {"newline": "\r\n", "quoting": csv.QUOTE_ALL, "bom": True},
+], ids=["crlf", "bom", "quote-all", "extra-column", "trailing-blank-lines", "excel-style"])
+@pytest.mark.parametrize("export", ["orders_export.csv", "stripe_payments.csv", "analytics_daily.csv"])
+def test_the_same_export_written_by_other_tools(
+    chimera_home: Path, store_files: Path, tmp_path: Path, variant: dict, export: str
+) -> None:
+    """CRLF, a byte-order mark, every field quoted, an unknown column, blank lines at the end: the
+    same metrics to the cent and the same rejections on the same physical lines."""
+    src = store_files / export
+    a, b = add_client("a"), add_client("b")
+    expected = ingest_file(a, src)
+    got = ingest_file(b, _rewrite(src, tmp_path / "variant.csv", **variant))
+    assert _series(b) == _series(a)
+    assert got.orders_ingested == expected.orders_ingested
+    assert [(r.line, r.column, r.value, r.order) for r in got.rejected] == [
+        (r.line, r.column, r.value, r.order) for r in expected.rejected]

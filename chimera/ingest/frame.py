@@ -40,6 +40,7 @@ def scan_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.Lazy
     lf = pl.scan_csv(
         path, infer_schema=False, skip_lines=header.skip_lines, row_index_name=ROW,
         encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
+        null_values=[""],  # a quoted empty field ("", as tools quoting every field write it) is empty too
     )
     lf = lf.select(ROW, *(pl.col(col).alias(key) for key, col in columns.items()))
     return lf.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
