@@ -83,7 +83,13 @@ def read_header(path: Path) -> Header:
     if not first.strip():
         raise IngestError(f"{path}: the file is empty (expected a CSV export with a header line)")
     row = next(csv.reader(io.StringIO(first)))
-    return Header([c.strip().lstrip("\ufeff") for c in row], skip)
+    return Header(clean_names(row), skip)
+
+
+def clean_names(columns: list[str]) -> list[str]:
+    """Header names without a byte-order mark or surrounding spaces (spreadsheets pad cells); the
+    reader must use the same names, or a padded header is found here and missing there."""
+    return [c.lstrip("\ufeff").strip() for c in columns]
 
 
 def _lookup(columns: list[str], spellings: tuple[str, ...], exact: bool) -> str | None:

@@ -15,7 +15,7 @@ from typing import TypeVar
 import polars as pl
 
 from chimera.errors import IngestError
-from chimera.ingest.detect import Header
+from chimera.ingest.detect import Header, clean_names
 from chimera.ingest.models import DayMetrics, Rejection
 from chimera.ingest.parsing import units_to_decimal
 
@@ -41,6 +41,7 @@ def scan_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.Lazy
         path, infer_schema=False, skip_lines=header.skip_lines, row_index_name=ROW,
         encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
         null_values=[""],  # a quoted empty field ("", as tools quoting every field write it) is empty too
+        with_column_names=clean_names,  # the names read_header resolved (` Created at ` is `Created at`)
     )
     lf = lf.select(ROW, *(pl.col(col).alias(key) for key, col in columns.items()))
     return lf.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))

@@ -1,0 +1,260 @@
+"""Real-world export variants checked against a plain reference implementation.
+
+The reference below reads a file with the stdlib ``csv`` module and ``decimal.Decimal`` and follows
+DATA.md's metric definitions literally (one rule per line, no speed tricks). ``ingest_file`` must give
+the same numbers on variants of the sample exports and on small hand-written and generated exports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pytest
+
+from chimera.clients import add_client
+from chimera.db.engine import session_scope
+from chimera.ingest import ingest_file
+from chimera.metrics import load_series
+
+# --------------------------------------------------------------------------- reference implementation
+
+Series = dict[str, dict[date, Decimal]]
+SHOPIFY_MONEY = ["Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Refunded Amount", "Lineitem price"]
+SHOPIFY_COUNTS = ["orders_placed", "orders", "cancelled_orders", "units", "refunded_orders"]
+SHOPIFY_SUMS = {"Discount Amount": "discounts", "Subtotal": "net_sales", "Shipping": "shipping", "Taxes": "taxes",
+                "Total": "total_sales", "Refunded Amount": "refunded_amount"}
+TS = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2}):(\d{2}) ?([+-]\d{2}:?\d{2}|Z)$")
+_clients = itertools.count()
+
+
+def _records(path: Path) -> list[dict[str, str]]:
+    """Rows as dicts keyed by the header's names, trimmed and lower-cased (matched by NAME)."""
+    text = path.read_bytes().decode("utf-8-sig", errors="replace")
+    lines = text.splitlines(keepends=True)
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
+        lines.pop(0)  # GA4 comment lines before the header
+    reader = csv.reader(io.StringIO("".join(lines)))
+    header = [h.strip().lower() for h in next(reader)]
+    rows = []
+    for row in reader:
+        values = [v.strip() for v in row]
+        if any(values):
+            rows.append(dict(zip(header, values, strict=False)))
+    return rows
+
+
+def _money(text: str) -> Decimal | None:
+    """A plain dot-decimal amount; None when it is not one."""
+    if not re.fullmatch(r"[+-]?\d+(\.\d+)?", text):
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # pragma: no cover
+        return None
+
+
+def _local_day(text: str) -> date | None:
+    m = TS.match(text)
+    if not m:
+        return None
+    try:
+        return date.fromisoformat(m.group(1))
+    except ValueError:
+        return None
+
+
+def _bad_shopify_row(row: dict[str, str], head: bool) -> bool:
+    """DATA.md: an unparseable date, non-numeric money, a negative quantity (or a missing required value)."""
+    required = ["name", "created at", "lineitem quantity", "lineitem price"] + (["subtotal", "total"] if head else [])
+    if any(not row.get(c) for c in required):
+        return True
+    if _local_day(row["created at"]) is None or not re.fullmatch(r"\+?\d+", row["lineitem quantity"]):
+        return True
+    return any(row.get(c.lower()) and _money(row[c.lower()]) is None for c in SHOPIFY_MONEY)
+
+
+def _adder(day: dict[str, Decimal]):
+    """``add(metric, value)`` summing into one day's metrics."""
+    def add(metric: str, value: Decimal) -> None:
+        day[metric] = day.get(metric, Decimal(0)) + value
+    return add
+
+
+def _filled(days: dict[date, dict[str, Decimal]], metrics: list[str]) -> Series:
+    """Per-metric series; a day inside the export's range without rows is zero (orders, payments)."""
+    out: Series = {m: {} for m in metrics}
+    if not days:
+        return {}
+    day, last = min(days), max(days)
+    while day <= last:
+        for m in metrics:
+            out[m][day] = days.get(day, {}).get(m, Decimal(0))
+        day += timedelta(days=1)
+    return out
+
+
+def reference_shopify(path: Path) -> tuple[Series, set[str]]:
+    """DATA.md's Shopify base metrics, literally; and the names of the rejected orders."""
+    orders: dict[str, list[dict[str, str]]] = {}
+    for row in _records(path):
+        orders.setdefault(row.get("name", ""), []).append(row)
+    days: dict[date, dict[str, Decimal]] = {}
+    rejected: set[str] = set()
+    for name, rows in orders.items():
+        head = next((r for r in rows if r.get("subtotal")), rows[0])  # order-level fields: the order's first row
+        if any(_bad_shopify_row(r, r is head) for r in rows):
+            rejected.add(name)
+            continue
+        d = days.setdefault(_local_day(head["created at"]), {})
+        add = _adder(d)
+        add("orders_placed", Decimal(1))
+        if head.get("cancelled at"):
+            add("cancelled_orders", Decimal(1))
+            continue
+        add("orders", Decimal(1))
+        for r in rows:
+            add("units", Decimal(int(r["lineitem quantity"])))
+            add("gross_sales", Decimal(int(r["lineitem quantity"])) * _money(r["lineitem price"]))
+        for col, metric in SHOPIFY_SUMS.items():
+            add(metric, _money(head.get(col.lower()) or "0"))
+        refunded = _money(head.get("refunded amount") or "0")
+        add("refunded_orders", Decimal(int(refunded > 0)))
+    for d in days.values():
+        d["net_revenue"] = d.get("total_sales", Decimal(0)) - d.get("refunded_amount", Decimal(0))
+    metrics = [*SHOPIFY_COUNTS, "gross_sales", *SHOPIFY_SUMS.values(), "net_revenue"]
+    return _filled(days, metrics), rejected
+
+
+def reference_stripe(path: Path) -> Series:
+    """Stripe per UTC day: attempts, successes, failures, captured gross, fees, refunds (one currency)."""
+    rows = _records(path)
+    created = "created date (utc)" if rows and "created date (utc)" in rows[0] else "created (utc)"
+    currencies = {r.get("currency", "").lower() for r in rows} - {""}
+    converted = len(currencies) > 1  # several currencies: the amounts Stripe converted to the account's
+    days: dict[date, dict[str, Decimal]] = {}
+    for r in rows:
+        day = datetime.fromisoformat(r[created]).date()
+        d = days.setdefault(day, {})
+        add = _adder(d)
+        status = r["status"].lower()
+        ok = status in ("paid", "refunded", "partially refunded", "succeeded")
+        captured = r.get("captured", "").lower() in ("true", "yes", "1") if r.get("captured") else ok
+        amount = r["converted amount"] if converted else r["amount"]
+        refunded = r.get("converted amount refunded" if converted else "amount refunded") or "0"
+        add("stripe_payments", Decimal(1))
+        add("stripe_succeeded_payments", Decimal(int(ok)))
+        add("stripe_failed_payments", Decimal(int(status == "failed")))
+        add("stripe_gross", Decimal(amount) if ok and captured else Decimal(0))
+        add("stripe_fees", Decimal(r.get("fee") or "0"))
+        add("stripe_refunded", Decimal(refunded))
+    metrics = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments", "stripe_gross",
+               "stripe_fees", "stripe_refunded"]
+    return _filled(days, metrics)
+
+
+def reference_analytics(path: Path) -> Series:
+    """Analytics per date: the first table only (GA4 appends other sections after # lines); no invented days."""
+    out: Series = {}
+    names = {"sessions": "sessions", "users": "users", "totalusers": "users", "transactions": "ga_transactions",
+             "revenue": "ga_revenue", "purchaserevenue": "ga_revenue"}
+    for r in _records(path):
+        raw = r.get("date", "")
+        if raw.startswith("#"):
+            break
+        m = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})", raw)
+        if not m:
+            continue
+        day = date(*(int(g) for g in m.groups()))
+        for col, metric in names.items():
+            if r.get(col):
+                out.setdefault(metric, {})
+                out[metric][day] = out[metric].get(day, Decimal(0)) + Decimal(r[col].replace(",", ""))
+    return out
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _series(client) -> Series:
+    with session_scope() as s:
+        return load_series(s, client.company_id)
+
+
+def _ingest(path: Path, kind: str | None = None):
+    client = add_client(f"v{next(_clients)}")
+    summary = ingest_file(client, path, kind)
+    return summary, _series(client)
+
+
+def _write(path: Path, rows: list[list[str]], newline: str = "\n", encoding: str = "utf-8") -> Path:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=newline).writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def _read(path: Path) -> list[list[str]]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.reader(fh))
+
+
+SHOPIFY_HEADER = ["Name", "Email", "Financial Status", "Currency", "Subtotal", "Shipping", "Taxes", "Total",
+                  "Discount Amount", "Created at", "Lineitem quantity", "Lineitem price", "Lineitem name", "Notes",
+                  "Cancelled at", "Refunded Amount"]
+
+
+def _order(name: str, created: str, items: list[tuple[int, str]], *, subtotal: str = "", shipping: str = "5.00",
+           taxes: str = "1.00", total: str = "", discount: str = "0.00", refunded: str = "0.00", cancelled: str = "",
+           notes: str = "", email: str = "a@example.com", currency: str = "USD") -> list[list[str]]:
+    """One Shopify order as export rows: order-level fields on the first row only."""
+    gross = sum(Decimal(p) * q for q, p in items)
+    subtotal = subtotal or str(gross - Decimal(discount))
+    total = total or str(Decimal(subtotal) + Decimal(shipping) + Decimal(taxes))
+    rows = []
+    for i, (qty, price) in enumerate(items):
+        first = i == 0
+        rows.append([name, email if first else "", "paid" if first else "", currency if first else "",
+                     subtotal if first else "", shipping if first else "", taxes if first else "",
+                     total if first else "", discount if first else "", created, str(qty), price, f"item {i}",
+                     notes if first else "", cancelled if first else "", refunded if first else ""])
+    return rows
+
+
+# --------------------------------------------------------------------------- the sample store, read by the reference
+
+
+def test_reference_agrees_on_the_sample_exports(chimera_home: Path, store_files: Path) -> None:
+    """The reference is trusted only because it agrees with ingest_file on the realistic exports."""
+    summary, got = _ingest(store_files / "orders_export.csv")
+    expected, rejected = reference_shopify(store_files / "orders_export.csv")
+    assert {m: got[m] for m in expected} == expected
+    assert {r.order for r in summary.rejected} == rejected
+    _summary, got = _ingest(store_files / "stripe_payments.csv")
+    expected = reference_stripe(store_files / "stripe_payments.csv")
+    assert {m: got[m] for m in expected} == expected
+    _summary, got = _ingest(store_files / "analytics_daily.csv")
+    assert got == reference_analytics(store_files / "analytics_daily.csv")
+
+
+# --------------------------------------------------------------------------- header spellings
+
+
+def _reheader(src: Path, dst: Path, spell) -> Path:
+    rows = _read(src)
+    return _write(dst, [[spell(c) for c in rows[0]], *rows[1:]])
+
+
+@pytest.mark.parametrize("export", ["orders_export.csv", "stripe_payments.csv", "analytics_daily.csv"])
+def test_header_names_with_surrounding_spaces(chimera_home: Path, store_files: Path, tmp_path: Path,
+                                              export: str) -> None:
+    """A spreadsheet that padded its header cells (` Created at `): the same columns, by name."""
+    expected, want = _ingest(store_files / export)
+    got, series = _ingest(_reheader(store_files / export, tmp_path / export, lambda c: f" {c}  "))
+    assert series == want
+    assert [(r.line, r.value, r.order) for r in got.rejected] == [(r.line, r.value, r.order) for r in expected.rejected]
