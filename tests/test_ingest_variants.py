@@ -258,3 +258,14 @@ def test_header_names_with_surrounding_spaces(chimera_home: Path, store_files: P
     got, series = _ingest(_reheader(store_files / export, tmp_path / export, lambda c: f" {c}  "))
     assert series == want
     assert [(r.line, r.value, r.order) for r in got.rejected] == [(r.line, r.value, r.order) for r in expected.rejected]
+
+
+@pytest.mark.parametrize("spell", [str.lower, str.upper], ids=["lower", "upper"])
+@pytest.mark.parametrize("export", ["orders_export.csv", "stripe_payments.csv", "analytics_daily.csv"])
+def test_header_names_in_another_case(chimera_home: Path, store_files: Path, tmp_path: Path, export: str,
+                                      spell) -> None:
+    """`created at` or `CREATED AT` (a re-saved or hand-made export) is the same column, detected and read."""
+    expected, want = _ingest(store_files / export)
+    got, series = _ingest(_reheader(store_files / export, tmp_path / export, spell))
+    assert got.source == expected.source and series == want
+    assert [(r.line, r.value, r.order) for r in got.rejected] == [(r.line, r.value, r.order) for r in expected.rejected]

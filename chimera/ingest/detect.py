@@ -93,16 +93,19 @@ def clean_names(columns: list[str]) -> list[str]:
 
 
 def _lookup(columns: list[str], spellings: tuple[str, ...], exact: bool) -> str | None:
+    """The file's header for one column: an exact spelling first, then (unless ``exact``) any case."""
     for spelling in spellings:
-        for col in columns:
-            if col == spelling or (not exact and col.lower() == spelling.lower()):
-                return col
-    return None
+        if spelling in columns:
+            return spelling
+    if exact:
+        return None
+    lower = {col.lower(): col for col in reversed(columns)}  # the first column of a spelling wins
+    return next((lower[s.lower()] for s in spellings if s.lower() in lower), None)
 
 
 def resolve_columns(
     path: Path, header: Header, kind: str, spec: dict[str, tuple[str, ...]], required: tuple[str, ...],
-    exact: bool = True,
+    exact: bool = False,
 ) -> dict[str, str]:
     """Canonical name -> the file's header for every column found; IngestError if one required is missing."""
     found = {key: col for key, sp in spec.items() if (col := _lookup(header.columns, sp, exact))}
@@ -126,15 +129,14 @@ def fiverr_spec(mapping: FiverrMapping) -> tuple[dict[str, tuple[str, ...]], tup
 
 def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None) -> str:
     """The export kind whose required columns the header holds; IngestError listing all otherwise."""
-    cols = set(header.columns)
-    lower = {c.lower() for c in header.columns}
-    if {"Name", "Created at", "Lineitem quantity"} <= cols:
+    lower = {c.lower() for c in header.columns}  # names in any case (`created at`, `CREATED AT`)
+    if {"name", "created at", "lineitem quantity"} <= lower:
         return "shopify_orders"
-    if "Status" in cols and "Amount" in cols and cols & {"Created date (UTC)", "Created (UTC)"}:
+    if {"status", "amount"} <= lower and lower & {"created date (utc)", "created (utc)"}:
         return "stripe_payments"
     if "sessions" in lower and lower & {"date", "day"}:
         return "analytics_daily"
-    if fiverr is not None and {fiverr.date, fiverr.amount, fiverr.status} <= cols:
+    if fiverr is not None and {fiverr.date.lower(), fiverr.amount.lower(), fiverr.status.lower()} <= lower:
         return "fiverr_orders"
     expected = "; ".join(f"{k}: {EXPECTED[k]}" for k in KINDS)
     raise IngestError(
