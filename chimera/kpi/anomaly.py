@@ -7,7 +7,8 @@ window was flagged is replayed from the series over ``CHAIN_WEEKS`` weeks, so th
 on the series and the date. Rates of counts are scored by the binomial standard error of the
 difference, sqrt(p(1-p)(1/n + (pi/2)/n_baseline)) (the baseline is a median, not a mean); sums and
 money ratios by the spread of the unflagged weekly windows (never below the Poisson sd for counts,
-nor 1 % of the baseline), widened the same way for the median.
+nor 1 % of the baseline; for money ratios never below the day-to-day noise of the ratio, see
+``_daily_ratio_sd``), widened the same way for the median.
 CRITICAL at >= 4 sd and >= 20 % change, WARNING at >= 3 sd and >= 10 %, on two consecutive days.
 """
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from chimera.kpi.formula import evaluate_tree, window_days
 from chimera.kpi.window import KPIWindows, WindowValue
 
 BASELINE_WEEKS = 4
@@ -61,7 +63,7 @@ def _binomial(windows: KPIWindows, current: WindowValue, base: float) -> bool:
             and 0 < base < 1 and bool(current.denominator))
 
 
-def _scale(windows: KPIWindows, current: WindowValue, chosen: list[WindowValue], pool: list[float],
+def _scale(windows: KPIWindows, current: WindowValue, chosen: list[WindowValue], pool_windows: list[WindowValue],
            base: float) -> float:
     """The sd of (current - baseline): both sides' noise, the median's being ~pi/2 times the mean's."""
     if _binomial(windows, current, base):
@@ -69,11 +71,42 @@ def _scale(windows: KPIWindows, current: WindowValue, chosen: list[WindowValue],
         n_base = sum(float(w.denominator or 0) for w in chosen)
         p = (float(current.value or 0) * n_cur + base * n_base) / (n_cur + n_base)
         return math.sqrt(max(p * (1 - p), 1e-12) * (1 / n_cur + MEDIAN_VAR / n_base))
-    spread = _stdev(pool)
+    spread = _stdev([float(w.value or 0) for w in pool_windows])
     floor = abs(base) * 0.01
     if windows.spec.unit == "count" and not windows.is_ratio:
         floor = max(floor, math.sqrt(abs(base)))  # Poisson
+    if windows.is_ratio and not windows.repeat:
+        floor = max(floor, _daily_ratio_sd(windows, current, pool_windows, base))
     return max(spread, floor, 1e-12) * math.sqrt(1 + MEDIAN_VAR / len(chosen))
+
+
+def _daily_ratio_sd(windows: KPIWindows, current: WindowValue, pool: list[WindowValue], base: float) -> float:
+    """The sd of a money ratio's window value from its day-to-day noise (delta method).
+
+    Why: a money ratio (refunds or discounts over sales) moves in lumps (one refund, one big
+    discount), and the spread of 3-6 weekly values badly underestimates that: a quiet shop whose
+    few refunds fell in one week read as a 5-sd anomaly. The residuals e_d = numerator_d - base *
+    denominator_d over every day of the baseline windows and the current one (pooled under "nothing
+    changed", as the binomial score pools p; ~35 values, not ~5) give
+    Var(window numerator - base * window denominator) ~ days * mean(e_d^2).
+    """
+    formula = windows.formula
+    denominator = float(current.denominator or 0)
+    if formula is None or denominator <= 0:
+        return 0.0
+    days = sorted({d for w in [*pool, current] for d in window_days(w.end, windows.days)})
+    residuals = []
+    for day in days:
+        values = {m: windows.series[m][day] for m in formula.metrics}
+        try:
+            num = float(evaluate_tree(formula.root.left, values))  # type: ignore[arg-type]
+            den = float(evaluate_tree(formula.root.right, values))  # type: ignore[arg-type]
+        except ArithmeticError:  # a nested division by zero on one day: that day tells nothing
+            continue
+        residuals.append((num - base * den) ** 2)
+    if not residuals:
+        return 0.0
+    return math.sqrt(windows.days * sum(residuals) / len(residuals)) / denominator
 
 
 def _median(values: list[Decimal]) -> Decimal:
@@ -99,7 +132,7 @@ def score(windows: KPIWindows, end: date, flagged: Callable[[date], bool]) -> Sc
     chosen, pool = picked
     baseline = _median([w.value for w in chosen if w.value is not None])
     base, value = float(baseline), float(current.value)
-    sd = (value - base) / _scale(windows, current, chosen, [float(w.value or 0) for w in pool], base)
+    sd = (value - base) / _scale(windows, current, chosen, pool, base)
     change = (value - base) / abs(base) * 100 if base else None
     bad = sd < 0 if windows.spec.direction == "higher_is_better" else sd > 0
     level = 0
