@@ -269,3 +269,24 @@ def test_header_names_in_another_case(chimera_home: Path, store_files: Path, tmp
     got, series = _ingest(_reheader(store_files / export, tmp_path / export, spell))
     assert got.source == expected.source and series == want
     assert [(r.line, r.value, r.order) for r in got.rejected] == [(r.line, r.value, r.order) for r in expected.rejected]
+
+
+# --------------------------------------------------------------------------- Shopify: rows in another order
+
+
+@pytest.mark.parametrize("sort_by", [("Lineitem name",), ("Name", "Lineitem name")], ids=["item", "name-item"])
+def test_spreadsheet_sorted_so_a_line_item_precedes_its_order_row(
+    chimera_home: Path, store_files: Path, tmp_path: Path, sort_by: tuple[str, ...]
+) -> None:
+    """Sorted by product (items scattered) or by order then product (an order's continuation row may
+    come before the row holding Subtotal/Total): the order is still whole, not 'missing Subtotal'."""
+    src = store_files / "orders_export.csv"
+    rows = _read(src)
+    idx = [rows[0].index(c) for c in sort_by]
+    path = _write(tmp_path / "sorted.csv", [rows[0], *sorted(rows[1:], key=lambda r: [r[i] for i in idx])])
+    expected, want = _ingest(src)
+    got, series = _ingest(path)
+    reference, _rejected = reference_shopify(path)
+    assert series == want and {m: series[m] for m in reference} == reference
+    assert sorted((r.column, r.value, r.order) for r in got.rejected) == sorted(
+        (r.column, r.value, r.order) for r in expected.rejected)

@@ -136,9 +136,23 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
         df = collect(_typed(lf, fmt), path)
     new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
     df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
-    if df.height and df["_order"][-1] != _distinct_names(df):  # a name in two runs
-        df = df.with_columns(pl.col("name").is_first_distinct().alias("_first"), pl.col("name").alias("_order"))
+    if df.height and (df["_order"][-1] != _distinct_names(df) or _head_not_first(df)):  # re-sorted rows
+        df = df.with_columns(_head_row().alias("_first"), pl.col("name").alias("_order"))
     return df, fmt
+
+
+def _head_not_first(df: pl.DataFrame) -> bool:
+    """A run starting on a row without Subtotal: a continuation row sorted before its order's row
+    (or an order missing Subtotal, rare: both take the grouping by name, right either way)."""
+    return bool((df["_first"] & df["_subtotal_missing"]).any())
+
+
+def _head_row() -> pl.Expr:
+    """Each name's order row: the first holding Subtotal (order-level fields are on that row only,
+    wherever a spreadsheet sort put it); the name's first row when none does (reported missing)."""
+    head = ~pl.col("_subtotal_missing")
+    first_head = head & (head.cum_sum().over("name") == 1)
+    return first_head | (~head.any().over("name") & pl.col("name").is_first_distinct())
 
 
 def _distinct_names(df: pl.DataFrame) -> int:
