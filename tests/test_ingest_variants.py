@@ -19,6 +19,7 @@ import pytest
 
 from chimera.clients import add_client
 from chimera.db.engine import session_scope
+from chimera.errors import IngestError
 from chimera.ingest import ingest_file
 from chimera.metrics import load_series
 
@@ -136,7 +137,8 @@ def reference_stripe(path: Path) -> Series:
     rows = _records(path)
     created = "created date (utc)" if rows and "created date (utc)" in rows[0] else "created (utc)"
     currencies = {r.get("currency", "").lower() for r in rows} - {""}
-    converted = len(currencies) > 1  # several currencies: the amounts Stripe converted to the account's
+    settled = {r.get("converted currency", "").lower() for r in rows} - {""}
+    converted = len(currencies) > 1 or bool(settled and settled != currencies)  # sums in the account's currency
     days: dict[date, dict[str, Decimal]] = {}
     for r in rows:
         day = datetime.fromisoformat(r[created]).date()
@@ -290,3 +292,38 @@ def test_spreadsheet_sorted_so_a_line_item_precedes_its_order_row(
     assert series == want and {m: series[m] for m in reference} == reference
     assert sorted((r.column, r.value, r.order) for r in got.rejected) == sorted(
         (r.column, r.value, r.order) for r in expected.rejected)
+
+
+# --------------------------------------------------------------------------- Stripe
+
+
+STRIPE_HEADER = ["id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Captured", "Converted Amount",
+                 "Converted Amount Refunded", "Converted Currency", "Fee", "Status"]
+
+
+def test_stripe_file_with_a_currency_per_row_sums_the_converted_amounts(chimera_home: Path, tmp_path: Path) -> None:
+    """Charges in eur and usd on a usd account: gross and refunds in usd (Converted Amount), like the fees;
+    adding 30 eur to 25 usd would be meaningless."""
+    path = _write(tmp_path / "stripe.csv", [
+        STRIPE_HEADER,
+        ["ch_1", "2026-05-01 03:48:05", "25.00", "0.00", "usd", "true", "25.00", "0.00", "usd", "1.03", "Paid"],
+        ["ch_2", "2026-05-01 04:00:00", "30.00", "10.00", "eur", "true", "33.12", "11.04", "usd", "1.26", "Paid"],
+        ["ch_3", "2026-05-02 04:00:00", "100.00", "0.00", "gbp", "false", "", "", "", "0.00", "Failed"],
+    ])
+    _summary, series = _ingest(path)
+    assert series["stripe_gross"][date(2026, 5, 1)] == Decimal("58.12")
+    assert series["stripe_refunded"][date(2026, 5, 1)] == Decimal("11.04")
+    assert {m: series[m] for m in reference_stripe(path)} == reference_stripe(path)
+
+
+def test_stripe_currencies_without_a_conversion_are_refused(chimera_home: Path, tmp_path: Path) -> None:
+    """Without Converted columns, two currencies cannot be summed: a clear error, nothing written."""
+    path = _write(tmp_path / "stripe.csv", [
+        ["id", "Created (UTC)", "Amount", "Currency", "Status"],
+        ["ch_1", "2026-05-01 03:48", "25.00", "usd", "Paid"],
+        ["ch_2", "2026-05-01 04:00", "30.00", "eur", "Paid"],
+    ])
+    client = add_client("mixed")
+    with pytest.raises(IngestError, match=r"currencies \(eur, usd\)"):
+        ingest_file(client, path)
+    assert _series(client) == {}

@@ -50,6 +50,9 @@ STRIPE_COLUMNS: dict[str, tuple[str, ...]] = {
     "fee": ("Fee",),
     "status": ("Status",),
     "currency": ("Currency",),
+    "converted_amount": ("Converted Amount",),
+    "converted_refunded": ("Converted Amount Refunded",),
+    "converted_currency": ("Converted Currency",),
 }
 STRIPE_REQUIRED = ("created", "amount", "status")
 

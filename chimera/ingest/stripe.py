@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from chimera.errors import IngestError
 from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
     Check,
@@ -30,7 +31,7 @@ MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
 SUCCEEDED = ["paid", "refunded", "succeeded", "partially refunded", "partially_refunded"]
 FAILED = ["failed"]
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
-MONEY_COLS = ["amount", "refunded", "fee"]
+MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -56,6 +57,27 @@ def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
     return decimal_comma, decimal_comma
 
 
+def _settled_currency(df: pl.DataFrame) -> bool:
+    """Whether to sum ``Converted Amount``: charges in several currencies (or in one other than the
+    account's) only add up in the currency Stripe settled them in, the one fees are in. IngestError
+    when the file says no single such currency."""
+    charged = _codes(df["currency"])
+    settled = _codes(df["converted_currency"])
+    if len(charged) <= 1 and settled in ([], charged):
+        return False
+    if len(settled) == 1:
+        return True
+    raise IngestError(
+        f"the export mixes currencies ({', '.join(charged)}) without one Converted Currency "
+        f"(found {', '.join(settled) or 'none'}): sums would be meaningless; export the Converted Amount "
+        "columns, or one currency per file"
+    )
+
+
+def _codes(col: pl.Series) -> list[str]:
+    return sorted(col.drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list())
+
+
 def aggregate_stripe(
     df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
 ) -> Aggregate:
@@ -71,19 +93,22 @@ def aggregate_stripe(
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
         *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in MONEY_COLS),
     ]
-    errors = bad_cells([(df, checks)], "id", headers)
-    good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
     status = pl.col("status").str.to_lowercase()
     ok = status.is_in(SUCCEEDED)
     captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
+    amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df) else ("amount", "refunded")
+    if amount == "converted_amount":
+        checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
+    errors = bad_cells([(df, checks)], "id", headers)
+    good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
     units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
     daily = good.group_by(stripe_day(pl.col("created"), day_first).alias("day")).agg(
         pl.len().alias("stripe_payments"),
         ok.sum().alias("stripe_succeeded_payments"),
         status.is_in(FAILED).sum().alias("stripe_failed_payments"),
-        units["amount"].filter(ok & captured).sum().alias("stripe_gross"),
+        units[amount].filter(ok & captured).sum().alias("stripe_gross"),
         units["fee"].sum().alias("stripe_fees"),
-        units["refunded"].sum().alias("stripe_refunded"),
+        units[refunded].sum().alias("stripe_refunded"),
     )
     return Aggregate(
         kind=kind,
