@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chimera.clients import add_client
 from chimera.db.engine import session_scope
@@ -327,3 +329,63 @@ def test_stripe_currencies_without_a_conversion_are_refused(chimera_home: Path, 
     with pytest.raises(IngestError, match=r"currencies \(eur, usd\)"):
         ingest_file(client, path)
     assert _series(client) == {}
+
+
+# --------------------------------------------------------------------------- generated Shopify exports
+
+
+OFFSETS = ["-0400", "-0500", "+0530", "+0000", "-0930", "+1345", "+01:00"]
+BAD_CELLS = [("Created at", "2026-02-30 10:00:00 -0500"), ("Created at", "31/08/2026 14:22"),
+             ("Lineitem quantity", "-1"), ("Lineitem quantity", "one"), ("Total", "N/A"), ("Lineitem price", "#VALUE!"),
+             ("Subtotal", "")]
+prices = st.decimals(min_value=0, max_value=500, places=2).map(str)
+notes = st.sampled_from(["", "Leave at the side door, thanks", 'Ring "twice"', "line one\nline two", "a\r\n\r\nb", ","])
+
+
+@st.composite
+def shopify_orders(draw) -> list[list[str]]:
+    """A small export: orders over a few days with any offset, multi-line notes, cancellations,
+    refunds, several line items, and now and then one malformed cell."""
+    rows: list[list[str]] = []
+    for n in range(draw(st.integers(1, 8))):
+        day = date(2026, 3, 6) + timedelta(days=draw(st.integers(0, 4)))  # across the US DST change
+        clock = f"{draw(st.integers(0, 23)):02d}:{draw(st.integers(0, 59)):02d}:07"
+        items = draw(st.lists(st.tuples(st.integers(0, 5), prices), min_size=1, max_size=3))
+        order = _order(
+            f"#{1000 + n}", f"{day} {clock} {draw(st.sampled_from(OFFSETS))}", items,
+            discount=draw(st.sampled_from(["0.00", "1.50", "0"])), shipping=draw(st.sampled_from(["5.95", "0.00"])),
+            refunded=draw(st.sampled_from(["0.00", "", "12.30"])), notes=draw(notes),
+            cancelled=draw(st.sampled_from(["", "", "2026-03-12 09:00:00 -0400"])),
+            email=draw(st.sampled_from(["a@example.com", "B@Example.com ", ""])),
+        )
+        if draw(st.integers(0, 5)) == 0:
+            column, value = draw(st.sampled_from(BAD_CELLS))
+            row = draw(st.integers(0, len(order) - 1)) if column not in ("Subtotal", "Total") else 0
+            order[row][SHOPIFY_HEADER.index(column)] = value
+        rows += order
+    return rows
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=shopify_orders(), crlf=st.booleans())
+def test_generated_shopify_exports_match_the_reference(chimera_home: Path, tmp_path: Path, rows, crlf) -> None:
+    path = _write(tmp_path / "orders.csv", [SHOPIFY_HEADER, *rows], newline="\r\n" if crlf else "\n")
+    summary, series = _ingest(path)
+    expected, rejected = reference_shopify(path)
+    assert {m: series[m] for m in expected} == expected
+    assert {r.order for r in summary.rejected} == rejected
+    physical = path.read_bytes().split(b"\n")
+    for r in summary.rejected:  # the reported line is the row that holds the reported value
+        assert r.value.encode() in physical[r.line - 1] and r.order.encode() in physical[r.line - 1]
+
+
+def test_one_currency_in_another_spelling_is_one_currency(chimera_home: Path, tmp_path: Path) -> None:
+    """`USD`, `usd` and `USD ` name one currency: the export is summed, not refused as mixing currencies."""
+    rows = [SHOPIFY_HEADER]
+    for n, currency in enumerate(["USD", "usd", "USD "]):
+        rows += _order(f"#{n}", "2026-04-05 10:00:00 -0400", [(1, "10.00")], currency=currency)
+    path = _write(tmp_path / "orders.csv", rows)
+    summary, series = _ingest(path)
+    assert summary.rejected == [] and series["orders"] == {date(2026, 4, 5): 3}
+    assert {m: series[m] for m in reference_shopify(path)[0]} == reference_shopify(path)[0]
+

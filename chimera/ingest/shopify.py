@@ -215,7 +215,8 @@ def _sums(
     daily, per_day, currencies, count = pl.collect_all([
         daily.join(per_line, on="day", how="left").sort("day"),
         _customer_days(orders),
-        orders.select(pl.col("currency").drop_nulls().unique().sort()),
+        orders.select(pl.col("currency").str.strip_chars().str.to_uppercase().replace("", None).drop_nulls().unique()
+                      .sort()),  # `USD`, `usd` and `USD ` are one currency
         orders.select(pl.len()),
     ])
     _check_currency(currencies["currency"].to_list())
