@@ -389,3 +389,13 @@ def test_one_currency_in_another_spelling_is_one_currency(chimera_home: Path, tm
     assert summary.rejected == [] and series["orders"] == {date(2026, 4, 5): 3}
     assert {m: series[m] for m in reference_shopify(path)[0]} == reference_shopify(path)[0]
 
+
+
+def test_an_order_name_with_a_stray_space_is_the_same_order(chimera_home: Path, tmp_path: Path) -> None:
+    """`#1 ` on a continuation row (a hand-edited spreadsheet) is order `#1`, not an order missing its Subtotal."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00"), (2, "5.00")])]
+    rows[2][0] = "#1 "
+    path = _write(tmp_path / "orders.csv", rows)
+    summary, series = _ingest(path)
+    assert summary.rejected == [] and series["units"] == {date(2026, 4, 5): 3}
+    assert series["gross_sales"] == {date(2026, 4, 5): Decimal("20.00")}

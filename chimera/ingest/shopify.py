@@ -137,6 +137,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
     df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
     if df.height and (df["_order"][-1] != _distinct_names(df) or _head_not_first(df)):  # re-sorted rows
+        df = df.with_columns(pl.col("name").str.strip_chars())  # `#1 ` on a hand-edited row is order `#1`
         df = df.with_columns(_head_row().alias("_first"), pl.col("name").alias("_order"))
     return df, fmt
 
