@@ -175,10 +175,10 @@ def reference_analytics(path: Path) -> Series:
         if not m:
             continue
         day = date(*(int(g) for g in m.groups()))
-        for col, metric in names.items():
-            if r.get(col):
+        for col, value in r.items():
+            if value and (metric := names.get(col.replace(" ", ""))):
                 out.setdefault(metric, {})
-                out[metric][day] = out[metric].get(day, Decimal(0)) + Decimal(r[col].replace(",", ""))
+                out[metric][day] = out[metric].get(day, Decimal(0)) + Decimal(value.replace(",", ""))
     return out
 
 
@@ -399,3 +399,41 @@ def test_an_order_name_with_a_stray_space_is_the_same_order(chimera_home: Path, 
     summary, series = _ingest(path)
     assert summary.rejected == [] and series["units"] == {date(2026, 4, 5): 3}
     assert series["gross_sales"] == {date(2026, 4, 5): Decimal("20.00")}
+
+
+# --------------------------------------------------------------------------- analytics
+
+
+GA4_SNAPSHOT = """\
+# ----------------------------------------
+# Reports snapshot
+# Account: Alder & Moss, Inc
+# Start date: 20260401
+# End date: 20260404
+# ----------------------------------------
+
+Date,Sessions,Total users,Transactions,Purchase revenue
+20260401,100,80,3,120.50
+20260402,90,70,2,80.00
+20260404,95,75,2,81.25
+
+# ----------------------------------------
+# New users by first user default channel group
+# ----------------------------------------
+
+Date,New users
+20260401,40
+20260402,35
+"""
+
+
+def test_ga4_export_with_several_sections_reads_only_its_table(chimera_home: Path, tmp_path: Path) -> None:
+    """A GA4 export appends other tables after `#` comment lines: they are not more rows of the first
+    table (their values would land in its columns) and not bad rows to report."""
+    path = tmp_path / "ga4.csv"
+    path.write_text(GA4_SNAPSHOT)
+    summary, series = _ingest(path)
+    assert summary.rejected == [] and summary.rows_read == 3
+    assert series == reference_analytics(path)
+    assert series["sessions"] == {date(2026, 4, 1): 100, date(2026, 4, 2): 90, date(2026, 4, 4): 95}
+    assert date(2026, 4, 3) not in series["users"]  # missing, never zero

@@ -19,11 +19,21 @@ from chimera.ingest.parsing import COUNT, MAX_SCALE, ga_day, is_bad_money, money
 METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_transactions",
              "key_events": "ga_key_events", "revenue": "ga_revenue"}
 COUNT_COLS = ["sessions", "users", "transactions", "key_events"]
+LEAD = "_lead"  # the file's first column: where a comment line's text lands
 
 
 def read_analytics(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
-    cols = resolve_columns(path, header, "analytics_daily", ANALYTICS_COLUMNS, ANALYTICS_REQUIRED, exact=False)
-    return read_columns(path, header, cols), cols
+    cols = resolve_columns(path, header, "analytics_daily", ANALYTICS_COLUMNS, ANALYTICS_REQUIRED)
+    df = read_columns(path, header, {**cols, LEAD: header.columns[0]})
+    return first_table(df), cols
+
+
+def first_table(df: pl.DataFrame) -> pl.DataFrame:
+    """The rows before the first `#` line: a GA4 export appends other tables (other columns under
+    their own header) after comment lines; read as more rows, their values would land in this
+    table's columns."""
+    end = df[LEAD].str.strip_chars().str.starts_with("#").arg_true()
+    return (df.head(int(end[0])) if len(end) else df).drop(LEAD)
 
 
 def aggregate_analytics(
