@@ -147,13 +147,13 @@ def reference_stripe(path: Path) -> Series:
         d = days.setdefault(day, {})
         add = _adder(d)
         status = r["status"].lower()
-        ok = status in ("paid", "refunded", "partially refunded", "succeeded")
+        ok = status in ("paid", "refunded", "partially refunded", "succeeded", "disputed")
         captured = r.get("captured", "").lower() in ("true", "yes", "1") if r.get("captured") else ok
         amount = r["converted amount"] if converted else r["amount"]
         refunded = r.get("converted amount refunded" if converted else "amount refunded") or "0"
         add("stripe_payments", Decimal(1))
         add("stripe_succeeded_payments", Decimal(int(ok)))
-        add("stripe_failed_payments", Decimal(int(status == "failed")))
+        add("stripe_failed_payments", Decimal(int(status in ("failed", "blocked"))))
         add("stripe_gross", Decimal(amount) if ok and captured else Decimal(0))
         add("stripe_fees", Decimal(r.get("fee") or "0"))
         add("stripe_refunded", Decimal(refunded))
@@ -437,3 +437,19 @@ def test_ga4_export_with_several_sections_reads_only_its_table(chimera_home: Pat
     assert series == reference_analytics(path)
     assert series["sessions"] == {date(2026, 4, 1): 100, date(2026, 4, 2): 90, date(2026, 4, 4): 95}
     assert date(2026, 4, 3) not in series["users"]  # missing, never zero
+
+
+def test_stripe_statuses_the_dashboard_shows(chimera_home: Path, tmp_path: Path) -> None:
+    """Disputed charges were paid (captured money, until a dispute is lost); Radar-blocked charges are
+    failed attempts; uncaptured and canceled ones are neither."""
+    rows = [STRIPE_HEADER]
+    for n, (status, captured) in enumerate([("Paid", "true"), ("Partially Refunded", "true"), ("Disputed", "true"),
+                                            ("Blocked", "false"), ("Failed", "false"), ("Uncaptured", "false"),
+                                            ("Canceled", "false")]):
+        rows.append([f"ch_{n}", "2026-05-01 10:00:00", "10.00", "0.00", "usd", captured, "10.00", "0.00", "usd",
+                     "0.59" if captured == "true" else "0.00", status])
+    _summary, series = _ingest(_write(tmp_path / "stripe.csv", rows))
+    day = date(2026, 5, 1)
+    assert series["stripe_payments"][day] == 7
+    assert series["stripe_succeeded_payments"][day] == 3 and series["stripe_gross"][day] == Decimal("30.00")
+    assert series["stripe_failed_payments"][day] == 2

@@ -28,8 +28,8 @@ from chimera.ingest.parsing import SLASH_DT, is_bad_money, money_decimal, money_
 
 COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments"]
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
-SUCCEEDED = ["paid", "refunded", "succeeded", "partially refunded", "partially_refunded"]
-FAILED = ["failed"]
+SUCCEEDED = ["paid", "refunded", "succeeded", "partially refunded", "partially_refunded", "disputed"]  # money captured
+FAILED = ["failed", "blocked"]  # a Radar-blocked charge is a failed attempt
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 
