@@ -10,7 +10,7 @@ Final status: the worse of the threshold status and the confirmed anomaly level.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -96,7 +96,12 @@ def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState) -> str:
     u = spec.unit
     name = {2: f"critical {fmt(spec.critical, u)}", 1: f"warning {fmt(spec.warning, u)}"}
     if ts.raw > ts.level:
-        return f"{bad} {name[ts.raw]} for 1 day (needs 2 to confirm)"
+        pending = f"{bad} {name[ts.raw]} for 1 day (needs 2 to confirm)"
+        if not ts.level:
+            return pending
+        # a WARNING about to escalate: the note still names the threshold the status stands on
+        held = replace(ts, raw=ts.level)
+        return f"{_threshold_phrase(spec, value, held)}, {pending}"
     if ts.held:
         kind = "critical" if ts.level == 2 else "warning"
         return f"not yet back past {kind} recovery {fmt(recovery(spec, ts.level), u)}"
