@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlmodel import select
 
-from chimera.clients import add_client
+from chimera.clients import add_client, get_client
 from chimera.db.engine import session_scope
+from chimera.db.models import CustomerDay
 from chimera.errors import IngestError
 from chimera.ingest import ingest_file
 from chimera.metrics import load_series
@@ -453,3 +455,40 @@ def test_stripe_statuses_the_dashboard_shows(chimera_home: Path, tmp_path: Path)
     assert series["stripe_payments"][day] == 7
     assert series["stripe_succeeded_payments"][day] == 3 and series["stripe_gross"][day] == Decimal("30.00")
     assert series["stripe_failed_payments"][day] == 2
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def test_a_windows_1252_export_reads_like_its_utf8_original(chimera_home: Path, tmp_path: Path) -> None:
+    """Excel on Windows saves CSV as Windows-1252: `é` and `€` are one byte each, invalid UTF-8. The
+    header's accented names must still match (a Fiverr mapping), and values keep their characters."""
+    text = "Date de commande,Montant (€),État\n04/03/2026,€40.00,Terminée\n04/03/2026,15.50 €,Annulée\n"
+    mapping = ("fiverr:\n  date: Date de commande\n  amount: Montant (€)\n  status: État\n  date_format: '%d/%m/%Y'\n"
+               "  completed_values: [terminée]\n  cancelled_values: [annulée]\n")
+    results = []
+    for encoding in ("utf-8", "cp1252"):
+        client = add_client(f"fiverr-{encoding}")
+        yml = client.folder / "client.yml"
+        yml.write_text(yml.read_text() + mapping)
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(text.encode(encoding))
+        summary = ingest_file(get_client(client.name), path)
+        results.append((summary.rejected, _series(client)))
+    assert results[1] == results[0]
+    rejected, series = results[0]
+    assert rejected == [] and series["fiverr_earnings"] == {date(2026, 3, 4): Decimal("40.00")}
+    assert series["fiverr_cancelled"] == {date(2026, 3, 4): 1}
+
+
+def test_windows_1252_shopify_export(chimera_home: Path, tmp_path: Path) -> None:
+    """An `é` in a customer's email: the same numbers, and the same customer as in the UTF-8 export."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(2, "10.00")], email="rené@example.com"),
+            *_order("#2", "2026-04-05 11:00:00 -0400", [(1, "10.00")], email="renè@example.com", notes="Café")]
+    utf8 = _write(tmp_path / "utf8.csv", rows)
+    client = add_client("cp1252")
+    summary = ingest_file(client, _write(tmp_path / "cp1252.csv", rows, encoding="cp1252"))
+    assert summary.rejected == [] and _series(client) == _ingest(utf8)[1] == reference_shopify(utf8)[0]
+    with session_scope() as s:
+        (day,) = s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all()
+        assert sorted(day.counts().values()) == [1, 1]  # two customers, not one `ren?@example.com`

@@ -7,6 +7,7 @@ reordered spreadsheets and older exports with fewer columns read the same way.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass
@@ -17,11 +18,14 @@ from chimera.errors import IngestError
 from chimera.ingest.lines import header_offset
 from chimera.ingest.models import KINDS
 
+SNIFF_BYTES = 1 << 16
+
 
 @dataclass(frozen=True)
 class Header:
     columns: list[str]
     skip_lines: int  # physical lines before the header (comment lines)
+    encoding: str = "utf-8"  # or "cp1252": a CSV saved by Excel on Windows
 
 
 SHOPIFY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -79,14 +83,29 @@ def read_header(path: Path) -> Header:
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     skip = header_offset(path)
-    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as fh:
+    encoding = file_encoding(path)
+    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
         for _ in range(skip):
             fh.readline()
         first = fh.readline()
     if not first.strip():
         raise IngestError(f"{path}: the file is empty (expected a CSV export with a header line)")
     row = next(csv.reader(io.StringIO(first)))
-    return Header(clean_names(row), skip)
+    return Header(clean_names(row), skip, encoding)
+
+
+def file_encoding(path: Path) -> str:
+    """"utf-8", or "cp1252" when the file's start is not UTF-8: Excel on Windows saves CSV in the
+    ANSI code page, where `é` or `€` is one byte; read as UTF-8 they would become U+FFFD and an
+    accented header name would not match. (The start decides: exports write accents early, in the
+    header or on every row, and reading a whole large file twice would cost more than it finds.)"""
+    with path.open("rb") as fh:
+        start = fh.read(SNIFF_BYTES)
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(start, final=False)  # a cut last character is fine
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8"
 
 
 def clean_names(columns: list[str]) -> list[str]:

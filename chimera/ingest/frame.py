@@ -6,6 +6,7 @@ something else); validation is vectorized, one boolean mask per check.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -38,13 +39,21 @@ def scan_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.Lazy
     """A lazy scan of only the needed columns as strings, renamed to canonical names, with a
     0-based row index; fully empty rows are dropped (they are not records)."""
     lf = pl.scan_csv(
-        path, infer_schema=False, skip_lines=header.skip_lines, row_index_name=ROW,
+        _utf8(path, header), infer_schema=False, skip_lines=header.skip_lines, row_index_name=ROW,
         encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
         null_values=[""],  # a quoted empty field ("", as tools quoting every field write it) is empty too
         with_column_names=clean_names,  # the names read_header resolved (` Created at ` is `Created at`)
     )
     lf = lf.select(ROW, *(pl.col(col).alias(key) for key, col in columns.items()))
     return lf.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
+
+
+def _utf8(path: Path, header: Header) -> Path | io.BytesIO:
+    """The file, or its UTF-8 transcoding when it is Windows-1252 (polars reads UTF-8 only). Quotes
+    and newlines are the same single bytes in both, so physical line numbers still hold."""
+    if header.encoding == "utf-8":
+        return path
+    return io.BytesIO(path.read_bytes().decode(header.encoding, errors="replace").encode("utf-8"))
 
 
 def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
