@@ -9,7 +9,8 @@ difference, sqrt(p(1-p)(1/n + (pi/2)/n_baseline)) (the baseline is a median, not
 money ratios by the spread of the unflagged weekly windows (never below the Poisson sd for counts,
 nor 1 % of the baseline; for money ratios never below the day-to-day noise of the ratio, see
 ``_daily_ratio_sd``), widened the same way for the median.
-CRITICAL at >= 4 sd and >= 20 % change, WARNING at >= 3 sd and >= 10 %, on two consecutive days.
+CRITICAL at >= 4 sd and >= 20 % change, WARNING at >= 3 sd and >= 10 %, on two consecutive days
+(consecutive among the days that have a value: a data gap does not restart the confirmation).
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ BASELINE_WEEKS = 4
 MIN_BASELINE_WEEKS = 3
 CANDIDATE_WEEKS = 6
 CHAIN_WEEKS = 6
+CONFIRM_LOOKBACK_DAYS = 28  # how far back the confirming day may lie behind a data gap
 MEDIAN_VAR = math.pi / 2  # variance of a median over that of a mean (normal data)
 RULES = ((2, 4.0, 20.0), (1, 3.0, 10.0))  # (level, min |sd|, min |change %|)
 
 
 def history_days(window_days: int) -> int:
     """Days of data before ``as_of`` the anomaly check can read (the loader's start bound)."""
-    return window_days + 7 * (CHAIN_WEEKS + CANDIDATE_WEEKS) + 2
+    return window_days + 7 * (CHAIN_WEEKS + CANDIDATE_WEEKS) + CONFIRM_LOOKBACK_DAYS + 1
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,20 @@ def chained_score(windows: KPIWindows, end: date, history_flags: set[date] | Non
 
 def confirmed(windows: KPIWindows, end: date, history_flags: set[date] | None = None
               ) -> tuple[Score | None, int]:
-    """Today's score and the confirmed level: the lower of today's and yesterday's raw levels."""
+    """Today's score and the confirmed level: the lower of today's raw level and that of the day
+    before (the latest earlier window end with a value, so the first day after a gap is not OK)."""
     today = chained_score(windows, end, history_flags)
     if today is None or today.level == 0:
         return today, 0
-    yesterday = chained_score(windows, end - timedelta(days=1), history_flags)
+    before = _previous_with_value(windows, end)
+    yesterday = chained_score(windows, before, history_flags) if before else None
     return today, min(today.level, yesterday.level if yesterday else 0)
+
+
+def _previous_with_value(windows: KPIWindows, end: date) -> date | None:
+    """The latest window end before ``end`` (at most ``CONFIRM_LOOKBACK_DAYS`` back) with a value."""
+    for k in range(1, CONFIRM_LOOKBACK_DAYS + 1):
+        day = end - timedelta(days=k)
+        if windows.at(day).ok:
+            return day
+    return None

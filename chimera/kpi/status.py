@@ -60,15 +60,16 @@ class ThresholdState:
 def threshold_state(windows: KPIWindows, end: date) -> ThresholdState | None:
     """Replay the state machine over the ``LOOKBACK_DAYS`` window ends up to ``end``.
 
-    A day without a value (missing data, small denominator) resets the state: confirmation starts
-    over after a gap. None when ``end`` itself has no value.
+    A day without a value (missing data, small denominator) is skipped, not a reset: the state and
+    the last raw level carry over the gap, so a KPI still past its threshold after a gap stays
+    raised (a reset read OK for the first day after every gap: CRITICAL, UNKNOWN, OK, CRITICAL).
+    None when ``end`` itself has no value.
     """
     spec = windows.spec
     state, prev_raw, raw, held = 0, None, 0, False
     for i in range(LOOKBACK_DAYS - 1, -1, -1):
         w = windows.at(end - timedelta(days=i))
         if not w.ok or w.value is None:
-            state, prev_raw = 0, None
             continue
         raw = breach_level(spec, w.value)
         confirmed = min(raw, prev_raw) if prev_raw is not None else 0
