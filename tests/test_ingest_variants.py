@@ -492,3 +492,22 @@ def test_windows_1252_shopify_export(chimera_home: Path, tmp_path: Path) -> None
     with session_scope() as s:
         (day,) = s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all()
         assert sorted(day.counts().values()) == [1, 1]  # two customers, not one `ren?@example.com`
+
+
+# --------------------------------------------------------------------------- separators
+
+
+@pytest.mark.parametrize("separator", [";", "\t"], ids=["semicolon", "tab"])
+@pytest.mark.parametrize("export", ["orders_export.csv", "stripe_payments.csv", "analytics_daily.csv"])
+def test_semicolon_or_tab_separated_exports(chimera_home: Path, store_files: Path, tmp_path: Path, export: str,
+                                            separator: str) -> None:
+    """A European Excel saves `;`-separated CSV, a "TSV" download uses tabs: the same records, the same
+    numbers and the same rejections on the same lines."""
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=separator, lineterminator="\n").writerows(_read(store_files / export))
+    (tmp_path / export).write_text(buf.getvalue())
+    expected, want = _ingest(store_files / export)
+    got, series = _ingest(tmp_path / export)
+    assert got.source == expected.source and series == want
+    assert [(r.line, r.column, r.value, r.order) for r in got.rejected] == [
+        (r.line, r.column, r.value, r.order) for r in expected.rejected]

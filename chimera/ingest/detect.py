@@ -19,6 +19,7 @@ from chimera.ingest.lines import header_offset
 from chimera.ingest.models import KINDS
 
 SNIFF_BYTES = 1 << 16
+SEPARATORS = (",", ";", "\t")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Header:
     columns: list[str]
     skip_lines: int  # physical lines before the header (comment lines)
     encoding: str = "utf-8"  # or "cp1252": a CSV saved by Excel on Windows
+    separator: str = ","  # or ";" (Excel in European locales) or a tab (TSV downloads)
 
 
 SHOPIFY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -90,8 +92,15 @@ def read_header(path: Path) -> Header:
         first = fh.readline()
     if not first.strip():
         raise IngestError(f"{path}: the file is empty (expected a CSV export with a header line)")
-    row = next(csv.reader(io.StringIO(first)))
-    return Header(clean_names(row), skip, encoding)
+    separator = header_separator(first)
+    row = next(csv.reader(io.StringIO(first), delimiter=separator))
+    return Header(clean_names(row), skip, encoding, separator)
+
+
+def header_separator(line: str) -> str:
+    """The field separator: whichever of `,` `;` tab the header line holds most (a comma on a tie).
+    Names rarely hold one, so the separator's count is about the number of columns minus one."""
+    return max(SEPARATORS, key=line.count)
 
 
 def file_encoding(path: Path) -> str:

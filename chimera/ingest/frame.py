@@ -39,7 +39,8 @@ def scan_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.Lazy
     """A lazy scan of only the needed columns as strings, renamed to canonical names, with a
     0-based row index; fully empty rows are dropped (they are not records)."""
     lf = pl.scan_csv(
-        _utf8(path, header), infer_schema=False, skip_lines=header.skip_lines, row_index_name=ROW,
+        _utf8(path, header), infer_schema=False, separator=header.separator, skip_lines=header.skip_lines,
+        row_index_name=ROW,
         encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
         null_values=[""],  # a quoted empty field ("", as tools quoting every field write it) is empty too
         with_column_names=clean_names,  # the names read_header resolved (` Created at ` is `Created at`)
