@@ -511,3 +511,16 @@ def test_semicolon_or_tab_separated_exports(chimera_home: Path, store_files: Pat
     assert got.source == expected.source and series == want
     assert [(r.line, r.column, r.value, r.order) for r in got.rejected] == [
         (r.line, r.column, r.value, r.order) for r in expected.rejected]
+
+
+@pytest.mark.parametrize("export", ["orders_export.csv", "stripe_payments.csv"])
+def test_excel_unicode_text_utf16_export(chimera_home: Path, store_files: Path, tmp_path: Path, export: str) -> None:
+    """Excel's "Unicode Text" save: UTF-16 with a byte-order mark, tab-separated, CRLF."""
+    buf = io.StringIO()
+    csv.writer(buf, delimiter="\t", lineterminator="\r\n").writerows(_read(store_files / export))
+    (tmp_path / export).write_bytes(buf.getvalue().encode("utf-16"))
+    expected, want = _ingest(store_files / export)
+    got, series = _ingest(tmp_path / export)
+    assert got.source == expected.source and series == want
+    assert [(r.line, r.column, r.value, r.order) for r in got.rejected] == [
+        (r.line, r.column, r.value, r.order) for r in expected.rejected]

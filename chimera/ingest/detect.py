@@ -26,7 +26,7 @@ SEPARATORS = (",", ";", "\t")
 class Header:
     columns: list[str]
     skip_lines: int  # physical lines before the header (comment lines)
-    encoding: str = "utf-8"  # or "cp1252": a CSV saved by Excel on Windows
+    encoding: str = "utf-8"  # or "cp1252" / "utf-16": a CSV / Unicode Text saved by Excel on Windows
     separator: str = ","  # or ";" (Excel in European locales) or a tab (TSV downloads)
 
 
@@ -104,12 +104,15 @@ def header_separator(line: str) -> str:
 
 
 def file_encoding(path: Path) -> str:
-    """"utf-8", or "cp1252" when the file's start is not UTF-8: Excel on Windows saves CSV in the
-    ANSI code page, where `é` or `€` is one byte; read as UTF-8 they would become U+FFFD and an
-    accented header name would not match. (The start decides: exports write accents early, in the
-    header or on every row, and reading a whole large file twice would cost more than it finds.)"""
+    """"utf-8"; "utf-16" after its byte-order mark (Excel's "Unicode Text"); or "cp1252" when the
+    file's start is not UTF-8: Excel on Windows saves CSV in the ANSI code page, where `é` or `€` is
+    one byte; read as UTF-8 they would become U+FFFD and an accented header name would not match.
+    (The start decides: exports write accents early, in the header or on every row, and reading a
+    whole large file twice would cost more than it finds.)"""
     with path.open("rb") as fh:
         start = fh.read(SNIFF_BYTES)
+    if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"  # Excel's "Unicode Text" save (tab-separated)
     try:
         codecs.getincrementaldecoder("utf-8")().decode(start, final=False)  # a cut last character is fine
     except UnicodeDecodeError:

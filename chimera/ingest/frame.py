@@ -50,8 +50,8 @@ def scan_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.Lazy
 
 
 def _utf8(path: Path, header: Header) -> Path | io.BytesIO:
-    """The file, or its UTF-8 transcoding when it is Windows-1252 (polars reads UTF-8 only). Quotes
-    and newlines are the same single bytes in both, so physical line numbers still hold."""
+    """The file, or its UTF-8 transcoding when it is Windows-1252 or UTF-16 (polars reads UTF-8
+    only). Each newline is still one `\n` byte in the original, so physical line numbers hold."""
     if header.encoding == "utf-8":
         return path
     return io.BytesIO(path.read_bytes().decode(header.encoding, errors="replace").encode("utf-8"))
