@@ -524,3 +524,31 @@ def test_excel_unicode_text_utf16_export(chimera_home: Path, store_files: Path, 
     assert got.source == expected.source and series == want
     assert [(r.line, r.column, r.value, r.order) for r in got.rejected] == [
         (r.line, r.column, r.value, r.order) for r in expected.rejected]
+
+
+# --------------------------------------------------------------------------- wrong or empty files
+
+
+@pytest.mark.parametrize(("export", "given", "looks_like"), [
+    ("orders_export.csv", "stripe_payments", "shopify_orders"),
+    ("stripe_payments.csv", "analytics_daily", "stripe_payments"),
+    ("analytics_daily.csv", "shopify_orders", "analytics_daily"),
+])
+def test_wrong_source_says_what_the_file_looks_like(chimera_home: Path, store_files: Path, export: str, given: str,
+                                                     looks_like: str) -> None:
+    """`--source` naming another kind: the error names the file, the header line, the missing columns,
+    and the kind the header does match."""
+    with pytest.raises(IngestError) as err:
+        _ingest(store_files / export, given)
+    message = str(err.value)
+    assert export in message and "line 1" in message and f"looks like a {looks_like} export" in message
+
+
+def test_empty_and_header_only_files(chimera_home: Path, tmp_path: Path) -> None:
+    """An empty file is an error naming the file; a header-only export is read (nothing in it)."""
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(IngestError, match=r"empty\.csv: the file is empty"):
+        _ingest(tmp_path / "empty.csv")
+    for header in (SHOPIFY_HEADER, STRIPE_HEADER, ["date", "sessions"]):
+        summary, series = _ingest(_write(tmp_path / "header.csv", [header]))
+        assert (summary.rows_read, summary.rejected, summary.first_day, series) == (0, [], None, {})

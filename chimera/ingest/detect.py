@@ -148,9 +148,20 @@ def resolve_columns(
         raise IngestError(
             f"{path}: line {header.skip_lines + 1}: a {kind} export needs the column(s) {', '.join(missing)}; "
             f"expected headers: {EXPECTED[kind]}; found: {', '.join(header.columns[:12])}"
-            f"{' ...' if len(header.columns) > 12 else ''}"
+            f"{' ...' if len(header.columns) > 12 else ''}{_looks_like(path, header, kind)}"
         )
     return found
+
+
+def _looks_like(path: Path, header: Header, kind: str) -> str:
+    """A hint when the header is another known kind: `--source` was probably given by mistake."""
+    try:
+        other = detect_kind(path, header)
+    except IngestError:
+        return ""
+    if other == kind:  # the kind's marker columns are there, some other required one is not
+        return ""
+    return f". This header looks like a {other} export: leave out --source (or pass --source {other})"
 
 
 def fiverr_spec(mapping: FiverrMapping) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
