@@ -552,3 +552,19 @@ def test_empty_and_header_only_files(chimera_home: Path, tmp_path: Path) -> None
     for header in (SHOPIFY_HEADER, STRIPE_HEADER, ["date", "sessions"]):
         summary, series = _ingest(_write(tmp_path / "header.csv", [header]))
         assert (summary.rows_read, summary.rejected, summary.first_day, series) == (0, [], None, {})
+
+
+# --------------------------------------------------------------------------- money precision
+
+
+@pytest.mark.parametrize("price", ["0.3333333", "1.23456789", ".1234567", "3.333333333"])
+def test_money_with_more_decimals_than_kept_is_never_rounded_silently(chimera_home: Path, tmp_path: Path,
+                                                                       price: str) -> None:
+    """A spreadsheet-computed price (10/3 written as 3.333333333) does not fit 6 decimal places: its order
+    is rejected with the reason, never summed rounded; the rest of the file is ingested."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(3, "10.00")]),
+            *_order("#2", "2026-04-05 11:00:00 -0400", [(3, price)], subtotal="1.00", total="7.00")]
+    summary, series = _ingest(_write(tmp_path / "orders.csv", rows))
+    assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(3, "Lineitem price", price, "#2")]
+    assert "decimal places" in summary.rejected[0].reason
+    assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}

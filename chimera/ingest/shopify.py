@@ -34,7 +34,7 @@ from chimera.ingest.frame import (
     with_missing,
 )
 from chimera.ingest.models import Aggregate, DayMetrics
-from chimera.ingest.parsing import SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
+from chimera.ingest.parsing import MAX_SCALE, SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
 
 ORDER_MONEY = ["subtotal", "shipping", "taxes", "total", "discount", "refunded"]
 MONEY_IN = [*ORDER_MONEY, "price"]
@@ -45,6 +45,7 @@ MONEY = ["gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sa
 HEADERS = {k: v[0] for k, v in SHOPIFY_COLUMNS.items()}
 FAST_SCALE = 6
 FAST_MAX_LEN = 12
+TOO_FINE = rf"\.\d{{{FAST_SCALE + 1}}}"  # a 7th decimal place
 BAD_TS = "not a date-time like 2026-04-05 21:06:21 -0400"
 NOT_NUMBER = "not a number (expected e.g. 12.34)"
 _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping", "taxes": "taxes",
@@ -70,10 +71,10 @@ def _problems(fmt: MoneyFormat) -> list[Check]:
         Check("quantity", qty.is_not_null() & pl.col("_qty").is_null(), "not a whole number"),
     ]
     for c in MONEY_IN:
-        bad = pl.col(c).is_not_null() & pl.col(f"_{c}").is_null()
-        if fmt.careful:
-            bad = bad | (frac_digits(pl.col(c)) > fmt.scale).fill_null(False)
-        checks.append(Check(c, bad, NOT_NUMBER))
+        checks.append(Check(c, pl.col(c).is_not_null() & pl.col(f"_{c}").is_null(), NOT_NUMBER))
+        if fmt.careful:  # the careful scale holds every value up to MAX_SCALE places: the rest are refused
+            too_fine = (frac_digits(pl.col(c)) > fmt.scale).fill_null(False) & pl.col(f"_{c}").is_not_null()
+            checks.append(Check(c, too_fine, f"more than {MAX_SCALE} decimal places"))
     return checks
 
 
@@ -103,9 +104,10 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
 
 
 def _too_long(c: str) -> pl.Expr:
-    """Text longer than 12 bytes may hold more than the fast pass's 6 decimal places (or be a
-    billion or more): the file then takes the careful pass. One length compare: cheap."""
-    return (pl.col(c).str.len_bytes() > FAST_MAX_LEN).fill_null(False)
+    """Text longer than 12 bytes (a billion or more), or with more than the fast pass's 6 decimal
+    places (`0.3333333` is 9 bytes: the cast would round it silently): the file then takes the
+    careful pass. A length compare and a regex with a literal start: cheap."""
+    return ((pl.col(c).str.len_bytes() > FAST_MAX_LEN) | pl.col(c).str.contains(TOO_FINE)).fill_null(False)
 
 
 def _careful_format(lf: pl.LazyFrame, path: Path | str) -> tuple[pl.LazyFrame, MoneyFormat]:
