@@ -568,3 +568,12 @@ def test_money_with_more_decimals_than_kept_is_never_rounded_silently(chimera_ho
     assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(3, "Lineitem price", price, "#2")]
     assert "decimal places" in summary.rejected[0].reason
     assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}
+
+
+def test_classic_mac_line_endings_are_a_clear_error(chimera_home: Path, tmp_path: Path) -> None:
+    """CR-only line ends (old Excel for Mac "CSV (Macintosh)"): one giant line to a CSV reader. An
+    IngestError naming the file and the fix, not a reader crash nor a one-row file."""
+    path = tmp_path / "mac.csv"
+    path.write_text("date,sessions,users\r2026-04-01,100,80\r2026-04-02,90,70\r", newline="")
+    with pytest.raises(IngestError, match=r"mac\.csv: line 1: .*carriage returns"):
+        _ingest(path)

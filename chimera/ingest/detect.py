@@ -92,6 +92,11 @@ def read_header(path: Path) -> Header:
         first = fh.readline()
     if not first.strip():
         raise IngestError(f"{path}: the file is empty (expected a CSV export with a header line)")
+    if first.endswith("\r"):  # a CRLF line would end "\r\n": this file ends lines with a lone CR
+        raise IngestError(
+            f"{path}: line {skip + 1}: lines end with carriage returns only (the old \"CSV (Macintosh)\" "
+            "format), which CSV readers see as one line; save it again as \"CSV UTF-8\" or with LF/CRLF line ends"
+        )
     separator = header_separator(first)
     row = next(csv.reader(io.StringIO(first), delimiter=separator))
     return Header(clean_names(row), skip, encoding, separator)
