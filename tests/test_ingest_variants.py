@@ -577,3 +577,21 @@ def test_classic_mac_line_endings_are_a_clear_error(chimera_home: Path, tmp_path
     path.write_text("date,sessions,users\r2026-04-01,100,80\r2026-04-02,90,70\r", newline="")
     with pytest.raises(IngestError, match=r"mac\.csv: line 1: .*carriage returns"):
         _ingest(path)
+
+
+@pytest.mark.parametrize(("notes", "line", "problem"), [
+    ('a 12" record', 3, 'Notes: a quote inside a field that does not start with one (a 12" record)'),
+    ('"never closed', 3, "Notes: a quoted field opened here is never closed"),
+])
+def test_a_stray_quote_is_reported_at_its_line(chimera_home: Path, tmp_path: Path, notes: str, line: int,
+                                                problem: str) -> None:
+    """A hand-edited export with an unescaped quote cannot be read as CSV: the error names the file,
+    the line, the column and the value, instead of the reader's 'expected 0 rows, actual 3 rows'."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")], notes='ok, "quoted"'),
+            *_order("#2", "2026-04-05 11:00:00 -0400", [(1, "10.00")], notes="NOTES"),
+            *_order("#3", "2026-04-05 12:00:00 -0400", [(1, "10.00")])]
+    path = _write(tmp_path / "orders.csv", rows)
+    path.write_text(path.read_text().replace("NOTES", notes))
+    with pytest.raises(IngestError) as err:
+        _ingest(path)
+    assert str(err.value) == f"{path}: line {line}: {problem}; quote the whole field and double its quotes"

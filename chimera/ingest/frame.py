@@ -16,7 +16,7 @@ from typing import TypeVar
 import polars as pl
 
 from chimera.errors import IngestError
-from chimera.ingest.detect import Header, clean_names
+from chimera.ingest.detect import Header, clean_names, read_header
 from chimera.ingest.models import DayMetrics, Rejection
 from chimera.ingest.parsing import units_to_decimal
 
@@ -58,11 +58,75 @@ def _utf8(path: Path, header: Header) -> Path | io.BytesIO:
 
 
 def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
-    """Run a query with the streaming engine; a CSV the reader cannot parse is an IngestError."""
+    """Run a query with the streaming engine; a CSV the reader cannot parse is an IngestError (at
+    the stray quote's line when there is one: the usual cause)."""
     try:
         return lf.collect(engine="streaming")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        where = quote_problem(Path(path)) if str(path) and Path(path).is_file() else None
+        if where is not None:
+            raise IngestError(f"{path}: {where}; quote the whole field and double its quotes") from None
         raise IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+
+
+def quote_problem(path: Path) -> str | None:
+    """`line N: Column: what` for the first quote the CSV grammar does not allow (a quote inside an
+    unquoted field, text after a closing quote, a quoted field never closed); None if there is none.
+    Run only after the reader failed: a plain scan, line by line, skipping lines without quotes."""
+    header = read_header(path)
+    sep, names = header.separator, header.columns
+    with path.open(encoding="utf-8-sig" if header.encoding == "utf-8" else header.encoding, errors="replace",
+                   newline="") as fh:
+        lines = iter(enumerate(fh, start=1))
+        for _ in range(header.skip_lines):
+            next(lines, None)
+        opened: tuple[int, int] | None = None  # (line, column) of a quoted field still open
+        for number, text in lines:
+            if opened is None and '"' not in text:
+                continue
+            found, opened = _scan_line(text, sep, opened, number)
+            if found is not None:
+                at, column, what = found
+                return f"line {at}: {names[column] if column < len(names) else f'column {column + 1}'}: {what}"
+    if opened is not None:
+        at, column = opened
+        name = names[column] if column < len(names) else f"column {column + 1}"
+        return f"line {at}: {name}: a quoted field opened here is never closed"
+    return None
+
+
+def _scan_line(
+    text: str, sep: str, opened: tuple[int, int] | None, number: int
+) -> tuple[tuple[int, int, str] | None, tuple[int, int] | None]:
+    """One physical line of the CSV grammar: (problem, the quoted field still open at its end)."""
+    column = opened[1] if opened else 0
+    i, n, quoted, start = 0, len(text), opened is not None, 0
+    while i < n:
+        c = text[i]
+        if quoted:
+            if c == '"' and text.startswith('""', i):
+                i += 2
+                continue
+            if c == '"':
+                quoted = False
+                end = i + 1
+                if end < n and text[end] not in (sep, "\r", "\n"):
+                    value = text[start:_field_end(text, end, sep)]
+                    return (number, column, f"text after the closing quote of a field ({value})"), None
+        elif c == '"':
+            if i != start:
+                value = text[start:_field_end(text, i, sep)]
+                return (number, column, f"a quote inside a field that does not start with one ({value})"), None
+            quoted, opened = True, (number, column)
+        elif c == sep:
+            column, start = column + 1, i + 1
+        i += 1
+    return None, (opened if quoted else None)
+
+
+def _field_end(text: str, i: int, sep: str) -> int:
+    ends = [j for j in (text.find(sep, i), text.find("\r", i), text.find("\n", i)) if j >= 0]
+    return min(ends, default=len(text))
 
 
 def read_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.DataFrame:
