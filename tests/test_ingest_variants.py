@@ -595,3 +595,72 @@ def test_a_stray_quote_is_reported_at_its_line(chimera_home: Path, tmp_path: Pat
     with pytest.raises(IngestError) as err:
         _ingest(path)
     assert str(err.value) == f"{path}: line {line}: {problem}; quote the whole field and double its quotes"
+
+
+# --------------------------------------------------------------------------- generated Stripe and analytics exports
+
+
+STATUSES = ["Paid", "Refunded", "Failed", "Partially refunded", "paid", "Uncaptured", "Disputed", "Blocked"]
+
+
+@st.composite
+def stripe_payments(draw) -> tuple[list[str], list[list[str]]]:
+    """Payments over a few UTC days, in either header spelling and time layout."""
+    old = draw(st.booleans())
+    header = ["id", "Created (UTC)" if old else "Created date (UTC)", "Amount", "Amount Refunded", "Currency",
+              "Captured", "Fee", "Status"]
+    rows = []
+    for n in range(draw(st.integers(1, 12))):
+        moment = datetime(2026, 3, 28) + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60)))
+        when = moment.strftime(draw(st.sampled_from(["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%SZ"])))
+        amount = draw(prices)
+        refunded = draw(st.sampled_from(["0.00", amount, "", "1.00"]))
+        rows.append([f"ch_{n}", when, amount, refunded, "usd", draw(st.sampled_from(["true", "false", "", "TRUE"])),
+                     draw(st.sampled_from(["0.00", "0.59", "1.23", ""])), draw(st.sampled_from(STATUSES))])
+    return header, rows
+
+
+def _iso(text: str) -> str:
+    return text.replace("T", " ").rstrip("Z")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(export=stripe_payments())
+def test_generated_stripe_exports_match_the_reference(chimera_home: Path, tmp_path: Path, export) -> None:
+    header, rows = export
+    path = _write(tmp_path / "stripe.csv", [header, *rows])
+    summary, series = _ingest(path)
+    plain = _write(tmp_path / "plain.csv", [header, *([r[0], _iso(r[1]), *r[2:]] for r in rows)])
+    expected = reference_stripe(plain)
+    assert summary.rejected == [] and {m: series[m] for m in expected} == expected
+
+
+@st.composite
+def analytics_days(draw) -> str:
+    """A GA4 report: comment lines, API or report names, a gap, empty cells, YYYYMMDD or ISO dates."""
+    api = draw(st.booleans())
+    names = ["date", "sessions", "totalUsers", "transactions", "purchaseRevenue"] if api else [
+        "Date", "Sessions", "Total users", "Transactions", "Purchase revenue"]
+    lines = ["# ----------------------------------------", "# Start date: 20260301", ""] if draw(st.booleans()) else []
+    lines.append(",".join(names))
+    for offset in sorted(draw(st.sets(st.integers(0, 9), min_size=1, max_size=8))):
+        day = date(2026, 3, 1) + timedelta(days=offset)
+        text = day.strftime("%Y%m%d" if draw(st.booleans()) else "%Y-%m-%d")
+        cells = [str(draw(st.integers(0, 5000))), draw(st.sampled_from(["", "17", "1200"])),
+                 str(draw(st.integers(0, 60))), draw(st.sampled_from(["", "0", "120.5", "2081.9200000001"]))]
+        lines.append(",".join([text, *cells]))
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=analytics_days())
+def test_generated_analytics_exports_match_the_reference(chimera_home: Path, tmp_path: Path, text: str) -> None:
+    path = tmp_path / "ga.csv"
+    path.write_text(text)
+    summary, series = _ingest(path)
+    assert summary.rejected == []
+    expected = reference_analytics(path)
+    if "ga_revenue" in expected:  # GA writes float noise: kept to 6 places
+        expected["ga_revenue"] = {d: v.quantize(Decimal("0.000001")).normalize() if v.as_tuple().exponent < -6 else v
+                                  for d, v in expected["ga_revenue"].items()}
+    assert series == expected
