@@ -664,3 +664,15 @@ def test_generated_analytics_exports_match_the_reference(chimera_home: Path, tmp
         expected["ga_revenue"] = {d: v.quantize(Decimal("0.000001")).normalize() if v.as_tuple().exponent < -6 else v
                                   for d, v in expected["ga_revenue"].items()}
     assert series == expected
+
+
+def test_mixed_currency_shopify_export_names_the_file_and_an_order_of_each(chimera_home: Path,
+                                                                            tmp_path: Path) -> None:
+    """Two stores' exports pasted together: refused (sums would be meaningless), saying where each currency is."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")]),
+            *_order("#2", "2026-04-05 11:00:00 -0400", [(1, "10.00")]),
+            *_order("EU-7", "2026-04-05 12:00:00 +0200", [(1, "10.00")], currency="EUR")]
+    path = _write(tmp_path / "orders.csv", rows)
+    with pytest.raises(IngestError) as err:
+        _ingest(path)
+    assert str(err.value).startswith(f"{path}: the export mixes currencies (EUR: order EU-7, USD: order #1)")

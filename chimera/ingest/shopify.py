@@ -182,7 +182,7 @@ def aggregate_shopify(
     pool = ThreadPoolExecutor(max_workers=1)
     lines = pool.submit(line_of, errors[ROW].to_list()) if errors.height else None
     pool.shutdown(wait=False)  # the thread ends with its one task
-    days, orders, customers = _sums(rows, errors, fmt, pseudonym)
+    days, orders, customers = _sums(rows, errors, fmt, pseudonym, path)
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers)
     if lines is None:
         return agg
@@ -193,7 +193,8 @@ def aggregate_shopify(
 
 
 def _sums(
-    rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str]
+    rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str],
+    path: Path | str = "",
 ) -> tuple[DayMetrics, int, pl.DataFrame]:
     """Per-day metrics, orders ingested and customer-days over the orders without a bad cell.
 
@@ -222,7 +223,8 @@ def _sums(
                       .sort()),  # `USD`, `usd` and `USD ` are one currency
         orders.select(pl.len()),
     ])
-    _check_currency(currencies["currency"].to_list())
+    if currencies.height > 1:
+        _mixed_currencies(rows, path)
     return day_metrics(daily, COUNTS, MONEY, fmt.scale), int(count.item()), _customers(per_day, pseudonym)
 
 
@@ -256,12 +258,20 @@ def _with_order_facts(rows: pl.DataFrame, ok: pl.Expr) -> pl.LazyFrame:
     return rows.lazy().select("_order", *cols, ok.alias("ok")).join(facts, on="_order", how="left")
 
 
-def _check_currency(currencies: list[str]) -> None:
-    if len(currencies) > 1:
-        raise IngestError(
-            f"the export mixes currencies ({', '.join(currencies)}): sums would be meaningless; "
-            "export one currency (store) per file"
-        )
+def _mixed_currencies(rows: pl.DataFrame, path: Path | str) -> None:
+    """IngestError naming each currency with its first order: where to look in the file."""
+    first = (
+        rows.filter(pl.col("currency").is_not_null())
+        .group_by(pl.col("currency").str.strip_chars().str.to_uppercase(), maintain_order=True)
+        .agg(pl.col("name").first())
+        .filter(pl.col("currency") != "")
+        .sort("currency")
+    )
+    where = ", ".join(f"{c}: order {n}" for c, n in first.iter_rows())
+    raise IngestError(
+        f"{f'{path}: ' if str(path) else ''}the export mixes currencies ({where}): sums would be meaningless; "
+        "export one currency (store) per file"
+    )
 
 
 def _customer_days(orders: pl.LazyFrame) -> pl.LazyFrame:
