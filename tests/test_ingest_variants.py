@@ -676,3 +676,18 @@ def test_mixed_currency_shopify_export_names_the_file_and_an_order_of_each(chime
     with pytest.raises(IngestError) as err:
         _ingest(path)
     assert str(err.value).startswith(f"{path}: the export mixes currencies (EUR: order EU-7, USD: order #1)")
+
+
+def test_a_blank_looking_cell_is_empty(chimera_home: Path, tmp_path: Path) -> None:
+    """A space left in `Cancelled at` or `Email` by a spreadsheet edit is an empty cell: the order is not
+    cancelled, and blank emails are no customer."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")], cancelled=" ", email=" "),
+            *_order("#2", "2026-04-05 11:00:00 -0400", [(1, "10.00")], email="  ")]
+    path = _write(tmp_path / "orders.csv", rows)
+    client = add_client("blank")
+    ingest_file(client, path)
+    series = _series(client)
+    assert series["orders"] == {date(2026, 4, 5): 2} and series["cancelled_orders"] == {date(2026, 4, 5): 0}
+    assert {m: series[m] for m in reference_shopify(path)[0]} == reference_shopify(path)[0]
+    with session_scope() as s:
+        assert s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all() == []

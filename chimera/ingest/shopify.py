@@ -94,7 +94,7 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
     return lf.select(
         ROW, "name", *(pl.when(order_level).then(pl.col(c)).alias(c) for c in ("email", "currency")),
         "_day", "_qty", *(f"_{c}" for c in MONEY_IN),
-        pl.col("cancelled_at").is_not_null().alias("_cancelled"),
+        pl.col("cancelled_at").str.contains(r"\S").fill_null(False).alias("_cancelled"),  # a lone space is empty
         *(pl.col(c).is_null().alias(f"_{c}_missing") for c in ("subtotal", "total")),
         problem.alias("_problem"),
         odd.fill_null(False).alias("_odd"),
@@ -284,6 +284,7 @@ def _customer_days(orders: pl.LazyFrame) -> pl.LazyFrame:
         .group_by("day", "email")
         .agg(pl.len().alias("orders"))
         .with_columns(pl.col("email").str.strip_chars().str.to_lowercase())
+        .filter(pl.col("email") != "")  # a blank-looking email is no customer
         .group_by("day", "email")
         .agg(pl.col("orders").sum().cast(pl.Int64))
     )
