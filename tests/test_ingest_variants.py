@@ -691,3 +691,13 @@ def test_a_blank_looking_cell_is_empty(chimera_home: Path, tmp_path: Path) -> No
     assert {m: series[m] for m in reference_shopify(path)[0]} == reference_shopify(path)[0]
     with session_scope() as s:
         assert s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all() == []
+
+
+def test_stripe_columns_not_summed_are_not_checked(chimera_home: Path, tmp_path: Path) -> None:
+    """A one-currency export sums Amount: an odd value in Converted Amount (not used) rejects nothing."""
+    path = _write(tmp_path / "stripe.csv", [
+        STRIPE_HEADER,
+        ["ch_1", "2026-05-01 03:48:05", "25.00", "0.00", "usd", "true", "n/a", "", "usd", "1.03", "Paid"],
+    ])
+    summary, series = _ingest(path)
+    assert summary.rejected == [] and series["stripe_gross"] == {date(2026, 5, 1): Decimal("25.00")}

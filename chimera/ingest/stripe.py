@@ -91,12 +91,12 @@ def aggregate_stripe(
         *reject_required(["created", "amount", "status"]),
         Check("created", pl.col("created").is_not_null() & stripe_day(pl.col("created"), day_first).is_null(),
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
-        *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in MONEY_COLS),
     ]
     status = pl.col("status").str.to_lowercase()
     ok = status.is_in(SUCCEEDED)
     captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
     amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df) else ("amount", "refunded")
+    checks += [Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee")]  # the ones summed
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
     errors = bad_cells([(df, checks)], "id", headers)
