@@ -703,3 +703,26 @@ def test_stripe_columns_not_summed_are_not_checked(chimera_home: Path, tmp_path:
     ])
     summary, series = _ingest(path)
     assert summary.rejected == [] and series["stripe_gross"] == {date(2026, 5, 1): Decimal("25.00")}
+
+
+# --------------------------------------------------------------------------- Fiverr
+
+
+def test_fiverr_amounts_as_written_and_rejections_show_the_file_value(chimera_home: Path, tmp_path: Path) -> None:
+    """`US$15.50` and `$1,040.00` are amounts; a rejected cell shows the value as the file has it."""
+    client = add_client("fiverr")
+    yml = client.folder / "client.yml"
+    yml.write_text(yml.read_text() + "fiverr:\n  date: Date\n  amount: Amount\n  status: Status\n  order_id: Order\n"
+                   "  date_format: '%b %d, %Y'\n")
+    path = _write(tmp_path / "fiverr.csv", [
+        ["Order", "Date", "Amount", "Status"],
+        ["FO1", "Mar 04, 2026", "$40.00", "Completed"],
+        ["FO2", "Mar 04, 2026", "US$15.50", "Completed"],
+        ["FO5", "Mar 06, 2026", "12.00 USD", "Completed"],
+        ["FO3", "Mar 05, 2026", "$1,040.00", "Completed"],
+        ["FO4", "Mar 05, 2026", "$4O.00", "Completed"],
+    ])
+    summary = ingest_file(get_client("fiverr"), path)
+    assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(6, "Amount", "$4O.00", "FO4")]
+    assert _series(client)["fiverr_earnings"] == {
+        date(2026, 3, 4): Decimal("55.50"), date(2026, 3, 5): Decimal("1040.00"), date(2026, 3, 6): Decimal("12.00")}

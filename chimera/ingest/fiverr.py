@@ -50,6 +50,14 @@ def read_fiverr(path: Path, header: Header, mapping: FiverrMapping) -> pl.DataFr
     return read_columns(path, header, cols)
 
 
+def _plain_amount(col: pl.Expr) -> pl.Expr:
+    """`$1,040.00`, `US$15.50`, `40.00 USD` -> `1040.00`, `15.50`, `40.00`: currency marks and
+    thousands groups (before a decimal point) go; anything else stays, to be refused as not a number."""
+    bare = col.str.replace_all(r"[$€£\s]|USD|EUR|GBP|US", "")
+    grouped = bare.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+    return pl.when(grouped).then(bare.str.replace_all(",", "")).otherwise(bare)
+
+
 def _day(mapping: FiverrMapping) -> pl.Expr:
     col = pl.col("date").str.strip_chars()
     if any(t in mapping.date_format for t in ("%H", "%I", "%M", "%S")):
@@ -62,15 +70,15 @@ def aggregate_fiverr(
 ) -> Aggregate:
     """Orders, completions, cancellations, earnings (completed orders), delivery and response counts per day."""
     df = with_missing(df, ["order_id", "delivered_on_time", "response_hours"])
-    df = df.with_columns(pl.col("amount").str.replace_all(r"[$€£\s]|USD|EUR|GBP", ""))
+    df = df.with_columns(_plain_amount(pl.col("amount")).alias("_amount"))  # `amount` stays as written, for reports
     headers = {"date": mapping.date, "amount": mapping.amount, "status": mapping.status,
                "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or ""}
-    fmt = money_format(df, ["amount", "response_hours"])
+    fmt = money_format(df, ["_amount", "response_hours"])
     checks = [
         *reject_required(["date", "amount", "status"]),
         Check("date", pl.col("date").is_not_null() & _day(mapping).is_null(),
               f"not a date in the format {mapping.date_format} (client.yml fiverr.date_format)"),
-        Check("amount", is_bad_money(pl.col("amount"), fmt), "not a number (expected e.g. 12.34)"),
+        Check("amount", is_bad_money(pl.col("_amount"), fmt), "not a number (expected e.g. 12.34)"),
         Check("response_hours", is_bad_money(pl.col("response_hours"), fmt), "not a number of hours"),
     ]
     errors = bad_cells([(df, checks)], "order_id", headers)
@@ -85,7 +93,7 @@ def aggregate_fiverr(
         pl.len().alias("fiverr_orders"),
         done.sum().alias("fiverr_completed"),
         status.is_in([v.lower() for v in mapping.cancelled_values]).sum().alias("fiverr_cancelled"),
-        money_decimal(pl.col("amount"), fmt).filter(done).sum().alias("fiverr_earnings"),
+        money_decimal(pl.col("_amount"), fmt).filter(done).sum().alias("fiverr_earnings"),
         on_time.is_in(TRUE + FALSE).sum().alias("fiverr_delivered"),
         on_time.is_in(TRUE).sum().alias("fiverr_delivered_on_time"),
         hours.is_not_null().sum().alias("fiverr_inquiries"),
