@@ -726,3 +726,15 @@ def test_fiverr_amounts_as_written_and_rejections_show_the_file_value(chimera_ho
     assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(6, "Amount", "$4O.00", "FO4")]
     assert _series(client)["fiverr_earnings"] == {
         date(2026, 3, 4): Decimal("55.50"), date(2026, 3, 5): Decimal("1040.00"), date(2026, 3, 6): Decimal("12.00")}
+
+
+def test_analytics_counts_written_as_floats(chimera_home: Path, tmp_path: Path) -> None:
+    """pandas writes a count column holding a gap as floats (`1675.0`): whole numbers all the same, and a
+    row is not rejected for it; `1675.5` still is."""
+    path = tmp_path / "ga.csv"
+    path.write_text("date,sessions,users,transactions,revenue\n2026-04-01,2076.0,1675.0,43.0,2081.92\n"
+                    "2026-04-02,2760.0,,75.0,3411.89\n2026-04-03,100.5,80.0,1.0,10.00\n")
+    summary, series = _ingest(path)
+    assert [(r.line, r.column, r.value) for r in summary.rejected] == [(4, "sessions", "100.5")]
+    assert series["sessions"] == {date(2026, 4, 1): 2076, date(2026, 4, 2): 2760}
+    assert series["users"] == {date(2026, 4, 1): 1675}

@@ -47,14 +47,14 @@ def aggregate_analytics(
         *reject_required(["date"]),
         Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date")).is_null(),
               "not a date like 20260405 or 2026-04-05"),
-        *(Check(c, pl.col(c).is_not_null() & ~pl.col(c).str.contains(COUNT), "not a whole number")
+        *(Check(c, pl.col(c).is_not_null() & ~_whole(c).str.contains(COUNT), "not a whole number")
           for c in COUNT_COLS if c in present),
     ]
     if "revenue" in present:
         checks.append(Check("revenue", is_bad_money(pl.col("revenue"), fmt), "not a number (expected e.g. 12.34)"))
     errors = bad_cells([(df, checks)], "date", {**{k: k for k in METRIC_OF}, **(headers or {})})
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
-    values = {c: pl.col(c).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
+    values = {c: _whole(c).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
     if "revenue" in present:
         values["revenue"] = money_decimal(pl.col("revenue"), fmt)
     daily = good.group_by(ga_day(pl.col("date")).alias("day")).agg(
@@ -69,6 +69,11 @@ def aggregate_analytics(
         rejected=rejections(errors, line_of),
         fill_zero=False,
     )
+
+
+def _whole(c: str) -> pl.Expr:
+    """A count as digits: `1675.0` (pandas writes a count column with a gap as floats) is 1675."""
+    return pl.col(c).str.replace(r"\.0+\s*$", "")
 
 
 def _days(daily: pl.DataFrame, cols: list[str]) -> DayMetrics:
