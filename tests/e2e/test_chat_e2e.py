@@ -8,6 +8,7 @@ import sqlite3
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import ARTIFACTS, USERS
 
@@ -29,8 +30,22 @@ def wait_ready(page: Page) -> None:
 
 
 def send(page: Page, text: str) -> None:
-    page.locator("#chat-input").fill(text)
-    page.locator("#chat-submit").click()
+    """Type and send once the composer takes input. After a thread's first answer Chainlit moves to
+    /thread/<id> and remounts the composer, wiping typed text and disabling submit for a moment (on a
+    slow machine even between "enabled" and the click), so a send that did not go through is typed
+    again; nothing is sent twice, since a click that lands returns at once."""
+    box = page.locator("#chat-input")
+    submit = page.locator("#chat-submit:not([disabled])")
+    for _ in range(6):
+        expect(page.locator("#stop-button")).to_have_count(0, timeout=60_000)
+        box.fill(text)
+        try:
+            expect(submit).to_be_visible(timeout=10_000)
+            submit.click(timeout=5_000)
+            return
+        except (AssertionError, PlaywrightTimeoutError):
+            continue
+    raise AssertionError(f"the chat never took {text!r}: submit stayed disabled")
 
 
 def decisions(server) -> list[tuple[str, str, str]]:
