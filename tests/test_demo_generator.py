@@ -316,6 +316,23 @@ def test_large_export_has_exact_rows_and_consistent_orders(tmp_path: Path) -> No
         assert _m(head["Total"]) == _m(head["Subtotal"]) + _m(head["Shipping"]) + _m(head["Taxes"])
 
 
+def test_large_export_malformed_rows_are_rejected_at_their_lines(chimera_home: Path, tmp_path: Path) -> None:
+    from chimera.clients import add_client
+    from chimera.ingest import ingest_file
+
+    big = generate_large_shopify(tmp_path / "bad.csv", rows=5000, seed=11, malformed_every=1000)
+    assert len(big.malformed_lines) == 5
+    lines = big.path.read_text(encoding="utf-8").split("\n")
+    assert all(",-1," in lines[n - 1] for n in big.malformed_lines)
+    clean = generate_large_shopify(tmp_path / "clean.csv", rows=5000, seed=11)
+    assert clean.malformed_lines == [] and clean.orders == big.orders
+
+    summary = ingest_file(add_client("big"), big.path, kind="shopify_orders")
+    assert sorted({r.line for r in summary.rejected}) == big.malformed_lines
+    assert {r.column for r in summary.rejected} == {"Lineitem quantity"}
+    assert summary.orders_ingested == big.orders - len(big.malformed_lines)
+
+
 _HAS_INGEST = importlib.util.find_spec("chimera.ingest") is not None
 
 

@@ -21,7 +21,7 @@ from chimera.db.engine import session_scope
 from chimera.db.models import CustomerDay, IngestRun, MetricPoint
 from chimera.errors import IngestError
 from chimera.ingest import ingest_file, store
-from chimera.ingest.pseudonymize import salt_path
+from chimera.ingest.pseudonymize import pseudonymizer, salt_path
 from chimera.metrics import load_series
 
 
@@ -138,6 +138,22 @@ def test_no_personal_data_in_the_database(chimera_home: Path, store_files: Path)
     salt = salt_path("t")
     assert stat.S_IMODE(os.stat(salt).st_mode) == 0o600 and salt.read_bytes() not in blob
     assert salt.parent == settings.secrets_dir()
+
+
+def test_pseudonyms_are_the_standard_hmac_of_the_normalized_email(chimera_home: Path) -> None:
+    """The fast path (copied pad states) must give exactly RFC 2104 HMAC-SHA256, or pseudonyms
+    written by one version would not match the next one's and repeat customers would look new."""
+    import hashlib
+    import hmac
+
+    add_client("hm")
+    hashed = pseudonymizer("hm")  # creates the salt on first use
+    salt = salt_path("hm").read_bytes()
+    for email in ("a@b.co", " Kai.M@Example.COM ", "ünïcode@exämple.de", "x" * 200 + "@long.example"):
+        want = hmac.new(salt, email.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
+        assert hashed(email) == want
+    add_client("other")
+    assert hashed("A@B.CO") == hashed("a@b.co") != pseudonymizer("other")("a@b.co")
 
 
 def test_unknown_file_says_what_was_expected(chimera_home: Path, tmp_path: Path) -> None:

@@ -36,6 +36,8 @@ class LargeExport(BaseModel):
     orders: int
     first_day: date
     last_day: date
+    malformed_lines: list[int] = []
+    """File line numbers (header = 1) whose ``Lineitem quantity`` was made negative on purpose."""
 
 
 class _Shape:
@@ -44,8 +46,13 @@ class _Shape:
     def __init__(self, order: Order, tf: TimeFormatter) -> None:
         rows = shopify_rows(order, tf)
         self.first = self._template(rows[0], _FIRST_SLOTS)
+        bad = list(rows[0])
+        bad[COL["Lineitem quantity"]] = "-1"
+        self.first_bad = self._template(bad, _FIRST_SLOTS)
         self.rest = "".join("\n" + self._template(r, _NEXT_SLOTS) for r in rows[1:])
         self.rows = len(rows)
+        self.lines = self.first.count("\n") + self.rest.count("\n") + 1
+        """Physical lines written (quoted notes may hold newlines)."""
         self.paid = order.paid_at - order.created
         self.fulfilled = None if order.fulfilled_at is None else order.fulfilled_at - order.created
         self.cancelled = None if order.cancelled_at is None else order.cancelled_at - order.created
@@ -64,8 +71,10 @@ def _pool(seed: int) -> list[_Shape]:
     return [_Shape(o, tf) for o in sim.day(plan)]
 
 
-def generate_large_shopify(path: Path, rows: int, seed: int) -> LargeExport:
-    """Write exactly ``rows`` line-item rows of well-formed orders (~1.6 rows per order).
+def generate_large_shopify(path: Path, rows: int, seed: int, malformed_every: int = 0) -> LargeExport:
+    """Write exactly ``rows`` line-item rows (~1.6 rows per order), well-formed unless
+    ``malformed_every`` is set: then the first order starting at or after each multiple of that many
+    rows gets a negative quantity, a row an ingest must reject with its whole order.
 
     Output is streamed day by day, so memory stays flat whatever ``rows`` is. Same seed, same bytes.
     """
@@ -81,6 +90,9 @@ def generate_large_shopify(path: Path, rows: int, seed: int) -> LargeExport:
     tf = TimeFormatter()
     local = tf.local
     written = orders = customers = 0
+    malformed: list[int] = []
+    next_bad = malformed_every // 2 if malformed_every > 0 else rows + 1
+    line = 2  # the next order's first physical line (the header is line 1)
     day = LARGE_START
     with path.open("w", newline="", encoding="utf-8") as f:
         f.write(",".join(quote(c) for c in SHOPIFY_COLUMNS) + "\n")
@@ -113,8 +125,13 @@ def generate_large_shopify(path: Path, rows: int, seed: int) -> LargeExport:
                 name = f"#{1001 + seq}"
                 email = f"customer{cust:05d}@example.com"
                 at = local(t)
+                bad = written >= next_bad
+                if bad:
+                    malformed.append(line)
+                    next_bad += malformed_every
+                line += shape.lines
                 out.append(
-                    shape.first
+                    (shape.first_bad if bad else shape.first)
                     % (
                         name,
                         email,
@@ -135,4 +152,5 @@ def generate_large_shopify(path: Path, rows: int, seed: int) -> LargeExport:
                 orders += 1
             f.write("".join(out))
             d += 1
-    return LargeExport(path=path, rows=written, orders=orders, first_day=LARGE_START, last_day=day)
+    return LargeExport(path=path, rows=written, orders=orders, first_day=LARGE_START, last_day=day,
+                       malformed_lines=malformed)
