@@ -98,7 +98,8 @@ class CustomerDay(SQLModel, table=True):
 
 
 def decode_customers(blob: str) -> dict[str, int]:
-    return {str(k): int(v) for k, v in json.loads(blob).items()}
+    """``strict=False``: the writer only guarantees keys without quotes or backslashes."""
+    return {str(k): int(v) for k, v in json.loads(blob, strict=False).items()}
 
 
 def encode_customers(counts: dict[str, int]) -> str:
