@@ -100,6 +100,99 @@ def test_shuffled_rows_give_the_same_metrics(chimera_home: Path, store_files: Pa
     }
 
 
+def _records(path: Path) -> tuple[list[str], list[list[list[str]]]]:
+    """Header and the orders of a Shopify export, each order its consecutive rows."""
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header, orders = next(reader), []
+        for row in reader:
+            if orders and orders[-1][0][0] == row[0]:
+                orders[-1].append(row)
+            else:
+                orders.append([row])
+    return header, orders
+
+
+def _write_rows(path: Path, header: list[str], orders: list[list[list[str]]]) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *(r for o in orders for r in o)])
+    path.write_text(buf.getvalue())
+    return path
+
+
+def test_pasted_overlapping_exports_count_each_order_once(
+    chimera_home: Path, store_files: Path, tmp_path: Path
+) -> None:
+    """Two overlapping exports pasted into one file: identical copies of an order count once; an
+    order whose copies differ (refunded by the time of the later export) is rejected, never doubled."""
+    src = store_files / "orders_export.csv"
+    header, orders = _records(src)
+    later = [[list(r) for r in order] for order in orders[len(orders) // 2:]]
+    refund, money = header.index("Refunded Amount"), header.index("Total")
+    changed = next(o for o in later if o[0][money] and not o[0][refund].strip("0."))
+    changed[0][refund] = changed[0][money]
+    pasted = _write_rows(tmp_path / "pasted.csv", header, orders + later)
+
+    a, b = add_client("a"), add_client("b")
+    once = ingest_file(a, src)
+    twice = ingest_file(b, pasted)
+    name = changed[0][0]
+    conflict = [r for r in twice.rejected if r.order == name]
+    first_line = 2 + sum(len(o) for o in orders[: orders.index(next(o for o in orders if o[0][0] == name))])
+    assert [(r.column, r.line, r.value) for r in conflict] == [("Name", first_line, name)]  # its first copy
+    assert "listed 2 times with different rows" in conflict[0].reason
+    assert {(r.line, r.order) for r in twice.rejected if r.order != name} == {(r.line, r.order) for r in once.rejected}
+    assert twice.orders_ingested == once.orders_ingested - 1
+    day = date.fromisoformat(changed[0][header.index("Created at")][:10])
+    x, y = _series(a), _series(b)
+    for metric in ("units", "gross_sales", "net_sales", "orders"):
+        assert {d: v for d, v in y[metric].items() if d != day} == {d: v for d, v in x[metric].items() if d != day}
+    assert y["orders"][day] == x["orders"][day] - (0 if changed[0][header.index("Cancelled at")] else 1)
+
+
+def test_a_copy_right_after_its_original_counts_once(chimera_home: Path, store_files: Path, tmp_path: Path) -> None:
+    """The later export starts with the earlier one's last order: the copy follows its original at
+    the seam, one run of rows with two order rows; still one order."""
+    header, orders = _records(store_files / "orders_export.csv")
+    seam = next(i for i in range(len(orders) // 2, len(orders)) if len(orders[i]) > 1)  # a multi-line order
+    a, b = add_client("a"), add_client("b")
+    once = ingest_file(a, _write_rows(tmp_path / "once.csv", header, orders))
+    twice = ingest_file(b, _write_rows(tmp_path / "seam.csv", header, orders[: seam + 1] + orders[seam:]))
+    assert _series(a) == _series(b)
+    assert twice.orders_ingested == once.orders_ingested
+    assert {(r.column, r.order) for r in twice.rejected} == {(r.column, r.order) for r in once.rejected}
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_order_cells_filled_down_every_line_count_once(
+    chimera_home: Path, store_files: Path, tmp_path: Path, shuffle: bool
+) -> None:
+    """Some export apps repeat the order-level cells (Subtotal, Total, ...) on every line item row:
+    still one order with all its lines, in export order or re-sorted."""
+    src = store_files / "orders_export.csv"
+    header, orders = _records(src)
+    order_cols = [header.index(c) for c in ("Email", "Financial Status", "Currency", "Subtotal", "Shipping",
+                                            "Taxes", "Total", "Discount Amount", "Refunded Amount", "Cancelled at")]
+    rows = []
+    for order in orders:
+        for row in order:
+            filled = list(row)
+            for i in order_cols:
+                filled[i] = order[0][i]
+            rows.append(filled)
+    if shuffle:
+        random.Random(3).shuffle(rows)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows([header, *rows])
+    (tmp_path / "filled.csv").write_text(buf.getvalue())
+    a, b = add_client("a"), add_client("b")
+    once = ingest_file(a, src)
+    filled = ingest_file(b, tmp_path / "filled.csv")
+    assert _series(a) == _series(b)
+    assert filled.orders_ingested == once.orders_ingested
+    assert {(r.column, r.order) for r in filled.rejected} == {(r.column, r.order) for r in once.rejected}
+
+
 def test_failure_mid_write_leaves_the_database_unchanged(
     chimera_home: Path, store_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -140,14 +140,50 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
     if df.height and (df["_order"][-1] != _distinct_names(df) or _head_not_first(df)):  # re-sorted rows
         df = df.with_columns(pl.col("name").str.strip_chars())  # `#1 ` on a hand-edited row is order `#1`
-        df = df.with_columns(_head_row().alias("_first"), pl.col("name").alias("_order"))
+        df = _copies(df.with_columns(_head_row().alias("_first"), pl.col("name").alias("_order")))
     return df, fmt
+
+
+COPY_CONFLICT = "the order is listed {n} times with different rows (pasted exports?): which copy is current is unknown"
+_ORDER_KEY = ["email", "currency", "_day", "_cancelled", *(f"_{c}" for c in ORDER_MONEY)]
+_COPY_KEY = ["email", "currency", "_day", "_qty", *(f"_{c}" for c in MONEY_IN), "_cancelled", "_subtotal_missing"]
+
+
+def _copies(df: pl.DataFrame) -> pl.DataFrame:
+    """An order listed more than once, as when overlapping exports are pasted into one file, has
+    several order rows (with Subtotal). Identical copies count once (``_dup`` marks the extra
+    copies' rows). Order rows that disagree on order-level values (refunded by the later export)
+    mark ``_conflict`` and the order is rejected rather than guessed. In a file where every row has
+    Subtotal, the order-level cells were filled down every line (some export apps do): a name's
+    rows that agree are one order, all its lines count. Only on the grouping-by-name path, which a
+    file in export order takes when a name recurs (see ``_head_not_first``)."""
+    head = ~pl.col("_subtotal_missing")
+    df = df.with_columns(head.sum().over("name").alias("_copies"))
+    if (df["_copies"].max() or 0) <= 1:  # type: ignore[operator]
+        return df.with_columns(_dup=pl.lit(False), _conflict=pl.lit(False))
+    same = pl.len().over("name", *_COPY_KEY)  # rows equal to this one in its order
+    rank = pl.int_range(pl.len()).over("name", *_COPY_KEY)
+    several = pl.col("_copies") > 1
+    # k identical copies: every count a multiple of k. Not in a filled-down layout (no row lacks
+    # Subtotal): there two lines with equal quantity and price (SKUs are never read) look alike.
+    filled = not df["_subtotal_missing"].any()
+    split = pl.lit(False) if filled else (same % pl.col("_copies").clip(1) == 0).all().over("name")
+    agree = pl.struct(_ORDER_KEY).filter(head).n_unique().over("name") == 1
+    return df.with_columns(
+        (several & split & (rank >= same // pl.col("_copies"))).alias("_dup"),
+        (several & ~split & ~agree & head).alias("_conflict"),
+    )
 
 
 def _head_not_first(df: pl.DataFrame) -> bool:
     """A run starting on a row without Subtotal: a continuation row sorted before its order's row
-    (or an order missing Subtotal, rare: both take the grouping by name, right either way)."""
-    return bool((df["_first"] & df["_subtotal_missing"]).any())
+    (or an order missing Subtotal, rare: both take the grouping by name, right either way). Or,
+    where some rows lack Subtotal (not filled down), more order rows than runs: a pasted copy
+    right after its original (an export starting with the previous export's last order)."""
+    missing = df["_subtotal_missing"]
+    if bool((df["_first"] & missing).any()):
+        return True
+    return bool(missing.any()) and df.height - int(missing.sum()) > int(df["_order"][-1])
 
 
 def _head_row() -> pl.Expr:
@@ -177,6 +213,9 @@ def aggregate_shopify(
     rows, fmt = parse_rows(raw, path)
     missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
                for c in ("subtotal", "total")]
+    if "_conflict" in rows.columns:
+        n = int(rows["_copies"].max() or 0)
+        missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT.format(n=n)))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
     pool = ThreadPoolExecutor(max_workers=1)
@@ -259,6 +298,8 @@ def _with_order_facts(rows: pl.DataFrame, ok: pl.Expr) -> pl.LazyFrame:
     facts = rows.lazy().filter(pl.col("_first")).select(
         "_order", pl.col("_day").alias("day"), pl.col("_cancelled").alias("cancelled")
     )
+    if "_dup" in rows.columns:  # an order's extra identical copies are not its line items
+        ok = ok & ~pl.col("_dup")
     return rows.lazy().select("_order", *cols, ok.alias("ok")).join(facts, on="_order", how="left")
 
 
