@@ -328,8 +328,9 @@ def test_stripe_currencies_without_a_conversion_are_refused(chimera_home: Path, 
         ["ch_2", "2026-05-01 04:00", "30.00", "eur", "Paid"],
     ])
     client = add_client("mixed")
-    with pytest.raises(IngestError, match=r"currencies \(eur, usd\)"):
+    with pytest.raises(IngestError, match=r"currencies \(eur, usd\)") as err:
         ingest_file(client, path)
+    assert str(err.value).startswith(f"{path}: ")  # the error names the file
     assert _series(client) == {}
 
 

@@ -38,6 +38,15 @@ def fingerprint_file(path: Path) -> str:
 def parse_file(client: ClientContext, path: Path, kind: str, header: Header, *, defer: bool = False) -> Aggregate:
     """The aggregate of one export of ``kind`` (no database access). ``defer``: a Shopify export's
     rejected rows may still be located in the file (``Aggregate.settle`` waits for them)."""
+    try:
+        return _parse(client, path, kind, header, defer)
+    except IngestError as exc:  # every file error names the file, whichever step raised it
+        if str(path) in str(exc):
+            raise
+        raise IngestError(f"{path}: {exc}") from None
+
+
+def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: bool) -> Aggregate:
     def line_of(rows: list[int]) -> dict[int, int]:
         return physical_lines(path, rows, header.skip_lines)
 
