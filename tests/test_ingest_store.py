@@ -233,20 +233,53 @@ def test_no_personal_data_in_the_database(chimera_home: Path, store_files: Path)
     assert salt.parent == settings.secrets_dir()
 
 
-def test_pseudonyms_are_the_standard_hmac_of_the_normalized_email(chimera_home: Path) -> None:
-    """The fast path (copied pad states) must give exactly RFC 2104 HMAC-SHA256, or pseudonyms
-    written by one version would not match the next one's and repeat customers would look new."""
+@pytest.mark.parametrize("legacy_salt", [False, True])
+def test_pseudonyms_are_the_standard_hmac_of_the_normalized_email(chimera_home: Path, legacy_salt: bool) -> None:
+    """Python's path (copied pad states) and polars-hash's must both give exactly RFC 2104
+    HMAC-SHA256, or pseudonyms written by one would not match the other's and repeat customers
+    would look new. Salts of 32 raw bytes (earlier versions) are no text: Python hashes them."""
     import hashlib
     import hmac
 
+    import polars as pl
+
     add_client("hm")
+    if legacy_salt:
+        salt_path("hm").parent.mkdir(parents=True, exist_ok=True)
+        salt_path("hm").write_bytes(bytes(range(200, 232)))
     hashed = pseudonymizer("hm")  # creates the salt on first use
     salt = salt_path("hm").read_bytes()
-    for email in ("a@b.co", " Kai.M@Example.COM ", "ünïcode@exämple.de", "x" * 200 + "@long.example"):
-        want = hmac.new(salt, email.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()
-        assert hashed(email) == want
+    assert len(salt) == (32 if legacy_salt else 64)
+    emails = ["a@b.co", " Kai.M@Example.COM ", "ünïcode@exämple.de", "x" * 200 + "@long.example"]
+    want = [hmac.new(salt, e.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest() for e in emails]
+    assert [hashed(e) for e in emails] == want
+    expr = hashed.expr(pl.col("email"))
+    assert (expr is None) == legacy_salt
+    if expr is not None:
+        normalized = pl.DataFrame({"email": [e.strip().lower() for e in emails]})
+        assert normalized.select(expr).to_series().to_list() == want
     add_client("other")
     assert hashed("A@B.CO") == hashed("a@b.co") != pseudonymizer("other")("a@b.co")
+    assert str(salt) not in repr(hashed) and salt.hex() not in repr(hashed)
+
+
+@pytest.mark.parametrize("legacy_salt", [False, True])
+def test_both_hashing_paths_store_the_same_customers(
+    chimera_home: Path, store_files: Path, legacy_salt: bool
+) -> None:
+    from chimera.ingest.pseudonymize import Pseudonymizer
+
+    client = add_client("paths")
+    if legacy_salt:
+        salt_path("paths").parent.mkdir(parents=True, exist_ok=True)
+        salt_path("paths").write_bytes(bytes(range(32)))
+    ingest_file(client, store_files / "orders_export.csv")
+    hashed = Pseudonymizer(salt_path("paths").read_bytes())
+    with session_scope() as s:
+        stored = {c for row in s.exec(select(CustomerDay)).all() for c in row.counts()}
+    with (store_files / "orders_export.csv").open(newline="") as fh:
+        emails = {r["Email"] for r in csv.DictReader(fh) if r["Email"].strip() and r["Subtotal"].strip()}
+    assert stored <= {hashed(e) for e in emails} and len(stored) > 100
 
 
 def test_unknown_file_says_what_was_expected(chimera_home: Path, tmp_path: Path) -> None:

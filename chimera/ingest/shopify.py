@@ -35,6 +35,7 @@ from chimera.ingest.frame import (
 )
 from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import MAX_SCALE, SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
+from chimera.ingest.pseudonymize import Pseudonymizer
 
 ORDER_MONEY = ["subtotal", "shipping", "taxes", "total", "discount", "refunded"]
 MONEY_IN = [*ORDER_MONEY, "price"]
@@ -237,9 +238,8 @@ def _sums(
 ) -> tuple[DayMetrics, int, pl.DataFrame]:
     """Per-day metrics, orders ingested and customer-days over the orders without a bad cell.
 
-    Customer-days are collected first; their emails are then hashed (Python, holding the GIL) while
-    the daily sums run in a polars thread (which releases it): on a real store, with about as many
-    distinct customers as orders, hashing is the single largest step."""
+    On a real store, with about as many distinct customers as orders, hashing emails is the largest
+    step: polars-hash does it inside the same parallel plan as the sums."""
     ok = _ok_mask(rows, errors) if errors.height else pl.lit(True)
     lines = _with_order_facts(rows, ok)
     orders = lines.filter(pl.col("_first") & pl.col("ok")).select(
@@ -256,16 +256,22 @@ def _sums(
     per_line = lines.filter(pl.col("ok") & ~pl.col("cancelled")).group_by("day").agg(
         pl.col("_qty").sum().alias("units"), (pl.col("_qty") * pl.col("_price")).sum().alias("gross_sales")
     )
-    per_day = _customer_days(orders).collect()
-    with ThreadPoolExecutor(max_workers=1) as pool:  # polars releases the GIL: sums run while emails hash
-        sums = pool.submit(pl.collect_all, [
-            daily.join(per_line, on="day", how="left").sort("day"),
-            orders.select(pl.col("currency").str.strip_chars().str.to_uppercase().replace("", None).drop_nulls()
-                          .unique().sort()),  # `USD`, `usd` and `USD ` are one currency
-            orders.select(pl.len()),
-        ])
-        customers = _customers(per_day, pseudonym)
-        daily, currencies, count = sums.result()
+    queries = [
+        daily.join(per_line, on="day", how="left").sort("day"),
+        orders.select(pl.col("currency").str.strip_chars().str.to_uppercase().replace("", None).drop_nulls()
+                      .unique().sort()),  # `USD`, `usd` and `USD ` are one currency
+        orders.select(pl.len()),
+    ]
+    hashed = pseudonym.expr(pl.col("email")) if isinstance(pseudonym, Pseudonymizer) else None
+    if hashed is not None:  # one parallel plan: the pseudonyms are computed by polars
+        customers_q = _customer_days(orders).select("day", hashed.alias("customer"), "orders")
+        daily, currencies, count, customers = pl.collect_all([*queries, customers_q])
+    else:  # a salt that is not text: emails hash in Python while the sums run in a polars thread
+        per_day = _customer_days(orders).collect()
+        with ThreadPoolExecutor(max_workers=1) as pool:  # polars releases the GIL
+            sums = pool.submit(pl.collect_all, queries)
+            customers = _customers(per_day, pseudonym)
+            daily, currencies, count = sums.result()
     if currencies.height > 1:
         _mixed_currencies(rows, path)
     return day_metrics(daily, COUNTS, MONEY, fmt.scale), int(count.item()), customers
