@@ -124,10 +124,10 @@ def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None
         raise ValueError("customer pseudonyms must be plain text (hex digests)")
     day = pl.col("day").dt.to_string("%Y-%m-%d") if _is_sqlite(session) else pl.col("day")
     entry = pl.format('"{}":{}', "customer", "orders")
-    per_day = (
-        agg.customers.sort("day", "customer")
-        .group_by("day", maintain_order=True)
-        .agg(pl.concat_str(pl.lit("{"), entry.str.join(","), pl.lit("}")).alias("orders_by_customer"))
+    per_day = (  # each day's entries sorted in its own group (in parallel): `"<hex>":n` sorts as its customer
+        agg.customers.group_by("day")
+        .agg(pl.concat_str(pl.lit("{"), entry.sort().str.join(","), pl.lit("}")).alias("orders_by_customer"))
+        .sort("day")
     )
     rows = per_day.select(
         pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "orders_by_customer"
