@@ -2,7 +2,7 @@
 
 Parsing happens entirely before the database is touched, and the write is one session: a file
 that fails half-way leaves no trace. The file's fingerprint (BLAKE3, a cryptographic hash about four
-times cheaper than sha256: it no longer competes with polars for the second core) is computed in a
+times cheaper than sha256: it hardly competes with polars for the second core) is computed in a
 thread while polars reads.
 """
 
@@ -28,10 +28,16 @@ from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 
 
-def fingerprint_file(path: Path) -> str:
-    """BLAKE3 of the file's bytes (64 hex digits), memory-mapped: no copy, the GIL released."""
+def fingerprint_file(path: Path, chunk: int = 1 << 22) -> str:
+    """BLAKE3 of the file's bytes (64 hex digits), read in 4 MiB chunks into one buffer (blake3
+    releases the GIL while it hashes). Not memory-mapped: a mapping's pages count as the process's
+    resident memory on top of polars' own view of the file (~200 MB more on a 450 MB export)."""
     digest = blake3.blake3()
-    digest.update_mmap(path)
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            digest.update(view[:n])
     return digest.hexdigest()
 
 
