@@ -145,7 +145,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     return df, fmt
 
 
-COPY_CONFLICT = "the order is listed {n} times with different rows (pasted exports?): which copy is current is unknown"
+COPY_CONFLICT = "the order is listed more than once with different rows (pasted exports?): which is current is unknown"
 _ORDER_KEY = ["email", "currency", "_day", "_cancelled", *(f"_{c}" for c in ORDER_MONEY)]
 _COPY_KEY = ["email", "currency", "_day", "_qty", *(f"_{c}" for c in MONEY_IN), "_cancelled", "_subtotal_missing"]
 
@@ -215,8 +215,7 @@ def aggregate_shopify(
     missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
                for c in ("subtotal", "total")]
     if "_conflict" in rows.columns:
-        n = int(rows["_copies"].max() or 0)
-        missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT.format(n=n)))
+        missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
     pool = ThreadPoolExecutor(max_workers=1)
