@@ -87,6 +87,33 @@ def test_a_version_1_database_keeps_its_customer_days(backend: str) -> None:
         assert conn.execute(text("SELECT MAX(version) FROM schemaversion")).scalar() == LATEST
 
 
+def test_a_version_2_database_keeps_its_customers_matching_new_pseudonyms(backend: str) -> None:
+    """Migration 3 cuts stored full HMAC digests to the 16-hex prefix the code now computes: a
+    customer ingested before the upgrade is the same customer after it (repeat-purchase rate)."""
+    import hashlib
+    import hmac
+
+    from chimera.db import migrations
+    from chimera.ingest.pseudonymize import client_salt, pseudonymizer
+
+    cid = add_client("acme").company_id
+    full = hmac.new(client_salt("acme"), b"kai@example.com", hashlib.sha256).hexdigest()
+    twin = full[:16] + "f" * 48  # a (rare) second digest with the same prefix: its orders add up
+    with session_scope() as s:
+        s.add(CustomerDay(company_id=cid, source="shopify_orders", day=date(2026, 11, 1),
+                          orders_by_customer=encode_customers({full: 2, twin: 1, "c" * 64: 1})))
+        s.add(CustomerDay(company_id=cid, source="shopify_orders", day=date(2026, 11, 2),
+                          orders_by_customer=encode_customers({full: 1})))
+    with get_engine().begin() as conn:
+        conn.execute(text("DELETE FROM schemaversion WHERE version > 2"))
+    migrations._migrated.clear()
+    get_engine()
+    with session_scope() as s:
+        rows = s.exec(select(CustomerDay).order_by(CustomerDay.day)).all()
+        assert [r.counts() for r in rows] == [{full[:16]: 3, "c" * 16: 1}, {full[:16]: 1}]
+    assert pseudonymizer("acme")(" Kai@Example.com") == full[:16]
+
+
 def test_every_table_round_trips_with_its_relations(backend: str) -> None:
     ctx = add_client("acme")
     cid = ctx.company_id

@@ -236,8 +236,8 @@ def test_no_personal_data_in_the_database(chimera_home: Path, store_files: Path)
 @pytest.mark.parametrize("legacy_salt", [False, True])
 def test_pseudonyms_are_the_standard_hmac_of_the_normalized_email(chimera_home: Path, legacy_salt: bool) -> None:
     """Python's path (copied pad states) and polars-hash's must both give exactly RFC 2104
-    HMAC-SHA256, or pseudonyms written by one would not match the other's and repeat customers
-    would look new. Salts of 32 raw bytes (earlier versions) are no text: Python hashes them."""
+    HMAC-SHA256 (its first 64 bits), or pseudonyms written by one would not match the other's and
+    repeat customers would look new. Salts of 32 raw bytes (earlier versions) are no text: Python hashes them."""
     import hashlib
     import hmac
 
@@ -251,7 +251,7 @@ def test_pseudonyms_are_the_standard_hmac_of_the_normalized_email(chimera_home: 
     salt = salt_path("hm").read_bytes()
     assert len(salt) == (32 if legacy_salt else 64)
     emails = ["a@b.co", " Kai.M@Example.COM ", "ünïcode@exämple.de", "x" * 200 + "@long.example"]
-    want = [hmac.new(salt, e.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest() for e in emails]
+    want = [hmac.new(salt, e.strip().lower().encode("utf-8"), hashlib.sha256).hexdigest()[:16] for e in emails]
     assert [hashed(e) for e in emails] == want
     expr = hashed.expr(pl.col("email"))
     assert (expr is None) == legacy_salt

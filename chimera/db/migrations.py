@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from chimera.db import models  # noqa: F401 - registers the tables
-from chimera.db.models import encode_customers
+from chimera.db.models import decode_customers, encode_customers
 from chimera.errors import StorageError
 
 
@@ -45,9 +45,30 @@ def _m002_customer_days_per_day(conn: Connection) -> None:
         ])
 
 
+_SHORT_PSEUDONYM = 16  # fixed here: a migration never changes, whatever later code does
+
+
+def _m003_short_pseudonyms(conn: Connection) -> None:
+    """Pseudonyms are the first 16 hex digits of the HMAC (see ``chimera.ingest.pseudonymize``):
+    stored full digests are cut to their prefix, which is exactly what the new code computes, so
+    customers ingested before and after the upgrade still match (orders summed where two rare
+    prefixes meet)."""
+    rows = conn.execute(text("SELECT id, orders_by_customer FROM customerday")).all()
+    for row_id, blob in rows:
+        counts = decode_customers(blob)
+        if all(len(k) <= _SHORT_PSEUDONYM for k in counts):
+            continue
+        short: dict[str, int] = {}
+        for key, orders in counts.items():
+            short[key[:_SHORT_PSEUDONYM]] = short.get(key[:_SHORT_PSEUDONYM], 0) + orders
+        conn.execute(text("UPDATE customerday SET orders_by_customer = :blob WHERE id = :id"),
+                     {"blob": encode_customers(short), "id": row_id})
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "customer-days: one row per day", _m002_customer_days_per_day),
+    (3, "pseudonyms: first 64 bits of the HMAC", _m003_short_pseudonyms),
 ]
 LATEST = MIGRATIONS[-1][0]
 _migrated: set[str] = set()
