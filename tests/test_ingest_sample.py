@@ -98,4 +98,4 @@ def test_stripe_and_analytics(ingested) -> None:
     assert len(series["sessions"]) == len(ga)
     assert series["ga_revenue"][date.fromisoformat(ga[0]["date"])] == Decimal(ga[0]["revenue"])
     assert {r.source for r in runs} == {"shopify", "stripe", "analytics"}
-    assert all(len(r.fingerprint) == 64 for r in runs)
+    assert all(len(r.fingerprint) == 32 for r in runs)  # XXH3-128

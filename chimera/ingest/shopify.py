@@ -208,9 +208,10 @@ def aggregate_shopify(
 ) -> Aggregate:
     """Validate, reject whole orders with a bad cell, and sum the rest per store-local day.
 
-    The physical lines of rejected rows are found in a thread while the sums run; with
-    ``defer_lines`` the aggregate is returned at once and ``Aggregate.settle`` waits for them (the
-    store settles after its inserts, so the file scan overlaps the database writes too)."""
+    The physical lines of rejected rows are found in a thread started once the sums are done (the
+    sums keep both cores busy); with ``defer_lines`` the aggregate is returned at once and
+    ``Aggregate.settle`` waits for them: the store settles after its inserts, so the file scan
+    runs on the core the single-threaded database writes leave idle."""
     rows, fmt = parse_rows(raw, path)
     missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
                for c in ("subtotal", "total")]
@@ -218,13 +219,13 @@ def aggregate_shopify(
         missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
-    pool = ThreadPoolExecutor(max_workers=1)
-    lines = pool.submit(line_of, errors[ROW].to_list()) if errors.height else None
-    pool.shutdown(wait=False)  # the thread ends with its one task
     days, orders, customers = _sums(rows, errors, fmt, pseudonym, path)
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers)
-    if lines is None:
+    if not errors.height:
         return agg
+    pool = ThreadPoolExecutor(max_workers=1)  # started after the sums: polars had both cores until now
+    lines = pool.submit(line_of, errors[ROW].to_list())
+    pool.shutdown(wait=False)  # the thread ends with its one task
     agg.pending = lambda: rejections(errors, lines.result())
     if not defer_lines:
         agg.settle()
@@ -263,10 +264,10 @@ def _sums(
     ]
     hashed = pseudonym.expr(pl.col("email")) if isinstance(pseudonym, Pseudonymizer) else None
     if hashed is not None:  # one parallel plan: the pseudonyms are computed by polars
-        customers_q = _customer_days(orders).select("day", hashed.alias("customer"), "orders")
+        customers_q = _per_day(_customer_orders(orders).select("day", hashed.alias("customer")), "customer")
         daily, currencies, count, customers = pl.collect_all([*queries, customers_q])
     else:  # a salt that is not text: emails hash in Python while the sums run in a polars thread
-        per_day = _customer_days(orders).collect()
+        per_day = _per_day(_customer_orders(orders), "email").collect()
         with ThreadPoolExecutor(max_workers=1) as pool:  # polars releases the GIL
             sums = pool.submit(pl.collect_all, queries)
             customers = _customers(per_day, pseudonym)
@@ -324,20 +325,21 @@ def _mixed_currencies(rows: pl.DataFrame, path: Path | str) -> None:
     )
 
 
-def _customer_days(orders: pl.LazyFrame) -> pl.LazyFrame:
-    """(day, normalized email, orders) for non-cancelled orders with an email.
-
-    Grouped by the raw email first, so only the (far fewer) day-email pairs are normalized; a
-    second group-by merges spellings that normalize to one customer."""
+def _customer_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
+    """(day, normalized email) of each non-cancelled order with an email (a blank-looking email is
+    no customer). Not grouped yet: nearly every order is its own customer-day, so hashing first
+    and grouping the short pseudonyms once is cheaper than grouping the emails twice."""
+    email = pl.col("email").str.strip_chars().str.to_lowercase()
     return (
         orders.filter(~pl.col("cancelled") & pl.col("email").is_not_null())
-        .group_by("day", "email")
-        .agg(pl.len().alias("orders"))
-        .with_columns(pl.col("email").str.strip_chars().str.to_lowercase())
-        .filter(pl.col("email") != "")  # a blank-looking email is no customer
-        .group_by("day", "email")
-        .agg(pl.col("orders").sum().cast(pl.Int64))
+        .select("day", email.alias("email"))
+        .filter(pl.col("email") != "")
     )
+
+
+def _per_day(customer_orders: pl.LazyFrame, key: str) -> pl.LazyFrame:
+    """(day, key, orders): one row per customer and day."""
+    return customer_orders.group_by("day", key).agg(pl.len().cast(pl.Int64).alias("orders"))
 
 
 def _customers(per_day: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.DataFrame:
