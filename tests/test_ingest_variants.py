@@ -444,6 +444,18 @@ def test_ga4_export_with_several_sections_reads_only_its_table(chimera_home: Pat
     assert date(2026, 4, 3) not in series["users"]  # missing, never zero
 
 
+@pytest.mark.parametrize(("encoding", "separator"), [("utf-8-sig", ","), ("utf-16", "\t"), ("cp1252", ",")])
+def test_ga4_comment_lines_in_any_encoding(chimera_home: Path, tmp_path: Path, encoding: str, separator: str) -> None:
+    """The `#` lines before a GA4 table are skipped whatever the file's encoding (a UTF-8 byte-order
+    mark, Excel's UTF-16 "Unicode Text"), and a bad row is reported at its physical line."""
+    text = GA4_SNAPSHOT.replace("20260402,90,", "20260402,ninety,").replace(",", separator)
+    path = tmp_path / "ga4.csv"
+    path.write_bytes(text.encode(encoding))
+    summary, series = _ingest(path)
+    assert series["sessions"] == {date(2026, 4, 1): 100, date(2026, 4, 4): 95}
+    assert [(r.line, r.column, r.value) for r in summary.rejected] == [(10, "Sessions", "ninety")]
+
+
 def test_stripe_statuses_the_dashboard_shows(chimera_home: Path, tmp_path: Path) -> None:
     """Disputed charges were paid (captured money, until a dispute is lost); Radar-blocked charges are
     failed attempts; uncaptured and canceled ones are neither."""

@@ -84,8 +84,8 @@ def read_header(path: Path) -> Header:
     """The header record (after any ``#`` comment lines), with BOM and padding stripped."""
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
-    skip = header_offset(path)
     encoding = file_encoding(path)
+    skip = header_offset(path, encoding)
     with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
         for _ in range(skip):
             fh.readline()

@@ -25,12 +25,14 @@ QUOTED_SHARE = 0.25  # above this share of bytes inside quotes, the direct scan 
 _QUOTE, _NL = ord('"'), ord("\n")
 
 
-def header_offset(path: Path) -> int:
-    """Number of physical lines before the header (GA4 exports start with ``#`` comment lines)."""
+def header_offset(path: Path, encoding: str = "utf-8") -> int:
+    """Number of physical lines before the header (GA4 exports start with ``#`` comment lines),
+    read as text in the file's encoding: after a UTF-8 byte-order mark, and in UTF-16, where a
+    line's bytes do not start with ``#``."""
     skipped = 0
-    with path.open("rb") as fh:
-        for raw in fh:
-            if raw.strip() and not raw.lstrip().startswith(b"#"):
+    with path.open(encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
+        for line in fh:
+            if line.strip() and not line.lstrip().startswith("#"):
                 return skipped
             skipped += 1
     return skipped
