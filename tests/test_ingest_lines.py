@@ -64,3 +64,16 @@ def test_stored_run_has_the_rejections_found_while_writing(chimera_home: Path, s
         stored = [Rejection(**r) for r in run.rejected]
     assert stored == summary.rejected
     assert [r.line for r in stored] == [int(t["line_number"]) for t in truth]
+
+
+@settings(max_examples=50, deadline=None)
+@given(data=st.binary(max_size=70_000), start=st.integers(0, 70_000), size=st.integers(1, 20_000))
+def test_mapped_windows_are_the_file_bytes_from_any_start(tmp_path_factory, data: bytes, start: int, size: int) -> None:
+    """Windows start on any byte (mappings must start on a page boundary: the offset is inside)."""
+    from chimera.ingest.mapped import windows
+
+    path = Path(tmp_path_factory.mktemp("bin")) / "f.bin"
+    path.write_bytes(data)
+    with path.open("rb") as fh:
+        got = [w.tobytes() for w in windows(fh, start, size)]
+    assert b"".join(got) == data[start:] and all(0 < len(w) <= size for w in got)

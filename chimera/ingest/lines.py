@@ -2,8 +2,8 @@
 
 A quoted field may hold newlines (Shopify ``Notes``), so record *n* is not line *n + 1*. A newline
 ends a record when an even number of quote characters precede it (``""`` escapes keep the
-parity). The file is read into one reused buffer and scanned in chunks with numpy, and the scan
-stops at the last record asked for.
+parity). The file is scanned in chunks with numpy, each a window mapped from the page cache (see
+``chimera.ingest.mapped``), and the scan stops at the last record asked for.
 
 Most quoted fields hold no newline (``""``, a name with a comma), so a chunk is judged from its
 quotes: only the bytes inside non-empty quoted fields are searched for newlines, and newline
@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+from chimera.ingest.mapped import windows
 
 CHUNK = 8 << 20
 QUOTED_SHARE = 0.25  # above this share of bytes inside quotes, the direct scan is cheaper
@@ -53,11 +56,11 @@ def physical_lines(path: Path, rows: list[int], skip_lines: int = 0) -> dict[int
     in_quotes = False
     pending = iter(wanted)
     target: int | None = next(pending)
-    buf = bytearray(CHUNK)  # one buffer, refilled: no allocation per chunk, no mapped file in RSS
     with path.open("rb") as fh:
         _skip(fh, skip_lines)
-        while target is not None and (size := fh.readinto(buf)):
-            arr = np.frombuffer(buf, dtype=np.uint8, count=size)
+        for arr in windows(fh, size=CHUNK):
+            if target is None:
+                break
             n_lines, n_ends, ends_of, in_quotes_after = _scan(arr, in_quotes)
             if target < ends_seen + n_ends:
                 ends = ends_of()
@@ -106,6 +109,6 @@ def _direct_ends(nl: np.ndarray, quotes: np.ndarray, in_quotes: bool) -> np.ndar
     return np.flatnonzero((before & 1) == 0)
 
 
-def _skip(fh, n: int) -> None:
+def _skip(fh: BinaryIO, n: int) -> None:
     for _ in range(n):
         fh.readline()
