@@ -3,11 +3,11 @@
 HMAC-SHA256, truncated to its first 64 bits (16 hex digits), with a per-client 256-bit secret at
 ``settings.secrets_dir()/<client>.salt`` (mode 0600, created on first use as 64 hex characters, so
 the key is also text, which polars-hash's HMAC takes; 32 raw bytes, as earlier versions wrote, keep
-working through hashlib). Without the salt a
-hash cannot be reversed by hashing guessed emails, and two clients' hashes of one email differ,
-so data cannot be joined across clients. 64 bits: a store with a million customers has about one
-chance in 30 million of two sharing a pseudonym, and the per-day customer lists that repeat-purchase
-rate needs are a third of the full digest's size (the largest part of a big ingest's write).
+working through hashlib). Without the salt a hash cannot be reversed by hashing guessed emails, and
+two clients' hashes of one email differ, so data cannot be joined across clients. 64 bits: a store
+with a million customers has about one chance in 37 million of two sharing a pseudonym, and the
+per-day customer lists that repeat-purchase rate needs are a third of the full digest's size (the
+largest part of a big ingest's write).
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def normalize_email(email: str) -> str:
 
 
 class Pseudonymizer:
-    """email -> the first 16 hex digits of HMAC-SHA256 under the client's salt (emails normalized: trimmed, lower-case).
+    """email -> the first 16 hex digits of HMAC-SHA256 under the client's salt (emails normalized:
+    trimmed, lower-case).
 
     ``expr`` hashes a whole column inside a polars query (Rust, every core, no GIL): a big export
     has ~500,000 distinct emails and Python spent ~0.5 s on them. Calling the object hashes one
