@@ -367,6 +367,9 @@ def shopify_orders(draw) -> list[list[str]]:
             column, value = draw(st.sampled_from(BAD_CELLS))
             row = draw(st.integers(0, len(order) - 1)) if column not in ("Subtotal", "Total") else 0
             order[row][SHOPIFY_HEADER.index(column)] = value
+        if draw(st.integers(0, 7)) == 0:  # a blank spreadsheet row, even between an order's line items
+            blank = draw(st.sampled_from(["", " "]))
+            order.insert(draw(st.integers(0, len(order))), [blank] * len(SHOPIFY_HEADER))
         rows += order
     return rows
 
@@ -632,6 +635,8 @@ def stripe_payments(draw) -> tuple[list[str], list[list[str]]]:
         refunded = draw(st.sampled_from(["0.00", amount, "", "1.00"]))
         rows.append([f"ch_{n}", when, amount, refunded, "usd", draw(st.sampled_from(["true", "false", "", "TRUE"])),
                      draw(st.sampled_from(["0.00", "0.59", "1.23", ""])), draw(st.sampled_from(STATUSES))])
+    if draw(st.integers(0, 3)) == 0:  # a spreadsheet's blank row: empty or only spaces
+        rows.insert(draw(st.integers(0, len(rows))), [draw(st.sampled_from(["", " "]))] * len(header))
     return header, rows
 
 
@@ -645,7 +650,7 @@ def test_generated_stripe_exports_match_the_reference(chimera_home: Path, tmp_pa
     header, rows = export
     path = _write(tmp_path / "stripe.csv", [header, *rows])
     summary, series = _ingest(path)
-    plain = _write(tmp_path / "plain.csv", [header, *([r[0], _iso(r[1]), *r[2:]] for r in rows)])
+    plain = _write(tmp_path / "plain.csv", [header, *([r[0], _iso(r[1]), *r[2:]] for r in rows if r[0].strip())])
     expected = reference_stripe(plain)
     assert summary.rejected == [] and {m: series[m] for m in expected} == expected
 
@@ -664,6 +669,8 @@ def analytics_days(draw) -> str:
         cells = [str(draw(st.integers(0, 5000))), draw(st.sampled_from(["", "17", "1200"])),
                  str(draw(st.integers(0, 60))), draw(st.sampled_from(["", "0", "120.5", "2081.9200000001"]))]
         lines.append(",".join([text, *cells]))
+        if draw(st.integers(0, 5)) == 0:  # a spreadsheet's blank row: empty or only spaces
+            lines.append(draw(st.sampled_from([",,,,", " , , , , "])))
     return "\n".join(lines) + "\n"
 
 
@@ -706,6 +713,19 @@ def test_a_blank_looking_cell_is_empty(chimera_home: Path, tmp_path: Path) -> No
     assert {m: series[m] for m in reference_shopify(path)[0]} == reference_shopify(path)[0]
     with session_scope() as s:
         assert s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all() == []
+
+
+def test_blank_rows_are_no_records(chimera_home: Path, tmp_path: Path) -> None:
+    """Rows left empty by a spreadsheet (`,,,`, or only spaces), between orders, inside an order or at
+    the end, are not rows with missing values: nothing is rejected and every order counts whole."""
+    blank, spaces = [""] * len(SHOPIFY_HEADER), [" "] * len(SHOPIFY_HEADER)
+    two = _order("#2", "2026-04-05 11:00:00 -0400", [(1, "10.00"), (2, "5.00")])
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")]), blank,
+            two[0], spaces, two[1], blank, blank]
+    summary, series = _ingest(_write(tmp_path / "orders.csv", rows))
+    assert summary.rejected == [] and summary.orders_ingested == 2
+    assert series["orders"] == {date(2026, 4, 5): 2} and series["units"] == {date(2026, 4, 5): 4}
+    assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}
 
 
 def test_stripe_columns_not_summed_are_not_checked(chimera_home: Path, tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping
 def scan_shopify(path: Path, header: Header) -> pl.LazyFrame:
     """Only the columns the metrics need (no names, addresses or phones are ever read)."""
     cols = resolve_columns(path, header, "shopify_orders", SHOPIFY_COLUMNS, SHOPIFY_REQUIRED)
-    return scan_columns(path, header, cols)
+    return scan_columns(path, header, cols, drop_empty=False)  # parse_rows drops them
 
 
 def _problems(fmt: MoneyFormat) -> list[Check]:
@@ -101,6 +101,7 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
         odd.fill_null(False).alias("_odd"),
         *(pl.when(problem).then(pl.col(c)).alias(c) for c in RAW if c not in ("name", "email", "currency")),
         pl.when(problem).then(pl.col("_ts_ok")).alias("_ts_ok"),
+        (problem & ~pl.any_horizontal(pl.col(c).is_not_null() for c in RAW)).alias("_empty"),
     )
 
 
@@ -137,6 +138,9 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     if df["_odd"].any() or _padded(df[df["_problem"].arg_true()]):  # a gather: filter would rechunk all
         lf, fmt = _careful_format(lf, path)
         df = collect(_typed(lf, fmt), path)
+    if df["_empty"].any():  # a fully empty row (`,,,` from a spreadsheet) is no record: never a rejection
+        df = df.filter(~pl.col("_empty"))
+    df = df.drop("_empty")
     new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
     df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
     if df.height and (df["_order"][-1] != _distinct_names(df) or _head_not_first(df)):  # re-sorted rows
