@@ -334,6 +334,111 @@ def test_stripe_currencies_without_a_conversion_are_refused(chimera_home: Path, 
     assert _series(client) == {}
 
 
+BALANCE_HEADER = ["balance_transaction_id", "created_utc", "available_on_utc", "currency", "gross", "fee", "net",
+                  "reporting_category", "source_id", "description"]
+
+
+def _txn(n: int, created: str, gross: str, fee: str, category: str, currency: str = "usd") -> list[str]:
+    net = str(Decimal(gross) - Decimal(fee)) if _money(gross) is not None and _money(fee) is not None else ""
+    return [f"txn_{n}", created, created, currency, gross, fee, net, category, f"src_{n}", f"{category} {n}"]
+
+
+def reference_balance(path: Path) -> Series:
+    """Charges, their fees and refunds per UTC day of a balance report, literally (DATA.md, docs/contracts.md)."""
+    days: dict[date, dict[str, Decimal]] = {}
+    for r in _records(path):
+        d = days.setdefault(datetime.fromisoformat(r["created_utc"]).date(), {})
+        add = _adder(d)
+        category = r["reporting_category"].lower()
+        add("stripe_succeeded_payments", Decimal(int(category == "charge")))
+        add("stripe_gross", Decimal(r["gross"]) if category == "charge" else Decimal(0))
+        add("stripe_fees", Decimal(r["fee"] or "0") if category == "charge" else Decimal(0))
+        add("stripe_refunded", -Decimal(r["gross"]) if category in ("refund", "refund_failure") else Decimal(0))
+    return _filled(days, ["stripe_succeeded_payments", "stripe_gross", "stripe_fees", "stripe_refunded"])
+
+
+def test_stripe_balance_report(chimera_home: Path, tmp_path: Path) -> None:
+    """DATA.md's other Stripe layout: charges, their fees and refunds per UTC day; payouts, transfers and
+    Stripe's own fees are not sales; a bad amount rejects its row at its line; failed attempts are not in a
+    balance report, so their counts stay missing (never a made-up zero)."""
+    path = _write(tmp_path / "balance.csv", [
+        BALANCE_HEADER,
+        _txn(1, "2026-05-01 03:48:05", "25.11", "1.03", "charge"),
+        _txn(2, "2026-05-01 23:59:59", "49.06", "1.72", "charge"),
+        _txn(3, "2026-05-02 10:00:00", "-10.00", "0.00", "refund"),
+        _txn(4, "2026-05-02 11:00:00", "-64.17", "0.00", "payout"),
+        _txn(5, "2026-05-03 11:00:00", "-2.00", "0.00", "fee"),
+        _txn(6, "2026-05-03 12:00:00", "4.00", "0.00", "refund_failure"),
+        _txn(7, "2026-05-03 12:30:00", "N/A", "0.50", "charge"),
+        _txn(8, "2026-05-04 08:00:00", "100.00", "3.20", "charge"),
+    ])
+    summary, series = _ingest(path)
+    assert summary.source == "stripe_payments" and summary.orders_ingested == 3
+    assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(8, "gross", "N/A", "txn_7")]
+    assert series["stripe_gross"] == {date(2026, 5, 1): Decimal("74.17"), date(2026, 5, 2): 0,
+                                      date(2026, 5, 3): 0, date(2026, 5, 4): Decimal("100.00")}
+    assert series["stripe_refunded"][date(2026, 5, 2)] == Decimal("10.00")
+    assert series["stripe_refunded"][date(2026, 5, 3)] == Decimal("-4.00")
+    assert series["stripe_fees"][date(2026, 5, 1)] == Decimal("2.75")
+    assert "stripe_payments" not in series and "stripe_failed_payments" not in series
+    good = _write(tmp_path / "good.csv", [r for r in _read(path) if r[0] != "txn_7"])
+    assert {m: series[m] for m in reference_balance(good)} == reference_balance(good)
+
+
+def test_a_balance_report_replaces_the_payments_export_on_its_days(chimera_home: Path, tmp_path: Path) -> None:
+    """Both are Stripe: the later file's days replace the earlier one's (never added twice); the days the
+    balance report covers lose the attempt counts it cannot know."""
+    client = add_client("both")
+    payments = _write(tmp_path / "payments.csv", [
+        STRIPE_HEADER,
+        ["ch_1", "2026-05-01 03:48:05", "25.11", "0.00", "usd", "true", "25.11", "0.00", "usd", "1.03", "Paid"],
+        ["ch_2", "2026-05-01 04:00:00", "30.00", "0.00", "usd", "false", "", "", "", "0.00", "Failed"],
+        ["ch_3", "2026-05-02 04:00:00", "40.00", "0.00", "usd", "true", "40.00", "0.00", "usd", "1.46", "Paid"],
+    ])
+    ingest_file(client, payments)
+    ingest_file(client, _write(tmp_path / "balance.csv", [
+        BALANCE_HEADER, _txn(1, "2026-05-02 04:00:00", "40.00", "1.46", "charge")]))
+    series = _series(client)
+    assert series["stripe_gross"] == {date(2026, 5, 1): Decimal("25.11"), date(2026, 5, 2): Decimal("40.00")}
+    assert series["stripe_failed_payments"] == {date(2026, 5, 1): 1}
+
+
+def test_a_balance_report_in_several_currencies_is_refused(chimera_home: Path, tmp_path: Path) -> None:
+    client = add_client("multi")
+    path = _write(tmp_path / "balance.csv", [
+        BALANCE_HEADER, _txn(1, "2026-05-01 03:48:05", "25.11", "1.03", "charge"),
+        _txn(2, "2026-05-01 04:00:00", "30.00", "1.20", "charge", currency="eur")])
+    with pytest.raises(IngestError, match=r"balance\.csv: the balance report mixes currencies \(eur, usd\)"):
+        ingest_file(client, path)
+    assert _series(client) == {}
+
+
+CATEGORIES = ["charge", "charge", "charge", "refund", "refund_failure", "payout", "fee", "dispute", "adjustment"]
+
+
+@st.composite
+def balance_reports(draw) -> list[list[str]]:
+    rows = []
+    for n in range(draw(st.integers(1, 12))):
+        moment = datetime(2026, 3, 28) + timedelta(minutes=draw(st.integers(0, 4 * 24 * 60)))
+        category = draw(st.sampled_from(CATEGORIES))
+        amount = draw(prices)
+        gross = amount if category in ("charge", "refund_failure") else f"-{amount}"
+        fee = draw(st.sampled_from(["0.00", "0.59", "1.23"])) if category == "charge" else "0.00"
+        rows.append(_txn(n, moment.strftime("%Y-%m-%d %H:%M:%S"), gross, fee, category))
+    columns = draw(st.permutations(range(len(BALANCE_HEADER))))  # matched by name, in any order
+    return [[row[i] for i in columns] for row in [BALANCE_HEADER, *rows]]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=balance_reports())
+def test_generated_balance_reports_match_the_reference(chimera_home: Path, tmp_path: Path, rows) -> None:
+    path = _write(tmp_path / "balance.csv", rows)
+    summary, series = _ingest(path)
+    expected = reference_balance(path)
+    assert summary.rejected == [] and series == expected
+
+
 # --------------------------------------------------------------------------- generated Shopify exports
 
 

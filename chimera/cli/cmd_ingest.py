@@ -24,7 +24,9 @@ def ingest(
     path: Path | None = typer.Argument(None, help="The export (CSV) to ingest.", show_default=False),
     client: str = typer.Option(..., "--client", help="Client name (chimera client list)."),
     source: str | None = typer.Option(
-        None, "--source", help="shopify_orders | stripe_payments | analytics_daily | fiverr_orders (default: detect)."
+        None, "--source",
+        help="shopify_orders | stripe_payments (payments export or balance report) | analytics_daily | "
+        "fiverr_orders (default: detect).",
     ),
     pull: str | None = typer.Option(None, "--pull", help="Pull from an API instead of a file: shopify | stripe."),
     since: str | None = typer.Option(None, "--since", help="With --pull: first day (YYYY-MM-DD)."),

@@ -62,6 +62,16 @@ STRIPE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 STRIPE_REQUIRED = ("created", "amount", "status")
 
+BALANCE_COLUMNS: dict[str, tuple[str, ...]] = {  # a Stripe balance report (reports: lower_snake_case names)
+    "id": ("balance_transaction_id",),
+    "created": ("created_utc",),
+    "gross": ("gross",),
+    "fee": ("fee",),
+    "category": ("reporting_category",),
+    "currency": ("currency",),
+}
+BALANCE_REQUIRED = ("created", "gross", "category")
+
 ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
     "date": ("date", "day"),
     "sessions": ("sessions",),
@@ -74,7 +84,8 @@ ANALYTICS_REQUIRED = ("date", "sessions")
 
 EXPECTED = {
     "shopify_orders": ", ".join(SHOPIFY_COLUMNS[c][0] for c in SHOPIFY_REQUIRED),
-    "stripe_payments": "Created date (UTC) (or Created (UTC)), Amount, Status",
+    "stripe_payments": "Created date (UTC) (or Created (UTC)), Amount, Status; or a balance report's "
+                       "created_utc, gross, reporting_category",
     "analytics_daily": "date, sessions (plus users/totalUsers, transactions, revenue/purchaseRevenue)",
     "fiverr_orders": "the columns named in client.yml fiverr: (date, amount, status)",
 }
@@ -183,6 +194,8 @@ def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None)
     if {"name", "created at", "lineitem quantity"} <= lower:
         return "shopify_orders"
     if {"status", "amount"} <= lower and lower & {"created date (utc)", "created (utc)"}:
+        return "stripe_payments"
+    if {"created_utc", "gross", "reporting_category"} <= lower:  # a balance report: also Stripe money
         return "stripe_payments"
     if "sessions" in lower and lower & {"date", "day"}:
         return "analytics_daily"

@@ -27,6 +27,7 @@ from chimera.ingest.pseudonymize import pseudonymizer
 from chimera.ingest.shopify import aggregate_shopify, scan_shopify
 from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
+from chimera.ingest.stripe_balance import aggregate_balance, is_balance_report, read_balance
 
 
 def fingerprint_file(path: Path, chunk: int = 1 << 23) -> str:
@@ -56,6 +57,9 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
     if kind == "shopify_orders":
         return aggregate_shopify(scan_shopify(path, header), pseudonymizer(client.name), line_of, path=path,
                                  defer_lines=defer)
+    if kind == "stripe_payments" and is_balance_report(header):
+        df, cols = read_balance(path, header)
+        return aggregate_balance(df, line_of, cols)
     if kind == "stripe_payments":
         df, cols = read_stripe(path, header)
         return aggregate_stripe(df, line_of, cols)
