@@ -693,6 +693,48 @@ def test_money_with_more_decimals_than_kept_is_never_rounded_silently(chimera_ho
     assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}
 
 
+@pytest.mark.parametrize("price", ["1e3", "1E1", "2.5e-1"])
+def test_money_with_an_exponent_is_not_a_number(chimera_home: Path, tmp_path: Path, price: str) -> None:
+    """`1e3` is not money as an export writes it (DATA.md: decimal point, no thousands separators): its
+    order is rejected in any file, not read as 1000 in one file and refused in another."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(3, "10.00")]),
+            *_order("#2", "2026-04-05 11:00:00 -0400", [(1, price)], subtotal="1000.00", total="1006.00")]
+    summary, series = _ingest(_write(tmp_path / "orders.csv", rows))
+    assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(3, "Lineitem price", price, "#2")]
+    assert summary.rejected[0].reason.startswith("not a number")
+    assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}
+
+
+def test_an_older_export_without_refunds_leaves_refund_metrics_missing(chimera_home: Path, tmp_path: Path) -> None:
+    """DATA.md: older exports have fewer columns, and missing is never zero. Without `Refunded Amount` the
+    file says nothing of refunds: refunded_amount, refunded_orders and net_revenue are not written (a
+    refund-rate KPI is then UNKNOWN, not a perfect 0 %); without `Email`, stored customers are kept."""
+    drop = {"Refunded Amount", "Email"}
+    keep = [i for i, h in enumerate(SHOPIFY_HEADER) if h not in drop]
+    client = add_client("older")
+    full = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")], refunded="4.00")]
+    ingest_file(client, _write(tmp_path / "new.csv", full))
+    older = _write(tmp_path / "old.csv", [[r[i] for i in keep] for r in full])
+    summary = ingest_file(client, older)
+    series = _series(client)
+    assert summary.rejected == [] and series["total_sales"] == {date(2026, 4, 5): Decimal("16.00")}
+    assert not {"refunded_amount", "refunded_orders", "net_revenue"} & set(series)
+    with session_scope() as s:
+        assert len(s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all()) == 1
+
+
+@pytest.mark.parametrize("at", [0, len(SHOPIFY_HEADER)])
+def test_a_needed_column_named_twice_is_refused(chimera_home: Path, tmp_path: Path, at: int) -> None:
+    """Columns are matched by name, never by position: two `Total` columns (one pasted in) make the value
+    unknown, whichever comes first; the error names the file, the header line and both columns."""
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")])]
+    rows = [[*r[:at], "Total" if i == 0 else "999.00", *r[at:]] for i, r in enumerate(rows)]
+    client = add_client(f"dup{at}")
+    with pytest.raises(IngestError, match=r"orders\.csv: line 1: the header names 'Total' 2 times"):
+        ingest_file(client, _write(tmp_path / "orders.csv", rows))
+    assert _series(client) == {}
+
+
 def test_classic_mac_line_endings_are_a_clear_error(chimera_home: Path, tmp_path: Path) -> None:
     """CR-only line ends (old Excel for Mac "CSV (Macintosh)"): one giant line to a CSV reader. An
     IngestError naming the file and the fix, not a reader crash nor a one-row file."""
@@ -772,7 +814,8 @@ def analytics_days(draw) -> str:
         day = date(2026, 3, 1) + timedelta(days=offset)
         text = day.strftime("%Y%m%d" if draw(st.booleans()) else "%Y-%m-%d")
         cells = [str(draw(st.integers(0, 5000))), draw(st.sampled_from(["", "17", "1200"])),
-                 str(draw(st.integers(0, 60))), draw(st.sampled_from(["", "0", "120.5", "2081.9200000001"]))]
+                 str(draw(st.integers(0, 60))),
+                 draw(st.sampled_from(["", "0", "120.5", "2081.9200000001", "2081.9199999999"]))]
         lines.append(",".join([text, *cells]))
         if draw(st.integers(0, 5)) == 0:  # a spreadsheet's blank row: empty or only spaces
             lines.append(draw(st.sampled_from([",,,,", " , , , , "])))

@@ -40,8 +40,10 @@ def aggregate_analytics(
     df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "analytics_daily"
 ) -> Aggregate:
     present = [c for c in METRIC_OF if c in df.columns]
-    if "revenue" in present:  # GA writes float noise (2081.9200000001): keep 6 places
-        df = df.with_columns(pl.col("revenue").str.replace(rf"^(\s*[+-]?\d+\.\d{{{MAX_SCALE}}})\d+", "$1"))
+    if "revenue" in present:  # GA writes float noise (2081.9199999999): rounded to 6 places, not cut
+        noisy = pl.col("revenue").str.contains(rf"^\s*[+-]?\d+\.\d{{{MAX_SCALE + 1},}}\s*$")
+        rounded = pl.col("revenue").str.strip_chars().cast(pl.Decimal(38, MAX_SCALE), strict=False).cast(pl.String)
+        df = df.with_columns(pl.when(noisy).then(rounded).otherwise(pl.col("revenue")).alias("revenue"))
     fmt = money_format(df, ["revenue"])
     checks = [
         *reject_required(["date"]),

@@ -159,6 +159,7 @@ def resolve_columns(
 ) -> dict[str, str]:
     """Canonical name -> the file's header for every column found; IngestError if one required is missing."""
     found = {key: col for key, sp in spec.items() if (col := _lookup(header.columns, sp, exact))}
+    _no_duplicates(path, header, list(found.values()))
     missing = [spec[key][0] for key in required if key not in found]
     if missing:
         raise IngestError(
@@ -167,6 +168,18 @@ def resolve_columns(
             f"{' ...' if len(header.columns) > 12 else ''}{_looks_like(path, header, kind)}"
         )
     return found
+
+
+def _no_duplicates(path: Path, header: Header, used: list[str]) -> None:
+    """A needed column named twice (a pasted or hand-added column): which one holds the values is
+    unknown, and columns are matched by name, never by position."""
+    for col in used:
+        places = [i + 1 for i, c in enumerate(header.columns) if c == col]
+        if len(places) > 1:
+            raise IngestError(
+                f"{path}: line {header.skip_lines + 1}: the header names {col!r} {len(places)} times (columns "
+                f"{', '.join(map(str, places))}): which one holds the values is unknown; rename or delete the extra"
+            )
 
 
 def _looks_like(path: Path, header: Header, kind: str) -> str:

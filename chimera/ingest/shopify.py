@@ -46,7 +46,7 @@ MONEY = ["gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sa
 HEADERS = {k: v[0] for k, v in SHOPIFY_COLUMNS.items()}
 FAST_SCALE = 6
 FAST_MAX_LEN = 12
-TOO_FINE = rf"\.\d{{{FAST_SCALE + 1}}}"  # a 7th decimal place
+TOO_FINE = rf"\.\d{{{FAST_SCALE + 1}}}|[eE]"  # a 7th decimal place, or an exponent (`1e3`: not money as written)
 BAD_TS = "not a date-time like 2026-04-05 21:06:21 -0400"
 NOT_NUMBER = "not a number (expected e.g. 12.34)"
 _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping", "taxes": "taxes",
@@ -106,9 +106,10 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
 
 
 def _too_long(c: str) -> pl.Expr:
-    """Text longer than 12 bytes (a billion or more), or with more than the fast pass's 6 decimal
-    places (`0.3333333` is 9 bytes: the cast would round it silently): the file then takes the
-    careful pass. A length compare and a regex with a literal start: cheap."""
+    """Text longer than 12 bytes (a billion or more), with more than the fast pass's 6 decimal
+    places (`0.3333333` is 9 bytes: the cast would round it silently), or with an exponent (the
+    cast reads `1e3` as 1000; the careful pass refuses it, as Stripe's does): the file then takes
+    the careful pass. A length compare and a regex of literal starts: cheap."""
     return ((pl.col(c).str.len_bytes() > FAST_MAX_LEN) | pl.col(c).str.contains(TOO_FINE)).fill_null(False)
 
 
@@ -216,6 +217,7 @@ def aggregate_shopify(
     sums keep both cores busy); with ``defer_lines`` the aggregate is returned at once and
     ``Aggregate.settle`` waits for them: the store settles after its inserts, so the file scan
     runs on the core the single-threaded database writes leave idle."""
+    absent = set(RAW) - set(raw.collect_schema().names())
     rows, fmt = parse_rows(raw, path)
     missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
                for c in ("subtotal", "total")]
@@ -224,6 +226,7 @@ def aggregate_shopify(
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
     days, orders, customers = _sums(rows, errors, fmt, pseudonym, path)
+    days, customers = _known(days, absent), None if "email" in absent else customers
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers)
     if not errors.height:
         return agg
@@ -234,6 +237,19 @@ def aggregate_shopify(
     if not defer_lines:
         agg.settle()
     return agg
+
+
+NEEDS = {"refunded": ("refunded_amount", "refunded_orders", "net_revenue"), "discount": ("discounts",),
+         "shipping": ("shipping",), "taxes": ("taxes",)}
+
+
+def _known(days: DayMetrics, absent: set[str]) -> DayMetrics:
+    """Days without the metrics an export cannot know: an older export without `Refunded Amount`
+    says nothing of refunds, so refunded_amount (and net_revenue) are missing, never a made-up 0."""
+    unknown = {m for col in absent for m in NEEDS.get(col, ())}
+    if not unknown:
+        return days
+    return {day: {m: v for m, v in values.items() if m not in unknown} for day, values in days.items()}
 
 
 def _sums(
