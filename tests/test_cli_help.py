@@ -74,3 +74,15 @@ def test_agents_package_is_ours_not_the_openai_sdk() -> None:
     import agents
 
     assert Path(agents.__file__).resolve().parent == ROOT / "agents"
+
+
+def test_override_params_must_be_a_json_object(chimera_home: Path, monkeypatch, capsys) -> None:
+    """`--params '[1,2]'` is refused at once (exit 1, one line), before anything is recorded: a list or a
+    number would only fail later, in planning, leaving the play decided and stuck."""
+    from chimera.cli.app import run
+
+    for params in ("[1, 2]", "5", '"abc"'):
+        monkeypatch.setattr("sys.argv", ["chimera", "override", "pr_x", "--reason", "test", "--params", params])
+        assert run() == 1
+        err = capsys.readouterr().err.strip()
+        assert "--params must be a JSON object" in err and len(err.splitlines()) == 1

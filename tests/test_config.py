@@ -239,6 +239,20 @@ def test_cli_check_client_reports_each_problem_on_its_own_line(chimera_home: Pat
     assert doc["ok"] is False and len(doc["problems"]) == len(lines) - 1  # last line is the count
 
 
+def test_the_installed_command_exits_1_when_a_check_fails(chimera_home: Path, monkeypatch) -> None:
+    """Through ``run()`` (the `chimera` script), not CliRunner: a command raising typer.Exit(1) must exit
+    1 (click without standalone mode returns that code instead of raising it)."""
+    from chimera.cli.app import run
+
+    assert runner.invoke(app, ["client", "add", "acme"]).exit_code == 0
+    kpis = settings.client_dir("acme") / "kpis.yml"
+    kpis.write_text(kpis.read_text("utf-8").replace("target: 45", "target: 48", 1))
+    monkeypatch.setattr("sys.argv", ["chimera", "config", "check", "--client", "acme", "--json"])
+    assert run() == 1
+    monkeypatch.setattr("sys.argv", ["chimera", "config", "check"])
+    assert run() == 0
+
+
 def test_cli_log_then_check_passes(chimera_home: Path) -> None:
     assert runner.invoke(app, ["client", "add", "acme"]).exit_code == 0
     kpis = settings.client_dir("acme") / "kpis.yml"

@@ -52,7 +52,7 @@ def parse_day(value: str | None, option: str = "--as-of") -> date | None:
 def run() -> int:
     """Run the CLI; a ChimeraError prints one red line on stderr and exits 1, never a traceback."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # without standalone mode click returns typer.Exit's code
     except ChimeraError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         return 1
@@ -72,4 +72,4 @@ def run() -> int:
             exc.show()
             return exc.exit_code
         raise
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0

@@ -74,9 +74,12 @@ def override(
     """Run a suggested play with your changes (and your reason); recorded as an override."""
     if params:
         try:
-            json.loads(params)
+            parsed = json.loads(params)
         except json.JSONDecodeError as exc:
             raise DecisionError(f"--params is not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise DecisionError(f"--params must be a JSON object of step parameters, e.g. "
+                                f"'{{\"change_pct\": 5}}' (got {params})")
     _decide("override", play_run_id, reason, who, params, json_out)
 
 
