@@ -735,6 +735,25 @@ def test_a_needed_column_named_twice_is_refused(chimera_home: Path, tmp_path: Pa
     assert _series(client) == {}
 
 
+def test_rows_without_a_name_are_each_reported_and_reject_their_order(chimera_home: Path, tmp_path: Path) -> None:
+    """A Name deleted by hand: every such row is reported at its line (not only the first), a nameless
+    line item amid an order's rows rejects that whole order (never ingested a line short), and a
+    nameless order row is an order of its own."""
+    three = _order("#3", "2026-04-05 12:00:00 -0400", [(1, "8.00"), (2, "1.00"), (1, "3.00")])
+    three[1][0] = ""
+    nameless = _order("", "2026-04-05 11:00:00 -0400", [(1, "7.00")])
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")]), *nameless, *three,
+            *_order("", "2026-04-05 13:00:00 -0400", [(1, "9.00")])]
+    summary, series = _ingest(_write(tmp_path / "orders.csv", rows))
+    assert [(r.line, r.column, r.order) for r in summary.rejected] == [(3, "Name", ""), (5, "Name", "#3"),
+                                                                      (7, "Name", "")]
+    assert summary.orders_ingested == 1 and series["units"] == {date(2026, 4, 5): 1}
+    resorted = [SHOPIFY_HEADER, *sorted(rows[1:], key=lambda r: r[SHOPIFY_HEADER.index("Lineitem price")])]
+    summary, series = _ingest(_write(tmp_path / "sorted.csv", resorted))  # a spreadsheet sort: grouped by Name
+    assert sum(r.column == "Name" for r in summary.rejected) == 3  # (the lone line item also lacks Subtotal)
+    assert series["orders"] == {date(2026, 4, 5): 2}  # #1 and #3 (whose nameless line is its own, rejected)
+
+
 def test_classic_mac_line_endings_are_a_clear_error(chimera_home: Path, tmp_path: Path) -> None:
     """CR-only line ends (old Excel for Mac "CSV (Macintosh)"): one giant line to a CSV reader. An
     IngestError naming the file and the fix, not a reader crash nor a one-row file."""

@@ -159,14 +159,19 @@ def with_missing(df: FrameT, keys: list[str]) -> FrameT:
 
 
 def bad_cells(
-    parts: list[tuple[pl.DataFrame, list[Check]]], order: str, headers: dict[str, str]
+    parts: list[tuple[pl.DataFrame, list[Check]]], order: str | pl.Expr, headers: dict[str, str],
+    key: str | None = None,
 ) -> pl.DataFrame:
     """One row per bad cell (_row, order, column, value, reason) over frames that share ``_row``;
-    the first occurrence per order+column+value (continuation rows repeat the same bad value)."""
-    frames = [  # lazy: each filter touches only the five columns it keeps, not the whole frame
+    the first occurrence per order+column+value (continuation rows repeat the same bad value).
+    ``order`` is the column (or expression) naming the order; ``key``, when given, the column
+    telling orders apart (two rows without a Name both show order "" yet are two orders)."""
+    shown = pl.col(order) if isinstance(order, str) else order
+    frames = [  # lazy: each filter touches only the columns it keeps, not the whole frame
         df.lazy().filter(c.mask).select(
             pl.col(ROW),
-            pl.col(order).fill_null("").alias("order"),
+            pl.col(key or ROW).alias("_key"),
+            shown.fill_null("").alias("order"),
             pl.lit(headers.get(c.column, c.column)).alias("column"),
             pl.col(c.column).fill_null("").alias("value"),
             pl.lit(c.reason).alias("reason"),
@@ -175,7 +180,8 @@ def bad_cells(
         for c in checks
     ]
     errors = pl.concat(pl.collect_all(frames)).sort(ROW, maintain_order=True)
-    return errors.unique(subset=["order", "column", "value"], keep="first", maintain_order=True)
+    subset = ["_key" if key else "order", "column", "value"]
+    return errors.unique(subset=subset, keep="first", maintain_order=True).drop("_key")
 
 
 def rejections(errors: pl.DataFrame, line_of: LineFinder | dict[int, int]) -> list[Rejection]:

@@ -141,13 +141,37 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
         df = collect(_typed(lf, fmt), path)
     if df["_empty"].any():  # a fully empty row (`,,,` from a spreadsheet) is no record: never a rejection
         df = df.filter(~pl.col("_empty"))
-    df = df.drop("_empty")
-    new_run = (pl.col("name") != pl.col("name").shift()).fill_null(True)
+    df = df.drop("_empty").with_columns(_order_key(df["name"].has_nulls(), carry=True))
+    new_run = (pl.col(KEY) != pl.col(KEY).shift()).fill_null(True)
     df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
     if df.height and (df["_order"][-1] != _distinct_names(df) or _head_not_first(df)):  # re-sorted rows
-        df = df.with_columns(pl.col("name").str.strip_chars())  # `#1 ` on a hand-edited row is order `#1`
-        df = _copies(df.with_columns(_head_row().alias("_first"), pl.col("name").alias("_order")))
+        df = df.with_columns(_order_key(df["name"].has_nulls(), carry=False).str.strip_chars())  # `#1 ` is `#1`
+        df = _copies(df.with_columns(_head_row().alias("_first"), pl.col(KEY).alias("_order")))
     return df, fmt
+
+
+KEY = "_key"  # the order a row belongs to: its Name, or for a row without one, see _order_key
+NAMELESS = "\x00"  # starts the key of a row without a Name that is an order of its own
+
+
+def _order_key(nameless: bool, carry: bool) -> pl.Expr:
+    """Name, unless a row has none (a cell deleted by hand): such a row is rejected, and so is the
+    order it belongs to. A nameless row with Subtotal is an order of its own (its own key, so each is
+    reported); in export order (``carry``) a nameless line item belongs to the order above it, whose
+    rows surround it; elsewhere it is its own."""
+    name = pl.col("name")
+    if not nameless:
+        return name.alias(KEY)
+    own = pl.lit(NAMELESS) + pl.col(ROW).cast(pl.String)
+    if not carry:
+        return pl.coalesce(name, own).alias(KEY)
+    return pl.when(name.is_null() & ~pl.col("_subtotal_missing")).then(own).otherwise(name).forward_fill() \
+        .fill_null(own).alias(KEY)
+
+
+def shown_order() -> pl.Expr:
+    """The order a rejection names: a nameless order row's own key is no name."""
+    return pl.when(pl.col(KEY).str.starts_with(NAMELESS)).then(pl.lit("")).otherwise(pl.col(KEY))
 
 
 COPY_CONFLICT = "the order is listed more than once with different rows (pasted exports?): which is current is unknown"
@@ -164,17 +188,17 @@ def _copies(df: pl.DataFrame) -> pl.DataFrame:
     rows that agree are one order, all its lines count. Only on the grouping-by-name path, which a
     file in export order takes when a name recurs (see ``_head_not_first``)."""
     head = ~pl.col("_subtotal_missing")
-    df = df.with_columns(head.sum().over("name").alias("_copies"))
+    df = df.with_columns(head.sum().over(KEY).alias("_copies"))
     if (df["_copies"].max() or 0) <= 1:  # type: ignore[operator]
         return df.with_columns(_dup=pl.lit(False), _conflict=pl.lit(False))
-    same = pl.len().over("name", *_COPY_KEY)  # rows equal to this one in its order
-    rank = pl.int_range(pl.len()).over("name", *_COPY_KEY)
+    same = pl.len().over(KEY, *_COPY_KEY)  # rows equal to this one in its order
+    rank = pl.int_range(pl.len()).over(KEY, *_COPY_KEY)
     several = pl.col("_copies") > 1
     # k identical copies: every count a multiple of k. Not in a filled-down layout (no row lacks
     # Subtotal): there two lines with equal quantity and price (SKUs are never read) look alike.
     filled = not df["_subtotal_missing"].any()
-    split = pl.lit(False) if filled else (same % pl.col("_copies").clip(1) == 0).all().over("name")
-    agree = pl.struct(_ORDER_KEY).filter(head).n_unique().over("name") == 1
+    split = pl.lit(False) if filled else (same % pl.col("_copies").clip(1) == 0).all().over(KEY)
+    agree = pl.struct(_ORDER_KEY).filter(head).n_unique().over(KEY) == 1
     return df.with_columns(
         (several & split & (rank >= same // pl.col("_copies"))).alias("_dup"),
         (several & ~split & ~agree & head).alias("_conflict"),
@@ -196,15 +220,15 @@ def _head_row() -> pl.Expr:
     """Each name's order row: the first holding Subtotal (order-level fields are on that row only,
     wherever a spreadsheet sort put it); the name's first row when none does (reported missing)."""
     head = ~pl.col("_subtotal_missing")
-    first_head = head & (head.cum_sum().over("name") == 1)
-    return first_head | (~head.any().over("name") & pl.col("name").is_first_distinct())
+    first_head = head & (head.cum_sum().over(KEY) == 1)
+    return first_head | (~head.any().over(KEY) & pl.col(KEY).is_first_distinct())
 
 
 def _distinct_names(df: pl.DataFrame) -> int:
     """Distinct hashes of the runs' names: a lower bound of the distinct names (hashing first makes
     the count about 3x cheaper). Equal to the run count, every run is its own order; lower (a name
     in two runs or, rarely, a collision) takes the always-correct grouping by name."""
-    return int(df.select(pl.col("name").filter(pl.col("_first")).hash().n_unique()).item())
+    return int(df.select(pl.col(KEY).filter(pl.col("_first")).hash().n_unique()).item())
 
 
 def aggregate_shopify(
@@ -224,7 +248,7 @@ def aggregate_shopify(
     if "_conflict" in rows.columns:
         missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
-    errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], "name", HEADERS)
+    errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], shown_order(), HEADERS, key="_order")
     days, orders, customers = _sums(rows, errors, fmt, pseudonym, path)
     days, customers = _known(days, absent), None if "email" in absent else customers
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers)
