@@ -83,6 +83,16 @@ def test_kpi_formulas_use_contract_metrics(base) -> None:
             assert 0 <= k.critical <= 1 and 0 <= k.target <= 1, k.id  # fractions, not percentages
 
 
+def test_the_base_metric_list_is_the_contract() -> None:
+    """``BASE_METRICS`` (what `chimera metrics --metric` accepts) names exactly docs/contracts.md's metrics."""
+    from chimera.ingest.models import BASE_METRICS
+
+    section = CONTRACTS.split("## Base metric names", 1)[1].split("\n## ", 1)[0]
+    named = {m for m in re.findall(r"[a-z][a-z0-9_]*", section) if m in BASE_METRICS or "_" in m}
+    assert BASE_METRICS <= set(re.findall(r"[a-z][a-z0-9_]*", section))
+    assert {m for m in named if m.startswith(("stripe_", "ga_", "fiverr_", "refunded_", "net_"))} <= BASE_METRICS
+
+
 def test_plays_cover_the_required_library(base) -> None:
     required = {"pricing_test", "bundle_offer", "free_shipping_threshold", "winback_email",
                 "checkout_friction_audit", "refund_root_cause_review", "fiverr_gig_package_refresh",

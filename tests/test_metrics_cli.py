@@ -69,3 +69,11 @@ def test_readable_output_and_one_line_errors(chimera_home: Path, sample_store: P
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1 and proc.stdout == ""
     assert "not a known export" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_unknown_metric_is_an_error_not_an_empty_answer(chimera_home: Path) -> None:
+    """`--metric net_sale` (a typo) must not look like "no data": one line, exit 1, the close name."""
+    add_client("t")
+    result = runner.invoke(app, ["metrics", "--client", "t", "--metric", "net_sale", "--json"])
+    assert result.exit_code == 1 and "did you mean 'net_sales'?" in str(result.exception)
+    assert _json(["metrics", "--client", "t", "--metric", "net_sales", "--json"])["metrics"] == {}

@@ -9,8 +9,10 @@ from rich.table import Table
 
 from chimera.cli.app import app, emit_json, out, parse_day
 from chimera.clients import get_client
+from chimera.config.loader import suggest
 from chimera.db.engine import session_scope
-from chimera.ingest.models import COUNT_METRICS
+from chimera.errors import ChimeraError
+from chimera.ingest.models import BASE_METRICS, COUNT_METRICS
 from chimera.metrics import Series, load_series
 
 CENT = Decimal("0.01")
@@ -45,6 +47,10 @@ def metrics(
 ) -> None:
     """Daily base metrics as ingested (a day without data is absent, never zero)."""
     ctx = get_client(client)
+    for name in metric or []:
+        if name not in BASE_METRICS:  # a typo must not read as "no data yet"
+            raise ChimeraError(f"--metric {name!r}: not a base metric{suggest(name, sorted(BASE_METRICS))}; "
+                               f"known: {', '.join(sorted(BASE_METRICS))}")
     with session_scope() as session:
         series = load_series(session, ctx.company_id, metric or None, parse_day(start, "--from"),
                              parse_day(end, "--to"))

@@ -28,6 +28,15 @@ COUNT_METRICS = frozenset(
 )  # fmt: skip
 
 
+MONEY_METRICS = frozenset(
+    {
+        "gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sales", "refunded_amount",
+        "net_revenue", "ga_revenue", "stripe_gross", "stripe_fees", "stripe_refunded", "fiverr_earnings",
+    }
+)  # fmt: skip
+BASE_METRICS = COUNT_METRICS | MONEY_METRICS  # every name an ingest writes (docs/contracts.md)
+
+
 class Rejection(BaseModel):
     """One bad cell; its whole order (or row, for row-per-payment sources) was left out."""
 
