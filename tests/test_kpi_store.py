@@ -151,3 +151,22 @@ def test_cli_calibrate_writes_only_when_confirmed(client):
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert "conversion_rate" in doc["written"] and path.read_text() != before
+
+
+def test_calibration_keeps_thresholds_of_a_kpi_without_variation(client):
+    """The seeded shop never had a cancellation: proposing 0/0/0 would make one cancellation CRITICAL."""
+    proposals = {p.kpi: p for p in propose_calibration(client, LAST)}
+    cancel = proposals["cancellation_rate"]
+    assert cancel.enough_history and cancel.proposed == {}
+    assert cancel.reason == "history has no variation (all 0.00%): keeping configured 1.00%/3.00%/5.00%"
+    before = client.configs.kpi("cancellation_rate")
+    changed = apply_calibration(client, list(proposals.values()), owner="tester", reason="test calibration")
+    assert "cancellation_rate" not in changed and "conversion_rate" in changed
+    after = load_config_set(client.folder).kpi("cancellation_rate")
+    assert (after.target, after.warning, after.critical) == (Decimal("0.01"), Decimal("0.03"), Decimal("0.05"))
+    assert before == after
+    for p in proposals.values():
+        if p.proposed:
+            k = load_config_set(client.folder).kpi(p.kpi)
+            order = [k.target, k.warning, k.critical]
+            assert len(set(order)) == 3 and order in (sorted(order), sorted(order, reverse=True)), p.kpi

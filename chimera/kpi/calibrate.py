@@ -3,7 +3,10 @@
 Target = median of the last 8 weekly values (the KPI's own window, ending as-of, as-of - 7, ...);
 warning and critical sit 2 and 3 standard deviations of those values away in the bad direction, with
 recovery thresholds half a deviation back towards the target. KPIs with fewer than 6 usable weekly
-values get no proposal and say why. Applying edits only the numbers in kpis.yml (comments stay),
+values get no proposal and say why; so do KPIs whose history has no variation (a shop that never had
+a refund: 0/0/0 would make one refund CRITICAL) and KPIs whose proposal would not be strictly ordered
+in the bad direction after rounding (target, recovery, warning, recovery, critical): they keep the
+configured thresholds. Applying edits only the numbers in kpis.yml (comments stay),
 re-validates the whole config set, and logs the change in the changelog.
 """
 
@@ -13,6 +16,7 @@ import math
 import re
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from pathlib import Path
 
 from sqlmodel import Session
@@ -39,6 +43,19 @@ def _round(value: float, unit: str) -> Decimal:
     return max(out, Decimal(0)) if unit != "ratio" else out
 
 
+def _strictly_ordered(proposed: dict[str, Decimal], direction: str) -> bool:
+    """target, warning_recovery, warning, critical_recovery, critical strictly in the bad direction.
+
+    Equal or crossed thresholds would make every move past the target a CRITICAL at once (a history
+    of all-zero refunds proposed 0/0/0, so one refund read CRITICAL), or contradict the config rule.
+    """
+    order = [proposed[k] for k in ("target", "warning_recovery", "warning", "critical_recovery", "critical")
+             if k in proposed]
+    if direction == "higher_is_better":
+        order = [-v for v in order]
+    return all(a < b for a, b in pairwise(order))
+
+
 def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None) -> Proposal:
     """A proposal for one KPI from its last ``WEEKS`` weekly values (pure)."""
     windows = KPIWindows(spec, series, customers)
@@ -57,8 +74,12 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
     mid = len(floats) // 2
     target = floats[mid] if len(floats) % 2 else (floats[mid - 1] + floats[mid]) / 2
     mean = sum(floats) / len(floats)
-    sd = math.sqrt(sum((v - mean) ** 2 for v in floats) / (len(floats) - 1))
-    sd = max(sd, abs(target) * 0.02)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in floats) / (len(floats) - 1))
+    configured = "/".join(fmt(getattr(spec, k), spec.unit) for k in ("target", "warning", "critical"))
+    if floats[0] == floats[-1]:
+        return Proposal(**base, enough_history=True, reason=(
+            f"history has no variation (all {fmt(values[0], spec.unit)}): keeping configured {configured}"))
+    sd = max(spread, abs(target) * 0.02)
     sign = -1 if spec.direction == "higher_is_better" else 1
     proposed = {
         "target": _round(target, spec.unit),
@@ -71,6 +92,12 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
         proposed["critical_recovery"] = _round(target + sign * 2.5 * sd, spec.unit)
     if spec.unit == "percent":
         proposed = {k: min(v, Decimal(1)) for k, v in proposed.items()}
+    if not _strictly_ordered(proposed, spec.direction):
+        shown = "/".join(fmt(proposed[k], spec.unit) for k in ("target", "warning", "critical"))
+        return Proposal(**base, enough_history=True, reason=(
+            f"thresholds from the history collapse or cross ({shown} after rounding and clamping, median "
+            f"{fmt(_round(target, spec.unit), spec.unit)}, spread {fmt(_round(sd, spec.unit), spec.unit)}): "
+            f"keeping configured {configured}"))
     reason = (f"median of {len(values)} weekly values to {end} {fmt(proposed['target'], spec.unit)}, spread "
               f"{fmt(_round(sd, spec.unit), spec.unit)}: warning at 2 sd, critical at 3 sd")
     return Proposal(**base, enough_history=True, reason=reason, proposed=proposed)

@@ -49,7 +49,7 @@ class Judgement:
     detail: str = ""
 
 
-def judge(windows: KPIWindows, as_of: date, history_flags: set[date] | None = None) -> Judgement:
+def judge(windows: KPIWindows, as_of: date) -> Judgement:
     """The status of ``windows.spec`` at ``as_of`` with everything the note needs."""
     spec = windows.spec
     newest = windows.newest(as_of, history_days(spec))
@@ -71,7 +71,7 @@ def judge(windows: KPIWindows, as_of: date, history_flags: set[date] | None = No
     assert threshold is not None
     score, level = None, 0
     if spec.anomaly:
-        score, level = anomaly_mod.confirmed(windows, end, history_flags)
+        score, level = anomaly_mod.confirmed(windows, end)
         if score is None:
             return Judgement("UNKNOWN", "history", end, current, threshold, detail=(
                 f"fewer than {anomaly_mod.MIN_BASELINE_WEEKS} weekly windows of history before {end} "
@@ -114,10 +114,21 @@ def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState) -> str:
 
 def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int) -> str:
     side = "below" if score.sd_score < 0 else "above"
-    change = f" ({score.change_pct:+.1f}%)" if score.change_pct is not None else ""
-    pending = " for 1 day (needs 2)" if level == 0 else ""
+    if score.change_pct is not None:
+        change = f" ({score.change_pct:+.1f}%)"
+    else:  # from a zero baseline the relative change is unbounded
+        change = f" ({'up' if score.sd_score > 0 else 'down'} from 0)" if score.sd_score else ""
+    if level == 0:
+        tail = " for 1 day (needs 2)"
+    elif level > score.level:  # kept by the recovery rules, not by a fresh breach
+        _, min_sd, min_chg = next(r for r in anomaly_mod.HOLD_RULES if r[0] == level)
+        tail = f", held {LEVELS[level]} until under {min_sd:g} sd or {min_chg:g}%"
+    elif level < score.level:  # about to escalate
+        tail = f", {LEVELS[score.level]} for 1 day (needs 2)"
+    else:
+        tail = ""
     return (f"{abs(score.sd_score):.1f} sd {side} its {score.weeks}-week baseline "
-            f"{fmt(score.baseline, spec.unit)}{change}{pending}")
+            f"{fmt(score.baseline, spec.unit)}{change}{tail}")
 
 
 def _note(spec: KPI, j: Judgement) -> str:
@@ -127,7 +138,7 @@ def _note(spec: KPI, j: Judgement) -> str:
     if j.status == "UNKNOWN":
         return f"{head}; UNKNOWN: {j.detail}"
     parts = [f"{head}, {_threshold_phrase(spec, j.current.value, j.threshold)}"]
-    if j.score is not None and j.score.level > 0:
+    if j.score is not None and (j.score.level > 0 or j.anomaly_level > 0):
         parts.append(_anomaly_phrase(spec, j.score, j.anomaly_level))
     return "; ".join(parts)
 
@@ -162,15 +173,13 @@ def _result(windows: KPIWindows, j: Judgement) -> KPIResult:
     )
 
 
-def evaluate_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None,
-                    history_flags: set[date] | None = None) -> KPIResult:
+def evaluate_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None) -> KPIResult:
     """Judge ``spec`` on ``series`` (``{metric: {day: Decimal}}``) at ``as_of``.
 
-    ``customers`` (``{day: {customer: orders}}``) feeds the special ``repeat_purchase_rate`` formula;
-    ``history_flags`` (window ends known to be anomalous) replaces the replayed flags when given.
+    ``customers`` (``{day: {customer: orders}}``) feeds the special ``repeat_purchase_rate`` formula.
     """
     windows = KPIWindows(spec, series, customers)
-    return _result(windows, judge(windows, as_of, history_flags))
+    return _result(windows, judge(windows, as_of))
 
 
 def daily_states(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None

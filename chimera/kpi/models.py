@@ -27,9 +27,10 @@ class Anomaly(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     flagged: bool
-    """True when the anomaly held two consecutive days (``level`` is then WARNING or CRITICAL)."""
+    """True when the anomaly was raised on two consecutive days and has not recovered yet (``level``
+    is then WARNING or CRITICAL)."""
     level: Level
-    """Confirmed anomaly level (bad direction only)."""
+    """Confirmed anomaly level (bad direction only), kept while the recovery rules still hold."""
     raw_level: Level = "OK"
     """Level on the window end alone, before the two-day confirmation."""
     baseline: Decimal
@@ -39,7 +40,8 @@ class Anomaly(BaseModel):
     sd_score: Decimal
     """(value - baseline) / scale; negative below the baseline."""
     change_pct: Decimal | None
-    """(value - baseline) / baseline in percent (None when the baseline is zero)."""
+    """(value - baseline) / baseline in percent (None when the baseline is zero: any other value is an
+    unbounded change, which passes the change rule)."""
 
 
 class KPIResult(BaseModel):

@@ -58,7 +58,7 @@ class KPIWindows:
         self.customers = customers
         self._cache: dict[date, WindowValue] = {}
         self._slide: tuple[set[date], Counter[str], list[int]] | None = None
-        self.memo: dict[tuple[str, date], object] = {}
+        self.memo: dict[tuple[object, ...], object] = {}
         """Per-end results of rules that read many windows (anomaly scores), shared across days."""
 
     @property
