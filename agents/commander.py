@@ -7,6 +7,7 @@ guard checks against the same tool output.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,10 @@ from agents.context import CycleContext
 from chimera.config.loader import ConfigSet
 from chimera.config.models import Commander as CommanderSpec
 from chimera.db.models import Job
+from chimera.errors import ChimeraError
 from chimera.llm.models import Narrative
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,11 +31,24 @@ class Commander:
         return self.spec.id
 
     def narrate(self, ctx: CycleContext, job: Job, result: dict[str, Any]) -> Narrative:
+        """The model's guarded narrative, or the offline one labelled with the real reason: "no model
+        configured" only when none is; otherwise why the configured model's text is not shown."""
         from agents.llm_commander import model_narrative
 
         text = offline.narrate(self.spec.label, job.type, result)
-        return model_narrative(self, ctx, job, result, text) or Narrative(
-            text=text, source="offline", note="offline (no model configured)")
+        try:
+            story = model_narrative(self, ctx, job, result, text)
+        except ChimeraError:
+            raise  # a misconfiguration (a cassette miss) is for a person to fix
+        except Exception as exc:  # the cycle never fails on a model: its decisions are already made
+            log.exception("model narrative for %s failed", job.type)
+            reason = f"model narrative failed: {type(exc).__name__}"
+            story = Narrative(text=text, source="offline", note=f"{reason}; offline narrative shown", reason=reason)
+        if story is None or story.source == "model":
+            return story or Narrative(text=text, source="offline", note="offline (no model configured)",
+                                      reason="no model configured")
+        reason = story.reason or story.note or "model unavailable"
+        return story.model_copy(update={"text": offline.narrate(self.spec.label, job.type, result, reason)})
 
 
 def build_commanders(configs: ConfigSet) -> list[Commander]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_core.messages import HumanMessage, SystemMessage
 from pydantic import BaseModel
 
+from agents.offline import NOT_NARRATED
 from agents.prompting import render, system_prompt
 from chimera.db.engine import session_scope
 from chimera.db.models import CycleRun
@@ -78,25 +79,45 @@ def _label_backend(ctx: CycleContext, cmd_model: Any) -> None:
         t.backend = f"{t.backend}+{used}"
 
 
-def _model_for(cmd_model: Any) -> Any:
-    """The commander's model, or None (offline) — also when the backend is misconfigured:
-    the cycle never fails because of a model."""
+NO_MODEL = "no model configured"
+
+
+def _model_and_reason(cmd_model: Any) -> tuple[Any, str]:
+    """The commander's model and ``""``, or None and why not: ``no model configured``, or the
+    misconfiguration (the cycle never fails because of a model; ProviderError never holds a key)."""
     backend = cmd_model.backend if cmd_model else None
     name = cmd_model.name if cmd_model else None
     try:
-        return get_chat_model(backend, name)
-    except ProviderError:
-        return None
+        model = get_chat_model(backend, name)
+    except ProviderError as exc:
+        return None, f"model backend misconfigured: {exc}"
+    return model, ("" if model is not None else NO_MODEL)
+
+
+def _model_for(cmd_model: Any) -> Any:
+    """The commander's model, or None (offline) — also when the backend is misconfigured."""
+    return _model_and_reason(cmd_model)[0]
+
+
+def _offline_story(offline_text: str, reason: str) -> Narrative:
+    note = {NO_MODEL: "offline (no model configured)", NOT_NARRATED: NOT_NARRATED}.get(
+        reason, f"{reason}; offline narrative shown")
+    return Narrative(text=offline_text, source="offline", note=note, reason=reason)
 
 
 def model_narrative(cmd: Commander, ctx: CycleContext, job: Job, result: dict[str, Any],
                     offline_text: str) -> Narrative | None:
-    """The model's guarded summary of a job result, or None to keep the offline text."""
+    """The model's guarded summary of a job result, or the offline text with the reason; None when
+    no model is configured at all."""
     if job.type not in MODEL_JOBS:
-        return None
-    model = _model_for(cmd.spec.model)
+        try:
+            configured = resolve_backend(cmd.spec.model.backend if cmd.spec.model else None) != "offline"
+        except ProviderError:
+            configured = True
+        return _offline_story(offline_text, NOT_NARRATED) if configured else None
+    model, reason = _model_and_reason(cmd.spec.model)
     if model is None:
-        return None
+        return None if reason == NO_MODEL else _offline_story(offline_text, reason)
     _label_backend(ctx, cmd.spec.model)
     facts = json.dumps(_compact(result), default=str)
     messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
@@ -131,9 +152,10 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
                    sop_hits: list[dict[str, Any]]) -> Rationale:
     """One model call per triggered play; the JSON it writes is checked figure by figure."""
     fallback = offline_rationale(explanation)
-    model = _model_for(cmd.spec.model) if cmd else None
+    model, reason = _model_and_reason(cmd.spec.model) if cmd else (None, NO_MODEL)
     if model is None or cmd is None:
-        return fallback
+        return fallback if reason == NO_MODEL else fallback.model_copy(
+            update={"note": f"{reason}; offline rationale shown"})
     _label_backend(ctx, cmd.spec.model)
     facts = {"play": {k: explanation.get(k) for k in ("play_id", "label", "reason", "trigger", "kpi_values",
                                                        "why_rank", "evidence_kpis", "reversible")},
@@ -153,7 +175,18 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
         return fallback.model_copy(update={"note": "model rationale was not valid JSON; offline rationale shown"})
     if not check_numbers(" ".join([rationale.summary, rationale.why, *rationale.caveats]), [facts]).ok:
         return fallback.model_copy(update={"note": "model rationale cited figures not in the facts"})
-    return rationale
+    return _only_given_sops(rationale, sop_hits)
+
+
+def _only_given_sops(rationale: Rationale, sop_hits: list[dict[str, Any]]) -> Rationale:
+    """Keep the SOP citations the model was given (the search hits); drop the others, saying so."""
+    given = {str(h.get("file")) for h in sop_hits}
+    kept = [f for f in dict.fromkeys(rationale.sops_cited) if f in given]
+    dropped = [f for f in rationale.sops_cited if f not in given]
+    if not dropped:
+        return rationale.model_copy(update={"sops_cited": kept})
+    note = "dropped SOP citations the model was not given: " + ", ".join(dict.fromkeys(dropped))
+    return rationale.model_copy(update={"sops_cited": kept, "note": "; ".join(filter(None, [rationale.note, note]))})
 
 
 def _strip_fences(text: str) -> str:
@@ -175,52 +208,69 @@ class Answer(BaseModel):
     guard_rejections: int = 0
 
 
+def _is_error_result(result: Any) -> bool:
+    """A tool's error result ({"error": ...}) may repeat the model's own arguments: no source."""
+    return isinstance(result, dict) and set(result) == {"error"}
+
+
 def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str, *, model: Any = None,
                   usage: UsageTracker | None = None, max_rounds: int = 4, facts: list[Any] | None = None) -> Answer:
     """Let the commander's model call the read-only tools, then answer; every figure it writes must
-    come from those tool outputs (else one correction, then the offline answer, said so)."""
+    come from those tool outputs (else one correction, then the offline answer, said so). An empty,
+    refused, cut-off, oversized or unreadable reply gives the offline answer with that reason."""
     from langchain_core.messages import ToolMessage
 
+    from chimera.llm.guard import reply_problem
     from chimera.llm.retry import ModelUnavailable, invoke_with_retries
 
-    model = model if model is not None else _model_for(cmd_spec.model)
+    reason = ""
+    if model is None:
+        model, reason = _model_and_reason(cmd_spec.model)
     offline = Answer(text=offline_text, source="offline", commander=cmd_spec.id, note="offline (no model configured)")
     if model is None:
-        return offline
+        return offline if reason in ("", NO_MODEL) else offline.model_copy(
+            update={"note": f"{reason}; offline answer shown"})
     bound = model.bind_tools(toolbox.as_tools())
     messages: list[Any] = [SystemMessage(system_prompt(cmd_spec, toolbox.client.name)), HumanMessage(question)]
     outputs: list[Any] = list(facts or [])  # facts already given in the question count as sources
     called: list[str] = []
     rejections = 0
     config = {"metadata": {"commander": cmd_spec.id}, **({"callbacks": [usage]} if usage else {})}
+
+    def _fallback(note: str) -> Answer:
+        return offline.model_copy(update={"note": f"{note}; offline answer shown", "tools_called": called,
+                                          "guard_rejections": rejections})
+
     for _ in range(max_rounds):
         if usage is not None and not usage.allow_call():
-            return offline.model_copy(update={"note": f"{usage.budget_reason()}; offline answer shown"})
+            return _fallback(usage.budget_reason() or "model budget reached")
         try:
             reply = invoke_with_retries(bound, messages, config=config)
         except ModelUnavailable as exc:
-            return offline.model_copy(update={"note": f"{exc.reason}; offline answer shown", "tools_called": called})
+            return _fallback(exc.reason)
         messages.append(reply)
         if reply.tool_calls:
             for call in reply.tool_calls:
                 result = toolbox.call(call["name"], call.get("args") or {})
-                outputs.append(result)
+                if not _is_error_result(result):
+                    outputs.append(result)
                 called.append(call["name"])
                 messages.append(ToolMessage(json.dumps(result, default=str), tool_call_id=call["id"]))
             continue
         text = (reply.text if isinstance(reply.text, str) else str(reply.content)).strip()
+        problem = reply_problem(reply, text, outputs)
+        if problem:
+            return _fallback(problem)
         verdict = check_numbers(text, outputs)
-        if text and verdict.ok:
+        if verdict.ok:
             return Answer(text=text, source="model", commander=cmd_spec.id, tools_called=called,
                           guard_rejections=rejections)
         rejections += 1
         if usage is not None:
             usage.add_guard_rejections()
-        if rejections >= 2 or not text:
-            break
+        if rejections >= 2:
+            return _fallback("model answer contained figures not in the tool outputs")
         messages.append(HumanMessage(
             "These figures are not in the tool outputs: " + ", ".join(verdict.offending)
             + ". Answer again using only figures from the tool outputs, or none."))
-    note = "model answer contained figures not in the tool outputs; offline answer shown" if rejections else (
-        "model did not finish within the tool-call limit; offline answer shown")
-    return offline.model_copy(update={"note": note, "tools_called": called, "guard_rejections": rejections})
+    return _fallback("model did not finish within the tool-call limit")

@@ -9,16 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 LABEL = "offline narrative (no model configured)"
+NOT_NARRATED = "templated: this job type is not narrated by a model"
+
+
+def label(reason: str | None = None) -> str:
+    """``LABEL`` when no model is configured; otherwise the real reason the offline text is shown
+    (``offline narrative: model unavailable after 3 attempts: ...``)."""
+    if reason is None or reason == "no model configured":
+        return LABEL
+    return f"offline narrative: {reason}"
 
 
 def _kpi_line(k: dict[str, Any]) -> str:
     return f"{k.get('id')}: {k.get('status')} — {k.get('note', '')}".strip()
 
 
-def narrate(commander_label: str, job_type: str, result: dict[str, Any]) -> str:
-    """One short paragraph for a job's result, from the result alone."""
+def narrate(commander_label: str, job_type: str, result: dict[str, Any], reason: str | None = None) -> str:
+    """One short paragraph for a job's result, from the result alone, labelled with why it is offline."""
     fn = _TEMPLATES.get(job_type) or (_execute if job_type.startswith("EXECUTE_PLAY_") else _generic)
-    return f"[{LABEL}] {commander_label}: {fn(result)}"
+    return f"[{label(reason)}] {commander_label}: {fn(result)}"
 
 
 def _ingest(r: dict[str, Any]) -> str:

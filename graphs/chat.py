@@ -8,6 +8,7 @@ model writes the prose from the same facts and the truth guard rejects any figur
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import date
 from typing import Any, Literal
@@ -23,6 +24,8 @@ from chimera.config.models import Commander as CommanderSpec
 from chimera.errors import ChimeraError
 from chimera.llm.provider import backend_info
 from graphs.ui_models import ChatReply, ProfileInfo, fmt_value, kpi_table
+
+log = logging.getLogger(__name__)
 
 COMMAND_CENTER = "Command Center"
 IntentKind = Literal["cycle", "daily", "kpis", "why", "evidence", "chart", "question"]
@@ -245,7 +248,13 @@ def _model_answer(client: ClientContext, spec: CommanderSpec, text: str, facts: 
 
     question = render("chat", question=text, facts=json.dumps(facts, default=str, indent=1))
     tb = Toolbox(client, libraries=list(spec.libraries) or None)
-    reply = ask_commander(spec, tb, question, offline_text, facts=facts)
+    try:
+        reply = ask_commander(spec, tb, question, offline_text, facts=facts)
+    except ChimeraError:
+        raise
+    except Exception as exc:  # a model never leaves a person without a reply
+        log.exception("model answer failed")
+        return f"_model answer failed ({type(exc).__name__}); offline answer shown_\n\n{offline_text}", True
     if reply.source == "model":
         return reply.text, False
     return f"_{reply.note}_\n\n{offline_text}", True

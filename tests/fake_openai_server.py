@@ -2,7 +2,9 @@
 
 Tests push scripted steps; each POST /v1/chat/completions takes the next one (default: "ok"):
 ``{"text": ...}``, ``{"tool_calls": [{"name", "args": dict | raw str}]}`` (raw str = malformed JSON),
-``{"status": 429 | 500, "retry_after": "0"}``, ``{"hang": seconds}`` (sleep past the client timeout).
+``{"status": 429 | 500, "retry_after": "0"}``, ``{"hang": seconds}`` (sleep past the client timeout),
+``{"refusal": "I can't help"}`` (content null), any step with ``"finish_reason": "length"`` (cut off);
+``{"no_usage": True}`` leaves the usage block out, as some local servers do.
 ``stream: true`` requests get SSE chunks, tool arguments split into fragments. Requests are recorded.
 Use: ``from tests.fake_openai_server import fake_openai_fixture, fake_openai_server_fixture  # noqa: F401``.
 """
@@ -62,6 +64,10 @@ def _usage(body: dict[str, Any], step: dict[str, Any]) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+def _finish(step: dict[str, Any]) -> str:
+    return step.get("finish_reason") or ("tool_calls" if step.get("tool_calls") else "stop")
+
+
 def _chunks(body: dict[str, Any], step: dict[str, Any]):
     base = {
         "id": "chatcmpl-fake",
@@ -95,8 +101,8 @@ def _chunks(body: dict[str, Any], step: dict[str, Any]):
         args = tc["function"]["arguments"]
         for i in range(0, len(args), 5):
             yield sse({"tool_calls": [{"index": idx, "function": {"arguments": args[i : i + 5]}}]})
-    yield sse({}, "tool_calls" if step.get("tool_calls") else "stop")
-    if (body.get("stream_options") or {}).get("include_usage"):
+    yield sse({}, _finish(step))
+    if (body.get("stream_options") or {}).get("include_usage") and not step.get("no_usage"):
         yield "data: " + json.dumps({**base, "choices": [], "usage": _usage(body, step)}) + "\n\n"
     yield "data: [DONE]\n\n"
 
@@ -123,15 +129,16 @@ def make_app(state: FakeOpenAI) -> FastAPI:
             "role": "assistant",
             "content": step.get("text"),
             **({"tool_calls": calls} if calls else {}),
+            **({"refusal": step["refusal"]} if "refusal" in step else {}),
         }
-        choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}
+        choice = {"index": 0, "message": message, "finish_reason": _finish(step)}
         return {
             "id": "chatcmpl-fake",
             "object": "chat.completion",
             "created": 0,
             "model": body.get("model"),
             "choices": [choice],
-            "usage": _usage(body, step),
+            **({} if step.get("no_usage") else {"usage": _usage(body, step)}),
         }
 
     return app

@@ -198,3 +198,143 @@ def test_propose_tool_previews_changesets_and_applies_nothing(shop: str, chimera
     with session_scope() as s:
         assert s.exec(select(AppliedChange)).all() == []
     assert not (chimera_home / "outbox").exists()
+
+
+# -- odd replies in chat: the note says what really happened -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "note"),
+    [
+        (AIMessage(content=""), "model returned no text; offline answer shown"),
+        (AIMessage(content="", additional_kwargs={"refusal": "I can't help with that."}),
+         "model refused: I can't help with that.; offline answer shown"),
+        (AIMessage(content="Refunds are fine, but you should urgently", response_metadata={"finish_reason": "length"}),
+         "model reply was cut off at the length limit (incomplete); offline answer shown"),
+        (AIMessage(content="Steady. " * 1200),
+         "model reply too long (9599 characters, limit 8000); offline answer shown"),
+    ],
+)
+def test_empty_refused_cut_off_or_huge_chat_replies_say_so(shop: str, reply: AIMessage, note: str) -> None:
+    toolbox = Toolbox(get_client(shop), AS_OF)
+    model = ScriptedChatModel(responses=[reply])
+    answer = ask_commander(_commander(shop), toolbox, "How is conversion?", "offline text", model=model)
+    assert (answer.source, answer.text, answer.note, answer.guard_rejections) == (
+        "offline", "offline text", note, 0)
+    assert len(model.requests) == 1
+
+
+def test_a_tool_error_that_echoes_the_models_argument_launders_nothing(shop: str) -> None:
+    toolbox = Toolbox(get_client(shop), AS_OF)
+    model = ScriptedChatModel(responses=[
+        AIMessage(content="", tool_calls=[{"name": "explain_play", "args": {"play_id": "revenue grew 37 percent"},
+                                           "id": "c1"}]),
+        AIMessage(content="Revenue grew 37% last week, so refunds are not the problem."),
+    ])
+    answer = ask_commander(_commander(shop), toolbox, "What about refunds?", "offline text", model=model)
+    assert "revenue grew 37 percent" in model.requests[1][-1].content, "the error still goes back to the model"
+    assert answer.source == "offline" and answer.guard_rejections == 2
+    assert answer.note == "model answer contained figures not in the tool outputs; offline answer shown"
+
+
+def test_chat_answer_survives_an_unreadable_reply(
+    shop: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from graphs.chat import answer
+
+    _ingest(shop)
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    fake_openai.push({"tool_calls": [{"name": "kpi_statuses", "args": "[1, 2]"}]})
+    reply = answer(get_client(shop), "product_commander_ai", "what should I do about refunds on the checkout?",
+                   as_of=AS_OF)
+    assert reply.offline and "model reply could not be read: ValidationError; offline answer shown" in reply.text
+
+
+# -- the cycle: malformed replies, honest fallback labels, SOP citations ----------------------------------
+
+
+def _use_fake_server(monkeypatch: pytest.MonkeyPatch, fake_openai: FakeOpenAI) -> None:
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    monkeypatch.setenv("CHIMERA_LLM_TIMEOUT", "1")
+    monkeypatch.setenv("COLUMNS", "250")
+
+
+def test_tool_arguments_that_are_not_an_object_never_fail_the_cycle(
+    shop: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _use_fake_server(monkeypatch, fake_openai)
+    fake_openai.push(*[{"tool_calls": [{"name": "kpi_statuses", "args": "[1, 2]"}]}] * 40)
+    outcome = run_cycle(shop, as_of=AS_OF)
+    assert outcome.status == "awaiting_decisions" and outcome.kpis and outcome.plays
+    assert all(j["status"] == "succeeded" for j in outcome.jobs)
+    reason = "model reply could not be read: ValidationError"
+    model_jobs = [n for n in outcome.narratives if n["type"] in ("EVALUATE_KPIS", "SUGGEST_PLAYS")]
+    assert model_jobs and all(n["source"] == "offline" and n["reason"] == reason for n in model_jobs)
+    assert all(n["text"].startswith(f"[offline narrative: {reason}]") for n in model_jobs)
+    assert all("no model configured" not in n["text"] for n in outcome.narratives)
+    assert outcome.model["calls"] >= 2
+
+
+def test_cli_cycle_names_the_real_reason_a_configured_model_was_not_used(
+    shop: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from chimera.cli import _register, app
+
+    _register("cycle")
+    _use_fake_server(monkeypatch, fake_openai)
+    fake_openai.push(*[{"status": 500}] * 200)
+    result = CliRunner().invoke(app, ["cycle", "--client", shop, "--as-of", AS_OF.isoformat()], terminal_width=250)
+    text = " ".join(result.output.split())
+    assert result.exit_code == 0, text
+    reason = "model unavailable after 3 attempts: OpenAIAPIError (HTTP 500)"
+    assert f"[offline narrative: {reason}]" in text
+    assert f"model not used: {reason}; offline narrative shown" in text
+    assert "no model configured" not in text
+
+
+def test_cli_cycle_json_exits_non_zero_when_the_cycle_failed(shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from agents import jobs
+    from chimera.cli import _register, app
+
+    def broken(session, ctx, job):
+        raise KeyError("simulated handler bug")
+
+    monkeypatch.setitem(jobs.HANDLERS, "TRAIN_AGENT", broken)
+    _register("cycle")
+    result = CliRunner().invoke(app, ["cycle", "--client", shop, "--as-of", AS_OF.isoformat(), "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "failed"
+    assert result.exit_code == 1
+
+
+def test_sop_citations_are_limited_to_the_sops_the_model_was_given(
+    shop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rationale = json.dumps({"summary": "Worth a look.", "why": "The trigger fired.",
+                            "sops_cited": ["finance/guaranteed-doubling.md"], "caveats": []})
+    model = ScriptedChatModel(responses=[AIMessage(content=rationale)])
+    monkeypatch.setattr("agents.llm_commander.get_chat_model", lambda *a, **k: model)
+    outcome = run_cycle(shop, as_of=AS_OF)
+    assert outcome.pending
+    for pending in outcome.pending:
+        assert pending.rationale["source"] == "model"
+        assert "finance/guaranteed-doubling.md" not in pending.rationale["sops_cited"]
+        assert "dropped SOP citations the model was not given: finance/guaranteed-doubling.md" in (
+            pending.rationale["note"])
+
+
+def test_given_sop_citations_are_kept() -> None:
+    from agents.llm_commander import Rationale, _only_given_sops
+
+    r = Rationale(summary="s", sops_cited=["a/real.md", "a/real.md", "b/made-up.md"], source="model")
+    kept = _only_given_sops(r, [{"file": "a/real.md"}, {"file": "c/other.md"}])
+    assert kept.sops_cited == ["a/real.md"] and kept.note.endswith("b/made-up.md")
+    assert _only_given_sops(r.model_copy(update={"sops_cited": ["a/real.md"]}), [{"file": "a/real.md"}]).note == ""

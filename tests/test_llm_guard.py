@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from pydantic import BaseModel
 
 from chimera.llm import ScriptedChatModel, UsageTracker, check_numbers, guarded_narrative
+from chimera.llm.guard import MAX_REPLY_CHARS
 
 AS_OF = "2026-11-01"
 
@@ -124,3 +126,107 @@ def test_a_model_that_invents_is_caught_every_time(invented) -> None:
 def test_no_model_means_offline_and_says_so() -> None:
     story = guarded_narrative(None, [], [], "templated text")
     assert (story.source, story.note) == ("offline", "offline (no model configured)")
+
+
+# -- laundering: digits that are not figures are no source -------------------------------------------
+
+
+def test_digits_inside_an_id_are_not_figures() -> None:
+    assert not check_numbers("We lost 980 customers.", [{"play_run_id": "d980d972ff37"}]).ok
+    assert not check_numbers("We lost 980 customers.", [{"note": "play run d980d972ff37 suggested"}]).ok
+    uuid = "550e8400-e29b-41d4-a716-446655440980"
+    assert check_numbers("We lost 980 customers.", [{"ref": uuid}]).offending == ["980"]
+
+
+def test_values_under_id_like_keys_are_not_figures() -> None:
+    outputs = [{"id": 37, "run_id": "41", "fingerprint": "12", "thread_id": "cycle:shop:99", "job": 5,
+                "idempotency_key": "r1:EVALUATE_KPIS:77", "orders": 291}]
+    for invented in ("37%", "41", "12 customers", "99", "5 orders", "77"):
+        assert not check_numbers(f"We saw {invented}.", outputs).ok, invented
+    assert check_numbers("We saw 291 orders.", outputs).ok
+
+
+def test_dict_keys_give_dates_but_never_figures() -> None:
+    outputs = [{"2026-04-20": "14.5", "top_12_customers": 3, "sessions_28d": 1204}]
+    assert check_numbers("On 2026-04-20 revenue was 14.5; 3 customers; 1,204 sessions.", outputs).ok
+    assert not check_numbers("We kept 12 customers.", outputs).ok
+    assert not check_numbers("Sessions rose 28%.", outputs).ok
+
+
+def test_the_digits_of_an_iso_date_are_a_date_not_values() -> None:
+    outputs = [{"as_of": "2026-04-26", "note": "orders 291 over 7d to 2026-04-26"}]
+    assert check_numbers("Through 2026-04-26 (April 26), 291 orders; 2026 so far.", outputs).ok
+    for invented in ("Refunds rose 26%.", "Sales are up 4%.", "We have 2026 customers now, up 26."):
+        assert not check_numbers(invented, outputs).ok, invented
+
+
+def test_a_window_name_sources_a_plain_count_only() -> None:
+    outputs = [{"kpi": "net_revenue", "window": "7d", "note": "net revenue over 28d"}]
+    assert check_numbers("Net revenue over 7 days, and over 28 days; over seven days.", outputs).ok
+    assert check_numbers("Run gpt-4o-mini over the 7d window.", outputs).ok
+    assert not check_numbers("Sales are up 7x.", outputs).ok
+    assert not check_numbers("Refunds rose 28%.", outputs).ok
+
+
+def test_a_tool_error_echoing_the_models_arguments_is_no_source() -> None:
+    outputs = [{"error": "ConfigError: plays.yml: no play 'revenue grew 37 percent'"}]
+    assert not check_numbers("Revenue grew 37% last week.", outputs).ok
+
+
+def test_json_tool_messages_are_read_with_their_keys() -> None:
+    msg = ToolMessage(content='{"play_run_id": "d980d972ff37", "orders": 17}', tool_call_id="c1")
+    assert check_numbers("17 orders.", [msg]).ok
+    assert not check_numbers("980 orders.", [msg]).ok
+
+
+# -- numbers written in words --------------------------------------------------------------------------
+
+
+def test_numbers_in_words_are_checked_like_digits() -> None:
+    assert check_numbers("Revenue grew by thirty-seven percent.", []).offending == ["thirty-seven percent"]
+    assert check_numbers("Revenue grew by thirty-seven percent.", [{"growth": 0.37}]).ok
+    assert check_numbers("Revenue grew by thirty-seven per cent.", [{"growth": 37.2}]).ok
+    assert check_numbers("We lost twelve customers.", []).offending == ["twelve"]
+    assert check_numbers("We lost twelve customers.", [{"lost": 12}]).ok
+    assert not check_numbers("Three customers churned.", []).ok
+    assert not check_numbers("Two new customers churned.", []).ok
+    assert not check_numbers("Five percent of buyers left.", []).ok
+    assert check_numbers("Two hundred and five orders, a thousand sessions.", [{"o": 205, "s": 1000}]).ok
+    assert not check_numbers("A thousand customers.", [{"o": 205}]).ok
+    assert check_numbers("Net revenue was 1.5 million.", [{"net_revenue": 1_500_000}]).ok
+
+
+def test_small_number_words_as_plain_language_pass() -> None:
+    text = ("One of the plays is reversible, and two plays were suggested; the top three need a decision. "
+            "No one approved anything yet; it is a one-off.")
+    assert check_numbers(text, []).ok
+
+
+# -- replies that cannot be shown at all --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (AIMessage(content=""), "model returned no text"),
+        (AIMessage(content="", additional_kwargs={"refusal": "I can't help with that."}),
+         "model refused: I can't help with that."),
+        (AIMessage(content="Refunds are fine, but you should urgently", response_metadata={"finish_reason": "length"}),
+         "model reply was cut off at the length limit (incomplete)"),
+        (AIMessage(content="All steady. " * 1000), f"model reply too long (11999 characters, limit {MAX_REPLY_CHARS})"),
+    ],
+)
+def test_unshowable_replies_fall_back_with_the_real_reason(reply: AIMessage, reason: str) -> None:
+    model = ScriptedChatModel(responses=[reply])
+    usage = UsageTracker("fake")
+    story = guarded_narrative(model, [HumanMessage(content="Summarise")], [], "offline text", usage=usage)
+    assert (story.source, story.text, story.reason) == ("offline", "offline text", reason)
+    assert story.note == f"{reason}; offline narrative shown"
+    assert "figures" not in story.note and story.guard_rejections == 0
+    assert usage.summary()["calls"] == 1
+
+
+def test_a_refusal_with_an_invented_figure_is_not_quoted() -> None:
+    reply = AIMessage(content="", additional_kwargs={"refusal": "Revenue is down 37%, I won't say more."})
+    story = guarded_narrative(ScriptedChatModel(responses=[reply]), [HumanMessage(content="Hi")], [], "off")
+    assert story.reason == "model refused" and "37" not in (story.note or "")

@@ -10,6 +10,7 @@ from langchain_core.messages import AIMessageChunk, HumanMessage
 from langchain_core.tools import tool
 
 from chimera.llm import (
+    Budget,
     ModelUnavailable,
     UsageTracker,
     ainvoke_with_retries,
@@ -171,3 +172,86 @@ async def test_async_calls_retry_and_repair_too(chat, fake_openai: FakeOpenAI) -
     fake_openai.push(*[{"status": 502}] * 2)
     with pytest.raises(ModelUnavailable, match="after 2 attempts"):
         await ainvoke_with_retries(chat, ASK, attempts=2)
+
+
+# -- malformed and odd replies degrade like a provider failure ----------------------------------------
+
+
+def test_tool_arguments_that_are_not_an_object_give_model_unavailable(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]})
+    with pytest.raises(ModelUnavailable, match=r"^model reply could not be read: ValidationError$"):
+        invoke_with_retries(chat, ASK, tools=[get_kpis])
+    assert len(fake_openai.requests) == 1, "a reply that cannot be read is not retried"
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]})
+    usage = UsageTracker("openai-compatible")
+    story = guarded_narrative(chat, ASK, [], "The offline text.", usage=usage, commander="evidence_commander_ai")
+    assert (story.source, story.text) == ("offline", "The offline text.")
+    assert story.reason == "model reply could not be read: ValidationError"
+    row = usage.details()["by_commander"]["evidence_commander_ai"]
+    assert (row["calls"], row["failed_calls"]) == (1, 1)
+
+
+async def test_async_unreadable_reply_gives_model_unavailable(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]})
+    with pytest.raises(ModelUnavailable, match="could not be read"):
+        await ainvoke_with_retries(chat, ASK, tools=[get_kpis])
+
+
+@pytest.mark.parametrize(
+    ("step", "reason"),
+    [
+        ({"refusal": "I can't help with that."}, "model refused: I can't help with that."),
+        ({"text": "Refunds are fine, but you should urgently", "finish_reason": "length"},
+         "model reply was cut off at the length limit (incomplete)"),
+        ({"text": ""}, "model returned no text"),
+    ],
+)
+def test_refusals_cut_off_and_empty_replies_over_http(chat, fake_openai: FakeOpenAI, step: dict, reason: str) -> None:
+    fake_openai.push(step)
+    story = guarded_narrative(chat, ASK, [], "The offline text.")
+    assert (story.source, story.reason) == ("offline", reason)
+
+
+def test_failed_attempts_are_counted_as_calls(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push(*[{"status": 500}] * 3)
+    usage = UsageTracker("openai-compatible")
+    story = guarded_narrative(chat, ASK, [], "offline", usage=usage, commander="growth_commander_ai")
+    assert story.reason == "model unavailable after 3 attempts: OpenAIAPIError (HTTP 500)"
+    assert len(fake_openai.requests) == 3
+    assert usage.summary()["calls"] == 3 and usage.details()["failed_calls"] == 3
+    assert usage.details()["by_commander"]["growth_commander_ai"]["failed_calls"] == 3
+
+
+def test_a_server_that_reports_no_usage_still_spends_the_budget(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"text": "All steady. " * 300, "no_usage": True})
+    usage = UsageTracker("openai-compatible", budget=Budget(max_tokens_per_cycle=500, max_cost_per_cycle=None))
+    first = guarded_narrative(chat, ASK, [], "offline one", usage=usage)
+    assert first.source == "model"
+    assert usage.summary()["completion_tokens"] >= 800 and usage.summary()["prompt_tokens"] > 0
+    second = guarded_narrative(chat, ASK, [], "offline two", usage=usage)
+    assert second.source == "offline" and second.reason.startswith("model budget reached")
+    assert len(fake_openai.requests) == 1, "no call after the reply that spent the budget"
+
+
+def test_streaming_with_cassette_record_then_replay(
+    fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    cassette = tmp_path / "stream.cassette.json"
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    monkeypatch.setenv("CHIMERA_LLM_STREAMING", "1")
+    monkeypatch.setenv("CHIMERA_LLM_CASSETTE", str(cassette))
+    monkeypatch.setenv("CHIMERA_LLM_CASSETTE_MODE", "record")
+    fake_openai.push({"text": "All figures are in the table."},
+                     {"tool_calls": [{"name": "get_kpis", "args": {"kpi": "aov"}}]})
+    usage = UsageTracker("openai-compatible")
+    story = guarded_narrative(get_chat_model(), ASK, [], "offline", usage=usage)
+    assert (story.source, story.text) == ("model", "All figures are in the table.")
+    assert fake_openai.requests[-1]["stream"] is True
+    assert usage.summary()["completion_tokens"] > 0
+    reply = invoke_with_retries(get_chat_model(), ASK, tools=[get_kpis])
+    assert reply.tool_calls[0]["args"] == {"kpi": "aov"}
+    monkeypatch.setenv("CHIMERA_LLM_CASSETTE_MODE", "replay")
+    replayed = guarded_narrative(get_chat_model(), ASK, [], "offline")
+    assert replayed.text == "All figures are in the table." and len(fake_openai.requests) == 2

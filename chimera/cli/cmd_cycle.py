@@ -35,6 +35,8 @@ def cycle(
         emit_json(outcome.to_json())
     else:
         print_outcome(out, outcome)
+    if outcome.status == "failed":  # the document is printed; the exit code says the cycle failed
+        raise typer.Exit(1)
 
 
 def _decide(kind: str, play_run_id: str, reason: str, who: str, params: str | None, json_out: bool) -> None:

@@ -56,6 +56,15 @@ def play_panel(p: dict[str, Any]) -> Panel:
     return Panel("\n".join(lines), title=title, title_align="left")
 
 
+_NOT_A_FAILURE = ("no model configured", "templated: this job type is not narrated by a model")
+
+
+def model_fallbacks(narratives: list[dict[str, Any]]) -> list[str]:
+    """Why a configured model's text was not shown (provider failure, guard, budget...), once each."""
+    reasons = [n.get("reason") for n in narratives if n.get("source") == "offline"]
+    return list(dict.fromkeys(r for r in reasons if r and r not in _NOT_A_FAILURE))
+
+
 def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> None:
     console.print(kpi_table(outcome.kpis, f"KPI statuses for {outcome.client} as of {outcome.as_of}"))
     if narratives:
@@ -73,6 +82,8 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> No
         first = outcome.pending[0].play_run_id
         console.print(f"decide with: chimera approve {first} | chimera override {first} --reason '...' | "
                       f"chimera reject {first} --reason '...'")
+    for reason in model_fallbacks(outcome.narratives):
+        console.print(f"[yellow]model not used[/]: {escape(reason)}; offline narrative shown", highlight=False)
     for j in outcome.jobs:
         if j["status"] == "failed":
             console.print(f"[red]job {j['id']} {j['type']} failed[/]: {escape(j.get('error') or '')}")

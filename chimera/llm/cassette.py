@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.chat_models import generate_from_stream
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
@@ -137,13 +138,26 @@ class CassetteChatModel(BaseChatModel):
         else:
             if self.inner is None:
                 raise ProviderError("cassette record mode needs a model backend to record from (set CHIMERA_LLM)")
-            result = self.inner._generate(messages, stop=stop, **kwargs)
-            reply = result.generations[0].message
+            reply = _record_call(self.inner, messages, stop, kwargs)
             self._write(key, messages, reply)
         return ChatResult(generations=[ChatGeneration(message=reply)], llm_output={"model_name": self.model_name})
 
 
 _LOCK = threading.Lock()
+
+
+def _record_call(inner: BaseChatModel, messages: list[BaseMessage], stop: list[str] | None,
+                 kwargs: dict[str, Any]) -> AIMessage:
+    """One answer from the wrapped model; a streaming model (``CHIMERA_LLM_STREAMING=1``) is read
+    through its stream, as ``invoke`` would, since its plain ``_generate`` expects a JSON body."""
+    if getattr(inner, "streaming", False):
+        result = generate_from_stream(inner._stream(messages, stop=stop, **kwargs))
+    else:
+        result = inner._generate(messages, stop=stop, **kwargs)
+    reply = result.generations[0].message
+    if not isinstance(reply, AIMessage):  # a stream's merged chunk
+        reply = AIMessage(**reply.model_dump(exclude={"type", "tool_call_chunks", "chunk_position"}))
+    return reply
 
 
 def cassette_from_env(inner: BaseChatModel | None, model_name: str) -> BaseChatModel | None:

@@ -3,13 +3,21 @@
 A model never produces a number (DESIGN.md §6). The guard reads numbers as people write them
 (``$10,528.00``, ``1.7 %``, ``down 12%``, ``10.5k``) and accepts one when some output value, read
 as is (sign aside) or, for a percent, as a fraction shown in percent, rounds to it at the precision
-the text shows. Dates must appear in the outputs; list markers are structure, not figures.
+the text shows. Numbers written in words ("thirty-seven percent", "twelve customers") are read as
+figures too; a small word used as plain language ("one of the plays") is not. Dates must appear in
+the outputs; list markers are structure, not figures.
+
+Only figures count as sources: the digits of an ISO date are a date, not three values; digits
+inside an id ("d980d972ff37"), a dict key or a value under an id-like key are not figures; a tool's
+error text (which may repeat the model's own arguments) is no source. A window name such as "28d"
+is the number 28.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
@@ -24,7 +32,15 @@ from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
 from chimera.llm.usage import UsageTracker
 
-__all__ = ["OutputFacts", "check_numbers", "collect_facts", "extract_figures", "guarded_narrative"]
+__all__ = [
+    "MAX_REPLY_CHARS",
+    "OutputFacts",
+    "check_numbers",
+    "collect_facts",
+    "extract_figures",
+    "guarded_narrative",
+    "reply_problem",
+]
 
 _MONTHS = {
     m: i + 1
@@ -58,10 +74,50 @@ STRUCTURAL = re.compile(r"\b(?:top|first|step|phase|part|#)\s*\d{1,2}\b", re.IGN
 FIGURE = re.compile(
     r"(?<![\w.])(?P<cur>[$€£¥]\s?)?[-−–]?(?P<cur2>[$€£¥]\s?)?"
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
-    r"(?P<suffix>\s?%|\s?(?:k|K|M|bn)\b|x\b)?(?![\w])"
+    r"(?P<suffix>\s?%|\s(?i:percent|per\s?cent)\b|\s?(?:k|K|M|bn)\b|\s(?i:thousand|million|billion)\b|x\b)?"
+    r"(?![\w])"
 )
-LOOSE_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-_SCALE = {"k": 1_000, "K": 1_000, "M": 1_000_000, "bn": 1_000_000_000}
+# a figure in a tool output: standalone (not inside an id such as "d980d972ff37"); a window name
+# ("7d", "28d") or a scaled amount ("10.5k") keeps its number
+SOURCE_NUMBER = re.compile(
+    r"(?<![\w.])[-+]?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"(?P<unit>[dhwmy](?![\w]))?(?:k|K|M|bn|x|%)?(?![\w])"
+)
+# a hyphenated token with a part that mixes letters and digits ("gpt-4o-mini", a uuid) is a name;
+# "4-week" is not (its 4 is a count)
+HYPHENATED = re.compile(r"(?<![\w-])\w+(?:-\w+)+(?![\w-])")
+_MIXED_PART = re.compile(r"[A-Za-z]\d|\d[A-Za-z]")
+_SCALE = {"k": 1_000, "K": 1_000, "M": 1_000_000, "bn": 1_000_000_000,
+          "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+# keys whose values name things (ids, fingerprints, hashes, threads): never a figure
+_ID_KEYS = {"id", "ids", "uuid", "guid", "hash", "sha", "sha256", "digest", "fingerprint", "thread", "checkpoint",
+            "run", "play_run", "job", "key", "idempotency_key", "correlation", "error"}
+_ID_SUFFIXES = ("_id", "_ids", "_uuid", "_hash", "_sha", "_digest", "_fingerprint", "_key", "_thread")
+
+# numbers written in words
+_UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split())}
+_TENS = {w: 10 * (i + 2) for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split())}
+_WORD_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_NUM_WORD = "(?:" + "|".join(sorted([*_UNITS, *_TENS, *_WORD_SCALES], key=len, reverse=True)) + ")"
+_FIRST_WORD = "(?:" + "|".join(sorted([*_UNITS, *_TENS], key=len, reverse=True)) + ")"
+_AND = "|".join(rf"(?<={w})\s+and\s+" for w in _WORD_SCALES)
+SPELLED = re.compile(
+    rf"\b(?P<num>(?:a\s+(?:hundred|thousand|million|billion)\b|{_FIRST_WORD})"
+    rf"(?:(?:\s*-\s*|\s+|{_AND}){_NUM_WORD})*)\b"
+    r"(?P<pct>\s*-?\s*(?:percent|per\s+cent)\b|\s?%)?",
+    re.IGNORECASE,
+)
+# what makes a small number word a quantity: a noun of count or a unit right after it
+_COUNT_NOUNS = set(
+    "customer customers order orders sale sales refund refunds session sessions visitor visitors user users "
+    "buyer buyers subscriber subscribers client clients people person item items unit units product products "
+    "purchase purchases return returns signup signups lead leads click clicks visit visits review reviews "
+    "dollar dollars euro euros pound pounds cent cents point points times day days week weeks month months "
+    "year years hour hours minute minutes".split()
+)
+_SMALL_WORD_MAX = 10
 
 
 @dataclasses.dataclass
@@ -73,6 +129,7 @@ class Figure:
     decimals: int
     percent: bool
     scale: int = 1
+    plain: bool = False  # a bare count ("7 days", "seven"): no currency, percent, scale or "x"
 
     @property
     def tolerance(self) -> float:
@@ -84,16 +141,45 @@ class OutputFacts:
     """Everything numeric the tool outputs contain: values (absolute) and dates."""
 
     values: list[float] = dataclasses.field(default_factory=list)
+    windows: list[float] = dataclasses.field(default_factory=list)  # "7d", "28d": a plain count only
     dates: set[dt.date] = dataclasses.field(default_factory=set)
 
-    def add_text(self, text: str) -> None:
-        for y, m, d in ISO_DATE.findall(text):
+    def add_dates(self, text: str) -> str:
+        """Record the ISO dates of ``text``; returns the text with them blanked out."""
+
+        def _date(m: re.Match[str]) -> str:
             try:
-                self.dates.add(dt.date(int(y), int(m), int(d)))
+                self.dates.add(dt.date(int(m[1]), int(m[2]), int(m[3])))
             except ValueError:
+                pass
+            return " "
+
+        return ISO_DATE.sub(_date, text)
+
+    def add_text(self, text: str) -> None:
+        text = HYPHENATED.sub(lambda m: " " if _MIXED_PART.search(m[0]) else m[0], self.add_dates(text))
+        for m in SOURCE_NUMBER.finditer(text):
+            try:
+                value = abs(float(m["num"].replace(",", "")))
+                (self.windows if m["unit"] else self.values).append(value)
+            except ValueError:  # pragma: no cover - the pattern only matches numbers
                 continue
-        for tok in LOOSE_NUMBER.findall(text):
-            self.values.append(abs(float(tok.replace(",", ""))))
+
+
+def _id_like(key: Any) -> bool:
+    name = str(key).strip().lower()
+    return name in _ID_KEYS or name.endswith(_ID_SUFFIXES)
+
+
+def _json_text(text: str) -> Any:
+    """A JSON object or array written as text (a ToolMessage's content), else None."""
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "[{":
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        return None
 
 
 def _walk(obj: Any, facts: OutputFacts) -> None:
@@ -102,13 +188,21 @@ def _walk(obj: Any, facts: OutputFacts) -> None:
     if isinstance(obj, int | float | Decimal):
         facts.values.append(abs(float(obj)))
     elif isinstance(obj, str):
-        facts.add_text(obj)
+        parsed = _json_text(obj)
+        if isinstance(parsed, dict | list):
+            _walk(parsed, facts)
+        else:
+            facts.add_text(obj)
     elif isinstance(obj, dt.date):
-        facts.add_text(obj.isoformat())
+        facts.dates.add(obj if not isinstance(obj, dt.datetime) else obj.date())
     elif isinstance(obj, dict):
         for k, v in obj.items():
-            _walk(k, facts)
-            _walk(v, facts)
+            if isinstance(k, dt.date):
+                _walk(k, facts)
+            elif isinstance(k, str):
+                facts.add_dates(k)  # a key may be a day ("2026-04-20": ...), never a figure
+            if not _id_like(k):
+                _walk(v, facts)
     elif isinstance(obj, list | tuple | set | frozenset):
         for item in obj:
             _walk(item, facts)
@@ -137,13 +231,48 @@ def _figure(match: re.Match[str]) -> Figure | None:
     except InvalidOperation:
         return None
     suffix = (match["suffix"] or "").strip()
+    word = suffix.lower()
     return Figure(
         raw=match.group(0).strip(),
         value=value,
         decimals=len(match["frac"] or ".") - 1,
-        percent=suffix == "%",
-        scale=_SCALE.get(suffix, 1),
+        percent=suffix == "%" or word.startswith("per"),
+        scale=_SCALE.get(suffix) or _SCALE.get(word) or 1,
+        plain=not (suffix or match["cur"] or match["cur2"]),
     )
+
+
+def _spelled_value(phrase: str) -> int:
+    """``"thirty-seven"`` -> 37, ``"two hundred and five"`` -> 205, ``"a thousand"`` -> 1000."""
+    total = current = 0
+    for word in re.findall(r"[a-z]+", phrase.lower()):
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _WORD_SCALES:
+            total += max(current, 1) * _WORD_SCALES[word]
+            current = 0
+    return total + current
+
+
+def _spelled_figure(match: re.Match[str]) -> Figure | None:
+    """A number written in words, or None when it is a small word used as plain language."""
+    phrase, percent = match["num"], bool(match["pct"])
+    words = re.findall(r"[a-z]+", phrase.lower())
+    value = _spelled_value(phrase)
+    if len(words) == 1 and value <= _SMALL_WORD_MAX and not percent:
+        after = re.match(r"\s+(?:[a-z]+\s+)?([a-z]+)", match.string[match.end():].lower())
+        nxt = re.match(r"\s+([a-z]+)", match.string[match.end():].lower())
+        counted = nxt is not None and nxt[1] in _COUNT_NOUNS
+        # "two new customers": one adjective between the number and its noun
+        counted = counted or (after is not None and after[1] in _COUNT_NOUNS and nxt is not None
+                              and nxt[1] not in ("of", "and", "or", "to", "the", "a", "an"))
+        if not counted:
+            return None
+    return Figure(raw=match.group(0).strip(), value=float(value), decimals=0, percent=percent, plain=not percent)
 
 
 def _date_ok(match: re.Match[str], facts: OutputFacts) -> bool:
@@ -176,15 +305,27 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
     text = LIST_MARKER.sub(lambda m: m[1], text)
     text = STRUCTURAL.sub(" ", text)
     years = {d.year for d in facts.dates}
-    figures = [f for f in map(_figure, FIGURE.finditer(text)) if f is not None]
+    spelled: list[Figure] = []
+
+    def _words(m: re.Match[str]) -> str:
+        fig = _spelled_figure(m)
+        if fig is None:
+            return m.group(0)
+        spelled.append(fig)
+        return " "
+
+    text = SPELLED.sub(_words, text)
+    figures = [f for f in map(_figure, FIGURE.finditer(text)) if f is not None] + spelled
     figures = [f for f in figures if not (f.decimals == 0 and f.scale == 1 and not f.percent and f.value in years)]
     return figures, bad_dates
 
 
-def _matches(fig: Figure, values: list[float]) -> bool:
-    """Same value at the shown precision; a percent may also show a fraction (0.0169 -> 1.69 %)."""
+def _matches(fig: Figure, facts: OutputFacts) -> bool:
+    """Same value at the shown precision; a percent may also show a fraction (0.0169 -> 1.69 %).
+    A window name ("28d") sources only a plain count ("28 days"), never "28%" or "28x"."""
     target, tol = fig.value * fig.scale, fig.tolerance
     factors = (1, 100) if fig.percent else (1,)
+    values = facts.values + facts.windows if fig.plain else facts.values
     return any(abs(v * k - target) <= tol for v in values for k in factors)
 
 
@@ -192,12 +333,36 @@ def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     """Accept ``text`` only when each of its figures and dates is found in ``tool_outputs``."""
     facts = collect_facts(tool_outputs)
     figures, bad_dates = extract_figures(text, facts)
-    offending = bad_dates + [f.raw for f in figures if not _matches(f, facts.values)]
+    offending = bad_dates + [f.raw for f in figures if not _matches(f, facts)]
     return GuardResult(ok=not offending, offending=list(dict.fromkeys(offending)))
 
 
-def _offline(offline_text: str, note: str, rejections: int = 0) -> Narrative:
-    return Narrative(text=offline_text, source="offline", guard_rejections=rejections, note=note)
+MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
+OFFLINE_NARRATIVE = "offline narrative shown"
+
+
+def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = None) -> str | None:
+    """Why a final reply cannot be shown at all (before its figures are checked), or None.
+
+    A refusal, a reply cut off at the length limit, an empty reply, an oversized reply. A refusal
+    is quoted only when it holds no figure the tool outputs lack (the note reaches a person).
+    """
+    refusal = (reply.additional_kwargs or {}).get("refusal")
+    if refusal:
+        said = " ".join(str(refusal).split())[:200]
+        return f"model refused: {said}" if check_numbers(said, tool_outputs or []).ok else "model refused"
+    if (reply.response_metadata or {}).get("finish_reason") == "length":
+        return "model reply was cut off at the length limit (incomplete)"
+    if not text:
+        return "model returned no text"
+    if len(text) > MAX_REPLY_CHARS:
+        return f"model reply too long ({len(text)} characters, limit {MAX_REPLY_CHARS})"
+    return None
+
+
+def _offline(offline_text: str, note: str, rejections: int = 0, reason: str | None = None) -> Narrative:
+    return Narrative(text=offline_text, source="offline", guard_rejections=rejections, note=note,
+                     reason=reason or note)
 
 
 def _config_for(model: Any, usage: UsageTracker | None, commander: str | None) -> RunnableConfig:
@@ -224,23 +389,26 @@ def guarded_narrative(
 ) -> Narrative:
     """The model's prose when every figure in it is sourced, else the offline text with a note saying why.
 
-    One retry names the offending figures; a second rejection, a failing provider, a spent budget or
-    no configured model all give ``offline_text`` (labelled), never an exception.
+    One retry names the offending figures; a second rejection, a failing provider, an unreadable,
+    empty, refused, cut-off or oversized reply, a spent budget or no configured model all give
+    ``offline_text`` (labelled), never an exception. ``reason`` says why, without the model's figures.
     """
     if model is None:
-        return _offline(offline_text, "offline (no model configured)")
+        return _offline(offline_text, "offline (no model configured)", reason="no model configured")
     history, rejections, offending = list(messages), 0, []
     config = _config_for(model, usage, commander)
     for _ in range(2):
         if usage is not None and not usage.allow_call():
-            return _offline(offline_text, f"{usage.budget_reason()}; offline narrative shown", rejections)
+            reason = usage.budget_reason() or "model budget reached"
+            return _offline(offline_text, f"{reason}; {OFFLINE_NARRATIVE}", rejections, reason)
         try:
             reply = invoke_with_retries(model, history, attempts=attempts, backoff=backoff, config=config)
         except ModelUnavailable as exc:
-            return _offline(offline_text, f"{exc.reason}; offline narrative shown", rejections)
+            return _offline(offline_text, f"{exc.reason}; {OFFLINE_NARRATIVE}", rejections, exc.reason)
         text = _text(reply).strip()
-        if not text:
-            return _offline(offline_text, "model returned no text; offline narrative shown", rejections)
+        problem = reply_problem(reply, text, tool_outputs)
+        if problem:
+            return _offline(offline_text, f"{problem}; {OFFLINE_NARRATIVE}", rejections, problem)
         verdict = check_numbers(text, tool_outputs)
         if verdict.ok:
             return Narrative(text=text, source="model", guard_rejections=rejections)
@@ -250,8 +418,8 @@ def guarded_narrative(
             usage.add_guard_rejections()
         history += [reply, HumanMessage(content=_correction(offending))]
     figures = ", ".join(offending)
-    note = f"model text contained figures not in the tool outputs: {figures}; offline narrative shown"
-    return _offline(offline_text, note, rejections)
+    note = f"model text contained figures not in the tool outputs: {figures}; {OFFLINE_NARRATIVE}"
+    return _offline(offline_text, note, rejections, "model text contained figures not in the tool outputs")
 
 
 def _correction(offending: list[str]) -> str:

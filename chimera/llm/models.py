@@ -44,6 +44,9 @@ class Narrative(BaseModel):
     source: Literal["model", "offline"]
     guard_rejections: int = 0
     note: str | None = None
+    reason: str | None = Field(
+        None, description="why the offline text is shown, in short and without any figure a model wrote"
+    )
 
 
 class Price(BaseModel):

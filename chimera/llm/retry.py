@@ -28,7 +28,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from chimera.errors import RetryableModelError
+from chimera.errors import ChimeraError, RetryableModelError
 
 __all__ = ["Backoff", "ModelUnavailable", "ainvoke_with_retries", "invoke_with_retries", "is_transient"]
 
@@ -94,12 +94,22 @@ def _retrying(cls: type, attempts: int, backoff: Backoff) -> Any:
 
 
 def _give_up(exc: Exception, attempts: int) -> Exception:
-    """The ModelUnavailable to raise for a provider error, or ``exc`` itself for anything else."""
+    """The ModelUnavailable to raise for a failed call, or ``exc`` itself for a configuration error.
+
+    Provider errors say how many attempts were made; anything else raised while the client builds
+    the reply (tool-call arguments that are JSON but not an object -> pydantic ValidationError, a
+    stream where a plain response was expected -> ValueError, ...) is a reply that could not be
+    read: it degrades like a provider failure. Only a ``ChimeraError`` (a misconfigured backend,
+    a cassette miss) is re-raised, so a person sees how to fix it.
+    """
     if is_transient(exc):
         return ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts)
     if isinstance(exc, openai.APIError):
         return ModelUnavailable(f"model refused the request: {_describe(exc)}", 1)
-    return exc
+    if isinstance(exc, ChimeraError):
+        return exc
+    log.warning("model reply could not be read: %s", type(exc).__name__)
+    return ModelUnavailable(f"model reply could not be read: {type(exc).__name__}", 1)
 
 
 def _call(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Backoff, config: Any) -> AIMessage:

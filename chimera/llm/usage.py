@@ -16,6 +16,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 from pydantic import BaseModel
 
+from chimera.llm.fake import estimate_tokens
 from chimera.llm.models import Budget, ModelsConfig, load_models_config
 
 __all__ = ["CommanderUsage", "UsageTracker"]
@@ -25,6 +26,7 @@ class CommanderUsage(BaseModel):
     """Totals for one commander (or ``"-"`` when the caller did not say)."""
 
     calls: int = 0
+    failed_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost: float = 0.0
@@ -50,6 +52,11 @@ def _usage_of(response: LLMResult) -> tuple[int, int, str | None]:
     return prompt, completion, model
 
 
+def _estimated_completion(response: LLMResult) -> int:
+    messages = [gen.message for gens in response.generations for gen in gens if getattr(gen, "message", None)]
+    return estimate_tokens(messages) if messages else 0
+
+
 class UsageTracker(BaseCallbackHandler):
     """Counts one cycle's model use and enforces its budget. Thread-safe."""
 
@@ -68,24 +75,31 @@ class UsageTracker(BaseCallbackHandler):
         self.unpriced: set[str] = set()
         self.guard_rejections = 0
         self.budget_refusals = 0
-        self._pending: dict[UUID, str] = {}
+        self._pending: dict[UUID, tuple[str, int]] = {}
         self._lock = threading.Lock()
 
     # -- callback side ---------------------------------------------------------------------------
     def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
         metadata = kwargs.get("metadata") or {}
+        prompt = sum(estimate_tokens(batch) for batch in (messages or []))
         with self._lock:
-            self._pending[run_id] = str(metadata.get("commander") or "-")
+            self._pending[run_id] = (str(metadata.get("commander") or "-"), prompt)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
-            commander = self._pending.pop(run_id, "-")
+            commander, estimated_prompt = self._pending.pop(run_id, ("-", 0))
         prompt, completion, model = _usage_of(response)
+        if not prompt and not completion:  # a server that reports no usage still spends the budget
+            prompt, completion = estimated_prompt, _estimated_completion(response)
         self.add(commander, prompt_tokens=prompt, completion_tokens=completion, model=model)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        """A failed attempt is a call too (a provider may bill it); its tokens are unknown."""
         with self._lock:
-            self._pending.pop(run_id, None)
+            commander, _ = self._pending.pop(run_id, ("-", 0))
+            row = self.by_commander.setdefault(commander, CommanderUsage())
+            row.calls += 1
+            row.failed_calls += 1
 
     # -- explicit side ---------------------------------------------------------------------------
     def add(
@@ -164,6 +178,7 @@ class UsageTracker(BaseCallbackHandler):
             "by_commander": {k: v.model_dump() for k, v in sorted(self.by_commander.items())},
             "unpriced_models": sorted(self.unpriced),
             "budget": self.budget.model_dump(),
+            "failed_calls": int(self._total("failed_calls")),
             "budget_reached": self.budget_reason(),
             "budget_refusals": self.budget_refusals,
         }
