@@ -22,6 +22,8 @@ def apply_decision(session: Session, ctx: CycleContext, run: PlayRun, kind: str,
         raise DecisionError(f"decision {kind!r}: expected one of approve, override, reject")
     if kind in ("override", "reject") and not why.strip():
         raise DecisionError(f"{kind} needs a reason (--reason)")
+    if params is not None and not isinstance(params, dict):
+        raise DecisionError(f"override params must be a JSON object, got {type(params).__name__}")
     existing = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
     if existing is not None:
         raise DecisionError(
@@ -40,3 +42,12 @@ def apply_decision(session: Session, ctx: CycleContext, run: PlayRun, kind: str,
         cycle_job(session, ctx, "PLAN_JOB_QUEUE_FOR_PLAY", play_run_id=run.id,
                   correlation_id=run.correlation_id, play_owner=play.owner)
     return decision
+
+
+def same_decision(existing: Decision, run: PlayRun, kind: str, who: str, why: str,
+                  params: dict[str, Any] | None) -> bool:
+    """True when a repeated request is the recorded decision itself (a double click, a re-run after a
+    crash), so it may only resume the cycle; anything else would be silently dropped."""
+    recorded = (run.rationale or {}).get("override_params")
+    return (existing.kind, existing.who, existing.why.strip()) == (kind, who, why.strip()) and \
+        (recorded or None) == (params or None)

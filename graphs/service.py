@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agents.context import CycleContext
-from agents.decisions import apply_decision
+from agents.decisions import apply_decision, same_decision
 from agents.jobs import cycle_job
 from chimera import settings
 from chimera.clients import ClientContext, get_client
@@ -158,9 +158,10 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
         existing = s.exec(select(Decision).where(Decision.play_run_id == play_run_id)).first()
         if existing is None:
             apply_decision(s, ctx, play_run, kind, who, why, params)
-        elif (existing.kind, existing.who) != (kind, who):
+        elif not same_decision(existing, play_run, kind, who, why, params):
             raise DecisionError(f"play run {play_run_id} ({play_run.play_id}) was already decided: "
-                                f"{existing.kind} by {existing.who}")
+                                f"{existing.kind} by {existing.who} ({existing.why or 'no reason given'}); "
+                                "a decision is recorded once and not replaced")
         # the same decision again (a double click, or a re-run after a crash) only resumes the cycle
     answer = {"play_run_id": play_run_id, "kind": kind, "who": who, "why": why, "params": params}
     _drive(ctx, run.thread_id, answer, on_event)

@@ -72,6 +72,14 @@ def test_cycle_waits_for_people_and_each_decision_resumes_it(shop: str) -> None:
 
     with pytest.raises(DecisionError, match="needs a reason"):
         decide(second.play_run_id, "override", who="bob", why="")
+    with pytest.raises(DecisionError, match="JSON object"):
+        decide(second.play_run_id, "override", who="bob", why="x", params=[5])  # type: ignore[arg-type]
+    decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"change_pct": 5})
+    # the same person changing the params or the reason is not a double click: refused, not dropped
+    with pytest.raises(DecisionError, match="recorded once"):
+        decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"change_pct": 9})
+    with pytest.raises(DecisionError, match="recorded once"):
+        decide(second.play_run_id, "override", who="bob", why="another reason", params={"change_pct": 5})
     decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"change_pct": 5})
     for rest in pending_decisions(shop):
         decide(rest.play_run_id, "reject", who="carol", why="not this week")
