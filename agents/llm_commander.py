@@ -208,6 +208,10 @@ class Answer(BaseModel):
     guard_rejections: int = 0
 
 
+MAX_TOOL_CALLS_PER_REPLY = 8
+"""A reply asking for hundreds of tool calls (a looping small model) must not run them all."""
+
+
 def _is_error_result(result: Any) -> bool:
     """A tool's error result ({"error": ...}) may repeat the model's own arguments: no source."""
     return isinstance(result, dict) and set(result) == {"error"}
@@ -247,11 +251,16 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         try:
             reply = invoke_with_retries(bound, messages, config=config)
         except ModelUnavailable as exc:
+            if usage is not None and exc.attempts > 1:
+                usage.trip(exc.reason)
             return _fallback(exc.reason)
         messages.append(reply)
         if reply.tool_calls:
-            for call in reply.tool_calls:
-                result = toolbox.call(call["name"], call.get("args") or {})
+            for n, call in enumerate(reply.tool_calls):
+                if n >= MAX_TOOL_CALLS_PER_REPLY:  # every call needs its answer; the excess is not run
+                    result: Any = {"error": f"not run: at most {MAX_TOOL_CALLS_PER_REPLY} tool calls per reply"}
+                else:
+                    result = toolbox.call(call["name"], call.get("args") or {})
                 if not _is_error_result(result):
                     outputs.append(result)
                 called.append(call["name"])

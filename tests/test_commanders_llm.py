@@ -338,3 +338,21 @@ def test_given_sop_citations_are_kept() -> None:
     kept = _only_given_sops(r, [{"file": "a/real.md"}, {"file": "c/other.md"}])
     assert kept.sops_cited == ["a/real.md"] and kept.note.endswith("b/made-up.md")
     assert _only_given_sops(r.model_copy(update={"sops_cited": ["a/real.md"]}), [{"file": "a/real.md"}]).note == ""
+
+
+def test_a_reply_asking_for_hundreds_of_tool_calls_runs_only_the_first_few(shop: str) -> None:
+    from agents.llm_commander import MAX_TOOL_CALLS_PER_REPLY
+
+    toolbox = Toolbox(get_client(shop), AS_OF)
+    calls = [{"name": "kpi_statuses", "args": {}, "id": f"c{i}"} for i in range(300)]
+    model = ScriptedChatModel(responses=[AIMessage(content="", tool_calls=calls),
+                                         AIMessage(content="Nothing more to add.")])
+    ran: list[str] = []
+    real = toolbox.call
+    toolbox.call = lambda name, args: ran.append(name) or real(name, args)  # type: ignore[method-assign]
+    answer = ask_commander(_commander(shop), toolbox, "Everything?", "offline text", model=model)
+    assert len(ran) == MAX_TOOL_CALLS_PER_REPLY
+    answers = [m for m in model.requests[1] if m.type == "tool"]
+    assert len(answers) == 300, "every tool call still gets its answer, as the API requires"
+    assert "not run: at most" in answers[-1].content
+    assert answer.source == "model" and answer.text == "Nothing more to add."

@@ -255,3 +255,21 @@ def test_streaming_with_cassette_record_then_replay(
     monkeypatch.setenv("CHIMERA_LLM_CASSETTE_MODE", "replay")
     replayed = guarded_narrative(get_chat_model(), ASK, [], "offline")
     assert replayed.text == "All figures are in the table." and len(fake_openai.requests) == 2
+
+
+def test_a_down_or_hanging_server_is_not_waited_on_again_in_the_same_cycle(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push(*[{"hang": 0.6}] * 3, {"text": "Back again."})
+    usage = UsageTracker("openai-compatible")
+    first = guarded_narrative(chat, ASK, [], "offline one", usage=usage)
+    assert first.source == "offline" and first.reason.startswith("model unavailable after 3 attempts")
+    second = guarded_narrative(chat, ASK, [], "offline two", usage=usage)
+    assert (second.source, second.text) == ("offline", "offline two")
+    assert second.reason == f"model not called again this cycle after: {first.reason}"
+    assert len(fake_openai.requests) == 3, "the second narrative waited on the hanging server again"
+    assert usage.details()["model_unavailable"] == first.reason
+    # a refused request (HTTP 400) is about that request, not the server: the next call still goes out
+    fake_openai.reset()
+    fake_openai.push({"status": 400}, {"text": "Fine."})
+    fresh = UsageTracker("openai-compatible")
+    assert guarded_narrative(chat, ASK, [], "offline", usage=fresh).source == "offline"
+    assert guarded_narrative(chat, ASK, [], "offline", usage=fresh).text == "Fine."

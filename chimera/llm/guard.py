@@ -404,6 +404,8 @@ def guarded_narrative(
         try:
             reply = invoke_with_retries(model, history, attempts=attempts, backoff=backoff, config=config)
         except ModelUnavailable as exc:
+            if usage is not None and exc.attempts > 1:  # retries exhausted: the server is down or hanging
+                usage.trip(exc.reason)
             return _offline(offline_text, f"{exc.reason}; {OFFLINE_NARRATIVE}", rejections, exc.reason)
         text = _text(reply).strip()
         problem = reply_problem(reply, text, tool_outputs)

@@ -3,7 +3,10 @@
 One ``UsageTracker`` per cycle. Attach it as a LangChain callback (``config={"callbacks": [t],
 "metadata": {"commander": name}}``) or call ``add(...)``. Cost comes from ``configs/models.yml``;
 a model missing there costs 0 and is flagged. Once the budget is spent, ``allow_call()`` is False
-and the remaining narratives are written offline, saying "model budget reached".
+and the remaining narratives are written offline, saying "model budget reached". Likewise once a
+call has exhausted its retries on a down or hanging server (``trip``): the cycle's other calls would
+each wait out the same timeouts, so they are written offline at once, saying why (a circuit breaker
+for this process only; the next process of the cycle tries the model again).
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ class UsageTracker(BaseCallbackHandler):
         self.guard_rejections = 0
         self.budget_refusals = 0
         self._pending: dict[UUID, tuple[str, int]] = {}
+        self.tripped: str | None = None
         self._lock = threading.Lock()
 
     # -- callback side ---------------------------------------------------------------------------
@@ -142,8 +146,15 @@ class UsageTracker(BaseCallbackHandler):
     def cost(self) -> float:
         return self._total("cost")
 
+    def trip(self, reason: str) -> None:
+        """Stop calling the model for the rest of this process's cycle: it kept failing (``reason``)."""
+        with self._lock:
+            self.tripped = self.tripped or reason
+
     def budget_reason(self) -> str | None:
         """Why no further call is allowed this cycle, or None while within budget."""
+        if self.tripped:
+            return f"model not called again this cycle after: {self.tripped}"
         b = self.budget
         if b.max_tokens_per_cycle is not None and self.total_tokens >= b.max_tokens_per_cycle:
             used, cap = self.total_tokens, b.max_tokens_per_cycle
@@ -179,6 +190,7 @@ class UsageTracker(BaseCallbackHandler):
             "unpriced_models": sorted(self.unpriced),
             "budget": self.budget.model_dump(),
             "failed_calls": int(self._total("failed_calls")),
-            "budget_reached": self.budget_reason(),
+            "budget_reached": None if self.tripped else self.budget_reason(),
             "budget_refusals": self.budget_refusals,
+            "model_unavailable": self.tripped,
         }
