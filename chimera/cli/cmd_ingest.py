@@ -79,6 +79,8 @@ def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummar
     if since is None:
         raise IngestError("--pull needs --since YYYY-MM-DD (the first day to pull)")
     until = until or datetime.now(UTC).date()
+    if until < since:
+        raise IngestError(f"--until {until} is before --since {since}: nothing to pull")
     if api == "shopify":
         return pull_shopify(ctx, since, until)
     if api == "stripe":

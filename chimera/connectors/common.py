@@ -4,35 +4,65 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
 from chimera.clients import ClientContext
 from chimera.ingest import Aggregate, IngestSummary, store_aggregate
+from chimera.ingest import shopify as shopify_ingest
+from chimera.ingest import stripe as stripe_ingest
+
+# Metrics a pull knows for every day it asked about: a day the API lists nothing for had nothing.
+PULLED: dict[str, tuple[list[str], list[str]]] = {
+    "shopify_orders": (shopify_ingest.COUNTS, shopify_ingest.MONEY),
+    "stripe_payments": (stripe_ingest.COUNTS, stripe_ingest.MONEY),
+}
 
 ZERO_DECIMAL = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
 )  # Stripe currencies whose API amounts are whole units, not cents
+THREE_DECIMAL = frozenset("bhd jod kwd omr tnd".split())  # API amounts in thousandths (5.124 KWD is 5124)
+
+
+def minor_places(currency: str) -> int:
+    """Decimal places of a Stripe API amount's minor unit in ``currency`` (0, 2 or 3)."""
+    code = currency.strip().lower()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
 
 
 def minor_to_text(amount: int | None, currency: str) -> str | None:
-    """API integer amounts (cents) as the export's decimal text, exactly."""
+    """API integer amounts (in the currency's minor unit) as the export's decimal text, exactly."""
     if amount is None:
         return None
-    if currency.lower() in ZERO_DECIMAL:
+    places = minor_places(currency)
+    if places == 0:
         return str(int(amount))
     sign = "-" if amount < 0 else ""
-    whole, cents = divmod(abs(int(amount)), 100)
-    return f"{sign}{whole}.{cents:02d}"
+    whole, part = divmod(abs(int(amount)), 10**places)
+    return f"{sign}{whole}.{part:0{places}d}"
 
 
-def clip(agg: Aggregate, since: date, until: date) -> Aggregate:
-    """Only the days asked for (a pull's margins are partial days and must not replace stored ones)."""
+def clip(agg: Aggregate, since: date, until: date, today: date | None = None) -> Aggregate:
+    """Only the days asked for (a pull's margins are partial days and must not replace stored ones),
+    and every asked day that has begun: the API listing no order or charge for a day means there
+    was none (zero, as inside an export's range), and the pull then replaces whatever was stored for
+    it. Days not begun yet are left out: for store-local Shopify days, those after yesterday (UTC)."""
     agg.days = {d: v for d, v in agg.days.items() if since <= d <= until}
     if agg.customers is not None:
         agg.customers = agg.customers.filter(pl.col("day").is_between(since, until))
+    if agg.fill_zero and agg.kind in PULLED:
+        counts, money = PULLED[agg.kind]
+        today = today or datetime.now(UTC).date()
+        last = min(until, today if agg.kind == "stripe_payments" else today - timedelta(days=1))
+        day = since
+        while day <= last:
+            if day not in agg.days:
+                agg.days[day] = {**dict.fromkeys(counts, 0), **dict.fromkeys(money, Decimal("0.00"))}
+            day += timedelta(days=1)
+        agg.days = dict(sorted(agg.days.items()))
     return agg
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import httpx
@@ -57,17 +58,39 @@ def _status(charge: dict[str, Any]) -> str:
 
 
 def charge_row(charge: dict[str, Any]) -> dict[str, str | None]:
+    """The export's row for one charge. The expanded balance transaction is in the currency the
+    charge settled in (the account's): its fee, and the charge's amount converted (the export's
+    ``Converted Amount`` / ``Converted Currency``), are written in that currency's minor unit, not
+    the charge's (a fee of 49 on a jpy charge settled in usd is 0.49 usd, not 49)."""
     currency = str(charge.get("currency") or "")
     balance = charge.get("balance_transaction")
-    fee = balance.get("fee") if isinstance(balance, dict) else 0
+    balance = balance if isinstance(balance, dict) else {}
+    settled = str(balance.get("currency") or currency)
     created = datetime.fromtimestamp(int(charge["created"]), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    converted = balance.get("amount")
     return {
         "id": charge.get("id"), "created": created, "currency": currency,
         "amount": minor_to_text(charge.get("amount"), currency),
         "refunded": minor_to_text(charge.get("amount_refunded") or 0, currency),
         "captured": "true" if charge.get("captured") else "false",
-        "fee": minor_to_text(fee or 0, currency), "status": _status(charge),
+        "fee": minor_to_text(balance.get("fee") or 0, settled), "status": _status(charge),
+        "converted_amount": None if converted is None else minor_to_text(converted, settled),
+        "converted_refunded": None if converted is None else minor_to_text(_refunded_converted(charge, converted),
+                                                                             settled),
+        "converted_currency": str(balance["currency"]) if balance.get("currency") else None,
     }
+
+
+def _refunded_converted(charge: dict[str, Any], converted: int) -> int:
+    """The refunded part of the converted amount, in the settled currency's minor unit: all of it
+    for a full refund, else the same share of it (rounded half up)."""
+    amount, refunded = int(charge.get("amount") or 0), int(charge.get("amount_refunded") or 0)
+    if refunded == 0 or amount == 0:
+        return 0
+    if refunded >= amount:
+        return int(converted)
+    share = Decimal(refunded) * Decimal(int(converted)) / Decimal(amount)
+    return int(share.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def charges_frame(charges: list[dict[str, Any]]) -> pl.DataFrame:
