@@ -33,11 +33,12 @@ def _starts(text: str) -> list[int]:
 @settings(max_examples=200, deadline=None)
 @given(
     rows=st.lists(st.lists(cell, min_size=3, max_size=3), min_size=1, max_size=30),
-    chunk=st.integers(1, 40), pick=st.data(), share=st.sampled_from([0.0, 0.25, 1.0]),
+    chunk=st.integers(1, 40), block=st.integers(1, 9), pick=st.data(),
+    share=st.sampled_from([0.0, 0.25, 1.0]),
 )
-def test_lines_across_chunk_boundaries(tmp_path_factory, rows, chunk, pick, share) -> None:
-    """Both ways of judging a chunk (from its quoted fields, or every newline's parity) agree
-    with the csv module, wherever the chunk boundaries fall."""
+def test_lines_across_chunk_boundaries(tmp_path_factory, rows, chunk, block, pick, share) -> None:
+    """Both ways of judging a chunk (from its quoted fields, or every newline's parity), each
+    compared in cache-sized blocks, agree with the csv module wherever chunk and block boundaries fall."""
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows([["h1", "h2", "h3"], *rows])
     path = Path(tmp_path_factory.mktemp("csv")) / "f.csv"
@@ -47,6 +48,7 @@ def test_lines_across_chunk_boundaries(tmp_path_factory, rows, chunk, pick, shar
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(lines, "CHUNK", chunk)
         mp.setattr(lines, "QUOTED_SHARE", share)
+        mp.setattr(lines, "BLOCK", block)
         got = physical_lines(path, wanted)
     assert got == {i: starts[i] for i in wanted}
 

@@ -90,7 +90,7 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
         pl.when(pl.col("_ts_ok")).then(created.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)).alias("_day"),
     )
     problem = pl.any_horizontal(c.mask for c in _problems(fmt))
-    odd = pl.any_horizontal(_too_long(c) for c in MONEY_IN) if not fmt.careful else pl.lit(False)
+    odd = _too_long(MONEY_IN) if not fmt.careful else pl.lit(False)
     order_level = pl.col("subtotal").is_not_null()  # first rows: continuation rows leave Subtotal empty
     return lf.select(
         ROW, "name", *(pl.when(order_level).then(pl.col(c)).alias(c) for c in ("email", "currency")),
@@ -105,12 +105,15 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
     )
 
 
-def _too_long(c: str) -> pl.Expr:
+def _too_long(cols: list[str]) -> pl.Expr:
     """Text longer than 12 bytes (a billion or more), with more than the fast pass's 6 decimal
     places (`0.3333333` is 9 bytes: the cast would round it silently), or with an exponent (the
     cast reads `1e3` as 1000; the careful pass refuses it, as Stripe's does): the file then takes
-    the careful pass. A length compare and a regex of literal starts: cheap."""
-    return ((pl.col(c).str.len_bytes() > FAST_MAX_LEN) | pl.col(c).str.contains(TOO_FINE)).fill_null(False)
+    the careful pass. Length compares, and one regex over each row's values joined by commas (no
+    digit crosses a comma): a regex call per cell cost 3x more than the join."""
+    joined = pl.concat_str([pl.col(c) for c in cols], separator=",", ignore_nulls=True)
+    too_long = pl.any_horizontal(pl.col(c).str.len_bytes() > FAST_MAX_LEN for c in cols)
+    return (too_long.fill_null(False) | joined.str.contains(TOO_FINE)).fill_null(False)
 
 
 def _careful_format(lf: pl.LazyFrame, path: Path | str) -> tuple[pl.LazyFrame, MoneyFormat]:
