@@ -29,6 +29,7 @@ from chimera.ingest.parsing import (
     shopify_day,
     stripe_day,
 )
+from chimera.ingest.stripe import detect_locale
 
 money = st.decimals(min_value=Decimal("-99999999"), max_value=Decimal("99999999"), places=2, allow_nan=False)
 offsets = st.integers(min_value=-12 * 4, max_value=14 * 4).map(lambda q: timezone(timedelta(minutes=15 * q)))
@@ -160,3 +161,20 @@ def test_physical_lines_match_the_csv_module(tmp_path_factory, rows: list[list[s
         line = reader.line_num + 1
     got = physical_lines(path, list(range(len(rows))))
     assert [got[i] for i in range(len(rows))] == starts
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.dates(date(2000, 1, 1), date(2090, 12, 1)), days=st.integers(2, 12), day_first=st.booleans(),
+       comma=st.booleans())
+def test_slash_dates_read_the_way_that_keeps_a_run_of_days_together(start, days, day_first, comma) -> None:
+    """A run of consecutive days written dd/mm or mm/dd, decimal point or comma: the file is read
+    the way it was written, also when no part is above 12 (the shorter span decides)."""
+    fmt = "%d/%m/%Y %H:%M" if day_first else "%m/%d/%Y %H:%M"
+    run = [start + timedelta(days=i) for i in range(days)]
+    amount = "12,50" if comma else "12.50"
+    df = pl.DataFrame({"created": [datetime(d.year, d.month, d.day, 9).strftime(fmt) for d in run],
+                       "amount": [amount] * days})
+    got_comma, got_day_first = detect_locale(df)
+    assert got_comma == comma
+    parsed = df.select(stripe_day(pl.col("created"), got_day_first).alias("day"))["day"].to_list()
+    assert parsed == run

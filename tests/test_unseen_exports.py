@@ -1,8 +1,7 @@
 """Export variants found by QA on inputs unlike the sample store, checked through the CLI contract
 (``chimera ingest/metrics --json``) against a few-line reference written from DATA.md.
-
-Tests marked xfail(strict=True) are confirmed bugs in chimera/ingest (owned by another change):
-each states the input, the expectation and what happens instead.
+Each case is an export a real operator produces (a UK Excel save, two exports pasted into one file,
+a column left out, a European analytics sheet) that once went wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from chimera.cli import _register
@@ -101,10 +99,6 @@ def _normalized(ref: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
 # --------------------------------------------------------------------------- Stripe: dd/mm dates, decimal point
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chimera/ingest/stripe.py detect_locale: a dd/mm export with a decimal point (UK locale) whose days are all "
-    "<= 12 is read as mm/dd; a week of payments lands on seven different months and the whole span is "
-    "zero-filled"))
 def test_a_uk_week_of_stripe_payments_stays_on_its_days(chimera_home: Path, tmp_path: Path) -> None:
     """Excel in a UK locale saves `01/03/2026 02:07` (1 March) with decimal points. Every day of a
     weekly export is <= 12, so neither reading is ruled out by a value; the file's own order (one
@@ -132,9 +126,6 @@ def test_a_uk_export_with_a_day_past_12_reads_day_first(chimera_home: Path, tmp_
 # --------------------------------------------------------------------------- Stripe: pasted overlapping exports
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chimera/ingest/stripe.py: a charge id listed twice (two overlapping exports pasted into one file) "
-    "is counted twice; Shopify orders get the identical-copies rule (contracts.md), Stripe charges none"))
 def test_pasted_overlapping_stripe_exports_count_each_charge_once(chimera_home: Path, tmp_path: Path) -> None:
     add_client("paste")
     payments = _payments(datetime(2026, 3, 10), days=6)
@@ -164,10 +155,6 @@ def test_overlapping_stripe_exports_in_two_files_replace_never_add(chimera_home:
 # --------------------------------------------------------------------------- columns left out of an export
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chimera/ingest/stripe.py: an export without the Fee / Amount Refunded columns (Stripe's column picker) "
-    "stores stripe_fees and stripe_refunded as 0.00 every day; the Shopify reader leaves such metrics "
-    "missing (_known), as DATA.md requires (missing is never zero)"))
 def test_a_stripe_export_without_fee_or_refund_columns_leaves_them_missing(chimera_home: Path,
                                                                            tmp_path: Path) -> None:
     add_client("few")
@@ -187,10 +174,6 @@ def test_a_stripe_export_without_fee_or_refund_columns_leaves_them_missing(chime
 # --------------------------------------------------------------------------- analytics saved by a European Excel
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "chimera/ingest/analytics.py: a `;`-separated analytics file (Excel in a European locale, which is why it "
-    "uses `;`) writes revenue with a decimal comma; each such row is rejected whole, so its sessions are lost "
-    "and conversion_rate turns UNKNOWN. Stripe detects decimal commas per file; analytics does not"))
 def test_semicolon_analytics_with_decimal_comma_revenue(chimera_home: Path, tmp_path: Path) -> None:
     add_client("eu")
     path = tmp_path / "analytics.csv"
@@ -201,3 +184,43 @@ def test_semicolon_analytics_with_decimal_comma_revenue(chimera_home: Path, tmp_
     series = _metrics("eu")
     assert series["sessions"] == {"2026-03-01": 1100, "2026-03-02": 1200}
     assert series["ga_revenue"] == {"2026-03-01": "1040.50", "2026-03-02": "1261.00"}
+
+
+def test_pasted_stripe_copies_that_differ_reject_that_charge_only(chimera_home: Path, tmp_path: Path) -> None:
+    """A charge refunded between two pasted exports: which row is current is unknown, so the
+    charge is rejected (named once, at its first line) and the other charges are ingested."""
+    add_client("differ")
+    path = _write(tmp_path / "payments.csv", [
+        ["id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Captured", "Fee", "Status"],
+        ["ch_1", "2026-05-01 03:48:05", "25.00", "0.00", "usd", "true", "1.03", "Paid"],
+        ["ch_2", "2026-05-01 05:00:00", "40.00", "0.00", "usd", "true", "1.46", "Paid"],
+        ["ch_1", "2026-05-01 03:48:05", "25.00", "25.00", "usd", "true", "1.03", "Refunded"],
+    ])
+    doc = _invoke(["ingest", str(path), "--client", "differ", "--json"])
+    assert [(r["line"], r["column"], r["value"]) for r in doc["rejected"]] == [(2, "id", "ch_1")]
+    assert _metrics("differ")["stripe_gross"] == {"2026-05-01": "40.00"}
+
+
+def test_a_us_week_of_slash_dates_stays_month_first(chimera_home: Path, tmp_path: Path) -> None:
+    """The mirror of the UK case: `03/01/2026`..`03/07/2026` with decimal points is 1-7 March."""
+    add_client("us")
+    payments = _payments(datetime(2026, 3, 1), days=7)
+    path = _write(tmp_path / "payments.csv", _stripe_rows(payments, "%m/%d/%Y %H:%M"))
+    doc = _invoke(["ingest", str(path), "--client", "us", "--json"])
+    assert (doc["first_day"], doc["last_day"]) == ("2026-03-01", "2026-03-07")
+
+
+def test_pasted_identical_copies_of_a_bad_charge_are_all_rejected(chimera_home: Path, tmp_path: Path) -> None:
+    """Two identical copies of a charge with a bad amount: the rejection names it once and neither
+    copy is counted."""
+    add_client("badcopy")
+    row = ["ch_9", "2026-05-02 09:00:00", "12,3x", "0.00", "usd", "true", "0.50", "Paid"]
+    path = _write(tmp_path / "payments.csv", [
+        ["id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Captured", "Fee", "Status"],
+        row, ["ch_1", "2026-05-02 10:00:00", "20.00", "0.00", "usd", "true", "0.88", "Paid"], row,
+    ])
+    doc = _invoke(["ingest", str(path), "--client", "badcopy", "--json"])
+    assert [(r["line"], r["column"]) for r in doc["rejected"]] == [(2, "Amount")]
+    series = _metrics("badcopy")
+    assert series["stripe_gross"] == {"2026-05-02": "20.00"}
+    assert series["stripe_payments"] == {"2026-05-02": 1}

@@ -14,7 +14,16 @@ import polars as pl
 from chimera.ingest.detect import ANALYTICS_COLUMNS, ANALYTICS_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import Check, LineFinder, bad_cells, read_columns, reject_required, rejections
 from chimera.ingest.models import Aggregate, DayMetrics
-from chimera.ingest.parsing import COUNT, MAX_SCALE, ga_day, is_bad_money, money_decimal, money_format
+from chimera.ingest.parsing import (
+    COUNT,
+    MAX_SCALE,
+    dot_decimal,
+    ga_day,
+    is_bad_money,
+    money_decimal,
+    money_format,
+    writes_decimal_comma,
+)
 
 METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_transactions",
              "key_events": "ga_key_events", "revenue": "ga_revenue"}
@@ -40,6 +49,9 @@ def aggregate_analytics(
     df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "analytics_daily"
 ) -> Aggregate:
     present = [c for c in METRIC_OF if c in df.columns]
+    comma = "revenue" in present and writes_decimal_comma(df["revenue"])
+    if comma:  # saved by Excel in a European locale (hence often `;`-separated): `1040,50`
+        df = df.with_columns(dot_decimal(pl.col("revenue")).alias("revenue"))
     if "revenue" in present:  # GA writes float noise (2081.9199999999): rounded to 6 places, not cut
         noisy = pl.col("revenue").str.contains(rf"^\s*[+-]?\d+\.\d{{{MAX_SCALE + 1},}}\s*$")
         rounded = pl.col("revenue").str.strip_chars().cast(pl.Decimal(38, MAX_SCALE), strict=False).cast(pl.String)
@@ -53,7 +65,8 @@ def aggregate_analytics(
           for c in COUNT_COLS if c in present),
     ]
     if "revenue" in present:
-        checks.append(Check("revenue", is_bad_money(pl.col("revenue"), fmt), "not a number (expected e.g. 12.34)"))
+        example = "12,34" if comma else "12.34"
+        checks.append(Check("revenue", is_bad_money(pl.col("revenue"), fmt), f"not a number (expected e.g. {example})"))
     errors = bad_cells([(df, checks)], "date", {**{k: k for k in METRIC_OF}, **(headers or {})})
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
     values = {c: _whole(c).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}

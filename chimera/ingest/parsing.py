@@ -130,6 +130,19 @@ def _normalized(col: pl.Expr, decimal_comma: bool) -> pl.Expr:
     return pl.when(ok).then(plain.str.replace(",", ".", literal=True))
 
 
+def writes_decimal_comma(values: pl.Series) -> bool:
+    """Whether a file's money values (all columns, one series) use a decimal comma: more of them
+    end in `,<digits>` than in `.<digits>`. Decided once per file, so a file is read one way."""
+    values = values.drop_nulls()
+    return int(values.str.contains(r",\d+\s*$").sum()) > int(values.str.contains(r"\.\d+\s*$").sum())
+
+
+def dot_decimal(col: pl.Expr) -> pl.Expr:
+    """A decimal-comma value as dot-decimal text (`1.040,50` -> `1040.50`); a value that is not
+    comma money is left as written, so a rejection shows what the file says."""
+    return pl.coalesce(_normalized(col, True), col)
+
+
 def frac_digits(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
     """Digits after the decimal separator of each value (0 without one); no regex, so it is cheap."""
     text = _normalized(col, decimal_comma)

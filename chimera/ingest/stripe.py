@@ -14,6 +14,7 @@ import polars as pl
 from chimera.errors import IngestError
 from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
+    ROW,
     Check,
     LineFinder,
     bad_cells,
@@ -24,12 +25,21 @@ from chimera.ingest.frame import (
     with_missing,
 )
 from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import SLASH_DT, is_bad_money, money_decimal, money_format, stripe_day
+from chimera.ingest.parsing import (
+    SLASH_DT,
+    is_bad_money,
+    money_decimal,
+    money_format,
+    stripe_day,
+    writes_decimal_comma,
+)
 
 COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments"]
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
 SUCCEEDED = ["paid", "refunded", "succeeded", "partially refunded", "partially_refunded", "disputed"]  # money captured
 FAILED = ["failed", "blocked"]  # a Radar-blocked charge is a failed attempt
+COPY_CONFLICT = ("the charge is listed more than once with different values (pasted exports?): "
+                 "which is current is unknown")
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 
@@ -43,10 +53,8 @@ def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str
 def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
     """(decimal_comma, day_first) for the whole file, from its money and date strings."""
     present = [c for c in MONEY_COLS if c in df.columns]
-    money = pl.concat([df[c] for c in present]).drop_nulls() if present else pl.Series([], dtype=pl.String)
-    commas = int(money.str.contains(r",\d+\s*$").sum())
-    dots = int(money.str.contains(r"\.\d+\s*$").sum())
-    decimal_comma = commas > dots
+    money = pl.concat([df[c] for c in present]) if present else pl.Series([], dtype=pl.String)
+    decimal_comma = writes_decimal_comma(money)
     parts = df["created"].drop_nulls().str.extract_groups(SLASH_DT)
     first = parts.struct.field("1").cast(pl.Int32, strict=False)
     second = parts.struct.field("2").cast(pl.Int32, strict=False)
@@ -54,7 +62,20 @@ def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
         return decimal_comma, True
     if (second > 12).any():
         return decimal_comma, False
-    return decimal_comma, decimal_comma
+    return decimal_comma, _shorter_span_day_first(df, decimal_comma)
+
+
+def _shorter_span_day_first(df: pl.DataFrame, default: bool) -> bool:
+    """Slash dates with every part <= 12 fit both readings: the one spanning fewer days is right
+    (a week of payments read the wrong way spreads over months). ``default`` (decimal comma means a
+    day-first locale) when both spans are equal, e.g. a single date."""
+    spans = []
+    for day_first in (True, False):
+        days = df.select(stripe_day(pl.col("created"), day_first).alias("d"))["d"].drop_nulls()
+        spans.append((days.max() - days.min()).days if len(days) else 0)  # type: ignore[operator]
+    if spans[0] == spans[1]:
+        return default
+    return spans[0] < spans[1]
 
 
 def _settled_currency(df: pl.DataFrame) -> bool:
@@ -82,6 +103,7 @@ def aggregate_stripe(
     df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
 ) -> Aggregate:
     """Count attempts, successes and failures and sum captured amounts, fees and refunds per UTC day."""
+    absent = set(STRIPE_COLUMNS) - set(df.columns)
     df = with_missing(df, list(STRIPE_COLUMNS))
     comma, day_first = detect_locale(df)
     headers = {**HEADERS, **(headers or {})}
@@ -99,8 +121,15 @@ def aggregate_stripe(
     checks += [Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee")]  # the ones summed
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
+    several = df["id"].drop_nulls().is_duplicated().any()
+    if several:  # overlapping exports pasted into one file: copies that differ reject the charge
+        conflict = pl.col("id").is_not_null() & (pl.struct(pl.all().exclude(ROW)).n_unique().over("id") > 1)
+        checks.append(Check("id", conflict, COPY_CONFLICT))
     errors = bad_cells([(df, checks)], "id", headers)
-    good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
+    good = df.filter(~pl.col(ROW).is_in(errors[ROW].implode()))
+    if several:  # a rejected charge's every copy goes (errors name it once); identical copies count once
+        rejected = errors["order"].filter(errors["order"] != "").implode()
+        good = good.filter(pl.col("id").is_null() | (~pl.col("id").is_in(rejected) & pl.col("id").is_first_distinct()))
     units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
     daily = good.group_by(stripe_day(pl.col("created"), day_first).alias("day")).agg(
         pl.len().alias("stripe_payments"),
@@ -110,9 +139,12 @@ def aggregate_stripe(
         units["fee"].sum().alias("stripe_fees"),
         units[refunded].sum().alias("stripe_refunded"),
     )
+    # a column the export left out (Stripe's column picker) is unknown for every day, never 0
+    unknown = {m for m, col in (("stripe_fees", "fee"), ("stripe_refunded", refunded)) if col in absent}
+    days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     return Aggregate(
         kind=kind,
-        days=day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale),
+        days={d: {m: v for m, v in values.items() if m not in unknown} for d, values in days.items()},
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
