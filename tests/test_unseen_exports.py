@@ -224,3 +224,34 @@ def test_pasted_identical_copies_of_a_bad_charge_are_all_rejected(chimera_home: 
     series = _metrics("badcopy")
     assert series["stripe_gross"] == {"2026-05-02": "20.00"}
     assert series["stripe_payments"] == {"2026-05-02": 1}
+
+
+def test_a_file_that_is_not_csv_text_is_named_for_what_it_is(chimera_home: Path, tmp_path: Path) -> None:
+    """A gzip download, a workbook or a folder gets an error saying what it is, not a CSV parse error."""
+    import gzip
+
+    add_client("packed")
+    gz = tmp_path / "orders_export.csv.gz"
+    gz.write_bytes(gzip.compress(b"Name,Email,Created at\n#1,a@b.c,2026-05-01 10:00:00 +0000\n"))
+    xlsx = tmp_path / "orders.xlsx"
+    xlsx.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    for path, said in ((gz, "gzip-compressed"), (xlsx, "Excel workbook"), (tmp_path, "is a directory")):
+        result = runner.invoke(app, ["ingest", str(path), "--client", "packed"])
+        assert result.exit_code == 1  # an IngestError: the entry point prints it as "error: ..."
+        assert said in str(result.exception) and str(path) in str(result.exception)
+
+
+def test_an_export_with_every_row_rejected_exits_1(chimera_home: Path, tmp_path: Path) -> None:
+    """Dates rewritten by a spreadsheet (`4/5/2026 21:06`) on every row: nothing is ingested, the
+    summary still lists each row, and the exit code says the file did not go in."""
+    add_client("mangled")
+    header = ["Name", "Email", "Financial Status", "Created at", "Subtotal", "Shipping", "Taxes", "Total",
+              "Lineitem quantity", "Lineitem price", "Currency"]
+    path = _write(tmp_path / "orders_export.csv", [header, *(
+        [f"#{1000 + i}", f"c{i}@x.example", "paid", f"4/{i + 1}/2026 21:06", "10.00", "0.00", "0.00", "10.00",
+         "1", "10.00", "USD"] for i in range(3))])
+    result = runner.invoke(app, ["ingest", str(path), "--client", "mangled", "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert doc["orders_ingested"] == 0 and [r["line"] for r in doc["rejected"]] == [2, 3, 4]
+    assert "nothing ingested" in result.stderr and "Created at" in result.stderr

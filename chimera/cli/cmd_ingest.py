@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def ingest(
         emit_json(summary.contract())
     else:
         _print(summary, str(path or pull))
+    _fail_if_nothing_ingested(summary)
 
 
 @app.command("pull")
@@ -63,7 +65,25 @@ def pull_command(
         _print(summary, api)
 
 
+def _fail_if_nothing_ingested(summary: IngestSummary) -> None:
+    """Exit 1 when rows were read and every one was rejected: a script must not take that file for
+    a quiet day. The commonest rejection is named; one reason on every row usually means the file
+    went through a spreadsheet that rewrote a column (dates, decimals)."""
+    if not summary.rows_read or summary.orders_ingested or not summary.rejected:
+        return
+    (column, reason), count = Counter((r.column, r.reason) for r in summary.rejected).most_common(1)[0]
+    err.print(
+        f"error: nothing ingested: every row was rejected ({len(summary.rejected)} problems, {count} of them "
+        f"{column}: {reason}); "
+        "if the export was opened and saved in a spreadsheet, export it again from the source",
+        highlight=False, soft_wrap=True,
+    )
+    raise typer.Exit(1)
+
+
 def _ingest(ctx, path: Path, source: str | None) -> IngestSummary:
+    if path.is_dir():
+        raise IngestError(f"{path}: is a directory (give one export file)")
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     if path.stat().st_size < PROGRESS_BYTES or not err.is_terminal:

@@ -94,7 +94,10 @@ EXPECTED = {
 def read_header(path: Path) -> Header:
     """The header record (after any ``#`` comment lines), with BOM and padding stripped."""
     if not path.is_file():
-        raise IngestError(f"{path}: no such file")
+        raise IngestError(f"{path}: {'is a directory (give one export file)' if path.is_dir() else 'no such file'}")
+    packed = _packed(path)
+    if packed:
+        raise IngestError(f"{path}: {packed}")
     encoding = file_encoding(path)
     skip = header_offset(path, encoding)
     with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
@@ -117,6 +120,21 @@ def header_separator(line: str) -> str:
     """The field separator: whichever of `,` `;` tab the header line holds most (a comma on a tie).
     Names rarely hold one, so the separator's count is about the number of columns minus one."""
     return max(SEPARATORS, key=line.count)
+
+
+PACKED = {  # a file's first bytes -> what it is instead of CSV text
+    b"\x1f\x8b": "is gzip-compressed: decompress it (gunzip) and ingest the .csv inside",
+    b"PK\x03\x04": "is a zip archive or an Excel workbook (.xlsx): unzip it, or save the sheet as CSV UTF-8",
+    b"\xd0\xcf\x11\xe0": "is an old Excel workbook (.xls): save the sheet as CSV UTF-8",
+    b"%PDF": "is a PDF, not a CSV export",
+}
+
+
+def _packed(path: Path) -> str | None:
+    """What a file is when its first bytes say it is not text (a compressed download, a workbook)."""
+    with path.open("rb") as fh:
+        start = fh.read(8)
+    return next((what for magic, what in PACKED.items() if start.startswith(magic)), None)
 
 
 def file_encoding(path: Path) -> str:
