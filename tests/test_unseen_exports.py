@@ -255,3 +255,23 @@ def test_an_export_with_every_row_rejected_exits_1(chimera_home: Path, tmp_path:
     doc = json.loads(result.stdout)
     assert doc["orders_ingested"] == 0 and [r["line"] for r in doc["rejected"]] == [2, 3, 4]
     assert "nothing ingested" in result.stderr and "Created at" in result.stderr
+
+
+def test_analytics_copies_count_once_and_channels_are_summed(chimera_home: Path, tmp_path: Path) -> None:
+    """A report split by channel sums its rows per date; the same report pasted twice adds nothing;
+    a date whose pasted copies differ (GA revises recent days) is rejected, not guessed."""
+    add_client("ga")
+    split = tmp_path / "by_channel.csv"
+    split.write_text("date,channel,sessions,revenue\n2026-03-01,organic,100,10.00\n2026-03-01,paid,50,5.00\n"
+                     "2026-03-02,organic,80,8.00\n2026-03-01,organic,100,10.00\n2026-03-01,paid,50,5.00\n",
+                     encoding="utf-8")
+    doc = _invoke(["ingest", str(split), "--client", "ga", "--json"])
+    assert doc["rejected"] == []
+    assert _metrics("ga")["sessions"] == {"2026-03-01": 150, "2026-03-02": 80}
+    pasted = tmp_path / "pasted.csv"
+    pasted.write_text("date,sessions,revenue\n2026-03-01,100,10.00\n2026-03-02,80,8.00\n"
+                      "2026-03-02,90,9.50\n2026-03-03,70,7.00\n2026-03-01,100,10.00\n", encoding="utf-8")
+    add_client("ga2")
+    doc = _invoke(["ingest", str(pasted), "--client", "ga2", "--json"])
+    assert [(r["line"], r["column"], r["value"]) for r in doc["rejected"]] == [(3, "date", "2026-03-02")]
+    assert _metrics("ga2")["sessions"] == {"2026-03-01": 100, "2026-03-03": 70}

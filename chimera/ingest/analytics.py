@@ -29,11 +29,18 @@ METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_trans
              "key_events": "ga_key_events", "revenue": "ga_revenue"}
 COUNT_COLS = ["sessions", "users", "transactions", "key_events"]
 LEAD = "_lead"  # the file's first column: where a comment line's text lands
+DIM = "_dim"  # prefix of a dimension column (any column that is not a metric or the date)
+COPY_CONFLICT = ("the date is listed more than once with different figures and nothing (such as a channel "
+                 "column) tells the rows apart (pasted exports?): which is current is unknown")
 
 
 def read_analytics(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The metric columns, plus the report's other columns (its dimensions, e.g. a channel) as
+    ``_dim<i>``: they tell a report split by channel (rows summed) from a pasted copy (counted once)."""
     cols = resolve_columns(path, header, "analytics_daily", ANALYTICS_COLUMNS, ANALYTICS_REQUIRED)
-    df = read_columns(path, header, {**cols, LEAD: header.columns[0]})
+    names = [c for c in header.columns if c and header.columns.count(c) == 1 and c not in cols.values()]
+    dims = {f"{DIM}{i}": name for i, name in enumerate(names)}
+    df = read_columns(path, header, {**cols, **dims, LEAD: header.columns[0]})
     return first_table(df), cols
 
 
@@ -67,8 +74,15 @@ def aggregate_analytics(
     if "revenue" in present:
         example = "12,34" if comma else "12.34"
         checks.append(Check("revenue", is_bad_money(pl.col("revenue"), fmt), f"not a number (expected e.g. {example})"))
+    copies = _copies(df, present)
+    if copies is not None:
+        checks.append(Check("date", copies, COPY_CONFLICT))
     errors = bad_cells([(df, checks)], "date", {**{k: k for k in METRIC_OF}, **(headers or {})})
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
+    if copies is not None:  # every row of a rejected date goes (errors name it once); a copy counts once
+        rejected = errors["order"].implode()
+        good = good.filter(~pl.col("date").is_in(rejected)).unique([*_row_key(df), *present], keep="first",
+                                                                   maintain_order=True)
     values = {c: _whole(c).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
     if "revenue" in present:
         values["revenue"] = money_decimal(pl.col("revenue"), fmt)
@@ -84,6 +98,20 @@ def aggregate_analytics(
         rejected=rejections(errors, line_of),
         fill_zero=False,
     )
+
+
+def _row_key(df: pl.DataFrame) -> list[str]:
+    """What names a row: its date and its dimension values (a channel, a country...)."""
+    return ["date", *(c for c in df.columns if c.startswith(DIM))]
+
+
+def _copies(df: pl.DataFrame, metrics: list[str]) -> pl.Expr | None:
+    """None when no date and dimensions repeat; else the mask of rows whose date and dimensions
+    repeat with other figures (two exports pasted into one file, one of them older)."""
+    key = _row_key(df)
+    if not df.select(pl.struct(key).is_duplicated().any()).item():
+        return None
+    return pl.col("date").is_not_null() & (pl.struct(metrics).n_unique().over(key) > 1)
 
 
 def _whole(c: str) -> pl.Expr:
