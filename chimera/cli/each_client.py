@@ -1,0 +1,141 @@
+"""Run one piece of work for every client, so that one broken client never stops the others.
+
+An agency runs hundreds of clients from one database: a client whose config is broken, or whose
+pass raises, is reported by name with its real error (secrets masked) and the rest still run. The
+caller turns any failure into a non-zero exit code. A rich progress bar on stderr shows how far the
+walk is; stdout stays free for the one JSON document or the report.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from chimera.cli.app import err
+from chimera.errors import ChimeraError
+
+T = TypeVar("T")
+Note = Callable[[str], None]
+"""Shows what a client's work is doing now (its current step) next to the progress bar."""
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|_DSN$|DATABASE_URL", re.IGNORECASE)
+_MASK = "***"
+
+
+def _connector_env_names(client: str) -> set[str]:
+    """The env vars a client's connectors read their credentials from (best effort: a broken
+    client.yml names none, and the generic rule still masks the usual names)."""
+    from chimera import settings
+    from chimera.clients import load_client_config
+
+    try:
+        connectors = load_client_config(settings.client_dir(client), client).connectors
+    except Exception:  # the config may be the very thing that failed
+        return set()
+    names = {connectors.shopify.token_env} if connectors.shopify else set()
+    return names | ({connectors.stripe.key_env} if connectors.stripe else set())
+
+
+def redact(text: str, env_names: Iterable[str] = ()) -> str:
+    """``text`` without passwords in URLs or conninfo, nor the value of any secret-bearing env var."""
+    text = _URL_PASSWORD.sub(rf"\g<head>{_MASK}@", text)
+    text = _KEYWORD_PASSWORD.sub(rf"\g<head>{_MASK}", text)
+    named = set(env_names)
+    values = sorted({v for k, v in os.environ.items() if (k in named or _SECRET_NAME.search(k)) and len(v) >= 6},
+                    key=len, reverse=True)  # longest first: a secret that contains another is masked whole
+    for value in values:
+        text = text.replace(value, _MASK)
+    return text
+
+
+def error_text(exc: BaseException, client: str = "") -> str:
+    """What went wrong, for a person: a user error's own message, otherwise the exception's type
+    and message (a bug must still say what it was); never a secret."""
+    text = str(exc) if isinstance(exc, ChimeraError) else f"{type(exc).__name__}: {exc}"
+    return redact(text.strip() or type(exc).__name__, _connector_env_names(client) if client else ())
+
+
+class ClientFailure(BaseModel):
+    """One client whose work did not complete, and why."""
+
+    client: str
+    error: str
+    run_id: str | None = None
+    """The cycle run, when one was opened before the failure (resume it with the same command)."""
+
+
+class ClientDone(BaseModel, Generic[T]):
+    """One client's work that returned, with its wall time."""
+
+    client: str
+    result: T
+    seconds: float
+
+
+class Walk(BaseModel, Generic[T]):
+    """Every client's outcome, in the order walked (a cycle that ran and failed is in both lists)."""
+
+    clients: int = 0
+    done: list[ClientDone[T]] = []
+    failures: list[ClientFailure] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
+                    outcome_line: Callable[[str, T], str],
+                    check: Callable[[str, T], ClientFailure | None] | None = None,
+                    progress: bool = True) -> Walk[T]:
+    """Call ``work(client, note)`` for each name, in order; any exception fails that client only.
+
+    ``outcome_line`` says how one client ended (printed above the bar as each one finishes);
+    ``check`` turns a returned result that is itself a failure (a cycle whose job failed) into one."""
+    walk: Walk[T] = Walk(clients=len(names))
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
+                   disable=not progress)
+    with bar:
+        task = bar.add_task(escape(what), total=len(names))
+
+        def note_for(name: str) -> Note:
+            return lambda step: bar.update(task, description=escape(f"{what}: {name}: {step}"))
+
+        for name in names:
+            bar.update(task, description=escape(f"{what}: {name}"))
+            started = time.perf_counter()
+            try:
+                result = work(name, note_for(name))
+            except Exception as exc:  # one client's failure is reported, the walk goes on
+                failure: ClientFailure | None = ClientFailure(client=name, error=error_text(exc, name))
+                line = failure.error
+            else:
+                walk.done.append(ClientDone(client=name, result=result,
+                                            seconds=round(time.perf_counter() - started, 3)))
+                failure = check(name, result) if check else None
+                line = outcome_line(name, result) + (f": {failure.error}" if failure else "")
+            if failure:
+                walk.failures.append(failure)
+            mark = "[red]✗" if failure else "[green]✓"
+            err.print(f"{mark} {escape(name)}[/]: {escape(line)} ({time.perf_counter() - started:.2f} s)",
+                      highlight=False, soft_wrap=True)
+            bar.advance(task)
+    return walk
+
+
+def summary_line(walk: Walk, what: str) -> str:
+    """One line for the end of a walk: how many clients completed and which failed."""
+    line = f"{what}: {walk.clients - len(walk.failures)} of {walk.clients} client(s) completed"
+    if walk.failures:
+        line += f"; {len(walk.failures)} failed: " + ", ".join(f.client for f in walk.failures)
+    return line
