@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections import Counter
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
 import typer
+from pydantic import BaseModel
+from rich.markup import escape
+from rich.table import Table
+from typer._click.exceptions import UsageError
 
 from chimera.cli.app import app, emit_json, err, out, parse_day
+from chimera.cli.each_client import ClientFailure, Note, Walk, for_each_client, redact, summary_line
 from chimera.cli.render import print_outcome
+from chimera.clients import list_clients
 from chimera.errors import DecisionError
+
+if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
+    from graphs.models import CycleOutcome
 
 
 def _progress(json_out: bool):
@@ -20,14 +31,88 @@ def _progress(json_out: bool):
     return on_event
 
 
+class AllCycles(BaseModel):
+    """``chimera cycle --all --json``: each client's cycle document exactly as ``cycle --client``
+    prints it, in client order; ``failures`` names each client that did not complete, and why."""
+
+    as_of: date | None
+    clients: int
+    completed: int
+    cycles: list[dict[str, Any]]
+    failures: list[ClientFailure]
+
+
+def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
+    kpis = Counter(k["status"] for k in outcome.kpis)
+    statuses = ", ".join(f"{n} {s}" for s, n in sorted(kpis.items())) or "none"
+    return (f"{outcome.status} as of {outcome.as_of}; KPIs {statuses}; {len(outcome.plays)} play(s), "
+            f"{len(outcome.pending)} awaiting a decision")
+
+
+def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
+    """A cycle that ran but ended failed counts as the client's failure, with its jobs' errors."""
+    if outcome.status != "failed":
+        return None
+    errors = "; ".join(f"job {j['id']} {j['type']}: {j.get('error') or 'failed'}" for j in outcome.jobs
+                       if j["status"] == "failed") or "the cycle failed"
+    return ClientFailure(client=name, error=redact(errors), run_id=outcome.run_id)
+
+
+def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
+    """Every client's cycle in one command; one client's failure never stops the others."""
+    from graphs.service import run_cycle
+
+    def one(name: str, note: Note) -> CycleOutcome:
+        return run_cycle(name, as_of=as_of, silent=silent,
+                         on_event=lambda e: note(f"{e.get('node')} {e.get('type') or ''}".strip()))
+
+    walk = for_each_client(list_clients(), one, "weekly cycle", _cycle_line, check=_failed_cycle)
+    if json_out:
+        emit_json(AllCycles(as_of=as_of, clients=walk.clients, completed=walk.clients - len(walk.failures),
+                            cycles=[d.result.to_json() for d in walk.done],
+                            failures=walk.failures).model_dump(mode="json"))
+    else:
+        _print_summary(walk)
+    err.print(summary_line(walk, "weekly cycle"), highlight=False, soft_wrap=True)
+    if not walk.ok:
+        raise typer.Exit(1)
+
+
+def _print_summary(walk: Walk[CycleOutcome]) -> None:
+    """Per client: status, KPI counts, plays and pending decisions; then each failure's error."""
+    table = Table(title="Weekly cycle for every client")
+    for column in ("client", "status", "as of", "OK/WARN/CRIT/UNKNOWN", "plays", "pending", "seconds"):
+        table.add_column(column, no_wrap=column in ("client", "status"))
+    failed = {f.client for f in walk.failures}
+    for d in walk.done:
+        o = d.result
+        n = Counter(k["status"] for k in o.kpis)
+        table.add_row(escape(d.client), f"[red]{o.status}[/]" if d.client in failed else o.status, str(o.as_of),
+                      "/".join(str(n[s]) for s in ("OK", "WARNING", "CRITICAL", "UNKNOWN")),
+                      str(len(o.plays)), str(len(o.pending)), f"{d.seconds:.2f}")
+    for f in walk.failures:
+        if f.run_id is None:  # it never returned an outcome
+            table.add_row(escape(f.client), "[red]error[/]", "", "", "", "", "")
+    out.print(table)
+    for f in walk.failures:
+        out.print(f"[red]{escape(f.client)} failed[/]: {escape(f.error)}", highlight=False, soft_wrap=True)
+
+
 @app.command()
 def cycle(
-    client: str = typer.Option(..., "--client", help="Client name."),
+    client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
+    all_clients: bool = typer.Option(False, "--all", help="Every client, one after another; a failing client "
+                                                          "is reported and the others still run."),
     as_of: str | None = typer.Option(None, "--as-of", help="Day of the cycle (YYYY-MM-DD); default: newest data."),
     silent: bool = typer.Option(False, "--silent", help="Run up to the decisions and execute nothing (manual §10.5)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Run (or resume) the weekly cycle: ingest, evaluate, evidence, suggest; stops at the decisions."""
+    if all_clients == (client is not None):
+        raise UsageError("give either --client NAME or --all (every client)")
+    if all_clients:
+        _cycle_all(parse_day(as_of), silent, json_out)
+        return
     from graphs.service import run_cycle
 
     outcome = run_cycle(client, as_of=parse_day(as_of), silent=silent, on_event=_progress(json_out))
