@@ -9,7 +9,10 @@ Whether a past window was flagged is replayed along its weekday lineage (end - 7
 over ``CHAIN_WEEKS`` weeks, so the answer depends only on the series and the date; a shift that
 outlasts that quarter becomes the new level. A flagged window stays flagged while it still passes
 the recovery rules (``HOLD_RULES``), so a window scored a little under the raise rules does not slip
-back into the baseline.
+back into the baseline. Windows unusual in the GOOD direction (passing the raise rules the other
+way: a promotion week) are left out too while 3 ordinary ones remain, since a week-long event
+touches two weekly windows and would otherwise set a median of 4 (the normal weeks after a promotion
+read as a CRITICAL drop); they are never carried, so a rise that lasts becomes the new level.
 
 Rates of counts are scored by the binomial standard error of the difference,
 sqrt(p(1-p)(1/n + (pi/2)/n_baseline)) (the baseline is a median, not a mean) with p pooled and never
@@ -67,6 +70,9 @@ class Score:
     """Level the recovery rules let an already raised status keep on this window."""
     carried: bool = False
     """The baseline was carried from an earlier flagged window (fewer than 3 clean ones left)."""
+    good: int = 0
+    """Level the raise rules give the move in the GOOD direction (a promotion week): never a status,
+    but such a window is kept out of later baselines while enough ordinary windows are left."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,8 @@ class _Basis:
 class _Flag:
     flagged: bool
     basis: _Basis | None
+    outlier: bool = False
+    """Unusually good (``Score.good``): left out of baselines, but never carried."""
 
 
 _UNFLAGGED = _Flag(False, None)
@@ -179,7 +187,8 @@ def _compute(windows: KPIWindows, end: date, basis: _Basis, carried: bool) -> Sc
     bad = sd < 0 if windows.spec.direction == "higher_is_better" else sd > 0
     moved = value != base
     result = Score(_level(RULES, bad, sd, change, moved), baseline, len(chosen), sd, change,
-                   _level(HOLD_RULES, bad, sd, change, moved), carried)
+                   _level(HOLD_RULES, bad, sd, change, moved), carried,
+                   _level(RULES, not bad and moved, sd, change, moved))
     windows.memo[key] = result
     return result
 
@@ -192,7 +201,11 @@ def _score(windows: KPIWindows, end: date, flags: dict[date, _Flag]) -> tuple[Sc
     usable = [w for k in range(1, CANDIDATE_WEEKS + 1) if (w := windows.at(end - timedelta(days=7 * k))).ok]
     if len(usable) < MIN_BASELINE_WEEKS:
         return None, None
-    clean = [w for w in usable if not flags.get(w.end, _UNFLAGGED).flagged]
+    unflagged = [w for w in usable if not flags.get(w.end, _UNFLAGGED).flagged]
+    # a promotion week straddles two weekly windows: in a median of 4 they would set the baseline,
+    # and the ordinary weeks after it would read as a drop; a rise that lasts is the new level
+    ordinary = [w for w in unflagged if not flags.get(w.end, _UNFLAGGED).outlier]
+    clean = ordinary if len(ordinary) >= MIN_BASELINE_WEEKS else unflagged
     if len(clean) >= MIN_BASELINE_WEEKS:
         basis = _Basis(tuple(w.end for w in clean[:BASELINE_WEEKS]), tuple(w.end for w in clean))
         return _compute(windows, end, basis, False), basis
@@ -219,7 +232,7 @@ def chained_score(windows: KPIWindows, end: date) -> Score | None:
         s, basis = _score(windows, past, flags)
         before = flags.get(past - timedelta(days=7), _UNFLAGGED).flagged
         flagged = s is not None and (s.level > 0 or (before and s.hold > 0))
-        flags[past] = _Flag(flagged, basis)
+        flags[past] = _Flag(flagged, basis, outlier=s is not None and not flagged and s.good > 0)
     result, _ = _score(windows, end, flags)
     windows.memo[key] = result
     return result
