@@ -52,12 +52,14 @@ class Judgement:
 def judge(windows: KPIWindows, as_of: date) -> Judgement:
     """The status of ``windows.spec`` at ``as_of`` with everything the note needs."""
     spec = windows.spec
-    newest = windows.newest(as_of, history_days(spec))
+    horizon = history_days(spec)
+    newest = windows.newest(as_of, horizon)
     absent = [m for m, d in newest.items() if d is None]
     if windows.repeat and windows.customers is None:
         absent.append("customer (CustomerDay)")
-    if absent:
-        return Judgement("UNKNOWN", "no_data", None, detail=f"no {', '.join(absent)} data up to {as_of}")
+    if absent:  # older data may exist (a store that stopped long ago): the note says how far it looked
+        return Judgement("UNKNOWN", "no_data", None, detail=(
+            f"no {', '.join(absent)} data in the {horizon} days to {as_of}"))
     metric, end = min(newest.items(), key=lambda kv: (kv[1], kv[0]))
     assert end is not None
     lag = (as_of - end).days
@@ -82,6 +84,11 @@ def judge(windows: KPIWindows, as_of: date) -> Judgement:
 
 def _unknown_detail(windows: KPIWindows, current: WindowValue) -> str:
     spec, end = windows.spec, current.end
+    if current.reason == "missing" and windows.before_data(current.missing):
+        starts = {m: d for m in current.missing if (d := windows.first_day(m)) is not None}
+        metric, first = max(starts.items(), key=lambda kv: (kv[1], kv[0]))
+        return (f"{metric} data starts {first}, only {(end - first).days + 1} of the {windows.days} days of "
+                f"the {spec.window} window to {end}")
     if current.reason == "missing":
         return "; ".join(f"{m} missing on {day_ranges(days)}" for m, days in current.missing.items())
     label = windows.denominator_label or "denominator"

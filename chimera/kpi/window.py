@@ -98,6 +98,18 @@ class KPIWindows:
             return WindowValue(end, None, denominator, reason="zero", integral=integral)
         return WindowValue(end, value, denominator, integral=integral)
 
+    def first_day(self, metric: str) -> date | None:
+        """The oldest day ``metric`` has data for in the series."""
+        key = ("first", metric)
+        if key not in self.memo:
+            self.memo[key] = min(self.series.get(metric, {}), default=None)
+        return self.memo[key]  # type: ignore[return-value]
+
+    def before_data(self, missing: dict[str, list[date]]) -> bool:
+        """Every missing day precedes its metric's first day: the data is younger than the window
+        (a new store, a source connected lately), not a gap an operator should go and re-ingest."""
+        return all((first := self.first_day(m)) is not None and days[-1] < first for m, days in missing.items())
+
     def _repeat(self, days: list[date]) -> tuple[Decimal | None, Decimal]:
         """Customers with >= 2 orders over the window / customers with >= 1.
 
