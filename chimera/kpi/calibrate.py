@@ -56,6 +56,17 @@ def _strictly_ordered(proposed: dict[str, Decimal], direction: str) -> bool:
     return all(a < b for a, b in pairwise(order))
 
 
+def _reachable(critical: Decimal, spec: KPI) -> bool:
+    """Can a value pass ``critical``? A 3-sd threshold of a noisy history lands past the bound a value
+    cannot cross (below 0, above 100 %); clamped there it reads as calibrated but never fires (a
+    1-5-orders-a-day shop was proposed orders critical 0)."""
+    if spec.unit == "ratio":
+        return True
+    if spec.direction == "higher_is_better":
+        return critical > 0
+    return spec.unit != "percent" or critical < 1
+
+
 def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None) -> Proposal:
     """A proposal for one KPI from its last ``WEEKS`` weekly values (pure)."""
     windows = KPIWindows(spec, series, customers)
@@ -92,6 +103,13 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
         proposed["critical_recovery"] = _round(target + sign * 2.5 * sd, spec.unit)
     if spec.unit == "percent":
         proposed = {k: min(v, Decimal(1)) for k, v in proposed.items()}
+    if not _reachable(proposed["critical"], spec):
+        side, bound = ("below", "0") if spec.direction == "higher_is_better" else ("above", "100%")
+        return Proposal(**base, enough_history=True, reason=(
+            f"critical 3 sd {side} the median {fmt(proposed['target'], spec.unit)} (spread "
+            f"{fmt(_round(sd, spec.unit), spec.unit)}) would be at or {side} {bound}, which no {spec.window} "
+            f"value passes, so it could never be raised: the history varies too much; keeping configured "
+            f"{configured}"))
     if not _strictly_ordered(proposed, spec.direction):
         shown = "/".join(fmt(proposed[k], spec.unit) for k in ("target", "warning", "critical"))
         return Proposal(**base, enough_history=True, reason=(
