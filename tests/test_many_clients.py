@@ -7,7 +7,7 @@ client and the worker, then runs it all again: the second run must add nothing."
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,27 +15,17 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import select
 
+from benchmarks.clients import AS_OF, PRICE_TEST_DAY, SOURCES, START, seeded_client
 from chimera.cli import _register
 from chimera.cli.app import run
 from chimera.clients import add_client, get_client
 from chimera.db.engine import get_engine, session_scope
 from chimera.db.models import Company, KPIStatus, MetricPoint
-from chimera.demo.generator import (
-    ConversionDrop,
-    DemoEvents,
-    GeneratedStore,
-    PriceTest,
-    WeeklySeasonality,
-    generate_store,
-)
+from chimera.demo.generator import GeneratedStore
 from chimera.kpi.evaluate import evaluate_kpis
 from tests.cycle_fixtures import make_client
 
-SOURCES = ("shopify_orders", "stripe_payments", "analytics_daily")
-START = date(2026, 1, 5)
-DAYS = 84
-AS_OF = START + timedelta(days=DAYS - 1)
-PRICE_TEST = START + timedelta(days=42)
+PRICE_TEST = START + timedelta(days=PRICE_TEST_DAY)
 CYCLE_KEYS = {"client", "as_of", "run_id", "status", "silent", "kpis", "plays", "jobs", "model", "pending"}
 
 
@@ -141,13 +131,6 @@ def test_cycle_needs_exactly_one_of_client_or_all(chimera_home: Path, monkeypatc
 N_CLIENTS = 20
 
 
-def _store(root: Path, i: int) -> GeneratedStore:
-    """Client i's own exports: its own seed and size, so no two clients share a number by chance."""
-    return generate_store(root / f"store{i}", start=START, days=DAYS, seed=9000 + i, orders_per_day=30 + 3 * i,
-                          events=DemoEvents(weekly=WeeklySeasonality(), price_test=PriceTest(day=42),
-                                            conversion_drop=ConversionDrop(day=DAYS - 9)))
-
-
 def _counts() -> dict[str, dict[int, int]]:
     """Rows per client in every table that holds client data."""
     tables = ("metricpoint", "customerday", "ingestrun", "cyclerun", "kpistatus", "playrun", "decision", "job",
@@ -215,12 +198,9 @@ def test_many_clients_on_postgres_stay_isolated_and_rerun_idempotently(pg_url: s
     from graphs.service import decide
 
     names = [f"client-{i:02d}" for i in range(N_CLIENTS)]
-    stores = {}
-    for i, name in enumerate(names):
-        ctx = add_client(name)
-        stores[name] = store = _store(tmp_path, i)
-        (ctx.folder / "client.yml").write_text(f"name: {name}\nsources:\n" + "".join(
-            f"  - {{kind: {kind}, path: {store.sources()[kind]}}}\n" for kind in SOURCES), encoding="utf-8")
+    # each client its own seed and size, so no two clients share a number by chance
+    stores = {name: seeded_client(name, tmp_path, seed=9000 + i, orders_per_day=30 + 3 * i)
+              for i, name in enumerate(names)}
 
     def ingest_all() -> None:
         for name in names:
