@@ -100,7 +100,8 @@ def test_worker_runs_evidence_jobs_once_their_delay_is_over(shop: str) -> None:
     assert later["evidence_jobs_run"], "the scheduled LOG_EVIDENCE job ran"
     result = runner.invoke(app, ["worker", "--client", shop, "--once", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["passes"][0]["client"] == shop
+    assert json.loads(result.stdout)["passes"][0]["client"] == shop, "stdout holds only the JSON document"
+    assert f"{shop}:" in result.stderr, "each client's outcome line goes to stderr, beside the JSON"
 
 
 def test_clear_review_cli_needs_a_reason_and_a_known_play(shop: str) -> None:
