@@ -63,6 +63,13 @@ def _latest_day(session: Session, company_id: int) -> date | None:
     return row
 
 
+def _replaced(session: Session, run: CycleRun) -> bool:
+    """A newer cycle superseded this run's undecided plays: it is not its day's open cycle any more, so
+    replaying that day starts afresh (resuming it would only close it, every suggestion superseded)."""
+    statuses = set(session.exec(select(PlayRun.status).where(PlayRun.run_id == run.id)))
+    return "superseded" in statuses and "suggested" not in statuses
+
+
 def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
     """The unfinished cycle for this day (resume it), or a new one with its first job queued.
 
@@ -75,7 +82,7 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
         for run in s.exec(select(CycleRun).where(
                 CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.silent == silent,
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
-            if run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto")):
+            if (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) and not _replaced(s, run):
                 return run
         for old in s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
                                                 PlayRun.status == "suggested")):
