@@ -72,18 +72,19 @@ def ingest_metrics(session: Session, ctx: CycleContext, job: Job) -> dict[str, A
 
 
 def _follow_newest_data(session: Session, ctx: CycleContext) -> None:
-    """A cycle started without --as-of judges the newest day the exports reach (like `chimera kpis`)."""
-    from sqlmodel import func
-
-    from chimera.db.models import MetricPoint
+    """A cycle started without --as-of judges the newest day the exports reach with complete data
+    (like `chimera kpis`; a day still in progress at ingest is left out and the summary says so)."""
+    from chimera.as_of import default_day
 
     cycle = session.get(CycleRun, ctx.run_id)
     if cycle is None or not (cycle.summary or {}).get("as_of_auto"):
         return
-    newest = session.exec(select(func.max(MetricPoint.day))
-                          .where(MetricPoint.company_id == ctx.client.company_id)).first()
-    if newest and newest != ctx.as_of:
-        ctx.as_of = cycle.as_of = newest
+    newest = default_day(session, ctx.client.company_id, ctx.client.config.timezone)
+    if newest.note:
+        cycle.summary = {**(cycle.summary or {}), "as_of_note": newest.note}
+        session.add(cycle)
+    if newest.day and newest.day != ctx.as_of:
+        ctx.as_of = cycle.as_of = newest.day
         session.add(cycle)
 
 

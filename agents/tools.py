@@ -33,7 +33,7 @@ class Toolbox:
             from chimera.evidence.record import last_data_day
 
             with session_scope() as s:
-                self._as_of = last_data_day(s, self.client.company_id) or datetime.now(UTC).date()
+                self._as_of = last_data_day(s, self.client) or datetime.now(UTC).date()
         return self._as_of
 
     def kpi_statuses(self, kpi_ids: list[str] | None = None) -> list[dict[str, Any]]:

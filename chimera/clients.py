@@ -11,11 +11,12 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from chimera import settings
 from chimera.config.client import ClientConfig
-from chimera.config.loader import FILES, ConfigSet, load_config_set, suggest
+from chimera.config.loader import FILES, ConfigSet, load_config_set, problems_of, suggest
 from chimera.config.yamlload import load_yaml
 from chimera.db.engine import session_scope
 from chimera.db.models import Company
@@ -39,11 +40,11 @@ def load_client_config(folder: Path, name: str) -> ClientConfig:
     path = folder / "client.yml"
     if not path.exists():
         return ClientConfig(name=name)
-    data, _lines = load_yaml(path)
+    data, lines = load_yaml(path)
     try:
         return ClientConfig.model_validate(data or {"name": name})
-    except Exception as exc:  # pydantic ValidationError
-        raise ConfigError(f"{path}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(problems_of(ClientConfig, exc, lines, str(path))) from None
 
 
 def add_client(name: str, label: str = "", session: Session | None = None) -> ClientContext:

@@ -63,6 +63,8 @@ class CycleOutcome(BaseModel):
     model: dict[str, Any]
     pending: list[PendingDecision]
     narratives: list[dict[str, Any]]
+    as_of_note: str = ""
+    """Why the cycle does not judge the newest day with data (it was in progress at ingest)."""
 
     @classmethod
     def build(cls, run: CycleRun, client: str, kpis: list[KPIStatus], plays: list[PlayRun],
@@ -88,6 +90,7 @@ class CycleOutcome(BaseModel):
             model=usage, pending=pending,
             narratives=[{"job": j.id, "type": j.type, "owner": j.owner, **(j.result or {}).get("narrative", {})}
                         for j in jobs if (j.result or {}).get("narrative")],
+            as_of_note=(run.summary or {}).get("as_of_note", ""),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -95,4 +98,5 @@ class CycleOutcome(BaseModel):
         return {"client": self.client, "as_of": self.as_of.isoformat(), "run_id": self.run_id,
                 "status": self.status, "silent": self.silent, "kpis": self.kpis, "plays": self.plays,
                 "jobs": self.jobs, "model": self.model,
-                "pending": [p.play_run_id for p in self.pending]}
+                "pending": [p.play_run_id for p in self.pending]} | (
+                    {"as_of_note": self.as_of_note} if self.as_of_note else {})

@@ -22,9 +22,10 @@ from agents.context import CycleContext
 from agents.decisions import apply_decision, same_decision
 from agents.jobs import cycle_job
 from chimera import settings
+from chimera.as_of import default_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import get_engine, session_scope
-from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, MetricPoint, PlayRun
+from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, PlayRun
 from chimera.errors import ClientError, DecisionError
 from graphs.checkpoint import checkpointer
 from graphs.cycle import build_cycle_graph
@@ -57,10 +58,9 @@ def thread_lock(thread_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _latest_day(session: Session, company_id: int) -> date | None:
-    row = session.exec(select(MetricPoint.day).where(MetricPoint.company_id == company_id)
-                       .order_by(MetricPoint.day.desc())).first()  # type: ignore[attr-defined]
-    return row
+def _latest_day(session: Session, client: ClientContext) -> date | None:
+    """The default as-of: the newest day with complete data (``chimera.as_of``)."""
+    return default_day(session, client.company_id, client.config.timezone).day
 
 
 def _replaced(session: Session, run: CycleRun) -> bool:
@@ -78,7 +78,7 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
     auto = as_of is None
     with session_scope() as s:
         if as_of is None:
-            as_of = _latest_day(s, client.company_id) or (datetime.now(UTC).date() - timedelta(days=1))
+            as_of = _latest_day(s, client) or (datetime.now(UTC).date() - timedelta(days=1))
         for run in s.exec(select(CycleRun).where(
                 CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.silent == silent,
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
@@ -208,7 +208,7 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
 
     ctx_client = get_client(client)
     with session_scope() as s:
-        day = as_of or _latest_day(s, ctx_client.company_id) or datetime.now(UTC).date()
+        day = as_of or _latest_day(s, ctx_client) or datetime.now(UTC).date()
         stuck = [j.id for j in requeue_stuck(s, company_id=ctx_client.company_id)]
         open_runs = [r.id for r in s.exec(select(CycleRun).where(
             CycleRun.company_id == ctx_client.company_id, CycleRun.kind == "cycle",

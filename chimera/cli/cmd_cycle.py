@@ -116,6 +116,8 @@ def cycle(
     from graphs.service import run_cycle
 
     outcome = run_cycle(client, as_of=parse_day(as_of), silent=silent, on_event=_progress(json_out))
+    if outcome.as_of_note:
+        err.print(outcome.as_of_note, highlight=False, soft_wrap=True)
     if json_out:
         emit_json(outcome.to_json())
     else:

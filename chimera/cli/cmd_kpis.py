@@ -8,7 +8,7 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, out, parse_day
+from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.kpi.calibrate import apply_calibration, propose_calibration
@@ -38,6 +38,8 @@ def kpis(
         _calibrate(ctx, day, json_out, yes, owner or getpass.getuser(), reason)
         return
     report = evaluate_kpis(ctx, as_of=day, store=False)
+    if report.as_of_note:
+        err.print(report.as_of_note, highlight=False, soft_wrap=True)
     if json_out:
         emit_json(report.to_json())
     else:
@@ -62,7 +64,7 @@ def _table(report: KPIReport) -> Table:
 def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, owner: str, reason: str) -> None:
     if day is None:
         with session_scope() as session:
-            day = newest_day(session, ctx.company_id)
+            day = newest_day(session, ctx)
     proposals = propose_calibration(ctx, day)
     usable = [p for p in proposals if p.enough_history and p.proposed]
     written: list[str] = []

@@ -56,7 +56,7 @@ def monthly(
         day = parse_day(as_of)
     else:
         with session_scope() as s:
-            day = last_data_day(s, ctx.company_id) or datetime.now(UTC).date()
+            day = last_data_day(s, ctx) or datetime.now(UTC).date()
     review = monthly_review(ctx, day)
     path = settings.outbox_dir(client) / f"case-study-{day}.md"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from chimera.config.models import Strict
 
@@ -72,10 +73,23 @@ class ClientConfig(Strict):
     currency: str = "USD"
     """Reporting currency."""
     timezone: str = "UTC"
-    """Store timezone (Shopify timestamps carry their own offset; this is for display)."""
+    """Store timezone (IANA name, e.g. America/New_York): tells when a day has ended, so that a day
+    still in progress when its export was ingested is not judged by default (Shopify timestamps
+    carry their own offset for the days themselves)."""
     sources: list[Source] = []
     """Exports ingested by INGEST_METRICS in each cycle."""
     fiverr: FiverrMapping | None = None
     """Column mapping of the Fiverr export."""
     connectors: Connectors = Connectors()
     """API pulls."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        if name.upper() == "UTC":
+            return name
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown timezone (an IANA name such as America/New_York)") from None
+        return name

@@ -90,12 +90,16 @@ def _validate(model: type[M], path: Path) -> tuple[M | None, dict[Loc, int], lis
     try:
         return model.model_validate(data), lines, []
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(p for p in err["loc"] if not _is_tag(p))
-            msg = _message(model, err, loc)
-            problems.append(f"{path.name}:{line_of(lines, loc)}: {_field_path(loc)}: {msg}")
-        return None, lines, problems
+        return None, lines, problems_of(model, exc, lines, path.name)
+
+
+def problems_of(model: type[BaseModel], exc: ValidationError, lines: dict[Loc, int], label: str) -> list[str]:
+    """``label:LINE: field.path: message`` for each problem pydantic found in a YAML file."""
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not _is_tag(p))
+        problems.append(f"{label}:{line_of(lines, loc)}: {_field_path(loc)}: {_message(model, err, loc)}")
+    return problems
 
 
 @dataclass

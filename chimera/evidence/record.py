@@ -11,14 +11,14 @@ import importlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
+from chimera.as_of import default_day
 from chimera.clients import ClientContext
 from chimera.config.loader import suggest
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
-from chimera.db.models import Decision, EvidenceRecord, Job, MetricPoint, PlayRun, utcnow
+from chimera.db.models import Decision, EvidenceRecord, Job, PlayRun, utcnow
 from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, overlapping_plays, run_kpis
@@ -226,9 +226,10 @@ def log_manual_play(
     return run
 
 
-def last_data_day(session: Session, company_id: int) -> date | None:
-    """The newest day with any metric for this client (the default as-of: replayable, not 'today')."""
-    return session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).first()
+def last_data_day(session: Session, client: ClientContext) -> date | None:
+    """The default as-of: the newest day with complete data (replayable, not 'today'; a day still
+    in progress when it was ingested is left out, see ``chimera.as_of``); None without data."""
+    return default_day(session, client.company_id, client.config.timezone).day
 
 
 def refresh_evidence(session: Session, client: ClientContext, as_of: date) -> list[EvidenceRecord]:
@@ -254,7 +255,7 @@ def record_json(row: EvidenceRecord) -> dict[str, Any]:
 def evidence_report(client: ClientContext, as_of: date | None = None, refresh: bool = True) -> dict[str, Any]:
     """``{"client", "as_of", "evidence": [...]}``; refreshes every executed run's evidence first."""
     with session_scope() as session:
-        as_of = as_of or last_data_day(session, client.company_id) or datetime.now(UTC).date()
+        as_of = as_of or last_data_day(session, client) or datetime.now(UTC).date()
         if refresh:
             rows = refresh_evidence(session, client, as_of)
         else:

@@ -130,7 +130,7 @@ def propose_calibration(client: ClientContext, as_of: date | None = None, sessio
         with session_scope() as own:
             return propose_calibration(client, as_of, own)
     specs = list(client.configs.kpis.kpis)
-    as_of = as_of or newest_day(session, client.company_id)
+    as_of = as_of or newest_day(session, client)
     longest = max(KPIWindows(s, {}).days for s in specs)
     start = as_of - timedelta(days=7 * WEEKS + longest)
     metrics = sorted({m for s in specs for m in needed_metrics(s)})

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
+from chimera.as_of import default_as_of, default_day
 from chimera.clients import ClientContext
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
-from chimera.db.models import CustomerDay, CycleRun, KPIStatus, MetricPoint, decode_customers
+from chimera.db.models import CustomerDay, CycleRun, KPIStatus, decode_customers
 from chimera.kpi import anomaly as anomaly_mod
 from chimera.kpi.fmt import day_ranges, fmt, quantize
 from chimera.kpi.formula import Series
@@ -227,7 +227,10 @@ def evaluate_kpis(client: ClientContext, as_of: date | None = None, run_id: str 
         with session_scope() as own:
             return evaluate_kpis(client, as_of, run_id, own, store)
     specs = list(client.configs.kpis.kpis)
-    as_of = as_of or newest_day(session, client.company_id)
+    note = ""
+    if as_of is None:
+        default = default_day(session, client.company_id, client.config.timezone)
+        as_of, note = default.day or datetime.now(UTC).date(), default.note
     start = as_of - timedelta(days=max((history_days(s) for s in specs), default=0))
     metrics = sorted({m for s in specs for m in needed_metrics(s)})
     series = load_series(session, client.company_id, metrics, start=start, end=as_of)
@@ -237,13 +240,13 @@ def evaluate_kpis(client: ClientContext, as_of: date | None = None, run_id: str 
         store = run_id is not None
     if store:
         run_id = _store(session, client.company_id, as_of, results, run_id)
-    return KPIReport(client=client.name, as_of=as_of, run_id=run_id, kpis=results)
+    return KPIReport(client=client.name, as_of=as_of, run_id=run_id, kpis=results, as_of_note=note)
 
 
-def newest_day(session: Session, company_id: int) -> date:
-    """The newest day with any metric for the company (today, UTC, when there is none)."""
-    day = session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).one()
-    return day or datetime.now(UTC).date()
+def newest_day(session: Session, client: ClientContext) -> date:
+    """The default as-of: the newest day with complete data (see ``chimera.as_of``); today
+    (UTC) when there is none."""
+    return default_as_of(session, client.company_id, client.config.timezone)
 
 
 def load_customers(session: Session, company_id: int, start: date, end: date) -> Customers:

@@ -93,6 +93,8 @@ class KPIReport(BaseModel):
     as_of: date
     run_id: str | None = None
     kpis: list[KPIResult]
+    as_of_note: str = ""
+    """Why the default as-of is not the newest day with data (that day was still in progress)."""
 
     def by_id(self, kpi_id: str) -> KPIResult:
         return next(k for k in self.kpis if k.id == kpi_id)
@@ -100,7 +102,8 @@ class KPIReport(BaseModel):
     def to_json(self) -> dict:
         """``{"client", "as_of", "kpis": [...]}`` exactly as ``chimera kpis --json`` prints it."""
         kpis = [k.to_json() for k in self.kpis]
-        return {"client": self.client, "as_of": self.as_of.isoformat(), "kpis": kpis}
+        note = {"as_of_note": self.as_of_note} if self.as_of_note else {}
+        return {"client": self.client, "as_of": self.as_of.isoformat(), **note, "kpis": kpis}
 
 
 class DayState(BaseModel):

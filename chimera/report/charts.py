@@ -184,7 +184,7 @@ def kpi_trend_figure(client_ctx: ClientContext, kpi_id: str, as_of: date | None 
     """The trend of ``kpi_id`` over the ``days`` days ending ``as_of`` (default: newest data)."""
     spec = kpi_spec(client_ctx, kpi_id)
     with session_scope() as session:
-        end = as_of or newest_day(session, client_ctx.company_id)
+        end = as_of or newest_day(session, client_ctx)
         start = end - timedelta(days=max(days, 1) - 1)
         series, customers = load_kpi_data(session, client_ctx, [spec], start, end)
     return trend_figure(spec, trend_points(spec, series, start, end, customers), client_ctx.config.currency)

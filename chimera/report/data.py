@@ -122,7 +122,7 @@ def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
 def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_DAYS) -> ReportData:
     """Read everything the report shows for ``client`` at ``as_of`` (default: the newest data day)."""
     with session_scope() as session:
-        as_of = as_of or newest_day(session, client.company_id)
+        as_of = as_of or newest_day(session, client)
         kpis = evaluate_kpis(client, as_of, session=session, store=False)
         specs = {k.id: k for k in client.configs.kpis.kpis}
         charted = [specs[k] for k in charted_kpis(kpis) if k in specs]

@@ -1,0 +1,81 @@
+"""The day a command judges when no ``--as-of`` is given: the newest day whose data is complete.
+
+An export taken at 10:00 holds that day's first ten hours; judged as a whole day, it reads as a
+sharp fall (7-day revenue one day short, a 1-day KPI far below target) and would trigger plays on
+nothing. A day is *in progress* when any source's newest ingest of it ran while the day was
+still going on in the store's timezone (``client.yml`` ``timezone``); the default as-of is then
+the day before, and the command says so. Only the day during which the ingest ran can be in
+progress: data dated after the ingest (a generated store, a wrong clock) is taken as it is.
+The day stays in the database (``chimera metrics`` shows it, ``--as-of`` judges it); the next
+export replaces it whole.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel
+from sqlmodel import Session, func, select
+
+from chimera.db.models import IngestRun, MetricPoint
+
+
+class DefaultDay(BaseModel):
+    """The default as-of and, when the newest day was left out, which day and why."""
+
+    day: date | None
+    """The day to judge; None when the client has no data at all."""
+    left_out: date | None = None
+    """The newest day with data, when it was still in progress at its last ingest."""
+    note: str = ""
+
+
+def store_zone(name: str) -> tzinfo:
+    """The store's timezone; UTC when the name is unknown to this machine's timezone database
+    (configs are validated, so only a machine without tz data gets here)."""
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def default_day(session: Session, company_id: int, timezone: str = "UTC") -> DefaultDay:
+    """The newest day with any metric, or the day before it when that day was in progress."""
+    newest = session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).one()
+    if newest is None:
+        return DefaultDay(day=None)
+    ingested = _latest_ingests(session, company_id, newest)
+    zone = store_zone(timezone)
+    start = datetime.combine(newest, time(), zone)
+    end = datetime.combine(newest + timedelta(days=1), time(), zone)  # 23 or 25 h across DST
+    during = [at for at in ingested if start <= at < end]
+    if not during:
+        return DefaultDay(day=newest)
+    last = max(during).astimezone(zone)
+    return DefaultDay(day=newest - timedelta(days=1), left_out=newest, note=(
+        f"{newest} is left out: its data was ingested at {last:%H:%M} ({timezone}), before the day ended; "
+        f"judging {newest - timedelta(days=1)} (re-ingest after the day ends, or pass --as-of {newest})"))
+
+
+def _latest_ingests(session: Session, company_id: int, day: date) -> list[datetime]:
+    """Per source, when the data it now holds for ``day`` was first ingested (UTC): the newest
+    ingest covering the day decides the data, and the same bytes ingested again by a later cycle
+    are no newer (its first ingest is when the export was taken, at the latest)."""
+    runs = session.exec(select(IngestRun.source, IngestRun.fingerprint, IngestRun.created_at).where(
+        IngestRun.company_id == company_id, IngestRun.status == "succeeded",
+        IngestRun.first_day <= day, IngestRun.last_day >= day,  # type: ignore[operator]
+    ).order_by(IngestRun.created_at)).all()  # type: ignore[arg-type]
+    current = {source: fingerprint for source, fingerprint, _ in runs}  # the newest run's, per source
+    first: dict[str, datetime] = {}
+    for source, fingerprint, at in runs:
+        if fingerprint == current[source] and source not in first:
+            first[source] = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return list(first.values())
+
+
+def default_as_of(session: Session, company_id: int, timezone: str = "UTC") -> date:
+    """``default_day``'s day, or today (UTC) for a client without data."""
+    return default_day(session, company_id, timezone).day or datetime.now(UTC).date()
