@@ -4,7 +4,11 @@ Tests push scripted steps; each POST /v1/chat/completions takes the next one (de
 ``{"text": ...}``, ``{"tool_calls": [{"name", "args": dict | raw str}]}`` (raw str = malformed JSON),
 ``{"status": 429 | 500, "retry_after": "0"}``, ``{"hang": seconds}`` (sleep past the client timeout),
 ``{"refusal": "I can't help"}`` (content null), any step with ``"finish_reason": "length"`` (cut off);
-``{"no_usage": True}`` leaves the usage block out, as some local servers do.
+``{"no_usage": True}`` leaves the usage block out, as some local servers do; ``{"usage": {...}}`` sends
+that usage block as is (nulls, extra fields); ``{"reasoning_content": ...}`` adds a reasoning model's
+field; ``{"no_ids": True}`` sends tool calls without ids; ``{"raw": text, "content_type": ...}`` answers
+that body as is (an SSE stream to a plain request, an HTML error page); ``{"drop": True}`` cuts the
+connection mid-body; ``{"status": ..., "message": ..., "headers": {...}}`` shapes an error reply.
 ``stream: true`` requests get SSE chunks, tool arguments split into fragments. Requests are recorded.
 Use: ``from tests.fake_openai_server import fake_openai_fixture, fake_openai_server_fixture  # noqa: F401``.
 """
@@ -22,7 +26,7 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 
 class FakeOpenAI:
@@ -47,7 +51,7 @@ class FakeOpenAI:
 def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:
     return [
         {
-            "id": f"call_{i}",
+            **({} if step.get("no_ids") else {"id": f"call_{i}"}),
             "type": "function",
             "function": {
                 "name": tc["name"],
@@ -58,7 +62,9 @@ def _tool_calls(step: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _usage(body: dict[str, Any], step: dict[str, Any]) -> dict[str, int]:
+def _usage(body: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    if "usage" in step:
+        return step["usage"]
     prompt = len(json.dumps(body.get("messages", []))) // 4
     completion = max(1, len(json.dumps(step)) // 4)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
@@ -91,7 +97,7 @@ def _chunks(body: dict[str, Any], step: dict[str, Any]):
                 "tool_calls": [
                     {
                         "index": idx,
-                        "id": tc["id"],
+                        "id": tc.get("id"),
                         "type": "function",
                         "function": {"name": tc["function"]["name"], "arguments": ""},
                     }
@@ -107,6 +113,12 @@ def _chunks(body: dict[str, Any], step: dict[str, Any]):
     yield "data: [DONE]\n\n"
 
 
+async def _dropped():
+    """Half a body, then the connection goes (a proxy or server that died mid-reply)."""
+    yield b'{"id": "chatcmpl-fake", "choices": ['
+    raise ConnectionResetError("fake server dropped the connection")
+
+
 def make_app(state: FakeOpenAI) -> FastAPI:
     app = FastAPI()
 
@@ -118,10 +130,16 @@ def make_app(state: FakeOpenAI) -> FastAPI:
         step = state.steps.popleft() if state.steps else {"text": "ok"}
         if "hang" in step:
             await asyncio.sleep(step["hang"])
-        if "status" in step:
+        if "status" in step and "raw" not in step:
             headers = {"retry-after": str(step["retry_after"])} if "retry_after" in step else {}
-            err = {"error": {"message": f"fake error {step['status']}", "type": "fake", "code": None}}
-            return JSONResponse(err, status_code=step["status"], headers=headers)
+            message = step.get("message", f"fake error {step['status']}")
+            err = {"error": {"message": message, "type": "fake", "code": None}}
+            return JSONResponse(err, status_code=step["status"], headers={**headers, **step.get("headers", {})})
+        if "raw" in step:
+            return Response(step["raw"], status_code=step.get("status", 200),
+                            media_type=step.get("content_type", "application/json"))
+        if step.get("drop"):
+            return StreamingResponse(_dropped(), media_type="application/json")
         if body.get("stream"):
             return StreamingResponse(_chunks(body, step), media_type="text/event-stream")
         calls = _tool_calls(step)
@@ -130,6 +148,7 @@ def make_app(state: FakeOpenAI) -> FastAPI:
             "content": step.get("text"),
             **({"tool_calls": calls} if calls else {}),
             **({"refusal": step["refusal"]} if "refusal" in step else {}),
+            **({"reasoning_content": step["reasoning_content"]} if "reasoning_content" in step else {}),
         }
         choice = {"index": 0, "message": message, "finish_reason": _finish(step)}
         return {

@@ -35,6 +35,14 @@ class CommanderUsage(BaseModel):
     cost: float = 0.0
 
 
+def _count(value: Any) -> int:
+    """A token count as a server sent it; null, text or a negative number count as 0 (never a crash)."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
 def _usage_of(response: LLMResult) -> tuple[int, int, str | None]:
     """Prompt and completion tokens and the model name, from message usage or ``llm_output``."""
     prompt = completion = 0
@@ -43,15 +51,12 @@ def _usage_of(response: LLMResult) -> tuple[int, int, str | None]:
         for gen in gens:
             msg = getattr(gen, "message", None)
             meta = getattr(msg, "usage_metadata", None) or {}
-            prompt += int(meta.get("input_tokens", 0))
-            completion += int(meta.get("output_tokens", 0))
+            prompt += _count(meta.get("input_tokens"))
+            completion += _count(meta.get("output_tokens"))
             model = model or (getattr(msg, "response_metadata", None) or {}).get("model_name")
     if not prompt and not completion:
         token_usage = (response.llm_output or {}).get("token_usage") or {}
-        prompt, completion = (
-            int(token_usage.get("prompt_tokens", 0)),
-            int(token_usage.get("completion_tokens", 0)),
-        )
+        prompt, completion = _count(token_usage.get("prompt_tokens")), _count(token_usage.get("completion_tokens"))
     return prompt, completion, model
 
 
@@ -93,8 +98,9 @@ class UsageTracker(BaseCallbackHandler):
         with self._lock:
             commander, estimated_prompt = self._pending.pop(run_id, ("-", 0))
         prompt, completion, model = _usage_of(response)
-        if not prompt and not completion:  # a server that reports no usage still spends the budget
-            prompt, completion = estimated_prompt, _estimated_completion(response)
+        # a server that reports no (or an unreadable) usage still spends the budget
+        prompt = prompt or estimated_prompt
+        completion = completion or _estimated_completion(response)
         self.add(commander, prompt_tokens=prompt, completion_tokens=completion, model=model)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:

@@ -1,0 +1,112 @@
+"""Model answers and server behaviours nobody had seen: figures glued to units, reasoning blocks,
+JSON that is not an object, claims of having decided, tool calls without ids, odd usage blocks,
+dropped connections, unknown models and keys. Each must end in an honest outcome, unchanged
+deterministic decisions, counted usage, and no secret anywhere."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from sqlmodel import select
+
+from agents.llm_commander import ask_commander
+from agents.tools import Toolbox
+from chimera.clients import get_client
+from chimera.db.engine import session_scope
+from chimera.db.models import Decision, Job
+from chimera.llm import UsageTracker, guarded_narrative
+from chimera.llm.fake import ScriptedChatModel
+from chimera.llm.guard import check_numbers
+from graphs.service import run_cycle
+from tests import test_llm_http
+from tests.cycle_fixtures import AS_OF, make_client
+from tests.fake_openai_server import FakeOpenAI
+
+ASK = [HumanMessage(content="How did the week go?")]
+chat = test_llm_http.chat  # the fixture: the real ChatOpenAI client on the local fake server
+FACTS = [{"kpi": "net_revenue", "value": "1234.50", "change_pct": -12.4, "day": "2026-04-20"}]
+
+
+def _story(content: str, facts: list[Any] | None = None):
+    model = ScriptedChatModel(responses=[AIMessage(content=content)])
+    return guarded_narrative(model, ASK, FACTS if facts is None else facts, "OFFLINE")
+
+
+def _commander(client: str, cid: str = "evidence_commander_ai"):
+    return next(c for c in get_client(client).configs.agents.commanders if c.id == cid)
+
+
+# -- the guard: figures written in ways it had not read ----------------------------------------------
+
+
+
+# -- reasoning models ---------------------------------------------------------------------------------
+
+
+
+# -- a model that says it decided ---------------------------------------------------------------------
+
+
+
+# -- rationales: JSON in shapes the prompt did not ask for --------------------------------------------
+
+
+def _cycle_summary(outcome) -> list[tuple[Any, ...]]:
+    """What the deterministic core decided: plays, their rank and score, jobs and KPI statuses."""
+    plays = [(p["play"], p["rank"], p["score"], p["status"], p["decision"]) for p in outcome.plays]
+    kpis = [(k["id"], k["status"], k["value"]) for k in outcome.kpis]
+    return [outcome.status, plays, kpis, sorted((j["type"], j["status"]) for j in outcome.jobs)]
+
+
+
+# -- tool calls the client did not expect -------------------------------------------------------------
+
+
+
+# -- the real client against odd servers ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": None, "completion_tokens": None, "total_tokens": None},
+    {"input_tokens": 7},
+    {"prompt_tokens": "12", "completion_tokens": "n/a", "total_tokens": 12},
+    {"prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16, "timings": {"predicted_ms": 3.1},
+     "prompt_tokens_details": {"cached_tokens": 4}, "completion_tokens_details": {"reasoning_tokens": 40}},
+])
+def test_any_usage_block_is_counted_without_crashing(chat, fake_openai: FakeOpenAI, usage: dict[str, Any]) -> None:
+    fake_openai.push({"text": "Revenue was $1,234.50.", "usage": usage})
+    tracker = UsageTracker("openai-compatible")
+    tracker.raise_error = True  # a crashing callback must fail the test, not vanish into a log line
+    story = guarded_narrative(chat, ASK, FACTS, "OFFLINE", usage=tracker, commander="c")
+    assert story.source == "model"
+    summary = tracker.summary()
+    assert summary["calls"] == 1 and summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0
+
+
+
+@pytest.mark.parametrize(("steps", "reason"), [
+    ([{"raw": 'data: {"choices": [{"delta": {"content": "hi"}}]}\n\ndata: [DONE]\n\n',
+       "content_type": "text/event-stream"}], "model reply could not be read"),
+    ([{"raw": "<html>502 Bad Gateway</html>", "content_type": "text/html"}], "model reply could not be read"),
+    ([{"drop": True}] * 3, "model unavailable after 3 attempts: OpenAIConnectionError"),
+])
+def test_broken_replies_degrade_with_a_reason(chat, fake_openai: FakeOpenAI, steps: list[dict], reason: str) -> None:
+    fake_openai.push(*steps)
+    story = guarded_narrative(chat, ASK, FACTS, "OFFLINE")
+    assert (story.source, story.text) == ("offline", "OFFLINE")
+    assert story.reason and story.reason.startswith(reason), story.reason
+
+
+def test_a_dropped_connection_is_retried(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"drop": True}, {"text": "Revenue was $1,234.50."})
+    story = guarded_narrative(chat, ASK, FACTS, "OFFLINE")
+    assert (story.source, story.text) == ("model", "Revenue was $1,234.50.")
+    assert len(fake_openai.requests) == 2
+
+
+
