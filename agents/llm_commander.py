@@ -9,6 +9,7 @@ Without a model (the default) everything here returns the offline text.
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import HumanMessage, SystemMessage
@@ -168,14 +169,34 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
     narrative = guarded_narrative(model, messages, [facts], offline_json, usage=usage, commander=cmd.id)
     if narrative.source != "model":
         return fallback.model_copy(update={"note": narrative.note or fallback.note})
+    data = _rationale_object(narrative.text)
+    if isinstance(data, str):
+        return fallback.model_copy(update={"note": f"{data}; offline rationale shown"})
     try:
-        data = json.loads(_strip_fences(narrative.text))
         rationale = Rationale.model_validate({**data, "source": "model"})
-    except (json.JSONDecodeError, ValueError):
+    except ValueError:
         return fallback.model_copy(update={"note": "model rationale was not valid JSON; offline rationale shown"})
     if not check_numbers(" ".join([rationale.summary, rationale.why, *rationale.caveats]), [facts]).ok:
         return fallback.model_copy(update={"note": "model rationale cited figures not in the facts"})
     return _only_given_sops(rationale, sop_hits)
+
+
+_MODEL_FIELDS = ("summary", "why", "metrics_cited", "sops_cited", "caveats")  # never "note" or "source"
+
+
+def _rationale_object(text: str) -> dict[str, Any] | str:
+    """The rationale fields of the JSON object in ``text`` (bare, fenced or after a line of prose),
+    or why there is none. ``note`` and ``source`` are the system's to write, not the model's."""
+    candidates = [_strip_fences(text), text[text.find("{"): text.rfind("}") + 1]]
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(data, dict):
+            return "model rationale was not a JSON object"
+        return {k: v for k, v in data.items() if k in _MODEL_FIELDS}
+    return "model rationale was not valid JSON"
 
 
 def _only_given_sops(rationale: Rationale, sop_hits: list[dict[str, Any]]) -> Rationale:
@@ -189,12 +210,13 @@ def _only_given_sops(rationale: Rationale, sop_hits: list[dict[str, Any]]) -> Ra
     return rationale.model_copy(update={"sops_cited": kept, "note": "; ".join(filter(None, [rationale.note, note]))})
 
 
+_FENCED = re.compile(r"```[\w-]*\s*\n(.*?)```", re.DOTALL)
+
+
 def _strip_fences(text: str) -> str:
-    text = text.strip()
-    if text.startswith("```"):
-        text = text.split("\n", 1)[1] if "\n" in text else text
-        text = text.rsplit("```", 1)[0]
-    return text.strip()
+    """The first fenced block's body (```json ... ```), wherever it stands, else the text."""
+    fenced = _FENCED.search(text)
+    return (fenced[1] if fenced else text).strip()
 
 
 class Answer(BaseModel):

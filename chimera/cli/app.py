@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from chimera.errors import ChimeraError
 
@@ -49,12 +50,47 @@ def parse_day(value: str | None, option: str = "--as-of") -> date | None:
         raise ChimeraError(f"{option} {value!r}: expected a date YYYY-MM-DD, like 2026-11-01") from None
 
 
+def check_order(first: date | None, last: date | None, options: tuple[str, str] = ("--from", "--to")) -> None:
+    """Refuse a span that ends before it starts: a script would read the empty answer as "no data"."""
+    if first is not None and last is not None and last < first:
+        raise ChimeraError(f"{options[1]} {last} is before {options[0]} {first}: no day lies between them")
+
+
+def fail(message: str) -> None:
+    """One red line on stderr, the message printed as given (a value like ``[/x]`` is not markup)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _usage_line(exc: Any) -> str:
+    """A usage error (missing option, unknown command) as one line naming the command and its help."""
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return exc.format_message()
+    return f"{ctx.command_path}: {exc.format_message()} (see {ctx.command_path} --help)"
+
+
+def _click_error(exc: Exception) -> int | None:
+    """A click/typer exception's exit code after printing it; None when ``exc`` is not one."""
+    import click
+    from typer._click.exceptions import ClickException as TyperClickException
+    from typer._click.exceptions import NoArgsIsHelpError
+
+    if isinstance(exc, NoArgsIsHelpError | click.exceptions.NoArgsIsHelpError):
+        exc.show()  # a bare group: its help, as asked
+    elif isinstance(exc, click.ClickException | TyperClickException):
+        fail(_usage_line(exc))
+    else:
+        return None
+    return exc.exit_code
+
+
 def run() -> int:
-    """Run the CLI; a ChimeraError prints one red line on stderr and exits 1, never a traceback."""
+    """Run the CLI; a user error (a ChimeraError, a usage error, a file that cannot be written) prints
+    one red line on stderr and exits non-zero, never a traceback."""
     try:
         code = app(standalone_mode=False)  # without standalone mode click returns typer.Exit's code
     except ChimeraError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        fail(str(exc))
         return 1
     except typer.Abort:
         err.print("aborted")
@@ -64,12 +100,12 @@ def run() -> int:
         if code is None:
             code = getattr(exc, "code", 0)
         return int(code or 0)
+    except OSError as exc:  # a path the user gave: a folder, a missing parent, no permission, disk full
+        fail(f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc))
+        return 1
     except Exception as exc:  # usage errors (typer vendors its own click; plain click too)
-        import click
-        from typer._click.exceptions import ClickException as TyperClickException
-
-        if isinstance(exc, click.ClickException | TyperClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+        handled = _click_error(exc)
+        if handled is None:
+            raise
+        return handled
     return code if isinstance(code, int) and not isinstance(code, bool) else 0

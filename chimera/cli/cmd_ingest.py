@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, err, out, parse_day
+from chimera.cli.app import app, check_order, emit_json, err, fail, out, parse_day
 from chimera.clients import get_client
 from chimera.errors import IngestError
 from chimera.ingest import IngestSummary, ingest_file
@@ -72,12 +72,9 @@ def _fail_if_nothing_ingested(summary: IngestSummary) -> None:
     if not summary.rows_read or summary.orders_ingested or not summary.rejected:
         return
     (column, reason), count = Counter((r.column, r.reason) for r in summary.rejected).most_common(1)[0]
-    err.print(
-        f"error: nothing ingested: every row was rejected ({len(summary.rejected)} problems, {count} of them "
-        f"{column}: {reason}); "
-        "if the export was opened and saved in a spreadsheet, export it again from the source",
-        highlight=False, soft_wrap=True,
-    )
+    fail(f"nothing ingested: every row was rejected ({len(summary.rejected)} problems, {count} of them "
+         f"{column}: {reason}); if the export was opened and saved in a spreadsheet, export it again from "
+         "the source")
     raise typer.Exit(1)
 
 
@@ -99,8 +96,7 @@ def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummar
     if since is None:
         raise IngestError("--pull needs --since YYYY-MM-DD (the first day to pull)")
     until = until or datetime.now(UTC).date()
-    if until < since:
-        raise IngestError(f"--until {until} is before --since {since}: nothing to pull")
+    check_order(since, until, ("--since", "--until"))
     if api == "shopify":
         return pull_shopify(ctx, since, until)
     if api == "stripe":

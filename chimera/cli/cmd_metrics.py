@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import typer
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, out, parse_day
+from chimera.cli.app import app, check_order, emit_json, out, parse_day
 from chimera.clients import get_client
 from chimera.config.loader import suggest
 from chimera.db.engine import session_scope
@@ -51,9 +51,10 @@ def metrics(
         if name not in BASE_METRICS:  # a typo must not read as "no data yet"
             raise ChimeraError(f"--metric {name!r}: not a base metric{suggest(name, sorted(BASE_METRICS))}; "
                                f"known: {', '.join(sorted(BASE_METRICS))}")
+    first, last = parse_day(start, "--from"), parse_day(end, "--to")
+    check_order(first, last)
     with session_scope() as session:
-        series = load_series(session, ctx.company_id, metric or None, parse_day(start, "--from"),
-                             parse_day(end, "--to"))
+        series = load_series(session, ctx.company_id, metric or None, first, last)
     doc = metrics_document(ctx.name, series)
     if json_out:
         emit_json(doc)
