@@ -17,6 +17,7 @@ from chimera.db.engine import session_scope
 from chimera.db.models import Job
 from chimera.llm import UsageTracker, guarded_narrative
 from chimera.llm.fake import ScriptedChatModel
+from chimera.llm.guard import check_numbers
 from graphs.service import run_cycle
 from tests import test_llm_http
 from tests.cycle_fixtures import AS_OF, make_client
@@ -38,6 +39,25 @@ def _commander(client: str, cid: str = "evidence_commander_ai"):
 
 # -- the guard: figures written in ways it had not read ----------------------------------------------
 
+
+@pytest.mark.parametrize("text", [
+    "Revenue reached 98765USD.", "Revenue reached USD98765.", "Revenue reached EUR 98,765.",
+    "Conversion rose 99pp.", "Revenue was 5e3 this week.", "Revenue was $2,026 this week.",
+    "Revenue was 98,765 dollars.", "Revenue hit $5m.",
+])
+def test_figures_glued_to_a_unit_or_currency_code_are_checked(text: str) -> None:
+    verdict = check_numbers(text, FACTS)
+    assert not verdict.ok, f"{text!r} passed the guard"
+
+
+@pytest.mark.parametrize("text", [
+    "Revenue reached 1234.50USD.", "Revenue reached USD 1,234.50.", "Revenue fell 12.4pp.",
+    "Over the 28d window revenue held.", "gpt-4o-mini wrote this.", "The 3rd week was calm.",
+    "Sales on 2026-04-20 were 1.2k.", "In 2026 revenue was $1,234.50.",
+])
+def test_sourced_or_non_figures_in_those_forms_still_pass(text: str) -> None:
+    facts = [*FACTS, {"window": "28d"}]
+    assert check_numbers(text, facts).ok, check_numbers(text, facts).offending
 
 
 # -- reasoning models ---------------------------------------------------------------------------------

@@ -71,10 +71,13 @@ MONTH_DAY = re.compile(
 )
 LIST_MARKER = re.compile(r"^(\s*(?:[-*]\s+)?)\(?\d{1,2}[.)](?=\s)", re.MULTILINE)
 STRUCTURAL = re.compile(r"\b(?:top|first|step|phase|part|#)\s*\d{1,2}\b", re.IGNORECASE)
+_CURRENCY_CODES = "USD|EUR|GBP|JPY|CAD|AUD|NZD|CHF|CNY|INR|SEK|NOK|DKK|PLN|MXN|BRL|ZAR|SGD|HKD"
 FIGURE = re.compile(
-    r"(?<![\w.])(?P<cur>[$€£¥]\s?)?[-−–]?(?P<cur2>[$€£¥]\s?)?"
-    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?"
-    r"(?P<suffix>\s?%|\s(?i:percent|per\s?cent)\b|\s?(?:k|K|M|bn)\b|\s(?i:thousand|million|billion)\b|x\b)?"
+    rf"(?<![\w.])(?P<cur>[$€£¥]\s?|(?:{_CURRENCY_CODES})\s?)?[-−–]?(?P<cur2>[$€£¥]\s?)?"
+    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?P<exp>[eE][-+]?\d+)?"
+    r"(?P<suffix>\s?%|\s(?i:percent|per\s?cent)\b|\s?(?:k|K|M|bn)\b|\s(?i:thousand|million|billion)\b|x\b"
+    # a unit glued to the number ("98765USD", "12pp", "$5m", "28d") is still a figure; an ordinal is not
+    r"|(?!(?:st|nd|rd|th)\b)[A-Za-z]+\b)?"
     r"(?![\w])"
 )
 # a figure in a tool output: standalone (not inside an id such as "d980d972ff37"); a window name
@@ -89,6 +92,9 @@ HYPHENATED = re.compile(r"(?<![\w-])\w+(?:-\w+)+(?![\w-])")
 _MIXED_PART = re.compile(r"[A-Za-z]\d|\d[A-Za-z]")
 _SCALE = {"k": 1_000, "K": 1_000, "M": 1_000_000, "bn": 1_000_000_000,
           "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+_MONEY_SCALE = {"m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "b": 1_000_000_000, "B": 1_000_000_000}
+_POINTS = {"pp", "pt", "pts"}  # percentage points read like a percent
+_WINDOW_UNITS = set("dhwmy")  # "28d" in a model's text names a window, as it does in the outputs
 # keys whose values name things (ids, fingerprints, hashes, threads): never a figure
 _ID_KEYS = {"id", "ids", "uuid", "guid", "hash", "sha", "sha256", "digest", "fingerprint", "thread", "checkpoint",
             "run", "play_run", "job", "key", "idempotency_key", "correlation", "error"}
@@ -226,19 +232,24 @@ def collect_facts(tool_outputs: Iterable[Any]) -> OutputFacts:
 
 def _figure(match: re.Match[str]) -> Figure | None:
     digits = match["int"].replace(",", "") + (match["frac"] or "")
+    exp = int(match["exp"][1:]) if match["exp"] else 0
     try:
-        value = float(Decimal(digits))
+        value = float(Decimal(digits).scaleb(exp))
     except InvalidOperation:
         return None
     suffix = (match["suffix"] or "").strip()
     word = suffix.lower()
+    money = bool(match["cur"] or match["cur2"])
+    if suffix in _WINDOW_UNITS and not money:
+        return None
+    scale = _SCALE.get(suffix) or _SCALE.get(word) or (_MONEY_SCALE.get(suffix, 1) if money else 1)
     return Figure(
         raw=match.group(0).strip(),
         value=value,
-        decimals=len(match["frac"] or ".") - 1,
-        percent=suffix == "%" or word.startswith("per"),
-        scale=_SCALE.get(suffix) or _SCALE.get(word) or 1,
-        plain=not (suffix or match["cur"] or match["cur2"]),
+        decimals=len(match["frac"] or ".") - 1 - exp,
+        percent=suffix == "%" or word.startswith("per") or word in _POINTS,
+        scale=scale,
+        plain=not (suffix or money),
     )
 
 
@@ -315,8 +326,9 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
         return " "
 
     text = SPELLED.sub(_words, text)
+    text = HYPHENATED.sub(lambda m: " " if _MIXED_PART.search(m[0]) else m[0], text)  # "gpt-4o-mini" is a name
     figures = [f for f in map(_figure, FIGURE.finditer(text)) if f is not None] + spelled
-    figures = [f for f in figures if not (f.decimals == 0 and f.scale == 1 and not f.percent and f.value in years)]
+    figures = [f for f in figures if not (f.plain and f.decimals == 0 and f.value in years)]
     return figures, bad_dates
 
 
