@@ -46,6 +46,7 @@ def scan_columns(
         _utf8(path, header), infer_schema=False, separator=header.separator, skip_lines=header.skip_lines,
         row_index_name=ROW,
         encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
+        glob=False,  # a file named `orders [copy].csv` is that file, not a pattern matching none
         null_values=[""],  # a quoted empty field ("", as tools quoting every field write it) is empty too
         with_column_names=clean_names,  # the names read_header resolved (` Created at ` is `Created at`)
     )
