@@ -60,10 +60,11 @@ class Run:
         return lines[0]
 
 
-def chimera(*args: str) -> Run:
+def chimera(*args: str, stdin: str = "") -> Run:
     """Run the CLI in process exactly as the executable does (``run()``), capturing both streams."""
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.object(sys, "argv", ["chimera", *args]), redirect_stdout(out), redirect_stderr(err):
+    with (mock.patch.object(sys, "argv", ["chimera", *args]), mock.patch.object(sys, "stdin", io.StringIO(stdin)),
+          redirect_stdout(out), redirect_stderr(err)):
         code = run()
     return Run(code, out.getvalue(), err.getvalue())
 
@@ -287,6 +288,27 @@ def test_a_usage_error_is_one_line_naming_the_command(home: Seeded) -> None:
     assert "chimera override" in line and "--reason" in line and "--help" in line
 
 
+def test_readable_output_prints_user_text_as_typed(home: Seeded, tmp_path: Path) -> None:
+    """Text a user wrote (a file name, a cell, a user name, an SOP title) is printed, never read as
+    rich markup: ``[/x]`` raised a traceback after the work was done, ``[red]`` vanished."""
+    folder = tmp_path / "[copy]"
+    folder.mkdir()
+    export = folder / "analytics.csv"
+    export.write_text("date,sessions,users,transactions,revenue\n2026-01-01,[/x],1,1,1\n2026-01-02,10,1,1,1\n")
+    chimera("client", "add", "brackets", "--json").json()
+    ingest = chimera("ingest", str(export), "--client", "brackets")
+    assert ingest.code == 0 and "[copy]" in ingest.stdout and "[/x]" in ingest.stdout, ingest.stderr[-2000:]
+    user = chimera("user", "add", "[red]u", "--password-stdin", stdin="long enough secret\n")
+    assert user.code == 0 and "[red]u" in user.stdout, user.stderr[-2000:]
+    sop = tmp_path / "sop.md"
+    sop.write_text("---\ntitle: Price [/t] test\ntags: [pricing]\n---\n# Step [/h]\n\nRun the [/e] price test.\n")
+    root = ("--root", str(tmp_path / "lib"))
+    added = chimera("sop", "add", str(sop), "--library", "commerce", "--create", *root)
+    assert added.code == 0 and "Price [/t] test" in added.stdout, added.stderr[-2000:]
+    found = chimera("sop", "search", "price test", "--library", "commerce", *root)
+    assert found.code == 0 and "[/h]" in found.stdout, found.stderr[-2000:]
+
+
 def test_report_to_an_unwritable_path_is_one_line(home: Seeded, tmp_path: Path) -> None:
     (tmp_path / "a_file").write_text("x")
     for out in (tmp_path, tmp_path / "a_file" / "r.html"):
@@ -304,6 +326,10 @@ def test_a_decision_is_recorded_once(home: Seeded) -> None:
     assert chimera("approve", play, "--json").json()["jobs"] == decided["jobs"]
     assert "already decided" in chimera("reject", play, "--reason", "changed my mind", "--json").one_line_error()
     assert _counts(home.home) == before
+    other = cycle["pending"][1]
+    readable = chimera("reject", other, "--reason", "not now [/r]", "--who", "[/w]")
+    assert readable.code == 0 and f"reject recorded for {other} by [/w]" in readable.stdout, readable.stderr
+    assert "reject by [/w]" in readable.stdout
 
 
 def _decision(doc: dict[str, Any], play_run_id: str) -> dict[str, Any]:

@@ -134,7 +134,7 @@ def _decide(kind: str, play_run_id: str, reason: str, who: str, params: str | No
     if json_out:
         emit_json(outcome.to_json())
     else:
-        out.print(f"{kind} recorded for {play_run_id} by {who}")
+        out.print(f"{kind} recorded for {play_run_id} by {escape(who)}", highlight=False)
         print_outcome(out, outcome, narratives=False)
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -106,7 +107,7 @@ def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummar
 
 def _print(summary: IngestSummary, what: str) -> None:
     out.print(
-        f"[bold]{what}[/] ({summary.source}): {summary.rows_read} rows read, "
+        f"[bold]{escape(what)}[/] ({summary.source}): {summary.rows_read} rows read, "
         f"{summary.orders_ingested} ingested, {len(summary.rejected)} rejected; "
         f"days {summary.first_day} .. {summary.last_day}; {summary.metrics_written} metric points written",
         highlight=False,
@@ -117,7 +118,7 @@ def _print(summary: IngestSummary, what: str) -> None:
     for col in ("line", "column", "value", "reason", "order"):
         table.add_column(col)
     for r in summary.rejected[:SHOWN_REJECTIONS]:
-        table.add_row(str(r.line), r.column, r.value, r.reason, r.order)
+        table.add_row(str(r.line), *map(escape, (r.column, r.value, r.reason, r.order)))
     out.print(table)
     if len(summary.rejected) > SHOWN_REJECTIONS:
         out.print(f"... and {len(summary.rejected) - SHOWN_REJECTIONS} more (--json lists all)")

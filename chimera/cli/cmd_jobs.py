@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chimera.cli.app import app, emit_json, out
@@ -40,5 +41,5 @@ def jobs(
     for name in FIELDS:
         table.add_column(name, overflow="fold")  # ids and types stay readable on narrow terminals
     for row in rows:
-        table.add_row(*(str(row[f]) for f in FIELDS))
+        table.add_row(*(escape(str(row[f])) for f in FIELDS))
     out.print(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from chimera.cli.app import emit_json, out, play_app
 from chimera.clients import get_client
@@ -28,4 +29,4 @@ def clear_review_cmd(
     if json_out:
         emit_json({"client": client, "play": play, "under_review": False, "record": record})
     else:
-        out.print(f"{play} cleared for {client} by {who}: it may trigger again")
+        out.print(f"{play} cleared for {client} by {escape(who)}: it may trigger again")

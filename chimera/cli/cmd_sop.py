@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chimera.cli.app import emit_json, out, sop_app
@@ -29,7 +30,7 @@ def sop_add(
     if json_out:
         emit_json({"library": library, "file": rel, "path": str(dest), "title": doc.title})
     else:
-        out.print(f"added [bold]{rel}[/] ({doc.title}) -> {dest}")
+        out.print(f"added [bold]{escape(rel)}[/] ({escape(doc.title)}) -> {escape(str(dest))}")
 
 
 @sop_app.command("search")
@@ -54,7 +55,7 @@ def sop_search(
     table.add_column("excerpt", ratio=6)
     table.add_column("score", justify="right")
     for h in hits:
-        table.add_row(f"{h.file}:{h.line}", h.heading, h.excerpt, f"{h.score:.2f}")
+        table.add_row(*map(escape, (f"{h.file}:{h.line}", h.heading, h.excerpt)), f"{h.score:.2f}")
     out.print(table)
 
 
@@ -74,7 +75,7 @@ def sop_list(
     for name in ("title", "plays", "kpis", "problems"):
         table.add_column(name, overflow="fold")
     for s in sops:
-        table.add_row(s.file, s.title, ", ".join(s.plays), ", ".join(s.kpis), "\n".join(s.problems))
+        table.add_row(*map(escape, (s.file, s.title, ", ".join(s.plays), ", ".join(s.kpis), "\n".join(s.problems))))
     out.print(table if sops else "no SOPs yet: chimera sop add FILE --library NAME")
 
 
@@ -89,5 +90,5 @@ def sop_show(
     if json_out:
         emit_json(doc.model_dump(mode="json"))
     else:
-        out.print(f"[bold]{doc.title}[/]  ({doc.file}, {doc.path})")
+        out.print(f"[bold]{escape(doc.title)}[/]  ({escape(doc.file)}, {escape(str(doc.path))})")
         out.print(doc.text, markup=False, highlight=False)

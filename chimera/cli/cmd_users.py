@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from chimera.auth import ROLES, add_user, list_users
 from chimera.cli.app import emit_json, out, user_app
@@ -30,7 +31,8 @@ def user_add(
     if json_out:
         emit_json(user.model_dump())
     else:
-        out.print(f"user [bold]{user.name}[/] saved: role {user.role}, clients {', '.join(user.clients) or 'all'}")
+        clients_text = ", ".join(user.clients) or "all"
+        out.print(f"user [bold]{escape(user.name)}[/] saved: role {user.role}, clients {escape(clients_text)}")
 
 
 @user_app.command("list")
@@ -41,6 +43,6 @@ def user_list(json_out: bool = typer.Option(False, "--json", help="Print one JSO
         emit_json({"users": [u.model_dump() for u in users]})
         return
     for u in users:
-        out.print(f"{u.name}\t{u.role}\t{', '.join(u.clients) or 'all clients'}")
+        out.print(f"{u.name}\t{u.role}\t{', '.join(u.clients) or 'all clients'}", markup=False)
     if not users:
         out.print("no users yet: chimera user add NAME --role approver")

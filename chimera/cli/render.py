@@ -73,7 +73,7 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> No
                           highlight=False)
     for p in outcome.plays:
         decision = p.get("decision")
-        state = f"{decision['kind']} by {decision['who']}" if decision else p.get("status")
+        state = f"{decision['kind']} by {escape(decision['who'])}" if decision else p.get("status")
         console.print(f"play #{p['rank']} {p['play']} ({p['id']}): {state}")
     if outcome.pending:
         console.print("\n[bold]Awaiting your decision[/]:")
