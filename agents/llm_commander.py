@@ -239,6 +239,14 @@ def _is_error_result(result: Any) -> bool:
     return isinstance(result, dict) and set(result) == {"error"}
 
 
+def _with_call_ids(reply: Any, round_no: int) -> Any:
+    """Give id-less tool calls an id (some local servers omit it): every tool answer must name its call."""
+    if all(call.get("id") for call in reply.tool_calls):
+        return reply
+    calls = [{**call, "id": call.get("id") or f"call_{round_no}_{n}"} for n, call in enumerate(reply.tool_calls)]
+    return reply.model_copy(update={"tool_calls": calls})
+
+
 def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str, *, model: Any = None,
                   usage: UsageTracker | None = None, max_rounds: int = 4, facts: list[Any] | None = None) -> Answer:
     """Let the commander's model call the read-only tools, then answer; every figure it writes must
@@ -246,7 +254,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
     refused, cut-off, oversized or unreadable reply gives the offline answer with that reason."""
     from langchain_core.messages import ToolMessage
 
-    from chimera.llm.guard import reply_problem
+    from chimera.llm.guard import answer_text, reply_problem
     from chimera.llm.retry import ModelUnavailable, invoke_with_retries
 
     reason = ""
@@ -267,15 +275,16 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         return offline.model_copy(update={"note": f"{note}; offline answer shown", "tools_called": called,
                                           "guard_rejections": rejections})
 
-    for _ in range(max_rounds):
+    for round_no in range(max_rounds):
         if usage is not None and not usage.allow_call():
             return _fallback(usage.budget_reason() or "model budget reached")
         try:
             reply = invoke_with_retries(bound, messages, config=config)
         except ModelUnavailable as exc:
-            if usage is not None and exc.attempts > 1:
+            if usage is not None and exc.ends_cycle_use:
                 usage.trip(exc.reason)
             return _fallback(exc.reason)
+        reply = _with_call_ids(reply, round_no)
         messages.append(reply)
         if reply.tool_calls:
             for n, call in enumerate(reply.tool_calls):
@@ -288,7 +297,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
                 called.append(call["name"])
                 messages.append(ToolMessage(json.dumps(result, default=str), tool_call_id=call["id"]))
             continue
-        text = (reply.text if isinstance(reply.text, str) else str(reply.content)).strip()
+        text = answer_text(reply)
         problem = reply_problem(reply, text, outputs)
         if problem:
             return _fallback(problem)

@@ -5,6 +5,8 @@ deterministic decisions, counted usage, and no secret anywhere."""
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +14,11 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from sqlmodel import select
 
+from agents.llm_commander import ask_commander
+from agents.tools import Toolbox
 from chimera.clients import get_client
 from chimera.db.engine import session_scope
-from chimera.db.models import Job
+from chimera.db.models import Decision, Job
 from chimera.llm import UsageTracker, guarded_narrative
 from chimera.llm.fake import ScriptedChatModel
 from chimera.llm.guard import check_numbers
@@ -63,9 +67,58 @@ def test_sourced_or_non_figures_in_those_forms_still_pass(text: str) -> None:
 # -- reasoning models ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("content", [
+    "<think>Maybe 77.7? Let me check 1234.5 again.</think>\nRevenue was $1,234.50.",
+    "<thinking>77.7</thinking>Revenue was $1,234.50.",
+    "The template opened the tag; 77.7 is a guess.</think>Revenue was $1,234.50.",
+])
+def test_reasoning_before_the_answer_is_neither_shown_nor_checked(content: str) -> None:
+    story = _story(content)
+    assert (story.source, story.text) == ("model", "Revenue was $1,234.50.")
+
+
+def test_reasoning_that_never_reaches_an_answer_is_said_so() -> None:
+    story = _story("<think>Let me compute the revenue from 1234.5 and")
+    assert (story.source, story.text) == ("offline", "OFFLINE")
+    assert story.reason == "model returned only its reasoning, no answer"
+
 
 # -- a model that says it decided ---------------------------------------------------------------------
 
+
+@pytest.mark.parametrize("content", [
+    "I have approved the price test; it is live now.",
+    "Approved every play. Executing now.",
+    "I've applied the new price to the store.",
+    "We rejected the win-back email play.",
+])
+def test_a_model_claiming_to_have_decided_is_not_shown(content: str) -> None:
+    story = _story(content, facts=[])
+    assert (story.source, story.text) == ("offline", "OFFLINE")
+    assert story.reason == "model claimed to have decided or executed a play (people decide; models only explain)"
+
+
+@pytest.mark.parametrize("content", [
+    "Approve the price test only if the refund rate stays flat.",
+    "Once approved, the price test runs until its evidence is in.",
+    "This play needs your approval before anything changes.",
+])
+def test_recommending_a_decision_is_still_allowed(content: str) -> None:
+    assert _story(content, facts=[]).source == "model"
+
+
+def test_chat_model_that_calls_a_made_up_approve_tool_decides_nothing(shop: str) -> None:
+    toolbox = Toolbox(get_client(shop), AS_OF)
+    model = ScriptedChatModel(responses=[
+        AIMessage(content="", tool_calls=[{"name": "approve_play", "args": {"play_id": "pricing_test"}, "id": "a1"}]),
+        AIMessage(content="Done: I approved pricing_test for you."),
+    ])
+    answer = ask_commander(_commander(shop), toolbox, "Approve the price test", "OFFLINE", model=model)
+    assert (answer.source, answer.text) == ("offline", "OFFLINE")
+    assert answer.note.startswith("model claimed to have decided or executed a play")
+    assert "no tool 'approve_play'" in model.requests[1][-1].content
+    with session_scope() as s:
+        assert s.exec(select(Decision)).all() == []
 
 
 # -- rationales: JSON in shapes the prompt did not ask for --------------------------------------------
@@ -133,6 +186,20 @@ def test_a_rationale_inside_prose_fences_or_after_reasoning_is_read(
 # -- tool calls the client did not expect -------------------------------------------------------------
 
 
+def test_tool_calls_without_ids_are_answered(shop: str) -> None:
+    toolbox = Toolbox(get_client(shop), AS_OF)
+    model = ScriptedChatModel(responses=[
+        AIMessage(content="", tool_calls=[{"name": "kpi_statuses", "args": {}, "id": None},
+                                          {"name": "sop_search", "args": {"query": "pricing"}, "id": ""}]),
+        AIMessage(content="Everything is in the table."),
+    ])
+    answer = ask_commander(_commander(shop), toolbox, "How?", "OFFLINE", model=model)
+    assert (answer.source, answer.text) == ("model", "Everything is in the table."), answer.note
+    sent = model.requests[1]
+    ids = [tc["id"] for tc in sent[-3].tool_calls]
+    assert all(ids) and len(set(ids)) == 2
+    assert [m.tool_call_id for m in sent[-2:]] == ids
+
 
 # -- the real client against odd servers ---------------------------------------------------------------
 
@@ -153,6 +220,21 @@ def test_any_usage_block_is_counted_without_crashing(chat, fake_openai: FakeOpen
     summary = tracker.summary()
     assert summary["calls"] == 1 and summary["prompt_tokens"] > 0 and summary["completion_tokens"] > 0
 
+
+def test_reasoning_content_and_think_blocks_over_http(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"text": "<think>77.7 or 1234.5?</think>Revenue was $1,234.50.",
+                 "reasoning_content": "Maybe 99,999 - no."})
+    story = guarded_narrative(chat, ASK, FACTS, "OFFLINE")
+    assert (story.source, story.text) == ("model", "Revenue was $1,234.50.")
+
+
+def test_tool_calls_without_ids_over_http(chat, fake_openai: FakeOpenAI, shop: str) -> None:
+    fake_openai.push({"tool_calls": [{"name": "kpi_statuses", "args": {}}], "no_ids": True, "text": None},
+                {"text": "Everything is in the table."})
+    answer = ask_commander(_commander(shop), Toolbox(get_client(shop), AS_OF), "How?", "OFFLINE")
+    assert (answer.source, answer.text) == ("model", "Everything is in the table."), answer.note
+    sent = fake_openai.requests[-1]["messages"]
+    assert sent[-1]["role"] == "tool" and sent[-1]["tool_call_id"] == sent[-2]["tool_calls"][0]["id"]
 
 
 @pytest.mark.parametrize(("steps", "reason"), [
@@ -175,4 +257,42 @@ def test_a_dropped_connection_is_retried(chat, fake_openai: FakeOpenAI) -> None:
     assert len(fake_openai.requests) == 2
 
 
+@pytest.mark.parametrize(("status", "message", "hint"), [
+    (404, 'model "qwen2.5:1.5b" not found, try pulling it first',
+     "model 'qwen2.5:1.5b' not found (HTTP 404); check CHIMERA_MODEL"),
+    (401, "Incorrect API key provided", "the server rejected the API key (HTTP 401); check OPENAI_API_KEY"),
+])
+def test_unknown_model_or_key_says_what_to_fix_and_is_not_asked_again(
+    chat, fake_openai: FakeOpenAI, status: int, message: str, hint: str
+) -> None:
+    fake_openai.push({"status": status, "message": message}, {"text": "never asked"})
+    tracker = UsageTracker("openai-compatible")
+    first = guarded_narrative(chat, ASK, FACTS, "OFFLINE", usage=tracker)
+    assert first.source == "offline" and hint in (first.reason or ""), first.reason
+    second = guarded_narrative(chat, ASK, FACTS, "OFFLINE", usage=tracker)
+    assert second.source == "offline" and len(fake_openai.requests) == 1, "every later call would fail the same way"
 
+
+def test_no_secret_in_logs_errors_rows_or_checkpoints(
+    shop: str, fake_openai: FakeOpenAI, chimera_home: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = "sk-live-UNSEEN-0123456789abcdef"
+    monkeypatch.setenv("CHIMERA_LLM", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    caplog.set_level(logging.DEBUG, logger="chimera")
+    caplog.set_level(logging.DEBUG, logger="agents")
+    caplog.set_level(logging.DEBUG, logger="graphs")
+    fake_openai.push({"status": 401, "message": f"Incorrect API key provided: {secret}"},
+                     *[{"status": 500, "message": f"upstream said {secret}"}] * 60)
+    outcome = run_cycle(shop, as_of=AS_OF)
+    assert outcome.status == "awaiting_decisions"
+    assert fake_openai.headers and fake_openai.headers[0]["authorization"] == f"Bearer {secret}"
+    shown = [caplog.text, outcome.model_dump_json()]
+    assert not [s for s in shown if secret in s]
+    stored = [p for p in chimera_home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert stored == [], f"the key was written to {stored}"
+    notes = json.dumps([n.get("note") for n in outcome.narratives])
+    assert "check OPENAI_API_KEY" in notes

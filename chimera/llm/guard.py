@@ -11,6 +11,9 @@ Only figures count as sources: the digits of an ISO date are a date, not three v
 inside an id ("d980d972ff37"), a dict key or a value under an id-like key are not figures; a tool's
 error text (which may repeat the model's own arguments) is no source. A window name such as "28d"
 is the number 28.
+
+A reasoning model's thinking (``<think>...</think>``) is scratch work: neither shown nor checked.
+A reply claiming the model approved, rejected or executed something is not shown: people decide.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from chimera.llm.usage import UsageTracker
 __all__ = [
     "MAX_REPLY_CHARS",
     "OutputFacts",
+    "answer_text",
     "check_numbers",
     "collect_facts",
     "extract_figures",
@@ -351,12 +355,51 @@ def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
 
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
 OFFLINE_NARRATIVE = "offline narrative shown"
+ONLY_REASONING = "model returned only its reasoning, no answer"
+DECISION_CLAIMED = "model claimed to have decided or executed a play (people decide; models only explain)"
+
+_TAG = "(?:think|thinking|reasoning)"
+REASONING_BLOCK = re.compile(rf"<({_TAG})>.*?</\1>", re.DOTALL | re.IGNORECASE)
+REASONING_CLOSE = re.compile(rf"</{_TAG}>", re.IGNORECASE)
+REASONING_OPEN = re.compile(rf"<{_TAG}>", re.IGNORECASE)
+# a claim of having decided, not a recommendation: "I approved ...", "approved every play", "executing now"
+DECISION_CLAIM = re.compile(
+    r"\b(?:I|we)(?:\s+have|'ve|\s+just|\s+already|\s+now)*\s+"
+    r"(?:approved|auto-approved|rejected|overrode|overridden|executed|applied|launched|published|decided)\b"
+    r"|\bapproved\s+(?:every|all)\b|\bexecuting\s+(?:it\s+|them\s+|the\s+plays?\s+)?now\b",
+    re.IGNORECASE,
+)
+
+
+def _raw_text(reply: AIMessage) -> str:
+    return reply.text if isinstance(reply.text, str) else str(reply.content)
+
+
+def answer_text(reply: AIMessage) -> str:
+    """The reply's answer without a reasoning model's thinking (``<think>...</think>``), stripped.
+
+    The thinking is neither shown nor checked: it is scratch work, often with figures the answer
+    drops. A close tag without its opening (the chat template opened it) ends the thinking; an
+    opening tag never closed (cut off while thinking) leaves no answer after it.
+    """
+    text = REASONING_BLOCK.sub("", _raw_text(reply))
+    closes = list(REASONING_CLOSE.finditer(text))
+    if closes:
+        text = text[closes[-1].end():]
+    opened = REASONING_OPEN.search(text)
+    return (text[: opened.start()] if opened else text).strip()
+
+
+def _only_reasoning(reply: AIMessage) -> bool:
+    return bool(REASONING_OPEN.search(_raw_text(reply)) or REASONING_CLOSE.search(_raw_text(reply))
+                or (reply.additional_kwargs or {}).get("reasoning_content"))
 
 
 def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = None) -> str | None:
     """Why a final reply cannot be shown at all (before its figures are checked), or None.
 
-    A refusal, a reply cut off at the length limit, an empty reply, an oversized reply. A refusal
+    A refusal, a reply cut off at the length limit, an empty reply (or only reasoning), an oversized
+    reply, a claim to have decided or executed a play (decisions are people's). A refusal
     is quoted only when it holds no figure the tool outputs lack (the note reaches a person).
     """
     refusal = (reply.additional_kwargs or {}).get("refusal")
@@ -366,9 +409,11 @@ def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = 
     if (reply.response_metadata or {}).get("finish_reason") == "length":
         return "model reply was cut off at the length limit (incomplete)"
     if not text:
-        return "model returned no text"
+        return ONLY_REASONING if _only_reasoning(reply) else "model returned no text"
     if len(text) > MAX_REPLY_CHARS:
         return f"model reply too long ({len(text)} characters, limit {MAX_REPLY_CHARS})"
+    if DECISION_CLAIM.search(text):
+        return DECISION_CLAIMED
     return None
 
 
@@ -382,10 +427,6 @@ def _config_for(model: Any, usage: UsageTracker | None, commander: str | None) -
     if usage is not None and usage not in (getattr(model, "callbacks", None) or []):
         config["callbacks"] = [usage]
     return config
-
-
-def _text(reply: AIMessage) -> str:
-    return reply.text if isinstance(reply.text, str) else str(reply.content)
 
 
 def guarded_narrative(
@@ -416,10 +457,10 @@ def guarded_narrative(
         try:
             reply = invoke_with_retries(model, history, attempts=attempts, backoff=backoff, config=config)
         except ModelUnavailable as exc:
-            if usage is not None and exc.attempts > 1:  # retries exhausted: the server is down or hanging
+            if usage is not None and exc.ends_cycle_use:  # a down or hanging server, a wrong key or model
                 usage.trip(exc.reason)
             return _offline(offline_text, f"{exc.reason}; {OFFLINE_NARRATIVE}", rejections, exc.reason)
-        text = _text(reply).strip()
+        text = answer_text(reply)
         problem = reply_problem(reply, text, tool_outputs)
         if problem:
             return _offline(offline_text, f"{problem}; {OFFLINE_NARRATIVE}", rejections, problem)

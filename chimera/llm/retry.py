@@ -38,9 +38,15 @@ log = logging.getLogger(__name__)
 class ModelUnavailable(RetryableModelError):
     """The provider kept failing (or refused the request); use the offline narrative."""
 
-    def __init__(self, reason: str, attempts: int = 0) -> None:
+    def __init__(self, reason: str, attempts: int = 0, persistent: bool = False) -> None:
         self.reason, self.attempts = reason, attempts
+        self.persistent = persistent  # every later call would fail the same way (a wrong key or model name)
         super().__init__(reason)
+
+    @property
+    def ends_cycle_use(self) -> bool:
+        """Not worth calling again this cycle: retries were exhausted, or the configuration is wrong."""
+        return self.attempts > 1 or self.persistent
 
 
 class Backoff(BaseModel):
@@ -87,13 +93,35 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}" + (f" (HTTP {code})" if code else "")
 
 
+def _model_name(runnable: Any) -> str | None:
+    """The model name a request was sent with (a bound runnable wraps the chat model)."""
+    for obj in (runnable, getattr(runnable, "bound", None)):
+        name = getattr(obj, "model_name", None)
+        if isinstance(name, str) and name:
+            return name
+    return None
+
+
+def _config_hint(exc: BaseException, model: str | None) -> str | None:
+    """What a person must fix when the server refuses every request alike (never quoting a key)."""
+    code = getattr(exc, "status_code", None)
+    if code == 401:
+        return "the server rejected the API key (HTTP 401); check OPENAI_API_KEY"
+    if code == 403:
+        return "the server denied access (HTTP 403); check OPENAI_API_KEY and the model's permissions"
+    if code == 404:
+        named = f"model {model!r}" if model else "the model"
+        return f"{named} not found (HTTP 404); check CHIMERA_MODEL (or the commander's model) and OPENAI_BASE_URL"
+    return None
+
+
 def _retrying(cls: type, attempts: int, backoff: Backoff) -> Any:
     return cls(
         stop=stop_after_attempt(attempts), wait=backoff.wait, retry=retry_if_exception(is_transient), reraise=True
     )
 
 
-def _give_up(exc: Exception, attempts: int) -> Exception:
+def _give_up(exc: Exception, attempts: int, model: str | None = None) -> Exception:
     """The ModelUnavailable to raise for a failed call, or ``exc`` itself for a configuration error.
 
     Provider errors say how many attempts were made; anything else raised while the client builds
@@ -105,6 +133,9 @@ def _give_up(exc: Exception, attempts: int) -> Exception:
     if is_transient(exc):
         return ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts)
     if isinstance(exc, openai.APIError):
+        hint = _config_hint(exc, model)
+        if hint:
+            return ModelUnavailable(f"model refused the request: {hint}", 1, persistent=True)
         return ModelUnavailable(f"model refused the request: {_describe(exc)}", 1)
     if isinstance(exc, ChimeraError):
         return exc
@@ -118,7 +149,7 @@ def _call(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Ba
             with attempt:
                 return runnable.invoke(messages, config=config)
     except Exception as exc:
-        err = _give_up(exc, attempts)
+        err = _give_up(exc, attempts, _model_name(runnable))
         if err is exc:
             raise
         raise err from exc
@@ -131,7 +162,7 @@ async def _acall(runnable: Any, messages: list[BaseMessage], attempts: int, back
             with attempt:
                 return await runnable.ainvoke(messages, config=config)
     except Exception as exc:
-        err = _give_up(exc, attempts)
+        err = _give_up(exc, attempts, _model_name(runnable))
         if err is exc:
             raise
         raise err from exc
