@@ -309,6 +309,20 @@ def test_readable_output_prints_user_text_as_typed(home: Seeded, tmp_path: Path)
     assert found.code == 0 and "[/h]" in found.stdout, found.stderr[-2000:]
 
 
+def test_a_failed_cycle_says_why_on_stderr(home: Seeded) -> None:
+    """The document still goes to stdout; exit 1 and the failed job's reason as the last stderr line
+    (a script saw only 'INGEST_METRICS failed')."""
+    from chimera import settings
+
+    chimera("client", "add", "broken", "--json").json()
+    (settings.client_dir("broken") / "client.yml").write_text(
+        "name: broken\nsources:\n  - {kind: shopify_orders, path: exports/missing.csv}\n", encoding="utf-8")
+    result = chimera("cycle", "--client", "broken", "--as-of", home.as_of.isoformat(), "--json")
+    assert result.code == 1 and json.loads(result.stdout)["status"] == "failed"
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and "missing.csv: no such file" in last and "Traceback" not in result.stderr
+
+
 def test_report_to_an_unwritable_path_is_one_line(home: Seeded, tmp_path: Path) -> None:
     (tmp_path / "a_file").write_text("x")
     for out in (tmp_path, tmp_path / "a_file" / "r.html"):

@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from typer._click.exceptions import UsageError
 
-from chimera.cli.app import app, emit_json, err, out, parse_day
+from chimera.cli.app import app, emit_json, err, fail, out, parse_day
 from chimera.cli.each_client import ClientFailure, Note, Walk, for_each_client, redact, summary_line
 from chimera.cli.render import print_outcome
 from chimera.clients import list_clients
@@ -122,7 +122,9 @@ def cycle(
         emit_json(outcome.to_json())
     else:
         print_outcome(out, outcome)
-    if outcome.status == "failed":  # the document is printed; the exit code says the cycle failed
+    failure = _failed_cycle(outcome.client, outcome)
+    if failure is not None:  # the document is printed; the exit code and one line say why it failed
+        fail(f"cycle {outcome.run_id} failed: {failure.error}")
         raise typer.Exit(1)
 
 
