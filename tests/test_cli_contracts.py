@@ -323,6 +323,24 @@ def test_a_failed_cycle_says_why_on_stderr(home: Seeded) -> None:
     assert last.startswith("error:") and "missing.csv: no such file" in last and "Traceback" not in result.stderr
 
 
+def test_a_check_that_exits_1_says_why_on_stderr(home: Seeded) -> None:
+    """daily exits 1 when something needs attention: the JSON on stdout, the why in one stderr line."""
+    result = chimera("daily", "--client", "demo", "--today", (home.end + timedelta(days=9)).isoformat(), "--json")
+    doc = json.loads(result.stdout)
+    assert result.code == 1 and doc["ok"] is False and not all(f["ok"] for f in doc["freshness"])
+    (line,) = result.stderr.strip().splitlines()
+    assert "needs attention" in line and "days behind" in line
+    from chimera import settings
+
+    chimera("client", "add", "badcfg", "--json").json()
+    kpis = settings.client_dir("badcfg") / "kpis.yml"
+    kpis.write_text(kpis.read_text(encoding="utf-8") + "\nnot_a_field: 1\n", encoding="utf-8")
+    check = chimera("config", "check", "--client", "badcfg", "--json")
+    assert check.code == 1 and json.loads(check.stdout)["ok"] is False
+    (line,) = check.stderr.strip().splitlines()
+    assert "problem(s) in" in line
+
+
 def test_report_to_an_unwritable_path_is_one_line(home: Seeded, tmp_path: Path) -> None:
     (tmp_path / "a_file").write_text("x")
     for out in (tmp_path, tmp_path / "a_file" / "r.html"):

@@ -67,10 +67,10 @@ def config_check(
         out.print(f"config OK in {folder}: {summary}; CHANGELOG.md matches every file",
                   highlight=False, soft_wrap=True)
     if problems:
-        if not json_out:
+        if not json_out:  # the JSON lists them; the count line goes to stderr either way
             for line in problems:
                 err.print(line, highlight=False, markup=False, soft_wrap=True)
-            err.print(f"{len(problems)} problem(s) in {folder}", highlight=False, soft_wrap=True)
+        err.print(f"{len(problems)} problem(s) in {folder}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

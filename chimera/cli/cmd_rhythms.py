@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from chimera import settings
-from chimera.cli.app import app, emit_json, out, parse_day
+from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import get_client
+
+if TYPE_CHECKING:
+    from chimera.rhythms import DailyReport
 
 
 @app.command()
@@ -36,8 +40,21 @@ def daily(
         for j in report.stuck_jobs_requeued:
             out.print(f"stuck job {j['id']} ({j['type']}) -> {j['status']}")
         out.print("all good" if report.ok else "[yellow]needs attention[/]")
-    if not report.ok:
+    if not report.ok:  # a script reading the exit code finds the why on stderr, beside the document
+        err.print(f"{report.client} needs attention: {_attention(report)}", highlight=False, markup=False,
+                  soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _attention(report: DailyReport) -> str:
+    """What made the daily check fail, in one line."""
+    parts = [f"{f.source} {f.days_behind} days behind" for f in report.freshness if not f.ok]
+    parts += [f"{k['id']} CRITICAL" for k in report.critical]
+    if report.stuck_jobs_requeued:
+        parts.append(f"{len(report.stuck_jobs_requeued)} stuck job(s) re-queued")
+    if report.failed_ingests:
+        parts.append(f"{len(report.failed_ingests)} failed ingest(s)")
+    return "; ".join(parts) or "no data ingested yet"
 
 
 @app.command()
