@@ -181,6 +181,22 @@ def test_evidence_fields_and_types(home: Seeded) -> None:
         assert all(e[k] is None or isinstance(e[k], int | float) for k in ("effect_pct", "ci_low_pct"))
 
 
+def test_ingest_json_fields_and_types(home: Seeded, tmp_path: Path) -> None:
+    """A bad cell rejects its row with line, column, value, reason and the order (here the charge)."""
+    export = tmp_path / "payments.csv"
+    export.write_text("id,Created date (UTC),Amount,Status,Currency\n"
+                      "ch_1,2026-01-01 10:00:00,abc,Paid,usd\nch_2,2026-01-02 11:00:00,5.00,Paid,usd\n")
+    chimera("client", "add", "stripe_only", "--json").json()
+    doc = chimera("ingest", str(export), "--client", "stripe_only", "--json").json()
+    assert set(doc) == {"source", "rows_read", "orders_ingested", "rejected", "first_day", "last_day",
+                        "metrics_written"}
+    assert (doc["source"], doc["rows_read"], doc["orders_ingested"]) == ("stripe_payments", 2, 1)
+    assert (doc["first_day"], doc["last_day"]) == ("2026-01-02", "2026-01-02")
+    assert doc["rejected"] == [{"line": 2, "column": "Amount", "value": "abc", "order": "ch_1",
+                                "reason": doc["rejected"][0]["reason"]}] and doc["rejected"][0]["reason"]
+    assert isinstance(doc["metrics_written"], int) and doc["metrics_written"] > 0
+
+
 def test_metrics_money_counts_and_missing_days(home: Seeded) -> None:
     first, last = home.gap[0] - timedelta(days=2), home.gap[1] + timedelta(days=2)
     doc = chimera("metrics", "--client", "demo", "--metric", "net_sales", "--metric", "orders", "--metric",
@@ -358,6 +374,8 @@ def test_a_decision_is_recorded_once(home: Seeded) -> None:
     assert chimera("approve", play, "--json").json()["jobs"] == decided["jobs"]
     assert "already decided" in chimera("reject", play, "--reason", "changed my mind", "--json").one_line_error()
     assert _counts(home.home) == before
+    superseded = chimera("approve", home.cycle["pending"][0]).one_line_error()
+    assert "superseded by a newer cycle" in superseded
     other = cycle["pending"][1]
     readable = chimera("reject", other, "--reason", "not now [/r]", "--who", "[/w]")
     assert readable.code == 0 and f"reject recorded for {other} by [/w]" in readable.stdout, readable.stderr
