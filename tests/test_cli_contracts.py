@@ -85,6 +85,7 @@ class Seeded:
     """The cycle the fixture ran (a week before the data ends)."""
     end: date
     gap: tuple[date, date]
+    price_test: date
     cycle: dict[str, Any]
 
 
@@ -96,7 +97,7 @@ def _seed(home: Path) -> Seeded:
     _ctx, info = ensure_demo_client()
     as_of = info.as_of - timedelta(days=7)
     cycle = chimera("cycle", "--client", "demo", "--as-of", as_of.isoformat(), "--json").json()
-    return Seeded(home, as_of, info.as_of, info.analytics_gap_days, cycle)
+    return Seeded(home, as_of, info.as_of, info.analytics_gap_days, info.price_test_day, cycle)
 
 
 @pytest.fixture(scope="module")
@@ -170,15 +171,28 @@ def test_cycle_fields_and_types(home: Seeded) -> None:
 
 
 def test_evidence_fields_and_types(home: Seeded) -> None:
-    doc = chimera("evidence", "--client", "demo", "--as-of", home.end.isoformat(), "--json").json()
-    assert set(doc) >= {"client", "as_of", "evidence"} and doc["as_of"] == home.end.isoformat()
+    """A play logged by hand is judged once its delay is over, and `pending` before."""
+    day = home.price_test.isoformat()
+    logged = chimera("play", "log", "pricing_test", "--client", "demo", "--executed-on", day, "--json").json()
+    assert (logged["play"], logged["executed_on"]) == ("pricing_test", day)
+    early = _evidence(home.price_test + timedelta(days=10))
+    assert {e["verdict"] for e in early if e["play"] == "pricing_test"} == {"pending"}
+    judged = [e for e in _evidence(home.end) if e["play"] == "pricing_test"]
+    assert judged and all(e["verdict"] in VERDICTS - {"pending"} for e in judged)
+
+
+def _evidence(as_of: date) -> list[dict[str, Any]]:
+    """``evidence --as-of`` with every record checked against DESIGN.md §7's fields and types."""
+    doc = chimera("evidence", "--client", "demo", "--as-of", as_of.isoformat(), "--json").json()
+    assert set(doc) >= {"client", "as_of", "evidence"} and doc["as_of"] == as_of.isoformat()
+    names = {"play", "executed_on", "kpi", "before", "after", "effect_pct", "ci_low_pct", "ci_high_pct",
+             "verdict", "confounders", "method"}
     for e in doc["evidence"]:
-        names = {"play", "executed_on", "kpi", "before", "after", "effect_pct", "ci_low_pct", "ci_high_pct",
-                 "verdict", "confounders", "method"}
         assert names <= set(e) and e["verdict"] in VERDICTS and isinstance(e["confounders"], list)
-        date.fromisoformat(e["executed_on"])
+        assert date.fromisoformat(e["executed_on"]) <= as_of
         assert all(e[k] is None or isinstance(e[k], str) for k in ("before", "after"))
-        assert all(e[k] is None or isinstance(e[k], int | float) for k in ("effect_pct", "ci_low_pct"))
+        assert all(e[k] is None or isinstance(e[k], int | float) for k in ("effect_pct", "ci_low_pct", "ci_high_pct"))
+    return doc["evidence"]
 
 
 def test_ingest_json_fields_and_types(home: Seeded, tmp_path: Path) -> None:
@@ -419,3 +433,6 @@ def test_executable_ingest_and_metrics_on_the_sample_store(chimera_home: Path, s
     reversed_range = executable("metrics", "--client", "s", "--from", truth["window"]["end"], "--to",
                                 truth["window"]["start"], "--json", home=chimera_home)
     assert "--from" in reversed_range.one_line_error()
+    kpis = executable("kpis", "--client", "s", "--as-of", truth["window"]["end"], "--json", home=chimera_home).json()
+    _check_kpis(kpis["kpis"])
+    assert {k["id"]: k["status"] for k in kpis["kpis"]}["conversion_rate"] != "UNKNOWN"
