@@ -285,6 +285,16 @@ USER_ERRORS: list[list[str]] = [
     ["daily", "--client", "nope", "--json"],
     ["monthly", "--client", "demo", "--as-of", "2026-11", "--json"],
     ["client", "add", "demo"],
+    ["client", "add", "Not A Name"],
+    ["evidence", "--client", "nope", "--json"],
+    ["jobs", "--client", "nope", "--json"],
+    ["ingest", ".", "--client", "demo", "--json"],
+    ["ingest", "missing.csv", "--client", "demo", "--source", "shopify", "--json"],
+    ["override", "nope", "--reason", "r", "--params", "[1]", "--json"],
+    ["report", "--client", "nope", "--out", "never.html"],
+    ["play", "clear-review", "no_such_play", "--client", "demo", "--reason", "r", "--json"],
+    ["kpis", "--client", "demo", "--bogus"],
+    ["no-such-command"],
 ]
 
 
