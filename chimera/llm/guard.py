@@ -77,7 +77,7 @@ LIST_MARKER = re.compile(r"^(\s*(?:[-*]\s+)?)\(?\d{1,2}[.)](?=\s)", re.MULTILINE
 STRUCTURAL = re.compile(r"\b(?:top|first|step|phase|part|#)\s*\d{1,2}\b", re.IGNORECASE)
 _CURRENCY_CODES = "USD|EUR|GBP|JPY|CAD|AUD|NZD|CHF|CNY|INR|SEK|NOK|DKK|PLN|MXN|BRL|ZAR|SGD|HKD"
 FIGURE = re.compile(
-    rf"(?<![\w.])(?P<cur>[$€£¥]\s?|(?:{_CURRENCY_CODES})\s?)?[-−–]?(?P<cur2>[$€£¥]\s?)?"
+    rf"(?<![\w.])(?P<cur>[$€£¥]\s?|(?:{_CURRENCY_CODES})\s?)?(?P<sign>[-−–])?(?P<cur2>[$€£¥]\s?)?"
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?P<exp>[eE][-+]?\d+)?"
     r"(?P<suffix>\s?%|\s(?i:percent|per\s?cent)\b|\s?(?:k|K|M|bn)\b|\s(?i:thousand|million|billion)\b|x\b"
     # a unit glued to the number ("98765USD", "12pp", "$5m", "28d") is still a figure; an ordinal is not
@@ -85,11 +85,17 @@ FIGURE = re.compile(
     r"(?![\w])"
 )
 # a figure in a tool output: standalone (not inside an id such as "d980d972ff37"); a window name
-# ("7d", "28d") or a scaled amount ("10.5k") keeps its number
+# ("7d", "28d") or a scaled amount ("10.5k") keeps its number. A sign counts only where it starts a
+# word ("(-30.3%)", "< -10%"), never inside a range ("5%-10%").
 SOURCE_NUMBER = re.compile(
-    r"(?<![\w.])[-+]?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-    r"(?P<unit>[dhwmy](?![\w]))?(?:k|K|M|bn|x|%)?(?![\w])"
+    r"(?:(?<![^\s(\[:<>=~])(?P<sign>[-+−–])|(?<![\w.]))(?P<cur>[$€£¥]\s?)?"
+    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"(?:(?P<unit>[dhwmy])(?![\w])|(?P<pct>\s?%|\s(?i:percent|per\s?cent)\b|pp\b)|k|K|M|bn|x)?(?![\w])"
 )
+NUMERIC = re.compile(r"\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*")
+_CODE_BEFORE = re.compile(rf"(?:\b(?:{_CURRENCY_CODES})|[$€£¥])\s?$")
+_MONEY_AFTER = re.compile(rf"\s+(?:dollars?|euros?|pounds?|bucks|{_CURRENCY_CODES})\b", re.IGNORECASE)
+_SIGNS = {"-": -1, "−": -1, "–": -1, "+": 1}
 # a hyphenated token with a part that mixes letters and digits ("gpt-4o-mini", a uuid) is a name;
 # "4-week" is not (its 4 is a count)
 HYPHENATED = re.compile(r"(?<![\w-])\w+(?:-\w+)+(?![\w-])")
@@ -103,6 +109,46 @@ _WINDOW_UNITS = set("dhwmy")  # "28d" in a model's text names a window, as it do
 _ID_KEYS = {"id", "ids", "uuid", "guid", "hash", "sha", "sha256", "digest", "fingerprint", "thread", "checkpoint",
             "run", "play_run", "job", "key", "idempotency_key", "correlation", "error"}
 _ID_SUFFIXES = ("_id", "_ids", "_uuid", "_hash", "_sha", "_digest", "_fingerprint", "_key", "_thread")
+
+# What a tool value is, so a figure is matched only by a value of its own unit. A value whose unit
+# nothing says stays ANY and sources every kind of figure, as before (the guard refuses sound
+# answers only on evidence). FRACTION is a rate kept as a fraction (0.017912 reads 1.79%), POINTS a
+# percent already in percent (1.79%, change_pct -17.6), RATE either; TEXT a plain number in prose.
+ANY, MONEY, NUMBER, FRACTION, POINTS, RATE, TEXT = "any", "money", "number", "fraction", "points", "rate", "text"
+_PERCENT_FACTORS: dict[str, tuple[int, ...]] = {FRACTION: (100,), POINTS: (1,), RATE: (1, 100), ANY: (1, 100)}
+_MONEY_SOURCES = {MONEY, ANY, TEXT}
+_RATE_KINDS = {FRACTION, POINTS, RATE}
+# the unit a KPI (or any dict) declares for its values: chimera.kpi keeps "percent" as a fraction
+_UNIT_KINDS = {"currency": MONEY, "money": MONEY, "count": NUMBER, "ratio": NUMBER, "number": NUMBER,
+               "percent": FRACTION, "pct": FRACTION}
+_PCT_KEY = re.compile(r"(?:^|_)(?:pct|percent|percentage|pp)(?:_|$)")
+# a signed change: its sign is the direction ("change_pct": -17.6 went down)
+_CHANGE_KEY = re.compile(r"(?:^|_)(?:change|delta|diff|effect|lift|uplift|growth|wow|yoy|mom)(?:_|$)")
+_COUNT_KEY = re.compile(r"(?:^|_)(?:orders?|sessions?|customers?|visitors?|buyers?|users?|units?|items?|count|n|"
+                        r"weeks?|days?|hours?|rank|impact|effort|score|line|qty|quantity)$")
+_RATE_KEY = re.compile(r"(?:^|_)(?:rates?|share|conversion)(?:_|$)")
+_MONEY_KEY = re.compile(r"(?:^|_)(?:revenue|sales|aov|amount|price|cost|costs|spend|profit|fees?|gmv|income)(?:_|$)")
+
+# direction words: "down 12.4%", "fell by about 12.4%", "a 12.4% drop"
+_UP = frozenset("up rose rise rises risen rising grew grow grows grown growing growth increase increased increases "
+                "increasing gain gained gains climbed climb climbs jumped jump jumps higher surged surge spiked "
+                "uptick uplift".split())
+_DOWN = frozenset("down fell fall falls fallen falling dropped drop drops dropping declined decline declines "
+                  "declining decreased decrease decreases decreasing lower slipped slid sank shrank shrunk dipped "
+                  "dip dips plunged plummeted tumbled reduction".split())
+# after the figure only nouns and comparatives attach ("12.4% drop", "12.4% lower"), past one adjective
+_AFTER = frozenset("up down higher lower drop drops decline declines decrease decreases fall dip reduction increase "
+                   "increases rise growth gain gains jump uplift uptick surge".split())
+_AFTER_ADJECTIVES = frozenset("sharp steep small slight big large further overall weekly monthly daily yearly annual "
+                              "total net".split())
+# a word that ends the figure's clause before a direction word is reached ("fell from 2.31% to 1.79%":
+# both are levels; "up to 30%" is a cap; "down, and 12%" is about something else)
+_CLAUSE_WORDS = frozenset("from to vs versus against at and or but while whereas below above under beneath near "
+                          "toward towards then is are was were remains remained stands stood sits".split())
+_NEGATIONS = frozenset("no not never negative didn't don't doesn't isn't wasn't".split())
+_CLAUSE_END = re.compile(r"[,;:.!?()\[\]—]$")
+_WORD_TRIM = "\"'“”‘’*_([~≈"
+_BETWEEN_MAX = 3  # words between a direction word and its figure ("fell by about 12.4%")
 
 # numbers written in words
 _UNITS = {w: i for i, w in enumerate(
@@ -132,7 +178,7 @@ _SMALL_WORD_MAX = 10
 
 @dataclasses.dataclass
 class Figure:
-    """One figure as written: its value, how many decimals it shows, and the raw text."""
+    """One figure as written: its value, how many decimals it shows, its unit, and the raw text."""
 
     raw: str
     value: float
@@ -140,19 +186,33 @@ class Figure:
     percent: bool
     scale: int = 1
     plain: bool = False  # a bare count ("7 days", "seven"): no currency, percent, scale or "x"
+    money: bool = False  # "$5", "USD 5", "5 dollars"
+    direction: int = 0  # a percent said to be a rise (1) or a fall (-1); 0 when no direction word is attached
 
     @property
     def tolerance(self) -> float:
         return 0.5 * 10 ** (-self.decimals) * self.scale + 1e-9 * max(1.0, abs(self.value))
 
 
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One number of the tool outputs: absolute value, its kind, and its direction when it is a change."""
+
+    value: float
+    kind: str = ANY
+    direction: int = 0
+
+
 @dataclasses.dataclass
 class OutputFacts:
-    """Everything numeric the tool outputs contain: values (absolute) and dates."""
+    """Everything numeric the tool outputs contain: values with their kinds, window lengths and dates."""
 
-    values: list[float] = dataclasses.field(default_factory=list)
+    sources: list[Source] = dataclasses.field(default_factory=list)
     windows: list[float] = dataclasses.field(default_factory=list)  # "7d", "28d": a plain count only
     dates: set[dt.date] = dataclasses.field(default_factory=set)
+
+    def add(self, value: float, kind: str = ANY, direction: int = 0) -> None:
+        self.sources.append(Source(abs(value), kind, direction))
 
     def add_dates(self, text: str) -> str:
         """Record the ISO dates of ``text``; returns the text with them blanked out."""
@@ -166,19 +226,68 @@ class OutputFacts:
 
         return ISO_DATE.sub(_date, text)
 
-    def add_text(self, text: str) -> None:
+    def add_text(self, text: str, plain_kind: str = TEXT) -> None:
+        """The numbers of prose: "1.79%" is a percent, "$5" money, "7d" a window; a bare number takes
+        ``plain_kind`` (the unit of the value the prose describes, if any), a bare fraction stays ANY."""
         text = HYPHENATED.sub(lambda m: " " if _MIXED_PART.search(m[0]) else m[0], self.add_dates(text))
         for m in SOURCE_NUMBER.finditer(text):
             try:
-                value = abs(float(m["num"].replace(",", "")))
-                (self.windows if m["unit"] else self.values).append(value)
+                value = float(m["num"].replace(",", ""))
             except ValueError:  # pragma: no cover - the pattern only matches numbers
                 continue
+            if m["unit"]:
+                self.windows.append(value)
+            elif m["pct"]:
+                sign = _SIGNS.get(m["sign"] or "", 0)
+                self.add(value, POINTS, sign or _attached_direction(text[: m.start()], text[m.end():]))
+            elif m["cur"] or _CODE_BEFORE.search(text[max(0, m.start() - 4): m.start()]) or _MONEY_AFTER.match(
+                    text, m.end()):
+                self.add(value, MONEY)
+            else:
+                self.add(value, ANY if plain_kind == TEXT and value < 1 else plain_kind)
 
 
 def _id_like(key: Any) -> bool:
     name = str(key).strip().lower()
     return name in _ID_KEYS or name.endswith(_ID_SUFFIXES)
+
+
+def _unit_kind(obj: dict[Any, Any]) -> str | None:
+    """The kind a dict's own ``unit`` gives its values ({"unit": "percent", "value": "0.0179"})."""
+    unit = obj.get("unit")
+    return _UNIT_KINDS.get(unit.strip().lower()) if isinstance(unit, str) else None
+
+
+def _key_kind(key: str | None, unit: str | None, value: float = 0.0) -> tuple[str, bool]:
+    """The kind of a value under ``key`` (in a dict of ``unit``), and whether its sign is a direction.
+
+    The key's own word wins ("change_pct", "weeks", "sd_score"); then the declared unit; then a
+    rate or money word; else ANY. A "percent" value above 1 is already in percent: either reading.
+    """
+    name = (key or "").strip().lower()
+    signed = bool(_CHANGE_KEY.search(name))
+    if _PCT_KEY.search(name):
+        return POINTS, signed
+    if signed:
+        return ANY, True
+    if _COUNT_KEY.search(name):
+        return NUMBER, False
+    if unit:
+        return (RATE if unit == FRACTION and abs(value) > 1 else unit), False
+    if _RATE_KEY.search(name):
+        return RATE, False
+    return (MONEY if _MONEY_KEY.search(name) else ANY), False
+
+
+def _add_number(value: float, key: str | None, unit: str | None, facts: OutputFacts) -> None:
+    kind, signed = _key_kind(key, unit, value)
+    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0)
+
+
+def _text_kind(key: str | None, unit: str | None) -> str:
+    """Bare numbers in prose about money or counts are money or counts; elsewhere plain text."""
+    kind = _key_kind(key, unit)[0]
+    return kind if kind in (MONEY, NUMBER) else TEXT
 
 
 def _json_text(text: str) -> Any:
@@ -192,38 +301,42 @@ def _json_text(text: str) -> Any:
         return None
 
 
-def _walk(obj: Any, facts: OutputFacts) -> None:
+def _walk(obj: Any, facts: OutputFacts, key: str | None = None, unit: str | None = None) -> None:
+    """Gather ``obj``'s numbers; ``key`` is the dict key they stand under, ``unit`` the nearest declared unit."""
     if obj is None or isinstance(obj, bool):
         return
     if isinstance(obj, int | float | Decimal):
-        facts.values.append(abs(float(obj)))
+        _add_number(float(obj), key, unit, facts)
     elif isinstance(obj, str):
         parsed = _json_text(obj)
         if isinstance(parsed, dict | list):
-            _walk(parsed, facts)
+            _walk(parsed, facts, key, unit)
+        elif NUMERIC.fullmatch(obj):  # "16017.93": a number kept as a string, read as the number
+            _add_number(float(obj), key, unit, facts)
         else:
-            facts.add_text(obj)
+            facts.add_text(obj, _text_kind(key, unit))
     elif isinstance(obj, dt.date):
         facts.dates.add(obj if not isinstance(obj, dt.datetime) else obj.date())
     elif isinstance(obj, dict):
+        unit = _unit_kind(obj) or unit
         for k, v in obj.items():
             if isinstance(k, dt.date):
                 _walk(k, facts)
             elif isinstance(k, str):
                 facts.add_dates(k)  # a key may be a day ("2026-04-20": ...), never a figure
             if not _id_like(k):
-                _walk(v, facts)
+                _walk(v, facts, k if isinstance(k, str) else key, unit)
     elif isinstance(obj, list | tuple | set | frozenset):
         for item in obj:
-            _walk(item, facts)
+            _walk(item, facts, key, unit)
     elif isinstance(obj, BaseModel):
-        _walk(obj.model_dump(mode="json"), facts)
+        _walk(obj.model_dump(mode="json"), facts, key, unit)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        _walk(dataclasses.asdict(obj), facts)
+        _walk(dataclasses.asdict(obj), facts, key, unit)
     elif hasattr(obj, "content"):  # a ToolMessage or similar
-        _walk(obj.content, facts)
+        _walk(obj.content, facts, key, unit)
     else:
-        facts.add_text(str(obj))
+        facts.add_text(str(obj), _text_kind(key, unit))
 
 
 def collect_facts(tool_outputs: Iterable[Any]) -> OutputFacts:
@@ -232,6 +345,44 @@ def collect_facts(tool_outputs: Iterable[Any]) -> OutputFacts:
     for out in tool_outputs:
         _walk(out, facts)
     return facts
+
+
+def _word(token: str) -> str:
+    return token.lower().strip(_WORD_TRIM).rstrip(",;:.!?)]")
+
+
+def _direction_before(before: str) -> int:
+    """The direction word right before a figure, in its clause, at most a few words away, not negated."""
+    words = before.split()
+    for back, token in enumerate(reversed(words[-(_BETWEEN_MAX + 1):])):
+        if _CLAUSE_END.search(token):
+            return 0
+        word = _word(token)
+        if word in _UP or word in _DOWN:
+            negated = back + 1 < len(words) and _word(words[-back - 2]) in _NEGATIONS
+            return 0 if negated else (1 if word in _UP else -1)
+        if word in _CLAUSE_WORDS or any(c.isdigit() for c in word):
+            return 0
+    return 0
+
+
+def _direction_after(after: str) -> int:
+    """The direction noun right after a figure ("12.4% drop"), past one adjective at most."""
+    if not after[:1].isspace():  # "12.4%," or "12.4%)": the clause ended
+        return 0
+    for n, token in enumerate(after.split()[:2]):
+        word = _word(token)
+        if word in _AFTER:
+            return 1 if word in _UP else -1
+        if n or _CLAUSE_END.search(token) or not ("-" in word or word in _AFTER_ADJECTIVES):
+            return 0
+    return 0
+
+
+def _attached_direction(before: str, after: str) -> int:
+    """Rise (1), fall (-1), or 0: no direction word clearly attached (or two that disagree)."""
+    ahead, behind = _direction_before(before), _direction_after(after)
+    return ahead if not behind else behind if not ahead else (ahead if ahead == behind else 0)
 
 
 def _figure(match: re.Match[str]) -> Figure | None:
@@ -243,17 +394,25 @@ def _figure(match: re.Match[str]) -> Figure | None:
         return None
     suffix = (match["suffix"] or "").strip()
     word = suffix.lower()
-    money = bool(match["cur"] or match["cur2"])
+    money = bool(match["cur"] or match["cur2"] or suffix in _CURRENCY_CODES.split("|")
+                 or (not suffix and _MONEY_AFTER.match(match.string, match.end())))
     if suffix in _WINDOW_UNITS and not money:
         return None
     scale = _SCALE.get(suffix) or _SCALE.get(word) or (_MONEY_SCALE.get(suffix, 1) if money else 1)
+    percent = suffix == "%" or word.startswith("per") or word in _POINTS
+    direction = 0
+    if percent:
+        direction = _attached_direction(match.string[: match.start()], match.string[match.end():])
+        direction = -1 if direction and match["sign"] else direction  # "growth -12.4%" is a fall
     return Figure(
         raw=match.group(0).strip(),
         value=value,
         decimals=len(match["frac"] or ".") - 1 - exp,
-        percent=suffix == "%" or word.startswith("per") or word in _POINTS,
+        percent=percent,
         scale=scale,
         plain=not (suffix or money),
+        money=money,
+        direction=direction,
     )
 
 
@@ -287,7 +446,10 @@ def _spelled_figure(match: re.Match[str]) -> Figure | None:
                               and nxt[1] not in ("of", "and", "or", "to", "the", "a", "an"))
         if not counted:
             return None
-    return Figure(raw=match.group(0).strip(), value=float(value), decimals=0, percent=percent, plain=not percent)
+    money = not percent and bool(_MONEY_AFTER.match(match.string, match.end()))
+    direction = _attached_direction(match.string[: match.start()], match.string[match.end():]) if percent else 0
+    return Figure(raw=match.group(0).strip(), value=float(value), decimals=0, percent=percent,
+                  plain=not (percent or money), money=money, direction=direction)
 
 
 def _date_ok(match: re.Match[str], facts: OutputFacts) -> bool:
@@ -336,20 +498,47 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
     return figures, bad_dates
 
 
-def _matches(fig: Figure, facts: OutputFacts) -> bool:
-    """Same value at the shown precision; a percent may also show a fraction (0.0169 -> 1.69 %).
-    A window name ("28d") sources only a plain count ("28 days"), never "28%" or "28x"."""
+def _factors(fig: Figure, kind: str) -> tuple[int, ...]:
+    """How a value of ``kind`` may be shown as ``fig``: a percent only from a rate (a fraction times
+    100, or a percent as is), money only from money, a whole plain number never from a rate."""
+    if fig.percent:
+        return _PERCENT_FACTORS.get(kind, ())
+    if fig.money:
+        return (1,) if kind in _MONEY_SOURCES else ()
+    return () if kind in _RATE_KINDS and fig.decimals <= 0 else (1,)
+
+
+def _sources_of(fig: Figure, facts: OutputFacts) -> list[Source]:
+    """The tool values ``fig`` may show: same unit, same value at the shown precision. A window name
+    ("28d") sources only a plain count ("28 days"), never "28%" or "28x"."""
     target, tol = fig.value * fig.scale, fig.tolerance
-    factors = (1, 100) if fig.percent else (1,)
-    values = facts.values + facts.windows if fig.plain else facts.values
-    return any(abs(v * k - target) <= tol for v in values for k in factors)
+    found = [s for s in facts.sources if any(abs(s.value * k - target) <= tol for k in _factors(fig, s.kind))]
+    if fig.plain:
+        found += [Source(w, NUMBER) for w in facts.windows if abs(w - target) <= tol]
+    return found
+
+
+def _problem(fig: Figure, facts: OutputFacts) -> str | None:
+    """Why ``fig`` is refused, as shown to the model and the person, or None when it is sourced.
+
+    A direction is refused only when every matching value is a change of the other sign: a level or
+    a value of unknown sign is no evidence against "down 12.4%".
+    """
+    found = _sources_of(fig, facts)
+    if not found:
+        return fig.raw
+    if fig.direction and all(s.direction == -fig.direction for s in found):
+        said, told = ("a rise", "down") if fig.direction > 0 else ("a fall", "up")
+        return f"{fig.raw} (written as {said}; the tool outputs say {told})"
+    return None
 
 
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
-    """Accept ``text`` only when each of its figures and dates is found in ``tool_outputs``."""
+    """Accept ``text`` only when each of its figures (unit and direction included) and dates is found
+    in ``tool_outputs``."""
     facts = collect_facts(tool_outputs)
     figures, bad_dates = extract_figures(text, facts)
-    offending = bad_dates + [f.raw for f in figures if not _matches(f, facts)]
+    offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p]
     return GuardResult(ok=not offending, offending=list(dict.fromkeys(offending)))
 
 
