@@ -2,20 +2,27 @@
 
 One pass walks every client; a client whose config is broken or whose pass raises is reported by
 name and the others still run (an agency's worker must not stall hundreds of clients on one).
+A database that stops answering (Postgres restarted, a network blip) fails the whole pass: the
+looping worker says so in one line, backs off and carries on once the database is back.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import typer
 from pydantic import BaseModel
 from rich.markup import escape
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from chimera.cli.app import app, emit_json, err, out, parse_day
-from chimera.cli.each_client import ClientFailure, Walk, for_each_client, summary_line
+from chimera.cli.each_client import ClientFailure, Walk, for_each_client, redact, summary_line
 from chimera.clients import list_clients
+from chimera.db.engine import DatabaseUnreachable, reason, unreachable
 
 
 class WorkerPass(BaseModel):
@@ -31,6 +38,50 @@ def _line(result: dict[str, Any]) -> str:
             f"{len(result['evidence_jobs_run'])} evidence job(s) run")
 
 
+def _pass(client: str | None, day: date | None) -> Walk[dict[str, Any]]:
+    """One worker pass over the clients; raises when the database does not answer."""
+    from graphs.service import run_due_jobs
+
+    return for_each_client(
+        [client] if client else list_clients(),
+        lambda name, note: run_due_jobs(name, day, on_event=lambda e: note(str(e.get("node") or ""))),
+        "worker pass", lambda _name, result: _line(result), fatal=unreachable)
+
+
+def _outage(exc: BaseException) -> str:
+    """One line for a pass the database did not answer, without the URL's password."""
+    text = str(exc) if isinstance(exc, DatabaseUnreachable) else f"the database cannot be reached: {reason(exc)}"
+    return redact(text)
+
+
+def _backoff() -> wait_exponential:
+    """Doubling waits between failed passes from ``CHIMERA_WORKER_BACKOFF`` (first wait, s, default 1)
+    up to ``CHIMERA_WORKER_BACKOFF_MAX`` (default 60): a restart is waited out without hammering it."""
+    first = float(os.environ.get("CHIMERA_WORKER_BACKOFF", 1.0))
+    return wait_exponential(multiplier=first, min=first, max=float(os.environ.get("CHIMERA_WORKER_BACKOFF_MAX", 60.0)))
+
+
+def _report_outage(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    wait = state.next_action.sleep if state.next_action else 0.0
+    err.print(f"worker pass failed: {escape(_outage(exc))}; next try in {wait:.2f} s",
+              highlight=False, soft_wrap=True)
+
+
+def _until_the_database_answers(run_pass: Callable[[], Walk[dict[str, Any]]], once: bool) -> Walk[dict[str, Any]]:
+    """``run_pass()`` again after each pass the database did not answer; with ``once``, a clear error."""
+    if once:
+        try:
+            return run_pass()
+        except Exception as exc:
+            if unreachable(exc):
+                raise DatabaseUnreachable(_outage(exc)) from None
+            raise
+    retrying = Retrying(retry=retry_if_exception(unreachable), wait=_backoff(), before_sleep=_report_outage,
+                        reraise=True)
+    return retrying(run_pass)
+
+
 @app.command()
 def worker(
     client: str | None = typer.Option(None, "--client", help="One client (default: every client)."),
@@ -43,14 +94,9 @@ def worker(
 
     A failing client is reported by name and the others still run; with --once the exit code is 1
     when any client failed."""
-    from graphs.service import run_due_jobs
-
     day = parse_day(as_of)
     while True:
-        walk: Walk[dict[str, Any]] = for_each_client(
-            [client] if client else list_clients(),
-            lambda name, note: run_due_jobs(name, day, on_event=lambda e: note(str(e.get("node") or ""))),
-            "worker pass", lambda _name, result: _line(result))
+        walk = _until_the_database_answers(lambda: _pass(client, day), once)
         if json_out:
             emit_json(WorkerPass(passes=[d.result for d in walk.done], failures=walk.failures).model_dump(mode="json"))
         else:

@@ -96,11 +96,13 @@ class Walk(BaseModel, Generic[T]):
 def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
                     outcome_line: Callable[[str, T], str],
                     check: Callable[[str, T], ClientFailure | None] | None = None,
-                    progress: bool = True) -> Walk[T]:
+                    progress: bool = True, fatal: Callable[[Exception], bool] | None = None) -> Walk[T]:
     """Call ``work(client, note)`` for each name, in order; any exception fails that client only.
 
     ``outcome_line`` says how one client ended (printed above the bar as each one finishes);
-    ``check`` turns a returned result that is itself a failure (a cycle whose job failed) into one."""
+    ``check`` turns a returned result that is itself a failure (a cycle whose job failed) into one;
+    an exception ``fatal`` accepts (the database went away) ends the walk: every client after it
+    would fail the same way."""
     walk: Walk[T] = Walk(clients=len(names))
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
@@ -117,6 +119,8 @@ def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
             try:
                 result = work(name, note_for(name))
             except Exception as exc:  # one client's failure is reported, the walk goes on
+                if fatal and fatal(exc):
+                    raise
                 failure: ClientFailure | None = ClientFailure(client=name, error=error_text(exc, name))
                 line = failure.error
             else:

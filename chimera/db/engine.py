@@ -9,11 +9,38 @@ from pathlib import Path
 
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session, create_engine
 
 from chimera import settings
 from chimera.errors import StorageError
+
+
+class DatabaseUnreachable(StorageError):
+    """The database did not answer (server down or restarting, network cut): worth another try later."""
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database did not answer, rather than a bug or a refused query.
+
+    SQLAlchemy flags a connection lost mid-query as invalidated; one that could not be opened is a
+    driver OperationalError without SQLSTATE, or a connection/operator-intervention class (08, 57P:
+    "the database system is starting up", "terminating connection due to administrator command")."""
+    if isinstance(exc, DatabaseUnreachable) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    import psycopg  # here, not at the top: a SQLite user never pays for the import
+
+    if not isinstance(orig, psycopg.OperationalError):
+        return False
+    return not orig.sqlstate or orig.sqlstate.startswith(("08", "57P"))
+
+
+def reason(exc: BaseException) -> str:
+    """The driver's own first line (a DBAPI error's text adds the SQL and a link on further lines)."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(orig).strip().splitlines()
+    return " ".join(lines[0].split()) if lines else type(orig).__name__
 
 
 def _normalize(url: str) -> str:
@@ -54,7 +81,9 @@ def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
         try:
             run_migrations(engine)
         except OperationalError as exc:
-            raise StorageError(f"cannot open the database {engine.url!r}: {exc.orig}") from None
+            if unreachable(exc):
+                raise DatabaseUnreachable(f"the database cannot be reached ({engine.url!r}): {reason(exc)}") from None
+            raise StorageError(f"cannot open the database {engine.url!r}: {reason(exc)}") from None
     return engine
 
 
