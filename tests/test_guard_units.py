@@ -91,13 +91,24 @@ def test_a_value_whose_unit_is_unknown_still_sources_any_unit() -> None:
     assert _ok("Growth was 37%.", [{"growth": 0.37}])
 
 
+@pytest.mark.parametrize(("text", "outputs"), [
+    ("We had 42 conversions.", [{"conversion": 42}]),  # a count, whatever its key suggests
+    ("We had 42 sales, a rate of 42.", [{"rate": 42, "sales": "42"}]),
+    ("The model scored 85%.", [{"score": 0.85}]),  # a fraction under a count word is no count
+    ("Elasticity is about 1.2%.", [{"price_elasticity": 1.2}]),  # mentions price, is no money
+    ("Fees take 3.46% of sales.", [{"id": "fee_share", "unit": "ratio", "value": "0.0346"}]),
+])
+def test_a_key_that_only_hints_at_a_unit_refuses_nothing_sound(text: str, outputs: list) -> None:
+    assert check_numbers(text, outputs).offending == []
+
+
 # -- direction ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("text", [
     "Conversion is down 12.4%.", "Conversion fell 12.4%.", "Conversion fell by about 12.4%.",
     "a 12.4% drop in conversion", "A 12.4% decline.", "a 12.4% decrease", "Conversion dropped 12.4%.",
-    "Conversion is 12.4% lower.",
+    "Conversion is 12.4% lower.", "Conversion is 12.4% below its baseline.",
 ])
 def test_a_fall_is_refused_when_the_tool_says_the_change_was_up(text: str) -> None:
     verdict = check_numbers(text, KPIS)
@@ -107,7 +118,7 @@ def test_a_fall_is_refused_when_the_tool_says_the_change_was_up(text: str) -> No
 
 @pytest.mark.parametrize("text", [
     "Revenue is up 30.3%.", "Revenue rose 30.3%.", "Revenue grew 30.3%.", "a 30.3% increase in revenue",
-    "Orders rose 17.7% over 14 days.",
+    "Orders rose 17.7% over 14 days.", "Revenue is 30.3% above its baseline.",
 ])
 def test_a_rise_is_refused_when_the_tool_says_the_change_was_down(text: str) -> None:
     assert not _ok(text, [*KPIS, PLAY]), f"{text!r} passed the guard"

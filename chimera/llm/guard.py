@@ -117,17 +117,19 @@ _ID_SUFFIXES = ("_id", "_ids", "_uuid", "_hash", "_sha", "_digest", "_fingerprin
 ANY, MONEY, NUMBER, FRACTION, POINTS, RATE, TEXT = "any", "money", "number", "fraction", "points", "rate", "text"
 _PERCENT_FACTORS: dict[str, tuple[int, ...]] = {FRACTION: (100,), POINTS: (1,), RATE: (1, 100), ANY: (1, 100)}
 _MONEY_SOURCES = {MONEY, ANY, TEXT}
-_RATE_KINDS = {FRACTION, POINTS, RATE}
 # the unit a KPI (or any dict) declares for its values: chimera.kpi keeps "percent" as a fraction
-_UNIT_KINDS = {"currency": MONEY, "money": MONEY, "count": NUMBER, "ratio": NUMBER, "number": NUMBER,
-               "percent": FRACTION, "pct": FRACTION}
+# ("ratio" may be a share written as a percent, so it is read either way)
+_UNIT_KINDS = {"currency": MONEY, "money": MONEY, "count": NUMBER, "ratio": RATE, "percent": FRACTION,
+               "pct": FRACTION}
 _PCT_KEY = re.compile(r"(?:^|_)(?:pct|percent|percentage|pp)(?:_|$)")
 # a signed change: its sign is the direction ("change_pct": -17.6 went down)
 _CHANGE_KEY = re.compile(r"(?:^|_)(?:change|delta|diff|effect|lift|uplift|growth|wow|yoy|mom)(?:_|$)")
 _COUNT_KEY = re.compile(r"(?:^|_)(?:orders?|sessions?|customers?|visitors?|buyers?|users?|units?|items?|count|n|"
                         r"weeks?|days?|hours?|rank|impact|effort|score|line|qty|quantity)$")
-_RATE_KEY = re.compile(r"(?:^|_)(?:rates?|share|conversion)(?:_|$)")
-_MONEY_KEY = re.compile(r"(?:^|_)(?:revenue|sales|aov|amount|price|cost|costs|spend|profit|fees?|gmv|income)(?:_|$)")
+# the last word of a key names what its value is ("net_revenue"); an earlier one only qualifies it
+# ("price_elasticity" is no money)
+_RATE_KEY = re.compile(r"(?:^|_)(?:rates?|share)$")
+_MONEY_KEY = re.compile(r"(?:^|_)(?:revenue|sales|aov|amount|price|cost|costs|spend|profit|fees?|gmv|income)$")
 
 # direction words: "down 12.4%", "fell by about 12.4%", "a 12.4% drop"
 _UP = frozenset("up rose rise rises risen rising grew grow grows grown growing growth increase increased increases "
@@ -136,9 +138,10 @@ _UP = frozenset("up rose rise rises risen rising grew grow grows grown growing g
 _DOWN = frozenset("down fell fall falls fallen falling dropped drop drops dropping declined decline declines "
                   "declining decreased decrease decreases decreasing lower slipped slid sank shrank shrunk dipped "
                   "dip dips plunged plummeted tumbled reduction".split())
-# after the figure only nouns and comparatives attach ("12.4% drop", "12.4% lower"), past one adjective
+# after the figure only nouns and comparatives attach ("12.4% drop", "12.4% lower", "12.4% below
+# baseline"), past one adjective; before a figure "below"/"above" name a level ("below 2%")
 _AFTER = frozenset("up down higher lower drop drops decline declines decrease decreases fall dip reduction increase "
-                   "increases rise growth gain gains jump uplift uptick surge".split())
+                   "increases rise growth gain gains jump uplift uptick surge below under above".split())
 _AFTER_ADJECTIVES = frozenset("sharp steep small slight big large further overall weekly monthly daily yearly annual "
                               "total net".split())
 # a word that ends the figure's clause before a direction word is reached ("fell from 2.31% to 1.79%":
@@ -270,7 +273,7 @@ def _key_kind(key: str | None, unit: str | None, value: float = 0.0) -> tuple[st
         return POINTS, signed
     if signed:
         return ANY, True
-    if _COUNT_KEY.search(name):
+    if _COUNT_KEY.search(name) and (abs(value) >= 1 or not value):  # 0.85 under "score" is no count
         return NUMBER, False
     if unit:
         return (RATE if unit == FRACTION and abs(value) > 1 else unit), False
@@ -373,7 +376,7 @@ def _direction_after(after: str) -> int:
     for n, token in enumerate(after.split()[:2]):
         word = _word(token)
         if word in _AFTER:
-            return 1 if word in _UP else -1
+            return 1 if word in _UP or word == "above" else -1
         if n or _CLAUSE_END.search(token) or not ("-" in word or word in _AFTER_ADJECTIVES):
             return 0
     return 0
@@ -505,7 +508,7 @@ def _factors(fig: Figure, kind: str) -> tuple[int, ...]:
         return _PERCENT_FACTORS.get(kind, ())
     if fig.money:
         return (1,) if kind in _MONEY_SOURCES else ()
-    return () if kind in _RATE_KINDS and fig.decimals <= 0 else (1,)
+    return () if kind in (FRACTION, POINTS) and fig.decimals <= 0 else (1,)
 
 
 def _sources_of(fig: Figure, facts: OutputFacts) -> list[Source]:
