@@ -71,6 +71,14 @@ def test_numbers_in_tool_prose_keep_their_unit() -> None:
     assert _ok("Impact 3, effort 2; 291 orders; orders changed 17.7%.", [PLAY])
 
 
+@pytest.mark.parametrize("sop", [
+    "Test a price 5-10% higher.", "Test a price 5 to 10 percent higher.", "Test a price 5–10 % higher.",
+    "Test a price between 5 and 10% higher.",
+])
+def test_a_percent_range_in_tool_prose_sources_both_ends(sop: str) -> None:
+    assert check_numbers("The SOP says to test a price 5% to 10% higher.", [{"excerpt": sop}]).ok
+
+
 @pytest.mark.parametrize("text", [
     "Net revenue was $16,017.93 (about $16k, 16,018 or 16.0k), down 30.3% on the 4-week baseline "
     "of $22,984.98; 5.1 sd below it.",
@@ -97,6 +105,7 @@ def test_a_value_whose_unit_is_unknown_still_sources_any_unit() -> None:
     ("The model scored 85%.", [{"score": 0.85}]),  # a fraction under a count word is no count
     ("Elasticity is about 1.2%.", [{"price_elasticity": 1.2}]),  # mentions price, is no money
     ("Fees take 3.46% of sales.", [{"id": "fee_share", "unit": "ratio", "value": "0.0346"}]),
+    ("Fees take 3.46%, or $12.50.", [{"fees": {"unit": "%", "value": 3.46}, "cost": {"unit": "USD", "value": 12.5}}]),
 ])
 def test_a_key_that_only_hints_at_a_unit_refuses_nothing_sound(text: str, outputs: list) -> None:
     assert check_numbers(text, outputs).offending == []

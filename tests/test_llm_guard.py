@@ -230,3 +230,19 @@ def test_a_refusal_with_an_invented_figure_is_not_quoted() -> None:
     reply = AIMessage(content="", additional_kwargs={"refusal": "Revenue is down 37%, I won't say more."})
     story = guarded_narrative(ScriptedChatModel(responses=[reply]), [HumanMessage(content="Hi")], [], "off")
     assert story.reason == "model refused" and "37" not in (story.note or "")
+
+
+# -- units and directions ------------------------------------------------------------------------------
+
+
+def test_a_wrong_unit_or_direction_sends_the_offline_text_and_says_why() -> None:
+    outputs = [{"id": "orders", "unit": "count", "value": "42",
+                "anomaly": {"change_pct": "-12.4"}, "note": "orders 42 over 7d (-12.4%)"}]
+    model = ScriptedChatModel(responses=[AIMessage(content="Conversion is 42%."),
+                                         AIMessage(content="Orders rose 12.4% to 42.")])
+    story = guarded_narrative(model, [HumanMessage(content="Summarise")], outputs, "offline text")
+    assert (story.source, story.text, story.guard_rejections) == ("offline", "offline text", 2)
+    assert "12.4% (written as a rise; the tool outputs say down)" in story.note
+    assert "42%" in model.requests[1][-1].content  # the retry named the figure in the wrong unit
+    fixed = ScriptedChatModel(responses=[AIMessage(content="Orders fell 12.4% to 42.")])
+    assert guarded_narrative(fixed, [HumanMessage(content="Summarise")], outputs, "offline").source == "model"

@@ -7,6 +7,14 @@ the text shows. Numbers written in words ("thirty-seven percent", "twelve custom
 figures too; a small word used as plain language ("one of the plays") is not. Dates must appear in
 the outputs; list markers are structure, not figures.
 
+A figure must also match in unit: a percent only a rate or percent (a fraction such as 0.0179 shown
+times 100, or "1.79%", change_pct -17.6 as is), money only money, a whole plain number never a rate.
+A value's unit comes from the unit its dict declares (a KPI's "unit"), else its key ("change_pct",
+"weeks", "net_revenue"), else its mark in prose ("%", "$"); a value nothing says the unit of sources
+any figure, and a plain figure with decimals ("0.0179") may show a rate. A percent with a direction word attached
+("down 12.4%", "a 12.4% drop") is refused when every value it matches is a change of the other sign;
+a level, or a value of unknown sign, is no evidence against it.
+
 Only figures count as sources: the digits of an ISO date are a date, not three values; digits
 inside an id ("d980d972ff37"), a dict key or a value under an id-like key are not figures; a tool's
 error text (which may repeat the model's own arguments) is no source. A window name such as "28d"
@@ -96,6 +104,9 @@ NUMERIC = re.compile(r"\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*")
 _CODE_BEFORE = re.compile(rf"(?:\b(?:{_CURRENCY_CODES})|[$€£¥])\s?$")
 _MONEY_AFTER = re.compile(rf"\s+(?:dollars?|euros?|pounds?|bucks|{_CURRENCY_CODES})\b", re.IGNORECASE)
 _SIGNS = {"-": -1, "−": -1, "–": -1, "+": 1}
+# the first end of a percent range in prose ("5-10%", "5 to 10 percent", "between 5 and 10%") is a percent too
+_RANGE_TO_PERCENT = re.compile(
+    r"\s*(?:[-–—]|to|and)\s*\d[\d,]*(?:\.\d+)?\s?(?:%|(?i:percent|per\s?cent)\b|pp\b)")
 # a hyphenated token with a part that mixes letters and digits ("gpt-4o-mini", a uuid) is a name;
 # "4-week" is not (its 4 is a count)
 HYPHENATED = re.compile(r"(?<![\w-])\w+(?:-\w+)+(?![\w-])")
@@ -120,7 +131,7 @@ _MONEY_SOURCES = {MONEY, ANY, TEXT}
 # the unit a KPI (or any dict) declares for its values: chimera.kpi keeps "percent" as a fraction
 # ("ratio" may be a share written as a percent, so it is read either way)
 _UNIT_KINDS = {"currency": MONEY, "money": MONEY, "count": NUMBER, "ratio": RATE, "percent": FRACTION,
-               "pct": FRACTION}
+               "pct": FRACTION, "%": RATE, **{code.lower(): MONEY for code in _CURRENCY_CODES.split("|")}}
 _PCT_KEY = re.compile(r"(?:^|_)(?:pct|percent|percentage|pp)(?:_|$)")
 # a signed change: its sign is the direction ("change_pct": -17.6 went down)
 _CHANGE_KEY = re.compile(r"(?:^|_)(?:change|delta|diff|effect|lift|uplift|growth|wow|yoy|mom)(?:_|$)")
@@ -248,6 +259,8 @@ class OutputFacts:
                 self.add(value, MONEY)
             else:
                 self.add(value, ANY if plain_kind == TEXT and value < 1 else plain_kind)
+                if _RANGE_TO_PERCENT.match(text, m.end()):
+                    self.add(value, POINTS)
 
 
 def _id_like(key: Any) -> bool:
