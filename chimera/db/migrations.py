@@ -65,10 +65,26 @@ def _m003_short_pseudonyms(conn: Connection) -> None:
                      {"blob": encode_customers(short), "id": row_id})
 
 
+_M004_INDEXES = {  # fixed here, like _SHORT_PSEUDONYM: the models may change, this step may not
+    "ix_metricpoint_company_day": "metricpoint (company_id, day)",
+    "ix_metricpoint_company_source_day": "metricpoint (company_id, source, day)",
+    "ix_job_company_status": "job (company_id, status)",
+}
+
+
+def _m004_per_client_indexes(conn: Connection) -> None:
+    """Indexes for a cycle's per-client reads (the newest day, a window of every metric, one
+    source's days, a client's queued jobs). A database created by this version has them already
+    (``_m001``); ``IF NOT EXISTS`` works on SQLite and Postgres alike."""
+    for name, target in _M004_INDEXES.items():
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {target}"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _m001_initial),
     (2, "customer-days: one row per day", _m002_customer_days_per_day),
     (3, "pseudonyms: first 64 bits of the HMAC", _m003_short_pseudonyms),
+    (4, "per-client indexes: metric days by company, by source; jobs by status", _m004_per_client_indexes),
 ]
 LATEST = MIGRATIONS[-1][0]
 _migrated: set[str] = set()

@@ -61,11 +61,17 @@ class KPI(SQLModel, table=True):
 
 
 class MetricPoint(SQLModel, table=True):
-    """One base metric for one day from one source, as a decimal string."""
+    """One base metric for one day from one source, as a decimal string.
+
+    Indexed for each way a cycle reads it, so a query touches only the rows it returns: one
+    metric's days, every metric over a window or the newest day (company, day), and one source's
+    days that a re-ingest replaces (company, source, day)."""
 
     __table_args__ = (
         UniqueConstraint("company_id", "metric", "day", "source"),
         Index("ix_metric_company_metric_day", "company_id", "metric", "day"),
+        Index("ix_metricpoint_company_day", "company_id", "day"),
+        Index("ix_metricpoint_company_source_day", "company_id", "source", "day"),
     )
     id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id")
@@ -206,8 +212,12 @@ class Decision(SQLModel, table=True):
 
 
 class Job(SQLModel, table=True):
-    """A durable, typed unit of work with lease, attempts and an idempotency key."""
+    """A durable, typed unit of work with lease, attempts and an idempotency key.
 
+    The queue asks for one client's jobs in some states (queued, running): (company, status)
+    answers that without reading the client's whole job history."""
+
+    __table_args__ = (Index("ix_job_company_status", "company_id", "status"),)
     id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="company.id", index=True)
     play_run_id: str | None = Field(default=None, foreign_key="playrun.id", index=True)
