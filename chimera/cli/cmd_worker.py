@@ -64,7 +64,8 @@ def _backoff() -> wait_exponential:
 def _report_outage(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
     wait = state.next_action.sleep if state.next_action else 0.0
-    err.print(f"worker pass failed: {escape(_outage(exc))}; next try in {wait:.2f} s",
+    line = _outage(exc) if exc else "the database cannot be reached"
+    err.print(f"worker pass failed: {escape(line)}; next try in {wait:.2f} s",
               highlight=False, soft_wrap=True)
 
 
@@ -93,7 +94,9 @@ def worker(
     """Re-queue stuck jobs, resume unfinished cycles, and run evidence jobs whose delay is over.
 
     A failing client is reported by name and the others still run; with --once the exit code is 1
-    when any client failed."""
+    when any client failed. A database that does not answer fails the pass in one line; the worker
+    tries again after a doubling wait (CHIMERA_WORKER_BACKOFF, up to CHIMERA_WORKER_BACKOFF_MAX
+    seconds), and with --once exits 1."""
     day = parse_day(as_of)
     while True:
         walk = _until_the_database_answers(lambda: _pass(client, day), once)
