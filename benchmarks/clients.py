@@ -4,8 +4,12 @@ vs one client's cycle alone in a fresh database, in the same process.
 Each client has its own seeded exports (the project's generator, its own seed and size: 84 days,
 3 sources); its cycle ingests them, evaluates the KPIs, suggests plays and stops at the decisions.
 Prints the wall time per client, the slowest and the first vs last tenth (does a client get slower as
-the database fills with other clients?) and the ratio of the per-client time to the lone client's.
-Skips, saying so, when no Postgres answers. Run: python benchmarks/clients.py [N] (default 100).
+the database fills with other clients?) and the ratio of the per-client time to the same clients'
+time alone. Sizes repeat every 10 clients, so every tenth of the walk and the lone baseline (the
+walk's last 10 clients, each first run alone in a fresh database) hold the same mix: a bigger store's cycle is slower
+(ingest reads more orders), and an earlier version compared 30-36-orders-a-day lone clients and a
+small first tenth with a fleet and last tenth twice their size, which read as the database slowing
+down. Skips, saying so, when no Postgres answers. Run: python benchmarks/clients.py [N] (default 100).
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ AS_OF = START + timedelta(days=DAYS - 1)
 PRICE_TEST_DAY = 42
 """Each client ran a 10 % price test on this day of its window (its evidence is judged by AS_OF)."""
 SOURCES = ("shopify_orders", "stripe_payments", "analytics_daily")
+SIZES = 10
+"""Client i sells ``orders_per_day(i)``: 10 sizes, repeated, so any 10 consecutive clients are alike."""
+
+
+def orders_per_day(i: int) -> int:
+    return 30 + 6 * (i % SIZES)
 
 
 def seeded_client(name: str, root: Path, seed: int, orders_per_day: float) -> GeneratedStore:
@@ -86,6 +96,14 @@ def fresh_database() -> Iterator[None]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
+def _warm(root: Path) -> None:
+    """One small untimed cycle in this database first: the checkpointer's tables, pooled connections
+    and prepared statements exist, as in any database that has run a cycle before (a lone client in
+    a fresh database otherwise paid them all, and a full database looked faster than an empty one)."""
+    seeded_client("warmup", root / "warmup", seed=1, orders_per_day=30)
+    _cycle("warmup")
+
+
 def _cycle(name: str) -> float:
     from graphs.service import run_cycle
 
@@ -95,7 +113,7 @@ def _cycle(name: str) -> float:
     return time.perf_counter() - t
 
 
-def main(n: int = 100, alone: int = 3) -> None:
+def main(n: int = 100, alone: int = SIZES) -> None:
     if not _pg_answers(PG_URL):
         print(f"skipped: no Postgres answers at {urlsplit(PG_URL).hostname}:{urlsplit(PG_URL).port or 5432} "
               "(set CHIMERA_BENCH_PG_URL)")
@@ -104,22 +122,26 @@ def main(n: int = 100, alone: int = 3) -> None:
     from chimera.cli.each_client import for_each_client
 
     root = Path(tempfile.mkdtemp(prefix="chimera-bench-exports-"))
-    with fresh_database():  # warm-up: imports, the checkpointer's tables, the SOP index
-        seeded_client("warmup", root, seed=1, orders_per_day=30)
-        _cycle("warmup")
+    with fresh_database():  # imports, the SOP index
+        _warm(root)
+    twins = range(max(n - alone, 0), n)  # the walk's last clients (same seed, same size), here each alone
     lone = []
-    for i in range(alone):
+    for i in twins:
         with fresh_database():
-            seeded_client(f"alone-{i}", root, seed=100 + i, orders_per_day=30 + 3 * (i % 20))
-            lone.append(_cycle(f"alone-{i}"))
-    base = statistics.median(lone)
-    print(f"one client alone in its database: median {base:.3f} s over {alone} fresh databases")
+            _warm(root)
+            seeded_client(f"client-{i:03d}", root / "alone", seed=1000 + i, orders_per_day=orders_per_day(i))
+            lone.append(_cycle(f"client-{i:03d}"))
+    base = statistics.mean(lone)
+    print(f"one client alone in its database: mean {base:.3f} s over {len(lone)} fresh (warmed) databases "
+          f"(the walk's last {len(lone)} clients, {min(map(orders_per_day, twins))}-"
+          f"{max(map(orders_per_day, twins))} orders a day)")
 
     with fresh_database():
+        _warm(root)
         t = time.perf_counter()
         names = [f"client-{i:03d}" for i in range(n)]
         for i, name in enumerate(names):
-            seeded_client(name, root, seed=1000 + i, orders_per_day=30 + 3 * (i % 20))
+            seeded_client(name, root, seed=1000 + i, orders_per_day=orders_per_day(i))
         print(f"{n} clients created with their own exports in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         walk = for_each_client(names, lambda name, _note: _cycle(name), "weekly cycle",
@@ -131,9 +153,11 @@ def main(n: int = 100, alone: int = 3) -> None:
     per_client = total / n
     print(f"{n} clients on Postgres, one after another: {total:.1f} s, {per_client:.3f} s per client "
           f"(median {statistics.median(each):.3f} s, slowest {max(each):.3f} s)")
-    print(f"first tenth {statistics.mean(each[:tenth]):.3f} s vs last tenth {statistics.mean(each[-tenth:]):.3f} s "
-          "per client")
-    print(f"ratio per client with {n} clients / one client alone: {per_client / base:.2f}")
+    print(f"first tenth {statistics.median(each[:tenth]):.3f} s vs last tenth {statistics.median(each[-tenth:]):.3f} s "
+          "per client (medians: one cycle slowed by another process on the machine moves a mean)")
+    paired = [each[i] / t for i, t in zip(twins, lone, strict=True)]
+    print(f"ratio per client with {n} clients / one client alone: {per_client / base:.2f} "
+          f"(the last {len(paired)} clients, each vs itself alone: median {statistics.median(paired):.2f})")
 
 
 if __name__ == "__main__":
