@@ -2,7 +2,9 @@
 
 A date absent from the file is missing data, never zero: no row is invented for it, and an
 empty cell leaves that one metric absent for the day. Several rows for one date (an export split
-by channel) are summed.
+by channel) are summed. A totals row (`Total`, `Grand total`, or an empty date first or last, as
+Universal Analytics and Looker Studio write one) and a pasted copy of the header are no records.
+Locale is decided once per file: decimal comma or point, dd/mm or mm/dd, thousands groups.
 """
 
 from __future__ import annotations
@@ -17,12 +19,16 @@ from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
     COUNT,
     MAX_SCALE,
+    decimal_comma_votes,
     dot_decimal,
     ga_day,
     is_bad_money,
     money_decimal,
     money_format,
-    writes_decimal_comma,
+    slash_day_first,
+    ungrouped,
+    whole_count,
+    without_currency,
 )
 
 METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_transactions",
@@ -30,6 +36,11 @@ METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_trans
 COUNT_COLS = ["sessions", "users", "transactions", "key_events"]
 LEAD = "_lead"  # the file's first column: where a comment line's text lands
 DIM = "_dim"  # prefix of a dimension column (any column that is not a metric or the date)
+TOTAL_LABEL = r"(?i)^(grand\s+)?totals?:?$"
+# A figure, not a dimension value: `0.6523`, `60.0%`, `$1,234.56`, `00:01:12` (UA durations), `< 0.01%`.
+FIGURE = (r"^[<>]?\s*[+-]?(?:(?:US|CA|AU|A|C)?\$|€|£)?[\d.,\s\u00a0]*\d[\d.,\s\u00a0]*%?$"
+          r"|^\d+:\d{2}(?::\d{2})?$")
+NUMERIC_DIMENSION = r"(?i)hour|minute|week|month|year|nth|day of|dayof|cohort"  # numbered, yet a dimension
 COPY_CONFLICT = ("the date is listed more than once with different figures and nothing (such as a channel "
                  "column) tells the rows apart (pasted exports?): which is current is unknown")
 
@@ -41,7 +52,27 @@ def read_analytics(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, 
     names = [c for c in header.columns if c and header.columns.count(c) == 1 and c not in cols.values()]
     dims = {f"{DIM}{i}": name for i, name in enumerate(names)}
     df = read_columns(path, header, {**cols, **dims, LEAD: header.columns[0]})
-    return first_table(df), cols
+    return _figures_dropped(_records(first_table(df), cols["date"]), dims), cols
+
+
+def _records(df: pl.DataFrame, date_header: str) -> pl.DataFrame:
+    """Rows that are days: not a totals row, not the header again (two exports pasted together)."""
+    date = pl.col("date").str.strip_chars()
+    edge = pl.int_range(pl.len()).is_in([0, df.height - 1]) & (df.height > 1)
+    total = date.str.contains(TOTAL_LABEL) | (date.is_null() & edge)
+    return df.filter(~total.fill_null(False) & (date.str.to_lowercase() != date_header.lower()).fill_null(True))
+
+
+def _figures_dropped(df: pl.DataFrame, dims: dict[str, str]) -> pl.DataFrame:
+    """Without the columns that hold figures (engaged sessions, a rate, a duration) rather than
+    dimension values: rows differing only in them are one day's revised copies, not a split."""
+    figures = [c for c, name in dims.items()
+               if not _numbered_dimension(name) and df[c].drop_nulls().str.strip_chars().str.contains(FIGURE).all()]
+    return df.drop(figures)
+
+
+def _numbered_dimension(name: str) -> bool:
+    return bool(pl.Series([name]).str.contains(NUMERIC_DIMENSION).item())
 
 
 def first_table(df: pl.DataFrame) -> pl.DataFrame:
@@ -53,27 +84,36 @@ def first_table(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def aggregate_analytics(
-    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "analytics_daily"
+    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "analytics_daily",
+    european: bool = False,
 ) -> Aggregate:
+    """Per-day metrics. ``european``: the file is `;`-separated, as Excel saves CSV where the decimal
+    separator is a comma; it decides the locale when the values themselves do not."""
     present = [c for c in METRIC_OF if c in df.columns]
-    comma = "revenue" in present and writes_decimal_comma(df["revenue"])
-    if comma:  # saved by Excel in a European locale (hence often `;`-separated): `1040,50`
-        df = df.with_columns(dot_decimal(pl.col("revenue")).alias("revenue"))
-    if "revenue" in present:  # GA writes float noise (2081.9199999999): rounded to 6 places, not cut
-        noisy = pl.col("revenue").str.contains(rf"^\s*[+-]?\d+\.\d{{{MAX_SCALE + 1},}}\s*$")
-        rounded = pl.col("revenue").str.strip_chars().cast(pl.Decimal(38, MAX_SCALE), strict=False).cast(pl.String)
-        df = df.with_columns(pl.when(noisy).then(rounded).otherwise(pl.col("revenue")).alias("revenue"))
-    fmt = money_format(df, ["revenue"])
+    comma = _decimal_comma(df, present, european)  # saved by Excel in a European locale: `1040,50`
+    day_first = slash_day_first(df["date"], comma)
+    if "revenue" in present:  # `revenue` stays as written (rejections show it); `_revenue` is dot-decimal
+        bare = without_currency(pl.col("revenue"))
+        df = df.with_columns((dot_decimal(bare) if comma else ungrouped(bare)).alias("_revenue"))
+        # GA writes float noise (2081.9199999999): rounded to 6 places, not cut
+        noisy = pl.col("_revenue").str.contains(rf"^\s*[+-]?\d+\.\d{{{MAX_SCALE + 1},}}\s*$")
+        rounded = pl.col("_revenue").str.strip_chars().cast(pl.Decimal(38, MAX_SCALE), strict=False).cast(pl.String)
+        df = df.with_columns(pl.when(noisy).then(rounded).otherwise(pl.col("_revenue")).alias("_revenue"))
+    fmt = money_format(df, ["_revenue"])
     checks = [
         *reject_required(["date"]),
-        Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date")).is_null(),
+        Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date"), day_first).is_null(),
               "not a date like 20260405 or 2026-04-05"),
-        *(Check(c, pl.col(c).is_not_null() & ~_whole(c).str.contains(COUNT), "not a whole number")
-          for c in COUNT_COLS if c in present),
     ]
+    for c in (c for c in COUNT_COLS if c in present):
+        negative = pl.col(c).str.contains(r"^\s*-\s*\d")
+        checks += [Check(c, negative, "a count is never negative"),
+                   Check(c, pl.col(c).is_not_null() & ~negative & ~whole_count(pl.col(c)).str.contains(COUNT),
+                         "not a whole number")]
     if "revenue" in present:
         example = "12,34" if comma else "12.34"
-        checks.append(Check("revenue", is_bad_money(pl.col("revenue"), fmt), f"not a number (expected e.g. {example})"))
+        checks.append(Check("revenue", is_bad_money(pl.col("_revenue"), fmt),
+                            f"not a number (expected e.g. {example})"))
     copies = _copies(df, present)
     if copies is not None:
         checks.append(Check("date", copies, COPY_CONFLICT))
@@ -83,10 +123,10 @@ def aggregate_analytics(
         rejected = errors["order"].implode()
         good = good.filter(~pl.col("date").is_in(rejected)).unique([*_row_key(df), *present], keep="first",
                                                                    maintain_order=True)
-    values = {c: _whole(c).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
+    values = {c: whole_count(pl.col(c)).cast(pl.Int64, strict=False) for c in COUNT_COLS if c in present}
     if "revenue" in present:
-        values["revenue"] = money_decimal(pl.col("revenue"), fmt)
-    daily = good.group_by(ga_day(pl.col("date")).alias("day")).agg(
+        values["revenue"] = money_decimal(pl.col("_revenue"), fmt)
+    daily = good.group_by(ga_day(pl.col("date"), day_first).alias("day")).agg(
         *(v.sum().alias(c) for c, v in values.items()),
         *(v.count().alias(f"{c}__n") for c, v in values.items()),
     )
@@ -114,9 +154,16 @@ def _copies(df: pl.DataFrame, metrics: list[str]) -> pl.Expr | None:
     return pl.col("date").is_not_null() & (pl.struct(metrics).n_unique().over(key) > 1)
 
 
-def _whole(c: str) -> pl.Expr:
-    """A count as digits: `1675.0` (pandas writes a count column with a gap as floats) is 1675."""
-    return pl.col(c).str.replace(r"\.0+\s*$", "")
+def _decimal_comma(df: pl.DataFrame, present: list[str], default: bool) -> bool:
+    """Whether the file writes a decimal comma: its revenue values vote, and so do its counts'
+    thousands groups (`1.234` sessions is a European file, `1,234` an English one); ``default`` on a tie."""
+    comma, dot = decimal_comma_votes(df.select(without_currency(pl.col("revenue")))["revenue"]) \
+        if "revenue" in present else (0, 0)
+    for c in (c for c in COUNT_COLS if c in present):
+        counts = df[c].drop_nulls().str.strip_chars()
+        comma += int(counts.str.contains(r"^\d{1,3}(\.\d{3})+$").sum())
+        dot += int(counts.str.contains(r"^\d{1,3}(,\d{3})+$").sum())
+    return default if comma == dot else comma > dot
 
 
 def _days(daily: pl.DataFrame, cols: list[str]) -> DayMetrics:

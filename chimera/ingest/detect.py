@@ -72,14 +72,17 @@ BALANCE_COLUMNS: dict[str, tuple[str, ...]] = {  # a Stripe balance report (repo
 }
 BALANCE_REQUIRED = ("created", "gross", "category")
 
-ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
-    "date": ("date", "day"),
+ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {  # report names, API names, and snake_case (BigQuery, scripts)
+    "date": ("date", "day", "day index", "event_date"),  # `Day Index`: Universal Analytics
     "sessions": ("sessions",),
-    "users": ("users", "totalUsers", "total users", "activeUsers", "active users"),
-    "transactions": ("transactions", "ecommercePurchases", "ecommerce purchases"),
-    "revenue": ("revenue", "purchaseRevenue", "purchase revenue", "totalRevenue", "total revenue"),
-    "key_events": ("keyEvents", "key events", "conversions"),
+    "users": ("users", "totalUsers", "total users", "total_users", "activeUsers", "active users", "active_users"),
+    "transactions": ("transactions", "ecommercePurchases", "ecommerce purchases", "ecommerce_purchases",
+                     "purchases"),
+    "revenue": ("revenue", "purchaseRevenue", "purchase revenue", "purchase_revenue", "totalRevenue",
+                "total revenue", "total_revenue"),
+    "key_events": ("keyEvents", "key events", "key_events", "conversions"),
 }
+ANALYTICS_DATES = {s.lower() for s in ANALYTICS_COLUMNS["date"]}
 ANALYTICS_REQUIRED = ("date", "sessions")
 
 EXPECTED = {
@@ -228,7 +231,7 @@ def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None)
         return "stripe_payments"
     if {"created_utc", "gross", "reporting_category"} <= lower:  # a balance report: also Stripe money
         return "stripe_payments"
-    if "sessions" in lower and lower & {"date", "day"}:
+    if "sessions" in lower and lower & ANALYTICS_DATES:
         return "analytics_daily"
     if fiverr is not None and {fiverr.date.lower(), fiverr.amount.lower(), fiverr.status.lower()} <= lower:
         return "fiverr_orders"

@@ -27,6 +27,15 @@ ISO_DT = (
 )
 SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
 GA_DATE = r"^\s*(\d{4})-?(\d{2})-?(\d{2})\s*$"
+# `3/1/26` (Universal Analytics, US), `01/03/2026` or `01.03.2026` (a European Excel save of ISO dates).
+SLASH_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\s*$"
+NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y")  # `Mar 1, 2026` (Looker Studio, Fiverr)
+# A currency mark before or after an amount: `$1,040.00`, `US$15.50`, `40.00 USD`, `1.040,00 €`.
+CURRENCY_MARK = r"(?:US|CA|AU|NZ|A|C)?\$|€|£|\b(?:USD|EUR|GBP|CAD|AUD)\b"
+MARK_CODES = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "CA$": "CAD", "C$": "CAD", "AU$": "AUD",
+              "A$": "AUD", "NZ$": "NZD"}
+# A whole number in thousands groups, one separator throughout: `1,234`, `12.345.678`, `1 234`.
+GROUPED_COUNT = r"^\s*\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?:[\s\u00a0\u202f']\d{3})+)\s*$"
 COUNT = r"^\s*\+?\d+\s*$"
 ODD_MONEY = r"[eE]|\.\d{3}"  # an exponent, or more than two decimals: read such a file carefully
 
@@ -107,15 +116,26 @@ def parse_stripe_datetime(text: str, day_first: bool = False) -> datetime:
         raise ParseError("not a calendar date-time") from None
 
 
-def parse_ga_date(text: str) -> date:
-    """GA4 dates: `20260405` (API) or `2026-04-05` (report export)."""
+def parse_ga_date(text: str, day_first: bool = False) -> date:
+    """Analytics dates: `20260405` (API), `2026-04-05` (report export), `4/5/26` (Universal
+    Analytics; ``day_first`` for `05/04/2026`, decided per file) or `Apr 5, 2026` (Looker Studio)."""
     m = re.match(GA_DATE, text or "")
-    if not m:
-        raise ParseError("not a date like 20260405 or 2026-04-05")
+    slash = re.match(SLASH_DATE, text or "")
     try:
-        return date(*(int(g) for g in m.groups()))
+        if m:
+            return date(*(int(g) for g in m.groups()))
+        if slash:
+            a, b, y = slash.groups()
+            d, mo = (a, b) if day_first else (b, a)
+            return date(int(y) + (2000 if len(y) == 2 else 0), int(mo), int(d))
     except ValueError:
         raise ParseError("not a calendar date") from None
+    for fmt in NAMED_DATES:
+        try:
+            return datetime.strptime((text or "").strip(), fmt).date()  # noqa: DTZ007 - a calendar day
+        except ValueError:
+            continue
+    raise ParseError("not a date like 20260405 or 2026-04-05")
 
 
 # --------------------------------------------------------------------------- vectorized forms
@@ -198,10 +218,73 @@ def shopify_day(col: pl.Expr) -> pl.Expr:
     return pl.when(col.str.contains(SHOPIFY_TS)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
 
 
-def ga_day(col: pl.Expr) -> pl.Expr:
+def ga_day(col: pl.Expr, day_first: bool = False) -> pl.Expr:
+    """The vectorized ``parse_ga_date`` (null where it would raise)."""
     parts = col.str.extract_groups(GA_DATE)
     text = pl.concat_str([parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")], separator="-")
+    return pl.coalesce(text.str.to_date("%Y-%m-%d", strict=False), _slash_day(col, day_first),
+                       *(col.str.strip_chars().str.to_date(f, strict=False) for f in NAMED_DATES))
+
+
+def _slash_day(col: pl.Expr, day_first: bool) -> pl.Expr:
+    sl = col.str.extract_groups(SLASH_DATE)
+    a, b, y = (sl.struct.field(k) for k in ("1", "2", "3"))
+    d, m = (a, b) if day_first else (b, a)
+    year = pl.when(y.str.len_chars() == 2).then(pl.lit("20") + y).otherwise(y)
+    text = pl.concat_str([year, m.str.pad_start(2, "0"), d.str.pad_start(2, "0")], separator="-")
     return text.str.to_date("%Y-%m-%d", strict=False)
+
+
+def slash_day_first(values: pl.Series, default: bool) -> bool:
+    """How a file writes slash dates, decided once: a first part above 12 is a day, a second one a
+    month; with every part <= 12 both readings parse, and the one spanning fewer days is right
+    (a run of days read the wrong way spreads over months); ``default`` on a tie (one date)."""
+    parts = values.drop_nulls().str.extract_groups(SLASH_DATE)
+    first, second = (parts.struct.field(k).cast(pl.Int32, strict=False) for k in ("1", "2"))
+    if (first > 12).any():
+        return True
+    if (second > 12).any():
+        return False
+    spans = []
+    for day_first in (True, False):
+        days = values.to_frame("v").select(_slash_day(pl.col("v"), day_first).alias("d"))["d"].drop_nulls()
+        spans.append((days.max() - days.min()).days if len(days) else 0)  # type: ignore[operator]
+    return default if spans[0] == spans[1] else spans[0] < spans[1]
+
+
+def without_currency(col: pl.Expr) -> pl.Expr:
+    """An amount without its currency mark or spaces (`US$1,040.00` -> `1,040.00`): spreadsheets and
+    Universal Analytics write them; thousands groups stay, for the file's locale to decide."""
+    return col.str.replace_all(CURRENCY_MARK, "").str.replace_all(r"\s", "")
+
+
+def currency_of(col: pl.Expr) -> pl.Expr:
+    """The currency an amount's mark names (`€40` -> EUR, `$40` -> USD); null without a mark."""
+    mark = col.str.extract(f"({CURRENCY_MARK})", 1)
+    return pl.coalesce(mark.replace_strict(MARK_CODES, default=None, return_dtype=pl.String), mark)
+
+
+def ungrouped(col: pl.Expr) -> pl.Expr:
+    """Dot-decimal money without its `,` thousands groups (`1,040.00` -> `1040.00`); a value grouped
+    any other way is left as written, to be refused as not a number."""
+    grouped = col.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+    return pl.when(grouped).then(col.str.replace_all(",", "", literal=True)).otherwise(col)
+
+
+def decimal_comma_votes(values: pl.Series) -> tuple[int, int]:
+    """(values written with a decimal comma, with a decimal point). A plain thousands group
+    (`1,234`, `1.234`) is no vote: it is 1234 in one locale and 1.234 in the other."""
+    v = values.drop_nulls().str.strip_chars()
+    comma = v.str.contains(r",\d+$") & ~v.str.contains(r"^[+-]?\d{1,3}(,\d{3})+$")
+    dot = v.str.contains(r"\.\d+$") & ~v.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+$")
+    return int(comma.sum()), int(dot.sum())
+
+
+def whole_count(col: pl.Expr) -> pl.Expr:
+    """A count's digits: thousands groups go (`1,234`, `1.234`), and so does a float's `.0` (pandas
+    writes a count column with a gap as floats: `1675.0`); anything else stays, to be refused."""
+    grouped = col.str.contains(GROUPED_COUNT)
+    return pl.when(grouped).then(col.str.replace_all(r"\D", "")).otherwise(col.str.replace(r"\.0+\s*$", ""))
 
 
 def stripe_day(col: pl.Expr, day_first: bool) -> pl.Expr:
