@@ -22,7 +22,7 @@ from chimera.db.models import Decision, EvidenceRecord, Job, PlayRun, utcnow
 from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, overlapping_plays, run_kpis
-from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder
+from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate
 from chimera.kpi.formula import parse_formula
 from chimera.metrics import load_series
 
@@ -70,6 +70,12 @@ def _upsert(session: Session, run: PlayRun, kpi: str) -> EvidenceRecord:
     return row
 
 
+def _compared(kpi: str, est: EffectEstimate, before: str | None, after: str | None) -> str:
+    """Which windows and values were compared, so a reader can check the verdict by hand."""
+    return (f"{kpi} {before or 'n/a'} over {est.before_start}..{est.before_end} vs "
+            f"{after or 'n/a'} over {est.after_start}..{est.after_end}")
+
+
 def _judge_kpi(
     session: Session, client: ClientContext, run: PlayRun, spec: KPI, series: Any, as_of: date, window: int,
 ) -> dict[str, Any]:
@@ -86,16 +92,17 @@ def _judge_kpi(
     gaps = data_gaps(spec, series, days)
     judgement = stats.judge(est, plac, others, as_of=as_of)
     places = _PLACES.get(spec.unit, 4)
+    before, after = stats.as_decimal(est.before, places), stats.as_decimal(est.after, places)
     return {
-        "before": stats.as_decimal(est.before, places),
-        "after": stats.as_decimal(est.after, places),
+        "before": before,
+        "after": after,
         "effect_pct": None if est.effect_pct is None else round(est.effect_pct, 2),
         "ci_low_pct": None if est.ci_low_pct is None else round(est.ci_low_pct, 2),
         "ci_high_pct": None if est.ci_high_pct is None else round(est.ci_high_pct, 2),
         "verdict": judgement.verdict,
         "confounders": [c.as_json() for c in [*gaps, *others]],
         "details": {
-            "reason": judgement.reason,
+            "reason": f"{_compared(spec.id, est, before, after)}: {judgement.reason}",
             "direction": spec.direction,
             "window_days": window,
             "before_window": [str(est.before_start), str(est.before_end)],
