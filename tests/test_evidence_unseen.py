@@ -131,7 +131,25 @@ def test_lasting_price_cut_is_moved_down(home: Path) -> None:
 
 
 def test_conversion_rise_is_recovered_on_conversion_rate(home: Path) -> None:
-    store = _generate(3, DemoEvents(weekly=WEEKLY, conversion_drop=ConversionDrop(day=PLAY_DAY, relative_change=0.25)))
+    rise = ConversionDrop(day=PLAY_DAY, relative_change=0.25)
+    store = _generate(3, DemoEvents(weekly=WEEKLY, conversion_drop=rise))
     rec = _log(_client("conv-up", store), "checkout_friction_audit", _day(PLAY_DAY), _day(PLAY_DAY + 30))
     cr = rec["conversion_rate"]
     assert cr["verdict"] == "moved_up" and cr["ci_low_pct"] > 0 and abs(cr["effect_pct"] - 25) < 7, cr["reason"]
+
+
+# --------------------------------------------------------------------------- confounders
+
+
+def test_an_unrelated_conversion_jump_confounds_revenue(home: Path) -> None:
+    """A driver moving the GOOD way is as much a confounder as a drop: revenue must not credit the play."""
+    jump = ConversionDrop(day=PLAY_DAY + 7, relative_change=0.3)
+    store = _generate(6, DemoEvents(weekly=WEEKLY, conversion_drop=jump))
+    rec = _log(_client("conv-jump", store), "pricing_test", _day(PLAY_DAY), _day(PLAY_DAY + 35))
+    revenue = rec["net_revenue"]
+    assert revenue["verdict"] == "confounded", revenue["reason"]
+    named = [c for c in revenue["confounders"] if c["kind"] == "driver_anomaly"]
+    assert [c["what"] for c in named] == ["conversion_rate"] and "high" in named[0]["note"]
+    assert date.fromisoformat(named[0]["first_day"]) >= _day(PLAY_DAY + 7)
+    assert "conversion_rate" in revenue["reason"]
+    assert rec["aov"]["verdict"] != "confounded", rec["aov"]["reason"]

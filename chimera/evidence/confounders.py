@@ -89,19 +89,39 @@ def anomaly_days(spec: KPI, series: Series, start: date, end: date) -> list[date
     return sorted(d for d, state in daily_states(spec, series, start, end).items() if state.anomalous)
 
 
+def _mirrored(spec: KPI) -> KPI:
+    """The same KPI read the other way round, so the evaluator's bad-direction rule finds rises of a
+    higher-is-better KPI (and drops of a lower-is-better one)."""
+    other = "lower_is_better" if spec.direction == "higher_is_better" else "higher_is_better"
+    return spec.model_copy(update={"direction": other})
+
+
+def _moved(spec: KPI) -> tuple[str, str]:
+    """Words for (the bad-direction move, the good-direction move) of a KPI."""
+    return ("low", "high") if spec.direction == "higher_is_better" else ("high", "low")
+
+
 def driver_anomalies(
-    kpi: KPI, configs: ConfigSet, series: Series, start: date, end: date,
+    kpi: KPI, configs: ConfigSet, series: Series, start: date, end: date, own: Iterable[str] = (),
 ) -> list[Confounder]:
-    """One confounder per driver KPI flagged anomalous on some day of ``start..end``."""
+    """One confounder per driver KPI anomalous, in either direction, on some day of ``start..end``.
+
+    Both directions: an unrelated conversion jump would otherwise be credited to the play as a
+    revenue rise. Drivers in ``own`` (the run's own evidence KPIs, i.e. the play's intended
+    mechanism, like a price test's AOV behind its revenue) are not confounders of it.
+    """
     by_id = {k.id: k for k in configs.kpis.kpis}
+    skip = set(own)
     out = []
     for driver in kpi.drivers:
         spec = by_id.get(driver)
-        if spec is None:
+        if spec is None or driver in skip:
             continue
-        flagged = [d for d in anomaly_days(spec, series, start, end) if start <= d <= end]
-        if flagged:
-            out.append(_span("driver_anomaly", driver, flagged,
-                             f"driver {driver} anomalous on {len(flagged)} day(s) "
-                             f"{min(flagged)}..{max(flagged)}"))
+        words = _moved(spec)
+        for variant, word in ((spec, words[0]), (_mirrored(spec), words[1])):
+            flagged = [d for d in anomaly_days(variant, series, start, end) if start <= d <= end]
+            if flagged:
+                out.append(_span("driver_anomaly", driver, flagged,
+                                 f"driver {driver} anomalously {word} on {len(flagged)} day(s) "
+                                 f"{min(flagged)}..{max(flagged)}"))
     return out

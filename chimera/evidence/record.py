@@ -87,7 +87,7 @@ def _judge_kpi(
     days = [est.before_start + timedelta(days=i) for i in range((seen_end - est.before_start).days + 1)]
     others: list[Confounder] = [
         *overlapping_plays(session, run, spec, client.configs, window),
-        *driver_anomalies(spec, client.configs, series, est.before_start, seen_end),
+        *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, run_kpis(run, client.configs)),
     ]
     gaps = data_gaps(spec, series, days)
     judgement = stats.judge(est, plac, others, as_of=as_of)
