@@ -153,3 +153,26 @@ def test_an_unrelated_conversion_jump_confounds_revenue(home: Path) -> None:
     assert date.fromisoformat(named[0]["first_day"]) >= _day(PLAY_DAY + 7)
     assert "conversion_rate" in revenue["reason"]
     assert rec["aov"]["verdict"] != "confounded", rec["aov"]["reason"]
+
+
+# --------------------------------------------------------------------------- too little data
+
+
+def test_a_tiny_store_gets_no_confident_verdict(home: Path) -> None:
+    """3 orders a day: a +20 % price rise cannot be told from noise, and saying 'no change' would lie."""
+    rise = PriceTest(day=PLAY_DAY, factor=Decimal("1.20"))
+    store = _generate(7, DemoEvents(weekly=WEEKLY, price_test=rise), orders_per_day=3)
+    kpis = ["aov", "net_revenue", "conversion_rate", "refund_rate_orders"]
+    rec = _log(_client("tiny", store), "pricing_test", _day(PLAY_DAY), _day(PLAY_DAY + 30), kpis=kpis)
+    assert {k: r["verdict"] for k, r in rec.items()} == dict.fromkeys(kpis, "inconclusive")
+    assert "orders" in rec["aov"]["reason"] and "30" in rec["aov"]["reason"]  # aov needs 30 orders a week
+    assert "too wide" in rec["net_revenue"]["reason"]
+
+
+def test_a_rate_with_a_small_denominator_is_inconclusive(price_up: GeneratedStore) -> None:
+    """~2 refunds a day: the interval spans tens of percent, so 'no detectable change' would overclaim."""
+    ctx = _client("refunds", price_up)
+    rec = _log(ctx, "refund_root_cause_review", _day(PLAY_DAY - 35), _day(PLAY_DAY))
+    refunds = rec["refund_rate_orders"]
+    assert refunds["verdict"] == "inconclusive", refunds["reason"]
+    assert refunds["ci_high_pct"] - refunds["ci_low_pct"] > 40 and "too wide" in refunds["reason"]

@@ -77,6 +77,13 @@ class EffectEstimate(BaseModel):
     """Days of the after window (up to as-of) on which a metric of the KPI is missing."""
     after_days_available: int = 0
     """Days of the after window that are on or before as-of."""
+    before_denominator: float | None = None
+    """Ratio KPIs: the denominator summed over the before window's days with data."""
+    after_denominator: float | None = None
+    """Ratio KPIs: the denominator summed over the after window's days seen so far."""
+    counted: bool = False
+    """The KPI counts events (every metric a whole number): its interval was widened to at least the
+    counting (Poisson / binomial) noise, which the bootstrap underestimates on small counts."""
     draws: int = 0
     seed: int = 0
 

@@ -23,7 +23,7 @@ from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, overlapping_plays, run_kpis
 from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate
-from chimera.kpi.formula import parse_formula
+from chimera.kpi.formula import parse_formula, parse_window
 from chimera.metrics import load_series
 
 DEFAULT_DELAY = 28
@@ -90,7 +90,10 @@ def _judge_kpi(
         *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, run_kpis(run, client.configs)),
     ]
     gaps = data_gaps(spec, series, days)
-    judgement = stats.judge(est, plac, others, as_of=as_of)
+    formula = parse_formula(spec.formula)
+    thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window),
+                           " + ".join(formula.denominator))
+    judgement = stats.judge(est, plac, others, as_of=as_of, thin=thin)
     places = _PLACES.get(spec.unit, 4)
     before, after = stats.as_decimal(est.before, places), stats.as_decimal(est.after, places)
     return {
@@ -108,7 +111,7 @@ def _judge_kpi(
             "before_window": [str(est.before_start), str(est.before_end)],
             "after_window": [str(est.after_start), str(est.after_end)],
             "after_days_seen": est.after_days_available,
-            "value_kind": "ratio of sums" if parse_formula(spec.formula).denominator else "mean per day",
+            "value_kind": "ratio of sums" if formula.denominator else "mean per day",
             "bootstrap": {"draws": est.draws, "seed": est.seed, "level": 0.95},
             "placebo": {
                 "dates": [str(d) for d in plac.dates],
