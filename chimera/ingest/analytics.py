@@ -26,6 +26,7 @@ from chimera.ingest.parsing import (
     money_decimal,
     money_format,
     slash_day_first,
+    totals_row,
     ungrouped,
     whole_count,
     without_currency,
@@ -36,7 +37,6 @@ METRIC_OF = {"sessions": "sessions", "users": "users", "transactions": "ga_trans
 COUNT_COLS = ["sessions", "users", "transactions", "key_events"]
 LEAD = "_lead"  # the file's first column: where a comment line's text lands
 DIM = "_dim"  # prefix of a dimension column (any column that is not a metric or the date)
-TOTAL_LABEL = r"(?i)^(grand\s+)?totals?:?$"
 # A figure, not a dimension value: `0.6523`, `60.0%`, `$1,234.56`, `00:01:12` (UA durations), `< 0.01%`.
 FIGURE = (r"^[<>]?\s*[+-]?(?:(?:US|CA|AU|A|C)?\$|€|£)?[\d.,\s\u00a0]*\d[\d.,\s\u00a0]*%?$"
           r"|^\d+:\d{2}(?::\d{2})?$")
@@ -58,9 +58,8 @@ def read_analytics(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, 
 def _records(df: pl.DataFrame, date_header: str) -> pl.DataFrame:
     """Rows that are days: not a totals row, not the header again (two exports pasted together)."""
     date = pl.col("date").str.strip_chars()
-    edge = pl.int_range(pl.len()).is_in([0, df.height - 1]) & (df.height > 1)
-    total = date.str.contains(TOTAL_LABEL) | (date.is_null() & edge)
-    return df.filter(~total.fill_null(False) & (date.str.to_lowercase() != date_header.lower()).fill_null(True))
+    again = (date.str.to_lowercase() == date_header.lower()).fill_null(False)
+    return df.filter(~totals_row(date, date.is_null(), df.height) & ~again)
 
 
 def _figures_dropped(df: pl.DataFrame, dims: dict[str, str]) -> pl.DataFrame:

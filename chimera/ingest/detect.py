@@ -214,12 +214,35 @@ def _looks_like(path: Path, header: Header, kind: str) -> str:
     return f". This header looks like a {other} export: leave out --source (or pass --source {other})"
 
 
+FIVERR_FIELDS = ("date", "amount", "status", "order_id", "delivered_on_time", "response_hours")
+
+
 def fiverr_spec(mapping: FiverrMapping) -> tuple[dict[str, tuple[str, ...]], tuple[str, ...]]:
-    spec = {"date": (mapping.date,), "amount": (mapping.amount,), "status": (mapping.status,)}
-    for key in ("order_id", "delivered_on_time", "response_hours"):
-        if (col := getattr(mapping, key)) is not None:
-            spec[key] = (col,)
-    return spec, ("date", "amount", "status")
+    """The mapped columns (every one must be in the file), plus a `Currency` column when the file has one."""
+    spec = {key: (col,) for key in FIVERR_FIELDS if (col := getattr(mapping, key)) is not None}
+    return {**spec, "currency": ("Currency",)}, ("date", "amount", "status")
+
+
+def check_fiverr_columns(path: Path, header: Header, mapping: FiverrMapping) -> None:
+    """IngestError naming client.yml's field when a column the mapping names is not in the file: a
+    missing optional one (order_id) would silently turn off what it is for (de-duplication)."""
+    for key in FIVERR_FIELDS:
+        col = getattr(mapping, key)
+        if col is not None and _lookup(header.columns, (col,), exact=False) is None:
+            raise IngestError(
+                f"{path}: line {header.skip_lines + 1}: client.yml fiverr.{key} names the column {col!r}, which "
+                f"this file lacks; its columns are: {', '.join(header.columns)}. Fix the mapping in client.yml "
+                "or export the column"
+            )
+
+
+def _fiverr_like(header: Header, fiverr: FiverrMapping | None) -> bool:
+    """Whether a header no kind matched holds two of the client's three mapped Fiverr columns (one
+    renamed, or a typo in client.yml)."""
+    if fiverr is None:
+        return False
+    found = [_lookup(header.columns, (getattr(fiverr, k),), exact=False) for k in ("date", "amount", "status")]
+    return sum(col is not None for col in found) >= 2
 
 
 def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None) -> str:
@@ -235,6 +258,8 @@ def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None)
         return "analytics_daily"
     if fiverr is not None and {fiverr.date.lower(), fiverr.amount.lower(), fiverr.status.lower()} <= lower:
         return "fiverr_orders"
+    if fiverr is not None and _fiverr_like(header, fiverr):
+        check_fiverr_columns(path, header, fiverr)
     expected = "; ".join(f"{k}: {EXPECTED[k]}" for k in KINDS)
     raise IngestError(
         f"{path}: line {header.skip_lines + 1}: not a known export (header starts "

@@ -13,7 +13,7 @@ import polars as pl
 
 from chimera.config.client import FiverrMapping
 from chimera.errors import IngestError
-from chimera.ingest.detect import Header, fiverr_spec, resolve_columns
+from chimera.ingest.detect import Header, check_fiverr_columns, fiverr_spec, resolve_columns
 from chimera.ingest.frame import (
     Check,
     LineFinder,
@@ -25,13 +25,30 @@ from chimera.ingest.frame import (
     with_missing,
 )
 from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import is_bad_money, money_decimal, money_format
+from chimera.ingest.parsing import (
+    NAMED_DATES,
+    MoneyFormat,
+    currency_of,
+    decimal_comma_votes,
+    dot_decimal,
+    is_bad_money,
+    money_decimal,
+    money_format,
+    totals_row,
+    ungrouped,
+    without_currency,
+)
 
-COUNTS = ["fiverr_orders", "fiverr_completed", "fiverr_cancelled", "fiverr_delivered",
-          "fiverr_delivered_on_time", "fiverr_inquiries", "fiverr_responded_24h"]
+COUNTS = ["fiverr_orders", "fiverr_completed", "fiverr_cancelled"]
+DELIVERY = ["fiverr_delivered", "fiverr_delivered_on_time"]  # only from a mapped delivered_on_time column
+RESPONSE = ["fiverr_inquiries", "fiverr_responded_24h"]  # only from a mapped response_hours column
 MONEY = ["fiverr_earnings"]
 TRUE = ["true", "yes", "y", "1", "on time", "on_time"]
 FALSE = ["false", "no", "n", "0", "late"]
+ISO_DAY = r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$"  # `2026-11-03`, `2026-11-03 14:22:05`, `2026-11-03T14:22:05Z`
+SLASH = r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"
+COPY_CONFLICT = ("the order is listed more than once with different values (pasted sheets?): "
+                 "which is current is unknown")
 MAPPING_HINT = (
     "add a column mapping to client.yml, e.g.\n"
     "fiverr:\n  date: Order Date\n  amount: Earnings\n  status: Status\n  date_format: '%Y-%m-%d'"
@@ -45,67 +62,120 @@ def require_mapping(mapping: FiverrMapping | None, path: Path) -> FiverrMapping:
 
 
 def read_fiverr(path: Path, header: Header, mapping: FiverrMapping) -> pl.DataFrame:
+    """The mapped columns (IngestError naming client.yml's field when one is not in the file),
+    without a totals line at the top or bottom."""
+    check_fiverr_columns(path, header, mapping)
     spec, required = fiverr_spec(mapping)
-    cols = resolve_columns(path, header, "fiverr_orders", spec, required)
-    return read_columns(path, header, cols)
-
-
-def _plain_amount(col: pl.Expr) -> pl.Expr:
-    """`$1,040.00`, `US$15.50`, `40.00 USD` -> `1040.00`, `15.50`, `40.00`: currency marks and
-    thousands groups (before a decimal point) go; anything else stays, to be refused as not a number."""
-    bare = col.str.replace_all(r"[$€£\s]|USD|EUR|GBP|US", "")
-    grouped = bare.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
-    return pl.when(grouped).then(bare.str.replace_all(",", "")).otherwise(bare)
+    df = with_missing(read_columns(path, header, resolve_columns(path, header, "fiverr_orders", spec, required)),
+                      ["order_id", "delivered_on_time", "response_hours", "currency"])
+    blank = pl.col("date").is_null() & pl.col("status").is_null()
+    return df.filter(~totals_row(pl.coalesce("order_id", "date"), blank, df.height))
 
 
 def _day(mapping: FiverrMapping) -> pl.Expr:
+    """The order's day: in the configured format, else an unambiguous layout (ISO, `Nov 3, 2026`)."""
     col = pl.col("date").str.strip_chars()
     if any(t in mapping.date_format for t in ("%H", "%I", "%M", "%S")):
-        return col.str.to_datetime(mapping.date_format, strict=False).dt.date()
-    return col.str.to_date(mapping.date_format, strict=False)
+        configured = col.str.to_datetime(mapping.date_format, strict=False).dt.date()
+    else:
+        configured = col.str.to_date(mapping.date_format, strict=False)
+    iso = pl.when(col.str.contains(ISO_DAY)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
+    return pl.coalesce(configured, iso, *(col.str.to_date(f, strict=False) for f in NAMED_DATES))
+
+
+def _date_checks(mapping: FiverrMapping) -> list[Check]:
+    bad = pl.col("date").is_not_null() & _day(mapping).is_null()
+    slash = pl.col("date").str.strip_chars().str.contains(SLASH) & ("/" not in mapping.date_format)
+    return [
+        Check("date", bad & slash, "a slash date could be day or month first (3 Nov or 11 Mar?): set client.yml "
+              "fiverr.date_format to '%d/%m/%Y' or '%m/%d/%Y'"),
+        Check("date", bad & ~slash, f"not a date in the format {mapping.date_format} (client.yml "
+              "fiverr.date_format), nor like 2026-11-03 or Nov 3, 2026"),
+    ]
+
+
+def _amounts(df: pl.DataFrame) -> pl.DataFrame:
+    """`_amount`: the amount as dot-decimal text (`$1,040.00`, `1.040,00 €` -> `1040.00`); `amount`
+    stays as written, for rejections."""
+    bare = without_currency(pl.col("amount"))
+    comma, dot = decimal_comma_votes(df.select(bare)["amount"])
+    return df.with_columns((dot_decimal(bare) if comma > dot else ungrouped(bare)).alias("_amount"))
+
+
+def _one_currency(df: pl.DataFrame) -> None:
+    """IngestError when the amounts are in several currencies (by their marks, or a Currency column)."""
+    code = pl.coalesce(currency_of(pl.col("amount")), pl.col("currency").str.strip_chars().str.to_uppercase())
+    first = (df.select(code.alias("code"), pl.coalesce("order_id", "date").fill_null("").alias("order"))
+             .drop_nulls("code").unique("code", keep="first", maintain_order=True).sort("code"))
+    if first.height > 1:
+        where = ", ".join(f"{c}: order {o}" for c, o in first.iter_rows())
+        raise IngestError(f"the export mixes currencies ({where}): sums would be meaningless; "
+                          "export one currency per file")
+
+
+def _copies(df: pl.DataFrame, mapping: FiverrMapping) -> pl.Expr | None:
+    """Rows of an order id listed again with other values; None without an order id column."""
+    if not mapping.order_id:
+        return None
+    values = pl.struct("date", "amount", "status", "delivered_on_time", "response_hours")
+    return pl.col("order_id").is_not_null() & (values.n_unique().over("order_id") > 1)
 
 
 def aggregate_fiverr(
     df: pl.DataFrame, mapping: FiverrMapping, line_of: LineFinder, kind: str = "fiverr_orders"
 ) -> Aggregate:
-    """Orders, completions, cancellations, earnings (completed orders), delivery and response counts per day."""
-    df = with_missing(df, ["order_id", "delivered_on_time", "response_hours"])
-    df = df.with_columns(_plain_amount(pl.col("amount")).alias("_amount"))  # `amount` stays as written, for reports
+    """Orders, completions, cancellations, earnings (completed orders), and, from mapped columns,
+    delivery and response counts per day. An order listed twice counts once."""
+    df = _amounts(with_missing(df, ["order_id", "delivered_on_time", "response_hours", "currency"]))
+    _one_currency(df)
     headers = {"date": mapping.date, "amount": mapping.amount, "status": mapping.status,
                "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or ""}
     fmt = money_format(df, ["_amount", "response_hours"])
     checks = [
         *reject_required(["date", "amount", "status"]),
-        Check("date", pl.col("date").is_not_null() & _day(mapping).is_null(),
-              f"not a date in the format {mapping.date_format} (client.yml fiverr.date_format)"),
+        *_date_checks(mapping),
         Check("amount", is_bad_money(pl.col("_amount"), fmt), "not a number (expected e.g. 12.34)"),
+        Check("amount", pl.col("_amount").str.starts_with("-"), "an order's amount is never negative"),
         Check("response_hours", is_bad_money(pl.col("response_hours"), fmt), "not a number of hours"),
     ]
+    copies = _copies(df, mapping)
+    if copies is not None:
+        checks.append(Check("order_id", copies, COPY_CONFLICT))
     errors = bad_cells([(df, checks)], "order_id", headers)
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
-    if mapping.order_id:
-        good = good.unique(subset=["order_id"], keep="first", maintain_order=True)
-    status = pl.col("status").str.strip_chars().str.to_lowercase()
-    done = status.is_in([v.lower() for v in mapping.completed_values])
-    on_time = pl.col("delivered_on_time").str.strip_chars().str.to_lowercase()
-    hours = money_decimal(pl.col("response_hours"), fmt)
-    daily = good.group_by(_day(mapping).alias("day")).agg(
-        pl.len().alias("fiverr_orders"),
-        done.sum().alias("fiverr_completed"),
-        status.is_in([v.lower() for v in mapping.cancelled_values]).sum().alias("fiverr_cancelled"),
-        money_decimal(pl.col("_amount"), fmt).filter(done).sum().alias("fiverr_earnings"),
-        on_time.is_in(TRUE + FALSE).sum().alias("fiverr_delivered"),
-        on_time.is_in(TRUE).sum().alias("fiverr_delivered_on_time"),
-        hours.is_not_null().sum().alias("fiverr_inquiries"),
-        (hours <= 24).sum().alias("fiverr_responded_24h"),
-    )
+    if copies is not None:  # every copy of a rejected order goes; identical copies count once
+        rejected = errors.filter(pl.col("column") == headers["order_id"])["order"].implode()
+        first = pl.col("order_id").is_null() | (pl.int_range(pl.len()).over("order_id") == 0)
+        good = good.filter(~pl.col("order_id").is_in(rejected) & first)
+    daily = good.group_by(_day(mapping).alias("day")).agg(*_metrics(mapping, fmt))
+    counts = COUNTS + (DELIVERY if mapping.delivered_on_time else []) + (RESPONSE if mapping.response_hours else [])
     return Aggregate(
         kind=kind,
-        days=day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale),
+        days=day_metrics(daily.sort("day"), counts, MONEY, fmt.scale),
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
     )
+
+
+def _metrics(mapping: FiverrMapping, fmt: MoneyFormat) -> list[pl.Expr]:
+    status = pl.col("status").str.strip_chars().str.to_lowercase()
+    done = status.is_in([v.lower() for v in mapping.completed_values])
+    out = [
+        pl.len().alias("fiverr_orders"),
+        done.sum().alias("fiverr_completed"),
+        status.is_in([v.lower() for v in mapping.cancelled_values]).sum().alias("fiverr_cancelled"),
+        money_decimal(pl.col("_amount"), fmt).filter(done).sum().alias("fiverr_earnings"),
+    ]
+    if mapping.delivered_on_time:
+        on_time = pl.col("delivered_on_time").str.strip_chars().str.to_lowercase()
+        out += [on_time.is_in(TRUE + FALSE).sum().alias("fiverr_delivered"),
+                on_time.is_in(TRUE).sum().alias("fiverr_delivered_on_time")]
+    if mapping.response_hours:
+        hours = money_decimal(pl.col("response_hours"), fmt)
+        out += [hours.is_not_null().sum().alias("fiverr_inquiries"),
+                (hours <= 24).sum().alias("fiverr_responded_24h")]
+    return out
 
 
 __all__ = ["aggregate_fiverr", "read_fiverr", "require_mapping"]

@@ -34,6 +34,7 @@ NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y")  # `Mar 1, 2026
 CURRENCY_MARK = r"(?:US|CA|AU|NZ|A|C)?\$|€|£|\b(?:USD|EUR|GBP|CAD|AUD)\b"
 MARK_CODES = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "CA$": "CAD", "C$": "CAD", "AU$": "AUD",
               "A$": "AUD", "NZ$": "NZD"}
+TOTAL_LABEL = r"(?i)^(grand\s+)?totals?:?$"
 # A whole number in thousands groups, one separator throughout: `1,234`, `12.345.678`, `1 234`.
 GROUPED_COUNT = r"^\s*\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?:[\s\u00a0\u202f']\d{3})+)\s*$"
 COUNT = r"^\s*\+?\d+\s*$"
@@ -233,6 +234,14 @@ def _slash_day(col: pl.Expr, day_first: bool) -> pl.Expr:
     year = pl.when(y.str.len_chars() == 2).then(pl.lit("20") + y).otherwise(y)
     text = pl.concat_str([year, m.str.pad_start(2, "0"), d.str.pad_start(2, "0")], separator="-")
     return text.str.to_date("%Y-%m-%d", strict=False)
+
+
+def totals_row(label: pl.Expr, blank: pl.Expr, height: int) -> pl.Expr:
+    """A report's totals line, which is no record: labelled `Total` / `Grand total`, or ``blank``
+    (no date: Universal Analytics, Looker Studio, spreadsheet sums) as the first or last of
+    ``height`` rows. A blank row between records stays, to be rejected."""
+    edge = pl.int_range(pl.len()).is_in([0, height - 1]) & (height > 1)
+    return (label.str.strip_chars().str.contains(TOTAL_LABEL) | (blank & edge)).fill_null(False)
 
 
 def slash_day_first(values: pl.Series, default: bool) -> bool:
