@@ -20,10 +20,12 @@ from chimera.clients import ClientContext, add_client
 from chimera.db.engine import dispose_all, session_scope
 from chimera.db.models import MetricPoint
 from chimera.demo.generator import (
+    AnalyticsGap,
     ConversionDrop,
     DemoEvents,
     GeneratedStore,
     PriceTest,
+    RefundSpike,
     WeeklySeasonality,
     generate_store,
 )
@@ -176,3 +178,34 @@ def test_a_rate_with_a_small_denominator_is_inconclusive(price_up: GeneratedStor
     refunds = rec["refund_rate_orders"]
     assert refunds["verdict"] == "inconclusive", refunds["reason"]
     assert refunds["ci_high_pct"] - refunds["ci_low_pct"] > 40 and "too wide" in refunds["reason"]
+
+
+# --------------------------------------------------------------------------- missing data
+
+
+def test_too_little_before_and_no_data_at_all_say_so(price_up: GeneratedStore) -> None:
+    ctx = _client("young", price_up)
+    early = _log(ctx, "pricing_test", _day(10), _day(60), kpis=["aov"])["aov"]
+    assert early["verdict"] == "inconclusive" and f"data starts {START}" in early["reason"], early["reason"]
+    fiverr = _log(ctx, "fiverr_response_time_sprint", _day(PLAY_DAY), _day(PLAY_DAY + 40))["fiverr_response_rate"]
+    assert fiverr["verdict"] == "inconclusive" and fiverr["before"] is None and fiverr["effect_pct"] is None
+    assert "no data" in fiverr["reason"] and "fiverr_inquiries" in fiverr["reason"], fiverr["reason"]
+    repeat = _log(ctx, "winback_email", _day(PLAY_DAY), _day(PLAY_DAY + 40))["repeat_purchase_rate"]
+    assert repeat["verdict"] == "inconclusive" and "customers" in repeat["reason"], repeat["reason"]
+    assert not repeat["confounders"]  # no metric called repeat_purchase_rate is 'missing'
+
+
+def test_gaps_and_refund_spike_inside_the_after_window_are_named(home: Path) -> None:
+    events = DemoEvents(weekly=WEEKLY, analytics_gap=AnalyticsGap(day=PLAY_DAY + 10, days=4),
+                        refund_spike=RefundSpike(day=PLAY_DAY + 10, days=7, probability=0.25))
+    ctx = _client("gappy", _generate(8, events))
+    gap = [str(_day(PLAY_DAY + 10)), str(_day(PLAY_DAY + 13))]
+    rec = _log(ctx, "pricing_test", _day(PLAY_DAY), _day(PLAY_DAY + 35), kpis=["net_revenue", "conversion_rate"])
+    conv, revenue = rec["conversion_rate"], rec["net_revenue"]
+    assert conv["verdict"] == "inconclusive" and all(d in conv["reason"] for d in gap), conv["reason"]
+    assert "sessions" in conv["reason"]
+    assert revenue["verdict"] == "confounded" and "refund_rate_amount" in revenue["reason"], revenue["reason"]
+    blind = [c for c in revenue["confounders"] if c["kind"] == "data_gap"]
+    assert [c["what"] for c in blind] == ["sessions"] and [blind[0]["first_day"], blind[0]["last_day"]] == gap
+    inside = _log(ctx, "checkout_friction_audit", _day(PLAY_DAY + 11), _day(PLAY_DAY + 40))["conversion_rate"]
+    assert inside["verdict"] == "inconclusive" and all(d in inside["reason"] for d in gap), inside["reason"]

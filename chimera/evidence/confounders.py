@@ -17,6 +17,7 @@ from chimera.db.models import PlayRun
 from chimera.evidence.models import Confounder
 from chimera.kpi.evaluate import daily_states
 from chimera.kpi.formula import Series, parse_formula
+from chimera.kpi.window import needed_metrics
 
 
 def _span(kind: str, what: str, days: list[date], note: str) -> Confounder:
@@ -36,6 +37,30 @@ def data_gaps(kpi: KPI, series: Series, days: Iterable[date]) -> list[Confounder
         if missing:
             out.append(_span("data_gap", metric, missing,
                              f"{metric} missing on {len(missing)} day(s) {min(missing)}..{max(missing)}"))
+    return out
+
+
+def driver_gaps(
+    kpi: KPI, configs: ConfigSet, series: Series, days: Iterable[date], own: Iterable[str] = (),
+) -> list[Confounder]:
+    """Metrics of the KPI's drivers (not its own, not the run's own evidence KPIs) missing on some day
+    of the windows: on those days an anomaly of that driver could not be seen, so it is named."""
+    by_id = {k.id: k for k in configs.kpis.kpis}
+    skip, mine = set(own), set(parse_formula(kpi.formula).metrics)
+    readers: dict[str, list[str]] = {}
+    for driver in kpi.drivers:
+        if driver in by_id and driver not in skip:
+            for metric in needed_metrics(by_id[driver]):
+                if metric not in mine:
+                    readers.setdefault(metric, []).append(driver)
+    days = list(days)
+    out = []
+    for metric, drivers in readers.items():
+        missing = [d for d in days if d not in series.get(metric, {})]
+        if missing:
+            out.append(_span("data_gap", metric, missing,
+                             f"{metric} missing on {len(missing)} day(s) {min(missing)}..{max(missing)}: "
+                             f"driver {', '.join(drivers)} unchecked there"))
     return out
 
 

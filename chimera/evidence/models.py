@@ -77,6 +77,12 @@ class EffectEstimate(BaseModel):
     """Days of the after window (up to as-of) on which a metric of the KPI is missing."""
     after_days_available: int = 0
     """Days of the after window that are on or before as-of."""
+    gap_metrics: list[str] = []
+    """Metrics of the KPI missing on some day of the windows (up to as-of)."""
+    absent_metrics: list[str] = []
+    """Metrics of the KPI with no data at all in the windows (a source never ingested)."""
+    first_data_day: date | None = None
+    """First day on which every metric of the KPI has data (None: never)."""
     before_denominator: float | None = None
     """Ratio KPIs: the denominator summed over the before window's days with data."""
     after_denominator: float | None = None

@@ -21,9 +21,10 @@ from chimera.db.engine import session_scope
 from chimera.db.models import Decision, EvidenceRecord, Job, PlayRun, utcnow
 from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import stats
-from chimera.evidence.confounders import data_gaps, driver_anomalies, overlapping_plays, run_kpis
+from chimera.evidence.confounders import data_gaps, driver_anomalies, driver_gaps, overlapping_plays, run_kpis
 from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate
 from chimera.kpi.formula import parse_formula, parse_window
+from chimera.kpi.window import is_repeat
 from chimera.metrics import load_series
 
 DEFAULT_DELAY = 28
@@ -70,6 +71,12 @@ def _upsert(session: Session, run: PlayRun, kpi: str) -> EvidenceRecord:
     return row
 
 
+def _unjudged(verdict: str, reason: str) -> dict[str, Any]:
+    """A record without numbers, saying why (the KPI left kpis.yml, or this method cannot read it)."""
+    return {"before": None, "after": None, "effect_pct": None, "ci_low_pct": None, "ci_high_pct": None,
+            "verdict": verdict, "confounders": [], "details": {"reason": reason}}
+
+
 def _compared(kpi: str, est: EffectEstimate, before: str | None, after: str | None) -> str:
     """Which windows and values were compared, so a reader can check the verdict by hand."""
     return (f"{kpi} {before or 'n/a'} over {est.before_start}..{est.before_end} vs "
@@ -85,11 +92,12 @@ def _judge_kpi(
                          real_effect_pct=est.effect_pct)
     seen_end = min(est.after_end, as_of)
     days = [est.before_start + timedelta(days=i) for i in range((seen_end - est.before_start).days + 1)]
+    own = run_kpis(run, client.configs)
     others: list[Confounder] = [
         *overlapping_plays(session, run, spec, client.configs, window),
-        *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, run_kpis(run, client.configs)),
+        *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, own),
     ]
-    gaps = data_gaps(spec, series, days)
+    gaps = [*data_gaps(spec, series, days), *driver_gaps(spec, client.configs, series, days, own)]
     formula = parse_formula(spec.formula)
     thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window),
                            " + ".join(formula.denominator))
@@ -145,11 +153,12 @@ def log_evidence(
         row = _upsert(session, play_run, kpi)
         spec = by_id.get(kpi)
         if spec is None:
-            fields: dict[str, Any] = {
-                "before": None, "after": None, "effect_pct": None, "ci_low_pct": None, "ci_high_pct": None,
-                "verdict": "inconclusive", "confounders": [],
-                "details": {"reason": f"KPI {kpi!r} is no longer in kpis.yml"},
-            }
+            fields = _unjudged("inconclusive", f"KPI {kpi!r} is no longer in kpis.yml")
+        elif is_repeat(spec):
+            due = play_run.executed_on + timedelta(days=window)
+            fields = _unjudged("pending" if as_of < due else "inconclusive", (
+                f"{kpi} counts customers who ordered twice over a {spec.window} window, not a daily metric: "
+                f"a {window}-day before/after cannot judge it; read its KPI status on {due} and after"))
         else:
             fields = _judge_kpi(session, client, play_run, spec, series, as_of, window)
         recorded = (row.details or {}).get("review_recorded")

@@ -126,6 +126,9 @@ def estimate(
     mat_b, miss_b = _matrix(series, f.metrics, [d for d in before_days if d <= as_of])
     mat_a, miss_a = _matrix(series, f.metrics, seen_after)
     miss_b = sorted(set(miss_b) | {d for d in before_days if d > as_of})
+    seen = [d for d in before_days if d <= as_of] + seen_after
+    holes = {m: sum(d not in series.get(m, {}) for d in seen) for m in f.metrics}
+    starts = [min(series[m]) for m in f.metrics if series.get(m)]
     before, after = window_value(f, mat_b), window_value(f, mat_a)
     est = EffectEstimate(
         executed_on=executed_on, window_days=window_days,
@@ -134,6 +137,8 @@ def estimate(
         before=before, after=after, effect_pct=_effect(before, after),
         missing_before=miss_b, missing_after=miss_a, after_days_available=len(seen_after),
         counted=_counted(mat_b, mat_a), draws=draws, seed=seed,
+        gap_metrics=[m for m, n in holes.items() if n], absent_metrics=[m for m, n in holes.items() if n == len(seen)],
+        first_data_day=max(starts) if len(starts) == len(f.metrics) else None,
     )
     if f.root.op == "/":
         est.before_denominator = _sum(f.root.right, mat_b, f.metrics)  # type: ignore[arg-type]
@@ -196,6 +201,26 @@ def placebo(
     return result
 
 
+def _days(days: Sequence[date]) -> str:
+    return f"{len(days)} day(s) {min(days)}..{max(days)}"
+
+
+def missing_reason(est: EffectEstimate) -> str:
+    """Which data is missing where: no data at all, data that starts too late, or gaps."""
+    if est.absent_metrics:
+        return f"no data for {', '.join(est.absent_metrics)} in the windows: nothing to compare"
+    parts = []
+    first = est.first_data_day
+    if est.missing_before and first is not None and all(d < first for d in est.missing_before):
+        have = est.window_days - len(est.missing_before)
+        parts.append(f"data starts {first}: only {have} of the {est.window_days} before-window days exist")
+    elif est.missing_before:
+        parts.append(f"before-window missing {_days(est.missing_before)}")
+    if est.missing_after:
+        parts.append(f"after-window missing {_days(est.missing_after)}")
+    return f"{'; '.join(parts)} ({', '.join(est.gap_metrics)}): a window with holes is not compared"
+
+
 def thin_data(est: EffectEstimate, min_denominator: float, per_days: int, label: str) -> str | None:
     """Why a ratio KPI has too little data to judge (its ``min_denominator`` per ``per_days``-day
     window, scaled to the evidence windows, as KPI evaluation reads it), or None."""
@@ -231,8 +256,7 @@ def judge(
             f"after-window {est.after_start}..{est.after_end} not over yet "
             f"({est.after_days_available}/{est.window_days} days seen)"))
     if est.missing_before or est.missing_after:
-        n = len(est.missing_before) + len(est.missing_after)
-        return Judgement(verdict="inconclusive", reason=f"{n} day(s) of data missing in the windows")
+        return Judgement(verdict="inconclusive", reason=missing_reason(est))
     if est.effect_pct is None or est.ci_low_pct is None:
         return Judgement(verdict="inconclusive", reason="the KPI cannot be computed on one window")
     if thin:
