@@ -29,7 +29,7 @@ from chimera.demo.generator import (
     WeeklySeasonality,
     generate_store,
 )
-from chimera.evidence import log_evidence, log_manual_play
+from chimera.evidence import evidence_report, log_evidence, log_manual_play
 from chimera.evidence.record import record_json
 from chimera.kpi.formula import Series
 
@@ -209,3 +209,27 @@ def test_gaps_and_refund_spike_inside_the_after_window_are_named(home: Path) -> 
     assert [c["what"] for c in blind] == ["sessions"] and [blind[0]["first_day"], blind[0]["last_day"]] == gap
     inside = _log(ctx, "checkout_friction_audit", _day(PLAY_DAY + 11), _day(PLAY_DAY + 40))["conversion_rate"]
     assert inside["verdict"] == "inconclusive" and all(d in inside["reason"] for d in gap), inside["reason"]
+
+
+# --------------------------------------------------------------------------- overlap, pending, replay
+
+
+def test_overlap_pending_and_replay(price_up: GeneratedStore) -> None:
+    ctx = _client("busy", price_up)
+    executed = _day(PLAY_DAY)
+    as_of = executed + timedelta(days=35)
+    early = evidence_report(ctx, executed + timedelta(days=20))
+    with session_scope() as s:
+        log_manual_play(s, ctx, "pricing_test", executed, kpis=["aov"])
+    pending = evidence_report(ctx, executed + timedelta(days=20))
+    assert [e["verdict"] for e in pending["evidence"]] == ["pending"] and early["evidence"] == []
+    with session_scope() as s:  # the day after the after-window: no overlap; inside it: an overlap
+        log_manual_play(s, ctx, "bundle_offer", executed + timedelta(days=28), kpis=["aov"])
+        log_manual_play(s, ctx, "free_shipping_threshold", executed + timedelta(days=25), kpis=["aov"])
+    # a replay sees only plays executed by then: the pending record is what was knowable on that day
+    assert evidence_report(ctx, executed + timedelta(days=20)) == pending
+    report = evidence_report(ctx, as_of)
+    first = next(e for e in report["evidence"] if e["play"] == "pricing_test")
+    assert first["verdict"] == "confounded" and "free_shipping_threshold" in first["reason"]
+    assert [c["what"] for c in first["confounders"]] == ["free_shipping_threshold"]
+    assert evidence_report(ctx, as_of) == report

@@ -79,12 +79,15 @@ def run_kpis(run: PlayRun, configs: ConfigSet) -> list[str]:
 
 
 def overlapping_plays(
-    session: Session, run: PlayRun, kpi: KPI, configs: ConfigSet, window: int,
+    session: Session, run: PlayRun, kpi: KPI, configs: ConfigSet, window: int, as_of: date | None = None,
 ) -> list[Confounder]:
-    """Other executed play runs within ``window`` days either side whose KPIs touch this KPI or its
-    drivers."""
+    """Other play runs executed in ``executed_on - window .. executed_on + window - 1`` (a play then
+    shifts the before or the after window) and by ``as_of`` (a replay must not see later plays),
+    whose KPIs touch this KPI or its drivers."""
     assert run.executed_on is not None
-    lo, hi = run.executed_on - timedelta(days=window), run.executed_on + timedelta(days=window)
+    lo, hi = run.executed_on - timedelta(days=window), run.executed_on + timedelta(days=window - 1)
+    if as_of is not None:
+        hi = min(hi, as_of)
     watched = {kpi.id, *kpi.drivers}
     others = session.exec(
         select(PlayRun).where(

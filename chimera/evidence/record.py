@@ -94,7 +94,7 @@ def _judge_kpi(
     days = [est.before_start + timedelta(days=i) for i in range((seen_end - est.before_start).days + 1)]
     own = run_kpis(run, client.configs)
     others: list[Confounder] = [
-        *overlapping_plays(session, run, spec, client.configs, window),
+        *overlapping_plays(session, run, spec, client.configs, window, as_of),
         *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, own),
     ]
     gaps = [*data_gaps(spec, series, days), *driver_gaps(spec, client.configs, series, days, own)]
