@@ -175,6 +175,11 @@ def _why(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any], list[str]]:
     return "\n".join(lines), [info], list(info["sops"])
 
 
+def _named(confounders: list[dict[str, Any]]) -> str:
+    """Confounders as 'kind what' (they are dicts, see chimera.evidence.models.Confounder)."""
+    return ", ".join(f"{c.get('kind')} {c.get('what')}" for c in confounders) or "-"
+
+
 def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
     rows = tb.evidence(play_id)
     if not rows:
@@ -182,7 +187,7 @@ def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
     lines = ["| play | KPI | before | after | effect % | CI % | verdict | confounders |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['play']} | {r['kpi']} | {r['before']} | {r['after']} | {r['effect_pct']} "
-              f"| {r['ci_low_pct']} .. {r['ci_high_pct']} | {r['verdict']} | {', '.join(r['confounders']) or '-'} |"
+              f"| {r['ci_low_pct']} .. {r['ci_high_pct']} | {r['verdict']} | {_named(r['confounders'])} |"
               for r in rows]
     return "**Evidence (before/after, no control group)**\n\n" + "\n".join(lines), [rows]
 

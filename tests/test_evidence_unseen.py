@@ -233,3 +233,17 @@ def test_overlap_pending_and_replay(price_up: GeneratedStore) -> None:
     assert first["verdict"] == "confounded" and "free_shipping_threshold" in first["reason"]
     assert [c["what"] for c in first["confounders"]] == ["free_shipping_threshold"]
     assert evidence_report(ctx, as_of) == report
+
+
+def test_show_evidence_in_the_chat_lists_confounders(price_up: GeneratedStore) -> None:
+    """The chat's evidence table joined confounder dicts as strings: any confounder crashed it."""
+    from graphs.chat import _evidence
+
+    class _Tools:
+        def evidence(self, play_id: str | None) -> list[dict[str, Any]]:
+            return [{"play": "pricing_test", "kpi": "aov", "before": "1", "after": "2", "effect_pct": 1.0,
+                     "ci_low_pct": 0.5, "ci_high_pct": 1.5, "verdict": "confounded",
+                     "confounders": [{"kind": "overlapping_play", "what": "bundle_offer", "note": "x"}]}]
+
+    text, _rows = _evidence(_Tools(), None)  # type: ignore[arg-type]
+    assert "overlapping_play bundle_offer" in text
