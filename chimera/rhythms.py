@@ -106,6 +106,13 @@ def _trigger_kpis(play: Any) -> list[str]:
     return trigger_kpis(play.trigger) + list(play.kpis)
 
 
+def _confounder(c: dict[str, Any]) -> str:
+    """`driver conversion_rate, 2026-03-02..2026-03-08` (a stored Confounder), readable in the case study."""
+    what = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in"}.get(c.get("kind", ""), "")
+    days = f", {c['first_day']}..{c['last_day']}" if c.get("first_day") else ""
+    return f"{what} {c.get('what', '')}{days}".strip()
+
+
 def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], evidence: list[EvidenceRecord],
                 decisions: dict[str, Decision]) -> str:
     problems = [f"- {k.id}: {k.status} — {k.note}" for k in kpis if k.status in ("WARNING", "CRITICAL")]
@@ -117,7 +124,8 @@ def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], 
     results = [f"- {e.play_id} on {e.kpi}: {e.verdict}"
                + (f", effect {e.effect_pct:+.1f}% (95% interval {e.ci_low_pct:+.1f}..{e.ci_high_pct:+.1f})"
                   if e.effect_pct is not None and e.ci_low_pct is not None and e.ci_high_pct is not None else "")
-               + (f"; confounders: {'; '.join(map(str, e.confounders))}" if e.confounders else "")
+               + (f"; confounders: {'; '.join(map(_confounder, e.confounders))}" if e.confounders else "")
+               + (f". {reason}" if (reason := (e.details or {}).get("reason")) else "")
                for e in evidence]
     return "\n".join([
         f"# Case study: {client}, month to {as_of}", "",

@@ -235,6 +235,18 @@ def test_cli_play_log_and_evidence(shop, truth, monkeypatch, capsys) -> None:
     assert by_kpi["aov"]["verdict"] == "moved_up" and by_kpi["net_revenue"]["verdict"] == "confounded"
     code, out, _err = _cli(monkeypatch, capsys, "evidence", "--client", "alder")
     assert code == 0 and "before/after, no control group" in out and "moved_up" in out
+    assert f"{play} / aov: {by_kpi['aov']['reason']}" in " ".join(out.split()), "the table is followed by each why"
+
+
+def test_case_study_names_confounders_and_the_comparison(shop, truth) -> None:
+    from chimera.rhythms import _case_study
+
+    play, executed = _price_test(truth)
+    by_kpi, _run = _log(shop, play, executed, as_of=_end(truth))
+    study = _case_study("alder", _end(truth), [], [], list(by_kpi.values()), {})
+    revenue = next(line for line in study.splitlines() if f"{play} on net_revenue" in line)
+    assert "confounders: driver " in revenue and "{" not in revenue, "a confounder reads as words, not a dict"
+    assert by_kpi["net_revenue"].details["reason"] in revenue
 
 
 def test_cli_errors_are_one_line(shop, monkeypatch, capsys) -> None:

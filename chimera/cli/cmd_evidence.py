@@ -78,6 +78,9 @@ def evidence(
         table.add_row(f"{e['play']} / {e['kpi']}", e["executed_on"], f"{e['before'] or '-'} > {e['after'] or '-'}",
                       effect, f"[{color}]{e['verdict']}[/]", conf)
     out.print(table)
+    for e in report["evidence"]:  # why each verdict: the windows and values compared, in words
+        if e.get("reason"):
+            out.print(f"{e['play']} / {e['kpi']}: {e['reason']}", markup=False, highlight=False, soft_wrap=True)
     if not report["evidence"]:
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
     out.print(f"method: {METHOD}. A move is claimed only when the 95 % interval excludes 0 and the effect "
