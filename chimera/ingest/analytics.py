@@ -13,7 +13,18 @@ from pathlib import Path
 
 import polars as pl
 
-from chimera.ingest.detect import ANALYTICS_COLUMNS, ANALYTICS_REQUIRED, Header, resolve_columns
+from chimera.errors import IngestError
+from chimera.ingest.detect import (
+    ANALYTICS_COLUMNS,
+    ANALYTICS_ENGLISH,
+    ANALYTICS_EXPECTED,
+    ANALYTICS_KNOWN,
+    ANALYTICS_LOCAL,
+    ANALYTICS_LOCAL_NAMES,
+    ANALYTICS_REQUIRED,
+    Header,
+    resolve_columns,
+)
 from chimera.ingest.frame import Check, LineFinder, bad_cells, read_columns, reject_required, rejections
 from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
@@ -51,8 +62,10 @@ def read_analytics(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, 
     cols = resolve_columns(path, header, "analytics_daily", ANALYTICS_COLUMNS, ANALYTICS_REQUIRED)
     names = [c for c in header.columns if c and header.columns.count(c) == 1 and c not in cols.values()]
     dims = {f"{DIM}{i}": name for i, name in enumerate(names)}
-    df = read_columns(path, header, {**cols, **dims, LEAD: header.columns[0]})
-    return _figures_dropped(_records(first_table(df), cols["date"]), dims), cols
+    df = _records(first_table(read_columns(path, header, {**cols, **dims, LEAD: header.columns[0]})), cols["date"])
+    figures = _figure_columns(df, dims)
+    _check_localized(path, header, cols, [dims[c] for c in figures])
+    return df.drop(figures), cols
 
 
 def _records(df: pl.DataFrame, date_header: str) -> pl.DataFrame:
@@ -62,12 +75,35 @@ def _records(df: pl.DataFrame, date_header: str) -> pl.DataFrame:
     return df.filter(~totals_row(date, date.is_null(), df.height) & ~again)
 
 
-def _figures_dropped(df: pl.DataFrame, dims: dict[str, str]) -> pl.DataFrame:
-    """Without the columns that hold figures (engaged sessions, a rate, a duration) rather than
-    dimension values: rows differing only in them are one day's revised copies, not a split."""
-    figures = [c for c, name in dims.items()
-               if not _numbered_dimension(name) and df[c].drop_nulls().str.strip_chars().str.contains(FIGURE).all()]
-    return df.drop(figures)
+def _figure_columns(df: pl.DataFrame, dims: dict[str, str]) -> list[str]:
+    """The other columns that hold figures (engaged sessions, a rate, a duration) rather than
+    dimension values: they are dropped, as rows differing only in them are one day's revised copies."""
+    return [c for c, name in dims.items()
+            if not _numbered_dimension(name) and df[c].drop_nulls().str.strip_chars().str.contains(FIGURE).all()]
+
+
+def _check_localized(path: Path, header: Header, cols: dict[str, str], figures: list[str]) -> None:
+    """IngestError when a report in another language holds figure columns we cannot name while a
+    metric we read is missing: one of them may be that metric (`Käufe`, `Revenus...`), and skipping
+    it would turn a known figure into missing data without a word."""
+    missing = [key for key in ANALYTICS_EXPECTED if key not in cols]
+    figures = [f for f in figures if f.lower() not in ANALYTICS_KNOWN]
+    localized = any(c.lower() in ANALYTICS_LOCAL_NAMES for c in cols.values()) or not all(f.isascii() for f in figures)
+    if not (missing and figures and localized):
+        return
+    raise IngestError(
+        f"{path}: line {header.skip_lines + 1}: the column(s) {', '.join(figures)} hold figures but are not "
+        f"names we know, and no column was found for {'; '.join(_names(key) for key in missing)}. "
+        "Rename the column that holds it to one of these names (or delete the columns you do not want "
+        "read) and ingest again"
+    )
+
+
+def _names(key: str) -> str:
+    """A metric and the header names it is recognised by, English and local."""
+    local = ANALYTICS_LOCAL.get(key, ())
+    return (f"{key} (English: {', '.join(ANALYTICS_ENGLISH[key][:5])}; "
+            f"local: {', '.join(local) if local else 'none known'})")
 
 
 def _numbered_dimension(name: str) -> bool:

@@ -72,7 +72,7 @@ BALANCE_COLUMNS: dict[str, tuple[str, ...]] = {  # a Stripe balance report (repo
 }
 BALANCE_REQUIRED = ("created", "gross", "category")
 
-ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {  # report names, API names, and snake_case (BigQuery, scripts)
+ANALYTICS_ENGLISH: dict[str, tuple[str, ...]] = {  # report names, API names, and snake_case (BigQuery, scripts)
     "date": ("date", "day", "day index", "event_date"),  # `Day Index`: Universal Analytics
     "sessions": ("sessions",),
     "users": ("users", "totalUsers", "total users", "total_users", "activeUsers", "active users", "active_users"),
@@ -82,14 +82,35 @@ ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {  # report names, API names, an
                 "total revenue", "total_revenue"),
     "key_events": ("keyEvents", "key events", "key_events", "conversions"),
 }
+# GA4 report column names when the interface is in German, Spanish, Portuguese (BR), Italian or Dutch
+# (French uses `Date` and `Sessions`, as English does). Only exact names: `Neue Nutzer` (new users),
+# `Umsatz aus Käufen` vs `Gesamtumsatz` and any rate keep their own meaning. Names no source
+# confirmed are left out (transactions in every language; French and Dutch users and revenue).
+ANALYTICS_LOCAL: dict[str, tuple[str, ...]] = {
+    "date": ("Datum", "Fecha", "Data"),  # inferred (de/nl, es, pt/it): a date column is checked row by row
+    "sessions": ("Sitzungen", "Sesiones", "Sessões", "Sessioni", "Sessies"),
+    "users": ("Nutzer", "Aktive Nutzer", "Usuarios totales", "Usuarios activos", "Total de usuários",
+              "Usuários ativos", "Utenti totali", "Utenti attivi"),
+    "revenue": ("Umsatz aus Käufen", "Gesamtumsatz", "Receita de compra", "Receita total"),
+}
+ANALYTICS_COLUMNS: dict[str, tuple[str, ...]] = {
+    key: (*names, *ANALYTICS_LOCAL.get(key, ())) for key, names in ANALYTICS_ENGLISH.items()
+}
 ANALYTICS_DATES = {s.lower() for s in ANALYTICS_COLUMNS["date"]}
+ANALYTICS_SESSIONS = {s.lower() for s in ANALYTICS_COLUMNS["sessions"]}
+ANALYTICS_LOCAL_NAMES = {s.lower() for names in ANALYTICS_LOCAL.values() for s in names}
+# Known names never read (new users is no users count), and so no hint of a metric left unread.
+ANALYTICS_NOT_READ = {"new users", "newusers", "neue nutzer", "nuovi utenti", "novos usuários"}
+ANALYTICS_KNOWN = {s.lower() for names in ANALYTICS_COLUMNS.values() for s in names} | ANALYTICS_NOT_READ
+ANALYTICS_EXPECTED = ("users", "transactions", "revenue")  # optional, but a localized file must not lose them
 ANALYTICS_REQUIRED = ("date", "sessions")
 
 EXPECTED = {
     "shopify_orders": ", ".join(SHOPIFY_COLUMNS[c][0] for c in SHOPIFY_REQUIRED),
     "stripe_payments": "Created date (UTC) (or Created (UTC)), Amount, Status; or a balance report's "
                        "created_utc, gross, reporting_category",
-    "analytics_daily": "date, sessions (plus users/totalUsers, transactions, revenue/purchaseRevenue)",
+    "analytics_daily": "date, sessions (plus users/totalUsers, transactions, revenue/purchaseRevenue; or the "
+                       "GA4 names in German, Spanish, Portuguese, Italian: Datum, Sitzungen, Nutzer...)",
     "fiverr_orders": "the columns named in client.yml fiverr: (date, amount, status)",
 }
 
@@ -254,7 +275,7 @@ def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None)
         return "stripe_payments"
     if {"created_utc", "gross", "reporting_category"} <= lower:  # a balance report: also Stripe money
         return "stripe_payments"
-    if "sessions" in lower and lower & ANALYTICS_DATES:
+    if lower & ANALYTICS_SESSIONS and lower & ANALYTICS_DATES:
         return "analytics_daily"
     if fiverr is not None and {fiverr.date.lower(), fiverr.amount.lower(), fiverr.status.lower()} <= lower:
         return "fiverr_orders"
