@@ -120,3 +120,18 @@ def test_german_excel_saves_keep_thousands_and_decimal_commas(chimera_home: Path
     series = _ingest(path)
     assert series["sessions"] == {START + timedelta(i): s for i, (s, _) in enumerate(days)}
     assert series["ga_revenue"] == {START + timedelta(i): Decimal(c) / 100 for i, (_, c) in enumerate(days)}
+
+
+@given(start=st.dates(date(2020, 1, 1), date(2030, 12, 1)), n=st.integers(1, 10), day_first=st.booleans())
+def test_stripe_reads_slash_dates_by_the_same_rule_as_analytics(start: date, n: int, day_first: bool) -> None:
+    """One day-first rule for the product: a Stripe export's date-times decide as their dates would."""
+    import polars as pl
+
+    from chimera.ingest.parsing import slash_day_first
+    from chimera.ingest.stripe import detect_locale
+
+    fmt = "%d/%m/%Y" if day_first else "%m/%d/%Y"
+    days = [start + timedelta(i) for i in range(n)]
+    created = pl.Series([f"{d:{fmt}} 03:48" for d in days])
+    dates = pl.Series([f"{d:{fmt}}" for d in days])
+    assert detect_locale(pl.DataFrame({"created": created}))[1] == slash_day_first(dates, False)

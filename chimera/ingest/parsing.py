@@ -261,6 +261,12 @@ def slash_day_first(values: pl.Series, default: bool) -> bool:
     return default if spans[0] == spans[1] else spans[0] < spans[1]
 
 
+def slash_dates(values: pl.Series) -> pl.Series:
+    """The date part of slash date-times (`01/05/2026 03:48` -> `01/05/2026`), null for any other
+    value: Stripe's timestamps meet the one day-first rule (``slash_day_first``) analytics uses."""
+    return values.str.extract(r"^\s*(\d{1,2}[/.]\d{1,2}[/.]\d{4})(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?)?\s*$", 1)
+
+
 def without_currency(col: pl.Expr) -> pl.Expr:
     """An amount without its currency mark or spaces (`US$1,040.00` -> `1,040.00`): spreadsheets and
     Universal Analytics write them; thousands groups stay, for the file's locale to decide."""

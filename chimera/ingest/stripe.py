@@ -26,10 +26,11 @@ from chimera.ingest.frame import (
 )
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
-    SLASH_DT,
     is_bad_money,
     money_decimal,
     money_format,
+    slash_dates,
+    slash_day_first,
     stripe_day,
     writes_decimal_comma,
 )
@@ -55,27 +56,7 @@ def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
     present = [c for c in MONEY_COLS if c in df.columns]
     money = pl.concat([df[c] for c in present]) if present else pl.Series([], dtype=pl.String)
     decimal_comma = writes_decimal_comma(money)
-    parts = df["created"].drop_nulls().str.extract_groups(SLASH_DT)
-    first = parts.struct.field("1").cast(pl.Int32, strict=False)
-    second = parts.struct.field("2").cast(pl.Int32, strict=False)
-    if (first > 12).any():
-        return decimal_comma, True
-    if (second > 12).any():
-        return decimal_comma, False
-    return decimal_comma, _shorter_span_day_first(df, decimal_comma)
-
-
-def _shorter_span_day_first(df: pl.DataFrame, default: bool) -> bool:
-    """Slash dates with every part <= 12 fit both readings: the one spanning fewer days is right
-    (a week of payments read the wrong way spreads over months). ``default`` (decimal comma means a
-    day-first locale) when both spans are equal, e.g. a single date."""
-    spans = []
-    for day_first in (True, False):
-        days = df.select(stripe_day(pl.col("created"), day_first).alias("d"))["d"].drop_nulls()
-        spans.append((days.max() - days.min()).days if len(days) else 0)  # type: ignore[operator]
-    if spans[0] == spans[1]:
-        return default
-    return spans[0] < spans[1]
+    return decimal_comma, slash_day_first(slash_dates(df["created"]), decimal_comma)  # dd/mm where commas are
 
 
 def _settled_currency(df: pl.DataFrame) -> bool:
