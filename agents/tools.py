@@ -25,23 +25,36 @@ class Toolbox:
 
     def __init__(self, client: ClientContext, as_of: date | None = None, libraries: list[str] | None = None):
         self.client, self.libraries = client, libraries
-        self._as_of = as_of
+        self._as_of, self._as_of_note = as_of, ""
 
     @property
     def as_of(self) -> date:
+        """The day given, else the commands' default (``last_data_day``: a day still in progress
+        at its ingest is left out), so the chat and the CLI judge the same day."""
         if self._as_of is None:
-            from chimera.evidence.record import last_data_day
+            from chimera.as_of import default_day
 
             with session_scope() as s:
-                self._as_of = last_data_day(s, self.client) or datetime.now(UTC).date()
+                default = default_day(s, self.client.company_id, self.client.config.timezone)
+            self._as_of = default.day or datetime.now(UTC).date()
+            self._as_of_note = default.note
         return self._as_of
 
+    @property
+    def as_of_note(self) -> str:
+        """Why the default as-of is the day before the newest data; empty for a given day or whole data."""
+        _ = self.as_of
+        return self._as_of_note
+
     def kpi_statuses(self, kpi_ids: list[str] | None = None) -> list[dict[str, Any]]:
-        """Status, value, thresholds and note of the client's KPIs (all, or the ids given)."""
+        """Status, value, thresholds and note of the client's KPIs (all, or the ids given). Each
+        carries ``as_of_note`` when the newest day was left out, so whoever reads one KPI learns
+        why its day is not the newest (the list shape stays the same for every caller)."""
         from chimera.kpi.evaluate import evaluate_kpis
 
         report = evaluate_kpis(self.client, as_of=self.as_of, store=False)
-        return [k.to_json() | {"label": k.label, "unit": k.unit} for k in report.kpis
+        note = {"as_of_note": self.as_of_note} if self.as_of_note else {}
+        return [k.to_json() | {"label": k.label, "unit": k.unit} | note for k in report.kpis
                 if not kpi_ids or k.id in kpi_ids]
 
     def metric_series(self, metric: str, days: int = 28) -> dict[str, str]:

@@ -23,7 +23,7 @@ from chimera.config.loader import load_config_set
 from chimera.config.models import Commander as CommanderSpec
 from chimera.errors import ChimeraError
 from chimera.llm.provider import backend_info
-from graphs.ui_models import ChatReply, ProfileInfo, fmt_value, kpi_table
+from graphs.ui_models import ChatReply, ProfileInfo, as_of_line, fmt_value, kpi_table
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,12 @@ def _offline_prefix(offline: bool, label: str) -> str:
 
 def _kpis(tb: Toolbox) -> tuple[str, list[Any]]:
     kpis = tb.kpi_statuses()
-    return f"**KPI status as of {tb.as_of.isoformat()}**\n\n{kpi_table(kpis)}", [kpis]
+    return f"**KPI status as of {tb.as_of.isoformat()}**\n\n{_noted(tb)}{kpi_table(kpis)}", [kpis]
+
+
+def _noted(tb: Toolbox) -> str:
+    """The as-of note as a paragraph before a KPI table, or nothing when the newest day is judged."""
+    return as_of_line(tb.as_of_note) + "\n\n" if tb.as_of_note else ""
 
 
 def _daily(client: ClientContext) -> tuple[str, list[Any]]:
@@ -195,7 +200,7 @@ def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
 def _chart_text(tb: Toolbox, kpi_id: str) -> tuple[str, list[Any]]:
     kpi = tb.client.configs.kpi(kpi_id)
     status = tb.kpi_statuses([kpi_id])
-    text = f"**{kpi.label}** (`{kpi_id}`, {kpi.window} window)\n\n{kpi_table(status)}"
+    text = f"**{kpi.label}** (`{kpi_id}`, {kpi.window} window)\n\n{_noted(tb)}{kpi_table(status)}"
     return text, [status]
 
 
@@ -206,7 +211,7 @@ def _question(tb: Toolbox, spec: CommanderSpec, text: str) -> tuple[str, list[An
     shown = kpis if kpi else [k for k in kpis if k["status"] != "OK"][:6]
     lines = [f"**{spec.label}** on “{text.strip()}”:", ""]
     if shown:
-        lines += ["KPIs that bear on it:", "", kpi_table(shown), ""]
+        lines += ["KPIs that bear on it:", "", _noted(tb) + kpi_table(shown), ""]
     if hits:
         lines.append("Relevant SOPs:")
         lines += [f"- `{h['file']}` — {h['heading']}: {h['excerpt']}" for h in hits]

@@ -56,6 +56,12 @@ def fmt_value(value: Any, unit: str | None) -> str:
     return f"{d:.2f}"
 
 
+def as_of_line(note: str) -> str:
+    """The as-of note as one italic paragraph (empty without a note): a person seeing yesterday's
+    date learns that today's data was still coming in when it was exported."""
+    return f"_Judged the day before the newest data: {note}_" if note else ""
+
+
 def pending_markdown(p: PendingDecision) -> str:
     """Everything a person needs to decide one play (manual §7.4), in one message."""
     r = p.rationale or {}
@@ -112,6 +118,7 @@ def outcome_markdown(o: CycleOutcome) -> str:
         counts[k["status"]] = counts.get(k["status"], 0) + 1
     kpis = ", ".join(f"{STATUS_ICON.get(s, '')} {n} {s}" for s, n in sorted(counts.items()))
     lines = [f"**Weekly cycle for {o.client} as of {o.as_of.isoformat()}** — status `{o.status}`",
+             *([as_of_line(o.as_of_note)] if o.as_of_note else []),
              f"KPIs: {kpis or 'none evaluated'} · jobs: {len(o.jobs)} · model: {o.model.get('backend')}"]
     executed = [p for p in o.plays if p.get("decision")]
     for p in executed:
