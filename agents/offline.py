@@ -72,8 +72,16 @@ def _evidence(r: dict[str, Any]) -> str:
     recs = r.get("evidence", [])
     if not recs:
         return "no executed play to judge yet."
-    return "evidence (before/after, no control group): " + "; ".join(
-        f"{e.get('play_id')} on {e.get('kpi')}: {e.get('verdict')}" for e in recs) + "."
+    return "evidence (before/after, no control group): " + "; ".join(_evidence_line(e) for e in recs) + "."
+
+
+def _evidence_line(e: dict[str, Any]) -> str:
+    """One record with its reason and confounders in words: a bare verdict cannot be checked."""
+    reason = (e.get("details") or {}).get("reason")
+    confounders = ", ".join(f"{c.get('kind')} {c.get('what')}" + (f" ({c['note']})" if c.get("note") else "")
+                            for c in e.get("confounders") or [])
+    return (f"{e.get('play_id')} on {e.get('kpi')}: {e.get('verdict')}" + (f" ({reason})" if reason else "")
+            + (f", confounders: {confounders}" if confounders else ""))
 
 
 def _train(r: dict[str, Any]) -> str:

@@ -194,7 +194,20 @@ def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
     lines += [f"| {r['play']} | {r['kpi']} | {r['before']} | {r['after']} | {r['effect_pct']} "
               f"| {r['ci_low_pct']} .. {r['ci_high_pct']} | {r['verdict']} | {_named(r['confounders'])} |"
               for r in rows]
-    return "**Evidence (before/after, no control group)**\n\n" + "\n".join(lines), [rows]
+    return ("**Evidence (before/after, no control group)**\n\n" + "\n".join(lines)
+            + "\n\n**Why each verdict**\n\n" + "\n".join(_evidence_lines(rows))), [rows]
+
+
+def _evidence_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Each record's reason (windows and values compared) and its confounders in words, so a
+    person can check a verdict by hand, as ``chimera evidence`` prints it."""
+    lines = []
+    for r in rows:
+        reason = r.get("reason") or "no reason recorded (judged before reasons were kept)"
+        lines.append(f"- `{r['play']}` / {r['kpi']} ({r['verdict']}): {reason}")
+        lines += [f"  - confounder {c.get('kind')} {c.get('what')}" + (f": {c['note']}" if c.get("note") else "")
+                  for c in r.get("confounders") or []]
+    return lines
 
 
 def _chart_text(tb: Toolbox, kpi_id: str) -> tuple[str, list[Any]]:

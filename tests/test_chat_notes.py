@@ -15,12 +15,14 @@ from chimera.as_of import default_day, store_zone
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.db.models import IngestRun, MetricPoint
-from chimera.evidence.record import last_data_day
+from chimera.evidence.record import last_data_day, log_evidence, log_manual_play
 from chimera.ingest import ingest_file
 from chimera.llm.guard import check_numbers
 from graphs import chat
 from tests.cycle_fixtures import START
 from tests.test_app_handlers import USERS, FakeUI, message
+
+PRICE_TEST_DAY = START + timedelta(days=60)  # the generated store's price test (tests/cycle_fixtures.py)
 
 
 def _ingest(name: str) -> ClientContext:
@@ -119,6 +121,62 @@ async def test_chat_cycle_and_kpi_status_show_the_note(app, morning) -> None:
     assert note in ui.text(), "the cycle's outcome says why it judged the day before"
     await app.on_message(message("KPI status"))
     assert ui.text().count(note) >= 2 and "Offline" in ui.text()
+
+
+@pytest.fixture
+def judged(shop: str) -> ClientContext:
+    """The generated client with its price test logged and judged (real reasons and confounders:
+    a bundle offer ran a week into the test)."""
+    ctx = _ingest(shop)
+    with session_scope() as s:
+        log_manual_play(s, ctx, "bundle_offer", PRICE_TEST_DAY + timedelta(days=7))
+        run = log_manual_play(s, ctx, "pricing_test", PRICE_TEST_DAY, kpis=["aov", "net_revenue", "conversion_rate"])
+        log_evidence(s, ctx, run, last_data_day(s, ctx) or PRICE_TEST_DAY)
+    return ctx
+
+
+def test_evidence_tool_output_has_reasons_and_confounders_in_words(judged) -> None:
+    rows = Toolbox(judged).call("evidence", {})
+    assert rows and all(r["reason"].startswith(f"{r['kpi']} ") for r in rows)
+    confounders = [c for r in rows for c in r["confounders"]]
+    assert confounders and all(c["kind"] and c["what"] and c["note"] for c in confounders)
+
+
+def test_show_evidence_gives_each_verdicts_reason_and_confounders_offline(judged) -> None:
+    reply = chat.answer(judged, "evidence_commander_ai", "Show evidence")
+    assert reply.offline and reply.text.startswith("_Offline")
+    rows = Toolbox(judged).evidence()
+    for r in rows:
+        assert r["reason"] in reply.text
+        for c in r["confounders"]:
+            assert f"{c['kind']} {c['what']}" in reply.text and c["note"] in reply.text
+    assert "{'kind'" not in reply.text, "confounders in words, never raw dicts"
+
+
+def test_show_evidence_figures_come_from_the_tool_output(judged) -> None:
+    body, facts = chat._evidence(Toolbox(judged), None)
+    verdict = check_numbers(_body(body), facts)
+    assert verdict.ok, verdict.offending
+
+
+def test_evidence_view_of_a_record_judged_before_reasons_were_kept() -> None:
+    from graphs.chat import _evidence_lines
+
+    old = {"play": "p", "kpi": "aov", "executed_on": "2026-01-01", "before": "1", "after": "2", "effect_pct": 1.0,
+           "ci_low_pct": 0.5, "ci_high_pct": 1.5, "verdict": "moved_up", "reason": "",
+           "confounders": [{"kind": "overlapping_play", "what": "bundle_offer"}]}
+    text = "\n".join(_evidence_lines([old]))
+    assert "overlapping_play bundle_offer" in text and "None" not in text
+
+
+def test_offline_evidence_narrative_names_reason_and_confounders() -> None:
+    from agents.offline import narrate
+
+    record = {"play_id": "pricing_test", "kpi": "net_revenue", "verdict": "confounded",
+              "confounders": [{"kind": "driver_anomaly", "what": "conversion_rate", "note": "conversion fell 25%"}],
+              "details": {"reason": "net_revenue 10 over A vs 11 over B: a driver moved"}}
+    text = narrate("Evidence", "LOG_EVIDENCE", {"evidence": [record]})
+    assert "offline" in text and "a driver moved" in text and "driver_anomaly conversion_rate" in text
 
 
 def test_chat_says_offline_without_a_key(shop: str) -> None:
