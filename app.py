@@ -135,8 +135,9 @@ async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] 
         allowed = allowed_clients(user) if user else []
         pending = await asyncio.to_thread(pending_decisions, client, allowed)
     offers = _OFFERS.setdefault(cl.context.session.id, {})
+    notes = await asyncio.to_thread(chat.cycle_notes, [p.run_id for p in pending if p.run_id])
     for p in pending:
-        msg = cl.Message(content=pending_markdown(p), author=p.owner,
+        msg = cl.Message(content=pending_markdown(p, notes.get(p.run_id or "", "")), author=p.owner,
                          actions=_actions(p.play_run_id) if can_decide(user) else [])
         await msg.send()
         offers[p.play_run_id] = msg

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel
+from sqlmodel import select
 
 from agents.prompting import render
 from agents.tools import Toolbox
@@ -257,20 +258,22 @@ def answer(client: ClientContext, commander_id: str, text: str, as_of: date | No
         body, facts, sops = _question(tb, spec, text)
     offline = info.offline
     if intent.kind == "question" and not info.offline:
-        body, offline = _model_answer(client, spec, text, facts, body)
+        body, offline = _model_answer(client, spec, text, facts, body, as_of)
+        if not offline and facts[0]["kpis"] and tb.as_of_note:  # the model may not say why its day
+            body += "\n\n" + as_of_line(tb.as_of_note)
     return ChatReply(text=_offline_prefix(offline, info.label) + body, commander=commander_id,
                      backend_label=info.label, offline=offline, intent=intent.kind, sops_cited=sops,
                      chart_kpi=chart)
 
 
 def _model_answer(client: ClientContext, spec: CommanderSpec, text: str, facts: list[Any],
-                  offline_text: str) -> tuple[str, bool]:
+                  offline_text: str, as_of: date | None = None) -> tuple[str, bool]:
     """The commander's model answers from the facts and may call the read-only tools for more; any
     figure not in the facts or tool outputs falls back to the template, saying so."""
     from agents.llm_commander import ask_commander
 
     question = render("chat", question=text, facts=json.dumps(facts, default=str, indent=1))
-    tb = Toolbox(client, libraries=list(spec.libraries) or None)
+    tb = Toolbox(client, as_of=as_of, libraries=list(spec.libraries) or None)  # the day the facts are of
     try:
         reply = ask_commander(spec, tb, question, offline_text, facts=facts)
     except ChimeraError:
@@ -281,6 +284,17 @@ def _model_answer(client: ClientContext, spec: CommanderSpec, text: str, facts: 
     if reply.source == "model":
         return reply.text, False
     return f"_{reply.note}_\n\n{offline_text}", True
+
+
+def cycle_notes(run_ids: list[str]) -> dict[str, str]:
+    """Each cycle's as-of note by run id (only non-empty ones): a play offered again after a reload
+    shows why its KPI values are of the day before the newest data."""
+    from chimera.db.engine import session_scope
+    from chimera.db.models import CycleRun
+
+    with session_scope() as s:
+        runs = s.exec(select(CycleRun).where(CycleRun.id.in_(set(run_ids)))).all()  # type: ignore[attr-defined]
+        return {r.id: note for r in runs if (note := (r.summary or {}).get("as_of_note"))}
 
 
 def kpi_chart(client: ClientContext, kpi_id: str, days: int = 90) -> tuple[Any | None, str]:

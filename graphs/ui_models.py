@@ -62,12 +62,13 @@ def as_of_line(note: str) -> str:
     return f"_Judged the day before the newest data: {note}_" if note else ""
 
 
-def pending_markdown(p: PendingDecision) -> str:
-    """Everything a person needs to decide one play (manual §7.4), in one message."""
+def pending_markdown(p: PendingDecision, as_of_note: str = "") -> str:
+    """Everything a person needs to decide one play (manual §7.4), in one message; ``as_of_note``
+    is its cycle's (its KPI values are of the day before the newest data)."""
     r = p.rationale or {}
     lines = [f"### #{p.rank} {p.label} (`{p.play_id}`)",
-             f"Owner: **{p.owner}** · play run `{p.play_run_id}` · cycle as of {p.as_of.isoformat()}", "",
-             "**Why it triggered**"]
+             f"Owner: **{p.owner}** · play run `{p.play_run_id}` · cycle as of {p.as_of.isoformat()}",
+             *([as_of_line(as_of_note)] if as_of_note else []), "", "**Why it triggered**"]
     lines += [f"- {clause}" for clause in p.trigger] or [f"- {p.reason}"]
     if p.kpi_values:
         lines += ["", "**KPI values vs thresholds**", "", "| KPI | status | value | target | warning | critical |",

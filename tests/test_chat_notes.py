@@ -184,3 +184,24 @@ def test_chat_says_offline_without_a_key(shop: str) -> None:
     for question in ("KPI status", "Show evidence", "Today's checks"):
         reply = chat.answer(ctx, "evidence_commander_ai", question)
         assert reply.offline and "Offline" in reply.text and "no model" in reply.text
+
+
+async def test_pending_plays_reoffered_in_a_new_tab_say_why_their_day(app, morning) -> None:
+    from graphs.service import run_cycle
+
+    _ctx, note = morning
+    await __import__("asyncio").to_thread(run_cycle, _ctx.name)
+    ui = FakeUI("alice", sid="s-new-tab")
+    await app.on_chat_start()
+    assert ui.actions() and note in ui.text(), "a re-offered play's KPI values are of the day before"
+
+
+def test_a_model_answer_on_kpis_shows_the_note(morning, fake_openai, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctx, note = morning
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    fake_openai.push({"text": "Conversion is below its warning level; look at checkout first."})
+    reply = chat.answer(ctx, "growth_commander_ai", "why is conversion rate down?")
+    assert not reply.offline, reply.text
+    assert "look at checkout first" in reply.text and note in reply.text
