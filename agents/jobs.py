@@ -94,7 +94,15 @@ def evaluate(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
 
     report = evaluate_kpis(ctx.client, as_of=ctx.as_of, run_id=ctx.run_id, session=session)
     cycle_job(session, ctx, "LOG_EVIDENCE")
-    return {"kpis": [k.model_dump(mode="json") for k in report.kpis]}
+    note = _as_of_note(session, ctx)
+    return {"kpis": [k.model_dump(mode="json") for k in report.kpis]} | ({"as_of_note": note} if note else {})
+
+
+def _as_of_note(session: Session, ctx: CycleContext) -> str:
+    """The cycle's as-of note (set by ``_follow_newest_data``): the step's narrative then says why
+    its KPIs are of the day before the newest data, as ``chimera kpis`` does."""
+    cycle = session.get(CycleRun, ctx.run_id)
+    return str((cycle.summary or {}).get("as_of_note", "")) if cycle else ""
 
 
 @handles("LOG_EVIDENCE")

@@ -44,7 +44,8 @@ def _evaluate(r: dict[str, Any]) -> str:
     worst = [k for k in kpis if k["status"] in ("CRITICAL", "WARNING")]
     head = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     detail = " ".join(_kpi_line(k) + "." for k in worst[:4])
-    return f"evaluated {len(kpis)} KPIs ({head}). {detail}".strip()
+    note = f" Judged the day before the newest data: {r['as_of_note']}." if r.get("as_of_note") else ""
+    return f"evaluated {len(kpis)} KPIs ({head}).{note} {detail}".strip()
 
 
 def _suggest(r: dict[str, Any]) -> str:
