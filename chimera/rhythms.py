@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, func, select
 
+from chimera.as_of import default_day
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import Decision, EvidenceRecord, IngestRun, Job, MetricPoint, Play, PlayRun
@@ -30,6 +31,12 @@ class DailyReport(BaseModel):
     stuck_jobs_requeued: list[dict[str, Any]]
     failed_ingests: list[dict[str, Any]]
     ok: bool
+    as_of_note: str = ""
+    """Why the KPIs are of the day before the newest data (it was in progress at its ingest)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``chimera daily --json`` document: ``as_of_note`` only when there is one."""
+        return self.model_dump(mode="json", exclude=set() if self.as_of_note else {"as_of_note"})
 
 
 def _freshness(session: Session, client: ClientContext, today: date, max_days: int) -> list[SourceFreshness]:
@@ -51,20 +58,33 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
 
     now = now or datetime.now(UTC)
     with session_scope() as s:
-        last = s.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == client.company_id)).first()
-        today = today or (last + timedelta(days=1) if last else now.date())
+        today, judged, note = _checked_days(s, client, today, now)
         max_days = max((k.max_staleness_days for k in client.configs.kpis.kpis), default=2) + 1
         fresh = _freshness(s, client, today, max_days)
         stuck = requeue_stuck(s, now=now, company_id=client.company_id)
         stuck_json = [{"id": j.id, "type": j.type, "status": j.status, "attempts": j.attempts} for j in stuck]
         failed = [{"id": r.id, "source": r.source, "file": r.file_name} for r in s.exec(
             select(IngestRun).where(IngestRun.company_id == client.company_id, IngestRun.status != "succeeded"))]
-    report = evaluate_kpis(client, as_of=today - timedelta(days=1), store=False)
+    report = evaluate_kpis(client, as_of=judged, store=False)
     critical = [k.model_dump(mode="json", include={"id", "status", "value", "note"})
                 for k in report.kpis if k.status == "CRITICAL"]
     ok = all(f.ok for f in fresh) and bool(fresh) and not critical and not stuck and not failed
     return DailyReport(client=client.name, today=today, freshness=fresh, critical=critical,
-                       stuck_jobs_requeued=stuck_json, failed_ingests=failed, ok=ok)
+                       stuck_jobs_requeued=stuck_json, failed_ingests=failed, ok=ok, as_of_note=note)
+
+
+def _checked_days(session: Session, client: ClientContext, today: date | None,
+                  now: datetime) -> tuple[date, date, str]:
+    """The day checked as, the day whose KPIs are judged and the as-of note. Given ``today``, the
+    day before it is judged; else today is the day after the newest data and the commands' default
+    day is judged (a morning export's partial day would read as a crash and call for plays)."""
+    if today is not None:
+        return today, today - timedelta(days=1), ""
+    default = default_day(session, client.company_id, client.config.timezone)
+    newest = default.left_out or default.day
+    if newest is None or default.day is None:
+        return now.date(), now.date() - timedelta(days=1), ""
+    return newest + timedelta(days=1), default.day, default.note
 
 
 class MonthlyReview(BaseModel):

@@ -151,6 +151,7 @@ def _daily(client: ClientContext) -> tuple[str, list[Any]]:
     r = daily_check(client)
     verdict = "all clear ✅" if r.ok else "attention ⚠️"
     lines = [f"**Today's checks for {client.name} ({r.today.isoformat()})**: {verdict}",
+             *(["", as_of_line(r.as_of_note)] if r.as_of_note else []),
              "", "| source | last day | days behind | fresh |", "|---|---|---|---|"]
     lines += [f"| {f.source} | {f.last_day or 'never'} | {f.days_behind if f.days_behind is not None else 'n/a'} "
               f"| {'yes' if f.ok else 'NO'} |" for f in r.freshness]
@@ -170,7 +171,9 @@ def _why(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any], list[str]]:
         play_id = pending[0].play_id
     info = tb.explain_play(play_id)
     latest = info.get("latest") or {}
-    lines = [f"**Why `{play_id}` ({info['label']}) was suggested**", "", info.get("description", "").strip(), ""]
+    note = _play_note(tb.client, play_id)
+    lines = [f"**Why `{play_id}` ({info['label']}) was suggested**", "", info.get("description", "").strip(), "",
+             *([as_of_line(note), ""] if note else [])]
     lines += [f"- {t}" for t in latest.get("trigger", [])] or ["- it has not been suggested yet"]
     for kpi, v in (latest.get("kpi_values") or {}).items():
         lines.append(f"- {kpi}: {v.get('status')} at {fmt_value(v.get('value'), v.get('unit'))} "
@@ -179,6 +182,19 @@ def _why(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any], list[str]]:
         lines.append(f"- rank: {latest['why_rank']}")
     lines.append(f"- evidence KPIs: {', '.join(info['evidence_kpis'])}; SOPs: {', '.join(info['sops'])}")
     return "\n".join(lines), [info], list(info["sops"])
+
+
+def _play_note(client: ClientContext, play_id: str) -> str:
+    """The as-of note of the cycle that last suggested the play (the one ``explain_play`` shows):
+    its KPI values are of the day before the newest data when that day was in progress."""
+    from chimera.db.engine import session_scope
+    from chimera.db.models import PlayRun
+
+    with session_scope() as s:
+        run_id = s.exec(select(PlayRun.run_id).where(PlayRun.company_id == client.company_id,
+                                                     PlayRun.play_id == play_id)
+                        .order_by(PlayRun.created_at.desc())).first()  # type: ignore[attr-defined]
+    return cycle_notes([run_id]).get(run_id, "") if run_id else ""
 
 
 def _named(confounders: list[dict[str, Any]]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -10,7 +10,7 @@ from rich.table import Table
 
 from chimera import settings
 from chimera.cli.app import app, emit_json, err, out, parse_day
-from chimera.clients import get_client
+from chimera.clients import ClientContext, get_client
 
 if TYPE_CHECKING:
     from chimera.rhythms import DailyReport
@@ -26,8 +26,10 @@ def daily(
     from chimera.rhythms import daily_check
 
     report = daily_check(get_client(client), today=parse_day(today, "--today"))
+    if report.as_of_note:  # the KPIs are of the day before the newest data: say why, as kpis does
+        err.print(report.as_of_note, highlight=False, markup=False, soft_wrap=True)
     if json_out:
-        emit_json(report.model_dump(mode="json"))
+        emit_json(report.to_json())
     else:
         table = Table(title=f"daily check for {client}, {report.today}")
         for col in ("source", "last day", "days behind", "ok"):
@@ -64,22 +66,19 @@ def monthly(
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Monthly review: target changes from new baselines, plays to retire or add, a case study."""
-    from chimera.db.engine import session_scope
-    from chimera.evidence.record import last_data_day
     from chimera.rhythms import monthly_review
 
     ctx = get_client(client)
-    if as_of:
-        day = parse_day(as_of)
-    else:
-        with session_scope() as s:
-            day = last_data_day(s, ctx) or datetime.now(UTC).date()
+    day, note = _month_end(ctx, parse_day(as_of))
+    if note:
+        err.print(note, highlight=False, markup=False, soft_wrap=True)
     review = monthly_review(ctx, day)
     path = settings.outbox_dir(client) / f"case-study-{day}.md"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(review.case_study, encoding="utf-8")
     if json_out:
-        emit_json(review.model_dump(mode="json") | {"case_study_path": str(path)})
+        emit_json(review.model_dump(mode="json") | {"case_study_path": str(path)}
+                  | ({"as_of_note": note} if note else {}))
         return
     for p in review.target_changes:
         out.print(f"target change proposed: {p}")
@@ -89,3 +88,16 @@ def monthly(
         out.print(f"add a play: {p['reason']}")
     out.print(review.case_study)
     out.print(f"case study written to {path}")
+
+
+def _month_end(ctx: ClientContext, given: date | None) -> tuple[date, str]:
+    """The day given, else the commands' default day and why it is not the newest (a day still
+    in progress at its ingest would end the month on a partial day)."""
+    from chimera.as_of import default_day
+    from chimera.db.engine import session_scope
+
+    if given is not None:
+        return given, ""
+    with session_scope() as s:
+        default = default_day(s, ctx.company_id, ctx.config.timezone)
+    return default.day or datetime.now(UTC).date(), default.note
