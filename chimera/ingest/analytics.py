@@ -9,6 +9,7 @@ Locale is decided once per file: decimal comma or point, dd/mm or mm/dd, thousan
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -107,7 +108,7 @@ def _names(key: str) -> str:
 
 
 def _numbered_dimension(name: str) -> bool:
-    return bool(pl.Series([name]).str.contains(NUMERIC_DIMENSION).item())
+    return re.search(NUMERIC_DIMENSION, name) is not None
 
 
 def first_table(df: pl.DataFrame) -> pl.DataFrame:
