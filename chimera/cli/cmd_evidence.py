@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import typer
 from rich import box
 from rich.table import Table
 
-from chimera.cli.app import app, emit_json, out, parse_day, play_app
-from chimera.clients import get_client
+from chimera.as_of import default_day
+from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
+from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report, log_manual_play
@@ -58,9 +61,12 @@ def evidence(
 ) -> None:
     """Refresh and show the evidence of every executed play (before/after, no control group)."""
     ctx = get_client(client)
-    report = evidence_report(ctx, parse_day(as_of, "--as-of"))
+    day, note = _judged_day(ctx, parse_day(as_of, "--as-of"))
+    report = evidence_report(ctx, day)
+    if note:  # the after-windows end the day before the newest data: say why, as chimera kpis does
+        err.print(note, highlight=False, markup=False, soft_wrap=True)
     if json_out:
-        emit_json(report)
+        emit_json(report | ({"as_of_note": note} if note else {}))
         return
     table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})", box=box.SIMPLE_HEAD)
     table.add_column("play / kpi", overflow="fold")
@@ -85,3 +91,13 @@ def evidence(
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
     out.print(f"method: {METHOD}. A move is claimed only when the 95 % interval excludes 0 and the effect "
               "beats at least 90 % of placebo dates.")
+
+
+def _judged_day(ctx: ClientContext, given: date | None) -> tuple[date | None, str]:
+    """The day given, else the commands' default day and its note (computed here: evidence_report
+    resolves the same day but returns no note)."""
+    if given is not None:
+        return given, ""
+    with session_scope() as s:
+        default = default_day(s, ctx.company_id, ctx.config.timezone)
+    return default.day, default.note

@@ -7,18 +7,19 @@ and decisions come from the latest cycle run on or before as-of, evidence from t
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from chimera.as_of import default_day
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import AppliedChange, CycleRun, Decision, Job, PlayRun
 from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report
-from chimera.kpi.evaluate import evaluate_kpis, newest_day
+from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
 from chimera.report.charts import TrendPoint, load_kpi_data, trend_points
 
@@ -79,6 +80,8 @@ class ReportData(BaseModel):
     plays: list[PlayRow]
     evidence: list[dict[str, Any]]
     method: str = METHOD
+    as_of_note: str = ""
+    """Why the default as-of is the day before the newest data (it was in progress at its ingest)."""
 
 
 def charted_kpis(report: KPIReport) -> list[str]:
@@ -122,7 +125,10 @@ def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
 def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_DAYS) -> ReportData:
     """Read everything the report shows for ``client`` at ``as_of`` (default: the newest data day)."""
     with session_scope() as session:
-        as_of = as_of or newest_day(session, client)
+        note = ""
+        if as_of is None:
+            default = default_day(session, client.company_id, client.config.timezone)
+            as_of, note = default.day or datetime.now(UTC).date(), default.note
         kpis = evaluate_kpis(client, as_of, session=session, store=False)
         specs = {k.id: k for k in client.configs.kpis.kpis}
         charted = [specs[k] for k in charted_kpis(kpis) if k in specs]
@@ -141,4 +147,4 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
     evidence = evidence_report(client, as_of, refresh=False)["evidence"]
     return ReportData(client=client.name, label=client.config.label or client.name,
                       currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
-                      plays=plays or [], evidence=evidence)
+                      plays=plays or [], evidence=evidence, as_of_note=note)

@@ -72,12 +72,18 @@ def _header(data: ReportData) -> str:
              f"{u.get('guard_rejections', 0)} text(s) rejected by the truth guard.") if cycle else ""
     return (
         f"<header><h1>{_e(data.label)} — Profit OS report</h1>"
-        f"<p>Client <b>{_e(data.client)}</b> · as of <b>{_e(data.as_of)}</b> · {run}</p>"
+        f"<p>Client <b>{_e(data.client)}</b> · as of <b>{_e(data.as_of)}</b> · {run}</p>{_as_of_note(data)}"
         f"<p>All numbers computed deterministically from the ingested data; the model backend "
         f"(<b>{_e(backend)}</b>) only wrote narratives and rationales.{_e(usage)}</p>"
         '<nav><a href="#kpis">KPIs</a><a href="#trends">Trends</a><a href="#plays">Plays</a>'
         '<a href="#evidence">Evidence</a></nav></header>'
     )
+
+
+def _as_of_note(data: ReportData) -> str:
+    """Under the as-of line, why it is the day before the newest data (that day was in progress
+    at its ingest); a reader of yesterday's date would otherwise think today's data is missing."""
+    return f"<p><i>Judged the day before the newest data: {_e(data.as_of_note)}</i></p>" if data.as_of_note else ""
 
 
 def _wow(k: KPIResult) -> str:
