@@ -243,7 +243,7 @@ class OutputFacts:
     def add_text(self, text: str, plain_kind: str = TEXT) -> None:
         """The numbers of prose: "1.79%" is a percent, "$5" money, "7d" a window; a bare number takes
         ``plain_kind`` (the unit of the value the prose describes, if any), a bare fraction stays ANY."""
-        text = HYPHENATED.sub(lambda m: " " if _MIXED_PART.search(m[0]) else m[0], self.add_dates(text))
+        text = _without_names(self.add_dates(text))
         for m in SOURCE_NUMBER.finditer(text):
             try:
                 value = float(m["num"].replace(",", ""))
@@ -261,6 +261,11 @@ class OutputFacts:
                 self.add(value, ANY if plain_kind == TEXT and value < 1 else plain_kind)
                 if _RANGE_TO_PERCENT.match(text, m.end()):
                     self.add(value, POINTS)
+
+
+def _without_names(text: str) -> str:
+    """``text`` with hyphenated names blanked ("gpt-4o-mini", a uuid): their digits are no figures."""
+    return HYPHENATED.sub(lambda m: " " if _MIXED_PART.search(m[0]) else m[0], text)
 
 
 def _id_like(key: Any) -> bool:
@@ -508,7 +513,7 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
         return " "
 
     text = SPELLED.sub(_words, text)
-    text = HYPHENATED.sub(lambda m: " " if _MIXED_PART.search(m[0]) else m[0], text)  # "gpt-4o-mini" is a name
+    text = _without_names(text)
     figures = [f for f in map(_figure, FIGURE.finditer(text)) if f is not None] + spelled
     figures = [f for f in figures if not (f.plain and f.decimals == 0 and f.value in years)]
     return figures, bad_dates
