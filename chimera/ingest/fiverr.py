@@ -26,7 +26,6 @@ from chimera.ingest.frame import (
 )
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
-    NAMED_DATES,
     MoneyFormat,
     currency_of,
     decimal_comma_votes,
@@ -34,6 +33,7 @@ from chimera.ingest.parsing import (
     is_bad_money,
     money_decimal,
     money_format,
+    named_day,
     totals_row,
     ungrouped,
     without_currency,
@@ -80,7 +80,7 @@ def _day(mapping: FiverrMapping) -> pl.Expr:
     else:
         configured = col.str.to_date(mapping.date_format, strict=False)
     iso = pl.when(col.str.contains(ISO_DAY)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
-    return pl.coalesce(configured, iso, *(col.str.to_date(f, strict=False) for f in NAMED_DATES))
+    return pl.coalesce(configured, iso, named_day(col))
 
 
 def _date_checks(mapping: FiverrMapping) -> list[Check]:

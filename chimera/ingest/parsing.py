@@ -223,8 +223,13 @@ def ga_day(col: pl.Expr, day_first: bool = False) -> pl.Expr:
     """The vectorized ``parse_ga_date`` (null where it would raise)."""
     parts = col.str.extract_groups(GA_DATE)
     text = pl.concat_str([parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")], separator="-")
-    return pl.coalesce(text.str.to_date("%Y-%m-%d", strict=False), _slash_day(col, day_first),
-                       *(col.str.strip_chars().str.to_date(f, strict=False) for f in NAMED_DATES))
+    return pl.coalesce(text.str.to_date("%Y-%m-%d", strict=False), _slash_day(col, day_first), named_day(col))
+
+
+def named_day(col: pl.Expr) -> pl.Expr:
+    """A date with its month named (`Mar 1, 2026`, `1 March 2026`: ``NAMED_DATES``); null otherwise."""
+    text = col.str.strip_chars()
+    return pl.coalesce(*(text.str.to_date(f, strict=False) for f in NAMED_DATES))
 
 
 def _slash_day(col: pl.Expr, day_first: bool) -> pl.Expr:
