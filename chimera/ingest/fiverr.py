@@ -43,6 +43,7 @@ COUNTS = ["fiverr_orders", "fiverr_completed", "fiverr_cancelled"]
 DELIVERY = ["fiverr_delivered", "fiverr_delivered_on_time"]  # only from a mapped delivered_on_time column
 RESPONSE = ["fiverr_inquiries", "fiverr_responded_24h"]  # only from a mapped response_hours column
 MONEY = ["fiverr_earnings"]
+OPTIONAL = ["order_id", "delivered_on_time", "response_hours", "currency"]  # null columns when not mapped / absent
 TRUE = ["true", "yes", "y", "1", "on time", "on_time"]
 FALSE = ["false", "no", "n", "0", "late"]
 ISO_DAY = r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$"  # `2026-11-03`, `2026-11-03 14:22:05`, `2026-11-03T14:22:05Z`
@@ -62,12 +63,12 @@ def require_mapping(mapping: FiverrMapping | None, path: Path) -> FiverrMapping:
 
 
 def read_fiverr(path: Path, header: Header, mapping: FiverrMapping) -> pl.DataFrame:
-    """The mapped columns (IngestError naming client.yml's field when one is not in the file),
-    without a totals line at the top or bottom."""
+    """The mapped columns (IngestError naming client.yml's field when one is not in the file), every
+    ``OPTIONAL`` one present (null when unmapped), without a totals line at the top or bottom."""
     check_fiverr_columns(path, header, mapping)
     spec, required = fiverr_spec(mapping)
     df = with_missing(read_columns(path, header, resolve_columns(path, header, "fiverr_orders", spec, required)),
-                      ["order_id", "delivered_on_time", "response_hours", "currency"])
+                      OPTIONAL)
     blank = pl.col("date").is_null() & pl.col("status").is_null()
     return df.filter(~totals_row(pl.coalesce("order_id", "date"), blank, df.height))
 
@@ -125,8 +126,8 @@ def aggregate_fiverr(
     df: pl.DataFrame, mapping: FiverrMapping, line_of: LineFinder, kind: str = "fiverr_orders"
 ) -> Aggregate:
     """Orders, completions, cancellations, earnings (completed orders), and, from mapped columns,
-    delivery and response counts per day. An order listed twice counts once."""
-    df = _amounts(with_missing(df, ["order_id", "delivered_on_time", "response_hours", "currency"]))
+    delivery and response counts per day, from ``read_fiverr``'s frame. An order listed twice counts once."""
+    df = _amounts(df)
     _one_currency(df)
     headers = {"date": mapping.date, "amount": mapping.amount, "status": mapping.status,
                "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or ""}
