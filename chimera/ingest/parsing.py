@@ -1,9 +1,13 @@
-"""Exact parsers for the values exports hold: money, timestamps with offsets, GA4 dates.
+"""Exact parsers for the values exports hold: money, timestamps with offsets, analytics dates.
 
 Each parser exists twice on purpose: a scalar function (for API payloads, errors and property
 tests) and a vectorized polars expression (for million-row files). Both accept the same strings;
 tests check they agree. Money never passes through a binary float: the vectorized form turns a
 decimal string into an integer count of ``10**-scale`` units, summed exactly, then Decimal.
+
+What only files need is vectorized only: cleaning a value before it is parsed (currency marks,
+thousands groups, a count's `.0`), a report's totals line, and a file's locale decided once from
+all its values (decimal comma, dd/mm or mm/dd).
 """
 
 from __future__ import annotations
