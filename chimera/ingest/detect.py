@@ -257,11 +257,9 @@ def check_fiverr_columns(path: Path, header: Header, mapping: FiverrMapping) -> 
             )
 
 
-def _fiverr_like(header: Header, fiverr: FiverrMapping | None) -> bool:
+def _fiverr_like(header: Header, fiverr: FiverrMapping) -> bool:
     """Whether a header no kind matched holds two of the client's three mapped Fiverr columns (one
     renamed, or a typo in client.yml)."""
-    if fiverr is None:
-        return False
     found = [_lookup(header.columns, (getattr(fiverr, k),), exact=False) for k in ("date", "amount", "status")]
     return sum(col is not None for col in found) >= 2
 
