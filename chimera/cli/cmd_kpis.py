@@ -12,7 +12,7 @@ from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.kpi.calibrate import apply_calibration, propose_calibration
-from chimera.kpi.evaluate import evaluate_kpis, newest_day
+from chimera.kpi.evaluate import evaluate_kpis, judged_day
 from chimera.kpi.fmt import fmt
 from chimera.kpi.models import KPIReport, Proposal
 
@@ -64,7 +64,7 @@ def _table(report: KPIReport) -> Table:
 def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, owner: str, reason: str) -> None:
     if day is None:
         with session_scope() as session:
-            day = newest_day(session, ctx)
+            day = judged_day(session, ctx)
     proposals = propose_calibration(ctx, day)
     usable = [p for p in proposals if p.enough_history and p.proposed]
     written: list[str] = []

@@ -124,13 +124,13 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
 def propose_calibration(client: ClientContext, as_of: date | None = None, session: Session | None = None
                         ) -> list[Proposal]:
     """One proposal per KPI of ``client`` (those with too little history say so)."""
-    from chimera.kpi.evaluate import load_customers, newest_day
+    from chimera.kpi.evaluate import judged_day, load_customers
 
     if session is None:
         with session_scope() as own:
             return propose_calibration(client, as_of, own)
     specs = list(client.configs.kpis.kpis)
-    as_of = as_of or newest_day(session, client)
+    as_of = as_of or judged_day(session, client)
     longest = max(KPIWindows(s, {}).days for s in specs)
     start = as_of - timedelta(days=7 * WEEKS + longest)
     metrics = sorted({m for s in specs for m in needed_metrics(s)})

@@ -243,7 +243,7 @@ def evaluate_kpis(client: ClientContext, as_of: date | None = None, run_id: str 
     return KPIReport(client=client.name, as_of=as_of, run_id=run_id, kpis=results, as_of_note=note)
 
 
-def newest_day(session: Session, client: ClientContext) -> date:
+def judged_day(session: Session, client: ClientContext) -> date:
     """The default as-of: the newest day with complete data (see ``chimera.as_of``); today
     (UTC) when there is none."""
     return default_as_of(session, client.company_id, client.config.timezone)

@@ -21,7 +21,7 @@ from chimera.config.loader import suggest
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
-from chimera.kpi.evaluate import history_days, judge, load_customers, newest_day
+from chimera.kpi.evaluate import history_days, judge, judged_day, load_customers
 from chimera.kpi.fmt import quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
@@ -184,7 +184,7 @@ def kpi_trend_figure(client_ctx: ClientContext, kpi_id: str, as_of: date | None 
     """The trend of ``kpi_id`` over the ``days`` days ending ``as_of`` (default: newest data)."""
     spec = kpi_spec(client_ctx, kpi_id)
     with session_scope() as session:
-        end = as_of or newest_day(session, client_ctx)
+        end = as_of or judged_day(session, client_ctx)
         start = end - timedelta(days=max(days, 1) - 1)
         series, customers = load_kpi_data(session, client_ctx, [spec], start, end)
     return trend_figure(spec, trend_points(spec, series, start, end, customers), client_ctx.config.currency)
