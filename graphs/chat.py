@@ -208,11 +208,27 @@ def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
         return "No evidence records yet: a play needs to be executed and its delay to pass first.", [rows]
     lines = ["| play | KPI | before | after | effect % | CI % | verdict | confounders |",
              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['play']} | {r['kpi']} | {r['before']} | {r['after']} | {r['effect_pct']} "
-              f"| {r['ci_low_pct']} .. {r['ci_high_pct']} | {r['verdict']} | {_named(r['confounders'])} |"
+    lines += [f"| {r['play']} | {r['kpi']} | {_stored(r['before'], r.get('unit'))} "
+              f"| {_stored(r['after'], r.get('unit'))} | {_or_dash(r['effect_pct'])} "
+              f"| {_interval(r)} | {r['verdict']} | {_named(r['confounders'])} |"
               for r in rows]
     return ("**Evidence (before/after, no control group)**\n\n" + "\n".join(lines)
             + "\n\n**Why each verdict**\n\n" + "\n".join(_evidence_lines(rows))), [rows]
+
+
+def _stored(value: Any, unit: str | None) -> str:
+    """A before/after value as the KPI table shows it (when the record knows its KPI's unit)."""
+    return fmt_value(value, unit) if unit else ("-" if value in (None, "") else str(value))
+
+
+def _or_dash(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def _interval(r: dict[str, Any]) -> str:
+    """The 95 % interval, or "-" (a pending record has none yet)."""
+    low, high = r.get("ci_low_pct"), r.get("ci_high_pct")
+    return "-" if low is None or high is None else f"{low} .. {high}"
 
 
 def _evidence_lines(rows: list[dict[str, Any]]) -> list[str]:

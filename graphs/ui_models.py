@@ -6,12 +6,12 @@ Numbers come from the deterministic core as stored; percent KPIs are shown as pe
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import BaseModel
 
 from chimera.ingest.models import IngestSummary
+from chimera.kpi.fmt import fmt_stored
 from graphs.models import CycleOutcome, PendingDecision
 
 STATUS_ICON = {"OK": "", "WARNING": "", "CRITICAL": "", "UNKNOWN": ""}  # text says it; emoji fonts vary
@@ -40,20 +40,11 @@ class ProfileInfo(BaseModel):
 
 
 def fmt_value(value: Any, unit: str | None) -> str:
-    """A stored KPI value for people: fractions as percents, money with two decimals."""
+    """A stored KPI value for people, as ``chimera kpis`` shows it (fractions as percents, money
+    with two decimals, half-up); two decimals when the unit is not known."""
     if value in (None, ""):
         return "n/a"
-    try:
-        d = Decimal(str(value))
-    except InvalidOperation:
-        return str(value)
-    if unit == "percent":
-        return f"{d * 100:.2f}%"
-    if unit == "currency":
-        return f"{d:,.2f}"
-    if unit == "count":
-        return f"{d:,.0f}"
-    return f"{d:.2f}"
+    return fmt_stored(str(value), unit or "ratio")
 
 
 def as_of_line(note: str) -> str:

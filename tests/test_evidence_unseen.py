@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 
 from chimera.clients import ClientContext, add_client
 from chimera.db.engine import dispose_all, session_scope
@@ -271,3 +271,38 @@ def test_no_effect_is_rarely_claimed_whatever_the_weekday(home: Path) -> None:
     claims = sum(v in ("moved_up", "moved_down") for v in verdicts)
     assert claims <= 0.12 * len(verdicts), (claims, len(verdicts))
     assert "pending" not in verdicts and "confounded" not in verdicts
+
+
+def test_pending_record_shows_no_effect_and_late_data_is_no_gap(price_up: GeneratedStore) -> None:
+    """Two days into a conversion play, with the newest day's orders not exported yet: the record
+    is pending, with no effect or interval (two days say nothing), no "data gap" for data that has
+    not arrived, and its values as the KPI table shows them (a percent KPI in percent)."""
+    ctx = _client("early", price_up)
+    executed = _day(PLAY_DAY)
+    as_of = executed + timedelta(days=2)
+    with session_scope() as s:
+        s.execute(delete(MetricPoint).where(MetricPoint.company_id == ctx.company_id,  # type: ignore[arg-type]
+                                            MetricPoint.metric == "orders", MetricPoint.day >= as_of))
+        log_manual_play(s, ctx, "checkout_friction_audit", executed, kpis=["conversion_rate"])
+    [rec] = evidence_report(ctx, as_of)["evidence"]
+    assert rec["verdict"] == "pending" and rec["unit"] == "percent"
+    assert (rec["effect_pct"], rec["ci_low_pct"], rec["ci_high_pct"]) == (None, None, None)
+    assert rec["confounders"] == [], rec["confounders"]
+    before = f"{Decimal(rec['before']) * 100:.2f}%"
+    assert f"conversion_rate {before} ({rec['before']})" in rec["reason"] and "so far" in rec["reason"]
+    # once the after-window is over, a day still missing inside it is a gap: the record says so
+    later = evidence_report(ctx, executed + timedelta(days=40))["evidence"][0]
+    assert later["verdict"] == "inconclusive" and "missing" in later["reason"], later["reason"]
+    assert any(c["kind"] == "data_gap" and c["what"] == "orders" for c in later["confounders"])
+
+
+@pytest.mark.parametrize(("value", "unit", "shown"), [
+    ("0.018666", "percent", "1.87%"), ("3129.40", "currency", "3,129.40"), ("330", "count", "330"),
+    ("1.8512", "ratio", "1.85"), ("0.018666", None, "0.018666"), (None, "percent", "-"), ("n/a", "currency", "n/a"),
+])
+def test_before_and_after_read_as_the_kpi_table_shows_them(value: str | None, unit: str | None, shown: str) -> None:
+    """Evidence values are stored as decimal strings; views show them in the KPI's unit, and as
+    stored when the record predates units (or the text is no number)."""
+    from chimera.kpi.fmt import fmt_stored
+
+    assert fmt_stored(value, unit) == shown

@@ -18,6 +18,7 @@ from rich.rule import Rule
 
 from chimera.cli.app import app, err, out
 from chimera.cli.render import play_panel, print_outcome
+from chimera.kpi.fmt import fmt_stored
 
 DEMO_POLICY = (
     "demo policy (a real operator decides by hand): approve the top-ranked fully reversible play; "
@@ -94,7 +95,8 @@ def _evidence_line(e: dict) -> str:
     if e.get("effect_pct") is None:
         return f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {e['verdict']} — {e.get('reason', '')}"
     notes = [c.get("note", str(c)) if isinstance(c, dict) else str(c) for c in e.get("confounders", [])]
-    return (f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {e['before']} -> {e['after']}, "
+    before, after = fmt_stored(e["before"], e.get("unit")), fmt_stored(e["after"], e.get("unit"))
+    return (f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {before} -> {after}, "
             f"{e['effect_pct']:+.1f}% (95% interval {e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f}): "
             f"{e['verdict']} — {'; '.join(notes) or e.get('reason', '')}")
 

@@ -14,6 +14,7 @@ from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report, log_manual_play
+from chimera.kpi.fmt import fmt_stored
 
 _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
            "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
@@ -81,7 +82,8 @@ def evidence(
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         conf = ", ".join(f"{_SHORT.get(c['kind'], c['kind'])} {c['what']}" for c in e["confounders"])
         color = _COLORS.get(e["verdict"], "white")
-        table.add_row(f"{e['play']} / {e['kpi']}", e["executed_on"], f"{e['before'] or '-'} > {e['after'] or '-'}",
+        shown = f"{fmt_stored(e['before'], e.get('unit'))} > {fmt_stored(e['after'], e.get('unit'))}"
+        table.add_row(f"{e['play']} / {e['kpi']}", e["executed_on"], shown,
                       effect, f"[{color}]{e['verdict']}[/]", conf)
     out.print(table)
     for e in report["evidence"]:  # why each verdict: the windows and values compared, in words

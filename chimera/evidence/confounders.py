@@ -28,12 +28,23 @@ def _span(kind: str, what: str, days: list[date], note: str) -> Confounder:
 # --------------------------------------------------------------------------- data gaps
 
 
-def data_gaps(kpi: KPI, series: Series, days: Iterable[date]) -> list[Confounder]:
+def _missing(series: Series, metric: str, days: list[date], arrived_only: bool) -> list[date]:
+    """Days of ``days`` without ``metric``; with ``arrived_only``, not those after its newest day:
+    while a play's after-window is still running, data that has not arrived yet is no gap."""
+    known = series.get(metric, {})
+    missing = [d for d in days if d not in known]
+    if arrived_only and known:
+        newest = max(known)
+        missing = [d for d in missing if d <= newest]
+    return missing
+
+
+def data_gaps(kpi: KPI, series: Series, days: Iterable[date], arrived_only: bool = False) -> list[Confounder]:
     """One confounder per metric of the KPI that is missing on some day of the windows."""
     days = list(days)
     out = []
     for metric in parse_formula(kpi.formula).metrics:
-        missing = [d for d in days if d not in series.get(metric, {})]
+        missing = _missing(series, metric, days, arrived_only)
         if missing:
             out.append(_span("data_gap", metric, missing,
                              f"{metric} missing on {len(missing)} day(s) {min(missing)}..{max(missing)}"))
@@ -42,6 +53,7 @@ def data_gaps(kpi: KPI, series: Series, days: Iterable[date]) -> list[Confounder
 
 def driver_gaps(
     kpi: KPI, configs: ConfigSet, series: Series, days: Iterable[date], own: Iterable[str] = (),
+    arrived_only: bool = False,
 ) -> list[Confounder]:
     """Metrics of the KPI's drivers (not its own, not the run's own evidence KPIs) missing on some day
     of the windows: on those days an anomaly of that driver could not be seen, so it is named."""
@@ -56,7 +68,7 @@ def driver_gaps(
     days = list(days)
     out = []
     for metric, drivers in readers.items():
-        missing = [d for d in days if d not in series.get(metric, {})]
+        missing = _missing(series, metric, days, arrived_only)
         if missing:
             out.append(_span("data_gap", metric, missing,
                              f"{metric} missing on {len(missing)} day(s) {min(missing)}..{max(missing)}: "

@@ -23,6 +23,7 @@ from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, driver_gaps, overlapping_plays, run_kpis
 from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate
+from chimera.kpi.fmt import fmt_stored
 from chimera.kpi.formula import parse_formula, parse_window
 from chimera.kpi.window import is_repeat
 from chimera.metrics import load_series
@@ -77,10 +78,16 @@ def _unjudged(verdict: str, reason: str) -> dict[str, Any]:
             "verdict": verdict, "confounders": [], "details": {"reason": reason}}
 
 
-def _compared(kpi: str, est: EffectEstimate, before: str | None, after: str | None) -> str:
-    """Which windows and values were compared, so a reader can check the verdict by hand."""
-    return (f"{kpi} {before or 'n/a'} over {est.before_start}..{est.before_end} vs "
-            f"{after or 'n/a'} over {est.after_start}..{est.after_end}")
+def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | None) -> str:
+    """Which windows and values were compared, so a reader can check the verdict by hand (a
+    percent KPI also in percent, as the KPI table shows it, beside the stored fraction)."""
+    def shown(value: str | None) -> str:
+        if value is None:
+            return "n/a"
+        return f"{fmt_stored(value, spec.unit)} ({value})" if spec.unit == "percent" else value
+
+    return (f"{spec.id} {shown(before)} over {est.before_start}..{est.before_end} vs "
+            f"{shown(after)} over {est.after_start}..{est.after_end}")
 
 
 def _judge_kpi(
@@ -97,23 +104,26 @@ def _judge_kpi(
         *overlapping_plays(session, run, spec, client.configs, window, as_of),
         *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, own),
     ]
-    gaps = [*data_gaps(spec, series, days), *driver_gaps(spec, client.configs, series, days, own)]
     formula = parse_formula(spec.formula)
     thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window),
                            " + ".join(formula.denominator))
     judgement = stats.judge(est, plac, others, as_of=as_of, thin=thin)
+    pending = judgement.verdict == "pending"  # partial after-window: no effect, and late data is no gap
+    gaps = [*data_gaps(spec, series, days, arrived_only=pending),
+            *driver_gaps(spec, client.configs, series, days, own, arrived_only=pending)]
     places = _PLACES.get(spec.unit, 4)
     before, after = stats.as_decimal(est.before, places), stats.as_decimal(est.after, places)
     return {
         "before": before,
         "after": after,
-        "effect_pct": None if est.effect_pct is None else round(est.effect_pct, 2),
-        "ci_low_pct": None if est.ci_low_pct is None else round(est.ci_low_pct, 2),
-        "ci_high_pct": None if est.ci_high_pct is None else round(est.ci_high_pct, 2),
+        "effect_pct": None if est.effect_pct is None or pending else round(est.effect_pct, 2),
+        "ci_low_pct": None if est.ci_low_pct is None or pending else round(est.ci_low_pct, 2),
+        "ci_high_pct": None if est.ci_high_pct is None or pending else round(est.ci_high_pct, 2),
         "verdict": judgement.verdict,
         "confounders": [c.as_json() for c in [*gaps, *others]],
         "details": {
-            "reason": f"{_compared(spec.id, est, before, after)}: {judgement.reason}",
+            "reason": f"{_compared(spec, est, before, after)}{' so far' if pending else ''}: {judgement.reason}",
+            "unit": spec.unit,
             "direction": spec.direction,
             "window_days": window,
             "before_window": [str(est.before_start), str(est.before_end)],
@@ -268,6 +278,7 @@ def record_json(row: EvidenceRecord) -> dict[str, Any]:
         "confounders": list(row.confounders or []), "method": row.method or METHOD,
         "play_run_id": row.play_run_id, "correlation_id": row.correlation_id,
         "reason": (row.details or {}).get("reason", ""),
+        "unit": (row.details or {}).get("unit"),  # how to show before/after (a percent KPI is stored as a fraction)
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 _QUANT = {"currency": Decimal("0.01"), "percent": Decimal("0.000001"), "ratio": Decimal("0.0001")}
 
@@ -30,6 +30,18 @@ def fmt(value: Decimal | None, unit: str) -> str:
             return f"{int(value):,}"
         return f"{value.quantize(Decimal('0.1'), ROUND_HALF_UP):,}"
     return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
+
+
+def fmt_stored(value: str | None, unit: str | None) -> str:
+    """A stored decimal string (an evidence record's before/after) as ``fmt`` shows it; as written
+    when its unit is unknown (records judged before units were kept) or it is not a number."""
+    if value in (None, ""):
+        return "-"
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return str(value)
+    return fmt(number, unit) if unit else str(value)
 
 
 def day_ranges(days: list[date]) -> str:
