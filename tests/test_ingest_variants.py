@@ -167,6 +167,7 @@ def reference_stripe(path: Path) -> Series:
 def reference_analytics(path: Path) -> Series:
     """Analytics per date: the first table only (GA4 appends other sections after # lines); no invented days."""
     out: Series = {}
+    rows: dict[date, int] = {}
     names = {"sessions": "sessions", "users": "users", "totalusers": "users", "transactions": "ga_transactions",
              "revenue": "ga_revenue", "purchaserevenue": "ga_revenue"}
     for r in _records(path):
@@ -181,6 +182,9 @@ def reference_analytics(path: Path) -> Series:
             if value and (metric := names.get(col.replace(" ", ""))):
                 out.setdefault(metric, {})
                 out[metric][day] = out[metric].get(day, Decimal(0)) + Decimal(value.replace(",", ""))
+        rows[day] = rows.get(day, 0) + 1
+    for day in (d for d, n in rows.items() if n > 1):  # users do not add up across a split day's rows
+        out.get("users", {}).pop(day, None)
     return out
 
 

@@ -258,7 +258,8 @@ def test_an_export_with_every_row_rejected_exits_1(chimera_home: Path, tmp_path:
 
 
 def test_analytics_copies_count_once_and_channels_are_summed(chimera_home: Path, tmp_path: Path) -> None:
-    """A report split by channel sums its rows per date; the same report pasted twice adds nothing;
+    """A report split by channel sums its rows per date (users excepted: they do not add up); the
+    same report pasted twice adds nothing;
     a date whose pasted copies differ (GA revises recent days) is rejected, not guessed."""
     add_client("ga")
     split = tmp_path / "by_channel.csv"
@@ -268,6 +269,14 @@ def test_analytics_copies_count_once_and_channels_are_summed(chimera_home: Path,
     doc = _invoke(["ingest", str(split), "--client", "ga", "--json"])
     assert doc["rejected"] == []
     assert _metrics("ga")["sessions"] == {"2026-03-01": 150, "2026-03-02": 80}
+    users = tmp_path / "users_by_channel.csv"  # a person who came through two channels is in both rows
+    users.write_text("date,channel,sessions,users\n2026-03-01,organic,100,90\n2026-03-01,paid,50,45\n"
+                     "2026-03-02,organic,80,70\n2026-03-03,organic,60,\n2026-03-03,paid,10,9\n", encoding="utf-8")
+    add_client("ga3")
+    assert _invoke(["ingest", str(users), "--client", "ga3", "--json"])["rejected"] == []
+    got = _metrics("ga3")
+    assert got["sessions"] == {"2026-03-01": 150, "2026-03-02": 80, "2026-03-03": 70}
+    assert got["users"] == {"2026-03-02": 70}, "a split day's users are missing, not a sum that overcounts"
     pasted = tmp_path / "pasted.csv"
     pasted.write_text("date,sessions,revenue\n2026-03-01,100,10.00\n2026-03-02,80,8.00\n"
                       "2026-03-02,90,9.50\n2026-03-03,70,7.00\n2026-03-01,100,10.00\n", encoding="utf-8")

@@ -2,7 +2,9 @@
 
 A date absent from the file is missing data, never zero: no row is invented for it, and an
 empty cell leaves that one metric absent for the day. Several rows for one date (an export split
-by channel) are summed. A totals row (`Total`, `Grand total`, or an empty date first or last, as
+by channel) are summed, except users: a person who came through two channels is in both rows, so
+their sum is no count of the day's users, and a split day's users are missing rather than
+overcounted. A totals row (`Total`, `Grand total`, or an empty date first or last, as
 Universal Analytics and Looker Studio write one) and a pasted copy of the header are no records.
 Locale is decided once per file: decimal comma or point, dd/mm or mm/dd, thousands groups.
 """
@@ -165,7 +167,11 @@ def aggregate_analytics(
     daily = good.group_by(ga_day(pl.col("date"), day_first).alias("day")).agg(
         *(v.sum().alias(c) for c, v in values.items()),
         *(v.count().alias(f"{c}__n") for c, v in values.items()),
+        pl.len().alias("_rows"),
     )
+    if "users" in values:  # users do not add up across a split day's rows (see the module's docstring)
+        daily = daily.with_columns(pl.when(pl.col("_rows") > 1).then(0).otherwise(pl.col("users__n"))
+                                   .alias("users__n"))
     return Aggregate(
         kind=kind,
         days=_days(daily.sort("day"), list(values)),
