@@ -44,11 +44,23 @@ class Commander:
             log.exception("model narrative for %s failed", job.type)
             reason = f"model narrative failed: {type(exc).__name__}"
             story = Narrative(text=text, source="offline", note=f"{reason}; offline narrative shown", reason=reason)
-        if story is None or story.source == "model":
-            return story or Narrative(text=text, source="offline", note="offline (no model configured)",
-                                      reason="no model configured")
+        if story is not None and story.source == "model":
+            return _with_as_of_note(story, result)
+        if story is None:
+            return Narrative(text=text, source="offline", note="offline (no model configured)",
+                             reason="no model configured")
         reason = story.reason or story.note or "model unavailable"
         return story.model_copy(update={"text": offline.narrate(self.spec.label, job.type, result, reason)})
+
+
+def _with_as_of_note(story: Narrative, result: dict[str, Any]) -> Narrative:
+    """A model's narrative of KPIs judged on the day before the newest data, with the reason added
+    when the model left it out: its reader would take yesterday's statuses for today's (the
+    offline narrative and every view say it)."""
+    note = str(result.get("as_of_note") or "")
+    if not note or note in story.text:
+        return story
+    return story.model_copy(update={"text": f"{story.text.rstrip()}\n\n{offline.AS_OF_LEAD}: {note}."})
 
 
 def build_commanders(configs: ConfigSet) -> list[Commander]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 LABEL = "offline narrative (no model configured)"
+AS_OF_LEAD = "Judged the day before the newest data"  # then the as-of note: why that day is left out
 NOT_NARRATED = "templated: this job type is not narrated by a model"
 
 
@@ -44,7 +45,7 @@ def _evaluate(r: dict[str, Any]) -> str:
     worst = [k for k in kpis if k["status"] in ("CRITICAL", "WARNING")]
     head = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     detail = " ".join(_kpi_line(k) + "." for k in worst[:4])
-    note = f" Judged the day before the newest data: {r['as_of_note']}." if r.get("as_of_note") else ""
+    note = f" {AS_OF_LEAD}: {r['as_of_note']}." if r.get("as_of_note") else ""
     return f"evaluated {len(kpis)} KPIs ({head}).{note} {detail}".strip()
 
 

@@ -131,3 +131,22 @@ def test_report_shows_the_note_by_its_as_of(morning, tmp_path: Path) -> None:
     given = tmp_path / "given.html"
     _invoke("report", "--client", ctx.name, "--out", str(given), "--as-of", left_out(ctx).isoformat())
     assert "left out" not in given.read_text(encoding="utf-8")
+
+
+def test_a_model_narrative_that_leaves_the_note_out_gets_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model explains the EVALUATE_KPIS step without saying its day is the day before the newest
+    data: the note is added after its (guarded) text, never twice, and not where there is none."""
+    import agents.llm_commander
+    from agents.commander import Commander
+    from chimera.config.loader import load_config_set
+    from chimera.llm.models import Narrative
+
+    said = Narrative(text="Conversion is CRITICAL; the rest is OK.", source="model")
+    monkeypatch.setattr(agents.llm_commander, "model_narrative", lambda *_a, **_k: said)
+    cmd = Commander(load_config_set(Path(__file__).parents[1] / "configs").agents.commanders[0])
+    note = "2026-04-26 is left out: its export was taken at 10:00 that day"
+    story = cmd.narrate(None, Job(type="EVALUATE_KPIS"), {"kpis": [], "as_of_note": note})  # type: ignore[arg-type]
+    assert story.source == "model" and story.text.startswith(said.text) and story.text.endswith(f"{note}.")
+    said.text = f"Judged to 2026-04-25 because {note}."
+    assert cmd.narrate(None, Job(type="EVALUATE_KPIS"), {"as_of_note": note}).text == said.text  # type: ignore[arg-type]
+    assert cmd.narrate(None, Job(type="EVALUATE_KPIS"), {"kpis": []}).text == said.text  # type: ignore[arg-type]
