@@ -296,3 +296,38 @@ def test_no_secret_in_logs_errors_rows_or_checkpoints(
     assert stored == [], f"the key was written to {stored}"
     notes = json.dumps([n.get("note") for n in outcome.narratives])
     assert "check OPENAI_API_KEY" in notes
+
+
+# -- the same claim in the passive ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [
+    "The price test has been approved and is live.",
+    "Good news: the win-back email was executed yesterday.",
+    "The new price test is now approved: prices rise today.",
+    "The checkout audit has been overridden to run in full.",
+])
+def test_a_passive_claim_no_tool_output_supports_is_not_shown(content: str) -> None:
+    """Nobody decided anything, yet the model says it was done: a reader would believe a play runs."""
+    story = _story(content, facts=[{"plays": [{"play": "pricing_test", "status": "suggested", "decision": None}]}])
+    assert (story.source, story.text) == ("offline", "OFFLINE")
+    assert story.reason == "model claimed to have decided or executed a play (people decide; models only explain)"
+
+
+@pytest.mark.parametrize(("content", "facts"), [
+    ("The price test was approved by alice, so its jobs are planned.",
+     [{"decision": {"kind": "approve", "who": "alice", "why": "fine"}}]),
+    ("The FAQ draft was executed (dry run): nothing changed in the store.", [{"applied": True, "adapter": "dry_run"}]),
+    ("The pricing test was executed on 2026-10-21.", [{"play": "pricing_test", "executed_on": "2026-10-21"}]),
+    ("5 rows were rejected and a discount was applied to most orders.", [{"rejected": 5}]),
+    ("Once the price test is approved, its evidence is judged after 28 days.", [{"delay_days": 28}]),
+    ("The price test has not been approved yet: it waits for your decision.", [{}]),
+    ("If it is applied, prices rise for every product.", [{}]),
+])
+def test_a_passive_claim_the_tool_outputs_support_or_a_condition_is_shown(content: str, facts: list) -> None:
+    assert _story(content, facts=facts).source == "model"
+
+
+def test_a_json_tool_message_saying_applied_false_supports_no_claim() -> None:
+    story = _story("The new price was executed.", facts=['{"applied": false, "adapter": "dry_run"}'])
+    assert story.source == "offline"

@@ -22,6 +22,8 @@ is the number 28.
 
 A reasoning model's thinking (``<think>...</think>``) is scratch work: neither shown nor checked.
 A reply claiming the model approved, rejected or executed something is not shown: people decide.
+Nor is one saying in the passive that a play "has been approved" or "was executed" when no decision
+or run status in the tool outputs says so.
 """
 
 from __future__ import annotations
@@ -581,6 +583,59 @@ DECISION_CLAIM = re.compile(
 )
 
 
+# the same claim in the passive ("the price test has been approved", "was executed"): true only
+# when a person's decision or a run's status in the tool outputs says so. Only the decision words:
+# "rows were rejected", "a discount was applied" and "a product was launched" describe data.
+PASSIVE_CLAIM = re.compile(
+    r"\b(?:has|have|had|was|were|is|are)\s+(?:(?:now|already|just|successfully|been)\s+)*"
+    r"(approved|auto-approved|overridden|executed)\b",
+    re.IGNORECASE,
+)
+_CONDITION = re.compile(r"\b(?:if|once|when|whenever|until|unless|after|before|whether|should)\b[^.;:!?\n]*$",
+                        re.IGNORECASE)
+_SUPPORTED_BY = {  # a claimed outcome -> the words a decision kind, run status or job result uses for it
+    "approved": {"approved", "approve", "auto_approve", "override"}, "auto-approved": {"auto_approve"},
+    "overridden": {"override", "overridden"}, "executed": {"executed", "executing", "applied", "succeeded"},
+}
+
+
+def _outcome_words(value: Any, found: set[str]) -> set[str]:
+    """Lower-case words of the tool outputs' text values and keys (``executed_on``: a run that was
+    executed; ``"applied": true``): what a passive claim may rest on. Walks outputs as ``_walk`` does."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    elif isinstance(value, str) and isinstance(parsed := _json_text(value), dict | list):
+        value = parsed
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(k, str) and (v is True or not isinstance(v, bool)):  # `"applied": false` says no
+                found.update(re.findall(r"[a-z]+", k.lower()))
+            _outcome_words(v, found)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for v in value:
+            _outcome_words(v, found)
+    elif isinstance(value, str):
+        found.update(re.findall(r"[a-z_]+", value.lower()))
+    elif hasattr(value, "content"):  # a ToolMessage or similar
+        _outcome_words(value.content, found)
+    return found
+
+
+def unsupported_passive_claim(text: str, tool_outputs: Iterable[Any]) -> str | None:
+    """The first passive claim of a decision or execution ("has been approved") that no tool output
+    supports, or None. Conditions ("once it is approved, ...") and negations claim nothing."""
+    words: set[str] | None = None
+    for m in PASSIVE_CLAIM.finditer(text):
+        if _CONDITION.search(text[max(0, m.start() - 80):m.start()]):
+            continue
+        words = words if words is not None else _outcome_words(list(tool_outputs), set())
+        if not _SUPPORTED_BY[m.group(1).lower()] & words:
+            return m.group(0)
+    return None
+
+
 def _raw_text(reply: AIMessage) -> str:
     return reply.text if isinstance(reply.text, str) else str(reply.content)
 
@@ -622,7 +677,7 @@ def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = 
         return ONLY_REASONING if _only_reasoning(reply) else "model returned no text"
     if len(text) > MAX_REPLY_CHARS:
         return f"model reply too long ({len(text)} characters, limit {MAX_REPLY_CHARS})"
-    if DECISION_CLAIM.search(text):
+    if DECISION_CLAIM.search(text) or unsupported_passive_claim(text, tool_outputs or []):
         return DECISION_CLAIMED
     return None
 
