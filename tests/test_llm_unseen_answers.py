@@ -331,3 +331,37 @@ def test_a_passive_claim_the_tool_outputs_support_or_a_condition_is_shown(conten
 def test_a_json_tool_message_saying_applied_false_supports_no_claim() -> None:
     story = _story("The new price was executed.", facts=['{"applied": false, "adapter": "dry_run"}'])
     assert story.source == "offline"
+
+
+# -- an answer written the European way -----------------------------------------------------------------
+
+EURO_FACTS = [{"kpis": [
+    {"id": "net_revenue", "value": "18220.33", "unit": "currency", "data_through": "2026-11-29"},
+    {"id": "conversion_rate", "value": "0.0179", "unit": "percent", "target": "0.02"},
+    {"id": "sessions", "value": "18387", "unit": "count"},
+]}]
+
+
+@pytest.mark.parametrize("content", [
+    "Der Umsatz betrug 18.220,33 € in der Woche bis 29.11.2026; die Konversion liegt bei 1,79 % (Ziel 2,00 %).",
+    "Le chiffre d'affaires est de 18220,33 € et la conversion de 1,79 % pour 18.387 sessions.",
+    "Ingresos: 18.220,33 EUR; conversión 1,79 %.",
+])
+def test_european_number_forms_are_read_and_checked(content: str) -> None:
+    """A model answering in German, French or Spanish writes `18.220,33 €` and `1,79 %`: read the
+    European way, each figure is checked like any other (it used to go offline for every figure)."""
+    assert _story(content, facts=EURO_FACTS).source == "model"
+
+
+@pytest.mark.parametrize("content", [
+    "Der Umsatz betrug 18.220,34 €.",  # one cent off
+    "Die Konversion liegt bei 1,97 %.",  # digits swapped
+    "Der Umsatz bis 30.11.2026 betrug 18.220,33 €.",  # a day the tools do not have
+])
+def test_a_wrong_european_figure_is_still_refused(content: str) -> None:
+    assert _story(content, facts=EURO_FACTS).source == "offline"
+
+
+def test_english_thousands_stay_english() -> None:
+    """`18,387 sessions` in an English answer is eighteen thousand: no European reading without evidence."""
+    assert _story("There were 18,387 sessions and 18,220.33 in revenue.", facts=EURO_FACTS).source == "model"

@@ -104,7 +104,7 @@ SOURCE_NUMBER = re.compile(
 )
 NUMERIC = re.compile(r"\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*")
 _CODE_BEFORE = re.compile(rf"(?:\b(?:{_CURRENCY_CODES})|[$€£¥])\s?$")
-_MONEY_AFTER = re.compile(rf"\s+(?:dollars?|euros?|pounds?|bucks|{_CURRENCY_CODES})\b", re.IGNORECASE)
+_MONEY_AFTER = re.compile(rf"\s+(?:dollars?|euros?|pounds?|bucks|{_CURRENCY_CODES})\b|\s?[€£¥](?!\w)", re.IGNORECASE)
 _SIGNS = {"-": -1, "−": -1, "–": -1, "+": 1}
 # the first end of a percent range in prose ("5-10%", "5 to 10 percent", "between 5 and 10%") is a percent too
 _RANGE_TO_PERCENT = re.compile(
@@ -481,10 +481,37 @@ def _date_ok(match: re.Match[str], facts: OutputFacts) -> bool:
     return any(d.month == month and d.day == day and (not year or d.year == int(year)) for d in facts.dates)
 
 
+# An answer written the European way (`18.220,33 €`, `2,39 %`, `26.11.2026`), as a model answering
+# in German, French or Spanish does. A comma followed by one, two or four-plus digits, or dotted
+# thousands before a decimal comma, is never English; `1,234` alone says nothing either way.
+_EURO_EVIDENCE = re.compile(r"(?<![\w.,])(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,(?:\d{1,2}|\d{4,}))(?![\w,]|\.\d)")
+_EURO_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:\.\d{3})+(?:,\d+)?|\d+,\d+)(?![\w,]|\.\d)")
+_DOTTED_DATE = re.compile(r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w]|\.\d)")
+
+
+def _dotted_date(m: re.Match[str]) -> str:
+    """`26.11.2026` -> `2026-11-26` (day first: the dotted form is the European one)."""
+    try:
+        return dt.date(int(m[3]), int(m[2]), int(m[1])).isoformat()
+    except ValueError:
+        return m.group(0)
+
+
+def as_english_numbers(text: str) -> str:
+    """``text`` with European number and date forms written the English way, when the text shows
+    it uses them (see ``_EURO_EVIDENCE``); dotted day-first dates in any text. The figures then
+    go through the same checks as any other: the locale changes how they are read, not whether."""
+    text = _DOTTED_DATE.sub(_dotted_date, text)
+    if not _EURO_EVIDENCE.search(text):
+        return text
+    return _EURO_NUMBER.sub(lambda m: m.group(1).replace(".", "").replace(",", "."), text)
+
+
 def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[Figure], list[str]]:
     """The figures in ``text`` that need a source, plus dates not found in ``facts`` (as written)."""
     facts = facts or OutputFacts()
     bad_dates: list[str] = []
+    text = as_english_numbers(text)
 
     def _iso(m: re.Match[str]) -> str:
         try:
