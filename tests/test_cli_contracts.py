@@ -319,7 +319,7 @@ def test_user_errors_are_one_line_and_write_nothing(home: Seeded) -> None:
 
 def test_an_error_names_the_value_as_typed(home: Seeded) -> None:
     """A value that looks like rich markup is printed as typed, not swallowed (or a traceback)."""
-    for value in ("[/x]", "[red]zz"):
+    for value in ("[/x]", "[red]zz", ":x:", "a:smile:b"):  # nor an emoji code turned into an emoji
         assert f"'{value}'" in chimera("metrics", "--client", value, "--json").one_line_error()
 
 

@@ -31,8 +31,8 @@ app.add_typer(sop_app, name="sop")
 app.add_typer(play_app, name="play")
 app.add_typer(user_app, name="user")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(emoji=False)  # `:x:` in a name or a file is text, not an emoji code
+err = Console(stderr=True, emoji=False)
 
 
 def emit_json(payload: Any) -> None:
