@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, func, select
 
-from chimera.as_of import default_day
+from chimera.as_of import default_day, store_zone
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import Decision, EvidenceRecord, IngestRun, Job, MetricPoint, Play, PlayRun
@@ -46,7 +46,7 @@ def _freshness(session: Session, client: ClientContext, today: date, max_days: i
         IngestRun.company_id == client.company_id).group_by(IngestRun.source)).all())
     out = []
     for source, last_day in rows:
-        behind = (today - last_day).days if last_day else None
+        behind = max(0, (today - last_day).days) if last_day else None  # data dated ahead of the clock is not behind
         out.append(SourceFreshness(source=source, last_day=last_day, last_ingest=last_ingest.get(source),
                                    days_behind=behind, ok=behind is not None and behind <= max_days))
     return out
@@ -76,15 +76,17 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
 def _checked_days(session: Session, client: ClientContext, today: date | None,
                   now: datetime) -> tuple[date, date, str]:
     """The day checked as, the day whose KPIs are judged and the as-of note. Given ``today``, the
-    day before it is judged; else today is the day after the newest data and the commands' default
-    day is judged (a morning export's partial day would read as a crash and call for plays)."""
+    day before it is judged. Else today is the store's own date (client.yml ``timezone``), so an
+    export that stopped arriving reads as behind (manual §6.1: ingestion completed?), and the
+    KPIs are judged on the commands' default day (a morning export's partial day would read as
+    a crash and call for plays)."""
     if today is not None:
         return today, today - timedelta(days=1), ""
+    local = now.astimezone(store_zone(client.config.timezone)).date()
     default = default_day(session, client.company_id, client.config.timezone)
-    newest = default.left_out or default.day
-    if newest is None or default.day is None:
-        return now.date(), now.date() - timedelta(days=1), ""
-    return newest + timedelta(days=1), default.day, default.note
+    if default.day is None:
+        return local, local - timedelta(days=1), ""
+    return local, default.day, default.note
 
 
 class MonthlyReview(BaseModel):

@@ -6,7 +6,7 @@ chat's 'why was this play suggested' and 'Today's checks', `chimera daily`, `chi
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from html import escape
 from pathlib import Path
 
@@ -77,8 +77,13 @@ def test_why_was_a_play_suggested_says_why_its_day(morning) -> None:
 
 def test_daily_check_judges_the_default_day_and_says_why(morning) -> None:
     ctx, note = morning
-    report = daily_check(ctx)
-    assert report.as_of_note == note and report.today == left_out(ctx) + timedelta(days=1)
+    now = datetime.combine(left_out(ctx) + timedelta(days=3), time(9), UTC)
+    report = daily_check(ctx, now=now)
+    assert report.as_of_note == note and report.today == now.date(), "today is the store's date, not the data's"
+    shopify = next(f for f in report.freshness if f.source == "shopify")
+    assert shopify.days_behind == (now.date() - shopify.last_day).days and shopify.ok, "within the allowance"
+    later = daily_check(ctx, now=now + timedelta(days=30))
+    assert not later.ok and all(not f.ok for f in later.freshness), "an export that stopped arriving is stale"
     judged = evaluate_kpis(ctx, store=False)  # the default day, as chimera kpis judges it
     assert [k["id"] for k in report.critical] == [k.id for k in judged.kpis if k.status == "CRITICAL"]
     assert "as_of_note" in report.to_json()
