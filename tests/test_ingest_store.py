@@ -345,7 +345,8 @@ def test_fiverr_needs_a_mapping_then_uses_it(chimera_home: Path, tmp_path: Path)
     client = add_client("t")
     path = tmp_path / "fiverr.csv"
     path.write_text("Order,When,Earned,State,On time,Reply h\nFO1,04/03/2026,$40.00,Completed,yes,2\n"
-                    "FO2,04/03/2026,$15.50,Cancelled,,30\nFO3,05/03/2026,20,completed,no,\n")
+                    "FO2,04/03/2026,$15.50,Cancelled,,30\nFO3,05/03/2026,20,completed,no,\n"
+                    "FO4,05/03/2026,0,cancelled,,24\n")  # 24 h is not "< 24 h" (DATA.md)
     with pytest.raises(IngestError, match=r"client\.yml"):
         ingest_file(client, path, kind="fiverr_orders")
     yml = client.folder / "client.yml"
@@ -360,7 +361,8 @@ def test_fiverr_needs_a_mapping_then_uses_it(chimera_home: Path, tmp_path: Path)
     assert series["fiverr_orders"][date(2026, 3, 4)] == 2
     assert series["fiverr_earnings"][date(2026, 3, 4)] == Decimal("40.00")
     assert series["fiverr_delivered_on_time"] == {date(2026, 3, 4): 1, date(2026, 3, 5): 0}
-    assert series["fiverr_responded_24h"][date(2026, 3, 4)] == 1
+    assert series["fiverr_responded_24h"] == {date(2026, 3, 4): 1, date(2026, 3, 5): 0}
+    assert series["fiverr_inquiries"] == {date(2026, 3, 4): 2, date(2026, 3, 5): 1}
 
 
 @pytest.mark.postgres

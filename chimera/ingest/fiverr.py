@@ -175,7 +175,7 @@ def _metrics(mapping: FiverrMapping, fmt: MoneyFormat) -> list[pl.Expr]:
     if mapping.response_hours:
         hours = money_decimal(pl.col("response_hours"), fmt)
         out += [hours.is_not_null().sum().alias("fiverr_inquiries"),
-                (hours <= 24).sum().alias("fiverr_responded_24h")]
+                (hours < 24).sum().alias("fiverr_responded_24h")]  # DATA.md: responded in < 24 h
     return out
 
 
