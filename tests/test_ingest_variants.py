@@ -390,8 +390,9 @@ def test_stripe_balance_report(chimera_home: Path, tmp_path: Path) -> None:
 
 
 def test_a_balance_report_replaces_the_payments_export_on_its_days(chimera_home: Path, tmp_path: Path) -> None:
-    """Both are Stripe: the later file's days replace the earlier one's (never added twice); the days the
-    balance report covers lose the attempt counts it cannot know."""
+    """Both are Stripe: the later file's days replace the earlier one's figures (never added twice); the
+    attempt counts a balance report cannot know stay as the payments export gave them (the failed
+    payment rate still reads), never erased by a file that says nothing of them."""
     client = add_client("both")
     payments = _write(tmp_path / "payments.csv", [
         STRIPE_HEADER,
@@ -404,7 +405,8 @@ def test_a_balance_report_replaces_the_payments_export_on_its_days(chimera_home:
         BALANCE_HEADER, _txn(1, "2026-05-02 04:00:00", "40.00", "1.46", "charge")]))
     series = _series(client)
     assert series["stripe_gross"] == {date(2026, 5, 1): Decimal("25.11"), date(2026, 5, 2): Decimal("40.00")}
-    assert series["stripe_failed_payments"] == {date(2026, 5, 1): 1}
+    assert series["stripe_failed_payments"] == {date(2026, 5, 1): 1, date(2026, 5, 2): 0}
+    assert series["stripe_payments"] == {date(2026, 5, 1): 2, date(2026, 5, 2): 1}
 
 
 def test_a_balance_report_in_several_currencies_is_refused(chimera_home: Path, tmp_path: Path) -> None:
@@ -712,17 +714,21 @@ def test_money_with_an_exponent_is_not_a_number(chimera_home: Path, tmp_path: Pa
 def test_an_older_export_without_refunds_leaves_refund_metrics_missing(chimera_home: Path, tmp_path: Path) -> None:
     """DATA.md: older exports have fewer columns, and missing is never zero. Without `Refunded Amount` the
     file says nothing of refunds: refunded_amount, refunded_orders and net_revenue are not written (a
-    refund-rate KPI is then UNKNOWN, not a perfect 0 %); without `Email`, stored customers are kept."""
+    refund-rate KPI is then UNKNOWN, not a perfect 0 %). Ingested over a fuller export, it leaves the
+    refunds and customers that export gave (it cannot know better), and replaces what it does know."""
     drop = {"Refunded Amount", "Email"}
     keep = [i for i, h in enumerate(SHOPIFY_HEADER) if h not in drop]
-    client = add_client("older")
     full = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")], refunded="4.00")]
-    ingest_file(client, _write(tmp_path / "new.csv", full))
     older = _write(tmp_path / "old.csv", [[r[i] for i in keep] for r in full])
-    summary = ingest_file(client, older)
+    summary, alone = _ingest(older)
+    assert summary.rejected == [] and alone["total_sales"] == {date(2026, 4, 5): Decimal("16.00")}
+    assert not {"refunded_amount", "refunded_orders", "net_revenue"} & set(alone)
+    client = add_client("older")
+    ingest_file(client, _write(tmp_path / "new.csv", full))
+    ingest_file(client, older)
     series = _series(client)
-    assert summary.rejected == [] and series["total_sales"] == {date(2026, 4, 5): Decimal("16.00")}
-    assert not {"refunded_amount", "refunded_orders", "net_revenue"} & set(series)
+    assert series["total_sales"] == {date(2026, 4, 5): Decimal("16.00")}
+    assert series["refunded_amount"] == {date(2026, 4, 5): Decimal("4.00")}, "the fuller export's refunds stay"
     with session_scope() as s:
         assert len(s.exec(select(CustomerDay).where(CustomerDay.company_id == client.company_id)).all()) == 1
 

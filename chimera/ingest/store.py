@@ -1,7 +1,8 @@
 """Writing an aggregate: one transaction that replaces the covered days, never adds to them.
 
-For the aggregate's source, every MetricPoint and CustomerDay from its first to its last day is
-deleted and rewritten, so re-ingesting the same or an overlapping export gives the same numbers.
+For the aggregate's source, every MetricPoint of the metrics it gives and every CustomerDay from its
+first to its last day is deleted and rewritten, so re-ingesting the same or an overlapping export
+gives the same numbers.
 The caller's session is one transaction: any failure leaves the database as it was.
 """
 
@@ -74,11 +75,17 @@ def write_aggregate(
 
 
 def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]) -> None:
+    """Replace the covered days' values of the metrics this export gives. A metric it cannot know
+    stays as another export of the source left it: a Stripe balance report has no failed attempts,
+    so the payments export's counts of them survive it; an older Shopify export without `Refunded
+    Amount` leaves the refunds a newer one gave."""
     first, last = agg.first_day, agg.last_day
+    metrics = sorted({r["metric"] for r in rows})
     session.execute(
         delete(MetricPoint).where(
             MetricPoint.company_id == company_id, MetricPoint.source == agg.source,
             MetricPoint.day >= first, MetricPoint.day <= last,  # type: ignore[operator]
+            MetricPoint.metric.in_(metrics),  # type: ignore[attr-defined]
         )
     )
     _insert_metrics(session, rows)
