@@ -711,6 +711,17 @@ def test_money_with_an_exponent_is_not_a_number(chimera_home: Path, tmp_path: Pa
     assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}
 
 
+def test_an_export_without_cancelled_at_leaves_cancellations_missing(chimera_home: Path, tmp_path: Path) -> None:
+    """Without `Cancelled at` the file cannot tell a cancelled order: cancelled_orders is missing (the
+    cancellation rate UNKNOWN, not 0 %), while every order placed still counts."""
+    keep = [i for i, h in enumerate(SHOPIFY_HEADER) if h != "Cancelled at"]
+    rows = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")]),
+            *_order("#2", "2026-04-06 11:00:00 -0400", [(2, "5.00")])]
+    summary, series = _ingest(_write(tmp_path / "orders.csv", [[r[i] for i in keep] for r in rows]))
+    assert summary.rejected == [] and "cancelled_orders" not in series
+    assert series["orders"] == series["orders_placed"] == {date(2026, 4, 5): 1, date(2026, 4, 6): 1}
+
+
 def test_an_older_export_without_refunds_leaves_refund_metrics_missing(chimera_home: Path, tmp_path: Path) -> None:
     """DATA.md: older exports have fewer columns, and missing is never zero. Without `Refunded Amount` the
     file says nothing of refunds: refunded_amount, refunded_orders and net_revenue are not written (a

@@ -267,7 +267,10 @@ def aggregate_shopify(
 
 
 NEEDS = {"refunded": ("refunded_amount", "refunded_orders", "net_revenue"), "discount": ("discounts",),
-         "shipping": ("shipping",), "taxes": ("taxes",)}
+         "shipping": ("shipping",), "taxes": ("taxes",), "cancelled_at": ("cancelled_orders",)}
+"""The metrics an export without the column cannot know. Without `Cancelled at` no order reads as
+cancelled: orders and the sums count every order placed, but cancelled_orders is missing, not a
+made-up 0 (the cancellation rate is then UNKNOWN, not a perfect 0 %)."""
 
 
 def _known(days: DayMetrics, absent: set[str]) -> DayMetrics:
