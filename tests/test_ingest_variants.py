@@ -91,15 +91,17 @@ def _adder(day: dict[str, Decimal]):
     return add
 
 
-def _filled(days: dict[date, dict[str, Decimal]], metrics: list[str]) -> Series:
-    """Per-metric series; a day inside the export's range without rows is zero (orders, payments)."""
+def _filled(days: dict[date, dict[str, Decimal]], metrics: list[str], unknown: set[date] = frozenset()) -> Series:
+    """Per-metric series; a day inside the export's range without rows is zero (orders, payments),
+    unless all its records were rejected (``unknown``: missing, not zero)."""
     out: Series = {m: {} for m in metrics}
     if not days:
         return {}
     day, last = min(days), max(days)
     while day <= last:
         for m in metrics:
-            out[m][day] = days.get(day, {}).get(m, Decimal(0))
+            if day in days or day not in unknown:
+                out[m][day] = days.get(day, {}).get(m, Decimal(0))
         day += timedelta(days=1)
     return out
 
@@ -111,10 +113,13 @@ def reference_shopify(path: Path) -> tuple[Series, set[str]]:
         orders.setdefault(row.get("name", ""), []).append(row)
     days: dict[date, dict[str, Decimal]] = {}
     rejected: set[str] = set()
+    rejected_days: set[date] = set()
     for name, rows in orders.items():
         head = next((r for r in rows if r.get("subtotal")), rows[0])  # order-level fields: the order's first row
         if any(_bad_shopify_row(r, r is head) for r in rows):
             rejected.add(name)
+            if (day := _local_day(head.get("created at", ""))) is not None:  # a bad date has no day
+                rejected_days.add(day)
             continue
         d = days.setdefault(_local_day(head["created at"]), {})
         add = _adder(d)
@@ -133,7 +138,7 @@ def reference_shopify(path: Path) -> tuple[Series, set[str]]:
     for d in days.values():
         d["net_revenue"] = d.get("total_sales", Decimal(0)) - d.get("refunded_amount", Decimal(0))
     metrics = [*SHOPIFY_COUNTS, "gross_sales", *SHOPIFY_SUMS.values(), "net_revenue"]
-    return _filled(days, metrics), rejected
+    return _filled(days, metrics, rejected_days), rejected
 
 
 def reference_stripe(path: Path) -> Series:
@@ -711,6 +716,25 @@ def test_money_with_an_exponent_is_not_a_number(chimera_home: Path, tmp_path: Pa
     assert series["gross_sales"] == {date(2026, 4, 5): Decimal("30.00")}
 
 
+def test_a_day_whose_only_orders_are_rejected_is_not_a_day_without_orders(chimera_home: Path, tmp_path: Path) -> None:
+    """The file shows an order on 04-02 but counts none there (its Total is `#VALUE!`): the day is
+    missing, never 0 orders (a collapse that would trigger plays), and what an earlier export stored
+    for it stays. Days with a good order beside a rejected one are counted as DATA.md says."""
+    def orders(bad_total: str) -> list[list[str]]:
+        return [SHOPIFY_HEADER, *_order("#1", "2026-04-01 10:00:00 -0400", [(1, "10.00")]),
+                *_order("#2", "2026-04-02 10:00:00 -0400", [(1, "10.00")], total=bad_total),
+                *_order("#3", "2026-04-03 10:00:00 -0400", [(1, "10.00")]),
+                *_order("#4", "2026-04-03 11:00:00 -0400", [(1, "10.00")], total=bad_total)]
+
+    summary, series = _ingest(_write(tmp_path / "bad.csv", orders("#VALUE!")))
+    assert [r.order for r in summary.rejected] == ["#2", "#4"]
+    assert series["orders_placed"] == {date(2026, 4, 1): 1, date(2026, 4, 3): 1}, "04-02 missing, not 0"
+    client = add_client("earlier")
+    ingest_file(client, _write(tmp_path / "good.csv", orders("16.00")))
+    ingest_file(client, tmp_path / "bad.csv")
+    assert _series(client)["orders_placed"] == {date(2026, 4, 1): 1, date(2026, 4, 2): 1, date(2026, 4, 3): 1}
+
+
 def test_an_export_without_cancelled_at_leaves_cancellations_missing(chimera_home: Path, tmp_path: Path) -> None:
     """Without `Cancelled at` the file cannot tell a cancelled order: cancelled_orders is missing (the
     cancellation rate UNKNOWN, not 0 %), while every order placed still counts."""
@@ -959,3 +983,15 @@ def test_analytics_counts_written_as_floats(chimera_home: Path, tmp_path: Path) 
     assert [(r.line, r.column, r.value) for r in summary.rejected] == [(4, "sessions", "100.5")]
     assert series["sessions"] == {date(2026, 4, 1): 2076, date(2026, 4, 2): 2760}
     assert series["users"] == {date(2026, 4, 1): 1675}
+
+
+def test_a_stripe_day_whose_only_charges_are_rejected_is_missing(chimera_home: Path, tmp_path: Path) -> None:
+    path = _write(tmp_path / "stripe.csv", [
+        STRIPE_HEADER,
+        ["ch_1", "2026-05-01 03:48:05", "25.00", "0.00", "usd", "true", "25.00", "0.00", "usd", "1.03", "Paid"],
+        ["ch_2", "2026-05-02 04:00:00", "N/A", "0.00", "usd", "true", "N/A", "0.00", "usd", "1.26", "Paid"],
+        ["ch_3", "2026-05-03 04:00:00", "40.00", "0.00", "usd", "true", "40.00", "0.00", "usd", "1.46", "Paid"],
+    ])
+    summary, series = _ingest(path)
+    assert [r.order for r in summary.rejected] == ["ch_2"]
+    assert series["stripe_payments"] == {date(2026, 5, 1): 1, date(2026, 5, 3): 1}, "05-02 missing, not 0"

@@ -87,6 +87,9 @@ class Aggregate:
     customers: pl.DataFrame | None = None
     """Columns day, customer (pseudonym), orders; None for sources without customers."""
     fill_zero: bool = True
+    unknown_days: set[date] = field(default_factory=set)
+    """Days inside the range whose every record was rejected: the file shows something happened but
+    counts nothing, so they are neither zero-filled nor replaced (what is stored stays, else missing)."""
     pending: Callable[[], list[Rejection]] | None = None
     """Rejections still being located in the file (physical lines); ``settle`` waits for them."""
 

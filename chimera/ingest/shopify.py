@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -252,9 +253,10 @@ def aggregate_shopify(
         missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], shown_order(), HEADERS, key="_order")
-    days, orders, customers = _sums(rows, errors, fmt, pseudonym, path)
+    days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path)
     days, customers = _known(days, absent), None if "email" in absent else customers
-    agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers)
+    agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers,
+                    unknown_days=rejected_days - set(days))
     if not errors.height:
         return agg
     pool = ThreadPoolExecutor(max_workers=1)  # started after the sums: polars had both cores until now
@@ -285,8 +287,9 @@ def _known(days: DayMetrics, absent: set[str]) -> DayMetrics:
 def _sums(
     rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str],
     path: Path | str = "",
-) -> tuple[DayMetrics, int, pl.DataFrame]:
-    """Per-day metrics, orders ingested and customer-days over the orders without a bad cell.
+) -> tuple[DayMetrics, int, pl.DataFrame, set[date]]:
+    """Per-day metrics, orders ingested, customer-days over the orders without a bad cell, and the
+    days of the rejected orders (a day with only rejected orders is not a day without orders).
 
     On a real store, with about as many distinct customers as orders, hashing emails is the largest
     step: polars-hash does it inside the same parallel plan as the sums."""
@@ -311,20 +314,21 @@ def _sums(
         orders.select(pl.col("currency").str.strip_chars().str.to_uppercase().replace("", None).drop_nulls()
                       .unique().sort()),  # `USD`, `usd` and `USD ` are one currency
         orders.select(pl.len()),
+        lines.filter(~pl.col("ok") & pl.col("_first")).select(pl.col("day").drop_nulls().unique()),
     ]
     hashed = pseudonym.expr(pl.col("email")) if isinstance(pseudonym, Pseudonymizer) else None
     if hashed is not None:  # one parallel plan: the pseudonyms are computed by polars
         customers_q = _per_day(_customer_orders(orders).select("day", hashed.alias("customer")), "customer")
-        daily, currencies, count, customers = pl.collect_all([*queries, customers_q])
+        daily, currencies, count, rejected, customers = pl.collect_all([*queries, customers_q])
     else:  # a salt that is not text: emails hash in Python while the sums run in a polars thread
         per_day = _per_day(_customer_orders(orders), "email").collect()
         with ThreadPoolExecutor(max_workers=1) as pool:  # polars releases the GIL
             sums = pool.submit(pl.collect_all, queries)
             customers = _customers(per_day, pseudonym)
-            daily, currencies, count = sums.result()
+            daily, currencies, count, rejected = sums.result()
     if currencies.height > 1:
         _mixed_currencies(rows, path)
-    return day_metrics(daily, COUNTS, MONEY, fmt.scale), int(count.item()), customers
+    return day_metrics(daily, COUNTS, MONEY, fmt.scale), int(count.item()), customers, set(rejected["day"].to_list())
 
 
 def _ok_mask(rows: pl.DataFrame, errors: pl.DataFrame) -> pl.Expr | pl.Series:

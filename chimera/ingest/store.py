@@ -39,7 +39,7 @@ def metric_rows(agg: Aggregate, company_id: int, run_id: int) -> list[dict]:
     day, last = agg.first_day, agg.last_day
     assert day is not None and last is not None
     while day <= last:
-        values = agg.days.get(day) or (template if agg.fill_zero else {})
+        values = agg.days.get(day) or (template if agg.fill_zero and day not in agg.unknown_days else {})
         rows += [
             {"company_id": company_id, "metric": m, "day": day, "source": agg.source, "value": _value(v),
              "ingest_run_id": run_id}
@@ -86,6 +86,7 @@ def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]
             MetricPoint.company_id == company_id, MetricPoint.source == agg.source,
             MetricPoint.day >= first, MetricPoint.day <= last,  # type: ignore[operator]
             MetricPoint.metric.in_(metrics),  # type: ignore[attr-defined]
+            MetricPoint.day.not_in(sorted(agg.unknown_days)),  # type: ignore[attr-defined]
         )
     )
     _insert_metrics(session, rows)

@@ -123,10 +123,13 @@ def aggregate_stripe(
     # a column the export left out (Stripe's column picker) is unknown for every day, never 0
     unknown = {m for m, col in (("stripe_fees", "fee"), ("stripe_refunded", refunded)) if col in absent}
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
+    bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
+    rejected_days = set(bad_rows.select(stripe_day(pl.col("created"), day_first).drop_nulls()).to_series().to_list())
     return Aggregate(
         kind=kind,
         days={d: {m: v for m, v in values.items() if m not in unknown} for d, values in days.items()},
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
+        unknown_days=rejected_days - set(days),  # every charge of the day rejected: missing, not 0
     )
