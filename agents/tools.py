@@ -17,7 +17,14 @@ from chimera.db.engine import session_scope
 from chimera.db.models import EvidenceRecord, PlayRun
 from chimera.metrics import load_series
 from chimera.sop.index import search
+from chimera.sop.models import SopHit
 from chimera.sop.safety import sanitize_for_prompt
+
+
+def sop_fact(hit: SopHit) -> dict[str, Any]:
+    """One search hit as a model reads it: where to cite it and its text quoted as untrusted."""
+    return {"file": hit.file, "heading": hit.heading, "title": hit.title, "line": hit.line,
+            "excerpt": sanitize_for_prompt(hit.excerpt, hit.file)}
 
 
 class Toolbox:
@@ -65,16 +72,21 @@ class Toolbox:
         return {d.isoformat(): str(v) for d, v in sorted(series.get(metric, {}).items())}
 
     def explain_play(self, play_id: str) -> dict[str, Any]:
-        """The play's definition and its latest suggestion's explanation (trigger, numbers, rank)."""
+        """The play's definition (with its trigger rule) and its latest suggestion's explanation
+        (trigger, numbers, rank). A run logged by hand is no suggestion: ``latest`` stays empty
+        until a cycle suggests the play, so nobody reads "why suggested" into a manual run."""
         play = self.client.configs.play(play_id)
         with session_scope() as s:
             run = s.exec(select(PlayRun).where(PlayRun.company_id == self.client.company_id,
-                                               PlayRun.play_id == play_id).order_by(PlayRun.created_at.desc())  # type: ignore[attr-defined]
+                                               PlayRun.play_id == play_id, PlayRun.source == "cycle")
+                         .order_by(PlayRun.created_at.desc())  # type: ignore[attr-defined]
                          ).first()
             explanation = dict(run.explanation) if run else {}
+            run_id = run.run_id if run else None
         return {"play": play.id, "label": play.label, "description": play.description, "owner": play.owner,
                 "impact": play.impact, "effort": play.effort, "sops": list(play.sops),
-                "evidence_kpis": list(play.evidence.kpis), "latest": explanation}
+                "trigger_rule": play.trigger.model_dump(mode="json", by_alias=True),
+                "evidence_kpis": list(play.evidence.kpis), "latest": explanation, "run_id": run_id}
 
     def evidence(self, play_id: str | None = None) -> list[dict[str, Any]]:
         """Evidence records (before/after, no control group) of executed plays."""
@@ -86,10 +98,13 @@ class Toolbox:
 
     def sop_search(self, query: str, library: str | None = None) -> list[dict[str, Any]]:
         """The best SOP sections for a question, with file and heading to cite (text is quoted, untrusted)."""
+        return [sop_fact(h) for h in self.sop_hits(query, library)]
+
+    def sop_hits(self, query: str, library: str | None = None) -> list[SopHit]:
+        """The same sections unwrapped, for a person's citation only: a model gets ``sop_search``,
+        whose quoting markers would be noise on a screen (not a tool, never given to a model)."""
         libs = [library] if library else self.libraries
-        hits = search(query, libraries=libs or None, limit=3)
-        return [{"file": h.file, "heading": h.heading, "title": h.title, "line": h.line,
-                 "excerpt": sanitize_for_prompt(h.excerpt, h.file)} for h in hits]
+        return search(query, libraries=libs or None, limit=3)
 
     def propose_play(self, play_id: str) -> dict[str, Any]:
         """Preview the ChangeSets a play's job plan would produce. A proposal only: nothing is applied or
