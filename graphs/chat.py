@@ -7,6 +7,7 @@ model writes the prose from the same facts and the truth guard rejects any figur
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import re
@@ -17,19 +18,32 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from agents.prompting import render
-from agents.tools import Toolbox
+from agents.tools import Toolbox, sop_fact
 from chimera import settings
 from chimera.clients import ClientContext
-from chimera.config.loader import load_config_set
+from chimera.config.loader import load_config_set, suggest
 from chimera.config.models import Commander as CommanderSpec
 from chimera.errors import ChimeraError
 from chimera.llm.provider import backend_info
-from graphs.ui_models import ChatReply, ProfileInfo, as_of_line, fmt_value, kpi_table
+from graphs.ui_models import (
+    ChatReply,
+    ProfileInfo,
+    as_of_line,
+    fmt_value,
+    help_markdown,
+    kpi_list,
+    kpi_table,
+    sop_citation,
+    trigger_kpi_ids,
+    trigger_text,
+)
 
 log = logging.getLogger(__name__)
 
 COMMAND_CENTER = "Command Center"
-IntentKind = Literal["cycle", "daily", "kpis", "why", "evidence", "chart", "question"]
+IntentKind = Literal["cycle", "daily", "kpis", "why", "evidence", "chart", "question", "help", "unknown_kpi"]
+MAX_CHARS = 2_000  # what of a message is read: any real question fits; a pasted file costs no more
+ECHO_CHARS = 160  # what of it is quoted back in a reply heading
 
 # keyword -> commander, checked in order (first hit wins); whole words, plural-tolerant
 ROUTES: list[tuple[str, tuple[str, ...]]] = [
@@ -42,15 +56,67 @@ ROUTES: list[tuple[str, tuple[str, ...]]] = [
 DEFAULT_COMMANDER = "evidence_commander_ai"
 
 
+# a person's everyday words for a KPI -> KPI ids (kept when the client has them); ids and labels
+# (with or without their parenthetical) are names already
+KPI_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "revenue": ("net_revenue",), "sales": ("net_sales",), "conversion": ("conversion_rate",),
+    "order value": ("aov",), "basket size": ("aov",), "refund": ("refund_rate_orders", "refund_rate_amount"),
+    "traffic": ("sessions",), "visits": ("sessions",), "cancellation": ("cancellation_rate",),
+    "discount": ("discount_rate",), "repeat purchase": ("repeat_purchase_rate",),
+    "failed payment": ("failed_payment_rate",), "payment fee": ("stripe_fee_share",),
+}
+# words of a request for every KPI's status ("show me the kpis", "how are my KPIs doing?"), singular
+KPI_WORDS = frozenset({"kpi", "metric"})
+STATUS_FILLER = frozenset(
+    "a about all and are at can check current currently display do doing give going health how i is key list "
+    "latest like look looking me my now of on our overview performance indicator please report see show state "
+    "status summary tell the this today us view week weekly what with you".split())
+# words intents hinge on, singular: a near miss of one of these ("staus", "evidnce") is read as it
+INTENT_WORDS = frozenset(
+    "show list status evidence cycle weekly daily today check suggested recommended chart plot graph "
+    "display kpi metric doing overview summary".split())
+METRIC_NOUNS = ("rate", "margin", "ratio", "share", "score", "value", "percentage", "churn", "cost", "total")
+
+
 class Intent(BaseModel):
     kind: IntentKind
     play_id: str | None = None
     kpi_id: str | None = None
+    kpi_ids: list[str] = []
+    """Every KPI the message names (``kpi_id`` is the first, the one charted)."""
+    asked: str | None = None
+    """A play or KPI the message names that the client does not have (said so, not guessed)."""
 
 
 def _words(text: str) -> set[str]:
     words = re.findall(r"[a-z0-9_]+", text.lower())
     return set(words) | {w[:-1] for w in words if w.endswith("s")} | {w[:-2] for w in words if w.endswith("es")}
+
+
+def clip(text: str) -> str:
+    """The part of a message that is read: a 540 kB paste costs what a question does."""
+    return str(text)[:MAX_CHARS]
+
+
+def _singular(word: str) -> str:
+    """``kpis`` -> ``kpi``, ``refunds`` -> ``refund``; leaves ``status``, ``this``, ``less``."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us")) and word != "this" \
+        else word
+
+
+def _tokens(text: str) -> list[str]:
+    """Lower-case words, apostrophes dropped (``what's`` -> ``whats``), ``_`` as a space, singular:
+    the one form intents and KPI names are compared in."""
+    text = re.sub(r"['’‘`]", "", text.lower())
+    return [_singular(w) for w in re.findall(r"[a-z0-9]+", text)]
+
+
+def normalize(text: str, vocabulary: frozenset[str] = frozenset()) -> str:
+    """``_tokens`` joined, each word of 5+ letters that is a near miss of a known word (an intent
+    word or a KPI name's word) read as that word: cheap typo tolerance without a keyword list."""
+    known = INTENT_WORDS | vocabulary
+    return " ".join(w if w in known or len(w) < 5 else next(iter(difflib.get_close_matches(w, known, 1, 0.82)), w)
+                    for w in _tokens(clip(text)))
 
 
 def base_configs():
@@ -80,20 +146,36 @@ def route(text: str, profile: str | None) -> str:
     for p in profiles():
         if p.commander and profile in (p.name, p.commander):
             return p.commander
-    words = _words(text)
+    words = _words(clip(text))
     for commander, keys in ROUTES:
         if words & set(keys):
             return commander
     return DEFAULT_COMMANDER
 
 
-def _find_kpi(text: str, kpis: list[Any]) -> str | None:
-    low = " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "
-    for k in sorted(kpis, key=lambda k: -len(k.label)):
-        for name in (k.id.replace("_", " "), k.label.lower()):
-            if f" {re.sub(r'[^a-z0-9]+', ' ', name).strip()} " in low:
-                return k.id
-    return None
+def _kpi_names(kpis: list[Any]) -> dict[str, list[str]]:
+    """Normalised name -> KPI ids, for every way a person names a KPI: its id, its label with and
+    without the parenthetical, and the everyday synonyms of ``KPI_SYNONYMS`` the client has."""
+    names: dict[str, list[str]] = {}
+    ids = {k.id for k in kpis}
+    pairs = [(n, k.id) for k in kpis for n in (k.id, k.label, re.sub(r"\(.*?\)", " ", k.label))]
+    pairs += [(alias, kpi) for alias, targets in KPI_SYNONYMS.items() for kpi in targets if kpi in ids]
+    for name, kpi in pairs:
+        key = " ".join(_tokens(name))
+        if key and kpi not in names.setdefault(key, []):
+            names[key].append(kpi)
+    return names
+
+
+def _find_kpis(norm: str, kpis: list[Any]) -> list[str]:
+    """The KPIs a normalised message names, in the order it names them; a longer name wins over
+    a shorter one inside it ("refund rate orders" is one KPI, "refunds" both refund rates)."""
+    text, found = f" {norm} ", []
+    for name, ids in sorted(_kpi_names(kpis).items(), key=lambda p: -len(p[0])):
+        while (at := text.find(f" {name} ")) >= 0:
+            found += [(at, kpi) for kpi in ids]
+            text = text[:at] + " |" * (name.count(" ") + 1) + " " + text[at + len(name) + 2:]
+    return list(dict.fromkeys(kpi for _at, kpi in sorted(found)))
 
 
 def _find_play(text: str, plays: list[Any]) -> str | None:
@@ -104,27 +186,69 @@ def _find_play(text: str, plays: list[Any]) -> str | None:
     return None
 
 
+_WHY_NAME = re.compile(r"\bwhy\b\s+(?:(?:was|is|were|did|has|have|got)\s+)?(?P<name>.+?)\s+(?:(?:been|get|got)\s+)?"
+                       r"(?:suggest|recommend)")
+_DEICTIC = frozenset("a an any it my next one our play that the these this those top first last latest you we".split())
+
+
+def _asked_play(low: str) -> str | None:
+    """The play a 'why was X suggested?' names, when it names one ("this play" names none)."""
+    m = _WHY_NAME.search(low)
+    words = [w.strip("'\"`?*") for w in m.group("name").split()] if m else []
+    name = " ".join(w for w in words if w and w not in _DEICTIC)
+    return name if name and len(name.split()) <= 5 else None
+
+
+_ASKED_KPI = re.compile(
+    r"^(?:show|chart|plot|graph|display)(?: me)?(?: the| our| my)? (?P<shown>.+)$"
+    r"|^(?:what|whats|how)(?: is| are| was)?(?: the| our| my| a)? (?P<named>.+ (?:" + "|".join(METRIC_NOUNS) + r"))$")
+
+
+def _asked_kpi(norm: str) -> str | None:
+    """The KPI-like name asked for ("show churn rate", "what is the profit margin") when no KPI of
+    the client is named: it must be told that there is no such KPI, not shown others."""
+    m = _ASKED_KPI.match(re.sub(r"\b(please|now|today|this week)\b", " ", norm).strip())
+    name = " ".join((m.group("shown") or m.group("named") or "").split()) if m else ""
+    return name if name and len(name.split()) <= 5 and "play" not in name.split() else None
+
+
+def _asks_kpi_status(norm: str) -> bool:
+    """True for "show me the kpis", "how are my KPIs doing?", "what's the status of my kpis?":
+    a KPI word and nothing but status words around it."""
+    words = set(norm.split())
+    return bool(words & KPI_WORDS) and words <= STATUS_FILLER | KPI_WORDS
+
+
+def _vocabulary(configs: Any) -> frozenset[str]:
+    """The words of every KPI name (typo tolerance for "show revenu")."""
+    return frozenset(w for name in _kpi_names(configs.kpis.kpis) for w in name.split())
+
+
 def parse_intent(text: str, configs: Any = None) -> Intent:
     """What the person asked for; anything not recognized is a free question for a commander."""
     configs = configs or base_configs()
-    low = " ".join(text.lower().split())
+    low = " ".join(clip(text).lower().split())
+    norm = normalize(low, _vocabulary(configs))
+    if not norm or re.fullmatch(r"(help|what can (you|i) (do|ask)( here)?|hello|hi)", norm):
+        return Intent(kind="help")
     play_id = _find_play(low, configs.plays.plays)
-    if re.search(r"\b(run|start|resume)\b.*\bcycle\b|^weekly cycle", low):
+    if re.search(r"\b(run|start|resume)\b.*\bcycle\b|^weekly cycle", norm):
         return Intent(kind="cycle")
-    if re.search(r"today'?s checks?|daily checks?|\bdaily\b", low):
+    if re.search(r"\btodays? check|\bdaily\b", norm):
         return Intent(kind="daily")
-    if re.search(r"\bwhy\b.*\b(suggest|recommend|play)", low):
-        return Intent(kind="why", play_id=play_id)
-    if re.search(r"\b(show|list)\b.*\bevidence\b|^evidence\b", low):
+    if re.search(r"\bwhy\b.*\b(suggest|recommend|play)", norm):
+        return Intent(kind="why", play_id=play_id, asked=None if play_id else _asked_play(low))
+    if re.search(r"\b(show|list)\b.*\bevidence\b|^evidence\b", norm):
         return Intent(kind="evidence", play_id=play_id)
-    if re.search(r"\bkpis?\b.*\bstatus\b|^kpis?\b|\bstatus of (the )?kpis?\b", low):
+    if re.search(r"\bkpi\b.*\bstatus\b|^kpi\b|\bstatus of (the )?kpi\b", norm) or _asks_kpi_status(norm):
         return Intent(kind="kpis")
-    m = re.match(r"(show|chart|plot|graph)\b(.*)", low)
-    if m:
-        kpi = _find_kpi(m.group(2), configs.kpis.kpis)
-        if kpi:
-            return Intent(kind="chart", kpi_id=kpi)
-    return Intent(kind="question", play_id=play_id)
+    kpis = _find_kpis(norm, configs.kpis.kpis)
+    if kpis and re.match(r"(show|chart|plot|graph|display)\b", norm):
+        return Intent(kind="chart", kpi_id=kpis[0], kpi_ids=kpis)
+    asked = None if kpis or play_id else _asked_kpi(norm)
+    if asked:
+        return Intent(kind="unknown_kpi", asked=asked)
+    return Intent(kind="question", play_id=play_id, kpi_id=kpis[0] if kpis else None, kpi_ids=kpis)
 
 
 def _spec(client: ClientContext, commander_id: str) -> CommanderSpec:
@@ -161,7 +285,9 @@ def _daily(client: ClientContext) -> tuple[str, list[Any]]:
     return "\n".join(lines), [r.model_dump(mode="json")]
 
 
-def _why(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any], list[str]]:
+def _why(tb: Toolbox, play_id: str | None, asked: str | None = None) -> tuple[str, list[Any], list[str]]:
+    if play_id is None and asked:
+        return _unknown_play(tb.client, asked), [], []
     if play_id is None:
         from graphs.service import pending_decisions
 
@@ -171,30 +297,45 @@ def _why(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any], list[str]]:
         play_id = pending[0].play_id
     info = tb.explain_play(play_id)
     latest = info.get("latest") or {}
-    note = _play_note(tb.client, play_id)
+    if not latest:
+        return _not_suggested(tb, info)
+    note = cycle_notes([info["run_id"]]).get(info["run_id"], "") if info.get("run_id") else ""
     lines = [f"**Why `{play_id}` ({info['label']}) was suggested**", "", info.get("description", "").strip(), "",
              *([as_of_line(note), ""] if note else [])]
-    lines += [f"- {t}" for t in latest.get("trigger", [])] or ["- it has not been suggested yet"]
+    lines += [f"- {t}" for t in latest.get("trigger", [])]
     for kpi, v in (latest.get("kpi_values") or {}).items():
         lines.append(f"- {kpi}: {v.get('status')} at {fmt_value(v.get('value'), v.get('unit'))} "
                      f"(target {fmt_value(v.get('target'), v.get('unit'))})")
     if latest.get("why_rank"):
         lines.append(f"- rank: {latest['why_rank']}")
-    lines.append(f"- evidence KPIs: {', '.join(info['evidence_kpis'])}; SOPs: {', '.join(info['sops'])}")
+    lines.append(_play_refs(info))
     return "\n".join(lines), [info], list(info["sops"])
 
 
-def _play_note(client: ClientContext, play_id: str) -> str:
-    """The as-of note of the cycle that last suggested the play (the one ``explain_play`` shows):
-    its KPI values are of the day before the newest data when that day was in progress."""
-    from chimera.db.engine import session_scope
-    from chimera.db.models import PlayRun
+def _play_refs(info: dict[str, Any]) -> str:
+    return f"- evidence KPIs: {', '.join(info['evidence_kpis'])}; SOPs: {', '.join(info['sops'])}"
 
-    with session_scope() as s:
-        run_id = s.exec(select(PlayRun.run_id).where(PlayRun.company_id == client.company_id,
-                                                     PlayRun.play_id == play_id)
-                        .order_by(PlayRun.created_at.desc())).first()  # type: ignore[attr-defined]
-    return cycle_notes([run_id]).get(run_id, "") if run_id else ""
+
+def _unknown_play(client: ClientContext, asked: str) -> str:
+    """A 'why was X suggested?' about a play the library does not have: said, with a near name."""
+    ids = [p.id for p in client.configs.plays.plays]
+    near = suggest(asked.replace(" ", "_").replace("-", "_"), ids)
+    return f"There is no play `{asked}` in the play library{near}. Its plays: {', '.join(f'`{i}`' for i in ids)}."
+
+
+def _not_suggested(tb: Toolbox, info: dict[str, Any]) -> tuple[str, list[Any], list[str]]:
+    """A play no cycle has suggested: say so, and what would make it fire, with its trigger KPIs
+    now (a run logged by hand is no suggestion)."""
+    units = {k.id: k.unit for k in tb.client.configs.kpis.kpis}
+    rule = info.get("trigger_rule") or {}
+    kpis = tb.kpi_statuses(trigger_kpi_ids(rule)) if rule else []
+    lines = [f"`{info['play']}` ({info['label']}) has not been suggested by any cycle for {tb.client.name} yet.",
+             "", info.get("description", "").strip(), ""]
+    if rule:
+        lines += [f"**Its trigger:** {trigger_text(rule, units)}.", "",
+                  f"**Its trigger KPIs as of {tb.as_of.isoformat()}:**", "", _noted(tb) + kpi_table(kpis), ""]
+    lines.append(_play_refs(info))
+    return "\n".join(lines), [info, {"as_of": tb.as_of.isoformat(), "kpis": kpis}], list(info["sops"])
 
 
 def _named(confounders: list[dict[str, Any]]) -> str:
@@ -243,59 +384,99 @@ def _evidence_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _chart_text(tb: Toolbox, kpi_id: str) -> tuple[str, list[Any]]:
-    kpi = tb.client.configs.kpi(kpi_id)
-    status = tb.kpi_statuses([kpi_id])
-    text = f"**{kpi.label}** (`{kpi_id}`, {kpi.window} window)\n\n{_noted(tb)}{kpi_table(status)}"
+def _chart_text(tb: Toolbox, kpi_ids: list[str]) -> tuple[str, list[Any]]:
+    """The KPIs named (the first one charted by the UI), each in the table."""
+    status = tb.kpi_statuses(kpi_ids)
+    heads = [f"**{k.label}** (`{k.id}`, {k.window} window)" for k in map(tb.client.configs.kpi, kpi_ids)]
+    text = f"{' · '.join(heads)}\n\n{_noted(tb)}{kpi_table(status)}"
     return text, [status]
 
 
-def _question(tb: Toolbox, spec: CommanderSpec, text: str) -> tuple[str, list[Any], list[str]]:
-    hits = tb.sop_search(text)
-    kpi = _find_kpi(text, tb.client.configs.kpis.kpis)
-    kpis = tb.kpi_statuses([kpi] if kpi else None)
-    shown = kpis if kpi else [k for k in kpis if k["status"] != "OK"][:6]
-    lines = [f"**{spec.label}** on “{text.strip()}”:", ""]
+def _echo(text: str) -> str:
+    """The question as quoted back: one line, at most ``ECHO_CHARS``."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= ECHO_CHARS else flat[:ECHO_CHARS - 1].rstrip() + "…"
+
+
+def _question(tb: Toolbox, spec: CommanderSpec, text: str, kpi_ids: list[str]) -> tuple[str, list[Any], list[str]]:
+    hits = tb.sop_hits(text)
+    kpis = tb.kpi_statuses(kpi_ids or None)
+    shown = kpis if kpi_ids else [k for k in kpis if k["status"] != "OK"][:6]
+    lines = [f"**{spec.label}** on “{_echo(text)}”:", ""]
     if shown:
         lines += ["KPIs that bear on it:", "", _noted(tb) + kpi_table(shown), ""]
     if hits:
         lines.append("Relevant SOPs:")
-        lines += [f"- `{h['file']}` — {h['heading']}: {h['excerpt']}" for h in hits]
+        lines += [sop_citation(h) for h in hits]
     else:
         lines.append("No SOP section matches this question.")
-    facts = {"kpis": shown, "sops": hits}
-    return "\n".join(lines), [facts], [h["file"] for h in hits]
+    facts = {"kpis": shown, "sops": [sop_fact(h) for h in hits]}
+    return "\n".join(lines), [facts], [h.file for h in hits]
+
+
+def _unknown_kpi(tb: Toolbox, asked: str) -> tuple[str, list[Any]]:
+    """A KPI the client does not have: said plainly, every KPI it has listed, then what needs attention."""
+    kpis = tb.kpi_statuses()
+    lines = [f"**{tb.client.name} has no KPI named “{_echo(asked)}”.**", "",
+             f"Its KPIs: {kpi_list(kpis)}.", ""]
+    attention = [k for k in kpis if k["status"] != "OK"]
+    if attention:
+        lines += [f"Needing attention as of {tb.as_of.isoformat()}:", "", _noted(tb) + kpi_table(attention)]
+    return "\n".join(lines), [{"as_of": tb.as_of.isoformat(), "kpis": kpis}]
+
+
+def _help(client: ClientContext) -> tuple[str, list[Any]]:
+    kpis = client.configs.kpis.kpis
+    plays = client.configs.plays.plays
+    return help_markdown(client.name, re.sub(r"\s*\(.*?\)", "", kpis[0].label) if kpis else "a KPI",
+                         plays[0].id if plays else "a play"), []
+
+
+def _shortened(text: str) -> str:
+    """Says that only the start of an over-long message was read (empty when all of it was)."""
+    if len(text) <= MAX_CHARS:
+        return ""
+    return f"_Your message was {len(text):,} characters long: only its first {MAX_CHARS:,} were read._\n\n"
 
 
 def answer(client: ClientContext, commander_id: str, text: str, as_of: date | None = None) -> ChatReply:
     """Answer one chat message (every intent except running the cycle, which the UI streams)."""
     info = backend_info()
+    shortened, text = _shortened(text), clip(text)
     intent = parse_intent(text, client.configs)
     spec = _spec(client, commander_id)
     tb = Toolbox(client, as_of=as_of, libraries=list(spec.libraries) or None)
-    sops: list[str] = []
-    chart = None
-    if intent.kind == "kpis":
-        body, facts = _kpis(tb)
-    elif intent.kind == "daily":
-        body, facts = _daily(client)
-    elif intent.kind == "why":
-        body, facts, sops = _why(tb, intent.play_id)
-    elif intent.kind == "evidence":
-        body, facts = _evidence(tb, intent.play_id)
-    elif intent.kind == "chart":
-        body, facts = _chart_text(tb, intent.kpi_id or "")
-        chart = intent.kpi_id
-    else:
-        body, facts, sops = _question(tb, spec, text)
+    body, facts, sops = _body(client, tb, spec, intent, text)
     offline = info.offline
     if intent.kind == "question" and not info.offline:
         body, offline = _model_answer(client, spec, text, facts, body, as_of)
         if not offline and facts[0]["kpis"] and tb.as_of_note:  # the model may not say why its day
             body += "\n\n" + as_of_line(tb.as_of_note)
-    return ChatReply(text=_offline_prefix(offline, info.label) + body, commander=commander_id,
+    return ChatReply(text=_offline_prefix(offline, info.label) + shortened + body, commander=commander_id,
                      backend_label=info.label, offline=offline, intent=intent.kind, sops_cited=sops,
-                     chart_kpi=chart)
+                     chart_kpi=intent.kpi_id if intent.kind == "chart" else None)
+
+
+def _body(client: ClientContext, tb: Toolbox, spec: CommanderSpec, intent: Intent,
+          text: str) -> tuple[str, list[Any], list[str]]:
+    """The reply's text, the tool outputs it was built from, and the SOPs it cites."""
+    if intent.kind == "why":
+        return _why(tb, intent.play_id, intent.asked)
+    if intent.kind == "question":
+        return _question(tb, spec, text, intent.kpi_ids)
+    if intent.kind == "kpis":
+        body, facts = _kpis(tb)
+    elif intent.kind == "daily":
+        body, facts = _daily(client)
+    elif intent.kind == "evidence":
+        body, facts = _evidence(tb, intent.play_id)
+    elif intent.kind == "chart":
+        body, facts = _chart_text(tb, intent.kpi_ids)
+    elif intent.kind == "unknown_kpi":
+        body, facts = _unknown_kpi(tb, intent.asked or "")
+    else:
+        body, facts = _help(client)
+    return body, facts, []
 
 
 def _model_answer(client: ClientContext, spec: CommanderSpec, text: str, facts: list[Any],

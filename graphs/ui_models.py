@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from chimera.ingest.models import IngestSummary
 from chimera.kpi.fmt import fmt_stored
+from chimera.sop import FLAG, SopHit, is_instruction_like
 from graphs.models import CycleOutcome, PendingDecision
 
 STATUS_ICON = {"OK": "", "WARNING": "", "CRITICAL": "", "UNKNOWN": ""}  # text says it; emoji fonts vary
@@ -161,3 +162,66 @@ def kpi_table(kpis: list[dict[str, Any]]) -> str:
                      f"| {fmt_value(k.get('value'), unit)} | {fmt_value(k.get('target'), unit)} "
                      f"| {k.get('note', '')} |")
     return "\n".join(lines)
+
+
+def sop_citation(hit: SopHit) -> str:
+    """A SOP section cited for a person: title, heading, ``file:line`` and the quoted excerpt. The
+    model's quoting markers stay out (they are for models); an instruction-like excerpt is still flagged."""
+    where = hit.title if hit.heading in ("", hit.title) else f"{hit.title} › {hit.heading}"
+    flag = f"{FLAG} " if is_instruction_like(hit.excerpt) else ""
+    quote = "\n".join(f"  > {flag if i == 0 else ''}{line}".rstrip() for i, line in enumerate(hit.excerpt.splitlines()))
+    return f"- **{where}** — `{hit.file}:{hit.line}`\n{quote or '  >'}"
+
+
+def kpi_list(kpis: list[dict[str, Any]]) -> str:
+    """Every KPI as ``id`` (label), in config order: what a person may ask about."""
+    return ", ".join(f"`{k['id']}` ({k.get('label', k['id'])})" for k in kpis)
+
+
+def _cond_text(cond: dict[str, Any], units: dict[str, str]) -> str:
+    """One trigger condition in words, thresholds in the KPI's unit."""
+    kpi, unit = f"`{cond['kpi']}`", units.get(cond["kpi"])
+    if "status" in cond:
+        return f"{kpi} is {' or '.join(cond['status'])}"
+    if "below" in cond or "above" in cond:
+        side = "below" if "below" in cond else "above"
+        return f"{kpi} {side} {fmt_value(cond[side], unit)}"
+    if "anomaly" in cond:
+        return f"{kpi} is anomalous against its own baseline"
+    below = "change_pct_below" in cond
+    bound = cond["change_pct_below" if below else "change_pct_above"]
+    return f"{kpi} changed {'less' if below else 'more'} than {bound}% over {cond.get('over', '7d')}"
+
+
+def trigger_text(rule: dict[str, Any], units: dict[str, str], nested: bool = False) -> str:
+    """A play's trigger rule (plays.yml, as ``explain_play`` returns it) in words, so a person sees
+    what would make the play fire without reading YAML."""
+    if "not" in rule:
+        return f"not ({trigger_text(rule['not'], units, nested=True)})"
+    for key, joiner in (("all", " and "), ("any", " or ")):
+        if key in rule:
+            text = joiner.join(trigger_text(r, units, nested=True) for r in rule[key])
+            return f"({text})" if nested and len(rule[key]) > 1 else text
+    return _cond_text(rule, units)
+
+
+def trigger_kpi_ids(rule: dict[str, Any]) -> list[str]:
+    """Every KPI a trigger rule reads, in order, once."""
+    if "kpi" in rule:
+        return [rule["kpi"]]
+    inner = rule.get("all") or rule.get("any") or [rule["not"]]
+    return list(dict.fromkeys(k for r in inner for k in trigger_kpi_ids(r)))
+
+
+def help_markdown(client: str, kpi_label: str, play_id: str) -> str:
+    """What can be asked, for an empty message (no figures: nothing was asked)."""
+    return "\n".join([
+        f"Ask me about **{client}**, for example:", "",
+        "- *KPI status* or *How are my KPIs doing?* — every KPI against its target",
+        f"- *Show {kpi_label.lower()}* — one KPI, with its chart",
+        f"- *Why was this play suggested?* or *Why was {play_id} suggested?*",
+        "- *Show evidence* — what executed plays did to their KPIs",
+        "- *Today's checks* — data freshness and critical KPIs",
+        "- *Run the weekly cycle* — evaluate, suggest plays, decide",
+        "- any other question: answered from the SOP libraries and the KPIs",
+        "", "You can also drop a CSV export here to ingest it."])
