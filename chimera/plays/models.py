@@ -165,10 +165,10 @@ class SuppressedPlay(_Model):
 
     play_id: str
     label: str
-    kind: Literal["unknown_kpi", "under_review", "already_active"]
+    kind: Literal["unknown_kpi", "under_review", "already_active", "rejected"]
     reason: str
     would_fire: bool | None = None
-    """For plays under review or already active: whether the trigger fired anyway."""
+    """For plays under review, already active or rejected: whether the trigger fired anyway."""
 
 
 class SuggestState(_Model):
@@ -177,9 +177,13 @@ class SuggestState(_Model):
     under_review: dict[str, str] = {}
     """play_id -> reason."""
     active: int = 0
-    """PlayRuns suggested/approved/executing and not finished."""
+    """PlayRuns that count against the cap: suggested, approved, executing, or executed and not judged."""
     active_plays: list[str] = []
     """Play ids of those active runs (not suggested again while active)."""
+    under_way: dict[str, str] = {}
+    """play_id -> what its active run is doing, for the reason it is held back."""
+    rejected: dict[str, str] = {}
+    """play_id -> who rejected it and why, while that rejection still holds it back."""
     records: dict[str, dict[str, int]] = {}
     """play_id -> {"runs": n, "moved": k, "failed": m}."""
 

@@ -95,12 +95,27 @@ def _suppressed(play: Play, kind: str, reason: str, fired: TriggerResult | None 
                           would_fire=None if fired is None else fired.fired)
 
 
+def _held_back(play: Play, fired: TriggerResult, state: SuggestState) -> SuppressedPlay | None:
+    """Why the play is not suggested whatever its trigger says: under review, a run of it already
+    active (it counts against the cap instead), or rejected by a person too recently (``review``)."""
+    if play.id in state.under_review:
+        why = state.under_review[play.id] or "failed to move its KPIs repeatedly"
+        return _suppressed(play, "under_review", f"under review: {why}", fired)
+    if play.id in state.active_plays:
+        why = state.under_way.get(play.id) or "already active (not finished)"
+        return _suppressed(play, "already_active", why, fired)
+    if play.id in state.rejected:
+        return _suppressed(play, "rejected", state.rejected[play.id], fired)
+    return None
+
+
 def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: ChangeFn | None,
                   state: SuggestState | Mapping[str, Any] | None = None) -> Suggestions:
     """Triggered plays, ranked and capped at ``policy.max_active_plays`` minus the active ones.
 
     The result is a list of the selected plays (rank 1 first); ``.over_cap`` holds the triggered
-    plays beyond the cap and ``.suppressed`` the plays held back (UNKNOWN KPI, under review, active).
+    plays beyond the cap and ``.suppressed`` the plays held back (UNKNOWN KPI, under review, active,
+    rejected), each with its reason.
     """
     state = SuggestState.model_validate(state or {})
     views = kpi_views(kpis)
@@ -113,11 +128,9 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
             suppressed.append(_suppressed(play, "unknown_kpi", _unknown_reason(unknown, views)))
             continue
         fired = evaluate_trigger(play.trigger, views, change_pct)
-        if play.id in state.under_review:
-            why = state.under_review[play.id] or "failed to move its KPIs repeatedly"
-            suppressed.append(_suppressed(play, "under_review", f"under review: {why}", fired))
-        elif play.id in state.active_plays:
-            suppressed.append(_suppressed(play, "already_active", "already active (not finished)", fired))
+        held = _held_back(play, fired, state)
+        if held is not None:
+            suppressed.append(held)
         elif fired.fired:
             tp = _triggered(configs, play, fired, state)
             candidates.append((-tp.score, play.effort, index, tp))

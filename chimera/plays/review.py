@@ -1,19 +1,26 @@
-"""Plays under review (manual §8.3): a play that keeps failing to move its KPIs stops being suggested
+"""What holds a play back besides its trigger: review, runs under way, a person's rejection.
+
+Plays under review (manual §8.3): a play that keeps failing to move its KPIs stops being suggested
 until a person looks at its evidence and clears it. State lives on the ``Play`` table per client.
+Runs under way and rejections are read from ``PlayRun`` rows (``suggest_state``).
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, or_, select
 
-from chimera.db.models import Play, PlayRun, utcnow
+from chimera.db.models import CycleRun, Decision, EvidenceRecord, Play, PlayRun, utcnow
 from chimera.errors import DecisionError
 from chimera.plays.models import SuggestState
 
-ACTIVE_RUN_STATUSES = ("suggested", "approved", "executing")
-"""PlayRun statuses that count against the cap of active plays."""
+ACTIVE_RUN_STATUSES = ("suggested", "approved", "executing", "executed")
+"""PlayRun statuses that count against the cap of active plays (manual §8.2); an executed run counts
+until its evidence is judged: the play is still under way while its effect is being measured."""
+REJECTION_HOLD = timedelta(days=7)
+"""A rejected play waits for the next weekly cycle (manual §6.2) before it can be suggested again."""
 FAILED = {"no_detectable_change", "moved_bad", "failed"}
 MOVED = {"moved", "moved_good"}
 Outcome = Literal["moved", "failed", "neutral"]
@@ -105,17 +112,79 @@ def play_states(session: Session, company_id: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def suggest_state(session: Session, company_id: int) -> SuggestState:
-    """Everything ``suggest_plays`` needs from the database for this client."""
+def suggest_state(session: Session, company_id: int, as_of: date | None = None) -> SuggestState:
+    """Everything ``suggest_plays`` needs from the database for this client, as seen on ``as_of``:
+    the cycle's day, so a replay of an older day sees what was under way then, not the runs and
+    rejections of later days. Without it, the newest live cycle's day."""
+    day = as_of or newest_cycle_day(session, company_id)
     states = play_states(session, company_id)
-    active = session.exec(
-        select(PlayRun.play_id, func.count()).where(
-            PlayRun.company_id == company_id, PlayRun.status.in_(ACTIVE_RUN_STATUSES)
-        ).group_by(PlayRun.play_id)
-    ).all()
+    active = active_runs(session, company_id, day)
     return SuggestState(
         under_review={pid: s["review_reason"] for pid, s in states.items() if s["under_review"]},
-        active=sum(int(n) for _pid, n in active),
-        active_plays=sorted(pid for pid, _n in active),
+        active=len(active),
+        active_plays=sorted({r.play_id for r in active}),
+        under_way={r.play_id: under_way_reason(r) for r in active},  # the newest run of a play wins
+        rejected=held_rejections(session, company_id, day),
         records={pid: {k: s[k] for k in ("runs", "moved", "failed")} for pid, s in states.items()},
     )
+
+
+def newest_cycle_day(session: Session, company_id: int) -> date | None:
+    """The day the newest live cycle judges (silent cycles are dry runs: they never count)."""
+    return session.exec(select(func.max(CycleRun.as_of)).where(
+        CycleRun.company_id == company_id, CycleRun.kind == "cycle", col(CycleRun.silent).is_(False))).one()
+
+
+def active_runs(session: Session, company_id: int, day: date | None = None) -> list[PlayRun]:
+    """Runs of ``day`` or before that count against the cap, oldest first: awaiting a decision,
+    approved, executing, or executed with evidence not judged yet (none logged, or some ``pending``).
+    A cycle logs evidence as of its day before it suggests, so the records say what was judged then.
+    Silent, rejected and superseded runs never count."""
+    logged = select(EvidenceRecord.play_run_id).where(
+        EvidenceRecord.company_id == company_id, col(EvidenceRecord.play_run_id).is_not(None))
+    pending = logged.where(EvidenceRecord.verdict == "pending")
+    unjudged = or_(PlayRun.status != "executed", col(PlayRun.id).not_in(logged), col(PlayRun.id).in_(pending))
+    query = select(PlayRun).where(
+        PlayRun.company_id == company_id, col(PlayRun.status).in_(ACTIVE_RUN_STATUSES), unjudged)
+    if day is not None:
+        query = query.where(PlayRun.as_of <= day)
+    return list(session.exec(query.order_by(col(PlayRun.created_at))))
+
+
+def under_way_reason(run: PlayRun) -> str:
+    """Why a play with this active run is not suggested again, in the run's own terms."""
+    ref = f"(play run {run.id})"
+    if run.status == "suggested":
+        return f"already suggested for {run.as_of} {ref}, awaiting a decision"
+    if run.status == "approved":
+        return f"already under way: approved for {run.as_of} {ref}, not executed yet"
+    if run.status == "executing":
+        return f"already under way: executing since {run.as_of} {ref}"
+    delay = (run.explanation or {}).get("delay_days")
+    due = f" (due {run.executed_on + timedelta(days=delay)})" if run.executed_on and isinstance(delay, int) else ""
+    return f"already under way: executed on {run.executed_on} {ref}, its evidence is not judged yet{due}"
+
+
+def held_rejections(session: Session, company_id: int, day: date | None) -> dict[str, str]:
+    """play_id -> why, for plays a person rejected that ``day``'s cycle still holds back.
+
+    A rejection holds for ``REJECTION_HOLD`` from the day of the rejected suggestion: re-running
+    that day's cycle (or the next day's) does not bring the play back. A cycle of the next week
+    suggests it again only if its trigger still fires: the person said no to one week's reading of
+    the KPIs, not to the play for ever. A replay of a day before the rejection does not see it.
+    """
+    if day is None:
+        return {}
+    rows = session.exec(select(PlayRun, Decision).join(
+        Decision, col(Decision.play_run_id) == PlayRun.id, isouter=True,
+    ).where(PlayRun.company_id == company_id, PlayRun.status == "rejected", PlayRun.as_of <= day,
+            PlayRun.as_of > day - REJECTION_HOLD).order_by(col(PlayRun.created_at))).all()
+    return {run.play_id: _rejection_reason(run, decision) for run, decision in rows}
+
+
+def _rejection_reason(run: PlayRun, decision: Decision | None) -> str:
+    who = f" by {decision.who}" if decision else ""
+    why = f": {decision.why}" if decision and decision.why else ""
+    back = run.as_of + REJECTION_HOLD
+    return (f"rejected{who} for {run.as_of} (play run {run.id}){why}; "
+            f"suggested again from a cycle of {back} on if its trigger still fires")
