@@ -11,7 +11,7 @@ import fcntl
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from langgraph.types import Command
@@ -22,11 +22,11 @@ from agents.context import CycleContext
 from agents.decisions import apply_decision, same_decision
 from agents.jobs import cycle_job
 from chimera import settings
-from chimera.as_of import default_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import get_engine, session_scope
 from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, PlayRun
 from chimera.errors import ClientError, DecisionError
+from chimera.kpi.evaluate import judged_day
 from graphs.checkpoint import checkpointer
 from graphs.cycle import build_cycle_graph
 from graphs.models import CycleOutcome, PendingDecision
@@ -58,11 +58,6 @@ def thread_lock(thread_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _latest_day(session: Session, client: ClientContext) -> date | None:
-    """The default as-of: the newest day with complete data (``chimera.as_of``)."""
-    return default_day(session, client.company_id, client.config.timezone).day
-
-
 def _replaced(session: Session, run: CycleRun) -> bool:
     """A newer cycle superseded this run's undecided plays: it is not its day's open cycle any more, so
     replaying that day starts afresh (resuming it would only close it, every suggestion superseded)."""
@@ -73,21 +68,20 @@ def _replaced(session: Session, run: CycleRun) -> bool:
 def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
     """The unfinished cycle for this day (resume it), or a new one with its first job queued.
 
-    Without ``as_of`` the cycle judges the newest day with data; INGEST_METRICS moves that day
-    forward when the new exports reach further (``summary.as_of_auto``)."""
+    Without ``as_of`` the cycle judges the day ``chimera kpis`` judges (``judged_day``: the newest day
+    with complete data, today without data); INGEST_METRICS moves that day forward when the new
+    exports reach further (``summary.as_of_auto``)."""
     auto = as_of is None
     with session_scope() as s:
         if as_of is None:
-            as_of = _latest_day(s, client) or (datetime.now(UTC).date() - timedelta(days=1))
+            as_of = judged_day(s, client)
         for run in s.exec(select(CycleRun).where(
                 CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.silent == silent,
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
             if (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) and not _replaced(s, run):
                 return run
-        for old in s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
-                                                PlayRun.status == "suggested")):
-            old.status = "superseded"  # a new weekly cycle replaces last week's undecided suggestions
-            s.add(old)
+        if not silent:
+            _supersede(s, client)
         run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent,
                        summary={"as_of_auto": auto})
         run.thread_id = f"cycle:{client.name}:{run.id}"
@@ -96,6 +90,15 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
         ctx = CycleContext(client=client, as_of=as_of, run_id=run.id, silent=silent)
         cycle_job(s, ctx, "INGEST_METRICS")
         return run
+
+
+def _supersede(session: Session, client: ClientContext) -> None:
+    """A new live cycle replaces last week's undecided suggestions. Only a live one: a silent cycle
+    is a dry run (manual §10.5) and leaves the live suggestions decidable."""
+    for old in session.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
+                                                  PlayRun.status == "suggested")):
+        old.status = "superseded"
+        session.add(old)
 
 
 def _drive(ctx: CycleContext, thread_id: str, payload: Any, on_event: EventFn | None) -> None:
@@ -208,7 +211,7 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
 
     ctx_client = get_client(client)
     with session_scope() as s:
-        day = as_of or _latest_day(s, ctx_client) or datetime.now(UTC).date()
+        day = as_of or judged_day(s, ctx_client)
         stuck = [j.id for j in requeue_stuck(s, company_id=ctx_client.company_id)]
         open_runs = [r.id for r in s.exec(select(CycleRun).where(
             CycleRun.company_id == ctx_client.company_id, CycleRun.kind == "cycle",
