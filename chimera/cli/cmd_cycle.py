@@ -20,15 +20,27 @@ from chimera.clients import list_clients
 from chimera.errors import DecisionError
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
+    from chimera.db.models import Decision
     from graphs.models import CycleOutcome
 
 
-def _progress(json_out: bool):
-    def on_event(event: dict[str, Any]) -> None:
-        if event.get("type"):
-            err.print(f"[dim]{event.get('node')}: {event.get('type')} {event.get('status')}[/]")
+def progress_line(event: dict[str, Any]) -> str | None:
+    """One stderr line per cycle event: a job's step, a decision taken, or the cycle waiting for one."""
+    node = event.get("node")
+    if event.get("type"):
+        return f"{node}: {event['type']} {event.get('status', '')}".rstrip()
+    if event.get("decision"):
+        return f"{node}: {event['decision']} of play run {event.get('play_run_id')} by {event.get('who')}"
+    if event.get("status") == "waiting":
+        return f"{node}: waiting for a person to approve, override or reject a suggested play"
+    return None
 
-    return on_event
+
+def print_progress(event: dict[str, Any]) -> None:
+    """The ``on_event`` of a cycle run from the CLI: progress goes to stderr (stdout is the report)."""
+    line = progress_line(event)
+    if line:
+        err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
 class AllCycles(BaseModel):
@@ -115,7 +127,7 @@ def cycle(
         return
     from graphs.service import run_cycle
 
-    outcome = run_cycle(client, as_of=parse_day(as_of), silent=silent, on_event=_progress(json_out))
+    outcome = run_cycle(client, as_of=parse_day(as_of), silent=silent, on_event=print_progress)
     if outcome.as_of_note:
         err.print(outcome.as_of_note, highlight=False, soft_wrap=True)
     if json_out:
@@ -128,26 +140,77 @@ def cycle(
         raise typer.Exit(1)
 
 
-def _decide(kind: str, play_run_id: str, reason: str, who: str, params: str | None, json_out: bool) -> None:
+def _decide(kind: str, play_run_id: str, reason: str, who: str | None, params: dict[str, Any] | None,
+            json_out: bool) -> None:
+    """Record the decision and continue the cycle; an identical repeat only resumes it, and says so."""
+    from agents.decisions import person
     from graphs.service import decide
 
-    parsed = json.loads(params) if params else None
-    outcome = decide(play_run_id, kind, who=who, why=reason, params=parsed, on_event=_progress(json_out))
+    who = person(who)
+    if params:
+        _check_params(play_run_id, params)
+    earlier, _ = recorded(play_run_id)
+    outcome = decide(play_run_id, kind, who=who, why=reason, params=params, on_event=print_progress)
+    if earlier is not None:  # decide() refuses any other second decision, so this one is the same
+        line = (f"play run {play_run_id} was already {PAST.get(earlier.kind, earlier.kind)} by {earlier.who} "
+                f"at {earlier.at:%Y-%m-%d %H:%M} UTC: nothing new recorded")
+    else:
+        line = f"{kind} recorded for {play_run_id} by {who}{_changed(play_run_id, kind)}"
     if json_out:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
         emit_json(outcome.to_json())
     else:
-        out.print(f"{kind} recorded for {play_run_id} by {escape(who)}", highlight=False)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
         print_outcome(out, outcome, narratives=False)
 
 
-WHO = typer.Option("cli", "--who", help="Who decides (recorded with the decision).")
+PAST = {"approve": "approved", "override": "overridden", "reject": "rejected"}
+
+
+def recorded(play_run_id: str) -> tuple[Decision | None, list[dict[str, Any]]]:
+    """The decision already on a play run, and what its override changed (empty for others)."""
+    from agents.decisions import recorded_decision
+    from chimera.db.engine import session_scope
+    from chimera.db.models import PlayRun
+
+    with session_scope() as s:
+        decision, run = recorded_decision(s, play_run_id), s.get(PlayRun, play_run_id)
+        if decision is not None:
+            s.expunge(decision)
+        return decision, list(((run.rationale if run else None) or {}).get("override_changes") or [])
+
+
+def _check_params(play_run_id: str, params: dict[str, Any]) -> None:
+    """Refuse a key no step of the play accepts, before anything is recorded (an unknown id is left
+    to ``decide``, which names it)."""
+    from agents.decisions import check_params
+    from chimera.clients import get_client
+    from chimera.db.engine import session_scope
+    from chimera.db.models import Company, PlayRun
+
+    with session_scope() as s:
+        run = s.get(PlayRun, play_run_id)
+        company = s.get(Company, run.company_id) if run else None
+        play_id, client = (run.play_id, company.name) if run and company else (None, None)
+    if play_id and client:
+        check_params(get_client(client).configs, play_id, params)
+
+
+def _changed(play_run_id: str, kind: str) -> str:
+    """``: what the override changed`` (nothing for approve and reject)."""
+    from agents.decisions import describe_changes
+
+    return f": {describe_changes(recorded(play_run_id)[1])}" if kind == "override" else ""
+
+
+WHO = typer.Option(None, "--who", help="Who decides (recorded with the decision; default: your OS user name).")
 
 
 @app.command()
 def approve(
     play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
     reason: str = typer.Option("", "--reason", help="Why (optional for approve)."),
-    who: str = WHO,
+    who: str | None = WHO,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Approve a suggested play; the cycle continues with planning and execution (dry run)."""
@@ -158,29 +221,35 @@ def approve(
 def override(
     play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
     reason: str = typer.Option(..., "--reason", help="Why you override the recommendation (required)."),
-    params: str | None = typer.Option(None, "--params", help='JSON step parameters, e.g. \'{"change_pct": 5}\'.'),
-    who: str = WHO,
+    params: str | None = typer.Option(None, "--params", help='JSON step parameters, e.g. \'{"change_pct": 5}\'; '
+                                                             "only parameters the play's steps accept."),
+    who: str | None = WHO,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Run a suggested play with your changes (and your reason); recorded as an override."""
-    if params:
-        try:
-            parsed = json.loads(params)
-        except json.JSONDecodeError as exc:
-            raise DecisionError(f"--params is not valid JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise DecisionError(f"--params must be a JSON object of step parameters, e.g. "
-                                f"'{{\"change_pct\": 5}}' (got {params})")
-    _decide("override", play_run_id, reason, who, params, json_out)
+    _decide("override", play_run_id, reason, who, _parsed_params(params), json_out)
+
+
+def _parsed_params(params: str | None) -> dict[str, Any] | None:
+    """``--params`` as a JSON object (``_decide`` checks its keys against the play's steps)."""
+    if not params:
+        return None
+    try:
+        parsed = json.loads(params)
+    except json.JSONDecodeError as exc:
+        raise DecisionError(f"--params is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise DecisionError(f"--params must be a JSON object of step parameters, e.g. "
+                            f"'{{\"change_pct\": 5}}' (got {params})")
+    return parsed
 
 
 @app.command()
 def reject(
     play_run_id: str = typer.Argument(..., help="Play run id from the cycle output."),
     reason: str = typer.Option(..., "--reason", help="Why (required)."),
-    who: str = WHO,
+    who: str | None = WHO,
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Reject a suggested play; nothing of it executes."""
     _decide("reject", play_run_id, reason, who, None, json_out)
-

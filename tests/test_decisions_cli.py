@@ -1,0 +1,201 @@
+"""Decisions as a person makes them from the CLI: override parameters checked against the play's
+steps and recorded with what they changed, a person (not 'cli') as who, an identical repeat that
+says nothing new was recorded, and progress lines that read."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+from sqlmodel import select
+
+from chimera.cli import _register
+from chimera.cli.app import run
+from chimera.config.loader import load_config_set
+from chimera.db.engine import dispose_all, session_scope
+from chimera.db.models import Decision, PlayRun
+from chimera.errors import DecisionError
+
+_register()
+CONFIGS = load_config_set(Path(__file__).resolve().parents[1] / "configs")
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def chimera(*args: str) -> Run:
+    """The CLI in process, as the executable runs it (``run()``), both streams captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with mock.patch.object(sys, "argv", ["chimera", *args]), redirect_stdout(out), redirect_stderr(err):
+        code = run()
+    return Run(code, out.getvalue(), err.getvalue())
+
+
+def _in_home(home: Path, mp: pytest.MonkeyPatch) -> None:
+    mp.setenv("CHIMERA_HOME", str(home))
+    mp.setenv("CHIMERA_LLM", "offline")
+    mp.delenv("CHIMERA_DATABASE_URL", raising=False)
+    dispose_all()
+
+
+@dataclass
+class Seeded:
+    home: Path
+    as_of: date
+    pending: dict[str, str]
+    """play id -> play run id of the cycle's suggestions."""
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """The demo client and one weekly cycle a week before its data ends, awaiting decisions."""
+    from chimera.demo.demo_client import ensure_demo_client
+    from graphs.service import run_cycle
+
+    with pytest.MonkeyPatch.context() as mp:
+        home = tmp_path_factory.mktemp("decisions-home")
+        _in_home(home, mp)
+        _ctx, info = ensure_demo_client()
+        outcome = run_cycle("demo", as_of=info.as_of - timedelta(days=7))
+        yield Seeded(home, info.as_of, {p.play_id: p.play_run_id for p in outcome.pending})
+        dispose_all()
+
+
+@pytest.fixture
+def home(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> Seeded:
+    _in_home(seeded.home, monkeypatch)
+    monkeypatch.setattr("getpass.getuser", lambda: "os-user")
+    return seeded
+
+
+def _pending(home: Seeded, play: str) -> str:
+    """The seeded cycle's suggestion of ``play`` (the demo data is fixed: the same three every time)."""
+    assert play in home.pending, f"the cycle did not suggest {play} (suggested: {sorted(home.pending)})"
+    return home.pending[play]
+
+
+def _state(play_run_id: str) -> tuple[Decision | None, PlayRun]:
+    with session_scope() as s:
+        decision = s.exec(select(Decision).where(Decision.play_run_id == play_run_id)).first()
+        run_row = s.get(PlayRun, play_run_id)
+        assert run_row is not None
+        for row in (decision, run_row):
+            if row is not None:
+                s.expunge(row)
+        return decision, run_row
+
+
+def _one_line(result: Run) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.code != 0 and result.stdout == "" and len(lines) == 1, (result.code, result.stderr[-1500:])
+    return lines[0]
+
+
+# --- 1. override parameters: checked against the steps, recorded with what changed -----------------
+
+
+def test_unknown_override_params_are_refused_naming_the_key_and_the_accepted_ones(home: Seeded) -> None:
+    play_run_id = _pending(home, "checkout_friction_audit")
+    line = _one_line(chimera("override", play_run_id, "--reason", "r", "--params",
+                             '{"remove_feilds": ["company"], "bogus": "x"}'))
+    assert "'remove_feilds' (did you mean 'remove_fields'?)" in line and "'bogus'" in line, line
+    assert "remove_fields" in line.split("accept")[1] and "enable_express_pay" in line, line
+    decision, run_row = _state(play_run_id)
+    assert decision is None and run_row.status == "suggested", "nothing recorded"
+    assert "override_params" not in (run_row.rationale or {})
+
+
+def test_override_params_are_stored_with_what_they_changed(home: Seeded) -> None:
+    play_run_id = _pending(home, "checkout_friction_audit")
+    result = chimera("override", play_run_id, "--reason", "one field first", "--who", "alice",
+                     "--params", '{"remove_fields": ["company"]}')
+    assert result.code == 0, result.stderr[-2000:]
+    assert (f"override recorded for {play_run_id} by alice: shopify_bot.simplify_checkout_settings "
+            "remove_fields ['company', 'address_line_2_required', 'phone_required'] -> ['company']") \
+        in " ".join(result.stdout.split())
+    decision, run_row = _state(play_run_id)
+    assert decision is not None and (decision.kind, decision.who, decision.why) == \
+        ("override", "alice", "one field first")
+    assert run_row.rationale["override_params"] == {"remove_fields": ["company"]}
+    assert run_row.rationale["override_changes"] == [{
+        "step": "shopify_bot.simplify_checkout_settings", "param": "remove_fields",
+        "before": ["company", "address_line_2_required", "phone_required"], "after": ["company"]}]
+
+
+def test_step_and_action_params_are_accepted_and_changes_named() -> None:
+    from agents.decisions import check_params, override_changes
+
+    check_params(CONFIGS, "pricing_test", {"change_pct": 5, "tone": "calm"})  # step and action params
+    with pytest.raises(DecisionError, match=r"'chnage_pct' \(did you mean 'change_pct'\?\)"):
+        check_params(CONFIGS, "pricing_test", {"chnage_pct": 5})
+    changes = override_changes(CONFIGS, "pricing_test", {"change_pct": 5})
+    assert changes == [{"step": "shopify_bot.update_prices", "param": "change_pct", "before": 10, "after": 5}]
+
+
+# --- 3. who is a person; 4. an identical repeat says nothing new was recorded ------------------------
+
+
+def test_approve_records_the_os_user_and_a_repeat_says_it_was_already_approved(home: Seeded) -> None:
+    play_run_id = _pending(home, "loyalty_nudge")
+    first = chimera("approve", play_run_id)
+    assert first.code == 0 and f"approve recorded for {play_run_id} by os-user" in first.stdout, first.stderr
+    decision, _ = _state(play_run_id)
+    assert decision is not None and decision.who == "os-user"
+    again = chimera("approve", play_run_id)
+    assert again.code == 0, again.stderr
+    said = " ".join(again.stdout.split())
+    assert f"play run {play_run_id} was already approved by os-user at {decision.at:%Y-%m-%d %H:%M}" in said
+    assert "nothing new recorded" in said and "approve recorded" not in said
+    with session_scope() as s:
+        assert len(s.exec(select(Decision).where(Decision.play_run_id == play_run_id)).all()) == 1
+
+
+def test_reject_records_the_os_user_unless_who_is_given(home: Seeded) -> None:
+    play_run_id = _pending(home, "winback_email")
+    result = chimera("reject", play_run_id, "--reason", "not this week")
+    assert result.code == 0 and "by os-user" in result.stdout, result.stderr
+    decision, _ = _state(play_run_id)
+    assert decision is not None and decision.who == "os-user"
+
+
+def test_person_is_the_name_given_else_the_os_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.decisions import person
+
+    monkeypatch.setattr("getpass.getuser", lambda: "os-user")
+    assert (person(None), person(""), person(" bob ")) == ("os-user", "os-user", "bob")
+
+    def no_user() -> str:
+        raise OSError("no login name")
+
+    monkeypatch.setattr("getpass.getuser", no_user)
+    with pytest.raises(DecisionError, match="pass --who"):
+        person(None)
+
+
+# --- 6. progress lines say something true ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("event", "line"), [
+    ({"node": "human_decision", "status": "waiting"},
+     "human_decision: waiting for a person to approve, override or reject a suggested play"),
+    ({"node": "human_decision", "play_run_id": "abc", "decision": "approve", "who": "alice"},
+     "human_decision: approve of play run abc by alice"),
+    ({"node": "infra_commander_ai", "job": 1, "type": "INGEST_METRICS", "status": "succeeded"},
+     "infra_commander_ai: INGEST_METRICS succeeded"),
+])
+def test_progress_lines_are_readable(event: dict[str, Any], line: str) -> None:
+    from chimera.cli.cmd_cycle import progress_line
+
+    assert progress_line(event) == line
