@@ -1,6 +1,7 @@
 """Decisions as a person makes them from the CLI: override parameters checked against the play's
 steps and recorded with what they changed, a person (not 'cli') as who, an identical repeat that
-says nothing new was recorded, and progress lines that read."""
+says nothing new was recorded, progress lines that read, and no play logged on a day that has not
+happened."""
 
 from __future__ import annotations
 
@@ -9,19 +10,20 @@ import sys
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import pytest
+from sqlalchemy import insert
 from sqlmodel import select
 
 from chimera.cli import _register
 from chimera.cli.app import run
 from chimera.config.loader import load_config_set
 from chimera.db.engine import dispose_all, session_scope
-from chimera.db.models import Decision, PlayRun
+from chimera.db.models import Decision, MetricPoint, PlayRun
 from chimera.errors import DecisionError
 
 _register()
@@ -199,3 +201,46 @@ def test_progress_lines_are_readable(event: dict[str, Any], line: str) -> None:
     from chimera.cli.cmd_cycle import progress_line
 
     assert progress_line(event) == line
+
+
+# --- 3 and 5. chimera play log: who, and no day that has not happened ------------------------------
+
+
+@pytest.fixture
+def logged_client(chimera_home: Path, monkeypatch: pytest.MonkeyPatch):
+    """A client whose data runs ten days past today's clock (a generated store can)."""
+    from chimera.clients import add_client
+
+    monkeypatch.setattr("getpass.getuser", lambda: "os-user")
+    ctx = add_client("shop")
+    today = datetime.now(UTC).date()  # the store clock (client.yml timezone: UTC)
+    rows = [{"company_id": ctx.company_id, "metric": "orders", "day": today + timedelta(days=d),
+             "source": "shopify", "value": "10"} for d in range(-30, 11)]
+    with session_scope() as s:
+        s.execute(insert(MetricPoint), rows)
+    return ctx, today
+
+
+def test_play_log_refuses_a_day_after_today_and_the_newest_data(logged_client) -> None:
+    ctx, today = logged_client
+    late = today + timedelta(days=11)
+    line = _one_line(chimera("play", "log", "pricing_test", "--client", ctx.name, "--executed-on", late.isoformat()))
+    assert f"--executed-on {late}" in line and "has not happened yet" in line and str(today) in line, line
+    assert str(today + timedelta(days=10)) in line, "names the newest data day"
+    with session_scope() as s:
+        assert not s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id)).all()
+    for day in (today - timedelta(days=20), today + timedelta(days=10)):  # history, and the newest data day
+        result = chimera("play", "log", "pricing_test", "--client", ctx.name, "--executed-on", day.isoformat())
+        assert result.code == 0, result.stderr
+
+
+def test_play_log_records_who_ran_it(logged_client) -> None:
+    ctx, today = logged_client
+    day = (today - timedelta(days=5)).isoformat()
+    result = chimera("play", "log", "pricing_test", "--client", ctx.name, "--executed-on", day)
+    assert result.code == 0 and "by os-user" in result.stdout, result.stderr
+    chimera("play", "log", "bundle_offer", "--client", ctx.name, "--executed-on", day, "--who", "carol")
+    with session_scope() as s:
+        who = {r.play_id: s.exec(select(Decision.who).where(Decision.play_run_id == r.id)).one()
+               for r in s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id))}
+    assert who == {"pricing_test": "os-user", "bundle_offer": "carol"}

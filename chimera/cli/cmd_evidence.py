@@ -6,6 +6,7 @@ from datetime import date
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from chimera.as_of import default_day
@@ -29,26 +30,29 @@ def play_log(
     executed_on: str = typer.Option(..., "--executed-on", help="Day the play was run (YYYY-MM-DD)."),
     kpis: str = typer.Option("", "--kpis", help="Comma-separated KPIs (default: the play's evidence KPIs)."),
     note: str = typer.Option("", "--note", help="What was done, for the record."),
+    who: str | None = typer.Option(None, "--who", help="Who ran it (recorded; default: your OS user name)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Log a play a person ran by hand, so its evidence is judged like any other."""
+    from agents.decisions import person
+
     day = parse_day(executed_on, "--executed-on")
     assert day is not None
     ctx = get_client(client)
     chosen = [k.strip() for k in kpis.split(",") if k.strip()] or None
     with session_scope() as session:
-        run = log_manual_play(session, ctx, play, day, kpis=chosen, note=note, who="cli")
+        run = log_manual_play(session, ctx, play, day, kpis=chosen, note=note, who=person(who))
         payload = {
             "client": ctx.name, "play_run_id": run.id, "play": run.play_id,
             "executed_on": str(run.executed_on),
             "kpis": run.explanation.get("evidence_kpis", []), "note": note, "source": run.source,
-            "status": run.status, "correlation_id": run.correlation_id,
+            "status": run.status, "correlation_id": run.correlation_id, "who": run.explanation.get("who"),
             "delay_days": ctx.configs.play(play).evidence.delay_days,
         }
     if json_out:
         emit_json(payload)
     else:
-        out.print(f"logged [bold]{payload['play']}[/] executed {payload['executed_on']} "
+        out.print(f"logged [bold]{payload['play']}[/] executed {payload['executed_on']} by {escape(payload['who'])} "
                   f"(run {payload['play_run_id']}); evidence on {', '.join(payload['kpis'])} "
                   f"after {payload['delay_days']} days: "
                   f"chimera evidence --client {ctx.name}")

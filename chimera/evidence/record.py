@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from chimera.as_of import default_day
+from chimera.as_of import default_day, store_zone
 from chimera.clients import ClientContext
 from chimera.config.loader import suggest
 from chimera.config.models import KPI
@@ -228,6 +228,7 @@ def log_manual_play(
     Logging the same play on the same day again updates that run (its KPIs and note), never adds one.
     """
     play = client.configs.play(play_id)
+    _check_has_run(session, client, executed_on)
     known = [k.id for k in client.configs.kpis.kpis]
     chosen = list(dict.fromkeys(kpis)) if kpis else list(play.evidence.kpis)
     for kpi in chosen:
@@ -253,6 +254,19 @@ def log_manual_play(
         session.add(run)
     session.flush()
     return run
+
+
+def _check_has_run(session: Session, client: ClientContext, executed_on: date) -> None:
+    """Refuse a day after both today (the store's clock) and the client's newest data: a play is
+    logged once it ran, and its evidence would judge days that do not exist. Generated stores may be
+    dated after the clock, hence the newest data day also counts as past."""
+    today = datetime.now(store_zone(client.config.timezone)).date()
+    newest = default_day(session, client.company_id, client.config.timezone)
+    newest_day = newest.left_out or newest.day
+    if executed_on > max(today, newest_day or today):
+        data = f"{client.name}'s newest data ({newest_day})" if newest_day else f"any data of {client.name}"
+        raise DecisionError(f"--executed-on {executed_on} has not happened yet: it is after today ({today}) "
+                            f"and after {data}; log a play once it has run")
 
 
 def last_data_day(session: Session, client: ClientContext) -> date | None:
