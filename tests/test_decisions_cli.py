@@ -1,7 +1,7 @@
 """Decisions as a person makes them from the CLI: override parameters checked against the play's
 steps and recorded with what they changed, a person (not 'cli') as who, an identical repeat that
-says nothing new was recorded, progress lines that read, and no play logged on a day that has not
-happened."""
+says nothing new was recorded, progress lines that read, no play logged on a day that has not
+happened, and sum KPIs' evidence read as means per day."""
 
 from __future__ import annotations
 
@@ -244,3 +244,30 @@ def test_play_log_records_who_ran_it(logged_client) -> None:
         who = {r.play_id: s.exec(select(Decision.who).where(Decision.play_run_id == r.id)).one()
                for r in s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id))}
     assert who == {"pricing_test": "os-user", "bundle_offer": "carol"}
+
+
+# --- 7. sum KPIs' evidence is a mean per day, and says so -----------------------------------------
+
+
+def test_sum_kpi_evidence_reads_per_day_and_ratio_kpis_do_not(chimera_home: Path) -> None:
+    from chimera.clients import add_client
+    from chimera.evidence import log_evidence, log_manual_play
+    from chimera.evidence.record import record_json, shown_values
+
+    ctx = add_client("sums")
+    start, executed = date(2026, 5, 1), date(2026, 7, 1)
+    base = {"total_sales": 1000, "refunded_amount": 20, "net_sales": 980, "orders": 40}
+    rows = [{"company_id": ctx.company_id, "metric": m, "day": start + timedelta(days=d), "source": "shopify",
+             "value": str(v + (d % 7))} for d in range(100) for m, v in base.items()]
+    with session_scope() as s:
+        s.execute(insert(MetricPoint), rows)
+        run_row = log_manual_play(s, ctx, "pricing_test", executed, kpis=["net_revenue", "orders", "aov"])
+        records = {r.kpi: record_json(r) for r in log_evidence(s, ctx, run_row, start + timedelta(days=99))}
+    for kpi in ("net_revenue", "orders"):
+        e = records[kpi]
+        assert f"{kpi} {e['before']} per day over " in e["reason"], e["reason"]
+        assert f" vs {e['after']} per day over " in e["reason"], e["reason"]
+        assert all(v.endswith(" per day") for v in shown_values(e))
+    aov = records["aov"]
+    assert "per day" not in aov["reason"] and f"aov {aov['before']} over " in aov["reason"], aov["reason"]
+    assert not any(v.endswith("per day") for v in shown_values(aov))

@@ -14,8 +14,7 @@ from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.evidence.models import METHOD
-from chimera.evidence.record import evidence_report, log_manual_play
-from chimera.kpi.fmt import fmt_stored
+from chimera.evidence.record import evidence_report, log_manual_play, shown_values
 
 _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
            "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
@@ -86,7 +85,7 @@ def evidence(
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         conf = ", ".join(f"{_SHORT.get(c['kind'], c['kind'])} {c['what']}" for c in e["confounders"])
         color = _COLORS.get(e["verdict"], "white")
-        shown = f"{fmt_stored(e['before'], e.get('unit'))} > {fmt_stored(e['after'], e.get('unit'))}"
+        shown = " > ".join(shown_values(e))
         table.add_row(f"{e['play']} / {e['kpi']}", e["executed_on"], shown,
                       effect, f"[{color}]{e['verdict']}[/]", conf)
     out.print(table)

@@ -78,13 +78,16 @@ def _unjudged(verdict: str, reason: str) -> dict[str, Any]:
             "verdict": verdict, "confounders": [], "details": {"reason": reason}}
 
 
-def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | None) -> str:
+def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | None, per_day: bool) -> str:
     """Which windows and values were compared, so a reader can check the verdict by hand (a
-    percent KPI also in percent, as the KPI table shows it, beside the stored fraction)."""
+    percent KPI also in percent, as the KPI table shows it, beside the stored fraction). A sum KPI
+    is compared as its mean per day, which says so: beside the KPI table's window totals a bare
+    number reads as the window's total."""
     def shown(value: str | None) -> str:
         if value is None:
             return "n/a"
-        return f"{fmt_stored(value, spec.unit)} ({value})" if spec.unit == "percent" else value
+        text = f"{fmt_stored(value, spec.unit)} ({value})" if spec.unit == "percent" else value
+        return f"{text} per day" if per_day else text
 
     return (f"{spec.id} {shown(before)} over {est.before_start}..{est.before_end} vs "
             f"{shown(after)} over {est.after_start}..{est.after_end}")
@@ -122,7 +125,8 @@ def _judge_kpi(
         "verdict": judgement.verdict,
         "confounders": [c.as_json() for c in [*gaps, *others]],
         "details": {
-            "reason": f"{_compared(spec, est, before, after)}{' so far' if pending else ''}: {judgement.reason}",
+            "reason": f"{_compared(spec, est, before, after, not formula.denominator)}"
+                      f"{' so far' if pending else ''}: {judgement.reason}",
             "unit": spec.unit,
             "direction": spec.direction,
             "window_days": window,
@@ -293,7 +297,16 @@ def record_json(row: EvidenceRecord) -> dict[str, Any]:
         "play_run_id": row.play_run_id, "correlation_id": row.correlation_id,
         "reason": (row.details or {}).get("reason", ""),
         "unit": (row.details or {}).get("unit"),  # how to show before/after (a percent KPI is stored as a fraction)
+        "value_kind": (row.details or {}).get("value_kind"),  # a sum KPI's before/after is a mean per day
     }
+
+
+def shown_values(entry: dict[str, Any]) -> tuple[str, str]:
+    """An evidence entry's before and after as people read them: in the KPI's unit, and a sum KPI's
+    marked "per day" (bare, its mean reads as the window's total beside the KPI table's totals)."""
+    per_day = " per day" if entry.get("value_kind") == "mean per day" and entry.get("before") is not None else ""
+    before, after = (fmt_stored(entry.get(k), entry.get("unit")) for k in ("before", "after"))
+    return f"{before}{per_day}", f"{after}{per_day}"
 
 
 def evidence_report(client: ClientContext, as_of: date | None = None, refresh: bool = True) -> dict[str, Any]:
