@@ -1,7 +1,7 @@
 """Decisions as a person makes them from the CLI: override parameters checked against the play's
 steps and recorded with what they changed, a person (not 'cli') as who, an identical repeat that
-says nothing new was recorded, progress lines that read, no play logged on a day that has not
-happened, and sum KPIs' evidence read as means per day."""
+says nothing new was recorded, no play logged on a day that has not happened, the demo's override
+real and described, readable progress lines, and sum KPIs' evidence read as means per day."""
 
 from __future__ import annotations
 
@@ -271,3 +271,45 @@ def test_sum_kpi_evidence_reads_per_day_and_ratio_kpis_do_not(chimera_home: Path
     aov = records["aov"]
     assert "per day" not in aov["reason"] and f"aov {aov['before']} over " in aov["reason"], aov["reason"]
     assert not any(v.endswith("per day") for v in shown_values(aov))
+
+
+# --- 2. the demo's override is real and says what it changed ----------------------------------
+
+
+def test_demo_override_is_a_smaller_change_the_play_accepts() -> None:
+    from agents.decisions import override_changes
+    from chimera.cli.cmd_demo import smaller_change
+
+    assert smaller_change(CONFIGS, "checkout_friction_audit") == {"remove_fields": ["company"]}
+    assert smaller_change(CONFIGS, "pricing_test") == {"change_pct": 5}
+    for play in CONFIGS.plays.plays:
+        params = smaller_change(CONFIGS, play.id)
+        assert not params or override_changes(CONFIGS, play.id, params), play.id
+
+
+def test_demo_policy_override_changes_the_step_and_says_exactly_what(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from chimera.cli.cmd_cycle import print_progress
+    from chimera.cli.cmd_demo import _decide_per_policy
+    from chimera.demo.demo_client import ensure_demo_client
+    from graphs.service import run_cycle
+
+    _in_home(tmp_path, monkeypatch)
+    ctx, info = ensure_demo_client()
+    outcome = run_cycle("demo", as_of=info.as_of - timedelta(days=7), on_event=print_progress)
+    progress = capsys.readouterr().err
+    assert "None" not in progress and "human_decision: waiting for a person to approve, override or reject" \
+        in progress, progress
+    approved = next((p for p in outcome.pending if p.reversible), None)
+    target = next(p for p in outcome.pending if p is not approved)  # the policy's override
+    after = _decide_per_policy(outcome, ctx.configs)
+    said = " ".join(capsys.readouterr().out.split())
+    assert "drafts only" not in said
+    _, run_row = _state(target.play_run_id)
+    (change,) = run_row.rationale["override_changes"]
+    assert f"overrode {target.play_id} ({target.play_run_id}): {change['step']} {change['param']} " \
+           f"{change['before']} -> {change['after']}; reason recorded" in said
+    bot, action = change["step"].split(".")
+    job = next(j for j in after.jobs if j["play_run_id"] == target.play_run_id and j["action"] == action)
+    asset = next((tmp_path / "outbox" / "demo").glob(f"{target.play_run_id}-*{action}*"))
+    assert job["bot"] == bot and f"- {change['param']}: {change['after']}" in asset.read_text()

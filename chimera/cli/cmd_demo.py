@@ -11,18 +11,22 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
 from rich.rule import Rule
 
 from chimera.cli.app import app, err, out
+from chimera.cli.cmd_cycle import print_progress, recorded
 from chimera.cli.render import play_panel, print_outcome
-from chimera.kpi.fmt import fmt_stored
+from chimera.config.loader import ConfigSet
+from chimera.evidence.record import shown_values
 
 DEMO_POLICY = (
     "demo policy (a real operator decides by hand): approve the top-ranked fully reversible play; "
-    "override the top-ranked other play so its bots only draft (dry run), reason recorded; reject the rest"
+    "override the top-ranked other play with a smaller change (in a step that cannot be undone when it has one: "
+    "a list cut to its first item, or a percentage halved), reason recorded; reject the rest"
 )
 
 
@@ -62,13 +66,11 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the last demo hom
                             who="demo")
     out.print(f"logged an earlier play run by hand: pricing_test executed on {info.price_test_day}")
     out.print(Rule("Weekly cycle"))
-    outcome = run_cycle(ctx.name, as_of=info.as_of, who="demo",
-                        on_event=lambda e: err.print(f"[dim]{e.get('node')}: {e.get('type') or e.get('decision')} "
-                                                     f"{e.get('status', '')}[/]"))
+    outcome = run_cycle(ctx.name, as_of=info.as_of, who="demo", on_event=print_progress)
     print_outcome(out, outcome)
     out.print(Rule("Decisions"))
     out.print(f"[italic]{DEMO_POLICY}[/]")
-    outcome = _decide_per_policy(outcome)
+    outcome = _decide_per_policy(outcome, ctx.configs)
     out.print(Rule("Executed (dry run: assets in the outbox, nothing changed in any store)"))
     for j in outcome.jobs:
         if j["bot"]:
@@ -95,32 +97,50 @@ def _evidence_line(e: dict) -> str:
     if e.get("effect_pct") is None:
         return f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {e['verdict']} — {e.get('reason', '')}"
     notes = [c.get("note", str(c)) if isinstance(c, dict) else str(c) for c in e.get("confounders", [])]
-    before, after = fmt_stored(e["before"], e.get("unit")), fmt_stored(e["after"], e.get("unit"))
+    before, after = shown_values(e)
     return (f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {before} -> {after}, "
             f"{e['effect_pct']:+.1f}% (95% interval {e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f}): "
             f"{e['verdict']} — {'; '.join(notes) or e.get('reason', '')}")
 
 
-def _decide_per_policy(outcome):
-    """Decide every pending play per DEMO_POLICY, saying what was decided and why."""
+def _decide_per_policy(outcome, configs: ConfigSet):
+    """Decide every pending play per DEMO_POLICY, saying what was decided and, for the override,
+    exactly which step parameter it changed (as recorded)."""
+    from agents.decisions import describe_changes
     from graphs.service import decide
 
     pending = list(outcome.pending)
     approve = next((p for p in pending if p.reversible), None)
     override = next((p for p in pending if p is not approve), None)
+    smaller = smaller_change(configs, override.play_id) if override else {}
     for p in pending:
         if p is approve:
             outcome = decide(p.play_run_id, "approve", who="demo-policy", why="top-ranked fully reversible play")
             out.print(f"approved  {p.play_id} ({p.play_run_id}): fully reversible")
-        elif p is override:
-            outcome = decide(p.play_run_id, "override", who="demo-policy",
-                             why="draft the assets only; a person reviews and sends them",
-                             params={"mode": "draft_only"})
-            out.print(f"overrode  {p.play_id} ({p.play_run_id}): drafts only, reason recorded")
+        elif p is override and smaller:
+            outcome = decide(p.play_run_id, "override", who="demo-policy", params=smaller,
+                             why="a smaller change first; a person widens it after reading the evidence")
+            changed = describe_changes(recorded(p.play_run_id)[1])
+            out.print(f"overrode  {p.play_id} ({p.play_run_id}): {changed}; reason recorded", highlight=False)
         else:
-            outcome = decide(p.play_run_id, "reject", who="demo-policy", why="demo policy: two plays at a time")
-            out.print(f"rejected  {p.play_id} ({p.play_run_id}): reason recorded")
+            why = "demo policy: two plays at a time" if p is not override else "no smaller version to propose"
+            outcome = decide(p.play_run_id, "reject", who="demo-policy", why=why)
+            out.print(f"rejected  {p.play_id} ({p.play_run_id}): {why}")
     return outcome
+
+
+def smaller_change(configs: ConfigSet, play_id: str) -> dict[str, Any]:
+    """The demo's override: one parameter of a step that cannot be undone (else any step) made smaller,
+    a list cut to its first item or a percentage halved; ``{}`` when nothing can shrink."""
+    steps = configs.play(play_id).job_plan
+    reversible = {(b.id, a.name): a.reversible for b in configs.agents.bots for a in b.actions}
+    for step in sorted(steps, key=lambda st: reversible.get((st.bot, st.action), False)):
+        for key, value in step.params.items():
+            if isinstance(value, list) and len(value) > 1:
+                return {key: value[:1]}
+            if key.endswith("_pct") and isinstance(value, int | float) and not isinstance(value, bool) and value:
+                return {key: value // 2 if isinstance(value, int) else value / 2}
+    return {}
 
 
 def _write_report(client: str, home: Path) -> None:
