@@ -5,7 +5,8 @@ sharp fall (7-day revenue one day short, a 1-day KPI far below target) and would
 nothing. A day is *in progress* when any source's newest ingest of it ran while the day was
 still going on in the store's timezone (``client.yml`` ``timezone``); the default as-of is then
 the day before, and the command says so. Only the day during which the ingest ran can be in
-progress: data dated after the ingest (a generated store, a wrong clock) is taken as it is.
+progress: data dated after the ingest (a generated store, a wrong clock) is taken as it is. A day
+that only some sources reach while the others end the day before is left out too (``_cut_off``).
 The day stays in the database (``chimera metrics`` shows it, ``--as-of`` judges it); the next
 export replaces it whole.
 """
@@ -43,21 +44,41 @@ def store_zone(name: str) -> tzinfo:
 
 
 def default_day(session: Session, company_id: int, timezone: str = "UTC") -> DefaultDay:
-    """The newest day with any metric, or the day before it when that day was in progress."""
-    newest = session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).one()
-    if newest is None:
+    """The newest day with any metric, or the day before it when that day was in progress, or
+    when it is only partly there (see ``_cut_off``)."""
+    ends = dict(session.exec(select(MetricPoint.source, func.max(MetricPoint.day)).where(
+        MetricPoint.company_id == company_id).group_by(MetricPoint.source)).all())
+    if not ends:
         return DefaultDay(day=None)
+    newest = max(ends.values())
     ingested = _latest_ingests(session, company_id, newest)
     zone = store_zone(timezone)
     start = datetime.combine(newest, time(), zone)
     end = datetime.combine(newest + timedelta(days=1), time(), zone)  # 23 or 25 h across DST
     during = [at for at in ingested if start <= at < end]
-    if not during:
-        return DefaultDay(day=newest)
-    last = max(during).astimezone(zone)
-    return DefaultDay(day=newest - timedelta(days=1), left_out=newest, note=(
-        f"{newest} is left out: its data was ingested at {last:%H:%M} ({timezone}), before the day ended; "
-        f"judging {newest - timedelta(days=1)} (re-ingest after the day ends, or pass --as-of {newest})"))
+    before = newest - timedelta(days=1)
+    if during:
+        last = max(during).astimezone(zone)
+        return DefaultDay(day=before, left_out=newest, note=(
+            f"{newest} is left out: its data was ingested at {last:%H:%M} ({timezone}), before the day ended; "
+            f"judging {before} (re-ingest after the day ends, or pass --as-of {newest})"))
+    return _cut_off(ends, newest) or DefaultDay(day=newest)
+
+
+def _cut_off(ends: dict[str, date], newest: date) -> DefaultDay | None:
+    """The newest day left out when some sources have it and the others end the day before: the
+    exports were cut at different moments (Stripe's UTC day runs hours past the store's midnight),
+    so that day holds a few hours of one source. Judged, its 7-day windows would mix a partial day
+    with whole ones; a source further behind is stale instead (its KPIs say so)."""
+    before = newest - timedelta(days=1)
+    have = sorted(s for s, d in ends.items() if d == newest)
+    lack = sorted(s for s, d in ends.items() if d == before)
+    if not lack:
+        return None
+    return DefaultDay(day=before, left_out=newest, note=(
+        f"{newest} is left out: only {', '.join(have)} {'has' if len(have) == 1 else 'have'} data for it "
+        f"({', '.join(lack)} {'ends' if len(lack) == 1 else 'end'} {before}), so it is at most part of a day; "
+        f"judging {before} (pass --as-of {newest} to judge it)"))
 
 
 def _latest_ingests(session: Session, company_id: int, day: date) -> list[datetime]:

@@ -32,10 +32,10 @@ def _client(name: str = "shop", timezone: str | None = None):
     return get_client(name)
 
 
-def _data(company_id: int, last: date = D, days: int = 5) -> None:
+def _data(company_id: int, last: date = D, days: int = 5, source: str = "shopify_orders") -> None:
     with session_scope() as s:
         s.execute(insert(MetricPoint), [
-            {"company_id": company_id, "metric": "orders", "day": last - timedelta(days=i), "source": "shopify_orders",
+            {"company_id": company_id, "metric": "orders", "day": last - timedelta(days=i), "source": source,
              "value": "3"} for i in range(days)])
 
 
@@ -158,3 +158,25 @@ def test_a_cycle_without_as_of_judges_the_last_whole_day(chimera_home: Path, tmp
     assert doc["as_of"] == str(today - timedelta(days=1))
     assert f"{today} is left out" in doc["as_of_note"] and f"{today} is left out" in result.stderr
     assert all(k["data_through"] is None or k["data_through"] < str(today) for k in doc["kpis"])
+
+
+def test_a_day_only_some_sources_reach_by_one_day_is_left_out(chimera_home: Path) -> None:
+    """Stripe's UTC day runs hours past the store's midnight: its newest day holds a few hours while
+    Shopify and analytics end the day before. Judged, it would mix a part day into 7-day windows."""
+    ctx = _client()
+    _data(ctx.company_id, source="shopify")
+    _data(ctx.company_id, source="analytics")
+    _data(ctx.company_id, last=D + timedelta(days=1), source="stripe")
+    got = _default(ctx)
+    assert (got.day, got.left_out) == (D, D + timedelta(days=1))
+    assert got.note.startswith("2026-03-11 is left out: only stripe has data for it "
+                               "(analytics, shopify end 2026-03-10)")
+    assert "--as-of 2026-03-11" in got.note
+
+
+def test_a_source_two_days_behind_is_stale_not_a_reason_to_go_back(chimera_home: Path) -> None:
+    """An export that stopped arriving does not pull the day back: its KPIs read stale instead."""
+    ctx = _client()
+    _data(ctx.company_id, source="shopify")
+    _data(ctx.company_id, last=D - timedelta(days=2), source="analytics")
+    assert (_default(ctx).day, _default(ctx).note) == (D, "")

@@ -25,7 +25,7 @@ from chimera.rhythms import daily_check
 from graphs import chat
 from graphs.service import run_cycle
 from tests import test_chat_notes
-from tests.test_chat_notes import _ingest, _ingested_during_newest_day
+from tests.test_chat_notes import WHOLE, _ingest, _ingested_during_newest_day
 
 runner = CliRunner()  # stdout and stderr apart
 _register()
@@ -92,7 +92,7 @@ def test_daily_check_judges_the_default_day_and_says_why(morning) -> None:
 
 
 def test_daily_check_without_note_for_a_whole_day_or_a_given_today(shop: str) -> None:
-    ctx = _ingest(shop)
+    ctx = _ingest(shop, skip=WHOLE)
     report = daily_check(ctx)
     assert report.as_of_note == "" and "as_of_note" not in report.to_json()
     _ingested_during_newest_day(ctx)
