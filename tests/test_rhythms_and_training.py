@@ -90,6 +90,11 @@ def test_monthly_review_writes_a_case_study(shop: str, chimera_home: Path) -> No
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert Path(payload["case_study_path"]).read_text().startswith("# Case study")
+    shown = runner.invoke(app, ["monthly", "--client", shop, "--as-of", AS_OF.isoformat()], env={"COLUMNS": "250"})
+    assert shown.exit_code == 0 and "{'" not in shown.stdout, "a person reads a table, not a Python dict"
+    proposed = [p for p in payload["target_changes"] if p["enough_history"] and p["proposed"]]
+    assert proposed and "Target changes proposed" in shown.stdout
+    assert all(p["kpi"] in shown.stdout for p in payload["target_changes"])
 
 
 def test_worker_runs_evidence_jobs_once_their_delay_is_over(shop: str) -> None:

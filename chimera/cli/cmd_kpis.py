@@ -69,7 +69,7 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
     usable = [p for p in proposals if p.enough_history and p.proposed]
     written: list[str] = []
     if not json_out:
-        out.print(_proposal_table(ctx.name, proposals))
+        out.print(proposal_table(ctx.name, proposals))
     if usable and (yes or (not json_out and typer.confirm(f"Write {len(usable)} KPI(s) to kpis.yml?"))):
         written = apply_calibration(ctx, usable, owner=owner, reason=reason)
     if json_out:
@@ -81,8 +81,9 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
         out.print("nothing written")
 
 
-def _proposal_table(client: str, proposals: list[Proposal]) -> Table:
-    table = Table(title=f"Calibration proposals for {client}", title_justify="left")
+def proposal_table(client: str, proposals: list[Proposal], title: str = "") -> Table:
+    """Each KPI's thresholds, current -> proposed, and why (also the monthly review's target changes)."""
+    table = Table(title=title or f"Calibration proposals for {client}", title_justify="left")
     for col in ("KPI", "target", "warning", "critical", "why"):
         table.add_column(col, overflow="fold")
     for p in proposals:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 @app.command()
 def daily(
     client: str = typer.Option(..., "--client", help="Client name."),
-    today: str | None = typer.Option(None, "--today", help="Day to check as (default: the day after the newest data)."),
+    today: str | None = typer.Option(None, "--today", help="Day to check as (default: today in the store's timezone)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK."""
@@ -80,14 +80,29 @@ def monthly(
         emit_json(review.model_dump(mode="json") | {"case_study_path": str(path)}
                   | ({"as_of_note": note} if note else {}))
         return
-    for p in review.target_changes:
-        out.print(f"target change proposed: {p}")
+    _print_target_changes(review.client, review.target_changes)
     for p in review.plays_to_retire:
         out.print(f"retire or redesign: {p['play']} ({p['reason']})")
     for p in review.plays_to_add:
         out.print(f"add a play: {p['reason']}")
     out.print(review.case_study)
     out.print(f"case study written to {path}")
+
+
+def _print_target_changes(client: str, changes: list[dict]) -> None:
+    """The proposed threshold changes as ``chimera kpis --calibrate`` shows them (current -> proposed,
+    and why); KPIs without enough history are named in one line, not proposed."""
+    from chimera.cli.cmd_kpis import proposal_table
+    from chimera.kpi.models import Proposal
+
+    proposals = [Proposal.model_validate(p) for p in changes]
+    usable = [p for p in proposals if p.enough_history and p.proposed]
+    if usable:
+        out.print(proposal_table(client, usable, title=f"Target changes proposed for {client}"))
+    short = [p.kpi for p in proposals if p not in usable]
+    if short:
+        out.print(f"no target change proposed (not enough history yet): {', '.join(short)}",
+                  markup=False, highlight=False)
 
 
 def _month_end(ctx: ClientContext, given: date | None) -> tuple[date, str]:
