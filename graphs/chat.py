@@ -24,6 +24,7 @@ from chimera.clients import ClientContext
 from chimera.config.loader import load_config_set, suggest
 from chimera.config.models import Commander as CommanderSpec
 from chimera.errors import ChimeraError
+from chimera.evidence.record import shown_values
 from chimera.llm.provider import backend_info
 from graphs.ui_models import (
     ChatReply,
@@ -349,17 +350,11 @@ def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
         return "No evidence records yet: a play needs to be executed and its delay to pass first.", [rows]
     lines = ["| play | KPI | before | after | effect % | CI % | verdict | confounders |",
              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['play']} | {r['kpi']} | {_stored(r['before'], r.get('unit'))} "
-              f"| {_stored(r['after'], r.get('unit'))} | {_or_dash(r['effect_pct'])} "
+    lines += [f"| {r['play']} | {r['kpi']} | {' | '.join(shown_values(r))} | {_or_dash(r['effect_pct'])} "
               f"| {_interval(r)} | {r['verdict']} | {_named(r['confounders'])} |"
               for r in rows]
     return ("**Evidence (before/after, no control group)**\n\n" + "\n".join(lines)
             + "\n\n**Why each verdict**\n\n" + "\n".join(_evidence_lines(rows))), [rows]
-
-
-def _stored(value: Any, unit: str | None) -> str:
-    """A before/after value as the KPI table shows it (when the record knows its KPI's unit)."""
-    return fmt_value(value, unit) if unit else ("-" if value in (None, "") else str(value))
 
 
 def _or_dash(value: Any) -> str:
