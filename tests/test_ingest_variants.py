@@ -909,7 +909,8 @@ def test_mixed_currency_shopify_export_names_the_file_and_an_order_of_each(chime
     path = _write(tmp_path / "orders.csv", rows)
     with pytest.raises(IngestError) as err:
         _ingest(path)
-    assert str(err.value).startswith(f"{path}: the export mixes currencies (EUR: order EU-7, USD: order #1)")
+    assert str(err.value).startswith(f"{path}: the export mixes currencies (column Currency; "
+                                     "EUR: order EU-7 at line 4, USD: order #1 at line 2)")
 
 
 def test_a_blank_looking_cell_is_empty(chimera_home: Path, tmp_path: Path) -> None:

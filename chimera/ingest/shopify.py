@@ -253,7 +253,7 @@ def aggregate_shopify(
         missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
     errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], shown_order(), HEADERS, key="_order")
-    days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path)
+    days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path, line_of)
     days, customers = _known(days, absent), None if "email" in absent else customers
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers,
                     unknown_days=rejected_days - set(days))
@@ -286,7 +286,7 @@ def _known(days: DayMetrics, absent: set[str]) -> DayMetrics:
 
 def _sums(
     rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str],
-    path: Path | str = "",
+    path: Path | str = "", line_of: LineFinder | None = None,
 ) -> tuple[DayMetrics, int, pl.DataFrame, set[date]]:
     """Per-day metrics, orders ingested, customer-days over the orders without a bad cell, and the
     days of the rejected orders (a day with only rejected orders is not a day without orders).
@@ -327,7 +327,7 @@ def _sums(
             customers = _customers(per_day, pseudonym)
             daily, currencies, count, rejected = sums.result()
     if currencies.height > 1:
-        _mixed_currencies(rows, path)
+        _mixed_currencies(rows, path, line_of)
     return day_metrics(daily, COUNTS, MONEY, fmt.scale), int(count.item()), customers, set(rejected["day"].to_list())
 
 
@@ -363,19 +363,22 @@ def _with_order_facts(rows: pl.DataFrame, ok: pl.Expr) -> pl.LazyFrame:
     return rows.lazy().select("_order", *cols, ok.alias("ok")).join(facts, on="_order", how="left")
 
 
-def _mixed_currencies(rows: pl.DataFrame, path: Path | str) -> None:
-    """IngestError naming each currency with its first order: where to look in the file."""
+def _mixed_currencies(rows: pl.DataFrame, path: Path | str, line_of: LineFinder | None = None) -> None:
+    """IngestError naming each currency with its first order and that order's line (column
+    Currency): where to look in the file."""
     first = (
         rows.filter(pl.col("currency").is_not_null())
         .group_by(pl.col("currency").str.strip_chars().str.to_uppercase(), maintain_order=True)
-        .agg(pl.col("name").first())
+        .agg(pl.col("name").first(), pl.col(ROW).first())
         .filter(pl.col("currency") != "")
         .sort("currency")
     )
-    where = ", ".join(f"{c}: order {n}" for c, n in first.iter_rows())
+    lines = line_of(first[ROW].to_list()) if line_of is not None else {}
+    where = ", ".join(f"{c}: order {n}" + (f" at line {lines[r]}" if lines.get(r) else "")
+                      for c, n, r in first.iter_rows())
     raise IngestError(
-        f"{f'{path}: ' if str(path) else ''}the export mixes currencies ({where}): sums would be meaningless; "
-        "export one currency (store) per file"
+        f"{f'{path}: ' if str(path) else ''}the export mixes currencies (column {HEADERS['currency']}; {where}): "
+        "sums would be meaningless; export one currency (store) per file"
     )
 
 
