@@ -996,3 +996,17 @@ def test_a_stripe_day_whose_only_charges_are_rejected_is_missing(chimera_home: P
     summary, series = _ingest(path)
     assert [r.order for r in summary.rejected] == ["ch_2"]
     assert series["stripe_payments"] == {date(2026, 5, 1): 1, date(2026, 5, 3): 1}, "05-02 missing, not 0"
+
+
+def test_two_exports_joined_with_cat_read_as_one(chimera_home: Path, tmp_path: Path) -> None:
+    """`cat a.csv b.csv`: the second header (with its byte-order mark) is no order called `Name`
+    rejected for its date; the rows on either side count as one export's."""
+    first = [SHOPIFY_HEADER, *_order("#1", "2026-04-05 10:00:00 -0400", [(1, "10.00")])]
+    second = [SHOPIFY_HEADER, *_order("#2", "2026-04-06 10:00:00 -0400", [(2, "5.00")])]
+    a, b = _write(tmp_path / "a.csv", first, encoding="utf-8-sig"), _write(tmp_path / "b.csv", second,
+                                                                          encoding="utf-8-sig")
+    joined = tmp_path / "joined.csv"
+    joined.write_bytes(a.read_bytes() + b.read_bytes())
+    summary, series = _ingest(joined)
+    assert summary.rejected == [] and summary.rows_read == 2
+    assert series["orders_placed"] == {date(2026, 4, 5): 1, date(2026, 4, 6): 1}

@@ -102,8 +102,15 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
         odd.fill_null(False).alias("_odd"),
         *(pl.when(problem).then(pl.col(c)).alias(c) for c in RAW if c not in ("name", "email", "currency")),
         pl.when(problem).then(pl.col("_ts_ok")).alias("_ts_ok"),
-        (problem & ~pl.any_horizontal(pl.col(c).is_not_null() for c in RAW)).alias("_empty"),
+        (problem & (~pl.any_horizontal(pl.col(c).is_not_null() for c in RAW) | _header_again())).alias("_empty"),
     )
+
+
+def _header_again() -> pl.Expr:
+    """The header row again, as when two exports are joined with `cat a.csv b.csv` (a byte-order
+    mark may start it): no record, so not an order called `Name` rejected for its date."""
+    text = pl.col("created_at").str.strip_chars("\ufeff \t").str.to_lowercase()
+    return (text == HEADERS["created_at"].lower()).fill_null(False)
 
 
 def _too_long(cols: list[str]) -> pl.Expr:
@@ -143,7 +150,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     if df["_odd"].any() or _padded(df[df["_problem"].arg_true()]):  # a gather: filter would rechunk all
         lf, fmt = _careful_format(lf, path)
         df = collect(_typed(lf, fmt), path)
-    if df["_empty"].any():  # a fully empty row (`,,,` from a spreadsheet) is no record: never a rejection
+    if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record
         df = df.filter(~pl.col("_empty"))
     df = df.drop("_empty").with_columns(_order_key(df["name"].has_nulls(), carry=True))
     new_run = (pl.col(KEY) != pl.col(KEY).shift()).fill_null(True)
