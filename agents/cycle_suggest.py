@@ -31,8 +31,11 @@ def _change_fn(session: Session, ctx: CycleContext):
 
 
 def triggered_plays(session: Session, ctx: CycleContext, kpis: list[Any], _active: int):
-    """(selected plays, the rest with reasons): over the cap, suppressed by UNKNOWN or review."""
-    state = suggest_state(session, ctx.client.company_id)
+    """(selected plays, the rest with reasons): over the cap, suppressed by UNKNOWN or review.
+
+    The state is seen on the cycle's own day: a replay of an older day judges what was under way
+    then, not the suggestions of a newer cycle (same inputs, same output)."""
+    state = suggest_state(session, ctx.client.company_id, ctx.as_of)
     result = suggest_plays(ctx.client.configs, {k.id: k for k in kpis}, _change_fn(session, ctx), state)
     others = [p.model_dump(mode="json") for p in result.over_cap] + [
         p.model_dump(mode="json") for p in result.suppressed]

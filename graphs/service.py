@@ -59,8 +59,9 @@ def thread_lock(thread_id: str) -> Iterator[None]:
 
 
 def _replaced(session: Session, run: CycleRun) -> bool:
-    """A newer cycle superseded this run's undecided plays: it is not its day's open cycle any more, so
-    replaying that day starts afresh (resuming it would only close it, every suggestion superseded)."""
+    """A later cycle of the same or a later day superseded this run's undecided plays: it is not its
+    day's open cycle any more, so replaying that day starts afresh (resuming it would only close it,
+    every suggestion superseded)."""
     statuses = set(session.exec(select(PlayRun.status).where(PlayRun.run_id == run.id)))
     return "superseded" in statuses and "suggested" not in statuses
 
@@ -80,25 +81,38 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
             if (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) and not _replaced(s, run):
                 return run
-        if not silent:
-            _supersede(s, client)
         run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent,
                        summary={"as_of_auto": auto})
         run.thread_id = f"cycle:{client.name}:{run.id}"
         s.add(run)
         s.flush()
+        if not silent:
+            _supersede(s, client, run)
         ctx = CycleContext(client=client, as_of=as_of, run_id=run.id, silent=silent)
         cycle_job(s, ctx, "INGEST_METRICS")
         return run
 
 
-def _supersede(session: Session, client: ClientContext) -> None:
-    """A new live cycle replaces last week's undecided suggestions. Only a live one: a silent cycle
-    is a dry run (manual §10.5) and leaves the live suggestions decidable."""
-    for old in session.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
-                                                  PlayRun.status == "suggested")):
+def _supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None:
+    """A new live cycle replaces the undecided suggestions of its day and earlier ones (last week's).
+    Not a later day's: replaying an older day judges that day and leaves the newer cycle's suggestions
+    decidable. Not from a silent cycle: it is a dry run (manual §10.5). Each superseded run keeps
+    which cycle replaced it, so a late decision on it can say so."""
+    for old in session.exec(select(PlayRun).where(
+            PlayRun.company_id == client.company_id, PlayRun.status == "suggested", PlayRun.as_of <= cycle.as_of)):
         old.status = "superseded"
+        old.rationale = {**(old.rationale or {}), "superseded_by": cycle.id}
         session.add(old)
+
+
+def _superseded_by(session: Session, run: PlayRun) -> str:
+    """Which cycle superseded the run, by its day (the way a person names a cycle). Newer is true of
+    it: started later, for the same or a later day (``_supersede``)."""
+    cycle_id = (run.rationale or {}).get("superseded_by")
+    cycle = session.get(CycleRun, cycle_id) if cycle_id else None
+    if cycle is None:  # superseded before the superseding cycle was recorded on the run
+        return "a newer cycle"
+    return f"a newer cycle, the cycle of {cycle.as_of} (cycle run {cycle.id})"
 
 
 def _drive(ctx: CycleContext, thread_id: str, payload: Any, on_event: EventFn | None) -> None:
@@ -164,7 +178,8 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
         play_run = s.get(PlayRun, play_run_id)
         assert play_run is not None
         if play_run.status == "superseded":
-            raise DecisionError(f"play run {play_run_id} was superseded by a newer cycle")
+            raise DecisionError(f"play run {play_run_id} ({play_run.play_id}) was superseded by "
+                                f"{_superseded_by(s, play_run)}: it can no longer be decided")
         existing = s.exec(select(Decision).where(Decision.play_run_id == play_run_id)).first()
         if existing is None:
             apply_decision(s, ctx, play_run, kind, who, why, params)

@@ -1,5 +1,6 @@
-"""Plays across cycles: a play under way or just rejected is not suggested again, a silent cycle
-leaves the live suggestions decidable, and a cycle defaults to the day `chimera kpis` judges."""
+"""Plays across cycles: a play under way or just rejected is not suggested again, a silent cycle or
+a replay of an older day leaves the live suggestions decidable, and a cycle defaults to the day
+`chimera kpis` judges."""
 
 from __future__ import annotations
 
@@ -81,8 +82,19 @@ def test_a_cycle_of_the_same_or_a_later_day_supersedes_undecided_suggestions(sho
     assert older.pending
     run_cycle(shop, as_of=AS_OF)
     assert _statuses([p.play_run_id for p in older.pending]) == {"superseded"}
-    with pytest.raises(DecisionError, match="superseded by a newer cycle"):
+    with pytest.raises(DecisionError, match=f"superseded by a newer cycle, the cycle of {AS_OF}"):
         decide(older.pending[0].play_run_id, "approve", who="alice")
+
+
+def test_a_replay_of_an_older_day_leaves_the_newer_suggestions_decidable(shop: str) -> None:
+    live = run_cycle(shop, as_of=AS_OF)
+    replay = run_cycle(shop, as_of=OLDER)
+    assert replay.run_id != live.run_id and replay.pending
+    assert not _held(replay.run_id), "the replay judges its own day: the newer suggestions are not under way then"
+    pending = [p.play_run_id for p in live.pending]
+    assert _statuses(pending) == {"suggested"}
+    decide(pending[0], "approve", who="alice")
+    assert _statuses(pending[:1]) == {"executed"}
 
 
 def test_a_silent_cycle_leaves_live_suggestions_alone(shop: str) -> None:
