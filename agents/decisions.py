@@ -47,13 +47,17 @@ def apply_decision(session: Session, ctx: CycleContext, run: PlayRun, kind: str,
 
 def _checked_changes(ctx: CycleContext, run: PlayRun, kind: str,
                      params: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The override's changes, step by step; params outside an override would be stored and ignored.
-    Unknown keys are refused by the faces (``check_params``) before they decide."""
+    """The override's changes, step by step, checked here so every face (CLI, chat, demo) gets the
+    same refusal before anything is recorded: params outside an override, or a key no step of the
+    play accepts, would be stored and change nothing."""
     if params is not None and not isinstance(params, dict):
         raise DecisionError(f"override params must be a JSON object, got {type(params).__name__}")
-    if params and kind != "override":
+    if not params:
+        return []
+    if kind != "override":
         raise DecisionError(f"{kind} takes no step parameters: changing them is an override")
-    return override_changes(ctx.client.configs, run.play_id, params) if params else []
+    check_params(ctx.client.configs, run.play_id, params)
+    return override_changes(ctx.client.configs, run.play_id, params)
 
 
 def same_decision(existing: Decision, run: PlayRun, kind: str, who: str, why: str,
@@ -98,8 +102,15 @@ def check_params(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> No
     accepted = sorted(set().union(*(a for _, a, _ in step_params(configs, play_id))))
     unknown = [f"{key!r}{suggest(key, accepted)}" for key in params if key not in accepted]
     if unknown:
-        raise DecisionError(f"--params: {play_id} has no step parameter {', '.join(unknown)}; "
+        raise DecisionError(f"override params: {play_id} has no step parameter {', '.join(unknown)}; "
                             f"its steps accept {', '.join(accepted) or 'none'}; nothing was recorded")
+
+
+def params_per_step(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """Step index (a job's ``step``) -> the override params that step accepts: a key merged into a
+    step that does not take it would show up in that step's brief and change nothing."""
+    return {index: {key: value for key, value in params.items() if key in accepted}
+            for index, (_name, accepted, _values) in enumerate(step_params(configs, play_id))}
 
 
 def override_changes(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -146,17 +146,25 @@ def plan(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
     run = session.get(PlayRun, job.play_run_id)
     assert run is not None
     jobs = plan_play_run(session, ctx.client.configs, run)
-    decision = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
-    overrides = (decision and decision.kind == "override" and run.rationale.get("override_params")) or {}
+    overrides = _overrides_per_step(session, ctx, run)
     for j in jobs:
         j.run_id = ctx.run_id
-        if overrides:
-            j.params = {**j.params, **overrides}
+        if overrides.get(j.step):
+            j.params = {**j.params, **overrides[j.step]}
         session.add(j)
     run.status = "executing"
     session.add(run)
     return {"play_run": run.id, "jobs": [{"id": j.id, "type": j.type, "owner": j.owner, "bot": j.bot,
                                           "action": j.action} for j in jobs]}
+
+
+def _overrides_per_step(session: Session, ctx: CycleContext, run: PlayRun) -> dict[int, dict[str, Any]]:
+    """An override's params by step, each key only in the steps that accept it (``params_per_step``)."""
+    from agents.decisions import params_per_step
+
+    decision = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
+    params = (decision and decision.kind == "override" and run.rationale.get("override_params")) or {}
+    return params_per_step(ctx.client.configs, run.play_id, params) if params else {}
 
 
 @handles("EXECUTE_PLAY_*")

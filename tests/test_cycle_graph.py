@@ -63,7 +63,9 @@ def test_cycle_waits_for_people_and_each_decision_resumes_it(shop: str) -> None:
     with session_scope() as s:
         assert not s.exec(select(Job).where(Job.type.startswith("EXECUTE_PLAY_"))).all()  # type: ignore[attr-defined]
 
-    first, second = pending[0], pending[1]
+    first = pending[0]
+    second = next(p for p in pending if p.play_id == "winback_email")  # 3 steps, 2 of them take a segment
+    assert second is not first
     after = decide(first.play_run_id, "approve", who="alice")
     executed = [j for j in after.jobs if j["play_run_id"] == first.play_run_id and j["type"].startswith("EXECUTE")]
     assert executed and all(j["status"] == "succeeded" for j in executed)
@@ -75,13 +77,17 @@ def test_cycle_waits_for_people_and_each_decision_resumes_it(shop: str) -> None:
         decide(second.play_run_id, "override", who="bob", why="")
     with pytest.raises(DecisionError, match="JSON object"):
         decide(second.play_run_id, "override", who="bob", why="x", params=[5])  # type: ignore[arg-type]
-    decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"change_pct": 5})
+    with pytest.raises(DecisionError, match="winback_email has no step parameter 'change_pct'"):
+        decide(second.play_run_id, "override", who="bob", why="x", params={"change_pct": 5})
+    assert second.play_run_id in {p.play_run_id for p in pending_decisions(shop)}, "nothing recorded"
+    narrower = {"segment": "lapsed_120_180d"}
+    decide(second.play_run_id, "override", who="bob", why="smaller change first", params=narrower)
     # the same person changing the params or the reason is not a double click: refused, not dropped
     with pytest.raises(DecisionError, match="recorded once"):
-        decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"change_pct": 9})
+        decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"segment": "all"})
     with pytest.raises(DecisionError, match="recorded once"):
-        decide(second.play_run_id, "override", who="bob", why="another reason", params={"change_pct": 5})
-    decide(second.play_run_id, "override", who="bob", why="smaller change first", params={"change_pct": 5})
+        decide(second.play_run_id, "override", who="bob", why="another reason", params=narrower)
+    decide(second.play_run_id, "override", who="bob", why="smaller change first", params=narrower)
     for rest in pending_decisions(shop):
         decide(rest.play_run_id, "reject", who="carol", why="not this week")
 
@@ -92,7 +98,9 @@ def test_cycle_waits_for_people_and_each_decision_resumes_it(shop: str) -> None:
         assert decisions[second.play_run_id].why == "smaller change first"
         overridden = s.exec(select(Job).where(Job.play_run_id == second.play_run_id,
                                               Job.type.startswith("EXECUTE_PLAY_"))).all()  # type: ignore[attr-defined]
-        assert overridden and all(j.params.get("change_pct") == 5 for j in overridden)
+        segments = {j.action: j.params.get("segment") for j in overridden}
+        assert segments == {"draft_copy": None, "draft_campaign": "lapsed_120_180d",
+                            "schedule_campaign": "lapsed_120_180d"}, "only the steps that take a segment"
         applied = s.exec(select(AppliedChange)).all()
         execute_jobs = s.exec(select(Job).where(Job.type.startswith("EXECUTE_PLAY_"))).all()  # type: ignore[attr-defined]
         assert len(applied) == len(execute_jobs) == len({a.idempotency_key for a in applied})

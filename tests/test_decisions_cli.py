@@ -146,6 +146,20 @@ def test_step_and_action_params_are_accepted_and_changes_named() -> None:
     assert changes == [{"step": "shopify_bot.update_prices", "param": "change_pct", "before": 10, "after": 5}]
 
 
+def test_override_params_reach_only_the_steps_that_accept_them() -> None:
+    from agents.decisions import params_per_step
+
+    # checkout_friction_audit: step 0 copy_bot.draft_faq, step 1 shopify_bot.simplify_checkout_settings
+    assert params_per_step(CONFIGS, "checkout_friction_audit", {"remove_fields": ["company"]}) == \
+        {0: {}, 1: {"remove_fields": ["company"]}}
+    # pricing_test: tone only in the copy step, products in both
+    assert params_per_step(CONFIGS, "pricing_test", {"tone": "calm", "products": "all"}) == \
+        {0: {"products": "all"}, 1: {"tone": "calm", "products": "all"}}
+    # free_shipping_threshold: audience is no step's value, but copy_bot.draft_copy accepts it (agents.yml)
+    assert params_per_step(CONFIGS, "free_shipping_threshold", {"audience": "returning"}) == \
+        {0: {}, 1: {"audience": "returning"}}
+
+
 # --- 3. who is a person; 4. an identical repeat says nothing new was recorded ------------------------
 
 

@@ -147,8 +147,6 @@ def _decide(kind: str, play_run_id: str, reason: str, who: str | None, params: d
     from graphs.service import decide
 
     who = person(who)
-    if params:
-        _check_params(play_run_id, params)
     earlier, _ = recorded(play_run_id)
     outcome = decide(play_run_id, kind, who=who, why=reason, params=params, on_event=print_progress)
     if earlier is not None:  # decide() refuses any other second decision, so this one is the same
@@ -178,22 +176,6 @@ def recorded(play_run_id: str) -> tuple[Decision | None, list[dict[str, Any]]]:
         if decision is not None:
             s.expunge(decision)
         return decision, list(((run.rationale if run else None) or {}).get("override_changes") or [])
-
-
-def _check_params(play_run_id: str, params: dict[str, Any]) -> None:
-    """Refuse a key no step of the play accepts, before anything is recorded (an unknown id is left
-    to ``decide``, which names it)."""
-    from agents.decisions import check_params
-    from chimera.clients import get_client
-    from chimera.db.engine import session_scope
-    from chimera.db.models import Company, PlayRun
-
-    with session_scope() as s:
-        run = s.get(PlayRun, play_run_id)
-        company = s.get(Company, run.company_id) if run else None
-        play_id, client = (run.play_id, company.name) if run and company else (None, None)
-    if play_id and client:
-        check_params(get_client(client).configs, play_id, params)
 
 
 def _changed(play_run_id: str, kind: str) -> str:
@@ -231,7 +213,7 @@ def override(
 
 
 def _parsed_params(params: str | None) -> dict[str, Any] | None:
-    """``--params`` as a JSON object (``_decide`` checks its keys against the play's steps)."""
+    """``--params`` as a JSON object (``decide`` checks its keys against the play's steps)."""
     if not params:
         return None
     try:
