@@ -200,6 +200,24 @@ def test_person_is_the_name_given_else_the_os_user(monkeypatch: pytest.MonkeyPat
         person(None)
 
 
+def test_clear_review_records_the_os_user_unless_who_is_given(chimera_home: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from chimera.clients import add_client
+    from chimera.db.models import Play
+
+    monkeypatch.setattr("getpass.getuser", lambda: "os-user")
+    ctx = add_client("reviewed")
+    with session_scope() as s:
+        s.add_all([Play(company_id=ctx.company_id, play_id=p, under_review=True, review_reason="failed twice")
+                   for p in ("pricing_test", "bundle_offer")])
+    first = chimera("play", "clear-review", "pricing_test", "--client", "reviewed", "--reason", "new prices")
+    assert first.code == 0 and "cleared for reviewed by os-user" in first.stdout, first.stderr
+    chimera("play", "clear-review", "bundle_offer", "--client", "reviewed", "--reason", "r", "--who", "carol")
+    with session_scope() as s:
+        who = {p.play_id: p.record["reviews"][-1]["cleared_by"] for p in s.exec(select(Play))}
+    assert who == {"pricing_test": "os-user", "bundle_offer": "carol"}
+
+
 # --- 6. progress lines say something true ------------------------------------------------------
 
 

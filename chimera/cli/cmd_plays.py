@@ -15,12 +15,14 @@ def clear_review_cmd(
     play: str = typer.Argument(..., help="Play id."),
     client: str = typer.Option(..., "--client", help="Client name."),
     reason: str = typer.Option(..., "--reason", help="Why it may trigger again (recorded)."),
-    who: str = typer.Option("cli", "--who", help="Who clears it (recorded)."),
+    who: str | None = typer.Option(None, "--who", help="Who clears it (recorded; default: your OS user name)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Let a play that was put under review trigger again; who and why are kept in its record."""
+    from agents.decisions import person
     from chimera.plays.review import clear_review
 
+    who = person(who)  # a person, as for approve/override/reject: 'cli' would name no one to ask
     ctx = get_client(client)
     ctx.configs.play(play)  # unknown play -> clear error with a suggestion
     with session_scope() as s:
