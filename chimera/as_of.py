@@ -45,24 +45,39 @@ def store_zone(name: str) -> tzinfo:
 
 def default_day(session: Session, company_id: int, timezone: str = "UTC") -> DefaultDay:
     """The newest day with any metric, or the day before it when that day was in progress, or
-    when it is only partly there (see ``_cut_off``)."""
+    when it is only partly there (see ``_cut_off``): then the day before is checked for being in
+    progress too (a store west of UTC exporting in its evening has Stripe's next UTC day, and its
+    own day still going on)."""
     ends = dict(session.exec(select(MetricPoint.source, func.max(MetricPoint.day)).where(
         MetricPoint.company_id == company_id).group_by(MetricPoint.source)).all())
     if not ends:
         return DefaultDay(day=None)
     newest = max(ends.values())
-    ingested = _latest_ingests(session, company_id, newest)
     zone = store_zone(timezone)
-    start = datetime.combine(newest, time(), zone)
-    end = datetime.combine(newest + timedelta(days=1), time(), zone)  # 23 or 25 h across DST
-    during = [at for at in ingested if start <= at < end]
-    before = newest - timedelta(days=1)
-    if during:
-        last = max(during).astimezone(zone)
-        return DefaultDay(day=before, left_out=newest, note=(
-            f"{newest} is left out: its data was ingested at {last:%H:%M} ({timezone}), before the day ended; "
-            f"judging {before} (re-ingest after the day ends, or pass --as-of {newest})"))
-    return _cut_off(ends, newest) or DefaultDay(day=newest)
+    progress = _in_progress(session, company_id, newest, zone, timezone)
+    if progress:
+        return DefaultDay(day=newest - timedelta(days=1), left_out=newest, note=progress)
+    cut = _cut_off(ends, newest)
+    if cut is None:
+        return DefaultDay(day=newest)
+    assert cut.day is not None
+    progress = _in_progress(session, company_id, cut.day, zone, timezone)
+    if not progress:
+        return cut
+    return DefaultDay(day=cut.day - timedelta(days=1), left_out=newest, note=f"{cut.note}; and {progress}")
+
+
+def _in_progress(session: Session, company_id: int, day: date, zone: tzinfo, timezone: str) -> str:
+    """Why ``day`` is left out when some source's data for it was ingested before it ended, else ""."""
+    start = datetime.combine(day, time(), zone)
+    end = datetime.combine(day + timedelta(days=1), time(), zone)  # 23 or 25 h across DST
+    during = [at for at in _latest_ingests(session, company_id, day) if start <= at < end]
+    if not during:
+        return ""
+    last = max(during).astimezone(zone)
+    before = day - timedelta(days=1)
+    return (f"{day} is left out: its data was ingested at {last:%H:%M} ({timezone}), before the day ended; "
+            f"judging {before} (re-ingest after the day ends, or pass --as-of {day})")
 
 
 def _cut_off(ends: dict[str, date], newest: date) -> DefaultDay | None:

@@ -180,3 +180,18 @@ def test_a_source_two_days_behind_is_stale_not_a_reason_to_go_back(chimera_home:
     _data(ctx.company_id, source="shopify")
     _data(ctx.company_id, last=D - timedelta(days=2), source="analytics")
     assert (_default(ctx).day, _default(ctx).note) == (D, "")
+
+
+def test_an_evening_export_west_of_utc_leaves_out_both_the_stripe_day_and_the_store_day(chimera_home: Path) -> None:
+    """Exported at 18:30 in New York: Stripe already has the next UTC day (cut off), and the store's
+    own day is still going on: the day judged is the one before both, and the note says why."""
+    ctx = _client(timezone="America/New_York")
+    _data(ctx.company_id, source="shopify")
+    _data(ctx.company_id, last=D + timedelta(days=1), source="stripe")
+    at = datetime(2026, 3, 10, 22, 30, tzinfo=UTC)  # 18:30 in New York (EDT from 2026-03-08)
+    _ingested(ctx.company_id, at, source="shopify")
+    _ingested(ctx.company_id, at, source="stripe", last=D + timedelta(days=1))
+    got = _default(ctx)
+    assert (got.day, got.left_out) == (D - timedelta(days=1), D + timedelta(days=1))
+    assert "2026-03-11 is left out: only stripe" in got.note
+    assert "2026-03-10 is left out: its data was ingested at 18:30 (America/New_York)" in got.note
