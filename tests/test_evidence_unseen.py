@@ -306,3 +306,22 @@ def test_before_and_after_read_as_the_kpi_table_shows_them(value: str | None, un
     from chimera.kpi.fmt import fmt_stored
 
     assert fmt_stored(value, unit) == shown
+
+
+def test_a_replay_of_an_earlier_day_is_shown_not_stored(price_up: GeneratedStore) -> None:
+    """`chimera evidence --as-of <earlier day>` shows what was knowable then, but the stored records
+    (what the report and the next cycle read) stay the newest judgement; the report judges its own day."""
+    from chimera.report.data import collect
+
+    ctx = _client("replayed", price_up)
+    executed = _day(PLAY_DAY)
+    with session_scope() as s:
+        log_manual_play(s, ctx, "pricing_test", executed, kpis=["aov"])
+    final = evidence_report(ctx, executed + timedelta(days=40))
+    assert final["evidence"][0]["verdict"] == "moved_up"
+    assert evidence_report(ctx, executed + timedelta(days=8))["evidence"][0]["verdict"] == "pending"
+    stored = evidence_report(ctx, executed + timedelta(days=40), refresh=False)
+    assert stored == final, "the replay did not overwrite the newest judgement"
+    early = collect(ctx, executed + timedelta(days=8)).evidence
+    assert early[0]["verdict"] == "pending" and "9/28 days seen" in early[0]["reason"]  # day 0 to 8
+    assert evidence_report(ctx, executed + timedelta(days=40), refresh=False) == final, "a report writes nothing"

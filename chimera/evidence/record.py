@@ -11,7 +11,7 @@ import importlib
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from chimera.as_of import default_day, store_zone
 from chimera.clients import ClientContext
@@ -309,14 +309,29 @@ def shown_values(entry: dict[str, Any]) -> tuple[str, str]:
     return f"{before}{per_day}", f"{after}{per_day}"
 
 
-def evidence_report(client: ClientContext, as_of: date | None = None, refresh: bool = True) -> dict[str, Any]:
-    """``{"client", "as_of", "evidence": [...]}``; refreshes every executed run's evidence first."""
+def evidence_report(client: ClientContext, as_of: date | None = None, refresh: bool = True,
+                    persist: bool | None = None) -> dict[str, Any]:
+    """``{"client", "as_of", "evidence": [...]}``; refreshes every executed run's evidence first.
+
+    The stored records are the newest judgement: a replay of an earlier day (``as_of`` before the
+    day they were judged on) is computed and shown but not written, or the report and the next
+    cycle would read a month-old "pending" for a verdict already known. ``persist`` forces either
+    way (a report computes its own day's evidence and never writes)."""
     with session_scope() as session:
         as_of = as_of or last_data_day(session, client) or datetime.now(UTC).date()
-        if refresh:
-            rows = refresh_evidence(session, client, as_of)
-        else:
+        if not refresh:
             rows = list(session.exec(select(EvidenceRecord).where(
                 EvidenceRecord.company_id == client.company_id, EvidenceRecord.executed_on <= as_of)))
-        rows.sort(key=lambda r: (r.executed_on, r.play_id, r.correlation_id, r.kpi))
-        return {"client": client.name, "as_of": str(as_of), "evidence": [record_json(r) for r in rows]}
+            return _report_json(client, as_of, rows)
+        judged = session.exec(select(func.max(EvidenceRecord.as_of)).where(
+            EvidenceRecord.company_id == client.company_id)).one()
+        keep = persist if persist is not None else (judged is None or as_of >= judged)
+        report = _report_json(client, as_of, refresh_evidence(session, client, as_of))
+        if not keep:
+            session.rollback()  # shown, not stored: the newest judgement stays what the database holds
+        return report
+
+
+def _report_json(client: ClientContext, as_of: date, rows: list[EvidenceRecord]) -> dict[str, Any]:
+    rows = sorted(rows, key=lambda r: (r.executed_on, r.play_id, r.correlation_id, r.kpi))
+    return {"client": client.name, "as_of": str(as_of), "evidence": [record_json(r) for r in rows]}

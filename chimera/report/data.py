@@ -1,8 +1,9 @@
 """Everything the HTML report shows, read once and read-only (nothing is stored or refreshed).
 
 KPIs are judged with ``evaluate_kpis(store=False)``, trends with the same evaluator per day, plays
-and decisions come from the latest cycle run on or before as-of, evidence from the stored records
-(``evidence_report(refresh=False)``): opening a report never changes what the next cycle sees.
+and decisions come from the latest cycle run on or before as-of, evidence is judged on the
+report's own day and never written (``evidence_report(persist=False)``): opening a report never
+changes what the next cycle sees.
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
                               usage={k: usage.get(k, 0) for k in ("calls", "prompt_tokens", "completion_tokens",
                                                                   "cost", "guard_rejections")})
             plays = _plays(session, run)
-    evidence = evidence_report(client, as_of, refresh=False)["evidence"]
+    evidence = evidence_report(client, as_of, persist=False)["evidence"]  # judged on the report's day, not stored
     return ReportData(client=client.name, label=client.config.label or client.name,
                       currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
                       plays=plays or [], evidence=evidence, as_of_note=note)
