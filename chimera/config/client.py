@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chimera.config.models import Strict
 
@@ -42,7 +43,79 @@ class FiverrMapping(Strict):
     """Status values meaning cancelled (case-insensitive)."""
 
 
-class ShopifyAPI(Strict):
+# Connector settings name where a credential lives; they never hold one. A value that looks like a
+# key (or a URL with ``user:pass@``) is refused without being repeated: the loader's message shows
+# ``***`` in its place (``_Hidden``), so the secret reaches no terminal, log or CI output.
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_PREFIXES = ("sk_", "rk_", "pk_", "whsec_", "shpat_", "shppa_", "shpca_", "shpss_", "ghp_", "github_pat_",
+                   "xox", "glpat-", "ya29.", "eyJ")
+SECRET_IN_ENV = ("holds what looks like a secret, not a variable name: put the key in the environment and "
+                 "name the variable here")
+SECRET_IN_URL = ("carries a user name or password (user:pass@host): remove it, put the key in the environment "
+                 "and name the variable in {field}")
+
+
+class _Hidden(dict):
+    """Stands in for a refused secret during validation: shown as ``***``, never as the value."""
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+def looks_like_secret(value: str) -> bool:
+    """Not an environment variable name, or a name shaped like an API key (known prefixes; a long run
+    of letters and digits without ``_``)."""
+    if not ENV_NAME_RE.match(value):
+        return True
+    if value.startswith(SECRET_PREFIXES):
+        return True
+    return len(value) >= 24 and "_" not in value and any(c.isdigit() for c in value) and any(
+        c.isalpha() for c in value)
+
+
+def has_userinfo(url: str) -> bool:
+    """``scheme://user:pass@host...``: credentials written into the URL."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    return "@" in rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+
+
+class _NamesCredential(Strict):
+    """A connector whose ``ENV_FIELD`` names the credential's variable and ``URL_FIELD`` is its API's
+    URL: a key in the one or ``user:pass@`` in the other is refused, shown as ``***``."""
+
+    ENV_FIELD: ClassVar[str]
+    URL_FIELD: ClassVar[str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        hidden = dict(data)
+        if isinstance(hidden.get(cls.ENV_FIELD), str) and looks_like_secret(hidden[cls.ENV_FIELD].strip()):
+            hidden[cls.ENV_FIELD] = _Hidden()
+        if isinstance(hidden.get(cls.URL_FIELD), str) and has_userinfo(hidden[cls.URL_FIELD]):
+            hidden[cls.URL_FIELD] = _Hidden(field=cls.ENV_FIELD)
+        return hidden
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, _Hidden):
+            if "field" in value:
+                raise ValueError(f"{info.field_name} " + SECRET_IN_URL.format(field=value["field"]))
+            raise ValueError(f"{info.field_name} {SECRET_IN_ENV}")
+        if info.field_name in (cls.ENV_FIELD, cls.URL_FIELD) and isinstance(value, str):
+            return value.strip()
+        return value
+
+
+class ShopifyAPI(_NamesCredential):
+    ENV_FIELD: ClassVar[str] = "token_env"
+    URL_FIELD: ClassVar[str] = "shop_url"
+
     shop_url: str
     """https://<shop>.myshopify.com (or a local test server)."""
     token_env: str = "SHOPIFY_ACCESS_TOKEN"
@@ -51,7 +124,10 @@ class ShopifyAPI(Strict):
     """Admin API version."""
 
 
-class StripeAPI(Strict):
+class StripeAPI(_NamesCredential):
+    ENV_FIELD: ClassVar[str] = "key_env"
+    URL_FIELD: ClassVar[str] = "api_base"
+
     api_base: str = "https://api.stripe.com"
     """Stripe API base URL (or a local test server)."""
     key_env: str = "STRIPE_API_KEY"

@@ -2,19 +2,24 @@
 
 Credentials come from the environment variable named in ``client.yml`` (``connectors:``) or from
 ``settings.secrets_dir()/<client>.<VAR>``; they travel only in request headers, which nothing
-here logs, and no error message repeats them.
+here logs, and no error message repeats them: surrounding whitespace (a CRLF ``.env``) is stripped,
+a key still holding control characters is refused without being shown, URLs in messages lose any
+``user:pass@``, and as a last line of defence every message is redacted of every credential read
+(``***``), whatever an exception's text says.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, retry, retry_if_exception_type, stop_after_attempt
+from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
 from chimera import settings
 from chimera.errors import IngestError
@@ -23,6 +28,43 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 MAX_WAIT = 60.0
 sleep: Callable[[float], None] = time.sleep  # tests record waits instead of sleeping
+MASK = "***"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # control characters and spaces: never inside a key
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+_SECRETS: set[str] = set()  # every credential value read in this process, for redact()
+
+
+def remember_secret(value: str) -> None:
+    """Have every later message redact ``value`` (and its trimmed form)."""
+    for form in (value, value.strip()):
+        if len(form) >= 4:  # a shorter "secret" would mask ordinary words
+            _SECRETS.add(form)
+
+
+def safe_url(url: object) -> str:
+    """A URL as a message may show it: no ``user:pass@``."""
+    return _USERINFO.sub(r"\1", str(url))
+
+
+def redact(text: object) -> str:
+    """``text`` without any credential read so far (``***``) and without userinfo in URLs."""
+    out = str(text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        out = out.replace(secret, MASK)
+        out = out.replace(repr(secret)[1:-1], MASK)  # as an escaped repr (b'Bearer sk_..\\r')
+    return safe_url(out)
+
+
+@contextmanager
+def redacted_errors() -> Iterator[None]:
+    """Errors leaving the block are IngestErrors whose text holds no credential and no userinfo."""
+    try:
+        yield
+    except IngestError as exc:
+        raise IngestError(redact(exc)) from None
+    except httpx.HTTPError as exc:
+        raise IngestError(f"API request failed ({type(exc).__name__}): {redact(exc)}") from None
 
 
 class RetryableHTTP(Exception):
@@ -35,13 +77,24 @@ class RetryableHTTP(Exception):
 
 
 def credential(client: str, env_var: str, what: str) -> str:
-    """The secret from ``$env_var`` or the client's secrets file; IngestError naming where to put it."""
-    value = os.environ.get(env_var)
+    """The secret from ``$env_var`` or the client's secrets file, without surrounding whitespace;
+    IngestError naming where to put it (never repeating a value)."""
+    if not _ENV_NAME.match(env_var):  # client.yml refuses this; a caller passing a key gets no echo
+        raise IngestError(f"{what}: the credential's variable name is not a variable name (a key pasted "
+                          "in its place?): put the key in the environment and name the variable in client.yml")
+    raw = os.environ.get(env_var)
+    where = f"the environment variable {env_var}"
     path = settings.secrets_dir() / f"{client}.{env_var}"
-    if not value and path.is_file():
-        value = path.read_text(encoding="utf-8").strip()
+    if not (raw or "").strip() and path.is_file():
+        raw, where = path.read_text(encoding="utf-8"), str(path)
+    if raw:
+        remember_secret(raw)
+    value = (raw or "").strip()
     if not value:
         raise IngestError(f"{what}: no credential: set the environment variable {env_var} or write it to {path}")
+    if _CONTROL.search(value):
+        raise IngestError(f"{what}: the credential in {where} holds spaces or control characters (a line "
+                          "break from a Windows .env file?): write it again as one line")
     return value
 
 
@@ -62,14 +115,21 @@ def _wait(state: RetryCallState) -> float:
 
 def _before_sleep(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    log.warning("API answered %s; retry %d of %d", exc, state.attempt_number, MAX_ATTEMPTS - 1)
+    log.warning("API answered %s; retry %d of %d", redact(exc), state.attempt_number, MAX_ATTEMPTS - 1)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """429 / 5xx and a server that cannot be reached; not a request this side cannot even send."""
+    if isinstance(exc, httpx.LocalProtocolError | httpx.UnsupportedProtocol | httpx.InvalidURL):
+        return False
+    return isinstance(exc, RetryableHTTP | httpx.TransportError)
 
 
 def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Response]:
     """GET with retries on 429 / 5xx / connection errors; any other error status is an IngestError."""
 
     @retry(
-        retry=retry_if_exception_type((RetryableHTTP, httpx.TransportError)),
+        retry=retry_if_exception(_worth_retrying),
         stop=stop_after_attempt(MAX_ATTEMPTS),
         wait=_wait,
         sleep=lambda seconds: sleep(seconds),
@@ -81,13 +141,17 @@ def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = Non
         if response.status_code == 429 or response.status_code >= 500:
             raise RetryableHTTP(response.status_code, _retry_after(response))
         if response.status_code >= 400:
-            raise IngestError(f"{response.request.url.copy_with(query=None)}: HTTP {response.status_code} "
-                              f"(check the credential and the URL in client.yml connectors)")
+            raise IngestError(f"{safe_url(response.request.url.copy_with(query=None))}: HTTP "
+                              f"{response.status_code} (check the credential and the URL in client.yml connectors)")
         return response.json(), response
 
+    shown = safe_url(url)
     try:
         return _once()
     except RetryableHTTP as exc:
-        raise IngestError(f"{url}: still {exc} after {MAX_ATTEMPTS} attempts; try again later") from None
+        raise IngestError(f"{shown}: still {exc} after {MAX_ATTEMPTS} attempts; try again later") from None
+    except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        raise IngestError(f"{shown}: the request could not be sent ({type(exc).__name__}): check the credential "
+                          "(one line, no spaces) and the URL in client.yml connectors") from None
     except httpx.TransportError as exc:
-        raise IngestError(f"{url}: cannot connect ({type(exc).__name__})") from None
+        raise IngestError(f"{shown}: cannot connect ({type(exc).__name__})") from None

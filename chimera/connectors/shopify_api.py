@@ -20,7 +20,7 @@ import polars as pl
 from chimera.clients import ClientContext
 from chimera.config.client import ShopifyAPI
 from chimera.connectors.common import store_pull
-from chimera.connectors.http import credential, get_json
+from chimera.connectors.http import credential, get_json, redacted_errors, safe_url
 from chimera.errors import IngestError
 from chimera.ingest import IngestSummary
 from chimera.ingest.frame import ROW
@@ -37,7 +37,7 @@ def next_link(response: httpx.Response) -> str | None:
 
 
 def fetch_orders(cfg: ShopifyAPI, token: str, since: date, until: date) -> Iterator[dict[str, Any]]:
-    base = cfg.shop_url.rstrip("/")
+    base = safe_url(cfg.shop_url).rstrip("/")  # the token travels in the header only
     url: str | None = f"{base}/admin/api/{cfg.api_version}/orders.json"
     params: dict[str, Any] | None = {
         "status": "any", "limit": PAGE,
@@ -106,7 +106,8 @@ def pull_shopify(client: ClientContext, since: date, until: date) -> IngestSumma
             f"client {client.name!r} has no Shopify connector: add to its client.yml\n"
             "connectors:\n  shopify:\n    shop_url: https://<shop>.myshopify.com\n    token_env: SHOPIFY_ACCESS_TOKEN"
         )
-    token = credential(client.name, cfg.token_env, "Shopify")
-    orders = list(fetch_orders(cfg, token, since, until))
+    with redacted_errors():
+        token = credential(client.name, cfg.token_env, "Shopify")
+        orders = list(fetch_orders(cfg, token, since, until))
     agg = aggregate_shopify(orders_frame(orders), pseudonymizer(client.name), lambda rows: {})
     return store_pull(client, agg, "shopify", since, until, orders)

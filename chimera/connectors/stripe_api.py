@@ -19,7 +19,7 @@ import polars as pl
 from chimera.clients import ClientContext
 from chimera.config.client import StripeAPI
 from chimera.connectors.common import minor_to_text, store_pull
-from chimera.connectors.http import credential, get_json
+from chimera.connectors.http import credential, get_json, redacted_errors, safe_url
 from chimera.errors import IngestError
 from chimera.ingest import IngestSummary
 from chimera.ingest.detect import STRIPE_COLUMNS
@@ -38,7 +38,7 @@ def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterato
         "created[gte]": _epoch(since), "created[lt]": _epoch(until + timedelta(days=1)),
         "limit": PAGE, "expand[]": "data.balance_transaction",
     }
-    url = f"{cfg.api_base.rstrip('/')}/v1/charges"
+    url = f"{safe_url(cfg.api_base).rstrip('/')}/v1/charges"  # credentials travel in the header only
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30.0) as http:
         while True:
             body, _ = get_json(http, url, params)
@@ -106,7 +106,8 @@ def pull_stripe(client: ClientContext, since: date, until: date) -> IngestSummar
             f"client {client.name!r} has no Stripe connector: add to its client.yml\n"
             "connectors:\n  stripe:\n    key_env: STRIPE_API_KEY"
         )
-    key = credential(client.name, cfg.key_env, "Stripe")
-    charges = list(fetch_charges(cfg, key, since, until))
+    with redacted_errors():
+        key = credential(client.name, cfg.key_env, "Stripe")
+        charges = list(fetch_charges(cfg, key, since, until))
     agg = aggregate_stripe(charges_frame(charges), lambda rows: {})
     return store_pull(client, agg, "stripe", since, until, charges)
