@@ -325,3 +325,13 @@ def test_a_replay_of_an_earlier_day_is_shown_not_stored(price_up: GeneratedStore
     early = collect(ctx, executed + timedelta(days=8)).evidence
     assert early[0]["verdict"] == "pending" and "9/28 days seen" in early[0]["reason"]  # day 0 to 8
     assert evidence_report(ctx, executed + timedelta(days=40), refresh=False) == final, "a report writes nothing"
+
+
+def test_the_reason_and_the_record_round_the_effect_alike(price_up: GeneratedStore) -> None:
+    """A table shows the stored effect at one decimal; the reason must say the same number."""
+    ctx = _client("rounded", price_up)
+    with session_scope() as s:
+        log_manual_play(s, ctx, "pricing_test", _day(PLAY_DAY), kpis=["aov", "net_revenue"])
+    for e in evidence_report(ctx, _day(PLAY_DAY) + timedelta(days=40))["evidence"]:
+        assert f"effect {e['effect_pct']:+.1f} %" in e["reason"], (e["effect_pct"], e["reason"])
+        assert f"{e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f} %" in e["reason"], e["reason"]

@@ -134,7 +134,7 @@ def estimate(
         executed_on=executed_on, window_days=window_days,
         before_start=before_days[0], before_end=before_days[-1],
         after_start=after_days[0], after_end=after_days[-1],
-        before=before, after=after, effect_pct=_effect(before, after),
+        before=before, after=after, effect_pct=_shown(_effect(before, after)),
         missing_before=miss_b, missing_after=miss_a, after_days_available=len(seen_after),
         counted=_counted(mat_b, mat_a), draws=draws, seed=seed,
         gap_metrics=[m for m, n in holes.items() if n], absent_metrics=[m for m, n in holes.items() if n == len(seen)],
@@ -156,8 +156,14 @@ def estimate(
         if est.counted:
             count_lo, count_hi = _count_interval(f, mat_b, mat_a)
             lo, hi = min(lo, count_lo), max(hi, count_hi)
-        est.ci_low_pct, est.ci_high_pct = lo, hi
+        est.ci_low_pct, est.ci_high_pct = _shown(lo), _shown(hi)
     return est
+
+
+def _shown(pct: float | None) -> float | None:
+    """A percent at the 2 decimals it is stored and shown with: the reason's words and the record's
+    numbers then round alike (4.2549 stored as 4.25 read "+4.2" in a table, "+4.3" in its reason)."""
+    return None if pct is None else round(pct, 2)
 
 
 def placebo(
