@@ -108,8 +108,11 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
     with session_scope() as s:
         plays = {p.play_id: p for p in s.exec(select(Play).where(Play.company_id == client.company_id))}
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
-                                            PlayRun.as_of >= as_of - timedelta(days=31))).all()
-        evidence = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == client.company_id)).all()
+                                            PlayRun.as_of >= as_of - timedelta(days=31))
+                      .order_by(PlayRun.as_of, PlayRun.created_at, PlayRun.id)).all()  # type: ignore[arg-type]
+        evidence = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == client.company_id)
+                          .order_by(EvidenceRecord.executed_on, EvidenceRecord.play_id,  # type: ignore[arg-type]
+                                    EvidenceRecord.correlation_id, EvidenceRecord.kpi)).all()
         decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(Decision.company_id == client.company_id))}
         retire = [{"play": pid, "reason": p.review_reason or f"failed {p.record.get('failed', 0)} times",
                    "record": {k: p.record.get(k) for k in ("runs", "moved", "failed")}}
