@@ -18,6 +18,8 @@ from chimera.config import models as config_models
 from chimera.config.models import AgentsConfig, AllOf, AnyOf, KPIsConfig, NotOf, PlaysConfig, trigger_kpis
 from chimera.config.yamlload import Loc, line_of, load_yaml
 from chimera.errors import ConfigError
+from chimera.kpi.formula import FormulaError, parse_formula
+from chimera.kpi.window import REPEAT
 
 FILES = {"agents": "agents.yml", "kpis": "kpis.yml", "plays": "plays.yml"}
 M = TypeVar("M", bound=BaseModel)
@@ -197,8 +199,27 @@ class _Checker:
             for ai in _dupes(names):
                 self.add("agents", ("bots", bi, "actions", ai, "name"), f"duplicate action {names[ai]!r}")
 
+    def formula(self, ki: int, formula: str) -> None:
+        """Parse the formula as the evaluator will; every name must be a base metric an ingest writes."""
+        from chimera.ingest.models import BASE_METRICS  # heavy (polars): only when configs load
+
+        loc: Loc = ("kpis", ki, "formula")
+        if formula.strip() == REPEAT:
+            return
+        try:
+            names = parse_formula(formula).metrics
+        except FormulaError as exc:
+            self.add("kpis", loc, exc.problem)
+            return
+        for name in names:
+            if name == REPEAT:
+                self.add("kpis", loc, f"{REPEAT!r} must be the whole formula (it counts customers, not a metric)")
+            else:
+                self.known("kpis", loc, "metric", name, sorted(BASE_METRICS))
+
     def kpis(self) -> None:
         for ki, k in enumerate(self.cs.kpis.kpis):
+            self.formula(ki, k.formula)
             self.known("kpis", ("kpis", ki, "owner"), "commander", k.owner, self.commander_ids)
             for di, driver in enumerate(k.drivers):
                 if driver == k.id:

@@ -15,6 +15,8 @@ from functools import lru_cache
 from typing import Any
 
 Series = dict[str, dict[date, Decimal]]
+_MAX_DEPTH = 50
+_MAX_TOKENS = 200
 _TOKEN = re.compile(r"\s*(?:(\d+(?:\.\d+)?)|([a-z][a-z0-9_]*)|([-+*/()]))")
 
 
@@ -26,29 +28,58 @@ class Node:
     right: Node | None = None
 
 
-def _tokens(text: str) -> list[str]:
+class FormulaError(ValueError):
+    """A formula that cannot be parsed; ``problem`` says what is wrong where (no formula text),
+    ``position`` is the 1-based character it was found at (``len(text) + 1`` at the end)."""
+
+    def __init__(self, text: str, problem: str, position: int) -> None:
+        self.text, self.problem, self.position = text, problem, position
+        super().__init__(f"formula {text!r}: {problem}")
+
+
+def _tokens(text: str) -> list[tuple[str, int]]:
+    """``(token, 1-based position)`` pairs; anything that is no number, name or operator is an error."""
     pos, out = 0, []
-    text = text.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ValueError(f"cannot read formula {text!r} at position {pos}")
-        out.append(next(g for g in m.groups() if g is not None))
+            start = len(text) - len(text[pos:].lstrip())
+            if start >= len(text):
+                break  # trailing whitespace
+            raise FormulaError(text, f"unexpected character {text[start]!r} at position {start + 1}", start + 1)
+        group = next(i for i, g in enumerate(m.groups()) if g is not None)
+        out.append((m.group(group + 1), m.start(group + 1) + 1))
         pos = m.end()
+    if len(out) > _MAX_TOKENS:  # the tree is walked recursively: keep it far from the recursion limit
+        raise FormulaError(text, f"has more than {_MAX_TOKENS} tokens", out[_MAX_TOKENS][1])
     return out
 
 
+def _describe(tok: str) -> str:
+    return f"number {tok!r}" if tok[0].isdigit() else f"metric {tok!r}" if tok[0].isalpha() else repr(tok)
+
+
 class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens, self.i = tokens, 0
+    def __init__(self, text: str) -> None:
+        self.text, self.tokens, self.i, self.depth = text, _tokens(text), 0, 0
 
     def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
+        return self.tokens[self.i][0] if self.i < len(self.tokens) else None
+
+    def error(self, problem: str) -> FormulaError:
+        """An error at the current token (or at the end)."""
+        if self.i < len(self.tokens):
+            tok, pos = self.tokens[self.i]
+            return FormulaError(self.text, f"unexpected {_describe(tok)} at position {pos}{problem}", pos)
+        end = len(self.text.rstrip()) + 1
+        if not self.tokens:
+            return FormulaError(self.text, "is empty", end)
+        return FormulaError(self.text, f"ends too early after {self.tokens[-1][0]!r}{problem}", end)
 
     def take(self) -> str:
         tok = self.peek()
         if tok is None:
-            raise ValueError("formula ends too early")
+            raise self.error("")
         self.i += 1
         return tok
 
@@ -67,27 +98,41 @@ class _Parser:
         return node
 
     def factor(self) -> Node:
-        tok = self.take()
+        tok = self.peek()
+        if tok is None or tok in ("+", "*", "/", ")"):
+            raise self.error(" (expected a metric, a number, '-' or '(')")
+        self.i += 1
+        self.depth += 1
+        if self.depth > _MAX_DEPTH:  # a formula, not a stress test: never a RecursionError
+            pos = self.tokens[self.i - 1][1]
+            raise FormulaError(self.text, f"nests deeper than {_MAX_DEPTH} at position {pos}", pos)
+        try:
+            return self._factor(tok)
+        finally:
+            self.depth -= 1
+
+    def _factor(self, tok: str) -> Node:
         if tok == "(":
+            opened = self.tokens[self.i - 1][1]
             node = self.expr()
-            if self.take() != ")":
-                raise ValueError("missing ')'")
+            if self.peek() != ")":
+                raise self.error(f" (expected ')' to close '(' at position {opened})")
+            self.i += 1
             return node
         if tok == "-":
             return Node("neg", left=self.factor())
         if tok[0].isdigit():
             return Node("num", tok)
-        if tok[0].isalpha():
-            return Node("var", tok)
-        raise ValueError(f"unexpected {tok!r}")
+        return Node("var", tok)
 
 
 @lru_cache(maxsize=512)
 def parse_formula(text: str) -> Formula:
-    parser = _Parser(_tokens(text))
+    """Parse ``text``; raise ``FormulaError`` (a ``ValueError``) saying what is wrong where."""
+    parser = _Parser(text)
     node = parser.expr()
     if parser.peek() is not None:
-        raise ValueError(f"unexpected {parser.peek()!r} in formula {text!r}")
+        raise parser.error(" (expected an operator + - * / or the end)")
     return Formula(text, node)
 
 
