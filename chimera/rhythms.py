@@ -65,12 +65,24 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
         stuck_json = [{"id": j.id, "type": j.type, "status": j.status, "attempts": j.attempts} for j in stuck]
         failed = [{"id": r.id, "source": r.source, "file": r.file_name} for r in s.exec(
             select(IngestRun).where(IngestRun.company_id == client.company_id, IngestRun.status != "succeeded"))]
+        failed += _failed_ingest_job(s, client)
     report = evaluate_kpis(client, as_of=judged, store=False)
     critical = [k.model_dump(mode="json", include={"id", "status", "value", "note"})
                 for k in report.kpis if k.status == "CRITICAL"]
     ok = all(f.ok for f in fresh) and bool(fresh) and not critical and not stuck and not failed
     return DailyReport(client=client.name, today=today, freshness=fresh, critical=critical,
                        stuck_jobs_requeued=stuck_json, failed_ingests=failed, ok=ok, as_of_note=note)
+
+
+def _failed_ingest_job(session: Session, client: ClientContext) -> list[dict[str, Any]]:
+    """The newest cycle's INGEST_METRICS job when it failed: a missing or unreadable export never
+    gets as far as an ingest run, yet ingestion did not complete (manual §6.1)."""
+    job = session.exec(select(Job).where(Job.company_id == client.company_id, Job.type == "INGEST_METRICS")
+                       .order_by(Job.created_at.desc(), Job.id.desc())).first()  # type: ignore[attr-defined,union-attr]
+    if job is None or job.status != "failed":
+        return []
+    error = job.error.splitlines()[0] if job.error else "failed"
+    return [{"id": job.id, "source": "INGEST_METRICS job", "file": "", "error": error, "cycle": job.run_id}]
 
 
 def _checked_days(session: Session, client: ClientContext, today: date | None,

@@ -282,7 +282,8 @@ def _daily(client: ClientContext) -> tuple[str, list[Any]]:
               f"| {'yes' if f.ok else 'NO'} |" for f in r.freshness]
     lines += [f"- 🔴 {k['id']}: {k.get('note', '')}" for k in r.critical]
     lines += [f"- re-queued stuck job #{j['id']} {j['type']}" for j in r.stuck_jobs_requeued]
-    lines += [f"- failed ingest #{f['id']} {f['source']} {f['file']}" for f in r.failed_ingests]
+    lines += [f"- failed ingest #{f['id']} {f['source']} {f.get('file') or ''}".rstrip()
+              + (f": {f['error']}" if f.get("error") else "") for f in r.failed_ingests]
     return "\n".join(lines), [r.model_dump(mode="json")]
 
 

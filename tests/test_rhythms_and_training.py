@@ -65,6 +65,27 @@ def test_a_play_under_review_is_not_suggested(shop: str) -> None:
     assert play not in [p["play"] for p in again.plays]
 
 
+def test_daily_check_reports_a_cycle_whose_export_could_not_be_read(shop: str) -> None:
+    """A missing export never becomes an ingest run, yet ingestion did not complete (manual §6.1):
+    the daily check names the failed job and its error, and is not OK."""
+    from graphs import chat
+
+    ctx = get_client(shop)
+    run_cycle(shop, as_of=AS_OF)
+    assert daily_check(ctx, today=AS_OF + timedelta(days=1)).failed_ingests == []
+    source = ctx.folder / ctx.config.sources[0].path
+    source.rename(source.with_suffix(".gone"))
+    try:
+        failed = run_cycle(shop, as_of=AS_OF + timedelta(days=1))
+        assert failed.status == "failed"
+        report = daily_check(ctx, today=AS_OF + timedelta(days=2))
+        [entry] = report.failed_ingests
+        assert not report.ok and source.name in entry["error"], entry
+        assert source.name in chat.answer(ctx, "evidence_commander_ai", "Today's checks").text
+    finally:
+        source.with_suffix(".gone").rename(source)
+
+
 def test_daily_check_reports_freshness_critical_kpis_and_requeues_stuck_jobs(shop: str) -> None:
     outcome = run_cycle(shop, as_of=AS_OF)
     ctx = get_client(shop)
