@@ -22,6 +22,7 @@ import httpx
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
 from chimera import settings
+from chimera.config.client import looks_like_secret
 from chimera.errors import IngestError
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,6 @@ MAX_ATTEMPTS = 6
 MAX_WAIT = 60.0
 sleep: Callable[[float], None] = time.sleep  # tests record waits instead of sleeping
 MASK = "***"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")  # control characters and spaces: never inside a key
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
 _SECRETS: set[str] = set()  # every credential value read in this process, for redact()
@@ -56,6 +56,23 @@ def redact(text: object) -> str:
     return safe_url(out)
 
 
+class _RedactingFilter(logging.Filter):
+    """Log records of the HTTP libraries (httpcore traces quote failing header values) without any
+    credential read and without userinfo in URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+_FILTER = _RedactingFilter()
+for _name in (__name__, "httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy"):
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
 @contextmanager
 def redacted_errors() -> Iterator[None]:
     """Errors leaving the block are IngestErrors whose text holds no credential and no userinfo."""
@@ -79,7 +96,7 @@ class RetryableHTTP(Exception):
 def credential(client: str, env_var: str, what: str) -> str:
     """The secret from ``$env_var`` or the client's secrets file, without surrounding whitespace;
     IngestError naming where to put it (never repeating a value)."""
-    if not _ENV_NAME.match(env_var):  # client.yml refuses this; a caller passing a key gets no echo
+    if looks_like_secret(env_var):  # client.yml refuses this; a caller passing a key gets no echo
         raise IngestError(f"{what}: the credential's variable name is not a variable name (a key pasted "
                           "in its place?): put the key in the environment and name the variable in client.yml")
     raw = os.environ.get(env_var)
