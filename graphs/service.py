@@ -7,23 +7,20 @@ make sure no side effect happens twice. A lock per thread serializes two tabs de
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
 from langgraph.types import Command
-from sqlalchemy import text
 from sqlmodel import Session, select
 
 from agents.context import CycleContext
 from agents.decisions import apply_decision, same_decision
 from agents.jobs import cycle_job
-from chimera import settings
 from chimera.clients import ClientContext, get_client
-from chimera.db.engine import get_engine, session_scope
+from chimera.db.engine import session_scope
+from chimera.db.locks import named_lock
 from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, PlayRun
 from chimera.errors import ClientError, DecisionError
 from chimera.kpi.evaluate import judged_day
@@ -36,26 +33,10 @@ EventFn = Callable[[dict[str, Any]], None]
 
 @contextmanager
 def thread_lock(thread_id: str) -> Iterator[None]:
-    """One writer per cycle thread: a Postgres advisory lock (works across hosts) or, on SQLite, a
-    file lock in CHIMERA_HOME. Two tabs deciding at once are serialized, never interleaved."""
-    if settings.is_postgres():
-        key = int.from_bytes(hashlib.sha256(thread_id.encode()).digest()[:8], "big", signed=True)
-        # autocommit: an idle open transaction would block the checkpointer's CREATE INDEX CONCURRENTLY
-        with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-        return
-    folder = settings.home() / ".chimera" / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{thread_id.replace(':', '_')}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    """One writer per cycle thread (``named_lock``: a Postgres advisory lock, or a file lock on
+    SQLite). Two tabs deciding at once are serialized, never interleaved."""
+    with named_lock(thread_id, f"cycle thread {thread_id}"):
+        yield
 
 
 def _replaced(session: Session, run: CycleRun) -> bool:
@@ -71,7 +52,15 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
 
     Without ``as_of`` the cycle judges the day ``chimera kpis`` judges (``judged_day``: the newest day
     with complete data, today without data); INGEST_METRICS moves that day forward when the new
-    exports reach further (``summary.as_of_auto``)."""
+    exports reach further (``summary.as_of_auto``).
+
+    Under the client's cycle lock: a second command at the same time waits, then finds and resumes
+    the cycle the first one opened instead of opening another for the same day."""
+    with named_lock(f"cycle-open:{client.name}", f"the cycle of {client.name}"):
+        return _find_or_open_run(client, as_of, silent)
+
+
+def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
     auto = as_of is None
     with session_scope() as s:
         if as_of is None:
@@ -117,7 +106,9 @@ def _superseded_by(session: Session, run: PlayRun) -> str:
 
 def _drive(ctx: CycleContext, thread_id: str, payload: Any, on_event: EventFn | None) -> None:
     config = {"configurable": {"thread_id": thread_id}, "recursion_limit": 500}
-    with thread_lock(thread_id), checkpointer() as saver:
+    # the checkpointer (its one-time setup has its own lock) before the thread's lock: a setup's
+    # CREATE INDEX CONCURRENTLY must never wait for a process that waits for this thread's lock
+    with checkpointer() as saver, thread_lock(thread_id):
         graph = build_cycle_graph(ctx, saver)
         snapshot = graph.get_state(config)
         if payload is not None and snapshot.interrupts:
@@ -231,11 +222,13 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
         open_runs = [r.id for r in s.exec(select(CycleRun).where(
             CycleRun.company_id == ctx_client.company_id, CycleRun.kind == "cycle",
             CycleRun.status.not_in(["completed", "failed"])))]  # type: ignore[attr-defined]
-    resumed = []
+    resumed, failed = [], []
     for run_id in open_runs:
         if not outcome(run_id).pending:
-            resume_cycle(run_id, on_event)
+            after = resume_cycle(run_id, on_event)
             resumed.append(run_id)
+            if after.status == "failed":
+                failed.append({"run_id": run_id, "error": failed_jobs_line(after)})
     done = []
     with session_scope() as s:
         due = s.exec(select(Job).where(Job.company_id == ctx_client.company_id, Job.type == "LOG_EVIDENCE",
@@ -247,4 +240,14 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
             s.add(job)
             done.append(job.id)
     return {"client": client, "as_of": day.isoformat(), "stuck_requeued": stuck, "cycles_resumed": resumed,
-            "evidence_jobs_run": done}
+            "cycles_failed": failed, "evidence_jobs_run": done}
+
+
+def failed_jobs_line(result: CycleOutcome) -> str:
+    """One line for a failed cycle: each failed job with its error (an error's first line only)."""
+    def first_line(error: str) -> str:
+        lines = (error or "").strip().splitlines()
+        return " ".join(lines[0].split()) if lines else "failed"
+
+    return "; ".join(f"job {j['id']} {j['type']}: {first_line(j.get('error') or '')}" for j in result.jobs
+                     if j["status"] == "failed") or "the cycle failed"

@@ -38,6 +38,15 @@ def _line(result: dict[str, Any]) -> str:
             f"{len(result['evidence_jobs_run'])} evidence job(s) run")
 
 
+def _failed_cycles(name: str, result: dict[str, Any]) -> ClientFailure | None:
+    """A resumed cycle that ended failed is the client's failure, with its jobs' errors in one line."""
+    failed = result.get("cycles_failed") or []
+    if not failed:
+        return None
+    error = "; ".join(f"cycle {f['run_id']} failed: {f['error']}" for f in failed)
+    return ClientFailure(client=name, error=redact(error), run_id=failed[0]["run_id"])
+
+
 def _pass(client: str | None, day: date | None) -> Walk[dict[str, Any]]:
     """One worker pass over the clients; raises when the database does not answer."""
     from graphs.service import run_due_jobs
@@ -45,7 +54,7 @@ def _pass(client: str | None, day: date | None) -> Walk[dict[str, Any]]:
     return for_each_client(
         [client] if client else list_clients(),
         lambda name, note: run_due_jobs(name, day, on_event=lambda e: note(str(e.get("node") or ""))),
-        "worker pass", lambda _name, result: _line(result), fatal=unreachable)
+        "worker pass", lambda _name, result: _line(result), check=_failed_cycles, fatal=unreachable)
 
 
 def _outage(exc: BaseException) -> str:

@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import polars as pl
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from chimera.db.models import CustomerDay, IngestRun, MetricPoint
+from chimera.db.models import Company, CustomerDay, IngestRun, MetricPoint
 from chimera.ingest.models import Aggregate
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,7 @@ def write_aggregate(
     session: Session, company_id: int, agg: Aggregate, *, file_name: str, fingerprint: str
 ) -> IngestRun:
     """Record the run and replace the source's rows for the covered days (inside ``session``)."""
+    lock_client(session, company_id)
     run = IngestRun(
         company_id=company_id, source=agg.source, file_name=file_name, fingerprint=fingerprint,
         rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, first_day=agg.first_day,
@@ -72,6 +73,14 @@ def write_aggregate(
     log.info("ingest %s: %d rows read, %d rejected, %d metric points, days %s..%s", agg.source,
              agg.rows_read, len(agg.rejected), len(rows), agg.first_day, agg.last_day)
     return run
+
+
+def lock_client(session: Session, company_id: int) -> None:
+    """Serialize a client's writes: two ingests at once would both delete the covered days (none yet)
+    and both insert them (a unique violation). On Postgres the client's Company row is locked until
+    the transaction ends, FOR NO KEY UPDATE so that rows referring to the company can still be
+    inserted by others; SQLite ignores it (it has one writer at a time anyway)."""
+    session.exec(select(Company.id).where(Company.id == company_id).with_for_update(key_share=True))
 
 
 def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]) -> None:
