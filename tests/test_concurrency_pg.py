@@ -207,3 +207,27 @@ def test_worker_reports_a_resumed_cycle_that_fails(pg_url: str, tmp_path: Path) 
     with session_scope() as s:
         job = s.exec(select(Job).where(Job.type == "INGEST_METRICS")).one()
         assert job.status == "failed"
+
+
+def test_a_lock_held_too_long_ends_in_one_clear_line(pg_url: str) -> None:
+    from chimera.db.locks import LockTimeout, named_lock
+
+    held, release = threading.Event(), threading.Event()
+
+    def holder() -> None:
+        with named_lock("cycle:shop:x", "cycle thread cycle:shop:x"):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert held.wait(10)
+    try:
+        with pytest.raises(LockTimeout) as caught, named_lock("cycle:shop:x", "cycle thread cycle:shop:x", timeout=0.3):
+            pass
+    finally:
+        release.set()
+        thread.join(10)
+    assert "cycle thread cycle:shop:x is busy" in str(caught.value) and "\n" not in str(caught.value)
+    with named_lock("cycle:shop:x", "cycle thread cycle:shop:x", timeout=5):  # released: free again
+        pass
