@@ -185,6 +185,21 @@ def test_report_shows_plays_decisions_jobs_and_evidence(shop: str) -> None:  # n
     for e in evidence:
         assert f"<td>{e['play']}</td><td>{e['kpi']}</td><td class=d>{e['executed_on']}</td>" in section
         assert e["verdict"] in section
+    row = section[section.index("<td>checkout_friction_audit</td>"):]
+    assert "per day" not in row[:row.index("</tr>")], "conversion is a ratio: its values are not means per day"
+
+
+def test_a_sum_kpis_evidence_reads_per_day(ingested: ClientContext) -> None:
+    """net_revenue's before/after are means per day: beside the KPI table's weekly totals, the
+    report says so (as chimera evidence and the chat do)."""
+    with session_scope() as s:
+        log_manual_play(s, ingested, "pricing_test", AS_OF - timedelta(days=45), kpis=["net_revenue"])
+    [e] = evidence_report(ingested, AS_OF, persist=False)["evidence"]
+    assert e["value_kind"] == "mean per day"
+    section = render_report(ingested, AS_OF)
+    section = section[section.index('id="evidence"'):]
+    row = section[section.index("<td>pricing_test</td>"):]
+    assert row[:row.index("</tr>")].count(" per day</td>") == 2
 
 
 def test_play_text_is_escaped(ingested: ClientContext) -> None:

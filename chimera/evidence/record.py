@@ -301,12 +301,17 @@ def record_json(row: EvidenceRecord) -> dict[str, Any]:
     }
 
 
+def per_day(entry: dict[str, Any], key: str) -> str:
+    """" per day" after a sum KPI's ``key`` value (before/after): it is a mean per day, and bare it
+    reads as the window's total beside the KPI table's totals."""
+    return " per day" if entry.get("value_kind") == "mean per day" and entry.get(key) is not None else ""
+
+
 def shown_values(entry: dict[str, Any]) -> tuple[str, str]:
-    """An evidence entry's before and after as people read them: in the KPI's unit, and a sum KPI's
-    marked "per day" (bare, its mean reads as the window's total beside the KPI table's totals)."""
-    per_day = " per day" if entry.get("value_kind") == "mean per day" and entry.get("before") is not None else ""
-    before, after = (fmt_stored(entry.get(k), entry.get("unit")) for k in ("before", "after"))
-    return f"{before}{per_day}", f"{after}{per_day}"
+    """An evidence entry's before and after as people read them: in the KPI's unit, a sum KPI's
+    marked "per day"."""
+    before, after = (fmt_stored(entry.get(k), entry.get("unit")) + per_day(entry, k) for k in ("before", "after"))
+    return before, after
 
 
 def evidence_report(client: ClientContext, as_of: date | None = None, refresh: bool = True,

@@ -16,6 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from chimera.clients import ClientContext, get_client
 from chimera.config.models import KPI
+from chimera.evidence.record import per_day
 from chimera.kpi.fmt import fmt
 from chimera.kpi.models import KPIResult
 from chimera.report.charts import trend_figure
@@ -181,8 +182,8 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
         conf = "; ".join(c.get("note") or f"{c.get('kind')} {c.get('what')}" for c in e.get("confounders", []))
         rows.append(
             f"<tr><td>{_e(e['play'])}</td><td>{_e(e['kpi'])}</td><td class=d>{_e(e['executed_on'])}</td>"
-            f'<td class="num">{_num(e.get("before"), unit, data.currency)}</td>'
-            f'<td class="num">{_num(e.get("after"), unit, data.currency)}</td>'
+            f'<td class="num">{_num(e.get("before"), unit, data.currency)}{per_day(e, "before")}</td>'
+            f'<td class="num">{_num(e.get("after"), unit, data.currency)}{per_day(e, "after")}</td>'
             f'<td class="num">{_pct(e.get("effect_pct"))}</td><td class="num">{interval}</td>'
             f'<td class="v-{_e(e["verdict"])}">{_e(e["verdict"])}</td><td class="note">{_e(conf or "none")}'
             f'</td><td class="note">{_e(e.get("reason", ""))}</td></tr>')
