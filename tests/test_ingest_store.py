@@ -193,6 +193,61 @@ def test_order_cells_filled_down_every_line_count_once(
     assert {(r.column, r.order) for r in filled.rejected} == {(r.column, r.order) for r in once.rejected}
 
 
+def _filled_down(header: list[str], orders: list[list[list[str]]]) -> list[list[list[str]]]:
+    """The orders with their order-level cells repeated on every line item row (some export apps)."""
+    cols = [header.index(c) for c in ("Email", "Financial Status", "Currency", "Subtotal", "Shipping", "Taxes",
+                                      "Total", "Discount Amount", "Refunded Amount", "Cancelled at")]
+    return [[[order[0][i] if i in cols else v for i, v in enumerate(row)] for row in order] for order in orders]
+
+
+def test_filled_down_exports_pasted_together_count_each_order_once(
+    chimera_home: Path, store_files: Path, tmp_path: Path
+) -> None:
+    """Two overlapping exports of a filled-down layout pasted into one file: every row is an order
+    row, so a copy is told by its place (the name's rows again, later in the file), never counted
+    twice; an order whose copies disagree (refunded later) is rejected once, at its first copy."""
+    header, orders = _records(store_files / "orders_export.csv")
+    filled = _filled_down(header, orders)
+    later = [[list(r) for r in order] for order in filled[len(filled) // 2:]]
+    refund, money = header.index("Refunded Amount"), header.index("Total")
+    changed = next(o for o in later if len(o) > 1 and o[0][money] and not o[0][refund].strip("0."))
+    for row in changed:
+        row[refund] = row[money]
+    a, b, c = add_client("a"), add_client("b"), add_client("c")
+    once = ingest_file(a, _write_rows(tmp_path / "once.csv", header, filled))
+    twice = ingest_file(b, _write_rows(tmp_path / "pasted.csv", header, filled + later))
+    same = ingest_file(c, _write_rows(tmp_path / "same.csv", header, filled + filled))
+    assert _series(c) == _series(a) and same.orders_ingested == once.orders_ingested
+    name = changed[0][0]
+    conflict = [r for r in twice.rejected if r.order == name]
+    assert [r.column for r in conflict] == ["Name"] and "more than once" in conflict[0].reason
+    assert twice.orders_ingested == once.orders_ingested - 1
+    day = date.fromisoformat(changed[0][header.index("Created at")][:10])
+    x, y = _series(a), _series(b)
+    for metric in ("units", "gross_sales", "net_sales"):
+        assert {d: v for d, v in y[metric].items() if d != day} == {d: v for d, v in x[metric].items() if d != day}
+        assert y[metric][day] < x[metric][day]  # the conflicting order left out, not doubled
+
+
+def test_filled_down_order_of_alike_lines_sorted_apart_keeps_its_lines(
+    chimera_home: Path, store_files: Path, tmp_path: Path
+) -> None:
+    """A re-sorted filled-down file splits multi-line orders into runs that differ; an order whose
+    lines are all alike (two SKUs at one price) falls apart into runs that look like copies, but in
+    such a file they are lines: all count."""
+    header, orders = _records(store_files / "orders_export.csv")
+    filled = _filled_down(header, orders)
+    qty, price = header.index("Lineitem quantity"), header.index("Lineitem price")
+    twin = next(o for o in filled if len(o) == 2 and o[0][header.index("Cancelled at")] == "")
+    twin[1][qty], twin[1][price] = twin[0][qty], twin[0][price]
+    rows = [r for o in filled for r in o]
+    random.Random(5).shuffle(rows)
+    a, b = add_client("a"), add_client("b")
+    ingest_file(a, _write_rows(tmp_path / "once.csv", header, filled))
+    ingest_file(b, _write_rows(tmp_path / "sorted.csv", header, [[r] for r in rows]))
+    assert _series(a) == _series(b)
+
+
 def test_failure_mid_write_leaves_the_database_unchanged(
     chimera_home: Path, store_files: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -156,6 +156,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     df = df.with_columns(new_run.cum_sum().set_sorted().alias("_order"), new_run.alias("_first"))
     if df.height and (df["_order"][-1] != _distinct_names(df) or _head_not_first(df)):  # re-sorted rows
         df = df.with_columns(_order_key(df["name"].has_nulls(), carry=False).str.strip_chars())  # `#1 ` is `#1`
+        df = df.with_columns(pl.col("_order").alias("_run"))  # the run each row was in, in file order
         df = _copies(df.with_columns(_head_row().alias("_first"), pl.col(KEY).alias("_order")))
     return df, fmt
 
@@ -195,24 +196,49 @@ def _copies(df: pl.DataFrame) -> pl.DataFrame:
     copies' rows). Order rows that disagree on order-level values (refunded by the later export)
     mark ``_conflict`` and the order is rejected rather than guessed. In a file where every row has
     Subtotal, the order-level cells were filled down every line (some export apps do): a name's
-    rows that agree are one order, all its lines count. Only on the grouping-by-name path, which a
-    file in export order takes when a name recurs (see ``_head_not_first``)."""
+    rows that agree are one order, all its lines count, unless the file is pasted copies of such a
+    layout (see ``_filled_copies``). Only on the grouping-by-name path, which a file in export order
+    takes when a name recurs (see ``_head_not_first``)."""
     head = ~pl.col("_subtotal_missing")
     df = df.with_columns(head.sum().over(KEY).alias("_copies"))
+    if not df["_subtotal_missing"].any():
+        return _filled_copies(df)
     if (df["_copies"].max() or 0) <= 1:  # type: ignore[operator]
         return df.with_columns(_dup=pl.lit(False), _conflict=pl.lit(False))
     same = pl.len().over(KEY, *_COPY_KEY)  # rows equal to this one in its order
     rank = pl.int_range(pl.len()).over(KEY, *_COPY_KEY)
     several = pl.col("_copies") > 1
-    # k identical copies: every count a multiple of k. Not in a filled-down layout (no row lacks
-    # Subtotal): there two lines with equal quantity and price (SKUs are never read) look alike.
-    filled = not df["_subtotal_missing"].any()
-    split = pl.lit(False) if filled else (same % pl.col("_copies").clip(1) == 0).all().over(KEY)
+    split = (same % pl.col("_copies").clip(1) == 0).all().over(KEY)  # k identical copies: counts multiples of k
     agree = pl.struct(_ORDER_KEY).filter(head).n_unique().over(KEY) == 1
     return df.with_columns(
         (several & split & (rank >= same // pl.col("_copies"))).alias("_dup"),
         (several & ~split & ~agree & head).alias("_conflict"),
     )
+
+
+def _filled_copies(df: pl.DataFrame) -> pl.DataFrame:
+    """Copies in a filled-down layout (every row holds the order cells, so every row is an order
+    row): two lines with equal quantity and price (SKUs are never read) look alike, so a copy is
+    told by where it is. A pasted export repeats whole orders: the name's rows fall in k runs of
+    the file, each the same rows; its later runs are copies (``_dup``). A name whose rows disagree
+    on the order cells (refunded by the later export) is a conflict. A copy right after its
+    original (one run) still reads as one order with twice the lines: nothing tells them apart. A file re-sorted
+    by another column splits nearly every multi-line order into runs that differ: the copies are
+    then counted only where most names in several runs look copied (else an order whose lines
+    are all alike, sorted apart, would lose lines)."""
+    runs = pl.col("_run").n_unique().over(KEY)
+    same = pl.len().over(KEY, *_COPY_KEY)  # rows equal to this one in its order ...
+    in_run = pl.len().over(KEY, "_run", *_COPY_KEY)  # ... and in its run: k copies hold k times as many
+    df = df.with_columns(runs.alias("_runs"), (same == in_run * runs).all().over(KEY).alias("_copied"))
+    several = df.filter(pl.col("_first") & (pl.col("_runs") > 1)).select(pl.col("_copied").mean()).item()
+    pasted = several is not None and several >= 0.5
+    agree = pl.struct(_ORDER_KEY).n_unique().over(KEY) == 1
+    later = pl.col("_run") != pl.col("_run").min().over(KEY)
+    copies = (pl.col("_runs") > 1) & pl.col("_copied") & pl.lit(pasted)
+    return df.with_columns(
+        (copies & later).alias("_dup"),
+        ((pl.len().over(KEY) > 1) & ~agree & pl.col("_first")).alias("_conflict"),
+    ).drop("_runs", "_copied")
 
 
 def _head_not_first(df: pl.DataFrame) -> bool:
