@@ -29,6 +29,7 @@ from chimera.ingest.detect import (
     resolve_columns,
 )
 from chimera.ingest.frame import Check, LineFinder, bad_cells, read_columns, reject_required, rejections
+from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
     COUNT,
@@ -143,6 +144,8 @@ def aggregate_analytics(
         Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date"), day_first).is_null(),
               "not a date like 20260405 or 2026-04-05"),
     ]
+    day = ga_day(pl.col("date"), day_first)
+    checks += [c for c in [future_check("date", day, df.select(day.unique()).to_series())] if c]
     for c in (c for c in COUNT_COLS if c in present):
         negative = pl.col(c).str.contains(r"^\s*-\s*\d")
         checks += [Check(c, negative, "a count is never negative"),

@@ -24,6 +24,7 @@ from chimera.ingest.frame import (
     rejections,
     with_missing,
 )
+from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
     MoneyFormat,
@@ -139,6 +140,8 @@ def aggregate_fiverr(
         Check("amount", pl.col("_amount").str.starts_with("-"), "an order's amount is never negative"),
         Check("response_hours", is_bad_money(pl.col("response_hours"), fmt), "not a number of hours"),
     ]
+    day = _day(mapping)
+    checks += [c for c in [future_check("date", day, df.select(day.unique()).to_series())] if c]
     copies = _copies(df, mapping)
     if copies is not None:
         checks.append(Check("order_id", copies, COPY_CONFLICT))

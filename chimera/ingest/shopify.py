@@ -34,6 +34,7 @@ from chimera.ingest.frame import (
     scan_columns,
     with_missing,
 )
+from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import MAX_SCALE, SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
 from chimera.ingest.pseudonymize import Pseudonymizer
@@ -284,7 +285,8 @@ def aggregate_shopify(
     if "_conflict" in rows.columns:
         missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
     problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
-    errors = bad_cells([(problems, _problems(fmt)), (rows, missing)], shown_order(), HEADERS, key="_order")
+    parts = [(problems, _problems(fmt)), (rows, missing), *_future(rows)]
+    errors = bad_cells(parts, shown_order(), HEADERS, key="_order")
     days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path, line_of)
     days, customers = _known(days, absent), None if "email" in absent else customers
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers,
@@ -298,6 +300,16 @@ def aggregate_shopify(
     if not defer_lines:
         agg.settle()
     return agg
+
+
+def _future(rows: pl.DataFrame) -> list[tuple[pl.DataFrame, list[Check]]]:
+    """The order rows dated far into the future (``chimera.ingest.future``), shown with their day
+    (the raw timestamp is kept only for rows with a problem found while parsing)."""
+    check = future_check("created_at", pl.col("_day"), rows["_day"].unique())
+    if check is None:
+        return []
+    typos = rows.filter(pl.col("_first") & check.mask).with_columns(pl.col("_day").cast(pl.String).alias("created_at"))
+    return [(typos, [Check(check.column, pl.lit(True), check.reason)])]
 
 
 NEEDS = {"refunded": ("refunded_amount", "refunded_orders", "net_revenue"), "discount": ("discounts",),

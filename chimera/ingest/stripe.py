@@ -24,6 +24,7 @@ from chimera.ingest.frame import (
     rejections,
     with_missing,
 )
+from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
     is_bad_money,
@@ -102,6 +103,8 @@ def aggregate_stripe(
     checks += [Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee")]  # the ones summed
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
+    day = stripe_day(pl.col("created"), day_first)
+    checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
     several = df["id"].drop_nulls().is_duplicated().any()
     if several:  # overlapping exports pasted into one file: copies that differ reject the charge
         conflict = pl.col("id").is_not_null() & (pl.struct(pl.all().exclude(ROW)).n_unique().over("id") > 1)

@@ -25,6 +25,7 @@ import polars as pl
 from chimera.errors import IngestError
 from chimera.ingest.detect import BALANCE_COLUMNS, BALANCE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import Check, LineFinder, bad_cells, day_metrics, read_columns, reject_required, rejections
+from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import is_bad_money, money_decimal, money_format, stripe_day
 from chimera.ingest.stripe import detect_locale
@@ -67,6 +68,7 @@ def aggregate_balance(
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
         *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in ("gross", "fee")),
     ]
+    checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
     errors = bad_cells([(df, checks)], "id", {**HEADERS, **(headers or {})})
     good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
     category = pl.col("category").str.strip_chars().str.to_lowercase()
