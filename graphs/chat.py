@@ -34,6 +34,7 @@ from graphs.ui_models import (
     help_markdown,
     kpi_list,
     kpi_table,
+    safe_markdown,
     sop_citation,
     trigger_kpi_ids,
     trigger_text,
@@ -491,7 +492,7 @@ def _model_answer(client: ClientContext, spec: CommanderSpec, text: str, facts: 
         log.exception("model answer failed")
         return f"_model answer failed ({type(exc).__name__}); offline answer shown_\n\n{offline_text}", True
     if reply.source == "model":
-        return reply.text, False
+        return safe_markdown(reply.text), False
     return f"_{reply.note}_\n\n{offline_text}", True
 
 

@@ -6,6 +6,7 @@ Numbers come from the deterministic core as stored; percent KPIs are shown as pe
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -54,6 +55,46 @@ def as_of_line(note: str) -> str:
     return f"_Judged the day before the newest data: {note}_" if note else ""
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~!])")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
+_REF_DEF = re.compile(r"^(\s{0,3})\[([^\]]+)\]:", re.M)
+_URL = re.compile(r"(?<![`\w])((?:https?|ftp)://|www\.)[^\s<>`)]+?(?=[.,;:!?]*(?:[\s)]|$))", re.I)
+
+
+def quoted(text: Any) -> str:
+    """A model's words inside a decision card: every line in the quote and every markdown mark
+    inert, so a rationale cannot add a card field ("**Reversible:** yes" under the real "NO"), a
+    heading, a link or an image outside its quote."""
+    lines = str(text).splitlines() or [""]
+    return "\n".join(f"> {inert_line(line)}".rstrip() for line in lines)
+
+
+def inert_line(line: str) -> str:
+    """Markdown marks escaped; a web address as code (GitHub-flavoured markdown links bare ones)."""
+    out, at = [], 0
+    for m in _URL.finditer(line):
+        out += [_MD_SPECIAL.sub(r"\\\1", line[at:m.start()]), f"`{m.group(0).replace('`', '')}`"]
+        at = m.end()
+    return "".join([*out, _MD_SPECIAL.sub(r"\\\1", line[at:])])
+
+
+def inert(text: Any) -> str:
+    """One line of a model's words (a caveat) with its markdown marks inert."""
+    return inert_line(" ".join(str(text).split()))
+
+
+def safe_markdown(text: str) -> str:
+    """A model's chat answer keeps its lists, tables and emphasis, but nothing that fetches or
+    leads out of the app by itself: an image is its alt text, a link its text with the address as
+    code, a bare address code (never a live link), raw HTML shown as text."""
+    text = _IMAGE.sub(lambda m: f"[image: {m.group(1)}]" if m.group(1) else "[image]", text)
+    text = _LINK.sub(lambda m: f"{m.group(1)} (`{m.group(2)}`)" if m.group(2) else m.group(1), text)
+    text = _REF_DEF.sub(lambda m: f"{m.group(1)}\\[{m.group(2)}]:", text)
+    text = _URL.sub(lambda m: f"`{m.group(0)}`", text)
+    return text.replace("<", "&lt;")
+
+
 def pending_markdown(p: PendingDecision, as_of_note: str = "") -> str:
     """Everything a person needs to decide one play (manual §7.4), in one message; ``as_of_note``
     is its cycle's (its KPI values are of the day before the newest data)."""
@@ -79,8 +120,8 @@ def pending_markdown(p: PendingDecision, as_of_note: str = "") -> str:
     if r:
         source = r.get("source", "offline")
         lines += ["", f"**Commander rationale** ({source}{': ' + r['note'] if r.get('note') else ''})",
-                  f"> {r.get('summary') or r.get('why', '')}"]
-        lines += [f"- caveat: {c}" for c in r.get("caveats") or []]
+                  quoted(r.get("summary") or r.get("why", ""))]
+        lines += [f"- caveat: {inert(c)}" for c in r.get("caveats") or []]
     return "\n".join(lines)
 
 
@@ -98,7 +139,7 @@ def event_output(event: dict[str, Any]) -> str:
     narrative = event.get("narrative") or {}
     run = f" · play run `{event['play_run_id']}`" if event.get("play_run_id") else ""
     head = f"**{event.get('status', '')}**{run}"
-    text = narrative.get("text", "")
+    text = safe_markdown(narrative.get("text", ""))
     note = f"\n\n_source: {narrative.get('source')}{' — ' + narrative['note'] if narrative.get('note') else ''}_" \
         if narrative else ""
     return f"{head}\n\n{text}{note}".strip()

@@ -36,24 +36,32 @@ def _fmt(info: dict[str, Any], key: str = "value") -> str:
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
+def shown(text: Any) -> str:
+    """A model's (or a user's) words as plain text in the terminal: never read as markup (`[/]`
+    would crash rich, `[product/x.md]` would vanish), and a lone surrogate, which no terminal
+    encoding can print, becomes `?` instead of an exception."""
+    return escape(str(text).encode("utf-8", "replace").decode("utf-8"))
+
+
 def play_panel(p: dict[str, Any]) -> Panel:
     """One recommended play with its explanation: trigger, numbers, rank, SOPs, reversibility."""
     lines = [f"[bold]why[/]: {escape(p.get('reason', ''))}"]
     for kpi, info in (p.get("kpi_values") or {}).items():
         if isinstance(info, dict):
-            lines.append(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; target {_fmt(info, 'target')})")
-    lines.append(f"[bold]rank[/]: {p.get('why_rank', '')}")
+            lines.append(escape(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; target {_fmt(info, 'target')})"))
+    lines.append(f"[bold]rank[/]: {escape(str(p.get('why_rank', '')))}")
     if p.get("sops"):
-        lines.append("[bold]SOPs[/]: " + ", ".join(p["sops"]))
-    lines.append(f"[bold]evidence[/]: {', '.join(p.get('evidence_kpis', []))} after {p.get('delay_days')} days; "
+        lines.append("[bold]SOPs[/]: " + escape(", ".join(p["sops"])))
+    kpis = escape(", ".join(p.get("evidence_kpis", [])))
+    lines.append(f"[bold]evidence[/]: {kpis} after {p.get('delay_days')} days; "
                  + ("reversible" if p.get("reversible") else "[red]not fully reversible[/]"))
     rationale = (p.get("rationale") or {}).get("summary")
     if rationale:
-        lines.append(f"[bold]commander[/]: {rationale}")
+        lines.append(f"[bold]commander[/]: {shown(rationale)}")
     title = f"#{p.get('rank')} {p.get('label', p.get('play_id'))} — owner {p.get('owner')}"
     if p.get("play_run_id"):
         title += f" — id {p['play_run_id']}"
-    return Panel("\n".join(lines), title=title, title_align="left")
+    return Panel("\n".join(lines), title=escape(title), title_align="left")
 
 
 _NOT_A_FAILURE = ("no model configured", "templated: this job type is not narrated by a model")
@@ -69,7 +77,7 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> No
     console.print(kpi_table(outcome.kpis, f"KPI statuses for {outcome.client} as of {outcome.as_of}"))
     if narratives:
         for n in outcome.narratives:
-            console.print(f"[cyan]{n.get('owner')}[/] ({n.get('type')}): {escape(str(n.get('text')))}",
+            console.print(f"[cyan]{n.get('owner')}[/] ({n.get('type')}): {shown(n.get('text'))}",
                           highlight=False)
     for p in outcome.plays:
         decision = p.get("decision")
