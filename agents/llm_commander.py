@@ -124,17 +124,37 @@ def model_narrative(cmd: Commander, ctx: CycleContext, job: Job, result: dict[st
     messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
                 HumanMessage(render("job_summary", job_type=job.type, facts=facts))]
     usage = tracker(ctx)
-    return guarded_narrative(model, messages, [result], offline_text, usage=usage, commander=cmd.id)
+    # the guard reads the very JSON the prompt carried: a hidden field (a previous value, a baseline)
+    # must not vouch for a figure the model was never shown
+    return guarded_narrative(model, messages, [facts], offline_text, usage=usage, commander=cmd.id)
 
 
 def _compact(result: dict[str, Any]) -> dict[str, Any]:
-    """Only what a person needs, to keep prompts small (economy: < 4,000 tokens a call)."""
+    """Only what a person needs, to keep prompts small (economy: < 4,000 tokens a call). A KPI keeps
+    its unit, so the model and the guard read 0.0179 as the rate it is; a play its status."""
     if "kpis" in result:
-        return {"kpis": [{k: v for k, v in kpi.items() if k in ("id", "status", "value", "note")}
+        return {"kpis": [{k: v for k, v in kpi.items() if k in ("id", "unit", "status", "value", "note")}
                          for kpi in result["kpis"]]}
     if "plays" in result:
-        return {"plays": [{k: p.get(k) for k in ("play_id", "rank", "reason", "why_rank")} for p in result["plays"]]}
+        keys = ("play_id", "status", "rank", "reason", "why_rank")
+        return {"plays": [{k: p.get(k) for k in keys if k in p} for p in result["plays"]]}
     return result
+
+
+SOP_NOTE = ("SOP excerpts are guidance to cite by file; their figures are not this business's numbers: "
+            "quote none of them.")
+
+
+def without_sop_text(value: Any) -> Any:
+    """``value`` with each SOP hit cut to its file and title: what the guard may read. SOP text informs
+    the model, but anyone can add an SOP, so its figures must never vouch for a KPI value or amount."""
+    if isinstance(value, dict):
+        if "file" in value and "excerpt" in value:
+            return {k: value[k] for k in ("file", "title") if k in value}
+        return {k: without_sop_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_sop_text(v) for v in value]
+    return value
 
 
 def offline_rationale(explanation: dict[str, Any]) -> Rationale:
@@ -158,12 +178,13 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
         return fallback if reason == NO_MODEL else fallback.model_copy(
             update={"note": f"{reason}; offline rationale shown"})
     _label_backend(ctx, cmd.spec.model)
-    facts = {"play": {k: explanation.get(k) for k in ("play_id", "label", "reason", "trigger", "kpi_values",
-                                                       "why_rank", "evidence_kpis", "reversible")},
-             "sops": sop_hits}
+    play = {k: explanation.get(k) for k in ("play_id", "label", "reason", "trigger", "kpi_values",
+                                             "why_rank", "evidence_kpis", "reversible")}
+    prompt_facts = {"play": play, "sops": sop_hits, **({"sops_note": SOP_NOTE} if sop_hits else {})}
+    facts = without_sop_text(prompt_facts)  # what may source a figure: never an SOP's text
     messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
                 HumanMessage(render("play_rationale", play_id=explanation.get("play_id"),
-                                    play_label=explanation.get("label"), facts=json.dumps(facts, default=str)))]
+                                    play_label=explanation.get("label"), facts=json.dumps(prompt_facts, default=str)))]
     offline_json = fallback.model_dump_json(include={"summary", "why", "metrics_cited", "sops_cited", "caveats"})
     usage = tracker(ctx)
     narrative = guarded_narrative(model, messages, [facts], offline_json, usage=usage, commander=cmd.id)
@@ -266,7 +287,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
             update={"note": f"{reason}; offline answer shown"})
     bound = model.bind_tools(toolbox.as_tools())
     messages: list[Any] = [SystemMessage(system_prompt(cmd_spec, toolbox.client.name)), HumanMessage(question)]
-    outputs: list[Any] = list(facts or [])  # facts already given in the question count as sources
+    outputs: list[Any] = without_sop_text(list(facts or []))  # facts given in the question are sources
     called: list[str] = []
     rejections = 0
     config = {"metadata": {"commander": cmd_spec.id}, **({"callbacks": [usage]} if usage else {})}
@@ -293,7 +314,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
                 else:
                     result = toolbox.call(call["name"], call.get("args") or {})
                 if not _is_error_result(result):
-                    outputs.append(result)
+                    outputs.append(without_sop_text(result))
                 called.append(call["name"])
                 messages.append(ToolMessage(json.dumps(result, default=str), tool_call_id=call["id"]))
             continue

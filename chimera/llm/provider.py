@@ -5,15 +5,25 @@ the templated narrative), ``openai`` (``OPENAI_API_KEY``, ``CHIMERA_MODEL``), ``
 (``OPENAI_BASE_URL``: Ollama, vLLM, llama.cpp server, LM Studio; key optional) or ``fake`` (the
 shipped scripted model). Real backends go through ``ChatOpenAI`` with ``max_retries=0`` (retry.py
 owns retries) and a timeout. The key is passed as a secret and never logged, stored or returned.
+
+``CHIMERA_LLM_TIMEOUT`` (T, seconds) is a deadline per HTTP request, not only httpx's per-read
+timeout, which every byte resets (a proxy's keep-alive comments, a trickling server): the SDK's
+own client gets event hooks that stamp each request with its deadline and wrap the reply's byte
+stream, which raises ``DeadlineExceeded`` (a read timeout) once T has passed. Streaming and not,
+sync and async. Limits: a sync read already waiting returns at its next byte or after T s of
+silence (so at most 2T); headers trickled slower than T are only caught once they are complete.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import anyio
 from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
@@ -21,6 +31,7 @@ from chimera.errors import ProviderError
 from chimera.llm.cassette import cassette_from_env
 from chimera.llm.fake import fake_model_from_name
 from chimera.llm.models import BACKENDS, BackendInfo
+from chimera.llm.retry import SDK_HTTPX, DeadlineExceeded
 
 __all__ = ["DEFAULT_MODEL", "backend_info", "get_chat_model", "resolve_backend"]
 
@@ -110,12 +121,91 @@ def backend_info(backend: str | None = None, model: str | None = None) -> Backen
     return BackendInfo(backend=name, model=model_name, base_url=host, offline=False, label=label)
 
 
+_DEADLINE = "chimera_deadline"  # the request extension holding (monotonic deadline, seconds)
+
+
+class _DeadlineStream(SDK_HTTPX.SyncByteStream):  # type: ignore[misc,name-defined]
+    """A reply's bytes, refused once its deadline has passed (checked as each chunk arrives)."""
+
+    def __init__(self, inner: Any, deadline: float, seconds: float) -> None:
+        self._inner, self._deadline, self._seconds = inner, deadline, seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._inner:
+            if time.monotonic() > self._deadline:
+                raise DeadlineExceeded(self._seconds)
+            yield chunk
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class _AsyncDeadlineStream(SDK_HTTPX.AsyncByteStream):  # type: ignore[misc,name-defined]
+    """The async reply's bytes, cut at the deadline itself (an anyio cancel scope per read)."""
+
+    def __init__(self, inner: Any, deadline: float, seconds: float) -> None:
+        self._inner, self._deadline, self._seconds = inner, deadline, seconds
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        chunks = self._inner.__aiter__()
+        while True:
+            try:
+                with anyio.fail_after(max(0.0, self._deadline - time.monotonic())):
+                    chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise DeadlineExceeded(self._seconds) from None
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _stamp(seconds: float, request: Any) -> None:
+    request.extensions[_DEADLINE] = (time.monotonic() + seconds, seconds)
+
+
+def _bounded(response: Any, wrapper: type) -> None:
+    """Give the reply's stream its request's deadline; headers that came too late already fail."""
+    deadline, seconds = response.request.extensions[_DEADLINE]
+    if time.monotonic() > deadline:
+        raise DeadlineExceeded(seconds)
+    response.stream = wrapper(response.stream, deadline, seconds)
+
+
+def _deadline_clients(seconds: float) -> dict[str, Any]:
+    """The SDK's default sync and async clients (proxies, limits kept), every request ending ``seconds``
+    after it started: httpx has no overall timeout, only per-operation ones."""
+    import openai
+
+    def stamp(request: Any) -> None:
+        _stamp(seconds, request)
+
+    async def astamp(request: Any) -> None:
+        _stamp(seconds, request)
+
+    def bound(response: Any) -> None:
+        _bounded(response, _DeadlineStream)
+
+    async def abound(response: Any) -> None:
+        _bounded(response, _AsyncDeadlineStream)
+
+    return {
+        "http_client": openai.DefaultHttpxClient(timeout=seconds, event_hooks={"request": [stamp],
+                                                                                "response": [bound]}),
+        "http_async_client": openai.DefaultAsyncHttpxClient(
+            timeout=seconds, event_hooks={"request": [astamp], "response": [abound]}),
+    }
+
+
 def _chat_openai(backend: str, model: str) -> BaseChatModel:
     from langchain_openai import ChatOpenAI
 
     timeout = float(os.environ.get("CHIMERA_LLM_TIMEOUT", DEFAULT_TIMEOUT_S))
     max_tokens = int(os.environ.get("CHIMERA_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS))
-    kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0, "stream_usage": True}
+    kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0, "stream_usage": True,
+                              **_deadline_clients(timeout)}
     if os.environ.get("CHIMERA_LLM_STREAMING", "").lower() in ("1", "true", "yes"):
         kwargs["streaming"] = True  # SSE under the hood (servers that only stream, live UIs)
     if backend == "openai":

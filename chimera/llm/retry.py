@@ -4,6 +4,15 @@ ChatOpenAI is built with ``max_retries=0`` so this module alone decides: 429, 5x
 connection errors are retried with exponential backoff and jitter (honouring ``retry-after`` up to
 the cap); any other provider error stops at once. When it gives up it raises ``ModelUnavailable``
 and the caller shows the offline narrative instead, saying so. The cycle never fails on a model.
+
+How long a call may take: each attempt is one HTTP request with a deadline of ``CHIMERA_LLM_TIMEOUT``
+= T seconds from its start (provider.py). The reply must be complete by then, however the server
+trickles it; an async reply is cut at T exactly, a sync one at its first byte after T or after T s
+of silence, so never past 2T. An overrun (``DeadlineExceeded``) is retried like any timeout. One
+``invoke_with_retries`` therefore waits at most ``attempts`` x 2T plus ``attempts - 1`` backoff
+waits of at most ``CHIMERA_LLM_BACKOFF_MAX`` each (defaults: 3 x 60 s + 2 x 8 s for a silent or
+trickling server), twice that only when a malformed tool call earns its one repair request. A
+cycle stops calling a model that used up its attempts (``ModelUnavailable.ends_cycle_use``).
 """
 
 from __future__ import annotations
@@ -30,9 +39,38 @@ from tenacity import (
 
 from chimera.errors import ChimeraError, RetryableModelError
 
-__all__ = ["Backoff", "ModelUnavailable", "ainvoke_with_retries", "invoke_with_retries", "is_transient"]
+__all__ = [
+    "SDK_HTTPX",
+    "Backoff",
+    "DeadlineExceeded",
+    "ModelUnavailable",
+    "ainvoke_with_retries",
+    "invoke_with_retries",
+    "is_transient",
+]
 
 log = logging.getLogger(__name__)
+
+
+def _sdk_httpx() -> Any:
+    """The httpx library the installed openai SDK is built on: httpx2 for openai>=3, else httpx.
+    Its errors are the ones a request raises, and what a custom stream must raise to be understood."""
+    try:
+        import httpx2
+    except ImportError:  # pragma: no cover - openai<3 ships without httpx2
+        return httpx
+    return httpx2 if issubclass(openai.DefaultHttpxClient, httpx2.Client) else httpx
+
+
+SDK_HTTPX = _sdk_httpx()
+
+
+class DeadlineExceeded(SDK_HTTPX.ReadTimeout):  # type: ignore[misc,name-defined]
+    """A reply still unfinished at its deadline: a read timeout, so the SDK and the retries treat it as one."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"reply not complete within the {seconds:g} s deadline (CHIMERA_LLM_TIMEOUT)")
 
 
 class ModelUnavailable(RetryableModelError):
@@ -83,12 +121,26 @@ def is_transient(exc: BaseException) -> bool:
     """Worth another try: rate limits, server errors, timeouts, dropped connections."""
     if isinstance(exc, openai.RateLimitError | openai.APIConnectionError | httpx.TimeoutException):
         return True
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.TransportError | SDK_HTTPX.TransportError):  # also mid-stream, unwrapped by the SDK
         return True
     return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
 
 
+def _deadline(exc: BaseException | None) -> DeadlineExceeded | None:
+    """The deadline overrun behind ``exc`` (the SDK wraps a non-streamed one in APITimeoutError)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, DeadlineExceeded):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
 def _describe(exc: BaseException) -> str:
+    overrun = _deadline(exc)
+    if overrun is not None:
+        return str(overrun)
     code = getattr(exc, "status_code", None)
     return f"{type(exc).__name__}" + (f" (HTTP {code})" if code else "")
 
