@@ -75,12 +75,16 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
 
 
 def _failed_ingest_job(session: Session, client: ClientContext) -> list[dict[str, Any]]:
-    """The newest cycle's INGEST_METRICS job when it failed: a missing or unreadable export never
-    gets as far as an ingest run, yet ingestion did not complete (manual §6.1)."""
+    """The newest cycle's INGEST_METRICS job when it failed, or each export it could not read (the
+    cycle went on without them): a missing or unreadable export never gets as far as an ingest
+    run, yet ingestion did not complete (manual §6.1)."""
     job = session.exec(select(Job).where(Job.company_id == client.company_id, Job.type == "INGEST_METRICS")
                        .order_by(Job.created_at.desc(), Job.id.desc())).first()  # type: ignore[attr-defined,union-attr]
-    if job is None or job.status != "failed":
+    if job is None:
         return []
+    if job.status != "failed":
+        return [{"id": job.id, "source": f.get("kind", ""), "file": f.get("file", ""), "error": f.get("error", ""),
+                 "cycle": job.run_id} for f in (job.result or {}).get("failed", [])]
     error = job.error.splitlines()[0] if job.error else "failed"
     return [{"id": job.id, "source": "INGEST_METRICS job", "file": "", "error": error, "cycle": job.run_id}]
 
@@ -117,14 +121,13 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
 
     proposals = [p.model_dump(mode="json") for p in propose_calibration(client, as_of)]
     kpis = evaluate_kpis(client, as_of=as_of, store=False).kpis
+    evidence = _evidence_as_of(client, as_of)
     with session_scope() as s:
         plays = {p.play_id: p for p in s.exec(select(Play).where(Play.company_id == client.company_id))}
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
-                                            PlayRun.as_of >= as_of - timedelta(days=31))
+                                            PlayRun.as_of >= as_of - timedelta(days=31),
+                                            PlayRun.as_of <= as_of)  # type: ignore[operator]
                       .order_by(PlayRun.as_of, PlayRun.created_at, PlayRun.id)).all()  # type: ignore[arg-type]
-        evidence = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == client.company_id)
-                          .order_by(EvidenceRecord.executed_on, EvidenceRecord.play_id,  # type: ignore[arg-type]
-                                    EvidenceRecord.correlation_id, EvidenceRecord.kpi)).all()
         decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(Decision.company_id == client.company_id))}
         retire = [{"play": pid, "reason": p.review_reason or f"failed {p.record.get('failed', 0)} times",
                    "record": {k: p.record.get(k) for k in ("runs", "moved", "failed")}}
@@ -135,6 +138,18 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
         study = _case_study(client.name, as_of, kpis, runs, evidence, decisions)
     return MonthlyReview(client=client.name, as_of=as_of, target_changes=proposals, plays_to_retire=retire,
                          plays_to_add=add, case_study=study)
+
+
+def _evidence_as_of(client: ClientContext, as_of: date) -> list[EvidenceRecord]:
+    """Every executed run's evidence judged as of ``as_of``, written nowhere: a review of an earlier
+    month reads what was known then (no run executed later, no window ending later), and the
+    stored records stay the newest judgement (as ``chimera evidence --as-of`` does)."""
+    from chimera.evidence.record import refresh_evidence
+
+    with session_scope() as s:
+        rows = [EvidenceRecord.model_validate(r.model_dump()) for r in refresh_evidence(s, client, as_of)]
+        s.rollback()
+    return sorted(rows, key=lambda e: (e.executed_on, e.play_id, e.correlation_id, e.kpi))
 
 
 def _trigger_kpis(play: Any) -> list[str]:
@@ -157,7 +172,7 @@ def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], 
     for r in runs:
         d = decisions.get(r.id)
         attempted.append(f"- {r.play_id} (suggested {r.as_of}, {r.status}"
-                         + (f", {d.kind} by {d.who}: {d.why}" if d else "") + ")")
+                         + (f", {d.kind} by {d.who}" + (f": {d.why}" if d.why else "") if d else "") + ")")
     results = [f"- {e.play_id} on {e.kpi}: {e.verdict}"
                + (f", effect {e.effect_pct:+.1f}% (95% interval {e.ci_low_pct:+.1f}..{e.ci_high_pct:+.1f})"
                   if e.effect_pct is not None and e.ci_low_pct is not None and e.ci_high_pct is not None else "")
