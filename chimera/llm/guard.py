@@ -20,10 +20,19 @@ inside an id ("d980d972ff37"), a dict key or a value under an id-like key are no
 error text (which may repeat the model's own arguments) is no source. A window name such as "28d"
 is the number 28.
 
+Words are claims too. A KPI status ("conversion is OK", "all KPIs are OK", "nothing is CRITICAL")
+must be the status the outputs give that KPI (or every KPI); a play said to have worked or not must
+have an evidence verdict that says so; a figure said of one KPI must be one of that KPI's own values
+(not another KPI's, nor last week's unless said so); "doubled" or "halved" must be a ratio the
+outputs show. Each is read per sentence, simply and deterministically: a false refusal only shows
+the offline text, a false claim would mislead.
+
 A reasoning model's thinking (``<think>...</think>``) is scratch work: neither shown nor checked.
 A reply claiming the model approved, rejected or executed something is not shown: people decide.
-Nor is one saying in the passive that a play "has been approved" or "was executed" when no decision
-or run status in the tool outputs says so.
+Nor is one saying in the passive that a play "has been approved", "is live" or "was rejected" when
+no decision or run status in the tool outputs says so (of that play, when the sentence names one).
+A refusal written as the answer, a reply a content filter cut, or one with nothing readable is not
+shown either; a split or lone surrogate and invisible characters are repaired before anything else.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -507,6 +517,24 @@ def as_english_numbers(text: str) -> str:
     return _EURO_NUMBER.sub(lambda m: m.group(1).replace(".", "").replace(",", "."), text)
 
 
+# "one and a half percent" is 1.5%; "half of", "a third of" a share; "a dozen" twelve: figures too
+_AND_A_HALF = re.compile(rf"\b(\d+|{_FIRST_WORD})\s+and\s+a\s+half\b", re.IGNORECASE)
+_SHARES = {"half": 50.0, "a third": 100 / 3, "one third": 100 / 3, "two thirds": 200 / 3, "a quarter": 25.0,
+           "one quarter": 25.0, "three quarters": 75.0, "a fifth": 20.0, "one fifth": 20.0}
+_SHARE = re.compile(r"\b(?P<share>" + "|".join(w.replace(" ", r"\s+") for w in _SHARES) + r")\s+of\b"
+                    r"|\b(?P<dozen>a\s+dozen)\b", re.IGNORECASE)
+
+
+def _share(m: re.Match[str], found: list[Figure]) -> str:
+    """A share in words is a rough percent (half: 45-55%); "a dozen" is twelve."""
+    if m["dozen"]:
+        found.append(Figure(raw=m[0], value=12.0, decimals=0, percent=False, plain=True))
+    else:
+        value = _SHARES[re.sub(r"\s+", " ", m["share"].lower())]
+        found.append(Figure(raw=m["share"], value=value, decimals=-1, percent=True))
+    return " "
+
+
 def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[Figure], list[str]]:
     """The figures in ``text`` that need a source, plus dates not found in ``facts`` (as written)."""
     facts = facts or OutputFacts()
@@ -541,6 +569,8 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
         spelled.append(fig)
         return " "
 
+    text = _AND_A_HALF.sub(lambda m: f"{_spelled_value(m[1]) if m[1].isalpha() else m[1]}.5", text)
+    text = _SHARE.sub(lambda m: _share(m, spelled), text)
     text = SPELLED.sub(_words, text)
     text = _without_names(text)
     figures = [f for f in map(_figure, FIGURE.finditer(text)) if f is not None] + spelled
@@ -589,7 +619,514 @@ def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     facts = collect_facts(tool_outputs)
     figures, bad_dates = extract_figures(text, facts)
     offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p]
+    offending += claim_problems(text, tool_outputs, facts)
     return GuardResult(ok=not offending, offending=list(dict.fromkeys(offending)))
+
+
+# Claims that are not figures: a KPI's status, a play's evidence verdict, a figure said of one KPI,
+# a multiplier ("doubled"). Each is read per sentence and must agree with the tool outputs given.
+_STATUSES = frozenset({"OK", "WARNING", "CRITICAL", "UNKNOWN"})
+_VERDICTS = frozenset({"moved_up", "moved_down", "no_detectable_change", "inconclusive", "confounded", "pending"})
+_PREVIOUS_KEY = re.compile(r"^(?:previous|prev|prior|last)(?:_|$)")
+_UNTRUSTED_PROSE = frozenset({"excerpt"})  # SOP text: anyone may write it, so it is no KPI's value
+# words of a KPI id that name nothing on their own ("net", "rate"); the rest, when only one KPI has
+# them, name it ("conversion" is conversion_rate, "refunds" refund_rate_orders)
+_GENERIC_WORDS = frozenset("net gross rate rates per order orders value values average avg weekly daily monthly "
+                           "total count share new first second failed time days pct percent ratio".split())
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|[;\n]+")
+_CLAUSE = re.compile(r"[;—\n]|(?<=[.!?])\s+|,?\s+(?:but|while|whereas|although|though|yet)\b|,\s+(?:and|so)\b",
+                     re.IGNORECASE)
+_STATUS_WORD = re.compile(
+    r"(?<![\w-])(?:(?P<upper>OK|WARNING|CRITICAL|UNKNOWN)|(?i:(?P<word>ok(?:ay)?|healthy|fine|on\s+track|on\s+target"
+    r"|in\s+good\s+shape|warning|critical)))(?![\w-])")
+_STATUS_OF = {"warning": "WARNING", "critical": "CRITICAL"}  # every other status word says OK
+# before or after a status word, these make it a threshold ("below warning 2%"), a permission ("OK to
+# run") or plain English ("a critical step"), not a status
+_NOT_STATUS_BEFORE = frozenset("above below under over past beyond near the a an its their than from of any no".split())
+_NOT_STATUS_AFTER = frozenset("threshold thresholds level levels line limit mark bound band range zone to with for if "
+                              "that sign signs signal step part factor".split())
+_NEGATED = re.compile(r"\b(?:not|no\s+longer|never|isn't|aren't|wasn't|weren't|hardly)\b|n't\b", re.IGNORECASE)
+# a rule, a condition, a question or a choice states no status ("its trigger: aov is WARNING or CRITICAL")
+_NO_STATUS_CLAIM = re.compile(r"\b(?:if|when|whenever|unless|once|until|whether|would|could|should|might|will|"
+                              r"trigger\w*|rules?|fires?|conditions?|or)\b|\?\s*$", re.IGNORECASE)
+_THRESHOLD_WORDS = re.compile(r"\b(?:target|threshold|goal)s?\b", re.IGNORECASE)
+_ANOMALY_WORDS = re.compile(r"\b(?:anomal\w*|baseline|unusual|usual|normal)\b", re.IGNORECASE)
+_PAST_STATUS = re.compile(r"\b(?:last|previous(?:ly)?|prior|ago|used\s+to)\b", re.IGNORECASE)
+_PAST = re.compile(r"\b(?:last|previous(?:ly)?|prior|ago|before|from|used\s+to)\b", re.IGNORECASE)
+_JOINED = re.compile(r"^[\s,&/]*(?:(?:and|or|plus|as\s+well\s+as)\s+)?(?:(?:the|your|both)\s+)*$", re.IGNORECASE)
+_KPI_NOUN = r"(?:kpis?|metrics?|numbers|indicators?|measures?)"
+_ALL = re.compile(rf"\b(?:all|every|each)\b(?:\s+(?:of\s+)?(?:the|your|my|our|these|those|\d+|other))*\s+{_KPI_NOUN}\b"
+                  r"|\beverything\b|\ball\s+(?:is|are)\b", re.IGNORECASE)
+_NONE = re.compile(rf"\bnothing\b|\bno\s+(?:single\s+)?{_KPI_NOUN}\b|\bnot\s+(?:a\s+single|one)\b"
+                   rf"|\bnone\b(?!\s+of\s+(?:the|your|these|those)\s+(?!{_KPI_NOUN}\b)\w)", re.IGNORECASE)
+_EXCEPT = re.compile(r"\b(?:except|apart\s+from|other\s+than|besides|aside\s+from|but\s+for|save\s+for|only)\b",
+                     re.IGNORECASE)
+
+_SUCCESS = re.compile(
+    r"\b(?:worked|paid\s+off|succeeded|successful|a\s+success|(?:an?|clear|big|real|proven)\s+win|winner|proven|proved"
+    r"|moved\s+the\s+(?:number|needle|metric)|made\s+an?\s+(?:\w+\s+)?difference"
+    r"|had\s+an?\s+(?:\w+\s+)?(?:effect|impact))(?![\w-])", re.IGNORECASE)
+_FAILURE = re.compile(
+    r"\b(?:didn't|did\s+not|does\s+not|doesn't|has\s+not|hasn't|have\s+not|haven't|never)\s+(?:really\s+)?"
+    r"(?:work|help|pay\s+off|move\s+the\s+(?:number|needle)|make\s+(?:a|any)\s+difference|have\s+(?:an?|any)\s+"
+    r"(?:effect|impact))\b|\b(?:failed(?!\s+payments?)|flopped|backfired|ineffective|made\s+no\s+difference|did\s+nothing"
+    r"|no\s+(?:\w+\s+)?(?:effect|impact|difference|lift)|no\s+(?:detectable|measurable|significant|real|clear)\s+change)\b",
+    re.IGNORECASE)
+_NEGATED_BEFORE = re.compile(r"(?:\b(?:not|never|no)\b|n't)\s*(?:\w+\s+){0,1}$", re.IGNORECASE)
+_HYPOTHETICAL = re.compile(r"\b(?:if|whether|once|when|until|unless|will|would|could|should|might|may|can|to\s+(?:see|"
+                           r"tell|know|judge|learn|check))\b|'ll\b", re.IGNORECASE)
+_PLAY_NOUN = re.compile(r"\b(?:plays?|tests?|experiments?|campaigns?|promotions?|promos?)\b", re.IGNORECASE)
+_MOVED = frozenset({"moved_up", "moved_down"})
+
+_MULTIPLIER = re.compile(
+    r"\b(?:(?P<verb>doubled|tripled|trebled|quadrupled|halved)"
+    r"|(?P<times>twice|three\s+times|four\s+times|half)\s+as\s+(?:many|much|high|large|big|low)\b)",
+    re.IGNORECASE)
+_MULTIPLES = {"doubled": 2.0, "twice": 2.0, "tripled": 3.0, "trebled": 3.0, "three times": 3.0, "quadrupled": 4.0,
+              "four times": 4.0, "halved": 0.5, "half": 0.5}
+_RATIO_SLACK = 0.1  # "doubled" is a ratio of 1.8 to 2.2: the words are round, not the figures
+
+
+@dataclasses.dataclass
+class KpiFacts:
+    """One KPI as the tool outputs describe it: what a sentence naming it may say of it."""
+
+    kpi: str
+    kind: str | None = None
+    labels: set[str] = dataclasses.field(default_factory=set)
+    status: set[str] = dataclasses.field(default_factory=set)
+    threshold_status: set[str] = dataclasses.field(default_factory=set)
+    anomaly_status: set[str] = dataclasses.field(default_factory=set)
+    direction: int = 0  # 1 higher is better, -1 lower is better, 0 unknown
+    values: OutputFacts = dataclasses.field(default_factory=OutputFacts)
+    previous: OutputFacts = dataclasses.field(default_factory=OutputFacts)
+    ratios: list[float] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """One evidence verdict: of which play, on which KPI."""
+
+    play: str
+    kpi: str
+    verdict: str
+
+
+@dataclasses.dataclass
+class ClaimFacts:
+    """What the tool outputs say beyond their numbers: KPIs, verdicts, and the plays they name."""
+
+    kpis: dict[str, KpiFacts] = dataclasses.field(default_factory=dict)
+    verdicts: list[Verdict] = dataclasses.field(default_factory=list)
+    play_names: dict[str, str] = dataclasses.field(default_factory=dict)  # name as written (lower) -> play id
+    play_words: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # play id -> its outcome words
+    ratios: list[float] = dataclasses.field(default_factory=list)
+    _names: re.Pattern[str] | None = None
+    _name_of: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def kpi(self, kpi: str) -> KpiFacts:
+        return self.kpis.setdefault(kpi, KpiFacts(kpi))
+
+    def mentions(self, text: str) -> list[tuple[int, int, str]]:
+        """Where ``text`` names a KPI: (start, end, kpi id), play names blanked first ("second-purchase
+        nudge" names no KPI)."""
+        if self._names is None:
+            self._names, self._name_of = _name_pattern(self.kpis)
+        lowered = _blank_plays(text.lower(), self.play_names)
+        return [(m.start(), m.end(), self._name_of[_name_key(m[0])]) for m in self._names.finditer(lowered)]
+
+    def plays_in(self, text: str) -> set[str]:
+        lowered = text.lower()
+        return {play for name, play in self.play_names.items() if re.search(rf"\b{re.escape(name)}\b", lowered)}
+
+
+def _json_like(obj: Any) -> Any:
+    """``obj`` as plain JSON-like data (models, dataclasses, JSON text and ToolMessages unwrapped)."""
+    if isinstance(obj, BaseModel):
+        return _json_like(obj.model_dump(mode="json"))
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _json_like(dataclasses.asdict(obj))
+    if isinstance(obj, str):
+        parsed = _json_text(obj)
+        return _json_like(parsed) if isinstance(parsed, dict | list) else obj
+    if isinstance(obj, dict):
+        return {k: _json_like(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [_json_like(v) for v in obj]
+    if obj is None or isinstance(obj, bool | int | float | Decimal | dt.date):
+        return obj
+    return _json_like(obj.content) if hasattr(obj, "content") else str(obj)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_kpi_dict(d: dict[Any, Any]) -> bool:
+    unit = d.get("unit")
+    return "value" in d and (d.get("status") in _STATUSES or (isinstance(unit, str) and unit.lower() in _UNIT_KINDS))
+
+
+def _is_verdict_dict(d: dict[Any, Any]) -> bool:
+    return d.get("verdict") in _VERDICTS
+
+
+def _play_of(d: dict[Any, Any]) -> str | None:
+    play = d.get("play_id") if isinstance(d.get("play_id"), str) else d.get("play")
+    return play if isinstance(play, str) and play.strip() else None
+
+
+def _ratio(a: float | None, b: float | None) -> list[float]:
+    return [a / b] if a is not None and b else []
+
+
+def _declared_kind(unit: Any) -> str | None:
+    return _UNIT_KINDS.get(unit.strip().lower()) if isinstance(unit, str) else None
+
+
+def _named_kind(kpi_id: str) -> str | None:
+    """A KPI's unit from its id when no unit is given (a compact result: id, status, value, note)."""
+    kind = _key_kind(kpi_id, None, 1.0)[0]
+    return kind if kind in (MONEY, NUMBER, RATE, POINTS) else None
+
+
+def _add_kpi(d: dict[Any, Any], key: str | None, claims: ClaimFacts) -> None:
+    """A KPI dict (``kpi_statuses``, a job's result, a play's ``kpi_values``): its statuses and its own values."""
+    kpi_id = d.get("id") if isinstance(d.get("id"), str) else d.get("kpi") if isinstance(d.get("kpi"), str) else key
+    if not kpi_id:
+        return
+    k = claims.kpi(kpi_id)
+    unit = d.get("unit")
+    k.kind = k.kind or _declared_kind(unit) or _named_kind(kpi_id)
+    anomaly = d.get("anomaly") if isinstance(d.get("anomaly"), dict) else {}
+    for found, value in ((k.status, d.get("status")), (k.threshold_status, d.get("threshold_status")),
+                         (k.anomaly_status, anomaly.get("level"))):
+        if value in _STATUSES:
+            found.add(value)
+    if isinstance(d.get("label"), str):
+        k.labels.add(re.sub(r"\s*\(.*?\)", "", d["label"]).strip().lower())
+    k.direction = k.direction or {"higher_is_better": 1, "lower_is_better": -1}.get(str(d.get("direction")), 0)
+    previous = {key: v for key, v in d.items() if isinstance(key, str) and _PREVIOUS_KEY.match(key)}
+    _walk({key: v for key, v in d.items() if key not in previous}, k.values)
+    _walk(previous | {"unit": unit}, k.previous)
+    value = _number(d.get("value"))
+    k.ratios += [r for p in previous.values() for r in _ratio(value, _number(p))]
+    k.ratios += _ratio(value, _number(anomaly.get("baseline")))
+
+
+def _add_verdict(d: dict[Any, Any], claims: ClaimFacts) -> None:
+    """An evidence record: its verdict, and its before/after/effect as its KPI's values."""
+    play, kpi = _play_of(d) or "", d.get("kpi") if isinstance(d.get("kpi"), str) else ""
+    claims.verdicts.append(Verdict(play, kpi, d["verdict"]))
+    if not kpi:
+        return
+    k = claims.kpi(kpi)
+    k.kind = k.kind or _declared_kind(d.get("unit")) or _named_kind(kpi)
+    _walk({key: v for key, v in d.items() if key not in ("play", "play_id", "kpi")}, k.values)
+    ratios = _ratio(_number(d.get("after")), _number(d.get("before")))
+    effect = _number(d.get("effect_pct"))
+    k.ratios += ratios + ([1 + effect / 100] if effect is not None else [])
+
+
+def _add_play(d: dict[Any, Any], claims: ClaimFacts) -> None:
+    play = _play_of(d)
+    if play is None:
+        return
+    names = {play.lower(), play.lower().replace("_", " ")}
+    if isinstance(d.get("label"), str) and not _is_kpi_dict(d):
+        names.add(d["label"].lower().strip())
+    claims.play_names.update({n: play for n in names if n})
+    _outcome_words(d, claims.play_words.setdefault(play, set()))
+
+
+def _gather(obj: Any, claims: ClaimFacts, key: str | None = None) -> None:
+    """Walk plain data for KPI dicts, evidence records and plays."""
+    if isinstance(obj, dict):
+        if _is_kpi_dict(obj):
+            _add_kpi(obj, key, claims)
+        if _is_verdict_dict(obj):
+            _add_verdict(obj, claims)
+        _add_play(obj, claims)
+        for k, v in obj.items():
+            _gather(v, claims, k if isinstance(k, str) else key)
+    elif isinstance(obj, list):
+        for item in obj:
+            _gather(item, claims, key)
+
+
+def _fact_prose(obj: Any, key: str | None = None) -> Iterable[str]:
+    """The trusted prose of the outputs outside KPI dicts and evidence records (a play's reason,
+    a trigger): a segment naming a KPI sources that KPI's figures too."""
+    if isinstance(obj, dict):
+        if _is_kpi_dict(obj) or _is_verdict_dict(obj):
+            return
+        for k, v in obj.items():
+            if k not in _UNTRUSTED_PROSE and not _id_like(k):
+                yield from _fact_prose(v, k if isinstance(k, str) else key)
+    elif isinstance(obj, list):
+        for item in obj:
+            yield from _fact_prose(item, key)
+    elif isinstance(obj, str):
+        yield obj
+
+
+def collect_claims(tool_outputs: Iterable[Any]) -> ClaimFacts:
+    """The KPIs (statuses, units, own values), evidence verdicts and plays of ``tool_outputs``."""
+    claims = ClaimFacts()
+    data = [_json_like(out) for out in tool_outputs]
+    for out in data:
+        _gather(out, claims)
+    for out in data:
+        for text in _fact_prose(out):
+            for segment in _SENTENCE.split(text):
+                for kpi in {m[2] for m in claims.mentions(segment)}:
+                    claims.kpis[kpi].values.add_text(segment)
+    facts = collect_facts(data)
+    claims.ratios = [r for k in claims.kpis.values() for r in k.ratios] + [
+        1 + s.direction * s.value / 100 for s in facts.sources if s.direction and s.kind in (POINTS, ANY)]
+    return claims
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s_-]+", " ", name.strip().lower())
+
+
+def _name_pattern(kpis: dict[str, KpiFacts]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every way the outputs name a KPI: its id, its label, a word only it has."""
+    owners: dict[str, set[str]] = {}
+    for k in kpis.values():
+        for word in set(re.split(r"[_\s]+", k.kpi.lower())) - _GENERIC_WORDS:
+            if len(word) > 2:
+                owners.setdefault(word, set()).add(k.kpi)
+    full: dict[str, set[str]] = {}
+    for k in kpis.values():
+        for n in (k.kpi, *k.labels):
+            full.setdefault(_name_key(n), set()).add(k.kpi)
+    # a name two KPIs share ("refund rate" of orders and of amount) names neither
+    name_of = {n: next(iter(ids)) for n, ids in (owners | full).items() if len(ids) == 1}
+    alternatives = sorted(name_of, key=len, reverse=True)
+    words = "|".join(r"[\s_-]+".join(map(re.escape, n.split())) + "s?" for n in alternatives)
+    pattern = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])" if words else r"(?!x)x")
+    name_of.update({f"{n}s": i for n, i in list(name_of.items())})
+    return pattern, name_of
+
+
+def _blank_plays(text: str, play_names: dict[str, str]) -> str:
+    for name in sorted(play_names, key=len, reverse=True):
+        text = re.sub(rf"\b{re.escape(name)}\b", lambda m: " " * len(m[0]), text)
+    return text
+
+
+def _status_words(clause: str) -> list[tuple[int, str]]:
+    """The statuses a clause states: (start, status); thresholds and plain English skipped."""
+    found = []
+    for m in _STATUS_WORD.finditer(clause):
+        before = clause[: m.start()].split()[-1:]
+        after = clause[m.end():].split()[:1]
+        if m["word"] and clause[m.end():].startswith(":"):  # "Warning: ..." is a heading
+            continue
+        if before and any(c.isdigit() for c in before[0]):  # "the 2% warning" is a threshold
+            continue
+        if (before and _word(before[0]) in _NOT_STATUS_BEFORE) or (after and _word(after[0]) in _NOT_STATUS_AFTER):
+            continue
+        word = (m["upper"] or m["word"]).lower()
+        found.append((m.start(), m["upper"] or _STATUS_OF.get(word, "OK")))
+    return found
+
+
+def _subject(mentions: list[tuple[int, int, str]], at: int, clause: str) -> list[tuple[int, int, str]]:
+    """The KPIs a status word at ``at`` is said of: the nearest named before it with those joined to
+    it by "and" ("conversion and orders are CRITICAL"), else the first named right after a leading
+    status ("CRITICAL: conversion")."""
+    before = [m for m in mentions if m[1] <= at]
+    if not before:
+        after = [m for m in mentions if m[0] >= at]
+        return after[:1] if after and not re.search(r"\w", clause[:at]) else []
+    chosen = [before[-1]]
+    for m in reversed(before[:-1]):
+        if not _JOINED.match(clause[m[1]: chosen[-1][0]]):
+            break
+        chosen.append(m)
+    return chosen
+
+
+def _allowed(k: KpiFacts, clause: str) -> set[str]:
+    allowed = set(k.status)
+    if _THRESHOLD_WORDS.search(clause):
+        allowed |= k.threshold_status
+    if _ANOMALY_WORDS.search(clause):
+        allowed |= k.anomaly_status
+    return allowed
+
+
+def _kpi_status_problem(k: KpiFacts, said: str, negated: bool, clause: str) -> str | None:
+    """"Conversion is OK" when it is CRITICAL; "revenue is not OK" when OK is all the outputs say."""
+    allowed = _allowed(k, clause)
+    wrong = allowed == {said} if negated else said not in allowed
+    if not allowed or not wrong:
+        return None
+    return f"{k.kpi} {'not ' if negated else ''}{said} (the tool outputs say {'/'.join(sorted(k.status or allowed))})"
+
+
+def _quantified_problem(claims: ClaimFacts, said: str, before: str, sentence: str) -> str | None:
+    """"All KPIs are OK", "nothing is CRITICAL": true only when every KPI in the outputs agrees."""
+    known = [k for k in claims.kpis.values() if k.status]
+    if not known or _EXCEPT.search(sentence):
+        return None
+    if _NONE.search(before):
+        wrong = [k.kpi for k in known if said in k.status]
+        return f"no KPI {said} (the tool outputs say {said}: {', '.join(wrong)})" if wrong else None
+    if _ALL.search(before) and not _NEGATED.search(before):
+        wrong = [k.kpi for k in known if said not in k.status]
+        return f"all KPIs {said} (the tool outputs say otherwise: {', '.join(wrong)})" if wrong else None
+    return None
+
+
+def status_problems(text: str, claims: ClaimFacts) -> list[str]:
+    """Statuses the text gives a KPI (or all of them, or none) that the KPI's status contradicts."""
+    problems: list[str] = []
+    for sentence in _SENTENCE.split(text):
+        for clause in _CLAUSE.split(sentence):
+            if not clause or _PAST_STATUS.search(clause) or _NO_STATUS_CLAIM.search(sentence):
+                continue
+            mentions = claims.mentions(clause)
+            for start, said in _status_words(clause):
+                subject = _subject(mentions, start, clause)
+                if not subject:
+                    problems.append(_quantified_problem(claims, said, clause[:start], sentence) or "")
+                    continue
+                gap = clause[subject[0][1]:start] if subject[0][1] <= start else ""
+                negated = bool(_NEGATED.search(gap))
+                problems += [_kpi_status_problem(claims.kpis[m[2]], said, negated, clause) or "" for m in subject]
+    return [p for p in problems if p]
+
+
+def _said_outcomes(sentence: str) -> list[tuple[str, str]]:
+    """("success" | "failure", phrase) for each verdict-like phrase; "did not work" is a failure."""
+    failures = list(_FAILURE.finditer(sentence))
+    said = [("failure", m[0]) for m in failures]
+    for m in _SUCCESS.finditer(sentence):
+        if any(f.start() <= m.start() < f.end() for f in failures):
+            continue
+        said.append(("failure" if _NEGATED_BEFORE.search(sentence[: m.start()]) else "success", m[0]))
+    return said
+
+
+def _good(v: Verdict, claims: ClaimFacts) -> bool | None:
+    """Whether a move was the KPI's good way (None: a move of unknown direction, or no move)."""
+    direction = claims.kpis[v.kpi].direction if v.kpi in claims.kpis else 0
+    if v.verdict not in _MOVED or not direction:
+        return None
+    return (v.verdict == "moved_up") == (direction > 0)
+
+
+def _supports(v: Verdict, outcome: str, claims: ClaimFacts) -> bool:
+    good = _good(v, claims)
+    if outcome == "success":
+        return v.verdict in _MOVED and good is not False
+    return v.verdict == "no_detectable_change" or (v.verdict in _MOVED and good is not True)
+
+
+def _relevant_verdicts(sentence: str, claims: ClaimFacts) -> list[Verdict]:
+    plays = claims.plays_in(sentence)
+    found = [v for v in claims.verdicts if not plays or v.play in plays]
+    kpis = {m[2] for m in claims.mentions(sentence)}
+    return [v for v in found if v.kpi in kpis] or found
+
+
+def verdict_problems(text: str, claims: ClaimFacts) -> list[str]:
+    """A play said to have worked (or not) against the evidence verdicts given; a verdict said of a
+    play with no verdict in the outputs at all is unsupported."""
+    problems = []
+    for sentence in _SENTENCE.split(text):
+        for outcome, phrase in _said_outcomes(sentence):
+            if sentence.rstrip().endswith("?") or _HYPOTHETICAL.search(sentence[: sentence.find(phrase)]):
+                continue
+            verdicts = _relevant_verdicts(sentence, claims)
+            if not verdicts:
+                if claims.plays_in(sentence) or _PLAY_NOUN.search(sentence):
+                    problems.append(f"{phrase!r} (no evidence verdict in the tool outputs)")
+                continue
+            if not any(_supports(v, outcome, claims) for v in verdicts):
+                told = ", ".join(sorted({v.verdict for v in verdicts}))
+                problems.append(f"{phrase!r} (the evidence verdict is {told})")
+    return problems
+
+
+def _fits(fig: Figure, kind: str | None) -> bool:
+    """Whether ``fig`` is written in a KPI's unit (a percent for a percent KPI, money for money...)."""
+    if fig.money:
+        return kind == MONEY
+    if fig.percent:
+        return kind in (FRACTION, RATE, POINTS)
+    return kind in (NUMBER, RATE) and not fig.raw.lower().endswith("x")
+
+
+def _kpi_sources(k: KpiFacts, with_previous: bool) -> OutputFacts:
+    if not with_previous:
+        return k.values
+    return OutputFacts(k.values.sources + k.previous.sources, k.values.windows + k.previous.windows,
+                       k.values.dates | k.previous.dates)
+
+
+_DIRECTLY = re.compile(r"^\s+(?:(?:in|of|for|from|the|your|total|new|more|fewer|less)\s+)*$", re.IGNORECASE)
+
+
+def _nearest(mentions: list[tuple[int, int, str]], sentence: str, at: int, end: int) -> str:
+    """The KPI a figure is said of: one named right after it ("330 orders", "$5 in revenue"), else
+    the last one named before it, else the first after."""
+    after = [m for m in mentions if m[0] >= end]
+    if after and _DIRECTLY.match(sentence[end: after[0][0]]):
+        return after[0][2]
+    before = [m for m in mentions if m[1] <= at]
+    return before[-1][2] if before else min(mentions)[2]
+
+
+def kpi_figure_problems(text: str, claims: ClaimFacts, facts: OutputFacts) -> list[str]:
+    """A figure in the unit of the KPI its sentence says it of (the nearest named) must be that
+    KPI's (value, threshold, baseline; last week's value only said as such), not another KPI's."""
+    problems = []
+    for sentence in _SENTENCE.split(text):
+        mentions = claims.mentions(sentence)
+        if not mentions:
+            continue
+        for fig in extract_figures(sentence, facts)[0]:
+            at = sentence.find(fig.raw)
+            if at < 0 or _problem(fig, facts):  # not found as written, or unsourced anywhere: said already
+                continue
+            owner = claims.kpis[_nearest(mentions, sentence, at, at + len(fig.raw))]
+            if _fits(fig, owner.kind) and _problem(fig, _kpi_sources(owner, bool(_PAST.search(sentence)))):
+                problems.append(f"{fig.raw} (not a {owner.kpi} figure in the tool outputs)")
+    return problems
+
+
+def multiplier_problems(text: str, claims: ClaimFacts) -> list[str]:
+    """"Doubled", "halved", "twice as many": a ratio the outputs must show between two values (of the
+    KPI the sentence names, when it names one) or as a change; else an unsupported figure."""
+    problems = []
+    for sentence in _SENTENCE.split(text):
+        named = {m[2] for m in claims.mentions(sentence)}
+        own = [r for k in named for r in claims.kpis[k].ratios]
+        for m in _MULTIPLIER.finditer(sentence):
+            word = _name_key(m["verb"] or m["times"])
+            wanted = _MULTIPLES[word]
+            if not any(abs(r - wanted) <= _RATIO_SLACK * wanted for r in (own or claims.ratios)):
+                problems.append(f"{m[0]} (no ratio of {wanted:g} in the tool outputs)")
+    return problems
+
+
+def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None = None) -> list[str]:
+    """Everything besides unsourced figures that the tool outputs contradict or do not support."""
+    claims = collect_claims(tool_outputs)
+    text = as_english_numbers(text)
+    facts = facts or collect_facts(tool_outputs)
+    return (status_problems(text, claims) + verdict_problems(text, claims)
+            + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims))
 
 
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
@@ -601,30 +1138,48 @@ _TAG = "(?:think|thinking|reasoning)"
 REASONING_BLOCK = re.compile(rf"<({_TAG})>.*?</\1>", re.DOTALL | re.IGNORECASE)
 REASONING_CLOSE = re.compile(rf"</{_TAG}>", re.IGNORECASE)
 REASONING_OPEN = re.compile(rf"<{_TAG}>", re.IGNORECASE)
-# a claim of having decided, not a recommendation: "I approved ...", "approved every play", "executing now"
+# a claim of having decided, not a recommendation: "I approved ...", "I’ve approved", "I went ahead and
+# approved", "I approve", "I'll approve", "approved every play", "executing now"; "I would approve" is advice
+_ACTIVE_VERBS = (r"approv(?:e|ed|ing)|auto-approv(?:e|ed|ing)|reject(?:ed|ing)?|overr(?:ode|idden|iding|ide)"
+                 r"|execut(?:e|ed|ing)|applied|launched|published|decided|queued|scheduled|deployed|activated"
+                 r"|rolled\s+(?:it\s+|them\s+)?out|pushed\s+(?:it\s+|them\s+)?live|put\s+(?:it\s+|them\s+)?live"
+                 r"|turned\s+(?:it\s+|them\s+)?on|signed\s+off")
 DECISION_CLAIM = re.compile(
-    r"\b(?:I|we)(?:\s+have|'ve|\s+just|\s+already|\s+now)*\s+"
-    r"(?:approved|auto-approved|rejected|overrode|overridden|executed|applied|launched|published|decided)\b"
+    r"\b(?:I|we)(?:\s+(?:have|had|just|already|now|also|then|hereby|officially|automatically|will|am|are|do)"
+    r"|\s+(?:went|gone|go)\s+ahead\s+and|'ve|'ll|'m|'re)*\s+"
+    rf"(?:{_ACTIVE_VERBS})\b"
     r"|\bapproved\s+(?:every|all)\b|\bexecuting\s+(?:it\s+|them\s+|the\s+plays?\s+)?now\b",
     re.IGNORECASE,
 )
 
 
-# the same claim in the passive ("the price test has been approved", "was executed"): true only
-# when a person's decision or a run's status in the tool outputs says so. Only the decision words:
-# "rows were rejected", "a discount was applied" and "a product was launched" describe data.
+# the same claim in the passive ("the price test has been approved", "was executed", "got approved",
+# "is live", "rolled out", "APPROVED ✅", "queued its jobs"): true only when a person's decision or a
+# run's status in the tool outputs says so (of the play the sentence names, when it names one). Only
+# the decision words: "rows were rejected", "a discount was applied" and "a product was launched"
+# describe data, so "rejected" counts only when said of a play.
 PASSIVE_CLAIM = re.compile(
-    r"\b(?:has|have|had|was|were|is|are)\s+(?:(?:now|already|just|successfully|been)\s+)*"
-    r"(approved|auto-approved|overridden|executed)\b",
+    r"\b(?:has|have|had|was|were|is|are|got|gets|get|getting|been)\s+"
+    r"(?:(?:now|already|just|successfully|been|automatically|officially|finally|gone)\s+)*"
+    r"(?P<word>approved|auto-approved|overridden|executed|rejected|queued|scheduled|deployed|activated|live"
+    r"|under\s*way|rolled\s+out)\b"
+    r"|\b(?P<bare>(?:went|gone|goes|going)\s+live|rolled\s+out|pushed\s+live|queued\s+(?:its|the|their|all|up|your))\b"
+    r"|(?-i:\b(?P<status>APPROVED|AUTO-APPROVED|REJECTED|EXECUTED|OVERRIDDEN)\b)"
+    r"|(?::\s*|\b)(?P<mark>approved|executed|rejected|live)\s*[✅✔☑]",
     re.IGNORECASE,
 )
-_CONDITION = re.compile(r"\b(?:if|once|when|whenever|until|unless|after|before|whether|should)\b[^.;:!?\n]*$",
-                        re.IGNORECASE)
+_CONDITION = re.compile(r"\b(?:if|once|when|whenever|until|unless|after|before|whether|should|will|would|could|can|"
+                        r"may|might|must|to)\b[^.;:!?\n]*$|'ll\s*$", re.IGNORECASE)
+# "No play has been approved yet", "None of the plays were executed", "nothing is live": no claim
+_NEGATED_SUBJECT = re.compile(r"\b(?:no|none|nothing|neither|nor|not|never|nobody|without)\b|n't\b", re.IGNORECASE)
+_EXECUTED = {"executed", "executing", "applied", "succeeded", "executed_on", "live"}
 _SUPPORTED_BY = {  # a claimed outcome -> the words a decision kind, run status or job result uses for it
     "approved": {"approved", "approve", "auto_approve", "override"}, "auto-approved": {"auto_approve"},
-    "overridden": {"override", "overridden"}, "executed": {"executed", "executing", "applied", "succeeded"},
+    "overridden": {"override", "overridden"}, "executed": _EXECUTED, "live": _EXECUTED, "deployed": _EXECUTED,
+    "activated": _EXECUTED, "underway": _EXECUTED | {"already_active"}, "rolled out": _EXECUTED,
+    "rejected": {"rejected", "reject"}, "queued": _EXECUTED | {"queued", "running", "executing"},
 }
-
+_OF_A_PLAY = re.compile(r"\b(?:plays?|proposals?|suggestions?|recommendations?|it|this|that)\b", re.IGNORECASE)
 
 def _outcome_words(value: Any, found: set[str]) -> set[str]:
     """Lower-case words of the tool outputs' text values and keys (``executed_on``: a run that was
@@ -650,16 +1205,65 @@ def _outcome_words(value: Any, found: set[str]) -> set[str]:
     return found
 
 
+_CONDITION_AFTER = re.compile(r"^[^.;!?\n]*?\b(?:if|once|when|as\s+soon\s+as|after|until|unless)\b", re.IGNORECASE)
+_RESTRICTED = {"rejected", "live", "rolled out", "deployed", "activated", "underway", "queued"}  # said of a play only
+_OF_A_PLAY = re.compile(r"\b(?:plays?|proposals?|suggestions?|recommendations?|tests?|experiments?|campaigns?|jobs?|"
+                        r"it|this|that|its)\b", re.IGNORECASE)
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "＇": "'"})
+
+
+def _plain_quotes(text: str) -> str:
+    """Typographic apostrophes as ASCII: models write "I’ve" at least as often as "I've"."""
+    return text.translate(_QUOTES)
+
+
+def _conditional(sentence: str, start: int, end: int) -> bool:
+    """A claim inside a condition or a negated subject claims nothing ("once it is approved",
+    "no play has been approved", "it goes live as soon as you approve")."""
+    before = sentence[:start]
+    clause = re.split(r"[,;:—]", before)[-1]
+    return bool(_CONDITION.search(before) or _NEGATED_SUBJECT.search(clause)
+                or _CONDITION_AFTER.match(sentence[end:]))
+
+
+def _claim_word(m: re.Match[str]) -> str:
+    """The outcome a passive claim states, as ``_SUPPORTED_BY`` names it."""
+    if m["word"]:
+        word = re.sub(r"\s+", " ", m["word"].lower())
+        return {"scheduled": "queued", "under way": "underway"}.get(word, word)
+    if m["bare"]:
+        bare = m["bare"].lower()
+        return "queued" if bare.startswith("queued") else "rolled out" if bare.startswith("rolled") else "live"
+    return (m["status"] or m["mark"]).lower()
+
+
+def decision_claim(text: str) -> str | None:
+    """The first claim that the model itself decided or ran something, or None."""
+    for sentence in _SENTENCE.split(_plain_quotes(text)):
+        for m in DECISION_CLAIM.finditer(sentence):
+            if not _conditional(sentence, m.start(), m.end()):
+                return m[0]
+    return None
+
+
 def unsupported_passive_claim(text: str, tool_outputs: Iterable[Any]) -> str | None:
-    """The first passive claim of a decision or execution ("has been approved") that no tool output
-    supports, or None. Conditions ("once it is approved, ...") and negations claim nothing."""
-    words: set[str] | None = None
-    for m in PASSIVE_CLAIM.finditer(text):
-        if _CONDITION.search(text[max(0, m.start() - 80):m.start()]):
-            continue
-        words = words if words is not None else _outcome_words(list(tool_outputs), set())
-        if not _SUPPORTED_BY[m.group(1).lower()] & words:
-            return m.group(0)
+    """The first passive claim of a decision or execution ("has been approved", "is live") that no
+    tool output supports, or None. Conditions ("once it is approved, ...") and negations claim
+    nothing. When the sentence names a play, only what the outputs say of that play supports it."""
+    outputs = list(tool_outputs)
+    claims: ClaimFacts | None = None
+    for sentence in _SENTENCE.split(_plain_quotes(text)):
+        for m in PASSIVE_CLAIM.finditer(sentence):
+            if _conditional(sentence, m.start(), m.end()):
+                continue
+            claims = claims or collect_claims(outputs)
+            word, plays = _claim_word(m), claims.plays_in(sentence)
+            if word in _RESTRICTED and not plays and not _OF_A_PLAY.search(sentence[: m.start()] + m[0]):
+                continue
+            words = (set().union(*(claims.play_words.get(p, set()) for p in plays)) if plays
+                     else _outcome_words(outputs, set()))
+            if not _SUPPORTED_BY[word] & words:
+                return m[0]
     return None
 
 
@@ -674,12 +1278,24 @@ def answer_text(reply: AIMessage) -> str:
     drops. A close tag without its opening (the chat template opened it) ends the thinking; an
     opening tag never closed (cut off while thinking) leaves no answer after it.
     """
-    text = REASONING_BLOCK.sub("", _raw_text(reply))
+    text = REASONING_BLOCK.sub("", readable(_raw_text(reply)))
     closes = list(REASONING_CLOSE.finditer(text))
     if closes:
         text = text[closes[-1].end():]
     opened = REASONING_OPEN.search(text)
     return (text[: opened.start()] if opened else text).strip()
+
+
+_INVISIBLE = {"Cf", "Cs", "Co", "Cn"}  # format (zero-width, bidi), surrogate, private use, unassigned
+
+
+def readable(text: str) -> str:
+    """``text`` as it can be stored and printed: a surrogate pair a decoder left split is joined, a
+    lone surrogate (half an emoji: no UTF-8 encoder takes it) and invisible or control characters
+    (zero-width, bidi overrides, terminal escapes) are dropped; newlines and tabs stay."""
+    joined = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace").replace("\ufffd", "")
+    return "".join(c for c in joined if c in "\n\t" or not (unicodedata.category(c) in _INVISIBLE
+                                                               or unicodedata.category(c) == "Cc"))
 
 
 def _only_reasoning(reply: AIMessage) -> bool:
@@ -690,23 +1306,50 @@ def _only_reasoning(reply: AIMessage) -> bool:
 def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = None) -> str | None:
     """Why a final reply cannot be shown at all (before its figures are checked), or None.
 
-    A refusal, a reply cut off at the length limit, an empty reply (or only reasoning), an oversized
-    reply, a claim to have decided or executed a play (decisions are people's). A refusal
-    is quoted only when it holds no figure the tool outputs lack (the note reaches a person).
+    A refusal (in the refusal field or written as the answer), a reply cut off at the length limit
+    or by a content filter, an empty reply (or only reasoning, or only marks and invisible
+    characters), an oversized reply, a claim to have decided or executed a play (decisions are
+    people's). A refusal is quoted only when it holds no figure the tool outputs lack (the note
+    reaches a person).
     """
     refusal = (reply.additional_kwargs or {}).get("refusal")
-    if refusal:
-        said = " ".join(str(refusal).split())[:200]
+    if refusal or (text and _REFUSAL.match(_plain_quotes(text)) and len(text) <= _REFUSAL_MAX):
+        said = " ".join(readable(str(refusal or text)).split())[:200]
         return f"model refused: {said}" if check_numbers(said, tool_outputs or []).ok else "model refused"
-    if (reply.response_metadata or {}).get("finish_reason") == "length":
+    stop = _stop_reason(reply)
+    if stop in _CUT_OFF:
         return "model reply was cut off at the length limit (incomplete)"
+    if stop in _FILTERED:
+        return f"model reply was cut by a content filter ({stop}; incomplete)"
     if not text:
         return ONLY_REASONING if _only_reasoning(reply) else "model returned no text"
+    if not any(c.isalnum() for c in text):
+        return "model returned no readable text (only marks or symbols)"
     if len(text) > MAX_REPLY_CHARS:
         return f"model reply too long ({len(text)} characters, limit {MAX_REPLY_CHARS})"
-    if DECISION_CLAIM.search(text) or unsupported_passive_claim(text, tool_outputs or []):
+    if text != readable(text):  # a caller that skipped answer_text: never store what cannot be printed
+        return "model reply held unreadable characters"
+    if decision_claim(text) or unsupported_passive_claim(text, tool_outputs or []):
         return DECISION_CLAIMED
     return None
+
+
+# a refusal written as the answer ("I'm sorry, but I can't help with that."): short, and nothing else
+_REFUSAL = re.compile(
+    r"^\W*(?:(?:I'm|I\s+am)\s+(?:very\s+|so\s+)?sorry|sorry|I\s+apologi[sz]e|apologies|unfortunately)?[,.!\s]*"
+    r"(?:but\s+)?(?:as\s+an\s+AI[^,.]*,\s*)?I\s*(?:can't|cannot|can\s+not|am\s+unable\s+to|'m\s+unable\s+to|"
+    r"am\s+not\s+able\s+to|won't|will\s+not|must\s+decline\s+to)\s+(?:help|assist|comply|provide|answer|do|"
+    r"fulfil|fulfill|support|respond|complete|engage|continue)\b", re.IGNORECASE)
+_REFUSAL_MAX = 300
+_CUT_OFF = frozenset({"length", "max_tokens", "max_output_tokens"})
+_FILTERED = frozenset({"content_filter", "content_filtered", "safety", "refusal", "recitation", "blocklist",
+                       "prohibited_content", "spii"})
+
+
+def _stop_reason(reply: AIMessage) -> str:
+    """Why the provider stopped the reply, lower-case ("stop", "length", "content_filter", "SAFETY")."""
+    meta = reply.response_metadata or {}
+    return str(meta.get("finish_reason") or meta.get("stop_reason") or "").strip().lower()
 
 
 def _offline(offline_text: str, note: str, rejections: int = 0, reason: str | None = None) -> Narrative:
@@ -765,12 +1408,13 @@ def guarded_narrative(
             usage.add_guard_rejections()
         history += [reply, HumanMessage(content=_correction(offending))]
     figures = ", ".join(offending)
-    note = f"model text contained figures not in the tool outputs: {figures}; {OFFLINE_NARRATIVE}"
-    return _offline(offline_text, note, rejections, "model text contained figures not in the tool outputs")
+    note = f"model text contained figures or claims not in the tool outputs: {figures}; {OFFLINE_NARRATIVE}"
+    return _offline(offline_text, note, rejections, "model text contained figures or claims not in the tool outputs")
 
 
 def _correction(offending: list[str]) -> str:
     return (
-        "These figures are not in the tool outputs you were given: " + ", ".join(offending) + ". "
-        "Rewrite the text using only figures that appear in the tool outputs, or no figures at all."
+        "These figures or claims are not in the tool outputs you were given: " + ", ".join(offending) + ". "
+        "Rewrite the text using only figures, statuses and verdicts that appear in the tool outputs, "
+        "or none at all."
     )
