@@ -432,3 +432,29 @@ def test_fiverr_on_time_and_response_metrics_only_from_mapped_columns(chimera_ho
     assert series["fiverr_delivered"] == {date(2026, 3, 1): 2}
     assert series["fiverr_delivered_on_time"] == {date(2026, 3, 1): 1}
     assert "fiverr_inquiries" not in series and "fiverr_responded_24h" not in series
+
+
+@pytest.mark.parametrize(("dates", "fmt"), [
+    (["01/08/2026", "01/19/2026"], "date_format: '%m/%d/%Y'"),
+    (["19.01.2026", "08.01.2026"], "date_format: '%d.%m.%Y'"),
+    (["01/08/2026", "02/09/2026"], "date_format: '%d/%m/%Y'  # or '%m/%d/%Y'"),
+    (["2026-01-08", "2026-01-19"], None),
+])
+def test_without_a_mapping_the_error_suggests_one_that_fits_the_sheet(
+    chimera_home: Path, tmp_path: Path, dates: list[str], fmt: str | None
+) -> None:
+    """Fiverr documents no layout: the hint is built from the file's own columns and dates, so
+    pasting it into client.yml works (a fixed example named columns the sheet did not have)."""
+    path = _write(tmp_path / "fiverr.csv", ["Order ID,Order Date,Buyer,Gig,Amount,Status,Delivered On Time",
+                                            *(f"FO{i},{d},b{i},gig,50.00,Completed,true" for i, d in enumerate(dates))])
+    client = _client()
+    with pytest.raises(IngestError) as err:
+        ingest_file(client, path, "fiverr_orders")
+    hint = str(err.value).split("(check it):\n", 1)[1]
+    assert hint.splitlines()[:6] == ["fiverr:", "  order_id: Order ID", "  date: Order Date", "  amount: Amount",
+                                     "  status: Status", "  delivered_on_time: Delivered On Time"]
+    assert (fmt in hint) if fmt else "date_format" not in hint
+    yml = client.folder / "client.yml"
+    yml.write_text(yml.read_text() + hint.split("  #")[0] + "\n")
+    summary = ingest_file(get_client(client.name), path, "fiverr_orders")
+    assert summary.rejected == [] and summary.orders_ingested == len(dates)

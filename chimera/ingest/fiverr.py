@@ -7,6 +7,9 @@ says exactly what to add.
 
 from __future__ import annotations
 
+import csv
+import itertools
+import re
 from pathlib import Path
 
 import polars as pl
@@ -57,10 +60,64 @@ MAPPING_HINT = (
 )
 
 
-def require_mapping(mapping: FiverrMapping | None, path: Path) -> FiverrMapping:
+def require_mapping(mapping: FiverrMapping | None, path: Path, header: Header | None = None) -> FiverrMapping:
     if mapping is None:
-        raise IngestError(f"{path}: a fiverr_orders export needs the client's column mapping: {MAPPING_HINT}")
+        hint = suggested_mapping(path, header) if header is not None else None
+        raise IngestError(f"{path}: a fiverr_orders export needs the client's column mapping: "
+                          + (f"add to client.yml what this file's columns suggest (check it):\n{hint}"
+                             if hint else MAPPING_HINT))
     return mapping
+
+
+_GUESSES = (  # field -> words a sheet's column name holds, most telling first
+    ("order_id", ("order id", "order number", "order no", "order #", "id")),
+    ("date", ("order date", "date", "created", "placed")),
+    ("amount", ("earnings", "amount", "net", "revenue", "price", "total")),
+    ("status", ("status", "state")),
+    ("delivered_on_time", ("on time", "on-time", "ontime")),
+    ("response_hours", ("response",)),
+)
+
+
+def suggested_mapping(path: Path, header: Header, sample: int = 500) -> str | None:
+    """A ``fiverr:`` block for client.yml from the file's own column names and dates: a hint that
+    fits the sheet at hand (a fixed example sent people to columns their sheet does not have).
+    None when no date, amount or status column can be told."""
+    picked: dict[str, str] = {}
+    for field, words in _GUESSES:
+        for word in words:
+            col = next((c for c in header.columns if word in c.lower() and c not in picked.values()), None)
+            if col is not None:
+                picked[field] = col
+                break
+    if not {"date", "amount", "status"} <= set(picked):
+        return None
+    fmt = _date_format(_column_sample(path, header, picked["date"], sample))
+    lines = ["fiverr:", *(f"  {k}: {v}" for k, v in picked.items()), *([f"  date_format: {fmt}"] if fmt else [])]
+    return "\n".join(lines)
+
+
+def _column_sample(path: Path, header: Header, column: str, rows: int) -> list[str]:
+    with path.open(newline="", encoding=header.encoding, errors="replace") as fh:
+        for _ in range(header.skip_lines):
+            fh.readline()
+        reader = csv.DictReader(fh, delimiter=header.separator)
+        return [str(r.get(column) or "").strip() for r in itertools.islice(reader, rows)]
+
+
+def _date_format(values: list[str]) -> str | None:
+    """The strptime format slash dates need: day first when a first part is above 12, month first
+    when a second part is; ISO and named-month dates need none."""
+    parts = [m.groups() for v in values if (m := re.match(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})", v))]
+    if not parts:
+        return None
+    sep = "." if any("." in v[:6] for v in values if v) else "/"
+    day_first, month_first = f"'%d{sep}%m{sep}%Y'", f"'%m{sep}%d{sep}%Y'"
+    if any(int(a) > 12 for a, _, _ in parts):
+        return day_first
+    if any(int(b) > 12 for _, b, _ in parts):
+        return month_first
+    return f"{day_first}  # or {month_first}: no day above 12 in the file tells which"
 
 
 def read_fiverr(path: Path, header: Header, mapping: FiverrMapping) -> pl.DataFrame:

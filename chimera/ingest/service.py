@@ -66,7 +66,7 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
     if kind == "analytics_daily":
         df, cols = read_analytics(path, header)
         return aggregate_analytics(df, line_of, cols, european=header.separator == ";")
-    mapping = require_mapping(client.config.fiverr, path)
+    mapping = require_mapping(client.config.fiverr, path, header)
     return aggregate_fiverr(read_fiverr(path, header, mapping), mapping, line_of)
 
 
