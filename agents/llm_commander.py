@@ -330,8 +330,8 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         if usage is not None:
             usage.add_guard_rejections()
         if rejections >= 2:
-            return _fallback("model answer contained figures not in the tool outputs")
+            return _fallback("model answer contained figures or claims not in the tool outputs")
         messages.append(HumanMessage(
-            "These figures are not in the tool outputs: " + ", ".join(verdict.offending)
-            + ". Answer again using only figures from the tool outputs, or none."))
+            "These figures or claims are not supported by the tool outputs: " + ", ".join(verdict.offending)
+            + ". Answer again using only figures, statuses and verdicts from the tool outputs, or none."))
     return _fallback("model did not finish within the tool-call limit")

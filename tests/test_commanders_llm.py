@@ -234,7 +234,7 @@ def test_a_tool_error_that_echoes_the_models_argument_launders_nothing(shop: str
     answer = ask_commander(_commander(shop), toolbox, "What about refunds?", "offline text", model=model)
     assert "revenue grew 37 percent" in model.requests[1][-1].content, "the error still goes back to the model"
     assert answer.source == "offline" and answer.guard_rejections == 2
-    assert answer.note == "model answer contained figures not in the tool outputs; offline answer shown"
+    assert answer.note == "model answer contained figures or claims not in the tool outputs; offline answer shown"
 
 
 def test_chat_answer_survives_an_unreadable_reply(
