@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from agents.bots.params import Check, cap_of, number
+from agents.bots.registry import reads
 from agents.context import CycleContext
 from chimera.config.loader import ConfigSet, suggest
 from chimera.db.models import Decision, PlayRun
@@ -86,24 +88,65 @@ def recorded_decision(session: Session, play_run_id: str) -> Decision | None:
 
 
 def step_params(configs: ConfigSet, play_id: str) -> list[tuple[str, set[str], dict[str, Any]]]:
-    """Per job plan step: ``bot.action``, the parameters it accepts (the step's own in plays.yml and
-    the action's in agents.yml) and the step's values."""
+    """Per job plan step: ``bot.action``, the parameters its bot reads and the step's values. An
+    action with a dedicated function accepts what that function reads (``register(..., reads=)``),
+    so a key accepted is a key that changes the ChangeSet; an action without one gets a brief listing
+    every parameter for a person: the step's own (plays.yml) and the action's (agents.yml)."""
     steps = []
     for step in configs.play(play_id).job_plan:
-        action = next((a for a in configs.bot(step.bot).actions if a.name == step.action), None)
-        accepted = set(step.params) | set(action.params if action else [])
+        declared = reads(step.bot, step.action)
+        if declared is None:
+            action = next((a for a in configs.bot(step.bot).actions if a.name == step.action), None)
+            accepted = set(step.params) | set(action.params if action else [])
+        else:
+            accepted = set(declared)
         steps.append((f"{step.bot}.{step.action}", accepted, dict(step.params)))
     return steps
 
 
 def check_params(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> None:
-    """Refuse a key no step of the play accepts: a misspelled key would be carried into every step
-    and change nothing the operator meant to change."""
+    """Refuse, before anything is recorded, an override its bots could not follow: a key no step's
+    bot reads (a misspelling would change nothing the operator meant to change), a value the bot
+    cannot use, or a value beyond the play's own ``max_*`` constraint (a cap only a config change,
+    logged in the changelog, may raise)."""
     accepted = sorted(set().union(*(a for _, a, _ in step_params(configs, play_id))))
     unknown = [f"{key!r}{suggest(key, accepted)}" for key in params if key not in accepted]
     if unknown:
         raise DecisionError(f"override params: {play_id} has no step parameter {', '.join(unknown)}; "
                             f"its steps accept {', '.join(accepted) or 'none'}; nothing was recorded")
+    per_step = params_per_step(configs, play_id, params)
+    for index, step in enumerate(configs.play(play_id).job_plan):
+        given = per_step[index]
+        name = f"{step.bot}.{step.action}"
+        _check_values(play_id, name, reads(step.bot, step.action) or {}, given)
+        _check_caps(play_id, name, dict(step.params), given)
+
+
+def _check_values(play_id: str, step: str, checks: dict[str, Check], given: dict[str, Any]) -> None:
+    """A value the step's bot cannot use (``count: "two"``) is refused naming what it expects."""
+    for key, value in given.items():
+        problem = checks[key](value) if key in checks else None
+        if problem:
+            raise DecisionError(f"override params: {play_id} {step} {key} {value!r} is not {problem}; "
+                                "nothing was recorded")
+
+
+def _check_caps(play_id: str, step: str, plan: dict[str, Any], given: dict[str, Any]) -> None:
+    """The step's ``max_<key>`` caps ``<key>`` (its size either way: a -50 % price change is as far
+    beyond a 10 % cap as +50 %). An override may lower a cap, never raise it."""
+    merged = {**plan, **given}
+    for cap_key, cap in plan.items():
+        limit, ceiling = number(merged[cap_key]), number(cap)
+        key = cap_of(cap_key)
+        if key is None or ceiling is None or limit is None or not {cap_key, key} & set(given):
+            continue  # a plan beyond its own cap, untouched by the override, is held at it by the bot
+        if limit > ceiling:
+            raise DecisionError(f"override params: {play_id} {step} caps {cap_key} at {cap}: an override may "
+                                f"lower it, not raise it to {merged[cap_key]}; nothing was recorded")
+        value = number(merged.get(key)) if key in merged else None
+        if value is not None and abs(value) > limit:
+            raise DecisionError(f"override params: {play_id} {step} {key} {merged[key]} is beyond the cap "
+                                f"{cap_key} {merged[cap_key]}; nothing was recorded")
 
 
 def params_per_step(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> dict[int, dict[str, Any]]:

@@ -22,6 +22,17 @@ class BotContext:
     explanation: dict[str, Any] = field(default_factory=dict)
     sops: list[str] = field(default_factory=list)
 
+    def param(self, name: str, default: Any = None) -> Any:
+        """A step parameter this action declared it reads (``register(..., reads=...)``). Reading an
+        undeclared one is a bug: a decision would refuse that key, so no one could override it."""
+        from agents.bots.registry import reads
+
+        declared = reads(self.bot, self.action)
+        if declared is None or name not in declared:
+            raise LookupError(f"{self.bot}.{self.action} reads {name!r} without declaring it")
+        value = self.params.get(name)
+        return default if value is None else value
+
     @property
     def reversible(self) -> bool:
         bot = self.client.configs.bot(self.bot)
