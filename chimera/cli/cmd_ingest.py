@@ -112,6 +112,9 @@ def _print(summary: IngestSummary, what: str) -> None:
         f"days {summary.first_day} .. {summary.last_day}; {summary.metrics_written} metric points written",
         highlight=False,
     )
+    if summary.kept_days:
+        out.print(f"{summary.kept_days} day(s) inside that range have no rows in this file: what was stored for them "
+                  "is kept, not replaced by zeros (a filtered or partial export?)", highlight=False)
     if not summary.rejected:
         return
     table = Table(title="rejected (the whole order is left out)", title_justify="left")

@@ -61,10 +61,12 @@ class IngestSummary(BaseModel):
     last_day: date | None
     metrics_written: int
     ingest_run_id: int | None = None
+    kept_days: int = 0
+    """Days inside the range with no rows in the file whose stored values were kept (shown, not in the JSON)."""
 
     def contract(self) -> dict:
         """The DESIGN.md §7 JSON document (no extra keys)."""
-        return self.model_dump(mode="json", exclude={"ingest_run_id"})
+        return self.model_dump(mode="json", exclude={"ingest_run_id", "kept_days"})
 
 
 DayMetrics = dict[date, dict[str, Decimal | int]]
@@ -90,6 +92,9 @@ class Aggregate:
     unknown_days: set[date] = field(default_factory=set)
     """Days inside the range whose every record was rejected: the file shows something happened but
     counts nothing, so they are neither zero-filled nor replaced (what is stored stays, else missing)."""
+    kept_days: set[date] = field(default_factory=set)
+    """Days inside the range the export has no record of while the database holds values for
+    them (set when stored): kept, not zero-filled; the ingest summary says how many."""
     pending: Callable[[], list[Rejection]] | None = None
     """Rejections still being located in the file (physical lines); ``settle`` waits for them."""
 

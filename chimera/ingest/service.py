@@ -78,6 +78,7 @@ def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, finge
     return IngestSummary(
         source=agg.kind, rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, rejected=agg.rejected,
         first_day=agg.first_day, last_day=agg.last_day, metrics_written=written, ingest_run_id=run_id,
+        kept_days=len(agg.kept_days),
     )
 
 

@@ -9,7 +9,7 @@ The caller's session is one transaction: any failure leaves the database as it w
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import polars as pl
@@ -62,6 +62,8 @@ def write_aggregate(
     session.add(run)
     session.flush()
     assert run.id is not None
+    agg.kept_days = _stored_gap_days(session, company_id, agg)
+    agg.unknown_days |= agg.kept_days
     rows = metric_rows(agg, company_id, run.id)
     if agg.first_day is not None:
         _replace(session, company_id, agg, rows)
@@ -72,7 +74,27 @@ def write_aggregate(
     session.add(run)
     log.info("ingest %s: %d rows read, %d rejected, %d metric points, days %s..%s", agg.source,
              agg.rows_read, len(agg.rejected), len(rows), agg.first_day, agg.last_day)
+    if agg.kept_days:
+        log.warning("ingest %s: %d day(s) inside the export's range have no rows in it; what was stored for them "
+                    "is kept (a filtered or partial export?)", agg.source, len(agg.kept_days))
     return run
+
+
+def _stored_gap_days(session: Session, company_id: int, agg: Aggregate) -> set[date]:
+    """Days inside the export's range that it has no record of, while the database holds the
+    source's values for them: kept as stored, not replaced by zeros (or, for analytics, by
+    nothing). An export of selected orders, or a re-export missing a day, says nothing of the days
+    it leaves out; a full export lists every order, so a day that had orders has rows in it. (A
+    stored day of zeros is what the export means anyway: it is not counted as kept.)"""
+    if agg.first_day is None or agg.last_day is None:
+        return set()
+    metrics = sorted({m for values in agg.days.values() for m in values})
+    stored = session.exec(select(MetricPoint.day, MetricPoint.value).where(
+        MetricPoint.company_id == company_id, MetricPoint.source == agg.source,
+        MetricPoint.day >= agg.first_day, MetricPoint.day <= agg.last_day,  # type: ignore[operator]
+        MetricPoint.metric.in_(metrics),  # type: ignore[attr-defined]
+    )).all()
+    return {d for d, v in stored if d not in agg.days and (not agg.fill_zero or Decimal(v) != 0)}
 
 
 def lock_client(session: Session, company_id: int) -> None:
@@ -105,6 +127,7 @@ def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]
         delete(CustomerDay).where(
             CustomerDay.company_id == company_id, CustomerDay.source == agg.source,
             CustomerDay.day >= first, CustomerDay.day <= last,  # type: ignore[operator]
+            CustomerDay.day.not_in(sorted(agg.unknown_days)),  # type: ignore[attr-defined]
         )
     )
     _insert_customers(session, company_id, agg)
