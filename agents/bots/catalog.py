@@ -22,9 +22,9 @@ from pydantic import BaseModel
 
 from agents.bots.params import PAIRS, SELLERS
 from chimera.ingest.detect import SHOPIFY_COLUMNS, SHOPIFY_REQUIRED, read_header, resolve_columns
-from chimera.ingest.frame import ROW, Check, bad_cells, collect, scan_columns, tidy
+from chimera.ingest.frame import ROW, collect, scan_columns, tidy
 from chimera.ingest.parsing import SHOPIFY_TS
-from chimera.ingest.shopify import COPY_CONFLICT, HEADERS, _future, _problems, parse_rows, shown_order
+from chimera.ingest.shopify import order_errors, parse_rows
 
 SPEC = {k: v for k, v in SHOPIFY_COLUMNS.items() if k != "email"} | {
     "sku": ("Lineitem sku",), "item": ("Lineitem name",)}
@@ -59,13 +59,7 @@ def _shopify_path(client: Any) -> Path | None:
 def _rejected(rows: pl.DataFrame, fmt: Any) -> pl.Series:
     """The order keys ingest rejects: the same checks, on the same parsed frame, as
     ``chimera.ingest.shopify.aggregate_shopify``."""
-    missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
-               for c in ("subtotal", "total")]
-    if "_conflict" in rows.columns:
-        missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
-    problems = rows[rows["_problem"].arg_true()]
-    errors = bad_cells([(problems, _problems(fmt)), (rows, missing), *_future(rows)], shown_order(), HEADERS,
-                       key="_order")
+    errors = order_errors(rows, fmt)
     return rows["_order"].gather(rows[ROW].search_sorted(errors[ROW].unique())).unique()
 
 

@@ -280,13 +280,7 @@ def aggregate_shopify(
     runs on the core the single-threaded database writes leave idle."""
     absent = set(RAW) - set(raw.collect_schema().names())
     rows, fmt = parse_rows(raw, path)
-    missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
-               for c in ("subtotal", "total")]
-    if "_conflict" in rows.columns:
-        missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
-    problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
-    parts = [(problems, _problems(fmt)), (rows, missing), *_future(rows)]
-    errors = bad_cells(parts, shown_order(), HEADERS, key="_order")
+    errors = order_errors(rows, fmt)
     days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path, line_of)
     days, customers = _known(days, absent), None if "email" in absent else customers
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers,
@@ -300,6 +294,19 @@ def aggregate_shopify(
     if not defer_lines:
         agg.settle()
     return agg
+
+
+def order_errors(rows: pl.DataFrame, fmt: MoneyFormat) -> pl.DataFrame:
+    """Every bad cell of ``parse_rows``' frame (``bad_cells``' columns): the rules that reject an
+    order, in one place for ingest and for anyone reading the export the way ingest does (the
+    catalog bot's best sellers)."""
+    missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
+               for c in ("subtotal", "total")]
+    if "_conflict" in rows.columns:
+        missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
+    problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
+    parts = [(problems, _problems(fmt)), (rows, missing), *_future(rows)]
+    return bad_cells(parts, shown_order(), HEADERS, key="_order")
 
 
 def _future(rows: pl.DataFrame) -> list[tuple[pl.DataFrame, list[Check]]]:
@@ -452,4 +459,4 @@ def _customers(per_day: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.Dat
     return per_day.join(mapping, on="email").select("day", "customer", "orders")
 
 
-__all__ = ["aggregate_shopify", "parse_rows", "scan_shopify"]
+__all__ = ["aggregate_shopify", "order_errors", "parse_rows", "scan_shopify"]
