@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from chimera.plays.rank import held_back, held_back_text
+
 LABEL = "offline narrative (no model configured)"
 AS_OF_LEAD = "Judged the day before the newest data"  # then the as-of note: why that day is left out
 NOT_NARRATED = "templated: this job type is not narrated by a model"
@@ -50,11 +52,18 @@ def _evaluate(r: dict[str, Any]) -> str:
 
 
 def _suggest(r: dict[str, Any]) -> str:
+    """The suggested plays, then the triggered ones held back and why: "no play triggered" is said
+    only when none did (a full cap or a rejection is not "nothing calls for action")."""
     plays = r.get("plays", [])
-    if not plays:
+    held = held_back(r.get("not_selected") or [])
+    if not plays and not held:
         return "no play triggered: nothing in the KPI statuses calls for action."
+    held_text = f"held back: {held_back_text(held)}" if held else ""
+    if not plays:
+        return f"{len(held)} play(s) triggered, none suggested: {held_text}."
     lines = [f"#{p.get('rank')} {p.get('play_id')} ({p.get('reason')})" for p in plays]
-    return f"{len(plays)} play(s) suggested: " + "; ".join(lines) + "."
+    more = f"; {len(held)} more triggered but {held_text}" if held else ""
+    return f"{len(plays)} play(s) suggested: " + "; ".join(lines) + more + "."
 
 
 def _plan(r: dict[str, Any]) -> str:

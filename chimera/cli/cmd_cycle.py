@@ -15,7 +15,7 @@ from typer._click.exceptions import UsageError
 
 from chimera.cli.app import app, emit_json, err, fail, out, parse_day
 from chimera.cli.each_client import ClientFailure, Note, Walk, for_each_client, redact, summary_line
-from chimera.cli.render import print_outcome
+from chimera.cli.render import cycle_document, print_outcome
 from chimera.clients import list_clients
 from chimera.errors import DecisionError
 
@@ -81,7 +81,7 @@ def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
     walk = for_each_client(list_clients(), one, "weekly cycle", _cycle_line, check=_failed_cycle)
     if json_out:
         emit_json(AllCycles(as_of=as_of, clients=walk.clients, completed=walk.clients - len(walk.failures),
-                            cycles=[d.result.to_json() for d in walk.done],
+                            cycles=[cycle_document(d.result) for d in walk.done],
                             failures=walk.failures).model_dump(mode="json"))
     else:
         _print_summary(walk)
@@ -131,7 +131,7 @@ def cycle(
     if outcome.as_of_note:
         err.print(outcome.as_of_note, highlight=False, soft_wrap=True)
     if json_out:
-        emit_json(outcome.to_json())
+        emit_json(cycle_document(outcome))
     else:
         print_outcome(out, outcome)
     failure = _failed_cycle(outcome.client, outcome)
@@ -156,7 +156,7 @@ def _decide(kind: str, play_run_id: str, reason: str, who: str | None, params: d
         line = f"{kind} recorded for {play_run_id} by {who}{_changed(play_run_id, kind)}"
     if json_out:
         err.print(line, markup=False, highlight=False, soft_wrap=True)
-        emit_json(outcome.to_json())
+        emit_json(cycle_document(outcome))
     else:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
         print_outcome(out, outcome, narratives=False)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+
+if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
+    from graphs.models import CycleOutcome
 
 COLORS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "dim"}
 
@@ -23,6 +27,57 @@ def kpi_table(kpis: list[dict[str, Any]], title: str = "KPI statuses") -> Table:
     return table
 
 
+@dataclass
+class StoredExtras:
+    """What a cycle outcome does not carry but its explanation needs: each play run's stored
+    explanation (SOPs, KPI values) and the plays that triggered but were held back (the
+    SUGGEST_PLAYS job's ``not_selected``)."""
+
+    explanations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    held_back: list[dict[str, Any]] = field(default_factory=list)
+
+
+def stored_extras(outcome: CycleOutcome) -> StoredExtras:
+    """Read once from the database: the outcome lists jobs without their results."""
+    from sqlmodel import col, select
+
+    from chimera.db.engine import session_scope
+    from chimera.db.models import Job, PlayRun
+    from chimera.plays.rank import held_back
+
+    ids = [p["id"] for p in outcome.plays]
+    jobs = [j["id"] for j in outcome.jobs if j.get("type") == "SUGGEST_PLAYS" and j.get("id") is not None]
+    if not ids and not jobs:  # nothing stored to read: no database is opened
+        return StoredExtras()
+    with session_scope() as s:
+        runs = s.exec(select(PlayRun).where(col(PlayRun.id).in_(ids))).all() if ids else []
+        explanations = {r.id: dict(r.explanation or {}) for r in runs}
+        job = s.exec(select(Job).where(col(Job.id).in_(jobs)).order_by(col(Job.id).desc())).first() if jobs else None
+        not_selected = list((job.result or {}).get("not_selected") or []) if job is not None else []
+    return StoredExtras(explanations, held_back(not_selected))
+
+
+def cycle_document(outcome: CycleOutcome, extras: StoredExtras | None = None) -> dict[str, Any]:
+    """The ``cycle --json`` document: the outcome's, each play with its stored ``sops`` and
+    structured ``kpi_values`` (numbers as strings), and ``held_back``: every recommendation carries
+    its explanation, and a cycle that suggests nothing says which plays triggered and why they wait."""
+    extras = extras or stored_extras(outcome)
+    doc = outcome.to_json()
+    doc["plays"] = [p | {"sops": list(extras.explanations.get(p["id"], {}).get("sops") or []),
+                         "kpi_values": dict(extras.explanations.get(p["id"], {}).get("kpi_values") or {})}
+                    for p in doc["plays"]]
+    doc["held_back"] = extras.held_back
+    return doc
+
+
+def held_back_lines(held: list[dict[str, Any]]) -> list[str]:
+    """One plain line per play that triggered but was not suggested, saying why (never markup)."""
+    if not held:
+        return []
+    head = f"{len(held)} play(s) triggered but held back:"
+    return [head, *(f"  {h['play']}: {h['why_held']}" for h in held)]
+
+
 def _fmt(info: dict[str, Any], key: str = "value") -> str:
     """A KPI number as people read it: percents as %, money and counts plainly."""
     raw = info.get(key)
@@ -34,6 +89,13 @@ def _fmt(info: dict[str, Any], key: str = "value") -> str:
     if info.get("unit") == "currency":
         return f"{value:,.2f}"
     return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+
+
+def _thresholds(info: dict[str, Any]) -> str:
+    """All three lines, so a status the thresholds do not explain (an anomaly) is not read as a
+    breach of the target: ``target 100, warning 80, critical 50``."""
+    return ", ".join(f"{key} {_fmt(info, key)}" for key in ("target", "warning", "critical")
+                     if info.get(key) is not None)
 
 
 def shown(text: Any) -> str:
@@ -48,7 +110,7 @@ def play_panel(p: dict[str, Any]) -> Panel:
     lines = [f"[bold]why[/]: {escape(p.get('reason', ''))}"]
     for kpi, info in (p.get("kpi_values") or {}).items():
         if isinstance(info, dict):
-            lines.append(escape(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; target {_fmt(info, 'target')})"))
+            lines.append(escape(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; {_thresholds(info)})"))
     lines.append(f"[bold]rank[/]: {escape(str(p.get('why_rank', '')))}")
     if p.get("sops"):
         lines.append("[bold]SOPs[/]: " + escape(", ".join(p["sops"])))
@@ -73,7 +135,9 @@ def model_fallbacks(narratives: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r for r in reasons if r and r not in _NOT_A_FAILURE))
 
 
-def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> None:
+def print_outcome(console: Console, outcome: Any, narratives: bool = True,
+                  extras: StoredExtras | None = None) -> None:
+    extras = extras or stored_extras(outcome)
     console.print(kpi_table(outcome.kpis, f"KPI statuses for {outcome.client} as of {outcome.as_of}"))
     if narratives:
         for n in outcome.narratives:
@@ -83,6 +147,8 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True) -> No
         decision = p.get("decision")
         state = f"{decision['kind']} by {escape(decision['who'])}" if decision else p.get("status")
         console.print(f"play #{p['rank']} {p['play']} ({p['id']}): {state}")
+    for line in held_back_lines(extras.held_back):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if outcome.pending:
         console.print("\n[bold]Awaiting your decision[/]:")
         for d in outcome.pending:

@@ -8,10 +8,14 @@ same order (ties fall back to the order of plays.yml).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
+
+from sqlmodel import Session, col, select
 
 from chimera.config.loader import ConfigSet
 from chimera.config.models import Play, trigger_kpis
+from chimera.db.models import Decision, EvidenceRecord, PlayRun
 from chimera.plays.models import (
     ChangeFn,
     KPIView,
@@ -22,7 +26,7 @@ from chimera.plays.models import (
     TriggerResult,
     kpi_views,
 )
-from chimera.plays.trigger import evaluate_trigger
+from chimera.plays.trigger import StatusCause, evaluate_trigger, status_causes
 
 FINANCIAL_WEIGHT = 30.0  # > the widest spread of the other terms: financial plays always first
 IMPACT_WEIGHT = 3.0
@@ -77,12 +81,20 @@ def score_play(play: Play, fired: TriggerResult, record: Mapping[str, int] | Non
     return round(score, 4), ", ".join(parts)
 
 
-def _triggered(configs: ConfigSet, play: Play, fired: TriggerResult, state: SuggestState) -> TriggeredPlay:
+def _reason(fired: TriggerResult, previously: str | None) -> str:
+    """Why it fired, then what people decided the last time it was suggested: a play rejected a
+    week ago comes back with that decision in view, not as if nobody had said no."""
+    reason = "; ".join(fired.clauses)
+    return f"{reason}. Previously: {previously}" if previously else reason
+
+
+def _triggered(configs: ConfigSet, play: Play, fired: TriggerResult, state: SuggestState,
+               previously: str | None = None) -> TriggeredPlay:
     score, why = score_play(play, fired, state.records.get(play.id))
     reversible = is_reversible(configs, play)
     return TriggeredPlay(
         play_id=play.id, label=play.label, rank=0, score=score, owner=play.owner,
-        reason="; ".join(fired.clauses), trigger=fired.clauses, kpi_values=fired.kpi_values,
+        reason=_reason(fired, previously), trigger=fired.clauses, kpi_values=fired.kpi_values,
         evidence_kpis=list(play.evidence.kpis), delay_days=play.evidence.delay_days, why_rank=why,
         sops=list(play.sops), reversible=reversible,
         auto_approvable=reversible and play.id in configs.plays.policy.auto_approve,
@@ -109,16 +121,28 @@ def _held_back(play: Play, fired: TriggerResult, state: SuggestState) -> Suppres
     return None
 
 
+def _cap_note(cap: int, active: int, active_plays: list[str]) -> str:
+    """``over the cap of 3 active plays (3 already active: a, b, c)``: which plays fill the cap."""
+    if not active:
+        return f"over the cap of {cap} active plays"
+    names = f": {', '.join(active_plays)}" if active_plays else ""
+    return f"over the cap of {cap} active plays ({active} already active{names})"
+
+
 def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: ChangeFn | None,
-                  state: SuggestState | Mapping[str, Any] | None = None) -> Suggestions:
+                  state: SuggestState | Mapping[str, Any] | None = None,
+                  history: Mapping[str, str] | None = None) -> Suggestions:
     """Triggered plays, ranked and capped at ``policy.max_active_plays`` minus the active ones.
 
     The result is a list of the selected plays (rank 1 first); ``.over_cap`` holds the triggered
     plays beyond the cap and ``.suppressed`` the plays held back (UNKNOWN KPI, under review, active,
-    rejected), each with its reason.
+    rejected), each with its reason. ``history`` (play id -> ``previous_decisions``' text) is added
+    to the reason of a play that triggers again after a person said no.
     """
     state = SuggestState.model_validate(state or {})
     views = kpi_views(kpis)
+    causes: dict[str, StatusCause] = status_causes(kpis)
+    history = history or {}
     policy = configs.plays.policy
     candidates: list[tuple[float, int, int, TriggeredPlay]] = []
     suppressed: list[SuppressedPlay] = []
@@ -127,18 +151,17 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
         if unknown:
             suppressed.append(_suppressed(play, "unknown_kpi", _unknown_reason(unknown, views)))
             continue
-        fired = evaluate_trigger(play.trigger, views, change_pct)
+        fired = evaluate_trigger(play.trigger, views, change_pct, causes)
         held = _held_back(play, fired, state)
         if held is not None:
             suppressed.append(held)
         elif fired.fired:
-            tp = _triggered(configs, play, fired, state)
+            tp = _triggered(configs, play, fired, state, history.get(play.id))
             candidates.append((-tp.score, play.effort, index, tp))
     ranked = [tp for *_, tp in sorted(candidates, key=lambda c: c[:3])]
     active = max(state.active, len(state.active_plays))
     slots = max(0, policy.max_active_plays - active)
-    note = f"over the cap of {policy.max_active_plays} active plays" + (
-        f" ({active} already active)" if active else "")
+    note = _cap_note(policy.max_active_plays, active, state.active_plays)
     selected, over = [], []
     for rank, tp in enumerate(ranked, start=1):
         if rank <= slots:
@@ -148,4 +171,83 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
     return Suggestions(selected, over, suppressed, slots=slots, cap=policy.max_active_plays)
 
 
-__all__ = ["SuggestState", "is_reversible", "score_play", "suggest_plays"]
+# --------------------------------------------------------------------------- a rejected play's history
+
+
+def previous_decisions(session: Session, company_id: int, day: date) -> dict[str, str]:
+    """play_id -> the rejection a person made the last time the play was decided (who, when, why),
+    with the verdict of its last executed run, for cycles of ``day``: once the rejection hold is
+    over the play may come back, and the operator must see that they said no before (and what the
+    play did the last time it ran) rather than re-reject it blind. Only runs of days before ``day``
+    count, so a replay of an older day sees what was known then."""
+    rows = session.exec(select(PlayRun, Decision).join(Decision, col(Decision.play_run_id) == PlayRun.id).where(
+        PlayRun.company_id == company_id, PlayRun.as_of < day,
+    ).order_by(col(PlayRun.as_of).desc(), col(PlayRun.created_at).desc())).all()
+    newest: dict[str, tuple[PlayRun, Decision]] = {}
+    for run, decision in rows:
+        newest.setdefault(run.play_id, (run, decision))
+    out = {}
+    for play_id, (run, decision) in newest.items():
+        if decision.kind == "reject":
+            verdict = _last_verdict(session, company_id, play_id, day)
+            out[play_id] = _rejection_text(run, decision) + (f"; {verdict}" if verdict else "")
+    return out
+
+
+def _rejection_text(run: PlayRun, decision: Decision) -> str:
+    why = f": {decision.why}" if decision.why else " (no reason given)"
+    return (f"rejected by {decision.who} for the cycle of {run.as_of} "
+            f"(decided {decision.at:%Y-%m-%d %H:%M} UTC, play run {run.id}){why}")
+
+
+def _last_verdict(session: Session, company_id: int, play_id: str, day: date) -> str:
+    """``its last run, executed 2026-10-04, was judged confounded on conversion_rate``, or empty."""
+    run = session.exec(select(PlayRun).where(
+        PlayRun.company_id == company_id, PlayRun.play_id == play_id, PlayRun.as_of < day,
+        col(PlayRun.executed_on).is_not(None),
+    ).order_by(col(PlayRun.executed_on).desc(), col(PlayRun.created_at).desc())).first()
+    if run is None:
+        return ""
+    records = session.exec(select(EvidenceRecord).where(
+        EvidenceRecord.company_id == company_id, EvidenceRecord.play_run_id == run.id,
+    ).order_by(col(EvidenceRecord.kpi))).all()
+    judged = ", ".join(f"{r.verdict} on {r.kpi}" for r in records) or "not judged yet"
+    return f"its last run, executed {run.executed_on}, was judged {judged}"
+
+
+# --------------------------------------------------------------------------- held back, for people
+
+HELD_KINDS = ("over_cap", "already_active", "rejected", "under_review")
+"""Why a play whose trigger fired was not suggested (an UNKNOWN KPI means it did not fire)."""
+
+
+def held_back(not_selected: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The plays of a SUGGEST_PLAYS result (``not_selected``) that triggered but were held back.
+
+    Entries: ``play``, ``label``, ``kind`` (one of ``HELD_KINDS``), ``why_held`` and ``trigger``
+    (the fired clauses, known for plays over the cap). Saying "no play triggered" while three did
+    hides why nothing is offered (manual §7.1); plays on an UNKNOWN KPI did not trigger and are left out.
+    """
+    out = []
+    for p in not_selected:
+        kind = p.get("kind")
+        if kind is None and p.get("selected") is False:  # a TriggeredPlay beyond the cap
+            out.append(_held(p, "over_cap", str(p.get("note") or "over the cap of active plays"), p.get("trigger")))
+        elif kind in HELD_KINDS and p.get("would_fire"):
+            out.append(_held(p, str(kind), str(p.get("reason") or kind), None))
+    return out
+
+
+def _held(p: Mapping[str, Any], kind: str, why: str, trigger: Any) -> dict[str, Any]:
+    play = str(p.get("play_id") or p.get("play") or "")
+    return {"play": play, "label": str(p.get("label") or play), "kind": kind, "why_held": why,
+            "trigger": [str(t) for t in trigger or []]}
+
+
+def held_back_text(held: list[Mapping[str, Any]]) -> str:
+    """``a (over the cap of 3 active plays (3 already active: x, y, z)); b (already under way: ...)``."""
+    return "; ".join(f"{h['play']} ({h['why_held']})" for h in held)
+
+
+__all__ = ["HELD_KINDS", "SuggestState", "held_back", "held_back_text", "is_reversible",
+           "previous_decisions", "score_play", "suggest_plays"]

@@ -7,6 +7,7 @@ is *unknown*, never true or false, so ``not`` of it is unknown too and nothing f
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -23,8 +24,10 @@ from chimera.config.models import (
     NotOf,
     StatusCondition,
 )
+from chimera.kpi.fmt import fmt
 from chimera.plays.models import ChangeFn, KPIValue, KPIView, TriggerResult, kpi_views
 
+LEVEL_RANK = {"OK": 0, "WARNING": 1, "CRITICAL": 2}
 URGENCY = {"CRITICAL": 3.0, "WARNING": 2.0, "anomaly": 1.0, "plain": 0.5}
 
 
@@ -57,13 +60,114 @@ def window_days(window: str) -> int:
     return int(window.rstrip("d"))
 
 
-def _status_fact(view: KPIView, cond: StatusCondition, fired: bool) -> str:
-    threshold = {"WARNING": ("warning", view.warning), "CRITICAL": ("critical", view.critical)}.get(
-        view.status, ("target", view.target))
-    vs = f"{fmt_value(view.value, view.unit)} vs {threshold[0]} {fmt_value(threshold[1], view.unit)}"
+@dataclass(frozen=True)
+class StatusCause:
+    """Which check gave a KPI its status, as the KPI evaluator stored it.
+
+    The final status is the worse of the thresholds' level and the anomaly check's; a clause that
+    says "17.91% vs critical 12.00%" when CRITICAL came from the anomaly check reads as a breach
+    that never happened (manual §7.1), so the clause needs both levels and the anomaly's numbers.
+    """
+
+    threshold_status: str | None = None
+    anomaly_level: str | None = None
+    sd_score: Decimal | None = None
+    baseline: Decimal | None = None
+    weeks: int | None = None
+    change_pct: Decimal | None = None
+
+    @property
+    def by_anomaly(self) -> bool:
+        """The anomaly check, not the thresholds, set the status (the thresholds' level is lower)."""
+        if self.threshold_status is None or self.anomaly_level is None:
+            return False
+        return LEVEL_RANK.get(self.anomaly_level, 0) > LEVEL_RANK.get(self.threshold_status, 0)
+
+
+def _field(obj: Any, name: str) -> Any:
+    """``name`` of a KPIResult, a dict, or a stored KPIStatus row (whose extras live in ``details``)."""
+    if isinstance(obj, Mapping):
+        return obj.get(name, (obj.get("details") or {}).get(name))
+    value = getattr(obj, name, None)
+    if value is None:
+        value = (getattr(obj, "details", None) or {}).get(name)
+    return value
+
+
+def _opt_dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def status_cause(obj: Any) -> StatusCause:
+    """The stored threshold status and anomaly facts of one KPI result (empty when not given)."""
+    anomaly = _field(obj, "anomaly")
+    if anomaly is None or isinstance(anomaly, bool):
+        anomaly = {}
+    get = anomaly.get if isinstance(anomaly, Mapping) else (lambda name: getattr(anomaly, name, None))
+    ts = _field(obj, "threshold_status")
+    weeks = get("weeks")
+    return StatusCause(
+        threshold_status=None if ts is None else str(getattr(ts, "value", ts)),
+        anomaly_level=get("level"), sd_score=_opt_dec(get("sd_score")), baseline=_opt_dec(get("baseline")),
+        weeks=None if weeks is None else int(weeks), change_pct=_opt_dec(get("change_pct")),
+    )
+
+
+def status_causes(kpis: Mapping[str, Any] | list[Any]) -> dict[str, StatusCause]:
+    """``status_cause`` of every KPI, keyed like ``kpi_views`` keys them."""
+    if isinstance(kpis, Mapping):
+        return {key: status_cause(v) for key, v in kpis.items()}
+    return {str(_field(k, "id") or _field(k, "kpi_id") or ""): status_cause(k) for k in kpis}
+
+
+_NOTE_ANOMALY = re.compile(r"^\d+(?:\.\d+)? sd (?:below|above) its ")
+
+
+def note_anomaly_phrase(note: str) -> str:
+    """The evaluator's own anomaly phrase in a KPI note (``8.9 sd below its 3-week baseline 24.73%
+    (-27.6%)``, maybe with ``, held CRITICAL until ...``): the words the KPI table shows, so the play's
+    reason and the KPI's note can never disagree by a rounding. Empty when the note has none."""
+    return next((part for part in note.split("; ") if _NOTE_ANOMALY.match(part)), "")
+
+
+def anomaly_phrase(cause: StatusCause, unit: str) -> str:
+    """``8.9 sd below its 3-week baseline 24.73% (-27.6%)`` from the stored anomaly numbers, for a
+    KPI whose note does not carry the evaluator's phrase."""
+    if cause.sd_score is None or cause.baseline is None:
+        return "unusual against its own baseline"
+    side = "below" if cause.sd_score < 0 else "above"
+    weeks = f"{cause.weeks}-week " if cause.weeks else ""
+    change = "" if cause.change_pct is None else f" ({cause.change_pct:+.1f}%)"
+    return f"{abs(cause.sd_score):.1f} sd {side} its {weeks}baseline {fmt(cause.baseline, unit)}{change}"
+
+
+def _threshold_of(view: KPIView, status: str) -> tuple[str, Decimal | None]:
+    return {"WARNING": ("warning", view.warning), "CRITICAL": ("critical", view.critical)}.get(
+        status, ("target", view.target))
+
+
+def _status_numbers(view: KPIView, cause: StatusCause | None) -> str:
+    """The numbers behind the status: the threshold it stands on, or the anomaly and the threshold
+    it did not cross (and the thresholds' own level when that is not OK)."""
+    name, bound = _threshold_of(view, view.status)
+    vs = f"{fmt_value(view.value, view.unit)} vs {name} {fmt_value(bound, view.unit)}"
+    if cause is None or not cause.by_anomaly:
+        return vs
+    phrase = note_anomaly_phrase(view.note) or anomaly_phrase(cause, view.unit)
+    parts = [f"{fmt_value(view.value, view.unit)}: {phrase}",
+             f"{name} {fmt_value(bound, view.unit)} not crossed"]
+    if cause.threshold_status not in (None, "OK"):
+        low_name, low_bound = _threshold_of(view, str(cause.threshold_status))
+        parts.append(f"thresholds alone: {cause.threshold_status} ({low_name} {fmt_value(low_bound, view.unit)})")
+    return "; ".join(parts)
+
+
+def _status_fact(view: KPIView, cond: StatusCondition, fired: bool, cause: StatusCause | None = None) -> str:
+    by = " by anomaly" if cause is not None and cause.by_anomaly else ""
+    numbers = _status_numbers(view, cause)
     if fired:
-        return f"{view.id} is {view.status} ({vs})"
-    return f"{view.id} is {view.status}, not {'/'.join(cond.status)} ({vs})"
+        return f"{view.id} is {view.status}{by} ({numbers})"
+    return f"{view.id} is {view.status}{by}, not {'/'.join(cond.status)} ({numbers})"
 
 
 def _threshold(view: KPIView, op: str, bound: Decimal, fired: bool) -> str:
@@ -71,13 +175,14 @@ def _threshold(view: KPIView, op: str, bound: Decimal, fired: bool) -> str:
     return f"{view.id} is {fmt_value(view.value, view.unit)}, {word} {fmt_value(bound, view.unit)}"
 
 
-def _leaf(cond: Any, kpis: Mapping[str, KPIView], change_pct: ChangeFn | None) -> _Eval:
+def _leaf(cond: Any, kpis: Mapping[str, KPIView], change_pct: ChangeFn | None,
+          causes: Mapping[str, StatusCause]) -> _Eval:
     view = kpis.get(cond.kpi)
     if view is None or not view.known:
         return _Eval(None, kpis=[cond.kpi])
     if isinstance(cond, StatusCondition):
         ok = view.status in cond.status
-        return _Eval(ok, [_status_fact(view, cond, ok)], [cond.kpi])
+        return _Eval(ok, [_status_fact(view, cond, ok, causes.get(cond.kpi))], [cond.kpi])
     if isinstance(cond, BelowCondition):
         ok = view.value < cond.below
         return _Eval(ok, [_threshold(view, "below", cond.below, ok)], [cond.kpi])
@@ -117,18 +222,19 @@ def _combine(values: list[_Eval], is_all: bool) -> _Eval:
     return _Eval(not decisive, [f for v in values for f in v.facts], [k for v in values for k in v.kpis])
 
 
-def _eval(trigger: Any, kpis: Mapping[str, KPIView], change_pct: ChangeFn | None) -> _Eval:
+def _eval(trigger: Any, kpis: Mapping[str, KPIView], change_pct: ChangeFn | None,
+          causes: Mapping[str, StatusCause]) -> _Eval:
     if isinstance(trigger, AllOf):
-        return _combine([_eval(t, kpis, change_pct) for t in trigger.all], is_all=True)
+        return _combine([_eval(t, kpis, change_pct, causes) for t in trigger.all], is_all=True)
     if isinstance(trigger, AnyOf):
-        return _combine([_eval(t, kpis, change_pct) for t in trigger.any], is_all=False)
+        return _combine([_eval(t, kpis, change_pct, causes) for t in trigger.any], is_all=False)
     if isinstance(trigger, NotOf):
-        inner = _eval(trigger.not_, kpis, change_pct)
+        inner = _eval(trigger.not_, kpis, change_pct, causes)
         if inner.value is None:
             return _Eval(None, kpis=inner.kpis)
         # a false clause's facts already say what is true instead ("aov is 52.00, not below 40.00")
         return _Eval(not inner.value, inner.facts, inner.kpis)
-    return _leaf(trigger, kpis, change_pct)
+    return _leaf(trigger, kpis, change_pct, causes)
 
 
 def _urgency(views: list[KPIView]) -> tuple[float, str]:
@@ -141,13 +247,18 @@ def _urgency(views: list[KPIView]) -> tuple[float, str]:
     return best, label
 
 
-def evaluate_trigger(trigger: Any, kpis: Mapping[str, Any], change_pct: ChangeFn | None = None
-                     ) -> TriggerResult:
-    """Evaluate ``trigger`` over this cycle's KPIs (id -> KPIView or any KPI-result-like object)."""
+def evaluate_trigger(trigger: Any, kpis: Mapping[str, Any], change_pct: ChangeFn | None = None,
+                     causes: Mapping[str, StatusCause] | None = None) -> TriggerResult:
+    """Evaluate ``trigger`` over this cycle's KPIs (id -> KPIView or any KPI-result-like object).
+
+    ``causes`` (``status_causes`` of the KPI results) says which check set each status; by default
+    it is read from ``kpis`` themselves, which a bare KPIView does not carry."""
     views = {k: v if isinstance(v, KPIView) else None for k, v in kpis.items()}
     if any(v is None for v in views.values()):
         views = kpi_views(kpis)
-    result = _eval(trigger, views, change_pct)
+    if causes is None:
+        causes = status_causes({k: v for k, v in kpis.items() if not isinstance(v, KPIView)})
+    result = _eval(trigger, views, change_pct, causes)
     fired_ids = list(dict.fromkeys(result.kpis)) if result.value else []
     urgency, label = _urgency([views[k] for k in fired_ids if k in views])
     values = {

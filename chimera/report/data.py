@@ -22,6 +22,7 @@ from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report
 from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
+from chimera.plays.rank import held_back
 from chimera.report.charts import TrendPoint, load_kpi_data, trend_points
 
 KEY_KPIS = ("net_revenue", "conversion_rate", "aov")
@@ -52,6 +53,8 @@ class PlayRow(BaseModel):
     reason: str
     trigger: list[str]
     why_rank: str = ""
+    sops: list[str] = []
+    """The SOPs the play relied on (its stored explanation)."""
     rationale: str = ""
     decision: dict[str, str] | None = None
     """kind, who, why, at."""
@@ -79,6 +82,8 @@ class ReportData(BaseModel):
     """KPI id -> daily points, for the charted KPIs in table order."""
     cycle: CycleInfo | None
     plays: list[PlayRow]
+    held_back: list[dict[str, Any]] = []
+    """Plays of the cycle that triggered but were not suggested (``chimera.plays.rank.held_back``)."""
     evidence: list[dict[str, Any]]
     method: str = METHOD
     as_of_note: str = ""
@@ -113,6 +118,7 @@ def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
             play_run_id=r.id, play_id=r.play_id, label=str(e.get("label") or r.play_id), rank=r.rank,
             status=r.status, owner=r.owner, reason=str(e.get("reason", "")),
             trigger=[str(t) for t in e.get("trigger", [])], why_rank=str(e.get("why_rank", "")),
+            sops=[str(x) for x in e.get("sops") or []],
             rationale=str((r.rationale or {}).get("summary", "")), executed_on=r.executed_on,
             decision=None if d is None else {"kind": d.kind, "who": d.who, "why": d.why,
                                              "at": d.at.strftime("%Y-%m-%d %H:%M")},
@@ -121,6 +127,13 @@ def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
                   for j in jobs if j.play_run_id == r.id],
         ))
     return rows
+
+
+def _held_back(session: Session, run: CycleRun) -> list[dict[str, Any]]:
+    """The cycle's triggered plays that were held back, from its SUGGEST_PLAYS job's result."""
+    job = session.exec(select(Job).where(Job.company_id == run.company_id, Job.run_id == run.id,
+                                         Job.type == "SUGGEST_PLAYS").order_by(col(Job.id).desc())).first()
+    return held_back(list(((job.result if job else None) or {}).get("not_selected") or []))
 
 
 def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_DAYS) -> ReportData:
@@ -138,6 +151,7 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
         trends = {s.id: trend_points(s, series, start, as_of, customers) for s in charted}
         run = latest_cycle(session, client.company_id, as_of)
         cycle = plays = None
+        held: list[dict[str, Any]] = []
         if run is not None:
             usage = run.model_usage or {}
             cycle = CycleInfo(run_id=run.id, as_of=run.as_of, status=run.status, silent=run.silent,
@@ -145,7 +159,8 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
                               usage={k: usage.get(k, 0) for k in ("calls", "prompt_tokens", "completion_tokens",
                                                                   "cost", "guard_rejections")})
             plays = _plays(session, run)
+            held = _held_back(session, run)
     evidence = evidence_report(client, as_of, persist=False)["evidence"]  # judged on the report's day, not stored
     return ReportData(client=client.name, label=client.config.label or client.name,
                       currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
-                      plays=plays or [], evidence=evidence, as_of_note=note)
+                      plays=plays or [], held_back=held, evidence=evidence, as_of_note=note)

@@ -141,6 +141,7 @@ def _play_card(p: PlayRow) -> str:
         f"<div><b>Why</b>: {_e(p.reason)}</div>",
         f"<div><b>Trigger</b>:<ul>{trigger}</ul></div>" if trigger else "",
         f"<div><b>Rank</b>: {_e(p.why_rank)}</div>" if p.why_rank else "",
+        f"<div><b>SOPs</b>: {_e(', '.join(p.sops))}</div>" if p.sops else "",
         f"<div><b>Commander</b>: {_e(p.rationale)}</div>" if p.rationale else "",
         f"<div><b>Decision</b>: {decision}</div>",
     ]
@@ -157,9 +158,25 @@ def _plays(data: ReportData) -> str:
     head = '<section id="plays"><h2>Plays of the latest cycle</h2>'
     if data.cycle is None:
         return head + "<p>No weekly cycle has run yet (chimera cycle --client NAME).</p></section>"
-    if not data.plays:
+    held = _held_back(data.held_back)
+    if not data.plays and not data.held_back:
         return head + f"<p>Cycle {_e(data.cycle.run_id)} triggered no play.</p></section>"
-    return head + "".join(_play_card(p) for p in data.plays) + "</section>"
+    if not data.plays:
+        return (head + f"<p>Cycle {_e(data.cycle.run_id)} suggested no play: {len(data.held_back)} play(s) "
+                f"triggered and were held back.</p>{held}</section>")
+    return head + "".join(_play_card(p) for p in data.plays) + held + "</section>"
+
+
+def _held_back(held: list[dict[str, Any]]) -> str:
+    """Triggered plays not suggested, each with why (over the cap, already under way, rejected,
+    under review): the report must not read "triggered no play" when plays did trigger."""
+    if not held:
+        return ""
+    rows = "".join(f"<tr><td><b>{_e(h['label'])}</b><br><span class=\"muted\">{_e(h['play'])}</span></td>"
+                   f"<td>{_e(h['kind'].replace('_', ' '))}</td><td>{_e(h['why_held'])}</td>"
+                   f"<td>{_e('; '.join(h.get('trigger') or []) or '—')}</td></tr>" for h in held)
+    return ('<h3 id="held-back">Triggered, held back</h3><table><tr><th>play</th><th>held back</th><th>why</th>'
+            f"<th>trigger</th></tr>{rows}</table>")
 
 
 def _pct(value: float | None) -> str:
