@@ -51,6 +51,18 @@ def _decision_json(d: Decision | None) -> dict[str, Any] | None:
     return {"kind": d.kind, "who": d.who, "why": d.why, "at": d.at.isoformat()}
 
 
+def _data_problems(jobs: list[Job]) -> list[dict[str, Any]]:
+    """From the INGEST_METRICS job's result: ``{"file", "problem": "not read", "error"}`` per export
+    it could not read, ``{"file", "problem": "rows rejected", "rejected": n}`` per export with rejected
+    rows (``chimera ingest FILE`` lists each with line, column and reason)."""
+    result = next(((j.result or {}) for j in jobs if j.type == "INGEST_METRICS"), {})
+    unread = [{"file": f.get("file", ""), "problem": "not read", "error": f.get("error", "")}
+              for f in result.get("failed", [])]
+    rejected = [{"file": s.get("file", ""), "problem": "rows rejected", "rejected": s["rejected"]}
+                for s in result.get("sources", []) if s.get("rejected")]
+    return unread + rejected
+
+
 class CycleOutcome(BaseModel):
     client: str
     as_of: date
@@ -65,6 +77,9 @@ class CycleOutcome(BaseModel):
     narratives: list[dict[str, Any]]
     as_of_note: str = ""
     """Why the cycle does not judge the newest day with data (it was in progress at ingest)."""
+    data_problems: list[dict[str, Any]] = []
+    """Each export the cycle could not read (the cycle went on without it: its KPIs read stale)
+    and each export with rejected rows: an agency sees them in the cycle, not only in the database."""
 
     @classmethod
     def build(cls, run: CycleRun, client: str, kpis: list[KPIStatus], plays: list[PlayRun],
@@ -91,6 +106,7 @@ class CycleOutcome(BaseModel):
             narratives=[{"job": j.id, "type": j.type, "owner": j.owner, **(j.result or {}).get("narrative", {})}
                         for j in jobs if (j.result or {}).get("narrative")],
             as_of_note=(run.summary or {}).get("as_of_note", ""),
+            data_problems=_data_problems(jobs),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -98,5 +114,5 @@ class CycleOutcome(BaseModel):
         return {"client": self.client, "as_of": self.as_of.isoformat(), "run_id": self.run_id,
                 "status": self.status, "silent": self.silent, "kpis": self.kpis, "plays": self.plays,
                 "jobs": self.jobs, "model": self.model,
-                "pending": [p.play_run_id for p in self.pending]} | (
+                "pending": [p.play_run_id for p in self.pending], "data_problems": self.data_problems} | (
                     {"as_of_note": self.as_of_note} if self.as_of_note else {})

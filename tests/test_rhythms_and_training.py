@@ -81,6 +81,11 @@ def test_daily_check_reports_a_cycle_whose_export_could_not_be_read(shop: str) -
     try:
         went_on = run_cycle(shop, as_of=AS_OF + timedelta(days=1))
         assert went_on.status != "failed" and went_on.kpis
+        assert [(p["file"], p["problem"]) for p in went_on.data_problems] == [(source.name, "not read")]
+        assert went_on.to_json()["data_problems"] == went_on.data_problems
+        shown = runner.invoke(app, ["cycle", "--client", shop, "--as-of", (AS_OF + timedelta(days=1)).isoformat()],
+                              env={"COLUMNS": "250"})
+        assert f"{source.name} not read" in shown.stdout and "its KPIs read stale" in shown.stdout, shown.stdout
         ingest = next(j for j in went_on.jobs if j["type"] == "INGEST_METRICS")
         assert ingest["status"] == "succeeded"
         with session_scope() as s:

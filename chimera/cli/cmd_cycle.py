@@ -15,7 +15,7 @@ from typer._click.exceptions import UsageError
 
 from chimera.cli.app import app, emit_json, err, fail, out, parse_day
 from chimera.cli.each_client import ClientFailure, Note, Walk, for_each_client, redact, summary_line
-from chimera.cli.render import cycle_document, print_outcome
+from chimera.cli.render import cycle_document, data_problem_lines, print_outcome
 from chimera.clients import list_clients
 from chimera.errors import DecisionError
 
@@ -108,6 +108,9 @@ def _print_summary(walk: Walk[CycleOutcome]) -> None:
     out.print(table)
     for f in walk.failures:
         out.print(f"[red]{escape(f.client)} failed[/]: {escape(f.error)}", highlight=False, soft_wrap=True)
+    for d in walk.done:
+        for line in data_problem_lines(d.result.data_problems):
+            out.print(f"[yellow]{escape(d.client)}[/]: {escape(line)}", highlight=False, soft_wrap=True)
 
 
 @app.command()

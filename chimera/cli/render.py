@@ -70,6 +70,14 @@ def cycle_document(outcome: CycleOutcome, extras: StoredExtras | None = None) ->
     return doc
 
 
+def data_problem_lines(problems: list[dict[str, Any]]) -> list[str]:
+    """One plain line per export the cycle could not read or that had rejected rows."""
+    return [f"{p['file']} not read ({p.get('error', '')}): the cycle went on without it; its KPIs read stale"
+            if p.get("problem") == "not read" else
+            f"{p['file']}: {p.get('rejected')} row(s) rejected (chimera ingest {p['file']} lists each)"
+            for p in problems]
+
+
 def held_back_lines(held: list[dict[str, Any]]) -> list[str]:
     """One plain line per play that triggered but was not suggested, saying why (never markup)."""
     if not held:
@@ -149,6 +157,8 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
         console.print(f"play #{p['rank']} {p['play']} ({p['id']}): {state}")
     for line in held_back_lines(extras.held_back):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for line in data_problem_lines(outcome.data_problems):
+        console.print(f"[yellow]data[/]: {escape(line)}", highlight=False, soft_wrap=True)
     if outcome.pending:
         console.print("\n[bold]Awaiting your decision[/]:")
         for d in outcome.pending:
