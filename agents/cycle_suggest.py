@@ -33,8 +33,9 @@ def _change_fn(session: Session, ctx: CycleContext):
 def triggered_plays(session: Session, ctx: CycleContext, kpis: list[Any], _active: int):
     """(selected plays, the rest with reasons): over the cap, suppressed by UNKNOWN or review.
 
-    The state is seen on the cycle's own day: a replay of an older day judges what was under way
-    then, not the suggestions of a newer cycle (same inputs, same output)."""
+    A live cycle counts every run under way now against the cap; a replay of an older day judges
+    what was under way then, not the suggestions of a newer cycle (same inputs, same output;
+    ``suggest_state``)."""
     state = suggest_state(session, ctx.client.company_id, ctx.as_of)
     result = suggest_plays(ctx.client.configs, {k.id: k for k in kpis}, _change_fn(session, ctx), state)
     others = [p.model_dump(mode="json") for p in result.over_cap] + [

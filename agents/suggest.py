@@ -29,6 +29,7 @@ def suggest_for_cycle(session: Session, ctx: CycleContext) -> dict[str, Any]:
 
     existing = {r.play_id: r for r in session.exec(select(PlayRun).where(PlayRun.run_id == ctx.run_id))}
     selected, others = triggered_plays(session, ctx, kpi_results(session, ctx), 0)
+    dry = ctx.silent or _replayed(session, ctx)
     runs: list[PlayRun] = []
     for tp in selected:
         run = existing.get(tp.play_id)
@@ -37,18 +38,36 @@ def suggest_for_cycle(session: Session, ctx: CycleContext) -> dict[str, Any]:
             run = PlayRun(
                 company_id=ctx.client.company_id, run_id=ctx.run_id, play_id=tp.play_id, as_of=ctx.as_of,
                 rank=tp.rank, score=tp.score, owner=tp.owner,
-                status="silent" if ctx.silent else "suggested", explanation=explanation,
+                status="silent" if dry else "suggested", explanation=explanation,
                 rationale=_rationale(ctx, explanation).model_dump(mode="json"),
             )
             session.add(run)
             session.flush()
         runs.append(run)
-        if tp.auto_approvable and not ctx.silent:
+        if tp.auto_approvable and not dry:
             _auto_approve(session, ctx, run)
     return {
         "plays": [r.explanation | {"play_run_id": r.id, "status": r.status} for r in runs],
         "not_selected": others,
     }
+
+
+def _replayed(session: Session, ctx: CycleContext) -> bool:
+    """A live cycle that judges a day before the newest live cycle's is a replay (a cycle without
+    --as-of learns its day only at ingest): its suggestions are shown, never decidable, so none
+    can execute weeks back past the cap of the plays under way now. Its note says so."""
+    from chimera.db.models import CycleRun
+    from chimera.plays.review import is_replay, newest_cycle_day, replay_note
+
+    newest = newest_cycle_day(session, ctx.client.company_id)
+    if newest is None or not is_replay(ctx.as_of, newest):
+        return False
+    cycle = session.get(CycleRun, ctx.run_id)
+    if cycle is not None and "replay_of" not in (cycle.summary or {}):
+        note = replay_note(ctx.as_of, newest)
+        cycle.summary = {**(cycle.summary or {}), "replay_of": str(newest), "as_of_note": note}
+        session.add(cycle)
+    return True
 
 
 def _rationale(ctx: CycleContext, explanation: dict[str, Any]):

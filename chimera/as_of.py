@@ -13,13 +13,21 @@ export replaces it whole.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 from sqlmodel import Session, func, select
 
 from chimera.db.models import IngestRun, MetricPoint
+from chimera.errors import ChimeraError
+
+if TYPE_CHECKING:
+    from chimera.clients import ClientContext
+
+FURTHEST_AHEAD = timezone(timedelta(hours=14), "UTC+14")
+"""The first timezone to reach a day (Line Islands): a day it has not reached has begun nowhere."""
 
 
 class DefaultDay(BaseModel):
@@ -115,3 +123,40 @@ def _latest_ingests(session: Session, company_id: int, day: date) -> list[dateti
 def default_as_of(session: Session, company_id: int, timezone: str = "UTC") -> date:
     """``default_day``'s day, or today (UTC) for a client without data."""
     return default_day(session, company_id, timezone).day or datetime.now(UTC).date()
+
+
+def not_happened(session: Session, company_id: int, client: str, day: date, option: str,
+                 zone: tzinfo = FURTHEST_AHEAD, advice: str = "pass a day that has begun") -> str:
+    """Why ``day`` has not happened yet ("" when it has): it is after both today (on ``zone``'s
+    clock) and the client's newest data. Generated stores may be dated after the clock, hence the
+    newest data day also counts as past. ``chimera play log`` and every ``--as-of`` say it alike."""
+    today = datetime.now(zone).date()
+    newest = session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == company_id)).one()
+    if day <= max(today, newest or today):
+        return ""
+    where = f"{today} in {zone.tzname(None)}, the first timezone to reach a day" if zone is FURTHEST_AHEAD \
+        else str(today)
+    data = f"{client}'s newest data ({newest})" if newest else f"any data of {client}"
+    return f"{option} {day} has not happened yet: it is after today ({where}) and after {data}; {advice}"
+
+
+def refuse_unreached(session: Session, company_id: int, client: str, day: date | None,
+                     option: str = "--as-of") -> None:
+    """Refuse an as-of no timezone has reached and no data reaches: its KPIs and evidence would
+    judge days not exported yet as gaps, and a cycle would store verdicts on them (F8)."""
+    if day is None:
+        return
+    why = not_happened(session, company_id, client, day, option)
+    if why:
+        raise ChimeraError(why)
+
+
+def reached(client: ClientContext, day: date | None, option: str = "--as-of") -> date | None:
+    """``day`` once ``refuse_unreached`` lets it through (None stays None: the default day is the
+    data's), for commands that take an ``--as-of`` and open no session of their own first."""
+    from chimera.db.engine import session_scope
+
+    if day is not None:
+        with session_scope() as session:
+            refuse_unreached(session, client.company_id, client.name, day, option)
+    return day

@@ -13,11 +13,12 @@ from datetime import date
 from typing import Any
 
 from langgraph.types import Command
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agents.context import CycleContext
 from agents.decisions import apply_decision, same_decision
 from agents.jobs import cycle_job
+from chimera.as_of import refuse_unreached
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.db.locks import named_lock
@@ -61,17 +62,23 @@ def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleR
 
 
 def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
+    """A cycle of a day before the newest live cycle's is a replay: it runs as a silent cycle (no
+    suggestion to decide, nothing superseded, no evidence stored over a newer judgement) and its
+    note says so. Without ``as_of`` the day is only known after ingest: ``suggest_for_cycle``
+    holds such a cycle's suggestions back if it ends up judging an older day."""
     auto = as_of is None
     with session_scope() as s:
         if as_of is None:
             as_of = judged_day(s, client)
+        newer = None if auto else newer_live_cycle(s, client.company_id, as_of)
+        silent = silent or newer is not None
         for run in s.exec(select(CycleRun).where(
                 CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.silent == silent,
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
             if (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) and not _replaced(s, run):
                 return run
         run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent,
-                       summary={"as_of_auto": auto})
+                       summary={"as_of_auto": auto} | (replay_summary(as_of, newer) if newer else {}))
         run.thread_id = f"cycle:{client.name}:{run.id}"
         s.add(run)
         s.flush()
@@ -80,6 +87,22 @@ def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -
         ctx = CycleContext(client=client, as_of=as_of, run_id=run.id, silent=silent)
         cycle_job(s, ctx, "INGEST_METRICS")
         return run
+
+
+def newer_live_cycle(session: Session, company_id: int, day: date) -> CycleRun | None:
+    """The newest live cycle when it judges a day after ``day`` (a cycle of ``day`` is then a
+    replay, and its suggestions are history); None when ``day`` is the newest live day or later.
+    Silent cycles are dry runs and never count (``chimera.plays.review.newest_cycle_day``)."""
+    return session.exec(select(CycleRun).where(
+        CycleRun.company_id == company_id, CycleRun.kind == "cycle", col(CycleRun.silent).is_(False),
+        CycleRun.as_of > day).order_by(col(CycleRun.as_of).desc(), col(CycleRun.created_at).desc())).first()
+
+
+def replay_summary(day: date, newer: CycleRun) -> dict[str, Any]:
+    """What a replay's report says about itself (``as_of_note`` is shown by every face)."""
+    from chimera.plays.review import replay_note
+
+    return {"replay_of": str(newer.as_of), "as_of_note": replay_note(day, newer.as_of, newer.id)}
 
 
 def _supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None:
@@ -128,10 +151,15 @@ def _drive(ctx: CycleContext, thread_id: str, payload: Any, on_event: EventFn | 
 
 def run_cycle(client: str, as_of: date | None = None, silent: bool = False, who: str = "cli",
               on_event: EventFn | None = None, allowed: list[str] | None = None) -> CycleOutcome:
-    """Run (or resume) the weekly cycle up to the decisions; returns what a person needs to decide."""
+    """Run (or resume) the weekly cycle up to the decisions; returns what a person needs to decide.
+
+    An ``as_of`` no timezone has reached (and no data reaches) is refused here, for every face
+    (CLI, chat, worker); a day before the newest live cycle's is replayed (``_find_or_open_run``)."""
     ctx_client = get_client(client, allowed)
+    with session_scope() as s:
+        refuse_unreached(s, ctx_client.company_id, ctx_client.name, as_of)
     run = _open_run(ctx_client, as_of, silent)
-    ctx = CycleContext(client=ctx_client, as_of=run.as_of, run_id=run.id, silent=silent, who=who)
+    ctx = CycleContext(client=ctx_client, as_of=run.as_of, run_id=run.id, silent=run.silent, who=who)
     _drive(ctx, run.thread_id, None, on_event)
     return outcome(run.id)
 
@@ -164,7 +192,9 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
         run_id = play_run.run_id
     run, ctx = _context_for_run(run_id, allowed)
     if run.silent:
-        raise DecisionError("this was a silent cycle: nothing is decided or executed; run a live cycle")
+        replay = (run.summary or {}).get("replay_of")
+        what = f"a replay of {run.as_of} (the newest live cycle is of {replay})" if replay else "a silent cycle"
+        raise DecisionError(f"this was {what}: nothing is decided or executed; run a live cycle")
     with thread_lock(run.thread_id), session_scope() as s:
         play_run = s.get(PlayRun, play_run_id)
         assert play_run is not None
@@ -173,6 +203,7 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
                                 f"{_superseded_by(s, play_run)}: it can no longer be decided")
         existing = s.exec(select(Decision).where(Decision.play_run_id == play_run_id)).first()
         if existing is None:
+            _refuse_outdated(s, play_run, run)
             apply_decision(s, ctx, play_run, kind, who, why, params)
         elif not same_decision(existing, play_run, kind, who, why, params):
             raise DecisionError(f"play run {play_run_id} ({play_run.play_id}) was already decided: "
@@ -184,14 +215,31 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
     return outcome(run_id)
 
 
+def _refuse_outdated(session: Session, play_run: PlayRun, run: CycleRun) -> None:
+    """A suggestion of a cycle older than the newest live cycle is history: deciding it would run
+    a play dated weeks back (``executed_on`` is its cycle's day) past the cap of the plays under
+    way now. A repeat of a decision already recorded still only resumes its cycle."""
+    newer = newer_live_cycle(session, run.company_id, run.as_of)
+    if newer is not None:
+        raise DecisionError(
+            f"play run {play_run.id} ({play_run.play_id}) is from the cycle of {run.as_of} (cycle run {run.id}), "
+            f"older than the newest live cycle, the cycle of {newer.as_of} (cycle run {newer.id}): "
+            "it can no longer be decided; decide that cycle's suggestions")
+
+
 def pending_decisions(client: str, allowed: list[str] | None = None) -> list[PendingDecision]:
-    """Suggested plays still awaiting a person, across this client's unfinished live cycles."""
+    """Suggested plays still awaiting a person, across this client's unfinished live cycles; not
+    those of a cycle older than the newest live one (``decide`` refuses them)."""
+    from chimera.plays.review import newest_cycle_day
+
     ctx = get_client(client, allowed)
     with session_scope() as s:
+        newest = newest_cycle_day(s, ctx.company_id)
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id,
                                             PlayRun.status == "suggested").order_by(PlayRun.rank)).all()
         decided = {d.play_run_id for d in s.exec(select(Decision).where(Decision.company_id == ctx.company_id))}
-        return [PendingDecision.from_run(r, client) for r in runs if r.id not in decided]
+        return [PendingDecision.from_run(r, client) for r in runs
+                if r.id not in decided and (newest is None or r.as_of >= newest)]
 
 
 def outcome(run_id: str) -> CycleOutcome:
@@ -217,6 +265,7 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
 
     ctx_client = get_client(client)
     with session_scope() as s:
+        refuse_unreached(s, ctx_client.company_id, ctx_client.name, as_of)
         day = as_of or judged_day(s, ctx_client)
         stuck = [j.id for j in requeue_stuck(s, company_id=ctx_client.company_id)]
         open_runs = [r.id for r in s.exec(select(CycleRun).where(

@@ -9,7 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from chimera.as_of import default_day
+from chimera.as_of import default_day, reached
 from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
@@ -65,7 +65,7 @@ def evidence(
 ) -> None:
     """Refresh and show the evidence of every executed play (before/after, no control group)."""
     ctx = get_client(client)
-    day, note = _judged_day(ctx, parse_day(as_of, "--as-of"))
+    day, note = _judged_day(ctx, reached(ctx, parse_day(as_of, "--as-of")))
     report = evidence_report(ctx, day)
     if note:  # the after-windows end the day before the newest data: say why, as chimera kpis does
         err.print(note, highlight=False, markup=False, soft_wrap=True)

@@ -8,6 +8,7 @@ from datetime import date
 import typer
 from rich.table import Table
 
+from chimera.as_of import reached
 from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
@@ -33,7 +34,7 @@ def kpis(
 ) -> None:
     """Judge every KPI of a client: status, value, thresholds and a one-line note."""
     ctx = get_client(client)
-    day = parse_day(as_of)
+    day = reached(ctx, parse_day(as_of))
     if calibrate:
         _calibrate(ctx, day, json_out, yes, owner or getpass.getuser(), reason)
         return

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
+from chimera.as_of import reached
 from chimera.cli.app import app, out, parse_day
+from chimera.clients import get_client
 from chimera.report.html import write_report
 
 
@@ -17,5 +19,5 @@ def report(
     as_of: str | None = typer.Option(None, "--as-of", help="Report as of this day (default: newest data)."),
 ) -> None:
     """Write a self-contained HTML report (opens offline) and print its path."""
-    path = write_report(client, out_path, parse_day(as_of))
+    path = write_report(client, out_path, reached(get_client(client), parse_day(as_of)))
     out.print(str(path.resolve()), highlight=False, soft_wrap=True)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from chimera import settings
+from chimera.as_of import reached
 from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import ClientContext, get_client
 
@@ -69,7 +70,7 @@ def monthly(
     from chimera.rhythms import monthly_review
 
     ctx = get_client(client)
-    day, note = _month_end(ctx, parse_day(as_of))
+    day, note = _month_end(ctx, reached(ctx, parse_day(as_of)))
     if note:
         err.print(note, highlight=False, markup=False, soft_wrap=True)
     review = monthly_review(ctx, day)

@@ -13,12 +13,12 @@ from typing import Any
 
 from sqlmodel import Session, func, select
 
-from chimera.as_of import default_day, store_zone
+from chimera.as_of import default_day, not_happened, store_zone
 from chimera.clients import ClientContext
 from chimera.config.loader import suggest
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
-from chimera.db.models import Decision, EvidenceRecord, Job, PlayRun, utcnow
+from chimera.db.models import Decision, EvidenceRecord, Job, MetricPoint, PlayRun, utcnow
 from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, driver_gaps, overlapping_plays, run_kpis
@@ -97,7 +97,9 @@ def _judge_kpi(
     session: Session, client: ClientContext, run: PlayRun, spec: KPI, series: Any, as_of: date, window: int,
 ) -> dict[str, Any]:
     assert run.executed_on is not None
-    est = stats.estimate(spec.formula, series, run.executed_on, as_of, window_days=window)
+    exported = newest_exported(session, client)
+    seen_on = min(as_of, exported) if exported else as_of  # days not exported yet are not seen yet
+    est = stats.estimate(spec.formula, series, run.executed_on, seen_on, window_days=window)
     plac = stats.placebo(spec.formula, series, run.executed_on, window_days=window,
                          real_effect_pct=est.effect_pct)
     seen_end = min(est.after_end, as_of)
@@ -110,8 +112,10 @@ def _judge_kpi(
     formula = parse_formula(spec.formula)
     thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window),
                            " + ".join(formula.denominator))
-    judgement = stats.judge(est, plac, others, as_of=as_of, thin=thin)
+    judgement = stats.judge(est, plac, others, as_of=seen_on, thin=thin)
     pending = judgement.verdict == "pending"  # partial after-window: no effect, and late data is no gap
+    if pending:
+        judgement.reason = _pending_reason(est, run.executed_on + timedelta(days=window), exported, as_of)
     gaps = [*data_gaps(spec, series, days, arrived_only=pending),
             *driver_gaps(spec, client.configs, series, days, own, arrived_only=pending)]
     places = _PLACES.get(spec.unit, 4)
@@ -145,13 +149,33 @@ def _judge_kpi(
     }
 
 
+def newest_exported(session: Session, client: ClientContext) -> date | None:
+    """The newest day any export of the client reaches: days after it are not exported yet, which
+    is no data gap and no reason for a final verdict (an as-of ahead of the data, F8)."""
+    return session.exec(select(func.max(MetricPoint.day)).where(MetricPoint.company_id == client.company_id)).one()
+
+
+def _pending_reason(est: EffectEstimate, due: date, exported: date | None, as_of: date) -> str:
+    """Why a record is still pending, and the day it is judged: the rule (``as_of >= executed_on +
+    delay``, the day after the after-window's last day) and the words agree, also on that last day."""
+    window = f"after-window {est.after_start}..{est.after_end}"
+    seen = f"{est.after_days_available}/{est.window_days} days seen"
+    if est.after_complete:
+        return f"{window} complete ({seen}); judged from {due}, {est.window_days} days after the play ran"
+    if exported is not None and exported < min(as_of, est.after_end):
+        return f"{window} not over yet ({seen}: data exported through {exported}, later days not yet); due {due}"
+    return f"{window} not over yet ({seen}); due {due}"
+
+
 def log_evidence(
     session: Session, client: ClientContext, play_run: PlayRun, as_of: date,
 ) -> list[EvidenceRecord]:
     """Write or refresh the evidence of one executed play run as seen on ``as_of``.
 
-    The verdict stays ``pending`` until ``as_of >= executed_on + delay_days``; only data up to
-    ``as_of`` is read, so a replay on history gives what was knowable then.
+    The verdict stays ``pending`` until ``as_of >= executed_on + delay_days`` and the exports reach
+    the after-window's end; only data up to ``as_of`` is read, so a replay on history gives what was
+    knowable then. A record judged on a later day is newer knowledge: an earlier day's judgement
+    (a replay) is computed and returned but neither stored nor counted on the play's record.
     """
     if play_run.company_id != client.company_id:
         raise ClientError(f"play run {play_run.id} belongs to another client than {client.name!r}")
@@ -162,29 +186,42 @@ def log_evidence(
     series = load_series(session, client.company_id, end=as_of)
     links = _links(session, play_run)
     by_id = {k.id: k for k in client.configs.kpis.kpis}
+    stored = [_upsert(session, play_run, kpi) for kpi in run_kpis(play_run, client.configs)]
+    keep = not any(r.as_of is not None and r.as_of > as_of for r in stored)
     rows = []
-    for kpi in run_kpis(play_run, client.configs):
-        row = _upsert(session, play_run, kpi)
-        spec = by_id.get(kpi)
-        if spec is None:
-            fields = _unjudged("inconclusive", f"KPI {kpi!r} is no longer in kpis.yml")
-        elif is_repeat(spec):
-            due = play_run.executed_on + timedelta(days=window)
-            fields = _unjudged("pending" if as_of < due else "inconclusive", (
-                f"{kpi} counts customers who ordered twice over a {spec.window} window, not a daily metric: "
-                f"a {window}-day before/after cannot judge it; read its KPI status on {due} and after"))
-        else:
-            fields = _judge_kpi(session, client, play_run, spec, series, as_of, window)
+    for row in stored:
+        if not keep:  # a replay: shown from a copy, the newer judgement stays what is stored
+            row = EvidenceRecord.model_validate(row.model_dump())
+        fields = _fields(session, client, play_run, by_id.get(row.kpi), row.kpi, series, as_of, window)
         recorded = (row.details or {}).get("review_recorded")
         for name, value in fields.items():
             setattr(row, name, value)
         row.details = {**fields["details"], **links, **({"review_recorded": recorded} if recorded else {})}
         row.as_of, row.method, row.updated_at = as_of, METHOD, utcnow()
-        session.add(row)
+        if keep:
+            session.add(row)
         rows.append(row)
-    session.flush()
-    _record_review(session, client, play_run, rows, by_id)
+    if keep:
+        session.flush()
+        _record_review(session, client, play_run, rows, by_id)
     return rows
+
+
+def _fields(session: Session, client: ClientContext, run: PlayRun, spec: KPI | None, kpi: str, series: Any,
+            as_of: date, window: int) -> dict[str, Any]:
+    """One KPI's judgement of the run: a KPI gone from kpis.yml or a repeat-customer KPI gets no
+    numbers; a repeat KPI waits, like the others, for its due day and for the exports to reach it."""
+    assert run.executed_on is not None
+    if spec is None:
+        return _unjudged("inconclusive", f"KPI {kpi!r} is no longer in kpis.yml")
+    if not is_repeat(spec):
+        return _judge_kpi(session, client, run, spec, series, as_of, window)
+    due = run.executed_on + timedelta(days=window)
+    exported = newest_exported(session, client)
+    waiting = as_of < due or exported is None or exported < due - timedelta(days=1)
+    return _unjudged("pending" if waiting else "inconclusive", (
+        f"{kpi} counts customers who ordered twice over a {spec.window} window, not a daily metric: "
+        f"a {window}-day before/after cannot judge it; read its KPI status on {due} and after"))
 
 
 def _play_outcome(rows: list[EvidenceRecord], by_id: dict[str, KPI]) -> tuple[str, str | None]:
@@ -262,15 +299,12 @@ def log_manual_play(
 
 def _check_has_run(session: Session, client: ClientContext, executed_on: date) -> None:
     """Refuse a day after both today (the store's clock) and the client's newest data: a play is
-    logged once it ran, and its evidence would judge days that do not exist. Generated stores may be
-    dated after the clock, hence the newest data day also counts as past."""
-    today = datetime.now(store_zone(client.config.timezone)).date()
-    newest = default_day(session, client.company_id, client.config.timezone)
-    newest_day = newest.left_out or newest.day
-    if executed_on > max(today, newest_day or today):
-        data = f"{client.name}'s newest data ({newest_day})" if newest_day else f"any data of {client.name}"
-        raise DecisionError(f"--executed-on {executed_on} has not happened yet: it is after today ({today}) "
-                            f"and after {data}; log a play once it has run")
+    logged once it ran, and its evidence would judge days that do not exist (``not_happened``,
+    the rule every ``--as-of`` follows too)."""
+    why = not_happened(session, client.company_id, client.name, executed_on, "--executed-on",
+                       zone=store_zone(client.config.timezone), advice="log a play once it has run")
+    if why:
+        raise DecisionError(why)
 
 
 def last_data_day(session: Session, client: ClientContext) -> date | None:

@@ -114,17 +114,23 @@ def play_states(session: Session, company_id: int) -> dict[str, dict[str, Any]]:
 
 def suggest_state(session: Session, company_id: int, as_of: date | None = None) -> SuggestState:
     """Everything ``suggest_plays`` needs from the database for this client, as seen on ``as_of``:
-    the cycle's day, so a replay of an older day sees what was under way then, not the runs and
-    rejections of later days. Without it, the newest live cycle's day."""
-    day = as_of or newest_cycle_day(session, company_id)
+    the cycle's day. Without it, the newest live cycle's day.
+
+    The cap (manual §8.2) counts every run under way now, whatever its day: a live cycle may
+    judge a day before a run logged by hand, and that run is active all the same. Only a replay
+    (a day before the newest live cycle: nothing it suggests can be decided) sees what was under
+    way on its day, so it says what the cycle said then, not the runs of later days."""
+    newest = newest_cycle_day(session, company_id)
+    day = as_of or newest
+    replay = is_replay(day, newest)
     states = play_states(session, company_id)
-    active = active_runs(session, company_id, day)
+    active = runs_under_way_on(session, company_id, day) if replay and day else active_runs(session, company_id)
     return SuggestState(
         under_review={pid: s["review_reason"] for pid, s in states.items() if s["under_review"]},
         active=len(active),
         active_plays=sorted({r.play_id for r in active}),
         under_way={r.play_id: under_way_reason(r) for r in active},  # the newest run of a play wins
-        rejected=held_rejections(session, company_id, day),
+        rejected=held_rejections(session, company_id, day, replay=replay),
         records={pid: {k: s[k] for k in ("runs", "moved", "failed")} for pid, s in states.items()},
     )
 
@@ -135,9 +141,23 @@ def newest_cycle_day(session: Session, company_id: int) -> date | None:
         CycleRun.company_id == company_id, CycleRun.kind == "cycle", col(CycleRun.silent).is_(False))).one()
 
 
+def is_replay(day: date | None, newest: date | None) -> bool:
+    """A cycle of a day before the newest live cycle's is a replay of history (DESIGN §7): it shows
+    what the cycle says for that day and creates nothing a person can decide."""
+    return day is not None and newest is not None and day < newest
+
+
+def replay_note(day: date, newest: date, newest_run: str | None = None) -> str:
+    """What a replay says about itself, on every face (the cycle's ``as_of_note``)."""
+    run = f" (cycle run {newest_run})" if newest_run else ""
+    return (f"replay of {day}: the newest live cycle is the cycle of {newest}{run}; this shows what the "
+            f"cycle says for {day} and creates nothing to decide or execute")
+
+
 def active_runs(session: Session, company_id: int, day: date | None = None) -> list[PlayRun]:
-    """Runs of ``day`` or before that count against the cap, oldest first: awaiting a decision,
-    approved, executing, or executed with evidence not judged yet (none logged, or some ``pending``).
+    """Runs that count against the cap, oldest first: awaiting a decision, approved, executing, or
+    executed with evidence not judged yet (none logged, or some ``pending``). With ``day``, only
+    runs of that day or before (a replay sees what was under way then; ``suggest_state``).
     A cycle logs evidence as of its day before it suggests, so the records say what was judged then.
     Silent, rejected and superseded runs never count."""
     logged = select(EvidenceRecord.play_run_id).where(
@@ -149,6 +169,24 @@ def active_runs(session: Session, company_id: int, day: date | None = None) -> l
     if day is not None:
         query = query.where(PlayRun.as_of <= day)
     return list(session.exec(query.order_by(col(PlayRun.created_at))))
+
+
+def runs_under_way_on(session: Session, company_id: int, day: date) -> list[PlayRun]:
+    """A replay's view of the cap: runs of the days before ``day`` that were under way on it, oldest
+    first. The day's own suggestions (and what people decided on them) came after its cycle; an
+    executed run was under way until its evidence fell due (a cycle judges evidence before it
+    suggests), whatever has been judged since."""
+    runs = session.exec(select(PlayRun).where(
+        PlayRun.company_id == company_id, col(PlayRun.status).in_(ACTIVE_RUN_STATUSES), PlayRun.as_of < day,
+    ).order_by(col(PlayRun.created_at))).all()
+    return [r for r in runs if r.executed_on is None or _due(r) > day]
+
+
+def _due(run: PlayRun) -> date:
+    """The day an executed run's evidence is judged: its day plus the delay recorded with it."""
+    assert run.executed_on is not None
+    delay = (run.explanation or {}).get("delay_days")
+    return run.executed_on + timedelta(days=delay if isinstance(delay, int) and delay > 0 else 28)
 
 
 def under_way_reason(run: PlayRun) -> str:
@@ -165,19 +203,21 @@ def under_way_reason(run: PlayRun) -> str:
     return f"already under way: executed on {run.executed_on} {ref}, its evidence is not judged yet{due}"
 
 
-def held_rejections(session: Session, company_id: int, day: date | None) -> dict[str, str]:
+def held_rejections(session: Session, company_id: int, day: date | None, replay: bool = False) -> dict[str, str]:
     """play_id -> why, for plays a person rejected that ``day``'s cycle still holds back.
 
     A rejection holds for ``REJECTION_HOLD`` from the day of the rejected suggestion: re-running
     that day's cycle (or the next day's) does not bring the play back. A cycle of the next week
     suggests it again only if its trigger still fires: the person said no to one week's reading of
-    the KPIs, not to the play for ever. A replay of a day before the rejection does not see it.
+    the KPIs, not to the play for ever. A replay of a day before the rejection does not see it, nor
+    (``replay``) a rejection of the replayed day's own suggestions: that came after its cycle.
     """
     if day is None:
         return {}
+    seen = PlayRun.as_of < day if replay else PlayRun.as_of <= day
     rows = session.exec(select(PlayRun, Decision).join(
         Decision, col(Decision.play_run_id) == PlayRun.id, isouter=True,
-    ).where(PlayRun.company_id == company_id, PlayRun.status == "rejected", PlayRun.as_of <= day,
+    ).where(PlayRun.company_id == company_id, PlayRun.status == "rejected", seen,
             PlayRun.as_of > day - REJECTION_HOLD).order_by(col(PlayRun.created_at))).all()
     return {run.play_id: _rejection_reason(run, decision) for run, decision in rows}
 
