@@ -87,9 +87,12 @@ def test_a_cycle_of_the_same_or_a_later_day_supersedes_undecided_suggestions(sho
 
 
 def test_a_replay_of_an_older_day_leaves_the_newer_suggestions_decidable(shop: str) -> None:
+    """A replay shows what the cycle of its day says, creates nothing to decide (a back-dated
+    approval would run bots 'in the past' beside the live plays) and leaves the live cycle alone."""
     live = run_cycle(shop, as_of=AS_OF)
     replay = run_cycle(shop, as_of=OLDER)
-    assert replay.run_id != live.run_id and replay.pending
+    assert replay.run_id != live.run_id and replay.plays and replay.pending == []
+    assert replay.as_of_note.startswith(f"replay of {OLDER}")
     assert not _held(replay.run_id), "the replay judges its own day: the newer suggestions are not under way then"
     pending = [p.play_run_id for p in live.pending]
     assert _statuses(pending) == {"suggested"}

@@ -26,7 +26,8 @@ from chimera.kpi.evaluate import evaluate_kpis
 from tests.cycle_fixtures import make_client
 
 PRICE_TEST = START + timedelta(days=PRICE_TEST_DAY)
-CYCLE_KEYS = {"client", "as_of", "run_id", "status", "silent", "kpis", "plays", "jobs", "model", "pending"}
+CYCLE_KEYS = {"client", "as_of", "run_id", "status", "silent", "kpis", "plays", "jobs", "model", "pending",
+              "data_problems", "held_back"}
 
 
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
