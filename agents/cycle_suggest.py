@@ -11,7 +11,7 @@ from sqlmodel import Session
 from agents.context import CycleContext
 from chimera.kpi.formula import parse_window
 from chimera.metrics import load_series
-from chimera.plays.rank import suggest_plays
+from chimera.plays.rank import previous_decisions, suggest_plays
 from chimera.plays.review import suggest_state
 
 
@@ -37,7 +37,9 @@ def triggered_plays(session: Session, ctx: CycleContext, kpis: list[Any], _activ
     what was under way then, not the suggestions of a newer cycle (same inputs, same output;
     ``suggest_state``)."""
     state = suggest_state(session, ctx.client.company_id, ctx.as_of)
-    result = suggest_plays(ctx.client.configs, {k.id: k for k in kpis}, _change_fn(session, ctx), state)
+    history = previous_decisions(session, ctx.client.company_id, ctx.as_of)  # a rejection is told, not forgotten
+    result = suggest_plays(ctx.client.configs, {k.id: k for k in kpis}, _change_fn(session, ctx), state,
+                           history=history)
     others = [p.model_dump(mode="json") for p in result.over_cap] + [
         p.model_dump(mode="json") for p in result.suppressed]
     return list(result), others

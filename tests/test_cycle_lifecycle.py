@@ -193,3 +193,25 @@ def test_without_a_day_the_state_is_seen_on_the_newest_live_cycle_day(session: S
     session.add(CycleRun(company_id=run.company_id, as_of=DAY + REJECTION_HOLD))
     session.commit()
     assert suggest_state(session, run.company_id).rejected == {}
+
+
+def test_the_cycle_hands_earlier_rejections_to_the_ranking(shop: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once the hold is over, a rejected play may be suggested again: the cycle gives the ranking
+    who said no, when and why (``previous_decisions``; the ranking puts it in the play's reason,
+    see tests/test_held_back_and_anomaly_reasons.py), so the operator does not re-reject it blind."""
+    import agents.cycle_suggest as cycle_suggest
+
+    first = run_cycle(shop, as_of=OLDER)
+    rejected = first.pending[0]
+    decide(rejected.play_run_id, "reject", who="carol", why="prices raised a month ago")
+    seen: list[dict[str, str]] = []
+    real = cycle_suggest.suggest_plays
+
+    def spy(*args: Any, **kwargs: Any):
+        seen.append(kwargs.get("history") or {})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cycle_suggest, "suggest_plays", spy)
+    run_cycle(shop, as_of=AS_OF)
+    assert seen and "rejected by carol" in seen[-1][rejected.play_id]
+    assert "prices raised a month ago" in seen[-1][rejected.play_id]
