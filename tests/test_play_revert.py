@@ -156,6 +156,24 @@ def test_revert_restores_the_before_prices_and_records_who_why_and_the_day(home:
     assert again_json["already_reverted"] is True and not any(r["applied"] for r in again_json["reverted"])
 
 
+def test_evidence_of_a_reverted_run_stops_at_the_revert(home: Executed) -> None:
+    """Days from the revert on are no longer the play's doing: its after-window ends the day before
+    (both windows kept as long); a replay of a day before the revert judges the full window."""
+    from chimera.clients import get_client
+    from chimera.evidence.record import evidence_report
+
+    assert _run(home.pricing).status == "reverted"  # by the test above
+    client = get_client("demo")
+    entries = [e for e in evidence_report(client, as_of=date(2026, 11, 29), persist=False)["evidence"]
+               if e["play_run_id"] == home.pricing]
+    assert entries and all("after-window cut at the revert on 2026-11-01" in e["reason"] for e in entries)
+    cut = (date(2026, 11, 1) - PRICE_DAY).days
+    assert all(f"{cut} of " in e["reason"] for e in entries)
+    earlier = [e for e in evidence_report(client, as_of=date(2026, 10, 31), persist=False)["evidence"]
+               if e["play_run_id"] == home.pricing]
+    assert earlier and not any("revert" in e["reason"] for e in earlier)
+
+
 def test_a_change_that_is_not_reversible_is_listed_to_do_by_hand(home: Executed) -> None:
     result = chimera("play", "revert", home.checkout, "--reason", "checkout complaints", "--on", "2026-11-29")
     assert result.code == 0, result.stderr[-2000:]

@@ -182,7 +182,9 @@ def log_evidence(
     if play_run.executed_on is None:
         raise DecisionError(
             f"play run {play_run.id} ({play_run.play_id}) has not been executed: no evidence yet")
-    window = _delay(client, play_run)
+    planned = _delay(client, play_run)
+    cut = _reverted(play_run, as_of)
+    window = planned if cut is None else min(planned, (cut - play_run.executed_on).days)
     series = load_series(session, client.company_id, end=as_of)
     links = _links(session, play_run)
     by_id = {k.id: k for k in client.configs.kpis.kpis}
@@ -192,7 +194,13 @@ def log_evidence(
     for row in stored:
         if not keep:  # a replay: shown from a copy, the newer judgement stays what is stored
             row = EvidenceRecord.model_validate(row.model_dump())
-        fields = _fields(session, client, play_run, by_id.get(row.kpi), row.kpi, series, as_of, window)
+        same_day = f"reverted on {cut}, the day it ran: no day of the play to judge"
+        fields = _fields(session, client, play_run, by_id.get(row.kpi), row.kpi, series, as_of, window) \
+            if window > 0 else _unjudged("inconclusive", same_day)
+        if cut is not None:
+            fields["details"] = {**fields["details"], "reverted_on": str(cut), "planned_window_days": planned,
+                                 "reason": f"{fields['details'].get('reason', '')} (after-window cut at the revert "
+                                           f"on {cut}: {max(window, 0)} of {planned} days)"}
         recorded = (row.details or {}).get("review_recorded")
         for name, value in fields.items():
             setattr(row, name, value)
@@ -205,6 +213,16 @@ def log_evidence(
         session.flush()
         _record_review(session, client, play_run, rows, by_id)
     return rows
+
+
+def _reverted(run: PlayRun, as_of: date) -> date | None:
+    """The day a person reverted the run, when known on ``as_of`` (a replay of an earlier day did
+    not know of it): days from then on are no longer the play's doing, so its after-window (and
+    the before-window, kept as long) ends the day before and it is judged on that day."""
+    from chimera.plays.revert import reverted_on
+
+    cut = reverted_on(run)
+    return cut if cut is not None and cut <= as_of else None
 
 
 def _fields(session: Session, client: ClientContext, run: PlayRun, spec: KPI | None, kpi: str, series: Any,
