@@ -63,7 +63,9 @@ def _suggest(r: dict[str, Any]) -> str:
         return f"{len(held)} play(s) triggered, none suggested: {held_text}."
     lines = [f"#{p.get('rank')} {p.get('play_id')} ({p.get('reason')})" for p in plays]
     more = f"; {len(held)} more triggered but {held_text}" if held else ""
-    return f"{len(plays)} play(s) suggested: " + "; ".join(lines) + more + "."
+    dry = all(p.get("status") == "silent" for p in plays)  # a --silent run or a replay of an older day
+    said = "would be suggested (silent run or replay: nothing to decide)" if dry else "suggested"
+    return f"{len(plays)} play(s) {said}: " + "; ".join(lines) + more + "."
 
 
 def _plan(r: dict[str, Any]) -> str:

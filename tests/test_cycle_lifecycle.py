@@ -93,6 +93,8 @@ def test_a_replay_of_an_older_day_leaves_the_newer_suggestions_decidable(shop: s
     replay = run_cycle(shop, as_of=OLDER)
     assert replay.run_id != live.run_id and replay.plays and replay.pending == []
     assert replay.as_of_note.startswith(f"replay of {OLDER}")
+    said = next(n["text"] for n in replay.narratives if n["type"] == "SUGGEST_PLAYS")
+    assert "would be suggested (silent run or replay: nothing to decide)" in said, said
     assert not _held(replay.run_id), "the replay judges its own day: the newer suggestions are not under way then"
     pending = [p.play_run_id for p in live.pending]
     assert _statuses(pending) == {"suggested"}
