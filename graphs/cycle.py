@@ -47,9 +47,11 @@ def node_name(commander_id: str) -> str:
 
 
 def next_job(session: Session, ctx: CycleContext) -> Job | None:
-    """Oldest unfinished job of this run that is due, or a due evidence job from an earlier run."""
+    """Oldest unfinished job of this run that is due, or a due evidence job from an earlier run. A
+    silent run (a dry run, or a replay of an older day) takes only its own jobs: another run's
+    evidence job is live work, for a live cycle or the worker to do."""
     due = or_(Job.run_after.is_(None), Job.run_after <= ctx.as_of)  # type: ignore[union-attr,operator]
-    mine = or_(Job.run_id == ctx.run_id, Job.type == "LOG_EVIDENCE")
+    mine = Job.run_id == ctx.run_id if ctx.silent else or_(Job.run_id == ctx.run_id, Job.type == "LOG_EVIDENCE")
     return session.exec(
         select(Job).where(Job.company_id == ctx.client.company_id, Job.status.in_(["queued", "running"]),  # type: ignore[attr-defined]
                           due, mine).order_by(Job.id)

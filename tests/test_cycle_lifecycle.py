@@ -217,3 +217,19 @@ def test_the_cycle_hands_earlier_rejections_to_the_ranking(shop: str, monkeypatc
     run_cycle(shop, as_of=AS_OF)
     assert seen and "rejected by carol" in seen[-1][rejected.play_id]
     assert "prices raised a month ago" in seen[-1][rejected.play_id]
+
+
+def test_a_silent_run_leaves_other_runs_evidence_jobs_to_live_work(shop: str) -> None:
+    """A dry run (or a replay) does only its own jobs: a live play's evidence job, due by its day,
+    stays queued for a live cycle or the worker, which store the judgement."""
+    live = run_cycle(shop, as_of=OLDER)
+    approved = live.pending[0].play_run_id
+    decide(approved, "approve", who="alice")
+    with session_scope() as s:
+        [evidence] = s.exec(select(Job).where(Job.type == "LOG_EVIDENCE", Job.play_run_id == approved,
+                                              Job.status == "queued")).all()
+        due = evidence.run_after
+    assert due is not None
+    run_cycle(shop, as_of=due + timedelta(days=1), silent=True)
+    with session_scope() as s:
+        assert s.get(Job, evidence.id).status == "queued"
