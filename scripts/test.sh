@@ -16,7 +16,9 @@ run() {
   return "$code"
 }
 
-run -m "not e2e" -q -p no:cacheprovider || exit 1
+# Two workers (the suite outgrew 16 minutes on one core of a 2-core machine); a test file stays on
+# one worker in order (--dist loadfile: module fixtures and order-dependent steps hold).
+run -m "not e2e" -q -p no:cacheprovider -n "${CHIMERA_TEST_WORKERS:-2}" --dist loadfile || exit 1
 if [ -d tests/e2e ]; then
   run -m e2e -q -p no:cacheprovider tests/e2e || exit 1
 fi

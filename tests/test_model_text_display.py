@@ -49,7 +49,7 @@ def test_narratives_with_markup_print_as_written() -> None:
     outcome = SimpleNamespace(
         kpis=[], narratives=[{"owner": "cro", "type": "EVALUATE_KPIS", "text": "[bold red]ALERT[/] [/] \udc80"}],
         plays=[], pending=[], jobs=[], run_id="r1", status="done", model={"backend": "fake"}, client="c",
-        as_of=date(2026, 11, 30),
+        as_of=date(2026, 11, 30), data_problems=[],
     )
     out = io.StringIO()
     print_outcome(Console(file=out, width=200, color_system=None), outcome)
