@@ -85,7 +85,8 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
 def proposal_table(client: str, proposals: list[Proposal], title: str = "") -> Table:
     """Each KPI's thresholds, current -> proposed, and why (also the monthly review's target changes)."""
     table = Table(title=title or f"Calibration proposals for {client}", title_justify="left")
-    for col in ("KPI", "target", "warning", "critical", "why"):
+    table.add_column("KPI", no_wrap=True)  # an id is never broken across lines (the why column folds)
+    for col in ("target", "warning", "critical", "why"):
         table.add_column(col, overflow="fold")
     for p in proposals:
         def cell(key: str, p: Proposal = p) -> str:
