@@ -21,6 +21,8 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -163,26 +165,33 @@ def make_app(state: FakeOpenAI) -> FastAPI:
     return app
 
 
-@pytest.fixture(scope="session", name="fake_openai_server")
-def fake_openai_server_fixture():
-    """One server per test session on a free 127.0.0.1 port, in a background thread."""
-    state = FakeOpenAI()
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """``app`` on a free 127.0.0.1 port in a background thread; yields its ``/v1`` base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(
-        make_app(state), host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.02)
-    state.base_url = f"http://127.0.0.1:{port}/v1"
-    yield state
-    server.should_exit = True
-    thread.join(timeout=5)
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session", name="fake_openai_server")
+def fake_openai_server_fixture():
+    """One server per test session on a free 127.0.0.1 port, in a background thread."""
+    state = FakeOpenAI()
+    with serve(make_app(state)) as base_url:
+        state.base_url = base_url
+        yield state
 
 
 @pytest.fixture(name="fake_openai")

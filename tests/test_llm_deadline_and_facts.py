@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -15,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from langchain_core.messages import AIMessage, HumanMessage
@@ -24,6 +21,7 @@ from agents.llm_commander import ask_commander, model_narrative, play_rationale,
 from chimera.llm import ModelUnavailable, ainvoke_with_retries, get_chat_model, guarded_narrative
 from chimera.llm.fake import ScriptedChatModel
 from chimera.llm.usage import UsageTracker
+from tests.fake_openai_server import serve
 
 ASK = [HumanMessage(content="How did the week go?")]
 TRICKLE_S = 30.0  # how long the server would keep a reply going: far beyond every deadline below
@@ -74,20 +72,9 @@ def _app(script: deque[dict[str, Any]], requests: list[dict[str, Any]]) -> FastA
 @pytest.fixture(scope="module")
 def trickler() -> Iterator[SimpleNamespace]:
     state = SimpleNamespace(script=deque(), requests=[], base_url="")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(_app(state.script, state.requests), host="127.0.0.1", port=port,
-                                           log_level="warning", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    ready = time.monotonic() + 10
-    while not server.started and time.monotonic() < ready:
-        time.sleep(0.02)
-    state.base_url = f"http://127.0.0.1:{port}/v1"
-    yield state
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serve(_app(state.script, state.requests)) as base_url:
+        state.base_url = base_url
+        yield state
 
 
 @pytest.fixture(params=["plain", "streaming"])
