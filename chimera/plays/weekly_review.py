@@ -1,0 +1,150 @@
+"""The weekly review of plays (manual §4.7, §6.2): for each executed play run whose evidence has a
+verdict, continue, stop (revert or pause) or keep watching, by a fixed rule over its verdicts.
+
+Why a rule and not a model: the recommendation is a number-backed decision a person acts on; the
+same evidence must always give the same advice, and the figures shown are the evidence records' own.
+
+The rule, over the run's evidence KPIs (a verdict read in the KPI's direction; first match wins):
+1. some KPI moved the wrong way and none the right way -> stop: revert (undo what hurt);
+2. some KPI moved the right way and another the wrong way -> keep watching: a trade-off a person weighs;
+3. some KPI moved the right way -> continue;
+4. every judged KPI shows no detectable change, none left pending or unclear -> stop: pause (keep
+   what is done, spend no more effort on it);
+5. otherwise (inconclusive, confounded or still pending) -> keep watching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+Reading = Literal["right", "wrong", "flat", "unclear", "pending"]
+Recommendation = Literal["continue", "stop", "keep_watching"]
+RIGHT_WAY = {"moved_up": "higher_is_better", "moved_down": "lower_is_better"}
+RULES = {
+    1: "a KPI moved the wrong way and none the right way: stop and revert",
+    2: "one KPI moved the right way and another the wrong way: keep watching, a person weighs the trade-off",
+    3: "a KPI moved the right way and none the wrong way: continue",
+    4: "no detectable change on any evidence KPI: stop and pause (keep what is done)",
+    5: "not enough to decide yet (inconclusive, confounded or pending): keep watching",
+}
+
+
+class Figure(BaseModel):
+    """One evidence KPI of the run, as its record says it, with how the rule read it."""
+
+    kpi: str
+    verdict: str
+    reading: Reading
+    effect_pct: float | None = None
+    ci_low_pct: float | None = None
+    ci_high_pct: float | None = None
+    before: str | None = None
+    after: str | None = None
+
+
+class PlayReview(BaseModel):
+    """The recommendation for one executed play run, the rule that gave it and the figures behind it."""
+
+    play_run_id: str
+    play: str
+    executed_on: str
+    status: str
+    """The run's status now: executed, paused or reverted."""
+    recommendation: Recommendation
+    action: Literal["revert", "pause", ""] = ""
+    """For ``stop``: which stop the rule advises."""
+    rule: int
+    rule_text: str
+    figures: list[Figure]
+    next_step: str = ""
+    """The command that carries the recommendation out, when it is not done already."""
+
+
+def reading(verdict: str, direction: str | None) -> Reading:
+    """A verdict in the KPI's direction: ``moved_up`` on a lower-is-better KPI is the wrong way."""
+    if verdict in RIGHT_WAY:
+        return "right" if direction is None or RIGHT_WAY[verdict] == direction else "wrong"
+    if verdict in ("moved", "moved_good"):
+        return "right"
+    if verdict == "moved_bad":
+        return "wrong"
+    if verdict == "no_detectable_change":
+        return "flat"
+    return "pending" if verdict == "pending" else "unclear"
+
+
+def rule_for(readings: list[Reading]) -> int:
+    """The first rule of the module docstring that the readings meet."""
+    seen = set(readings)
+    if "wrong" in seen:
+        return 2 if "right" in seen else 1
+    if "right" in seen:
+        return 3
+    return 4 if seen == {"flat"} else 5
+
+
+OUTCOME: dict[int, tuple[Recommendation, Literal["revert", "pause", ""]]] = {
+    1: ("stop", "revert"), 2: ("keep_watching", ""), 3: ("continue", ""), 4: ("stop", "pause"),
+    5: ("keep_watching", ""),
+}
+
+
+def review_plays(evidence: list[Mapping[str, Any]], directions: Mapping[str, str],
+                 statuses: Mapping[str, str]) -> list[PlayReview]:
+    """One review per play run with at least one verdict that is not ``pending``, newest run first.
+
+    ``evidence``: entries of ``chimera evidence --json``; ``directions``: KPI id -> direction;
+    ``statuses``: play run id -> its status now (to say whether the advice is carried out already)."""
+    runs: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in evidence:
+        if entry.get("play_run_id"):
+            runs.setdefault(str(entry["play_run_id"]), []).append(entry)
+    reviews = [_review(run_id, entries, directions, statuses.get(run_id, "executed"))
+               for run_id, entries in runs.items() if any(e.get("verdict") != "pending" for e in entries)]
+    return sorted(reviews, key=lambda r: (r.executed_on, r.play_run_id), reverse=True)
+
+
+def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[str, str], status: str) -> PlayReview:
+    figures = [Figure(kpi=str(e["kpi"]), verdict=str(e["verdict"]),
+                      reading=reading(str(e["verdict"]), directions.get(str(e["kpi"]))),
+                      effect_pct=e.get("effect_pct"), ci_low_pct=e.get("ci_low_pct"), ci_high_pct=e.get("ci_high_pct"),
+                      before=e.get("before"), after=e.get("after"))
+               for e in sorted(entries, key=lambda e: str(e["kpi"]))]
+    rule = rule_for([f.reading for f in figures])
+    recommendation, action = OUTCOME[rule]
+    first = entries[0]
+    return PlayReview(play_run_id=run_id, play=str(first["play"]), executed_on=str(first["executed_on"]),
+                      status=status, recommendation=recommendation, action=action, rule=rule, rule_text=RULES[rule],
+                      figures=figures, next_step=_next_step(run_id, recommendation, action, status))
+
+
+def _next_step(run_id: str, recommendation: str, action: str, status: str) -> str:
+    """The command that carries the advice out, or "" when it is done already (or nothing to do)."""
+    if recommendation == "stop" and action == "revert" and status in ("executed", "paused"):
+        return f"chimera play revert {run_id} --reason R"
+    if recommendation == "stop" and action == "pause" and status == "executed":
+        return f"chimera play pause {run_id} --reason R"
+    if recommendation == "continue" and status == "paused":
+        return f"chimera play resume {run_id} --reason R"
+    return ""
+
+
+def figure_text(f: Figure) -> str:
+    """``conversion_rate moved_down (wrong way): effect -4.1 %, 95 % interval [-6.0, -2.2] %``."""
+    parts = [f"{f.kpi} {f.verdict} ({f.reading.replace('right', 'right way').replace('wrong', 'wrong way')})"]
+    if f.effect_pct is not None:
+        interval = (f", 95 % interval [{f.ci_low_pct:+.1f}, {f.ci_high_pct:+.1f}] %"
+                    if f.ci_low_pct is not None and f.ci_high_pct is not None else "")
+        parts.append(f"effect {f.effect_pct:+.1f} %{interval}")
+    return ": ".join(parts)
+
+
+def review_line(r: PlayReview) -> str:
+    """One line per reviewed run for the CLI: the advice, the rule and the figures behind it."""
+    advice = f"{r.recommendation.replace('_', ' ')}" + (f" ({r.action})" if r.action else "")
+    step = f"; next: {r.next_step}" if r.next_step else ""
+    return (f"{r.play} (play run {r.play_run_id}, executed {r.executed_on}, {r.status}): {advice}: rule {r.rule}, "
+            f"{r.rule_text}; " + "; ".join(figure_text(f) for f in r.figures) + step)
