@@ -1,5 +1,6 @@
 """``chimera play clear-review``: a person takes a play out of review (manual §8.3); ``chimera play
-revert``: a person undoes an executed play (manual §6.2, plays to continue or stop)."""
+revert``: a person undoes an executed play; ``chimera play pause`` / ``resume``: a person stops the
+rest of a play keeping its changes, then lets it go on (manual §4.7, §6.2, plays to continue or stop)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 from chimera.cli.app import emit_json, out, parse_day, play_app
 from chimera.clients import get_client
 from chimera.db.engine import session_scope
+from chimera.plays.pause import HeldJob, PauseOutcome, ResumeOutcome
 from chimera.plays.revert import RevertOutcome, revert
 
 
@@ -85,3 +87,93 @@ def revert_lines(outcome: RevertOutcome) -> list[str]:
 def _value(value: object) -> str:
     """A change's value as a person reads it: text as is, lists and numbers as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+@play_app.command("pause")
+def pause_cmd(
+    play_run_id: str = typer.Argument(..., help="Play run id of an approved, executing or executed play."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it is paused (required; recorded)."),
+    who: str | None = typer.Option(None, "--who", help="Who pauses it (recorded; default: your OS user name)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Stop the rest of a play and keep what it changed: its steps not run yet are held, and the play is
+    not suggested again until a person resumes it."""
+    from agents.decisions import person
+    from chimera.plays.pause import pause
+
+    outcome = pause(play_run_id, person(who), reason)
+    if json_out:
+        emit_json(outcome.model_dump(mode="json"))
+        return
+    _print(pause_lines(outcome))
+
+
+@play_app.command("resume")
+def resume_cmd(
+    play_run_id: str = typer.Argument(..., help="Play run id of a paused (or reverted) play."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it goes on (required; recorded)."),
+    who: str | None = typer.Option(None, "--who", help="Who resumes it (recorded; default: your OS user name)."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Re-queue and run the steps a pause held (a reverted play: lift its hold, its changes stay undone)."""
+    from agents.decisions import person
+    from chimera.plays.pause import refreshed, resume
+
+    outcome = resume(play_run_id, person(who), reason)
+    if outcome.requeued and outcome.cycle_run_id:
+        from graphs.service import resume_cycle
+
+        resume_cycle(outcome.cycle_run_id)  # runs them now, as approve does (unless the cycle awaits a decision)
+        outcome = refreshed(outcome)
+    if json_out:
+        emit_json(outcome.model_dump(mode="json"))
+        return
+    _print(resume_lines(outcome))
+
+
+def _print(lines: list[str]) -> None:
+    for line in lines:
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _step(j: HeldJob) -> str:
+    return f"step {j.step + 1} {j.bot}.{j.action} (job {j.id})" if j.bot else f"{j.type} (job {j.id})"
+
+
+def pause_lines(o: PauseOutcome) -> list[str]:
+    """The pause for a person: what is kept, what is held, and until when the play is held back."""
+    if o.already_paused:
+        head = f"play run {o.play_run_id} ({o.play}) was already paused on {o.on} by {o.who} ({o.why}): nothing changed"
+    else:
+        head = f"paused {o.play} (play run {o.play_run_id}) on {o.on} by {o.who}: {o.why}"
+    lines = [head, f"  kept: {o.kept} change(s) already applied stay as they are "
+                   f"(chimera play revert {o.play_run_id} --reason R undoes them)"]
+    lines += [f"  held: {_step(j)}: not run until the play is resumed" for j in o.held]
+    lines += [f"  running when paused: {_step(j)}: it finishes and its change is kept" for j in o.running]
+    if not o.held and not o.running:
+        lines.append("  nothing left to run: every step had already run")
+    lines.append(f"held back: {o.play} is not suggested again until a person resumes it "
+                 f"(chimera play resume {o.play_run_id} --reason R)")
+    return lines
+
+
+def resume_lines(o: ResumeOutcome) -> list[str]:
+    """The resume for a person: which held steps ran (or still wait, and for what)."""
+    ref = f"{o.play} (play run {o.play_run_id})"
+    if o.already_resumed:
+        head = (f"play run {o.play_run_id} ({o.play}) was already resumed on {o.on} by {o.who} ({o.why}): "
+                "nothing re-queued twice")
+    elif o.of == "revert":
+        head = f"lifted the revert's hold on {ref} on {o.on} by {o.who}: {o.why}"
+    else:
+        head = f"resumed {ref} on {o.on} by {o.who}: {o.why}"
+    lines = [head]
+    for j in o.requeued:
+        state = {"succeeded": "ran", "failed": "failed (see chimera jobs)"}.get(
+            j.status, f"{j.status}: runs when cycle run {o.cycle_run_id} goes on (a decision there is pending)")
+        lines.append(f"  {_step(j)}: {state}")
+    if o.of == "revert":
+        lines.append("  its changes stay undone; it may be suggested again when its trigger fires")
+    else:
+        lines.append(f"  {o.play} may be suggested again when its trigger fires (status now {o.status})")
+    return lines

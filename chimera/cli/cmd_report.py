@@ -1,4 +1,5 @@
-"""``chimera report``: the offline HTML dashboard of one client (KPIs, trends, plays, evidence)."""
+"""``chimera report``: the offline HTML dashboard of one client (KPIs, trends, plays, evidence) and,
+printed, its weekly review of plays (continue / stop / keep watching) with the pauses and reverts."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from pathlib import Path
 import typer
 
 from chimera.as_of import reached
-from chimera.cli.app import app, out, parse_day
+from chimera.cli.app import app, emit_json, out, parse_day
 from chimera.clients import get_client
-from chimera.report.html import write_report
+from chimera.plays.holds import stop_line
+from chimera.plays.weekly_review import review_line
+from chimera.report.data import ReportData
+from chimera.report.html import save_report
 
 
 @app.command("report")
@@ -17,7 +21,29 @@ def report(
     client: str = typer.Option(..., "--client", help="Client name."),
     out_path: Path = typer.Option(..., "--out", help="HTML file to write (folders are created)."),
     as_of: str | None = typer.Option(None, "--as-of", help="Report as of this day (default: newest data)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the path, the weekly review and the pauses and "
+                                                        "reverts as one JSON document."),
 ) -> None:
-    """Write a self-contained HTML report (opens offline) and print its path."""
-    path = write_report(client, out_path, reached(get_client(client), parse_day(as_of)))
+    """Write a self-contained HTML report (opens offline), print its path and the weekly review of plays."""
+    path, data = save_report(client, out_path, reached(get_client(client), parse_day(as_of)))
+    if json_out:
+        emit_json({"client": data.client, "as_of": data.as_of.isoformat(), "path": str(path.resolve()),
+                   "review": [r.model_dump(mode="json") for r in data.review],
+                   "stopped": [s.model_dump(mode="json") for s in data.stopped]})
+        return
     out.print(str(path.resolve()), highlight=False, soft_wrap=True)
+    for line in review_lines(data):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def review_lines(data: ReportData) -> list[str]:
+    """The weekly review under the path: one line per judged run, then each pause and revert."""
+    if not data.review:
+        lines = ["weekly review: no executed play has a verdict yet"]
+    else:
+        lines = [f"weekly review ({len(data.review)} play run(s) with a verdict; fixed rules, first match wins):"]
+        lines += [f"  {review_line(r)}" for r in data.review]
+    if data.stopped:
+        lines.append("paused and reverted plays:")
+        lines += [f"  {stop_line(s)}" for s in data.stopped]
+    return lines

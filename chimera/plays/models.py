@@ -165,10 +165,10 @@ class SuppressedPlay(_Model):
 
     play_id: str
     label: str
-    kind: Literal["unknown_kpi", "under_review", "already_active", "rejected"]
+    kind: Literal["unknown_kpi", "under_review", "already_active", "rejected", "paused", "reverted"]
     reason: str
     would_fire: bool | None = None
-    """For plays under review, already active or rejected: whether the trigger fired anyway."""
+    """For plays under review, already active, rejected, paused or reverted: whether the trigger fired anyway."""
 
 
 class SuggestState(_Model):
@@ -184,6 +184,10 @@ class SuggestState(_Model):
     """play_id -> what its active run is doing, for the reason it is held back."""
     rejected: dict[str, str] = {}
     """play_id -> who rejected it and why, while that rejection still holds it back."""
+    paused: dict[str, str] = {}
+    """play_id -> who paused it, when and why, until a person resumes it (``holds``)."""
+    reverted: dict[str, str] = {}
+    """play_id -> who reverted it, when and why, while the revert still holds it back (``holds``)."""
     records: dict[str, dict[str, int]] = {}
     """play_id -> {"runs": n, "moved": k, "failed": m}."""
 

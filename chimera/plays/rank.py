@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from chimera.config.loader import ConfigSet
 from chimera.config.models import Play, trigger_kpis
 from chimera.db.models import Decision, EvidenceRecord, PlayRun
+from chimera.plays.holds import REVERT, record, stop_text
 from chimera.plays.models import (
     ChangeFn,
     KPIView,
@@ -109,7 +110,8 @@ def _suppressed(play: Play, kind: str, reason: str, fired: TriggerResult | None 
 
 def _held_back(play: Play, fired: TriggerResult, state: SuggestState) -> SuppressedPlay | None:
     """Why the play is not suggested whatever its trigger says: under review, a run of it already
-    active (it counts against the cap instead), or rejected by a person too recently (``review``)."""
+    active (it counts against the cap instead), rejected by a person too recently (``review``), or
+    paused or reverted by a person (``holds``)."""
     if play.id in state.under_review:
         why = state.under_review[play.id] or "failed to move its KPIs repeatedly"
         return _suppressed(play, "under_review", f"under review: {why}", fired)
@@ -118,6 +120,9 @@ def _held_back(play: Play, fired: TriggerResult, state: SuggestState) -> Suppres
         return _suppressed(play, "already_active", why, fired)
     if play.id in state.rejected:
         return _suppressed(play, "rejected", state.rejected[play.id], fired)
+    for kind, held in (("paused", state.paused), ("reverted", state.reverted)):
+        if play.id in held:
+            return _suppressed(play, kind, held[play.id], fired)
     return None
 
 
@@ -175,7 +180,8 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
 
 
 def previous_decisions(session: Session, company_id: int, day: date) -> dict[str, str]:
-    """play_id -> the rejection a person made the last time the play was decided (who, when, why),
+    """play_id -> the rejection a person made the last time the play was decided (who, when, why)
+    or the revert of that run,
     with the verdict of its last executed run, for cycles of ``day``: once the rejection hold is
     over the play may come back, and the operator must see that they said no before (and what the
     play did the last time it ran) rather than re-reject it blind. Only runs of days before ``day``
@@ -188,10 +194,20 @@ def previous_decisions(session: Session, company_id: int, day: date) -> dict[str
         newest.setdefault(run.play_id, (run, decision))
     out = {}
     for play_id, (run, decision) in newest.items():
-        if decision.kind == "reject":
+        said = _rejection_text(run, decision) if decision.kind == "reject" else _revert_text(run, day)
+        if said:
             verdict = _last_verdict(session, company_id, play_id, day)
-            out[play_id] = _rejection_text(run, decision) + (f"; {verdict}" if verdict else "")
+            out[play_id] = said + (f"; {verdict}" if verdict else "")
     return out
+
+
+def _revert_text(run: PlayRun, day: date) -> str:
+    """``reverted by bob on 2026-11-01 (...): why`` for a run undone by ``day``, else empty: once its
+    hold is over the play may come back, and the person must see it was undone before."""
+    rec = record(run, REVERT)
+    if run.status != "reverted" or rec is None or str(rec.get("on") or "9999") > day.isoformat():
+        return ""
+    return stop_text(run, rec, "reverted")
 
 
 def _rejection_text(run: PlayRun, decision: Decision) -> str:
@@ -217,7 +233,7 @@ def _last_verdict(session: Session, company_id: int, play_id: str, day: date) ->
 
 # --------------------------------------------------------------------------- held back, for people
 
-HELD_KINDS = ("over_cap", "already_active", "rejected", "under_review")
+HELD_KINDS = ("over_cap", "already_active", "rejected", "under_review", "paused", "reverted")
 """Why a play whose trigger fired was not suggested (an UNKNOWN KPI means it did not fire)."""
 
 

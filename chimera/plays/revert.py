@@ -16,6 +16,7 @@ play's KPIs do is the play's (the evidence judge ends the after-window the day b
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any
 
@@ -68,7 +69,8 @@ class RevertOutcome(BaseModel):
     play_run_id: str
     play: str
     status: str
-    executed_on: date
+    executed_on: date | None
+    """None for a run paused before its last step ran (what its other steps applied is undone)."""
     reverted_on: date
     who: str
     why: str
@@ -90,12 +92,17 @@ def reverted_on(run: PlayRun) -> date | None:
 def revert(play_run_id: str, who: str, why: str | None, on: date | None = None) -> RevertOutcome:
     """Revert play run ``play_run_id`` (see ``revert_play_run``), under the client's revert lock so
     two reverts at once apply each undo once and record one revert."""
-    reason = _required_reason(why)
-    client = _client_of(play_run_id)
-    with named_lock(f"play-revert:{client.name}", f"the play runs of {client.name}"), session_scope() as session:
+    reason = required_reason(why, "reverted")
+    client = client_of_run(play_run_id)
+    with play_runs_lock(client), session_scope() as session:
         run = session.get(PlayRun, play_run_id)
-        assert run is not None  # _client_of found it; runs are never deleted
+        assert run is not None  # client_of_run found it; runs are never deleted
         return revert_play_run(session, client, run, who, reason, on)
+
+
+def play_runs_lock(client: ClientContext) -> AbstractContextManager[None]:
+    """One revert, pause or resume of a client's play runs at a time: each records once."""
+    return named_lock(f"play-revert:{client.name}", f"the play runs of {client.name}")
 
 
 def revert_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,
@@ -120,14 +127,14 @@ def revert_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
     return _outcome(client, run, already, reverted, by_hand)
 
 
-def _required_reason(why: str | None) -> str:
-    """A revert stops a play a person approved: the reason is what the next reader asks for."""
+def required_reason(why: str | None, done: str) -> str:
+    """A revert or a pause stops a play a person approved: the reason is what the next reader asks for."""
     if why is None or not why.strip():
-        raise DecisionError("--reason is required: say why the play is reverted (recorded with who)")
+        raise DecisionError(f"--reason is required: say why the play is {done} (recorded with who)")
     return why.strip()
 
 
-def _client_of(play_run_id: str) -> ClientContext:
+def client_of_run(play_run_id: str) -> ClientContext:
     """The client a play run belongs to (ids are unique across clients), or one clear error."""
     with session_scope() as session:
         run = session.get(PlayRun, play_run_id)
@@ -140,14 +147,15 @@ def _client_of(play_run_id: str) -> ClientContext:
 
 
 def _checked_day(session: Session, client: ClientContext, run: PlayRun, on: date | None) -> date:
-    """The revert day: ``on``, or today on the store's clock; refused unless the run is executed
-    and the day lies between its execution and today (a revert is a fact, not a plan)."""
-    if run.status != "executed" or run.executed_on is None:
+    """The revert day: ``on``, or today on the store's clock; refused unless the run is executed (or
+    paused: what its steps applied before the pause is undone, the held steps stay held) and the day
+    lies between its execution and today (a revert is a fact, not a plan)."""
+    if not (run.status == "executed" and run.executed_on is not None) and run.status != "paused":
         raise DecisionError(f"play run {run.id} ({run.play_id}) is {run.status}, not executed: only an executed "
                             f"play can be reverted{_instead(run.status)}")
     option = "--on" if on is not None else "today"
     day = on if on is not None else datetime.now(store_zone(client.config.timezone)).date()
-    if day < run.executed_on:
+    if run.executed_on is not None and day < run.executed_on:
         raise DecisionError(f"{option} {day} is before play run {run.id} ({run.play_id}) was executed "
                             f"({run.executed_on}): pass --on with the day it is undone")
     why = not_happened(session, client.company_id, client.name, day, "--on")
@@ -239,7 +247,6 @@ def _record(session: Session, run: PlayRun, who: str, why: str, on: date, revert
 def _outcome(client: ClientContext, run: PlayRun, already: bool, reverted: list[RevertedChange],
              by_hand: list[ByHand]) -> RevertOutcome:
     record = (run.rationale or {})[RECORD]
-    assert run.executed_on is not None
     return RevertOutcome(
         client=client.name, play_run_id=run.id, play=run.play_id, status=run.status, executed_on=run.executed_on,
         reverted_on=date.fromisoformat(record["on"]), who=record["who"], why=record["why"],

@@ -1,4 +1,5 @@
-"""What holds a play back besides its trigger: review, runs under way, a person's rejection.
+"""What holds a play back besides its trigger: review, runs under way, a person's rejection, pause
+or revert (the last two in ``holds``).
 
 Plays under review (manual §8.3): a play that keeps failing to move its KPIs stops being suggested
 until a person looks at its evidence and clears it. State lives on the ``Play`` table per client.
@@ -14,6 +15,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from chimera.db.models import CycleRun, Decision, EvidenceRecord, Play, PlayRun, utcnow
 from chimera.errors import DecisionError
+from chimera.plays.holds import held_stops
 from chimera.plays.models import SuggestState
 
 ACTIVE_RUN_STATUSES = ("suggested", "approved", "executing", "executed")
@@ -125,12 +127,15 @@ def suggest_state(session: Session, company_id: int, as_of: date | None = None) 
     replay = is_replay(day, newest)
     states = play_states(session, company_id)
     active = runs_under_way_on(session, company_id, day) if replay and day else active_runs(session, company_id)
+    stops = held_stops(session, company_id, day, replay=replay)
     return SuggestState(
         under_review={pid: s["review_reason"] for pid, s in states.items() if s["under_review"]},
         active=len(active),
         active_plays=sorted({r.play_id for r in active}),
         under_way={r.play_id: under_way_reason(r) for r in active},  # the newest run of a play wins
         rejected=held_rejections(session, company_id, day, replay=replay),
+        paused={pid: h.why for pid, h in stops.items() if h.kind == "paused"},
+        reverted={pid: h.why for pid, h in stops.items() if h.kind == "reverted"},
         records={pid: {k: s[k] for k in ("runs", "moved", "failed")} for pid, s in states.items()},
     )
 

@@ -22,7 +22,9 @@ from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report
 from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
+from chimera.plays.holds import Stop, stopped_runs
 from chimera.plays.rank import held_back
+from chimera.plays.weekly_review import PlayReview, review_plays
 from chimera.report.charts import TrendPoint, load_kpi_data, trend_points
 
 KEY_KPIS = ("net_revenue", "conversion_rate", "aov")
@@ -85,6 +87,10 @@ class ReportData(BaseModel):
     held_back: list[dict[str, Any]] = []
     """Plays of the cycle that triggered but were not suggested (``chimera.plays.rank.held_back``)."""
     evidence: list[dict[str, Any]]
+    review: list[PlayReview] = []
+    """Continue / stop / keep watching per executed run with a verdict (``weekly_review``)."""
+    stopped: list[Stop] = []
+    """Pauses and reverts recorded by as-of: who, when, why, and whether each still holds."""
     method: str = METHOD
     as_of_note: str = ""
     """Why the default as-of is the day before the newest data (it was in progress at its ingest)."""
@@ -161,6 +167,21 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
             plays = _plays(session, run)
             held = _held_back(session, run)
     evidence = evidence_report(client, as_of, persist=False)["evidence"]  # judged on the report's day, not stored
+    review, stopped = _weekly_review(client, as_of, evidence)
     return ReportData(client=client.name, label=client.config.label or client.name,
                       currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
-                      plays=plays or [], held_back=held, evidence=evidence, as_of_note=note)
+                      plays=plays or [], held_back=held, evidence=evidence, review=review, stopped=stopped,
+                      as_of_note=note)
+
+
+def _weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, Any]]
+                   ) -> tuple[list[PlayReview], list[Stop]]:
+    """The weekly review of the evidence shown (manual §6.2) and the pauses and reverts to date."""
+    directions = {k.id: k.direction for k in client.configs.kpis.kpis}
+    ids = sorted({str(e["play_run_id"]) for e in evidence if e.get("play_run_id")})
+    with session_scope() as session:
+        statuses = {r.id: r.status for r in session.exec(select(PlayRun).where(col(PlayRun.id).in_(ids)))} \
+            if ids else {}
+        newest = default_day(session, client.company_id, client.config.timezone).day
+        stopped = stopped_runs(session, client.company_id, as_of, live=newest is None or as_of >= newest)
+    return review_plays(evidence, directions, statuses), stopped

@@ -19,6 +19,8 @@ from chimera.config.models import KPI
 from chimera.evidence.record import per_day
 from chimera.kpi.fmt import fmt
 from chimera.kpi.models import KPIResult
+from chimera.plays.holds import hold_text
+from chimera.plays.weekly_review import RULES, PlayReview, figure_text
 from chimera.report.charts import trend_figure
 from chimera.report.data import TREND_DAYS, PlayRow, ReportData, collect
 
@@ -41,6 +43,7 @@ th{background:#eef2f6}td.d{white-space:nowrap}td.num{text-align:right;white-spac
 .card h3{margin:0 0 6px;font-size:17px}.card ul{margin:4px 0 8px}
 .v-moved_up,.v-moved_down{color:#2e7d32;font-weight:600}.v-confounded{color:#c62828;font-weight:600}
 .v-inconclusive{color:#8e24aa}.v-no_detectable_change{color:#ef6c00}.v-pending{color:#667}
+.adv-continue{color:#2e7d32}.adv-stop{color:#c62828}.adv-keep_watching{color:#8e24aa}
 """
 
 
@@ -77,7 +80,7 @@ def _header(data: ReportData) -> str:
         f"<p>All numbers computed deterministically from the ingested data; the model backend "
         f"(<b>{_e(backend)}</b>) only wrote narratives and rationales.{_e(usage)}</p>"
         '<nav><a href="#kpis">KPIs</a><a href="#trends">Trends</a><a href="#plays">Plays</a>'
-        '<a href="#evidence">Evidence</a></nav></header>'
+        '<a href="#evidence">Evidence</a><a href="#review">Weekly review</a></nav></header>'
     )
 
 
@@ -210,6 +213,46 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
     return head + table + "</section>"
 
 
+ADVICE = {"continue": "continue", "stop": "stop", "keep_watching": "keep watching"}
+
+
+def _figures(r: PlayReview) -> str:
+    return "<br>".join(_e(figure_text(f)) for f in r.figures)
+
+
+def _review(data: ReportData) -> str:
+    """Continue / stop / keep watching per executed run with a verdict, with the rule and the
+    evidence figures behind it (manual §6.2), then every pause and revert with who, when and why."""
+    head = ('<section id="review"><h2>Weekly review</h2><p>Each executed play whose evidence has a verdict, '
+            "with a fixed rule's advice (the same evidence always gives the same advice; no model is involved). "
+            "Rules, first match wins: "
+            + "; ".join(f"{n}. {_e(t)}" for n, t in RULES.items()) + ".</p>")
+    if data.review:
+        rows = "".join(
+            f'<tr><td><b>{_e(r.play)}</b><br><span class="muted">run {_e(r.play_run_id)}</span></td>'
+            f"<td class=d>{_e(r.executed_on)}</td><td>{_e(r.status)}</td>"
+            f'<td class="adv-{_e(r.recommendation)}"><b>{_e(ADVICE[r.recommendation])}</b>'
+            f"{f' ({_e(r.action)})' if r.action else ''}</td><td>{r.rule}. {_e(r.rule_text)}</td>"
+            f'<td class="note">{_figures(r)}</td><td><code>{_e(r.next_step or "—")}</code></td></tr>'
+            for r in data.review)
+        head += ("<table><tr><th>play</th><th>executed</th><th>status</th><th>advice</th><th>rule</th>"
+                 f"<th>evidence</th><th>next step</th></tr>{rows}</table>")
+    else:
+        head += "<p>No executed play has a verdict yet: nothing to continue or stop.</p>"
+    return head + _stopped(data) + "</section>"
+
+
+def _stopped(data: ReportData) -> str:
+    if not data.stopped:
+        return "<h3 id=\"stopped\">Paused and reverted plays</h3><p>None.</p>"
+    rows = "".join(
+        f'<tr><td><b>{_e(s.play)}</b><br><span class="muted">run {_e(s.play_run_id)}</span></td>'
+        f"<td>{_e(s.kind)}</td><td class=d>{_e(s.on)}</td><td>{_e(s.who)}</td><td>{_e(s.why)}</td>"
+        f"<td>{_e(hold_text(s))}</td></tr>" for s in data.stopped)
+    return ('<h3 id="stopped">Paused and reverted plays</h3><table><tr><th>play</th><th>what</th><th>on</th>'
+            f"<th>who</th><th>why</th><th>held back</th></tr>{rows}</table>")
+
+
 def render_data(data: ReportData, specs: dict[str, KPI]) -> str:
     """The HTML document of collected ``data`` (``specs``: the client's KPI definitions by id)."""
     title = f"{data.label} — Profit OS report as of {data.as_of}"
@@ -219,6 +262,7 @@ def render_data(data: ReportData, specs: dict[str, KPI]) -> str:
         f"<title>{_e(title)}</title><style>{CSS}</style>"
         f'<script type="text/javascript">{get_plotlyjs()}</script></head><body>'
         f"{_header(data)}<main>{_kpi_table(data)}{_trends(data, specs)}{_plays(data)}{_evidence(data, specs)}"
+        f"{_review(data)}"
         f'<footer class="muted"><p>Chimera (Profit OS) · {_e(data.client)} · as of {_e(data.as_of)} · '
         f"trends over {TREND_DAYS} days · opens offline</p></footer></main></body></html>\n"
     )
@@ -232,8 +276,15 @@ def render_report(client_ctx: ClientContext, as_of: date | None = None) -> str:
 
 def write_report(client_name: str, path: Path, as_of: date | None = None) -> Path:
     """Write the report of ``client_name`` to ``path`` (parent folders created) and return the path."""
-    text = render_report(get_client(client_name), as_of)
+    return save_report(client_name, path, as_of)[0]
+
+
+def save_report(client_name: str, path: Path, as_of: date | None = None) -> tuple[Path, ReportData]:
+    """``write_report``, also returning what the report shows (the CLI prints its weekly review)."""
+    client_ctx = get_client(client_name)
+    data = collect(client_ctx, as_of)
+    text = render_data(data, {k.id: k for k in client_ctx.configs.kpis.kpis})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    return path
+    return path, data

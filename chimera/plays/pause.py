@@ -1,0 +1,236 @@
+"""Pause a play: stop the rest of it, keep what it already changed; resume re-queues what was held.
+
+Why: the weekly review (manual §4.7 "continue / scale / pause specific plays", §6.2 "plays to
+continue/stop") needs a stop that is not an undo. ``revert`` applies the inverse of every change;
+``pause`` keeps them and only holds the steps not run yet.
+
+How, with no schema change: the run's queued planning and EXECUTE_* jobs go to ``cancelled`` with
+an ``error`` saying who held them and how to resume. The cycle's router only takes ``queued`` or
+``running`` jobs and a commander node skips a cancelled one, so neither the worker nor the next
+cycle runs them; a step already running finishes (its change is kept). Evidence jobs are not held:
+what was applied is still measured. Who, why and the day are kept on the run as revert.py keeps
+its own (``PlayRun.rationale["pause"]``, then ``["resume"]``; a revert's hold lifted early:
+``["revert_resume"]``), the status is ``paused``, and the
+play is held back when it triggers again until a person resumes it (``holds``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlmodel import Session, col, select
+
+from chimera.as_of import store_zone
+from chimera.clients import ClientContext
+from chimera.db.engine import session_scope
+from chimera.db.models import Job, PlayRun, utcnow
+from chimera.errors import DecisionError
+from chimera.plays.holds import PAUSE, PAUSED, RESUME, REVERT, REVERT_RESUME, pause_in_force, record, revert_resumed
+from chimera.plays.revert import applied_changes, client_of_run, play_runs_lock, required_reason
+
+PAUSABLE = ("approved", "executing", "executed")
+"""Runs a person approved: a step may be left to hold, and the play may be held back from now on."""
+HISTORY = "pause_history"
+"""Earlier pause/resume pairs of the run, oldest first (a run may be paused again after a resume)."""
+
+
+class HeldJob(BaseModel):
+    """A step of the play: held by the pause, re-queued by the resume, or running when paused."""
+
+    id: int
+    type: str
+    step: int
+    bot: str
+    action: str
+    status: str
+
+
+class PauseOutcome(BaseModel):
+    """What a pause did, or, for ``already_paused``, what the pause in force recorded."""
+
+    client: str
+    play_run_id: str
+    play: str
+    status: str
+    was: str
+    """The run's status when it was paused (approved, executing or executed)."""
+    on: date
+    who: str
+    why: str
+    at: datetime
+    already_paused: bool
+    held: list[HeldJob]
+    running: list[HeldJob]
+    """Steps running when paused: they finish and their changes are kept."""
+    kept: int
+    """Changes the play had already applied, all kept."""
+    cycle_run_id: str | None
+
+
+class ResumeOutcome(BaseModel):
+    """What a resume did: the held steps re-queued (a reverted run only has its hold lifted)."""
+
+    client: str
+    play_run_id: str
+    play: str
+    status: str
+    of: str
+    """``pause`` or ``revert``: what the resume lifted."""
+    on: date
+    who: str
+    why: str
+    at: datetime
+    already_resumed: bool
+    requeued: list[HeldJob]
+    cycle_run_id: str | None
+
+
+def _today(client: ClientContext) -> date:
+    return datetime.now(store_zone(client.config.timezone)).date()
+
+
+def _held_line(run: PlayRun, rec: dict[str, Any]) -> str:
+    return (f"held: play run paused by {rec['who']} on {rec['on']}: {rec['why']} "
+            f"(chimera play resume {run.id} --reason R)")
+
+
+def _steps(session: Session, run: PlayRun, ids: list[int] | None = None) -> list[Job]:
+    """The run's planning and execution jobs (evidence jobs are never held), in order."""
+    query = select(Job).where(Job.play_run_id == run.id)
+    if ids is not None:
+        query = query.where(col(Job.id).in_(ids or [-1]))
+    jobs = session.exec(query.order_by(col(Job.id))).all()
+    return [j for j in jobs if j.type == "PLAN_JOB_QUEUE_FOR_PLAY" or j.type.startswith("EXECUTE_PLAY_")]
+
+
+def _held_job(job: Job) -> HeldJob:
+    assert job.id is not None
+    return HeldJob(id=job.id, type=job.type, step=job.step, bot=job.bot, action=job.action, status=job.status)
+
+
+def pause(play_run_id: str, who: str, why: str | None) -> PauseOutcome:
+    """Pause play run ``play_run_id`` under the client's play-run lock (see the module docstring)."""
+    reason = required_reason(why, "paused")
+    client = client_of_run(play_run_id)
+    with play_runs_lock(client), session_scope() as session:
+        run = session.get(PlayRun, play_run_id)
+        assert run is not None  # client_of_run found it; runs are never deleted
+        return pause_play_run(session, client, run, who, reason)
+
+
+def pause_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> PauseOutcome:
+    """Hold the run's queued steps, record who, why and the day, mark it ``paused``. A run already
+    paused changes nothing and returns what its pause recorded."""
+    current = pause_in_force(run) if run.status != "reverted" else None  # a revert ended any pause
+    if current is None:
+        _check_pausable(run)
+        current = _record_pause(session, client, run, who, why)
+        already = False
+    else:
+        already = True
+    held = _steps(session, run, [int(i) for i in current.get("held_jobs") or []])
+    running = [j for j in _steps(session, run) if j.status == "running"]
+    return PauseOutcome(
+        client=client.name, play_run_id=run.id, play=run.play_id, status=run.status, was=str(current["was"]),
+        on=date.fromisoformat(current["on"]), who=current["who"], why=current["why"],
+        at=datetime.fromisoformat(current["at"]), already_paused=already, held=[_held_job(j) for j in held],
+        running=[_held_job(j) for j in running], kept=len(applied_changes(session, run)), cycle_run_id=run.run_id)
+
+
+def _check_pausable(run: PlayRun) -> None:
+    """Only a run a person approved can be paused; what to do instead for the others."""
+    if run.status in PAUSABLE:
+        return
+    instead = {
+        "suggested": f": it awaits a decision, reject it instead (chimera reject {run.id} --reason R)",
+        "reverted": ": its changes were undone and nothing of it is left to run (chimera play resume "
+                    f"{run.id} --reason R lets it be suggested again before its hold ends)",
+    }.get(run.status, ": nothing of it is under way")
+    raise DecisionError(f"play run {run.id} ({run.play_id}) is {run.status}, not approved, executing or executed; "
+                        f"only a play a person approved can be paused{instead}")
+
+
+def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> dict[str, Any]:
+    rec: dict[str, Any] = {"on": _today(client).isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
+                           "was": run.status}
+    queued = [j for j in _steps(session, run) if j.status == "queued"]
+    for job in queued:
+        job.status, job.error, job.updated_at = "cancelled", _held_line(run, rec), utcnow()
+        session.add(job)
+    rec["held_jobs"] = [j.id for j in queued]
+    rationale = dict(run.rationale or {})
+    if PAUSE in rationale:  # paused and resumed before: keep that pair, newest last
+        earlier = {k: rationale.pop(k) for k in (PAUSE, RESUME) if k in rationale}
+        rationale[HISTORY] = [*rationale.get(HISTORY, []), earlier]
+    run.rationale = {**rationale, PAUSE: rec}
+    run.status = PAUSED
+    session.add(run)
+    session.flush()
+    return rec
+
+
+def resume(play_run_id: str, who: str, why: str | None) -> ResumeOutcome:
+    """Resume play run ``play_run_id``: re-queue what its pause held, or lift a revert's hold early.
+    The caller drives the run's cycle to run what was re-queued (the CLI does, as approve does)."""
+    reason = required_reason(why, "resumed")
+    client = client_of_run(play_run_id)
+    with play_runs_lock(client), session_scope() as session:
+        run = session.get(PlayRun, play_run_id)
+        assert run is not None
+        return resume_play_run(session, client, run, who, reason)
+
+
+def resume_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> ResumeOutcome:
+    """Lift the pause (or the revert's hold) once; a second resume changes nothing and returns the
+    first resume's record with the held steps still queued (so a crashed run can be driven again)."""
+    rec = revert_resumed(run) if run.status == "reverted" else record(run, RESUME)
+    already = rec is not None
+    if not already:
+        rec = _record_resume(session, client, run, who, why)
+    assert rec is not None
+    pause_rec = record(run, PAUSE) if rec["of"] == PAUSE else None
+    held = _steps(session, run, [int(i) for i in (pause_rec or {}).get("held_jobs") or []])
+    return ResumeOutcome(
+        client=client.name, play_run_id=run.id, play=run.play_id, status=run.status, of=rec["of"],
+        on=date.fromisoformat(rec["on"]), who=rec["who"], why=rec["why"], at=datetime.fromisoformat(rec["at"]),
+        already_resumed=already, requeued=[_held_job(j) for j in held if j.status in ("queued", "running")],
+        cycle_run_id=run.run_id)
+
+
+def _record_resume(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> dict[str, Any]:
+    """Who, why and the day of the resume; the held steps back in the queue, the status as before."""
+    if run.status == "reverted" and revert_resumed(run) is None:
+        of = REVERT
+    elif pause_in_force(run) is not None:
+        of = PAUSE
+    else:
+        raise DecisionError(f"play run {run.id} ({run.play_id}) is {run.status} and not paused or reverted: "
+                            "nothing to resume (chimera play pause ID --reason R stops a play)")
+    rec: dict[str, Any] = {"on": _today(client).isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
+                           "of": of}
+    if of == PAUSE:
+        pause_rec = record(run, PAUSE) or {}
+        for job in _steps(session, run, [int(i) for i in pause_rec.get("held_jobs") or []]):
+            if job.status == "cancelled":
+                job.status, job.error, job.updated_at = "queued", "", utcnow()
+                session.add(job)
+        if run.status == PAUSED:
+            run.status = str(pause_rec.get("was") or "executing")
+    run.rationale = {**(run.rationale or {}), RESUME if of == PAUSE else REVERT_RESUME: rec}
+    session.add(run)
+    session.flush()
+    return rec
+
+
+def refreshed(outcome: ResumeOutcome) -> ResumeOutcome:
+    """The outcome with the run's and the re-queued steps' statuses as they are now (after the CLI
+    drove the cycle that runs them)."""
+    with session_scope() as session:
+        run = session.get(PlayRun, outcome.play_run_id)
+        jobs = {j.id: j.status for j in session.exec(select(Job).where(
+            col(Job.id).in_([j.id for j in outcome.requeued] or [-1])))}
+        status = run.status if run is not None else outcome.status
+    return outcome.model_copy(update={"status": status, "requeued": [
+        j.model_copy(update={"status": jobs.get(j.id, j.status)}) for j in outcome.requeued]})
