@@ -28,7 +28,7 @@ from chimera.ingest.detect import (
     Header,
     resolve_columns,
 )
-from chimera.ingest.frame import Check, LineFinder, bad_cells, read_columns, reject_required, rejections
+from chimera.ingest.frame import Check, LineFinder, bad_cells, read_columns, reject_required, rejections, shape_check
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
@@ -140,6 +140,7 @@ def aggregate_analytics(
         df = df.with_columns(pl.when(noisy).then(rounded).otherwise(pl.col("_revenue")).alias("_revenue"))
     fmt = money_format(df, ["_revenue"])
     checks = [
+        shape_check(),
         *reject_required(["date"]),
         Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date"), day_first).is_null(),
               "not a date like 20260405 or 2026-04-05"),

@@ -25,6 +25,7 @@ from chimera.ingest.frame import (
     read_columns,
     reject_required,
     rejections,
+    shape_check,
     with_missing,
 )
 from chimera.ingest.future import future_check
@@ -191,6 +192,7 @@ def aggregate_fiverr(
                "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or ""}
     fmt = money_format(df, ["_amount", "response_hours"])
     checks = [
+        shape_check(),
         *reject_required(["date", "amount", "status"]),
         *_date_checks(mapping),
         Check("amount", is_bad_money(pl.col("_amount"), fmt), "not a number (expected e.g. 12.34)"),

@@ -2,6 +2,14 @@
 
 All columns are read as strings (no type inference can silently turn `'05428` or `N/A` into
 something else); validation is vectorized, one boolean mask per check.
+
+A record whose field count is not the header's (an unquoted comma shifts every later column; an
+unquoted line break splits a record; a download cut mid-row) is never read as if it were whole:
+given its ``Shapes`` (``lines.record_shapes``), ``scan_columns`` marks it in ``SHAPE`` and
+``shape_check`` rejects it (its whole order). Without them (a large export's fast path) only a
+file whose last line has no newline is checked, and a cut row is a clear IngestError naming its
+line; the reader is strict, but polars only refuses a row with too many fields when the header's
+last column is read, so a misshapen row elsewhere is read as written (shifted or short).
 """
 
 from __future__ import annotations
@@ -17,10 +25,15 @@ import polars as pl
 
 from chimera.errors import IngestError
 from chimera.ingest.detect import Header, clean_names, read_header
+from chimera.ingest.lines import Shapes, physical_lines, record_shapes
 from chimera.ingest.models import DayMetrics, Rejection
 from chimera.ingest.parsing import units_to_decimal
 
 ROW = "_row"
+SHAPE = "_shape"  # why a row's field count differs from the header's; null on every other row
+SHAPE_COLUMN = "(whole row)"  # what a rejection names as the column of such a row
+CUT = "file ends inside this row (truncated download?)"
+SEPARATOR_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 CENT = Decimal("0.01")
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 LineFinder = Callable[[list[int]], dict[int, int]]
@@ -28,32 +41,113 @@ LineFinder = Callable[[list[int]], dict[int, int]]
 
 @dataclass(frozen=True)
 class Check:
-    """A bad-cell rule: rows where ``mask`` is true are rejected with ``reason`` for ``column``."""
+    """A bad-cell rule: rows where ``mask`` is true are rejected with ``reason`` for ``column``
+    (``reason`` and the ``value`` shown may be expressions, per row)."""
 
     column: str
     mask: pl.Expr
-    reason: str
+    reason: str | pl.Expr
+    value: pl.Expr | None = None
+
+
+def file_shapes(path: Path, header: Header) -> Shapes:
+    """The rows whose field count is not the header's (one numpy pass on a well-formed file)."""
+    return record_shapes(path, len(header.columns), header.separator, header.skip_lines, header.encoding)
 
 
 def scan_columns(
-    path: Path, header: Header, columns: dict[str, str], *, drop_empty: bool = True
+    path: Path, header: Header, columns: dict[str, str], *, drop_empty: bool = True, shapes: Shapes | None = None
 ) -> pl.LazyFrame:
     """A lazy scan of only the needed columns as strings, renamed to canonical names, with a
-    0-based row index; fully empty rows are dropped (they are not records). ``drop_empty=False``
-    leaves that to the caller: filtering a million rows in the scan copies every column (~0.3 s
-    CPU), where a caller that flags bad rows anyway finds the empty ones among them."""
+    0-based row index and ``SHAPE``; fully empty rows are dropped (they are not records).
+    ``drop_empty=False`` leaves that to the caller: filtering a million rows in the scan copies
+    every column (~0.3 s CPU), where a caller that flags bad rows anyway finds the empty ones among them.
+    ``shapes``: the file's ``file_shapes``, for a caller that rejects ``shape_check``'s rows; without
+    them a misshapen row is an IngestError (see the module's docstring)."""
+    if shapes is None:
+        shapes = _cut_shapes(path, header)
+        if shapes.fields:
+            raise IngestError(shape_error(path, header, shapes))
+    tail = shapes.open_tail is not None
     lf = pl.scan_csv(
         _utf8(path, header), infer_schema=False, separator=header.separator, skip_lines=header.skip_lines,
         row_index_name=ROW,
-        encoding="utf8-lossy", truncate_ragged_lines=True, quote_char='"',
+        encoding="utf8-lossy", truncate_ragged_lines=shapes.too_many, quote_char='"',
+        n_rows=shapes.records - 1 if tail else None,  # the record cut inside its quotes is added below
         glob=False,  # a file named `orders [copy].csv` is that file, not a pattern matching none
         null_values=[""],  # a quoted empty field ("", as tools quoting every field write it) is empty too
         with_column_names=clean_names,  # the names read_header resolved (` Created at ` is `Created at`)
     )
-    lf = lf.select(ROW, *(pl.col(col).alias(key) for key, col in columns.items()))
+    lf = lf.select(ROW, *(pl.col(col).alias(key) for key, col in columns.items()), _shape_expr(shapes, header))
+    if tail:
+        lf = pl.concat([lf, _tail_frame(shapes, header, columns)], how="vertical")
     if not drop_empty:
         return lf
-    return lf.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
+    return lf.filter(pl.any_horizontal(*(pl.col(c).is_not_null() for c in columns), pl.col(SHAPE).is_not_null()))
+
+
+def _cut_shapes(path: Path, header: Header) -> Shapes:
+    """Without the full count (a large export's fast path): only a file whose last line has no
+    newline is checked (a download cut mid-row)."""
+    with path.open("rb") as fh:
+        fh.seek(max(path.stat().st_size - 2, 0))
+        end = fh.read()
+    terminated = end.endswith(b"\n") or (header.encoding == "utf-16" and end in (b"\n\x00", b"\x00\n"))
+    return Shapes(len(header.columns)) if terminated else file_shapes(path, header)
+
+
+def shape_reason(fields: int, width: int, cut: bool, separator: str) -> str:
+    """Why a record with ``fields`` fields under a header of ``width`` is rejected."""
+    counts = f"{fields} fields, header has {width}"
+    if cut:
+        return f"{CUT}: {counts}"
+    if fields > width:
+        return (f"{counts}: a value holds an unquoted {SEPARATOR_NAMES.get(separator, 'separator')}? "
+                "(the columns after it shift; quote the value)")
+    return f"{counts}: a value holds an unquoted line break, or the row lost cells? (its columns are missing or shift)"
+
+
+def _reasons(shapes: Shapes, header: Header) -> dict[int, str]:
+    return {row: shape_reason(n, shapes.width, row == shapes.cut, header.separator) for row, n in shapes.fields.items()}
+
+
+def _shape_expr(shapes: Shapes, header: Header) -> pl.Expr:
+    if not shapes.fields:
+        return pl.lit(None, pl.String).alias(SHAPE)
+    reasons = _reasons(shapes, header)
+    return pl.col(ROW).replace_strict(list(reasons), list(reasons.values()), default=None,
+                                      return_dtype=pl.String).alias(SHAPE)
+
+
+def _tail_frame(shapes: Shapes, header: Header, columns: dict[str, str]) -> pl.LazyFrame:
+    """The record the file ends inside quotes of, as the csv module reads it (polars cannot)."""
+    fields = shapes.open_tail or []
+    names = header.columns
+    row = shapes.records - 1
+
+    def value(col: str) -> str | None:
+        at = names.index(col)
+        return (fields[at] or None) if at < len(fields) else None
+
+    data = {ROW: pl.Series([row], dtype=pl.get_index_type()),
+            **{key: pl.Series([value(col)], dtype=pl.String) for key, col in columns.items()},
+            SHAPE: pl.Series([_reasons(shapes, header)[row]], dtype=pl.String)}
+    return pl.LazyFrame(data)
+
+
+def shape_check() -> Check:
+    """Rejects a row whose field count is not the header's (its values cannot be trusted), showing
+    how many fields it has."""
+    return Check(SHAPE, pl.col(SHAPE).is_not_null(), pl.col(SHAPE), pl.col(SHAPE).str.extract(r"(\d+ fields)", 1))
+
+
+def shape_error(path: Path, header: Header, shapes: Shapes, shown: int = 5) -> str:
+    """`file: line N: why` for the first misshapen rows (where a reader cannot leave them out)."""
+    reasons = _reasons(shapes, header)
+    first = sorted(reasons)[:shown]
+    lines = physical_lines(path, first, header.skip_lines)
+    more = f" (and {len(reasons) - shown} more rows)" if len(reasons) > shown else ""
+    return f"{path}: " + "; ".join(f"line {lines.get(r, 0)}: {reasons[r]}" for r in first) + more
 
 
 def _utf8(path: Path, header: Header) -> Path | io.BytesIO:
@@ -70,7 +164,11 @@ def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
     try:
         return lf.collect(engine="streaming")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
-        where = quote_problem(Path(path)) if str(path) and Path(path).is_file() else None
+        readable = bool(str(path)) and Path(path).is_file()
+        if readable and "more fields than" in str(exc):  # a row polars would not read: say which and why
+            header = read_header(Path(path))
+            raise IngestError(shape_error(Path(path), header, file_shapes(Path(path), header))) from None
+        where = quote_problem(Path(path)) if readable else None
         if where is not None:
             raise IngestError(f"{path}: {where}; quote the whole field and double its quotes") from None
         raise IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
@@ -137,10 +235,12 @@ def _field_end(text: str, i: int, sep: str) -> int:
 
 
 def read_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.DataFrame:
-    """The needed columns of a (small) export, eagerly, with padded values trimmed; a row left
+    """The needed columns of a (small) export, eagerly, with padded values trimmed, and ``SHAPE``
+    (each record's field count is checked: the caller rejects ``shape_check``'s rows); a row left
     with no value at all (only spaces: a spreadsheet's blank row) is no record."""
-    df = strip_padded(collect(scan_columns(path, header, columns), path), list(columns))
-    return df.filter(pl.any_horizontal(pl.col(c).is_not_null() for c in columns))
+    lf = scan_columns(path, header, columns, shapes=file_shapes(path, header))
+    df = strip_padded(collect(lf, path), list(columns))
+    return df.filter(pl.any_horizontal(*(pl.col(c).is_not_null() for c in columns), pl.col(SHAPE).is_not_null()))
 
 
 def strip_padded(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -173,14 +273,17 @@ def bad_cells(
             pl.col(ROW),
             pl.col(key or ROW).alias("_key"),
             shown.fill_null("").alias("order"),
-            pl.lit(headers.get(c.column, c.column)).alias("column"),
-            pl.col(c.column).fill_null("").alias("value"),
-            pl.lit(c.reason).alias("reason"),
+            pl.lit(headers.get(c.column, SHAPE_COLUMN if c.column == SHAPE else c.column)).alias("column"),
+            (pl.col(c.column) if c.value is None else c.value).fill_null("").alias("value"),
+            (c.reason if isinstance(c.reason, pl.Expr) else pl.lit(c.reason)).alias("reason"),
         )
         for df, checks in parts
         for c in checks
     ]
     errors = pl.concat(pl.collect_all(frames)).sort(ROW, maintain_order=True)
+    misshapen = errors.filter(pl.col("column") == SHAPE_COLUMN)[ROW].implode()
+    if misshapen.list.len().item():  # a misshapen row's cells are shifted or missing: its other errors mislead
+        errors = errors.filter(~pl.col(ROW).is_in(misshapen) | (pl.col("column") == SHAPE_COLUMN))
     subset = ["_key" if key else "order", "column", "value"]
     return errors.unique(subset=subset, keep="first", maintain_order=True).drop("_key")
 

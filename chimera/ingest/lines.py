@@ -11,11 +11,25 @@ positions are listed only in a chunk holding a wanted record. A chunk that is mo
 takes the direct scan (every newline's quote parity).
 (Counting records per chunk while hashing, ahead of knowing any bad row, was measured: it costs a
 clean file ~0.3 s CPU beside the polars parse and gains nothing when rows are bad.)
+
+A UTF-16 file (Excel's "Unicode Text") is scanned as its UTF-8 transcoding: its code units hold
+`"` and newline bytes inside other characters (`™` is 0x22 0x21), so its raw bytes mislead.
+
+``record_shapes`` finds the records whose number of fields differs from the header's (an unquoted
+comma shifts every later column; an unquoted line break splits a record; a download cut mid-row
+ends the file inside one). It only runs when polars reported a ragged line or the cheap whole-file
+tally (``shape_tally``: fields outside quotes against records) does not add up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import codecs
+import csv
+import io
+import mmap
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,12 +72,11 @@ def physical_lines(path: Path, rows: list[int], skip_lines: int = 0) -> dict[int
     pending = iter(wanted)
     target: int | None = next(pending)
     scratch = np.empty(min(BLOCK, CHUNK), dtype=bool)
-    with path.open("rb") as fh:
-        _skip(fh, skip_lines)
-        for arr in windows(fh, size=CHUNK):
+    with closing(FileBytes(path, skip_lines).chunks()) as chunks:
+        for _start, arr in chunks:
             if target is None:
                 break
-            n_lines, n_ends, ends_of, in_quotes_after = _scan(arr, in_quotes, scratch)
+            n_lines, n_ends, ends_of, in_quotes_after, _ = _scan(arr, in_quotes, scratch)
             if target < ends_seen + n_ends:
                 ends = ends_of()
                 while target is not None and target < ends_seen + n_ends:
@@ -75,12 +88,12 @@ def physical_lines(path: Path, rows: list[int], skip_lines: int = 0) -> dict[int
     return out
 
 
-def _tally(arr: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, int]:
-    """Positions of a chunk's quotes and its number of newlines, one cache-sized block at a time:
-    both compares read the block while it is in cache and write no chunk-sized mask (allocating
-    and faulting in a fresh 8 MB mask per compare cost more than the compares)."""
+def _tally(arr: np.ndarray, scratch: np.ndarray, sep: int | None = None) -> tuple[np.ndarray, int, int]:
+    """Positions of a chunk's quotes, its number of newlines (and of ``sep`` bytes, when given), one
+    cache-sized block at a time: the compares read the block while it is in cache and write no
+    chunk-sized mask (allocating and faulting in a fresh 8 MB mask per compare cost more than the compares)."""
     parts: list[np.ndarray] = []
-    n_lines = 0
+    n_lines = n_seps = 0
     step = len(scratch)
     for start in range(0, len(arr), step):
         block = arr[start:start + step]
@@ -91,17 +104,20 @@ def _tally(arr: np.ndarray, scratch: np.ndarray) -> tuple[np.ndarray, int]:
             parts.append(found + start)
         np.equal(block, _NL, out=mask)
         n_lines += int(np.count_nonzero(mask))
+        if sep is not None:
+            np.equal(block, sep, out=mask)
+            n_seps += int(np.count_nonzero(mask))
     quotes = np.concatenate(parts) if parts else np.empty(0, dtype=np.intp)
-    return quotes, n_lines
+    return quotes, n_lines, n_seps
 
 
 def _scan(
-    arr: np.ndarray, in_quotes: bool, scratch: np.ndarray
-) -> tuple[int, int, Callable[[], np.ndarray], bool]:
+    arr: np.ndarray, in_quotes: bool, scratch: np.ndarray, sep: int | None = None
+) -> tuple[int, int, Callable[[], np.ndarray], bool, int]:
     """Newlines in a chunk, how many end a record, a function listing the ordinals (among the
-    chunk's newlines) of those that do (called only for a chunk holding a wanted record), and
-    whether the chunk ends inside quotes."""
-    quotes, n_lines = _tally(arr, scratch)
+    chunk's newlines) of those that do (called only for a chunk holding a wanted record), whether
+    the chunk ends inside quotes, and (with ``sep``) how many separators lie outside quotes."""
+    quotes, n_lines, n_seps = _tally(arr, scratch, sep)
     after = (len(quotes) + int(in_quotes)) % 2 == 1
     bounds = np.concatenate(([-1], quotes)) if in_quotes else quotes
     opens, closes = bounds[0::2], bounds[1::2]
@@ -114,20 +130,24 @@ def _scan(
     if total > QUOTED_SHARE * len(arr):
         nl = np.flatnonzero(arr == _NL)
         ends = _direct_ends(nl, quotes, in_quotes)
-        return len(nl), len(ends), lambda: ends, after
+        seps = len(_direct_ends(np.flatnonzero(arr == sep), quotes, in_quotes)) if sep is not None else 0
+        return len(nl), len(ends), lambda: ends, after, seps
     first = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
     idx = first + np.arange(total)  # every byte inside a non-empty quoted field
-    quoted = idx[arr[idx] == _NL]
+    inside = arr[idx]
+    quoted = idx[inside == _NL]
+    seps = n_seps - int(np.count_nonzero(inside == sep)) if sep is not None else 0
 
     def ends_of() -> np.ndarray:
         nl = np.flatnonzero(arr == _NL)
         return np.delete(np.arange(len(nl)), np.searchsorted(nl, quoted))
 
-    return n_lines, n_lines - len(quoted), ends_of, after
+    return n_lines, n_lines - len(quoted), ends_of, after, seps
 
 
 def _direct_ends(nl: np.ndarray, quotes: np.ndarray, in_quotes: bool) -> np.ndarray:
-    """Every newline's parity of quotes before it: for chunks that are mostly quoted text."""
+    """Ordinals of the given positions (newlines, separators) outside quotes, from the parity of
+    the quotes before each: for chunks that are mostly quoted text."""
     before = np.searchsorted(quotes, nl) + int(in_quotes)  # quotes before each newline
     return np.flatnonzero((before & 1) == 0)
 
@@ -135,3 +155,155 @@ def _direct_ends(nl: np.ndarray, quotes: np.ndarray, in_quotes: bool) -> np.ndar
 def _skip(fh: BinaryIO, n: int) -> None:
     for _ in range(n):
         fh.readline()
+
+
+class FileBytes:
+    """A file's bytes after ``skip_lines`` lines, in chunks with their offsets: windows mapped from
+    the page cache, or, for UTF-16, its UTF-8 transcoding in memory (see the module's docstring)."""
+
+    def __init__(self, path: Path, skip_lines: int = 0) -> None:
+        self.path = path
+        with path.open("rb") as fh:
+            self.utf16 = fh.read(2) in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+            fh.seek(0)
+            _skip(fh, 0 if self.utf16 else skip_lines)
+            self.base = fh.tell()  # where the header starts (for UTF-16: in the transcoding)
+        self._data: bytes | None = None
+        if self.utf16:
+            text = path.read_bytes().decode("utf-16", errors="replace").encode("utf-8")
+            for _ in range(skip_lines):
+                self.base = text.find(b"\n", self.base) + 1 or len(text)
+            self._data = text
+
+    def chunks(self) -> Iterator[tuple[int, np.ndarray]]:
+        if self._data is not None:
+            data = np.frombuffer(self._data, dtype=np.uint8)[self.base:]
+            for start in range(0, len(data), CHUNK):
+                yield start, data[start:start + CHUNK]
+            return
+        with self.path.open("rb") as fh:
+            for start, arr in enumerate_windows(fh, self.base):
+                yield start, arr
+
+    def view(self) -> bytes | mmap.mmap:
+        """All the bytes at once (mapped, for a file), to slice at ``base`` + offset: few, scattered reads."""
+        if self._data is not None:
+            return self._data
+        with self.path.open("rb") as fh:
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if self.path.stat().st_size else b""
+
+
+def enumerate_windows(fh: BinaryIO, base: int) -> Iterator[tuple[int, np.ndarray]]:
+    """``windows`` from ``base`` with each one's offset from ``base``."""
+    pos = 0
+    for arr in windows(fh, base, CHUNK):
+        yield pos, arr
+        pos += len(arr)
+
+
+# --------------------------------------------------------------------------- record shapes
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Data records (0-based, header excluded) whose field count is not the header's ``width``."""
+
+    width: int
+    fields: dict[int, int] = field(default_factory=dict)
+    """Data row -> its number of fields, for the rows that differ (blank lines are no records)."""
+    cut: int | None = None
+    """The last data row, when the file ends inside it: a short unterminated last line, or inside quotes."""
+    open_tail: list[str] | None = None
+    """The fields of a last record the file ends inside quotes of (polars cannot read it; csv can)."""
+    records: int = 0
+    """Data records in the file (counted only when some shape differs)."""
+
+    @property
+    def too_many(self) -> bool:
+        return any(n > self.width for n in self.fields.values())
+
+
+def shape_tally(source: FileBytes, sep: str) -> tuple[int, int, bool, bool]:
+    """(separators outside quotes, records, whether the file ends inside quotes, whether its last
+    line is unterminated) in one numpy pass (~0.1 s per 450 MB): a file whose every record has the
+    header's field count has ``(width - 1) * records`` separators."""
+    scratch = np.empty(min(BLOCK, CHUNK), dtype=bool)
+    seps = ends = 0
+    in_quotes, last = False, _NL
+    for _start, arr in source.chunks():
+        _, n_ends, _, in_quotes, n_seps = _scan(arr, in_quotes, scratch, ord(sep))
+        seps, ends = seps + n_seps, ends + n_ends
+        last = int(arr[-1]) if len(arr) else last
+    unterminated = last != _NL
+    return seps, ends + int(unterminated), in_quotes, unterminated
+
+
+def record_shapes(path: Path, width: int, sep: str = ",", skip_lines: int = 0, encoding: str = "utf-8") -> Shapes:
+    """The records whose field count is not ``width`` (the header's). A quick tally first: a
+    well-formed file costs one numpy pass; the exact count runs only when the tally does not add up."""
+    source = FileBytes(path, skip_lines)
+    seps, records, open_end, unterminated = shape_tally(source, sep)
+    if not open_end and seps == (width - 1) * records:
+        return Shapes(width)
+    per_record, record_end = _field_counts(source, sep, unterminated or open_end)
+    shapes = _shapes(source, per_record, record_end, width, sep)
+    last = shapes.records - 1
+    if open_end and last >= 0:  # polars cannot read a record the file ends inside quotes of; csv can
+        fields = {**shapes.fields, last: int(per_record[-1])}
+        raw = bytes(source.view()[source.base + int(record_end[-2]) + 1:])
+        text = raw.decode("utf-8" if source.utf16 else encoding, errors="replace")
+        tail = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [])
+        if tail and "\n" in tail[-1] and tail[-1].count(sep) >= width - 1:  # it swallowed whole records:
+            return shapes  # a stray quote, not a cut (polars refuses the file; the error names the quote)
+        return Shapes(width, fields, last, tail, shapes.records)
+    if unterminated and shapes.fields.get(last, width) < width:  # a download cut mid-line
+        return Shapes(width, shapes.fields, last, None, shapes.records)
+    return shapes
+
+
+def _field_counts(source: FileBytes, sep: str, unended: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every record's field count and end offset (header first), vectorized per chunk: the
+    separators outside quotes between record-ending newlines. ``unended``: the last record has none."""
+    counts: list[np.ndarray] = []
+    bounds: list[np.ndarray] = []
+    carry, in_quotes, total = 0, False, 0
+    for start, arr in source.chunks():
+        quotes = np.flatnonzero(arr == _QUOTE)
+        seps, ends = (pos[((np.searchsorted(quotes, pos) + int(in_quotes)) & 1) == 0]
+                      for pos in (np.flatnonzero(arr == ord(sep)), np.flatnonzero(arr == _NL)))
+        before = np.searchsorted(seps, ends)
+        if len(ends):
+            per = np.diff(before, prepend=0)
+            per[0] += carry
+            counts.append(per)
+            bounds.append(ends + start)
+            carry = len(seps) - int(before[-1])
+        else:
+            carry += len(seps)
+        in_quotes = (len(quotes) + int(in_quotes)) % 2 == 1
+        total = start + len(arr)
+    if unended:
+        counts.append(np.array([carry]))
+        bounds.append(np.array([total]))
+    empty = np.empty(0, dtype=np.intp)
+    return (np.concatenate(counts) + 1 if counts else empty), (np.concatenate(bounds) if bounds else empty)
+
+
+def _shapes(source: FileBytes, per_record: np.ndarray, record_end: np.ndarray, width: int, sep: str) -> Shapes:
+    """The data rows whose count differs, except blank lines (polars reads them as empty rows, which
+    are no records)."""
+    data = source.view()
+    fields: dict[int, int] = {}
+    for record in np.flatnonzero(per_record != width).tolist():
+        if not record:
+            continue  # the header
+        text = bytes(data[source.base + int(record_end[record - 1]) + 1:source.base + int(record_end[record])])
+        if _has_value(text, sep):  # a blank line is no record
+            fields[record - 1] = int(per_record[record])
+    return Shapes(width, fields, records=max(len(per_record) - 1, 0))
+
+
+def _has_value(record: bytes, sep: str) -> bool:
+    """Whether a record holds any non-blank field (polars reads a blank line as an empty row)."""
+    text = record.decode("utf-8", errors="replace")
+    return any(f.strip() for row in csv.reader(io.StringIO(text, newline=""), delimiter=sep) for f in row)

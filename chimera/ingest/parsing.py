@@ -21,6 +21,8 @@ import polars as pl
 
 # `1234.50`, `-3`, `+0.5`; no thousands separators (Shopify, Stripe, GA4 write none).
 MONEY_DOT = r"^\s*([+-]?)(\d+)(?:\.(\d+))?\s*$"
+# `1,234.50`: a dot-decimal amount with thousands commas (Stripe's dashboard, a spreadsheet save), when told.
+MONEY_DOT_GROUPED = r"^\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$"
 # `1234,50`, `1.234,50`, `1 234,50` (European Stripe exports).
 MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. ]\d{3})+|\d+)(?:,(\d+))?\s*$"
 # `2026-04-05 21:06:21 -0400` (export) or `2026-04-05T21:06:21-04:00` (Admin API).
@@ -39,6 +41,8 @@ CURRENCY_MARK = r"(?:US|CA|AU|NZ|A|C)?\$|€|£|\b(?:USD|EUR|GBP|CAD|AUD)\b"
 MARK_CODES = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "CA$": "CAD", "C$": "CAD", "AU$": "AUD",
               "A$": "AUD", "NZ$": "NZD"}
 TOTAL_LABEL = r"(?i)^(grand\s+)?totals?:?$"
+# A whole number in thousands groups of either locale (`1,234`, `1.234`): 1234 or 1.234, as the file writes decimals.
+PLAIN_GROUPS = r"^\s*[+-]?\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+)\s*$"
 # A whole number in thousands groups, one separator throughout: `1,234`, `12.345.678`, `1 234`.
 GROUPED_COUNT = r"^\s*\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?:[\s\u00a0\u202f']\d{3})+)\s*$"
 COUNT = r"^\s*\+?\d+\s*$"
@@ -54,14 +58,15 @@ class ParseError(ValueError):
 # --------------------------------------------------------------------------- scalar parsers
 
 
-def parse_money(text: str, decimal_comma: bool = False) -> Decimal:
-    """Exact Decimal from an export's money string (dot, or comma decimals when told)."""
-    m = re.match(MONEY_COMMA if decimal_comma else MONEY_DOT, text or "")
+def parse_money(text: str, decimal_comma: bool = False, grouped: bool = False) -> Decimal:
+    """Exact Decimal from an export's money string (dot, or comma decimals when told; ``grouped``:
+    a dot-decimal file that writes thousands commas, `1,234.56`)."""
+    m = re.match(MONEY_COMMA if decimal_comma else MONEY_DOT_GROUPED if grouped else MONEY_DOT, text or "")
     if not m:
         sep = "," if decimal_comma else "."
         raise ParseError(f"not a number (expected e.g. 12{sep}34)")
     sign, whole, frac = m.groups()
-    whole = re.sub(r"[. ]", "", whole) if decimal_comma else whole
+    whole = re.sub(r"[. ]", "", whole) if decimal_comma else whole.replace(",", "")
     try:
         return Decimal(f"{sign}{whole}.{frac or '0'}")
     except InvalidOperation:  # pragma: no cover - the regex already guarantees digits
@@ -146,10 +151,11 @@ def parse_ga_date(text: str, day_first: bool = False) -> date:
 # --------------------------------------------------------------------------- vectorized forms
 
 
-def _normalized(col: pl.Expr, decimal_comma: bool) -> pl.Expr:
-    """Dot-decimal text: comma exports lose their group separators and use a dot."""
+def _normalized(col: pl.Expr, decimal_comma: bool, grouped: bool = False) -> pl.Expr:
+    """Dot-decimal text: comma exports lose their group separators and use a dot; a ``grouped``
+    dot-decimal file loses its thousands commas."""
     if not decimal_comma:
-        return col
+        return ungrouped(col) if grouped else col
     ok = col.str.contains(MONEY_COMMA)
     plain = col.str.replace_all(".", "", literal=True).str.replace_all(" ", "", literal=True)
     return pl.when(ok).then(plain.str.replace(",", ".", literal=True))
@@ -182,30 +188,35 @@ def money_scale(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
 
 @dataclass(frozen=True)
 class MoneyFormat:
-    """How one file writes money: decimal places to keep, separator, and whether to check each value
-    for exponents and extra decimals (``careful``; skipped when no value in the file needs it)."""
+    """How one file writes money: decimal places to keep, separator, whether to check each value
+    for exponents and extra decimals (``careful``; skipped when no value in the file needs it), and
+    whether a dot-decimal file writes thousands commas (``grouped``: `1,234.56`)."""
 
     scale: int = 2
     decimal_comma: bool = False
     careful: bool = True
+    grouped: bool = False
 
 
 def money_format(df: pl.DataFrame, columns: list[str], decimal_comma: bool = False) -> MoneyFormat:
-    """Scale 2 unless some value has more decimals or an exponent (one cheap regex per column)."""
+    """Scale 2 unless some value has more decimals or an exponent (one cheap regex per column);
+    a dot-decimal file with a comma in some value reads thousands commas (`1,234.56`)."""
     present = [c for c in columns if c in df.columns]
     if not present or df.height == 0:
         return MoneyFormat(2, decimal_comma, decimal_comma)
+    grouped = not decimal_comma and any(
+        df.select(pl.col(c).str.contains(",", literal=True).any().alias(c) for c in present).row(0))
     if not decimal_comma:
         odd = df.select(pl.col(c).str.contains(ODD_MONEY).any().alias(c) for c in present).row(0)
         if not any(odd):
-            return MoneyFormat(2, False, careful=False)
+            return MoneyFormat(2, False, careful=False, grouped=grouped)
     scales = df.select(money_scale(pl.col(c), decimal_comma).alias(c) for c in present).row(0)
-    return MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma, careful=True)
+    return MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma, careful=True, grouped=grouped)
 
 
 def money_decimal(col: pl.Expr, fmt: MoneyFormat) -> pl.Expr:
     """Exact polars Decimal(38, scale); null where the value is empty or not money."""
-    text = _normalized(col, fmt.decimal_comma)
+    text = _normalized(col, fmt.decimal_comma, fmt.grouped)
     value = text.cast(pl.Decimal(38, fmt.scale), strict=False)
     return pl.when(~text.str.contains("[eE]")).then(value) if fmt.careful else value
 

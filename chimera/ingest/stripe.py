@@ -22,18 +22,20 @@ from chimera.ingest.frame import (
     read_columns,
     reject_required,
     rejections,
+    shape_check,
     with_missing,
 )
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
+    PLAIN_GROUPS,
+    decimal_comma_votes,
     is_bad_money,
     money_decimal,
     money_format,
     slash_dates,
     slash_day_first,
     stripe_day,
-    writes_decimal_comma,
 )
 
 COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments"]
@@ -43,6 +45,8 @@ FAILED = ["failed", "blocked"]  # a Radar-blocked charge is a failed attempt
 COPY_CONFLICT = ("the charge is listed more than once with different values (pasted exports?): "
                  "which is current is unknown")
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
+AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma, 1.234 with a decimal comma; "
+             "no amount in the file has cents to tell which): write it with its decimals")
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 
 
@@ -52,12 +56,26 @@ def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str
     return read_columns(path, header, cols), cols
 
 
-def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
-    """(decimal_comma, day_first) for the whole file, from its money and date strings."""
+def _money_values(df: pl.DataFrame) -> pl.Series:
     present = [c for c in MONEY_COLS if c in df.columns]
-    money = pl.concat([df[c] for c in present]) if present else pl.Series([], dtype=pl.String)
-    decimal_comma = writes_decimal_comma(money)
+    return pl.concat([df[c] for c in present]) if present else pl.Series([], dtype=pl.String)
+
+
+def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
+    """(decimal_comma, day_first) for the whole file, from its money and date strings: the amounts
+    written with decimals vote (`1,234.56` for a point, `1.234,56` for a comma; a bare `1,234` is no vote)."""
+    comma, dot = decimal_comma_votes(_money_values(df))
+    decimal_comma = comma > dot
     return decimal_comma, slash_day_first(slash_dates(df["created"]), decimal_comma)  # dd/mm where commas are
+
+
+def ambiguous_checks(df: pl.DataFrame, columns: list[str]) -> list[Check]:
+    """In a file whose amounts never show decimals, one in thousands groups (`1,234`, `1.234`)
+    reads 1000 times apart in the two locales: refused, saying why, rather than guessed."""
+    present = [c for c in columns if c in df.columns]
+    if not present or sum(decimal_comma_votes(pl.concat([df[c] for c in present]))):
+        return []
+    return [Check(c, pl.col(c).str.contains(PLAIN_GROUPS).fill_null(False), AMBIGUOUS) for c in columns]
 
 
 def _settled_currency(df: pl.DataFrame) -> bool:
@@ -92,6 +110,7 @@ def aggregate_stripe(
     fmt = money_format(df, MONEY_COLS, comma)
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
     checks = [
+        shape_check(),
         *reject_required(["created", "amount", "status"]),
         Check("created", pl.col("created").is_not_null() & stripe_day(pl.col("created"), day_first).is_null(),
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
@@ -100,7 +119,8 @@ def aggregate_stripe(
     ok = status.is_in(SUCCEEDED)
     captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
     amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df) else ("amount", "refunded")
-    checks += [Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee")]  # the ones summed
+    checks += [*ambiguous_checks(df, [amount, refunded, "fee"]),
+               *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee"))]  # the ones summed
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
     day = stripe_day(pl.col("created"), day_first)

@@ -24,11 +24,20 @@ import polars as pl
 
 from chimera.errors import IngestError
 from chimera.ingest.detect import BALANCE_COLUMNS, BALANCE_REQUIRED, Header, resolve_columns
-from chimera.ingest.frame import Check, LineFinder, bad_cells, day_metrics, read_columns, reject_required, rejections
+from chimera.ingest.frame import (
+    Check,
+    LineFinder,
+    bad_cells,
+    day_metrics,
+    read_columns,
+    reject_required,
+    rejections,
+    shape_check,
+)
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import is_bad_money, money_decimal, money_format, stripe_day
-from chimera.ingest.stripe import detect_locale
+from chimera.ingest.stripe import ambiguous_checks, detect_locale
 
 COUNTS = ["stripe_succeeded_payments"]
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
@@ -63,9 +72,11 @@ def aggregate_balance(
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
     day = stripe_day(pl.col("created"), day_first)
     checks = [
+        shape_check(),
         *reject_required(["created", "gross", "category"]),
         Check("created", pl.col("created").is_not_null() & day.is_null(),
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
+        *ambiguous_checks(df, ["gross", "fee"]),
         *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in ("gross", "fee")),
     ]
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
