@@ -3,9 +3,10 @@ group, with an interval, a placebo check and the confounders that overlap its wi
 
 from chimera.evidence.models import METHOD, VERDICTS, Confounder, EffectEstimate, Judgement, PlaceboResult
 from chimera.evidence.record import evidence_report, log_evidence, log_manual_play, refresh_evidence
-from chimera.evidence.stats import estimate, judge, placebo
+from chimera.evidence.stats import estimate, judge, judge_together, placebo
 
 __all__ = [
     "METHOD", "VERDICTS", "Confounder", "EffectEstimate", "Judgement", "PlaceboResult",
-    "estimate", "evidence_report", "judge", "log_evidence", "log_manual_play", "placebo", "refresh_evidence",
+    "estimate", "evidence_report", "judge", "judge_together", "log_evidence", "log_manual_play", "placebo",
+    "refresh_evidence",
 ]

@@ -53,6 +53,15 @@ class PlaceboResult(BaseModel):
     """Share of placebo |effects| strictly smaller than the real |effect| (None without placebos)."""
     enough: bool = False
     """Whether there were enough fake dates (``min_dates``) to judge at all."""
+    z_scores: list[float] = []
+    """Each placebo effect (on the log scale) over its own day-to-day noise: near N(0, 1) when the
+    KPI's history moves only by noise, wider when it drifts, has runs or shifts."""
+    spread: float | None = None
+    """Root mean square of ``z_scores``: how many times the noise the KPI's own history moves
+    anyway (None without placebos)."""
+    dof: float | None = None
+    """Effective number of independent placebos (overlapping windows share days), the degrees of
+    freedom of ``spread``."""
 
 
 class EffectEstimate(BaseModel):
@@ -87,6 +96,12 @@ class EffectEstimate(BaseModel):
     """Ratio KPIs: the denominator summed over the before window's days with data."""
     after_denominator: float | None = None
     """Ratio KPIs: the denominator summed over the after window's days seen so far."""
+    se_log: float | None = None
+    """Standard error of log(after / before) from day-to-day noise (at least the counting noise of
+    a counted KPI): the unit the placebo dates are measured in too."""
+    weekday_balanced: bool = False
+    """A window whose length is no whole number of weeks: each weekday weighs the same in before and
+    after, or a window with one more Saturday would read as a change."""
     counted: bool = False
     """The KPI counts events (every metric a whole number): its interval was widened to at least the
     counting (Poisson / binomial) noise, which the bootstrap underestimates on small counts."""
@@ -114,3 +129,20 @@ class Judgement(BaseModel):
     verdict: Verdict
     reason: str
     """One line for people: what decided the verdict, with the numbers."""
+    p_value: float | None = None
+    """Two-sided p of this KPI alone: the larger of the noise test and the placebo test."""
+    p_adjusted: float | None = None
+    """``p_value`` corrected (Holm) over the play run's KPIs; a move is claimed only below ALPHA."""
+    family: int = 1
+    """How many KPIs of the play run the correction counted."""
+
+
+class KPITest(BaseModel):
+    """The significance of one KPI's change, before and after the correction over a play's KPIs."""
+
+    p_noise: float | None = None
+    """Two-sided p of the change against day-to-day noise (normal on the log ratio)."""
+    p_placebo: float | None = None
+    """Two-sided p against the placebo dates' spread (Student t with the placebos' ``dof``)."""
+    p_value: float | None = None
+    """max(p_noise, p_placebo): a claim needs both."""

@@ -8,6 +8,7 @@ verdicts feed the play's review record (manual §8.3) once per play run.
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -20,12 +21,13 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.db.models import Decision, EvidenceRecord, Job, MetricPoint, PlayRun, utcnow
 from chimera.errors import ClientError, ConfigError, DecisionError
-from chimera.evidence import stats
+from chimera.evidence import calibration, repeat, stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, driver_gaps, overlapping_plays, run_kpis
-from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate
+from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate, Judgement, PlaceboResult
+from chimera.kpi.evaluate import load_customers
 from chimera.kpi.fmt import fmt_stored
 from chimera.kpi.formula import parse_formula, parse_window
-from chimera.kpi.window import is_repeat
+from chimera.kpi.window import REPEAT_PRESENCE_METRIC, is_repeat
 from chimera.metrics import load_series
 
 DEFAULT_DELAY = 28
@@ -93,33 +95,83 @@ def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | N
             f"{shown(after)} over {est.after_start}..{est.after_end}")
 
 
-def _judge_kpi(
+@dataclass
+class _Measured:
+    """One KPI's numbers before its verdict: the verdict waits for the play's other KPIs (Holm)."""
+
+    spec: KPI
+    est: EffectEstimate
+    plac: PlaceboResult
+    others: list[Confounder]
+    thin: str | None
+    seen_on: date
+    exported: date | None
+    value_kind: str
+    gap_spec: KPI
+    """The KPI whose metrics are checked for gaps (repeat purchase rate: the store's orders)."""
+
+    def judge(self, p_adjusted: float | None = None, family: int = 1) -> Judgement:
+        return stats.judge(self.est, self.plac, self.others, as_of=self.seen_on, thin=self.thin,
+                           p_adjusted=p_adjusted, family=family)
+
+
+def _measure(
     session: Session, client: ClientContext, run: PlayRun, spec: KPI, series: Any, as_of: date, window: int,
-) -> dict[str, Any]:
+) -> _Measured | dict[str, Any]:
+    """The estimate, placebo dates, confounders and thin-data check of one KPI of the run (or,
+    for a KPI this method cannot read, its record saying why)."""
     assert run.executed_on is not None
     exported = newest_exported(session, client)
     seen_on = min(as_of, exported) if exported else as_of  # days not exported yet are not seen yet
-    est = stats.estimate(spec.formula, series, run.executed_on, seen_on, window_days=window)
-    plac = stats.placebo(spec.formula, series, run.executed_on, window_days=window,
-                         real_effect_pct=est.effect_pct)
+    if is_repeat(spec):
+        start = min(series.get(REPEAT_PRESENCE_METRIC) or {run.executed_on: None})
+        customers = load_customers(session, client.company_id, start, seen_on)
+        presence = {d: v for d, v in (series.get(REPEAT_PRESENCE_METRIC) or {}).items() if d <= seen_on}
+        if presence and not customers:
+            return _unjudged("inconclusive", (
+                f"not judged: {spec.id} counts customers who order twice, and no customer pseudonyms were "
+                f"ingested for this store (only daily totals): nothing to count them from"))
+        est = repeat.estimate(customers, presence, run.executed_on, seen_on, window)
+        plac = repeat.placebo(customers, presence, run.executed_on, window, est.effect_pct)
+        gap_spec, kind, label = spec.model_copy(update={"formula": REPEAT_PRESENCE_METRIC}), "repeat share", "customers"
+    else:
+        est = stats.estimate(spec.formula, series, run.executed_on, seen_on, window_days=window)
+        plac = stats.placebo(spec.formula, series, run.executed_on, window_days=window,
+                             real_effect_pct=est.effect_pct)
+        formula = parse_formula(spec.formula)
+        gap_spec, label = spec, " + ".join(formula.denominator)
+        kind = "ratio of sums" if formula.denominator else "mean per day"
     seen_end = min(est.after_end, as_of)
-    days = [est.before_start + timedelta(days=i) for i in range((seen_end - est.before_start).days + 1)]
     own = run_kpis(run, client.configs)
     others: list[Confounder] = [
         *overlapping_plays(session, run, spec, client.configs, window, as_of),
         *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, own),
     ]
-    formula = parse_formula(spec.formula)
-    thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window),
-                           " + ".join(formula.denominator))
-    judgement = stats.judge(est, plac, others, as_of=seen_on, thin=thin)
+    thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window), label)
+    return _Measured(spec, est, plac, others, thin, seen_on, exported, kind, gap_spec)
+
+
+def _judged_fields(
+    m: _Measured, judgement: Judgement, client: ClientContext, run: PlayRun, series: Any, as_of: date, window: int,
+) -> dict[str, Any]:
+    assert run.executed_on is not None
+    spec, est, plac = m.spec, m.est, m.plac
     pending = judgement.verdict == "pending"  # partial after-window: no effect, and late data is no gap
     if pending:
-        judgement.reason = _pending_reason(est, run.executed_on + timedelta(days=window), exported, as_of)
-    gaps = [*data_gaps(spec, series, days, arrived_only=pending),
-            *driver_gaps(spec, client.configs, series, days, own, arrived_only=pending)]
+        judgement.reason = _pending_reason(est, run.executed_on + timedelta(days=window), m.exported, as_of)
+    seen_end = min(est.after_end, as_of)
+    days = [est.before_start + timedelta(days=i) for i in range((seen_end - est.before_start).days + 1)]
+    own = run_kpis(run, client.configs)
+    gaps = [*data_gaps(m.gap_spec, series, days, arrived_only=pending),
+            *driver_gaps(m.gap_spec, client.configs, series, days, own, arrived_only=pending)]
     places = _PLACES.get(spec.unit, 4)
     before, after = stats.as_decimal(est.before, places), stats.as_decimal(est.after, places)
+    how = ""
+    if m.value_kind == "repeat share":
+        how = f" ({repeat.HOW.format(n=window)})"
+    elif est.weekday_balanced:
+        how = " (each weekday weighted alike: the windows are no whole number of weeks)"
+    test = calibration.test(est, plac)
     return {
         "before": before,
         "after": after,
@@ -127,9 +179,9 @@ def _judge_kpi(
         "ci_low_pct": None if est.ci_low_pct is None or pending else round(est.ci_low_pct, 2),
         "ci_high_pct": None if est.ci_high_pct is None or pending else round(est.ci_high_pct, 2),
         "verdict": judgement.verdict,
-        "confounders": [c.as_json() for c in [*gaps, *others]],
+        "confounders": [c.as_json() for c in [*gaps, *m.others]],
         "details": {
-            "reason": f"{_compared(spec, est, before, after, not formula.denominator)}"
+            "reason": f"{_compared(spec, est, before, after, m.value_kind == 'mean per day')}{how}"
                       f"{' so far' if pending else ''}: {judgement.reason}",
             "unit": spec.unit,
             "direction": spec.direction,
@@ -137,16 +189,29 @@ def _judge_kpi(
             "before_window": [str(est.before_start), str(est.before_end)],
             "after_window": [str(est.after_start), str(est.after_end)],
             "after_days_seen": est.after_days_available,
-            "value_kind": "ratio of sums" if formula.denominator else "mean per day",
+            "value_kind": m.value_kind,
+            "weekday_balanced": est.weekday_balanced,
             "bootstrap": {"draws": est.draws, "seed": est.seed, "level": 0.95},
             "placebo": {
                 "dates": [str(d) for d in plac.dates],
                 "effects_pct": [round(e, 2) for e in plac.effects_pct],
                 "share_beaten": plac.share_beaten,
                 "enough": plac.enough,
+                "spread": None if plac.spread is None else round(plac.spread, 3),
+                "dof": None if plac.dof is None else round(plac.dof, 2),
+            },
+            "test": {
+                "p_noise": _rounded(test.p_noise), "p_placebo": _rounded(test.p_placebo),
+                "p_value": _rounded(judgement.p_value), "p_adjusted": _rounded(judgement.p_adjusted),
+                "family": judgement.family, "alpha": calibration.ALPHA,
+                "correction": "Holm over the run's KPIs that reach the statistics",
             },
         },
     }
+
+
+def _rounded(p: float | None) -> float | None:
+    return None if p is None else round(p, 6)
 
 
 def newest_exported(session: Session, client: ClientContext) -> date | None:
@@ -190,21 +255,22 @@ def log_evidence(
     by_id = {k.id: k for k in client.configs.kpis.kpis}
     stored = [_upsert(session, play_run, kpi) for kpi in run_kpis(play_run, client.configs)]
     keep = not any(r.as_of is not None and r.as_of > as_of for r in stored)
+    same_day = f"reverted on {cut}, the day it ran: no day of the play to judge"
+    fields = _fields(session, client, play_run, by_id, [r.kpi for r in stored], series, as_of, window) \
+        if window > 0 else {r.kpi: _unjudged("inconclusive", same_day) for r in stored}
     rows = []
     for row in stored:
         if not keep:  # a replay: shown from a copy, the newer judgement stays what is stored
             row = EvidenceRecord.model_validate(row.model_dump())
-        same_day = f"reverted on {cut}, the day it ran: no day of the play to judge"
-        fields = _fields(session, client, play_run, by_id.get(row.kpi), row.kpi, series, as_of, window) \
-            if window > 0 else _unjudged("inconclusive", same_day)
+        mine = fields[row.kpi]
         if cut is not None:
-            fields["details"] = {**fields["details"], "reverted_on": str(cut), "planned_window_days": planned,
-                                 "reason": f"{fields['details'].get('reason', '')} (after-window cut at the revert "
-                                           f"on {cut}: {max(window, 0)} of {planned} days)"}
+            mine["details"] = {**mine["details"], "reverted_on": str(cut), "planned_window_days": planned,
+                               "reason": f"{mine['details'].get('reason', '')} (after-window cut at the revert "
+                                         f"on {cut}: {max(window, 0)} of {planned} days)"}
         recorded = (row.details or {}).get("review_recorded")
-        for name, value in fields.items():
+        for name, value in mine.items():
             setattr(row, name, value)
-        row.details = {**fields["details"], **links, **({"review_recorded": recorded} if recorded else {})}
+        row.details = {**mine["details"], **links, **({"review_recorded": recorded} if recorded else {})}
         row.as_of, row.method, row.updated_at = as_of, METHOD, utcnow()
         if keep:
             session.add(row)
@@ -225,21 +291,23 @@ def _reverted(run: PlayRun, as_of: date) -> date | None:
     return cut if cut is not None and cut <= as_of else None
 
 
-def _fields(session: Session, client: ClientContext, run: PlayRun, spec: KPI | None, kpi: str, series: Any,
-            as_of: date, window: int) -> dict[str, Any]:
-    """One KPI's judgement of the run: a KPI gone from kpis.yml or a repeat-customer KPI gets no
-    numbers; a repeat KPI waits, like the others, for its due day and for the exports to reach it."""
-    assert run.executed_on is not None
-    if spec is None:
-        return _unjudged("inconclusive", f"KPI {kpi!r} is no longer in kpis.yml")
-    if not is_repeat(spec):
-        return _judge_kpi(session, client, run, spec, series, as_of, window)
-    due = run.executed_on + timedelta(days=window)
-    exported = newest_exported(session, client)
-    waiting = as_of < due or exported is None or exported < due - timedelta(days=1)
-    return _unjudged("pending" if waiting else "inconclusive", (
-        f"{kpi} counts customers who ordered twice over a {spec.window} window, not a daily metric: "
-        f"a {window}-day before/after cannot judge it; read its KPI status on {due} and after"))
+def _fields(session: Session, client: ClientContext, run: PlayRun, by_id: dict[str, KPI], kpis: list[str],
+            series: Any, as_of: date, window: int) -> dict[str, dict[str, Any]]:
+    """Each KPI's judgement of the run, judged together (the correction over its KPIs); a KPI gone
+    from kpis.yml gets no numbers, and says so."""
+    measured: dict[str, _Measured] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for kpi in kpis:
+        spec = by_id.get(kpi)
+        got = _unjudged("inconclusive", f"KPI {kpi!r} is no longer in kpis.yml") if spec is None else \
+            _measure(session, client, run, spec, series, as_of, window)
+        if isinstance(got, _Measured):
+            measured[kpi] = got
+        else:
+            out[kpi] = got
+    for kpi, judgement in stats.judge_together({k: m.judge for k, m in measured.items()}).items():
+        out[kpi] = _judged_fields(measured[kpi], judgement, client, run, series, as_of, window)
+    return out
 
 
 def _play_outcome(rows: list[EvidenceRecord], by_id: dict[str, KPI]) -> tuple[str, str | None]:

@@ -2,28 +2,31 @@
 
 There is no control group, so the estimate alone would credit a play with any drift. Two guards:
 the bootstrap interval (resample days within each window) says whether the change is larger than
-day-to-day noise, and the placebo check (the same estimate at fake dates before the real one) says
-whether it is larger than the changes that happen anyway. Only both together justify a claim
-(DATA.md, "Judging a KPI and a play"). Pure numpy with a seeded generator: reruns give the same numbers.
+day-to-day noise, and the placebo check (the same estimate at fake dates before the real one, same
+weekday, from the KPI's own history) says whether it is larger than the changes that happen anyway.
+Only both together justify a claim (DATA.md, "Judging a KPI and a play"), held to a p-value
+corrected over the play's KPIs (``chimera.evidence.calibration``). Pure numpy with a seeded
+generator: reruns give the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
 
+from chimera.evidence import calibration
 from chimera.evidence.models import Confounder, EffectEstimate, Judgement, PlaceboResult
 from chimera.kpi.formula import Formula, Node, Series, evaluate_tree, parse_formula
 
 DRAWS = 2000
 SEED = 20260330
 MIN_PLACEBOS = 8
-MAX_PLACEBOS = 14
+MAX_PLACEBOS = 52  # a year of weekly fake dates: the more history, the surer the placebo scale
 PLACEBO_STEP_DAYS = 7
-BEAT_SHARE = 0.9
+BEAT_SHARE = 0.9  # the former rule, kept for callers; claims are now held to calibration.ALPHA
 MEANINGFUL_PCT = 20.0  # DATA.md's CRITICAL change: an interval reaching past it cannot say "no change"
 Z95 = 1.959964
 
@@ -47,19 +50,69 @@ def _eval_np(node: Node, cols: dict[str, np.ndarray]) -> np.ndarray:
 
 def _matrix(series: Series, metrics: list[str], days: Sequence[date]) -> tuple[np.ndarray, list[date]]:
     """Rows = days on which every metric is present, columns = metrics; plus the missing days."""
+    mat, missing, _present = _rows(series, metrics, days)
+    return mat, missing
+
+
+def _rows(series: Series, metrics: list[str], days: Sequence[date]) -> tuple[np.ndarray, list[date], list[date]]:
     present = [d for d in days if all(d in series.get(m, {}) for m in metrics)]
     missing = [d for d in days if d not in set(present)]
     mat = np.array([[float(series[m][d]) for m in metrics] for d in present], dtype=float)
-    return mat.reshape(len(present), len(metrics)), missing
+    return mat.reshape(len(present), len(metrics)), missing, present
 
 
-def window_value(formula: Formula, mat: np.ndarray) -> float | None:
-    """The formula on per-day means: a ratio of sums for ratio KPIs, a mean per day for levels."""
+def weekday_weights(days: Sequence[date]) -> np.ndarray | None:
+    """Weights giving each weekday present the same total (None when they already have: a whole
+    number of weeks, where the plain mean is the balanced one)."""
+    counts = np.bincount([d.weekday() for d in days], minlength=7)
+    if not len(days) or len(set(counts[counts > 0])) == 1:
+        return None
+    per_day = np.array([1.0 / counts[d.weekday()] for d in days])
+    return per_day / per_day.sum()
+
+
+def _means(mat: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    return mat.mean(axis=0) if weights is None else weights @ mat
+
+
+def window_value(formula: Formula, mat: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    """The formula on per-day means: a ratio of sums for ratio KPIs, a mean per day for levels
+    (each weekday weighted alike when ``weights`` are given)."""
     if mat.shape[0] == 0:
         return None
-    means = mat.mean(axis=0)
+    means = _means(mat, weights)
     value = float(_eval_np(formula.root, {m: means[i] for i, m in enumerate(formula.metrics)}))
     return None if np.isnan(value) else value
+
+
+def log_se(formula: Formula, mat: np.ndarray, weights: np.ndarray | None = None,
+           days: Sequence[date] = ()) -> float | None:
+    """Standard error of log(KPI) over one window from its days' spread (delta method on the
+    per-day values, days independent); None when the KPI is not positive or there is one day.
+
+    With ``days``, the spread is measured within each weekday: a whole week (or weekday-balanced
+    weights) cancels the weekly pattern out of the window's value, so it is no noise of it."""
+    n = mat.shape[0]
+    value = window_value(formula, mat, weights)
+    if n < 2 or value is None or value <= 0:
+        return None
+    means = _means(mat, weights)
+    grad = np.zeros(len(formula.metrics))
+    for j in range(len(formula.metrics)):
+        step = max(abs(means[j]), 1.0) * 1e-6
+        moved = means.copy()
+        moved[j] += step
+        up = float(_eval_np(formula.root, {m: moved[i] for i, m in enumerate(formula.metrics)}))
+        grad[j] = (np.log(up) - np.log(value)) / step if up > 0 else 0.0
+    u = (mat - means) @ grad
+    groups = np.array([d.weekday() for d in days]) if len(days) == n else np.zeros(n, dtype=int)
+    sums, counts = np.bincount(groups, u, minlength=7), np.bincount(groups, minlength=7)
+    spread = float(np.sum(u ** 2) - np.sum(sums[counts > 0] ** 2 / counts[counts > 0]))
+    dof = n - int(np.count_nonzero(counts))
+    if dof < 2:  # too few days per weekday to see the noise apart from the weekly pattern
+        spread, dof = float(np.sum((u - u.mean()) ** 2)), n - 1
+    w = np.full(n, 1.0 / n) if weights is None else weights
+    return float(np.sqrt(np.sum(w ** 2) * max(spread, 0.0) / dof))  # rounding may dip below 0
 
 
 def _effect(before: float | None, after: float | None) -> float | None:
@@ -68,11 +121,17 @@ def _effect(before: float | None, after: float | None) -> float | None:
     return (after / before - 1.0) * 100.0
 
 
-def _boot_values(formula: Formula, mat: np.ndarray, rng: np.random.Generator, draws: int) -> np.ndarray:
-    """The formula on the means of ``draws`` resamples (days with replacement) of one window."""
+def _boot_values(formula: Formula, mat: np.ndarray, rng: np.random.Generator, draws: int,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """The formula on the means of ``draws`` resamples (days with replacement) of one window
+    (each resampled day keeping its weekday weight when ``weights`` are given)."""
     n = mat.shape[0]
     idx = rng.integers(0, n, size=(draws, n))
-    means = mat[idx].mean(axis=1)  # (draws, metrics)
+    if weights is None:
+        means = mat[idx].mean(axis=1)  # (draws, metrics)
+    else:
+        w = weights[idx]
+        means = np.einsum("dn,dnm->dm", w, mat[idx]) / w.sum(axis=1, keepdims=True)
     return _eval_np(formula.root, {m: means[:, i] for i, m in enumerate(formula.metrics)})
 
 
@@ -99,10 +158,41 @@ def _count_interval(f: Formula, mat_b: np.ndarray, mat_a: np.ndarray) -> tuple[f
     events = [max(_sum(num, m, f.metrics), 0.0) + 0.5 for m in (mat_b, mat_a)]  # type: ignore[arg-type]
     exposure = [max(_sum(f.root.right, m, f.metrics), 1e-9) if f.root.op == "/" else float(m.shape[0])  # type: ignore[arg-type]
                 for m in (mat_b, mat_a)]
-    rates = [e / x for e, x in zip(events, exposure, strict=True)]
-    var = sum((1.0 - r if f.root.op == "/" and r < 1 else 1.0) / e for r, e in zip(rates, events, strict=True))
-    centre, half = float(np.log(rates[1] / rates[0])), Z95 * float(np.sqrt(var))
+    return log_ratio_interval(events, exposure, share=f.root.op == "/")
+
+
+def count_var(events: float, exposure: float, share: bool) -> float:
+    """Variance of log(events / exposure) from counting noise: Poisson, or binomial for a share."""
+    rate = events / exposure
+    return (1.0 - rate if share and rate < 1 else 1.0) / events
+
+
+def log_ratio_interval(events: Sequence[float], exposure: Sequence[float], share: bool) -> tuple[float, float]:
+    """95 % interval of after/before - 1 in percent from counting noise, (before, after) counts."""
+    centre = float(np.log((events[1] / exposure[1]) / (events[0] / exposure[0])))
+    half = Z95 * float(np.sqrt(sum(count_var(e, x, share) for e, x in zip(events, exposure, strict=True))))
     return (float(np.expm1(centre - half)) * 100.0, float(np.expm1(centre + half)) * 100.0)
+
+
+def _count_se(f: Formula, mat: np.ndarray) -> float:
+    """Counting-noise standard error of log(KPI) over one window (the floor of a counted KPI)."""
+    num = f.root.left if f.root.op == "/" else f.root
+    events = max(_sum(num, mat, f.metrics), 0.0) + 0.5  # type: ignore[arg-type]
+    exposure = max(_sum(f.root.right, mat, f.metrics), 1e-9) if f.root.op == "/" else float(mat.shape[0])  # type: ignore[arg-type]
+    return float(np.sqrt(count_var(events, exposure, f.root.op == "/")))
+
+
+def effect_se(f: Formula, mat_b: np.ndarray, mat_a: np.ndarray, counted: bool,
+              weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
+              days: tuple[Sequence[date], Sequence[date]] = ((), ())) -> float | None:
+    """Standard error of log(after / before): the days' spread, at least the counting noise."""
+    parts = []
+    for mat, w, on in zip((mat_b, mat_a), weights, days, strict=True):
+        se = log_se(f, mat, w, on)
+        if se is None:
+            return None
+        parts.append(max(se, _count_se(f, mat)) if counted else se)
+    return float(np.hypot(*parts))
 
 
 def estimate(
@@ -113,23 +203,26 @@ def estimate(
     window_days: int = 28,
     draws: int = DRAWS,
     seed: int = SEED,
+    weekday_balanced: bool = True,
 ) -> EffectEstimate:
     """Effect of a play executed on ``executed_on`` on the KPI ``formula``, seen on ``as_of``.
 
     Days after ``as_of`` are ignored (a replay sees only what was known then). The interval is a
     percentile bootstrap: days are resampled with replacement within each window and the KPI
-    recomputed from the resampled sums.
+    recomputed from the resampled sums. A window that is no whole number of weeks weighs each
+    weekday alike (``weekday_balanced``), so the weekly pattern does not read as an effect.
     """
     f = parse_formula(formula) if isinstance(formula, str) else formula
     before_days, after_days = windows(executed_on, window_days)
     seen_after = [d for d in after_days if d <= as_of]
-    mat_b, miss_b = _matrix(series, f.metrics, [d for d in before_days if d <= as_of])
-    mat_a, miss_a = _matrix(series, f.metrics, seen_after)
+    mat_b, miss_b, days_b = _rows(series, f.metrics, [d for d in before_days if d <= as_of])
+    mat_a, miss_a, days_a = _rows(series, f.metrics, seen_after)
+    w_b, w_a = (weekday_weights(days_b), weekday_weights(days_a)) if weekday_balanced else (None, None)
     miss_b = sorted(set(miss_b) | {d for d in before_days if d > as_of})
     seen = [d for d in before_days if d <= as_of] + seen_after
     holes = {m: sum(d not in series.get(m, {}) for d in seen) for m in f.metrics}
     starts = [min(series[m]) for m in f.metrics if series.get(m)]
-    before, after = window_value(f, mat_b), window_value(f, mat_a)
+    before, after = window_value(f, mat_b, w_b), window_value(f, mat_a, w_a)
     est = EffectEstimate(
         executed_on=executed_on, window_days=window_days,
         before_start=before_days[0], before_end=before_days[-1],
@@ -137,6 +230,7 @@ def estimate(
         before=before, after=after, effect_pct=_shown(_effect(before, after)),
         missing_before=miss_b, missing_after=miss_a, after_days_available=len(seen_after),
         counted=_counted(mat_b, mat_a), draws=draws, seed=seed,
+        weekday_balanced=w_b is not None or w_a is not None,
         gap_metrics=[m for m, n in holes.items() if n], absent_metrics=[m for m, n in holes.items() if n == len(seen)],
         first_data_day=max(starts) if len(starts) == len(f.metrics) else None,
     )
@@ -145,9 +239,10 @@ def estimate(
         est.after_denominator = _sum(f.root.right, mat_a, f.metrics)  # type: ignore[arg-type]
     if est.effect_pct is None or mat_b.shape[0] < 2 or mat_a.shape[0] < 2 or draws <= 0:
         return est
+    est.se_log = effect_se(f, mat_b, mat_a, est.counted, (w_b, w_a), (days_b, days_a))
     rng = np.random.default_rng(seed)
-    vb = _boot_values(f, mat_b, rng, draws)
-    va = _boot_values(f, mat_a, rng, draws)
+    vb = _boot_values(f, mat_b, rng, draws, w_b)
+    va = _boot_values(f, mat_a, rng, draws, w_a)
     with np.errstate(divide="ignore", invalid="ignore"):
         eff = np.where(vb > 0, (va / np.where(vb > 0, vb, 1) - 1.0) * 100.0, np.nan)
     eff = eff[~np.isnan(eff)]
@@ -175,32 +270,65 @@ def placebo(
     step_days: int = PLACEBO_STEP_DAYS,
     max_dates: int = MAX_PLACEBOS,
     min_dates: int = MIN_PLACEBOS,
+    weekday_balanced: bool = True,
 ) -> PlaceboResult:
-    """The same point estimate at fake dates ``executed_on - window - k * step`` (k = 0, 1, ...).
+    """The same estimate at fake dates ``executed_on - window - k * step`` (k = 0, 1, ...): a step
+    of whole weeks keeps the windows' weekday mix the real one's.
 
     A fake date counts only if both its windows end before the real date and have no missing day,
     so the placebo never sees the play itself nor a data gap.
     """
     f = parse_formula(formula) if isinstance(formula, str) else formula
+
+    def measure(fake: date) -> tuple[float, float | None] | None:
+        before_days, after_days = windows(fake, window_days)
+        mat_b, miss_b, days_b = _rows(series, f.metrics, before_days)
+        mat_a, miss_a, days_a = _rows(series, f.metrics, after_days)
+        w_b, w_a = (weekday_weights(days_b), weekday_weights(days_a)) if weekday_balanced else (None, None)
+        eff = _effect(window_value(f, mat_b, w_b), window_value(f, mat_a, w_a))
+        if miss_b or miss_a or eff is None:
+            return None
+        return eff, effect_se(f, mat_b, mat_a, _counted(mat_b, mat_a), (w_b, w_a), (days_b, days_a))
+
+    known = [d for m in f.metrics for d in series.get(m, {})]
+    return placebo_of(measure, executed_on, window_days, min(known) if known else executed_on,
+                      real_effect_pct, step_days, max_dates, min_dates)
+
+
+def placebo_of(
+    measure: Callable[[date], tuple[float, float | None] | None],
+    executed_on: date,
+    window_days: int,
+    first: date,
+    real_effect_pct: float | None = None,
+    step_days: int = PLACEBO_STEP_DAYS,
+    max_dates: int = MAX_PLACEBOS,
+    min_dates: int = MIN_PLACEBOS,
+) -> PlaceboResult:
+    """Placebo dates for any KPI: ``measure(fake)`` gives (effect %, se of its log) or None when
+    a window misses a day. The spread of the placebos' z-scores is the scale the real change is
+    tested against (``calibration.test``), with the placebos' effective degrees of freedom."""
     dates: list[date] = []
     effects: list[float] = []
-    known = [d for m in f.metrics for d in series.get(m, {})]
-    first = min(known) if known else executed_on
+    zs: list[float] = []
     k = 0
     while len(dates) < max_dates:
         fake = executed_on - timedelta(days=window_days + k * step_days)
         k += 1
         if fake - timedelta(days=window_days) < first:
             break
-        before_days, after_days = windows(fake, window_days)
-        mat_b, miss_b = _matrix(series, f.metrics, before_days)
-        mat_a, miss_a = _matrix(series, f.metrics, after_days)
-        eff = _effect(window_value(f, mat_b), window_value(f, mat_a))
-        if miss_b or miss_a or eff is None:
+        got = measure(fake)
+        if got is None:
             continue
         dates.append(fake)
-        effects.append(eff)
-    result = PlaceboResult(dates=dates, effects_pct=effects, enough=len(dates) >= min_dates)
+        effects.append(got[0])
+        if got[1] and got[0] > -100:
+            zs.append(float(np.log1p(got[0] / 100.0)) / got[1])
+    result = PlaceboResult(dates=dates, effects_pct=effects, enough=len(dates) >= min_dates,
+                           z_scores=[round(z, 3) for z in zs])
+    if zs:
+        result.spread = float(np.sqrt(np.mean(np.square(zs))))
+        result.dof = calibration.placebo_dof(dates, window_days)
     if real_effect_pct is not None and effects:
         beaten = sum(1 for e in effects if abs(e) < abs(real_effect_pct))
         result.share_beaten = beaten / len(effects)
@@ -249,13 +377,17 @@ def judge(
     plac: PlaceboResult,
     confounders: Sequence[Confounder] = (),
     as_of: date | None = None,
-    beat_share: float = BEAT_SHARE,
     thin: str | None = None,
+    p_adjusted: float | None = None,
+    family: int = 1,
+    alpha: float = calibration.ALPHA,
 ) -> Judgement:
     """The verdict, in order: pending, inconclusive (gaps, ``thin`` data), confounded, then the
-    statistics: a move is claimed only if the interval excludes 0 AND the effect beats at least
-    ``beat_share`` of the placebo dates; "no detectable change" only if the interval also rules out
-    a change of ``MEANINGFUL_PCT`` (else a tiny store would be told nothing changed)."""
+    statistics: a move is claimed only if the interval excludes 0 AND the change is significant
+    against both day-to-day noise and the placebo dates' spread (``calibration.test``), at
+    ``alpha`` after the correction over the play's ``family`` KPIs (``p_adjusted``, Holm; a lone
+    KPI is its own family); "no detectable change" only if the interval also rules out a change of
+    ``MEANINGFUL_PCT`` (else a tiny store would be told nothing changed)."""
     delay_over = as_of is None or as_of >= est.executed_on + timedelta(days=est.window_days)
     if not delay_over or not est.after_complete:
         return Judgement(verdict="pending", reason=(
@@ -270,24 +402,50 @@ def judge(
     if confounders:
         kinds = ", ".join(sorted({f"{c.kind} {c.what}" for c in confounders}))
         return Judgement(verdict="confounded", reason=f"effect {est.effect_pct:+.1f} % overlaps {kinds}")
+    test = calibration.test(est, plac)
+    p = test.p_value
+    adjusted = p if p_adjusted is None or p is None else max(p, p_adjusted)
+    stats_of = {"p_value": p, "p_adjusted": adjusted, "family": family}
     ci = f"95 % interval {est.ci_low_pct:+.1f}..{est.ci_high_pct:+.1f} %"
     if not est.interval_excludes_zero:
         if est.ci_low_pct < -MEANINGFUL_PCT or est.ci_high_pct > MEANINGFUL_PCT:  # type: ignore[operator]
-            return Judgement(verdict="inconclusive", reason=(
+            return Judgement(verdict="inconclusive", **stats_of, reason=(
                 f"effect {est.effect_pct:+.1f} %, {ci} is too wide to rule out a change of "
                 f"{MEANINGFUL_PCT:.0f} %: too little data to tell"))
-        return Judgement(verdict="no_detectable_change",
+        return Judgement(verdict="no_detectable_change", **stats_of,
                          reason=f"effect {est.effect_pct:+.1f} %, {ci} includes 0")
-    if not plac.enough or plac.share_beaten is None:
-        return Judgement(verdict="inconclusive", reason=(
+    if not plac.enough or p is None or adjusted is None:
+        return Judgement(verdict="inconclusive", **stats_of, reason=(
             f"effect {est.effect_pct:+.1f} %, {ci}, but only {len(plac.dates)} placebo date(s) "
             f"of history (need {MIN_PLACEBOS})"))
-    shown = f"beats {plac.share_beaten:.0%} of {len(plac.dates)} placebo dates"
-    if plac.share_beaten < beat_share:
-        return Judgement(verdict="no_detectable_change", reason=(
-            f"effect {est.effect_pct:+.1f} %, {ci}, but only {shown}: changes this large happen anyway"))
+    holm = f" after Holm over the play's {family} KPIs" if family > 1 else ""
+    tested = (f"p {_p(adjusted)}{holm} "
+              f"against noise and {len(plac.dates)} placebo dates (same weekdays), whose changes are "
+              f"{plac.spread:.1f}x the noise")
+    if adjusted >= alpha:
+        return Judgement(verdict="no_detectable_change", **stats_of, reason=(
+            f"effect {est.effect_pct:+.1f} %, {ci}, but {tested}: changes this large happen anyway "
+            f"(a move needs p < {alpha:g})"))
     verdict = "moved_up" if est.effect_pct > 0 else "moved_down"
-    return Judgement(verdict=verdict, reason=f"effect {est.effect_pct:+.1f} %, {ci}, {shown}")
+    return Judgement(verdict=verdict, **stats_of, reason=f"effect {est.effect_pct:+.1f} %, {ci}, {tested}")
+
+
+def judge_together(judges: Mapping[str, Callable[..., Judgement]]) -> dict[str, Judgement]:
+    """The verdicts of one play run's KPIs, ``judges[kpi](p_adjusted=, family=)`` giving each:
+    moves are held to p-values corrected (Holm) over the KPIs that reach the statistics (not
+    pending, gappy, thin or confounded); judged on two KPIs, a play would otherwise be twice as
+    likely to "move" one by chance."""
+    first = {kpi: judge_one() for kpi, judge_one in judges.items()}
+    family = {kpi: j.p_value for kpi, j in first.items() if j.p_value is not None and j.verdict != "pending"}
+    if len(family) < 2:
+        return first
+    adjusted = calibration.holm(family)  # type: ignore[arg-type]
+    return {kpi: judges[kpi](p_adjusted=adjusted[kpi], family=len(family)) if kpi in family else j
+            for kpi, j in first.items()}
+
+
+def _p(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def as_decimal(value: float | None, places: int) -> str | None:
