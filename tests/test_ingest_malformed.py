@@ -39,12 +39,13 @@ def _text(rows: list[list[str]], sep: str = ",", end: str = "\n") -> str:
     return buf.getvalue()
 
 
-def _ingest(chimera_home: Path, path: Path):
+def _ingest(chimera_home: Path, path: Path, metric: str = "stripe_gross"):
+    """The summary and one metric's stored days."""
     client = add_client(f"c{next(_n)}")
     summary = ingest_file(client, path)
     with session_scope() as s:
-        gross = load_series(s, client.company_id, ["stripe_gross"]).get("stripe_gross", {})
-    return summary, gross
+        values = load_series(s, client.company_id, [metric]).get(metric, {})
+    return summary, values
 
 
 def _seen(summary) -> list[tuple[int, str, str, str, str]]:
@@ -110,16 +111,48 @@ def test_an_analytics_file_cut_mid_line(chimera_home: Path, tmp_path: Path) -> N
     assert summary.orders_ingested == 1 and summary.last_day == date(2026, 4, 1)
 
 
-def test_a_shopify_download_cut_mid_row_is_a_clear_error(chimera_home: Path, tmp_path: Path) -> None:
-    """The Shopify reader cannot leave such a row out yet (it needs shopify.py to check ``SHAPE``):
-    the whole file is refused naming the line and why, and nothing is written."""
-    header = ["Name", "Email", "Created at", "Subtotal", "Total", "Lineitem quantity", "Lineitem price", "Notes"]
-    rows = [header, ["#1", "a@x.com", "2026-04-05 10:00:00 -0400", "10.00", "10.00", "1", "10.00", "ok"],
-            ["#2", "b@x.com", "2026-04-05 11:00:00 -0400", "10.00", "10.00", "1", "10.00", "NOTE"]]
+SHOP = ["Name", "Email", "Created at", "Subtotal", "Total", "Lineitem quantity", "Lineitem price", "Notes"]
+
+
+def _order(name: str, hour: int, total: str = "10.00", note: str = "ok") -> list[str]:
+    return [name, f"{name[1:]}@x.com", f"2026-04-05 {hour:02d}:00:00 -0400", total, total, "1", total, note]
+
+
+def test_a_shopify_download_cut_mid_row_rejects_that_order(chimera_home: Path, tmp_path: Path) -> None:
+    """The last order's row ends mid-field: that order is rejected at its line as cut, the others
+    are ingested (nothing of the cut row is counted)."""
+    rows = [SHOP, _order("#1", 10), _order("#2", 11, "20.00", note="NOTE")]
     path = tmp_path / "orders.csv"
     path.write_text(_text(rows).rstrip("\n")[:-12])
-    with pytest.raises(IngestError, match=r"orders\.csv: line 3: file ends inside this row"):
-        ingest_file(add_client("shop2"), path)
+    summary, sales = _ingest(chimera_home, path, "total_sales")
+    assert [(r.line, r.column, r.order) for r in summary.rejected] == [(3, SHAPE_COLUMN, "#2")]
+    assert summary.rejected[0].reason.startswith(CUT)
+    assert summary.orders_ingested == 1 and sales == {date(2026, 4, 5): Decimal("10.00")}
+
+
+def test_a_shopify_row_with_an_unquoted_comma_rejects_its_order(chimera_home: Path, tmp_path: Path) -> None:
+    """Subtotal `1,200.00` unquoted: read as written the row parses (Subtotal 1, Total 200.00,
+    quantity 1, price 1: every later value shifted one column). It is rejected with its field
+    count, the rest counted exactly."""
+    good = _text([SHOP, _order("#1", 10), _order("#3", 12, "30.00")]).splitlines()
+    shifted = "#2,b@x.com,2026-04-05 11:00:00 -0400,1,200.00,1,1,200.00,ok"
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join([good[0], good[1], shifted, good[2]]) + "\n")
+    summary, sales = _ingest(chimera_home, path, "total_sales")
+    assert [(r.line, r.column, r.value, r.order) for r in summary.rejected] == [(3, SHAPE_COLUMN, "9 fields", "#2")]
+    assert "header has 8" in summary.rejected[0].reason
+    assert summary.orders_ingested == 2 and sales == {date(2026, 4, 5): Decimal("40.00")}
+
+
+def test_a_shopify_row_missing_fields_rejects_its_whole_order(chimera_home: Path, tmp_path: Path) -> None:
+    """A line item row that lost its last cells rejects its order (both of its rows), not only itself."""
+    lines = _text([SHOP, _order("#1", 10), _order("#2", 11, "20.00")]).splitlines()
+    lines.append("#2,,,,,1")  # a continuation row, 6 fields of 8
+    path = tmp_path / "orders.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary, sales = _ingest(chimera_home, path, "total_sales")
+    assert [(r.line, r.value, r.order) for r in summary.rejected] == [(4, "6 fields", "#2")]
+    assert summary.orders_ingested == 1 and sales == {date(2026, 4, 5): Decimal("10.00")}
 
 
 cell = st.text(alphabet=st.sampled_from(list('ab,;"\n x')), max_size=6)
@@ -138,7 +171,7 @@ def test_record_shapes_agree_with_the_csv_module(tmp_path_factory, rows, sep, ch
     path = Path(tmp_path_factory.mktemp("csv")) / "f.csv"
     path.write_bytes(text.encode())
     records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))[1:]
-    want = {i: len(r) for i, r in enumerate(records) if len(r) != 3 and any(f.strip(" \r") for f in r)}
+    want = {i: len(r) for i, r in enumerate(records) if len(r) != 3 and any(f.strip() for f in r)}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(lines, "CHUNK", chunk)
         tally = lines.shape_tally(lines.FileBytes(path), sep)

@@ -6,10 +6,11 @@ something else); validation is vectorized, one boolean mask per check.
 A record whose field count is not the header's (an unquoted comma shifts every later column; an
 unquoted line break splits a record; a download cut mid-row) is never read as if it were whole:
 given its ``Shapes`` (``lines.record_shapes``), ``scan_columns`` marks it in ``SHAPE`` and
-``shape_check`` rejects it (its whole order). Without them (a large export's fast path) only a
-file whose last line has no newline is checked, and a cut row is a clear IngestError naming its
-line; the reader is strict, but polars only refuses a row with too many fields when the header's
-last column is read, so a misshapen row elsewhere is read as written (shifted or short).
+``shape_check`` rejects it (its whole order). Without them (a large Shopify export's fast path,
+``shopify.read_shopify``, counts them in a thread while polars reads and re-reads only a file with
+such rows) only a file whose last line has no newline is checked, and a cut row is a clear
+IngestError naming its line: polars only refuses a row with too many fields when the header's last
+column is read, so a misshapen row elsewhere would be read as written (shifted or short).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def scan_columns(
     ``shapes``: the file's ``file_shapes``, for a caller that rejects ``shape_check``'s rows; without
     them a misshapen row is an IngestError (see the module's docstring)."""
     if shapes is None:
-        shapes = _cut_shapes(path, header)
+        shapes = cut_shapes(path, header)
         if shapes.fields:
             raise IngestError(shape_error(path, header, shapes))
     tail = shapes.open_tail is not None
@@ -86,7 +87,7 @@ def scan_columns(
     return lf.filter(pl.any_horizontal(*(pl.col(c).is_not_null() for c in columns), pl.col(SHAPE).is_not_null()))
 
 
-def _cut_shapes(path: Path, header: Header) -> Shapes:
+def cut_shapes(path: Path, header: Header) -> Shapes:
     """Without the full count (a large export's fast path): only a file whose last line has no
     newline is checked (a download cut mid-row)."""
     with path.open("rb") as fh:

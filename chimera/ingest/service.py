@@ -24,7 +24,7 @@ from chimera.ingest.lines import physical_lines
 from chimera.ingest.mapped import windows
 from chimera.ingest.models import KINDS, Aggregate, IngestSummary
 from chimera.ingest.pseudonymize import pseudonymizer
-from chimera.ingest.shopify import aggregate_shopify, scan_shopify
+from chimera.ingest.shopify import read_shopify
 from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 from chimera.ingest.stripe_balance import aggregate_balance, is_balance_report, read_balance
@@ -55,8 +55,7 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
         return physical_lines(path, rows, header.skip_lines)
 
     if kind == "shopify_orders":
-        return aggregate_shopify(scan_shopify(path, header), pseudonymizer(client.name), line_of, path=path,
-                                 defer_lines=defer)
+        return read_shopify(path, header, pseudonymizer(client.name), line_of, defer_lines=defer)
     if kind == "stripe_payments" and is_balance_report(header):
         df, cols = read_balance(path, header)
         return aggregate_balance(df, line_of, cols)

@@ -25,23 +25,28 @@ from chimera.errors import IngestError
 from chimera.ingest.detect import SHOPIFY_COLUMNS, SHOPIFY_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
     ROW,
+    SHAPE,
     Check,
     LineFinder,
     bad_cells,
     collect,
+    cut_shapes,
     day_metrics,
+    file_shapes,
     rejections,
     scan_columns,
+    shape_check,
     with_missing,
 )
 from chimera.ingest.future import future_check
+from chimera.ingest.lines import Shapes
 from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import MAX_SCALE, SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
 from chimera.ingest.pseudonymize import Pseudonymizer
 
 ORDER_MONEY = ["subtotal", "shipping", "taxes", "total", "discount", "refunded"]
 MONEY_IN = [*ORDER_MONEY, "price"]
-RAW = list(SHOPIFY_COLUMNS)
+RAW = [*SHOPIFY_COLUMNS, SHAPE]  # SHAPE: why a row's field count is not the header's (null on the rest)
 COUNTS = ["orders_placed", "orders", "cancelled_orders", "units", "refunded_orders"]
 MONEY = ["gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sales", "refunded_amount",
          "net_revenue"]
@@ -55,17 +60,41 @@ _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping
          "total": "total_sales", "refunded": "refunded_amount"}
 
 
-def scan_shopify(path: Path, header: Header) -> pl.LazyFrame:
-    """Only the columns the metrics need (no names, addresses or phones are ever read)."""
+def scan_shopify(path: Path, header: Header, shapes: Shapes | None = None) -> pl.LazyFrame:
+    """Only the columns the metrics need (no names, addresses or phones are ever read). With the
+    file's ``shapes``, rows whose field count is not the header's are marked in SHAPE."""
     cols = resolve_columns(path, header, "shopify_orders", SHOPIFY_COLUMNS, SHOPIFY_REQUIRED)
-    return scan_columns(path, header, cols, drop_empty=False)  # parse_rows drops them
+    return scan_columns(path, header, cols, drop_empty=False, shapes=shapes)  # parse_rows drops them
+
+
+def read_shopify(
+    path: Path, header: Header, pseudonym: Callable[[str], str], line_of: LineFinder, defer_lines: bool = False,
+) -> Aggregate:
+    """A Shopify export's aggregate, every record's field count checked. The count (one numpy pass
+    over the file) runs in a thread while polars reads and sums, which cannot see a row with an
+    extra field (an unquoted comma: read truncated, columns shifted) or a missing one; only when it
+    finds such rows (a hand-edited file, rare) is the file read again with them marked, so each is
+    rejected (its whole order) at its line instead of counted with shifted values."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counted = pool.submit(file_shapes, path, header)
+        try:
+            agg = aggregate_shopify(scan_shopify(path, header), pseudonym, line_of, path=path,
+                                    defer_lines=defer_lines)
+        except IngestError:  # the fast path refuses a cut file: with the count, its cut row is left out
+            if cut_shapes(path, header).cut is None:  # the file is whole: a stray quote, mixed currencies, ...
+                raise
+            agg = None
+        shapes = counted.result()
+    if agg is not None and not shapes.fields:
+        return agg
+    return aggregate_shopify(scan_shopify(path, header, shapes), pseudonym, line_of, path=path, defer_lines=defer_lines)
 
 
 def _problems(fmt: MoneyFormat) -> list[Check]:
     """Bad cells decidable row by row (order-level "missing" needs the first row: see below)."""
     qty = pl.col("quantity")
     required = ("name", "created_at", "quantity", "price")
-    checks = [Check(c, pl.col(c).is_null(), "missing required value") for c in required]
+    checks = [shape_check(), *(Check(c, pl.col(c).is_null(), "missing required value") for c in required)]
     checks += [
         Check("created_at", pl.col("created_at").is_not_null() & ~pl.col("_ts_ok"), BAD_TS),
         Check("created_at", pl.col("_ts_ok") & pl.col("_day").is_null(),
@@ -459,4 +488,4 @@ def _customers(per_day: pl.DataFrame, pseudonym: Callable[[str], str]) -> pl.Dat
     return per_day.join(mapping, on="email").select("day", "customer", "orders")
 
 
-__all__ = ["aggregate_shopify", "order_errors", "parse_rows", "scan_shopify"]
+__all__ = ["aggregate_shopify", "order_errors", "parse_rows", "read_shopify", "scan_shopify"]

@@ -15,6 +15,7 @@ from chimera.errors import IngestError
 from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
     ROW,
+    SHAPE,
     Check,
     LineFinder,
     bad_cells,
@@ -104,7 +105,7 @@ def aggregate_stripe(
 ) -> Aggregate:
     """Count attempts, successes and failures and sum captured amounts, fees and refunds per UTC day."""
     absent = set(STRIPE_COLUMNS) - set(df.columns)
-    df = with_missing(df, list(STRIPE_COLUMNS))
+    df = with_missing(df, [*STRIPE_COLUMNS, SHAPE])  # the API's frame has no shapes: every record is whole
     comma, day_first = detect_locale(df)
     headers = {**HEADERS, **(headers or {})}
     fmt = money_format(df, MONEY_COLS, comma)
