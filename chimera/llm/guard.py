@@ -23,9 +23,14 @@ is the number 28.
 Words are claims too. A KPI status ("conversion is OK", "all KPIs are OK", "nothing is CRITICAL")
 must be the status the outputs give that KPI (or every KPI); a play said to have worked or not must
 have an evidence verdict that says so; a figure said of one KPI must be one of that KPI's own values
-(not another KPI's, nor last week's unless said so); "doubled" or "halved" must be a ratio the
-outputs show. Each is read per sentence, simply and deterministically: a false refusal only shows
-the offline text, a false claim would mislead.
+(not another KPI's, nor last week's unless said so); a KPI's target, threshold or baseline only
+quoted as one ("the $5,000 target"), never as its value ("revenue was $5,000"); a name several KPIs
+share ("refunds": the refund rates, a refunded amount) takes a figure of one of them in its unit;
+"doubled" or "halved" must be a ratio the outputs show, and a multiplier of a named figure ("3.6x the
+target", "half of last week") the ratio computed from them (``guard_ratios``). A weekday or relative
+day ("last Saturday", "3 days ago") must be a day of the outputs' dates (``guard_days``). Each is
+read per sentence, simply and deterministically: a false refusal only shows the offline text, a
+false claim would mislead.
 
 A reasoning model's thinking (``<think>...</think>``) is scratch work: neither shown nor checked.
 A reply claiming the model approved, rejected or executed something is not shown: people decide.
@@ -42,7 +47,7 @@ import datetime as dt
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -51,6 +56,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
+from chimera.llm.guard_days import MONTHS as _MONTHS
+from chimera.llm.guard_days import day_problems, prose_day_words, sentence_of
+from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
 from chimera.llm.usage import UsageTracker
@@ -66,26 +74,6 @@ __all__ = [
     "reply_problem",
 ]
 
-_MONTHS = {
-    m: i + 1
-    for i, names in enumerate(
-        [
-            "jan january",
-            "feb february",
-            "mar march",
-            "apr april",
-            "may",
-            "jun june",
-            "jul july",
-            "aug august",
-            "sep sept september",
-            "oct october",
-            "nov november",
-            "dec december",
-        ]
-    )
-    for m in names.split()
-}
 _MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
 ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
 MONTH_DAY = re.compile(
@@ -220,13 +208,30 @@ class Figure:
         return 0.5 * 10 ** (-self.decimals) * self.scale + 1e-9 * max(1.0, abs(self.value))
 
 
+# What a number of the outputs is beside its unit: a reference figure (a KPI's target, a threshold,
+# its baseline) may be quoted as that, never as the KPI's value; a day's value of a series (whose
+# metric the outputs do not name) may be quoted of whatever that series is.
+TARGET, THRESHOLD, BASELINE, DAY = "target", "threshold", "baseline", "day"
+REFERENCE_ROLES = frozenset({TARGET, THRESHOLD, BASELINE})
+_ROLE_KEYS = {"target": TARGET, "goal": TARGET, "warning": THRESHOLD, "critical": THRESHOLD,
+              "warning_recovery": THRESHOLD, "critical_recovery": THRESHOLD, "threshold": THRESHOLD,
+              "baseline": BASELINE}
+# a word before a number in prose that makes it a reference ("target 5,000.00", "below warning 2.00%")
+_ROLE_WORDS = {"target": TARGET, "targets": TARGET, "goal": TARGET, "warning": THRESHOLD, "critical": THRESHOLD,
+               "threshold": THRESHOLD, "thresholds": THRESHOLD, "baseline": BASELINE}
+# keys whose date is a data day ("as_of", "data_through"): what "yesterday" counts back from
+_ANCHOR_KEYS = {"as_of", "data_through", "through", "day", "date", "last_day", "window_end", "end"}
+
+
 @dataclasses.dataclass(frozen=True)
 class Source:
-    """One number of the tool outputs: absolute value, its kind, and its direction when it is a change."""
+    """One number of the tool outputs: absolute value, its kind, its direction when it is a change,
+    and its role when it is a reference figure (target, threshold, baseline) or a series' day."""
 
     value: float
     kind: str = ANY
     direction: int = 0
+    role: str = ""
 
 
 @dataclasses.dataclass
@@ -236,43 +241,58 @@ class OutputFacts:
     sources: list[Source] = dataclasses.field(default_factory=list)
     windows: list[float] = dataclasses.field(default_factory=list)  # "7d", "28d": a plain count only
     dates: set[dt.date] = dataclasses.field(default_factory=set)
+    anchors: set[dt.date] = dataclasses.field(default_factory=set)  # data days: as-of, a series' days
+    day_words: set[str] = dataclasses.field(default_factory=set)  # "last saturday" as the outputs' prose says it
 
-    def add(self, value: float, kind: str = ANY, direction: int = 0) -> None:
-        self.sources.append(Source(abs(value), kind, direction))
+    def add(self, value: float, kind: str = ANY, direction: int = 0, role: str = "") -> None:
+        self.sources.append(Source(abs(value), kind, direction, role))
 
     def add_dates(self, text: str) -> str:
         """Record the ISO dates of ``text``; returns the text with them blanked out."""
-
-        def _date(m: re.Match[str]) -> str:
-            try:
-                self.dates.add(dt.date(int(m[1]), int(m[2]), int(m[3])))
-            except ValueError:
-                pass
-            return " "
-
-        return ISO_DATE.sub(_date, text)
+        self.dates |= _iso_dates(text)
+        return ISO_DATE.sub(" ", text)
 
     def add_text(self, text: str, plain_kind: str = TEXT) -> None:
         """The numbers of prose: "1.79%" is a percent, "$5" money, "7d" a window; a bare number takes
-        ``plain_kind`` (the unit of the value the prose describes, if any), a bare fraction stays ANY."""
+        ``plain_kind`` (the unit of the value the prose describes, if any), a bare fraction stays ANY.
+        A number right after "target", "warning" or "baseline" is that reference."""
+        self.day_words |= prose_day_words(text)
         text = _without_names(self.add_dates(text))
         for m in SOURCE_NUMBER.finditer(text):
             try:
                 value = float(m["num"].replace(",", ""))
             except ValueError:  # pragma: no cover - the pattern only matches numbers
                 continue
+            its = _prose_role(text[max(0, m.start() - 40): m.start()])
             if m["unit"]:
                 self.windows.append(value)
             elif m["pct"]:
                 sign = _SIGNS.get(m["sign"] or "", 0)
-                self.add(value, POINTS, sign or _attached_direction(text[: m.start()], text[m.end():]))
+                self.add(value, POINTS, sign or _attached_direction(text[: m.start()], text[m.end():]), its)
             elif m["cur"] or _CODE_BEFORE.search(text[max(0, m.start() - 4): m.start()]) or _MONEY_AFTER.match(
                     text, m.end()):
-                self.add(value, MONEY)
+                self.add(value, MONEY, role=its)
             else:
-                self.add(value, ANY if plain_kind == TEXT and value < 1 else plain_kind)
+                self.add(value, ANY if plain_kind == TEXT and value < 1 else plain_kind, role=its)
                 if _RANGE_TO_PERCENT.match(text, m.end()):
-                    self.add(value, POINTS)
+                    self.add(value, POINTS, role=its)
+
+
+def _prose_role(before: str) -> str:
+    """The reference a number of prose is: the role word right before it ("target 5,000.00", "baseline
+    of 460.5"), or none ("CRITICAL for 1 day" is a status)."""
+    words = [_word(t) for t in before.split()[-2:]]
+    if len(words) == 2 and words[1] in ("of", "at", "is", "=", ""):
+        words = words[:1]
+    return _ROLE_WORDS.get(words[-1], "") if words else ""
+
+
+def _key_role(key: str | None) -> str:
+    """The role a dict key gives its value: "target" a target, "2026-04-20" a series' day."""
+    name = (key or "").strip().lower()
+    if ISO_DATE.fullmatch(name):
+        return DAY
+    return _ROLE_KEYS.get(name) or next((r for k, r in _ROLE_KEYS.items() if name.endswith(f"_{k}")), "")
 
 
 def _without_names(text: str) -> str:
@@ -314,7 +334,7 @@ def _key_kind(key: str | None, unit: str | None, value: float = 0.0) -> tuple[st
 
 def _add_number(value: float, key: str | None, unit: str | None, facts: OutputFacts) -> None:
     kind, signed = _key_kind(key, unit, value)
-    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0)
+    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, _key_role(key))
 
 
 def _text_kind(key: str | None, unit: str | None) -> str:
@@ -347,16 +367,23 @@ def _walk(obj: Any, facts: OutputFacts, key: str | None = None, unit: str | None
         elif NUMERIC.fullmatch(obj):  # "16017.93": a number kept as a string, read as the number
             _add_number(float(obj), key, unit, facts)
         else:
+            if (key or "").lower() in _ANCHOR_KEYS:
+                facts.anchors |= _iso_dates(obj)
             facts.add_text(obj, _text_kind(key, unit))
     elif isinstance(obj, dt.date):
-        facts.dates.add(obj if not isinstance(obj, dt.datetime) else obj.date())
+        day = obj if not isinstance(obj, dt.datetime) else obj.date()
+        facts.dates.add(day)
+        if (key or "").lower() in _ANCHOR_KEYS:
+            facts.anchors.add(day)
     elif isinstance(obj, dict):
         unit = _unit_kind(obj) or unit
         for k, v in obj.items():
             if isinstance(k, dt.date):
                 _walk(k, facts)
+                facts.anchors.add(k if not isinstance(k, dt.datetime) else k.date())
             elif isinstance(k, str):
                 facts.add_dates(k)  # a key may be a day ("2026-04-20": ...), never a figure
+                facts.anchors |= _iso_dates(k) if ISO_DATE.fullmatch(k.strip()) else set()
             if not _id_like(k):
                 _walk(v, facts, k if isinstance(k, str) else key, unit)
     elif isinstance(obj, list | tuple | set | frozenset):
@@ -370,6 +397,16 @@ def _walk(obj: Any, facts: OutputFacts, key: str | None = None, unit: str | None
         _walk(obj.content, facts, key, unit)
     else:
         facts.add_text(str(obj), _text_kind(key, unit))
+
+
+def _iso_dates(text: str) -> set[dt.date]:
+    found = set()
+    for m in ISO_DATE.finditer(text):
+        try:
+            found.add(dt.date(int(m[1]), int(m[2]), int(m[3])))
+        except ValueError:
+            continue
+    return found
 
 
 def collect_facts(tool_outputs: Iterable[Any]) -> OutputFacts:
@@ -538,8 +575,7 @@ def _share(m: re.Match[str], found: list[Figure]) -> str:
 def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[Figure], list[str]]:
     """The figures in ``text`` that need a source, plus dates not found in ``facts`` (as written)."""
     facts = facts or OutputFacts()
-    bad_dates: list[str] = []
-    text = as_english_numbers(text)
+    text, bad_dates = day_problems(as_english_numbers(text), facts.dates, facts.anchors, facts.day_words)
 
     def _iso(m: re.Match[str]) -> str:
         try:
@@ -616,10 +652,11 @@ def _problem(fig: Figure, facts: OutputFacts) -> str | None:
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     """Accept ``text`` only when each of its figures (unit and direction included) and dates is found
     in ``tool_outputs``."""
-    facts = collect_facts(tool_outputs)
+    facts, claims = collect_facts(tool_outputs), collect_claims(tool_outputs)
+    text, multiples = reference_problems(as_english_numbers(text), claims)
     figures, bad_dates = extract_figures(text, facts)
-    offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p]
-    offending += claim_problems(text, tool_outputs, facts)
+    offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p] + multiples
+    offending += claim_problems(text, tool_outputs, facts, claims)
     return GuardResult(ok=not offending, offending=list(dict.fromkeys(offending)))
 
 
@@ -701,6 +738,19 @@ class KpiFacts:
     values: OutputFacts = dataclasses.field(default_factory=OutputFacts)
     previous: OutputFacts = dataclasses.field(default_factory=OutputFacts)
     ratios: list[float] = dataclasses.field(default_factory=list)
+    # its value and reference figures by role (target, threshold, baseline, previous): for "3x the target"
+    refs: dict[str, list[float]] = dataclasses.field(default_factory=dict)
+    # a name several KPIs share ("refunds": the refund rates, the refunded amount) stands for them all
+    members: list[KpiFacts] = dataclasses.field(default_factory=list)
+
+    def add_ref(self, role: str, *values: Any) -> None:
+        self.refs.setdefault(role, []).extend(v for v in map(_number, values) if v is not None)
+
+    def reference_ratios(self, role: str) -> list[float]:
+        """Value / reference for each pair the outputs give (of every member, for a shared name)."""
+        if self.members:
+            return [r for m in self.members for r in m.reference_ratios(role)]
+        return [v / r for v in self.refs.get("value", []) for r in self.refs.get(role, []) if r]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -721,19 +771,26 @@ class ClaimFacts:
     play_names: dict[str, str] = dataclasses.field(default_factory=dict)  # name as written (lower) -> play id
     play_words: dict[str, set[str]] = dataclasses.field(default_factory=dict)  # play id -> its outcome words
     ratios: list[float] = dataclasses.field(default_factory=list)
+    keyed: list[tuple[str, Any]] = dataclasses.field(default_factory=list)  # numbers under a plain key
+    families: dict[str, KpiFacts] = dataclasses.field(default_factory=dict)  # a shared name -> its KPIs
     _names: re.Pattern[str] | None = None
     _name_of: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def kpi(self, kpi: str) -> KpiFacts:
         return self.kpis.setdefault(kpi, KpiFacts(kpi))
 
+    def owner(self, name_id: str) -> KpiFacts:
+        """The KPI a mention names, or the family of KPIs a shared name stands for."""
+        return self.kpis.get(name_id) or self.families[name_id]
+
     def mentions(self, text: str) -> list[tuple[int, int, str]]:
-        """Where ``text`` names a KPI: (start, end, kpi id), play names blanked first ("second-purchase
-        nudge" names no KPI)."""
+        """Where ``text`` names a KPI: (start, end, kpi id or family id), play names blanked first
+        ("second-purchase nudge" names no KPI)."""
         if self._names is None:
-            self._names, self._name_of = _name_pattern(self.kpis)
+            self._names, self._name_of = _name_pattern(self.kpis, self.families)
         lowered = _blank_plays(text.lower(), self.play_names)
-        return [(m.start(), m.end(), self._name_of[_name_key(m[0])]) for m in self._names.finditer(lowered)]
+        found = ((m.start(), m.end(), _lookup(self._name_of, m[0])) for m in self._names.finditer(lowered))
+        return [(start, end, name) for start, end, name in found if name]
 
     def plays_in(self, text: str) -> set[str]:
         lowered = text.lower()
@@ -817,6 +874,16 @@ def _add_kpi(d: dict[Any, Any], key: str | None, claims: ClaimFacts) -> None:
     value = _number(d.get("value"))
     k.ratios += [r for p in previous.values() for r in _ratio(value, _number(p))]
     k.ratios += _ratio(value, _number(anomaly.get("baseline")))
+    k.add_ref("value", d.get("value"))
+    k.add_ref(TARGET, d.get("target"), d.get("goal"))
+    k.add_ref(THRESHOLD, d.get("warning"), d.get("critical"))
+    k.add_ref(BASELINE, anomaly.get("baseline"), d.get("baseline"))
+    k.add_ref("previous", *previous.values())
+    note = OutputFacts()
+    note.add_text(d.get("note") if isinstance(d.get("note"), str) else "")
+    for s in note.sources:  # a compact result gives its references only in the note ("target 5,000.00")
+        if s.role in REFERENCE_ROLES:
+            k.add_ref(s.role, s.value, *([s.value / 100] if s.kind == POINTS else []))
 
 
 def _add_verdict(d: dict[Any, Any], claims: ClaimFacts) -> None:
@@ -852,6 +919,9 @@ def _gather(obj: Any, claims: ClaimFacts, key: str | None = None) -> None:
         if _is_verdict_dict(obj):
             _add_verdict(obj, claims)
         _add_play(obj, claims)
+        if not (_is_kpi_dict(obj) or _is_verdict_dict(obj)):
+            claims.keyed += [(k, v) for k, v in obj.items() if isinstance(k, str) and not _id_like(k)
+                             and _number(v) is not None]
         for k, v in obj.items():
             _gather(v, claims, k if isinstance(k, str) else key)
     elif isinstance(obj, list):
@@ -881,11 +951,13 @@ def collect_claims(tool_outputs: Iterable[Any]) -> ClaimFacts:
     data = [_json_like(out) for out in tool_outputs]
     for out in data:
         _gather(out, claims)
+    _add_amounts(claims)
     for out in data:
         for text in _fact_prose(out):
             for segment in _SENTENCE.split(text):
                 for kpi in {m[2] for m in claims.mentions(segment)}:
-                    claims.kpis[kpi].values.add_text(segment)
+                    for k in claims.owner(kpi).members or [claims.owner(kpi)]:
+                        k.values.add_text(segment)
     facts = collect_facts(data)
     claims.ratios = [r for k in claims.kpis.values() for r in k.ratios] + [
         1 + s.direction * s.value / 100 for s in facts.sources if s.direction and s.kind in (POINTS, ANY)]
@@ -896,24 +968,82 @@ def _name_key(name: str) -> str:
     return re.sub(r"[\s_-]+", " ", name.strip().lower())
 
 
-def _name_pattern(kpis: dict[str, KpiFacts]) -> tuple[re.Pattern[str], dict[str, str]]:
-    """One pattern for every way the outputs name a KPI: its id, its label, a word only it has."""
+_ENDINGS = ("", "s", "es", "ed", "d")  # "refund", "refunds", "refunded"; "purchase", "purchased"
+
+
+def _stem(word: str) -> str:
+    """A name word without its plural or past ending: "refunded" and "refunds" are "refund"."""
+    if word.endswith("ed") and len(word) > 4:
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+def _name_words(kpi: str) -> set[str]:
+    """The words of a KPI id that name it on their own (not "rate", "net"), stemmed."""
+    return {_stem(w) for w in re.split(r"[_\s]+", kpi.lower()) if w not in _GENERIC_WORDS and len(w) > 2}
+
+
+def _lookup(name_of: dict[str, str], written: str) -> str | None:
+    key = _name_key(written)
+    return next((name_of[key[: len(key) - len(e)]] for e in _ENDINGS
+                 if key.endswith(e) and key[: len(key) - len(e)] in name_of), None)
+
+
+def _family(ids: set[str], kpis: dict[str, KpiFacts], families: dict[str, KpiFacts]) -> str:
+    """The id of the family a shared name stands for: its statuses, values and ratios are its members'."""
+    name = " or ".join(sorted(ids))
+    if name not in families:
+        members = [kpis[i] for i in sorted(ids)]
+        family = KpiFacts(name, members=members)
+        for m in members:
+            family.status |= m.status
+            family.threshold_status |= m.threshold_status
+            family.anomaly_status |= m.anomaly_status
+            family.ratios += m.ratios
+        directions = {m.direction for m in members}
+        family.direction = directions.pop() if len(directions) == 1 else 0
+        families[name] = family
+    return name
+
+
+def _name_pattern(kpis: dict[str, KpiFacts], families: dict[str, KpiFacts]) -> tuple[re.Pattern[str], dict[str, str]]:
+    """One pattern for every way the outputs name a KPI: its id, its label, a word only it has. A
+    name several KPIs share ("refunds", "refund rate") names their family."""
     owners: dict[str, set[str]] = {}
     for k in kpis.values():
-        for word in set(re.split(r"[_\s]+", k.kpi.lower())) - _GENERIC_WORDS:
-            if len(word) > 2:
-                owners.setdefault(word, set()).add(k.kpi)
+        for word in _name_words(k.kpi):
+            owners.setdefault(word, set()).add(k.kpi)
     full: dict[str, set[str]] = {}
     for k in kpis.values():
         for n in (k.kpi, *k.labels):
             full.setdefault(_name_key(n), set()).add(k.kpi)
-    # a name two KPIs share ("refund rate" of orders and of amount) names neither
-    name_of = {n: next(iter(ids)) for n, ids in (owners | full).items() if len(ids) == 1}
+    name_of = {n: next(iter(ids)) if len(ids) == 1 else _family(ids, kpis, families)
+               for n, ids in (owners | full).items()}
     alternatives = sorted(name_of, key=len, reverse=True)
-    words = "|".join(r"[\s_-]+".join(map(re.escape, n.split())) + "s?" for n in alternatives)
+    words = "|".join(r"[\s_-]+".join(map(re.escape, n.split())) + (r"(?:s|es|ed|d)?" if n in owners else "s?")
+                     for n in alternatives)
     pattern = re.compile(rf"(?<![\w-])(?:{words})(?![\w-])" if words else r"(?!x)x")
-    name_of.update({f"{n}s": i for n, i in list(name_of.items())})
     return pattern, name_of
+
+
+def _add_amounts(claims: ClaimFacts) -> None:
+    """A number under a plain key that shares a KPI's name in another unit ("refunded_amount": money,
+    beside the refund rates) is one more thing that name stands for: "refunds were $477.55" is it."""
+    kinds: dict[str, set[str | None]] = {}
+    for k in claims.kpis.values():
+        for word in _name_words(k.kpi):
+            kinds.setdefault(word, set()).add(k.kind)
+    added: set[str] = set()
+    for key, value in claims.keyed:
+        kind = _key_kind(key, None, _number(value) or 0.0)[0]
+        shared = _name_words(key) & set(kinds)
+        if (key in claims.kpis and key not in added) or kind not in (MONEY, NUMBER) or not shared:
+            continue
+        if all(kind not in kinds[w] for w in shared):
+            added.add(key)
+            amount = claims.kpis.setdefault(key, KpiFacts(key, kind=kind))
+            _walk({key: value}, amount.values)
+            amount.add_ref("value", value)
 
 
 def _blank_plays(text: str, play_names: dict[str, str]) -> str:
@@ -1002,7 +1132,7 @@ def status_problems(text: str, claims: ClaimFacts) -> list[str]:
                     continue
                 gap = clause[subject[0][1]:start] if subject[0][1] <= start else ""
                 negated = bool(_NEGATED.search(gap))
-                problems += [_kpi_status_problem(claims.kpis[m[2]], said, negated, clause) or "" for m in subject]
+                problems += [_kpi_status_problem(claims.owner(m[2]), said, negated, clause) or "" for m in subject]
     return [p for p in problems if p]
 
 
@@ -1035,7 +1165,8 @@ def _supports(v: Verdict, outcome: str, claims: ClaimFacts) -> bool:
 def _relevant_verdicts(sentence: str, claims: ClaimFacts) -> list[Verdict]:
     plays = claims.plays_in(sentence)
     found = [v for v in claims.verdicts if not plays or v.play in plays]
-    kpis = {m[2] for m in claims.mentions(sentence)}
+    named = [claims.owner(m[2]) for m in claims.mentions(sentence)]
+    kpis = {k.kpi for n in named for k in (n.members or [n])}
     return [v for v in found if v.kpi in kpis] or found
 
 
@@ -1077,32 +1208,177 @@ def _kpi_sources(k: KpiFacts, with_previous: bool) -> OutputFacts:
 _DIRECTLY = re.compile(r"^\s+(?:(?:in|of|for|from|the|your|total|new|more|fewer|less)\s+)*$", re.IGNORECASE)
 
 
-def _nearest(mentions: list[tuple[int, int, str]], sentence: str, at: int, end: int) -> str:
-    """The KPI a figure is said of: one named right after it ("330 orders", "$5 in revenue"), else
-    the last one named before it, else the first after."""
+def _nearest(mentions: list[tuple[int, int, str]], sentence: str, at: int, end: int,
+             fits: Callable[[str], bool] = lambda _: True) -> str:
+    """The KPI a figure is said of: one named right after it in the figure's unit ("330 orders",
+    "$5 in revenue"; "4.1% of orders" is a share of orders), else the last one named before it,
+    else the first after."""
     after = [m for m in mentions if m[0] >= end]
-    if after and _DIRECTLY.match(sentence[end: after[0][0]]):
+    gap = sentence[end: after[0][0]] if after else ""
+    if after and _DIRECTLY.match(gap) and (fits(after[0][2]) or not re.search(r"\bof\b", gap, re.IGNORECASE)):
         return after[0][2]
     before = [m for m in mentions if m[1] <= at]
     return before[-1][2] if before else min(mentions)[2]
 
 
+def _union(parts: Iterable[OutputFacts]) -> OutputFacts:
+    union = OutputFacts()
+    for part in parts:
+        union.sources += part.sources
+        union.windows += part.windows
+        union.dates |= part.dates
+    return union
+
+
+def _fits_owner(fig: Figure, owner: KpiFacts) -> bool:
+    return any(_fits(fig, m.kind) for m in owner.members or [owner])
+
+
+def _owned(fig: Figure, owner: KpiFacts, past: bool) -> OutputFacts | None:
+    """The figures ``fig`` may be of the KPI (or any KPI of the family) it is said of, in its unit;
+    None when no such KPI has that unit."""
+    fitting = [m for m in owner.members or [owner] if _fits(fig, m.kind)]
+    return _union(_kpi_sources(m, past) for m in fitting) if fitting else None
+
+
+def _owner_problem(fig: Figure, owner: KpiFacts, scope: OutputFacts | None, facts: OutputFacts) -> str | None:
+    """A figure said of a KPI must be one of its own; said of a shared name ("refunds") it must be a
+    figure of one of its KPIs in the figure's unit, or a day of a series, never another KPI's."""
+    if scope is not None:
+        return f"{fig.raw} (not a {owner.kpi} figure in the tool outputs)" if _problem(fig, scope) else None
+    if owner.members and (fig.money or fig.percent) and not any(
+            s.role == DAY for s in _sources_of(fig, facts)):
+        unit = "money" if fig.money else "a percent"
+        return f"{fig.raw} (the tool outputs give {owner.kpi} no figure in {unit})"
+    return None
+
+
+# words that make a reference figure quoted as one: its role ("the $5,000 target", "baseline of
+# 460.5"), or a comparison right before it ("above $5,000", "versus 4,000")
+_REFERENCE_WORDS = frozenset("target targets targeted goal goals aim objective budget plan planned threshold "
+                             "thresholds warning critical limit trigger triggers alert line level floor ceiling bar "
+                             "cutoff cut-off baseline baselines usual normal typical average avg mean median "
+                             "expected norm "
+                             # an answer in German, French, Spanish, Italian, Dutch or Portuguese ("Ziel 2,00 %")
+                             "ziel zielwert sollwert schwelle objectif cible seuil objetivo meta umbral obiettivo "
+                             "soglia doel drempel alvo".split())
+_COMPARED = frozenset("from compared relative above below under over beat beats beating exceeded exceeds exceeding "
+                      "surpassed cleared clears "
+                      "missed misses missing than vs vs. versus against toward towards short".split())
+_SEGMENT = re.compile(r"[,;:()\[\]—|]")
+_SEGMENT_AFTER = re.compile(r"[,;:)\]—|]")  # "$5,000 (the target)" quotes it
+
+
+def _quoted_as_reference(sentence: str, at: int, end: int) -> bool:
+    """Whether the figure at ``sentence[at:end]`` is written as a reference figure, not a value."""
+    segment = _SEGMENT.split(sentence[:at])[-1].split()
+    before = sentence[:at].split()
+    if any(_word(t) in _REFERENCE_WORDS for t in segment) or any(_word(t) in _REFERENCE_WORDS | _COMPARED
+                                                                  for t in before[-2:]):
+        return True
+    for token in _SEGMENT_AFTER.split(sentence[end:])[0].split()[:3]:
+        if _word(token) in _REFERENCE_WORDS:
+            return True
+        if any(c.isdigit() for c in token) or _CLAUSE_END.search(token):
+            return False
+    return False
+
+
+_TABLE_ROW = re.compile(r"^\s*\|(.*)\|\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|[\s:|-]+\|\s*$")
+
+
+def _with_table_headers(text: str) -> str:
+    """A markdown table's cells under a reference column ("target") read as quoting it: each such
+    cell gets its header before it, as prose would say "target 5,000.00"."""
+    lines, header = text.split("\n"), None
+    for n, line in enumerate(lines):
+        row = _TABLE_ROW.match(line)
+        if not row:
+            header = None
+        elif header is None:
+            header = [c.strip() for c in row[1].split("|")]
+        elif not _TABLE_RULE.match(line):
+            cells = row[1].split("|")
+            cells = [f" {header[i]} {c.strip()} " if i < len(header) and _word(header[i]) in _REFERENCE_WORDS
+                     else c for i, c in enumerate(cells)]
+            lines[n] = "|" + "|".join(cells) + "|"
+    return "\n".join(lines)
+
+
+def _reference_problem(fig: Figure, scope: OutputFacts, sentence: str, at: int, owner: KpiFacts | None) -> str | None:
+    """A target, threshold or baseline written as the value ("revenue was $5,000" when $5,000 is the
+    target): refused unless the sentence quotes it as that reference."""
+    found = _sources_of(fig, scope)
+    if not found or any(s.role not in REFERENCE_ROLES for s in found):
+        return None
+    if _quoted_as_reference(sentence, at, at + len(fig.raw)):
+        return None
+    roles = "/".join(sorted({s.role for s in found}))
+    whose = f"{owner.kpi}'s {roles}" if owner else f"a {roles}"
+    return f"{fig.raw} ({whose} in the tool outputs, written as a value)"
+
+
 def kpi_figure_problems(text: str, claims: ClaimFacts, facts: OutputFacts) -> list[str]:
     """A figure in the unit of the KPI its sentence says it of (the nearest named) must be that
-    KPI's (value, threshold, baseline; last week's value only said as such), not another KPI's."""
+    KPI's (value, threshold, baseline; last week's value only said as such), not another KPI's; a
+    target, threshold or baseline only quoted as one."""
     problems = []
-    for sentence in _SENTENCE.split(text):
+    for sentence in _SENTENCE.split(_with_table_headers(text)):
         mentions = claims.mentions(sentence)
-        if not mentions:
-            continue
+        past = bool(_PAST.search(sentence))
         for fig in extract_figures(sentence, facts)[0]:
             at = sentence.find(fig.raw)
             if at < 0 or _problem(fig, facts):  # not found as written, or unsourced anywhere: said already
                 continue
-            owner = claims.kpis[_nearest(mentions, sentence, at, at + len(fig.raw))]
-            if _fits(fig, owner.kind) and _problem(fig, _kpi_sources(owner, bool(_PAST.search(sentence)))):
-                problems.append(f"{fig.raw} (not a {owner.kpi} figure in the tool outputs)")
+            owner = scope = None
+            if mentions:
+                owner = claims.owner(_nearest(mentions, sentence, at, at + len(fig.raw),
+                                              lambda n, f=fig: _fits_owner(f, claims.owner(n))))
+                scope = _owned(fig, owner, past)
+            problem = (_owner_problem(fig, owner, scope, facts) if owner else None) or _reference_problem(
+                fig, scope or facts, sentence, at, owner if scope else None)
+            if problem:
+                problems.append(problem)
     return problems
+
+
+def reference_problems(text: str, claims: ClaimFacts) -> tuple[str, list[str]]:
+    """Multipliers of a named figure ("3x the target", "half of last week"): each must be the ratio of
+    the KPI's value to that figure in the outputs (of the KPI the sentence names, else of any). Returns
+    ``text`` with each judged multiplier blanked (it is no figure to source) and the problems."""
+    problems: list[str] = []
+    blanks: list[tuple[int, int]] = []
+    for multiple in reference_multiples(text):
+        sentence, begin = sentence_of(text, multiple.start, multiple.end)
+        ratios = _named_ratios(claims, sentence, multiple.start - begin, multiple.role) or [
+            r for k in claims.kpis.values() for r in k.reference_ratios(multiple.role)]
+        if any(multiple.holds(r) for r in ratios):
+            blanks.append((multiple.start, multiple.end))
+        elif not multiple.share:
+            blanks.append((multiple.start, multiple.end))
+            problems.append(_multiple_problem(multiple, ratios))
+    for start, end in reversed(blanks):
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text, problems
+
+
+def _named_ratios(claims: ClaimFacts, sentence: str, at: int, role: str) -> list[float]:
+    """The ratios to ``role`` of the KPI a multiplier at ``at`` is said of (the last named before it,
+    else the first after)."""
+    mentions = claims.mentions(sentence)
+    if not mentions:
+        return []
+    before = [m for m in mentions if m[1] <= at]
+    return claims.owner((before[-1] if before else mentions[0])[2]).reference_ratios(role)
+
+
+def _multiple_problem(multiple: RefMultiple, ratios: list[float]) -> str:
+    what = "last week" if multiple.role == "previous" else f"the {multiple.role}"
+    if not ratios:
+        return f"{multiple.phrase} (no {multiple.role} value in the tool outputs to compare with)"
+    shown = ", ".join(dict.fromkeys(f"{r:.2f}" for r in sorted(ratios)[:3]))
+    return f"{multiple.phrase} (the tool outputs give {shown} times {what})"
 
 
 def multiplier_problems(text: str, claims: ClaimFacts) -> list[str]:
@@ -1111,7 +1387,7 @@ def multiplier_problems(text: str, claims: ClaimFacts) -> list[str]:
     problems = []
     for sentence in _SENTENCE.split(text):
         named = {m[2] for m in claims.mentions(sentence)}
-        own = [r for k in named for r in claims.kpis[k].ratios]
+        own = [r for k in named for r in claims.owner(k).ratios]
         for m in _MULTIPLIER.finditer(sentence):
             word = _name_key(m["verb"] or m["times"])
             wanted = _MULTIPLES[word]
@@ -1120,9 +1396,10 @@ def multiplier_problems(text: str, claims: ClaimFacts) -> list[str]:
     return problems
 
 
-def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None = None) -> list[str]:
+def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None = None,
+                   claims: ClaimFacts | None = None) -> list[str]:
     """Everything besides unsourced figures that the tool outputs contradict or do not support."""
-    claims = collect_claims(tool_outputs)
+    claims = claims or collect_claims(tool_outputs)
     text = as_english_numbers(text)
     facts = facts or collect_facts(tool_outputs)
     return (status_problems(text, claims) + verdict_problems(text, claims)
