@@ -29,6 +29,7 @@ from agents.llm_commander import save_usage
 from chimera.db.engine import session_scope
 from chimera.db.models import Decision, Job, PlayRun
 from chimera.errors import ChimeraError
+from chimera.jobs.cycle_inputs import mark_finished
 from graphs.state import CycleState
 
 HUMAN = "human_decision"
@@ -75,6 +76,7 @@ def make_router(ctx_of: Callable[[CycleState], CycleContext]) -> Callable[[Cycle
                 return {"job_id": job.id, "next": job.owner}
             if not ctx.silent and undecided(s, ctx):
                 return {"job_id": None, "next": HUMAN}
+            mark_finished(s, ctx.run_id)  # what a re-run compares to reuse this run (cycle_inputs)
             finish_cycle(s, ctx)
         return {"job_id": None, "next": END}
 

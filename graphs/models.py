@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -45,6 +45,11 @@ class PendingDecision(BaseModel):
         )
 
 
+def _aware(at: datetime | None) -> datetime | None:
+    """A stored time as aware UTC (SQLite hands it back naive)."""
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
 def _decision_json(d: Decision | None) -> dict[str, Any] | None:
     if d is None:
         return None
@@ -80,6 +85,22 @@ class CycleOutcome(BaseModel):
     data_problems: list[dict[str, Any]] = []
     """Each export the cycle could not read (the cycle went on without it: its KPIs read stale)
     and each export with rejected rows: an agency sees them in the cycle, not only in the database."""
+    ran_at: datetime | None = None
+    """When the run started (UTC)."""
+    reused: bool = False
+    """A re-run found this completed run with the same exports, configs and decisions: it is that
+    run's result, nothing was run or written again (``chimera.jobs.cycle_inputs``). Not in the JSON
+    document, which stays the one the run gave (``reused_note`` says it, on stderr)."""
+
+    def reused_note(self) -> str:
+        """One line saying the result is an earlier run's, which and when (empty when it ran now)."""
+        if not self.reused:
+            return ""
+        return (f"same run as before: cycle run {self.run_id} of {self.as_of} ran at {self.ran_at_text()}; its "
+                "exports, configs, decisions and evidence are unchanged, so nothing was run or written again")
+
+    def ran_at_text(self) -> str:
+        return f"{self.ran_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if self.ran_at else "an earlier time"
 
     @classmethod
     def build(cls, run: CycleRun, client: str, kpis: list[KPIStatus], plays: list[PlayRun],
@@ -106,11 +127,12 @@ class CycleOutcome(BaseModel):
             narratives=[{"job": j.id, "type": j.type, "owner": j.owner, **(j.result or {}).get("narrative", {})}
                         for j in jobs if (j.result or {}).get("narrative")],
             as_of_note=(run.summary or {}).get("as_of_note", ""),
-            data_problems=_data_problems(jobs),
+            data_problems=_data_problems(jobs), ran_at=_aware(run.created_at),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN.md §7 `cycle` document."""
+        """The DESIGN.md §7 `cycle` document. A reused run's is the very document it gave when it ran
+        (the same result; the CLI says on stderr that it is the same run, and when it ran)."""
         return {"client": self.client, "as_of": self.as_of.isoformat(), "run_id": self.run_id,
                 "status": self.status, "silent": self.silent, "kpis": self.kpis, "plays": self.plays,
                 "jobs": self.jobs, "model": self.model,

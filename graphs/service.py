@@ -24,6 +24,7 @@ from chimera.db.engine import session_scope
 from chimera.db.locks import named_lock
 from chimera.db.models import Company, CycleRun, Decision, Job, KPIStatus, PlayRun
 from chimera.errors import ClientError, DecisionError
+from chimera.jobs.cycle_inputs import INPUTS, opening_inputs, reusable_run
 from chimera.kpi.evaluate import judged_day
 from graphs.checkpoint import checkpointer
 from graphs.cycle import build_cycle_graph
@@ -49,7 +50,8 @@ def _replaced(session: Session, run: CycleRun) -> bool:
 
 
 def _open_run(client: ClientContext, as_of: date | None, silent: bool) -> CycleRun:
-    """The unfinished cycle for this day (resume it), or a new one with its first job queued.
+    """The unfinished cycle for this day (resume it), the completed one when nothing it read has
+    changed (reuse it: the only completed run it returns), or a new one with its first job queued.
 
     Without ``as_of`` the cycle judges the day ``chimera kpis`` judges (``judged_day``: the newest day
     with complete data, today without data); INGEST_METRICS moves that day forward when the new
@@ -65,7 +67,10 @@ def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -
     """A cycle of a day before the newest live cycle's is a replay: it runs as a silent cycle (no
     suggestion to decide, nothing superseded, no evidence stored over a newer judgement) and its
     note says so. Without ``as_of`` the day is only known after ingest: ``suggest_for_cycle``
-    holds such a cycle's suggestions back if it ends up judging an older day."""
+    holds such a cycle's suggestions back if it ends up judging an older day.
+
+    A completed cycle of the day whose inputs are unchanged (``chimera.jobs.cycle_inputs``) is
+    returned as it is: a re-run would only write the same result again."""
     auto = as_of is None
     with session_scope() as s:
         if as_of is None:
@@ -77,8 +82,13 @@ def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
             if (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) and not _replaced(s, run):
                 return run
+        later = newer if not auto else newer_live_cycle(s, client.company_id, as_of)
+        inputs = opening_inputs(s, client, later.id if later else None)
+        same = reusable_run(s, client.company_id, as_of, silent, auto, inputs)
+        if same is not None:
+            return same
         run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent,
-                       summary={"as_of_auto": auto} | (replay_summary(as_of, newer) if newer else {}))
+                       summary={"as_of_auto": auto, INPUTS: inputs} | (replay_summary(as_of, newer) if newer else {}))
         run.thread_id = f"cycle:{client.name}:{run.id}"
         s.add(run)
         s.flush()
@@ -154,11 +164,14 @@ def run_cycle(client: str, as_of: date | None = None, silent: bool = False, who:
     """Run (or resume) the weekly cycle up to the decisions; returns what a person needs to decide.
 
     An ``as_of`` no timezone has reached (and no data reaches) is refused here, for every face
-    (CLI, chat, worker); a day before the newest live cycle's is replayed (``_find_or_open_run``)."""
+    (CLI, chat, worker); a day before the newest live cycle's is replayed (``_find_or_open_run``).
+    A completed cycle whose inputs are unchanged is returned as it is (``reused``), nothing run."""
     ctx_client = get_client(client, allowed)
     with session_scope() as s:
         refuse_unreached(s, ctx_client.company_id, ctx_client.name, as_of)
     run = _open_run(ctx_client, as_of, silent)
+    if run.status == "completed":  # the same inputs as this completed run: nothing to run again
+        return outcome(run.id).model_copy(update={"reused": True})
     ctx = CycleContext(client=ctx_client, as_of=run.as_of, run_id=run.id, silent=run.silent, who=who)
     _drive(ctx, run.thread_id, None, on_event)
     return outcome(run.id)

@@ -57,8 +57,9 @@ class AllCycles(BaseModel):
 def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
     kpis = Counter(k["status"] for k in outcome.kpis)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(kpis.items())) or "none"
+    same = f"; same run as before: cycle run {outcome.run_id}, ran at {outcome.ran_at_text()}" if outcome.reused else ""
     return (f"{outcome.status} as of {outcome.as_of}; KPIs {statuses}; {len(outcome.plays)} play(s), "
-            f"{len(outcome.pending)} awaiting a decision")
+            f"{len(outcome.pending)} awaiting a decision{same}")
 
 
 def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
@@ -99,7 +100,8 @@ def _print_summary(walk: Walk[CycleOutcome]) -> None:
     for d in walk.done:
         o = d.result
         n = Counter(k["status"] for k in o.kpis)
-        table.add_row(escape(d.client), f"[red]{o.status}[/]" if d.client in failed else o.status, str(o.as_of),
+        status = f"{o.status} (same run)" if o.reused else o.status
+        table.add_row(escape(d.client), f"[red]{status}[/]" if d.client in failed else status, str(o.as_of),
                       "/".join(str(n[s]) for s in ("OK", "WARNING", "CRITICAL", "UNKNOWN")),
                       str(len(o.plays)), str(len(o.pending)), f"{d.seconds:.2f}")
     for f in walk.failures:
@@ -135,8 +137,12 @@ def cycle(
         err.print(outcome.as_of_note, highlight=False, soft_wrap=True)
     if json_out:
         emit_json(cycle_document(outcome))
+        if outcome.reused:
+            err.print(outcome.reused_note(), markup=False, highlight=False, soft_wrap=True)
     else:
         print_outcome(out, outcome)
+        if outcome.reused:
+            out.print(outcome.reused_note(), markup=False, highlight=False, soft_wrap=True)
     failure = _failed_cycle(outcome.client, outcome)
     if failure is not None:  # the document is printed; the exit code and one line say why it failed
         fail(f"cycle {outcome.run_id} failed: {failure.error}")
