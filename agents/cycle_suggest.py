@@ -36,7 +36,8 @@ def triggered_plays(session: Session, ctx: CycleContext, kpis: list[Any], _activ
     A live cycle counts every run under way now against the cap; a replay of an older day judges
     what was under way then, not the suggestions of a newer cycle (same inputs, same output;
     ``suggest_state``)."""
-    state = suggest_state(session, ctx.client.company_id, ctx.as_of)
+    state = suggest_state(session, ctx.client.company_id, ctx.as_of,
+                          hold_days=ctx.client.configs.plays.policy.revert_hold_days)
     history = previous_decisions(session, ctx.client.company_id, ctx.as_of)  # a rejection is told, not forgotten
     result = suggest_plays(ctx.client.configs, {k.id: k for k in kpis}, _change_fn(session, ctx), state,
                            history=history)

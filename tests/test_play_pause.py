@@ -83,7 +83,6 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cycle]:
 def home(cycle: Cycle, monkeypatch: pytest.MonkeyPatch) -> Cycle:
     _in_home(cycle.home, monkeypatch)
     monkeypatch.setattr("getpass.getuser", lambda: "os-user")
-    monkeypatch.delenv("CHIMERA_REVERT_HOLD_DAYS", raising=False)
     return cycle
 
 
@@ -101,13 +100,13 @@ def _applied(play_run_id: str) -> int:
         return len([r for r in s.exec(select(AppliedChange)).all() if r.job_id in ids])
 
 
-def _state(day: date) -> SuggestState:
+def _state(day: date, hold_days: int = 28) -> SuggestState:
     from chimera.plays.review import suggest_state
 
     with session_scope() as s:
         cid = s.exec(select(CycleRun.company_id)).first()  # the one client of this home
         assert cid is not None
-        return suggest_state(s, cid, day)
+        return suggest_state(s, cid, day, hold_days=hold_days)
 
 
 # --- refusals first: one line, exit 1, nothing recorded ----------------------------------------------
@@ -228,7 +227,9 @@ def test_resume_runs_the_held_steps_once(home: Cycle) -> None:
 
 
 def test_a_reverted_play_is_held_back_for_the_configured_days(home: Cycle, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chimera.errors import ConfigError
+    from pydantic import ValidationError
+
+    from chimera.config.models import PlayPolicy
 
     run_id = home.runs["pricing_test"]
     assert chimera("play", "revert", run_id, "--reason", "conversion fell", "--who", "dana", "--on",
@@ -237,13 +238,10 @@ def test_a_reverted_play_is_held_back_for_the_configured_days(home: Cycle, monke
     assert why.startswith("reverted by dana on 2026-11-01") and "conversion fell" in why
     assert "suggested again from a cycle of 2026-11-29 on (28 days after the revert" in why
     assert "pricing_test" not in _state(date(2026, 11, 29)).reverted
-    monkeypatch.setenv("CHIMERA_REVERT_HOLD_DAYS", "3")
-    assert "pricing_test" not in _state(date(2026, 11, 8)).reverted
-    assert "pricing_test" in _state(date(2026, 11, 3)).reverted
-    monkeypatch.setenv("CHIMERA_REVERT_HOLD_DAYS", "a week")
-    with pytest.raises(ConfigError, match="CHIMERA_REVERT_HOLD_DAYS='a week': expected a whole number of days"):
-        _state(date(2026, 11, 8))
-    monkeypatch.delenv("CHIMERA_REVERT_HOLD_DAYS")
+    assert "pricing_test" not in _state(date(2026, 11, 8), hold_days=3).reverted
+    assert "pricing_test" in _state(date(2026, 11, 3), hold_days=3).reverted
+    with pytest.raises(ValidationError, match="revert_hold_days"):  # plays.yml's policy
+        PlayPolicy(revert_hold_days=-1)
     # once the hold is over, a suggestion says it was reverted, by whom, when and why
     with session_scope() as s:
         company = _run(run_id).company_id

@@ -336,6 +336,8 @@ class PlayPolicy(Strict):
     """A play that failed to move its KPIs this many times goes 'under review'."""
     auto_approve: list[str] = []
     """Plays safe to approve without a person (only fully reversible ones are honoured)."""
+    revert_hold_days: int = Field(default=28, ge=0, le=366)
+    """Days a reverted play is not suggested again (from its revert day) unless a person resumes it."""
 
 
 class PlaysConfig(Strict):

@@ -5,8 +5,8 @@ said "not this play now"; suggesting it again next week would ask them the same 
 
 The rule, the simplest a person expects:
 - paused: held back until a person resumes it (``chimera play resume``); no clock runs out.
-- reverted: held back for ``revert_hold_days()`` days from the revert day (``CHIMERA_REVERT_HOLD_DAYS``,
-  default 28: one evidence window), or until a person resumes it, whichever comes first.
+- reverted: held back for the client's ``policy.revert_hold_days`` (plays.yml, default 28: one
+  evidence window) from the revert day, or until a person resumes it, whichever comes first.
 
 Records live on the run (``PlayRun.rationale``, as revert.py keeps its own): ``pause`` and, once
 lifted, ``resume``; a revert's hold lifted early, ``revert_resume``. A replay of an older day sees only the
@@ -15,15 +15,14 @@ pauses, reverts and resumes of its day or before; a live cycle sees them as they
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from chimera.config.models import PlayPolicy
 from chimera.db.models import PlayRun
-from chimera.errors import ConfigError
 
 PAUSED = "paused"
 PAUSE = "pause"
@@ -31,19 +30,7 @@ RESUME = "resume"
 REVERT = "revert"
 REVERT_RESUME = "revert_resume"
 """The resume that lifted a revert's hold (a pause's resume is ``resume``: a run may have both)."""
-REVERT_HOLD_ENV = "CHIMERA_REVERT_HOLD_DAYS"
-DEFAULT_REVERT_HOLD_DAYS = 28
-
-
-def revert_hold_days() -> int:
-    """Days a reverted play is held back after its revert day (``CHIMERA_REVERT_HOLD_DAYS``)."""
-    raw = os.environ.get(REVERT_HOLD_ENV, "").strip()
-    if not raw:
-        return DEFAULT_REVERT_HOLD_DAYS
-    if not raw.isdigit():
-        raise ConfigError(f"{REVERT_HOLD_ENV}={raw!r}: expected a whole number of days (0 or more), "
-                          f"e.g. {DEFAULT_REVERT_HOLD_DAYS}")
-    return int(raw)
+DEFAULT_REVERT_HOLD_DAYS = PlayPolicy().revert_hold_days
 
 
 def record(run: PlayRun, key: str) -> dict[str, Any] | None:
@@ -75,7 +62,8 @@ class Hold(BaseModel):
     why: str
 
 
-def held_stops(session: Session, company_id: int, day: date | None, replay: bool = False) -> dict[str, Hold]:
+def held_stops(session: Session, company_id: int, day: date | None, replay: bool = False,
+               hold_days: int = DEFAULT_REVERT_HOLD_DAYS) -> dict[str, Hold]:
     """play_id -> the hold of its newest paused or reverted run that ``day``'s cycle still honours."""
     if day is None:
         return {}
@@ -84,7 +72,7 @@ def held_stops(session: Session, company_id: int, day: date | None, replay: bool
     ).order_by(col(PlayRun.created_at))).all()
     holds: dict[str, Hold] = {}
     for run in runs:
-        hold = _paused_hold(run, day, replay) or _reverted_hold(run, day, replay)
+        hold = _paused_hold(run, day, replay) or _reverted_hold(run, day, replay, hold_days)
         if hold is not None:
             holds[run.play_id] = hold
     return holds
@@ -105,12 +93,11 @@ def _paused_hold(run: PlayRun, day: date, replay: bool) -> Hold | None:
                                    f"(chimera play resume {run.id} --reason R)")
 
 
-def _reverted_hold(run: PlayRun, day: date, replay: bool) -> Hold | None:
+def _reverted_hold(run: PlayRun, day: date, replay: bool, days: int) -> Hold | None:
     revert = record(run, REVERT)
     on = _day(revert)
     if run.status != "reverted" or revert is None or on is None:
         return None
-    days = revert_hold_days()
     until = on + timedelta(days=days)
     resume = revert_resumed(run)
     if day >= until or (replay and (on > day or (resume is not None and (_day(resume) or day) <= day))):
@@ -118,9 +105,9 @@ def _reverted_hold(run: PlayRun, day: date, replay: bool) -> Hold | None:
     if not replay and resume is not None:
         return None
     return Hold(kind="reverted", why=f"{stop_text(run, revert, 'reverted')}; suggested again from a cycle of "
-                                     f"{until} on ({days} days after the revert, {REVERT_HOLD_ENV}) if its trigger "
-                                     f"still fires, or sooner if a person resumes it (chimera play resume {run.id} "
-                                     "--reason R)")
+                                     f"{until} on ({days} days after the revert: plays.yml policy.revert_hold_days) "
+                                     f"if its trigger still fires, or sooner if a person resumes it "
+                                     f"(chimera play resume {run.id} --reason R)")
 
 
 def stop_text(run: PlayRun, rec: dict[str, Any], verb: str) -> str:
@@ -155,7 +142,8 @@ class Stop(BaseModel):
     held_jobs: list[int] = []
 
 
-def stopped_runs(session: Session, company_id: int, as_of: date, live: bool = True) -> list[Stop]:
+def stopped_runs(session: Session, company_id: int, as_of: date, live: bool = True,
+                 hold_days: int = DEFAULT_REVERT_HOLD_DAYS) -> list[Stop]:
     """Every pause and revert, newest first, with whether it holds the play back on ``as_of``.
 
     ``live`` (a report of the newest data): all of them as they stand now, though a person pauses
@@ -163,17 +151,17 @@ def stopped_runs(session: Session, company_id: int, as_of: date, live: bool = Tr
     or before ``as_of``, as a replay sees them."""
     runs = session.exec(select(PlayRun).where(PlayRun.company_id == company_id)).all()
     upto = date.max if live else as_of
-    stops = [s for run in runs for key in (PAUSE, REVERT) if (s := _stop(run, key, as_of, upto)) is not None]
+    stops = [s for run in runs for key in (PAUSE, REVERT) if (s := _stop(run, key, as_of, upto, hold_days)) is not None]
     return sorted(stops, key=lambda s: (s.on, s.play_run_id), reverse=True)
 
 
-def _stop(run: PlayRun, key: str, as_of: date, upto: date) -> Stop | None:
+def _stop(run: PlayRun, key: str, as_of: date, upto: date, hold_days: int) -> Stop | None:
     rec, on = record(run, key), _day(record(run, key))
     if rec is None or on is None or on > upto:
         return None
     resume = record(run, RESUME if key == PAUSE else REVERT_RESUME)
     lifted = resume if resume is not None and (_day(resume) or upto) <= upto else None
-    until = on + timedelta(days=revert_hold_days()) if key == REVERT else None
+    until = on + timedelta(days=hold_days) if key == REVERT else None
     ended = key == PAUSE and (_day(record(run, REVERT)) or date.max) <= upto  # reverted since: its hold applies
     in_force = lifted is None and not ended and (until is None or as_of < until)
     return Stop(play_run_id=run.id, play=run.play_id, kind="paused" if key == PAUSE else "reverted", on=on,

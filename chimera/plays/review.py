@@ -15,7 +15,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from chimera.db.models import CycleRun, Decision, EvidenceRecord, Play, PlayRun, utcnow
 from chimera.errors import DecisionError
-from chimera.plays.holds import held_stops
+from chimera.plays.holds import DEFAULT_REVERT_HOLD_DAYS, held_stops
 from chimera.plays.models import SuggestState
 
 ACTIVE_RUN_STATUSES = ("suggested", "approved", "executing", "executed")
@@ -114,7 +114,8 @@ def play_states(session: Session, company_id: int) -> dict[str, dict[str, Any]]:
     }
 
 
-def suggest_state(session: Session, company_id: int, as_of: date | None = None) -> SuggestState:
+def suggest_state(session: Session, company_id: int, as_of: date | None = None,
+                  hold_days: int = DEFAULT_REVERT_HOLD_DAYS) -> SuggestState:
     """Everything ``suggest_plays`` needs from the database for this client, as seen on ``as_of``:
     the cycle's day. Without it, the newest live cycle's day.
 
@@ -127,7 +128,7 @@ def suggest_state(session: Session, company_id: int, as_of: date | None = None) 
     replay = is_replay(day, newest)
     states = play_states(session, company_id)
     active = runs_under_way_on(session, company_id, day) if replay and day else active_runs(session, company_id)
-    stops = held_stops(session, company_id, day, replay=replay)
+    stops = held_stops(session, company_id, day, replay=replay, hold_days=hold_days)
     return SuggestState(
         under_review={pid: s["review_reason"] for pid, s in states.items() if s["under_review"]},
         active=len(active),

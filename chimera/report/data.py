@@ -183,5 +183,6 @@ def _weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, 
         statuses = {r.id: r.status for r in session.exec(select(PlayRun).where(col(PlayRun.id).in_(ids)))} \
             if ids else {}
         newest = default_day(session, client.company_id, client.config.timezone).day
-        stopped = stopped_runs(session, client.company_id, as_of, live=newest is None or as_of >= newest)
+        stopped = stopped_runs(session, client.company_id, as_of, live=newest is None or as_of >= newest,
+                               hold_days=client.configs.plays.policy.revert_hold_days)
     return review_plays(evidence, directions, statuses), stopped
