@@ -22,16 +22,21 @@ from chimera.errors import ChimeraError, DecisionError
 from chimera.llm.provider import backend_info
 from graphs import chat
 from graphs.ui_models import (
+    PlayAction,
+    decision_actions,
     decision_markdown,
     event_output,
     event_title,
+    follow_up_actions,
     ingest_markdown,
     outcome_markdown,
+    pause_markdown,
     pending_markdown,
+    resume_markdown,
 )
 
 STARTERS = ["Run the weekly cycle", "Today's checks", "KPI status", "Why was this play suggested?",
-            "Show evidence", "Show conversion rate"]
+            "Show evidence", "Weekly review", "Show conversion rate"]
 _OFFERS: dict[str, dict[str, cl.Message]] = {}  # session id -> play run id -> message with the buttons
 
 
@@ -97,7 +102,8 @@ async def _start(resumed: bool = False) -> None:
         f"{'Welcome back' if resumed else 'Welcome'}, **{user.name if user else '?'}** ({role}). "
         f"Client: **{client}** · model backend: **{info.label}**"
         + (f" — {info.problem}" if info.problem else "")
-        + "\n\nAsk about KPIs, evidence or a play, type *Run the weekly cycle*, or drop a CSV export here.")).send()
+        + "\n\nAsk about KPIs, evidence, a play or the *Weekly review*, type *Run the weekly cycle*, or drop a CSV "
+          "export here.")).send()
     await _offer_pending(client, user, pending)
 
 
@@ -125,6 +131,14 @@ def _actions(play_run_id: str) -> list[cl.Action]:
     return [cl.Action(name="approve", payload=payload, label="Approve", icon="check"),
             cl.Action(name="override", payload=payload, label="Override", icon="pencil"),
             cl.Action(name="reject", payload=payload, label="Reject", icon="x")]
+
+
+def _play_actions(offers: list[PlayAction], user: AuthUser | None) -> list[cl.Action]:
+    """Pause / resume buttons, for people who may decide plays (a click is re-checked anyway)."""
+    if not can_decide(user):
+        return []
+    return [cl.Action(name=o.kind, payload={"play_run_id": o.play_run_id}, label=o.label,
+                      icon="pause" if o.kind == "pause" else "play") for o in offers]
 
 
 async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] | None = None) -> None:
@@ -172,7 +186,8 @@ async def _stream(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         tasks.status = "Failed"
         await tasks.send()
         raise
-    tasks.status = "Awaiting decisions" if getattr(result, "pending", None) else "Done"
+    tasks.status = "Same run as before" if getattr(result, "reused", False) else (
+        "Awaiting decisions" if getattr(result, "pending", None) else "Done")
     await tasks.send()
     return result
 
@@ -224,27 +239,40 @@ async def on_message(message: cl.Message) -> None:
                 elements.append(cl.Plotly(name=reply.chart_kpi, figure=figure, display="inline"))
             else:
                 reply.text += "\n\n" + note
-        await cl.Message(content=reply.text, author=commander, elements=elements).send()
+        await cl.Message(content=reply.text, author=commander, elements=elements,
+                         actions=_play_actions(reply.actions, user)).send()
     except ChimeraError as exc:
         await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+
+
+async def _may_decide(user: AuthUser | None) -> bool:
+    """True for approvers and admins; a viewer (or a forged action call) is told nothing was recorded."""
+    if can_decide(user):
+        return True
+    await cl.Message(content=f"⛔ {user.name if user else 'This session'} is a viewer: only approvers and "
+                             "admins can decide plays. Nothing was recorded.", author="Command Center").send()
+    return False
+
+
+async def _reason(kind: str, play_run_id: str) -> str:
+    """The reason a person gives for ``kind`` (required: recorded with who); "" when none was given."""
+    asked = await cl.AskUserMessage(content=f"Why do you {kind} play run `{play_run_id}`? (required)",
+                                    timeout=600).send()
+    why = ((asked or {}).get("output") or "").strip()
+    if not why:
+        await cl.Message(content=f"No reason given: the {kind} was not recorded.", author="Command Center").send()
+    return why
 
 
 async def _decide(action: cl.Action, kind: str) -> None:
     user = _auth_user()
     play_run_id = str((action.payload or {}).get("play_run_id", ""))
-    if not can_decide(user):
-        await cl.Message(content=f"⛔ {user.name if user else 'This session'} is a viewer: only approvers and "
-                                 "admins can decide plays. Nothing was recorded.", author="Command Center").send()
+    if not await _may_decide(user):
         return
     assert user is not None
     why = ""
-    if kind in ("override", "reject"):
-        asked = await cl.AskUserMessage(content=f"Why do you {kind} play run `{play_run_id}`? (required)",
-                                        timeout=600).send()
-        why = ((asked or {}).get("output") or "").strip()
-        if not why:
-            await cl.Message(content=f"No reason given: the {kind} was not recorded.", author="Command Center").send()
-            return
+    if kind in ("override", "reject") and not (why := await _reason(kind, play_run_id)):
+        return
     from graphs.service import decide
 
     try:
@@ -255,8 +283,29 @@ async def _decide(action: cl.Action, kind: str) -> None:
         await _remove_buttons(play_run_id, action)
         return
     await _remove_buttons(play_run_id, action)
-    await cl.Message(content=decision_markdown(play_run_id, kind, user.name, why, outcome),
-                     author="Command Center").send()
+    await cl.Message(content=decision_markdown(play_run_id, kind, user.name, why, outcome), author="Command Center",
+                     actions=_play_actions(decision_actions(play_run_id, outcome), user)).send()
+
+
+async def _pause_or_resume(action: cl.Action, kind: str) -> None:
+    """Pause or resume a play run from its button: a decision like approve, so the same role check and
+    a required reason; recorded with the chat user as who (``chimera play pause`` / ``resume``)."""
+    user = _auth_user()
+    play_run_id = str((action.payload or {}).get("play_run_id", ""))
+    if not await _may_decide(user) or not (why := await _reason(kind, play_run_id)):
+        return
+    assert user is not None
+    args = (play_run_id, kind, user.name, why, allowed_clients(user))
+    try:
+        outcome = await (_stream(chat.pause_or_resume, *args) if kind == "resume"
+                         else asyncio.to_thread(chat.pause_or_resume, *args))
+    except ChimeraError as exc:
+        await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+        return
+    await action.remove()
+    text = pause_markdown(outcome) if kind == "pause" else resume_markdown(outcome)
+    await cl.Message(content=text, author="Command Center",
+                     actions=_play_actions(follow_up_actions(outcome), user)).send()
 
 
 async def _remove_buttons(play_run_id: str, action: cl.Action) -> None:
@@ -280,3 +329,13 @@ async def on_override(action: cl.Action) -> None:
 @cl.action_callback("reject")
 async def on_reject(action: cl.Action) -> None:
     await _decide(action, "reject")
+
+
+@cl.action_callback("pause")
+async def on_pause(action: cl.Action) -> None:
+    await _pause_or_resume(action, "pause")
+
+
+@cl.action_callback("resume")
+async def on_resume(action: cl.Action) -> None:
+    await _pause_or_resume(action, "resume")

@@ -123,11 +123,68 @@ class Toolbox:
                 "asset_preview": (cs.asset.content[:600] if cs.asset else "")})
         return {"play": play.id, "status": "proposal: needs a decision", "changesets": changesets}
 
+    def weekly_review(self, play_id: str | None = None) -> dict[str, Any]:
+        """The weekly review of executed plays (all, or one play id), as ``chimera report`` gives it:
+        continue / stop / keep watching per play run with an evidence verdict, by a fixed rule (no
+        model's advice), with the rule and the evidence figures behind it; then every pause and revert
+        (who, when, why, whether it still holds the play back). Evidence as last judged and stored."""
+        from chimera.plays.weekly_review import RULES
+
+        evidence, review, stops = self._review_and_stops(play_id)
+        shown = {(e["play_run_id"], e["kpi"]): e for e in evidence}
+        return {"as_of": self.as_of.isoformat(), "rules": {str(n): t for n, t in RULES.items()},
+                "review": [self._review_entry(r, shown) for r in review], **self._stops_json(stops)}
+
+    def paused_or_reverted(self, play_id: str | None = None) -> dict[str, Any]:
+        """Every pause and revert of the client's plays (all, or one play id), newest first: who, when,
+        why, and whether it still holds the play back from suggestions (and until when)."""
+        return {"as_of": self.as_of.isoformat(), **self._stops_json(self._review_and_stops(play_id)[2])}
+
+    def _review_and_stops(self, play_id: str | None) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
+        """The evidence read, and the report's weekly review of it and the pauses and reverts to as-of
+        (the stored records of runs executed by as-of: what ``evidence`` and the cycle show)."""
+        from chimera.evidence.record import evidence_report
+        from chimera.report.data import _weekly_review
+
+        evidence = [e for e in evidence_report(self.client, self.as_of, refresh=False)["evidence"]
+                    if play_id in (None, e["play"])]
+        review, stops = _weekly_review(self.client, self.as_of, evidence)
+        return evidence, review, [s for s in stops if play_id in (None, s.play)]
+
+    def _label(self, play_id: str) -> dict[str, str]:
+        play = next((p for p in self.client.configs.plays.plays if p.id == play_id), None)
+        return {"label": play.label} if play else {}
+
+    def _review_entry(self, r: Any, evidence: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+        """One review with each figure naming its play, unit and direction (whose verdict it is, 0.0231
+        is a rate, which way is right), its words as the report says them and its before/after as
+        ``evidence`` shows them."""
+        from chimera.evidence.record import shown_values
+        from chimera.plays.weekly_review import figure_text
+
+        directions = {k.id: k.direction for k in self.client.configs.kpis.kpis}
+        figures = []
+        for f in r.figures:
+            record = evidence.get((r.play_run_id, f.kpi), {})
+            entry = f.model_dump(mode="json") | {"play": r.play, "unit": record.get("unit"), "direction":
+                                                 directions.get(f.kpi), "value_kind": record.get("value_kind")}
+            before, after = shown_values(entry)
+            figures.append(entry | {"text": figure_text(f), "before_shown": before, "after_shown": after})
+        advice = r.recommendation.replace("_", " ") + (f" ({r.action})" if r.action else "")
+        return r.model_dump(mode="json") | self._label(r.play) | {"advice": advice, "figures": figures}
+
+    def _stops_json(self, stops: list[Any]) -> dict[str, Any]:
+        from chimera.plays.holds import hold_text
+
+        return {"revert_hold_days": self.client.configs.plays.policy.revert_hold_days,
+                "stopped": [s.model_dump(mode="json") | self._label(s.play) | {"held_back": hold_text(s)}
+                            for s in stops]}
+
     def as_tools(self) -> list[StructuredTool]:
         """The same functions as LangChain tools, for a model to call (read-only, plus a proposal)."""
         return [StructuredTool.from_function(fn) for fn in (
             self.kpi_statuses, self.metric_series, self.explain_play, self.evidence, self.sop_search,
-            self.propose_play)]
+            self.propose_play, self.weekly_review, self.paused_or_reverted)]
 
     def call(self, name: str, args: dict[str, Any]) -> Any:
         """Run a tool by name (a model's tool call); unknown names are an error result, not an exception."""

@@ -26,6 +26,7 @@ from chimera.config.models import Commander as CommanderSpec
 from chimera.errors import ChimeraError
 from chimera.evidence.record import shown_values
 from chimera.llm.provider import backend_info
+from chimera.plays.pause import PauseOutcome, ResumeOutcome
 from graphs.ui_models import (
     ChatReply,
     ProfileInfo,
@@ -34,8 +35,11 @@ from graphs.ui_models import (
     help_markdown,
     kpi_list,
     kpi_table,
+    play_actions,
+    review_markdown,
     safe_markdown,
     sop_citation,
+    stops_markdown,
     trigger_kpi_ids,
     trigger_text,
 )
@@ -43,7 +47,8 @@ from graphs.ui_models import (
 log = logging.getLogger(__name__)
 
 COMMAND_CENTER = "Command Center"
-IntentKind = Literal["cycle", "daily", "kpis", "why", "evidence", "chart", "question", "help", "unknown_kpi"]
+IntentKind = Literal["cycle", "daily", "kpis", "why", "evidence", "review", "stops", "chart", "question", "help",
+                     "unknown_kpi"]
 MAX_CHARS = 2_000  # what of a message is read: any real question fits; a pasted file costs no more
 ECHO_CHARS = 160  # what of it is quoted back in a reply heading
 
@@ -76,7 +81,12 @@ STATUS_FILLER = frozenset(
 # words intents hinge on, singular: a near miss of one of these ("staus", "evidnce") is read as it
 INTENT_WORDS = frozenset(
     "show list status evidence cycle weekly daily today check suggested recommended chart plot graph "
-    "display kpi metric doing overview summary".split())
+    "display kpi metric doing overview summary review continue pause paused revert reverted resume".split())
+# the weekly review of plays (continue / stop / keep watching) and the pauses and reverts, read on
+# the normalised text (singular words, apostrophes dropped)
+REVIEW = re.compile(r"\bweekly review\b|\breview (?:of )?(?:the |my |our |all )?play|\bcontinue or stop\b"
+                    r"|\bstop or continue\b|\bkeep watching\b|\bshould (?:we|i) (?:continue|stop|keep|pause|revert)\b")
+STOPS = re.compile(r"\b(?:paused|pause|reverted|revert|resumed|resume|undone|on hold)\b")
 METRIC_NOUNS = ("rate", "margin", "ratio", "share", "score", "value", "percentage", "churn", "cost", "total")
 
 
@@ -144,10 +154,14 @@ def profile_icon(profile: ProfileInfo) -> str:
 
 
 def route(text: str, profile: str | None) -> str:
-    """The commander to answer: the profile's own, else by keywords (KPI/evidence first), else evidence."""
+    """The commander to answer: the profile's own, else evidence for the weekly review and pauses or
+    reverts, else by keywords (KPI/evidence first), else evidence."""
     for p in profiles():
         if p.commander and profile in (p.name, p.commander):
             return p.commander
+    norm = normalize(text)
+    if REVIEW.search(norm) or STOPS.search(norm):  # judged on evidence: not the product commander's "review"
+        return DEFAULT_COMMANDER
     words = _words(clip(text))
     for commander, keys in ROUTES:
         if words & set(keys):
@@ -238,6 +252,10 @@ def parse_intent(text: str, configs: Any = None) -> Intent:
         return Intent(kind="cycle")
     if re.search(r"\btodays? check|\bdaily\b", norm):
         return Intent(kind="daily")
+    if REVIEW.search(norm):
+        return Intent(kind="review", play_id=play_id)
+    if STOPS.search(norm):
+        return Intent(kind="stops", play_id=play_id)
     if re.search(r"\bwhy\b.*\b(suggest|recommend|play)", norm):
         return Intent(kind="why", play_id=play_id, asked=None if play_id else _asked_play(low))
     if re.search(r"\b(show|list)\b.*\bevidence\b|^evidence\b", norm):
@@ -444,6 +462,7 @@ def answer(client: ClientContext, commander_id: str, text: str, as_of: date | No
     spec = _spec(client, commander_id)
     tb = Toolbox(client, as_of=as_of, libraries=list(spec.libraries) or None)
     body, facts, sops = _body(client, tb, spec, intent, text)
+    actions = play_actions(facts[0]) if intent.kind in ("review", "stops") else []
     offline = info.offline
     if intent.kind == "question" and not info.offline:
         body, offline = _model_answer(client, spec, text, facts, body, as_of)
@@ -451,7 +470,7 @@ def answer(client: ClientContext, commander_id: str, text: str, as_of: date | No
             body += "\n\n" + as_of_line(tb.as_of_note)
     return ChatReply(text=_offline_prefix(offline, info.label) + shortened + body, commander=commander_id,
                      backend_label=info.label, offline=offline, intent=intent.kind, sops_cited=sops,
-                     chart_kpi=intent.kpi_id if intent.kind == "chart" else None)
+                     chart_kpi=intent.kpi_id if intent.kind == "chart" else None, actions=actions)
 
 
 def _body(client: ClientContext, tb: Toolbox, spec: CommanderSpec, intent: Intent,
@@ -467,6 +486,12 @@ def _body(client: ClientContext, tb: Toolbox, spec: CommanderSpec, intent: Inten
         body, facts = _daily(client)
     elif intent.kind == "evidence":
         body, facts = _evidence(tb, intent.play_id)
+    elif intent.kind == "review":
+        review = tb.weekly_review(intent.play_id)
+        body, facts = review_markdown(review), [review]
+    elif intent.kind == "stops":
+        stops = tb.paused_or_reverted(intent.play_id)
+        body, facts = stops_markdown(stops), [stops]
     elif intent.kind == "chart":
         body, facts = _chart_text(tb, intent.kpi_ids)
     elif intent.kind == "unknown_kpi":
@@ -544,3 +569,24 @@ def safe_answer(client: ClientContext, commander_id: str, text: str) -> ChatRepl
         info = backend_info()
         return ChatReply(text=f"⚠️ {exc}", commander=commander_id, backend_label=info.label,
                          offline=info.offline, intent="error")
+
+
+def pause_or_resume(play_run_id: str, kind: str, who: str, why: str, allowed: list[str] | None = None,
+                    on_event: Any = None) -> PauseOutcome | ResumeOutcome:
+    """A person's pause or resume from the chat, recorded with who and why as ``chimera play pause`` /
+    ``resume`` records it, on a client granted to them only (a forged click names any run). A resume
+    runs the held steps now, as the CLI does (unless their cycle awaits a decision)."""
+    from chimera.clients import get_client
+    from chimera.plays.pause import pause, refreshed, resume
+    from chimera.plays.revert import client_of_run
+
+    get_client(client_of_run(play_run_id).name, allowed)
+    if kind == "pause":
+        return pause(play_run_id, who, why)
+    outcome = resume(play_run_id, who, why)
+    if outcome.requeued and outcome.cycle_run_id:
+        from graphs.service import resume_cycle
+
+        resume_cycle(outcome.cycle_run_id, on_event=on_event)
+        outcome = refreshed(outcome)
+    return outcome

@@ -7,17 +7,30 @@ Numbers come from the deterministic core as stored; percent KPIs are shown as pe
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
 from chimera.ingest.models import IngestSummary
 from chimera.kpi.fmt import fmt_stored
+from chimera.plays.pause import PAUSABLE, PauseOutcome, ResumeOutcome
 from chimera.sop import FLAG, SopHit, is_instruction_like
 from graphs.models import CycleOutcome, PendingDecision
 
 STATUS_ICON = {"OK": "", "WARNING": "", "CRITICAL": "", "UNKNOWN": ""}  # text says it; emoji fonts vary
 DECISION_KINDS = ("approve", "override", "reject")
+
+
+class PlayAction(BaseModel):
+    """A button on a play run that a person may press: pause it, or resume it (a revert: lift its hold)."""
+
+    kind: Literal["pause", "resume"]
+    play_run_id: str
+    play: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind.capitalize()} {self.play}"
 
 
 class ChatReply(BaseModel):
@@ -30,6 +43,8 @@ class ChatReply(BaseModel):
     intent: str = "question"
     sops_cited: list[str] = []
     chart_kpi: str | None = None
+    actions: list[PlayAction] = []
+    """Pause / resume buttons the reply offers (the UI shows them only to people who may decide)."""
 
 
 class ProfileInfo(BaseModel):
@@ -152,6 +167,7 @@ def outcome_markdown(o: CycleOutcome) -> str:
         counts[k["status"]] = counts.get(k["status"], 0) + 1
     kpis = ", ".join(f"{STATUS_ICON.get(s, '')} {n} {s}" for s, n in sorted(counts.items()))
     lines = [f"**Weekly cycle for {o.client} as of {o.as_of.isoformat()}** — status `{o.status}`",
+             *([_sentence(o.reused_note())] if o.reused else []),
              *([as_of_line(o.as_of_note)] if o.as_of_note else []),
              f"KPIs: {kpis or 'none evaluated'} · jobs: {len(o.jobs)} · model: {o.model.get('backend')}"]
     executed = [p for p in o.plays if p.get("decision")]
@@ -160,6 +176,11 @@ def outcome_markdown(o: CycleOutcome) -> str:
         lines.append(f"- `{p['play']}`: {d['kind']} by {d['who']} → {p['status']}")
     lines.append(f"{len(o.pending)} play(s) await a decision below." if o.pending else "Nothing awaits a decision.")
     return "\n".join(lines)
+
+
+def _sentence(note: str) -> str:
+    """A lower-case note as one italic sentence ("same run as before: ..." -> "_Same run as before: ..._")."""
+    return f"_{note[:1].upper()}{note[1:]}._"
 
 
 def decision_markdown(play_run_id: str, kind: str, who: str, why: str, o: CycleOutcome) -> str:
@@ -262,7 +283,109 @@ def help_markdown(client: str, kpi_label: str, play_id: str) -> str:
         f"- *Show {kpi_label.lower()}* — one KPI, with its chart",
         f"- *Why was this play suggested?* or *Why was {play_id} suggested?*",
         "- *Show evidence* — what executed plays did to their KPIs",
+        "- *Weekly review* or *What should we continue or stop?* — the fixed rules' advice per judged play",
+        "- *Which plays are paused or reverted?* — who stopped them, when, why, and whether they are held back",
         "- *Today's checks* — data freshness and critical KPIs",
         "- *Run the weekly cycle* — evaluate, suggest plays, decide",
         "- any other question: answered from the SOP libraries and the KPIs",
         "", "You can also drop a CSV export here to ingest it."])
+
+
+REVIEW_HEAD = ("fixed rules over the evidence verdicts (before/after, no control group); the same evidence "
+               "always gives the same advice, and no model gives it")
+
+
+def review_markdown(data: dict[str, Any]) -> str:
+    """The ``weekly_review`` tool's output for a person: each judged run's advice with its rule and
+    evidence figures, then the pauses and reverts (as ``chimera report`` shows them)."""
+    lines = [f"**Weekly review of plays as of {data['as_of']}** — {REVIEW_HEAD}.", ""]
+    for r in data["review"]:
+        lines += [f"- {_run_ref(r)}, executed {r['executed_on']}, now {r['status']}: **{r['advice']}**",
+                  f"  - rule {r['rule']}: {r['rule_text']}"]
+        lines += [f"  - {f['text']} (before {f['before_shown']}, after {f['after_shown']})" for f in r["figures"]]
+        if r.get("next_step"):
+            lines.append(f"  - next: `{r['next_step']}`")
+    if not data["review"]:
+        lines.append("No executed play has a verdict yet: nothing to continue or stop.")
+    return "\n".join([*lines, "", stops_markdown(data)])
+
+
+def stops_markdown(data: dict[str, Any]) -> str:
+    """The pauses and reverts of the ``paused_or_reverted`` tool: who, when, why, still held back?"""
+    lines = [f"**Paused and reverted plays** (as of {data['as_of']})", ""]
+    for s in data["stopped"]:
+        lines.append(f"- {_run_ref(s)}: {s['kind']} on {s['on']} by **{inert(s['who'] or 'unknown')}** — "
+                     f"why: “{inert(s['why'] or 'no reason given')}” · still held back: {inert(s['held_back'])}")
+    if not data["stopped"]:
+        lines.append("None: no play has been paused or reverted.")
+    else:
+        lines += ["", f"_A paused play is held back until a person resumes it; a reverted one for "
+                      f"{data['revert_hold_days']} days (plays.yml `policy.revert_hold_days`) or until resumed._"]
+    return "\n".join(lines)
+
+
+def _run_ref(r: dict[str, Any]) -> str:
+    label = f" ({r['label']})" if r.get("label") else ""
+    return f"**`{r['play']}`**{label}, play run `{r['play_run_id']}`"
+
+
+def play_actions(data: dict[str, Any]) -> list[PlayAction]:
+    """The buttons a review or a list of stops offers: pause a run under way, resume a pause or a
+    revert's hold still in force; one per run."""
+    offers: dict[str, PlayAction] = {}
+    for s in data.get("stopped", []):
+        if s["in_force"]:
+            offers.setdefault(s["play_run_id"], PlayAction(kind="resume", play_run_id=s["play_run_id"], play=s["play"]))
+    for r in data.get("review", []):
+        if r["status"] in PAUSABLE:
+            offers.setdefault(r["play_run_id"], PlayAction(kind="pause", play_run_id=r["play_run_id"], play=r["play"]))
+    return list(offers.values())
+
+
+def _step_ref(j: Any) -> str:
+    return f"step {j.step + 1} {j.bot}.{j.action} (job #{j.id})" if j.bot else f"{j.type} (job #{j.id})"
+
+
+def pause_markdown(o: PauseOutcome) -> str:
+    """What a pause from the chat recorded and did: who, why, what is kept, what is held."""
+    ref = f"`{o.play}` (play run `{o.play_run_id}`)"
+    head = (f"{ref} was already paused on {o.on} by **{inert(o.who)}** — “{inert(o.why)}”: nothing changed"
+            if o.already_paused else f"**pause** recorded for {ref} on {o.on} by **{inert(o.who)}** — "
+                                     f"reason: {inert(o.why)}")
+    lines = [head, f"- kept: {o.kept} change(s) already applied stay as they are",
+             *(f"- held: {_step_ref(j)}: not run until the play is resumed" for j in o.held),
+             *(f"- running when paused: {_step_ref(j)}: it finishes and its change is kept" for j in o.running)]
+    if not o.held and not o.running:
+        lines.append("- nothing left to run: every step had already run")
+    lines.append(f"Held back: `{o.play}` is not suggested again until a person resumes it.")
+    return "\n".join(lines)
+
+
+def resume_markdown(o: ResumeOutcome) -> str:
+    """What a resume from the chat recorded and ran (a revert's hold lifted: nothing re-run)."""
+    ref = f"`{o.play}` (play run `{o.play_run_id}`)"
+    if o.already_resumed:
+        head = f"{ref} was already resumed on {o.on} by **{inert(o.who)}** — “{inert(o.why)}”: nothing re-queued twice"
+    else:
+        what = "**revert hold lifted**" if o.of == "revert" else "**resume** recorded"
+        head = f"{what} for {ref} on {o.on} by **{inert(o.who)}** — reason: {inert(o.why)}"
+    lines = [head, *(f"- {_step_ref(j)}: {j.status}" for j in o.requeued)]
+    if any(j.status in ("queued", "running") for j in o.requeued):
+        lines.append(f"Steps still queued run when cycle run `{o.cycle_run_id}` goes on (a decision there is pending).")
+    lines.append("Its changes stay undone; it may be suggested again when its trigger fires." if o.of == "revert"
+                 else f"`{o.play}` may be suggested again when its trigger fires (status now `{o.status}`).")
+    return "\n".join(lines)
+
+
+def decision_actions(play_run_id: str, o: CycleOutcome) -> list[PlayAction]:
+    """After an approve or override: a Pause button while the play run is under way or done."""
+    play = next((p for p in o.plays if p["id"] == play_run_id), None)
+    return [PlayAction(kind="pause", play_run_id=play_run_id, play=play["play"])] \
+        if play and play["status"] in PAUSABLE else []
+
+
+def follow_up_actions(o: PauseOutcome | ResumeOutcome) -> list[PlayAction]:
+    """After a pause, its Resume button; after a pause's resume, Pause again (a revert's lifted hold: none)."""
+    if isinstance(o, PauseOutcome):
+        return [PlayAction(kind="resume", play_run_id=o.play_run_id, play=o.play)]
+    return [PlayAction(kind="pause", play_run_id=o.play_run_id, play=o.play)] if o.status in PAUSABLE else []
