@@ -228,6 +228,22 @@ def test_a_thousands_group_without_any_decimals_in_the_file_is_refused(chimera_h
     assert gross == {date(2026, 5, 1): Decimal("7")}
 
 
+
+@pytest.mark.parametrize(("currency", "fee", "gross"), [
+    ("kwd", "1.180", Decimal("17.470")),  # every amount 3 decimals: dinars, never thousands groups
+    ("usd", "0.180", Decimal("17.470")),  # `0.180` is no thousands group: the file writes decimal points
+])
+def test_three_decimal_amounts_are_read_as_decimals(chimera_home: Path, tmp_path: Path, currency: str, fee: str,
+                                                    gross: Decimal) -> None:
+    """A Kuwaiti dinar export writes `5.120` (5 dinars 120 fils): read so, not refused as `1,234`-like
+    groups nor read as 5120."""
+    path = tmp_path / "stripe.csv"
+    rows = [STRIPE, ["ch_1", "2026-05-01 10:00:00", "5.120", "0.000", currency, "true", fee, "Paid", "Mug"],
+            ["ch_2", "2026-05-01 11:00:00", "12.350", "2.000", currency, "true", "1.390", "Paid", "Mug"]]
+    path.write_text(_text(rows))
+    summary, values = _ingest(chimera_home, path)
+    assert summary.rejected == [] and values == {date(2026, 5, 1): gross}
+
 amounts = st.decimals(min_value=Decimal("-99999999.99"), max_value=Decimal("99999999.99"), places=2, allow_nan=False)
 
 

@@ -306,12 +306,20 @@ def ungrouped(col: pl.Expr) -> pl.Expr:
     return pl.when(grouped).then(col.str.replace_all(",", "", literal=True)).otherwise(col)
 
 
-def decimal_comma_votes(values: pl.Series) -> tuple[int, int]:
+THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "iqd", "jod", "kwd", "lyd", "omr", "tnd"})
+"""ISO 4217 currencies with 3 minor digits: `5.120` dinars is 5 dinars 120 fils, never a thousands group."""
+
+
+def decimal_comma_votes(values: pl.Series, three_decimals: bool = False) -> tuple[int, int]:
     """(values written with a decimal comma, with a decimal point). A plain thousands group
-    (`1,234`, `1.234`) is no vote: it is 1234 in one locale and 1.234 in the other."""
+    (`1,234`, `1.234`) is no vote: it is 1234 in one locale and 1.234 in the other; `0.180` is
+    (a thousands group never starts with 0), and so is every value of a ``three_decimals`` currency
+    (its amounts always show 3 decimals)."""
     v = values.drop_nulls().str.strip_chars()
-    comma = v.str.contains(r",\d+$") & ~v.str.contains(r"^[+-]?\d{1,3}(,\d{3})+$")
-    dot = v.str.contains(r"\.\d+$") & ~v.str.contains(r"^[+-]?\d{1,3}(\.\d{3})+$")
+    comma, dot = v.str.contains(r",\d+$"), v.str.contains(r"\.\d+$")
+    if not three_decimals:
+        comma = comma & ~v.str.contains(r"^[+-]?[1-9]\d{0,2}(,\d{3})+$")
+        dot = dot & ~v.str.contains(r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")
     return int(comma.sum()), int(dot.sum())
 
 

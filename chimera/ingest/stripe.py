@@ -30,6 +30,7 @@ from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
     PLAIN_GROUPS,
+    THREE_DECIMAL_CURRENCIES,
     decimal_comma_votes,
     is_bad_money,
     money_decimal,
@@ -62,10 +63,16 @@ def _money_values(df: pl.DataFrame) -> pl.Series:
     return pl.concat([df[c] for c in present]) if present else pl.Series([], dtype=pl.String)
 
 
+def _three_decimals(df: pl.DataFrame) -> bool:
+    """Whether every currency in the file has 3 minor digits (KWD, BHD, ...): `5.120` is then 5.12."""
+    codes = {c for col in ("currency", "converted_currency") if col in df.columns for c in _codes(df[col])}
+    return bool(codes) and codes <= THREE_DECIMAL_CURRENCIES
+
+
 def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
     """(decimal_comma, day_first) for the whole file, from its money and date strings: the amounts
     written with decimals vote (`1,234.56` for a point, `1.234,56` for a comma; a bare `1,234` is no vote)."""
-    comma, dot = decimal_comma_votes(_money_values(df))
+    comma, dot = decimal_comma_votes(_money_values(df), _three_decimals(df))
     decimal_comma = comma > dot
     return decimal_comma, slash_day_first(slash_dates(df["created"]), decimal_comma)  # dd/mm where commas are
 
@@ -74,7 +81,7 @@ def ambiguous_checks(df: pl.DataFrame, columns: list[str]) -> list[Check]:
     """In a file whose amounts never show decimals, one in thousands groups (`1,234`, `1.234`)
     reads 1000 times apart in the two locales: refused, saying why, rather than guessed."""
     present = [c for c in columns if c in df.columns]
-    if not present or sum(decimal_comma_votes(pl.concat([df[c] for c in present]))):
+    if not present or sum(decimal_comma_votes(pl.concat([df[c] for c in present]), _three_decimals(df))):
         return []
     return [Check(c, pl.col(c).str.contains(PLAIN_GROUPS).fill_null(False), AMBIGUOUS) for c in columns]
 
