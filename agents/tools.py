@@ -144,11 +144,11 @@ class Toolbox:
         """The evidence read, and the report's weekly review of it and the pauses and reverts to as-of
         (the stored records of runs executed by as-of: what ``evidence`` and the cycle show)."""
         from chimera.evidence.record import evidence_report
-        from chimera.report.data import _weekly_review
+        from chimera.report.data import weekly_review
 
         evidence = [e for e in evidence_report(self.client, self.as_of, refresh=False)["evidence"]
                     if play_id in (None, e["play"])]
-        review, stops = _weekly_review(self.client, self.as_of, evidence)
+        review, stops = weekly_review(self.client, self.as_of, evidence)
         return evidence, review, [s for s in stops if play_id in (None, s.play)]
 
     def _label(self, play_id: str) -> dict[str, str]:

@@ -151,8 +151,6 @@ def test_stops_offline_say_who_when_why_and_whether_they_still_hold(shop: dict[s
     assert "still held back: no: its hold ended on 2026-11-02" in _block(later.text, "free_shipping_threshold")
 
 
-@pytest.mark.xfail(strict=True, reason="chimera.plays.holds._stop: live (upto = date.max), a pause with no revert "
-                                       "reads ended ('no: reverted since'): date.max <= date.max")
 def test_a_pause_in_force_is_said_to_hold_the_play_back(shop: dict[str, Any]) -> None:
     reply = _ask(shop, "what is paused?")
     assert "still held back: yes, until a person resumes it" in _block(reply.text, "discount_hygiene")

@@ -162,7 +162,8 @@ def _stop(run: PlayRun, key: str, as_of: date, upto: date, hold_days: int) -> St
     resume = record(run, RESUME if key == PAUSE else REVERT_RESUME)
     lifted = resume if resume is not None and (_day(resume) or upto) <= upto else None
     until = on + timedelta(days=hold_days) if key == REVERT else None
-    ended = key == PAUSE and (_day(record(run, REVERT)) or date.max) <= upto  # reverted since: its hold applies
+    reverted = _day(record(run, REVERT))
+    ended = key == PAUSE and reverted is not None and reverted <= upto  # reverted since: its hold applies
     in_force = lifted is None and not ended and (until is None or as_of < until)
     return Stop(play_run_id=run.id, play=run.play_id, kind="paused" if key == PAUSE else "reverted", on=on,
                 who=str(rec.get("who") or ""), why=str(rec.get("why") or ""), held_until=until, in_force=in_force,

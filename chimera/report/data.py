@@ -167,14 +167,14 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
             plays = _plays(session, run)
             held = _held_back(session, run)
     evidence = evidence_report(client, as_of, persist=False)["evidence"]  # judged on the report's day, not stored
-    review, stopped = _weekly_review(client, as_of, evidence)
+    review, stopped = weekly_review(client, as_of, evidence)
     return ReportData(client=client.name, label=client.config.label or client.name,
                       currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
                       plays=plays or [], held_back=held, evidence=evidence, review=review, stopped=stopped,
                       as_of_note=note)
 
 
-def _weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, Any]]
+def weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, Any]]
                    ) -> tuple[list[PlayReview], list[Stop]]:
     """The weekly review of the evidence shown (manual §6.2) and the pauses and reverts to date."""
     directions = {k.id: k.direction for k in client.configs.kpis.kpis}
