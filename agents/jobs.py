@@ -18,6 +18,7 @@ from agents.bots import BotContext, run_action
 from agents.context import CycleContext
 from chimera.changesets import get_adapter
 from chimera.db.models import CycleRun, Decision, Job, PlayRun
+from chimera.jobs.queue import FINISHED
 
 Handler = Callable[[Session, CycleContext, Job], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -199,7 +200,11 @@ def execute(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
 
 def _finish_play_if_done(session: Session, ctx: CycleContext, run: PlayRun, current: Job) -> None:
     steps = session.exec(select(Job).where(Job.play_run_id == run.id, Job.type.startswith("EXECUTE_PLAY_"))).all()  # type: ignore[attr-defined]
-    if all(j.status == "succeeded" or j.id == current.id for j in steps):
+    others = [j for j in steps if j.id != current.id]
+    if any(j.status == "failed" for j in others) and all(j.status in FINISHED for j in others):
+        run.status = "failed"  # an earlier step failed for good: nothing is left to run (settle_failed_run)
+        session.add(run)
+    elif all(j.status == "succeeded" for j in others):
         run.status = "executed"
         run.executed_on = ctx.as_of
         session.add(run)

@@ -31,12 +31,16 @@ class DailyReport(BaseModel):
     stuck_jobs_requeued: list[dict[str, Any]]
     failed_ingests: list[dict[str, Any]]
     ok: bool
+    failed_play_jobs: list[dict[str, Any]] = []
+    """Steps of plays under way (approved, executing, failed or paused) that failed for good, with
+    their error: the play stalls there until a person pauses and resumes it (or reverts it)."""
     as_of_note: str = ""
     """Why the KPIs are of the day before the newest data (it was in progress at its ingest)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The ``chimera daily --json`` document: ``as_of_note`` only when there is one."""
-        return self.model_dump(mode="json", exclude=set() if self.as_of_note else {"as_of_note"})
+        """The ``chimera daily --json`` document: ``as_of_note`` and ``failed_play_jobs`` only when there are."""
+        empty = {k for k in ("as_of_note", "failed_play_jobs") if not getattr(self, k)}
+        return self.model_dump(mode="json", exclude=empty)
 
 
 def _freshness(session: Session, client: ClientContext, today: date, max_days: int) -> list[SourceFreshness]:
@@ -66,12 +70,27 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
         failed = [{"id": r.id, "source": r.source, "file": r.file_name} for r in s.exec(
             select(IngestRun).where(IngestRun.company_id == client.company_id, IngestRun.status != "succeeded"))]
         failed += _failed_ingest_job(s, client)
+        failed_steps = failed_play_jobs(s, client.company_id)
     report = evaluate_kpis(client, as_of=judged, store=False)
     critical = [k.model_dump(mode="json", include={"id", "status", "value", "note"})
                 for k in report.kpis if k.status == "CRITICAL"]
-    ok = all(f.ok for f in fresh) and bool(fresh) and not critical and not stuck and not failed
+    ok = all(f.ok for f in fresh) and bool(fresh) and not critical and not stuck and not failed and not failed_steps
     return DailyReport(client=client.name, today=today, freshness=fresh, critical=critical,
-                       stuck_jobs_requeued=stuck_json, failed_ingests=failed, ok=ok, as_of_note=note)
+                       stuck_jobs_requeued=stuck_json, failed_ingests=failed, ok=ok, as_of_note=note,
+                       failed_play_jobs=failed_steps)
+
+
+def failed_play_jobs(session: Session, company_id: int) -> list[dict[str, Any]]:
+    """Each failed step of a play still under way, with its error and what to do (manual §6.1: did
+    the jobs run?). A run done with (executed, reverted) is not listed again every day."""
+    rows = session.exec(select(Job, PlayRun).join(PlayRun, PlayRun.id == Job.play_run_id).where(  # type: ignore[arg-type]
+        Job.company_id == company_id, Job.status == "failed",
+        PlayRun.status.in_(("approved", "executing", "failed", "paused")),  # type: ignore[attr-defined]
+    ).order_by(Job.id)).all()  # type: ignore[arg-type]
+    return [{"id": j.id, "type": j.type, "step": j.step + 1, "play": r.play_id, "play_run_id": r.id,
+             "error": j.error.splitlines()[0] if j.error else "failed",
+             "fix": f"chimera play pause {r.id} --reason R, then chimera play resume {r.id} --reason R "
+                    f"re-runs it (or chimera play revert {r.id} --reason R)"} for j, r in rows]
 
 
 def _failed_ingest_job(session: Session, client: ClientContext) -> list[dict[str, Any]]:

@@ -94,6 +94,7 @@ def pause_cmd(
     play_run_id: str = typer.Argument(..., help="Play run id of an approved, executing or executed play."),
     reason: str | None = typer.Option(None, "--reason", help="Why it is paused (required; recorded)."),
     who: str | None = typer.Option(None, "--who", help="Who pauses it (recorded; default: your OS user name)."),
+    on: str | None = typer.Option(None, "--on", help="Day it is paused, YYYY-MM-DD (default: today, store time)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Stop the rest of a play and keep what it changed: its steps not run yet are held, and the play is
@@ -101,7 +102,7 @@ def pause_cmd(
     from agents.decisions import person
     from chimera.plays.pause import pause
 
-    outcome = pause(play_run_id, person(who), reason)
+    outcome = pause(play_run_id, person(who), reason, parse_day(on, "--on"))
     if json_out:
         emit_json(outcome.model_dump(mode="json"))
         return
@@ -113,13 +114,14 @@ def resume_cmd(
     play_run_id: str = typer.Argument(..., help="Play run id of a paused (or reverted) play."),
     reason: str | None = typer.Option(None, "--reason", help="Why it goes on (required; recorded)."),
     who: str | None = typer.Option(None, "--who", help="Who resumes it (recorded; default: your OS user name)."),
+    on: str | None = typer.Option(None, "--on", help="Day it is resumed, YYYY-MM-DD (default: today, store time)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Re-queue and run the steps a pause held (a reverted play: lift its hold, its changes stay undone)."""
     from agents.decisions import person
     from chimera.plays.pause import refreshed, resume
 
-    outcome = resume(play_run_id, person(who), reason)
+    outcome = resume(play_run_id, person(who), reason, parse_day(on, "--on"))
     if outcome.requeued and outcome.cycle_run_id:
         from graphs.service import resume_cycle
 
@@ -137,7 +139,7 @@ def _print(lines: list[str]) -> None:
 
 
 def _step(j: HeldJob) -> str:
-    return f"step {j.step + 1} {j.bot}.{j.action} (job {j.id})" if j.bot else f"{j.type} (job {j.id})"
+    return f"step {j.step} {j.bot}.{j.action} (job {j.id})" if j.bot else f"{j.type} (job {j.id})"
 
 
 def pause_lines(o: PauseOutcome) -> list[str]:
@@ -148,7 +150,8 @@ def pause_lines(o: PauseOutcome) -> list[str]:
         head = f"paused {o.play} (play run {o.play_run_id}) on {o.on} by {o.who}: {o.why}"
     lines = [head, f"  kept: {o.kept} change(s) already applied stay as they are "
                    f"(chimera play revert {o.play_run_id} --reason R undoes them)"]
-    lines += [f"  held: {_step(j)}: not run until the play is resumed" for j in o.held]
+    lines += [f"  held: {_step(j)}: failed ({j.error}); run again when the play is resumed" if j.status == "failed"
+              else f"  held: {_step(j)}: not run until the play is resumed" for j in o.held]
     lines += [f"  running when paused: {_step(j)}: it finishes and its change is kept" for j in o.running]
     if not o.held and not o.running:
         lines.append("  nothing left to run: every step had already run")

@@ -42,6 +42,9 @@ def daily(
             out.print(f"[bold red]CRITICAL[/] {k['id']}: {k['note']}")
         for j in report.stuck_jobs_requeued:
             out.print(f"stuck job {j['id']} ({j['type']}) -> {j['status']}")
+        for j in report.failed_play_jobs:
+            out.print(f"failed job {j['id']} ({j['type']}, step {j['step']} of {j['play']}, play run "
+                      f"{j['play_run_id']}): {j['error']}; {j['fix']}", markup=False, highlight=False, soft_wrap=True)
         out.print("all good" if report.ok else "[yellow]needs attention[/]")
     if not report.ok:  # a script reading the exit code finds the why on stderr, beside the document
         err.print(f"{report.client} needs attention: {_attention(report)}", highlight=False, markup=False,
@@ -57,6 +60,8 @@ def _attention(report: DailyReport) -> str:
         parts.append(f"{len(report.stuck_jobs_requeued)} stuck job(s) re-queued")
     if report.failed_ingests:
         parts.append(f"{len(report.failed_ingests)} failed ingest(s)")
+    if report.failed_play_jobs:
+        parts.append(f"{len(report.failed_play_jobs)} failed play job(s)")
     return "; ".join(parts) or "no data ingested yet"
 
 

@@ -26,6 +26,7 @@ from chimera.clients import ClientContext
 from chimera.config.changelog import file_sha256
 from chimera.config.loader import FILES
 from chimera.db.models import CycleRun, Decision, EvidenceRecord, IngestRun, Play, PlayRun, utcnow
+from chimera.plays.holds import PERSON_MARKS
 
 MISSING = "missing"
 INPUTS = "inputs"
@@ -59,8 +60,6 @@ def config_hashes(client: ClientContext) -> dict[str, str]:
     return {n: file_sha256(client.folder / n) if (client.folder / n).is_file() else MISSING for n in names}
 
 
-PERSON_MARKS = ("revert", "pause", "resume", "pause_history")
-"""``PlayRun.rationale`` keys a person's revert, pause or resume of a run leaves (``chimera.plays``)."""
 
 
 def people_state(session: Session, company_id: int) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import object_session
 from sqlmodel import Session, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from chimera.db.models import Job, new_id, utcnow
+from chimera.db.models import Job, PlayRun, new_id, utcnow
 from chimera.errors import ChimeraError, DecisionError, StorageError
 
 STATUSES = ("queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled")
@@ -119,7 +119,30 @@ def fail(job: Job, error: str | BaseException, session: Session | None = None, *
     session = _session(job, session)
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     exhausted = permanent or job.attempts >= job.max_attempts
-    return _save(session, job, status="failed" if exhausted else "queued", error=text, lease_until=None)
+    _save(session, job, status="failed" if exhausted else "queued", error=text, lease_until=None)
+    if exhausted and job.play_run_id:
+        settle_failed_run(session, job.play_run_id)
+        session.commit()
+    return job
+
+
+def is_play_step(job: Job) -> bool:
+    """A play's planning or execution job (its evidence jobs are not steps of the play)."""
+    return job.type == "PLAN_JOB_QUEUE_FOR_PLAY" or job.type.startswith("EXECUTE_PLAY_")
+
+
+def settle_failed_run(session: Session, play_run_id: str) -> None:
+    """An approved or executing run whose steps have all ended, one or more failed for good, is
+    ``failed``: left ``executing`` it held a slot under the cap for ever, read as under way, and
+    could be neither paused nor reverted (QA). A resume re-queues its failed steps."""
+    run = session.get(PlayRun, play_run_id)
+    if run is None or run.status not in ("approved", "executing"):
+        return
+    query = select(Job).where(Job.play_run_id == play_run_id).execution_options(populate_existing=True)
+    steps = [j for j in session.exec(query) if is_play_step(j)]
+    if any(j.status == "failed" for j in steps) and all(j.status in FINISHED for j in steps):
+        run.status = "failed"
+        session.add(run)
 
 
 def cancel(job: Job, why: str = "", session: Session | None = None) -> Job:
@@ -157,6 +180,8 @@ def requeue_stuck(session: Session, now: datetime | None = None, company_id: int
         )
         if result.rowcount == 1:
             touched.append(job.id)
+            if exhausted and job.play_run_id:
+                settle_failed_run(session, job.play_run_id)
     session.commit()
     return [session.get(Job, i, populate_existing=True) for i in touched]
 

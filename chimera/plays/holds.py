@@ -30,6 +30,11 @@ RESUME = "resume"
 REVERT = "revert"
 REVERT_RESUME = "revert_resume"
 """The resume that lifted a revert's hold (a pause's resume is ``resume``: a run may have both)."""
+PAUSE_HISTORY = "pause_history"
+"""Earlier pause/resume pairs of the run, oldest first (a run may be paused again after a resume)."""
+PERSON_MARKS = (REVERT, PAUSE, RESUME, REVERT_RESUME, PAUSE_HISTORY)
+"""Every ``PlayRun.rationale`` key a person's pause, resume or revert of a run leaves: what a re-run
+cycle compares (``chimera.jobs.cycle_inputs``), kept here so a new key cannot be missed there."""
 DEFAULT_REVERT_HOLD_DAYS = PlayPolicy().revert_hold_days
 
 
@@ -41,6 +46,49 @@ def record(run: PlayRun, key: str) -> dict[str, Any] | None:
 
 def _day(rec: dict[str, Any] | None) -> date | None:
     return date.fromisoformat(str(rec["on"])) if rec and rec.get("on") else None
+
+
+def pauses(run: PlayRun) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """Every pause of the run with the resume that lifted it (or None), oldest first."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    for pair in (run.rationale or {}).get(PAUSE_HISTORY) or []:
+        if isinstance(pair, dict) and isinstance(pair.get(PAUSE), dict):
+            resume = pair.get(RESUME)
+            pairs.append((pair[PAUSE], resume if isinstance(resume, dict) else None))
+    pause = record(run, PAUSE)
+    return [*pairs, (pause, record(run, RESUME))] if pause is not None else pairs
+
+
+def stopped_on(run: PlayRun, day: date) -> bool:
+    """Whether the run was reverted, or paused and not resumed yet, on ``day`` (by the records' days)."""
+    reverted = _day(record(run, REVERT))
+    if reverted is not None and reverted <= day:
+        return True
+    return any((_day(p) or date.max) <= day and (r is None or (_day(r) or day) > day) for p, r in pauses(run))
+
+
+def status_on(run: PlayRun, day: date) -> str:
+    """The run's status as it was on ``day``, from the pause and revert records' days: a report of a
+    day before the revert says what people saw then, not ``reverted``."""
+    reverted = _day(record(run, REVERT))
+    if reverted is not None and reverted <= day:
+        return "reverted"
+    if any((_day(p) or date.max) <= day and (r is None or (_day(r) or day) > day) for p, r in pauses(run)):
+        return PAUSED
+    if run.status not in (PAUSED, "reverted"):
+        return run.status
+    if run.executed_on is not None and run.executed_on <= day:
+        return "executed"
+    first = pauses(run)
+    return str(first[0][0].get("was") or "executing") if first else "executing"
+
+
+def stop_record(run: PlayRun, status: str) -> dict[str, Any] | None:
+    """The record behind a ``paused`` or ``reverted`` status: the revert, or the newest pause."""
+    if status == "reverted":
+        return record(run, REVERT)
+    found = pauses(run)
+    return found[-1][0] if status == PAUSED and found else None
 
 
 def pause_in_force(run: PlayRun) -> dict[str, Any] | None:
@@ -68,7 +116,8 @@ def held_stops(session: Session, company_id: int, day: date | None, replay: bool
     if day is None:
         return {}
     runs = session.exec(select(PlayRun).where(
-        PlayRun.company_id == company_id, col(PlayRun.status).in_((PAUSED, "reverted", "executed", "executing")),
+        PlayRun.company_id == company_id,
+        col(PlayRun.status).in_((PAUSED, "reverted", "executed", "executing", "failed")),
     ).order_by(col(PlayRun.created_at))).all()
     holds: dict[str, Hold] = {}
     for run in runs:
@@ -151,15 +200,17 @@ def stopped_runs(session: Session, company_id: int, as_of: date, live: bool = Tr
     or before ``as_of``, as a replay sees them."""
     runs = session.exec(select(PlayRun).where(PlayRun.company_id == company_id)).all()
     upto = date.max if live else as_of
-    stops = [s for run in runs for key in (PAUSE, REVERT) if (s := _stop(run, key, as_of, upto, hold_days)) is not None]
+    recs = [(run, PAUSE, p, r) for run in runs for p, r in pauses(run)]
+    recs += [(run, REVERT, rec, revert_resumed(run)) for run in runs if (rec := record(run, REVERT)) is not None]
+    stops = [s for run, key, rec, resume in recs if (s := _stop(run, key, rec, resume, as_of, upto, hold_days))]
     return sorted(stops, key=lambda s: (s.on, s.play_run_id), reverse=True)
 
 
-def _stop(run: PlayRun, key: str, as_of: date, upto: date, hold_days: int) -> Stop | None:
-    rec, on = record(run, key), _day(record(run, key))
-    if rec is None or on is None or on > upto:
+def _stop(run: PlayRun, key: str, rec: dict[str, Any], resume: dict[str, Any] | None, as_of: date, upto: date,
+          hold_days: int) -> Stop | None:
+    on = _day(rec)
+    if on is None or on > upto:
         return None
-    resume = record(run, RESUME if key == PAUSE else REVERT_RESUME)
     lifted = resume if resume is not None and (_day(resume) or upto) <= upto else None
     until = on + timedelta(days=hold_days) if key == REVERT else None
     reverted = _day(record(run, REVERT))

@@ -22,18 +22,28 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from chimera.as_of import store_zone
+from chimera.as_of import not_happened, store_zone
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import Job, PlayRun, utcnow
 from chimera.errors import DecisionError
-from chimera.plays.holds import PAUSE, PAUSED, RESUME, REVERT, REVERT_RESUME, pause_in_force, record, revert_resumed
+from chimera.plays.holds import (
+    PAUSE,
+    PAUSE_HISTORY,
+    PAUSED,
+    RESUME,
+    REVERT,
+    REVERT_RESUME,
+    pause_in_force,
+    record,
+    revert_resumed,
+)
 from chimera.plays.revert import applied_changes, client_of_run, play_runs_lock, required_reason
 
-PAUSABLE = ("approved", "executing", "executed")
-"""Runs a person approved: a step may be left to hold, and the play may be held back from now on."""
-HISTORY = "pause_history"
-"""Earlier pause/resume pairs of the run, oldest first (a run may be paused again after a resume)."""
+PAUSABLE = ("approved", "executing", "executed", "failed")
+"""Runs a person approved: a step may be left to hold (a failed one to re-run on resume), and the play
+may be held back from now on."""
+HISTORY = PAUSE_HISTORY
 
 
 class HeldJob(BaseModel):
@@ -42,9 +52,12 @@ class HeldJob(BaseModel):
     id: int
     type: str
     step: int
+    """1-based, as people count (the planner's ``Job.step`` is 0-based)."""
     bot: str
     action: str
     status: str
+    error: str = ""
+    """Why a failed step failed (a pause holds it; a resume re-runs it)."""
 
 
 class PauseOutcome(BaseModel):
@@ -107,26 +120,44 @@ def _steps(session: Session, run: PlayRun, ids: list[int] | None = None) -> list
 
 def _held_job(job: Job) -> HeldJob:
     assert job.id is not None
-    return HeldJob(id=job.id, type=job.type, step=job.step, bot=job.bot, action=job.action, status=job.status)
+    return HeldJob(id=job.id, type=job.type, step=job.step + 1, bot=job.bot, action=job.action, status=job.status,
+                   error=job.error if job.status == "failed" else "")
 
 
-def pause(play_run_id: str, who: str, why: str | None) -> PauseOutcome:
+def pause(play_run_id: str, who: str, why: str | None, on: date | None = None) -> PauseOutcome:
     """Pause play run ``play_run_id`` under the client's play-run lock (see the module docstring)."""
     reason = required_reason(why, "paused")
     client = client_of_run(play_run_id)
     with play_runs_lock(client), session_scope() as session:
         run = session.get(PlayRun, play_run_id)
         assert run is not None  # client_of_run found it; runs are never deleted
-        return pause_play_run(session, client, run, who, reason)
+        return pause_play_run(session, client, run, who, reason, on)
 
 
-def pause_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> PauseOutcome:
+def _checked_on(session: Session, client: ClientContext, run: PlayRun, on: date | None, since: date | None,
+                what: str) -> date:
+    """The day of a pause or resume: ``on`` or today on the store's clock; as ``play revert --on``,
+    refused before ``since`` (the run's day, the pause's) or when it has not happened yet."""
+    if on is None:
+        return _today(client)
+    if since is not None and on < since:
+        raise DecisionError(f"--on {on} is before {what} of play run {run.id} ({run.play_id}) on {since}: "
+                            "pass --on with the day it happened")
+    why = not_happened(session, client.company_id, client.name, on, "--on")
+    if why:
+        raise DecisionError(why)
+    return on
+
+
+def pause_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,
+                   on: date | None = None) -> PauseOutcome:
     """Hold the run's queued steps, record who, why and the day, mark it ``paused``. A run already
     paused changes nothing and returns what its pause recorded."""
     current = pause_in_force(run) if run.status != "reverted" else None  # a revert ended any pause
     if current is None:
         _check_pausable(run)
-        current = _record_pause(session, client, run, who, why)
+        day = _checked_on(session, client, run, on, _last_stop_day(run), "the suggestion or last resume")
+        current = _record_pause(session, client, run, who, why, day)
         already = False
     else:
         already = True
@@ -152,14 +183,24 @@ def _check_pausable(run: PlayRun) -> None:
                         f"only a play a person approved can be paused{instead}")
 
 
-def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> dict[str, Any]:
-    rec: dict[str, Any] = {"on": _today(client).isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
+def _last_stop_day(run: PlayRun) -> date:
+    """A pause is no earlier than the run's day nor than the resume before it."""
+    resume = record(run, RESUME)
+    return max(run.as_of, date.fromisoformat(str(resume["on"]))) if resume and resume.get("on") else run.as_of
+
+
+def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,
+                  on: date) -> dict[str, Any]:
+    """Hold the queued steps (cancelled, saying why) and the failed ones (left failed, their error
+    kept: a resume re-runs them); record who, why, the day and the status it had."""
+    rec: dict[str, Any] = {"on": on.isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
                            "was": run.status}
-    queued = [j for j in _steps(session, run) if j.status == "queued"]
+    steps = _steps(session, run)
+    queued = [j for j in steps if j.status == "queued"]
     for job in queued:
         job.status, job.error, job.updated_at = "cancelled", _held_line(run, rec), utcnow()
         session.add(job)
-    rec["held_jobs"] = [j.id for j in queued]
+    rec["held_jobs"] = [j.id for j in steps if j in queued or j.status == "failed"]
     rationale = dict(run.rationale or {})
     if PAUSE in rationale:  # paused and resumed before: keep that pair, newest last
         earlier = {k: rationale.pop(k) for k in (PAUSE, RESUME) if k in rationale}
@@ -171,7 +212,7 @@ def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: st
     return rec
 
 
-def resume(play_run_id: str, who: str, why: str | None) -> ResumeOutcome:
+def resume(play_run_id: str, who: str, why: str | None, on: date | None = None) -> ResumeOutcome:
     """Resume play run ``play_run_id``: re-queue what its pause held, or lift a revert's hold early.
     The caller drives the run's cycle to run what was re-queued (the CLI does, as approve does)."""
     reason = required_reason(why, "resumed")
@@ -179,19 +220,21 @@ def resume(play_run_id: str, who: str, why: str | None) -> ResumeOutcome:
     with play_runs_lock(client), session_scope() as session:
         run = session.get(PlayRun, play_run_id)
         assert run is not None
-        return resume_play_run(session, client, run, who, reason)
+        return resume_play_run(session, client, run, who, reason, on)
 
 
-def resume_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> ResumeOutcome:
+def resume_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,
+                    on: date | None = None) -> ResumeOutcome:
     """Lift the pause (or the revert's hold) once; a second resume changes nothing and returns the
     first resume's record with the held steps still queued (so a crashed run can be driven again)."""
     rec = revert_resumed(run) if run.status == "reverted" else record(run, RESUME)
     already = rec is not None
     if not already:
-        rec = _record_resume(session, client, run, who, why)
+        rec = _record_resume(session, client, run, who, why, on)
     assert rec is not None
     pause_rec = record(run, PAUSE) if rec["of"] == PAUSE else None
-    held = _steps(session, run, [int(i) for i in (pause_rec or {}).get("held_jobs") or []])
+    ids = rec.get("requeued_jobs", (pause_rec or {}).get("held_jobs"))
+    held = _steps(session, run, [int(i) for i in ids or []])
     return ResumeOutcome(
         client=client.name, play_run_id=run.id, play=run.play_id, status=run.status, of=rec["of"],
         on=date.fromisoformat(rec["on"]), who=rec["who"], why=rec["why"], at=datetime.fromisoformat(rec["at"]),
@@ -199,25 +242,34 @@ def resume_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
         cycle_run_id=run.run_id)
 
 
-def _record_resume(session: Session, client: ClientContext, run: PlayRun, who: str, why: str) -> dict[str, Any]:
-    """Who, why and the day of the resume; the held steps back in the queue, the status as before."""
+def _record_resume(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,
+                   on: date | None) -> dict[str, Any]:
+    """Who, why and the day of the resume; the held and failed steps back in the queue (attempts
+    reset: a failed step gets its full retries again), the status as before (a failed run's:
+    executing, as its steps run again)."""
     if run.status == "reverted" and revert_resumed(run) is None:
-        of = REVERT
+        of, since = REVERT, record(run, REVERT)
     elif pause_in_force(run) is not None:
-        of = PAUSE
+        of, since = PAUSE, record(run, PAUSE)
     else:
         raise DecisionError(f"play run {run.id} ({run.play_id}) is {run.status} and not paused or reverted: "
-                            "nothing to resume (chimera play pause ID --reason R stops a play)")
-    rec: dict[str, Any] = {"on": _today(client).isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
-                           "of": of}
+                            "nothing to resume (chimera play pause ID --reason R stops a play; a failed play's "
+                            "steps run again when it is paused, then resumed)")
+    since_day = date.fromisoformat(str(since["on"])) if since and since.get("on") else None
+    day = _checked_on(session, client, run, on, since_day, f"the {of}")
+    rec: dict[str, Any] = {"on": day.isoformat(), "who": who, "why": why, "at": utcnow().isoformat(), "of": of}
     if of == PAUSE:
         pause_rec = record(run, PAUSE) or {}
-        for job in _steps(session, run, [int(i) for i in pause_rec.get("held_jobs") or []]):
-            if job.status == "cancelled":
-                job.status, job.error, job.updated_at = "queued", "", utcnow()
-                session.add(job)
-        if run.status == PAUSED:
-            run.status = str(pause_rec.get("was") or "executing")
+        held = {int(i) for i in pause_rec.get("held_jobs") or []}
+        again = [j for j in _steps(session, run) if j.status == "failed" or (j.id in held and j.status == "cancelled")]
+        for job in again:
+            job.status, job.error, job.attempts, job.updated_at = "queued", "", 0, utcnow()
+            session.add(job)
+        rec["requeued_jobs"] = [j.id for j in again]
+        if run.status in (PAUSED, "failed"):
+            was = str(pause_rec.get("was") or "executing")
+            planning = any(j.type == "PLAN_JOB_QUEUE_FOR_PLAY" for j in again)
+            run.status = "approved" if planning else "executing" if was == "failed" else was
     run.rationale = {**(run.rationale or {}), RESUME if of == PAUSE else REVERT_RESUME: rec}
     session.add(run)
     session.flush()

@@ -148,9 +148,9 @@ def client_of_run(play_run_id: str) -> ClientContext:
 
 def _checked_day(session: Session, client: ClientContext, run: PlayRun, on: date | None) -> date:
     """The revert day: ``on``, or today on the store's clock; refused unless the run is executed (or
-    paused: what its steps applied before the pause is undone, the held steps stay held) and the day
+    paused, or failed: what its steps applied is undone, the held or failed steps stay so) and the day
     lies between its execution and today (a revert is a fact, not a plan)."""
-    if not (run.status == "executed" and run.executed_on is not None) and run.status != "paused":
+    if not (run.status == "executed" and run.executed_on is not None) and run.status not in ("paused", "failed"):
         raise DecisionError(f"play run {run.id} ({run.play_id}) is {run.status}, not executed: only an executed "
                             f"play can be reverted{_instead(run.status)}")
     option = "--on" if on is not None else "today"

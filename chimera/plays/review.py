@@ -15,12 +15,14 @@ from sqlmodel import Session, col, func, or_, select
 
 from chimera.db.models import CycleRun, Decision, EvidenceRecord, Play, PlayRun, utcnow
 from chimera.errors import DecisionError
-from chimera.plays.holds import DEFAULT_REVERT_HOLD_DAYS, held_stops
+from chimera.plays.holds import DEFAULT_REVERT_HOLD_DAYS, held_stops, status_on, stopped_on
 from chimera.plays.models import SuggestState
 
 ACTIVE_RUN_STATUSES = ("suggested", "approved", "executing", "executed")
 """PlayRun statuses that count against the cap of active plays (manual §8.2); an executed run counts
 until its evidence is judged: the play is still under way while its effect is being measured."""
+REPLAYED_RUN_STATUSES = (*ACTIVE_RUN_STATUSES, "paused", "reverted", "failed")
+"""Statuses a run under way on an earlier day may have now (``runs_under_way_on``)."""
 REJECTION_HOLD = timedelta(days=7)
 """A rejected play waits for the next weekly cycle (manual §6.2) before it can be suggested again."""
 FAILED = {"no_detectable_change", "moved_bad", "failed"}
@@ -133,7 +135,7 @@ def suggest_state(session: Session, company_id: int, as_of: date | None = None,
         under_review={pid: s["review_reason"] for pid, s in states.items() if s["under_review"]},
         active=len(active),
         active_plays=sorted({r.play_id for r in active}),
-        under_way={r.play_id: under_way_reason(r) for r in active},  # the newest run of a play wins
+        under_way={r.play_id: under_way_reason(r, day if replay else None) for r in active},  # newest run wins
         rejected=held_rejections(session, company_id, day, replay=replay),
         paused={pid: h.why for pid, h in stops.items() if h.kind == "paused"},
         reverted={pid: h.why for pid, h in stops.items() if h.kind == "reverted"},
@@ -181,11 +183,12 @@ def runs_under_way_on(session: Session, company_id: int, day: date) -> list[Play
     """A replay's view of the cap: runs of the days before ``day`` that were under way on it, oldest
     first. The day's own suggestions (and what people decided on them) came after its cycle; an
     executed run was under way until its evidence fell due (a cycle judges evidence before it
-    suggests), whatever has been judged since."""
+    suggests), whatever has been judged since. A run paused, reverted or failed since was under way
+    on ``day`` all the same: its status now is not read, the pause and revert records' days are."""
     runs = session.exec(select(PlayRun).where(
-        PlayRun.company_id == company_id, col(PlayRun.status).in_(ACTIVE_RUN_STATUSES), PlayRun.as_of < day,
+        PlayRun.company_id == company_id, col(PlayRun.status).in_(REPLAYED_RUN_STATUSES), PlayRun.as_of < day,
     ).order_by(col(PlayRun.created_at))).all()
-    return [r for r in runs if r.executed_on is None or _due(r) > day]
+    return [r for r in runs if not stopped_on(r, day) and (r.executed_on is None or _due(r) > day)]
 
 
 def _due(run: PlayRun) -> date:
@@ -195,14 +198,18 @@ def _due(run: PlayRun) -> date:
     return run.executed_on + timedelta(days=delay if isinstance(delay, int) and delay > 0 else 28)
 
 
-def under_way_reason(run: PlayRun) -> str:
-    """Why a play with this active run is not suggested again, in the run's own terms."""
+def under_way_reason(run: PlayRun, day: date | None = None) -> str:
+    """Why a play with this active run is not suggested again, in the run's own terms (with ``day``,
+    a replay's: the run as it stood that day)."""
     ref = f"(play run {run.id})"
-    if run.status == "suggested":
+    status = status_on(run, day) if day is not None else run.status
+    if status == "failed":
+        return f"failed: a step of the run for {run.as_of} {ref} failed (see chimera jobs)"
+    if status == "suggested":
         return f"already suggested for {run.as_of} {ref}, awaiting a decision"
-    if run.status == "approved":
+    if status == "approved":
         return f"already under way: approved for {run.as_of} {ref}, not executed yet"
-    if run.status == "executing":
+    if status == "executing" or run.executed_on is None:
         return f"already under way: executing since {run.as_of} {ref}"
     delay = (run.explanation or {}).get("delay_days")
     due = f" (due {run.executed_on + timedelta(days=delay)})" if run.executed_on and isinstance(delay, int) else ""

@@ -52,7 +52,7 @@ class PlayReview(BaseModel):
     play: str
     executed_on: str
     status: str
-    """The run's status now: executed, paused or reverted."""
+    """The run's status on the review's day: executed, paused or reverted."""
     recommendation: Recommendation
     action: Literal["revert", "pause", ""] = ""
     """For ``stop``: which stop the rule advises."""
@@ -61,6 +61,9 @@ class PlayReview(BaseModel):
     figures: list[Figure]
     next_step: str = ""
     """The command that carries the recommendation out, when it is not done already."""
+    advice: str = ""
+    """The advice in the run's state: the evidence's for an executed run; a paused one's ``resume`` /
+    ``revert`` / ``keep paused``; a reverted one's ``reverted on D by W; the evidence says ...``."""
 
 
 def reading(verdict: str, direction: str | None) -> Reading:
@@ -93,21 +96,23 @@ OUTCOME: dict[int, tuple[Recommendation, Literal["revert", "pause", ""]]] = {
 
 
 def review_plays(evidence: list[Mapping[str, Any]], directions: Mapping[str, str],
-                 statuses: Mapping[str, str]) -> list[PlayReview]:
+                 statuses: Mapping[str, str], stops: Mapping[str, str] | None = None) -> list[PlayReview]:
     """One review per play run with at least one verdict that is not ``pending``, newest run first.
 
     ``evidence``: entries of ``chimera evidence --json``; ``directions``: KPI id -> direction;
-    ``statuses``: play run id -> its status now (to say whether the advice is carried out already)."""
+    ``statuses``: play run id -> its status on the review's day (to say whether the advice is carried
+    out already); ``stops``: play run id -> ``reverted on D by W`` / ``paused on D by W`` for those."""
     runs: dict[str, list[Mapping[str, Any]]] = {}
     for entry in evidence:
         if entry.get("play_run_id"):
             runs.setdefault(str(entry["play_run_id"]), []).append(entry)
-    reviews = [_review(run_id, entries, directions, statuses.get(run_id, "executed"))
+    reviews = [_review(run_id, entries, directions, statuses.get(run_id, "executed"), (stops or {}).get(run_id, ""))
                for run_id, entries in runs.items() if any(e.get("verdict") != "pending" for e in entries)]
     return sorted(reviews, key=lambda r: (r.executed_on, r.play_run_id), reverse=True)
 
 
-def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[str, str], status: str) -> PlayReview:
+def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[str, str], status: str,
+            stop: str) -> PlayReview:
     figures = [Figure(kpi=str(e["kpi"]), verdict=str(e["verdict"]),
                       reading=reading(str(e["verdict"]), directions.get(str(e["kpi"]))),
                       effect_pct=e.get("effect_pct"), ci_low_pct=e.get("ci_low_pct"), ci_high_pct=e.get("ci_high_pct"),
@@ -118,7 +123,24 @@ def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[s
     first = entries[0]
     return PlayReview(play_run_id=run_id, play=str(first["play"]), executed_on=str(first["executed_on"]),
                       status=status, recommendation=recommendation, action=action, rule=rule, rule_text=RULES[rule],
-                      figures=figures, next_step=_next_step(run_id, recommendation, action, status))
+                      figures=figures, next_step=_next_step(run_id, recommendation, action, status),
+                      advice=_advice(recommendation, action, status, stop))
+
+
+def _said(recommendation: str, action: str) -> str:
+    return recommendation.replace("_", " ") + (f" ({action})" if action else "")
+
+
+def _advice(recommendation: str, action: str, status: str, stop: str) -> str:
+    """What to do with the run as it stands: a stopped run is not told to ``continue`` (QA)."""
+    said = _said(recommendation, action)
+    if status == "reverted":
+        then = "; resume it if it should run again" if recommendation == "continue" else ""
+        return f"{stop or 'reverted'}; the evidence says {said}{then}"
+    if status == "paused":
+        what = "resume" if recommendation == "continue" else "revert" if action == "revert" else "keep paused"
+        return f"{what} ({stop or 'paused'}; the evidence says {said})"
+    return said
 
 
 def _next_step(run_id: str, recommendation: str, action: str, status: str) -> str:
@@ -127,7 +149,7 @@ def _next_step(run_id: str, recommendation: str, action: str, status: str) -> st
         return f"chimera play revert {run_id} --reason R"
     if recommendation == "stop" and action == "pause" and status == "executed":
         return f"chimera play pause {run_id} --reason R"
-    if recommendation == "continue" and status == "paused":
+    if recommendation == "continue" and status in ("paused", "reverted"):
         return f"chimera play resume {run_id} --reason R"
     return ""
 
@@ -144,7 +166,7 @@ def figure_text(f: Figure) -> str:
 
 def review_line(r: PlayReview) -> str:
     """One line per reviewed run for the CLI: the advice, the rule and the figures behind it."""
-    advice = f"{r.recommendation.replace('_', ' ')}" + (f" ({r.action})" if r.action else "")
+    advice = r.advice or _said(r.recommendation, r.action)
     step = f"; next: {r.next_step}" if r.next_step else ""
     return (f"{r.play} (play run {r.play_run_id}, executed {r.executed_on}, {r.status}): {advice}: rule {r.rule}, "
             f"{r.rule_text}; " + "; ".join(figure_text(f) for f in r.figures) + step)

@@ -22,7 +22,7 @@ from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report
 from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
-from chimera.plays.holds import Stop, stopped_runs
+from chimera.plays.holds import Stop, status_on, stop_record, stopped_runs
 from chimera.plays.rank import held_back
 from chimera.plays.weekly_review import PlayReview, review_plays
 from chimera.report.charts import TrendPoint, load_kpi_data, trend_points
@@ -180,9 +180,13 @@ def weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, A
     directions = {k.id: k.direction for k in client.configs.kpis.kpis}
     ids = sorted({str(e["play_run_id"]) for e in evidence if e.get("play_run_id")})
     with session_scope() as session:
-        statuses = {r.id: r.status for r in session.exec(select(PlayRun).where(col(PlayRun.id).in_(ids)))} \
-            if ids else {}
         newest = default_day(session, client.company_id, client.config.timezone).day
-        stopped = stopped_runs(session, client.company_id, as_of, live=newest is None or as_of >= newest,
+        live = newest is None or as_of >= newest
+        upto = date.max if live else as_of  # a live report: pauses and reverts of today too, as stopped_runs
+        runs = session.exec(select(PlayRun).where(col(PlayRun.id).in_(ids))).all() if ids else []
+        statuses = {r.id: status_on(r, upto) for r in runs}  # as it was on the report's day, not now
+        stops = {r.id: f"{statuses[r.id]} on {rec.get('on')} by {rec.get('who') or 'unknown'}"
+                 for r in runs if (rec := stop_record(r, statuses[r.id])) is not None}
+        stopped = stopped_runs(session, client.company_id, as_of, live=live,
                                hold_days=client.configs.plays.policy.revert_hold_days)
-    return review_plays(evidence, directions, statuses), stopped
+    return review_plays(evidence, directions, statuses, stops), stopped
