@@ -14,12 +14,12 @@ from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.evidence.models import METHOD
-from chimera.evidence.record import evidence_report, log_manual_play, shown_values
+from chimera.evidence.record import evidence_report, log_manual_play, shown_values, so_far
+from chimera.evidence.stats import move_rule
 
 _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
            "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
 _SHORT = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in"}
-
 
 
 @play_app.command("log")
@@ -80,7 +80,7 @@ def evidence(
     table.add_column("verdict", no_wrap=True)
     table.add_column("confounders", overflow="fold")
     for e in report["evidence"]:
-        effect = "" if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"
+        effect = so_far(e) if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"
         if e["ci_low_pct"] is not None:
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         conf = ", ".join(f"{_SHORT.get(c['kind'], c['kind'])} {c['what']}" for c in e["confounders"])
@@ -94,8 +94,7 @@ def evidence(
             out.print(f"{e['play']} / {e['kpi']}: {e['reason']}", markup=False, highlight=False, soft_wrap=True)
     if not report["evidence"]:
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
-    out.print(f"method: {METHOD}. A move is claimed only when the 95 % interval excludes 0 and the effect "
-              "beats at least 90 % of placebo dates.")
+    out.print(f"method: {METHOD}. {move_rule()}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _judged_day(ctx: ClientContext, given: date | None) -> tuple[date | None, str]:

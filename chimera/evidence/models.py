@@ -75,6 +75,10 @@ class EffectEstimate(BaseModel):
     after_end: date
     before: float | None = None
     """KPI over the before window (ratio KPIs: ratio of sums; level KPIs: mean per day)."""
+    before_compared_start: date | None = None
+    """Set while the after-window is partial for a KPI whose value grows with its window's length
+    (the repeat share): ``before`` is then over this day..``before_end``, as many days as seen after
+    the play, since 8 days hold fewer repeat customers than 45 whatever the play did."""
     after: float | None = None
     """KPI over the after window (days available so far when the window is not over)."""
     effect_pct: float | None = None

@@ -91,8 +91,16 @@ def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | N
         text = f"{fmt_stored(value, spec.unit)} ({value})" if spec.unit == "percent" else value
         return f"{text} per day" if per_day else text
 
+    if est.before_compared_start is not None:  # a partial after-window against as many days before it
+        seen_end = est.after_start + timedelta(days=est.after_days_available - 1)
+        return (f"{spec.id} {shown(before)} {_span(est.before_compared_start, est.before_end)} vs {shown(after)} "
+                f"{_span(est.after_start, seen_end)}, as many days before the play as seen after it")
     return (f"{spec.id} {shown(before)} over {est.before_start}..{est.before_end} vs "
             f"{shown(after)} over {est.after_start}..{est.after_end}")
+
+
+def _span(first: date, last: date) -> str:
+    return f"on {first}" if first == last else f"over {first}..{last}"
 
 
 @dataclass
@@ -168,7 +176,7 @@ def _judged_fields(
     before, after = stats.as_decimal(est.before, places), stats.as_decimal(est.after, places)
     how = ""
     if m.value_kind == "repeat share":
-        how = f" ({repeat.HOW.format(n=window)})"
+        how = f" ({repeat.HOW.format(n=window if est.before_compared_start is None else est.after_days_available)})"
     elif est.weekday_balanced:
         how = " (each weekday weighted alike: the windows are no whole number of weeks)"
     test = calibration.test(est, plac)
@@ -189,6 +197,8 @@ def _judged_fields(
             "before_window": [str(est.before_start), str(est.before_end)],
             "after_window": [str(est.after_start), str(est.after_end)],
             "after_days_seen": est.after_days_available,
+            **({"before_compared": [str(est.before_compared_start), str(est.before_end)]}
+               if est.before_compared_start is not None else {}),
             "value_kind": m.value_kind,
             "weekday_balanced": est.weekday_balanced,
             "bootstrap": {"draws": est.draws, "seed": est.seed, "level": 0.95},
@@ -418,6 +428,9 @@ def record_json(row: EvidenceRecord) -> dict[str, Any]:
         "reason": (row.details or {}).get("reason", ""),
         "unit": (row.details or {}).get("unit"),  # how to show before/after (a percent KPI is stored as a fraction)
         "value_kind": (row.details or {}).get("value_kind"),  # a sum KPI's before/after is a mean per day
+        # a pending record's after-window so far: its figures are days, not a change yet
+        "after_days_seen": (row.details or {}).get("after_days_seen"),
+        "window_days": (row.details or {}).get("window_days"),
     }
 
 
@@ -425,6 +438,15 @@ def per_day(entry: dict[str, Any], key: str) -> str:
     """" per day" after a sum KPI's ``key`` value (before/after): it is a mean per day, and bare it
     reads as the window's total beside the KPI table's totals."""
     return " per day" if entry.get("value_kind") == "mean per day" and entry.get(key) is not None else ""
+
+
+def so_far(entry: dict[str, Any]) -> str:
+    """A pending entry's after-window so far ("8/45 days so far"), shown where a final verdict shows
+    its change: a partial window's figures are no change yet; "" for any other entry."""
+    seen, window = entry.get("after_days_seen"), entry.get("window_days")
+    if entry.get("verdict") != "pending" or seen is None or not window:
+        return ""
+    return f"{seen}/{window} days so far"
 
 
 def shown_values(entry: dict[str, Any]) -> tuple[str, str]:

@@ -46,19 +46,26 @@ def estimate(
     customers: Customers, presence: Mapping[date, Any], executed_on: date, as_of: date, window_days: int = 28,
 ) -> EffectEstimate:
     """The repeat share over the window before ``executed_on`` vs the one from it, seen on ``as_of``;
-    a day is there when the store's ``orders`` are (``presence``), missing otherwise."""
+    a day is there when the store's ``orders`` are (``presence``), missing otherwise.
+
+    While the after-window is partial, the before-window is cut to its last days, as many as seen
+    after: a share over 8 days against one over 45 would read as a drop that is only the shorter
+    window (``EffectEstimate.before_compared_start``)."""
     before_days, after_days = windows(executed_on, window_days)
     seen_before = [d for d in before_days if d <= as_of]
     seen_after = [d for d in after_days if d <= as_of]
+    cut = 0 < len(seen_after) < window_days  # partial: compare as many days before as seen after
+    compared = seen_before[-len(seen_after):] if cut else seen_before
     miss_b = [d for d in before_days if d not in presence]
     miss_a = [d for d in seen_after if d not in presence]
     seen = seen_before + seen_after
     holes = sum(d not in presence for d in seen)
-    (rb, nb), (ra, na) = share(customers, seen_before), share(customers, seen_after)
+    (rb, nb), (ra, na) = share(customers, compared), share(customers, seen_after)
     est = EffectEstimate(
         executed_on=executed_on, window_days=window_days,
         before_start=before_days[0], before_end=before_days[-1], after_start=after_days[0], after_end=after_days[-1],
         before=rb / nb if nb else None, after=ra / na if na else None,
+        before_compared_start=compared[0] if cut else None,
         missing_before=miss_b, missing_after=miss_a, after_days_available=len(seen_after),
         gap_metrics=["orders"] if holes else [], absent_metrics=["orders"] if seen and holes == len(seen) else [],
         first_data_day=min(presence) if presence else None,
@@ -66,7 +73,7 @@ def estimate(
     )
     if est.before and est.after is not None:
         est.effect_pct = round((est.after / est.before - 1.0) * 100.0, 2)
-        est.se_log = _measured(customers, seen_before, seen_after)[1]
+        est.se_log = _measured(customers, compared, seen_after)[1]
         lo, hi = log_ratio_interval([rb + 0.5, ra + 0.5], [nb, na], share=True)
         est.ci_low_pct, est.ci_high_pct = round(lo, 2), round(hi, 2)
     return est

@@ -18,7 +18,7 @@ from decimal import Decimal
 import numpy as np
 
 from chimera.evidence import calibration
-from chimera.evidence.models import Confounder, EffectEstimate, Judgement, PlaceboResult
+from chimera.evidence.models import Confounder, EffectEstimate, Judgement, KPITest, PlaceboResult
 from chimera.kpi.formula import Formula, Node, Series, evaluate_tree, parse_formula
 
 DRAWS = 2000
@@ -360,7 +360,9 @@ def thin_data(est: EffectEstimate, min_denominator: float, per_days: int, label:
     window, scaled to the evidence windows, as KPI evaluation reads it), or None."""
     if min_denominator <= 0:
         return None
-    seen = {"before": (est.before_denominator, est.window_days - len(est.missing_before)),
+    before_days = est.window_days if est.before_compared_start is None else \
+        (est.before_end - est.before_compared_start).days + 1
+    seen = {"before": (est.before_denominator, before_days - len(est.missing_before)),
             "after": (est.after_denominator, est.after_days_available - len(est.missing_after))}
     for name, (total, days) in seen.items():
         if total is None or days <= 0:
@@ -386,8 +388,10 @@ def judge(
     statistics: a move is claimed only if the interval excludes 0 AND the change is significant
     against both day-to-day noise and the placebo dates' spread (``calibration.test``), at
     ``alpha`` after the correction over the play's ``family`` KPIs (``p_adjusted``, Holm; a lone
-    KPI is its own family); "no detectable change" only if the interval also rules out a change of
-    ``MEANINGFUL_PCT`` (else a tiny store would be told nothing changed)."""
+    KPI is its own family); "no detectable change" only if the interval includes 0 and also rules
+    out a change of ``MEANINGFUL_PCT`` (else a tiny store would be told nothing changed). An
+    interval that excludes 0 without those tests is inconclusive: a change is there, so "no
+    change" would contradict its figures, but nothing says it is the play's (``move_rule``)."""
     delay_over = as_of is None or as_of >= est.executed_on + timedelta(days=est.window_days)
     if not delay_over or not est.after_complete:
         return Judgement(verdict="pending", reason=(
@@ -412,8 +416,9 @@ def judge(
             return Judgement(verdict="inconclusive", **stats_of, reason=(
                 f"effect {est.effect_pct:+.1f} %, {ci} is too wide to rule out a change of "
                 f"{MEANINGFUL_PCT:.0f} %: too little data to tell"))
-        return Judgement(verdict="no_detectable_change", **stats_of,
-                         reason=f"effect {est.effect_pct:+.1f} %, {ci} includes 0")
+        return Judgement(verdict="no_detectable_change", **stats_of, reason=(
+            f"effect {est.effect_pct:+.1f} %, {ci} includes 0 and rules out a change of "
+            f"{MEANINGFUL_PCT:.0f} %"))
     if not plac.enough or p is None or adjusted is None:
         return Judgement(verdict="inconclusive", **stats_of, reason=(
             f"effect {est.effect_pct:+.1f} %, {ci}, but only {len(plac.dates)} placebo date(s) "
@@ -422,10 +427,10 @@ def judge(
     tested = (f"p {_p(adjusted)}{holm} "
               f"against noise and {len(plac.dates)} placebo dates (same weekdays), whose changes are "
               f"{plac.spread:.1f}x the noise")
-    if adjusted >= alpha:
-        return Judgement(verdict="no_detectable_change", **stats_of, reason=(
-            f"effect {est.effect_pct:+.1f} %, {ci}, but {tested}: changes this large happen anyway "
-            f"(a move needs p < {alpha:g})"))
+    if adjusted >= alpha:  # the change is there (the interval excludes 0), but not held to be the play's
+        return Judgement(verdict="inconclusive", **stats_of, reason=(
+            f"effect {est.effect_pct:+.1f} %, {ci} excludes 0, but {_unproven(test, plac, adjusted, family, alpha)} "
+            f"(a move needs p < {alpha:g}): neither a move nor no change"))
     verdict = "moved_up" if est.effect_pct > 0 else "moved_down"
     return Judgement(verdict=verdict, **stats_of, reason=f"effect {est.effect_pct:+.1f} %, {ci}, {tested}")
 
@@ -442,6 +447,34 @@ def judge_together(judges: Mapping[str, Callable[..., Judgement]]) -> dict[str, 
     adjusted = calibration.holm(family)  # type: ignore[arg-type]
     return {kpi: judges[kpi](p_adjusted=adjusted[kpi], family=len(family)) if kpi in family else j
             for kpi, j in first.items()}
+
+
+def _unproven(test: KPITest, plac: PlaceboResult, adjusted: float, family: int, alpha: float) -> str:
+    """Which test a change that clears the interval failed, in words: day-to-day noise (the test's
+    within-weekday spread is stricter than the resampled interval), the KPI's ordinary weeks (the
+    placebo dates), or the correction over the play's KPIs."""
+    failed = []
+    if test.p_noise is not None and test.p_noise >= alpha:
+        failed.append(f"p {_p(test.p_noise)} against day-to-day noise (measured within weekdays)")
+    if test.p_placebo is not None and test.p_placebo >= alpha:
+        failed.append(f"the KPI moves this much on ordinary weeks too: p {_p(test.p_placebo)} against "
+                      f"{len(plac.dates)} placebo dates (same weekdays), whose changes are {plac.spread:.1f}x "
+                      "the noise")
+    if failed:
+        return " and ".join(failed)
+    return (f"p {_p(test.p_value or 0.0)} on its own is {_p(adjusted)} after Holm over the play's {family} "
+            f"KPIs (judged on {family} KPIs, a play is likelier to move one by chance)")
+
+
+def move_rule() -> str:
+    """The rule ``judge`` applies, in plain words for people, from the constants it uses (the CLI
+    and the report print it: a copy of the numbers would drift from the judge)."""
+    return (f"A move is claimed only when the change is significant (p < {calibration.ALPHA:g}) both against "
+            f"day-to-day noise and against how much the KPI moves anyway at up to {MAX_PLACEBOS} earlier "
+            f"dates on the same weekday (placebo dates; at least {MIN_PLACEBOS} needed), after a Holm "
+            "correction over the play's KPIs. A change whose 95 % interval excludes 0 but fails that test is "
+            "inconclusive; no detectable change means the interval includes 0 and rules out a change of "
+            f"{MEANINGFUL_PCT:.0f} %.")
 
 
 def _p(p: float) -> str:

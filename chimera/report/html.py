@@ -16,7 +16,8 @@ from plotly.offline import get_plotlyjs
 
 from chimera.clients import ClientContext, get_client
 from chimera.config.models import KPI
-from chimera.evidence.record import per_day
+from chimera.evidence.record import per_day, so_far
+from chimera.evidence.stats import move_rule
 from chimera.kpi.fmt import fmt
 from chimera.kpi.models import KPIResult
 from chimera.plays.holds import hold_text
@@ -187,9 +188,9 @@ def _pct(value: float | None) -> str:
 
 
 def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
-    head = (f'<section id="evidence"><h2>Evidence</h2><p><b>Method: {_e(data.method)}</b>. A move is claimed '
-            "only when the 95 % interval excludes 0 and the effect beats most placebo dates; overlapping plays, "
-            "driver anomalies and data gaps are listed as confounders. Ratio KPIs compare ratios of sums; "
+    head = (f'<section id="evidence"><h2>Evidence</h2><p><b>Method: {_e(data.method)}</b>. {_e(move_rule())} '
+            "Overlapping plays, driver anomalies and data gaps are listed as confounders. Ratio KPIs compare "
+            "ratios of sums; "
             "sum KPIs (revenue, orders) compare means per day. Verdicts as last refreshed by the cycle's "
             "LOG_EVIDENCE step or <code>chimera evidence</code>.</p>")
     if not data.evidence:
@@ -204,7 +205,7 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
             f"<tr><td>{_e(e['play'])}</td><td>{_e(e['kpi'])}</td><td class=d>{_e(e['executed_on'])}</td>"
             f'<td class="num">{_num(e.get("before"), unit, data.currency)}{per_day(e, "before")}</td>'
             f'<td class="num">{_num(e.get("after"), unit, data.currency)}{per_day(e, "after")}</td>'
-            f'<td class="num">{_pct(e.get("effect_pct"))}</td><td class="num">{interval}</td>'
+            f'<td class="num">{_e(so_far(e)) or _pct(e.get("effect_pct"))}</td><td class="num">{interval}</td>'
             f'<td class="v-{_e(e["verdict"])}">{_e(e["verdict"])}</td><td class="note">{_e(conf or "none")}'
             f'</td><td class="note">{_e(e.get("reason", ""))}</td></tr>')
     table = ("<table><tr><th>play</th><th>KPI</th><th>executed</th><th>before</th><th>after</th><th>effect</th>"
