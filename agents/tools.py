@@ -170,7 +170,7 @@ class Toolbox:
                                                  directions.get(f.kpi), "value_kind": record.get("value_kind")}
             before, after = shown_values(entry)
             figures.append(entry | {"text": figure_text(f), "before_shown": before, "after_shown": after})
-        advice = r.recommendation.replace("_", " ") + (f" ({r.action})" if r.action else "")
+        advice = r.advice or r.recommendation.replace("_", " ") + (f" ({r.action})" if r.action else "")
         return r.model_dump(mode="json") | self._label(r.play) | {"advice": advice, "figures": figures}
 
     def _stops_json(self, stops: list[Any]) -> dict[str, Any]:

@@ -127,7 +127,8 @@ def test_weekly_review_offline_gives_each_runs_advice_rule_and_figures(shop: dic
     assert f"`chimera play revert {runs['pricing_test']} --reason R`" in pricing
     assert f"rule 3: {RULES[3]}" in _block(text, "bundle_offer") and "**continue**" in _block(text, "bundle_offer")
     hygiene = _block(text, "discount_hygiene")
-    assert f"rule 4: {RULES[4]}" in hygiene and "now paused: **stop (pause)**" in hygiene
+    assert f"rule 4: {RULES[4]}" in hygiene and "now paused: **keep paused (paused on" in hygiene
+    assert "the evidence says stop (pause))**" in hygiene  # the advice as the run stands, then the evidence's
     assert "next:" not in hygiene, "a paused run's advice is carried out already"
     assert "no model gives it" in text and "**Paused and reverted plays**" in text
     tb = Toolbox(shop["ctx"], as_of=AS_OF)

@@ -177,3 +177,16 @@ def test_every_pause_is_listed_and_on_is_checked(shop: int) -> None:
     with session_scope() as s:
         stops = stopped_runs(s, shop, date(2026, 10, 22))
     assert [(x.why, x.in_force) for x in stops] == [("two", True), ("one", False)]
+
+
+def test_the_report_shows_a_stopped_runs_advice_not_the_evidences_word() -> None:
+    """The HTML report's advice cell of a reverted run says it was reverted (the evidence's
+    "continue" alone would tell a person to continue a play they undid); an executed run's is the word."""
+    from chimera.plays.weekly_review import review_plays
+    from chimera.report.html import _state_advice
+
+    [reverted] = review_plays([_entry("r", "moved_up")], {"aov": "higher_is_better"}, {"r": "reverted"},
+                              {"r": "reverted on 2026-10-25 by bob"})
+    assert "reverted on 2026-10-25 by bob; the evidence says continue" in _state_advice(reverted)
+    [executed] = review_plays([_entry("e", "moved_up")], {"aov": "higher_is_better"}, {"e": "executed"}, {})
+    assert _state_advice(executed) == ""

@@ -221,6 +221,12 @@ def _figures(r: PlayReview) -> str:
     return "<br>".join(_e(figure_text(f)) for f in r.figures)
 
 
+def _state_advice(r: PlayReview) -> str:
+    """A paused or reverted run's advice as it stands (``resume``, ``keep paused``, ``reverted on D
+    by W; the evidence says ...``): the evidence's word alone would tell a reverted run to continue."""
+    return f'<br><span class="note">{_e(r.advice)}</span>' if r.advice and r.status in ("paused", "reverted") else ""
+
+
 def _review(data: ReportData) -> str:
     """Continue / stop / keep watching per executed run with a verdict, with the rule and the
     evidence figures behind it (manual §6.2), then every pause and revert with who, when and why."""
@@ -233,7 +239,7 @@ def _review(data: ReportData) -> str:
             f'<tr><td><b>{_e(r.play)}</b><br><span class="muted">run {_e(r.play_run_id)}</span></td>'
             f"<td class=d>{_e(r.executed_on)}</td><td>{_e(r.status)}</td>"
             f'<td class="adv-{_e(r.recommendation)}"><b>{_e(ADVICE[r.recommendation])}</b>'
-            f"{f' ({_e(r.action)})' if r.action else ''}</td><td>{r.rule}. {_e(r.rule_text)}</td>"
+            f"{f' ({_e(r.action)})' if r.action else ''}{_state_advice(r)}</td><td>{r.rule}. {_e(r.rule_text)}</td>"
             f'<td class="note">{_figures(r)}</td><td><code>{_e(r.next_step or "—")}</code></td></tr>'
             for r in data.review)
         head += ("<table><tr><th>play</th><th>executed</th><th>status</th><th>advice</th><th>rule</th>"
