@@ -28,7 +28,10 @@ quoted as one ("the $5,000 target"), never as its value ("revenue was $5,000"); 
 share ("refunds": the refund rates, a refunded amount) takes a figure of one of them in its unit;
 "doubled" or "halved" must be a ratio the outputs show, and a multiplier of a named figure ("3.6x the
 target", "half of last week") the ratio computed from them (``guard_ratios``). A weekday or relative
-day ("last Saturday", "3 days ago") must be a day of the outputs' dates (``guard_days``). Each is
+day ("last Saturday", "3 days ago") must be a day of the outputs' dates (``guard_days``). A play said
+to be paused, resumed, reverted, running or held back, who paused or reverted it, and the weekly
+review's advice for it must be what the outputs say of that play (``guard_plays``); a verdict is read
+in its KPI's direction, which a review figure carries. Each is
 read per sentence, simply and deterministically: a false refusal only shows the offline text, a
 false claim would mislead.
 
@@ -58,6 +61,7 @@ from pydantic import BaseModel
 
 from chimera.llm.guard_days import MONTHS as _MONTHS
 from chimera.llm.guard_days import day_problems, prose_day_words, sentence_of
+from chimera.llm.guard_plays import play_state_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
@@ -886,6 +890,14 @@ def _add_kpi(d: dict[Any, Any], key: str | None, claims: ClaimFacts) -> None:
             k.add_ref(s.role, s.value, *([s.value / 100] if s.kind == POINTS else []))
 
 
+def _record_direction(d: dict[Any, Any]) -> int:
+    """The KPI's direction an evidence record or review figure gives: its ``direction``, else the way
+    its ``reading`` (right / wrong way) says its move was (a review figure carries both)."""
+    said = {"higher_is_better": 1, "lower_is_better": -1}.get(str(d.get("direction")), 0)
+    moved = {"moved_up": 1, "moved_down": -1}.get(str(d.get("verdict")), 0)
+    return said or moved * {"right": 1, "wrong": -1}.get(str(d.get("reading")), 0)
+
+
 def _add_verdict(d: dict[Any, Any], claims: ClaimFacts) -> None:
     """An evidence record: its verdict, and its before/after/effect as its KPI's values."""
     play, kpi = _play_of(d) or "", d.get("kpi") if isinstance(d.get("kpi"), str) else ""
@@ -894,6 +906,7 @@ def _add_verdict(d: dict[Any, Any], claims: ClaimFacts) -> None:
         return
     k = claims.kpi(kpi)
     k.kind = k.kind or _declared_kind(d.get("unit")) or _named_kind(kpi)
+    k.direction = k.direction or _record_direction(d)
     _walk({key: v for key, v in d.items() if key not in ("play", "play_id", "kpi")}, k.values)
     ratios = _ratio(_number(d.get("after")), _number(d.get("before")))
     effect = _number(d.get("effect_pct"))
@@ -1403,7 +1416,8 @@ def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None
     text = as_english_numbers(text)
     facts = facts or collect_facts(tool_outputs)
     return (status_problems(text, claims) + verdict_problems(text, claims)
-            + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims))
+            + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims)
+            + play_state_problems(text, [_json_like(out) for out in tool_outputs], claims.play_names))
 
 
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
