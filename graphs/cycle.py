@@ -11,14 +11,14 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import interrupt
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from agents.commander import Commander, build_commanders
@@ -27,7 +27,7 @@ from agents.decisions import apply_decision
 from agents.jobs import finish_cycle, handler_for
 from agents.llm_commander import save_usage
 from chimera.db.engine import session_scope
-from chimera.db.models import Decision, Job, PlayRun
+from chimera.db.models import CycleRun, Decision, Job, MetricPoint, PlayRun
 from chimera.errors import ChimeraError
 from chimera.jobs.cycle_inputs import mark_finished
 from graphs.state import CycleState
@@ -67,10 +67,64 @@ def undecided(session: Session, ctx: CycleContext) -> list[PlayRun]:
     return [r for r in runs if r.id not in decided]
 
 
+DATA_CHECK = "data_check"
+"""``CycleRun.summary`` key of a cycle whose explicit day the stored data missed when it opened
+(``graphs.service.outside_data``): ``"live"`` when it turns live if its ingest reaches the day,
+``"note"`` when it stays silent anyway (``--silent``, a replay) and only says why."""
+
+
+def settle_data_check(session: Session, ctx: CycleContext) -> None:
+    """Once the cycle's ingest ended, decide a pending data check: a day the data now covers turns
+    the cycle live (and it supersedes older suggestions then, not before); a day after the newest
+    data stays shown, not live, and one before the first data day is judged with a note saying so."""
+    from graphs.service import supersede
+
+    run = session.get(CycleRun, ctx.run_id)
+    check = (run.summary or {}).get(DATA_CHECK) if run is not None else None
+    if run is None or check is None:
+        return
+    if session.exec(select(Job).where(Job.run_id == ctx.run_id, Job.type == "INGEST_METRICS",
+                                      Job.status.in_(["queued", "running"]))).first():  # type: ignore[attr-defined]
+        return
+    first, last = data_span(session, ctx.client.company_id)
+    summary = {k: v for k, v in (run.summary or {}).items() if k != DATA_CHECK}
+    note = data_note(ctx.as_of, first, last)
+    if note and "replay_of" not in summary:
+        summary["as_of_note"] = note
+    if last is not None and ctx.as_of <= last:
+        if check == "live":
+            run.silent = ctx.silent = False
+            supersede(session, ctx.client, run)
+    else:
+        summary["no_new_data"] = str(last) if last else None
+    run.summary = summary
+    session.add(run)
+    session.flush()
+
+
+def data_span(session: Session, company_id: int) -> tuple[date | None, date | None]:
+    """The first and the newest day with any stored metric of the client (None, None: no data)."""
+    first, last = session.exec(select(func.min(MetricPoint.day), func.max(MetricPoint.day)).where(
+        MetricPoint.company_id == company_id)).one()
+    return first, last
+
+
+def data_note(day: date, first: date | None, last: date | None) -> str:
+    """Why a cycle of ``day`` judges no data, or "" when the data covers it."""
+    if last is None:
+        return f"no data: a cycle of {day} judges no data; it is shown, not live"
+    if day > last:
+        return f"data ends {last}: a cycle of {day} judges no new data; it is shown, not live"
+    if first is not None and day < first:
+        return f"data starts {first}: a cycle of {day} judges days before any data, so its KPIs are UNKNOWN"
+    return ""
+
+
 def make_router(ctx_of: Callable[[CycleState], CycleContext]) -> Callable[[CycleState], dict[str, Any]]:
     def router(state: CycleState) -> dict[str, Any]:
         ctx = ctx_of(state)
         with session_scope() as s:
+            settle_data_check(s, ctx)
             job = next_job(s, ctx)
             if job is not None:
                 return {"job_id": job.id, "next": job.owner}

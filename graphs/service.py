@@ -27,7 +27,7 @@ from chimera.errors import ClientError, DecisionError
 from chimera.jobs.cycle_inputs import INPUTS, opening_inputs, reusable_run
 from chimera.kpi.evaluate import judged_day
 from graphs.checkpoint import checkpointer
-from graphs.cycle import build_cycle_graph
+from graphs.cycle import DATA_CHECK, build_cycle_graph, data_span
 from graphs.models import CycleOutcome, PendingDecision
 
 EventFn = Callable[[dict[str, Any]], None]
@@ -67,7 +67,9 @@ def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -
     """A cycle of a day before the newest live cycle's is a replay: it runs as a silent cycle (no
     suggestion to decide, nothing superseded, no evidence stored over a newer judgement) and its
     note says so. Without ``as_of`` the day is only known after ingest: ``suggest_for_cycle``
-    holds such a cycle's suggestions back if it ends up judging an older day.
+    holds such a cycle's suggestions back if it ends up judging an older day. A day the stored data
+    misses (``outside_data``) opens silent: its ingest decides whether it turns live or is shown,
+    not live (``graphs.cycle.settle_data_check``).
 
     A completed cycle of the day whose inputs are unchanged (``chimera.jobs.cycle_inputs``) is
     returned as it is: a re-run would only write the same result again."""
@@ -76,11 +78,16 @@ def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -
         if as_of is None:
             as_of = judged_day(s, client)
         newer = None if auto else newer_live_cycle(s, client.company_id, as_of)
-        silent = silent or newer is not None
+        check = not auto and outside_data(s, client.company_id, as_of)
+        live_if_data = not silent and newer is None  # live once its ingest reaches the day
+        silent = silent or newer is not None or check
         for run in s.exec(select(CycleRun).where(
-                CycleRun.company_id == client.company_id, CycleRun.kind == "cycle", CycleRun.silent == silent,
+                CycleRun.company_id == client.company_id, CycleRun.kind == "cycle",
                 CycleRun.status.not_in(["completed", "failed"]))):  # type: ignore[attr-defined]
-            if (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) and not _replaced(s, run):
+            checking = (run.summary or {}).get(DATA_CHECK) == "live"  # silent until its ingest reaches the day
+            kind = live_if_data if checking else run.silent == silent
+            if kind and (run.as_of == as_of or (auto and (run.summary or {}).get("as_of_auto"))) \
+                    and not _replaced(s, run):
                 return run
         later = newer if not auto else newer_live_cycle(s, client.company_id, as_of)
         inputs = opening_inputs(s, client, later.id if later else None)
@@ -88,12 +95,13 @@ def _find_or_open_run(client: ClientContext, as_of: date | None, silent: bool) -
         if same is not None:
             return same
         run = CycleRun(company_id=client.company_id, kind="cycle", as_of=as_of, silent=silent,
-                       summary={"as_of_auto": auto, INPUTS: inputs} | (replay_summary(as_of, newer) if newer else {}))
+                       summary={"as_of_auto": auto, INPUTS: inputs} | (replay_summary(as_of, newer) if newer else {})
+                       | ({DATA_CHECK: "live" if live_if_data else "note"} if check else {}))
         run.thread_id = f"cycle:{client.name}:{run.id}"
         s.add(run)
         s.flush()
         if not silent:
-            _supersede(s, client, run)
+            supersede(s, client, run)
         ctx = CycleContext(client=client, as_of=as_of, run_id=run.id, silent=silent)
         cycle_job(s, ctx, "INGEST_METRICS")
         return run
@@ -108,6 +116,15 @@ def newer_live_cycle(session: Session, company_id: int, day: date) -> CycleRun |
         CycleRun.as_of > day).order_by(col(CycleRun.as_of).desc(), col(CycleRun.created_at).desc())).first()
 
 
+def outside_data(session: Session, company_id: int, day: date) -> bool:
+    """Whether the stored data misses ``day``: none at all, or it ends before or starts after it.
+    Such a cycle opens silent and its ingest settles it (``graphs.cycle.settle_data_check``): a
+    cycle of a day after the newest data judges nothing new and must not become the newest live
+    cycle, which would turn every later cycle into a replay until the data passes that day."""
+    first, last = data_span(session, company_id)
+    return last is None or day > last or day < first
+
+
 def replay_summary(day: date, newer: CycleRun) -> dict[str, Any]:
     """What a replay's report says about itself (``as_of_note`` is shown by every face)."""
     from chimera.plays.review import replay_note
@@ -115,7 +132,7 @@ def replay_summary(day: date, newer: CycleRun) -> dict[str, Any]:
     return {"replay_of": str(newer.as_of), "as_of_note": replay_note(day, newer.as_of, newer.id)}
 
 
-def _supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None:
+def supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None:
     """A new live cycle replaces the undecided suggestions of its day and earlier ones (last week's).
     Not a later day's: replaying an older day judges that day and leaves the newer cycle's suggestions
     decidable. Not from a silent cycle: it is a dry run (manual §10.5). Each superseded run keeps
@@ -129,7 +146,7 @@ def _supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None
 
 def _superseded_by(session: Session, run: PlayRun) -> str:
     """Which cycle superseded the run, by its day (the way a person names a cycle). Newer is true of
-    it: started later, for the same or a later day (``_supersede``)."""
+    it: started later, for the same or a later day (``supersede``)."""
     cycle_id = (run.rationale or {}).get("superseded_by")
     cycle = session.get(CycleRun, cycle_id) if cycle_id else None
     if cycle is None:  # superseded before the superseding cycle was recorded on the run

@@ -58,8 +58,9 @@ def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
     kpis = Counter(k["status"] for k in outcome.kpis)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(kpis.items())) or "none"
     same = f"; same run as before: cycle run {outcome.run_id}, ran at {outcome.ran_at_text()}" if outcome.reused else ""
+    note = f"; {outcome.as_of_note}" if outcome.as_of_note else ""  # why it is shown, not live, or of the day before
     return (f"{outcome.status} as of {outcome.as_of}; KPIs {statuses}; {len(outcome.plays)} play(s), "
-            f"{len(outcome.pending)} awaiting a decision{same}")
+            f"{len(outcome.pending)} awaiting a decision{same}{note}")
 
 
 def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
