@@ -95,6 +95,9 @@ class Aggregate:
     kept_days: set[date] = field(default_factory=set)
     """Days inside the range the export has no record of while the database holds values for
     them (set when stored): kept, not zero-filled; the ingest summary says how many."""
+    cut_days: set[date] = field(default_factory=set)
+    """The days a file cut mid-row (a truncated download) holds only part of: in ``unknown_days``,
+    never written (a partial day judged whole reads as a collapse), what is stored kept."""
     pending: Callable[[], list[Rejection]] | None = None
     """Rejections still being located in the file (physical lines); ``settle`` waits for them."""
 

@@ -87,7 +87,8 @@ def read_shopify(
         shapes = counted.result()
     if agg is not None and not shapes.fields:
         return agg
-    return aggregate_shopify(scan_shopify(path, header, shapes), pseudonym, line_of, path=path, defer_lines=defer_lines)
+    return aggregate_shopify(scan_shopify(path, header, shapes), pseudonym, line_of, path=path, defer_lines=defer_lines,
+                             cut=shapes.cut)
 
 
 def _problems(fmt: MoneyFormat) -> list[Check]:
@@ -299,21 +300,30 @@ def _distinct_names(df: pl.DataFrame) -> int:
 
 def aggregate_shopify(
     raw: pl.LazyFrame | pl.DataFrame, pseudonym: Callable[[str], str], line_of: LineFinder,
-    kind: str = "shopify_orders", path: Path | str = "", defer_lines: bool = False,
+    kind: str = "shopify_orders", path: Path | str = "", defer_lines: bool = False, cut: int | None = None,
 ) -> Aggregate:
     """Validate, reject whole orders with a bad cell, and sum the rest per store-local day.
 
     The physical lines of rejected rows are found in a thread started once the sums are done (the
     sums keep both cores busy); with ``defer_lines`` the aggregate is returned at once and
     ``Aggregate.settle`` waits for them: the store settles after its inserts, so the file scan
-    runs on the core the single-threaded database writes leave idle."""
+    runs on the core the single-threaded database writes leave idle.
+
+    ``cut``: the data row the file ends inside (a truncated download): its day is partial, and so
+    is the day of the complete rows just before it (``cut_days``): both are left out."""
     absent = set(RAW) - set(raw.collect_schema().names())
     rows, fmt = parse_rows(raw, path)
     errors = order_errors(rows, fmt)
     days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path, line_of)
     days, customers = _known(days, absent), None if "email" in absent else customers
+    partial = _cut_days(rows, cut)
+    if partial:
+        days = {d: v for d, v in days.items() if d not in partial}
+        customers = None if customers is None else customers.filter(~pl.col("day").is_in(sorted(partial)))
+        errors = errors.with_columns(pl.when(pl.col(ROW) == cut).then(
+            pl.col("reason") + pl.lit(f"; {_cut_note(partial)}")).otherwise(pl.col("reason")).alias("reason"))
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers,
-                    unknown_days=rejected_days - set(days))
+                    unknown_days=(rejected_days | partial) - set(days), cut_days=partial)
     if not errors.height:
         return agg
     pool = ThreadPoolExecutor(max_workers=1)  # started after the sums: polars had both cores until now
@@ -323,6 +333,28 @@ def aggregate_shopify(
     if not defer_lines:
         agg.settle()
     return agg
+
+
+def _cut_days(rows: pl.DataFrame, cut: int | None) -> set[date]:
+    """The days a cut file holds only part of: the cut order's and that of the last complete rows
+    before it (exports sorted newest first are cut in their oldest day, others maybe in their
+    newest). An order's day is its first row's, so a cut line item still names its order's day."""
+    if cut is None or not rows.height:
+        return set()
+    before = rows.filter(pl.col(ROW) <= cut)
+    if not before.height:
+        return set()
+    orders = before.filter(pl.col(ROW) == before[ROW].max())["_order"].to_list()
+    if cut in before[ROW]:  # the cut row is a record: its order, and the complete row before it
+        orders += before.filter(pl.col(ROW) < cut).tail(1)["_order"].to_list()
+    firsts = rows.filter(pl.col("_first") & pl.col("_order").is_in(orders))["_day"]
+    return set(firsts.drop_nulls().to_list())
+
+
+def _cut_note(days: set[date]) -> str:
+    listed = " and ".join(str(d) for d in sorted(days))
+    return (f"{listed} {'is' if len(days) == 1 else 'are'} left out: the file holds only part of "
+            f"{'it' if len(days) == 1 else 'them'} (what is stored for {'it' if len(days) == 1 else 'them'} is kept)")
 
 
 def order_errors(rows: pl.DataFrame, fmt: MoneyFormat) -> pl.DataFrame:

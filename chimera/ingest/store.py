@@ -77,6 +77,9 @@ def write_aggregate(
     if agg.kept_days:
         log.warning("ingest %s: %d day(s) inside the export's range have no rows in it; what was stored for them "
                     "is kept (a filtered or partial export?)", agg.source, len(agg.kept_days))
+    if agg.cut_days:
+        log.warning("ingest %s: the file ends inside a row (truncated download?); %s left out, what was stored "
+                    "is kept", agg.source, ", ".join(str(d) for d in sorted(agg.cut_days)))
     return run
 
 
