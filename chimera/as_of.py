@@ -30,6 +30,10 @@ FURTHEST_AHEAD = timezone(timedelta(hours=14), "UTC+14")
 """The first timezone to reach a day (Line Islands): a day it has not reached has begun nowhere."""
 
 
+SPARSE = frozenset({"fiverr"})
+"""Sources with rows only on days with records (a gig's orders): a day without one is no gap."""
+
+
 class DefaultDay(BaseModel):
     """The default as-of and, when the newest day was left out, which day and why."""
 
@@ -92,10 +96,11 @@ def _cut_off(ends: dict[str, date], newest: date) -> DefaultDay | None:
     """The newest day left out when some sources have it and the others end the day before: the
     exports were cut at different moments (Stripe's UTC day runs hours past the store's midnight),
     so that day holds a few hours of one source. Judged, its 7-day windows would mix a partial day
-    with whole ones; a source further behind is stale instead (its KPIs say so)."""
+    with whole ones; a source further behind is stale instead (its KPIs say so). A ``SPARSE``
+    source ending the day before says nothing: that day may just have had no order."""
     before = newest - timedelta(days=1)
     have = sorted(s for s, d in ends.items() if d == newest)
-    lack = sorted(s for s, d in ends.items() if d == before)
+    lack = sorted(s for s, d in ends.items() if d == before and s not in SPARSE)
     if not lack:
         return None
     return DefaultDay(day=before, left_out=newest, note=(
@@ -121,8 +126,9 @@ def _latest_ingests(session: Session, company_id: int, day: date) -> list[dateti
 
 
 def default_as_of(session: Session, company_id: int, timezone: str = "UTC") -> date:
-    """``default_day``'s day, or today (UTC) for a client without data."""
-    return default_day(session, company_id, timezone).day or datetime.now(UTC).date()
+    """``default_day``'s day, or today in the store's timezone for a client without data (the UTC
+    date would be a day the store has not reached yet, west of UTC in its evening)."""
+    return default_day(session, company_id, timezone).day or datetime.now(store_zone(timezone)).date()
 
 
 def not_happened(session: Session, company_id: int, client: str, day: date, option: str,
