@@ -119,15 +119,16 @@ def _order(name: str, hour: int, total: str = "10.00", note: str = "ok") -> list
 
 
 def test_a_shopify_download_cut_mid_row_rejects_that_order(chimera_home: Path, tmp_path: Path) -> None:
-    """The last order's row ends mid-field: that order is rejected at its line as cut, the others
-    are ingested (nothing of the cut row is counted)."""
+    """The last order's row ends mid-field: that order is rejected at its line as cut, and its day
+    (which the file holds only part of) is left out rather than stored as whole."""
     rows = [SHOP, _order("#1", 10), _order("#2", 11, "20.00", note="NOTE")]
     path = tmp_path / "orders.csv"
     path.write_text(_text(rows).rstrip("\n")[:-12])
     summary, sales = _ingest(chimera_home, path, "total_sales")
     assert [(r.line, r.column, r.order) for r in summary.rejected] == [(3, SHAPE_COLUMN, "#2")]
     assert summary.rejected[0].reason.startswith(CUT)
-    assert summary.orders_ingested == 1 and sales == {date(2026, 4, 5): Decimal("10.00")}
+    assert "2026-04-05 is left out: the file holds only part of it" in summary.rejected[0].reason
+    assert summary.orders_ingested == 1 and sales == {}  # the cut day is not stored as if whole
 
 
 def test_a_shopify_row_with_an_unquoted_comma_rejects_its_order(chimera_home: Path, tmp_path: Path) -> None:
