@@ -99,11 +99,12 @@ def test_the_evidence_command_prints_the_rule_and_a_pending_entrys_days_so_far(m
     monkeypatch.setattr(cmd_evidence, "_judged_day", lambda ctx, day: (None, ""))
     monkeypatch.setattr(cmd_evidence, "evidence_report", lambda ctx, day: report)
     monkeypatch.setenv("COLUMNS", "400")
+    monkeypatch.setattr(cmd_evidence.out, "_width", 400)  # a width fixed when another test first made the console
     result = CliRunner().invoke(app, ["evidence", "--client", "demo"])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert stats.move_rule() in text and "90 %" not in text
-    assert "8/45 days so far" in text and "+6.3 % [+1.6, +11.9]" in text
+    assert "8/45 days so far" in text and "+6.3 % [+1.6, +11.9]" in text, result.output
 
 
 def _regulars(days: int, seed: int = 5) -> dict:
