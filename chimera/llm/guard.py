@@ -85,6 +85,14 @@ MONTH_DAY = re.compile(
     rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH_RE})\.?)(?:,?\s+(?P<y>\d{{4}}))?\b",
     re.IGNORECASE,
 )
+# a day range after a month name ("Nov 14–17", "Oct 4-13", "14–17 November") is two dates, not a
+# figure and a negative one: both ends are checked as dates
+MONTH_RANGE = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH_RE})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s?[-–—]\s?(?P<e1>\d{{1,2}})(?:st|nd|rd|th)?"
+    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s?[-–—]\s?(?P<e2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH_RE})\.?)"
+    r"(?:,?\s+(?P<y>\d{4}))?\b(?![%.,]\d|\s?%)",
+    re.IGNORECASE,
+)
 LIST_MARKER = re.compile(r"^(\s*(?:[-*]\s+)?)\(?\d{1,2}[.)](?=\s)", re.MULTILINE)
 STRUCTURAL = re.compile(r"\b(?:top|first|step|phase|part|#)\s*\d{1,2}\b", re.IGNORECASE)
 _CURRENCY_CODES = "USD|EUR|GBP|JPY|CAD|AUD|NZD|CHF|CNY|INR|SEK|NOK|DKK|PLN|MXN|BRL|ZAR|SGD|HKD"
@@ -526,9 +534,9 @@ def _spelled_figure(match: re.Match[str]) -> Figure | None:
                   plain=not (percent or money), money=money, direction=direction)
 
 
-def _date_ok(match: re.Match[str], facts: OutputFacts) -> bool:
+def _date_ok(match: re.Match[str], facts: OutputFacts, day_group: tuple[str, str] = ("d1", "d2")) -> bool:
     month = _MONTHS[(match["m1"] or match["m2"]).lower()]
-    day, year = int(match["d1"] or match["d2"]), match["y"]
+    day, year = int(match[day_group[0]] or match[day_group[1]]), match["y"]
     return any(d.month == month and d.day == day and (not year or d.year == int(year)) for d in facts.dates)
 
 
@@ -595,7 +603,13 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
             bad_dates.append(m.group(0))
         return " "
 
+    def _range(m: re.Match[str]) -> str:
+        if not (_date_ok(m, facts) and _date_ok(m, facts, ("e1", "e2"))):
+            bad_dates.append(m.group(0))
+        return " "
+
     text = ISO_DATE.sub(_iso, text)
+    text = MONTH_RANGE.sub(_range, text)
     text = MONTH_DAY.sub(_md, text)
     text = LIST_MARKER.sub(lambda m: m[1], text)
     text = STRUCTURAL.sub(" ", text)

@@ -1,0 +1,69 @@
+"""QA2: honest answers the guard refused, and a false one it showed. Each honest answer is checked
+beside a false variant that must still be refused. Tool outputs have the shapes the chat tools emit
+(agents/tools.py: ``kpi_statuses``, ``metric_series``, ``evidence``, ``weekly_review``) and the
+demo's values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chimera.llm.guard import check_numbers
+
+# (id, status, value, target, warning, critical, unit, window, through) as ``kpi_statuses`` lists them
+_KPI_ROWS = [
+    ("net_revenue", "OK", "18220.33", "5000", "4000", "3000", "currency", "7d", "2026-11-29"),
+    ("net_sales", "OK", "14660.70", "4200", "3400", "2500", "currency", "7d", "2026-11-29"),
+    ("orders", "CRITICAL", "330", "100", "80", "60", "count", "7d", "2026-11-29"),
+    ("aov", "OK", "44.43", "45", "38", "32", "currency", "7d", "2026-11-29"),
+    ("sessions", "OK", "18387", "4000", "3000", "2000", "count", "7d", "2026-11-29"),
+    ("conversion_rate", "CRITICAL", "0.017947", "0.025", "0.02", "0.015", "percent", "7d", "2026-11-29"),
+    ("failed_payment_rate", "OK", "0.050505", "0.03", "0.06", "0.1", "percent", "7d", "2026-11-29"),
+    ("cancellation_rate", "OK", "0.020772", "0.01", "0.03", "0.05", "percent", "7d", "2026-11-29"),
+    ("repeat_purchase_rate", "CRITICAL", "0.142737", "0.25", "0.18", "0.12", "percent", "90d", "2026-11-29"),
+    ("fiverr_completion_rate", "OK", "0.920000", "0.95", "0.9", "0.85", "percent", "60d", "2026-11-28"),
+    ("fiverr_on_time_rate", "OK", "0.934783", "0.95", "0.9", "0.85", "percent", "60d", "2026-11-28"),
+    ("fiverr_response_rate", "OK", "0.954545", "0.95", "0.9", "0.8", "percent", "90d", "2026-11-28"),
+]
+KPIS: list[dict[str, Any]] = [
+    {"id": i, "status": st, "value": v, "target": t, "warning": w, "critical": c, "window": win,
+     "data_through": through, "label": i.replace("_", " ").capitalize(), "unit": u}
+    for i, st, v, t, w, c, u, win, through in _KPI_ROWS
+]
+
+EVIDENCE = [{
+    "play": "pricing_test", "executed_on": "2026-10-21", "kpi": "net_revenue", "before": "3129.40",
+    "after": "3155.01", "effect_pct": 0.82, "verdict": "confounded", "unit": "currency",
+    "confounders": [
+        {"kind": "driver_anomaly", "what": "conversion_rate", "first_day": "2026-11-14", "last_day": "2026-11-17",
+         "days": 4, "note": "driver conversion_rate anomalously low on 4 day(s) 2026-11-14..2026-11-17"},
+        {"kind": "driver_anomaly", "what": "refund_rate_amount", "first_day": "2026-10-04",
+         "last_day": "2026-10-13", "days": 10,
+         "note": "driver refund_rate_amount anomalously high on 10 day(s) 2026-10-04..2026-10-13"},
+    ],
+}]
+
+
+def _shown(text: str, facts: list[Any]) -> bool:
+    return check_numbers(text, facts).ok
+
+
+# A1: a day range after a month name is two dates, each checked like any other date
+@pytest.mark.parametrize("text", [
+    "Conversion was anomalously low on 4 days (Nov 14–17).",
+    "Conversion was anomalously low on 4 days (Nov 14-17).",
+    "Refunds by amount were anomalously high on 10 days (Oct 4–13).",
+    "Refunds by amount were anomalously high on 10 days (4–13 October).",
+])
+def test_a_day_range_after_a_month_is_dates(text: str) -> None:
+    assert _shown(text, [EVIDENCE])
+
+
+@pytest.mark.parametrize("text", [
+    "Conversion was anomalously low on 4 days (Nov 14–18).",  # the range ends on another day
+    "Conversion was anomalously low on 4 days (Nov 12-17).",
+    "Conversion fell -17% (Nov 14).",  # a signed figure after a date is still a figure
+])
+def test_a_day_range_the_outputs_do_not_give_is_refused(text: str) -> None:
+    assert not _shown(text, [EVIDENCE])
