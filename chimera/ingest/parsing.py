@@ -310,6 +310,21 @@ THREE_DECIMAL_CURRENCIES = frozenset({"bhd", "iqd", "jod", "kwd", "lyd", "omr", 
 """ISO 4217 currencies with 3 minor digits: `5.120` dinars is 5 dinars 120 fils, never a thousands group."""
 
 
+ZERO_DECIMAL_CURRENCIES = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx",
+                                     "vnd", "vuv", "xaf", "xof", "xpf"})
+"""Stripe's zero-decimal currencies: an amount is whole, so `2,511` or `2.511` yen is a thousands group."""
+WHOLE_GROUPS = (r"^[+-]?[1-9]\d{0,2}(,\d{3})+$", r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")  # `2,511`; `2.511`
+
+
+def group_votes(values: pl.Series) -> tuple[int, int]:
+    """(values grouped with dots, with commas): for a zero-decimal currency, whose amounts are
+    whole, the group separator tells the locale (dots group where commas are decimal). Both in
+    one file say nothing: the caller keeps refusing the groups."""
+    v = values.drop_nulls().str.strip_chars()
+    commas, dots = (int(v.str.contains(p).sum()) for p in WHOLE_GROUPS)
+    return (dots, commas) if not (dots and commas) else (0, 0)
+
+
 def decimal_comma_votes(values: pl.Series, three_decimals: bool = False) -> tuple[int, int]:
     """(values written with a decimal comma, with a decimal point). A plain thousands group
     (`1,234`, `1.234`) is no vote: it is 1234 in one locale and 1.234 in the other; `0.180` is

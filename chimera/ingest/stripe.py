@@ -31,7 +31,9 @@ from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
     PLAIN_GROUPS,
     THREE_DECIMAL_CURRENCIES,
+    ZERO_DECIMAL_CURRENCIES,
     decimal_comma_votes,
+    group_votes,
     is_bad_money,
     money_decimal,
     money_format,
@@ -63,25 +65,46 @@ def _money_values(df: pl.DataFrame) -> pl.Series:
     return pl.concat([df[c] for c in present]) if present else pl.Series([], dtype=pl.String)
 
 
+def _codes_in(df: pl.DataFrame) -> set[str]:
+    return {c for col in ("currency", "converted_currency") if col in df.columns for c in _codes(df[col])}
+
+
 def _three_decimals(df: pl.DataFrame) -> bool:
     """Whether every currency in the file has 3 minor digits (KWD, BHD, ...): `5.120` is then 5.12."""
-    codes = {c for col in ("currency", "converted_currency") if col in df.columns for c in _codes(df[col])}
+    codes = _codes_in(df)
     return bool(codes) and codes <= THREE_DECIMAL_CURRENCIES
+
+
+def _zero_decimals(df: pl.DataFrame) -> bool:
+    """Whether every currency in the file is zero-decimal (JPY, KRW, ...): `2,511` is then 2511."""
+    codes = _codes_in(df)
+    return bool(codes) and codes <= ZERO_DECIMAL_CURRENCIES
+
+
+def _votes(df: pl.DataFrame, values: pl.Series) -> tuple[int, int]:
+    """(decimal comma, decimal point) votes of a file's money values; a zero-decimal file without
+    any (its amounts are whole) votes by how it groups thousands (``group_votes``)."""
+    votes = decimal_comma_votes(values, _three_decimals(df))
+    if not sum(votes) and _zero_decimals(df):
+        return group_votes(values)
+    return votes
 
 
 def detect_locale(df: pl.DataFrame) -> tuple[bool, bool]:
     """(decimal_comma, day_first) for the whole file, from its money and date strings: the amounts
-    written with decimals vote (`1,234.56` for a point, `1.234,56` for a comma; a bare `1,234` is no vote)."""
-    comma, dot = decimal_comma_votes(_money_values(df), _three_decimals(df))
+    written with decimals vote (`1,234.56` for a point, `1.234,56` for a comma; a bare `1,234` is no
+    vote, except in a zero-decimal currency)."""
+    comma, dot = _votes(df, _money_values(df))
     decimal_comma = comma > dot
     return decimal_comma, slash_day_first(slash_dates(df["created"]), decimal_comma)  # dd/mm where commas are
 
 
 def ambiguous_checks(df: pl.DataFrame, columns: list[str]) -> list[Check]:
     """In a file whose amounts never show decimals, one in thousands groups (`1,234`, `1.234`)
-    reads 1000 times apart in the two locales: refused, saying why, rather than guessed."""
+    reads 1000 times apart in the two locales: refused, saying why, rather than guessed (a
+    zero-decimal currency's amounts are whole: one group style throughout is no doubt)."""
     present = [c for c in columns if c in df.columns]
-    if not present or sum(decimal_comma_votes(pl.concat([df[c] for c in present]), _three_decimals(df))):
+    if not present or sum(_votes(df, pl.concat([df[c] for c in present]))):
         return []
     return [Check(c, pl.col(c).str.contains(PLAIN_GROUPS).fill_null(False), AMBIGUOUS) for c in columns]
 
