@@ -67,3 +67,27 @@ def test_a_day_range_after_a_month_is_dates(text: str) -> None:
 ])
 def test_a_day_range_the_outputs_do_not_give_is_refused(text: str) -> None:
     assert not _shown(text, [EVIDENCE])
+
+
+# A2: "everything else", "the rest", "apart from X", "except X" cover the KPIs the text has not named
+@pytest.mark.parametrize("text", [
+    "Three KPIs are CRITICAL: orders, conversion rate and repeat purchase rate. Everything else is OK.",
+    "Orders, conversion rate and repeat purchase rate are CRITICAL; the rest are OK.",
+    "Apart from orders, conversion rate and repeat purchase rate, all KPIs are OK.",
+    "All KPIs are OK except orders, conversion rate and repeat purchase rate.",
+    "Nothing is CRITICAL except orders, conversion and repeat purchase rate.",
+])
+def test_an_exception_leaves_the_named_kpis_out_of_all(text: str) -> None:
+    assert _shown(text, [KPIS])
+
+
+@pytest.mark.parametrize("text", [
+    "Two KPIs are CRITICAL: orders and conversion rate. Everything else is OK.",  # repeat purchase left out
+    "Apart from orders and conversion rate, all KPIs are OK.",
+    "All KPIs are OK except orders and conversion rate.",
+    "Orders are CRITICAL and everything else is OK.",
+    "Nothing is CRITICAL except orders and conversion.",
+    "All KPIs are OK.",
+])
+def test_an_exception_that_leaves_out_a_critical_kpi_is_refused(text: str) -> None:
+    assert not _shown(text, [KPIS])

@@ -714,6 +714,9 @@ _ALL = re.compile(rf"\b(?:all|every|each)\b(?:\s+(?:of\s+)?(?:the|your|my|our|th
                   r"|\beverything\b|\ball\s+(?:is|are)\b", re.IGNORECASE)
 _NONE = re.compile(rf"\bnothing\b|\bno\s+(?:single\s+)?{_KPI_NOUN}\b|\bnot\s+(?:a\s+single|one)\b"
                    rf"|\bnone\b(?!\s+of\s+(?:the|your|these|those)\s+(?!{_KPI_NOUN}\b)\w)", re.IGNORECASE)
+# "everything else", "the rest", "all others": a quantifier over the KPIs the text has not named
+_OTHERS = re.compile(rf"\b(?:everything|all|each|every)\s+(?:else|others?)\b|\bthe\s+(?:rest|others)\b"
+                     rf"|\b(?:remaining|other)\s+{_KPI_NOUN}\b", re.IGNORECASE)
 _EXCEPT = re.compile(r"\b(?:except|apart\s+from|other\s+than|besides|aside\s+from|but\s+for|save\s+for|only)\b",
                      re.IGNORECASE)
 
@@ -1130,34 +1133,48 @@ def _kpi_status_problem(k: KpiFacts, said: str, negated: bool, clause: str) -> s
     return f"{k.kpi} {'not ' if negated else ''}{said} (the tool outputs say {'/'.join(sorted(k.status or allowed))})"
 
 
-def _quantified_problem(claims: ClaimFacts, said: str, before: str, sentence: str) -> str | None:
-    """"All KPIs are OK", "nothing is CRITICAL": true only when every KPI in the outputs agrees."""
+def _named_kpis(claims: ClaimFacts, text: str) -> set[str]:
+    """The KPI ids ``text`` names (a shared name: each KPI it stands for)."""
+    owners = (claims.owner(m[2]) for m in claims.mentions(text))
+    return {k.kpi for o in owners for k in (o.members or [o])}
+
+
+def _quantified_problem(claims: ClaimFacts, said: str, before: str, sentence: str, named: set[str]) -> str | None:
+    """"All KPIs are OK", "nothing is CRITICAL": true only when every KPI in the outputs agrees. With an
+    exception ("except orders", "apart from X", "everything else", "the rest") the claim covers the
+    KPIs the text has not named (``named``: those it names up to the end of this sentence)."""
     known = [k for k in claims.kpis.values() if k.status]
-    if not known or _EXCEPT.search(sentence):
+    other = ""
+    if _EXCEPT.search(sentence) or _OTHERS.search(before):
+        known, other = [k for k in known if k.kpi not in named], "other "
+    if not known:
         return None
     if _NONE.search(before):
         wrong = [k.kpi for k in known if said in k.status]
-        return f"no KPI {said} (the tool outputs say {said}: {', '.join(wrong)})" if wrong else None
-    if _ALL.search(before) and not _NEGATED.search(before):
+        return f"no {other}KPI {said} (the tool outputs say {said}: {', '.join(wrong)})" if wrong else None
+    if (_ALL.search(before) or _OTHERS.search(before)) and not _NEGATED.search(before):
         wrong = [k.kpi for k in known if said not in k.status]
-        return f"all KPIs {said} (the tool outputs say otherwise: {', '.join(wrong)})" if wrong else None
+        return f"all {other}KPIs {said} (the tool outputs say otherwise: {', '.join(wrong)})" if wrong else None
     return None
 
 
 def status_problems(text: str, claims: ClaimFacts) -> list[str]:
     """Statuses the text gives a KPI (or all of them, or none) that the KPI's status contradicts."""
     problems: list[str] = []
+    named: set[str] = set()
     for sentence in _SENTENCE.split(text):
+        named |= _named_kpis(claims, sentence)
         for clause in _CLAUSE.split(sentence):
             if not clause or _PAST_STATUS.search(clause) or _NO_STATUS_CLAIM.search(sentence):
                 continue
             mentions = claims.mentions(clause)
             for start, said in _status_words(clause):
                 subject = _subject(mentions, start, clause)
-                if not subject:
-                    problems.append(_quantified_problem(claims, said, clause[:start], sentence) or "")
+                gap = clause[subject[0][1]:start] if subject and subject[0][1] <= start else ""
+                if not subject or _ALL.search(gap) or _OTHERS.search(gap):  # "apart from X, all KPIs are OK"
+                    before = gap if subject else clause[:start]
+                    problems.append(_quantified_problem(claims, said, before, sentence, named) or "")
                     continue
-                gap = clause[subject[0][1]:start] if subject[0][1] <= start else ""
                 negated = bool(_NEGATED.search(gap))
                 problems += [_kpi_status_problem(claims.owner(m[2]), said, negated, clause) or "" for m in subject]
     return [p for p in problems if p]
