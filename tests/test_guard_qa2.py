@@ -91,3 +91,18 @@ def test_an_exception_leaves_the_named_kpis_out_of_all(text: str) -> None:
 ])
 def test_an_exception_that_leaves_out_a_critical_kpi_is_refused(text: str) -> None:
     assert not _shown(text, [KPIS])
+
+
+# A3: a figure right after "X is about" is said of X, even when X names no KPI the outputs know
+def test_a_figure_after_an_unnamed_subject_is_not_pinned_to_a_later_kpi() -> None:
+    assert _shown("On Fiverr, the completion rate is 92%, a little under the 95% target; on-time delivery is "
+                  "about 93.5% and response rate about 95.5%.", [KPIS])
+
+
+@pytest.mark.parametrize("text", [
+    "On-time delivery is about 95.5% and response rate about 93.5%.",  # swapped
+    "Response rate is about 93.5%.",
+    "On-time delivery is about 93.5% and response rate is 93.5%.",  # the same figure read at each place
+])
+def test_a_figure_said_of_the_wrong_kpi_is_still_refused(text: str) -> None:
+    assert not _shown(text, [KPIS])

@@ -1252,17 +1252,26 @@ def _kpi_sources(k: KpiFacts, with_previous: bool) -> OutputFacts:
 _DIRECTLY = re.compile(r"^\s+(?:(?:in|of|for|from|the|your|total|new|more|fewer|less)\s+)*$", re.IGNORECASE)
 
 
+# "on-time delivery is about 93.5%": a figure right after "<words> is about" is said of those words,
+# even when they name no KPI the outputs know; it is no figure of a KPI named later in the sentence
+_PREDICATE = re.compile(r"\w\s+(?:is|are|was|were|stands\s+at|sits\s+at|came\s+in\s+at|comes\s+in\s+at)"
+                        r"(?:\s+(?:about|around|roughly|approximately|approx\.?|nearly|almost|just|only|now|still|at))*"
+                        r"\s*[~≈]?\s*$", re.IGNORECASE)
+
+
 def _nearest(mentions: list[tuple[int, int, str]], sentence: str, at: int, end: int,
-             fits: Callable[[str], bool] = lambda _: True) -> str:
+             fits: Callable[[str], bool] = lambda _: True) -> str | None:
     """The KPI a figure is said of: one named right after it in the figure's unit ("330 orders",
     "$5 in revenue"; "4.1% of orders" is a share of orders), else the last one named before it,
-    else the first after."""
+    else the first after, unless the figure is said of words before it that name no KPI (None)."""
     after = [m for m in mentions if m[0] >= end]
     gap = sentence[end: after[0][0]] if after else ""
     if after and _DIRECTLY.match(gap) and (fits(after[0][2]) or not re.search(r"\bof\b", gap, re.IGNORECASE)):
         return after[0][2]
     before = [m for m in mentions if m[1] <= at]
-    return before[-1][2] if before else min(mentions)[2]
+    if before:
+        return before[-1][2]
+    return None if _PREDICATE.search(sentence[:at]) else min(mentions)[2]
 
 
 def _union(parts: Iterable[OutputFacts]) -> OutputFacts:
@@ -1371,14 +1380,17 @@ def kpi_figure_problems(text: str, claims: ClaimFacts, facts: OutputFacts) -> li
     for sentence in _SENTENCE.split(_with_table_headers(text)):
         mentions = claims.mentions(sentence)
         past = bool(_PAST.search(sentence))
+        seen: dict[str, int] = {}  # a figure written twice is read at each place, not twice at the first
         for fig in extract_figures(sentence, facts)[0]:
-            at = sentence.find(fig.raw)
+            at = sentence.find(fig.raw, seen.get(fig.raw, 0))
+            seen[fig.raw] = at + len(fig.raw)
             if at < 0 or _problem(fig, facts):  # not found as written, or unsourced anywhere: said already
                 continue
             owner = scope = None
-            if mentions:
-                owner = claims.owner(_nearest(mentions, sentence, at, at + len(fig.raw),
-                                              lambda n, f=fig: _fits_owner(f, claims.owner(n))))
+            named = _nearest(mentions, sentence, at, at + len(fig.raw),
+                             lambda n, f=fig: _fits_owner(f, claims.owner(n))) if mentions else None
+            if named:
+                owner = claims.owner(named)
                 scope = _owned(fig, owner, past)
             problem = (_owner_problem(fig, owner, scope, facts) if owner else None) or _reference_problem(
                 fig, scope or facts, sentence, at, owner if scope else None)
