@@ -106,3 +106,20 @@ def test_a_figure_after_an_unnamed_subject_is_not_pinned_to_a_later_kpi() -> Non
 ])
 def test_a_figure_said_of_the_wrong_kpi_is_still_refused(text: str) -> None:
     assert not _shown(text, [KPIS])
+
+
+# A4: a target quoted after a multiplier word is quoted as a target (its "1%" is not the tail of "2.1%")
+@pytest.mark.parametrize("text", [
+    "Cancellation rate is about 2.1%, roughly twice the 1% target, though still OK (warning starts at 3%).",
+    "Cancellation rate is about 2.1%, roughly twice its 1% target.",
+])
+def test_a_target_after_a_multiplier_is_quoted_as_a_target(text: str) -> None:
+    assert _shown(text, [KPIS])
+
+
+@pytest.mark.parametrize("text", [
+    "Cancellation rate is about 1%, roughly twice the 1% target.",  # the target said as the value
+    "Cancellation rate is about 2.1%, roughly three times the 1% target.",  # the ratio is 2.08
+])
+def test_a_target_as_the_value_or_a_wrong_multiple_is_refused(text: str) -> None:
+    assert not _shown(text, [KPIS])

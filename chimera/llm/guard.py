@@ -1372,6 +1372,13 @@ def _reference_problem(fig: Figure, scope: OutputFacts, sentence: str, at: int, 
     return f"{fig.raw} ({whose} in the tool outputs, written as a value)"
 
 
+def _find_figure(sentence: str, raw: str, start: int) -> int:
+    """Where the figure written ``raw`` stands in ``sentence`` (from ``start``), as a whole number:
+    the "1%" of "the 1% target", not the tail of an earlier "2.1%"; -1 when not found."""
+    m = re.compile(rf"(?<![\d.,]){re.escape(raw)}(?!\d)").search(sentence, start)
+    return m.start() if m else -1
+
+
 def kpi_figure_problems(text: str, claims: ClaimFacts, facts: OutputFacts) -> list[str]:
     """A figure in the unit of the KPI its sentence says it of (the nearest named) must be that
     KPI's (value, threshold, baseline; last week's value only said as such), not another KPI's; a
@@ -1382,7 +1389,7 @@ def kpi_figure_problems(text: str, claims: ClaimFacts, facts: OutputFacts) -> li
         past = bool(_PAST.search(sentence))
         seen: dict[str, int] = {}  # a figure written twice is read at each place, not twice at the first
         for fig in extract_figures(sentence, facts)[0]:
-            at = sentence.find(fig.raw, seen.get(fig.raw, 0))
+            at = _find_figure(sentence, fig.raw, seen.get(fig.raw, 0))
             seen[fig.raw] = at + len(fig.raw)
             if at < 0 or _problem(fig, facts):  # not found as written, or unsourced anywhere: said already
                 continue
