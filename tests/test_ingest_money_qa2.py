@@ -8,6 +8,7 @@ from pathlib import Path
 
 from chimera.ingest.detect import read_header
 from chimera.ingest.models import Aggregate
+from chimera.ingest.shopify import read_shopify
 from chimera.ingest.stripe import AMBIGUOUS, aggregate_stripe, read_stripe
 
 STRIPE_HEADER = "id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status"
@@ -48,3 +49,62 @@ def test_zero_decimal_with_both_group_styles_stays_refused(tmp_path: Path) -> No
 def test_two_decimal_currency_groups_without_cents_stay_refused(tmp_path: Path) -> None:
     agg = _stripe(tmp_path, ['ch_1,2026-05-01 10:00:00,"2,511",0,{cur},103,Paid'], currency="usd")
     assert [r.reason for r in agg.rejected] == [AMBIGUOUS]
+
+
+SHOPIFY = [
+    ["Name", "Email", "Currency", "Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Created at",
+     "Lineitem quantity", "Lineitem price", "Refunded Amount", "Cancelled at"],
+    ["#1001", "a@example.com", "EUR", "1234.56", "5.95", "0.00", "1240.51", "0.00", "2026-05-01 10:00:00 +0200",
+     "1", "1234.56", "0.00", ""],
+    ["#1002", "b@example.com", "EUR", "150.00", "5.95", "12.50", "168.45", "10.00", "2026-05-01 11:00:00 +0200",
+     "2", "80.00", "20.25", ""],
+    ["#1002", "", "", "", "", "", "", "", "2026-05-01 11:00:00 +0200", "1", "0.00", "", ""],
+]
+MONEY = {"Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Lineitem price", "Refunded Amount"}
+
+
+def _shopify(tmp_path: Path, rows: list[list[str]], name: str, sep: str = ",", bom: bool = False,
+             nl: str = "\n") -> Aggregate:
+    path = tmp_path / name
+    text = nl.join(sep.join(r) for r in rows) + nl
+    path.write_bytes(("\ufeff" if bom else "").encode() + text.encode())
+    return read_shopify(path, read_header(path), lambda email: email, lambda rows: {})
+
+
+def _european(rows: list[list[str]]) -> list[list[str]]:
+    """The rows as a German Excel writes them: `1.234,56`."""
+    money = [i for i, h in enumerate(rows[0]) if h in MONEY]
+
+    def de(v: str) -> str:
+        whole, _, frac = v.partition(".")
+        return f"{int(whole):,}".replace(",", ".") + f",{frac}" if v else v
+
+    return [rows[0]] + [[de(v) if i in money else v for i, v in enumerate(r)] for r in rows[1:]]
+
+
+def test_shopify_european_excel_save_reads_as_the_dot_export(tmp_path: Path) -> None:
+    dot = _shopify(tmp_path, SHOPIFY, "dot.csv")
+    eu = _shopify(tmp_path, _european(SHOPIFY), "eu.csv", sep=";", bom=True, nl="\r\n")
+    assert not dot.rejected and not eu.rejected
+    assert eu.days == dot.days
+    day = eu.days[next(iter(eu.days))]
+    assert (day["net_sales"], day["total_sales"], day["gross_sales"]) == (
+        Decimal("1384.56"), Decimal("1408.96"), Decimal("1394.56"))
+
+
+def test_shopify_european_bad_value_says_comma(tmp_path: Path) -> None:
+    rows = _european(SHOPIFY)
+    rows[2][6] = "N/A"  # Total of #1002
+    agg = _shopify(tmp_path, rows, "eu.csv", sep=";")
+    assert [(r.order, r.value, r.reason) for r in agg.rejected] == [
+        ("#1002", "N/A", "not a number (expected e.g. 12,34)")]
+    assert agg.days[next(iter(agg.days))]["total_sales"] == Decimal("1240.51")
+
+
+def test_shopify_dot_file_with_one_comma_value_stays_dot(tmp_path: Path) -> None:
+    """One stray `12,50` in a dot-decimal export is that order's bad cell, not the file's locale."""
+    rows = [list(r) for r in SHOPIFY]
+    rows[2][4] = "5,95"
+    agg = _shopify(tmp_path, rows, "dot.csv", sep=";")
+    assert [(r.order, r.value) for r in agg.rejected] == [("#1002", "5,95")]
+    assert agg.days[next(iter(agg.days))]["total_sales"] == Decimal("1240.51")

@@ -41,7 +41,15 @@ from chimera.ingest.frame import (
 from chimera.ingest.future import future_check
 from chimera.ingest.lines import Shapes
 from chimera.ingest.models import Aggregate, DayMetrics
-from chimera.ingest.parsing import MAX_SCALE, SHOPIFY_TS, MoneyFormat, frac_digits, money_decimal, money_scale
+from chimera.ingest.parsing import (
+    MAX_SCALE,
+    SHOPIFY_TS,
+    MoneyFormat,
+    decimal_comma_votes,
+    frac_digits,
+    money_decimal,
+    money_scale,
+)
 from chimera.ingest.pseudonymize import Pseudonymizer
 
 ORDER_MONEY = ["subtotal", "shipping", "taxes", "total", "discount", "refunded"]
@@ -56,6 +64,7 @@ FAST_MAX_LEN = 12
 TOO_FINE = rf"\.\d{{{FAST_SCALE + 1}}}|[eE]"  # a 7th decimal place, or an exponent (`1e3`: not money as written)
 BAD_TS = "not a date-time like 2026-04-05 21:06:21 -0400"
 NOT_NUMBER = "not a number (expected e.g. 12.34)"
+NOT_NUMBER_COMMA = "not a number (expected e.g. 12,34)"
 _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping", "taxes": "taxes",
          "total": "total_sales", "refunded": "refunded_amount"}
 
@@ -103,10 +112,12 @@ def _problems(fmt: MoneyFormat) -> list[Check]:
         Check("quantity", pl.col("_qty") < 0, "negative quantity"),
         Check("quantity", qty.is_not_null() & pl.col("_qty").is_null(), "not a whole number"),
     ]
+    number = NOT_NUMBER_COMMA if fmt.decimal_comma else NOT_NUMBER
     for c in MONEY_IN:
-        checks.append(Check(c, pl.col(c).is_not_null() & pl.col(f"_{c}").is_null(), NOT_NUMBER))
+        checks.append(Check(c, pl.col(c).is_not_null() & pl.col(f"_{c}").is_null(), number))
         if fmt.careful:  # the careful scale holds every value up to MAX_SCALE places: the rest are refused
-            too_fine = (frac_digits(pl.col(c)) > fmt.scale).fill_null(False) & pl.col(f"_{c}").is_not_null()
+            places = frac_digits(pl.col(c), fmt.decimal_comma)
+            too_fine = (places > fmt.scale).fill_null(False) & pl.col(f"_{c}").is_not_null()
             checks.append(Check(c, too_fine, f"more than {MAX_SCALE} decimal places"))
     return checks
 
@@ -154,11 +165,29 @@ def _too_long(cols: list[str]) -> pl.Expr:
     return (too_long.fill_null(False) | joined.str.contains(TOO_FINE)).fill_null(False)
 
 
-def _careful_format(lf: pl.LazyFrame, path: Path | str) -> tuple[pl.LazyFrame, MoneyFormat]:
-    """Trimmed values and the scale that holds every money value exactly (second pass, rare)."""
+def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool) -> tuple[pl.LazyFrame, MoneyFormat]:
+    """Trimmed values and the scale that holds every money value exactly (second pass, rare).
+    ``commas``: some money value failed the dot cast holding a comma, as a European Excel save
+    writes (`150,00`, `1.234,56`): the file's values vote once, for the whole file, whether its
+    decimal separator is a comma (as Stripe's are read)."""
     lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
-    scales = collect(lf.select(money_scale(pl.col(c)).alias(c) for c in MONEY_IN), path).row(0)
-    return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), careful=True)
+    if not commas:
+        scales = collect(lf.select(money_scale(pl.col(c)).alias(c) for c in MONEY_IN), path).row(0)
+        return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), careful=True)
+    money = collect(lf.select(MONEY_IN), path)
+    comma, dot = decimal_comma_votes(pl.concat([money[c] for c in MONEY_IN]))
+    scales = money.select(money_scale(pl.col(c), comma > dot).alias(c) for c in MONEY_IN).row(0)
+    return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma=comma > dot, careful=True)
+
+
+def _comma_money(problems: pl.DataFrame) -> bool:
+    """A problem row with a money value that failed the dot cast and holds a comma (`150,00`):
+    only rows already found bad are looked at, so a dot-decimal file pays nothing."""
+    cols = [c for c in MONEY_IN if c in problems.columns and problems[c].dtype == pl.String]
+    if not problems.height or not cols:
+        return False
+    failed = [(pl.col(f"_{c}").is_null() & pl.col(c).str.contains(",", literal=True)).any() for c in cols]
+    return any(problems.select(failed).row(0))
 
 
 def _padded(problems: pl.DataFrame) -> bool:
@@ -177,8 +206,10 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     lf = with_missing(raw.lazy(), RAW)
     fmt = MoneyFormat(FAST_SCALE, careful=False)  # exact for any value of up to 6 decimals
     df = collect(_typed(lf, fmt), path)
-    if df["_odd"].any() or _padded(df[df["_problem"].arg_true()]):  # a gather: filter would rechunk all
-        lf, fmt = _careful_format(lf, path)
+    problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
+    commas = _comma_money(problems)
+    if df["_odd"].any() or _padded(problems) or commas:
+        lf, fmt = _careful_format(lf, path, commas)
         df = collect(_typed(lf, fmt), path)
     if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record
         df = df.filter(~pl.col("_empty"))
