@@ -3,13 +3,18 @@ thousands groups (JPY `2,511`), Shopify exports saved by a European Excel (`150,
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+from chimera.clients import add_client, get_client
+from chimera.db.engine import session_scope
+from chimera.ingest import ingest_file
 from chimera.ingest.detect import read_header
 from chimera.ingest.models import Aggregate
 from chimera.ingest.shopify import read_shopify
 from chimera.ingest.stripe import AMBIGUOUS, aggregate_stripe, read_stripe
+from chimera.metrics import load_series
 
 STRIPE_HEADER = "id,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status"
 
@@ -108,3 +113,17 @@ def test_shopify_dot_file_with_one_comma_value_stays_dot(tmp_path: Path) -> None
     agg = _shopify(tmp_path, rows, "dot.csv", sep=";")
     assert [(r.order, r.value) for r in agg.rejected] == [("#1002", "5,95")]
     assert agg.days[next(iter(agg.days))]["total_sales"] == Decimal("1240.51")
+
+
+def test_three_decimal_sums_keep_every_fils_when_stored(tmp_path: Path, chimera_home: Path) -> None:
+    """KWD amounts sum to 1012.335 and are stored so: the ingest never rounds below the file's scale
+    (the `chimera metrics` display rounds to cents: chimera/cli/cmd_metrics.render_value)."""
+    path = tmp_path / "kwd.csv"
+    path.write_text("\n".join([STRIPE_HEADER, "ch_1,2026-05-01 10:00:00,1000.110,0.000,kwd,0.316,Paid",
+                               "ch_2,2026-05-01 11:00:00,12.225,0.000,kwd,0.829,Paid"]) + "\n", encoding="utf-8")
+    client = add_client("kwd")
+    ingest_file(client, path, "stripe_payments")
+    with session_scope() as s:
+        series = load_series(s, get_client("kwd").company_id, ["stripe_gross", "stripe_fees"])
+    assert series["stripe_gross"][date(2026, 5, 1)] == Decimal("1012.335")
+    assert str(series["stripe_fees"][date(2026, 5, 1)]) == "1.145"
