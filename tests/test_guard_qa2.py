@@ -123,3 +123,24 @@ def test_a_target_after_a_multiplier_is_quoted_as_a_target(text: str) -> None:
 ])
 def test_a_target_as_the_value_or_a_wrong_multiple_is_refused(text: str) -> None:
     assert not _shown(text, [KPIS])
+
+
+# A5: with ``kpi_statuses`` beside a ``metric_series`` output ({day: value}), a day's value is a daily figure
+SERIES = {"2026-11-17": "1899.41", "2026-11-21": "3245.76", "2026-11-28": "2975.41", "2026-11-29": "2904.27"}
+
+
+@pytest.mark.parametrize("text", [
+    "Revenue on Saturday, November 28 was $2,975.41.",
+    "Daily net revenue ranged from about $1,899 on Nov 17 to $3,245.76 on Nov 21.",
+])
+def test_a_series_day_is_a_daily_figure_of_the_kpi(text: str) -> None:
+    assert _shown(text, [KPIS, SERIES])
+
+
+@pytest.mark.parametrize("text", [
+    "Revenue on Saturday, November 28 was $2,975.00.",  # no day has it
+    "Revenue on Saturday, November 28 was $2,975.41.",  # without the series nothing gives it
+])
+def test_a_daily_figure_no_series_gives_is_refused(text: str) -> None:
+    facts = [KPIS, SERIES] if "2,975.00" in text else [KPIS]
+    assert not _shown(text, facts)

@@ -1297,10 +1297,11 @@ def _owned(fig: Figure, owner: KpiFacts, past: bool) -> OutputFacts | None:
 def _owner_problem(fig: Figure, owner: KpiFacts, scope: OutputFacts | None, facts: OutputFacts) -> str | None:
     """A figure said of a KPI must be one of its own; said of a shared name ("refunds") it must be a
     figure of one of its KPIs in the figure's unit, or a day of a series, never another KPI's."""
+    daily = any(s.role == DAY for s in _sources_of(fig, facts))  # a series' day: ``metric_series`` names no metric
     if scope is not None:
-        return f"{fig.raw} (not a {owner.kpi} figure in the tool outputs)" if _problem(fig, scope) else None
-    if owner.members and (fig.money or fig.percent) and not any(
-            s.role == DAY for s in _sources_of(fig, facts)):
+        wrong = _problem(fig, scope) and not daily
+        return f"{fig.raw} (not a {owner.kpi} figure in the tool outputs)" if wrong else None
+    if owner.members and (fig.money or fig.percent) and not daily:
         unit = "money" if fig.money else "a percent"
         return f"{fig.raw} (the tool outputs give {owner.kpi} no figure in {unit})"
     return None
