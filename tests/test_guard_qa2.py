@@ -144,3 +144,26 @@ def test_a_series_day_is_a_daily_figure_of_the_kpi(text: str) -> None:
 def test_a_daily_figure_no_series_gives_is_refused(text: str) -> None:
     facts = [KPIS, SERIES] if "2,975.00" in text else [KPIS]
     assert not _shown(text, facts)
+
+
+# A6: "nothing in the review says stop" claims no advice of stop
+REVIEW = {"as_of": "2026-11-29", "review": [{
+    "play_run_id": "99ef1926c575", "play": "pricing_test", "executed_on": "2026-10-21", "status": "executed",
+    "recommendation": "keep_watching", "action": "", "rule": 5, "advice": "keep watching",
+    "label": "Price test on best sellers"}]}
+
+
+@pytest.mark.parametrize("text", [
+    "Nothing in the review says stop: pricing_test is the only play with evidence, and its advice is keep watching.",
+    "No one in the review recommends reverting the price test.",
+])
+def test_a_negated_advice_is_no_claim_of_it(text: str) -> None:
+    assert _shown(text, [REVIEW])
+
+
+@pytest.mark.parametrize("text", [
+    "Nothing in the review says continue, and the review says stop pricing_test.",
+    "The review says stop: pricing_test is the only play with evidence.",
+])
+def test_advice_the_review_does_not_give_is_refused(text: str) -> None:
+    assert not _shown(text, [REVIEW])

@@ -300,6 +300,10 @@ _ADVICE = re.compile(
     re.IGNORECASE)
 
 
+# "nothing in the review says stop", "no one recommends reverting": a negated subject claims no advice
+_NO_SUBJECT = re.compile(r"\b(?:nothing|nobody|no\s+one|none|neither|nor)\b", re.IGNORECASE)
+
+
 def _advice_problems(sentence: str, mentions: list[tuple[int, int, str]], earlier: list[str],
                      states: Mapping[str, PlayState]) -> list[str]:
     """"The review says continue X" when it says stop X: the review's words of a play must be its own."""
@@ -308,7 +312,8 @@ def _advice_problems(sentence: str, mentions: list[tuple[int, int, str]], earlie
     problems = []
     for m in _ADVICE.finditer(sentence):
         before = sentence[: m.start()]
-        if _HYPOTHETICAL.search(before) or _NEGATION.search(" ".join(before.split()[-3:])):
+        negated = _NEGATION.search(" ".join(before.split()[-3:])) or _NO_SUBJECT.search(_CLAUSE_BREAK.split(before)[-1])
+        if _HYPOTHETICAL.search(before) or negated:
             continue
         said = next(k for k in ("keep_watching", "continue", "stop") if m[k])
         word = m[0].lower()
