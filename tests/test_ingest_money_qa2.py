@@ -116,8 +116,8 @@ def test_shopify_dot_file_with_one_comma_value_stays_dot(tmp_path: Path) -> None
 
 
 def test_three_decimal_sums_keep_every_fils_when_stored(tmp_path: Path, chimera_home: Path) -> None:
-    """KWD amounts sum to 1012.335 and are stored so: the ingest never rounds below the file's scale
-    (the `chimera metrics` display rounds to cents: chimera/cli/cmd_metrics.render_value)."""
+    """KWD amounts sum to 1012.335 and are stored so: the ingest never rounds below the file's scale,
+    and `chimera metrics` shows every fils (a 2-decimal sum still shows its cents)."""
     path = tmp_path / "kwd.csv"
     path.write_text("\n".join([STRIPE_HEADER, "ch_1,2026-05-01 10:00:00,1000.110,0.000,kwd,0.316,Paid",
                                "ch_2,2026-05-01 11:00:00,12.225,0.000,kwd,0.829,Paid"]) + "\n", encoding="utf-8")
@@ -127,3 +127,7 @@ def test_three_decimal_sums_keep_every_fils_when_stored(tmp_path: Path, chimera_
         series = load_series(s, get_client("kwd").company_id, ["stripe_gross", "stripe_fees"])
     assert series["stripe_gross"][date(2026, 5, 1)] == Decimal("1012.335")
     assert str(series["stripe_fees"][date(2026, 5, 1)]) == "1.145"
+    from chimera.cli.cmd_metrics import render_value
+
+    assert render_value("stripe_gross", series["stripe_gross"][date(2026, 5, 1)]) == "1012.335"
+    assert render_value("stripe_gross", Decimal("1234.500000")) == "1234.50"

@@ -20,9 +20,13 @@ CENT = Decimal("0.01")
 
 
 def render_value(metric: str, value: Decimal) -> int | str:
-    """Counts as integers; money as a decimal string with 2 places (half-up, display only)."""
+    """Counts as integers; money as a decimal string with 2 places, or every place it has beyond
+    them (a 3-decimal currency's 1012.335 dinars is not 1012.34: the stored sum is exact)."""
     if metric in COUNT_METRICS:
         return int(value)
+    exact = value.normalize()
+    if isinstance(exact.as_tuple().exponent, int) and exact.as_tuple().exponent < -2:
+        return f"{exact:f}"
     return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
 
 
