@@ -167,3 +167,35 @@ def test_a_negated_advice_is_no_claim_of_it(text: str) -> None:
 ])
 def test_advice_the_review_does_not_give_is_refused(text: str) -> None:
     assert not _shown(text, [REVIEW])
+
+
+# F21: a named play's rank must be the rank SUGGEST gives it
+SUGGEST = {"plays": [
+    {"play_id": "checkout_friction_audit", "status": "suggested", "rank": 1, "reason": "conversion_rate is CRITICAL"},
+    {"play_id": "winback_email", "status": "suggested", "rank": 2, "reason": "repeat_purchase_rate is CRITICAL"},
+    {"play_id": "loyalty_nudge", "status": "suggested", "rank": 3, "reason": "repeat_purchase_rate is low"},
+]}
+
+
+@pytest.mark.parametrize("text", [
+    "Checkout friction audit is the top suggestion.",
+    "The top suggestion is the checkout friction audit, because conversion is CRITICAL.",
+    "Ranked second, win-back email targets lapsed buyers.",
+    "Win-back email is ranked #2 and loyalty nudge is ranked third.",
+    "The checkout friction audit is the #1 suggestion; winback_email is rank 2.",
+    "I'd recommend approving the checkout friction audit first.",
+    "If win-back email were ranked first, it would go out today.",
+])
+def test_a_play_at_its_own_rank_is_shown(text: str) -> None:
+    assert _shown(text, [SUGGEST])
+
+
+@pytest.mark.parametrize("text", [
+    "The top suggestion is win-back email, ranked #1.",
+    "Win-back email is the highest-ranked suggestion.",
+    "Loyalty nudge is ranked 2.",
+    "The checkout friction audit is the second suggestion.",
+    "Win-back email is #3 on the list.",
+])
+def test_a_play_at_another_rank_is_refused(text: str) -> None:
+    assert not _shown(text, [SUGGEST])

@@ -62,6 +62,7 @@ from pydantic import BaseModel
 from chimera.llm.guard_days import MONTHS as _MONTHS
 from chimera.llm.guard_days import day_problems, prose_day_words, sentence_of
 from chimera.llm.guard_plays import play_state_problems
+from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
@@ -1466,9 +1467,10 @@ def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None
     claims = claims or collect_claims(tool_outputs)
     text = as_english_numbers(text)
     facts = facts or collect_facts(tool_outputs)
+    data = [_json_like(out) for out in tool_outputs]
     return (status_problems(text, claims) + verdict_problems(text, claims)
             + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims)
-            + play_state_problems(text, [_json_like(out) for out in tool_outputs], claims.play_names))
+            + play_state_problems(text, data, claims.play_names) + rank_problems(text, data, claims.play_names))
 
 
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
