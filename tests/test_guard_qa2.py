@@ -199,3 +199,31 @@ def test_a_play_at_its_own_rank_is_shown(text: str) -> None:
 ])
 def test_a_play_at_another_rank_is_refused(text: str) -> None:
     assert not _shown(text, [SUGGEST])
+
+
+# F8: a series' day value said of a named day must be that day's value
+WEEK = {"2026-11-16": "2514.29", "2026-11-17": "1899.41", "2026-11-21": "3245.76", "2026-11-23": "2153.63",
+        "2026-11-24": "2252.38", "2026-11-28": "2975.41", "2026-11-29": "2904.27"}
+
+
+@pytest.mark.parametrize("text", [
+    "Revenue peaked at $3,245.76.",  # no day named: any day's value
+    "Revenue peaked on Saturday, November 21 at $3,245.76.",
+    "Revenue peaked last Tuesday at $2,252.38.",
+    "Yesterday (Nov 29) revenue was $2,904.27, a little below Saturday's $2,975.41.",
+    "Since Monday (Nov 23) daily revenue has mostly climbed, from $2,153.63 to $2,904.27 on Sunday.",
+    "Between Nov 17 and Nov 24 revenue peaked at $3,245.76.",
+    "Revenue last Tuesday was far below the $18,220.33 of the week.",  # a KPI's figure, no series day
+])
+def test_a_series_value_of_the_day_named_is_shown(text: str) -> None:
+    assert _shown(text, [KPIS, WEEK])
+
+
+@pytest.mark.parametrize("text", [
+    "Revenue peaked last Tuesday at $3,245.76.",
+    "Yesterday revenue was $3,245.76.",  # yesterday: Nov 28 or 29 (data through today or yesterday)
+    "On Nov 17 revenue was $2,514.29.",
+    "Revenue on Monday, November 23 was $2,252.38.",
+])
+def test_a_series_value_of_another_day_is_refused(text: str) -> None:
+    assert not _shown(text, [KPIS, WEEK])

@@ -60,7 +60,7 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
 from chimera.llm.guard_days import MONTHS as _MONTHS
-from chimera.llm.guard_days import day_problems, prose_day_words, sentence_of
+from chimera.llm.guard_days import day_problems, named_days, prose_day_words, sentence_of
 from chimera.llm.guard_plays import play_state_problems
 from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
@@ -245,6 +245,7 @@ class Source:
     kind: str = ANY
     direction: int = 0
     role: str = ""
+    day: dt.date | None = None  # a series' day: the day this value is of
 
 
 @dataclasses.dataclass
@@ -257,8 +258,9 @@ class OutputFacts:
     anchors: set[dt.date] = dataclasses.field(default_factory=set)  # data days: as-of, a series' days
     day_words: set[str] = dataclasses.field(default_factory=set)  # "last saturday" as the outputs' prose says it
 
-    def add(self, value: float, kind: str = ANY, direction: int = 0, role: str = "") -> None:
-        self.sources.append(Source(abs(value), kind, direction, role))
+    def add(self, value: float, kind: str = ANY, direction: int = 0, role: str = "",
+            day: dt.date | None = None) -> None:
+        self.sources.append(Source(abs(value), kind, direction, role, day))
 
     def add_dates(self, text: str) -> str:
         """Record the ISO dates of ``text``; returns the text with them blanked out."""
@@ -347,7 +349,9 @@ def _key_kind(key: str | None, unit: str | None, value: float = 0.0) -> tuple[st
 
 def _add_number(value: float, key: str | None, unit: str | None, facts: OutputFacts) -> None:
     kind, signed = _key_kind(key, unit, value)
-    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, _key_role(key))
+    role = _key_role(key)
+    day = min(_iso_dates(key or "")) if role == DAY and _iso_dates(key or "") else None
+    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, role, day)
 
 
 def _text_kind(key: str | None, unit: str | None) -> str:
@@ -668,6 +672,23 @@ def _problem(fig: Figure, facts: OutputFacts) -> str | None:
     return None
 
 
+def series_day_problems(text: str, facts: OutputFacts) -> list[str]:
+    """A figure only a series' day gives, in a sentence naming a day ("last Tuesday", "Nov 21",
+    "yesterday"), must be the value of that day (or of a day of the named range): $3,245.76 is
+    Saturday's value, never "last Tuesday's". A sentence naming no day may quote any day's value."""
+    problems = []
+    for sentence in _SENTENCE.split(text):
+        days = named_days(sentence, facts.dates, facts.anchors)
+        if not days:
+            continue
+        for fig in extract_figures(sentence, facts)[0]:
+            found = _sources_of(fig, facts)
+            if found and all(s.role == DAY and s.day for s in found) and not any(s.day in days for s in found):
+                its = ", ".join(sorted({s.day.isoformat() for s in found if s.day}))
+                problems.append(f"{fig.raw} (the tool outputs give it as the value of {its}, not of the day named)")
+    return problems
+
+
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     """Accept ``text`` only when each of its figures (unit and direction included) and dates is found
     in ``tool_outputs``."""
@@ -675,7 +696,7 @@ def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     text, multiples = reference_problems(as_english_numbers(text), claims)
     figures, bad_dates = extract_figures(text, facts)
     offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p] + multiples
-    offending += claim_problems(text, tool_outputs, facts, claims)
+    offending += series_day_problems(text, facts) + claim_problems(text, tool_outputs, facts, claims)
     return GuardResult(ok=not offending, offending=list(dict.fromkeys(offending)))
 
 

@@ -15,7 +15,7 @@ import datetime as dt
 import re
 from collections.abc import Collection
 
-__all__ = ["DAY_WORDS", "MONTHS", "day_problems", "prose_day_words", "sentence_of"]
+__all__ = ["DAY_WORDS", "MONTHS", "day_problems", "named_days", "prose_day_words", "sentence_of"]
 
 _NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _SHORT = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -178,3 +178,44 @@ def day_problems(text: str, dates: Collection[dt.date], anchors: Collection[dt.d
     for start, end in reversed(blanks):
         text = text[:start] + " " * (end - start) + text[end:]
     return text, problems
+
+
+_DATE_ALONE = re.compile(rf"\b{_DATE}\b", re.IGNORECASE)
+# "Nov 14–17": the day a month-and-day range ends on
+_RANGE_END = re.compile(r"\s*(?:–|—|-|to|through|thru|until|till)\s*(\d{1,2})(?:st|nd|rd|th)?\b(?![.,]?\d|\s*%)",
+                        re.IGNORECASE)
+_RANGE_WORDS = re.compile(r"\b(?:since|from|between|through|thru|to|until|till|over|during)\b|[–—]", re.IGNORECASE)
+_SINCE = re.compile(r"\bsince\b", re.IGNORECASE)
+
+
+def named_days(sentence: str, dates: Collection[dt.date], anchors: Collection[dt.date] = ()) -> set[dt.date]:
+    """The days ``sentence`` names: its dates ("Nov 21", "2026-11-21", "the 21st"), weekdays (each such
+    day of the outputs' ``dates``) and relative days ("last Tuesday", "yesterday", counted back as
+    ``day_problems`` does). Two or more days with a range word ("from Monday to Thursday", "Nov 14–17")
+    name every day between; "since Monday" runs to the newest data day. Empty: the sentence names no day."""
+    days: set[dt.date] = set()
+    spans = []
+    for m in _DATE_ALONE.finditer(sentence):
+        found = _written_dates(m, "", dates)
+        days.update(found)
+        spans.append((m.start(), m.end()))
+        end = _RANGE_END.match(sentence, m.end()) if (m["m1"] or m["m2"]) else None
+        for day in found if end else ():
+            try:
+                days.add(day.replace(day=int(end[1])))
+            except ValueError:
+                continue
+    refs = _references(dates, anchors)
+    for m in DAY_WORDS.finditer(sentence):
+        if m["plural"] or any(s <= m.start() < e for s, e in spans):
+            continue
+        if m["wd"]:
+            weekday = _weekday(m["wd"]) or 0
+            days |= {_last(weekday, r) for r in refs} if m["rel"] else {d for d in dates if d.weekday() == weekday}
+        else:
+            back = 2 if m["dby"] else 1 if m["yday"] else _days_ago(m["ago"])
+            days |= {r - dt.timedelta(days=back) for r in refs}
+    if len(days) > 1 and _RANGE_WORDS.search(sentence):
+        last = max([*days, *anchors]) if _SINCE.search(sentence) else max(days)
+        days |= {min(days) + dt.timedelta(days=i) for i in range((last - min(days)).days + 1)}
+    return days
