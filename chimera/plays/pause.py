@@ -38,7 +38,7 @@ from chimera.plays.holds import (
     record,
     revert_resumed,
 )
-from chimera.plays.revert import applied_changes, client_of_run, play_runs_lock, required_reason
+from chimera.plays.revert import applied_changes, on_locked_run
 
 PAUSABLE = ("approved", "executing", "executed", "failed")
 """Runs a person approved: a step may be left to hold (a failed one to re-run on resume), and the play
@@ -126,12 +126,8 @@ def _held_job(job: Job) -> HeldJob:
 
 def pause(play_run_id: str, who: str, why: str | None, on: date | None = None) -> PauseOutcome:
     """Pause play run ``play_run_id`` under the client's play-run lock (see the module docstring)."""
-    reason = required_reason(why, "paused")
-    client = client_of_run(play_run_id)
-    with play_runs_lock(client), session_scope() as session:
-        run = session.get(PlayRun, play_run_id)
-        assert run is not None  # client_of_run found it; runs are never deleted
-        return pause_play_run(session, client, run, who, reason, on)
+    return on_locked_run(play_run_id, why, "paused",
+                         lambda session, client, run, reason: pause_play_run(session, client, run, who, reason, on))
 
 
 def _checked_on(session: Session, client: ClientContext, run: PlayRun, on: date | None, since: date | None,
@@ -215,12 +211,8 @@ def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: st
 def resume(play_run_id: str, who: str, why: str | None, on: date | None = None) -> ResumeOutcome:
     """Resume play run ``play_run_id``: re-queue what its pause held, or lift a revert's hold early.
     The caller drives the run's cycle to run what was re-queued (the CLI does, as approve does)."""
-    reason = required_reason(why, "resumed")
-    client = client_of_run(play_run_id)
-    with play_runs_lock(client), session_scope() as session:
-        run = session.get(PlayRun, play_run_id)
-        assert run is not None
-        return resume_play_run(session, client, run, who, reason, on)
+    return on_locked_run(play_run_id, why, "resumed",
+                         lambda session, client, run, reason: resume_play_run(session, client, run, who, reason, on))
 
 
 def resume_play_run(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,

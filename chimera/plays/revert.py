@@ -16,9 +16,10 @@ play's KPIs do is the play's (the evidence judge ends the after-window the day b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
@@ -92,12 +93,23 @@ def reverted_on(run: PlayRun) -> date | None:
 def revert(play_run_id: str, who: str, why: str | None, on: date | None = None) -> RevertOutcome:
     """Revert play run ``play_run_id`` (see ``revert_play_run``), under the client's revert lock so
     two reverts at once apply each undo once and record one revert."""
-    reason = required_reason(why, "reverted")
+    return on_locked_run(play_run_id, why, "reverted",
+                         lambda session, client, run, reason: revert_play_run(session, client, run, who, reason, on))
+
+
+T = TypeVar("T")
+
+
+def on_locked_run(play_run_id: str, why: str | None, done: str,
+                  act: Callable[[Session, ClientContext, PlayRun, str], T]) -> T:
+    """``act(session, client, run, reason)`` on the run, under the client's play-run lock, in one
+    transaction: a revert, pause or resume (``done``: its past tense) needs a reason and records once."""
+    reason = required_reason(why, done)
     client = client_of_run(play_run_id)
     with play_runs_lock(client), session_scope() as session:
         run = session.get(PlayRun, play_run_id)
         assert run is not None  # client_of_run found it; runs are never deleted
-        return revert_play_run(session, client, run, who, reason, on)
+        return act(session, client, run, reason)
 
 
 def play_runs_lock(client: ClientContext) -> AbstractContextManager[None]:
