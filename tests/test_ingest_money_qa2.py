@@ -131,3 +131,33 @@ def test_three_decimal_sums_keep_every_fils_when_stored(tmp_path: Path, chimera_
 
     assert render_value("stripe_gross", series["stripe_gross"][date(2026, 5, 1)]) == "1012.335"
     assert render_value("stripe_gross", Decimal("1234.500000")) == "1234.50"
+
+
+def _us_grouped(rows: list[list[str]]) -> list[list[str]]:
+    """The rows as a US-locale spreadsheet's number format saves them: `"1,234.56"` (quoted)."""
+    money = [i for i, h in enumerate(rows[0]) if h in MONEY]
+
+    def us(v: str) -> str:
+        whole, _, frac = v.partition(".")
+        return f'"{int(whole):,}.{frac}"' if v else v
+
+    return [rows[0]] + [[us(v) if i in money else v for i, v in enumerate(r)] for r in rows[1:]]
+
+
+def test_shopify_us_thousands_groups_read_as_the_plain_export(tmp_path: Path) -> None:
+    """`"1,234.56"` (dot decimals, comma thousands) is 1234.56, as Stripe's reader takes it."""
+    plain = _shopify(tmp_path, SHOPIFY, "plain.csv")
+    rows = _us_grouped(SHOPIFY)
+    assert '"1,234.56"' in rows[1]
+    us = _shopify(tmp_path, rows, "us.csv")
+    assert not us.rejected
+    assert us.days == plain.days
+
+
+def test_shopify_us_groups_still_reject_a_misplaced_comma(tmp_path: Path) -> None:
+    """In a file read with thousands groups, `1,23.00` is no grouping: that order is rejected."""
+    rows = _us_grouped(SHOPIFY)
+    rows[2][3] = '"1,50.00"'  # Subtotal of #1002
+    agg = _shopify(tmp_path, rows, "us.csv")
+    assert [(r.order, r.value) for r in agg.rejected] == [("#1002", "1,50.00")]
+    assert agg.days[next(iter(agg.days))]["net_sales"] == Decimal("1234.56")

@@ -177,7 +177,19 @@ def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool) -> tuple[p
     money = collect(lf.select(MONEY_IN), path)
     comma, dot = decimal_comma_votes(pl.concat([money[c] for c in MONEY_IN]))
     scales = money.select(money_scale(pl.col(c), comma > dot).alias(c) for c in MONEY_IN).row(0)
-    return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma=comma > dot, careful=True)
+    grouped = dot > comma and _thousands(money)  # a US-locale spreadsheet save: `1,234.56`
+    return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma=comma > dot, careful=True,
+                           grouped=grouped)
+
+
+def _thousands(money: pl.DataFrame) -> bool:
+    """Some value written with dot decimals and comma thousands groups (`1,234.56`), as a
+    spreadsheet's number format saves it: the file's groups are then read (`ungrouped`), while a
+    stray `12,50` in a dot file is still that order's bad cell."""
+    grouped = r"^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$"
+    cols = [c for c in MONEY_IN if money[c].dtype == pl.String]
+    found = money.select(pl.col(c).str.strip_chars().str.contains(grouped).any() for c in cols)
+    return bool(cols) and any(found.row(0))
 
 
 def _comma_money(problems: pl.DataFrame) -> bool:
