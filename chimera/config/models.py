@@ -338,6 +338,11 @@ class PlayPolicy(Strict):
     """Plays safe to approve without a person (only fully reversible ones are honoured)."""
     revert_hold_days: int = Field(default=28, ge=0, le=366)
     """Days a reverted play is not suggested again (from its revert day) unless a person resumes it."""
+    scale_factor: float = Field(default=1.5, gt=1, le=10)
+    """``chimera play scale`` grows each scalable step parameter by this factor (a whole number stays
+    whole, rounded half up), never past the step's ``max_<param>`` cap."""
+    scale_params: list[str] = ["count", "change_pct", "discount_pct", "daily_budget"]
+    """The numeric step parameters a scale grows (a step parameter with a ``max_<param>`` cap grows too)."""
 
 
 class PlaysConfig(Strict):
