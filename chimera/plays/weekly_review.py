@@ -7,7 +7,7 @@ same evidence must always give the same advice, and the figures shown are the ev
 The rule, over the run's evidence KPIs (a verdict read in the KPI's direction; first match wins):
 1. some KPI moved the wrong way and none the right way -> stop: revert (undo what hurt);
 2. some KPI moved the right way and another the wrong way -> keep watching: a trade-off a person weighs;
-3. some KPI moved the right way -> continue;
+3. some KPI moved the right way -> continue (an executed run may also be scaled: ``option``);
 4. every judged KPI shows no detectable change, none left pending or unclear -> stop: pause (keep
    what is done, spend no more effort on it);
 5. otherwise (inconclusive, confounded or still pending) -> keep watching.
@@ -61,6 +61,9 @@ class PlayReview(BaseModel):
     figures: list[Figure]
     next_step: str = ""
     """The command that carries the recommendation out, when it is not done already."""
+    option: str = ""
+    """Another command a person may choose: for an executed run that worked (continue), scaling it
+    (``chimera play scale RUN --reason R``: a larger run of the play, suggested for a decision)."""
     advice: str = ""
     """The advice in the run's state: the evidence's for an executed run; a paused one's ``resume`` /
     ``revert`` / ``keep paused``; a reverted one's ``reverted on D by W; the evidence says ...``."""
@@ -124,6 +127,7 @@ def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[s
     return PlayReview(play_run_id=run_id, play=str(first["play"]), executed_on=str(first["executed_on"]),
                       status=status, recommendation=recommendation, action=action, rule=rule, rule_text=RULES[rule],
                       figures=figures, next_step=_next_step(run_id, recommendation, action, status),
+                      option=scale_option(run_id, recommendation, status),
                       advice=_advice(recommendation, action, status, stop))
 
 
@@ -154,6 +158,11 @@ def _next_step(run_id: str, recommendation: str, action: str, status: str) -> st
     return ""
 
 
+def scale_option(run_id: str, recommendation: str, status: str) -> str:
+    """``chimera play scale RUN --reason R`` beside "continue" for an executed run that worked ("" otherwise)."""
+    return f"chimera play scale {run_id} --reason R" if recommendation == "continue" and status == "executed" else ""
+
+
 def figure_text(f: Figure) -> str:
     """``conversion_rate moved_down (wrong way): effect -4.1 %, 95 % interval [-6.0, -2.2] %``."""
     parts = [f"{f.kpi} {f.verdict} ({f.reading.replace('right', 'right way').replace('wrong', 'wrong way')})"]
@@ -168,5 +177,6 @@ def review_line(r: PlayReview) -> str:
     """One line per reviewed run for the CLI: the advice, the rule and the figures behind it."""
     advice = r.advice or _said(r.recommendation, r.action)
     step = f"; next: {r.next_step}" if r.next_step else ""
+    step += f"; or scale it: {r.option}" if r.option else ""
     return (f"{r.play} (play run {r.play_run_id}, executed {r.executed_on}, {r.status}): {advice}: rule {r.rule}, "
             f"{r.rule_text}; " + "; ".join(figure_text(f) for f in r.figures) + step)
