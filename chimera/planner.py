@@ -49,8 +49,12 @@ def _insert_once(session: Session, job: Job) -> Job:
 
 
 def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun) -> list[Job]:
-    """One queued Job per job_plan step, in step order; existing jobs of this run are returned as is."""
+    """One queued Job per job_plan step, in step order; existing jobs of this run are returned as is.
+    A scaled run's steps take the params its scale recorded (``chimera.plays.scale.step_params``)."""
+    from chimera.plays.scale import step_params
+
     play = configs.play(play_run.play_id)
+    scaled = step_params(play_run)
     jobs = []
     for index, step in enumerate(play.job_plan):
         job = Job(
@@ -62,7 +66,8 @@ def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun) -> li
             bot=step.bot,
             action=step.action,
             step=index,
-            params={**step.params, **({"description": step.description} if step.description else {})},
+            params={**step.params, **scaled.get(index, {}),
+                    **({"description": step.description} if step.description else {})},
             status="queued",
             idempotency_key=step_key(play_run.id, index, step.type),
         )

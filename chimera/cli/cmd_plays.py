@@ -1,6 +1,7 @@
 """``chimera play clear-review``: a person takes a play out of review (manual §8.3); ``chimera play
 revert``: a person undoes an executed play; ``chimera play pause`` / ``resume``: a person stops the
-rest of a play keeping its changes, then lets it go on (manual §4.7, §6.2, plays to continue or stop)."""
+rest of a play keeping its changes, then lets it go on (manual §4.7, §6.2, plays to continue or stop);
+``chimera play scale``: a person suggests a larger run of a play that worked (manual §4.7)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.markup import escape
 from chimera.cli.app import emit_json, out, parse_day, play_app
 from chimera.clients import get_client
 from chimera.db.engine import session_scope
+from chimera.plays.models import ScaleOutcome
 from chimera.plays.pause import HeldJob, PauseOutcome, ResumeOutcome
 from chimera.plays.revert import RevertOutcome, revert
 
@@ -179,4 +181,44 @@ def resume_lines(o: ResumeOutcome) -> list[str]:
         lines.append("  its changes stay undone; it may be suggested again when its trigger fires")
     else:
         lines.append(f"  {o.play} may be suggested again when its trigger fires (status now {o.status})")
+    return lines
+
+
+@play_app.command("scale")
+def scale_cmd(
+    play_run_id: str = typer.Argument(..., help="Play run id of an executed play whose evidence says it worked."),
+    reason: str | None = typer.Option(None, "--reason", help="Why it is scaled (required; recorded)."),
+    who: str | None = typer.Option(None, "--who", help="Who scales it (recorded; default: your OS user name)."),
+    on: str | None = typer.Option(None, "--on", help="Day it is scaled, YYYY-MM-DD (default: today, store time)."),
+    sets: list[str] = typer.Option([], "--set", help="STEP.PARAM=VALUE: set one step param instead of the rule "
+                                                     "(STEP: its number, bot.action or action); never past the "
+                                                     "step's max_* cap. Repeatable."),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Suggest a larger run of a play that worked: its step params x plays.yml policy.scale_factor, never past
+    a step's max_* cap. The new run awaits a decision like any suggestion (chimera approve NEW)."""
+    from agents.decisions import person
+    from chimera.plays.scale import scale
+
+    outcome = scale(play_run_id, person(who), reason, parse_day(on, "--on"), sets)
+    if json_out:
+        emit_json(outcome.model_dump(mode="json"))
+        return
+    _print(scale_lines(outcome))
+
+
+def scale_lines(o: ScaleOutcome) -> list[str]:
+    """The scale for a person: the new run, each param before -> after and why, the evidence, what next."""
+    if o.already_scaled:
+        head = (f"play run {o.scaled_from} ({o.play}) was already scaled on {o.on} by {o.who} ({o.why}): "
+                f"play run {o.play_run_id} ({o.status}); nothing suggested twice")
+    else:
+        head = (f"scaled {o.play}: play run {o.play_run_id} suggested from play run {o.scaled_from} on {o.on} "
+                f"by {o.who}: {o.why}")
+    lines = [head]
+    lines += [f"  step {c.step} {c.name} {c.param}: {c.before} -> {c.after} ({c.how})" for c in o.changes]
+    lines += [f"  worked: {e}" for e in o.evidence]
+    if o.next_step:
+        lines.append(f"nothing runs until a person decides it: {o.next_step} (or chimera override {o.play_run_id} "
+                     f"--reason R --params JSON, chimera reject {o.play_run_id} --reason R)")
     return lines

@@ -1,8 +1,11 @@
-"""Plays: evaluate triggers, suggest and rank plays, keep failing plays under review."""
+"""Plays: evaluate triggers, suggest and rank plays, keep failing plays under review; pause, revert and
+scale them (``pause``, ``revert``, ``scale``)."""
 
 from chimera.plays.models import (
     KPIValue,
     KPIView,
+    ParamChange,
+    ScaleOutcome,
     Suggestions,
     SuggestState,
     SuppressedPlay,
@@ -18,6 +21,8 @@ from chimera.plays.trigger import evaluate_trigger
 __all__ = [
     "KPIValue",
     "KPIView",
+    "ParamChange",
+    "ScaleOutcome",
     "SuggestState",
     "Suggestions",
     "SuppressedPlay",

@@ -1,4 +1,5 @@
-"""Contracts of the play layer: the KPI view triggers read, and what suggesting plays returns.
+"""Contracts of the play layer: the KPI view triggers read, what suggesting plays returns, and what
+scaling a play that worked returns (``chimera play scale --json``).
 
 The KPI view is deliberately small and built from *any* object with the usual attributes, so the
 trigger language does not depend on how KPIs are evaluated (``chimera.kpi``).
@@ -7,6 +8,7 @@ trigger language does not depend on how KPIs are evaluated (``chimera.kpi``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
@@ -216,3 +218,46 @@ class Suggestions(list[TriggeredPlay]):
             "slots": self.slots,
             "cap": self.cap,
         }
+
+
+class ParamChange(_Model):
+    """One step parameter of a scaled run: what the original ran, what the new run will run, and why."""
+
+    step: int
+    """1-based, as people count (``Job.step`` is 0-based)."""
+    name: str
+    """``bot.action`` of the step."""
+    param: str
+    before: Any = None
+    after: Any = None
+    how: str
+    """``x1.5``, ``held at its cap max_change_pct 10``, ``at its cap ...``, ``set by --set``."""
+
+
+class ScaleOutcome(_Model):
+    """What ``chimera play scale`` did: the new run suggested (or, ``already_scaled``, the one a
+    first scale suggested), linked to the run it scales, with the parameters before and after."""
+
+    client: str
+    play: str
+    play_run_id: str
+    """The new run: a suggestion a person approves, overrides or rejects like any other."""
+    scaled_from: str
+    """The run whose evidence says it worked."""
+    status: str
+    """The new run's status (``suggested`` until a person decides it)."""
+    cycle_run_id: str | None
+    """The live cycle the new run belongs to (approving it drives that cycle)."""
+    on: date
+    who: str
+    why: str
+    at: datetime
+    factor: float
+    already_scaled: bool
+    changes: list[ParamChange]
+    """Every scaled parameter, changed or held at its cap."""
+    evidence: list[str]
+    """The figures that say the original worked (the weekly review's, rule 3)."""
+    explanation: str
+    """``scaled from play run X on D by W because R: ...``: the new run's reason, as suggestions show it."""
+    next_step: str
