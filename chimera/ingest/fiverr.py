@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 from chimera.config.client import FiverrMapping
 from chimera.errors import IngestError
@@ -94,8 +95,21 @@ def suggested_mapping(path: Path, header: Header, sample: int = 500) -> str | No
     if not {"date", "amount", "status"} <= set(picked):
         return None
     fmt = _date_format(_column_sample(path, header, picked["date"], sample))
-    lines = ["fiverr:", *(f"  {k}: {v}" for k, v in picked.items()), *([f"  date_format: {fmt}"] if fmt else [])]
+    lines = ["fiverr:", *(f"  {k}: {yaml_scalar(v)}" for k, v in picked.items()),
+             *([f"  date_format: {fmt}"] if fmt else [])]
     return "\n".join(lines)
+
+
+def yaml_scalar(value: str) -> str:
+    """``value`` as YAML reads it back: plain when it round-trips, else single-quoted. A column
+    named `Order #` pasted plain reads as `Order` (` #` starts a comment); `Status: final`, `@id`,
+    `yes` or `123` change meaning or type too."""
+    try:
+        if yaml.safe_load(f"k: {value}") == {"k": value}:
+            return value
+    except yaml.YAMLError:
+        pass
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _column_sample(path: Path, header: Header, column: str, rows: int) -> list[str]:
