@@ -7,10 +7,13 @@ plan with no code change. Planning is idempotent: each step's idempotency key is
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from chimera.config.loader import ConfigSet, suggest
+from chimera.config.models import JobStep
 from chimera.db.models import Job, PlayRun
 from chimera.errors import ConfigError
 
@@ -66,14 +69,23 @@ def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun) -> li
             bot=step.bot,
             action=step.action,
             step=index,
-            params={**step.params, **scaled.get(index, {}),
-                    **({"description": step.description} if step.description else {})},
+            params={**step.params, **scaled.get(index, {}), **_description(step, scaled.get(index, {}))},
             status="queued",
             idempotency_key=step_key(play_run.id, index, step.type),
         )
         jobs.append(_insert_once(session, job))
     session.flush()
     return jobs
+
+
+def _description(step: JobStep, scaled: dict[str, Any]) -> dict[str, str]:
+    """The step's plays.yml description; a scaled step's says what changed ("the five best
+    sellers" would be wrong for eight): `scaled: count 5 -> 8`."""
+    changed = [f"{k} {step.params.get(k)} -> {v}" for k, v in scaled.items()
+               if k != "description" and step.params.get(k) != v]
+    if not step.description:
+        return {}
+    return {"description": step.description + (f" (scaled: {', '.join(changed)})" if changed else "")}
 
 
 def enqueue_plan_job(session: Session, configs: ConfigSet, play_run: PlayRun) -> Job:

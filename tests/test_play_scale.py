@@ -246,6 +246,8 @@ def test_approving_the_scaled_run_runs_its_larger_params(home: Story) -> None:
         assert [(j.status, j.params.get("count"), j.params.get("change_pct")) for j in steps] == \
             [("succeeded", 8, 10), ("succeeded", None, None)]
         assert "change the price of 8 products by 10%" in steps[0].result["changeset"]["summary"]
+        assert steps[0].params["description"].endswith("(scaled: count 5 -> 8)")  # not just "the five best sellers"
+        assert "scaled" not in steps[1].params.get("description", "")
     assert _run(scaled.id).status == "executed"
 
 
