@@ -305,6 +305,8 @@ def review_markdown(data: dict[str, Any]) -> str:
         lines += [f"  - {f['text']} (before {f['before_shown']}, after {f['after_shown']})" for f in r["figures"]]
         if r.get("next_step"):
             lines.append(f"  - next: `{r['next_step']}`")
+        if r.get("option"):  # a play that worked may also be scaled (manual §4.7)
+            lines.append(f"  - or scale it: `{r['option']}`")
     if not data["review"]:
         lines.append("No executed play has a verdict yet: nothing to continue or stop.")
     return "\n".join([*lines, "", stops_markdown(data)])

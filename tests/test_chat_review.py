@@ -126,6 +126,8 @@ def test_weekly_review_offline_gives_each_runs_advice_rule_and_figures(shop: dic
     assert "(before 2.31%, after 2.19%)" in pricing  # a percent KPI's stored fraction, shown as a percent
     assert f"`chimera play revert {runs['pricing_test']} --reason R`" in pricing
     assert f"rule 3: {RULES[3]}" in _block(text, "bundle_offer") and "**continue**" in _block(text, "bundle_offer")
+    assert f"or scale it: `chimera play scale {runs['bundle_offer']} --reason R`" in _block(text, "bundle_offer")
+    assert "scale" not in pricing, "only a play that worked is offered a scale"
     hygiene = _block(text, "discount_hygiene")
     assert f"rule 4: {RULES[4]}" in hygiene and "now paused: **keep paused (paused on" in hygiene
     assert "the evidence says stop (pause))**" in hygiene  # the advice as the run stands, then the evidence's
