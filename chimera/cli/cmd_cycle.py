@@ -94,9 +94,9 @@ def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
 
 def _print_summary(walk: Walk[CycleOutcome]) -> None:
     """Per client: status, KPI counts, plays and pending decisions; then each failure's error."""
-    table = Table(title="Weekly cycle for every client")
-    for column in ("client", "status", "as of", "OK/WARN/CRIT/UNKNOWN", "plays", "pending", "seconds"):
-        table.add_column(column, no_wrap=column in ("client", "status"))
+    table = Table(title="Weekly cycle for every client", caption="KPIs: OK / WARNING / CRITICAL / UNKNOWN")
+    for column in ("client", "status", "as of", "KPIs", "plays", "pending", "s"):  # fits 80 columns
+        table.add_column(column, no_wrap=column in ("client", "as of", "KPIs"), overflow="fold")
     failed = {f.client for f in walk.failures}
     for d in walk.done:
         o = d.result
@@ -112,7 +112,7 @@ def _print_summary(walk: Walk[CycleOutcome]) -> None:
     for f in walk.failures:
         out.print(f"[red]{escape(f.client)} failed[/]: {escape(f.error)}", highlight=False, soft_wrap=True)
     for d in walk.done:
-        for line in data_problem_lines(d.result.data_problems):
+        for line in data_problem_lines(d.result.data_problems, d.client):
             out.print(f"[yellow]{escape(d.client)}[/]: {escape(line)}", highlight=False, soft_wrap=True)
 
 

@@ -73,9 +73,9 @@ def evidence(
         emit_json(report | ({"as_of_note": note} if note else {}))
         return
     table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})", box=box.SIMPLE_HEAD)
-    table.add_column("play / kpi", overflow="fold")
-    table.add_column("executed", no_wrap=True)
-    table.add_column("before > after", justify="right", overflow="fold")
+    longest = max((len(e[k]) for e in report["evidence"] for k in ("play", "kpi")), default=10)
+    table.add_column("play / kpi, executed", overflow="fold", min_width=min(longest, 24))  # names stay whole
+    table.add_column("before -> after", justify="right", overflow="fold")  # not ">": after may be larger
     table.add_column("effect [95 % CI]", justify="right", overflow="fold")
     table.add_column("verdict", no_wrap=True)
     table.add_column("confounders", overflow="fold")
@@ -83,11 +83,10 @@ def evidence(
         effect = so_far(e) if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"
         if e["ci_low_pct"] is not None:
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
-        conf = ", ".join(f"{_SHORT.get(c['kind'], c['kind'])} {c['what']}" for c in e["confounders"])
         color = _COLORS.get(e["verdict"], "white")
-        shown = " > ".join(shown_values(e))
-        table.add_row(f"{e['play']} / {e['kpi']}", e["executed_on"], shown,
-                      effect, f"[{color}]{e['verdict']}[/]", conf)
+        shown = " -> ".join(shown_values(e))
+        table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}"), shown,
+                      effect, f"[{color}]{e['verdict']}[/]", escape(confounder_summary(e["confounders"])))
     out.print(table)
     for e in report["evidence"]:  # why each verdict: the windows and values compared, in words
         if e.get("reason"):
@@ -95,6 +94,15 @@ def evidence(
     if not report["evidence"]:
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
     out.print(f"method: {METHOD}. {move_rule()}", markup=False, highlight=False, soft_wrap=True)
+
+
+def confounder_summary(confounders: list[dict]) -> str:
+    """``gap in net_sales, orders; play traffic_recovery``: each kind named once (the reasons
+    printed under the table give the days), so the column stays readable on 80 columns."""
+    kinds: dict[str, list[str]] = {}
+    for c in confounders:
+        kinds.setdefault(_SHORT.get(c["kind"], c["kind"]), []).append(str(c["what"]))
+    return "; ".join(f"{kind} {', '.join(dict.fromkeys(what))}" for kind, what in kinds.items())
 
 
 def _judged_day(ctx: ClientContext, given: date | None) -> tuple[date | None, str]:

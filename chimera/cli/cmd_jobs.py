@@ -37,9 +37,29 @@ def jobs(
     if not rows:
         out.print(f"no jobs{f' with status {status}' if status else ''} for {ctx.name}")
         return
-    table = Table()
-    for name in FIELDS:
-        table.add_column(name, overflow="fold")  # ids and types stay readable on narrow terminals
+    out.print(jobs_table(rows, out.width))
+
+
+WIDE = 120
+"""From this terminal width every field has its own column; below it, a type or status folded
+mid-word ("INGEST_M / ETRICS") is unreadable, so owner and bot.action share one column and the
+correlation id is left to ``--json``."""
+
+
+def jobs_table(rows: list[dict], width: int) -> Table:
+    """The jobs as a table that reads at ``width``: id, type and status are never broken."""
+    whole = ("id", "type", "status", "attempts")
+    if width >= WIDE:
+        table = Table()
+        for name in FIELDS:
+            table.add_column(name, no_wrap=name in whole, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(str(row[f])) for f in FIELDS))
+        return table
+    table = Table(caption="correlation ids: chimera jobs --json")
+    for name in ("id", "type", "status", "tries", "owner / bot.action"):
+        table.add_column(name, no_wrap=name != "owner / bot.action", overflow="fold")
     for row in rows:
-        table.add_row(*(escape(str(row[f])) for f in FIELDS))
-    out.print(table)
+        step = f"\n{row['bot']}.{row['action']}" if row["bot"] else ""
+        table.add_row(str(row["id"]), row["type"], row["status"], str(row["attempts"]), escape(f"{row['owner']}{step}"))
+    return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import sys
 from datetime import date
 
 import typer
@@ -71,7 +72,7 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
     written: list[str] = []
     if not json_out:
         out.print(proposal_table(ctx.name, proposals))
-    if usable and (yes or (not json_out and typer.confirm(f"Write {len(usable)} KPI(s) to kpis.yml?"))):
+    if usable and (yes or (not json_out and _confirmed(f"Write {len(usable)} KPI(s) to kpis.yml?"))):
         written = apply_calibration(ctx, usable, owner=owner, reason=reason)
     if json_out:
         emit_json({"client": ctx.name, "as_of": day.isoformat(),
@@ -80,6 +81,18 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
         out.print(f"wrote {', '.join(written)} to {ctx.folder / 'kpis.yml'} and logged the change")
     else:
         out.print("nothing written")
+
+
+def _confirmed(question: str) -> bool:
+    """Ask; no answer at all (stdin at its end: a script, cron, a pipe) is a "no" that says how to
+    write without asking, not "aborted" and exit 1. Ctrl-C at a terminal still aborts."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        if sys.stdin.isatty():
+            raise
+        err.print("no answer on stdin: pass --yes to write the proposals without asking", highlight=False)
+        return False
 
 
 def proposal_table(client: str, proposals: list[Proposal], title: str = "") -> Table:

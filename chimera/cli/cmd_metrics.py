@@ -66,11 +66,28 @@ def metrics(
     if not series:
         out.print(f"no metrics for {ctx.name} yet: chimera ingest PATH --client {ctx.name}")
         return
-    days = sorted({d for values in doc["metrics"].values() for d in values})[-14:]
-    table = Table(title=f"{ctx.name}: last {len(days)} days with data", title_justify="left")
+    recent = sorted({d for values in doc["metrics"].values() for d in values})[-14:]
+    days = days_that_fit(doc["metrics"], recent, out.width)
+    more = "" if len(days) == len(recent) else " (a wider terminal shows more; --json shows every day)"
+    table = Table(title=f"{ctx.name}: last {len(days)} days with data{more}", title_justify="left")
     table.add_column("metric", no_wrap=True)
     for d in days:
         table.add_column(d[5:], justify="right")
     for name, values in doc["metrics"].items():
         table.add_row(name, *(str(values.get(d, "")) for d in days))
     out.print(table)
+
+
+def days_that_fit(metrics: dict[str, dict[str, int | str]], days: list[str], width: int) -> list[str]:
+    """The newest of ``days`` whose columns fit ``width``: a table wider than the terminal cuts every
+    value to "1…", which reads as no number at all. Each column is its widest cell plus 3 (padding,
+    border); at least the newest day is kept."""
+    used = 1 + 3 + max((len(name) for name in metrics), default=6)
+    kept: list[str] = []
+    for day in reversed(days):
+        cells = [len(day[5:]), *(len(str(values.get(day, ""))) for values in metrics.values())]
+        used += max(cells) + 3
+        if kept and used > width:
+            break
+        kept.append(day)
+    return sorted(kept)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,12 +71,31 @@ def cycle_document(outcome: CycleOutcome, extras: StoredExtras | None = None) ->
     return doc
 
 
-def data_problem_lines(problems: list[dict[str, Any]]) -> list[str]:
-    """One plain line per export the cycle could not read or that had rejected rows."""
+def data_problem_lines(problems: list[dict[str, Any]], client: str = "") -> list[str]:
+    """One plain line per export the cycle could not read or that had rejected rows; the command that
+    lists the rejected rows names the export's full path and the client, so it runs as printed."""
     return [f"{p['file']} not read ({p.get('error', '')}): the cycle went on without it; its KPIs read stale"
             if p.get("problem") == "not read" else
-            f"{p['file']}: {p.get('rejected')} row(s) rejected (chimera ingest {p['file']} lists each)"
+            f"{p['file']}: {p.get('rejected')} row(s) rejected ({_ingest_hint(p['file'], client)} lists each)"
             for p in problems]
+
+
+def _ingest_hint(file: str, client: str) -> str:
+    """``chimera ingest PATH --client NAME`` for an export named in the client's ``client.yml``
+    (the cycle records only its file name; a relative path is the client folder's)."""
+    if not client:
+        return f"chimera ingest {shlex.quote(file)}"
+    from chimera import settings
+    from chimera.clients import load_client_config
+    from chimera.errors import ChimeraError
+
+    folder = settings.client_dir(client)
+    try:
+        paths = [folder / s.path for s in load_client_config(folder, client).sources]
+    except ChimeraError:  # an unreadable client.yml: the cycle said so already; name the file alone
+        paths = []
+    path = next((str(p) for p in paths if p.name == file), file)
+    return f"chimera ingest {shlex.quote(path)} --client {shlex.quote(client)}"
 
 
 def held_back_lines(held: list[dict[str, Any]]) -> list[str]:
@@ -128,9 +148,9 @@ def play_panel(p: dict[str, Any]) -> Panel:
     rationale = (p.get("rationale") or {}).get("summary")
     if rationale:
         lines.append(f"[bold]commander[/]: {shown(rationale)}")
-    title = f"#{p.get('rank')} {p.get('label', p.get('play_id'))} — owner {p.get('owner')}"
-    if p.get("play_run_id"):
-        title += f" — id {p['play_run_id']}"
+    # the id first: a long label or owner is cut at the panel's width, and the id is what you type
+    run_id = f" id {p['play_run_id']} —" if p.get("play_run_id") else ""
+    title = f"#{p.get('rank')}{run_id} {p.get('label', p.get('play_id'))} — owner {p.get('owner')}"
     return Panel("\n".join(lines), title=escape(title), title_align="left")
 
 
@@ -157,7 +177,7 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
         console.print(f"play #{p['rank']} {p['play']} ({p['id']}): {state}")
     for line in held_back_lines(extras.held_back):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    for line in data_problem_lines(outcome.data_problems):
+    for line in data_problem_lines(outcome.data_problems, outcome.client):
         console.print(f"[yellow]data[/]: {escape(line)}", highlight=False, soft_wrap=True)
     if outcome.pending:
         console.print("\n[bold]Awaiting your decision[/]:")
@@ -165,7 +185,7 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
             console.print(play_panel(d.model_dump(mode="json")))
         first = outcome.pending[0].play_run_id
         console.print(f"decide with: chimera approve {first} | chimera override {first} --reason '...' | "
-                      f"chimera reject {first} --reason '...'")
+                      f"chimera reject {first} --reason '...'", highlight=False, soft_wrap=True)  # copyable
     for reason in model_fallbacks(outcome.narratives):
         console.print(f"[yellow]model not used[/]: {escape(reason)}; offline narrative shown", highlight=False)
     for j in outcome.jobs:

@@ -102,10 +102,19 @@ def charted_kpis(report: KPIReport) -> list[str]:
 
 
 def latest_cycle(session: Session, company_id: int, as_of: date) -> CycleRun | None:
-    """The newest weekly cycle on or before ``as_of`` (evaluation-only runs have no plays)."""
-    return session.exec(select(CycleRun).where(
+    """The newest weekly cycle on or before ``as_of`` (evaluation-only runs have no plays); of that
+    day's runs, the newest that suggested plays. A later run of the same day (``--silent``, or a
+    re-run on new data) holds the plays already suggested back as "awaiting a decision": shown, it
+    would hide those plays and the decisions taken on them since."""
+    newest = session.exec(select(CycleRun).where(
         CycleRun.company_id == company_id, CycleRun.kind == "cycle", CycleRun.as_of <= as_of,
     ).order_by(col(CycleRun.as_of).desc(), col(CycleRun.created_at).desc())).first()
+    if newest is None:
+        return None
+    suggested = session.exec(select(CycleRun).join(PlayRun, col(PlayRun.run_id) == CycleRun.id).where(
+        CycleRun.company_id == company_id, CycleRun.kind == "cycle", CycleRun.as_of == newest.as_of,
+    ).order_by(col(CycleRun.created_at).desc())).first()
+    return suggested or newest
 
 
 def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
