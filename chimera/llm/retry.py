@@ -1,9 +1,11 @@
 """Model calls that survive a flaky provider: tenacity retries, one tool-JSON repair, then a clear stop.
 
 ChatOpenAI is built with ``max_retries=0`` so this module alone decides: 429, 5xx, timeouts and
-connection errors are retried with exponential backoff and jitter (honouring ``retry-after`` up to
-the cap); any other provider error stops at once. When it gives up it raises ``ModelUnavailable``
-and the caller shows the offline narrative instead, saying so. The cycle never fails on a model.
+connection errors are retried with exponential backoff and jitter (honouring ``retry-after``; one
+longer than the cap stops at once, as asking sooner would be refused again); an error event inside
+a reply stream is retried when its code says busy; any other provider error stops at once. When it
+gives up it raises ``ModelUnavailable`` and the caller shows the offline narrative instead, saying
+so. The cycle never fails on a model.
 
 How long a call may take: each attempt is one HTTP request with a deadline of ``CHIMERA_LLM_TIMEOUT``
 = T seconds from its start (provider.py). The reply must be complete by then, however the server
@@ -17,6 +19,7 @@ cycle stops calling a model that used up its attempts (``ModelUnavailable.ends_c
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -123,7 +126,32 @@ def is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, httpx.TransportError | SDK_HTTPX.TransportError):  # also mid-stream, unwrapped by the SDK
         return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code >= 500
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code >= 500
+    code = _stream_error(exc)
+    return code is not None and code in _BUSY
+
+
+# what an error event inside a 200 reply stream calls a busy or failing server ("code": 503 or a word)
+_BUSY = frozenset({"429", "server_error", "rate_limit_exceeded", "overloaded", "overloaded_error", "timeout",
+                   "service_unavailable", "internal_error"}) | {str(n) for n in range(500, 600)}
+
+
+def _stream_error(exc: BaseException) -> str | None:
+    """The code of an error the server sent as an event inside a 200 reply (the SDK raises a bare
+    APIError for it: no status), lower-case; None for any other error."""
+    if not isinstance(exc, openai.APIError) or isinstance(
+            exc, openai.APIStatusError | openai.APIConnectionError | openai.APIResponseValidationError):
+        return None
+    code = str(exc.code or exc.type or "unknown").strip().lower()
+    key = os.environ.get("OPENAI_API_KEY")
+    return "withheld" if len(code) > 40 or (key and key.lower() in code) else code
+
+
+def _waits_too_long(exc: BaseException | None, backoff: Backoff) -> float | None:
+    """The server's ``retry-after`` when it is longer than we may wait: asking sooner is refused again."""
+    after = _retry_after(exc)
+    return after if after is not None and after > backoff.max_wait else None
 
 
 def _deadline(exc: BaseException | None) -> DeadlineExceeded | None:
@@ -141,6 +169,9 @@ def _describe(exc: BaseException) -> str:
     overrun = _deadline(exc)
     if overrun is not None:
         return str(overrun)
+    code = _stream_error(exc)
+    if code is not None:  # its message is the server's words: it may echo a key, so only its code
+        return f"the server sent an error instead of a reply (code {code})"
     code = getattr(exc, "status_code", None)
     return f"{type(exc).__name__}" + (f" (HTTP {code})" if code else "")
 
@@ -168,12 +199,13 @@ def _config_hint(exc: BaseException, model: str | None) -> str | None:
 
 
 def _retrying(cls: type, attempts: int, backoff: Backoff) -> Any:
-    return cls(
-        stop=stop_after_attempt(attempts), wait=backoff.wait, retry=retry_if_exception(is_transient), reraise=True
-    )
+    def worth_it(exc: BaseException) -> bool:
+        return is_transient(exc) and _waits_too_long(exc, backoff) is None
+
+    return cls(stop=stop_after_attempt(attempts), wait=backoff.wait, retry=retry_if_exception(worth_it), reraise=True)
 
 
-def _give_up(exc: Exception, attempts: int, model: str | None = None) -> Exception:
+def _give_up(exc: Exception, attempts: int, model: str | None = None, backoff: Backoff | None = None) -> Exception:
     """The ModelUnavailable to raise for a failed call, or ``exc`` itself for a configuration error.
 
     Provider errors say how many attempts were made; anything else raised while the client builds
@@ -182,8 +214,17 @@ def _give_up(exc: Exception, attempts: int, model: str | None = None) -> Excepti
     read: it degrades like a provider failure. Only a ``ChimeraError`` (a misconfigured backend,
     a cassette miss) is re-raised, so a person sees how to fix it.
     """
+    after = _waits_too_long(exc, backoff or Backoff.from_env())
+    if after is not None and is_transient(exc):  # not asked again this cycle: it would be refused alike
+        code = getattr(exc, "status_code", None)
+        busy = "rate-limited" if code == 429 else "busy"
+        return ModelUnavailable(f"model server {busy} (HTTP {code}): it asks to wait {after:g} s, longer "
+                                f"than CHIMERA_LLM_BACKOFF_MAX ({(backoff or Backoff.from_env()).max_wait:g} s)",
+                                1, persistent=True)
     if is_transient(exc):
         return ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts)
+    if _stream_error(exc) is not None:
+        return ModelUnavailable(f"model reply failed: {_describe(exc)}", 1)
     if isinstance(exc, openai.APIError):
         hint = _config_hint(exc, model)
         if hint:
@@ -201,7 +242,7 @@ def _call(runnable: Any, messages: list[BaseMessage], attempts: int, backoff: Ba
             with attempt:
                 return runnable.invoke(messages, config=config)
     except Exception as exc:
-        err = _give_up(exc, attempts, _model_name(runnable))
+        err = _give_up(exc, attempts, _model_name(runnable), backoff)
         if err is exc:
             raise
         raise err from exc
@@ -214,7 +255,7 @@ async def _acall(runnable: Any, messages: list[BaseMessage], attempts: int, back
             with attempt:
                 return await runnable.ainvoke(messages, config=config)
     except Exception as exc:
-        err = _give_up(exc, attempts, _model_name(runnable))
+        err = _give_up(exc, attempts, _model_name(runnable), backoff)
         if err is exc:
             raise
         raise err from exc
@@ -230,6 +271,21 @@ def _repair_request(reply: AIMessage) -> HumanMessage:
         content=f"Your last tool call had malformed JSON arguments ({problems}). "
         "Call the tool again with arguments that are valid JSON matching its schema."
     )
+
+
+_CUT_OFF = frozenset({"length", "max_tokens", "max_output_tokens"})
+
+
+def _uncut(reply: AIMessage) -> AIMessage:
+    """A reply stopped at the length limit while writing tool calls: their arguments are a guess (a
+    stream's partial JSON is completed silently, so ``{"days": 2`` of 28 would run as 2). They are
+    malformed, not run: the repair asks again."""
+    stop = str((reply.response_metadata or {}).get("finish_reason") or "").lower()
+    if stop not in _CUT_OFF or not reply.tool_calls:
+        return reply
+    cut = [{"type": "invalid_tool_call", "name": tc.get("name"), "args": json.dumps(tc.get("args")),
+            "id": tc.get("id"), "error": "cut off at the length limit"} for tc in reply.tool_calls]
+    return reply.model_copy(update={"tool_calls": [], "invalid_tool_calls": [*reply.invalid_tool_calls, *cut]})
 
 
 def invoke_with_retries(
@@ -248,10 +304,10 @@ def invoke_with_retries(
     backoff = backoff or Backoff.from_env()
     runnable = model.bind_tools(list(tools)) if tools else model
     history = list(messages)
-    reply = _call(runnable, history, attempts, backoff, config)
+    reply = _uncut(_call(runnable, history, attempts, backoff, config))
     if reply.invalid_tool_calls:
         log.info("model sent malformed tool-call JSON; asking once for a repair")
-        reply = _call(runnable, [*history, _repair_request(reply)], attempts, backoff, config)
+        reply = _uncut(_call(runnable, [*history, _repair_request(reply)], attempts, backoff, config))
         if reply.invalid_tool_calls:
             raise ModelUnavailable("tool-call JSON still malformed after one repair request", attempts)
     return reply
@@ -269,10 +325,10 @@ async def ainvoke_with_retries(
     """``invoke_with_retries`` for event loops (Chainlit handlers, async graph nodes)."""
     backoff = backoff or Backoff.from_env()
     runnable = model.bind_tools(list(tools)) if tools else model
-    reply = await _acall(runnable, list(messages), attempts, backoff, config)
+    reply = _uncut(await _acall(runnable, list(messages), attempts, backoff, config))
     if reply.invalid_tool_calls:
         log.info("model sent malformed tool-call JSON; asking once for a repair")
-        reply = await _acall(runnable, [*messages, _repair_request(reply)], attempts, backoff, config)
+        reply = _uncut(await _acall(runnable, [*messages, _repair_request(reply)], attempts, backoff, config))
         if reply.invalid_tool_calls:
             raise ModelUnavailable("tool-call JSON still malformed after one repair request", attempts)
     return reply
