@@ -271,12 +271,14 @@ def _with_call_ids(reply: Any, round_no: int) -> Any:
 def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str, *, model: Any = None,
                   usage: UsageTracker | None = None, max_rounds: int = 4, facts: list[Any] | None = None) -> Answer:
     """Let the commander's model call the read-only tools, then answer; every figure it writes must
-    come from those tool outputs (else one correction, then the offline answer, said so). An empty,
-    refused, cut-off, oversized or unreadable reply gives the offline answer with that reason."""
+    come from those tool outputs (else one correction, then the offline answer, said so). Calls written
+    as text (``<tool_call>{...}``) are run like real ones. An empty, refused, cut-off, oversized or
+    unreadable reply, or no answer within ``max_rounds``, gives the offline answer with that reason."""
     from langchain_core.messages import ToolMessage
 
     from chimera.llm.guard import answer_text, reply_problem
     from chimera.llm.retry import ModelUnavailable, invoke_with_retries
+    from chimera.llm.text_tools import text_tool_calls
 
     reason = ""
     if model is None:
@@ -309,16 +311,17 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         messages.append(reply)
         if reply.tool_calls:
             for n, call in enumerate(reply.tool_calls):
-                if n >= MAX_TOOL_CALLS_PER_REPLY:  # every call needs its answer; the excess is not run
-                    result: Any = {"error": f"not run: at most {MAX_TOOL_CALLS_PER_REPLY} tool calls per reply"}
-                else:
-                    result = toolbox.call(call["name"], call.get("args") or {})
-                if not _is_error_result(result):
-                    outputs.append(without_sop_text(result))
-                called.append(call["name"])
+                result = _run_call(toolbox, call["name"], call.get("args") or {}, n, outputs, called)
                 messages.append(ToolMessage(json.dumps(result, default=str), tool_call_id=call["id"]))
             continue
         text = answer_text(reply)
+        written = text_tool_calls(text)
+        if written:  # a small local model wrote its calls as text: run them, answer in a user turn
+            results = [{"tool": c.name, "arguments": c.args,
+                        "result": _run_call(toolbox, c.name, c.args, n, outputs, called)}
+                       for n, c in enumerate(written)]
+            messages.append(HumanMessage(TEXT_CALL_RESULTS + json.dumps(results, default=str)))
+            continue
         problem = reply_problem(reply, text, outputs)
         if problem:
             return _fallback(problem)
@@ -334,4 +337,22 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         messages.append(HumanMessage(
             "These figures or claims are not supported by the tool outputs: " + ", ".join(verdict.offending)
             + ". Answer again using only figures, statuses and verdicts from the tool outputs, or none."))
-    return _fallback("model did not finish within the tool-call limit")
+    return _fallback(f"model kept calling tools and gave no answer within {max_rounds} rounds (the tool-call limit)")
+
+
+TEXT_CALL_RESULTS = ("You wrote tool calls as text; here are their results. Now answer the owner's question in "
+                     "plain prose from these outputs (no tool calls, no JSON):\n")
+
+
+def _run_call(toolbox: Any, name: str, args: Any, n: int, outputs: list[Any], called: list[str]) -> Any:
+    """Run the ``n``-th call of a reply (past ``MAX_TOOL_CALLS_PER_REPLY`` it is answered, not run); its
+    output becomes a source unless it is an error, which may repeat the model's own arguments."""
+    from chimera.llm.text_tools import tool_name
+
+    if n >= MAX_TOOL_CALLS_PER_REPLY:
+        return {"error": f"not run: at most {MAX_TOOL_CALLS_PER_REPLY} tool calls per reply"}
+    result = toolbox.call(name, args if isinstance(args, dict) else {})
+    if not _is_error_result(result):
+        outputs.append(without_sop_text(result))
+    called.append(tool_name(name, [t.name for t in toolbox.as_tools()]))
+    return result

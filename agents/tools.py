@@ -15,6 +15,7 @@ from sqlmodel import select
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import EvidenceRecord, PlayRun
+from chimera.llm.text_tools import tool_name
 from chimera.metrics import load_series
 from chimera.sop.index import search
 from chimera.sop.models import SopHit
@@ -187,10 +188,12 @@ class Toolbox:
             self.propose_play, self.weekly_review, self.paused_or_reverted)]
 
     def call(self, name: str, args: dict[str, Any]) -> Any:
-        """Run a tool by name (a model's tool call); unknown names are an error result, not an exception."""
-        fn = {t.name: t for t in self.as_tools()}.get(name)
-        if fn is None:
-            return {"error": f"no tool {name!r}"}
+        """Run a tool by name (a model's tool call); unknown names are an error result, not an exception.
+        A name written with a namespace or in another case (as some chat templates emit it) is that tool."""
+        tools = {t.name: t for t in self.as_tools()}
+        fn = tools.get(tool_name(name, list(tools)))  # "functions.kpi_statuses", "KPI_Statuses" mean it
+        if fn is None:  # the names it may use, so a model can correct itself
+            return {"error": f"no tool {name!r}; the tools are: {', '.join(tools)}"}
         try:
             return fn.invoke(args)
         except Exception as exc:  # a model's bad arguments come back to it as data

@@ -66,6 +66,7 @@ from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
+from chimera.llm.text_tools import text_tool_calls
 from chimera.llm.usage import UsageTracker
 
 __all__ = [
@@ -561,11 +562,26 @@ def _dotted_date(m: re.Match[str]) -> str:
         return m.group(0)
 
 
+# thousands grouped by spaces, as French and SI style write them ("16 017,93 €", "16 017.93 USD"):
+# a no-break or thin space always groups; a plain one only in money or before decimals, where
+# "7 100" cannot be two counts side by side
+_SPACE_GROUPED = re.compile(r"(?<![\w.,])\d{1,3}(?:[\u00a0\u202f\u2009]\d{3})+(?![\w]|[.,]\d{3}\b)")
+_PLAIN_GROUPED = re.compile(
+    rf"(?<![\w.,])(?:(?<=[$€£¥] )|(?<=[$€£¥])|(?<=(?:{_CURRENCY_CODES}) ))\d{{1,3}}(?: \d{{3}})+(?![\w])"
+    rf"|(?<![\w.,])\d{{1,3}}(?: \d{{3}})+(?=[.,]\d{{1,2}}(?!\d)|\s?(?:[$€£¥]|(?:{_CURRENCY_CODES})\b))")
+
+
+def _ungrouped(m: re.Match[str]) -> str:
+    return re.sub(r"\s", "", m.group(0))
+
+
 def as_english_numbers(text: str) -> str:
     """``text`` with European number and date forms written the English way, when the text shows
-    it uses them (see ``_EURO_EVIDENCE``); dotted day-first dates in any text. The figures then
-    go through the same checks as any other: the locale changes how they are read, not whether."""
+    it uses them (see ``_EURO_EVIDENCE``); dotted day-first dates in any text; thousands grouped
+    by spaces joined. The figures then go through the same checks as any other: the locale
+    changes how they are read, not whether."""
     text = _DOTTED_DATE.sub(_dotted_date, text)
+    text = _PLAIN_GROUPED.sub(_ungrouped, _SPACE_GROUPED.sub(_ungrouped, text))
     if not _EURO_EVIDENCE.search(text):
         return text
     return _EURO_NUMBER.sub(lambda m: m.group(1).replace(".", "").replace(",", "."), text)
@@ -1497,6 +1513,7 @@ def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
 OFFLINE_NARRATIVE = "offline narrative shown"
 ONLY_REASONING = "model returned only its reasoning, no answer"
+TOOL_CALL_AS_TEXT = "model wrote a tool call as text instead of an answer"
 DECISION_CLAIMED = "model claimed to have decided or executed a play (people decide; models only explain)"
 
 _TAG = "(?:think|thinking|reasoning)"
@@ -1673,9 +1690,9 @@ def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = 
 
     A refusal (in the refusal field or written as the answer), a reply cut off at the length limit
     or by a content filter, an empty reply (or only reasoning, or only marks and invisible
-    characters), an oversized reply, a claim to have decided or executed a play (decisions are
-    people's). A refusal is quoted only when it holds no figure the tool outputs lack (the note
-    reaches a person).
+    characters), an oversized reply, a tool call written as the text, a claim to have decided or
+    executed a play (decisions are people's). A refusal is quoted only when it holds no figure the
+    tool outputs lack (the note reaches a person).
     """
     refusal = (reply.additional_kwargs or {}).get("refusal")
     if refusal or (text and _REFUSAL.match(_plain_quotes(text)) and len(text) <= _REFUSAL_MAX):
@@ -1694,6 +1711,8 @@ def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = 
         return f"model reply too long ({len(text)} characters, limit {MAX_REPLY_CHARS})"
     if text != readable(text):  # a caller that skipped answer_text: never store what cannot be printed
         return "model reply held unreadable characters"
+    if text_tool_calls(text):  # raw JSON for a person; the chat runs such calls before asking this
+        return TOOL_CALL_AS_TEXT
     if decision_claim(text) or unsupported_passive_claim(text, tool_outputs or []):
         return DECISION_CLAIMED
     return None
