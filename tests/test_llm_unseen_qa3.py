@@ -393,6 +393,15 @@ def test_a_long_rate_limit_stops_model_use_for_the_cycle(fake_openai: FakeOpenAI
     assert "asks to wait 600 s" in (first.reason or "")
 
 
+def test_a_short_retry_after_is_honoured(live: str, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF_MAX", "5")
+    fake_openai.push({"status": 429, "retry_after": "1"}, {"text": HONEST})
+    started = time.monotonic()
+    reply = _ask(live)
+    assert (reply.offline, reply.text) == (False, HONEST)
+    assert time.monotonic() - started >= 0.9, "asked again before the server's retry-after"
+
+
 @pytest.mark.parametrize("steps", [
     [{"status": 429, "retry_after": "0"}, {"text": HONEST}],
     [{"status": 500}, {"text": HONEST}],
@@ -489,6 +498,28 @@ def test_the_key_never_reaches_a_reply_a_log_a_file_or_the_model(
     assert fake_openai.headers[0]["authorization"] == f"Bearer {secret}", "the key did reach the server"
     bodies = json.dumps(fake_openai.requests + sse_server.requests)
     shown = [wrong_key.text, down.text, event.text, caplog.text, bodies]
+    assert [s for s in shown if secret in s] == []
+    stored = [p for p in chimera_home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    assert stored == [], f"the key was written to {stored}"
+
+
+def test_a_cycle_with_a_working_model_keeps_the_key_out_of_prompts_logs_rows_and_checkpoints(
+    shop: str, fake_openai: FakeOpenAI, chimera_home: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from graphs.service import run_cycle
+
+    secret = "sk-proj-QA3-cycle-0a1b2c3d4e5f"
+    _point_at(monkeypatch, fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_LLM", "openai")
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    fake_openai.push(*[{"text": "Nothing here needs a figure."}] * 40)
+    outcome = run_cycle(shop, as_of=AS_OF)
+    assert outcome.status == "awaiting_decisions"
+    assert any(n["source"] == "model" for n in outcome.narratives), "the model was used"
+    assert all(h["authorization"] == f"Bearer {secret}" for h in fake_openai.headers)
+    shown = [json.dumps(fake_openai.requests), caplog.text, outcome.model_dump_json()]
     assert [s for s in shown if secret in s] == []
     stored = [p for p in chimera_home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert stored == [], f"the key was written to {stored}"
