@@ -54,6 +54,7 @@ class KPIWindows:
         self.repeat = is_repeat(spec)
         self.formula = None if self.repeat else parse_formula(spec.formula)
         self.metrics = needed_metrics(spec)
+        self._counts = self.counts_only
         self.series = series
         self.customers = customers
         self._cache: dict[date, WindowValue] = {}
@@ -64,6 +65,16 @@ class KPIWindows:
     @property
     def is_ratio(self) -> bool:
         return self.repeat or (self.formula is not None and self.formula.root.op == "/")
+
+    @property
+    def counts_only(self) -> bool:
+        """Every metric summed is a count (``COUNT_METRICS``): only then can a rate of them be
+        binomial. Whole money values are no counts: a yen store's discounts over gross sales (or a
+        week of whole-dollar refunds) scored as a rate of ~a million 'trials' read as 30-97 sd."""
+        # imported here: chimera.ingest's package imports the config loader, which imports this module
+        from chimera.ingest.models import COUNT_METRICS
+
+        return all(m in COUNT_METRICS for m in self.metrics)
 
     @property
     def denominator_label(self) -> str:
@@ -85,7 +96,7 @@ class KPIWindows:
         if missing_days:
             missing = {m: [d for d in days if d not in self.series.get(m, {})] for m in self.metrics}
             return WindowValue(end, None, None, {m: v for m, v in missing.items() if v}, "missing")
-        integral = all(s == s.to_integral_value() for s in sums.values())
+        integral = self._counts and all(s == s.to_integral_value() for s in sums.values())
         if self.repeat:
             value, denominator = self._repeat(days)
             integral = True
