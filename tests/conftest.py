@@ -10,6 +10,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
+
+# No per-example time limit: the property tests read files with polars, and a loaded 2-core CI
+# run took 395 ms for an example Hypothesis's default 200 ms deadline failed (a time, not a bug).
+settings.register_profile("chimera", deadline=None)
+settings.load_profile("chimera")
 
 pytest_plugins = ["tests.fake_openai_server", "tests.cycle_fixtures"]
 

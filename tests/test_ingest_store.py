@@ -138,7 +138,8 @@ def test_pasted_overlapping_exports_count_each_order_once(
     twice = ingest_file(b, pasted)
     name = changed[0][0]
     conflict = [r for r in twice.rejected if r.order == name]
-    first_line = 2 + sum(len(o) for o in orders[: orders.index(next(o for o in orders if o[0][0] == name))])
+    before = orders[: orders.index(next(o for o in orders if o[0][0] == name))]
+    first_line = 2 + sum(1 + sum(c.count("\n") for c in row) for o in before for row in o)  # quoted notes span lines
     assert [(r.column, r.line, r.value) for r in conflict] == [("Name", first_line, name)]  # its first copy
     assert "listed more than once with different rows" in conflict[0].reason
     assert {(r.line, r.order) for r in twice.rejected if r.order != name} == {(r.line, r.order) for r in once.rejected}
