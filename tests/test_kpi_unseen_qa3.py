@@ -74,3 +74,27 @@ def test_a_rate_of_counts_is_still_scored_binomially() -> None:
         series["refunded_orders"][day] = Decimal(2 if i < DAYS - 10 else 6)
     result = evaluate_series(spec, series, START + timedelta(days=DAYS - 1))
     assert result.anomaly is not None and result.anomaly.level == "CRITICAL" and result.anomaly.sd_score > 4
+
+
+
+def test_a_three_decimal_currency_keeps_its_fils_in_the_kpi_value_and_note() -> None:
+    """A Kuwaiti store's week of net revenue is 2553.838 dinars: `chimera kpis` said 2553.84 (cents),
+    while `chimera metrics` shows every fils. A 2-decimal store and a ratio (AOV) still read in
+    hundredths."""
+    specs = {k.id: k for k in load_config_set().kpis.kpis}
+    series: Series = {m: {} for m in ("total_sales", "refunded_amount", "net_sales", "orders")}
+    for i in range(28):
+        day = START + timedelta(days=i)
+        series["total_sales"][day] = Decimal("364.977") + (Decimal("0.001") if i == 27 else 0)
+        series["refunded_amount"][day] = Decimal("1.002") if i == 22 else Decimal("0.000")
+        series["net_sales"][day] = Decimal("300.125")
+        series["orders"][day] = Decimal(23)
+    as_of = START + timedelta(days=27)
+    revenue = evaluate_series(specs["net_revenue"], series, as_of)
+    assert str(revenue.value) == "2553.838"  # 6 x 364.977 + 364.978 - 1.002
+    before = evaluate_series(specs["net_revenue"], series, as_of - timedelta(days=1))
+    assert str(before.value) == "2553.837" and "2,553.837" in before.note
+    aov = evaluate_series(specs["aov"], series, as_of)
+    assert str(aov.value) == "13.05"  # 2100.875 / 161 = 13.0489...
+    usd = {m: {d: v.quantize(Decimal("0.01")) for d, v in days.items()} for m, days in series.items()}
+    assert str(evaluate_series(specs["net_revenue"], usd, as_of).value) == "2553.86"  # 7 x 364.98 - 1.00

@@ -14,7 +14,19 @@ def quantize(value: Decimal | None, unit: str) -> Decimal | None:
         return None
     if unit == "count":
         return value if value == value.to_integral_value() else value.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if unit == "currency" and _fils(value):
+        return value.quantize(FILS)
     return value.quantize(_QUANT.get(unit, Decimal("0.0001")), ROUND_HALF_UP)
+
+
+FILS = Decimal("0.001")
+
+
+def _fils(value: Decimal) -> bool:
+    """A money value with exactly 3 decimal places: a sum in a 3-decimal currency (KWD, BHD, ...),
+    whose last fils is money, not noise (1012.335 dinars is not 1012.34, as ``chimera metrics``
+    shows it). A ratio's long fraction (an AOV) still reads in hundredths."""
+    return value == value.quantize(FILS) and value != value.quantize(Decimal("0.01"))
 
 
 def fmt(value: Decimal | None, unit: str) -> str:
@@ -24,7 +36,7 @@ def fmt(value: Decimal | None, unit: str) -> str:
     if unit == "percent":
         return f"{(value * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
     if unit == "currency":
-        return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+        return f"{quantize(value, unit):,}"
     if unit == "count":
         if value == value.to_integral_value():
             return f"{int(value):,}"
