@@ -276,7 +276,13 @@ def _spec(client: ClientContext, commander_id: str) -> CommanderSpec:
 
 
 def _offline_prefix(offline: bool, label: str) -> str:
-    return f"_Offline — {label}: answered from the tools, no model._\n\n" if offline else ""
+    """Say an answer came from the tools alone, and why: no model configured (the backend's label
+    is `offline (no model configured)`), or a configured model's answer was not used."""
+    if not offline:
+        return ""
+    if label.startswith("offline (") and label.endswith(")"):
+        return f"_Offline ({label[len('offline ('):-1]}): answered from the tools._\n\n"
+    return f"_Offline: answered from the tools; the model ({label}) was not used for this answer._\n\n"
 
 
 def _kpis(tb: Toolbox) -> tuple[str, list[Any]]:

@@ -118,7 +118,8 @@ def test_the_review_names_a_play_it_is_asked_about_and_evidence_answers_it() -> 
 
 def test_weekly_review_offline_gives_each_runs_advice_rule_and_figures(shop: dict[str, Any]) -> None:
     reply = _ask(shop, "What should we continue or stop?")
-    assert reply.offline and reply.intent == "review" and reply.text.startswith("_Offline")
+    assert reply.offline and reply.intent == "review"
+    assert reply.text.startswith("_Offline (no model configured): answered from the tools._")  # said once
     text, runs = _body(reply.text), shop["runs"]
     pricing = _block(text, "pricing_test")
     assert "now executed: **stop (revert)**" in pricing and f"rule 1: {RULES[1]}" in pricing
@@ -255,6 +256,8 @@ def test_a_false_answer_about_the_review_falls_back_to_the_offline_text(
     tool = "paused_or_reverted" if "revert" in lie.lower() or "paused" in lie else "weekly_review"
     reply, _model = _model_answer(monkeypatch, shop["ctx"], tool, lie)
     assert reply.offline and "not in the tool outputs" in reply.text, reply.text
+    assert reply.text.startswith("_Offline: answered from the tools; the model (") and \
+        "was not used for this answer._" in reply.text.splitlines()[0]
 
 
 def test_with_a_model_the_review_intent_stays_the_tools_own_text(
