@@ -60,14 +60,30 @@ def add_client(name: str, label: str = "", session: Session | None = None) -> Cl
             src = settings.BASE_CONFIG_DIR / fname
             if src.exists() and not (folder / fname).exists():
                 shutil.copy2(src, folder / fname)
+        _link_schemas(folder)
         if not (folder / "client.yml").exists():
             (folder / "client.yml").write_text(
-                f"# Where {name}'s data comes from. See configs/schema/client.schema.json\n"
+                "# yaml-language-server: $schema=schema/client.schema.json\n"
+                f"# Where {name}'s data comes from.\n"
                 f"name: {name}\nlabel: {label or name}\ncurrency: USD\nsources: []\n",
                 encoding="utf-8",
             )
         s.add(Company(name=name))
     return get_client(name)
+
+
+def _link_schemas(folder: Path) -> None:
+    """``schema/`` beside a client's copies, linked to the base schemas: the copies' modelines say
+    `$schema=schema/kpis.schema.json`, relative to their own folder, so editors keep completion and
+    checks (the copies stay byte-identical to the base, as their CHANGELOG hashes say). A copy
+    where links are not allowed."""
+    link, base = folder / "schema", settings.BASE_CONFIG_DIR / "schema"
+    if link.exists() or link.is_symlink() or not base.is_dir():
+        return
+    try:
+        link.symlink_to(base, target_is_directory=True)
+    except OSError:
+        shutil.copytree(base, link)
 
 
 def list_clients() -> list[str]:

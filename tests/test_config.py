@@ -305,3 +305,18 @@ def test_cli_unknown_client_is_one_clear_line(chimera_home: Path, monkeypatch, c
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown client 'acmee' (did you mean 'acme'?)") and "Traceback" not in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_clients_copies_reach_the_base_schemas(chimera_home: Path) -> None:
+    """The copies' `$schema=schema/...` is relative to their folder: a client's folder has `schema/`
+    linked to the base schemas, so editors keep completion, and the copies stay as logged."""
+    from chimera.clients import add_client
+
+    folder = add_client("schemas").folder
+    for fname, schema in [("kpis.yml", "kpis"), ("plays.yml", "plays"), ("agents.yml", "agents"),
+                          ("client.yml", "client")]:
+        first = (folder / fname).read_text(encoding="utf-8").splitlines()[0]
+        assert first == f"# yaml-language-server: $schema=schema/{schema}.schema.json", fname
+        target = folder / "schema" / f"{schema}.schema.json"
+        assert target.read_bytes() == (settings.BASE_CONFIG_DIR / "schema" / f"{schema}.schema.json").read_bytes()
+    assert runner.invoke(app, ["config", "check", "--client", "schemas"]).exit_code == 0
