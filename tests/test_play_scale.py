@@ -117,6 +117,15 @@ def test_the_story_has_a_play_that_worked(home: Story) -> None:
     assert len(home.pending) == 3  # the cap of active plays is full
 
 
+def test_the_html_reports_review_offers_the_scale(home: Story) -> None:
+    from chimera.clients import get_client
+    from chimera.report.html import render_report
+
+    html = render_report(get_client("shop"))
+    review = html[html.index('<section id="review">'):]
+    assert f"or scale it: <code>chimera play scale {home.worked} --reason R</code>" in review
+
+
 def test_refusals_are_one_line_and_record_nothing(home: Story) -> None:
     worked, suggested = home.worked, home.pending["winback_email"]
     before = len(_runs_of("pricing_test"))

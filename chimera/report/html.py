@@ -227,6 +227,11 @@ def _state_advice(r: PlayReview) -> str:
     return f'<br><span class="note">{_e(r.advice)}</span>' if r.advice and r.status in ("paused", "reverted") else ""
 
 
+def _option(r: PlayReview) -> str:
+    """A play that worked may also be scaled (manual §4.7: continue / scale / pause)."""
+    return f'<br><span class="note">or scale it: <code>{_e(r.option)}</code></span>' if r.option else ""
+
+
 def _review(data: ReportData) -> str:
     """Continue / stop / keep watching per executed run with a verdict, with the rule and the
     evidence figures behind it (manual §6.2), then every pause and revert with who, when and why."""
@@ -240,7 +245,7 @@ def _review(data: ReportData) -> str:
             f"<td class=d>{_e(r.executed_on)}</td><td>{_e(r.status)}</td>"
             f'<td class="adv-{_e(r.recommendation)}"><b>{_e(ADVICE[r.recommendation])}</b>'
             f"{f' ({_e(r.action)})' if r.action else ''}{_state_advice(r)}</td><td>{r.rule}. {_e(r.rule_text)}</td>"
-            f'<td class="note">{_figures(r)}</td><td><code>{_e(r.next_step or "—")}</code></td></tr>'
+            f'<td class="note">{_figures(r)}</td><td><code>{_e(r.next_step or "—")}</code>{_option(r)}</td></tr>'
             for r in data.review)
         head += ("<table><tr><th>play</th><th>executed</th><th>status</th><th>advice</th><th>rule</th>"
                  f"<th>evidence</th><th>next step</th></tr>{rows}</table>")
