@@ -1,4 +1,5 @@
-"""``chimera config check|schema|log``: the config surfaces of manual §5 and their changelog rule."""
+"""``chimera config check|schema|log|tag|tags``: the config surfaces of manual §5, their changelog
+rule and version tags (manual §9)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,17 @@ from chimera.config.changelog import check_changelog, log_change
 from chimera.config.client import ClientConfig
 from chimera.config.loader import ConfigSet, _validate, load_config_set, suggest
 from chimera.config.schema import stale_schemas, write_schemas
+from chimera.config.tags import (
+    TagCreated,
+    TagList,
+    TagState,
+    add_tag,
+    changed_since,
+    check_name,
+    cycles_under,
+    read_tags,
+    refuse_unless_clean,
+)
 from chimera.errors import ClientError, ConfigError
 
 _CLIENT_HELP = "Client name: check its own config set (configs/clients/NAME/) instead of the base set."
@@ -31,6 +43,22 @@ def _folder(client: str | None) -> Path:
     return folder
 
 
+def _date(on: str | None) -> Date | None:
+    try:
+        return Date.fromisoformat(on) if on else None
+    except ValueError:
+        raise ConfigError(f"--date: expected YYYY-MM-DD, got {on!r}") from None
+
+
+def _company_id(client: str | None) -> int | None:
+    """The client's company id (loading, so validating, its config set); None for the base set."""
+    if client is None:
+        return None
+    from chimera.clients import get_client
+
+    return get_client(client).company_id
+
+
 def collect_problems(client: str | None = None) -> tuple[Path, ConfigSet | None, list[str]]:
     """Every problem of a config set: files, cross-file checks, changelog and (base set) schemas."""
     folder = _folder(client)
@@ -43,6 +71,7 @@ def collect_problems(client: str | None = None) -> tuple[Path, ConfigSet | None,
     if client is not None and (folder / "client.yml").exists():
         problems += _validate(ClientConfig, folder / "client.yml")[2]
     problems += check_changelog(folder, client=client)
+    problems += read_tags(folder)[1]
     if client is None:
         problems += stale_schemas()
     return folder, cs, problems
@@ -100,16 +129,9 @@ def config_log(
 ) -> None:
     """Log a config change (reason, expected effect, date, owner, sha256); the set must validate first."""
     folder = _folder(client)
-    try:
-        when = Date.fromisoformat(on) if on else None
-    except ValueError:
-        raise ConfigError(f"--date: expected YYYY-MM-DD, got {on!r}") from None
-    company_id = None
-    if client is not None:
-        from chimera.clients import get_client
-
-        company_id = get_client(client).company_id  # also validates the client's set
-    else:
+    when = _date(on)
+    company_id = _company_id(client)  # also validates the client's set
+    if client is None:
         load_config_set(folder)  # never log a broken file as the new good version
     entry = log_change(folder, file, reason, effect, owner, date=when, company_id=company_id)
     if json_out:
@@ -120,3 +142,59 @@ def config_log(
         where = folder / "CHANGELOG.md"
         out.print(f"logged {entry.file} ({entry.date}, sha256 {entry.sha256[:12]}) in {where}",
                   highlight=False, soft_wrap=True)
+
+
+@config_app.command("tag")
+def config_tag(
+    name: str = typer.Argument(..., help="Tag name: lower-case letters, digits, '.', '-', '_' (v2, q1-experiments)."),
+    reason: str = typer.Option(..., "--reason", help="Why this version is tagged (new experiment cycle, ...)."),
+    owner: str = typer.Option(..., "--owner", help="Who owns the tag."),
+    client: str | None = typer.Option(None, "--client", help="Tag the client's own config set."),
+    on: str | None = typer.Option(None, "--date", help="Date of the tag, YYYY-MM-DD (default: today)."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """Tag the config set as it is now (manual §9); refused while config check fails."""
+    folder = _folder(client)
+    when = _date(on)
+    check_name(folder, name)
+    refuse_unless_clean(name, collect_problems(client)[2], client)
+    company_id = _company_id(client)
+    tag = add_tag(folder, name, reason, owner, client=client, date=when, company_id=company_id)
+    if json_out:
+        emit_json(TagCreated(client=client, folder=str(folder), name=tag.name, date=tag.date, reason=tag.reason,
+                             owner=tag.owner, sha256=tag.sha256).model_dump(mode="json"))
+    else:
+        hashes = ", ".join(f"{f} {h[:12]}" for f, h in tag.sha256.items())
+        out.print(f"tagged {tag.name} ({tag.date}: {hashes}) in {folder / 'CHANGELOG.md'}",
+                  highlight=False, soft_wrap=True)
+
+
+@config_app.command("tags")
+def config_tags(
+    client: str | None = typer.Option(None, "--client", help="List the client's own tags."),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
+) -> None:
+    """List version tags: whether the files still match each, and the cycles run under it."""
+    folder = _folder(client)
+    tags, problems = read_tags(folder)
+    cycles = cycles_under(tags, client)  # never loads the set: a broken one still lists its tags
+    states = [TagState(name=t.name, date=t.date, reason=t.reason, owner=t.owner, sha256=t.sha256, line=t.line,
+                       matches=not (c := changed_since(folder, t)), changed=c, cycles=cycles[t.name]) for t in tags]
+    if json_out:
+        emit_json(TagList(client=client, folder=str(folder), tags=states, problems=problems).model_dump(mode="json"))
+    else:
+        _print_tags(folder, states, client)
+    for line in problems:
+        err.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _print_tags(folder: Path, states: list[TagState], client: str | None) -> None:
+    if not states:
+        scope = f" --client {client}" if client else ""
+        out.print(f"no version tags in {folder / 'CHANGELOG.md'}; tag the current set: "
+                  f"chimera config tag NAME --reason R --owner O{scope}", highlight=False, soft_wrap=True)
+    for t in states:
+        now = "matches the current files" if t.matches else f"changed since: {', '.join(t.changed)}"
+        runs = t.cycles
+        ran = f"cycles run under it: {runs.count}" + (f" (first {runs.first}, last {runs.last})" if runs.count else "")
+        out.print(f"{t.name}  {t.date}  {t.owner}: {t.reason}\n    {now}; {ran}", highlight=False, soft_wrap=True)

@@ -24,9 +24,13 @@ Every change to `agents.yml`, `kpis.yml` and `plays.yml` is logged here (manual 
 expected effect, date and owner. `sha256` is the hash of the file's bytes after the change;
 `chimera config check` fails when a file differs from its last entry. Add entries with
 `chimera config log FILE --reason R --effect E --owner O [--client NAME]`, never by hand-editing hashes.
+A version tag (`## DATE tag NAME`, manual §9) names a logged state of all three files:
+`chimera config tag NAME --reason R --owner O [--client NAME]`; `chimera config tags` lists them.
 """
 _HEADING = re.compile(r"^## (?P<date>\d{4}-\d{2}-\d{2}) (?P<file>\S+)\s*$")
-_FIELD = re.compile(r"^- (?P<key>reason|expected effect|owner|sha256):\s*(?P<value>.*?)\s*$")
+TAG_HEADING = re.compile(r"^## (?P<date>\d{4}-\d{2}-\d{2}) tag(?:\s+(?P<name>.*?))?\s*$")
+"""A version tag's heading (``## 2026-12-07 tag v2``): not a file entry (``chimera.config.tags``)."""
+_FIELD = re.compile(r"^- (?P<key>[^:]+?):\s*(?P<value>.*?)\s*$")
 _REQUIRED = ("reason", "expected effect", "owner", "sha256")
 
 
@@ -47,47 +51,56 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def read_changelog(folder: Path) -> tuple[list[ChangelogEntry], list[str]]:
-    """Entries of ``folder/CHANGELOG.md`` in file order, plus problems with malformed entries."""
+@dataclass(frozen=True)
+class Section:
+    """One ``## ...`` heading of CHANGELOG.md and its ``- key: value`` lines (a later key wins)."""
+
+    line: int
+    heading: str
+    fields: dict[str, str]
+
+
+def changelog_sections(folder: Path) -> list[Section]:
+    """Every section of ``folder/CHANGELOG.md`` in file order: file entries and version tags alike."""
     path = Path(folder) / CHANGELOG
     if not path.exists():
-        return [], []
-    entries: list[ChangelogEntry] = []
-    problems: list[str] = []
-    current: dict[str, str] | None = None
-    start = 0
-
-    def close() -> None:
-        if current is None:
-            return
-        missing = [k for k in _REQUIRED if not current.get(k)]
-        if missing:
-            problems.append(f"{CHANGELOG}:{start}: {current['file']}: entry lacks {', '.join(missing)}")
-            return
-        entries.append(ChangelogEntry(
-            date=Date.fromisoformat(current["date"]), file=current["file"], reason=current["reason"],
-            expected_effect=current["expected effect"], owner=current["owner"],
-            sha256=current["sha256"].lower(), line=start,
-        ))
-
+        return []
+    sections: list[Section] = []
     for no, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if raw.startswith("## "):
-            close()
-            m = _HEADING.match(raw)
-            if not m:
-                current = None
-                problems.append(f"{CHANGELOG}:{no}: heading: expected '## YYYY-MM-DD file.yml', got {raw!r}")
-                continue
-            try:
-                Date.fromisoformat(m["date"])
-            except ValueError:
-                current = None
-                problems.append(f"{CHANGELOG}:{no}: date: not a calendar date {m['date']!r}")
-                continue
-            current, start = {"date": m["date"], "file": m["file"]}, no
-        elif current is not None and (f := _FIELD.match(raw)):
-            current[f["key"]] = f["value"]
-    close()
+            sections.append(Section(line=no, heading=raw, fields={}))
+        elif sections and (f := _FIELD.match(raw)):
+            sections[-1].fields[f["key"]] = f["value"]
+    return sections
+
+
+def read_changelog(folder: Path) -> tuple[list[ChangelogEntry], list[str]]:
+    """File entries of ``folder/CHANGELOG.md`` in file order, plus problems with malformed entries.
+
+    Version tags (``## DATE tag NAME``, ``chimera.config.tags``) are not file entries: skipped here."""
+    entries: list[ChangelogEntry] = []
+    problems: list[str] = []
+    for sec in changelog_sections(folder):
+        if TAG_HEADING.match(sec.heading):
+            continue
+        m = _HEADING.match(sec.heading)
+        if not m:
+            problems.append(f"{CHANGELOG}:{sec.line}: heading: expected '## YYYY-MM-DD file.yml' "
+                            f"or '## YYYY-MM-DD tag NAME', got {sec.heading!r}")
+            continue
+        try:
+            day = Date.fromisoformat(m["date"])
+        except ValueError:
+            problems.append(f"{CHANGELOG}:{sec.line}: date: not a calendar date {m['date']!r}")
+            continue
+        missing = [k for k in _REQUIRED if not sec.fields.get(k)]
+        if missing:
+            problems.append(f"{CHANGELOG}:{sec.line}: {m['file']}: entry lacks {', '.join(missing)}")
+            continue
+        entries.append(ChangelogEntry(
+            date=day, file=m["file"], reason=sec.fields["reason"], expected_effect=sec.fields["expected effect"],
+            owner=sec.fields["owner"], sha256=sec.fields["sha256"].lower(), line=sec.line,
+        ))
     return entries, problems
 
 
@@ -122,7 +135,17 @@ def check_changelog(folder: Path, client: str | None = None) -> list[str]:
     return problems
 
 
-def _one_line(value: str, what: str) -> str:
+def append_section(folder: Path, heading: str, fields: dict[str, str]) -> None:
+    """Append ``## heading`` and its ``- key: value`` lines to CHANGELOG.md (created with its header)."""
+    log = Path(folder) / CHANGELOG
+    text = log.read_text(encoding="utf-8") if log.exists() else HEADER
+    if not text.endswith("\n"):
+        text += "\n"
+    lines = "".join(f"- {key}: {value}\n" for key, value in fields.items())
+    log.write_text(f"{text}\n## {heading}\n{lines}", encoding="utf-8")
+
+
+def one_line(value: str, what: str) -> str:
     text = " ".join(str(value).split())
     if not text:
         raise ConfigError(f"{CHANGELOG}: {what}: must not be empty (manual §5: reason, effect, owner)")
@@ -148,18 +171,13 @@ def log_change(
 
         raise ConfigError(f"{folder / name}: file not found{suggest(name, known)}")
     entry = ChangelogEntry(
-        date=date or datetime.now(UTC).date(), file=name, reason=_one_line(reason, "reason"),
-        expected_effect=_one_line(expected_effect, "expected effect"), owner=_one_line(owner, "owner"),
+        date=date or datetime.now(UTC).date(), file=name, reason=one_line(reason, "reason"),
+        expected_effect=one_line(expected_effect, "expected effect"), owner=one_line(owner, "owner"),
         sha256=file_sha256(path), line=0,
     )
-    log = folder / CHANGELOG
-    text = log.read_text(encoding="utf-8") if log.exists() else HEADER
-    if not text.endswith("\n"):
-        text += "\n"
-    block = (f"\n## {entry.date.isoformat()} {name}\n- reason: {entry.reason}\n"
-             f"- expected effect: {entry.expected_effect}\n- owner: {entry.owner}\n"
-             f"- sha256: {entry.sha256}\n")
-    log.write_text(text + block, encoding="utf-8")
+    append_section(folder, f"{entry.date.isoformat()} {name}", {
+        "reason": entry.reason, "expected effect": entry.expected_effect, "owner": entry.owner,
+        "sha256": entry.sha256})
     if company_id is not None:
         _record(entry, company_id)
     return entry
