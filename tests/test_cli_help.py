@@ -26,6 +26,17 @@ def test_help_lists_every_design_command_with_help_text() -> None:
         assert len(lines[command].strip("│ ").split()) > 2, f"{command} has no help text"
 
 
+def test_a_flag_shows_no_value_type_and_an_option_keeps_its_own() -> None:
+    """`--json` takes no value: rich help must not write `--json <bool>` (typer 0.29 did)."""
+    _register()
+    result = CliRunner().invoke(app, ["kpis", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    lines = {line.strip("│ *").split(" ")[0]: line for line in result.output.splitlines() if "--" in line}
+    assert "<bool>" not in lines["--json"] and "<bool>" not in lines["--help"]
+    assert "<str>" in lines["--client"]
+    assert CliRunner().invoke(app, ["kpis", "--client", "x", "--json", "true"]).exit_code != 0  # still a flag
+
+
 def test_every_command_maps_to_the_module_that_registers_it() -> None:
     """``chimera NAME`` imports only COMMANDS[NAME]: the map must name the module that registers it."""
     _register()

@@ -10,8 +10,22 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperOption
 
 from chimera.errors import ChimeraError
+
+
+def _flag_without_type(display: Any) -> Any:
+    """typer 0.29's rich help writes a flag's type (`--json <bool>`) as if it took a value (its plain
+    help does not: `if not self.is_flag`); a flag shows no type, every other option keeps its own."""
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else display(self, ctx)
+
+    return display_type_rich
+
+
+TyperOption.display_type_rich = _flag_without_type(TyperOption.display_type_rich)  # type: ignore[method-assign]
 
 app = typer.Typer(
     name="chimera",
