@@ -30,7 +30,7 @@ from chimera.demo.generator import (
     generate_store,
 )
 from chimera.evidence import evidence_report, log_evidence, log_manual_play, stats
-from chimera.evidence.record import record_json
+from chimera.evidence.record import record_json, shown_value
 from chimera.kpi.formula import Series
 
 START = date(2025, 1, 6)  # a Monday
@@ -121,7 +121,7 @@ def test_lasting_price_rise_is_moved_up_with_the_right_numbers(price_up: Generat
     # the explanation says which windows and which numbers were compared
     for r in (aov, revenue):
         windows = [executed - timedelta(days=28), executed - timedelta(days=1), executed, executed + timedelta(days=27)]
-        for piece in [*map(str, windows), r["before"], r["after"]]:
+        for piece in [*map(str, windows), *(shown_value(r[k], r["unit"]) for k in ("before", "after"))]:
             assert piece in r["reason"], (piece, r["reason"])
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from chimera.as_of import default_day, reached
+from chimera.as_of import default_day, reached, store_zone
 from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.evidence.models import METHOD
-from chimera.evidence.record import evidence_report, log_manual_play, shown_values, so_far
+from chimera.evidence.record import evidence_report, log_manual_play, manual_run, shown_values, so_far
 from chimera.evidence.stats import move_rule
 
 _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
@@ -28,11 +28,13 @@ def play_log(
     client: str = typer.Option(..., "--client", help="Client name."),
     executed_on: str = typer.Option(..., "--executed-on", help="Day the play was run (YYYY-MM-DD)."),
     kpis: str = typer.Option("", "--kpis", help="Comma-separated KPIs (default: the play's evidence KPIs)."),
-    note: str = typer.Option("", "--note", help="What was done, for the record."),
+    note: str | None = typer.Option(None, "--note", help="What was done, for the record (a re-log without it "
+                                    "keeps the stored note)."),
     who: str | None = typer.Option(None, "--who", help="Who ran it (recorded; default: your OS user name)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
-    """Log a play a person ran by hand, so its evidence is judged like any other."""
+    """Log a play a person ran by hand, so its evidence is judged like any other (logging the same
+    play and day again updates that run)."""
     from agents.decisions import person
 
     day = parse_day(executed_on, "--executed-on")
@@ -40,21 +42,40 @@ def play_log(
     ctx = get_client(client)
     chosen = [k.strip() for k in kpis.split(",") if k.strip()] or None
     with session_scope() as session:
+        earlier = manual_run(session, ctx, play, day)
         run = log_manual_play(session, ctx, play, day, kpis=chosen, note=note, who=person(who))
         payload = {
             "client": ctx.name, "play_run_id": run.id, "play": run.play_id,
             "executed_on": str(run.executed_on),
-            "kpis": run.explanation.get("evidence_kpis", []), "note": note, "source": run.source,
+            "kpis": run.explanation.get("evidence_kpis", []), "note": run.explanation.get("note", ""),
+            "source": run.source,
             "status": run.status, "correlation_id": run.correlation_id, "who": run.explanation.get("who"),
             "delay_days": ctx.configs.play(play).evidence.delay_days,
+            "updated": earlier is not None, "logged_on": _logged_on(ctx, run.created_at),
         }
     if json_out:
         emit_json(payload)
     else:
-        out.print(f"logged [bold]{payload['play']}[/] executed {payload['executed_on']} by {escape(payload['who'])} "
-                  f"(run {payload['play_run_id']}); evidence on {', '.join(payload['kpis'])} "
-                  f"after {payload['delay_days']} days: "
-                  f"chimera evidence --client {ctx.name}")
+        out.print(_logged_line(payload, note_given=note is not None))
+
+
+def _logged_line(payload: dict, note_given: bool) -> str:
+    """What ``play log`` did, in one line: a new run, or which logged run it updated (a re-log
+    that silently rewrote a run read as a second one)."""
+    what = f"[bold]{payload['play']}[/] executed {payload['executed_on']} by {escape(payload['who'])}"
+    if payload["updated"]:
+        said = (f"updated the run logged on {payload['logged_on']} (id {payload['play_run_id']}): {what}, "
+                f"note {'replaced' if note_given else 'kept'}")
+    else:
+        said = f"logged a new run: {what} (run {payload['play_run_id']})"
+    return (f"{said}; evidence on {', '.join(payload['kpis'])} after {payload['delay_days']} days: "
+            f"chimera evidence --client {payload['client']}")
+
+
+def _logged_on(ctx: ClientContext, at: datetime) -> str:
+    """The store's day a run was logged on (stored in UTC)."""
+    aware = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+    return aware.astimezone(store_zone(ctx.config.timezone)).date().isoformat()
 
 
 @app.command("evidence")
@@ -80,7 +101,7 @@ def evidence(
     table.add_column("verdict", no_wrap=True)
     table.add_column("confounders", overflow="fold")
     for e in report["evidence"]:
-        effect = so_far(e) if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"
+        effect = (so_far(e) or "-") if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"  # reason says why
         if e["ci_low_pct"] is not None:
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         color = _COLORS.get(e["verdict"], "white")

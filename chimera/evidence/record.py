@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlmodel import Session, func, select
@@ -23,7 +24,15 @@ from chimera.db.models import Decision, EvidenceRecord, Job, MetricPoint, PlayRu
 from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import calibration, repeat, stats
 from chimera.evidence.confounders import data_gaps, driver_anomalies, driver_gaps, overlapping_plays, run_kpis
-from chimera.evidence.models import FINAL_VERDICTS, METHOD, Confounder, EffectEstimate, Judgement, PlaceboResult
+from chimera.evidence.models import (
+    FINAL_VERDICTS,
+    METHOD,
+    Confounder,
+    EffectEstimate,
+    Judgement,
+    KPITest,
+    PlaceboResult,
+)
 from chimera.kpi.evaluate import load_customers
 from chimera.kpi.fmt import fmt_stored
 from chimera.kpi.formula import parse_formula, parse_window
@@ -88,7 +97,7 @@ def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | N
     def shown(value: str | None) -> str:
         if value is None:
             return "n/a"
-        text = f"{fmt_stored(value, spec.unit)} ({value})" if spec.unit == "percent" else value
+        text = shown_value(value, spec.unit) + (f" ({value})" if spec.unit == "percent" else "")
         return f"{text} per day" if per_day else text
 
     if est.before_compared_start is not None:  # a partial after-window against as many days before it
@@ -179,13 +188,15 @@ def _judged_fields(
         how = f" ({repeat.HOW.format(n=window if est.before_compared_start is None else est.after_days_available)})"
     elif est.weekday_balanced:
         how = " (each weekday weighted alike: the windows are no whole number of weeks)"
-    test = calibration.test(est, plac)
+    holes = stats.not_compared(est)  # a window with holes is not compared: no effect, no p
+    measured = not pending and not holes
+    test = KPITest() if holes else calibration.test(est, plac)
     return {
         "before": before,
         "after": after,
-        "effect_pct": None if est.effect_pct is None or pending else round(est.effect_pct, 2),
-        "ci_low_pct": None if est.ci_low_pct is None or pending else round(est.ci_low_pct, 2),
-        "ci_high_pct": None if est.ci_high_pct is None or pending else round(est.ci_high_pct, 2),
+        "effect_pct": round(est.effect_pct, 2) if measured and est.effect_pct is not None else None,
+        "ci_low_pct": round(est.ci_low_pct, 2) if measured and est.ci_low_pct is not None else None,
+        "ci_high_pct": round(est.ci_high_pct, 2) if measured and est.ci_high_pct is not None else None,
         "verdict": judgement.verdict,
         "confounders": [c.as_json() for c in [*gaps, *m.others]],
         "details": {
@@ -358,11 +369,12 @@ def _record_review(
 
 def log_manual_play(
     session: Session, client: ClientContext, play_id: str, executed_on: date,
-    kpis: list[str] | None = None, note: str = "", who: str = "cli",
+    kpis: list[str] | None = None, note: str | None = None, who: str = "cli",
 ) -> PlayRun:
     """Record a play a person ran by hand, so its evidence is judged like any other.
 
-    Logging the same play on the same day again updates that run (its KPIs and note), never adds one.
+    Logging the same play on the same day again updates that run (its KPIs, and its note when a
+    new one is given: ``None`` keeps the stored one), never adds one; ``manual_run`` tells which.
     """
     play = client.configs.play(play_id)
     _check_has_run(session, client, executed_on)
@@ -372,10 +384,9 @@ def log_manual_play(
         if kpi not in known:
             raise ConfigError(f"{client.folder / 'kpis.yml'}: --kpis: unknown KPI {kpi!r}"
                               f"{suggest(kpi, known)}; expected one of {', '.join(known)}")
-    run = session.exec(select(PlayRun).where(
-        PlayRun.company_id == client.company_id, PlayRun.play_id == play_id,
-        PlayRun.executed_on == executed_on, PlayRun.source == "manual",
-    )).first()
+    run = manual_run(session, client, play_id, executed_on)
+    if note is None:  # a re-log without --note keeps what was written, it does not wipe it
+        note = str((run.explanation or {}).get("note") or "") if run is not None else ""
     explanation = {"reason": "run by hand and logged", "evidence_kpis": chosen, "note": note, "who": who,
                    "delay_days": play.evidence.delay_days,
                    "details": {"evidence_kpis": chosen, "delay_days": play.evidence.delay_days}}
@@ -391,6 +402,14 @@ def log_manual_play(
         session.add(run)
     session.flush()
     return run
+
+
+def manual_run(session: Session, client: ClientContext, play_id: str, executed_on: date) -> PlayRun | None:
+    """The run of ``play_id`` already logged by hand for ``executed_on``, if any (a re-log updates it)."""
+    return session.exec(select(PlayRun).where(
+        PlayRun.company_id == client.company_id, PlayRun.play_id == play_id,
+        PlayRun.executed_on == executed_on, PlayRun.source == "manual",
+    )).first()
 
 
 def _check_has_run(session: Session, client: ClientContext, executed_on: date) -> None:
@@ -449,10 +468,23 @@ def so_far(entry: dict[str, Any]) -> str:
     return f"{seen}/{window} days so far"
 
 
+def shown_value(value: str | None, unit: str | None) -> str:
+    """An evidence before or after as people read it, the same figure in the table, the chat and
+    the reason: a percent as the KPI table shows it, anything else at the places it is stored with
+    (money to the cent, a count's mean per day to 2 decimals), thousands grouped. The KPI table's
+    rounding of counts read 210.21 -> 210.00 as "210.2 -> 210" beside a reason saying 210.21."""
+    if unit == "percent" or value in (None, ""):
+        return fmt_stored(value, unit)
+    try:
+        return f"{Decimal(str(value)):,}"
+    except InvalidOperation:
+        return str(value)
+
+
 def shown_values(entry: dict[str, Any]) -> tuple[str, str]:
-    """An evidence entry's before and after as people read them: in the KPI's unit, a sum KPI's
+    """An evidence entry's before and after as people read them (``shown_value``), a sum KPI's
     marked "per day"."""
-    before, after = (fmt_stored(entry.get(k), entry.get("unit")) + per_day(entry, k) for k in ("before", "after"))
+    before, after = (shown_value(entry.get(k), entry.get("unit")) + per_day(entry, k) for k in ("before", "after"))
     return before, after
 
 

@@ -352,7 +352,14 @@ def missing_reason(est: EffectEstimate) -> str:
         parts.append(f"before-window missing {_days(est.missing_before)}")
     if est.missing_after:
         parts.append(f"after-window missing {_days(est.missing_after)}")
-    return f"{'; '.join(parts)} ({', '.join(est.gap_metrics)}): a window with holes is not compared"
+    return (f"{'; '.join(parts)} ({', '.join(est.gap_metrics)}): a window with holes is not compared, so no "
+            "effect or interval is given (the values shown are over the days with data)")
+
+
+def not_compared(est: EffectEstimate) -> bool:
+    """A window with missing days is not compared (``judge``): its record shows no effect or
+    interval either, or it would show a change its reason says was not measured."""
+    return bool(est.missing_before or est.missing_after)
 
 
 def thin_data(est: EffectEstimate, min_denominator: float, per_days: int, label: str) -> str | None:
@@ -397,7 +404,7 @@ def judge(
         return Judgement(verdict="pending", reason=(
             f"after-window {est.after_start}..{est.after_end} not over yet "
             f"({est.after_days_available}/{est.window_days} days seen)"))
-    if est.missing_before or est.missing_after:
+    if not_compared(est):
         return Judgement(verdict="inconclusive", reason=missing_reason(est))
     if est.effect_pct is None or est.ci_low_pct is None:
         return Judgement(verdict="inconclusive", reason="the KPI cannot be computed on one window")
