@@ -157,7 +157,8 @@ def test_data_that_stopped_long_ago_is_not_called_absent():
     as_of = day(59 + 300)
     r = evaluate_series(spec, series, as_of)
     assert r.status == "UNKNOWN" and r.unknown_reason == "no_data"
-    assert r.note == f"orders UNKNOWN: no orders data in the {history_days(spec)} days to {as_of}"
+    assert r.note == (f"orders UNKNOWN: no orders data in the {history_days(spec)} days to {as_of} "
+                      "(all the history its status and anomaly check read)")  # the span is explained
 
 
 # --------------------------------------------------------------------------- calibration

@@ -59,7 +59,8 @@ def judge(windows: KPIWindows, as_of: date) -> Judgement:
         absent.append("customer (CustomerDay)")
     if absent:  # older data may exist (a store that stopped long ago): the note says how far it looked
         return Judgement("UNKNOWN", "no_data", None, detail=(
-            f"no {', '.join(absent)} data in the {horizon} days to {as_of}"))
+            f"no {', '.join(absent)} data in the {horizon} days to {as_of} (all the history its status and "
+            "anomaly check read)"))
     metric, end = min(newest.items(), key=lambda kv: (kv[1], kv[0]))
     assert end is not None
     lag = (as_of - end).days

@@ -103,18 +103,20 @@ def charted_kpis(report: KPIReport) -> list[str]:
 
 def latest_cycle(session: Session, company_id: int, as_of: date) -> CycleRun | None:
     """The newest weekly cycle on or before ``as_of`` (evaluation-only runs have no plays); of that
-    day's runs, the newest that suggested plays. A later run of the same day (``--silent``, or a
-    re-run on new data) holds the plays already suggested back as "awaiting a decision": shown, it
-    would hide those plays and the decisions taken on them since."""
+    day's runs, the newest live one: a ``--silent`` run (a test of data and logic, manual §10) held
+    the plays already suggested back and decides nothing, so shown it would hide those plays and
+    the decisions taken on them since. A later live run of the day is the day's answer (its held-back
+    plays say why), and a silent run is shown only when the day has no live one."""
     newest = session.exec(select(CycleRun).where(
         CycleRun.company_id == company_id, CycleRun.kind == "cycle", CycleRun.as_of <= as_of,
-    ).order_by(col(CycleRun.as_of).desc(), col(CycleRun.created_at).desc())).first()
-    if newest is None:
-        return None
-    suggested = session.exec(select(CycleRun).join(PlayRun, col(PlayRun.run_id) == CycleRun.id).where(
+    ).order_by(col(CycleRun.as_of).desc(), col(CycleRun.created_at).desc()).limit(1)).first()
+    if newest is None or not newest.silent:
+        return newest
+    live = session.exec(select(CycleRun).where(
         CycleRun.company_id == company_id, CycleRun.kind == "cycle", CycleRun.as_of == newest.as_of,
+        col(CycleRun.silent).is_(False),
     ).order_by(col(CycleRun.created_at).desc())).first()
-    return suggested or newest
+    return live or newest
 
 
 def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
