@@ -45,7 +45,7 @@ def _tell_story(root: Path) -> Story:
     from chimera.demo.generator import DemoEvents, PriceTest, generate_store
     from graphs.service import decide, run_cycle
 
-    exports = root / "generated"
+    exports = root / "scale-story-exports"  # its own: "generated" is another fixture's store, other events
     if not exports.exists():
         generate_store(exports, start=START, days=140, seed=4242,
                        events=DemoEvents(price_test=PriceTest(day=105, factor=Decimal("1.30"))))
