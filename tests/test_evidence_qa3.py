@@ -81,6 +81,17 @@ def test_the_chat_shows_the_figures_the_cli_shows(shop: ClientContext) -> None:
     assert "| 3,079.75 per day | 3,079.75 per day |" in text, text
 
 
+def test_the_html_report_shows_the_figures_the_cli_shows(shop: ClientContext) -> None:
+    from chimera.report.html import render_report
+
+    _log_and_judge(shop)
+    html = render_report(shop, END)
+    evidence = html[html.index('id="evidence"'):html.index("</section>", html.index('id="evidence"'))]
+    assert '<td class="num">210.21 per day</td><td class="num">210.00 per day</td>' in evidence
+    assert '<td class="num">3,079.75 USD per day</td><td class="num">3,079.75 USD per day</td>' in evidence
+    assert "210.2 per day" not in evidence and ">210 per day" not in evidence
+
+
 def test_the_guard_passes_honest_answers_quoting_either_form(shop: ClientContext) -> None:
     records = _log_and_judge(shop)
     outputs = [list(records.values())]

@@ -16,7 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from chimera.clients import ClientContext, get_client
 from chimera.config.models import KPI
-from chimera.evidence.record import per_day, so_far
+from chimera.evidence.record import per_day, shown_value, so_far
 from chimera.evidence.stats import move_rule
 from chimera.kpi.fmt import fmt
 from chimera.kpi.models import KPIResult
@@ -203,8 +203,8 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
         conf = "; ".join(c.get("note") or f"{c.get('kind')} {c.get('what')}" for c in e.get("confounders", []))
         rows.append(
             f"<tr><td>{_e(e['play'])}</td><td>{_e(e['kpi'])}</td><td class=d>{_e(e['executed_on'])}</td>"
-            f'<td class="num">{_num(e.get("before"), unit, data.currency)}{per_day(e, "before")}</td>'
-            f'<td class="num">{_num(e.get("after"), unit, data.currency)}{per_day(e, "after")}</td>'
+            f'<td class="num">{_shown(e, "before", unit, data.currency)}</td>'
+            f'<td class="num">{_shown(e, "after", unit, data.currency)}</td>'
             f'<td class="num">{_e(so_far(e)) or _pct(e.get("effect_pct"))}</td><td class="num">{interval}</td>'
             f'<td class="v-{_e(e["verdict"])}">{_e(e["verdict"])}</td><td class="note">{_e(conf or "none")}'
             f'</td><td class="note">{_e(e.get("reason", ""))}</td></tr>')
@@ -212,6 +212,16 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
              "<th>95 % interval</th><th>verdict</th><th>confounders</th><th>why</th></tr>"
              + "".join(rows) + "</table>")
     return head + table + "</section>"
+
+
+def _shown(entry: dict[str, Any], key: str, unit: str, currency: str) -> str:
+    """An evidence before/after as the CLI, the chat and its reason show it (``shown_value``: money
+    to the cent, a count's mean per day to 2 decimals), not re-rounded as a KPI value."""
+    value = entry.get(key)
+    if value is None or value == "":
+        return "—"
+    text = shown_value(value, unit)
+    return _e(f"{text} {currency}" if unit == "currency" else text) + per_day(entry, key)
 
 
 ADVICE = {"continue": "continue", "stop": "stop", "keep_watching": "keep watching"}
