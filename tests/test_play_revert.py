@@ -182,7 +182,8 @@ def test_a_change_that_is_not_reversible_is_listed_to_do_by_hand(home: Executed)
     assert ("cannot be undone automatically: do by hand: shopify_bot.simplify_checkout_settings: " in said
             and "not reversible (agents.yml); asset " in said), said
     # a reversible brief (no before/after) gets an undo sheet asking a person to undo what it led to
-    assert "undone (dry_run): copy_bot.draft_faq: no before/after was recorded" in said
+    assert "undo sheet written (dry_run): copy_bot.draft_faq: no before/after was recorded" in said
+    assert "  undone (dry_run): copy_bot.draft_faq" not in result.stdout  # nothing was set back: not "undone"
     assert "evidence: from 2026-11-29 on" in said
     run = _run(home.checkout)
     assert run.status == "reverted" and run.rationale["revert"]["who"] == "os-user"

@@ -73,9 +73,12 @@ def revert_lines(outcome: RevertOutcome) -> list[str]:
         head = f"reverted {o.play} (play run {o.play_run_id}) on {o.reverted_on} by {o.who}: {o.why}"
     lines = [head]
     for r in o.reverted:
-        state = "undone" if r.applied else "already undone"
-        what = (f"{len(r.changes)} change(s) set back to their before values" if r.changes
-                else "no before/after was recorded: the sheet asks a person to undo what its brief led to")
+        if r.changes:
+            state = "undone" if r.applied else "already undone"
+            what = f"{len(r.changes)} change(s) set back to their before values"
+        else:  # nothing was set back: a sheet asks a person to undo it ("undone" would say otherwise)
+            state = "undo sheet written" if r.applied else "undo sheet already written"
+            what = "no before/after was recorded: the sheet asks a person to undo what its brief led to"
         lines.append(f"  {state} ({r.adapter}): {r.bot}.{r.action}: {what}" + (f" -> {r.asset}" if r.asset else ""))
     for b in o.by_hand:
         step = f"{b.bot}.{b.action}: " if b.bot else ""
