@@ -33,11 +33,13 @@ from graphs.ui_models import (
     pause_markdown,
     pending_markdown,
     resume_markdown,
+    scale_markdown,
 )
 
 STARTERS = ["Run the weekly cycle", "Today's checks", "KPI status", "Why was this play suggested?",
             "Show evidence", "Weekly review", "Show conversion rate"]
 _OFFERS: dict[str, dict[str, cl.Message]] = {}  # session id -> play run id -> message with the buttons
+PLAY_ICONS = {"pause": "pause", "resume": "play", "scale": "trending-up"}
 
 
 if os.environ.get("CHIMERA_CHAT_HISTORY", "on") != "off":
@@ -134,11 +136,11 @@ def _actions(play_run_id: str) -> list[cl.Action]:
 
 
 def _play_actions(offers: list[PlayAction], user: AuthUser | None) -> list[cl.Action]:
-    """Pause / resume buttons, for people who may decide plays (a click is re-checked anyway)."""
+    """Pause / resume / scale buttons, for people who may decide plays (a click is re-checked anyway)."""
     if not can_decide(user):
         return []
     return [cl.Action(name=o.kind, payload={"play_run_id": o.play_run_id}, label=o.label,
-                      icon="pause" if o.kind == "pause" else "play") for o in offers]
+                      icon=PLAY_ICONS[o.kind]) for o in offers]
 
 
 async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] | None = None) -> None:
@@ -308,6 +310,37 @@ async def _pause_or_resume(action: cl.Action, kind: str) -> None:
                      actions=_play_actions(follow_up_actions(outcome), user)).send()
 
 
+async def _scale(action: cl.Action) -> None:
+    """Scale a play that worked from its button: a decision like pause, so the same role check and a
+    required reason; the new run is a suggestion offered with the approve / override / reject buttons."""
+    user = _auth_user()
+    play_run_id = str((action.payload or {}).get("play_run_id", ""))
+    if not await _may_decide(user) or not (why := await _reason("scale", play_run_id)):
+        return
+    assert user is not None
+    try:
+        outcome = await asyncio.to_thread(chat.scale_play, play_run_id, user.name, why, allowed_clients(user))
+    except ChimeraError as exc:
+        await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+        return
+    await action.remove()
+    pending = outcome.status == "suggested"
+    msg = cl.Message(content=scale_markdown(outcome, buttons=pending), author="Command Center",
+                     actions=_actions(outcome.play_run_id) if pending else [])
+    await msg.send()
+    if pending:
+        await _keep_offer(outcome.play_run_id, msg)
+
+
+async def _keep_offer(play_run_id: str, msg: cl.Message) -> None:
+    """``msg`` now carries the run's decision buttons (an older offer of the same run loses its own)."""
+    offers = _OFFERS.setdefault(cl.context.session.id, {})
+    older = offers.get(play_run_id)
+    if older is not None and older is not msg:
+        await older.remove_actions()
+    offers[play_run_id] = msg
+
+
 async def _remove_buttons(play_run_id: str, action: cl.Action) -> None:
     msg = _OFFERS.get(cl.context.session.id, {}).pop(play_run_id, None)
     if msg is not None:
@@ -339,3 +372,8 @@ async def on_pause(action: cl.Action) -> None:
 @cl.action_callback("resume")
 async def on_resume(action: cl.Action) -> None:
     await _pause_or_resume(action, "resume")
+
+
+@cl.action_callback("scale")
+async def on_scale(action: cl.Action) -> None:
+    await _scale(action)

@@ -26,6 +26,7 @@ from chimera.config.models import Commander as CommanderSpec
 from chimera.errors import ChimeraError
 from chimera.evidence.record import shown_values
 from chimera.llm.provider import backend_info
+from chimera.plays.models import ScaleOutcome
 from chimera.plays.pause import PauseOutcome, ResumeOutcome
 from graphs.ui_models import (
     ChatReply,
@@ -596,3 +597,15 @@ def pause_or_resume(play_run_id: str, kind: str, who: str, why: str, allowed: li
         resume_cycle(outcome.cycle_run_id, on_event=on_event)
         outcome = refreshed(outcome)
     return outcome
+
+
+def scale_play(play_run_id: str, who: str, why: str, allowed: list[str] | None = None) -> ScaleOutcome:
+    """A person's scale of a play that worked, from the chat: recorded with who and why as ``chimera play
+    scale`` records it (the default rule: no ``--set``), on a client granted to them only (a forged click
+    names any run). The same scale again returns the run the first one suggested (``already_scaled``)."""
+    from chimera.clients import get_client
+    from chimera.plays.revert import client_of_run
+    from chimera.plays.scale import scale
+
+    get_client(client_of_run(play_run_id).name, allowed)
+    return scale(play_run_id, who, why)

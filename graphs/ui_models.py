@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from chimera.ingest.models import IngestSummary
 from chimera.kpi.fmt import fmt_stored
+from chimera.plays.models import ScaleOutcome
 from chimera.plays.pause import PAUSABLE, PauseOutcome, ResumeOutcome
 from chimera.sop import FLAG, SopHit, is_instruction_like
 from graphs.models import CycleOutcome, PendingDecision
@@ -22,9 +23,10 @@ DECISION_KINDS = ("approve", "override", "reject")
 
 
 class PlayAction(BaseModel):
-    """A button on a play run that a person may press: pause it, or resume it (a revert: lift its hold)."""
+    """A button on a play run that a person may press: pause it, resume it (a revert: lift its hold), or
+    scale a run that worked (``chimera play scale``: a larger run, suggested for a decision)."""
 
-    kind: Literal["pause", "resume"]
+    kind: Literal["pause", "resume", "scale"]
     play_run_id: str
     play: str
 
@@ -333,14 +335,20 @@ def _run_ref(r: dict[str, Any]) -> str:
 
 def play_actions(data: dict[str, Any]) -> list[PlayAction]:
     """The buttons a review or a list of stops offers: pause a run under way, resume a pause or a
-    revert's hold still in force; one per run."""
-    offers: dict[str, PlayAction] = {}
+    revert's hold still in force (one of the two per run); beside them, scale a run the review says
+    worked (its entry has an ``option``: executed, rule 3)."""
+    offers: dict[tuple[str, str], PlayAction] = {}
     for s in data.get("stopped", []):
         if s["in_force"]:
-            offers.setdefault(s["play_run_id"], PlayAction(kind="resume", play_run_id=s["play_run_id"], play=s["play"]))
+            offers.setdefault((s["play_run_id"], "stop"), PlayAction(kind="resume", play_run_id=s["play_run_id"],
+                                                                     play=s["play"]))
     for r in data.get("review", []):
         if r["status"] in PAUSABLE:
-            offers.setdefault(r["play_run_id"], PlayAction(kind="pause", play_run_id=r["play_run_id"], play=r["play"]))
+            offers.setdefault((r["play_run_id"], "stop"), PlayAction(kind="pause", play_run_id=r["play_run_id"],
+                                                                     play=r["play"]))
+        if r.get("option"):
+            offers.setdefault((r["play_run_id"], "scale"), PlayAction(kind="scale", play_run_id=r["play_run_id"],
+                                                                      play=r["play"]))
     return list(offers.values())
 
 
@@ -391,3 +399,25 @@ def follow_up_actions(o: PauseOutcome | ResumeOutcome) -> list[PlayAction]:
     if isinstance(o, PauseOutcome):
         return [PlayAction(kind="resume", play_run_id=o.play_run_id, play=o.play)]
     return [PlayAction(kind="pause", play_run_id=o.play_run_id, play=o.play)] if o.status in PAUSABLE else []
+
+
+def scale_markdown(o: ScaleOutcome, buttons: bool = False) -> str:
+    """What a scale from the chat suggested (or, clicked again, the run the first scale suggested): the
+    new run, each param before -> after and how (held at its cap), the figures that say it worked, and
+    the decision it awaits (``buttons``: the approve / override / reject buttons come with it)."""
+    ref = f"`{o.play}` play run `{o.scaled_from}`"
+    head = (f"{ref} was already scaled on {o.on} by **{inert(o.who)}** — “{inert(o.why)}”: play run "
+            f"`{o.play_run_id}` ({o.status}); nothing suggested twice" if o.already_scaled else
+            f"**scale** recorded for {ref} on {o.on} by **{inert(o.who)}** — reason: {inert(o.why)}: "
+            f"play run `{o.play_run_id}` suggested (params x{o.factor:g}, never past a step's `max_*` cap)")
+    lines = [head, *(f"- step {c.step} {c.name} {c.param}: {c.before} -> {c.after} ({c.how})" for c in o.changes),
+             *(f"- worked: {e}" for e in o.evidence)]
+    if o.status == "suggested":
+        how = "with the buttons below" if buttons else \
+            f"(`chimera approve {o.play_run_id}`, `chimera override {o.play_run_id} --reason R --params JSON`, " \
+            f"`chimera reject {o.play_run_id} --reason R`)"
+        lines.append(f"Next: nothing runs until a person decides play run `{o.play_run_id}`: approve, override or "
+                     f"reject it {how}.")
+    else:
+        lines.append(f"Play run `{o.play_run_id}` is {o.status}: it was decided already; nothing to decide.")
+    return "\n".join(lines)
