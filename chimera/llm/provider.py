@@ -3,8 +3,9 @@
 ``CHIMERA_LLM``: ``offline`` (the default without ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL``: no model,
 the templated narrative), ``openai`` (``OPENAI_API_KEY``, ``CHIMERA_MODEL``), ``openai-compatible``
 (``OPENAI_BASE_URL``: Ollama, vLLM, llama.cpp server, LM Studio; key optional) or ``fake`` (the
-shipped scripted model). Real backends go through ``ChatOpenAI`` with ``max_retries=0`` (retry.py
-owns retries) and a timeout. The key is passed as a secret and never logged, stored or returned.
+shipped scripted model). Real backends go through ``ChatOpenAI`` (``openai_compat``: it also reads
+tool-call arguments sent as a JSON object) with ``max_retries=0`` (retry.py owns retries) and a
+timeout. The key is passed as a secret and never logged, stored or returned.
 
 ``CHIMERA_LLM_TIMEOUT`` (T, seconds) is a deadline per HTTP request, not only httpx's per-read
 timeout, which every byte resets (a proxy's keep-alive comments, a trickling server): the SDK's
@@ -200,7 +201,7 @@ def _deadline_clients(seconds: float) -> dict[str, Any]:
 
 
 def _chat_openai(backend: str, model: str) -> BaseChatModel:
-    from langchain_openai import ChatOpenAI
+    from chimera.llm.openai_compat import LenientChatOpenAI
 
     timeout = float(os.environ.get("CHIMERA_LLM_TIMEOUT", DEFAULT_TIMEOUT_S))
     max_tokens = int(os.environ.get("CHIMERA_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS))
@@ -218,7 +219,7 @@ def _chat_openai(backend: str, model: str) -> BaseChatModel:
         kwargs["base_url"] = os.environ["OPENAI_BASE_URL"]
         # ChatOpenAI(max_tokens=N) sends max_completion_tokens, which llama.cpp servers ignore.
         kwargs["extra_body"] = {"max_tokens": max_tokens}
-    return ChatOpenAI(**kwargs)
+    return LenientChatOpenAI(**kwargs)
 
 
 def get_chat_model(
