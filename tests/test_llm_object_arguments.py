@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from chimera.llm.openai_compat import text_arguments
+from chimera.llm.openai_compat import readable_message
 from tests.fake_openai_server import FakeOpenAI
 from tests.test_llm_unseen_qa3 import (  # noqa: F401 - fixtures
     DONE,
@@ -78,9 +78,58 @@ def test_object_arguments_in_a_stream_chunk_are_run(streaming: str, sse_server: 
     assert "net_revenue" in json.dumps(statuses)
 
 
-@pytest.mark.parametrize("args", [OBJECT, [1, 2], {"note": "café ✓"}])
-def test_text_arguments_writes_the_json_text_the_api_sends(args: Any) -> None:
-    message = {"tool_calls": [{"function": {"name": "t", "arguments": args}}, {"function": {"arguments": "{}"}}]}
-    assert text_arguments(message)
-    assert [c["function"]["arguments"] for c in message["tool_calls"]] == [json.dumps(args, ensure_ascii=False), "{}"]
-    assert not text_arguments(message) and not text_arguments(None) and not text_arguments({"content": "x"})
+CALL = {"name": "kpi_statuses", "arguments": json.dumps(OBJECT)}
+
+
+def test_a_streamed_legacy_function_call_is_run(streaming: str, sse_server: FakeOpenAI) -> None:  # noqa: F811
+    parts = [_delta({"function_call": {"name": "kpi_statuses", "arguments": ""}}),
+             _delta({"function_call": {"arguments": '{"kpi_ids": '}}),
+             _delta({"function_call": {"arguments": '["net_revenue"]}'}})]
+    sse_server.push({"sse": [START, *parts, _delta({}, "function_call"), DONE]}, {"sse": [*TEXT, STOP, DONE]})
+    reply = _ask(streaming)
+    assert (reply.offline, reply.text) == (False, HONEST)
+    [statuses] = _tool_answers(sse_server.requests[1])
+    assert "net_revenue" in json.dumps(statuses) and "aov" not in json.dumps(statuses)
+
+
+@pytest.mark.parametrize("message", [
+    {"content": HONEST},  # no role
+    {"role": "assistant", "content": [{"type": "text", "text": HONEST}]},  # content parts
+])
+def test_an_answer_without_a_role_or_in_parts_is_shown(live: str, fake_openai: FakeOpenAI,  # noqa: F811
+                                                       message: dict[str, Any]) -> None:
+    body = json.loads(_completion([]))
+    body["choices"][0] |= {"message": message, "finish_reason": "stop"}
+    fake_openai.push({"raw": json.dumps(body), "content_type": "application/json"})
+    reply = _ask(live)
+    assert (reply.offline, reply.text) == (False, HONEST)
+
+
+@pytest.mark.parametrize("message", [
+    {"role": "assistant", "content": None, "function_call": CALL},  # legacy functions API
+    {"content": "", "tool_calls": [{"id": "a", "type": "function", "function": CALL}]},  # no role
+    {"role": "assistant", "content": "", "tool_calls": [  # JSON text encoded twice
+        {"id": "a", "type": "function", "function": {**CALL, "arguments": json.dumps(json.dumps(OBJECT))}}]},
+])
+def test_a_call_in_an_older_or_doubly_encoded_shape_is_run(live: str, fake_openai: FakeOpenAI,  # noqa: F811
+                                                          message: dict[str, Any]) -> None:
+    body = json.loads(_completion([]))
+    body["choices"][0]["message"] = message
+    fake_openai.push({"raw": json.dumps(body), "content_type": "application/json"}, {"text": HONEST})
+    reply = _ask(live)
+    assert (reply.offline, reply.text) == (False, HONEST)
+    [statuses] = _tool_answers(fake_openai.requests[1])
+    assert "net_revenue" in json.dumps(statuses) and "aov" not in json.dumps(statuses)
+
+
+@pytest.mark.parametrize("args", [OBJECT, [1, 2], {"note": "café ✓"}, json.dumps(json.dumps(OBJECT))])
+def test_readable_message_writes_the_json_text_the_api_sends(args: Any) -> None:
+    message = {"role": "assistant", "tool_calls": [{"function": {"name": "t", "arguments": args}},
+                                                   {"function": {"arguments": "{}"}}]}
+    assert readable_message(message)
+    expected = json.dumps(args, ensure_ascii=False) if not isinstance(args, str) else json.loads(args)
+    assert [c["function"]["arguments"] for c in message["tool_calls"]] == [expected, "{}"]
+    assert not readable_message(message) and not readable_message(None)
+    kept = {"role": "assistant", "tool_calls": [{"function": {"name": "t", "arguments": '"just text"'}}]}
+    assert not readable_message(kept), "a JSON string that holds no JSON is left to the tool's own error"
+    assert readable_message({"content": "x"}) and not readable_message({"content": "x"}, delta=True)

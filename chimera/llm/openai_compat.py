@@ -1,11 +1,16 @@
-"""``ChatOpenAI`` for servers that send a tool call's ``arguments`` as a JSON object, not a string.
+"""``ChatOpenAI`` for OpenAI-compatible servers whose replies bend the API's shape in readable ways.
 
-The OpenAI API sends ``"arguments": "{\"metric\": \"aov\"}"`` (text); some OpenAI-compatible
-servers (llama.cpp and Ollama builds, proxies that re-encode replies) send the object itself.
-langchain-openai then fails to build the message (a ValidationError), and the commander's answer
-fell back to the offline one although the model's call was readable. The object is written back as
-the JSON text the API would have sent, in whole replies and in stream chunks alike; everything else
-goes through untouched.
+Each made langchain-openai fail to build the message (a ValidationError), or drop the call, and the
+owner got the offline answer although the model's reply was readable:
+
+- a tool call's ``arguments`` sent as a JSON object (llama.cpp and Ollama builds, proxies that
+  re-encode replies) or as JSON text encoded twice (``"\\"{\\\\\\"days\\\\\\": 7}\\""``): written back
+  as the JSON text the API sends;
+- a message without ``role`` (the reply of ``/chat/completions`` is always the assistant's);
+- a legacy ``function_call`` instead of ``tool_calls`` (servers that predate tools): read as the
+  one tool call it is.
+
+Whole replies and stream chunks alike; everything else goes through untouched.
 """
 
 from __future__ import annotations
@@ -17,44 +22,71 @@ import openai
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
-__all__ = ["LenientChatOpenAI", "text_arguments"]
+__all__ = ["LenientChatOpenAI", "readable_message"]
+
+LEGACY_CALL_ID = "call_function"
 
 
-def text_arguments(message: dict[str, Any] | None) -> bool:
-    """Rewrite, in place, each tool call's non-text ``arguments`` of a message (or a stream
-    delta) as JSON text; True when one was rewritten."""
+def _text(args: Any) -> Any:
+    """The JSON text of ``args`` as the API sends it (an object, or text holding JSON text)."""
+    if isinstance(args, dict | list):
+        return json.dumps(args, ensure_ascii=False)
+    if isinstance(args, str) and args.lstrip().startswith('"'):
+        try:
+            inner = json.loads(args)
+        except ValueError:
+            return args
+        if isinstance(inner, str) and inner.lstrip().startswith(("{", "[")):
+            return inner
+    return args
+
+
+def readable_message(message: dict[str, Any] | None, *, delta: bool = False) -> bool:
+    """Rewrite, in place, a reply's message (or a stream ``delta``) into the API's shape (see the
+    module's docstring); True when something was rewritten."""
+    if not isinstance(message, dict):
+        return False
     changed = False
-    for call in (message or {}).get("tool_calls") or []:
+    if not delta and not message.get("role"):
+        message["role"] = "assistant"
+        changed = True
+    legacy = message.get("function_call")
+    if isinstance(legacy, dict) and (legacy.get("name") or delta) and not message.get("tool_calls"):
+        # a stream names the function in its first delta only; the later ones add arguments
+        call = {"id": LEGACY_CALL_ID, "type": "function"} if legacy.get("name") else {}
+        call["function"] = dict(legacy)
+        message["tool_calls"] = [{"index": 0, **call} if delta else call]
+        message.pop("function_call")
+        changed = True
+    for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None
-        if isinstance(function, dict) and isinstance(function.get("arguments"), dict | list):
-            function["arguments"] = json.dumps(function["arguments"], ensure_ascii=False)
-            changed = True
+        if isinstance(function, dict) and "arguments" in function:
+            text = _text(function["arguments"])
+            if text is not function["arguments"]:
+                function["arguments"] = text
+                changed = True
     return changed
 
 
-def _has_object_arguments(response: dict[str, Any] | openai.BaseModel) -> bool:
-    choices = response.get("choices") if isinstance(response, dict) else getattr(response, "choices", None)
-    for choice in choices or []:
-        message = choice.get("message") if isinstance(choice, dict) else getattr(choice, "message", None)
-        calls = message.get("tool_calls") if isinstance(message, dict) else getattr(message, "tool_calls", None)
-        for call in calls or []:
-            function = call.get("function") if isinstance(call, dict) else getattr(call, "function", None)
-            args = function.get("arguments") if isinstance(function, dict) else getattr(function, "arguments", None)
-            if isinstance(args, dict | list):
-                return True
-    return False
+def _needs_rewrite(response: dict[str, Any] | openai.BaseModel) -> bool:
+    """Whether any choice's message is off the API's shape (checked on a copy: a reply in shape,
+    the usual case, goes on as the SDK's object)."""
+    dumped = response if isinstance(response, dict) else response.model_dump(warnings=False)
+    return any(readable_message(json.loads(json.dumps(c.get("message"), default=str)))
+               for c in dumped.get("choices") or [] if isinstance(c, dict))
 
 
 class LenientChatOpenAI(ChatOpenAI):
-    """``ChatOpenAI`` reading tool-call arguments sent as a JSON object (see the module's docstring)."""
+    """``ChatOpenAI`` reading replies bent in the ways the module's docstring lists."""
 
     def _create_chat_result(
         self, response: dict | openai.BaseModel, generation_info: dict | None = None
     ) -> ChatResult:
-        if isinstance(response, dict | openai.BaseModel) and _has_object_arguments(response):
+        if isinstance(response, dict | openai.BaseModel) and _needs_rewrite(response):
             response = response if isinstance(response, dict) else response.model_dump(warnings=False)
             for choice in response.get("choices") or []:
-                text_arguments(choice.get("message"))
+                if isinstance(choice, dict):
+                    readable_message(choice.get("message"))
         return super()._create_chat_result(response, generation_info)
 
     def _convert_chunk_to_generation_chunk(
@@ -62,5 +94,5 @@ class LenientChatOpenAI(ChatOpenAI):
     ) -> ChatGenerationChunk | None:
         for choice in chunk.get("choices") or []:
             if isinstance(choice, dict):
-                text_arguments(choice.get("delta"))
+                readable_message(choice.get("delta"), delta=True)
         return super()._convert_chunk_to_generation_chunk(chunk, default_chunk_class, base_generation_info)
