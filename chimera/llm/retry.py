@@ -1,20 +1,21 @@
 """Model calls that survive a flaky provider: tenacity retries, one tool-JSON repair, then a clear stop.
 
-ChatOpenAI is built with ``max_retries=0`` so this module alone decides: 429, 5xx, timeouts and
-connection errors are retried with exponential backoff and jitter (honouring ``retry-after``; one
-longer than the cap stops at once, as asking sooner would be refused again); an error event inside
-a reply stream is retried when its code says busy; any other provider error stops at once. When it
-gives up it raises ``ModelUnavailable`` and the caller shows the offline narrative instead, saying
-so. The cycle never fails on a model.
+ChatOpenAI is built with ``max_retries=0`` so this module alone decides: 429, 5xx and connection
+errors are retried with exponential backoff and jitter (honouring ``retry-after``; one longer than
+the cap stops at once, as asking sooner would be refused again); an error event inside a reply
+stream is retried when its code says busy; a timeout and any other provider error stop at once.
+When it gives up it raises ``ModelUnavailable`` and the caller shows the offline narrative instead,
+saying so. The cycle never fails on a model.
 
 How long a call may take: each attempt is one HTTP request with a deadline of ``CHIMERA_LLM_TIMEOUT``
 = T seconds from its start (provider.py). The reply must be complete by then, however the server
 trickles it; an async reply is cut at T exactly, a sync one at its first byte after T or after T s
-of silence, so never past 2T. An overrun (``DeadlineExceeded``) is retried like any timeout. One
-``invoke_with_retries`` therefore waits at most ``attempts`` x 2T plus ``attempts - 1`` backoff
-waits of at most ``CHIMERA_LLM_BACKOFF_MAX`` each (defaults: 3 x 60 s + 2 x 8 s for a silent or
-trickling server), twice that only when a malformed tool call earns its one repair request. A
-cycle stops calling a model that used up its attempts (``ModelUnavailable.ends_cycle_use``).
+of silence, so never past 2T. A timeout (an overrun, ``DeadlineExceeded``, included) is not asked
+again: the same request to a hung or slow server waits as long again (retried, a chat answer waited
+3 x 60 s + backoff with the defaults). One ``invoke_with_retries`` therefore waits at most 2T after
+quick failures' retries (``attempts - 1`` backoff waits of at most ``CHIMERA_LLM_BACKOFF_MAX``), twice
+that only when a malformed tool call earns its one repair request. A cycle stops calling a model that
+timed out or used up its attempts (``ModelUnavailable.ends_cycle_use``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ __all__ = [
     "ainvoke_with_retries",
     "invoke_with_retries",
     "is_transient",
+    "timed_out",
 ]
 
 log = logging.getLogger(__name__)
@@ -198,9 +200,15 @@ def _config_hint(exc: BaseException, model: str | None) -> str | None:
     return None
 
 
+def timed_out(exc: BaseException) -> bool:
+    """No complete reply within the request's deadline (a silent, hung or trickling server)."""
+    timeouts = openai.APITimeoutError | httpx.TimeoutException | SDK_HTTPX.TimeoutException
+    return isinstance(exc, timeouts) or _deadline(exc) is not None
+
+
 def _retrying(cls: type, attempts: int, backoff: Backoff) -> Any:
     def worth_it(exc: BaseException) -> bool:
-        return is_transient(exc) and _waits_too_long(exc, backoff) is None
+        return is_transient(exc) and not timed_out(exc) and _waits_too_long(exc, backoff) is None
 
     return cls(stop=stop_after_attempt(attempts), wait=backoff.wait, retry=retry_if_exception(worth_it), reraise=True)
 
@@ -221,6 +229,9 @@ def _give_up(exc: Exception, attempts: int, model: str | None = None, backoff: B
         return ModelUnavailable(f"model server {busy} (HTTP {code}): it asks to wait {after:g} s, longer "
                                 f"than CHIMERA_LLM_BACKOFF_MAX ({(backoff or Backoff.from_env()).max_wait:g} s)",
                                 1, persistent=True)
+    if timed_out(exc):  # asked again, it would wait as long: not asked again this cycle either
+        return ModelUnavailable(f"model did not answer in time: {_describe(exc)}; not asked again (it would "
+                                "wait as long; CHIMERA_LLM_TIMEOUT sets the wait)", 1, persistent=True)
     if is_transient(exc):
         return ModelUnavailable(f"model unavailable after {attempts} attempts: {_describe(exc)}", attempts)
     if _stream_error(exc) is not None:
