@@ -169,6 +169,35 @@ def test_logging_a_run_again_keeps_its_note_and_says_it_was_updated(shop: Client
     assert "note replaced" in replaced.stdout and _note(shop) == (1, "raised prices 12 %")
 
 
+def _run(ctx: ClientContext) -> dict[str, Any]:
+    with session_scope() as s:
+        [run] = s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id)).all()
+        return dict(run.explanation)
+
+
+def test_a_re_log_keeps_the_kpis_and_who_ran_it_and_records_who_updated(shop: ClientContext) -> None:
+    """Was: a re-log to fix the note reset --kpis to the play's defaults (its evidence judged other KPIs)
+    and made the person fixing it the one who ran it."""
+    args = ("play", "log", "pricing_test", "--client", shop.name, "--executed-on", str(EXECUTED))
+    assert chimera(*args, "--kpis", "orders", "--who", "alice", "--note", "raised prices 10 %").code == 0
+    fixed = chimera(*args, "--note", "raised prices 12 %", "--json")
+    said = json.loads(fixed.stdout)
+    assert (said["kpis"], said["who"], said["note"]) == (["orders"], "alice", "raised prices 12 %")
+    assert said["changed"] == ["note"]
+    stored = _run(shop)
+    assert (stored["evidence_kpis"], stored["who"]) == (["orders"], "alice")
+    [update] = stored["updates"]
+    assert update["changed"] == ["note"] and update["by"] and update["by"] != "alice", "the OS user fixed it"
+    text = chimera(*args, "--kpis", "aov,orders", "--who", "bob")
+    assert "note kept, KPIs replaced (who ran it replaced)" in text.stdout and "by bob" in text.stdout
+    stored = _run(shop)
+    assert (stored["evidence_kpis"], stored["who"], stored["note"]) == (["aov", "orders"], "bob", "raised prices 12 %")
+    assert [u["changed"] for u in stored["updates"]] == [["note"], ["kpis", "who"]]
+    assert stored["updates"][-1]["by"] == "bob"
+    same = json.loads(chimera(*args, "--json").stdout)
+    assert same["changed"] == [] and same["kpis"] == ["aov", "orders"]
+
+
 def test_a_new_run_says_so_in_json(shop: ClientContext) -> None:
     logged = chimera("play", "log", "bundle_offer", "--client", shop.name, "--executed-on", str(EXECUTED), "--json")
     said = json.loads(logged.stdout)

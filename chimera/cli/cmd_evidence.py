@@ -27,10 +27,12 @@ def play_log(
     play: str = typer.Argument(..., help="Play id from plays.yml."),
     client: str = typer.Option(..., "--client", help="Client name."),
     executed_on: str = typer.Option(..., "--executed-on", help="Day the play was run (YYYY-MM-DD)."),
-    kpis: str = typer.Option("", "--kpis", help="Comma-separated KPIs (default: the play's evidence KPIs)."),
+    kpis: str = typer.Option("", "--kpis", help="Comma-separated KPIs (default: the play's evidence KPIs; a "
+                             "re-log without it keeps the stored ones)."),
     note: str | None = typer.Option(None, "--note", help="What was done, for the record (a re-log without it "
                                     "keeps the stored note)."),
-    who: str | None = typer.Option(None, "--who", help="Who ran it (recorded; default: your OS user name)."),
+    who: str | None = typer.Option(None, "--who", help="Who ran it (recorded; default: your OS user name; a "
+                                   "re-log without it keeps the stored name)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Log a play a person ran by hand, so its evidence is judged like any other (logging the same
@@ -43,7 +45,8 @@ def play_log(
     chosen = [k.strip() for k in kpis.split(",") if k.strip()] or None
     with session_scope() as session:
         earlier = manual_run(session, ctx, play, day)
-        run = log_manual_play(session, ctx, play, day, kpis=chosen, note=note, who=person(who))
+        run = log_manual_play(session, ctx, play, day, kpis=chosen, note=note, who=(who or "").strip() or None,
+                              by=person(who))
         payload = {
             "client": ctx.name, "play_run_id": run.id, "play": run.play_id,
             "executed_on": str(run.executed_on),
@@ -52,20 +55,24 @@ def play_log(
             "status": run.status, "correlation_id": run.correlation_id, "who": run.explanation.get("who"),
             "delay_days": ctx.configs.play(play).evidence.delay_days,
             "updated": earlier is not None, "logged_on": _logged_on(ctx, run.created_at),
+            "changed": run.explanation["updates"][-1]["changed"] if earlier is not None else [],
         }
     if json_out:
         emit_json(payload)
     else:
-        out.print(_logged_line(payload, note_given=note is not None))
+        out.print(_logged_line(payload))
 
 
-def _logged_line(payload: dict, note_given: bool) -> str:
+def _logged_line(payload: dict) -> str:
     """What ``play log`` did, in one line: a new run, or which logged run it updated (a re-log
     that silently rewrote a run read as a second one)."""
     what = f"[bold]{payload['play']}[/] executed {payload['executed_on']} by {escape(payload['who'])}"
     if payload["updated"]:
+        changed = payload["changed"]
+        fields = [f"{label} {'replaced' if key in changed else 'kept'}" for key, label in (("note", "note"),
+                                                                                          ("kpis", "KPIs"))]
         said = (f"updated the run logged on {payload['logged_on']} (id {payload['play_run_id']}): {what}, "
-                f"note {'replaced' if note_given else 'kept'}")
+                + ", ".join(fields) + (" (who ran it replaced)" if "who" in changed else ""))
     else:
         said = f"logged a new run: {what} (run {payload['play_run_id']})"
     return (f"{said}; evidence on {', '.join(payload['kpis'])} after {payload['delay_days']} days: "

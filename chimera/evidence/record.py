@@ -369,27 +369,36 @@ def _record_review(
 
 def log_manual_play(
     session: Session, client: ClientContext, play_id: str, executed_on: date,
-    kpis: list[str] | None = None, note: str | None = None, who: str = "cli",
+    kpis: list[str] | None = None, note: str | None = None, who: str | None = None, by: str = "cli",
 ) -> PlayRun:
     """Record a play a person ran by hand, so its evidence is judged like any other.
 
-    Logging the same play on the same day again updates that run (its KPIs, and its note when a
-    new one is given: ``None`` keeps the stored one), never adds one; ``manual_run`` tells which.
+    Logging the same play on the same day again updates that run, never adds one (``manual_run``
+    tells which): what is given replaces what was stored, what is not (``None``: its KPIs, note,
+    who ran it) is kept, and the update is added to the run's ``updates`` (when, ``by`` whom, what
+    changed): a re-log to fix a note no longer reset the KPIs to the play's defaults or made the
+    person fixing it the one who ran it. ``who`` ran the play (default ``by``, who logs it).
     """
     play = client.configs.play(play_id)
     _check_has_run(session, client, executed_on)
     known = [k.id for k in client.configs.kpis.kpis]
-    chosen = list(dict.fromkeys(kpis)) if kpis else list(play.evidence.kpis)
-    for kpi in chosen:
+    for kpi in kpis or []:
         if kpi not in known:
             raise ConfigError(f"{client.folder / 'kpis.yml'}: --kpis: unknown KPI {kpi!r}"
                               f"{suggest(kpi, known)}; expected one of {', '.join(known)}")
     run = manual_run(session, client, play_id, executed_on)
-    if note is None:  # a re-log without --note keeps what was written, it does not wipe it
-        note = str((run.explanation or {}).get("note") or "") if run is not None else ""
+    stored = dict(run.explanation or {}) if run is not None else {}
+    chosen = list(dict.fromkeys(kpis)) if kpis else list(stored.get("evidence_kpis") or play.evidence.kpis)
+    note = str(stored.get("note") or "") if note is None else note
+    who = who or str(stored.get("who") or by)
     explanation = {"reason": "run by hand and logged", "evidence_kpis": chosen, "note": note, "who": who,
                    "delay_days": play.evidence.delay_days,
                    "details": {"evidence_kpis": chosen, "delay_days": play.evidence.delay_days}}
+    if run is not None:
+        changed = [k for k, key in (("kpis", "evidence_kpis"), ("note", "note"), ("who", "who"))
+                   if stored.get(key) != explanation[key]]
+        update = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "by": by, "changed": changed}
+        explanation["updates"] = [*stored.get("updates", []), update]
     if run is None:
         run = PlayRun(company_id=client.company_id, play_id=play_id, as_of=executed_on, owner=play.owner,
                       status="executed", executed_on=executed_on, source="manual", explanation=explanation)
