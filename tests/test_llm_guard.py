@@ -109,6 +109,29 @@ def test_invented_figures_are_always_rejected(values, invented, fmt) -> None:
     assert not result.ok and len(result.offending) == 1, (text, result)
 
 
+APPROX = [{"net_revenue": "16017.93", "unit": "currency"}, {"orders": 195, "aov": "82.14"}]
+
+
+@pytest.mark.parametrize("text", [
+    "Net revenue is about $16,000 this week.", "Net revenue came to roughly 16,000 dollars.",
+    "Net revenue was around $16,020.", "Orders: nearly 200 this week.", "Net revenue is ~$16,000.",
+    "Net revenue was close to 16,000 USD.",
+])
+def test_an_approximate_round_figure_is_read_at_the_precision_it_shows(text: str) -> None:
+    """Was: "about $16,000" for 16,017.93 was refused as invented while "$16k" passed."""
+    assert check_numbers(text, APPROX).ok, check_numbers(text, APPROX).offending
+
+
+@pytest.mark.parametrize("text", [
+    "Net revenue is about $20,000 this week.",  # two significant digits stay: 16,017.93 is not 20,000
+    "Net revenue is $16,000 this week.",  # no approximation word: the figure is exact
+    "Orders: about 100 this week.",  # 195 is not about 100
+    "AOV was about $80.",  # a two-digit figure keeps both digits
+])
+def test_an_approximation_word_does_not_stretch_a_figure_further(text: str) -> None:
+    assert not check_numbers(text, APPROX).ok, text
+
+
 @settings(deadline=None, max_examples=50)
 @given(st.integers(min_value=10_001, max_value=10_000_000))
 def test_a_model_that_invents_is_caught_every_time(invented) -> None:

@@ -473,6 +473,22 @@ def _attached_direction(before: str, after: str) -> int:
     return ahead if not behind else behind if not ahead else (ahead if ahead == behind else 0)
 
 
+# a round figure said to be approximate ("about $16,000") shows its precision by its trailing zeros
+_APPROX_BEFORE = re.compile(r"(?:\b(?:about|around|roughly|approximately|approx\.|nearly|almost|some|close\s+to|circa"
+                            r"|ca\.)|~|≈)\s*$", re.IGNORECASE)
+
+
+def _round_places(match: re.Match[str]) -> int:
+    """Decimals an approximate round figure shows: minus its trailing zeros, keeping two significant
+    digits ("about $16,000" is 16 thousand, give or take 500; "about 100" is 100 give or take 5)."""
+    whole = match["int"].replace(",", "")
+    before = match.string[max(0, match.start() - 20):match.start()]
+    if match["frac"] or match["exp"] or not _APPROX_BEFORE.search(before):
+        return 0
+    zeros = len(whole) - len(whole.rstrip("0"))
+    return -max(0, min(zeros, len(whole) - 2))
+
+
 def _figure(match: re.Match[str]) -> Figure | None:
     digits = match["int"].replace(",", "") + (match["frac"] or "")
     exp = int(match["exp"][1:]) if match["exp"] else 0
@@ -495,7 +511,7 @@ def _figure(match: re.Match[str]) -> Figure | None:
     return Figure(
         raw=match.group(0).strip(),
         value=value,
-        decimals=len(match["frac"] or ".") - 1 - exp,
+        decimals=len(match["frac"] or ".") - 1 - exp + _round_places(match),
         percent=percent,
         scale=scale,
         plain=not (suffix or money),
