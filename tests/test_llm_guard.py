@@ -269,3 +269,17 @@ def test_a_wrong_unit_or_direction_sends_the_offline_text_and_says_why() -> None
     assert "42%" in model.requests[1][-1].content  # the retry named the figure in the wrong unit
     fixed = ScriptedChatModel(responses=[AIMessage(content="Orders fell 12.4% to 42.")])
     assert guarded_narrative(fixed, [HumanMessage(content="Summarise")], outputs, "offline").source == "model"
+
+
+WINDOW_NOTE = [{"note": "net_revenue 16,017.93 over 7d to 2026-04-26, at or above target 5,000.00"}]
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("Over the past week (Apr 20–26), net revenue was $16,017.93.", True),
+    ("From 2026-04-20 to 2026-04-26 net revenue was $16,017.93.", True),
+    ("Over Apr 19–26, net revenue was $16,017.93.", False),  # 19 is no day of the 7-day window's
+    ("In the week of Apr 13–19 net revenue was $16,017.93.", False),
+])
+def test_a_window_may_be_named_by_its_days(text: str, ok: bool) -> None:
+    """Was: "Apr 20–26" for a note's "over 7d to 2026-04-26" was refused (its first day is in no output)."""
+    assert check_numbers(text, WINDOW_NOTE).ok is ok

@@ -273,6 +273,7 @@ class OutputFacts:
         ``plain_kind`` (the unit of the value the prose describes, if any), a bare fraction stays ANY.
         A number right after "target", "warning" or "baseline" is that reference."""
         self.day_words |= prose_day_words(text)
+        self.dates |= _window_starts(text)
         text = _without_names(self.add_dates(text))
         for m in SOURCE_NUMBER.finditer(text):
             try:
@@ -292,6 +293,21 @@ class OutputFacts:
                 self.add(value, ANY if plain_kind == TEXT and value < 1 else plain_kind, role=its)
                 if _RANGE_TO_PERCENT.match(text, m.end()):
                     self.add(value, POINTS, role=its)
+
+
+_WINDOW_TO = re.compile(r"(?<![\w.])(\d{1,3})d\s+to\s+(\d{4}-\d{2}-\d{2})(?!\d)")
+
+
+def _window_starts(text: str) -> set[dt.date]:
+    """The first day of each window the prose states ("over 7d to 2026-04-26" starts 2026-04-20), so
+    an answer may name the window as its days ("Apr 20-26")."""
+    starts = set()
+    for m in _WINDOW_TO.finditer(text):
+        try:
+            starts.add(dt.date.fromisoformat(m[2]) - dt.timedelta(days=int(m[1]) - 1))
+        except ValueError:
+            continue
+    return starts
 
 
 def _prose_role(before: str) -> str:
