@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -66,9 +66,11 @@ def scan_columns(
     ``shapes``: the file's ``file_shapes``, for a caller that rejects ``shape_check``'s rows; without
     them a misshapen row is an IngestError (see the module's docstring)."""
     if shapes is None:
-        shapes = cut_shapes(path, header)
-        if shapes.fields:
+        shapes = readable(cut_shapes(path, header), header, columns)
+        if shapes.misshapen:
             raise IngestError(shape_error(path, header, shapes))
+    else:
+        shapes = readable(shapes, header, columns)
     tail = shapes.open_tail is not None
     lf = pl.scan_csv(
         _utf8(path, header), infer_schema=False, separator=header.separator, skip_lines=header.skip_lines,
@@ -85,6 +87,17 @@ def scan_columns(
     if not drop_empty:
         return lf
     return lf.filter(pl.any_horizontal(*(pl.col(c).is_not_null() for c in columns), pl.col(SHAPE).is_not_null()))
+
+
+def readable(shapes: Shapes, header: Header, columns: dict[str, str]) -> Shapes:
+    """``shapes`` whose ``trimmed`` rows (short of trailing empty fields only) each reach every
+    column read: their values are all written, in place. A shorter one stays misshapen (rejected
+    with its field count), whatever the reader would make of its missing cells."""
+    if not shapes.trimmed:
+        return shapes
+    reach = 1 + max((header.columns.index(col) for col in columns.values()), default=0)
+    kept = frozenset(row for row in shapes.trimmed if shapes.fields[row] >= reach)
+    return shapes if kept == shapes.trimmed else replace(shapes, trimmed=kept)
 
 
 def cut_shapes(path: Path, header: Header) -> Shapes:
@@ -109,11 +122,14 @@ def shape_reason(fields: int, width: int, cut: bool, separator: str) -> str:
 
 
 def _reasons(shapes: Shapes, header: Header) -> dict[int, str]:
-    return {row: shape_reason(n, shapes.width, row == shapes.cut, header.separator) for row, n in shapes.fields.items()}
+    """Why each misshapen row is rejected (a row whose writer only left out its trailing empty
+    fields is read: ``Shapes.trimmed``)."""
+    return {row: shape_reason(n, shapes.width, row == shapes.cut, header.separator)
+            for row, n in shapes.misshapen.items()}
 
 
 def _shape_expr(shapes: Shapes, header: Header) -> pl.Expr:
-    if not shapes.fields:
+    if not shapes.misshapen:
         return pl.lit(None, pl.String).alias(SHAPE)
     reasons = _reasons(shapes, header)
     return pl.col(ROW).replace_strict(list(reasons), list(reasons.values()), default=None,

@@ -29,7 +29,7 @@ import io
 import mmap
 from collections.abc import Callable, Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -217,10 +217,21 @@ class Shapes:
     """The fields of a last record the file ends inside quotes of (polars cannot read it; csv can)."""
     records: int = 0
     """Data records in the file (counted only when some shape differs)."""
+    trimmed: frozenset[int] = frozenset()
+    """Short rows of ``fields`` that only lack trailing empty fields: the file's writer leaves them
+    out (no record of the file ends with an empty field), so the cells written are in place and the
+    rest are empty (see ``_trimmed``)."""
 
     @property
     def too_many(self) -> bool:
         return any(n > self.width for n in self.fields.values())
+
+    @property
+    def misshapen(self) -> dict[int, int]:
+        """``fields`` without the ``trimmed`` rows: the rows whose cells cannot be trusted."""
+        if not self.trimmed:
+            return self.fields
+        return {row: n for row, n in self.fields.items() if row not in self.trimmed}
 
 
 def shape_tally(source: FileBytes, sep: str) -> tuple[int, int, bool, bool]:
@@ -255,10 +266,54 @@ def record_shapes(path: Path, width: int, sep: str = ",", skip_lines: int = 0, e
         tail = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [])
         if tail and "\n" in tail[-1] and tail[-1].count(sep) >= width - 1:  # it swallowed whole records:
             return shapes  # a stray quote, not a cut (polars refuses the file; the error names the quote)
-        return Shapes(width, fields, last, tail, shapes.records)
-    if unterminated and shapes.fields.get(last, width) < width:  # a download cut mid-line
-        return Shapes(width, shapes.fields, last, None, shapes.records)
-    return shapes
+        shapes = Shapes(width, fields, last, tail, shapes.records)
+    elif unterminated and shapes.fields.get(last, width) < width:  # a download cut mid-line
+        shapes = Shapes(width, shapes.fields, last, None, shapes.records)
+    trimmed = _trimmed(source, shapes, record_end, sep)
+    return replace(shapes, trimmed=trimmed) if trimmed else shapes
+
+
+def _trimmed(source: FileBytes, shapes: Shapes, record_end: np.ndarray, sep: str) -> frozenset[int]:
+    """The short rows written by a writer that leaves out a row's trailing empty fields (some
+    scripts, apps and spreadsheet saves do: a continuation row then stops at its last value): the
+    cells it has are in place, the rest are empty. Such a file has no record ending with an empty
+    field (a separator before its newline); one that has any keeps every short row misshapen (a
+    row that lost cells). A short row that, with one or two neighbouring rows, could rebuild one
+    record (field counts adding up to the header's, as the parts of a record split by an
+    unquoted line break do; not rows each starting alike, as an order's line items do) stays
+    misshapen, and so does a cut last row. A numpy look at each record's last bytes; only run
+    for a file with short rows."""
+    short = sorted(row for row, n in shapes.fields.items() if n < shapes.width and row != shapes.cut)
+    if not short or len(record_end) < 2:
+        return frozenset()
+    data = source.view()
+    raw = np.frombuffer(data, dtype=np.uint8)
+    starts = record_end[:-1].astype(np.int64) + source.base + 1  # data records: after the header's end
+    ends = record_end[1:].astype(np.int64) + source.base  # at their newline (or the file's end)
+    ends = ends - (raw[ends - 1] == ord("\r"))  # a CRLF record ends before its CR
+
+    def back(k: int) -> np.ndarray:  # each record's k-th byte from its end (0 where it is shorter)
+        return np.where(ends - k >= starts, raw[np.maximum(ends - k, 0)], 0)
+
+    quoted_empty = (back(1) == _QUOTE) & (back(2) == _QUOTE) & ((back(3) == ord(sep)) | (ends - 2 == starts))
+    if bool(((back(1) == ord(sep)) | quoted_empty).any()):  # the writer keeps empty fields: short rows lost cells
+        return frozenset()
+
+    def first_field(row: int) -> bytes:  # a data row's bytes up to its first separator
+        return bytes(data[int(starts[row]):int(ends[row])]).split(sep.encode(), 1)[0]
+
+    def count(row: int) -> int:
+        return shapes.fields.get(row, shapes.width)
+
+    split = set()
+    for row in short:  # two or three neighbouring parts of one record split by a line break ...
+        for parts in (2, 3):
+            for first in range(max(row - parts + 1, 0), min(row, shapes.records - parts) + 1):
+                rows = range(first, first + parts)
+                if sum(count(r) for r in rows) - (parts - 1) == shapes.width and \
+                        len({first_field(r) for r in rows}) > 1:  # ... unless each starts alike (an order's lines)
+                    split.update(r for r in rows if r in shapes.fields)
+    return frozenset(row for row in short if row not in split)
 
 
 def _field_counts(source: FileBytes, sep: str, unended: bool) -> tuple[np.ndarray, np.ndarray]:

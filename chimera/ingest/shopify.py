@@ -33,6 +33,7 @@ from chimera.ingest.frame import (
     cut_shapes,
     day_metrics,
     file_shapes,
+    readable,
     rejections,
     scan_columns,
     shape_check,
@@ -69,11 +70,16 @@ _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping
          "total": "total_sales", "refunded": "refunded_amount"}
 
 
+def shopify_columns(path: Path, header: Header) -> dict[str, str]:
+    """Canonical name -> the file's header of each column the metrics need."""
+    return resolve_columns(path, header, "shopify_orders", SHOPIFY_COLUMNS, SHOPIFY_REQUIRED)
+
+
 def scan_shopify(path: Path, header: Header, shapes: Shapes | None = None) -> pl.LazyFrame:
     """Only the columns the metrics need (no names, addresses or phones are ever read). With the
     file's ``shapes``, rows whose field count is not the header's are marked in SHAPE."""
-    cols = resolve_columns(path, header, "shopify_orders", SHOPIFY_COLUMNS, SHOPIFY_REQUIRED)
-    return scan_columns(path, header, cols, drop_empty=False, shapes=shapes)  # parse_rows drops them
+    return scan_columns(path, header, shopify_columns(path, header), drop_empty=False,
+                        shapes=shapes)  # parse_rows drops empty rows
 
 
 def read_shopify(
@@ -93,8 +99,8 @@ def read_shopify(
             if cut_shapes(path, header).cut is None:  # the file is whole: a stray quote, mixed currencies, ...
                 raise
             agg = None
-        shapes = counted.result()
-    if agg is not None and not shapes.fields:
+        shapes = readable(counted.result(), header, shopify_columns(path, header))
+    if agg is not None and not shapes.misshapen:  # rows only short of trailing empty fields read as written
         return agg
     return aggregate_shopify(scan_shopify(path, header, shapes), pseudonym, line_of, path=path, defer_lines=defer_lines,
                              cut=shapes.cut)
@@ -171,6 +177,7 @@ def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool) -> tuple[p
     writes (`150,00`, `1.234,56`): the file's values vote once, for the whole file, whether its
     decimal separator is a comma (as Stripe's are read)."""
     lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
+    lf = lf.with_columns(_ungrouped_marks(pl.col(c)) for c in MONEY_IN)
     if not commas:
         scales = collect(lf.select(money_scale(pl.col(c)).alias(c) for c in MONEY_IN), path).row(0)
         return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), careful=True)
@@ -192,14 +199,28 @@ def _thousands(money: pl.DataFrame) -> bool:
     return bool(cols) and any(found.row(0))
 
 
-def _comma_money(problems: pl.DataFrame) -> bool:
-    """A problem row with a money value that failed the dot cast and holds a comma (`150,00`):
-    only rows already found bad are looked at, so a dot-decimal file pays nothing."""
+GROUP_MARKS = "\u00a0\u202f '\u2019"  # thousands groups a spreadsheet's number format writes besides `.` and `,`
+_MARK_GROUPED = rf"^[+-]?\d{{1,3}}(?:[{GROUP_MARKS}]\d{{3}})+(?:[.,]\d+)?$"
+
+
+def _ungrouped_marks(col: pl.Expr) -> pl.Expr:
+    """Money without thousands groups of spaces or apostrophes (`1 234,56` with the no-break space
+    a French Excel number format writes, `1'234.50` Swiss), which are never a decimal separator;
+    any other value is left as written (`12 50` stays a bad cell)."""
+    grouped = col.str.contains(_MARK_GROUPED)
+    return pl.when(grouped.fill_null(False)).then(col.str.replace_all(f"[{GROUP_MARKS}]", "")).otherwise(col)
+
+
+def _comma_money(problems: pl.DataFrame) -> tuple[bool, bool]:
+    """Whether a problem row has a money value that failed the dot cast holding a comma (`150,00`),
+    and one holding a space or apostrophe (`1 234,56`, `1'234.50`): only rows already found bad are
+    looked at, so a dot-decimal file pays nothing."""
     cols = [c for c in MONEY_IN if c in problems.columns and problems[c].dtype == pl.String]
     if not problems.height or not cols:
-        return False
+        return False, False
     failed = [(pl.col(f"_{c}").is_null() & pl.col(c).str.contains(",", literal=True)).any() for c in cols]
-    return any(problems.select(failed).row(0))
+    marked = [(pl.col(f"_{c}").is_null() & pl.col(c).str.contains(f"[{GROUP_MARKS}]")).any() for c in cols]
+    return any(problems.select(failed).row(0)), any(problems.select(marked).row(0))
 
 
 def _padded(problems: pl.DataFrame) -> bool:
@@ -219,8 +240,8 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     fmt = MoneyFormat(FAST_SCALE, careful=False)  # exact for any value of up to 6 decimals
     df = collect(_typed(lf, fmt), path)
     problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
-    commas = _comma_money(problems)
-    if df["_odd"].any() or _padded(problems) or commas:
+    commas, marks = _comma_money(problems)
+    if df["_odd"].any() or _padded(problems) or commas or marks:
         lf, fmt = _careful_format(lf, path, commas)
         df = collect(_typed(lf, fmt), path)
     if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record

@@ -1,0 +1,213 @@
+"""QA4: Shopify orders exports the project never saw, read through the CLI contract (`chimera ingest
+--json`, then `chimera metrics --json`). Each file is a variant a merchant hands over (another
+writer, another locale's spreadsheet save, odd but legal orders); the expected metrics are worked
+out by hand from the rows written, per DATA.md (orders = placed minus cancelled; sums over orders
+that are not cancelled; gross = price x quantity; net_revenue = total_sales - refunded_amount).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chimera.cli import _register
+from chimera.cli.app import app
+from chimera.clients import add_client
+
+_register()
+runner = CliRunner()
+_names = itertools.count()
+
+# Today's 79 columns (DATA.md), in the export's order.
+HEADER = (
+    "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,"
+    "Shipping,Taxes,Total,Discount Code,Discount Amount,Shipping Method,Created at,Lineitem quantity,Lineitem name,"
+    "Lineitem price,Lineitem compare at price,Lineitem sku,Lineitem requires shipping,Lineitem taxable,"
+    "Lineitem fulfillment status,Billing Name,Billing Street,Billing Address1,Billing Address2,Billing Company,"
+    "Billing City,Billing Zip,Billing Province,Billing Country,Billing Phone,Shipping Name,Shipping Street,"
+    "Shipping Address1,Shipping Address2,Shipping Company,Shipping City,Shipping Zip,Shipping Province,"
+    "Shipping Country,Shipping Phone,Notes,Note Attributes,Cancelled at,Payment Method,Payment Reference,"
+    "Refunded Amount,Vendor,Outstanding Balance,Employee,Location,Device ID,Id,Tags,Risk Level,Source,"
+    "Lineitem discount,Tax 1 Name,Tax 1 Value,Tax 2 Name,Tax 2 Value,Tax 3 Name,Tax 3 Value,Tax 4 Name,"
+    "Tax 4 Value,Tax 5 Name,Tax 5 Value,Phone,Receipt Number,Duties,Billing Province Name,Shipping Province Name,"
+    "Payment ID,Payment Terms Name,Next Payment Due At,Payment References"
+).split(",")
+MONEY = ["Subtotal", "Shipping", "Taxes", "Total", "Discount Amount", "Refunded Amount", "Lineitem price"]
+ALL = ["orders_placed", "orders", "cancelled_orders", "units", "gross_sales", "discounts", "net_sales", "shipping",
+       "taxes", "total_sales", "refunded_orders", "refunded_amount", "net_revenue"]
+
+
+def _order(name: str, created: str, items: list[tuple[int, str]], *, shipping: str = "5.00", taxes: str = "1.00",
+           discount: str = "0.00", refunded: str = "0.00", cancelled: str = "") -> list[dict[str, str]]:
+    """An order as Shopify writes it: order-level cells on the first row only; every row repeats
+    Name, Email, Created at, its Lineitem cells and Vendor; the first row ends with Payment References."""
+    gross = sum(Decimal(p) * q for q, p in items)
+    subtotal = gross - Decimal(discount)
+    rows = []
+    for i, (qty, price) in enumerate(items):
+        row = dict.fromkeys(HEADER, "")
+        row.update({"Name": name, "Email": f"{name.strip('#')}@example.com", "Created at": created,
+                    "Lineitem quantity": str(qty), "Lineitem price": price, "Lineitem name": f"Item {i}",
+                    "Vendor": "Alder & Moss", "Lineitem discount": "0.00"})
+        if i == 0:
+            row.update({"Financial Status": "paid", "Currency": "EUR", "Subtotal": f"{subtotal:.2f}",
+                        "Shipping": shipping, "Taxes": taxes,
+                        "Total": f"{subtotal + Decimal(shipping) + Decimal(taxes):.2f}",
+                        "Discount Amount": discount, "Refunded Amount": refunded, "Cancelled at": cancelled,
+                        "Billing Zip": "'75008", "Payment References": f"{name}.1"})
+        rows.append(row)
+    return rows
+
+
+def _csv(rows: list[dict[str, str]], sep: str = ",", end: str = "\n") -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=sep, lineterminator=end)
+    writer.writerow(HEADER)
+    writer.writerows([r[h] for h in HEADER] for r in rows)
+    return buf.getvalue()
+
+
+def _ingest(path: Path) -> tuple[dict, dict[str, dict[str, str]]]:
+    """`chimera ingest --json` and `chimera metrics --json` for a fresh client: (summary, metrics as text)."""
+    client = f"qa4-{next(_names)}"
+    add_client(client)
+    result = runner.invoke(app, ["ingest", str(path), "--client", client, "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    result = runner.invoke(app, ["metrics", "--client", client, "--json"])
+    assert result.exit_code == 0, result.output
+    series = json.loads(result.stdout)["metrics"]
+    return summary, {m: {d: str(v) for d, v in days.items()} for m, days in series.items()}
+
+
+def _rejected(summary: dict) -> list[tuple[int, str, str]]:
+    return [(r["line"], r["column"], r["order"]) for r in summary["rejected"]]
+
+
+# Three orders over two days: #1001 two lines (10.00 + 2 x 5.50), #1002 refunded 4.00 of 3 x 4.00,
+# #1003 cancelled (three lines). By hand: 04-05: 1 order, 3 units, gross 21.00, total 21 + 5 + 1 = 27.00;
+# 04-06: 2 placed, 1 cancelled, #1002 only: 3 units, 12.00, total 18.00, refunded 4.00, net revenue 14.00.
+THREE = [*_order("#1001", "2026-04-05 21:06:21 -0400", [(1, "10.00"), (2, "5.50")]),
+         *_order("#1002", "2026-04-06 08:00:00 -0400", [(3, "4.00")], refunded="4.00"),
+         *_order("#1003", "2026-04-06 09:00:00 -0400", [(1, "7.00"), (1, "1.00"), (1, "2.00")],
+                 cancelled="2026-04-06 10:00:00 -0400")]
+THREE_TRUTH = {
+    "orders_placed": {"2026-04-05": "1", "2026-04-06": "2"}, "orders": {"2026-04-05": "1", "2026-04-06": "1"},
+    "cancelled_orders": {"2026-04-05": "0", "2026-04-06": "1"}, "units": {"2026-04-05": "3", "2026-04-06": "3"},
+    "gross_sales": {"2026-04-05": "21.00", "2026-04-06": "12.00"},
+    "discounts": {"2026-04-05": "0.00", "2026-04-06": "0.00"},
+    "net_sales": {"2026-04-05": "21.00", "2026-04-06": "12.00"},
+    "shipping": {"2026-04-05": "5.00", "2026-04-06": "5.00"}, "taxes": {"2026-04-05": "1.00", "2026-04-06": "1.00"},
+    "total_sales": {"2026-04-05": "27.00", "2026-04-06": "18.00"},
+    "refunded_orders": {"2026-04-05": "0", "2026-04-06": "1"},
+    "refunded_amount": {"2026-04-05": "0.00", "2026-04-06": "4.00"},
+    "net_revenue": {"2026-04-05": "27.00", "2026-04-06": "14.00"},
+}
+
+
+def _metrics_of(series: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    return {m: series[m] for m in ALL if m in series}
+
+
+# --------------------------------------------------------------------------- writers leaving out trailing empty cells
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_rows_without_their_trailing_empty_cells_are_read(chimera_home: Path, tmp_path: Path, end: str) -> None:
+    """A writer that stops each row at its last value (continuation rows then end at `Lineitem
+    discount`, 60 fields of 79): every cell the metrics read is written, in place. Two of the three
+    orders were rejected as 'row lost cells' and only #1002 counted."""
+    text = end.join(line.rstrip(",") for line in _csv(THREE).splitlines()) + end
+    path = tmp_path / "orders_export.csv"
+    path.write_bytes(text.encode())
+    summary, series = _ingest(path)
+    assert summary["rejected"] == [] and summary["orders_ingested"] == 3
+    assert _metrics_of(series) == THREE_TRUTH
+
+
+def test_a_short_row_in_an_export_that_keeps_empty_cells_is_still_rejected(chimera_home: Path,
+                                                                           tmp_path: Path) -> None:
+    """The same short row in a file whose other rows end with empty cells (`...,,,`) lost cells
+    (a hand edit): its columns may have shifted, so its order is rejected at its line."""
+    lines = _csv(THREE).splitlines()
+    cells = next(csv.reader([lines[2]]))  # #1001's second line item
+    del cells[HEADER.index("Billing Zip")]  # one cell gone mid-row: everything after it shifts left
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="").writerow(cells)
+    lines[2] = buf.getvalue()
+    path = tmp_path / "orders_export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary, series = _ingest(path)
+    assert _rejected(summary) == [(3, "(whole row)", "#1001")]
+    assert summary["rejected"][0]["value"] == "78 fields"
+    assert series["orders"] == {"2026-04-06": "1"}
+
+
+def test_a_record_split_by_a_line_break_in_a_trimmed_export_is_rejected(chimera_home: Path, tmp_path: Path) -> None:
+    """In a file that leaves out trailing empty cells, an unquoted line break inside Vendor splits
+    #1001's first record in two; both parts are short, and together they make one record: the
+    parts are reported at their lines, never read as an order and a nameless line item."""
+    lines = [line.rstrip(",") for line in _csv(THREE).splitlines()]
+    lines[1] = lines[1].replace(",Alder & Moss,", ",Alder\n& Moss,", 1)
+    path = tmp_path / "orders_export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary, series = _ingest(path)
+    assert [(line, column) for line, column, _ in _rejected(summary)] == [(2, "(whole row)"), (3, "(whole row)")]
+    assert summary["rejected"][0]["order"] == "#1001"
+    assert series["orders"] == {"2026-04-06": "1"} and series["total_sales"] == {"2026-04-06": "18.00"}
+
+
+# --------------------------------------------------------------------------- thousands groups of other locales
+
+
+def _grouped(value: str, mark: str, decimal: str) -> str:
+    whole, cents = f"{Decimal(value):,.2f}".split(".")
+    return whole.replace(",", mark) + decimal + cents
+
+
+@pytest.mark.parametrize(("mark", "decimal", "sep", "encoding"), [
+    ("\u00a0", ",", ";", "utf-8"),  # French Excel's number format: no-break space groups
+    ("\u00a0", ",", ";", "cp1252"),  # ... saved as "CSV (séparateur: point-virgule)" on Windows
+    ("\u202f", ",", ";", "utf-8"),  # newer French locales: the narrow no-break space
+    ("'", ".", ";", "utf-8"),  # Swiss German: 1'234.50
+    ("\u2019", ".", ";", "utf-8"),  # Swiss, typographic apostrophe
+    (" ", ".", ",", "utf-8"),  # plain spaces in a dot-decimal file
+])
+def test_thousands_groups_of_spaces_and_apostrophes_are_exact(chimera_home: Path, tmp_path: Path, mark: str,
+                                                             decimal: str, sep: str, encoding: str) -> None:
+    """A spreadsheet's number format writes `1 234,50` or `1'234.50`: the groups are never a
+    decimal separator, so the amount is exact; such orders were rejected as not a number while
+    German `1.234,50` was read. By hand: 04-05 one order of 1234.50 + 2 x 5.50 = 1245.50, free
+    shipping, no tax; 04-06 #1002 as in THREE."""
+    rows = [*_order("#1001", "2026-04-05 21:06:21 -0400", [(1, "1234.50"), (2, "5.50")], shipping="0.00",
+                    taxes="0.00"), *_order("#1002", "2026-04-06 08:00:00 -0400", [(3, "4.00")], refunded="4.00")]
+    for row in rows:
+        for col in MONEY:
+            if row[col]:
+                row[col] = _grouped(row[col], mark, decimal)
+    path = tmp_path / "orders_export.csv"
+    path.write_bytes(_csv(rows, sep=sep).encode(encoding))
+    summary, series = _ingest(path)
+    assert summary["rejected"] == []
+    assert series["gross_sales"] == {"2026-04-05": "1245.50", "2026-04-06": "12.00"}
+    assert series["total_sales"] == {"2026-04-05": "1245.50", "2026-04-06": "18.00"}
+    assert series["net_revenue"] == {"2026-04-05": "1245.50", "2026-04-06": "14.00"}
+
+
+def test_a_space_that_is_no_thousands_group_is_still_a_bad_cell(chimera_home: Path, tmp_path: Path) -> None:
+    """`12 50` (a typo) is not 1250: its order is rejected at its line, showing the value."""
+    rows = [dict(r) for r in THREE]
+    rows[2]["Lineitem price"] = "12 50"  # #1002's line item
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(rows))
+    summary, series = _ingest(path)
+    assert [(r["line"], r["column"], r["value"], r["order"]) for r in summary["rejected"]] == [
+        (4, "Lineitem price", "12 50", "#1002")]
+    assert series["orders"] == {"2026-04-05": "1", "2026-04-06": "0"}
