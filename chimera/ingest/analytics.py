@@ -53,9 +53,11 @@ COUNT_COLS = ["sessions", "users", "transactions", "key_events"]
 LEAD = "_lead"  # the file's first column: where a comment line's text lands
 DIM = "_dim"  # prefix of a dimension column (any column that is not a metric or the date)
 # A figure, not a dimension value: `0.6523`, `60.0%`, `$1,234.56`, `00:01:12` (UA durations), `< 0.01%`.
-FIGURE = (r"^[<>]?\s*[+-]?(?:(?:US|CA|AU|A|C)?\$|€|£)?[\d.,\s\u00a0]*\d[\d.,\s\u00a0]*%?$"
+FIGURE = (r"^[<>]?\s*[+-]?(?:(?:US|CA|AU|A|C|R)?\$|€|£|¥|￥|₹|₩)?[\d.,\s\u00a0]*\d[\d.,\s\u00a0]*%?$"
           r"|^\d+:\d{2}(?::\d{2})?$")
 NUMERIC_DIMENSION = r"(?i)hour|minute|week|month|year|nth|day of|dayof|cohort"  # numbered, yet a dimension
+OTHER_ROW = ("GA4 lumped the rows past the report's row limit into one '(other)' row: its figures belong "
+             "to no one day, so the days' sums leave them out; export the date with fewer or no other dimensions")
 COPY_CONFLICT = ("the date is listed more than once with different figures and nothing (such as a channel "
                  "column) tells the rows apart (pasted exports?): which is current is unknown")
 
@@ -139,11 +141,13 @@ def aggregate_analytics(
         rounded = pl.col("_revenue").str.strip_chars().cast(pl.Decimal(38, MAX_SCALE), strict=False).cast(pl.String)
         df = df.with_columns(pl.when(noisy).then(rounded).otherwise(pl.col("_revenue")).alias("_revenue"))
     fmt = money_format(df, ["_revenue"])
+    lumped = (pl.col("date").str.strip_chars().str.to_lowercase() == "(other)").fill_null(False)
     checks = [
         shape_check(),
         *reject_required(["date"]),
-        Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date"), day_first).is_null(),
+        Check("date", pl.col("date").is_not_null() & ga_day(pl.col("date"), day_first).is_null() & ~lumped,
               "not a date like 20260405 or 2026-04-05"),
+        Check("date", lumped, OTHER_ROW),
     ]
     day = ga_day(pl.col("date"), day_first)
     checks += [c for c in [future_check("date", day, df.select(day.unique()).to_series())] if c]

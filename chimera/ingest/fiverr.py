@@ -50,8 +50,9 @@ DELIVERY = ["fiverr_delivered", "fiverr_delivered_on_time"]  # only from a mappe
 RESPONSE = ["fiverr_inquiries", "fiverr_responded_24h"]  # only from a mapped response_hours column
 MONEY = ["fiverr_earnings"]
 OPTIONAL = ["order_id", "delivered_on_time", "response_hours", "currency"]  # null columns when not mapped / absent
-TRUE = ["true", "yes", "y", "1", "on time", "on_time"]
-FALSE = ["false", "no", "n", "0", "late"]
+# A sheet's yes/no, as spreadsheets in English, German, French, Spanish, Portuguese, Italian, Dutch write it.
+TRUE = ["true", "yes", "y", "1", "on time", "on_time", "ja", "oui", "sí", "si", "sim", "vero", "wahr"]
+FALSE = ["false", "no", "n", "0", "late", "nein", "non", "não", "nao", "nee", "falsch", "falso", "faux"]
 ISO_DAY = r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$"  # `2026-11-03`, `2026-11-03 14:22:05`, `2026-11-03T14:22:05Z`
 SLASH = r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"
 COPY_CONFLICT = ("the order is listed more than once with different values (pasted sheets?): "
@@ -168,12 +169,17 @@ def _date_checks(mapping: FiverrMapping) -> list[Check]:
     ]
 
 
-def _amounts(df: pl.DataFrame) -> pl.DataFrame:
-    """`_amount`: the amount as dot-decimal text (`$1,040.00`, `1.040,00 €` -> `1040.00`); `amount`
-    stays as written, for rejections."""
+def _amounts(df: pl.DataFrame) -> tuple[pl.DataFrame, bool]:
+    """`_amount` and `_hours`: the amount and response hours as dot-decimal text (`$1,040.00`,
+    `1.040,00 €` -> `1040.00`; `2,5` h -> `2.5`), and whether the file writes decimal commas (its
+    amounts and hours vote together: a European sheet writes both that way). `amount` and
+    `response_hours` stay as written, for rejections."""
     bare = without_currency(pl.col("amount"))
-    comma, dot = decimal_comma_votes(df.select(bare)["amount"])
-    return df.with_columns((dot_decimal(bare) if comma > dot else ungrouped(bare)).alias("_amount"))
+    hours = pl.col("response_hours").str.strip_chars()
+    both = df.select(pl.concat([bare, hours]).alias("v"))["v"]
+    comma, dot = decimal_comma_votes(both)
+    to_dot = dot_decimal if comma > dot else ungrouped
+    return df.with_columns(to_dot(bare).alias("_amount"), to_dot(hours).alias("_hours")), comma > dot
 
 
 def _one_currency(df: pl.DataFrame) -> None:
@@ -200,18 +206,24 @@ def aggregate_fiverr(
 ) -> Aggregate:
     """Orders, completions, cancellations, earnings (completed orders), and, from mapped columns,
     delivery and response counts per day, from ``read_fiverr``'s frame. An order listed twice counts once."""
-    df = _amounts(df)
+    df, comma = _amounts(df)
     _one_currency(df)
     headers = {"date": mapping.date, "amount": mapping.amount, "status": mapping.status,
-               "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or ""}
-    fmt = money_format(df, ["_amount", "response_hours"])
+               "order_id": mapping.order_id or "", "response_hours": mapping.response_hours or "",
+               "delivered_on_time": mapping.delivered_on_time or ""}
+    fmt = money_format(df, ["_amount", "_hours"])
+    example = "12,34" if comma else "12.34"
     checks = [
         shape_check(),
         *reject_required(["date", "amount", "status"]),
         *_date_checks(mapping),
-        Check("amount", is_bad_money(pl.col("_amount"), fmt), "not a number (expected e.g. 12.34)"),
+        Check("amount", is_bad_money(pl.col("_amount"), fmt), f"not a number (expected e.g. {example})"),
         Check("amount", pl.col("_amount").str.starts_with("-"), "an order's amount is never negative"),
-        Check("response_hours", is_bad_money(pl.col("response_hours"), fmt), "not a number of hours"),
+        Check("delivered_on_time", pl.col("delivered_on_time").str.strip_chars().str.to_lowercase()
+              .is_in(TRUE + FALSE).not_() & (pl.col("delivered_on_time").str.strip_chars() != ""),
+              "not a yes or no (expected e.g. yes, no, true, false, on time, late)"),
+        Check("response_hours", is_bad_money(pl.col("_hours"), fmt),
+              f"not a number of hours (expected e.g. {example})"),
     ]
     day = _day(mapping)
     checks += [c for c in [future_check("date", day, df.select(day.unique()).to_series())] if c]
@@ -249,7 +261,7 @@ def _metrics(mapping: FiverrMapping, fmt: MoneyFormat) -> list[pl.Expr]:
         out += [on_time.is_in(TRUE + FALSE).sum().alias("fiverr_delivered"),
                 on_time.is_in(TRUE).sum().alias("fiverr_delivered_on_time")]
     if mapping.response_hours:
-        hours = money_decimal(pl.col("response_hours"), fmt)
+        hours = money_decimal(pl.col("_hours"), fmt)
         out += [hours.is_not_null().sum().alias("fiverr_inquiries"),
                 (hours < 24).sum().alias("fiverr_responded_24h")]  # DATA.md: responded in < 24 h
     return out

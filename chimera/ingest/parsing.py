@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
@@ -27,18 +28,22 @@ MONEY_DOT_GROUPED = r"^\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$"
 MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. ]\d{3})+|\d+)(?:,(\d+))?\s*$"
 # `2026-04-05 21:06:21 -0400` (export) or `2026-04-05T21:06:21-04:00` (Admin API).
 SHOPIFY_TS = r"^(\d{4}-\d{2}-\d{2})[ T]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\d+)? ?(Z|[+-]\d{2}:?\d{2})$"
+# `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `...03:48` (no seconds), `...03:48:05+02:00` (an offset:
+# the UTC day is the moment's, `2026-05-01T01:30:00+02:00` is 30 April in UTC).
 ISO_DT = (
-    r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?"
-    r"(?: ?(?:Z|UTC|[+-]00:?00))?\s*$"
+    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?"
+    r"(?: ?(Z|UTC|GMT|([+-])(\d{2}):?(\d{2})))?\s*$"
 )
 SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
-GA_DATE = r"^\s*(\d{4})-?(\d{2})-?(\d{2})\s*$"
+# `20260405` (GA4), `2026-04-05`, `2026/4/5` (Excel in Japan, China, Korea writes year first with slashes).
+GA_DATE = r"^\s*(\d{4})(?:-?(\d{2})-?(\d{2})|[-/.](\d{1,2})[-/.](\d{1,2}))\s*$"
 # `3/1/26` (Universal Analytics, US), `01/03/2026` or `01.03.2026` (a European Excel save of ISO dates).
 SLASH_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\s*$"
 NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y")  # `Mar 1, 2026` (Looker Studio, Fiverr)
 # A currency mark before or after an amount: `$1,040.00`, `US$15.50`, `40.00 USD`, `1.040,00 €`.
-CURRENCY_MARK = r"(?:US|CA|AU|NZ|A|C)?\$|€|£|\b(?:USD|EUR|GBP|CAD|AUD)\b"
+CURRENCY_MARK = r"(?:US|CA|AU|NZ|A|C|R)?\$|€|£|¥|￥|₹|₩|\b(?:USD|EUR|GBP|CAD|AUD|JPY|INR|BRL|CHF)\b"
 MARK_CODES = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "CA$": "CAD", "C$": "CAD", "AU$": "AUD",
+              "R$": "BRL", "₹": "INR", "₩": "KRW",  # `¥` is yen or yuan: shown as written
               "A$": "AUD", "NZ$": "NZD"}
 TOTAL_LABEL = r"(?i)^(grand\s+)?totals?:?$"
 # A whole number in thousands groups of either locale (`1,234`, `1.234`): 1234 or 1.234, as the file writes decimals.
@@ -109,11 +114,14 @@ def local_day(text: str) -> date:
     return parse_shopify_timestamp(text).date()
 
 
-def parse_stripe_datetime(text: str, day_first: bool = False) -> datetime:
-    """A naive UTC datetime from `2026-05-01 03:48:05`, `01/05/2026 03:48` (dd/mm or mm/dd)."""
+def parse_stripe_datetime(text: str, day_first: bool = False, zone: str | None = None) -> datetime:
+    """A naive UTC datetime from `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `01/05/2026 03:48`
+    (dd/mm or mm/dd); a value with its offset (`...+02:00`) is moved to UTC, and so is a naive one
+    when ``zone`` (the export's time zone, from its header: `Created date (Europe/Berlin)`) is not UTC."""
     m = re.match(ISO_DT, text or "")
+    marked = sign = None
     if m:
-        y, mo, d, hh, mi, ss = m.groups()
+        y, mo, d, hh, mi, ss, marked, sign, oh, om = m.groups()
     else:
         m = re.match(SLASH_DT, text or "")
         if not m:
@@ -121,9 +129,40 @@ def parse_stripe_datetime(text: str, day_first: bool = False) -> datetime:
         a, b, y, hh, mi, ss = m.groups()
         d, mo = (a, b) if day_first else (b, a)
     try:
-        return datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))  # noqa: DTZ001
+        moment = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))  # noqa: DTZ001
     except ValueError:
         raise ParseError("not a calendar date-time") from None
+    if sign:
+        shift = timedelta(hours=int(oh), minutes=int(om))
+        return moment - shift if sign == "+" else moment + shift
+    tz = None if marked else zone_info(zone)  # `...Z` is UTC whatever the header says
+    if tz is None:
+        return moment
+    if hh is None:
+        raise ParseError(NO_TIME)
+    return moment.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+NO_TIME = "a date without its time of day, in a time zone other than UTC: its UTC day is unknown"
+FIXED_ZONE = r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$"  # `UTC+2`, `GMT-05:00`, `+0530`
+
+
+def zone_info(zone: str | None) -> tzinfo | None:
+    """The time zone a header names (`Europe/Berlin`, `UTC+2`); None for UTC (or none named).
+    ParseError when it is no zone we know."""
+    name = (zone or "").strip()
+    if name.upper() in ("", "UTC", "GMT", "Z", "ETC/UTC"):
+        return None
+    fixed = re.match(FIXED_ZONE, name, re.IGNORECASE)
+    if fixed:
+        sign, hours, minutes = fixed.groups()
+        shift = timedelta(hours=int(hours), minutes=int(minutes or 0))
+        return timezone(-shift if sign == "-" else shift) if shift else None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ParseError(f"{name!r} is not a time zone we know (expected UTC, an offset like UTC+2, or an "
+                         "IANA name like America/New_York)") from None
 
 
 def parse_ga_date(text: str, day_first: bool = False) -> date:
@@ -133,7 +172,8 @@ def parse_ga_date(text: str, day_first: bool = False) -> date:
     slash = re.match(SLASH_DATE, text or "")
     try:
         if m:
-            return date(*(int(g) for g in m.groups()))
+            y, mo, d, mo2, d2 = m.groups()
+            return date(int(y), int(mo or mo2), int(d or d2))
         if slash:
             a, b, y = slash.groups()
             d, mo = (a, b) if day_first else (b, a)
@@ -237,7 +277,9 @@ def shopify_day(col: pl.Expr) -> pl.Expr:
 def ga_day(col: pl.Expr, day_first: bool = False) -> pl.Expr:
     """The vectorized ``parse_ga_date`` (null where it would raise)."""
     parts = col.str.extract_groups(GA_DATE)
-    text = pl.concat_str([parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")], separator="-")
+    month = pl.coalesce(parts.struct.field("2"), parts.struct.field("4").str.pad_start(2, "0"))
+    day = pl.coalesce(parts.struct.field("3"), parts.struct.field("5").str.pad_start(2, "0"))
+    text = pl.concat_str([parts.struct.field("1"), month, day], separator="-")
     return pl.coalesce(text.str.to_date("%Y-%m-%d", strict=False), _slash_day(col, day_first), named_day(col))
 
 
@@ -345,8 +387,11 @@ def whole_count(col: pl.Expr) -> pl.Expr:
     return pl.when(grouped).then(col.str.replace_all(r"\D", "")).otherwise(col.str.replace(r"\.0+\s*$", ""))
 
 
-def stripe_day(col: pl.Expr, day_first: bool) -> pl.Expr:
-    """UTC date of a Stripe export timestamp; ``day_first`` decides slash dates (per file)."""
+def stripe_day(col: pl.Expr, day_first: bool, zone: str | None = None) -> pl.Expr:
+    """UTC date of a Stripe export timestamp; ``day_first`` decides slash dates (per file). A value
+    with an offset (`2026-05-01T01:30:00+02:00`) is on its moment's UTC day; a naive one is in
+    ``zone`` (the header's: `Created date (America/New_York)`, ``zone_info``), UTC when None. A date
+    without a time in a zone other than UTC is null: its UTC day is unknown."""
     iso = col.str.extract_groups(ISO_DT)
     sl = col.str.extract_groups(SLASH_DT)
     d_sl, m_sl = (sl.struct.field("1"), sl.struct.field("2")) if day_first else (
@@ -354,10 +399,27 @@ def stripe_day(col: pl.Expr, day_first: bool) -> pl.Expr:
     y = pl.coalesce(iso.struct.field("1"), sl.struct.field("3"))
     m = pl.coalesce(iso.struct.field("2"), m_sl).str.pad_start(2, "0")
     d = pl.coalesce(iso.struct.field("3"), d_sl).str.pad_start(2, "0")
-    hh = pl.coalesce(iso.struct.field("4"), sl.struct.field("4")).cast(pl.Int32, strict=False).fill_null(0)
+    hour = pl.coalesce(iso.struct.field("4"), sl.struct.field("4"))
+    hh = hour.cast(pl.Int32, strict=False).fill_null(0)
     ok_time = (hh < 24)
     day = pl.concat_str([y, m, d], separator="-").str.to_date("%Y-%m-%d", strict=False)
-    return pl.when(ok_time).then(day)
+    minute = pl.coalesce(iso.struct.field("5"), sl.struct.field("5")).cast(pl.Int32, strict=False).fill_null(0)
+    moment = day.cast(pl.Datetime("us")) + pl.duration(hours=hh, minutes=minute)  # seconds never cross a day
+    marked, sign = iso.struct.field("7"), iso.struct.field("8")  # `Z`, `+02:00`: the value says its zone
+    offset = (iso.struct.field("9").cast(pl.Int32, strict=False) * 60
+              + iso.struct.field("10").cast(pl.Int32, strict=False)).fill_null(0)
+    shifted = (moment - pl.duration(minutes=pl.when(sign == "-").then(-offset).otherwise(offset))).dt.date()
+    tz = zone_info(zone)
+    if tz is None:
+        local = day
+    elif isinstance(tz, ZoneInfo):
+        local = pl.when(hour.is_not_null()).then(
+            moment.dt.replace_time_zone(tz.key, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC").dt.date())
+    else:  # a fixed offset (`UTC+2`)
+        minutes = int(tz.utcoffset(None).total_seconds() // 60)
+        local = pl.when(hour.is_not_null()).then((moment - pl.duration(minutes=minutes)).dt.date())
+    return pl.when(ok_time).then(pl.when(marked.is_not_null()).then(shifted).otherwise(local))
 
 
 def units_to_decimal(units: int, scale: int) -> Decimal:

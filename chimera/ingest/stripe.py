@@ -7,6 +7,7 @@ European-locale exports write decimal commas and dd/mm dates: both are detected 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -29,9 +30,11 @@ from chimera.ingest.frame import (
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
+    NO_TIME,
     PLAIN_GROUPS,
     THREE_DECIMAL_CURRENCIES,
     ZERO_DECIMAL_CURRENCIES,
+    ParseError,
     decimal_comma_votes,
     group_votes,
     is_bad_money,
@@ -40,6 +43,7 @@ from chimera.ingest.parsing import (
     slash_dates,
     slash_day_first,
     stripe_day,
+    zone_info,
 )
 
 COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments"]
@@ -52,12 +56,37 @@ HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma, 1.234 with a decimal comma; "
              "no amount in the file has cents to tell which): write it with its decimals")
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
+# `Created date (UTC)`, `Created (UTC)`, or the time zone chosen in the export dialog: `Created date
+# (America/New_York)`, `Created date (UTC+2)`.
+CREATED = re.compile(r"^created(?: date)?\s*\((.+)\)$", re.IGNORECASE)
 
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
     """The needed columns, and canonical name -> the file's header (for rejection messages)."""
-    cols = resolve_columns(path, header, "stripe_payments", STRIPE_COLUMNS, STRIPE_REQUIRED)
+    spec = {**STRIPE_COLUMNS, "created": (*STRIPE_COLUMNS["created"], *_zoned_created(path, header))}
+    cols = resolve_columns(path, header, "stripe_payments", spec, STRIPE_REQUIRED)
     return read_columns(path, header, cols), cols
+
+
+def _zoned_created(path: Path, header: Header) -> list[str]:
+    """The header's `Created ... (<time zone>)` columns whose zone is known; IngestError (file, line,
+    column) for one naming no zone we know, when the file has no UTC one to read instead."""
+    utc = {s.lower() for s in STRIPE_COLUMNS["created"]}
+    named = [c for c in header.columns if CREATED.match(c) and c.lower() not in utc]
+    if not named or any(c.lower() in utc for c in header.columns):
+        return named
+    try:
+        zone_info(created_zone(named[0]))
+    except ParseError as exc:
+        raise IngestError(f"{path}: line {header.skip_lines + 1}: column {named[0]!r}: {exc}; or export the "
+                          "payments in UTC") from None
+    return named
+
+
+def created_zone(column: str | None) -> str | None:
+    """The time zone a created column's header names (`Created date (Europe/Berlin)` -> Europe/Berlin)."""
+    m = CREATED.match(column or "")
+    return m.group(1).strip() if m else None
 
 
 def _money_values(df: pl.DataFrame) -> pl.Series:
@@ -109,16 +138,28 @@ def ambiguous_checks(df: pl.DataFrame, columns: list[str]) -> list[Check]:
     return [Check(c, pl.col(c).str.contains(PLAIN_GROUPS).fill_null(False), AMBIGUOUS) for c in columns]
 
 
-def _settled_currency(df: pl.DataFrame) -> bool:
+def _settled_currency(df: pl.DataFrame, absent: set[str]) -> bool:
     """Whether to sum ``Converted Amount``: charges in several currencies (or in one other than the
     account's) only add up in the currency Stripe settled them in, the one fees are in. IngestError
-    when the file says no single such currency."""
+    when the file says no single such currency, or leaves out the column that would say it."""
     charged = _codes(df["currency"])
     settled = _codes(df["converted_currency"])
     if len(charged) <= 1 and settled in ([], charged):
         return False
-    if len(settled) == 1:
+    if len(settled) == 1 and "converted_amount" not in absent:
         return True
+    if len(settled) == 1:
+        raise IngestError(
+            f"the charges are in {', '.join(charged)} and were settled in {settled[0]}, but the export has no "
+            f"Converted Amount column: the amounts are in the charges' currencies and the fees in {settled[0]}, "
+            "which do not add up; export it with the Converted Amount and Converted Amount Refunded columns"
+        )
+    if "converted_currency" in absent and "converted_amount" not in absent:
+        raise IngestError(
+            f"the export mixes currencies ({', '.join(charged)}) and has a Converted Amount column but no "
+            "Converted Currency column: which currency the converted amounts are in is unknown; export it "
+            "with the Converted Currency column"
+        )
     raise IngestError(
         f"the export mixes currencies ({', '.join(charged)}) without one Converted Currency "
         f"(found {', '.join(settled) or 'none'}): sums would be meaningless; export the Converted Amount "
@@ -138,23 +179,29 @@ def aggregate_stripe(
     df = with_missing(df, [*STRIPE_COLUMNS, SHAPE])  # the API's frame has no shapes: every record is whole
     comma, day_first = detect_locale(df)
     headers = {**HEADERS, **(headers or {})}
+    zone = created_zone(headers["created"])
+    zone = zone if zone_info(zone) else None
     fmt = money_format(df, MONEY_COLS, comma)
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
+    day = stripe_day(pl.col("created"), day_first, zone)
+    unplaced = (day.is_null() & ~pl.col("created").str.contains(r"\d:\d") & (zone is not None)  # a bare date
+                & stripe_day(pl.col("created"), day_first).is_not_null())
     checks = [
         shape_check(),
         *reject_required(["created", "amount", "status"]),
-        Check("created", pl.col("created").is_not_null() & stripe_day(pl.col("created"), day_first).is_null(),
-              "not a date-time like 2026-05-01 03:48:05 (UTC)"),
+        Check("created", pl.col("created").is_not_null() & day.is_null() & ~unplaced,
+              f"not a date-time like 2026-05-01 03:48:05 ({zone or 'UTC'})"),
+        Check("created", pl.col("created").is_not_null() & unplaced, NO_TIME),
     ]
     status = pl.col("status").str.to_lowercase()
     ok = status.is_in(SUCCEEDED)
     captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
-    amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df) else ("amount", "refunded")
+    amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df, absent) else (
+        "amount", "refunded")
     checks += [*ambiguous_checks(df, [amount, refunded, "fee"]),
                *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee"))]  # the ones summed
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
-    day = stripe_day(pl.col("created"), day_first)
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
     several = df["id"].drop_nulls().is_duplicated().any()
     if several:  # overlapping exports pasted into one file: copies that differ reject the charge
@@ -166,7 +213,7 @@ def aggregate_stripe(
         rejected = errors["order"].filter(errors["order"] != "").implode()
         good = good.filter(pl.col("id").is_null() | (~pl.col("id").is_in(rejected) & pl.col("id").is_first_distinct()))
     units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
-    daily = good.group_by(stripe_day(pl.col("created"), day_first).alias("day")).agg(
+    daily = good.group_by(day.alias("day")).agg(
         pl.len().alias("stripe_payments"),
         ok.sum().alias("stripe_succeeded_payments"),
         status.is_in(FAILED).sum().alias("stripe_failed_payments"),
@@ -178,7 +225,7 @@ def aggregate_stripe(
     unknown = {m for m, col in (("stripe_fees", "fee"), ("stripe_refunded", refunded)) if col in absent}
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
-    rejected_days = set(bad_rows.select(stripe_day(pl.col("created"), day_first).drop_nulls()).to_series().to_list())
+    rejected_days = set(bad_rows.select(day.drop_nulls()).to_series().to_list())
     return Aggregate(
         kind=kind,
         days={d: {m: v for m, v in values.items() if m not in unknown} for d, values in days.items()},
