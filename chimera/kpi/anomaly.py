@@ -94,22 +94,32 @@ class _Flag:
 _UNFLAGGED = _Flag(False, None)
 
 
+def _scale_of(windows: KPIWindows) -> float:
+    """The constant factor on the formula's rate (100 for ``x / y * 100``; 1 for a plain ratio)."""
+    return float(windows.ratio.scale) if windows.ratio is not None else 1.0
+
+
 def _binomial(windows: KPIWindows, current: WindowValue, base: float) -> bool:
-    """Rates of whole counts (orders / sessions) are binomial; money ratios are not."""
-    return (windows.spec.unit == "percent" and windows.is_ratio and current.integral
-            and 0 <= base <= 1 and bool(current.denominator))
+    """Rates of whole counts (orders / sessions) are binomial, also written in percent points
+    (``refunded_orders / orders * 100``); money ratios are not."""
+    factor = _scale_of(windows)
+    percent = windows.spec.unit == "percent" or factor != 1.0
+    rate = windows.ratio.rate(base) if windows.ratio is not None else base
+    return (percent and windows.is_ratio and current.integral and 0 <= rate <= 1 and bool(current.denominator))
 
 
 def _scale(windows: KPIWindows, current: WindowValue, chosen: list[WindowValue], pool_windows: list[WindowValue],
            base: float) -> float:
     """The sd of (current - baseline): both sides' noise, the median's being ~pi/2 times the mean's."""
     if _binomial(windows, current, base):
+        factor = abs(_scale_of(windows))  # the sd of the rate, in the formula's units
         n_cur = float(current.denominator or 0)
         n_base = sum(float(w.denominator or 0) for w in chosen)
-        p = (float(current.value or 0) * n_cur + base * n_base) / (n_cur + n_base)
+        rate = windows.ratio.rate if windows.ratio is not None else float
+        p = (rate(float(current.value or 0)) * n_cur + rate(base) * n_base) / (n_cur + n_base)
         floor = min(0.5, RULE_OF_THREE / n_base) if n_base > 0 else 0.5
         p = min(max(p, floor), 1 - floor)
-        return math.sqrt(p * (1 - p) * (1 / n_cur + MEDIAN_VAR / max(n_base, 1.0)))
+        return factor * math.sqrt(p * (1 - p) * (1 / n_cur + MEDIAN_VAR / max(n_base, 1.0)))
     spread = _stdev([float(w.value or 0) for w in pool_windows])
     floor = abs(base) * 0.01
     if windows.spec.unit == "count" and not windows.is_ratio:
@@ -129,23 +139,25 @@ def _daily_ratio_sd(windows: KPIWindows, current: WindowValue, pool: list[Window
     changed", as the binomial score pools p; ~35 values, not ~5) give
     Var(window numerator - base * window denominator) ~ days * mean(e_d^2).
     """
-    formula = windows.formula
+    formula, ratio = windows.formula, windows.ratio
     denominator = float(current.denominator or 0)
-    if formula is None or denominator <= 0:
+    if formula is None or ratio is None or denominator <= 0:
         return 0.0
+    factor = abs(float(ratio.scale))  # x / y * 100: the rate's noise times 100
+    base = ratio.rate(base)
     days = sorted({d for w in [*pool, current] for d in window_days(w.end, windows.days)})
     residuals = []
     for day in days:
         values = {m: windows.series[m][day] for m in formula.metrics}
         try:
-            num = float(evaluate_tree(formula.root.left, values))  # type: ignore[arg-type]
-            den = float(evaluate_tree(formula.root.right, values))  # type: ignore[arg-type]
+            num = float(evaluate_tree(ratio.left, values))
+            den = float(evaluate_tree(ratio.right, values))
         except ArithmeticError:  # a nested division by zero on one day: that day tells nothing
             continue
         residuals.append((num - base * den) ** 2)
     if not residuals:
         return 0.0
-    return math.sqrt(windows.days * sum(residuals) / len(residuals)) / denominator
+    return factor * math.sqrt(windows.days * sum(residuals) / len(residuals)) / denominator
 
 
 def _median(values: list[Decimal]) -> Decimal:

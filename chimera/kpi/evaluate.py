@@ -11,18 +11,18 @@ Final status: the worse of the threshold status and the confirmed anomaly level.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlmodel import Session, select
 
-from chimera.as_of import default_as_of, default_day
+from chimera.as_of import default_as_of, default_day, store_zone
 from chimera.clients import ClientContext
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.db.models import CustomerDay, CycleRun, KPIStatus, decode_customers
 from chimera.kpi import anomaly as anomaly_mod
-from chimera.kpi.fmt import day_ranges, fmt, quantize
+from chimera.kpi.fmt import day_ranges, fmt, fmt_apart, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Anomaly, DayState, KPIReport, KPIResult
 from chimera.kpi.status import LEVELS, ThresholdState, recovery, threshold_state, worse
@@ -76,11 +76,36 @@ def judge(windows: KPIWindows, as_of: date) -> Judgement:
     if spec.anomaly:
         score, level = anomaly_mod.confirmed(windows, end)
         if score is None:
-            return Judgement("UNKNOWN", "history", end, current, threshold, detail=(
-                f"fewer than {anomaly_mod.MIN_BASELINE_WEEKS} weekly windows of history before {end} "
-                "for a baseline"))
+            return Judgement("UNKNOWN", "history", end, current, threshold, detail=_history_detail(windows, end))
     status = LEVELS[max(threshold.level, level)]
     return Judgement(status, None, end, current, threshold, score, level)
+
+
+def _history_detail(windows: KPIWindows, end: date) -> str:
+    """Why there is no baseline: the store is too young, or its earlier weeks have holes or are too
+    thin (a store with 20 weeks of history and a month without analytics is not 'new')."""
+    need, weeks = anomaly_mod.MIN_BASELINE_WEEKS, anomaly_mod.CANDIDATE_WEEKS
+    young = f"fewer than {need} weekly windows of history before {end} for a baseline"
+    past = [windows.at(end - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
+    whole = sum(w.ok for w in past)
+    holes: dict[str, set[date]] = {}
+    thin = 0
+    for w in past:
+        if w.reason == "missing" and not windows.before_data(w.missing):
+            for metric, days in w.missing.items():
+                holes.setdefault(metric, set()).update(d for d in days if d >= (windows.first_day(metric) or d))
+        thin += w.reason in ("denominator", "zero")
+    if not holes and not thin:
+        return young
+    why = []
+    if holes:
+        why.append("; ".join(f"{m} missing on {day_ranges(sorted(days))}" for m, days in sorted(holes.items())))
+    if thin:
+        label = windows.denominator_label or "denominator"
+        minimum = fmt(windows.spec.min_denominator, windows.denominator_unit)
+        why.append(f"{thin} {'has' if thin == 1 else 'have'} {label} below the minimum {minimum}")
+    return (f"only {whole} of the {weeks} weekly windows before {end} can be a baseline ({need} needed): "
+            + ", ".join(why))
 
 
 def _unknown_detail(windows: KPIWindows, current: WindowValue) -> str:
@@ -94,8 +119,9 @@ def _unknown_detail(windows: KPIWindows, current: WindowValue) -> str:
         return "; ".join(f"{m} missing on {day_ranges(days)}" for m, days in current.missing.items())
     label = windows.denominator_label or "denominator"
     if current.reason == "denominator":
-        return (f"{label} {fmt(current.denominator, 'count')} over {spec.window} to {end}, below the "
-                f"minimum {fmt(spec.min_denominator, 'count')}")
+        unit = windows.denominator_unit  # a money denominator reads as money: gross_sales 480.50
+        return (f"{label} {fmt(current.denominator, unit)} over {spec.window} to {end}, below the "
+                f"minimum {fmt(spec.min_denominator, unit)}")
     return f"{label} is zero over {spec.window} to {end}"
 
 
@@ -113,8 +139,12 @@ def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState) -> str:
     if ts.held:
         kind = "critical" if ts.level == 2 else "warning"
         return f"not yet back past {kind} recovery {fmt(recovery(spec, ts.level), u)}"
+    if ts.level == 1 and value == spec.critical:  # exactly on critical: raised only past it
+        return f"{bad} {name[1]}, at critical {fmt(spec.critical, u)} (CRITICAL only past it)"
     if ts.level:
         return f"{bad} {name[ts.level]}"
+    if value == spec.warning and spec.warning != spec.target:  # not 'below warning 80' for 80
+        return f"{bad} target {fmt(spec.target, u)}, at warning {fmt(spec.warning, u)} (WARNING only past it)"
     if worse(spec, value, spec.target):
         return f"{bad} target {fmt(spec.target, u)}, {good} warning {fmt(spec.warning, u)}"
     return f"at or {good} target {fmt(spec.target, u)}"
@@ -142,7 +172,8 @@ def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int) -> str:
 def _note(spec: KPI, j: Judgement) -> str:
     if j.current is None or j.current.value is None or j.threshold is None:
         return f"{spec.id} UNKNOWN: {j.detail}"
-    head = f"{spec.id} {fmt(j.current.value, spec.unit)} over {spec.window} to {j.end}"
+    bounds = [spec.target, spec.warning, spec.critical, spec.warning_recovery, spec.critical_recovery]
+    head = f"{spec.id} {fmt_apart(j.current.value, spec.unit, bounds)} over {spec.window} to {j.end}"
     if j.status == "UNKNOWN":
         return f"{head}; UNKNOWN: {j.detail}"
     parts = [f"{head}, {_threshold_phrase(spec, j.current.value, j.threshold)}"]
@@ -231,7 +262,8 @@ def evaluate_kpis(client: ClientContext, as_of: date | None = None, run_id: str 
     note = ""
     if as_of is None:
         default = default_day(session, client.company_id, client.config.timezone)
-        as_of, note = default.day or datetime.now(UTC).date(), default.note
+        # no data at all: the store's today (the UTC date is yesterday in Tonga's morning)
+        as_of, note = default.day or datetime.now(store_zone(client.config.timezone)).date(), default.note
     start = as_of - timedelta(days=max((history_days(s) for s in specs), default=0))
     metrics = sorted({m for s in specs for m in needed_metrics(s)})
     series = load_series(session, client.company_id, metrics, start=start, end=as_of)

@@ -44,6 +44,21 @@ def fmt(value: Decimal | None, unit: str) -> str:
     return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
 
 
+def fmt_apart(value: Decimal | None, unit: str, others: list[Decimal | None]) -> str:
+    """``fmt(value)``, with more digits when it would read the same as a different threshold it is
+    compared with: 0.05998 is not '6.00%, below warning 6.00%' but '5.998%, below warning 6.00%'."""
+    shown = fmt(value, unit)
+    clash = [o for o in others if o is not None and o != value and fmt(o, unit) == shown]
+    if value is None or not clash:
+        return shown
+    scale = 100 if unit == "percent" else 1
+    for places in (3, 4, 6):
+        fine = (value * scale).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+        if all(fine != o * scale for o in clash):
+            return f"{fine}%" if unit == "percent" else f"{fine:,}"
+    return shown
+
+
 def fmt_stored(value: str | None, unit: str | None) -> str:
     """A stored decimal string (an evidence record's before/after) as ``fmt`` shows it; as written
     when its unit is unknown (records judged before units were kept) or it is not a number."""

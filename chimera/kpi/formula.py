@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal, DivisionByZero, InvalidOperation
 from functools import lru_cache
@@ -144,6 +144,79 @@ def _vars(node: Node | None) -> list[str]:
     return _vars(node.left) + _vars(node.right)
 
 
+def _constant(node: Node | None) -> bool:
+    """A sub-formula without metrics (``100``, ``(1 + 2)``)."""
+    return node is not None and not _vars(node)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """The formula's rate, once constant scaling is set aside: value = ``scale`` x
+    ``left`` / ``right`` + ``offset`` (``refunded_orders / orders * 100``, ``1 - cancelled_orders /
+    orders_placed``)."""
+
+    node: Node
+    scale: Decimal = Decimal(1)
+    offset: Decimal = Decimal(0)
+
+    @property
+    def left(self) -> Node:
+        assert self.node.left is not None
+        return self.node.left
+
+    @property
+    def right(self) -> Node:
+        assert self.node.right is not None
+        return self.node.right
+
+    def rate(self, value: float) -> float:
+        """The rate behind a value of the formula."""
+        return (value - float(self.offset)) / float(self.scale)
+
+
+def _factor_out(node: Node) -> tuple[Decimal, Node]:
+    """``100 * refunded_orders`` -> (100, refunded_orders): constant factors of a product."""
+    if node.op == "*" and node.left is not None and node.right is not None:
+        if _constant(node.left) != _constant(node.right):
+            const, other = (node.left, node.right) if _constant(node.left) else (node.right, node.left)
+            factor, inner = _factor_out(other)
+            return factor * _eval(const, {}), inner
+    return Decimal(1), node
+
+
+def _ratio(node: Node) -> Ratio | None:
+    """The division under constant factors, divisors, signs and offsets, if any: ``x / y * 100``
+    judges the same rate as ``x / y``, with its denominator; ``net_sales / 7`` (a daily mean) is
+    no rate of anything (dividing by a constant is scaling). None when the formula is not one."""
+    left, right = node.left, node.right
+    try:
+        if node.op == "neg" and left is not None:
+            inner = _ratio(left)
+            return inner and replace(inner, scale=-inner.scale, offset=-inner.offset)
+        if node.op in ("+", "-", "*", "/") and left is not None and right is not None:
+            if _constant(right) and not _constant(left):
+                inner, c = _ratio(left), _eval(right, {})
+                if inner is None:
+                    return None
+                s, o = inner.scale, inner.offset
+                new = {"+": (s, o + c), "-": (s, o - c), "*": (s * c, o * c), "/": (s / c, o / c)}[node.op]
+            elif _constant(left) and not _constant(right) and node.op != "/":
+                inner, c = _ratio(right), _eval(left, {})
+                if inner is None:
+                    return None
+                s, o = inner.scale, inner.offset
+                new = {"+": (s, c + o), "-": (-s, c - o), "*": (s * c, o * c)}[node.op]
+            elif node.op == "/" and not _constant(right):
+                (cn, num), (cd, den) = _factor_out(left), _factor_out(right)
+                return Ratio(Node("/", left=num, right=den), cn / cd) if cn and cd else None
+            else:
+                return None
+            return replace(inner, scale=new[0], offset=new[1]) if new[0] else None
+    except (DivisionByZero, InvalidOperation, ZeroDivisionError):
+        return None
+    return None
+
+
 @dataclass(frozen=True)
 class Formula:
     text: str
@@ -153,6 +226,11 @@ class Formula:
     def metrics(self) -> list[str]:
         """Base metrics the formula reads (deduplicated, in order)."""
         return list(dict.fromkeys(_vars(self.root)))
+
+    @property
+    def ratio(self) -> Ratio | None:
+        """The rate this formula judges (see ``_ratio``); None for sums and differences."""
+        return _ratio(self.root)
 
     @property
     def numerator(self) -> list[str]:

@@ -4,6 +4,8 @@ A status is raised only when its threshold was passed on the window end AND the 
 Prometheus ``for:``); once raised it clears only when the value is back past the recovery threshold
 (like Datadog's ``warning_recovery``). The state is rebuilt from ``LOOKBACK_DAYS`` of raw values
 every time, never read from stored statuses, so an ``--as-of`` replay gives the same answer.
+A status raised before the replay starts and still held only by its recovery threshold is not
+seen: the replay covers a quarter (``LOOKBACK_DAYS``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from chimera.config.models import KPI
 from chimera.kpi.window import KPIWindows
 
 LEVELS = ("OK", "WARNING", "CRITICAL")
-LOOKBACK_DAYS = 28
+LOOKBACK_DAYS = 91
+"""Days the state machine is replayed over: a status held by its recovery threshold stays held for
+a quarter without a fresh breach (at 28 days a KPI stuck between critical and critical recovery
+went CRITICAL -> WARNING on the 28th day with no change in its data); like the anomaly check's
+``CHAIN_WEEKS``, a level that outlasts a quarter is the new normal. Within ``history_days``."""
 
 
 def worse(spec: KPI, value: Decimal, threshold: Decimal) -> bool:

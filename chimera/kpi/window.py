@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from chimera.config.models import KPI
-from chimera.kpi.formula import Series, parse_formula, parse_window, window_days, window_sums
+from chimera.kpi.formula import Node, Series, evaluate_tree, parse_formula, parse_window, window_days, window_sums
 
 REPEAT = "repeat_purchase_rate"
 REPEAT_PRESENCE_METRIC = "orders"
@@ -36,6 +36,12 @@ class WindowValue:
         return self.reason is None
 
 
+def _names(node: Node | None) -> list[str]:
+    if node is None:
+        return []
+    return [node.value] if node.op == "var" else _names(node.left) + _names(node.right)
+
+
 def is_repeat(spec: KPI) -> bool:
     return spec.formula.strip() == REPEAT
 
@@ -53,6 +59,9 @@ class KPIWindows:
         self.days = parse_window(spec.window)
         self.repeat = is_repeat(spec)
         self.formula = None if self.repeat else parse_formula(spec.formula)
+        self.ratio = None if self.formula is None else self.formula.ratio
+        """The rate the formula judges, through constant factors (``x / y * 100``): its denominator
+        is the one ``min_denominator`` and the anomaly score read."""
         self.metrics = needed_metrics(spec)
         self._counts = self.counts_only
         self.series = series
@@ -64,7 +73,7 @@ class KPIWindows:
 
     @property
     def is_ratio(self) -> bool:
-        return self.repeat or (self.formula is not None and self.formula.root.op == "/")
+        return self.repeat or self.ratio is not None
 
     @property
     def counts_only(self) -> bool:
@@ -80,9 +89,18 @@ class KPIWindows:
     def denominator_label(self) -> str:
         if self.repeat:
             return "customers"
-        if self.formula is None or self.formula.root.op != "/":
+        if self.ratio is None:
             return ""
-        return " + ".join(self.formula.denominator)
+        return " + ".join(dict.fromkeys(_names(self.ratio.right)))
+
+    @property
+    def denominator_unit(self) -> str:
+        """How the denominator reads in a note: whole counts, or money (``gross_sales 480.50``)."""
+        from chimera.ingest.models import COUNT_METRICS  # see counts_only
+
+        if self.repeat or self.ratio is None:
+            return "count"
+        return "count" if all(m in COUNT_METRICS for m in _names(self.ratio.right)) else "currency"
 
     def at(self, end: date) -> WindowValue:
         hit = self._cache.get(end)
@@ -102,12 +120,20 @@ class KPIWindows:
             integral = True
         else:
             assert self.formula is not None
-            value, denominator = self.formula.evaluate(sums), self.formula.denominator_value(sums)
+            value, denominator = self.formula.evaluate(sums), self._denominator(sums)
         if denominator is not None and denominator < self.spec.min_denominator:
             return WindowValue(end, value, denominator, reason="denominator", integral=integral)
         if value is None:
             return WindowValue(end, None, denominator, reason="zero", integral=integral)
         return WindowValue(end, value, denominator, integral=integral)
+
+    def _denominator(self, sums: dict[str, Decimal]) -> Decimal | None:
+        if self.ratio is None:
+            return None
+        try:
+            return evaluate_tree(self.ratio.right, sums)
+        except (ArithmeticError, KeyError):
+            return None
 
     def first_day(self, metric: str) -> date | None:
         """The oldest day ``metric`` has data for in the series."""
