@@ -27,8 +27,10 @@ have an evidence verdict that says so; a figure said of one KPI must be one of t
 quoted as one ("the $5,000 target"), never as its value ("revenue was $5,000"); a name several KPIs
 share ("refunds": the refund rates, a refunded amount) takes a figure of one of them in its unit;
 "doubled" or "halved" must be a ratio the outputs show, and a multiplier of a named figure ("3.6x the
-target", "half of last week") the ratio computed from them (``guard_ratios``). A weekday or relative
-day ("last Saturday", "3 days ago") must be a day of the outputs' dates (``guard_days``). A play said
+target", "half of last week") the ratio computed from them (``guard_ratios``); a KPI said to be
+above, below, meeting or missing its target or a threshold must be so by its value (``guard_refs``).
+A weekday or relative day ("last Saturday", "3 days ago") must be a day of the outputs' dates
+(``guard_days``). A play said
 to be paused, resumed, reverted, running or held back, who paused or reverted it, and the weekly
 review's advice for it must be what the outputs say of that play (``guard_plays``); a verdict is read
 in its KPI's direction, which a review figure carries. Each is
@@ -64,6 +66,7 @@ from chimera.llm.guard_days import day_problems, named_days, prose_day_words, se
 from chimera.llm.guard_plays import play_state_problems
 from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
+from chimera.llm.guard_refs import RefClaim, judge_ref_claim, ref_claims
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
 from chimera.llm.text_tools import text_tool_calls
@@ -968,6 +971,8 @@ def _add_kpi(d: dict[Any, Any], key: str | None, claims: ClaimFacts) -> None:
     k.add_ref("value", d.get("value"))
     k.add_ref(TARGET, d.get("target"), d.get("goal"))
     k.add_ref(THRESHOLD, d.get("warning"), d.get("critical"))
+    k.add_ref("warning", d.get("warning"))
+    k.add_ref("critical", d.get("critical"))
     k.add_ref(BASELINE, anomaly.get("baseline"), d.get("baseline"))
     k.add_ref("previous", *previous.values())
     note = OutputFacts()
@@ -1538,8 +1543,49 @@ def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None
     facts = facts or collect_facts(tool_outputs)
     data = [_json_like(out) for out in tool_outputs]
     return (status_problems(text, claims) + verdict_problems(text, claims)
-            + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims)
+            + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims) + ref_problems(text, claims)
             + play_state_problems(text, data, claims.play_names) + rank_problems(text, data, claims.play_names))
+
+
+def _kpi_direction(k: KpiFacts) -> int:
+    """1 higher is better, -1 lower is better: as the outputs say, else the side of the target its
+    thresholds are on (a warning below the target: higher is better); 0 when neither tells."""
+    if k.direction:
+        return k.direction
+    levels = k.refs.get("warning", []) + k.refs.get("critical", []) or k.refs.get(THRESHOLD, [])
+    votes = [(t > w) - (t < w) for t in k.refs.get(TARGET, []) for w in levels]  # a note's "1.80%" is also 0.018
+    return (sum(votes) > 0) - (sum(votes) < 0)
+
+
+def _ref_problem(k: KpiFacts, claim: RefClaim) -> str | None:
+    refs = k.refs.get(TARGET if claim.ref == "target" else claim.ref, [])
+    values = k.refs.get("value", [])
+    if judge_ref_claim(claim, values, refs, _kpi_direction(k)) is not False:
+        return None
+    def listed(numbers: list[float]) -> str:
+        return ", ".join(dict.fromkeys(f"{n:.10g}" for n in numbers))
+
+    return f"{k.kpi} {claim.phrase} (the tool outputs say {listed(values)} against its {claim.ref} {listed(refs)})"
+
+
+def ref_problems(text: str, claims: ClaimFacts) -> list[str]:
+    """A KPI said to be above, below, meeting or missing its target or a threshold when its value and
+    that figure in the outputs say otherwise (``guard_refs``); a shared name ("refunds") is refused
+    only when every KPI it stands for contradicts the claim."""
+    problems = []
+    for sentence in _SENTENCE.split(text):
+        for clause in _CLAUSE.split(sentence):
+            if not clause:
+                continue
+            mentions = claims.mentions(clause)
+            for claim in ref_claims(clause):
+                for _start, _end, name in _subject(mentions, claim.start, clause):
+                    owner = claims.owner(name)
+                    found = [_ref_problem(k, claim) for k in (owner.members or [owner])]
+                    if found and all(found):
+                        problems.append(found[0] if len(found) == 1 else f"{owner.kpi} {claim.phrase} (the tool "
+                                        "outputs say otherwise for each KPI it names)")
+    return problems
 
 
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
