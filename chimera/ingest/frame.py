@@ -57,20 +57,22 @@ def file_shapes(path: Path, header: Header) -> Shapes:
 
 
 def scan_columns(
-    path: Path, header: Header, columns: dict[str, str], *, drop_empty: bool = True, shapes: Shapes | None = None
+    path: Path, header: Header, columns: dict[str, str], *, drop_empty: bool = True, shapes: Shapes | None = None,
+    every_row: tuple[str, ...] = (),
 ) -> pl.LazyFrame:
     """A lazy scan of only the needed columns as strings, renamed to canonical names, with a
     0-based row index and ``SHAPE``; fully empty rows are dropped (they are not records).
     ``drop_empty=False`` leaves that to the caller: filtering a million rows in the scan copies
     every column (~0.3 s CPU), where a caller that flags bad rows anyway finds the empty ones among them.
     ``shapes``: the file's ``file_shapes``, for a caller that rejects ``shape_check``'s rows; without
-    them a misshapen row is an IngestError (see the module's docstring)."""
+    them a misshapen row is an IngestError (see the module's docstring). ``every_row``: the
+    columns a row left short of its trailing empty cells must still hold (``readable``)."""
     if shapes is None:
-        shapes = readable(cut_shapes(path, header), header, columns)
+        shapes = readable(cut_shapes(path, header), header, columns, every_row)
         if shapes.misshapen:
             raise IngestError(shape_error(path, header, shapes))
     else:
-        shapes = readable(shapes, header, columns)
+        shapes = readable(shapes, header, columns, every_row)
     tail = shapes.open_tail is not None
     lf = pl.scan_csv(
         _utf8(path, header), infer_schema=False, separator=header.separator, skip_lines=header.skip_lines,
@@ -89,13 +91,15 @@ def scan_columns(
     return lf.filter(pl.any_horizontal(*(pl.col(c).is_not_null() for c in columns), pl.col(SHAPE).is_not_null()))
 
 
-def readable(shapes: Shapes, header: Header, columns: dict[str, str]) -> Shapes:
-    """``shapes`` whose ``trimmed`` rows (short of trailing empty fields only) each reach every
-    column read: their values are all written, in place. A shorter one stays misshapen (rejected
+def readable(shapes: Shapes, header: Header, columns: dict[str, str], every_row: tuple[str, ...] = ()) -> Shapes:
+    """``shapes`` whose ``trimmed`` rows (short of trailing empty fields only) each reach the
+    columns ``every_row`` of them must hold (default: every column read): those values are
+    written, in place, and the cells left out are empty. A shorter one stays misshapen (rejected
     with its field count), whatever the reader would make of its missing cells."""
     if not shapes.trimmed:
         return shapes
-    reach = 1 + max((header.columns.index(col) for col in columns.values()), default=0)
+    needed = [columns[key] for key in every_row if key in columns] or list(columns.values())
+    reach = 1 + max((header.columns.index(col) for col in needed), default=0)
     kept = frozenset(row for row in shapes.trimmed if shapes.fields[row] >= reach)
     return shapes if kept == shapes.trimmed else replace(shapes, trimmed=kept)
 

@@ -60,6 +60,7 @@ COUNTS = ["orders_placed", "orders", "cancelled_orders", "units", "refunded_orde
 MONEY = ["gross_sales", "discounts", "net_sales", "shipping", "taxes", "total_sales", "refunded_amount",
          "net_revenue"]
 HEADERS = {k: v[0] for k, v in SHOPIFY_COLUMNS.items()}
+EVERY_ROW = ("name", "created_at", "quantity", "price")  # a line item's own cells; the rest are its order's
 FAST_SCALE = 6
 FAST_MAX_LEN = 12
 TOO_FINE = rf"\.\d{{{FAST_SCALE + 1}}}|[eE]"  # a 7th decimal place, or an exponent (`1e3`: not money as written)
@@ -78,8 +79,8 @@ def shopify_columns(path: Path, header: Header) -> dict[str, str]:
 def scan_shopify(path: Path, header: Header, shapes: Shapes | None = None) -> pl.LazyFrame:
     """Only the columns the metrics need (no names, addresses or phones are ever read). With the
     file's ``shapes``, rows whose field count is not the header's are marked in SHAPE."""
-    return scan_columns(path, header, shopify_columns(path, header), drop_empty=False,
-                        shapes=shapes)  # parse_rows drops empty rows
+    return scan_columns(path, header, shopify_columns(path, header), drop_empty=False, shapes=shapes,
+                        every_row=EVERY_ROW)  # parse_rows drops empty rows
 
 
 def read_shopify(
@@ -99,7 +100,7 @@ def read_shopify(
             if cut_shapes(path, header).cut is None:  # the file is whole: a stray quote, mixed currencies, ...
                 raise
             agg = None
-        shapes = readable(counted.result(), header, shopify_columns(path, header))
+        shapes = readable(counted.result(), header, shopify_columns(path, header), EVERY_ROW)
     if agg is not None and not shapes.misshapen:  # rows only short of trailing empty fields read as written
         return agg
     return aggregate_shopify(scan_shopify(path, header, shapes), pseudonym, line_of, path=path, defer_lines=defer_lines,
@@ -109,8 +110,7 @@ def read_shopify(
 def _problems(fmt: MoneyFormat) -> list[Check]:
     """Bad cells decidable row by row (order-level "missing" needs the first row: see below)."""
     qty = pl.col("quantity")
-    required = ("name", "created_at", "quantity", "price")
-    checks = [shape_check(), *(Check(c, pl.col(c).is_null(), "missing required value") for c in required)]
+    checks = [shape_check(), *(Check(c, pl.col(c).is_null(), "missing required value") for c in EVERY_ROW)]
     checks += [
         Check("created_at", pl.col("created_at").is_not_null() & ~pl.col("_ts_ok"), BAD_TS),
         Check("created_at", pl.col("_ts_ok") & pl.col("_day").is_null(),
