@@ -81,7 +81,7 @@ def _charges() -> list[dict]:
     evening in New York, which is the next day in UTC: paid, partly and wholly refunded, disputed,
     failed and uncaptured ones, with their fees."""
     out = []
-    start = datetime(2026, 10, 30, tzinfo=UTC)
+    start = datetime(2026, 10, 29, 21, tzinfo=UTC)  # 17:00 in New York, 06:00 next day in Tokyo
     kinds = ["Paid", "Paid", "Refunded", "Failed", "Paid", "Disputed", "Uncaptured"]
     for n in range(35):
         moment = start + timedelta(hours=4 * n + 1, minutes=7 * n % 60, seconds=n)
@@ -115,6 +115,17 @@ def _reference(charges: list[dict]) -> dict[str, dict[str, str]]:
     return dict(out)
 
 
+def _whole_days(ref: dict[str, dict[str, str]], charges: list[dict], zone) -> dict[str, dict[str, str]]:
+    """The reference on the UTC days an export of whole ``zone`` days covers whole: from the UTC moment
+    of its first local midnight to that of the midnight after its last local day."""
+    local = [c["moment"].astimezone(zone).date() for c in charges]
+    start = datetime.combine(min(local), datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(max(local) + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    first = (start + timedelta(days=1)).date() if start.time() != datetime.min.time() else start.date()
+    last = (end - timedelta(days=1)).date()
+    return {m: {d: v for d, v in days.items() if first.isoformat() <= d <= last.isoformat()} for m, days in ref.items()}
+
+
 def _rows(charges: list[dict], created: str, when) -> list[list[str]]:
     header = [created if h == "Created date (UTC)" else h for h in HEADER]
     return [header] + [
@@ -129,31 +140,37 @@ def _in(zone) -> object:
     return lambda m, fmt="%Y-%m-%d %H:%M:%S": m.astimezone(zone).strftime(fmt)
 
 
-@pytest.mark.parametrize(("created", "when"), [
-    ("Created date (America/New_York)", _in(NY)),
-    ("Created (America/New_York)", lambda m: m.astimezone(NY).strftime("%Y-%m-%d %H:%M")),
-    ("Created date (Asia/Tokyo)", _in(ZoneInfo("Asia/Tokyo"))),
-    ("Created date (UTC+05:30)", _in(ZoneInfo("Asia/Kolkata"))),
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+@pytest.mark.parametrize(("created", "zone", "fmt"), [
+    ("Created date (America/New_York)", NY, "%Y-%m-%d %H:%M:%S"),
+    ("Created (America/New_York)", NY, "%Y-%m-%d %H:%M"),
+    ("Created date (Asia/Tokyo)", ZoneInfo("Asia/Tokyo"), "%Y-%m-%d %H:%M:%S"),
+    ("Created date (UTC+05:30)", KOLKATA, "%d/%m/%Y %H:%M"),
 ])
 def test_a_stripe_export_in_a_chosen_time_zone_counts_each_charge_on_its_utc_day(
-        chimera_home: Path, tmp_path: Path, created: str, when) -> None:
+        chimera_home: Path, tmp_path: Path, created: str, zone, fmt: str) -> None:
     """Stripe's export dialog offers a time zone; its header then names it. DATA.md's Stripe day is the
-    UTC day: a 20:30 charge in New York is the next day's. (Detection from the header alone needs the
-    zoned name in detect.py; ``--source`` reads it.)"""
+    UTC day: a 20:30 charge in New York is the next day's. The export spans whole local days, so its
+    first and last UTC days hold only some hours: left out, not read as a collapse. (Detection from
+    the header alone needs the zoned name in detect.py; ``--source`` reads it.)"""
     client = _client()
     charges = _charges()
-    path = _write(tmp_path / "payments.csv", _rows(charges, created, when))
+    path = _write(tmp_path / "payments.csv", _rows(charges, created, lambda m: m.astimezone(zone).strftime(fmt)))
     doc = _ingest(path, client, "--source", "stripe_payments")
     assert doc["rejected"] == []
-    ref = _reference(charges)
+    ref = _whole_days(_reference(charges), charges, zone)
     assert (doc["first_day"], doc["last_day"]) == (min(ref["stripe_payments"]), max(ref["stripe_payments"]))
+    assert len(ref["stripe_payments"]) < len(_reference(charges)["stripe_payments"])  # an edge is left out
     assert {m: _metrics(client)[m] for m in ref} == ref
 
 
 def test_the_zoned_and_the_utc_export_of_the_same_charges_agree_and_never_add_up(chimera_home: Path,
                                                                                    tmp_path: Path) -> None:
-    """The same week exported twice, in UTC and in New York time, then the UTC one again: each UTC day
-    holds its charges once, as the reference says."""
+    """The same week exported twice, in UTC and in New York time, then each again: each UTC day holds
+    its charges once, as the reference says (the New York export's partial edge days keep the UTC
+    export's whole ones)."""
     client = _client()
     charges = _charges()
     utc = _write(tmp_path / "utc.csv", _rows(charges, "Created date (UTC)", _in(UTC)))
@@ -187,11 +204,11 @@ def test_a_bare_date_in_a_zoned_export_is_rejected_saying_why(chimera_home: Path
     rows = _rows(_charges()[:3], "Created date (America/New_York)", _in(NY))
     rows[2][2] = rows[2][2][:10]
     doc = _ingest(_write(tmp_path / "payments.csv", rows), client, "--source", "stripe_payments")
+    assert doc["orders_ingested"] == 2
     (bad,) = doc["rejected"]
     assert (bad["line"], bad["column"], bad["value"], bad["order"]) == (
         3, "Created date (America/New_York)", rows[2][2], "ch_001")
     assert "time of day" in bad["reason"] and "UTC day" in bad["reason"]
-    assert sum(int(v) for v in _metrics(client)["stripe_payments"].values()) == 2
 
 
 def test_a_time_zone_no_one_knows_is_refused_naming_file_line_and_column(chimera_home: Path, tmp_path: Path) -> None:

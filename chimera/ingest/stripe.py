@@ -7,7 +7,9 @@ European-locale exports write decimal commas and dd/mm dates: both are detected 
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -55,6 +57,7 @@ COPY_CONFLICT = ("the charge is listed more than once with different values (pas
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma, 1.234 with a decimal comma; "
              "no amount in the file has cents to tell which): write it with its decimals")
+log = logging.getLogger(__name__)
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 # `Created date (UTC)`, `Created (UTC)`, or the time zone chosen in the export dialog: `Created date
 # (America/New_York)`, `Created date (UTC+2)`.
@@ -81,6 +84,22 @@ def _zoned_created(path: Path, header: Header) -> list[str]:
         raise IngestError(f"{path}: line {header.skip_lines + 1}: column {named[0]!r}: {exc}; or export the "
                           "payments in UTC") from None
     return named
+
+
+def _whole_utc_days(df: pl.DataFrame, day_first: bool, zone: str | None) -> tuple[date, date] | None:
+    """For an export in a time zone other than UTC, the first and last UTC day it covers whole. Its
+    date range is whole days of its zone (the export dialog's), which never line up with UTC days:
+    the UTC day before New York's first midnight holds only that day's last hours (a collapse, read
+    as a whole day), and so does the day its last local day runs into. None for a UTC export."""
+    tz = zone_info(zone)
+    local = df.select(stripe_day(pl.col("created"), day_first).alias("d"))["d"].drop_nulls()
+    if tz is None or local.is_empty():
+        return None
+    first, last = local.min(), local.max()
+    start = datetime.combine(first, time(), tz).astimezone(UTC)  # type: ignore[arg-type]
+    end = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)  # type: ignore[operator]
+    whole_first = start.date() + timedelta(days=1) if start.time() != time() else start.date()
+    return whole_first, end.date() - timedelta(days=1)
 
 
 def created_zone(column: str | None) -> str | None:
@@ -226,6 +245,14 @@ def aggregate_stripe(
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
     rejected_days = set(bad_rows.select(day.drop_nulls()).to_series().to_list())
+    whole = _whole_utc_days(df, day_first, zone)
+    if whole is not None:
+        edges = sorted(d for d in days if not whole[0] <= d <= whole[1])
+        if edges:
+            log.warning("stripe export in %s: its first and last local days cover only part of UTC day(s) %s: "
+                        "left out, what is stored for them is kept", zone, ", ".join(map(str, edges)))
+        days = {d: v for d, v in days.items() if d not in edges}
+        rejected_days = {d for d in rejected_days if whole[0] <= d <= whole[1]}
     return Aggregate(
         kind=kind,
         days={d: {m: v for m, v in values.items() if m not in unknown} for d, values in days.items()},
