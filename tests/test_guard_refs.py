@@ -97,3 +97,24 @@ def test_ref_claims_reads_the_relation_and_the_reference() -> None:
     assert (claim.relation, claim.ref, claim.negated) == ("met", "critical", True)
     assert ref_claims("Aim to keep the refund rate under target") == []
     assert ref_claims("revenue over the target audience grew") == []
+
+
+CHANGES = [{"kpis": [
+    {"id": "net_revenue", "unit": "currency", "status": "CRITICAL", "value": "16017.93", "target": "5000",
+     "anomaly": {"baseline": "22984.98", "weeks": 4, "sd_score": "-5.1", "change_pct": "-30.3"}},
+    {"id": "conversion_rate", "unit": "percent", "status": "WARNING", "value": "0.0169", "target": "0.025",
+     "anomaly": {"baseline": "0.0241", "weeks": 4, "sd_score": "-4.6", "change_pct": "-29.9"}},
+]}]
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("Net revenue fell 30.3% against its baseline.", True),
+    ("Net revenue is down 30.3% while conversion is down 29.9%.", True),
+    ("Net revenue dropped 29.9%.", False),  # conversion's change said of a money KPI
+    ("Conversion rate fell 30.3%.", False),
+])
+def test_a_change_in_percent_is_the_named_kpis_own(text: str, ok: bool) -> None:
+    """Was: a percent change was checked against the KPI only when the KPI itself was a percent, so
+    conversion's -29.9 % passed as net revenue's fall."""
+    result = check_numbers(text, CHANGES)
+    assert result.ok is ok, result.offending

@@ -1309,11 +1309,12 @@ def verdict_problems(text: str, claims: ClaimFacts) -> list[str]:
 
 
 def _fits(fig: Figure, kind: str | None) -> bool:
-    """Whether ``fig`` is written in a KPI's unit (a percent for a percent KPI, money for money...)."""
+    """Whether ``fig`` is written in a KPI's unit (a percent for a percent KPI, money for money...). A
+    percent said to be a rise or a fall ("revenue dropped 29.9%") is a change, which any KPI has."""
     if fig.money:
         return kind == MONEY
     if fig.percent:
-        return kind in (FRACTION, RATE, POINTS)
+        return kind in (FRACTION, RATE, POINTS) or (fig.direction != 0 and kind in (MONEY, NUMBER))
     return kind in (NUMBER, RATE) and not fig.raw.lower().endswith("x")
 
 
