@@ -16,6 +16,7 @@ Whole replies and stream chunks alike; everything else goes through untouched.
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import openai
@@ -25,6 +26,10 @@ from langchain_openai import ChatOpenAI
 __all__ = ["LenientChatOpenAI", "readable_message"]
 
 LEGACY_CALL_ID = "call_function"
+# the SDK's stream chunk holds the object as sent; langchain-openai dumps it before we rewrite it, and
+# pydantic warns that `arguments` is not text: noise on the person's terminal, not a problem
+warnings.filterwarnings("ignore", message=r"(?s)Pydantic serializer warnings:.*field_name='arguments'",
+                        category=UserWarning)
 
 
 def _text(args: Any) -> Any:
