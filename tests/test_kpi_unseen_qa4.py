@@ -184,6 +184,24 @@ def test_a_money_denominator_below_its_minimum_reads_as_money():
     assert counts.note.endswith(f"sessions 490 over 7d to {day(29)}, below the minimum 500"), counts.note
 
 
+def test_money_of_a_two_decimal_store_never_reads_in_thousandths():
+    """A USD AOV of 826.50 / 20 orders is 41.325, and a median of two weekly sums ends in half a
+    cent: both were shown as 3-decimal-currency amounts ('aov 41.325', 'baseline 1,086.635')."""
+    series = constant(30, orders=20, net_sales="826.50")  # 140 orders, 5785.50: 41.325 each
+    aov = evaluate_series(specs()["aov"].model_copy(update={"anomaly": False}), series, day(29))
+    assert str(aov.value) == "41.33" and aov.note.startswith(f"aov 41.33 over 7d to {day(29)}, "), aov.note
+    weeks = [Decimal("1000.01"), Decimal("1000.02"), Decimal("1000.05"), Decimal("1000.06"), Decimal("300.00")]
+    sales = {"net_sales": {day(7 * w + i): weeks[w] / 7 if i else weeks[w] - weeks[w] / 7 * 6
+                           for w in range(5) for i in range(7)}}
+    sales = {"net_sales": {d: v.quantize(Decimal("0.01")) for d, v in sales["net_sales"].items()}}
+    for w in range(5):  # each week sums to exactly its total, in cents
+        first = day(7 * w)
+        sales["net_sales"][first] += weeks[w] - sum(sales["net_sales"][day(7 * w + i)] for i in range(7))
+    r = evaluate_series(specs()["net_sales"], sales, day(34))
+    assert r.anomaly is not None and r.anomaly.baseline == Decimal("1000.04")  # (1000.02 + 1000.05) / 2, in cents
+    assert "its 4-week baseline 1,000.04 (-70.0%)" in r.note, r.note
+
+
 # --------------------------------------------------------------------------- recovery and confirmation
 
 

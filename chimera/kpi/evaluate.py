@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlmodel import Session, select
 
@@ -22,7 +22,7 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.db.models import CustomerDay, CycleRun, KPIStatus, decode_customers
 from chimera.kpi import anomaly as anomaly_mod
-from chimera.kpi.fmt import day_ranges, fmt, fmt_apart, quantize
+from chimera.kpi.fmt import CENTS, FILS, day_ranges, fmt, fmt_apart, is_fils, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Anomaly, DayState, KPIReport, KPIResult
 from chimera.kpi.status import LEVELS, ThresholdState, recovery, threshold_state, worse
@@ -169,28 +169,43 @@ def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int) -> str:
             f"{fmt(score.baseline, spec.unit)}{change}{tail}")
 
 
-def _note(spec: KPI, j: Judgement) -> str:
+def _money(windows: KPIWindows, j: Judgement, value: Decimal | None) -> Decimal | None:
+    """A currency value in the store's precision: fils only for a sum whose value has them (a
+    3-decimal currency), cents for everything else. A USD AOV of 826.50 / 20 orders is 41.33, not
+    '41.325', and a median of two weekly sums 1,086.635 reads 1,086.64 (both looked like dinars)."""
+    if windows.spec.unit != "currency" or value is None:
+        return value
+    exact = j.current.value if j.current is not None else None
+    if not windows.is_ratio and exact is not None and is_fils(exact):
+        return value.quantize(FILS, ROUND_HALF_UP)
+    return value.quantize(CENTS, ROUND_HALF_UP)
+
+
+def _note(windows: KPIWindows, j: Judgement) -> str:
+    spec = windows.spec
     if j.current is None or j.current.value is None or j.threshold is None:
         return f"{spec.id} UNKNOWN: {j.detail}"
     bounds = [spec.target, spec.warning, spec.critical, spec.warning_recovery, spec.critical_recovery]
-    head = f"{spec.id} {fmt_apart(j.current.value, spec.unit, bounds)} over {spec.window} to {j.end}"
+    value = fmt_apart(j.current.value, spec.unit, bounds, fmt(_money(windows, j, j.current.value), spec.unit))
+    head = f"{spec.id} {value} over {spec.window} to {j.end}"
     if j.status == "UNKNOWN":
         return f"{head}; UNKNOWN: {j.detail}"
     parts = [f"{head}, {_threshold_phrase(spec, j.current.value, j.threshold)}"]
     if j.score is not None and (j.score.level > 0 or j.anomaly_level > 0):
-        parts.append(_anomaly_phrase(spec, j.score, j.anomaly_level))
+        score = replace(j.score, baseline=_money(windows, j, j.score.baseline) or j.score.baseline)
+        parts.append(_anomaly_phrase(spec, score, j.anomaly_level))
     return "; ".join(parts)
 
 
-def _anomaly_model(spec: KPI, j: Judgement) -> Anomaly | None:
-    s = j.score
+def _anomaly_model(windows: KPIWindows, j: Judgement) -> Anomaly | None:
+    spec, s = windows.spec, j.score
     if s is None:
         return None
     return Anomaly(
         flagged=j.anomaly_level > 0,
         level=LEVELS[j.anomaly_level],  # type: ignore[arg-type]
         raw_level=LEVELS[s.level],  # type: ignore[arg-type]
-        baseline=quantize(s.baseline, spec.unit) or Decimal(0),
+        baseline=quantize(_money(windows, j, s.baseline), spec.unit) or Decimal(0),
         weeks=s.weeks,
         sd_score=Decimal(f"{s.sd_score:.2f}"),
         change_pct=None if s.change_pct is None else Decimal(f"{s.change_pct:.2f}"),
@@ -203,10 +218,10 @@ def _result(windows: KPIWindows, j: Judgement) -> KPIResult:
     return KPIResult(
         id=spec.id, label=spec.label, unit=spec.unit, direction=spec.direction,
         status=j.status,  # type: ignore[arg-type]
-        value=quantize(j.current.value, spec.unit) if j.current else None,
+        value=quantize(_money(windows, j, j.current.value), spec.unit) if j.current else None,
         target=spec.target, warning=spec.warning, critical=spec.critical, window=spec.window,
-        data_through=j.end, note=_note(spec, j), anomaly=_anomaly_model(spec, j),
-        previous_value=quantize(previous.value, spec.unit) if previous and previous.ok else None,
+        data_through=j.end, note=_note(windows, j), anomaly=_anomaly_model(windows, j),
+        previous_value=quantize(_money(windows, j, previous.value), spec.unit) if previous and previous.ok else None,
         threshold_status=LEVELS[j.threshold.level] if j.threshold else None,  # type: ignore[arg-type]
         unknown_reason=j.reason,  # type: ignore[arg-type]
     )
@@ -235,7 +250,7 @@ def daily_states(spec: KPI, series: Series, start: date, end: date, customers: C
         out[day] = DayState(
             day=day,
             status=j.status,  # type: ignore[arg-type]
-            value=quantize(j.current.value, spec.unit) if j.current else None,
+            value=quantize(_money(windows, j, j.current.value), spec.unit) if j.current else None,
             threshold_status=LEVELS[j.threshold.level] if j.threshold else None,  # type: ignore[arg-type]
             anomaly_level=LEVELS[j.anomaly_level] if j.score else None,  # type: ignore[arg-type]
             anomaly_raw_level=LEVELS[j.score.level] if j.score else None,  # type: ignore[arg-type]

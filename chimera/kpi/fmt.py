@@ -14,15 +14,16 @@ def quantize(value: Decimal | None, unit: str) -> Decimal | None:
         return None
     if unit == "count":
         return value if value == value.to_integral_value() else value.quantize(Decimal("0.01"), ROUND_HALF_UP)
-    if unit == "currency" and _fils(value):
+    if unit == "currency" and is_fils(value):
         return value.quantize(FILS)
     return value.quantize(_QUANT.get(unit, Decimal("0.0001")), ROUND_HALF_UP)
 
 
 FILS = Decimal("0.001")
+CENTS = Decimal("0.01")
 
 
-def _fils(value: Decimal) -> bool:
+def is_fils(value: Decimal) -> bool:
     """A money value with exactly 3 decimal places: a sum in a 3-decimal currency (KWD, BHD, ...),
     whose last fils is money, not noise (1012.335 dinars is not 1012.34, as ``chimera metrics``
     shows it). A ratio's long fraction (an AOV) still reads in hundredths."""
@@ -44,10 +45,11 @@ def fmt(value: Decimal | None, unit: str) -> str:
     return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
 
 
-def fmt_apart(value: Decimal | None, unit: str, others: list[Decimal | None]) -> str:
-    """``fmt(value)``, with more digits when it would read the same as a different threshold it is
-    compared with: 0.05998 is not '6.00%, below warning 6.00%' but '5.998%, below warning 6.00%'."""
-    shown = fmt(value, unit)
+def fmt_apart(value: Decimal | None, unit: str, others: list[Decimal | None], shown: str | None = None) -> str:
+    """``shown`` (default ``fmt(value)``), with more digits when it would read the same as a different
+    threshold it is compared with: 0.05998 is not '6.00%, below warning 6.00%' but '5.998%, below
+    warning 6.00%'."""
+    shown = fmt(value, unit) if shown is None else shown
     clash = [o for o in others if o is not None and o != value and fmt(o, unit) == shown]
     if value is None or not clash:
         return shown
