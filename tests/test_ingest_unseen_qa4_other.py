@@ -300,10 +300,28 @@ def test_analytics_with_year_first_slash_dates_and_yen_revenue(chimera_home: Pat
     assert got["sessions"] == {"2026-11-01": "1200", "2026-11-02": "900", "2026-11-04": "1000"}  # 3 Nov: missing
 
 
-@pytest.mark.parametrize("text", ["2026/11/03", "2026/11/3", "2026.11.03", "2026-11-03", "20261103"])
+@pytest.mark.parametrize("text", ["2026/11/03", "2026/11/3", "2026.11.03", "2026-11-03", "20261103",
+                                  "2026-11-03 00:00:00", "2026-11-03T00:00:00", "2026/11/03 0:00"])
 def test_year_first_dates_scalar_and_vectorized_agree(text: str) -> None:
+    """Year first with any separator, and a date-time cell at midnight (a sheet's or script's save of
+    the day), are the day; a time other than midnight is no daily row."""
     got = pl.DataFrame({"v": [text]}).select(ga_day(pl.col("v")).alias("d"))["d"][0]
     assert got == parse_ga_date(text) == datetime(2026, 11, 3).date()
+    late = text.replace("00:00", "13:00").replace("0:00", "13:00")
+    if late != text:
+        assert pl.DataFrame({"v": [late]}).select(ga_day(pl.col("v")).alias("d"))["d"][0] is None
+        with pytest.raises(ParseError):
+            parse_ga_date(late)
+
+
+def test_a_metadata_column_named_created_is_no_time_zone(chimera_home: Path, tmp_path: Path) -> None:
+    """`created (metadata)` is a charge's metadata key, not a created column in a zone called
+    `metadata`: the export reads as UTC beside it."""
+    client = _client()
+    rows = [["id", "Created date (UTC)", "Amount", "Status", "created (metadata)"],
+            ["ch_1", "2026-11-03 23:30", "10.00", "Paid", "2026-11-01"]]
+    doc = _ingest(_write(tmp_path / "p.csv", rows), client)
+    assert doc["rejected"] == [] and doc["first_day"] == "2026-11-03"
 
 
 # --------------------------------------------------------------------------- GA4: (other)

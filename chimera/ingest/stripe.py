@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 # `Created date (UTC)`, `Created (UTC)`, or the time zone chosen in the export dialog: `Created date
 # (America/New_York)`, `Created date (UTC+2)`.
-CREATED = re.compile(r"^created(?: date)?\s*\((.+)\)$", re.IGNORECASE)
+CREATED = re.compile(r"^created(?: date)?\s*\(((?!metadata\)).+)\)$", re.IGNORECASE)  # not `created (metadata)`
 
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
