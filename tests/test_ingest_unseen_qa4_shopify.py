@@ -217,3 +217,39 @@ def test_a_space_that_is_no_thousands_group_is_still_a_bad_cell(chimera_home: Pa
     assert [(r["line"], r["column"], r["value"], r["order"]) for r in summary["rejected"]] == [
         (4, "Lineitem price", "12 50", "#1002")]
     assert series["orders"] == {"2026-04-05": "1", "2026-04-06": "0"}
+
+
+# --------------------------------------------------------------------------- writers ending every row with a separator
+
+SMALL = ["Name", "Created at", "Lineitem quantity", "Lineitem price", "Subtotal", "Shipping", "Taxes", "Total",
+         "Cancelled at", "Refunded Amount"]  # a sheet keeping only what the metrics read: its last column is read
+
+
+@pytest.mark.parametrize(("end", "header"), [("\n", HEADER), ("\r\n", HEADER), ("\n", SMALL)])
+def test_data_rows_ending_with_a_separator_are_read(chimera_home: Path, tmp_path: Path, end: str,
+                                                   header: list[str]) -> None:
+    """A script writing `value,` per field ends every data row (not the header) with one more,
+    empty field: the cells are in place. Every order was rejected as 'a value holds an unquoted
+    comma'; with the sheet's last column read, the whole file was refused."""
+    lines = _csv(THREE, header=header).splitlines()
+    path = tmp_path / "orders_export.csv"
+    path.write_bytes((end.join([lines[0], *(line + "," for line in lines[1:])]) + end).encode())
+    summary, series = _ingest(path)
+    assert summary["rejected"] == [] and summary["orders_ingested"] == 3
+    expected = {m: v for m, v in THREE_TRUTH.items() if header is HEADER or m != "discounts"}  # SMALL: no discounts
+    assert _metrics_of(series) == expected
+
+
+def test_an_unquoted_comma_when_the_last_column_is_read_rejects_only_its_order(chimera_home: Path,
+                                                                              tmp_path: Path) -> None:
+    """`Name,...,Refunded Amount` (the sheet's last column read) and #1002's row holding one field
+    too many: that order is rejected at its line with its field count, the others counted; the
+    whole file was refused ('line 4: 11 fields, header has 10')."""
+    lines = _csv(THREE, header=SMALL).splitlines()
+    lines[3] = lines[3].replace("#1002,", "#1002,oops,", 1)
+    path = tmp_path / "orders_export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    summary, series = _ingest(path)
+    assert _rejected(summary) == [(4, "(whole row)", "#1002")] and summary["rejected"][0]["value"] == "11 fields"
+    assert series["orders"] == {"2026-04-05": "1", "2026-04-06": "0"}
+    assert series["total_sales"] == {"2026-04-05": "27.00", "2026-04-06": "0.00"}

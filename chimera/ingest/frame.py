@@ -179,6 +179,10 @@ def _utf8(path: Path, header: Header) -> Path | io.BytesIO:
     return io.BytesIO(path.read_bytes().decode(header.encoding, errors="replace").encode("utf-8"))
 
 
+class MisshapenRows(IngestError):
+    """The reader refused a row with more fields than the header (see ``collect``)."""
+
+
 def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
     """Run a query with the streaming engine; a CSV the reader cannot parse is an IngestError (at
     the stray quote's line when there is one: the usual cause)."""
@@ -188,7 +192,7 @@ def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
         readable = bool(str(path)) and Path(path).is_file()
         if readable and "more fields than" in str(exc):  # a row polars would not read: say which and why
             header = read_header(Path(path))
-            raise IngestError(shape_error(Path(path), header, file_shapes(Path(path), header))) from None
+            raise MisshapenRows(shape_error(Path(path), header, file_shapes(Path(path), header))) from None
         where = quote_problem(Path(path)) if readable else None
         if where is not None:
             raise IngestError(f"{path}: {where}; quote the whole field and double its quotes") from None

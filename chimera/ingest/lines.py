@@ -221,6 +221,9 @@ class Shapes:
     """Short rows of ``fields`` that only lack trailing empty fields: the file's writer leaves them
     out (no record of the file ends with an empty field), so the cells written are in place and the
     rest are empty (see ``_trimmed``)."""
+    padded: int = 0
+    """Empty fields the writer adds after every data record's last (a separator ending each row,
+    not the header): rows of ``width + padded`` fields whose extra ones are empty (``_padded``)."""
 
     @property
     def too_many(self) -> bool:
@@ -228,10 +231,11 @@ class Shapes:
 
     @property
     def misshapen(self) -> dict[int, int]:
-        """``fields`` without the ``trimmed`` rows: the rows whose cells cannot be trusted."""
-        if not self.trimmed:
+        """``fields`` without the ``trimmed`` and ``padded`` rows: the rows whose cells cannot be trusted."""
+        if not self.trimmed and not self.padded:
             return self.fields
-        return {row: n for row, n in self.fields.items() if row not in self.trimmed}
+        padded = self.width + self.padded if self.padded else None
+        return {row: n for row, n in self.fields.items() if row not in self.trimmed and n != padded}
 
 
 def shape_tally(source: FileBytes, sep: str) -> tuple[int, int, bool, bool]:
@@ -269,11 +273,62 @@ def record_shapes(path: Path, width: int, sep: str = ",", skip_lines: int = 0, e
         shapes = Shapes(width, fields, last, tail, shapes.records)
     elif unterminated and shapes.fields.get(last, width) < width:  # a download cut mid-line
         shapes = Shapes(width, shapes.fields, last, None, shapes.records)
-    trimmed = _trimmed(source, shapes, record_end, sep)
+    tails = _Tails(source, record_end, sep)
+    padded = _padded(tails, shapes, per_record)
+    if padded:
+        return replace(shapes, padded=padded)
+    trimmed = _trimmed(tails, shapes)
     return replace(shapes, trimmed=trimmed) if trimmed else shapes
 
 
-def _trimmed(source: FileBytes, shapes: Shapes, record_end: np.ndarray, sep: str) -> frozenset[int]:
+class _Tails:
+    """The data records' last bytes and first fields, for the few files whose shapes differ."""
+
+    def __init__(self, source: FileBytes, record_end: np.ndarray, sep: str) -> None:
+        self.sep = sep
+        self.data = source.view()
+        self.raw = np.frombuffer(self.data, dtype=np.uint8)
+        self.starts = record_end[:-1].astype(np.int64) + source.base + 1  # data records: after the header's end
+        ends = record_end[1:].astype(np.int64) + source.base  # at their newline (or the file's end)
+        self.ends = ends - (self.raw[ends - 1] == ord("\r")) if len(ends) else ends  # CRLF: before the CR
+
+    def back(self, k: int) -> np.ndarray:
+        """Each record's k-th byte from its end (0 where it is shorter)."""
+        at = self.ends - k
+        return np.where(at >= self.starts, self.raw[np.maximum(at, 0)], 0)
+
+    def empty_ends(self, k: int = 1) -> np.ndarray:
+        """Whether each record ends with ``k`` empty fields (separators, or a last `""`)."""
+        sep = ord(self.sep)
+        last_quoted = (self.back(1) == _QUOTE) & (self.back(2) == _QUOTE) & (
+            (self.back(3) == sep) | (self.ends - 2 == self.starts))
+        empty = (self.back(1) == sep) | (last_quoted if k == 1 else False)
+        for j in range(2, k + 1):
+            empty = empty & (self.back(j) == sep)
+        return empty
+
+    def first_field(self, row: int) -> bytes:
+        """A data row's bytes up to its first separator."""
+        return bytes(self.data[int(self.starts[row]):int(self.ends[row])]).split(self.sep.encode(), 1)[0]
+
+
+def _padded(tails: _Tails, shapes: Shapes, per_record: np.ndarray) -> int:
+    """k when the writer ends every data row with k more separators than the header has (some
+    scripts write `value,` per field): no data record has the header's field count, and those of
+    the usual count, ``width + k``, all end with k empty fields; 0 otherwise. A row of another count
+    (an unquoted comma) stays misshapen, and so does every long row of a file whose other rows
+    have the header's count (its last empty field may be a shifted one)."""
+    counts = list(shapes.fields.values())
+    if not counts or shapes.cut is not None or bool((per_record[1:] == shapes.width).any()):
+        return 0
+    k = max(set(counts), key=counts.count) - shapes.width
+    if k <= 0:
+        return 0
+    rows = [row for row, n in shapes.fields.items() if n == shapes.width + k]
+    return k if bool(tails.empty_ends(k)[rows].all()) else 0
+
+
+def _trimmed(tails: _Tails, shapes: Shapes) -> frozenset[int]:
     """The short rows written by a writer that leaves out a row's trailing empty fields (some
     scripts, apps and spreadsheet saves do: a continuation row then stops at its last value): the
     cells it has are in place, the rest are empty. Such a file has no record ending with an empty
@@ -284,23 +339,10 @@ def _trimmed(source: FileBytes, shapes: Shapes, record_end: np.ndarray, sep: str
     misshapen, and so does a cut last row. A numpy look at each record's last bytes; only run
     for a file with short rows."""
     short = sorted(row for row, n in shapes.fields.items() if n < shapes.width and row != shapes.cut)
-    if not short or len(record_end) < 2:
+    if not short or not len(tails.ends):
         return frozenset()
-    data = source.view()
-    raw = np.frombuffer(data, dtype=np.uint8)
-    starts = record_end[:-1].astype(np.int64) + source.base + 1  # data records: after the header's end
-    ends = record_end[1:].astype(np.int64) + source.base  # at their newline (or the file's end)
-    ends = ends - (raw[ends - 1] == ord("\r"))  # a CRLF record ends before its CR
-
-    def back(k: int) -> np.ndarray:  # each record's k-th byte from its end (0 where it is shorter)
-        return np.where(ends - k >= starts, raw[np.maximum(ends - k, 0)], 0)
-
-    quoted_empty = (back(1) == _QUOTE) & (back(2) == _QUOTE) & ((back(3) == ord(sep)) | (ends - 2 == starts))
-    if bool(((back(1) == ord(sep)) | quoted_empty).any()):  # the writer keeps empty fields: short rows lost cells
+    if bool(tails.empty_ends().any()):  # the writer keeps empty fields: a short row lost cells
         return frozenset()
-
-    def first_field(row: int) -> bytes:  # a data row's bytes up to its first separator
-        return bytes(data[int(starts[row]):int(ends[row])]).split(sep.encode(), 1)[0]
 
     def count(row: int) -> int:
         return shapes.fields.get(row, shapes.width)
@@ -310,8 +352,8 @@ def _trimmed(source: FileBytes, shapes: Shapes, record_end: np.ndarray, sep: str
         for parts in (2, 3):
             for first in range(max(row - parts + 1, 0), min(row, shapes.records - parts) + 1):
                 rows = range(first, first + parts)
-                if sum(count(r) for r in rows) - (parts - 1) == shapes.width and \
-                        len({first_field(r) for r in rows}) > 1:  # ... unless each starts alike (an order's lines)
+                alike = len({tails.first_field(r) for r in rows}) == 1  # ... not rows each starting alike
+                if sum(count(r) for r in rows) - (parts - 1) == shapes.width and not alike:  # (an order's lines)
                     split.update(r for r in rows if r in shapes.fields)
     return frozenset(row for row in short if row not in split)
 

@@ -28,6 +28,7 @@ from chimera.ingest.frame import (
     SHAPE,
     Check,
     LineFinder,
+    MisshapenRows,
     bad_cells,
     collect,
     cut_shapes,
@@ -96,8 +97,11 @@ def read_shopify(
         try:
             agg = aggregate_shopify(scan_shopify(path, header), pseudonym, line_of, path=path,
                                     defer_lines=defer_lines)
-        except IngestError:  # the fast path refuses a cut file: with the count, its cut row is left out
-            if cut_shapes(path, header).cut is None:  # the file is whole: a stray quote, mixed currencies, ...
+        except IngestError as exc:  # the fast path refuses a cut file, and a long row when the header's
+            # last column is read: with the count, the cut row is left out and a long row rejected (or read,
+            # when every row ends with a separator); any other file error stands (a stray quote, mixed currencies)
+            long_row = isinstance(exc, MisshapenRows) and bool(counted.result().fields)
+            if cut_shapes(path, header).cut is None and not long_row:
                 raise
             agg = None
         shapes = readable(counted.result(), header, shopify_columns(path, header), EVERY_ROW)
