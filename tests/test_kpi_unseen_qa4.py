@@ -223,6 +223,19 @@ def test_a_status_held_by_its_recovery_threshold_does_not_lapse_after_four_weeks
     assert last.note.endswith("not yet back past critical recovery 1.60%"), last.note
 
 
+@pytest.mark.parametrize(("back_to", "status"), [(209, "WARNING"), (210, "OK")])
+def test_a_warning_clears_on_reaching_its_recovery_threshold_exactly(back_to, status):
+    """kpis.yml: '*_recovery: the value a KPI must get back to before WARNING clears'. 1.95 %
+    (WARNING) for 2 weeks, then 2.09 % (short of recovery 2.10 %: held) or exactly 2.10 % (clears)."""
+    spec = specs()["conversion_rate"].model_copy(update={"anomaly": False})
+    r = evaluate_series(spec, conversion([(42, 240), (14, 195), (14, back_to)]), day(69))
+    assert r.status == status, r.note
+    if status == "WARNING":
+        assert r.note == f"conversion_rate 2.09% over 7d to {day(69)}, not yet back past warning recovery 2.10%"
+    else:
+        assert r.note == f"conversion_rate 2.10% over 7d to {day(69)}, below target 2.50%, above warning 2.00%"
+
+
 def test_a_one_day_breach_never_raises_and_a_one_day_recovery_is_a_recovery():
     """Raising takes 2 consecutive days past the threshold; clearing takes 1 day past recovery
     (DATA.md: two days before raising, recovery thresholds against flapping)."""
