@@ -11,7 +11,8 @@ import difflib
 import json
 import logging
 import re
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -23,6 +24,7 @@ from chimera import settings
 from chimera.clients import ClientContext
 from chimera.config.loader import load_config_set, suggest
 from chimera.config.models import Commander as CommanderSpec
+from chimera.config.models import formula_metrics
 from chimera.errors import ChimeraError
 from chimera.evidence.record import shown_values
 from chimera.llm.provider import backend_info
@@ -195,10 +197,21 @@ def _find_kpis(norm: str, kpis: list[Any]) -> list[str]:
     return list(dict.fromkeys(kpi for _at, kpi in sorted(found)))
 
 
+_LABEL_HEAD = re.compile(r"\s+(?:on|for|to|with|in|of|at|by)\s+.*$")
+
+
+def _play_names(p: Any) -> list[str]:
+    """How a person names a play: its id (with or without underscores), its label, or the label's
+    head ("price test" for "Price test on best sellers"); a head shorter than 5 letters names none."""
+    label = re.sub(r"\s*\(.*?\)", "", p.label.lower()).strip()
+    head = _LABEL_HEAD.sub("", label)
+    return [n for n in (p.id, p.id.replace("_", " "), p.label.lower(), label, head) if len(n) >= 5]
+
+
 def _find_play(text: str, plays: list[Any]) -> str | None:
-    low = text.lower()
+    low = " ".join(re.sub(r"[^\w\s-]", " ", text.lower()).split())
     for p in sorted(plays, key=lambda p: -len(p.id)):
-        if p.id in low or p.label.lower() in low:
+        if any(re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", low) for n in _play_names(p)):
             return p.id
     return None
 
@@ -420,19 +433,77 @@ def _echo(text: str) -> str:
     return flat if len(flat) <= ECHO_CHARS else flat[:ECHO_CHARS - 1].rstrip() + "…"
 
 
-def _question(tb: Toolbox, spec: CommanderSpec, text: str, kpi_ids: list[str]) -> tuple[str, list[Any], list[str]]:
+# a question about single days ("yesterday", "per day", "on Tuesday", "2026-11-28"): the named KPIs'
+# base metrics day by day answer it, where a 7-day KPI value cannot
+_DAY_QUESTION = re.compile(
+    r"\b(?:yesterday|today|daily|per\s+day|each\s+day|every\s+day|a\s+day|day\s+by\s+day|by\s+day|last\s+\d+\s+days"
+    r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|\d{4}-\d{2}-\d{2}"
+    r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?!\d))\b", re.IGNORECASE)
+DAILY_DAYS = 7
+
+
+def _day_value(formula: str, values: dict[str, Decimal]) -> Decimal | None:
+    """A KPI's formula on one day's base metrics (None when one is missing or a denominator is 0)."""
+    from chimera.kpi.formula import evaluate_tree, parse_formula
+
+    try:
+        return evaluate_tree(parse_formula(formula).root, values)
+    except (KeyError, ZeroDivisionError, ArithmeticError):
+        return None
+
+
+def _daily_table(tb: Toolbox, kpi_ids: list[str], most: int = 3) -> tuple[str, dict[str, dict[str, str]]]:
+    """The named KPIs' formulas day by day over the ``DAILY_DAYS`` days to the as-of day, newest
+    first, from the base metrics as ingested (a day without data shows "-", never 0). A KPI of
+    pseudonymized customers (repeat purchases) has no daily value and is left out."""
+    specs = [k for k in map(tb.client.configs.kpi, kpi_ids) if k.formula != "repeat_purchase_rate"][:most]
+    metrics = list(dict.fromkeys(m for k in specs for m in formula_metrics(k.formula)))
+    series = {m: tb.metric_series(m, DAILY_DAYS) for m in metrics}
+    days = [(tb.as_of - timedelta(days=n)).isoformat() for n in range(DAILY_DAYS)]
+    shown: dict[str, dict[str, str]] = {k.id: {} for k in specs}
+    for day in days:
+        values = {m: Decimal(series[m][day]) for m in metrics if day in series[m]}
+        for k in specs:
+            value = _day_value(k.formula, values)
+            if value is not None:  # a ratio's 28 digits are noise: six places hold any shown percent
+                shown[k.id][day] = str(value.quantize(Decimal("0.000001")) if -value.as_tuple().exponent > 6 else value)
+    rows = [f"| {date.fromisoformat(d).strftime('%a')} {d} | "
+            + " | ".join(fmt_value(shown[k.id][d], k.unit) if d in shown[k.id] else "-" for k in specs) + " |"
+            for d in days]
+    head = f"| day | {' | '.join(k.id for k in specs)} |\n|---|{'---|' * len(specs)}"
+    return (head + "\n" + "\n".join(rows) if specs else ""), shown
+
+
+def _question(tb: Toolbox, spec: CommanderSpec, text: str, kpi_ids: list[str],
+              play_id: str | None = None) -> tuple[str, list[Any], list[str]]:
+    """A free question: the KPIs it names (or those needing attention), the named KPIs' base metrics
+    day by day when it asks about days, the named play's evidence, and the SOP sections it matches."""
     hits = tb.sop_hits(text)
     kpis = tb.kpi_statuses(kpi_ids or None)
     shown = kpis if kpi_ids else [k for k in kpis if k["status"] != "OK"][:6]
     lines = [f"**{spec.label}** on “{_echo(text)}”:", ""]
+    facts: dict[str, Any] = {"kpis": shown}
     if shown:
         lines += ["KPIs that bear on it:", "", _noted(tb) + kpi_table(shown), ""]
+    table, daily = _daily_table(tb, kpi_ids) if kpi_ids and _DAY_QUESTION.search(text) else ("", {})
+    if table:
+        facts["daily"] = daily
+        lines += [f"Day by day, the {DAILY_DAYS} days to {tb.as_of.isoformat()} (each day's own value; `-`: no data):",
+                  "", table, ""]
+    if play_id:
+        rows = tb.evidence(play_id)
+        facts["evidence"] = rows
+        lines += [f"Evidence for `{play_id}` (before/after, no control group):", "",
+                  *(_evidence_lines(rows) or [f"- none recorded yet: an executed run is judged once its delay has "
+                                              f"passed (the weekly cycle or `chimera evidence --client "
+                                              f"{tb.client.name}` records it)"]),
+                  ""]
     if hits:
         lines.append("Relevant SOPs:")
         lines += [sop_citation(h) for h in hits]
     else:
         lines.append("No SOP section matches this question.")
-    facts = {"kpis": shown, "sops": [sop_fact(h) for h in hits]}
+    facts["sops"] = [sop_fact(h) for h in hits]
     return "\n".join(lines), [facts], [h.file for h in hits]
 
 
@@ -486,7 +557,7 @@ def _body(client: ClientContext, tb: Toolbox, spec: CommanderSpec, intent: Inten
     if intent.kind == "why":
         return _why(tb, intent.play_id, intent.asked)
     if intent.kind == "question":
-        return _question(tb, spec, text, intent.kpi_ids)
+        return _question(tb, spec, text, intent.kpi_ids, intent.play_id)
     if intent.kind == "kpis":
         body, facts = _kpis(tb)
     elif intent.kind == "daily":

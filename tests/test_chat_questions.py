@@ -4,6 +4,7 @@ everyday phrasings (and small typos) of "how are my KPIs?". Figures come from th
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -233,3 +234,72 @@ def test_normalize_singular_lowercase_and_near_misses() -> None:
     assert chat.normalize("this status less", frozenset()) == "this status less"
     assert chat.normalize("show revenu", frozenset({"revenue"})) == "show revenue"
     assert chat.normalize("bundles", frozenset({"revenue"})) == "bundle"
+
+
+# -- 4. questions about days, and about a play by its everyday name ---------------------------------------
+
+def _day_rows(text: str) -> dict[str, list[str]]:
+    """The day-by-day table: ISO day -> its cells."""
+    return {cells[1].split()[1]: [c.strip() for c in cells[2:-1]] for cells in
+            (line.split("|") for line in text.splitlines()) if cells[1:2] and cells[1].strip()[:3].isalpha()
+            and len(cells[1].split()) == 2 and cells[1].split()[1][:2] == "20"}
+
+
+def test_a_question_about_a_day_shows_the_named_kpis_day_by_day(shop: ClientContext) -> None:
+    """Was: "how many orders did we get yesterday?" showed only the 7-day total (offline, and as the
+    model's only facts), so nobody could answer it."""
+    from chimera.kpi.evaluate import evaluate_kpis
+
+    as_of = evaluate_kpis(shop, store=False).as_of
+    asked = "How many orders and what conversion rate did we have yesterday?"
+    reply = chat.answer(shop, "commerce_commander_ai", asked)
+    rows = _day_rows(reply.text)
+    assert len(rows) == chat.DAILY_DAYS and max(rows) == as_of.isoformat()
+    with session_scope() as s:
+        from chimera.metrics import load_series
+
+        series = load_series(s, shop.company_id, ["orders", "sessions"], as_of - timedelta(days=6), as_of)
+    for day, (orders, conversion) in rows.items():
+        d = as_of.fromisoformat(day)
+        assert orders == str(series["orders"][d]), "each day's own orders, as ingested"
+        assert conversion == f"{series['orders'][d] / series['sessions'][d] * 100:.2f}%"
+    body, facts, _sops = chat._question(Toolbox(shop), chat._spec(shop, "commerce_commander_ai"),
+                                        "orders and conversion rate yesterday", ["orders", "conversion_rate"])
+    table = "\n".join(line for line in body.splitlines() if re.match(r"\| [A-Z][a-z]{2} \d{4}-\d\d-\d\d \|", line))
+    assert table.count("\n") == chat.DAILY_DAYS - 1 and check_numbers(table, facts).ok, "the model may quote any day"
+    assert set(facts[0]["daily"]) == {"orders", "conversion_rate"}
+    weekly = chat.answer(shop, "commerce_commander_ai", "How are orders doing?")
+    assert _day_rows(weekly.text) == {}, "no day asked about: no day-by-day table"
+
+
+def test_a_kpi_of_pseudonymized_customers_has_no_day_by_day_table(shop: ClientContext) -> None:
+    reply = chat.answer(shop, "evidence_commander_ai", "repeat purchase rate yesterday?")
+    assert _day_rows(reply.text) == {} and "Repeat purchase rate" in reply.text
+
+
+@pytest.mark.parametrize("text, play", [
+    ("did the price test work?", "pricing_test"), ("How is the win-back email going?", "winback_email"),
+    ("should we keep the free shipping threshold", "free_shipping_threshold"),
+    ("what about pricing test", "pricing_test"),
+])
+def test_a_play_named_in_everyday_words_is_found(shop: ClientContext, text: str, play: str) -> None:
+    assert chat.parse_intent(text, shop.configs).play_id == play
+
+
+def test_a_question_about_a_play_shows_its_evidence(shop: ClientContext) -> None:
+    """Was: "did the price test work?" showed the KPIs needing attention, not the play's evidence."""
+    from chimera.evidence.record import log_manual_play, refresh_evidence
+    from chimera.kpi.evaluate import evaluate_kpis
+
+    as_of = evaluate_kpis(shop, store=False).as_of
+    reply = chat.answer(shop, "evidence_commander_ai", "did the price test work?")
+    assert "Evidence for `pricing_test`" in reply.text and "none recorded yet" in reply.text
+    with session_scope() as s:
+        log_manual_play(s, shop, "pricing_test", as_of - timedelta(days=40), who="alice")
+        refresh_evidence(s, shop, as_of)
+    reply = chat.answer(shop, "evidence_commander_ai", "did the price test work?")
+    assert "- `pricing_test` / aov (" in reply.text and "none recorded yet" not in reply.text
+    body = _body(reply.text)
+    tb = Toolbox(shop)
+    rows = tb.evidence("pricing_test")
+    assert rows and all(f"`pricing_test` / {r['kpi']} ({r['verdict']})" in body for r in rows)
