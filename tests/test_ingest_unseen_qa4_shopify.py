@@ -253,3 +253,20 @@ def test_an_unquoted_comma_when_the_last_column_is_read_rejects_only_its_order(c
     assert _rejected(summary) == [(4, "(whole row)", "#1002")] and summary["rejected"][0]["value"] == "11 fields"
     assert series["orders"] == {"2026-04-05": "1", "2026-04-06": "0"}
     assert series["total_sales"] == {"2026-04-05": "27.00", "2026-04-06": "0.00"}
+
+
+@pytest.mark.parametrize("pad", ["\t", " ", "\t "])
+def test_cells_padded_with_tabs_or_spaces_are_trimmed(chimera_home: Path, tmp_path: Path, pad: str) -> None:
+    """Every cell quoted and padded (`"\t#1001\t"`: some exporters start cells with a tab against
+    spreadsheet formula injection; a hand-tidied sheet pads with spaces): the values are the same.
+    Tab-padded files had every order rejected ('not a date-time', 'not a whole number')."""
+    rows = [{k: f"{pad}{v}{pad}" if v else v for k, v in row.items()} for row in THREE]
+    buf = io.StringIO()
+    writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer.writerow(HEADER)
+    writer.writerows([r[h] for h in HEADER] for r in rows)
+    path = tmp_path / "orders_export.csv"
+    path.write_bytes(buf.getvalue().encode("utf-8-sig"))
+    summary, series = _ingest(path)
+    assert summary["rejected"] == [] and summary["orders_ingested"] == 3
+    assert _metrics_of(series) == THREE_TRUTH

@@ -269,8 +269,9 @@ def read_columns(path: Path, header: Header, columns: dict[str, str]) -> pl.Data
 
 
 def strip_padded(df: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Trim spaces only in columns that have any (cheap checks; exports rarely pad values)."""
-    edge = [(pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ")).any().alias(c) for c in columns]
+    """Trim spaces and tabs only in columns that have any (cheap checks; exports rarely pad values)."""
+    edge = [pl.any_horizontal(pl.col(c).str.starts_with(pad) | pl.col(c).str.ends_with(pad) for pad in " \t")
+            .any().alias(c) for c in columns]
     padded = [c for c, has in df.select(edge).row(0, named=True).items() if has]
     if not padded:
         return df

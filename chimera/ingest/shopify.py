@@ -228,9 +228,10 @@ def _comma_money(problems: pl.DataFrame) -> tuple[bool, bool]:
 
 
 def _padded(problems: pl.DataFrame) -> bool:
-    """A problem row whose value only has surrounding spaces: worth the careful (trimming) pass."""
+    """A problem row whose value only has surrounding spaces or tabs (some exporters start cells
+    with a tab, against spreadsheet formula injection): worth the careful (trimming) pass."""
     raw = [c for c in RAW if c in problems.columns and problems[c].dtype == pl.String]
-    edge = [(pl.col(c).str.starts_with(" ") | pl.col(c).str.ends_with(" ")).any() for c in raw]
+    edge = [(pl.col(c) != pl.col(c).str.strip_chars()).any() for c in raw]
     return bool(problems.height) and any(problems.select(edge).row(0))
 
 
