@@ -397,3 +397,22 @@ def test_fiverr_hours_or_on_time_values_that_cannot_be_read_name_line_and_exampl
     assert (on_time["line"], on_time["column"], on_time["order"]) == (4, "Pünktlich", "FO3")
     assert "yes or no" in on_time["reason"]
     assert _metrics(client)["fiverr_delivered"] == {"2026-11-03": "1"}
+
+
+def test_an_analytics_cell_with_no_figure_leaves_that_metric_missing(chimera_home: Path, tmp_path: Path) -> None:
+    """Looker Studio and scripts write `null`, `(not set)`, `NaN` where there is no figure: that metric is
+    missing for the day, its sessions stay. A dash may be Excel's accounting zero or no figure: the
+    day is rejected saying which to write, never guessed."""
+    client = _client()
+    path = tmp_path / "ga.csv"
+    path.write_text("Date,Sessions,Users,Transactions,Revenue\n2026-11-01,100,80,2,40.00\n2026-11-02,90,null,1,null\n"
+                    "2026-11-03,95,75,0,(not set)\n2026-11-04,97,NaN,0,$ -\n2026-11-05,99,77,0,\u2014\n",
+                    encoding="utf-8")
+    doc = _ingest(path, client)
+    assert [(r["line"], r["column"], r["value"]) for r in doc["rejected"]] == [(5, "Revenue", "$ -"),
+                                                                               (6, "Revenue", "\u2014")]
+    assert all("accounting" in r["reason"] and "write 0" in r["reason"] for r in doc["rejected"])
+    got = _metrics(client)
+    assert got["sessions"] == {"2026-11-01": "100", "2026-11-02": "90", "2026-11-03": "95"}
+    assert got["ga_revenue"] == {"2026-11-01": "40.00"}
+    assert got["users"] == {"2026-11-01": "80", "2026-11-03": "75"}

@@ -56,6 +56,11 @@ DIM = "_dim"  # prefix of a dimension column (any column that is not a metric or
 FIGURE = (r"^[<>]?\s*[+-]?(?:(?:US|CA|AU|A|C|R)?\$|€|£|¥|￥|₹|₩)?[\d.,\s\u00a0]*\d[\d.,\s\u00a0]*%?$"
           r"|^\d+:\d{2}(?::\d{2})?$")
 NUMERIC_DIMENSION = r"(?i)hour|minute|week|month|year|nth|day of|dayof|cohort"  # numbered, yet a dimension
+# What Looker Studio, BigQuery and scripts write for no figure, in an optional metric's cell: that
+# metric is missing for the day. Sessions, the one every day needs, are refused instead (as `n/a` is);
+# so is `-`: Excel's accounting format shows a zero that way.
+NO_VALUE = ["null", "(not set)", "none", "nan"]
+DASHES = ["-", "\u2013", "\u2014", "$-", "$ -", "€-", "€ -", "- €", "-€"]
 OTHER_ROW = ("GA4 lumped the rows past the report's row limit into one '(other)' row: its figures belong "
              "to no one day, so the days' sums leave them out; export the date with fewer or no other dimensions")
 COPY_CONFLICT = ("the date is listed more than once with different figures and nothing (such as a channel "
@@ -131,6 +136,8 @@ def aggregate_analytics(
     """Per-day metrics. ``european``: the file is `;`-separated, as Excel saves CSV where the decimal
     separator is a comma; it decides the locale when the values themselves do not."""
     present = [c for c in METRIC_OF if c in df.columns]
+    df = df.with_columns(pl.when(pl.col(c).str.strip_chars().str.to_lowercase().is_in(NO_VALUE)).then(None)
+                         .otherwise(pl.col(c)).alias(c) for c in present if c != "sessions")  # no figure: missing
     comma = _decimal_comma(df, present, european)  # saved by Excel in a European locale: `1040,50`
     day_first = slash_day_first(df["date"], comma)
     if "revenue" in present:  # `revenue` stays as written (rejections show it); `_revenue` is dot-decimal
@@ -158,8 +165,11 @@ def aggregate_analytics(
                          "not a whole number")]
     if "revenue" in present:
         example = "12,34" if comma else "12.34"
-        checks.append(Check("revenue", is_bad_money(pl.col("_revenue"), fmt),
-                            f"not a number (expected e.g. {example})"))
+        dash = pl.col("revenue").str.strip_chars().is_in(DASHES).fill_null(False)
+        checks += [Check("revenue", is_bad_money(pl.col("_revenue"), fmt) & ~dash,
+                         f"not a number (expected e.g. {example})"),
+                   Check("revenue", dash, "a dash is a zero in Excel's accounting format, or no figure: "
+                                          "write 0, or leave the cell empty if the day's revenue is unknown")]
     copies = _copies(df, present)
     if copies is not None:
         checks.append(Check("date", copies, COPY_CONFLICT))
