@@ -54,16 +54,19 @@ class Toolbox:
         _ = self.as_of
         return self._as_of_note
 
-    def kpi_statuses(self, kpi_ids: list[str] | None = None) -> list[dict[str, Any]]:
+    def kpi_statuses(self, kpi_ids: list[str] | None = None, previous: bool = False) -> list[dict[str, Any]]:
         """Status, value, thresholds and note of the client's KPIs (all, or the ids given). Each
         carries ``as_of_note`` when the newest day was left out, so whoever reads one KPI learns
-        why its day is not the newest (the list shape stays the same for every caller)."""
+        why its day is not the newest (the list shape stays the same for every caller).
+        ``previous``: also ``previous_value``, the KPI over the window just before (None when
+        that window lacks data), for "this week against last week"."""
         from chimera.kpi.evaluate import evaluate_kpis
 
         report = evaluate_kpis(self.client, as_of=self.as_of, store=False)
         note = {"as_of_note": self.as_of_note} if self.as_of_note else {}
-        return [k.to_json() | {"label": k.label, "unit": k.unit} | note for k in report.kpis
-                if not kpi_ids or k.id in kpi_ids]
+        return [k.to_json() | {"label": k.label, "unit": k.unit} | note
+                | ({"previous_value": None if k.previous_value is None else str(k.previous_value)} if previous else {})
+                for k in report.kpis if not kpi_ids or k.id in kpi_ids]
 
     def metric_series(self, metric: str, days: int = 28) -> dict[str, str]:
         """Daily values of one base metric over the last ``days`` days (missing days are absent)."""

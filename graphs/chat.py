@@ -440,6 +440,9 @@ _DAY_QUESTION = re.compile(
     r"|(?:mon|tues|wednes|thurs|fri|satur|sun)day|\d{4}-\d{2}-\d{2}"
     r"|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?!\d))\b", re.IGNORECASE)
 DAILY_DAYS = 7
+# "this week against last week": the named KPIs' window before is shown beside the current one
+_COMPARE = re.compile(r"\b(?:last|previous|prior|past)\s+(?:week|month|period|window)|\bweek\s+(?:before|earlier|ago)"
+                      r"|\bweek[\s-]+(?:over|on)[\s-]+week\b|\bwow\b|\bcompar", re.IGNORECASE)
 
 
 def _day_value(formula: str, values: dict[str, Decimal]) -> Decimal | None:
@@ -450,6 +453,22 @@ def _day_value(formula: str, values: dict[str, Decimal]) -> Decimal | None:
         return evaluate_tree(parse_formula(formula).root, values)
     except (KeyError, ZeroDivisionError, ArithmeticError):
         return None
+
+
+def _against_previous(k: dict[str, Any]) -> str:
+    """One KPI's value beside its value over the window just before, and the relative change
+    (also put in ``k`` as ``change_vs_previous_pct``: a model may quote it)."""
+    label, unit, window = re.sub(r"\s*\(.*?\)", "", k["label"]), k["unit"], k["window"]
+    value, before = k.get("value"), k.get("previous_value")
+    if value is None or before is None:
+        return f"- {label}: the {window} before has no complete data to compare with"
+    now, then = Decimal(value), Decimal(before)
+    change = ""
+    if then:
+        k["change_vs_previous_pct"] = f"{(now - then) / abs(then) * 100:.1f}"
+        change = f" ({float(k['change_vs_previous_pct']):+.1f} %{' relative' if unit == 'percent' else ''})"
+    return (f"- {label}: {fmt_value(value, unit)} over the {window} to {k['data_through']} vs "
+            f"{fmt_value(before, unit)} over the {window} before{change}")
 
 
 def _daily_table(tb: Toolbox, kpi_ids: list[str], most: int = 3) -> tuple[str, dict[str, dict[str, str]]]:
@@ -479,12 +498,15 @@ def _question(tb: Toolbox, spec: CommanderSpec, text: str, kpi_ids: list[str],
     """A free question: the KPIs it names (or those needing attention), the named KPIs' base metrics
     day by day when it asks about days, the named play's evidence, and the SOP sections it matches."""
     hits = tb.sop_hits(text)
-    kpis = tb.kpi_statuses(kpi_ids or None)
+    compare = bool(kpi_ids) and bool(_COMPARE.search(text))
+    kpis = tb.kpi_statuses(kpi_ids or None, previous=compare)
     shown = kpis if kpi_ids else [k for k in kpis if k["status"] != "OK"][:6]
     lines = [f"**{spec.label}** on “{_echo(text)}”:", ""]
     facts: dict[str, Any] = {"kpis": shown}
     if shown:
         lines += ["KPIs that bear on it:", "", _noted(tb) + kpi_table(shown), ""]
+    if compare:
+        lines += ["Against the window just before:", "", *map(_against_previous, shown), ""]
     table, daily = _daily_table(tb, kpi_ids) if kpi_ids and _DAY_QUESTION.search(text) else ("", {})
     if table:
         facts["daily"] = daily

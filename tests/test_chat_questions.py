@@ -303,3 +303,27 @@ def test_a_question_about_a_play_shows_its_evidence(shop: ClientContext) -> None
     tb = Toolbox(shop)
     rows = tb.evidence("pricing_test")
     assert rows and all(f"`pricing_test` / {r['kpi']} ({r['verdict']})" in body for r in rows)
+
+
+def test_this_week_against_last_week_shows_the_window_before(shop: ClientContext) -> None:
+    """Was: "compare this week's revenue with last week" showed this week's value only."""
+    from chimera.kpi.evaluate import evaluate_kpis
+
+    report = evaluate_kpis(shop, store=False)
+    reply = chat.answer(shop, "commerce_commander_ai", "Compare this week's revenue and conversion rate with last week")
+    for kpi in ("net_revenue", "conversion_rate"):
+        k = report.by_id(kpi)
+        assert k.value is not None and k.previous_value is not None
+        label = k.label.split(" (")[0]
+        now, before = chat.fmt_value(k.value, k.unit), chat.fmt_value(k.previous_value, k.unit)
+        change = (k.value - k.previous_value) / abs(k.previous_value) * 100
+        line = f"- {label}: {now} over the 7d to {k.data_through} vs {before} over the 7d before ({change:+.1f} %"
+        assert line in reply.text, (line, reply.text)
+    _body_text, facts, _sops = chat._question(Toolbox(shop), chat._spec(shop, "commerce_commander_ai"),
+                                              "revenue vs last week", ["net_revenue"])
+    [k] = facts[0]["kpis"]
+    said = f"Net revenue was {chat.fmt_value(k['previous_value'], 'currency')} last week, " \
+           f"{float(k['change_vs_previous_pct']):+.1f}% since."
+    assert check_numbers(said, facts).ok, "a model may quote last week's value and the change"
+    plain = chat.answer(shop, "commerce_commander_ai", "What is our revenue doing?")
+    assert "window just before" not in plain.text
