@@ -270,3 +270,53 @@ def test_cells_padded_with_tabs_or_spaces_are_trimmed(chimera_home: Path, tmp_pa
     summary, series = _ingest(path)
     assert summary["rejected"] == [] and summary["orders_ingested"] == 3
     assert _metrics_of(series) == THREE_TRUTH
+
+
+# --------------------------------------------------------------------------- a spreadsheet's currency format
+
+def _marked(currency: str, fmt) -> list[dict[str, str]]:
+    rows = [*_order("#1001", "2026-04-05 21:06:21 -0400", [(1, "1234.50"), (2, "5.50")], shipping="0.00",
+                    taxes="0.00"), *_order("#1002", "2026-04-06 08:00:00 -0400", [(3, "4.00")], refunded="4.00")]
+    for row in rows:
+        row["Currency"] = currency if row["Currency"] else ""
+        for col in MONEY:
+            if row[col]:
+                row[col] = fmt(Decimal(row[col]))
+    return rows
+
+
+@pytest.mark.parametrize(("currency", "sep", "fmt"), [
+    ("USD", ",", lambda v: f"${v:,.2f}"),  # Excel (US) currency format: $1,234.50
+    ("CAD", ",", lambda v: f"${v:,.2f}"),  # `$` is any dollar
+    ("EUR", ";", lambda v: f"{v:,.2f} €".replace(",", "\u00a0").replace(".", ",")),  # French: 1 234,50 €
+    ("EUR", ";", lambda v: f"€ {v:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")),  # Dutch
+    ("CHF", ";", lambda v: f"CHF {v:,.2f}".replace(",", "'")),  # Swiss: CHF 1'234.50
+    ("GBP", ",", lambda v: f"£{v:.2f}"),
+])
+def test_amounts_in_a_currency_format_are_read_when_the_mark_fits_the_currency(
+    chimera_home: Path, tmp_path: Path, currency: str, sep: str, fmt
+) -> None:
+    """A sheet formatted as currency before saving writes `$1,234.50` or `1 234,50 €`: every order
+    was rejected as not a number. The mark fits the file's Currency, so the amounts are read. By
+    hand: 04-05 1234.50 + 2 x 5.50 = 1245.50 (no shipping or tax); 04-06 3 x 4.00 = 12.00, total
+    18.00, refunded 4.00."""
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(_marked(currency, fmt), sep=sep))
+    summary, series = _ingest(path)
+    assert summary["rejected"] == []
+    assert series["gross_sales"] == {"2026-04-05": "1245.50", "2026-04-06": "12.00"}
+    assert series["net_revenue"] == {"2026-04-05": "1245.50", "2026-04-06": "14.00"}
+
+
+def test_a_currency_mark_that_does_not_fit_the_currency_is_not_read(chimera_home: Path, tmp_path: Path) -> None:
+    """`€1245.50` on #1001 of a USD export: which currency it is in is unknown, so the order is
+    rejected at its line (Subtotal first), never summed as dollars; #1002 (plain) counts."""
+    rows = _marked("USD", lambda v: f"€{v:.2f}")
+    for row in rows[2:]:
+        row.update({col: row[col].lstrip("€") for col in MONEY})
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(rows))
+    summary, series = _ingest(path)
+    assert [(r["line"], r["column"], r["value"]) for r in summary["rejected"][:1]] == [(2, "Subtotal", "€1245.50")]
+    assert {r["order"] for r in summary["rejected"]} == {"#1001"} and summary["orders_ingested"] == 1
+    assert series["gross_sales"] == {"2026-04-06": "12.00"}

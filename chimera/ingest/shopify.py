@@ -13,6 +13,7 @@ careful pass that measures the exact scale and trims.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -175,12 +176,15 @@ def _too_long(cols: list[str]) -> pl.Expr:
     return (too_long.fill_null(False) | joined.str.contains(TOO_FINE)).fill_null(False)
 
 
-def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool) -> tuple[pl.LazyFrame, MoneyFormat]:
+def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
+                    signs: bool = False) -> tuple[pl.LazyFrame, MoneyFormat]:
     """Trimmed values and the scale that holds every money value exactly (second pass, rare).
     ``commas``: some money value failed the dot cast holding a comma, as a European Excel save
     writes (`150,00`, `1.234,56`): the file's values vote once, for the whole file, whether its
-    decimal separator is a comma (as Stripe's are read)."""
+    decimal separator is a comma (as Stripe's are read). ``signs``: some failed value has a currency
+    mark (`$12.50`)."""
     lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
+    lf = _signed_money(lf, path) if signs else lf  # `$12.50`: see _signed_money
     lf = lf.with_columns(_ungrouped_marks(pl.col(c)) for c in MONEY_IN)
     if not commas:
         scales = collect(lf.select(money_scale(pl.col(c)).alias(c) for c in MONEY_IN), path).row(0)
@@ -215,16 +219,54 @@ def _ungrouped_marks(col: pl.Expr) -> pl.Expr:
     return pl.when(grouped.fill_null(False)).then(col.str.replace_all(f"[{GROUP_MARKS}]", "")).otherwise(col)
 
 
-def _comma_money(problems: pl.DataFrame) -> tuple[bool, bool]:
+DOLLARS = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN", "TWD"})
+SIGNS: dict[str, frozenset[str]] = {  # a currency format's mark -> the Currency values it may stand for
+    "US$": frozenset({"USD"}), "CA$": frozenset({"CAD"}), "C$": frozenset({"CAD"}), "AU$": frozenset({"AUD"}),
+    "A$": frozenset({"AUD"}), "NZ$": frozenset({"NZD"}), "HK$": frozenset({"HKD"}), "S$": frozenset({"SGD"}),
+    "R$": frozenset({"BRL"}), "$": DOLLARS, "€": frozenset({"EUR"}), "£": frozenset({"GBP"}),
+    "¥": frozenset({"JPY", "CNY"}), "₹": frozenset({"INR"}), "₩": frozenset({"KRW"}), "zł": frozenset({"PLN"}),
+    "kr.": frozenset({"DKK"}), "kr": frozenset({"SEK", "NOK", "DKK"}), "CHF": frozenset({"CHF"}),
+}
+_SIGN = "|".join(re.escape(m) for m in sorted(SIGNS, key=len, reverse=True)) + r"|\b[A-Z]{3}\b"
+_AMOUNT = rf"^[+-]?\d[\d.,{GROUP_MARKS}]*$"
+
+
+def _without_sign(col: pl.Expr) -> pl.Expr:
+    """An amount without the currency mark a spreadsheet's currency format adds (`$1,234.50`,
+    `12,50 €`, `-£5.00`, `EUR 12.50`); null where the value has none, or is no amount without it."""
+    bare = col.str.replace(rf"\s*(?:{_SIGN})\s*", "").str.strip_chars()
+    return pl.when(col.str.contains(_SIGN) & bare.str.contains(_AMOUNT)).then(bare)
+
+
+def _signed_money(lf: pl.LazyFrame, path: Path | str) -> pl.LazyFrame:
+    """Money columns without their currency marks when every mark in the file is one, and it can
+    stand for the file's Currency (`$` for USD, CAD...; `€` for EUR; a code for itself): a `€` in a
+    USD export, or two marks in one file, leave the values as written, each rejected as not a
+    number. Second pass only (``_comma_money`` found a marked value among the bad rows)."""
+    marks = pl.concat_list(pl.when(_without_sign(pl.col(c)).is_not_null()).then(pl.col(c).str.extract(
+        f"({_SIGN})", 1)) for c in MONEY_IN).explode().drop_nulls().unique()
+    currency = pl.col("currency").str.strip_chars().str.to_uppercase().drop_nulls().unique()
+    found = collect(lf.select(marks.implode().alias("m"), currency.implode().alias("c")), path).row(0)
+    used, named = set(found[0]), set(found[1]) - {""}
+    if len(used) != 1 or (named and not SIGNS.get(next(iter(used)), frozenset(used)) & named):
+        return lf
+    return lf.with_columns(pl.coalesce(_without_sign(pl.col(c)), pl.col(c)).alias(c) for c in MONEY_IN)
+
+
+def _comma_money(problems: pl.DataFrame) -> tuple[bool, bool, bool]:
     """Whether a problem row has a money value that failed the dot cast holding a comma (`150,00`),
-    and one holding a space or apostrophe (`1 234,56`, `1'234.50`): only rows already found bad are
-    looked at, so a dot-decimal file pays nothing."""
+    one holding a space or an apostrophe (`1 234,56`, `1'234.50`), and one with a currency mark
+    (`$12.50`): only rows already found bad are looked at, so a dot-decimal file pays nothing."""
     cols = [c for c in MONEY_IN if c in problems.columns and problems[c].dtype == pl.String]
     if not problems.height or not cols:
-        return False, False
-    failed = [(pl.col(f"_{c}").is_null() & pl.col(c).str.contains(",", literal=True)).any() for c in cols]
-    marked = [(pl.col(f"_{c}").is_null() & pl.col(c).str.contains(f"[{GROUP_MARKS}]")).any() for c in cols]
-    return any(problems.select(failed).row(0)), any(problems.select(marked).row(0))
+        return False, False, False
+    tests = {"comma": lambda v: v.str.contains(",", literal=True),
+             "group": lambda v: v.str.contains(f"[{GROUP_MARKS}]"), "sign": lambda v: _without_sign(v).is_not_null()}
+    found = problems.select(
+        pl.any_horizontal((pl.col(f"_{c}").is_null() & test(pl.col(c))).any() for c in cols).alias(name)
+        for name, test in tests.items()
+    ).row(0)
+    return bool(found[0]), bool(found[1]), bool(found[2])
 
 
 def _padded(problems: pl.DataFrame) -> bool:
@@ -245,9 +287,9 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     fmt = MoneyFormat(FAST_SCALE, careful=False)  # exact for any value of up to 6 decimals
     df = collect(_typed(lf, fmt), path)
     problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
-    commas, marks = _comma_money(problems)
-    if df["_odd"].any() or _padded(problems) or commas or marks:
-        lf, fmt = _careful_format(lf, path, commas)
+    commas, groups, signs = _comma_money(problems)
+    if df["_odd"].any() or _padded(problems) or commas or groups or signs:
+        lf, fmt = _careful_format(lf, path, commas, signs)
         df = collect(_typed(lf, fmt), path)
     if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record
         df = df.filter(~pl.col("_empty"))
