@@ -249,8 +249,9 @@ def aggregate_stripe(
     if whole is not None:
         edges = sorted(d for d in days if not whole[0] <= d <= whole[1])
         if edges:
-            log.warning("stripe export in %s: its first and last local days cover only part of UTC day(s) %s: "
-                        "left out, what is stored for them is kept", zone, ", ".join(map(str, edges)))
+            log.warning("stripe export in %s: its first and last local days cover only part of UTC day(s) %s "
+                        "(Stripe's metrics are per UTC day): left out, what is stored for them is kept; export in "
+                        "UTC to have every day whole", zone, ", ".join(map(str, edges)))
         days = {d: v for d, v in days.items() if d not in edges}
         rejected_days = {d for d in rejected_days if whole[0] <= d <= whole[1]}
     return Aggregate(

@@ -46,13 +46,23 @@ REFUNDS = ["refund", "refund_failure"]  # a failed refund gives the money back: 
 
 
 def is_balance_report(header: Header) -> bool:
-    """A Stripe report of balance transactions (its columns are lower_snake_case names)."""
+    """A Stripe report of balance transactions (its columns are lower_snake_case names; `created` alone
+    when it was run with the default columns in the account's time zone)."""
     lower = {c.lower() for c in header.columns}
-    return {"created_utc", "gross", "reporting_category"} <= lower
+    return {"gross", "reporting_category"} <= lower and bool(lower & {"created_utc", "created"})
 
 
 def read_balance(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The needed columns (no description, customer or card columns), and their headers."""
+    """The needed columns (no description, customer or card columns), and their headers. IngestError
+    for a report whose times are only in the account's time zone (`created`): the file does not name
+    that zone, so no charge can be put on its UTC day."""
+    lower = [c.lower() for c in header.columns]
+    if "created_utc" not in lower and "created" in lower:
+        raise IngestError(
+            f"{path}: line {header.skip_lines + 1}: column {header.columns[lower.index('created')]!r}: the report's "
+            "times are in the Stripe account's time zone, which the file does not name, and Stripe's metrics are "
+            "per UTC day; run the report again with its created_utc column (Columns: Custom)"
+        )
     cols = resolve_columns(path, header, "stripe_payments", BALANCE_COLUMNS, BALANCE_REQUIRED)
     return read_columns(path, header, cols), cols
 
