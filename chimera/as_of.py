@@ -157,6 +157,19 @@ def refuse_unreached(session: Session, company_id: int, client: str, day: date |
         raise ChimeraError(why)
 
 
+def behind_note(client: ClientContext, day: date, today: date | None = None) -> str:
+    """When the default as-of (the newest data) is more than a day before the store's today: say
+    so, and how to see which KPIs are stale. The default stays the data's day (replays give the
+    same output), but a store whose exports stopped read OK "as of" a day a week old, silently."""
+    today = today or datetime.now(store_zone(client.config.timezone)).date()
+    behind = (today - day).days
+    if behind <= 1:
+        return ""
+    return (f"the newest complete data is {day}, {behind} days before today ({today}, {client.config.timezone}): "
+            f"statuses are as of {day}; re-export and ingest, or pass --as-of {today} to see which KPIs are stale "
+            f"(UNKNOWN)")
+
+
 def reached(client: ClientContext, day: date | None, option: str = "--as-of") -> date | None:
     """``day`` once ``refuse_unreached`` lets it through (None stays None: the default day is the
     data's), for commands that take an ``--as-of`` and open no session of their own first."""

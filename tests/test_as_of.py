@@ -195,3 +195,25 @@ def test_an_evening_export_west_of_utc_leaves_out_both_the_stripe_day_and_the_st
     assert (got.day, got.left_out) == (D - timedelta(days=1), D + timedelta(days=1))
     assert "2026-03-11 is left out: only stripe" in got.note
     assert "2026-03-10 is left out: its data was ingested at 18:30 (America/New_York)" in got.note
+
+
+def test_kpis_say_when_the_newest_data_is_days_behind_today(chimera_home: Path) -> None:
+    """Was: a store whose exports stopped a week ago read OK 'as of' that day with no word of it
+    (manual §8.1: stale data is UNKNOWN, which --as-of today shows)."""
+    from chimera.as_of import behind_note
+
+    ctx = _client("behind")
+    day = date(2026, 11, 20)
+    note = behind_note(ctx, day, today=date(2026, 11, 27))
+    assert note == ("the newest complete data is 2026-11-20, 7 days before today (2026-11-27, "
+                    f"{ctx.config.timezone}): statuses are as of 2026-11-20; re-export and ingest, or pass --as-of "
+                    "2026-11-27 to see which KPIs are stale (UNKNOWN)")
+    assert behind_note(ctx, day, today=date(2026, 11, 21)) == "", "yesterday's data is current"
+    now = datetime.now(UTC).date()
+    _data(ctx.company_id, last=now - timedelta(days=6), days=30)
+    runner = CliRunner()
+    said = runner.invoke(app, ["kpis", "--client", "behind", "--json"])
+    assert said.exit_code == 0 and "days before today" in said.stderr and f"--as-of {now}" in said.stderr
+    assert "as_of_note" not in json.loads(said.stdout), "the JSON contract is unchanged"
+    explicit = runner.invoke(app, ["kpis", "--client", "behind", "--as-of", str(now - timedelta(days=6))])
+    assert explicit.exit_code == 0 and "days before today" not in explicit.stderr, "a day asked for is no surprise"

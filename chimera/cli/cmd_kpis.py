@@ -9,7 +9,7 @@ from datetime import date
 import typer
 from rich.table import Table
 
-from chimera.as_of import reached
+from chimera.as_of import behind_note, reached
 from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
@@ -42,6 +42,9 @@ def kpis(
     report = evaluate_kpis(ctx, as_of=day, store=False)
     if report.as_of_note:
         err.print(report.as_of_note, highlight=False, soft_wrap=True)
+    behind = behind_note(ctx, report.as_of) if day is None else ""
+    if behind:
+        err.print(f"note: {behind}", highlight=False, markup=False, soft_wrap=True)
     if json_out:
         emit_json(report.to_json())
     else:
