@@ -132,3 +132,21 @@ def test_window_length_follows_the_delay() -> None:
     est = stats.estimate("net_sales / orders", series, executed, executed + timedelta(days=14), window_days=14)
     assert est.after_end == executed + timedelta(days=13) and est.before_start == executed - timedelta(days=14)
     assert est.after_complete
+
+
+@pytest.mark.parametrize(("scaled", "plain"), [
+    ("orders / sessions * 100", "orders / sessions"),  # a percent written as one: the same share
+    ("100 * orders / sessions", "orders / sessions"),
+    ("net_sales / 7", "net_sales"),  # a daily mean scaled: no share of 7
+])
+def test_a_scaled_kpi_is_judged_as_the_rate_or_mean_it_scales(scaled: str, plain: str) -> None:
+    """Was: `x / y * 100` was read as a mean per day (its counting noise per day, no denominator) and
+    `net_sales / 7` as a share of 7 (QA4)."""
+    series = _shop(7, effect=0.12)
+    executed = START + timedelta(days=140)
+    as_of = executed + timedelta(days=40)
+    a = stats.estimate(scaled, series, executed, as_of)
+    b = stats.estimate(plain, series, executed, as_of)
+    assert a.effect_pct == pytest.approx(b.effect_pct) and a.effect_pct is not None
+    assert (a.ci_low_pct, a.ci_high_pct) == pytest.approx((b.ci_low_pct, b.ci_high_pct))
+    assert a.before_denominator == b.before_denominator

@@ -35,7 +35,7 @@ from chimera.evidence.models import (
 )
 from chimera.kpi.evaluate import load_customers
 from chimera.kpi.fmt import fmt_stored
-from chimera.kpi.formula import parse_formula, parse_window
+from chimera.kpi.formula import Formula, parse_formula, parse_window
 from chimera.kpi.window import REPEAT_PRESENCE_METRIC, is_repeat
 from chimera.metrics import load_series
 
@@ -155,9 +155,10 @@ def _measure(
         est = stats.estimate(spec.formula, series, run.executed_on, seen_on, window_days=window)
         plac = stats.placebo(spec.formula, series, run.executed_on, window_days=window,
                              real_effect_pct=est.effect_pct)
-        formula = parse_formula(spec.formula)
-        gap_spec, label = spec, " + ".join(formula.denominator)
-        kind = "ratio of sums" if formula.denominator else "mean per day"
+        rate = parse_formula(spec.formula).ratio  # `x / y * 100` is the rate x / y; `net_sales / 7` a daily mean
+        denominator = Formula("", rate.right).metrics if rate is not None and not rate.offset else []
+        gap_spec, label = spec, " + ".join(denominator)
+        kind = "ratio of sums" if denominator else "mean per day"
     seen_end = min(est.after_end, as_of)
     own = run_kpis(run, client.configs)
     others: list[Confounder] = [

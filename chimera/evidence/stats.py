@@ -147,6 +147,17 @@ def _counted(mat_b: np.ndarray, mat_a: np.ndarray) -> bool:
     return bool(both.size) and bool(np.all(both == np.round(both))) and bool(np.all(both >= 0))
 
 
+def _parts(f: Formula) -> tuple[Node, Node | None]:
+    """(events, exposure) of a KPI's counting noise: a rate's numerator and denominator, also under
+    constant scaling (``refunded_orders / orders * 100`` is the share ``refunded_orders / orders``);
+    else the whole formula, per day (``net_sales / 7`` is a daily mean, no share of 7). A rate with an
+    offset (``1 - cancelled / placed``) is no multiple of its share: read per day too."""
+    r = f.ratio
+    if r is None or r.offset:
+        return f.root, None
+    return r.left, r.right
+
+
 def _count_interval(f: Formula, mat_b: np.ndarray, mat_a: np.ndarray) -> tuple[float, float]:
     """95 % interval of the effect from counting noise alone, on the log ratio (Poisson events, or
     binomial for a share), with half an event added so zero events still have noise.
@@ -154,11 +165,10 @@ def _count_interval(f: Formula, mat_b: np.ndarray, mat_a: np.ndarray) -> tuple[f
     Resampling 28 days of 2-3 orders underestimates that noise (the bootstrap said +0.5..+60 % for
     75 -> 96 orders, a difference Poisson noise makes 1 time in 8).
     """
-    num = f.root.left if f.root.op == "/" else f.root
-    events = [max(_sum(num, m, f.metrics), 0.0) + 0.5 for m in (mat_b, mat_a)]  # type: ignore[arg-type]
-    exposure = [max(_sum(f.root.right, m, f.metrics), 1e-9) if f.root.op == "/" else float(m.shape[0])  # type: ignore[arg-type]
-                for m in (mat_b, mat_a)]
-    return log_ratio_interval(events, exposure, share=f.root.op == "/")
+    num, den = _parts(f)
+    events = [max(_sum(num, m, f.metrics), 0.0) + 0.5 for m in (mat_b, mat_a)]
+    exposure = [max(_sum(den, m, f.metrics), 1e-9) if den is not None else float(m.shape[0]) for m in (mat_b, mat_a)]
+    return log_ratio_interval(events, exposure, share=den is not None)
 
 
 def count_var(events: float, exposure: float, share: bool) -> float:
@@ -176,10 +186,10 @@ def log_ratio_interval(events: Sequence[float], exposure: Sequence[float], share
 
 def _count_se(f: Formula, mat: np.ndarray) -> float:
     """Counting-noise standard error of log(KPI) over one window (the floor of a counted KPI)."""
-    num = f.root.left if f.root.op == "/" else f.root
-    events = max(_sum(num, mat, f.metrics), 0.0) + 0.5  # type: ignore[arg-type]
-    exposure = max(_sum(f.root.right, mat, f.metrics), 1e-9) if f.root.op == "/" else float(mat.shape[0])  # type: ignore[arg-type]
-    return float(np.sqrt(count_var(events, exposure, f.root.op == "/")))
+    num, den = _parts(f)
+    events = max(_sum(num, mat, f.metrics), 0.0) + 0.5
+    exposure = max(_sum(den, mat, f.metrics), 1e-9) if den is not None else float(mat.shape[0])
+    return float(np.sqrt(count_var(events, exposure, den is not None)))
 
 
 def effect_se(f: Formula, mat_b: np.ndarray, mat_a: np.ndarray, counted: bool,
@@ -234,9 +244,10 @@ def estimate(
         gap_metrics=[m for m, n in holes.items() if n], absent_metrics=[m for m, n in holes.items() if n == len(seen)],
         first_data_day=max(starts) if len(starts) == len(f.metrics) else None,
     )
-    if f.root.op == "/":
-        est.before_denominator = _sum(f.root.right, mat_b, f.metrics)  # type: ignore[arg-type]
-        est.after_denominator = _sum(f.root.right, mat_a, f.metrics)  # type: ignore[arg-type]
+    _num, den = _parts(f)
+    if den is not None:
+        est.before_denominator = _sum(den, mat_b, f.metrics)
+        est.after_denominator = _sum(den, mat_a, f.metrics)
     if est.effect_pct is None or mat_b.shape[0] < 2 or mat_a.shape[0] < 2 or draws <= 0:
         return est
     est.se_log = effect_se(f, mat_b, mat_a, est.counted, (w_b, w_a), (days_b, days_a))
