@@ -320,3 +320,82 @@ def test_a_currency_mark_that_does_not_fit_the_currency_is_not_read(chimera_home
     assert [(r["line"], r["column"], r["value"]) for r in summary["rejected"][:1]] == [(2, "Subtotal", "€1245.50")]
     assert {r["order"] for r in summary["rejected"]} == {"#1001"} and summary["orders_ingested"] == 1
     assert series["gross_sales"] == {"2026-04-06": "12.00"}
+
+
+def test_whole_quantities_written_as_floats_are_whole(chimera_home: Path, tmp_path: Path) -> None:
+    """A sheet round-tripped through pandas writes a quantity column with a gap as floats (`2.0`):
+    still 2 units (analytics counts are read so); `1.5` is still no whole number, rejected at its line."""
+    rows = [dict(r) for r in THREE]
+    for row in rows:
+        row["Lineitem quantity"] += ".0"
+    rows[2]["Lineitem quantity"] = "1.5"  # #1002
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(rows))
+    summary, series = _ingest(path)
+    assert [(r["line"], r["column"], r["value"]) for r in summary["rejected"]] == [(4, "Lineitem quantity", "1.5")]
+    assert series["units"] == {"2026-04-05": "3", "2026-04-06": "0"}
+    assert series["gross_sales"] == {"2026-04-05": "21.00", "2026-04-06": "0.00"}
+
+
+# --------------------------------------------------------------------------- odd but legal orders, pinned
+
+
+def _day(series: dict[str, dict[str, str]], *metrics: str) -> dict[str, dict[str, str]]:
+    return {m: series[m] for m in metrics}
+
+
+def test_newest_first_offsets_of_india_and_nepal_and_a_dst_day(chimera_home: Path, tmp_path: Path) -> None:
+    """Newest first (as the admin lists them), orders at 23:59:59 +0545 and 00:00:00 +0530 (each on
+    its own local date, never moved to UTC), two on the US spring-forward day (-0500 then -0400),
+    `#1001-1` names and one order's line items spread over 30 rows with the order row in the middle.
+    By hand: 03-08: #1, #2, #3 -> 3 orders; 03-09: #1001-1 (30 x 1.00) and #4 -> 31 units, gross 33.00."""
+    big = _order("#1001-1", "2026-03-09 00:00:00 +0530", [(1, "1.00")] * 30)
+    rows = [*_order("#4", "2026-03-09 08:00:00 -0400", [(1, "3.00")]), *big[1:15], big[0], *big[15:],
+            *_order("#3", "2026-03-08 23:59:59 +0545", [(1, "3.00")]),
+            *_order("#2", "2026-03-08 03:00:00 -0400", [(1, "3.00")]),
+            *_order("#1", "2026-03-08 01:59:59 -0500", [(1, "3.00")])]
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(rows))
+    summary, series = _ingest(path)
+    assert summary["rejected"] == [] and summary["orders_ingested"] == 5
+    assert _day(series, "orders", "units", "gross_sales", "total_sales") == {
+        "orders": {"2026-03-08": "3", "2026-03-09": "2"}, "units": {"2026-03-08": "3", "2026-03-09": "31"},
+        "gross_sales": {"2026-03-08": "9.00", "2026-03-09": "33.00"},
+        "total_sales": {"2026-03-08": "27.00", "2026-03-09": "45.00"}}
+
+
+def test_free_gift_card_refunded_and_cancelled_orders(chimera_home: Path, tmp_path: Path) -> None:
+    """A free order (0 everywhere, written `0`), a gift card line (price 25.00, no shipping or tax),
+    a partial refund, a fully refunded order, and a cancelled order that was also refunded (a
+    cancelled order is no order: its refund counts nowhere). By hand, one day: placed 5, orders 4,
+    cancelled 1; units 1 + 1 + 2 + 1 = 5; gross 0 + 25 + 20 + 8 = 53.00; totals 0 + 25 + 26 + 14 =
+    65.00; refunded 5.00 + 14.00 = 19.00 on 2 orders; net revenue 46.00."""
+    rows = [*_order("#1", "2026-04-05 09:00:00 +0200", [(1, "0")], shipping="0", taxes="0"),
+            *_order("#2", "2026-04-05 10:00:00 +0200", [(1, "25.00")], shipping="0.00", taxes="0.00"),
+            *_order("#3", "2026-04-05 11:00:00 +0200", [(2, "10.00")], refunded="5.00"),
+            *_order("#4", "2026-04-05 12:00:00 +0200", [(1, "8.00")], refunded="14.00"),
+            *_order("#5", "2026-04-05 13:00:00 +0200", [(1, "9.00")], refunded="15.00",
+                    cancelled="2026-04-05 14:00:00 +0200")]
+    rows[0]["Subtotal"] = rows[0]["Total"] = "0"
+    path = tmp_path / "orders_export.csv"
+    path.write_text(_csv(rows))
+    summary, series = _ingest(path)
+    assert summary["rejected"] == []
+    assert {m: v["2026-04-05"] for m, v in _metrics_of(series).items()} == {
+        "orders_placed": "5", "orders": "4", "cancelled_orders": "1", "units": "5", "gross_sales": "53.00",
+        "discounts": "0.00", "net_sales": "53.00", "shipping": "10.00", "taxes": "2.00", "total_sales": "65.00",
+        "refunded_orders": "2", "refunded_amount": "19.00", "net_revenue": "46.00"}
+
+
+def test_one_order_and_a_header_only_file(chimera_home: Path, tmp_path: Path) -> None:
+    """The smallest exports: one order (read as one day), and a header alone (BOM, CRLF: nothing to
+    read, nothing rejected, no day written)."""
+    one = tmp_path / "one.csv"
+    one.write_text(_csv(_order("#1", "2026-04-05 10:00:00 -0400", [(1, "9.99")])))
+    summary, series = _ingest(one)
+    assert (summary["first_day"], summary["last_day"], series["total_sales"]) == (
+        "2026-04-05", "2026-04-05", {"2026-04-05": "15.99"})
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(("\ufeff" + ",".join(HEADER) + "\r\n").encode())
+    summary, series = _ingest(empty)
+    assert (summary["rows_read"], summary["rejected"], summary["first_day"], series) == (0, [], None, {})

@@ -184,6 +184,7 @@ def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
     decimal separator is a comma (as Stripe's are read). ``signs``: some failed value has a currency
     mark (`$12.50`)."""
     lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
+    lf = lf.with_columns(pl.col("quantity").str.replace(WHOLE_FLOAT, "$1"))  # pandas' `2.0` is 2
     lf = _signed_money(lf, path) if signs else lf  # `$12.50`: see _signed_money
     lf = lf.with_columns(_ungrouped_marks(pl.col(c)) for c in MONEY_IN)
     if not commas:
@@ -269,11 +270,17 @@ def _comma_money(problems: pl.DataFrame) -> tuple[bool, bool, bool]:
     return bool(found[0]), bool(found[1]), bool(found[2])
 
 
+WHOLE_FLOAT = r"^(\+?\d+)\.0+$"  # a whole quantity written as a float (pandas writes `2.0` for a column with a gap)
+
+
 def _padded(problems: pl.DataFrame) -> bool:
     """A problem row whose value only has surrounding spaces or tabs (some exporters start cells
-    with a tab, against spreadsheet formula injection): worth the careful (trimming) pass."""
+    with a tab, against spreadsheet formula injection), or whose quantity is a whole float
+    (`2.0`): worth the careful (trimming) pass."""
     raw = [c for c in RAW if c in problems.columns and problems[c].dtype == pl.String]
     edge = [(pl.col(c) != pl.col(c).str.strip_chars()).any() for c in raw]
+    if "quantity" in raw:
+        edge.append(pl.col("quantity").str.strip_chars().str.contains(WHOLE_FLOAT).any().alias("_whole_float"))
     return bool(problems.height) and any(problems.select(edge).row(0))
 
 
