@@ -433,3 +433,18 @@ def test_a_balance_report_in_the_accounts_time_zone_is_refused_saying_what_to_ex
     out = _invoke(["ingest", str(path), "--client", client, "--source", "stripe_payments"], code=1)["output"]
     assert "balance.csv: line 1" in out and "'created'" in out and "created_utc" in out
     assert "Created date (UTC)" not in out  # not told it is a malformed payments export
+
+
+@pytest.mark.parametrize("label", ["Gesamt", "Summe", "Total général", "Totale", "Totaal", "Totales", "Grand total:"])
+def test_a_localized_totals_row_is_no_day(chimera_home: Path, tmp_path: Path, label: str) -> None:
+    """A sheet in German, French, Italian, Dutch or Spanish labels its totals row in its language: it
+    was rejected as a date that does not parse (a rejection the user could do nothing about)."""
+    client = _client()
+    path = tmp_path / "ga.csv"
+    path.write_text("Datum;Sitzungen;Nutzer;Transactions;Umsatz aus Käufen\n01.11.2026;1.204;987;12;1.234,56\n"
+                    f"02.11.2026;980;850;9;900,10\n{label};2.184;1.837;21;2.134,66\n", encoding="utf-8")
+    doc = _ingest(path, client)
+    assert doc["rejected"] == [] and (doc["first_day"], doc["last_day"]) == ("2026-11-01", "2026-11-02")
+    got = _metrics(client)
+    assert got["sessions"] == {"2026-11-01": "1204", "2026-11-02": "980"}
+    assert got["ga_revenue"] == {"2026-11-01": "1234.56", "2026-11-02": "900.10"}

@@ -46,7 +46,9 @@ CURRENCY_MARK = r"(?:US|CA|AU|NZ|A|C|R)?\$|€|£|¥|￥|₹|₩|\b(?:USD|EUR|GB
 MARK_CODES = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "CA$": "CAD", "C$": "CAD", "AU$": "AUD",
               "R$": "BRL", "₹": "INR", "₩": "KRW",  # `¥` is yen or yuan: shown as written
               "A$": "AUD", "NZ$": "NZD"}
-TOTAL_LABEL = r"(?i)^(grand\s+)?totals?:?$"
+# `Total`, `Grand total`, and as German, French, Spanish, Portuguese, Italian, Dutch sheets label it.
+TOTAL_LABEL = (r"(?i)^(?:(?:grand\s+)?totals?|total\s+g[ée]n[ée]ral|totales?|totaal|totale|gesamt(?:summe)?|summe"
+               r"|insgesamt|suma\s+total|total\s+geral)\s*:?$")
 # A whole number in thousands groups of either locale (`1,234`, `1.234`): 1234 or 1.234, as the file writes decimals.
 PLAIN_GROUPS = r"^\s*[+-]?\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+)\s*$"
 # A whole number in thousands groups, one separator throughout: `1,234`, `12.345.678`, `1 234`.
