@@ -23,13 +23,20 @@ The rule (deterministic; plays.yml ``policy``):
   ``factor``, ``changes``, ``evidence`` and ``params``: each step's full params, which the planner
   uses); its explanation says it in one sentence. Its approval is its ``Decision``, as any run's.
 - once: the same scale again while its run is pending or under way returns that run
-  (``already_scaled``); other params are refused until that run is decided or done.
+  (``already_scaled``); other params are refused until that run is decided or done. Once that run
+  ran (executed, paused, reverted or failed), the original is not scaled again (it would run the same
+  larger params twice): the scaled run is the one to judge and scale next. A rejected scale may be
+  tried again.
+- larger: ``--set`` never shrinks a param nor turns it the other way (count 5 -> 3, a +10 % price
+  change -> -10 %): that is another play run, not a scale (override the suggestion to run less).
+- when: ``--on`` is no earlier than the day the run's evidence fell due and the live cycle's day; a
+  play held back by a pause or a revert (``chimera.plays.holds``) is not scaled until resumed.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -41,13 +48,13 @@ from chimera.config.loader import ConfigSet, suggest
 from chimera.db.models import CycleRun, EvidenceRecord, Job, PlayRun, utcnow
 from chimera.errors import DecisionError
 from chimera.evidence.record import record_json
-from chimera.plays.holds import stop_record, stop_text
+from chimera.plays.holds import held_stops, stop_record, stop_text
 from chimera.plays.models import ParamChange, ScaleOutcome, TriggeredPlay
 from chimera.plays.pause import _checked_on
 from chimera.plays.rank import is_reversible
 from chimera.plays.revert import on_locked_run
 from chimera.plays.review import active_runs, under_way_reason
-from chimera.plays.weekly_review import PlayReview, figure_text, review_plays
+from chimera.plays.weekly_review import PlayReview, ScaleLink, figure_text, review_plays
 
 RECORD = "scale"
 """The key of the scale's record in the new run's ``PlayRun.rationale``."""
@@ -94,14 +101,18 @@ def scale_play_run(session: Session, client: ClientContext, run: PlayRun, who: s
     existing = pending_scale(session, run)
     if existing is not None:
         return _again(client, run, existing, params)
+    _check_not_scaled(client, run, ran_scale(session, run))
     if all(c.before == c.after for c in changes):
         held = "; ".join(f"step {c.step} {c.name} {c.param} {c.before} ({c.how})" for c in changes)
+        then = "the --set values equal what ran: set a larger one" if sets else "pass --set"
         raise DecisionError(f"nothing to scale in play run {run.id} ({run.play_id}): "
                             f"{held or 'no step has a numeric param named in plays.yml policy.scale_params'}; "
-                            f"raise a cap in plays.yml (logged with chimera config log) or pass --set{NOTHING}")
+                            f"raise a cap in plays.yml (logged with chimera config log) or {then}{NOTHING}")
     _check_room(session, client, run)
     cycle = live_cycle(session, client)
-    day = _checked_on(session, client, run, on, run.executed_on, "the execution")
+    day = _checked_on(session, client, run, _not_before_due(client, run, cycle, on), run.executed_on,
+                      "the execution")
+    _check_not_held(session, client, run, day)
     new = _suggest(session, client, run, cycle, _record(client, run, who, why, day, params, changes, evidence))
     return outcome(client, new, already=False)
 
@@ -257,6 +268,15 @@ def _given(play_id: str, plan: list[Any], ran: list[tuple[str, dict[str, Any]]],
             kind = "a whole number" if whole else "a number"
             raise DecisionError(f"--set {s.text}: {where} {s.param} must be {kind}, like its {values[s.param]} "
                                 f"now{NOTHING}")
+        if (index, s.param) in given:
+            raise DecisionError(f"--set {s.text}: {where} {s.param} is set twice; give it once{NOTHING}")
+        before = number(values[s.param])
+        assert before is not None  # a numeric param
+        if before != 0 and (value * before < 0 or abs(value) < abs(before)):
+            how = "turn it the other way" if value * before < 0 else "shrink it"
+            raise DecisionError(f"--set {s.text}: {where} ran {s.param} {values[s.param]}: {s.value} would {how}; "
+                                f"a scale keeps a param's direction and makes it no smaller (for a smaller run, "
+                                f"override the suggestion: chimera override ID --reason R --params JSON){NOTHING}")
         cap = caps(plan[index].params, values).get(s.param)
         if cap is not None and abs(value) > cap:
             raise DecisionError(f"--set {s.text}: {where} caps {s.param} at max_{s.param} {_plain(cap, False):g}: "
@@ -289,6 +309,58 @@ def describe(changes: list[ParamChange]) -> str:
 
 
 # --- once, room under the cap, where it goes ----------------------------------------------------------
+
+
+def ran_scale(session: Session, run: PlayRun) -> PlayRun | None:
+    """The newest scale of ``run`` that was approved and ran (executed, paused, reverted or failed) and
+    is no longer active (its evidence judged, or stopped); a rejected or superseded scale is none."""
+    runs = session.exec(select(PlayRun).where(
+        PlayRun.company_id == run.company_id, PlayRun.play_id == run.play_id,
+        col(PlayRun.status).in_(("executed", "paused", "reverted", "failed")),
+    ).order_by(col(PlayRun.created_at).desc())).all()
+    return next((r for r in runs if scaled_from(r) == run.id), None)
+
+
+def _check_not_scaled(client: ClientContext, run: PlayRun, done: PlayRun | None) -> None:
+    """The original of a scale that ran is not scaled again: the same larger run would run twice."""
+    if done is None:
+        return
+    record = done.rationale[RECORD]
+    changes = describe([ParamChange.model_validate(c) for c in record.get("changes") or []])
+    if done.status == "executed":
+        then = f"judge that run and scale it once its evidence says it worked (chimera play scale {done.id} --reason R)"
+    elif done.status == "reverted" and (stop := stop_record(done, done.status)):
+        then = (f"the larger run was {stop_text(done, stop, 'reverted')}; chimera play resume {done.id} --reason R "
+                "lifts its hold so the play may be suggested again")
+    else:
+        then = _instead(client, done)
+    raise DecisionError(f"play run {run.id} ({run.play_id}) was already scaled by {record.get('who')} on "
+                        f"{record.get('on')} and that run ran: play run {done.id} (executed "
+                        f"{done.executed_on or 'never'}, now {done.status}) with {changes}; scaling play run "
+                        f"{run.id} again would run the same larger params twice: {then}{NOTHING}")
+
+
+def _not_before_due(client: ClientContext, run: PlayRun, cycle: CycleRun, on: date | None) -> date | None:
+    """``on`` unless it is before the run's evidence fell due or the live cycle the scaled run joins."""
+    if on is None or run.executed_on is None:
+        return on
+    delay = client.configs.play(run.play_id).evidence.delay_days
+    since = max(run.executed_on + timedelta(days=delay), cycle.as_of)
+    if on < since:
+        raise DecisionError(f"--on {on} is before play run {run.id} ({run.play_id}) could be scaled: its evidence fell "
+                            f"due on {run.executed_on + timedelta(days=delay)} (executed {run.executed_on}, "
+                            f"+{delay} days) and the scaled run joins the cycle of {cycle.as_of}; pass --on with the "
+                            f"day it is scaled, {since} or later{NOTHING}")
+    return on
+
+
+def _check_not_held(session: Session, client: ClientContext, run: PlayRun, day: date) -> None:
+    """A play held back by a pause or revert of one of its runs is not suggested by a scale either."""
+    hold = held_stops(session, client.company_id, day,
+                      hold_days=client.configs.plays.policy.revert_hold_days).get(run.play_id)
+    if hold is not None:
+        raise DecisionError(f"{run.play_id} is held back ({hold.kind}): {hold.why}; a scale of play run {run.id} is "
+                            f"a suggestion like any and waits for the hold to end{NOTHING}")
 
 
 def pending_scale(session: Session, run: PlayRun) -> PlayRun | None:
@@ -386,6 +458,25 @@ def outcome(client: ClientContext, new: PlayRun, already: bool) -> ScaleOutcome:
         changes=[ParamChange.model_validate(c) for c in record["changes"]], evidence=list(record["evidence"]),
         explanation=str((new.explanation or {}).get("reason") or ""),
         next_step=f"chimera approve {new.id}" if new.status == "suggested" else "")
+
+
+def scale_links(session: Session, company_id: int, run_ids: list[str]) -> dict[str, ScaleLink]:
+    """Play run id -> how a scale links it (for the weekly review): the run a scaled run scales, and
+    a scaled run's newest scale that was not rejected or superseded (whether it ran)."""
+    runs = {r.id: r for r in session.exec(select(PlayRun).where(PlayRun.company_id == company_id))}
+    links: dict[str, ScaleLink] = {}
+    for run in sorted(runs.values(), key=lambda r: r.created_at):
+        origin = runs.get(scaled_from(run) or "")
+        if origin is None or run.status in ("rejected", "superseded"):
+            continue
+        if run.id in run_ids:
+            links.setdefault(run.id, ScaleLink()).scaled_from = f"play run {origin.id} (executed {origin.executed_on})"
+        if origin.id in run_ids:
+            link = links.setdefault(origin.id, ScaleLink())
+            link.scaled_by = f"play run {run.id} ({run.status}" + \
+                (f", executed {run.executed_on})" if run.executed_on else ")")
+            link.scale_ran = run.status in ("executed", "paused", "reverted", "failed")
+    return links
 
 
 def step_params(run: PlayRun) -> dict[int, dict[str, Any]]:

@@ -11,6 +11,11 @@ The rule, over the run's evidence KPIs (a verdict read in the KPI's direction; f
 4. every judged KPI shows no detectable change, none left pending or unclear -> stop: pause (keep
    what is done, spend no more effort on it);
 5. otherwise (inconclusive, confounded or still pending) -> keep watching.
+
+A scaled run (``chimera play scale``) is reviewed on its own evidence, judged from its own execution
+day; the review names the run it scales (``scaled_from``) and, on the original, the scale
+(``scaled_by``). An original whose scale ran is not offered the scale again: the scaled run is the one
+to judge and scale next.
 """
 
 from __future__ import annotations
@@ -64,6 +69,10 @@ class PlayReview(BaseModel):
     option: str = ""
     """Another command a person may choose: for an executed run that worked (continue), scaling it
     (``chimera play scale RUN --reason R``: a larger run of the play, suggested for a decision)."""
+    scaled_from: str = ""
+    """For a scaled run: ``play run X (executed D)``, the run it scales."""
+    scaled_by: str = ""
+    """For a run that was scaled: ``play run Y (status, executed D)``, its newest scale."""
     advice: str = ""
     """The advice in the run's state: the evidence's for an executed run; a paused one's ``resume`` /
     ``revert`` / ``keep paused``; a reverted one's ``reverted on D by W; the evidence says ...``."""
@@ -98,24 +107,36 @@ OUTCOME: dict[int, tuple[Recommendation, Literal["revert", "pause", ""]]] = {
 }
 
 
+class ScaleLink(BaseModel):
+    """How a reviewed run is linked by ``chimera play scale`` (``chimera.plays.scale.scale_links``)."""
+
+    scaled_from: str = ""
+    scaled_by: str = ""
+    scale_ran: bool = False
+    """Whether the scale (``scaled_by``) was approved and ran: then the original is not scaled again."""
+
+
 def review_plays(evidence: list[Mapping[str, Any]], directions: Mapping[str, str],
-                 statuses: Mapping[str, str], stops: Mapping[str, str] | None = None) -> list[PlayReview]:
+                 statuses: Mapping[str, str], stops: Mapping[str, str] | None = None,
+                 scales: Mapping[str, ScaleLink] | None = None) -> list[PlayReview]:
     """One review per play run with at least one verdict that is not ``pending``, newest run first.
 
     ``evidence``: entries of ``chimera evidence --json``; ``directions``: KPI id -> direction;
     ``statuses``: play run id -> its status on the review's day (to say whether the advice is carried
-    out already); ``stops``: play run id -> ``reverted on D by W`` / ``paused on D by W`` for those."""
+    out already); ``stops``: play run id -> ``reverted on D by W`` / ``paused on D by W`` for those;
+    ``scales``: play run id -> how a scale links it to another run (``chimera.plays.scale.scale_links``)."""
     runs: dict[str, list[Mapping[str, Any]]] = {}
     for entry in evidence:
         if entry.get("play_run_id"):
             runs.setdefault(str(entry["play_run_id"]), []).append(entry)
-    reviews = [_review(run_id, entries, directions, statuses.get(run_id, "executed"), (stops or {}).get(run_id, ""))
+    reviews = [_review(run_id, entries, directions, statuses.get(run_id, "executed"), (stops or {}).get(run_id, ""),
+                       (scales or {}).get(run_id) or ScaleLink())
                for run_id, entries in runs.items() if any(e.get("verdict") != "pending" for e in entries)]
     return sorted(reviews, key=lambda r: (r.executed_on, r.play_run_id), reverse=True)
 
 
 def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[str, str], status: str,
-            stop: str) -> PlayReview:
+            stop: str, link: ScaleLink) -> PlayReview:
     figures = [Figure(kpi=str(e["kpi"]), verdict=str(e["verdict"]),
                       reading=reading(str(e["verdict"]), directions.get(str(e["kpi"]))),
                       effect_pct=e.get("effect_pct"), ci_low_pct=e.get("ci_low_pct"), ci_high_pct=e.get("ci_high_pct"),
@@ -127,7 +148,8 @@ def _review(run_id: str, entries: list[Mapping[str, Any]], directions: Mapping[s
     return PlayReview(play_run_id=run_id, play=str(first["play"]), executed_on=str(first["executed_on"]),
                       status=status, recommendation=recommendation, action=action, rule=rule, rule_text=RULES[rule],
                       figures=figures, next_step=_next_step(run_id, recommendation, action, status),
-                      option=scale_option(run_id, recommendation, status),
+                      option="" if link.scale_ran else scale_option(run_id, recommendation, status),
+                      scaled_from=link.scaled_from, scaled_by=link.scaled_by,
                       advice=_advice(recommendation, action, status, stop))
 
 
@@ -178,5 +200,7 @@ def review_line(r: PlayReview) -> str:
     advice = r.advice or _said(r.recommendation, r.action)
     step = f"; next: {r.next_step}" if r.next_step else ""
     step += f"; or scale it: {r.option}" if r.option else ""
-    return (f"{r.play} (play run {r.play_run_id}, executed {r.executed_on}, {r.status}): {advice}: rule {r.rule}, "
-            f"{r.rule_text}; " + "; ".join(figure_text(f) for f in r.figures) + step)
+    step += f"; scaled by {r.scaled_by}" if r.scaled_by else ""
+    scaled = f", a scale of {r.scaled_from}" if r.scaled_from else ""
+    return (f"{r.play} (play run {r.play_run_id}, executed {r.executed_on}, {r.status}{scaled}): {advice}: "
+            f"rule {r.rule}, {r.rule_text}; " + "; ".join(figure_text(f) for f in r.figures) + step)
