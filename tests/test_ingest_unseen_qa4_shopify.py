@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from chimera.cli import _register
 from chimera.cli.app import app
 from chimera.clients import add_client
+from chimera.errors import IngestError
+from chimera.ingest import ingest_file
 
 _register()
 runner = CliRunner()
@@ -399,3 +401,14 @@ def test_one_order_and_a_header_only_file(chimera_home: Path, tmp_path: Path) ->
     empty.write_bytes(("\ufeff" + ",".join(HEADER) + "\r\n").encode())
     summary, series = _ingest(empty)
     assert (summary["rows_read"], summary["rejected"], summary["first_day"], series) == (0, [], None, {})
+
+
+def test_orders_without_their_header_line_are_named_as_such(chimera_home: Path, tmp_path: Path) -> None:
+    """The header row deleted (or rows pasted into a new file): Shopify's names start with `#`, which
+    GA4 uses for comment lines, so every line was skipped and the error said 'the file is empty'."""
+    path = tmp_path / "orders_export.csv"
+    path.write_text("\n" + "".join(_csv(THREE).splitlines(keepends=True)[1:]))
+    with pytest.raises(IngestError) as err:
+        ingest_file(add_client(f"qa4-{next(_names)}"), path)
+    assert str(err.value).startswith(f"{path}: line 2: no header line: the file starts with a row (#1001,")
+    assert "empty" not in str(err.value)

@@ -128,6 +128,8 @@ def read_header(path: Path) -> Header:
         for _ in range(skip):
             fh.readline()
         first = fh.readline()
+    if not first.strip() and skip:
+        raise IngestError(f"{path}: {_no_header(path, encoding)}")
     if not first.strip():
         raise IngestError(f"{path}: the file is empty (expected a CSV export with a header line)")
     if first.endswith("\r"):  # a CRLF line would end "\r\n": this file ends lines with a lone CR
@@ -138,6 +140,17 @@ def read_header(path: Path) -> Header:
     separator = header_separator(first)
     row = next(csv.reader(io.StringIO(first), delimiter=separator))
     return Header(clean_names(row), skip, encoding, separator)
+
+
+def _no_header(path: Path, encoding: str) -> str:
+    """Why a file whose every line starts with `#` (comments, as GA4 writes before its table) has
+    no header: rows of Shopify orders (`#1001,...`) whose header line was deleted, or only comments."""
+    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
+        at, first = next(((n, line.strip()) for n, line in enumerate(fh, start=1) if line.strip()), (1, ""))
+    if any(sep in first for sep in SEPARATORS):
+        return (f"line {at}: no header line: the file starts with a row ({first[:60]}), not with column names; "
+                "export it again with its header line (or put the header back as line 1)")
+    return "no header line: every line is a comment (#) or blank (expected a CSV export with a header line)"
 
 
 def header_separator(line: str) -> str:
