@@ -448,3 +448,23 @@ def test_a_localized_totals_row_is_no_day(chimera_home: Path, tmp_path: Path, la
     got = _metrics(client)
     assert got["sessions"] == {"2026-11-01": "1204", "2026-11-02": "980"}
     assert got["ga_revenue"] == {"2026-11-01": "1234.56", "2026-11-02": "900.10"}
+
+
+def test_an_open_or_cancelled_fiverr_order_without_earnings_still_counts(chimera_home: Path, tmp_path: Path) -> None:
+    """A sheet leaves the earnings of a cancelled or open order empty, or writes a dash: those orders
+    were rejected, so orders and cancellations were undercounted and the completion rate read high.
+    Earnings are summed over completed orders only: only a completed order needs its amount."""
+    client = _client("fiverr:\n  date: Order Date\n  amount: Earnings\n  status: Status\n  order_id: Order ID\n")
+    path = tmp_path / "fiverr.csv"
+    path.write_text("Order ID,Order Date,Earnings,Status\nFO1,2026-11-03,$36.00,Completed\nFO2,2026-11-03,,Cancelled\n"
+                    "FO3,2026-11-03,$ -,Cancelled\nFO4,2026-11-04,\u2014,In progress\nFO5,2026-11-04,,Completed\n"
+                    "FO6,2026-11-04,-,Completed\n", encoding="utf-8")
+    doc = _ingest(path, client)
+    assert [(r["line"], r["column"], r["value"], r["order"]) for r in doc["rejected"]] == [
+        (6, "Earnings", "", "FO5"), (7, "Earnings", "-", "FO6")]  # a completed order needs its earnings
+    assert "completed order" in doc["rejected"][0]["reason"]
+    got = _metrics(client)
+    assert got["fiverr_orders"] == {"2026-11-03": "3", "2026-11-04": "1"}
+    assert got["fiverr_cancelled"] == {"2026-11-03": "2", "2026-11-04": "0"}
+    assert got["fiverr_completed"] == {"2026-11-03": "1", "2026-11-04": "0"}
+    assert got["fiverr_earnings"] == {"2026-11-03": "36.00", "2026-11-04": "0.00"}

@@ -55,6 +55,7 @@ TRUE = ["true", "yes", "y", "1", "on time", "on_time", "ja", "oui", "sí", "si",
 FALSE = ["false", "no", "n", "0", "late", "nein", "non", "não", "nao", "nee", "falsch", "falso", "faux"]
 ISO_DAY = r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$"  # `2026-11-03`, `2026-11-03 14:22:05`, `2026-11-03T14:22:05Z`
 SLASH = r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"
+DASHES = ["-", "\u2013", "\u2014"]  # a sheet's "no amount" (after its currency mark and spaces are gone)
 COPY_CONFLICT = ("the order is listed more than once with different values (pasted sheets?): "
                  "which is current is unknown")
 MAPPING_HINT = (
@@ -213,12 +214,15 @@ def aggregate_fiverr(
                "delivered_on_time": mapping.delivered_on_time or ""}
     fmt = money_format(df, ["_amount", "_hours"])
     example = "12,34" if comma else "12.34"
+    done = _done(mapping)
+    none = pl.col("_amount").is_in(DASHES).fill_null(False) & ~done  # no earnings on an open or cancelled order
     checks = [
         shape_check(),
-        *reject_required(["date", "amount", "status"]),
+        *reject_required(["date", "status"]),
+        Check("amount", pl.col("amount").is_null() & done, "missing required value (a completed order's earnings)"),
         *_date_checks(mapping),
-        Check("amount", is_bad_money(pl.col("_amount"), fmt), f"not a number (expected e.g. {example})"),
-        Check("amount", pl.col("_amount").str.starts_with("-"), "an order's amount is never negative"),
+        Check("amount", is_bad_money(pl.col("_amount"), fmt) & ~none, f"not a number (expected e.g. {example})"),
+        Check("amount", pl.col("_amount").str.starts_with("-") & ~none, "an order's amount is never negative"),
         Check("delivered_on_time", pl.col("delivered_on_time").str.strip_chars().str.to_lowercase()
               .is_in(TRUE + FALSE).not_() & (pl.col("delivered_on_time").str.strip_chars() != ""),
               "not a yes or no (expected e.g. yes, no, true, false, on time, late)"),
@@ -247,9 +251,14 @@ def aggregate_fiverr(
     )
 
 
+def _done(mapping: FiverrMapping) -> pl.Expr:
+    """Whether the order is completed (its earnings count)."""
+    return pl.col("status").str.strip_chars().str.to_lowercase().is_in([v.lower() for v in mapping.completed_values])
+
+
 def _metrics(mapping: FiverrMapping, fmt: MoneyFormat) -> list[pl.Expr]:
     status = pl.col("status").str.strip_chars().str.to_lowercase()
-    done = status.is_in([v.lower() for v in mapping.completed_values])
+    done = _done(mapping)
     out = [
         pl.len().alias("fiverr_orders"),
         done.sum().alias("fiverr_completed"),
