@@ -165,6 +165,9 @@ def shape_check() -> Check:
 def shape_error(path: Path, header: Header, shapes: Shapes, shown: int = 5) -> str:
     """`file: line N: why` for the first misshapen rows (where a reader cannot leave them out)."""
     reasons = _reasons(shapes, header)
+    if not reasons and shapes.padded:  # read without the count, where only the count knows they are whole
+        return (f"{path}: every data row has {shapes.padded} more empty field(s) than the header names (a "
+                "separator ending each row): read it with chimera ingest, or remove the trailing separators")
     first = sorted(reasons)[:shown]
     lines = physical_lines(path, first, header.skip_lines)
     more = f" (and {len(reasons) - shown} more rows)" if len(reasons) > shown else ""
