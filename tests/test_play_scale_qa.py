@@ -86,22 +86,18 @@ def _scales() -> list[PlayRun]:
 
 
 def _review(as_of: date) -> dict[str, object]:
-    """The weekly review of ``as_of``'s stored evidence with the scale links (what ``report --json``
-    shows once chimera/report/data.py passes ``scale_links``)."""
+    """The weekly review of ``as_of``'s stored evidence, as ``report --json`` and the chat show it
+    (chimera.report.data.weekly_review, with the scale links)."""
     from chimera.clients import get_client
     from chimera.evidence.record import record_json
-    from chimera.plays.scale import scale_links
-    from chimera.plays.weekly_review import review_plays
+    from chimera.report.data import weekly_review
 
     client = get_client("shop")
     with session_scope() as s:
         rows = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == client.company_id)).all()
         entries = [record_json(r) for r in rows]
-        ids = sorted({str(e["play_run_id"]) for e in entries})
-        statuses = {r.id: r.status for r in s.exec(select(PlayRun)) if r.id in ids}
-        links = scale_links(s, client.company_id, ids)
-    directions = {k.id: k.direction for k in client.configs.kpis.kpis}
-    return {r.play_run_id: r for r in review_plays(entries, directions, statuses, scales=links)}
+    reviews, _stopped = weekly_review(client, as_of, entries)
+    return {r.play_run_id: r for r in reviews}
 
 
 # --- refusals before anything is recorded: one line, exit 1 -------------------------------------------------

@@ -24,6 +24,7 @@ from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
 from chimera.plays.holds import Stop, status_on, stop_record, stopped_runs
 from chimera.plays.rank import held_back
+from chimera.plays.scale import scale_links
 from chimera.plays.weekly_review import PlayReview, review_plays
 from chimera.report.charts import TrendPoint, load_kpi_data, trend_points
 
@@ -200,4 +201,5 @@ def weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, A
                  for r in runs if (rec := stop_record(r, statuses[r.id])) is not None}
         stopped = stopped_runs(session, client.company_id, as_of, live=live,
                                hold_days=client.configs.plays.policy.revert_hold_days)
-    return review_plays(evidence, directions, statuses, stops), stopped
+        scales = scale_links(session, client.company_id, ids)  # a scaled run and its original, linked
+    return review_plays(evidence, directions, statuses, stops, scales), stopped
