@@ -58,6 +58,7 @@ HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma, 1.234 with a decimal comma; "
              "no amount in the file has cents to tell which): write it with its decimals")
 log = logging.getLogger(__name__)
+DAY, WRITTEN = "_day", "_written_day"  # a charge's UTC day; the date it was written with (its zone's)
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 # `Created date (UTC)`, `Created (UTC)`, or the time zone chosen in the export dialog: `Created date
 # (America/New_York)`, `Created date (UTC+2)`.
@@ -86,13 +87,13 @@ def _zoned_created(path: Path, header: Header) -> list[str]:
     return named
 
 
-def _whole_utc_days(df: pl.DataFrame, day_first: bool, zone: str | None) -> tuple[date, date] | None:
+def _whole_utc_days(written: pl.Series, zone: str) -> tuple[date, date] | None:
     """For an export in a time zone other than UTC, the first and last UTC day it covers whole. Its
     date range is whole days of its zone (the export dialog's), which never line up with UTC days:
     the UTC day before New York's first midnight holds only that day's last hours (a collapse, read
     as a whole day), and so does the day its last local day runs into. None for a UTC export."""
     tz = zone_info(zone)
-    local = df.select(stripe_day(pl.col("created"), day_first).alias("d"))["d"].drop_nulls()
+    local = written.drop_nulls()  # the dates as written: the zone's days
     if tz is None or local.is_empty():
         return None
     first, last = local.min(), local.max()
@@ -202,9 +203,11 @@ def aggregate_stripe(
     zone = zone if zone_info(zone) else None
     fmt = money_format(df, MONEY_COLS, comma)
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
-    day = stripe_day(pl.col("created"), day_first, zone)
-    unplaced = (day.is_null() & ~pl.col("created").str.contains(r"\d:\d") & (zone is not None)  # a bare date
-                & stripe_day(pl.col("created"), day_first).is_not_null())
+    written = [stripe_day(pl.col("created"), day_first).alias(WRITTEN)] if zone else []
+    df = df.with_columns(stripe_day(pl.col("created"), day_first, zone).alias(DAY), *written)  # parsed once
+    day = pl.col(DAY)
+    unplaced = (day.is_null() & ~pl.col("created").str.contains(r"\d:\d") & pl.col(WRITTEN).is_not_null()
+                if zone else pl.lit(False))  # a bare date in a zone other than UTC
     checks = [
         shape_check(),
         *reject_required(["created", "amount", "status"]),
@@ -245,7 +248,7 @@ def aggregate_stripe(
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
     rejected_days = set(bad_rows.select(day.drop_nulls()).to_series().to_list())
-    whole = _whole_utc_days(df, day_first, zone)
+    whole = _whole_utc_days(df[WRITTEN], zone) if zone else None
     if whole is not None:
         edges = sorted(d for d in days if not whole[0] <= d <= whole[1])
         if edges:
