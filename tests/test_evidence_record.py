@@ -165,6 +165,19 @@ def test_overlapping_plays_confound_each_other(shop, truth) -> None:
     assert [c["kind"] for c in rec.confounders] == ["overlapping_play"]
 
 
+@pytest.mark.parametrize(("apart", "confounded"), [(27, True), (28, False)])
+def test_a_play_in_force_over_both_windows_is_no_confounder(shop, truth, apart: int, confounded: bool) -> None:
+    """A run executed on the before window's first day (28 days before, as a play scaled on the day its
+    original's 28-day evidence fell due) is in force on every day compared: it shifts neither window.
+    Was: confounded every time, so a scaled play's review stayed at 'keep watching'."""
+    play, _ = _price_test(truth)
+    day = _quiet_monday(truth)
+    _log(shop, play, day, kpis=["aov"], as_of=_end(truth))
+    records, _run = _log(shop, play, day + timedelta(days=apart), kpis=["aov"], as_of=_end(truth))
+    kinds = [c["kind"] for c in records["aov"].confounders]
+    assert ("overlapping_play" in kinds) is confounded, kinds
+
+
 def test_report_shape_and_replay(shop, truth) -> None:
     play, executed = _price_test(truth)
     with session_scope() as s:

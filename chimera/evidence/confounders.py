@@ -93,11 +93,13 @@ def run_kpis(run: PlayRun, configs: ConfigSet) -> list[str]:
 def overlapping_plays(
     session: Session, run: PlayRun, kpi: KPI, configs: ConfigSet, window: int, as_of: date | None = None,
 ) -> list[Confounder]:
-    """Other play runs executed in ``executed_on - window .. executed_on + window - 1`` (a play then
-    shifts the before or the after window) and by ``as_of`` (a replay must not see later plays),
-    whose KPIs touch this KPI or its drivers."""
+    """Other play runs executed in ``executed_on - window + 1 .. executed_on + window - 1`` (a play
+    then shifts the before or the after window) and by ``as_of`` (a replay must not see later plays),
+    whose KPIs touch this KPI or its drivers. One executed on the before window's first day is in
+    force on every day of both windows, so it shifts neither: a play scaled on the day its original's
+    evidence fell due runs exactly one window after it, and was confounded by it every time."""
     assert run.executed_on is not None
-    lo, hi = run.executed_on - timedelta(days=window), run.executed_on + timedelta(days=window - 1)
+    lo, hi = run.executed_on - timedelta(days=window - 1), run.executed_on + timedelta(days=window - 1)
     if as_of is not None:
         hi = min(hi, as_of)
     watched = {kpi.id, *kpi.drivers}
