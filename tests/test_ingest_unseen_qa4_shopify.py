@@ -412,3 +412,20 @@ def test_orders_without_their_header_line_are_named_as_such(chimera_home: Path, 
         ingest_file(add_client(f"qa4-{next(_names)}"), path)
     assert str(err.value).startswith(f"{path}: line 2: no header line: the file starts with a row (#1001,")
     assert "empty" not in str(err.value)
+
+
+def test_an_older_export_joined_to_a_newer_one_says_so(chimera_home: Path, tmp_path: Path) -> None:
+    """`cat march.csv april.csv` where April's export has four columns more (Payment ID ... Payment
+    References, added by Shopify): April's rows were rejected as 'a value holds an unquoted comma?'.
+    They are still rejected (their columns are another header's), saying why and what to do."""
+    older = HEADER[:HEADER.index("Payment ID")]
+    march = _csv(_order("#1", "2026-03-31 10:00:00 -0400", [(1, "1.00")]), header=older)
+    april = _csv(_order("#2", "2026-04-01 10:00:00 -0400", [(2, "2.00"), (1, "3.00")]))
+    path = tmp_path / "orders_export.csv"
+    path.write_text(march + april)
+    summary, series = _ingest(path)
+    assert _rejected(summary) == [(4, "(whole row)", "#2")]
+    assert summary["rejected"][0]["reason"] == (
+        "79 fields, header has 75: a row under another export's 79-column header in the file (exports with other "
+        "columns joined?): ingest each export on its own")
+    assert series["orders"] == {"2026-03-31": "1"}

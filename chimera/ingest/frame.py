@@ -127,9 +127,17 @@ def shape_reason(fields: int, width: int, cut: bool, separator: str) -> str:
 
 def _reasons(shapes: Shapes, header: Header) -> dict[int, str]:
     """Why each misshapen row is rejected (a row whose writer only left out its trailing empty
-    fields is read: ``Shapes.trimmed``)."""
-    return {row: shape_reason(n, shapes.width, row == shapes.cut, header.separator)
-            for row, n in shapes.misshapen.items()}
+    fields is read: ``Shapes.trimmed``). A row after another export's header of its own field
+    count (two exports of different versions joined) is said to be one."""
+    reasons = {}
+    joined = sorted(shapes.headers.items())
+    for row, n in shapes.misshapen.items():
+        after = [h for h, count in joined if h <= row and count == n]
+        reasons[row] = shape_reason(n, shapes.width, row == shapes.cut, header.separator) if not after else (
+            f"{n} fields, header has {shapes.width}: "
+            + ("another export's header" if after[-1] == row else f"a row under another export's {n}-column header")
+            + " in the file (exports with other columns joined?): ingest each export on its own")
+    return reasons
 
 
 def _shape_expr(shapes: Shapes, header: Header) -> pl.Expr:

@@ -224,6 +224,9 @@ class Shapes:
     padded: int = 0
     """Empty fields the writer adds after every data record's last (a separator ending each row,
     not the header): rows of ``width + padded`` fields whose extra ones are empty (``_padded``)."""
+    headers: dict[int, int] = field(default_factory=dict)
+    """Misshapen rows starting with the header's first name: another export's header (two joined
+    with `cat`, with other columns) -> its field count."""
 
     @property
     def too_many(self) -> bool:
@@ -391,13 +394,24 @@ def _shapes(source: FileBytes, per_record: np.ndarray, record_end: np.ndarray, w
     are no records)."""
     data = source.view()
     fields: dict[int, int] = {}
+    headers: dict[int, int] = {}
+    names = _first_field(bytes(data[source.base:source.base + int(record_end[0])]) if len(record_end) else b"", sep)
     for record in np.flatnonzero(per_record != width).tolist():
         if not record:
             continue  # the header
         text = bytes(data[source.base + int(record_end[record - 1]) + 1:source.base + int(record_end[record])])
         if _has_value(text, sep):  # a blank line is no record
             fields[record - 1] = int(per_record[record])
-    return Shapes(width, fields, records=max(len(per_record) - 1, 0))
+            if names and _first_field(text, sep) == names:
+                headers[record - 1] = int(per_record[record])
+    return Shapes(width, fields, records=max(len(per_record) - 1, 0), headers=headers)
+
+
+def _first_field(record: bytes, sep: str) -> str:
+    """A record's first field as the csv module reads it, without a byte-order mark or padding."""
+    text = record.decode("utf-8", errors="replace")
+    row = next(csv.reader(io.StringIO(text, newline=""), delimiter=sep), [""])
+    return (row[0] if row else "").lstrip("\ufeff").strip()
 
 
 def _has_value(record: bytes, sep: str) -> bool:
