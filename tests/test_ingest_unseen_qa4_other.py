@@ -468,3 +468,18 @@ def test_an_open_or_cancelled_fiverr_order_without_earnings_still_counts(chimera
     assert got["fiverr_cancelled"] == {"2026-11-03": "2", "2026-11-04": "0"}
     assert got["fiverr_completed"] == {"2026-11-03": "1", "2026-11-04": "0"}
     assert got["fiverr_earnings"] == {"2026-11-03": "36.00", "2026-11-04": "0.00"}
+
+
+def test_a_time_the_clocks_skipped_is_rejected_saying_so(chimera_home: Path, tmp_path: Path) -> None:
+    """02:30 on 8 March 2026 never happened in New York (clocks went from 02:00 to 03:00): a typed or
+    rewritten value, rejected with its line, column and that reason; the other charges go in."""
+    client = _client()
+    rows = [["id", "Created date (America/New_York)", "Amount", "Status"],
+            ["ch_1", "2026-03-07 12:00:00", "10.00", "Paid"], ["ch_2", "2026-03-08 02:30:00", "20.00", "Paid"],
+            ["ch_3", "2026-03-09 12:00:00", "30.00", "Paid"], ["ch_4", "2026-03-10 12:00:00", "40.00", "Paid"]]
+    doc = _ingest(_write(tmp_path / "p.csv", rows), client, "--source", "stripe_payments")
+    (bad,) = doc["rejected"]
+    assert (bad["line"], bad["column"], bad["value"], bad["order"]) == (
+        3, "Created date (America/New_York)", "2026-03-08 02:30:00", "ch_2")
+    assert "does not exist in America/New_York" in bad["reason"]
+    assert _metrics(client)["stripe_gross"] == {"2026-03-09": "30.00", "2026-03-10": "40.00"}  # 7 March: partial

@@ -206,14 +206,18 @@ def aggregate_stripe(
     written = [stripe_day(pl.col("created"), day_first).alias(WRITTEN)] if zone else []
     df = df.with_columns(stripe_day(pl.col("created"), day_first, zone).alias(DAY), *written)  # parsed once
     day = pl.col(DAY)
-    unplaced = (day.is_null() & ~pl.col("created").str.contains(r"\d:\d") & pl.col(WRITTEN).is_not_null()
-                if zone else pl.lit(False))  # a bare date in a zone other than UTC
+    timed = pl.col("created").str.contains(r"\d:\d")
+    unplaced, skipped = ((day.is_null() & pl.col(WRITTEN).is_not_null() & ~timed,  # a bare date
+                          day.is_null() & pl.col(WRITTEN).is_not_null() & timed)  # a time the clocks skipped
+                         if zone else (pl.lit(False), pl.lit(False)))
     checks = [
         shape_check(),
         *reject_required(["created", "amount", "status"]),
-        Check("created", pl.col("created").is_not_null() & day.is_null() & ~unplaced,
+        Check("created", pl.col("created").is_not_null() & day.is_null() & ~unplaced & ~skipped,
               f"not a date-time like 2026-05-01 03:48:05 ({zone or 'UTC'})"),
         Check("created", pl.col("created").is_not_null() & unplaced, NO_TIME),
+        Check("created", pl.col("created").is_not_null() & skipped,
+              f"a time that does not exist in {zone} (its clocks skip that hour when daylight saving starts)"),
     ]
     status = pl.col("status").str.to_lowercase()
     ok = status.is_in(SUCCEEDED)
