@@ -136,11 +136,24 @@ def supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None:
     """A new live cycle replaces the undecided suggestions of its day and earlier ones (last week's).
     Not a later day's: replaying an older day judges that day and leaves the newer cycle's suggestions
     decidable. Not from a silent cycle: it is a dry run (manual §10.5). Each superseded run keeps
-    which cycle replaced it, so a late decision on it can say so."""
+    which cycle replaced it, so a late decision on it can say so.
+
+    A scale still undecided (``chimera play scale``: a person's request, which no trigger suggests
+    again) moves into the new cycle instead, still awaiting its decision, with the cycles it passed
+    through: superseded, it vanished at the next cycle without a word."""
+    from chimera.plays.scale import scaled_from
+
     for old in session.exec(select(PlayRun).where(
             PlayRun.company_id == client.company_id, PlayRun.status == "suggested", PlayRun.as_of <= cycle.as_of)):
-        old.status = "superseded"
-        old.rationale = {**(old.rationale or {}), "superseded_by": cycle.id}
+        if old.run_id == cycle.id:
+            continue
+        if scaled_from(old):
+            carried = [*(old.rationale or {}).get("carried_from", []), old.run_id]
+            old.rationale = {**(old.rationale or {}), "carried_from": carried}
+            old.run_id, old.as_of = cycle.id, cycle.as_of
+        else:
+            old.status = "superseded"
+            old.rationale = {**(old.rationale or {}), "superseded_by": cycle.id}
         session.add(old)
 
 

@@ -140,8 +140,7 @@ def test_the_scale_on_its_evidence_day_runs_larger_and_is_idempotent(home: Story
                                str(DUE_DAY), "--json").stdout)
     assert again == {**doc, "already_scaled": True}  # the same record, nothing written twice
     said = " ".join(chimera("play", "scale", home.worked, "--reason", "x").stdout.split())
-    assert "decide it before the next cycle: a newer cycle supersedes it undecided, and no trigger suggests it " \
-        f"again (chimera play scale {home.worked} --reason R would then suggest it anew)" in said
+    assert "undecided, it waits in each next cycle until a person decides it" in said
     assert len(_scales()) == 1
     assert [(c["param"], c["before"], c["after"]) for c in doc["changes"]] == [("count", 5, 8), ("change_pct", 10, 10)]
     assert doc["explanation"].startswith(f"scaled from play run {home.worked} (executed {PRICE_DAY}) on {DUE_DAY} by "

@@ -224,6 +224,5 @@ def scale_lines(o: ScaleOutcome) -> list[str]:
     if o.next_step:
         lines.append(f"nothing runs until a person decides it: {o.next_step} (or chimera override {o.play_run_id} "
                      f"--reason R --params JSON, chimera reject {o.play_run_id} --reason R)")
-        lines.append("decide it before the next cycle: a newer cycle supersedes it undecided, and no trigger "
-                     f"suggests it again (chimera play scale {o.scaled_from} --reason R would then suggest it anew)")
+        lines.append("undecided, it waits in each next cycle until a person decides it")
     return lines
