@@ -153,12 +153,13 @@ def test_a_stripe_export_in_a_chosen_time_zone_counts_each_charge_on_its_utc_day
         chimera_home: Path, tmp_path: Path, created: str, zone, fmt: str) -> None:
     """Stripe's export dialog offers a time zone; its header then names it. DATA.md's Stripe day is the
     UTC day: a 20:30 charge in New York is the next day's. The export spans whole local days, so its
-    first and last UTC days hold only some hours: left out, not read as a collapse. (Detection from
-    the header alone needs the zoned name in detect.py; ``--source`` reads it.)"""
+    first and last UTC days hold only some hours: left out, not read as a collapse. Detected from the
+    header alone (it was refused as no known export)."""
     client = _client()
     charges = _charges()
     path = _write(tmp_path / "payments.csv", _rows(charges, created, lambda m: m.astimezone(zone).strftime(fmt)))
-    doc = _ingest(path, client, "--source", "stripe_payments")
+    doc = _ingest(path, client)
+    assert doc["source"] == "stripe_payments"
     assert doc["rejected"] == []
     ref = _whole_days(_reference(charges), charges, zone)
     assert (doc["first_day"], doc["last_day"]) == (min(ref["stripe_payments"]), max(ref["stripe_payments"]))
@@ -422,15 +423,14 @@ def test_a_balance_report_in_the_accounts_time_zone_is_refused_saying_what_to_ex
                                                                                       tmp_path: Path) -> None:
     """Stripe's reports now default to the account's time zone: `created` instead of `created_utc`, and
     the file does not say which zone. No charge can be put on its UTC day: one error naming the file,
-    line and column and the column to export. (Detected from the header alone once detect.py knows
-    `created`; ``--source`` reaches it.)"""
+    line and column and the column to export, detected from the header alone."""
     client = _client()
     rows = [["balance_transaction_id", "created", "available_on", "currency", "gross", "fee", "net",
              "reporting_category", "source_id", "description"],
             ["txn_1", "2026-11-03 20:00:00", "2026-11-05 00:00:00", "usd", "50.00", "1.75", "48.25", "charge", "ch_1",
              "Order 1"]]
     path = _write(tmp_path / "balance.csv", rows)
-    out = _invoke(["ingest", str(path), "--client", client, "--source", "stripe_payments"], code=1)["output"]
+    out = _invoke(["ingest", str(path), "--client", client], code=1)["output"]
     assert "balance.csv: line 1" in out and "'created'" in out and "created_utc" in out
     assert "Created date (UTC)" not in out  # not told it is a malformed payments export
 
@@ -483,3 +483,18 @@ def test_a_time_the_clocks_skipped_is_rejected_saying_so(chimera_home: Path, tmp
         3, "Created date (America/New_York)", "2026-03-08 02:30:00", "ch_2")
     assert "does not exist in America/New_York" in bad["reason"]
     assert _metrics(client)["stripe_gross"] == {"2026-03-09": "30.00", "2026-03-10": "40.00"}  # 7 March: partial
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u202f", " "])
+def test_a_french_excel_stripe_export_with_no_break_space_groups(chimera_home: Path, tmp_path: Path,
+                                                                 space: str) -> None:
+    """French Excel groups thousands with a no-break (or narrow no-break) space: `1 234,50`. Was: every
+    such amount rejected as not a number (Shopify's reader already took them)."""
+    client = _client()
+    rows = [["id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Fee", "Status"],
+            ["ch_1", "2026-11-03 09:05:00", f"1{space}234,50", f"1{space}000,00", "eur", "36,09", "Paid"],
+            ["ch_2", "2026-11-03 10:00:00", "12,00", "0,00", "eur", "0,65", "Paid"]]
+    doc = _ingest(_write(tmp_path / "fr.csv", rows), client)
+    assert doc["rejected"] == []
+    got = _metrics(client)
+    assert got["stripe_gross"] == {"2026-11-03": "1246.50"} and got["stripe_refunded"] == {"2026-11-03": "1000.00"}

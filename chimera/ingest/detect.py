@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,10 +106,14 @@ ANALYTICS_KNOWN = {s.lower() for names in ANALYTICS_COLUMNS.values() for s in na
 ANALYTICS_EXPECTED = ("users", "transactions", "revenue")  # optional, but a localized file must not lose them
 ANALYTICS_REQUIRED = ("date", "sessions")
 
+# `Created date (UTC)`, `Created (UTC)`, or the time zone chosen in Stripe's export dialog: `Created date
+# (America/New_York)`, `Created date (UTC+2)`; never `created (metadata)`
+STRIPE_CREATED = re.compile(r"^created(?: date)?\s*\(((?!metadata\)).+)\)$", re.IGNORECASE)
+
 EXPECTED = {
     "shopify_orders": ", ".join(SHOPIFY_COLUMNS[c][0] for c in SHOPIFY_REQUIRED),
-    "stripe_payments": "Created date (UTC) (or Created (UTC)), Amount, Status; or a balance report's "
-                       "created_utc, gross, reporting_category",
+    "stripe_payments": "Created date (UTC) (or Created (UTC), or Created date (<time zone>)), Amount, Status; "
+                       "or a balance report's created_utc, gross, reporting_category",
     "analytics_daily": "date, sessions (plus users/totalUsers, transactions, revenue/purchaseRevenue; or the "
                        "GA4 names in German, Spanish, Portuguese, Italian: Datum, Sitzungen, Nutzer...)",
     "fiverr_orders": "the columns named in client.yml fiverr: (date, amount, status)",
@@ -282,9 +287,9 @@ def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None)
     lower = {c.lower() for c in header.columns}  # names in any case (`created at`, `CREATED AT`)
     if {"name", "created at", "lineitem quantity"} <= lower:
         return "shopify_orders"
-    if {"status", "amount"} <= lower and lower & {"created date (utc)", "created (utc)"}:
+    if {"status", "amount"} <= lower and any(STRIPE_CREATED.match(c) for c in lower):  # any zone (stripe.py)
         return "stripe_payments"
-    if {"created_utc", "gross", "reporting_category"} <= lower:  # a balance report: also Stripe money
+    if {"gross", "reporting_category"} <= lower and lower & {"created_utc", "created"}:  # a balance report
         return "stripe_payments"
     if lower & ANALYTICS_SESSIONS and lower & ANALYTICS_DATES:
         return "analytics_daily"

@@ -25,7 +25,7 @@ MONEY_DOT = r"^\s*([+-]?)(\d+)(?:\.(\d+))?\s*$"
 # `1,234.50`: a dot-decimal amount with thousands commas (Stripe's dashboard, a spreadsheet save), when told.
 MONEY_DOT_GROUPED = r"^\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$"
 # `1234,50`, `1.234,50`, `1 234,50` (European Stripe exports).
-MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. ]\d{3})+|\d+)(?:,(\d+))?\s*$"
+MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,(\d+))?\s*$"  # French Excel: no-break spaces
 # `2026-04-05 21:06:21 -0400` (export) or `2026-04-05T21:06:21-04:00` (Admin API).
 SHOPIFY_TS = r"^(\d{4}-\d{2}-\d{2})[ T]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\d+)? ?(Z|[+-]\d{2}:?\d{2})$"
 # `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `...03:48` (no seconds), `...03:48:05+02:00` (an offset:
@@ -74,7 +74,7 @@ def parse_money(text: str, decimal_comma: bool = False, grouped: bool = False) -
         sep = "," if decimal_comma else "."
         raise ParseError(f"not a number (expected e.g. 12{sep}34)")
     sign, whole, frac = m.groups()
-    whole = re.sub(r"[. ]", "", whole) if decimal_comma else whole.replace(",", "")
+    whole = re.sub(r"[. \u00a0\u202f]", "", whole) if decimal_comma else whole.replace(",", "")
     try:
         return Decimal(f"{sign}{whole}.{frac or '0'}")
     except InvalidOperation:  # pragma: no cover - the regex already guarantees digits
@@ -200,7 +200,7 @@ def _normalized(col: pl.Expr, decimal_comma: bool, grouped: bool = False) -> pl.
     if not decimal_comma:
         return ungrouped(col) if grouped else col
     ok = col.str.contains(MONEY_COMMA)
-    plain = col.str.replace_all(".", "", literal=True).str.replace_all(" ", "", literal=True)
+    plain = col.str.replace_all(r"[. \u00a0\u202f]", "")
     return pl.when(ok).then(plain.str.replace(",", ".", literal=True))
 
 

@@ -8,14 +8,13 @@ European-locale exports write decimal commas and dd/mm dates: both are detected 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import polars as pl
 
 from chimera.errors import IngestError
-from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_REQUIRED, Header, resolve_columns
+from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_CREATED, STRIPE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
     ROW,
     SHAPE,
@@ -60,9 +59,7 @@ AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma
 log = logging.getLogger(__name__)
 DAY, WRITTEN = "_day", "_written_day"  # a charge's UTC day; the date it was written with (its zone's)
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
-# `Created date (UTC)`, `Created (UTC)`, or the time zone chosen in the export dialog: `Created date
-# (America/New_York)`, `Created date (UTC+2)`.
-CREATED = re.compile(r"^created(?: date)?\s*\(((?!metadata\)).+)\)$", re.IGNORECASE)  # not `created (metadata)`
+CREATED = STRIPE_CREATED  # `Created date (UTC)` or `Created date (<the export's time zone>)`
 
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
