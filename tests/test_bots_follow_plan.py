@@ -92,6 +92,19 @@ def test_best_sellers_take_the_newest_price_by_instant_and_skip_rejected_orders(
     assert [(p.sku, str(p.price), p.units) for p in best_sellers(oldest_first, 3)] == got
 
 
+def test_a_row_with_an_unquoted_comma_rejects_its_order_not_the_bot(shop: Any, tmp_path: Path) -> None:
+    """Was: the catalog scanned without the field count, so one hand-edited row (an unquoted comma in
+    a cell) made the bot raise instead of leaving that order out, as ingest does."""
+    path = _write_orders(tmp_path / "edited.csv", ORDERS)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("#1000,"))
+    lines[at] = lines[at].replace("Item JF-ETH", "Item JF-ETH,99.00")  # one field too many: price and SKU shift
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    edited = _client(tmp_path, path)
+    got = [(p.sku, str(p.price), p.units) for p in best_sellers(edited, 3)]
+    assert got == [(HOUSE, "17.60", 4), (MUG, "18.00", 2)], "#1000 is rejected, not read as SKU '21.00' at 99.00"
+
+
 def test_best_sellers_window_ends_on_the_cycle_day(shop: Any) -> None:
     """An order after the cycle's day is not yet sold; 7 days to 10-02 hold #1004 and #1005 only."""
     assert [(p.sku, p.units) for p in best_sellers(shop, 5, AS_OF, 7)] == [(HOUSE, 2), (MUG, 1)]

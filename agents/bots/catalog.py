@@ -22,9 +22,9 @@ from pydantic import BaseModel
 
 from agents.bots.params import PAIRS, SELLERS
 from chimera.ingest.detect import SHOPIFY_COLUMNS, SHOPIFY_REQUIRED, read_header, resolve_columns
-from chimera.ingest.frame import ROW, collect, scan_columns, tidy
+from chimera.ingest.frame import ROW, collect, file_shapes, readable, scan_columns, tidy
 from chimera.ingest.parsing import SHOPIFY_TS
-from chimera.ingest.shopify import order_errors, parse_rows
+from chimera.ingest.shopify import EVERY_ROW, order_errors, parse_rows
 
 SPEC = {k: v for k, v in SHOPIFY_COLUMNS.items() if k != "email"} | {
     "sku": ("Lineitem sku",), "item": ("Lineitem name",)}
@@ -80,8 +80,11 @@ def order_lines(client: Any, as_of: date | None = None, days: int | None = None)
     if path is None or not path.exists():
         return pl.DataFrame()
     header = read_header(path)
-    raw = scan_columns(path, header, resolve_columns(path, header, "shopify_orders", SPEC, SHOPIFY_REQUIRED),
-                       drop_empty=False)
+    columns = resolve_columns(path, header, "shopify_orders", SPEC, SHOPIFY_REQUIRED)
+    # every record's field count, as ingest checks it: a row with an unquoted comma rejects its order
+    # (without the count the scan refused the whole file, and the bot with it)
+    shapes = readable(file_shapes(path, header), header, columns, EVERY_ROW)
+    raw = scan_columns(path, header, columns, drop_empty=False, shapes=shapes, every_row=EVERY_ROW)
     rows, fmt = parse_rows(raw, path)
     keep = ~pl.col("_order").is_in(_rejected(rows, fmt).implode()) & ~pl.col("_cancelled").any().over("_order")
     if "_dup" in rows.columns:
