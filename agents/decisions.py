@@ -59,7 +59,9 @@ def _checked_changes(ctx: CycleContext, run: PlayRun, kind: str,
     if kind != "override":
         raise DecisionError(f"{kind} takes no step parameters: changing them is an override")
     check_params(ctx.client.configs, run.play_id, params)
-    return override_changes(ctx.client.configs, run.play_id, params)
+    from chimera.plays.scale import step_params as scaled_params
+
+    return override_changes(ctx.client.configs, run.play_id, params, scaled_params(run))
 
 
 def same_decision(existing: Decision, run: PlayRun, kind: str, who: str, why: str,
@@ -156,11 +158,15 @@ def params_per_step(configs: ConfigSet, play_id: str, params: dict[str, Any]) ->
             for index, (_name, accepted, _values) in enumerate(step_params(configs, play_id))}
 
 
-def override_changes(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """What an override changes in the steps that accept each key: the record a reviewer reads later."""
-    return [{"step": name, "param": key, "before": values.get(key), "after": value}
-            for name, accepted, values in step_params(configs, play_id)
-            for key, value in params.items() if key in accepted and values.get(key) != value]
+def override_changes(configs: ConfigSet, play_id: str, params: dict[str, Any],
+                     scaled: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """What an override changes in the steps that accept each key: the record a reviewer reads later.
+    ``scaled``: a scaled run's recorded params by step, its "before" (not plays.yml's)."""
+    scaled = scaled or {}
+    return [{"step": name, "param": key, "before": before.get(key), "after": value}
+            for index, (name, accepted, values) in enumerate(step_params(configs, play_id))
+            for before in [{**values, **scaled.get(index, {})}]
+            for key, value in params.items() if key in accepted and before.get(key) != value]
 
 
 def describe_changes(changes: list[dict[str, Any]]) -> str:

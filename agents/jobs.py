@@ -157,12 +157,9 @@ def plan(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
 
     run = session.get(PlayRun, job.play_run_id)
     assert run is not None
-    jobs = plan_play_run(session, ctx.client.configs, run)
-    overrides = _overrides_per_step(session, ctx, run)
+    jobs = plan_play_run(session, ctx.client.configs, run, _overrides_per_step(session, ctx, run))
     for j in jobs:
         j.run_id = ctx.run_id
-        if overrides.get(j.step):
-            j.params = {**j.params, **overrides[j.step]}
         session.add(j)
     run.status = "executing"
     session.add(run)

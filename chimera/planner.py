@@ -51,15 +51,21 @@ def _insert_once(session: Session, job: Job) -> Job:
     return job
 
 
-def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun) -> list[Job]:
+def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun,
+                  overrides: dict[int, dict[str, Any]] | None = None) -> list[Job]:
     """One queued Job per job_plan step, in step order; existing jobs of this run are returned as is.
-    A scaled run's steps take the params its scale recorded (``chimera.plays.scale.step_params``)."""
+    A scaled run's steps take the params its scale recorded (``chimera.plays.scale.step_params``),
+    and an override's (``overrides``: step index -> params) over them; the step's description says
+    what changed from plays.yml."""
     from chimera.plays.scale import step_params
 
     play = configs.play(play_run.play_id)
     scaled = step_params(play_run)
+    overrides = overrides or {}
     jobs = []
     for index, step in enumerate(play.job_plan):
+        changed = {**scaled.get(index, {}), **overrides.get(index, {})}
+        how = "overridden" if overrides.get(index) else "scaled"
         job = Job(
             company_id=play_run.company_id,
             play_run_id=play_run.id,
@@ -69,7 +75,7 @@ def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun) -> li
             bot=step.bot,
             action=step.action,
             step=index,
-            params={**step.params, **scaled.get(index, {}), **_description(step, scaled.get(index, {}))},
+            params={**step.params, **changed, **_description(step, changed, how)},
             status="queued",
             idempotency_key=step_key(play_run.id, index, step.type),
         )
@@ -78,14 +84,14 @@ def plan_play_run(session: Session, configs: ConfigSet, play_run: PlayRun) -> li
     return jobs
 
 
-def _description(step: JobStep, scaled: dict[str, Any]) -> dict[str, str]:
-    """The step's plays.yml description; a scaled step's says what changed ("the five best
-    sellers" would be wrong for eight): `scaled: count 5 -> 8`."""
-    changed = [f"{k} {step.params.get(k)} -> {v}" for k, v in scaled.items()
+def _description(step: JobStep, changed_params: dict[str, Any], how: str = "scaled") -> dict[str, str]:
+    """The step's plays.yml description; a scaled or overridden step's says what changed ("the
+    five best sellers" would be wrong for eight): `scaled: count 5 -> 8`, `overridden: count 5 -> 6`."""
+    changed = [f"{k} {step.params.get(k)} -> {v}" for k, v in changed_params.items()
                if k != "description" and step.params.get(k) != v]
     if not step.description:
         return {}
-    return {"description": step.description + (f" (scaled: {', '.join(changed)})" if changed else "")}
+    return {"description": step.description + (f" ({how}: {', '.join(changed)})" if changed else "")}
 
 
 def enqueue_plan_job(session: Session, configs: ConfigSet, play_run: PlayRun) -> Job:
