@@ -126,6 +126,12 @@ def revert_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
     if not already:
         on = _checked_day(session, client, run, on)
     rows = applied_changes(session, run)
+    if not already:
+        conflicts = (_changed_later(session, run, row) for row in rows if not _blocker(row))
+        conflict = next((c for c in conflicts if c), "")
+        if conflict:
+            raise DecisionError(f"play run {run.id} ({run.play_id}) cannot be reverted yet: {conflict}; nothing was "
+                                "recorded")
     reverted, by_hand = [], []
     for row in rows:
         blocker = _blocker(row)
@@ -203,6 +209,37 @@ def _blocker(row: AppliedChange) -> str:
         return f"applied by the adapter {row.adapter!r}, which is not installed here"
     if _changeset(row) is None:
         return "its recorded ChangeSet cannot be read"
+    return ""
+
+
+IN_FORCE = ("executing", "executed", "paused", "failed")  # runs whose applied changes still stand
+
+
+def _changed_later(session: Session, run: PlayRun, row: AppliedChange) -> str:
+    """Why ``row`` cannot be undone now, when another run still in force changed one of its targets
+    after it ("" when none did): putting back ``row``'s before values would overwrite that run's
+    change (a scaled price test re-prices the products the original raised). Reverted newest first,
+    each run puts back what the one before it left."""
+    mine = _changeset(row)
+    touched = {(c.target, c.field) for c in (mine.changes if mine else [])}
+    if not touched:
+        return ""
+    later = session.exec(select(AppliedChange).where(
+        AppliedChange.company_id == row.company_id, col(AppliedChange.job_id).is_not(None),
+        AppliedChange.applied_at >= row.applied_at, AppliedChange.id != row.id)).all()
+    for other in sorted(later, key=lambda r: (r.applied_at, r.id or 0)):
+        job = session.get(Job, other.job_id)
+        owner = session.get(PlayRun, job.play_run_id) if job is not None and job.play_run_id else None
+        theirs = _changeset(other)
+        if owner is None or owner.id == run.id or owner.status not in IN_FORCE or theirs is None:
+            continue
+        shared = sorted(touched & {(c.target, c.field) for c in theirs.changes})
+        if shared:
+            what = ", ".join(f"{t} {f}" for t, f in shared[:3]) + (f" and {len(shared) - 3} more" if len(shared) > 3
+                                                                 else "")
+            return (f"play run {owner.id} ({owner.play_id}, {owner.status}) changed {what} again later: putting "
+                    f"the before values back would overwrite its change; revert that run first "
+                    f"(chimera play revert {owner.id} --reason R), then this one")
     return ""
 
 
