@@ -248,7 +248,10 @@ def test_cli_play_log_and_evidence(shop, truth, monkeypatch, capsys) -> None:
     assert by_kpi["aov"]["verdict"] == "moved_up" and by_kpi["net_revenue"]["verdict"] == "confounded"
     code, out, _err = _cli(monkeypatch, capsys, "evidence", "--client", "alder")
     assert code == 0 and "before/after, no control group" in out and "moved_up" in out
-    assert f"{play} / aov: {by_kpi['aov']['reason']}" in " ".join(out.split()), "the table is followed by each why"
+    run = by_kpi["aov"]["play_run_id"]
+    assert f"{play} (run {run}) / aov: {by_kpi['aov']['reason']}" in " ".join(out.split()), \
+        "the table is followed by each why, naming the run (two runs of a play are told apart)"
+    assert f"run {run}" in out.split("method:")[0]
 
 
 def test_case_study_names_confounders_and_the_comparison(shop, truth) -> None:

@@ -113,12 +113,14 @@ def evidence(
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         color = _COLORS.get(e["verdict"], "white")
         shown = " -> ".join(shown_values(e))
-        table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}"), shown,
+        run = f" run {e['play_run_id']}" if e.get("play_run_id") else ""  # two runs of a play: which is which
+        table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}{run}"), shown,
                       effect, f"[{color}]{e['verdict']}[/]", escape(confounder_summary(e["confounders"])))
     out.print(table)
     for e in report["evidence"]:  # why each verdict: the windows and values compared, in words
         if e.get("reason"):
-            out.print(f"{e['play']} / {e['kpi']}: {e['reason']}", markup=False, highlight=False, soft_wrap=True)
+            run = f" (run {e['play_run_id']})" if e.get("play_run_id") else ""
+            out.print(f"{e['play']}{run} / {e['kpi']}: {e['reason']}", markup=False, highlight=False, soft_wrap=True)
     if not report["evidence"]:
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
     out.print(f"method: {METHOD}. {move_rule()}", markup=False, highlight=False, soft_wrap=True)
