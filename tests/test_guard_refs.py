@@ -18,6 +18,12 @@ KPIS = [{"kpis": [
      "note": "conversion_rate 1.69% over 7d to 2026-04-26, below warning 1.80%"},
     {"id": "aov", "label": "Average order value", "unit": "currency", "status": "OK", "value": "44.56",
      "target": "45", "warning": "38", "critical": "30", "window": "7d", "note": "aov 44.56 over 7d to 2026-04-26"},
+    {"id": "failed_payment_rate", "label": "Failed payment rate", "unit": "percent", "status": "OK",
+     "value": "0.050505", "target": "0.03", "warning": "0.06", "critical": "0.1", "window": "7d",
+     "note": "failed_payment_rate 5.05% over 7d to 2026-04-26, above target 3.00%, below warning 6.00%"},
+    {"id": "fiverr_response_rate", "label": "Fiverr response rate", "unit": "percent", "status": "OK",
+     "value": "0.954545", "target": "0.95", "warning": "0.9", "critical": "0.8", "window": "90d",
+     "note": "fiverr_response_rate 95.45% over 90d to 2026-04-26, at or above target 95.00%"},
     {"id": "refund_rate_orders", "label": "Refund rate", "unit": "percent", "status": "WARNING", "value": "0.025",
      "target": "0.02", "warning": "0.024", "critical": "0.04", "window": "28d",
      "note": "refund_rate_orders 2.50% over 28d to 2026-04-26, above warning 2.40%"},
@@ -36,6 +42,10 @@ KPIS = [{"kpis": [
     "The refund rate is below its target.",
     "Conversion did not fall below the warning threshold.",
     "Refund rate is within target and under the warning level.",
+    # a percent KPI whose note says "above target 3.00%": 0.0505 is not below 3
+    "Failed payment rate is below its 3.00% target.",
+    "Failed payment rate met its target.",
+    "Fiverr response rate fell short of its target.",
 ])
 def test_a_false_comparison_with_a_target_or_threshold_is_refused(text: str) -> None:
     result = check_numbers(text, KPIS)
@@ -53,6 +63,8 @@ def test_a_false_comparison_with_a_target_or_threshold_is_refused(text: str) -> 
     "Net revenue is above target but conversion is below target.",
     "The refund rate missed its target and is above the warning line.",
     "The refund rate is above its target.",
+    "Failed payment rate is above its 3.00% target but below the 6.00% warning level.",
+    "Fiverr response rate met its target.",
     # conditions, plans and advice say nothing of now
     "If conversion falls below the critical threshold, pause the price test.",
     "To get AOV above target, bundle products.",

@@ -973,6 +973,7 @@ def _add_kpi(d: dict[Any, Any], key: str | None, claims: ClaimFacts) -> None:
     k.add_ref(THRESHOLD, d.get("warning"), d.get("critical"))
     k.add_ref("warning", d.get("warning"))
     k.add_ref("critical", d.get("critical"))
+    k.add_ref("target_as_given", d.get("target"), d.get("goal"))  # the value's own scale (a note's "3.00%" is 3 too)
     k.add_ref(BASELINE, anomaly.get("baseline"), d.get("baseline"))
     k.add_ref("previous", *previous.values())
     note = OutputFacts()
@@ -1554,12 +1555,16 @@ def _kpi_direction(k: KpiFacts) -> int:
     if k.direction:
         return k.direction
     levels = k.refs.get("warning", []) + k.refs.get("critical", []) or k.refs.get(THRESHOLD, [])
-    votes = [(t > w) - (t < w) for t in k.refs.get(TARGET, []) for w in levels]  # a note's "1.80%" is also 0.018
+    targets = k.refs.get("target_as_given") or k.refs.get(TARGET, [])
+    votes = [(t > w) - (t < w) for t in targets for w in levels]  # a note's "1.80%" is also 0.018
     return (sum(votes) > 0) - (sum(votes) < 0)
 
 
 def _ref_problem(k: KpiFacts, claim: RefClaim) -> str | None:
-    refs = k.refs.get(TARGET if claim.ref == "target" else claim.ref, [])
+    if claim.ref == "target":  # as the KPI dict gives it, in its value's scale; else as a note says it
+        refs = k.refs.get("target_as_given") or k.refs.get(TARGET, [])
+    else:
+        refs = k.refs.get(claim.ref, [])
     values = k.refs.get("value", [])
     if judge_ref_claim(claim, values, refs, _kpi_direction(k)) is not False:
         return None

@@ -8,7 +8,7 @@ the comparison:
 
 - "above / over / exceeds / higher than" and "below / under / short of / lower than" compare the
   numbers (a refund rate above its target is above it, good or bad);
-- "hit / met / reached / beat" and "missed / fell short of / behind" say the KPI is (not) where
+- "hit / met / reached / beat / within" and "missed / fell short of / behind" say the KPI is (not) where
   its target wants it, in the KPI's direction: a lower-is-better KPI meets its target at or below it.
   The direction comes from the outputs, else from the thresholds' side of the target (a warning
   below the target: higher is better); unknown, these words are not judged.
@@ -29,7 +29,7 @@ __all__ = ["RefClaim", "judge_ref_claim", "ref_claims"]
 _NUMERIC_UP = (r"above|over|exceed(?:s|ed|ing)?|higher\s+than|greater\s+than|more\s+than|ahead\s+of|beyond"
                r"|surpass(?:es|ed|ing)?")
 _NUMERIC_DOWN = r"below|under(?!\s*way)|lower\s+than|less\s+than|beneath"
-_MET = r"hit(?:s|ting)?|met|meet(?:s|ing)?|reach(?:es|ed|ing)?|beat(?:s|en|ing)?|achiev(?:es|ed|ing)"
+_MET = r"hit(?:s|ting)?|met|meet(?:s|ing)?|reach(?:es|ed|ing)?|beat(?:s|en|ing)?|achiev(?:es|ed|ing)|within"
 _MISSED = r"miss(?:es|ed|ing)?|(?:fell|falls|falling|fall)\s+short\s+of|short\s+of|behind"
 REF_CLAIM = re.compile(
     rf"(?<![\w-])(?:(?P<up>{_NUMERIC_UP})|(?P<down>{_NUMERIC_DOWN})|(?P<met>{_MET})|(?P<missed>{_MISSED}))\s+"
