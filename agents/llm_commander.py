@@ -20,7 +20,7 @@ from agents.prompting import render, system_prompt
 from chimera.db.engine import session_scope
 from chimera.db.models import CycleRun
 from chimera.errors import ProviderError
-from chimera.llm.guard import check_numbers, guarded_narrative
+from chimera.llm.guard import EMPTY_REPLY, ONLY_REASONING, check_numbers, guarded_narrative
 from chimera.llm.models import Narrative
 from chimera.llm.provider import get_chat_model, resolve_backend
 from chimera.llm.usage import CommanderUsage, UsageTracker
@@ -298,6 +298,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         return offline.model_copy(update={"note": f"{note}; offline answer shown", "tools_called": called,
                                           "guard_rejections": rejections})
 
+    nudged = False
     for round_no in range(max_rounds):
         if usage is not None and not usage.allow_call():
             return _fallback(usage.budget_reason() or "model budget reached")
@@ -323,6 +324,10 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
             messages.append(HumanMessage(TEXT_CALL_RESULTS + json.dumps(results, default=str)))
             continue
         problem = reply_problem(reply, text, outputs)
+        if problem in EMPTY_REPLIES and not nudged:  # small and reasoning models stop without an answer now
+            nudged = True  # and then: asked once more, they answer
+            messages.append(HumanMessage(EMPTY_NUDGE))
+            continue
         if problem:
             return _fallback(problem)
         verdict = check_numbers(text, outputs)
@@ -338,6 +343,11 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
             "These figures or claims are not supported by the tool outputs: " + ", ".join(verdict.offending)
             + ". Answer again using only figures, statuses and verdicts from the tool outputs, or none."))
     return _fallback(f"model kept calling tools and gave no answer within {max_rounds} rounds (the tool-call limit)")
+
+
+EMPTY_REPLIES = (EMPTY_REPLY, ONLY_REASONING)
+EMPTY_NUDGE = ("Your reply had no answer in it. Answer the owner's question now, in plain prose, from the tool "
+               "outputs above (no tool calls).")
 
 
 TEXT_CALL_RESULTS = ("You wrote tool calls as text; here are their results. Now answer the owner's question in "

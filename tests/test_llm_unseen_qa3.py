@@ -336,7 +336,7 @@ def test_a_streamed_tool_call_cut_at_the_length_limit_is_not_run(streaming: str,
      "model reply failed: the server sent an error instead of a reply (code invalid_request)"),
     ([{"sse": TEXT, "then": "drop"}] * 3, "model unavailable after 3 attempts: OpenAIConnectionError"),
     ([{"sse": ["data: {not json\n\n", *TEXT, STOP, DONE]}], "model reply could not be read: JSONDecodeError"),
-    ([{"sse": [START]}], "model returned no text"),
+    ([{"sse": [START]}] * 2, "model returned no text"),  # asked once more, empty again
 ])
 def test_broken_streams_fall_back_with_a_plain_reason(streaming: str, sse_server: FakeOpenAI,
                                                       steps: list[dict[str, Any]], note: str) -> None:
@@ -525,3 +525,13 @@ def test_a_cycle_with_a_working_model_keeps_the_key_out_of_prompts_logs_rows_and
     assert [s for s in shown if secret in s] == []
     stored = [p for p in chimera_home.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
     assert stored == [], f"the key was written to {stored}"
+
+
+@pytest.mark.parametrize("empty", [{"text": ""}, {"text": "<think>Revenue is down; I should say so.</think>"}])
+def test_an_empty_answer_is_asked_for_once_more(live: str, fake_openai: FakeOpenAI, empty: dict[str, Any]) -> None:
+    """Was: a model that stopped without an answer (empty, or only its reasoning: small and reasoning
+    models do, after a tool round) gave the offline answer at once; asked once more, they answer."""
+    fake_openai.push(empty, {"text": HONEST})
+    reply = _ask(live)
+    assert (reply.offline, reply.text) == (False, HONEST)
+    assert "no answer in it" in fake_openai.requests[1]["messages"][-1]["content"]

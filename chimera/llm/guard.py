@@ -1597,6 +1597,7 @@ def ref_problems(text: str, claims: ClaimFacts) -> list[str]:
 MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not read (economy, and a sane page)
 OFFLINE_NARRATIVE = "offline narrative shown"
 ONLY_REASONING = "model returned only its reasoning, no answer"
+EMPTY_REPLY = "model returned no text"
 TOOL_CALL_AS_TEXT = "model wrote a tool call as text instead of an answer"
 DECISION_CLAIMED = "model claimed to have decided or executed a play (people decide; models only explain)"
 
@@ -1788,7 +1789,7 @@ def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = 
     if stop in _FILTERED:
         return f"model reply was cut by a content filter ({stop}; incomplete)"
     if not text:
-        return ONLY_REASONING if _only_reasoning(reply) else "model returned no text"
+        return ONLY_REASONING if _only_reasoning(reply) else EMPTY_REPLY
     if not any(c.isalnum() for c in text):
         return "model returned no readable text (only marks or symbols)"
     if len(text) > MAX_REPLY_CHARS:
