@@ -20,7 +20,7 @@ from agents.prompting import render, system_prompt
 from chimera.db.engine import session_scope
 from chimera.db.models import CycleRun
 from chimera.errors import ProviderError
-from chimera.llm.guard import EMPTY_REPLY, ONLY_REASONING, check_numbers, guarded_narrative
+from chimera.llm.guard import EMPTY_NUDGE, EMPTY_REPLY, ONLY_REASONING, check_numbers, guarded_narrative
 from chimera.llm.models import Narrative
 from chimera.llm.provider import get_chat_model, resolve_backend
 from chimera.llm.usage import CommanderUsage, UsageTracker
@@ -346,8 +346,6 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
 
 
 EMPTY_REPLIES = (EMPTY_REPLY, ONLY_REASONING)
-EMPTY_NUDGE = ("Your reply had no answer in it. Answer the owner's question now, in plain prose, from the tool "
-               "outputs above (no tool calls).")
 
 
 TEXT_CALL_RESULTS = ("You wrote tool calls as text; here are their results. Now answer the owner's question in "

@@ -246,7 +246,16 @@ def test_unshowable_replies_fall_back_with_the_real_reason(reply: AIMessage, rea
     assert (story.source, story.text, story.reason) == ("offline", "offline text", reason)
     assert story.note == f"{reason}; offline narrative shown"
     assert "figures" not in story.note and story.guard_rejections == 0
-    assert usage.summary()["calls"] == 1
+    asked = 2 if reason == "model returned no text" else 1
+    assert usage.summary()["calls"] == asked, "an empty reply is asked for once more"
+
+
+def test_an_empty_narrative_is_asked_for_once_more() -> None:
+    """Was: an empty reply gave the offline narrative at once; asked again, models answer."""
+    model = ScriptedChatModel(responses=[AIMessage(content=""), AIMessage(content="Revenue held steady.")])
+    story = guarded_narrative(model, [HumanMessage(content="Summarise")], [], "offline text")
+    assert (story.source, story.text) == ("model", "Revenue held steady.")
+    assert "no answer in it" in model.requests[1][-1].content
 
 
 def test_a_refusal_with_an_invented_figure_is_not_quoted() -> None:

@@ -208,7 +208,7 @@ async def test_async_unreadable_reply_gives_model_unavailable(chat, fake_openai:
     ],
 )
 def test_refusals_cut_off_and_empty_replies_over_http(chat, fake_openai: FakeOpenAI, step: dict, reason: str) -> None:
-    fake_openai.push(step)
+    fake_openai.push(step, step)  # an empty reply is asked for once more: empty again
     story = guarded_narrative(chat, ASK, [], "The offline text.")
     assert (story.source, story.reason) == ("offline", reason)
 

@@ -1598,6 +1598,8 @@ MAX_REPLY_CHARS = 8_000  # a narrative or chat answer longer than this is not re
 OFFLINE_NARRATIVE = "offline narrative shown"
 ONLY_REASONING = "model returned only its reasoning, no answer"
 EMPTY_REPLY = "model returned no text"
+EMPTY_NUDGE = ("Your reply had no answer in it. Answer now, in plain prose, from the tool outputs above (no tool "
+               "calls).")
 TOOL_CALL_AS_TEXT = "model wrote a tool call as text instead of an answer"
 DECISION_CLAIMED = "model claimed to have decided or executed a play (people decide; models only explain)"
 
@@ -1852,7 +1854,7 @@ def guarded_narrative(
     """
     if model is None:
         return _offline(offline_text, "offline (no model configured)", reason="no model configured")
-    history, rejections, offending = list(messages), 0, []
+    history, rejections, offending, nudged = list(messages), 0, [], False
     config = _config_for(model, usage, commander)
     for _ in range(2):
         if usage is not None and not usage.allow_call():
@@ -1866,6 +1868,10 @@ def guarded_narrative(
             return _offline(offline_text, f"{exc.reason}; {OFFLINE_NARRATIVE}", rejections, exc.reason)
         text = answer_text(reply)
         problem = reply_problem(reply, text, tool_outputs)
+        if problem in (EMPTY_REPLY, ONLY_REASONING) and not nudged and not rejections:  # asked once more
+            nudged = True
+            history += [reply, HumanMessage(content=EMPTY_NUDGE)]
+            continue
         if problem:
             return _offline(offline_text, f"{problem}; {OFFLINE_NARRATIVE}", rejections, problem)
         verdict = check_numbers(text, tool_outputs)
