@@ -272,7 +272,12 @@ def test_a_paused_or_reverted_run_is_refused_saying_what_to_do_instead(home: Sto
     assert f"paused by dana on {LAST_DAY}" in line and f"(play run {run_id}): stock is low: resume it first " \
         f"(chimera play resume {run_id} --reason R)" in line
     assert chimera("play", "resume", run_id, "--reason", "stock is back", "--on", str(LAST_DAY)).code == 0
-    assert chimera("play", "revert", run_id, "--reason", "margin", "--who", "erin", "--on", str(LAST_DAY)).code == 0
+    revert = ("play", "revert", run_id, "--reason", "margin", "--who", "erin", "--on", str(LAST_DAY))
+    [scaled] = [r for r in _runs_of("pricing_test") if "scale" in (r.rationale or {})]
+    line = _refused(chimera(*revert))  # its scale, executed since, re-priced the same products
+    assert f"revert that run first (chimera play revert {scaled.id} --reason R), then this one" in line
+    assert chimera("play", "revert", scaled.id, "--reason", "margin", "--who", "erin", "--on", str(LAST_DAY)).code == 0
+    assert chimera(*revert).code == 0
     line = _refused(chimera("play", "scale", run_id, "--reason", "r"))
     assert "is reverted, not executed" in line and f"reverted by erin on {LAST_DAY}" in line
     assert "its changes were undone, so there is nothing that worked to scale" in line
