@@ -217,3 +217,5 @@ def test_kpis_say_when_the_newest_data_is_days_behind_today(chimera_home: Path) 
     assert "as_of_note" not in json.loads(said.stdout), "the JSON contract is unchanged"
     explicit = runner.invoke(app, ["kpis", "--client", "behind", "--as-of", str(now - timedelta(days=6))])
     assert explicit.exit_code == 0 and "days before today" not in explicit.stderr, "a day asked for is no surprise"
+    weekly = runner.invoke(app, ["cycle", "--client", "behind", "--silent"])
+    assert weekly.exit_code == 0 and "6 days before today" in weekly.stderr, "the weekly cycle says it too"

@@ -13,10 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 from typer._click.exceptions import UsageError
 
+from chimera.as_of import behind_note
 from chimera.cli.app import app, emit_json, err, fail, out, parse_day
 from chimera.cli.each_client import ClientFailure, Note, Walk, for_each_client, redact, summary_line
 from chimera.cli.render import cycle_document, data_problem_lines, print_outcome
-from chimera.clients import list_clients
+from chimera.clients import get_client, list_clients
 from chimera.errors import DecisionError
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
@@ -136,6 +137,9 @@ def cycle(
     outcome = run_cycle(client, as_of=parse_day(as_of), silent=silent, on_event=print_progress)
     if outcome.as_of_note:
         err.print(outcome.as_of_note, highlight=False, soft_wrap=True)
+    behind = behind_note(get_client(outcome.client), outcome.as_of) if as_of is None else ""
+    if behind:  # the exports in the client's folder were not refreshed: the cycle judged an old week
+        err.print(f"note: {behind}", highlight=False, markup=False, soft_wrap=True)
     if json_out:
         emit_json(cycle_document(outcome))
         if outcome.reused:
