@@ -292,3 +292,14 @@ WINDOW_NOTE = [{"note": "net_revenue 16,017.93 over 7d to 2026-04-26, at or abov
 def test_a_window_may_be_named_by_its_days(text: str, ok: bool) -> None:
     """Was: "Apr 20–26" for a note's "over 7d to 2026-04-26" was refused (its first day is in no output)."""
     assert check_numbers(text, WINDOW_NOTE).ok is ok
+
+
+@pytest.mark.parametrize("said", ["Play run 3529677dbaab is paused.", "Resume it: chimera play resume 3529677dbaab",
+                                  "run `3529677dbaab` (executed 2026-09-01)"])
+def test_an_outputs_id_that_starts_with_digits_is_a_name_not_a_figure(said: str) -> None:
+    """Was: a play run id of digits then letters (one id in ~50) read as 3,529,677 with a unit: an
+    honest answer naming it was refused (a chat test failed on such a random id)."""
+    outputs = [{"play_run_id": "3529677dbaab", "play": "pricing_test", "executed_on": "2026-09-01"}]
+    assert check_numbers(said, outputs).ok
+    assert check_numbers("Revenue was 3529677 this week.", outputs).offending == ["3529677"]
+    assert not check_numbers("Play run 3529677dbaab made $500.", outputs).ok, "a figure beside it is still checked"

@@ -740,9 +740,39 @@ def series_day_problems(text: str, facts: OutputFacts) -> list[str]:
     return problems
 
 
+_HEX_ID = re.compile(r"^(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{8,40}$")
+
+
+def _output_ids(obj: Any, found: set[str] | None = None) -> set[str]:
+    """Hex ids the tool outputs hold (play run ids, cycle ids): said back, they are names, not figures
+    (`3529677dbaab` read as 3,529,677 with a unit `dbaab`)."""
+    found = set() if found is None else found
+    if isinstance(obj, str):
+        found.update(t for t in re.findall(r"[0-9a-f]{8,40}", obj) if _HEX_ID.match(t))
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            _output_ids(key, found)
+            _output_ids(value, found)
+    elif isinstance(obj, list | tuple | set):
+        for value in obj:
+            _output_ids(value, found)
+    elif isinstance(obj, BaseModel):
+        _output_ids(obj.model_dump(mode="json"), found)
+    return found
+
+
+def _without_ids(text: str, tool_outputs: list[Any]) -> str:
+    ids = _output_ids(tool_outputs)
+    if not ids:
+        return text
+    return re.sub(r"(?<![\w.])(?:" + "|".join(sorted(map(re.escape, ids), key=len, reverse=True)) + r")(?!\w)", " ",
+                  text)
+
+
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     """Accept ``text`` only when each of its figures (unit and direction included) and dates is found
-    in ``tool_outputs``."""
+    in ``tool_outputs``; the outputs' own hex ids are names, not figures."""
+    text = _without_ids(text, tool_outputs)
     facts, claims = collect_facts(tool_outputs), collect_claims(tool_outputs)
     text, multiples = reference_problems(as_english_numbers(text), claims)
     figures, bad_dates = extract_figures(text, facts)
