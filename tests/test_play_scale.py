@@ -39,15 +39,14 @@ class Story:
     cycle_run: str
 
 
-def _tell_story(root: Path) -> Story:
-    """The client, its exports and both cycles (CHIMERA_HOME and the database are set by the caller)."""
+def price_test_client(exports: Path, days: int) -> None:
+    """Client "shop" on a generated store of ``days`` days from START whose prices rise 30 % on day
+    105 (its own exports folder: "generated" is another fixture's store, other events)."""
     from chimera.clients import add_client
     from chimera.demo.generator import DemoEvents, PriceTest, generate_store
-    from graphs.service import decide, run_cycle
 
-    exports = root / "scale-story-exports"  # its own: "generated" is another fixture's store, other events
     if not exports.exists():
-        generate_store(exports, start=START, days=140, seed=4242,
+        generate_store(exports, start=START, days=days, seed=4242,
                        events=DemoEvents(price_test=PriceTest(day=105, factor=Decimal("1.30"))))
     ctx = add_client("shop")
     shutil.copytree(exports, ctx.folder / "exports")
@@ -55,6 +54,13 @@ def _tell_story(root: Path) -> Story:
         "name: shop\nsources:\n  - {kind: shopify_orders, path: exports/orders_export.csv}\n"
         "  - {kind: stripe_payments, path: exports/stripe_payments.csv}\n"
         "  - {kind: analytics_daily, path: exports/analytics_daily.csv}\n", encoding="utf-8")
+
+
+def _tell_story(root: Path) -> Story:
+    """The client, its exports and both cycles (CHIMERA_HOME and the database are set by the caller)."""
+    from graphs.service import decide, run_cycle
+
+    price_test_client(root / "scale-story-exports", days=140)
     first = {p.play_id: p.play_run_id for p in run_cycle("shop", as_of=PRICE_DAY).pending}
     for play, run_id in first.items():
         decide(run_id, "approve" if play == "pricing_test" else "reject", who="alice", why="first cycle")

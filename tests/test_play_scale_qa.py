@@ -11,11 +11,9 @@ own schema."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -52,19 +50,9 @@ def _cycle(day: date, approve: str = "") -> dict[str, str]:
 
 def _tell_story(root: Path) -> Story:
     """The client, its exports and the cycles up to DUE_DAY (CHIMERA_HOME and the database: the caller's)."""
-    from chimera.clients import add_client
-    from chimera.demo.generator import DemoEvents, PriceTest, generate_store
+    from tests.test_play_scale import price_test_client
 
-    exports = root / "scale-qa-exports"  # its own: 175 days, so the scaled run's evidence falls due too
-    if not exports.exists():
-        generate_store(exports, start=START, days=175, seed=4242,
-                       events=DemoEvents(price_test=PriceTest(day=105, factor=Decimal("1.30"))))
-    ctx = add_client("shop")
-    shutil.copytree(exports, ctx.folder / "exports")
-    (ctx.folder / "client.yml").write_text(
-        "name: shop\nsources:\n  - {kind: shopify_orders, path: exports/orders_export.csv}\n"
-        "  - {kind: stripe_payments, path: exports/stripe_payments.csv}\n"
-        "  - {kind: analytics_daily, path: exports/analytics_daily.csv}\n", encoding="utf-8")
+    price_test_client(root / "scale-qa-exports", days=175)  # 175 days: the scaled run's evidence falls due too
     worked = _cycle(PRICE_DAY, approve="pricing_test")["pricing_test"]
     _cycle(DUE_DAY)
     return Story(Path(), worked)
