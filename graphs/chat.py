@@ -447,12 +447,9 @@ _COMPARE = re.compile(r"\b(?:last|previous|prior|past)\s+(?:week|month|period|wi
 
 def _day_value(formula: str, values: dict[str, Decimal]) -> Decimal | None:
     """A KPI's formula on one day's base metrics (None when one is missing or a denominator is 0)."""
-    from chimera.kpi.formula import evaluate_tree, parse_formula
+    from chimera.kpi.formula import parse_formula
 
-    try:
-        return evaluate_tree(parse_formula(formula).root, values)
-    except (KeyError, ZeroDivisionError, ArithmeticError):
-        return None
+    return parse_formula(formula).evaluate(values)
 
 
 def _against_previous(k: dict[str, Any]) -> str:
