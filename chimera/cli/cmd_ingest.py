@@ -31,8 +31,12 @@ def ingest(
         "fiverr_orders (default: detect).",
     ),
     pull: str | None = typer.Option(None, "--pull", help="Pull from an API instead of a file: shopify | stripe."),
-    since: str | None = typer.Option(None, "--since", help="With --pull: first day (YYYY-MM-DD)."),
-    until: str | None = typer.Option(None, "--until", help="With --pull: last day (default: today)."),
+    since: str | None = typer.Option(
+        None, "--since", help="With --pull: first day (YYYY-MM-DD). With an order or payment export: the first day "
+        "of the range it was exported for (days without orders are then zero, not missing)."),
+    until: str | None = typer.Option(
+        None, "--until", help="With --pull: last day (default: today). With an order or payment export: the "
+        "last day of the range it was exported for (a quiet store's last days without orders are zero)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Turn an export (or an API pull) into daily metrics; re-ingesting replaces the covered days."""
@@ -42,7 +46,9 @@ def ingest(
     elif path is None:
         raise IngestError("give the export's PATH, or --pull shopify|stripe --since D")
     else:
-        summary = _ingest(ctx, path, source)
+        first, last = parse_day(since, "--since"), parse_day(until, "--until")
+        check_order(first, last, ("--since", "--until"))
+        summary = _ingest(ctx, path, source, first, last)
     if json_out:
         emit_json(summary.contract())
     else:
@@ -79,16 +85,16 @@ def _fail_if_nothing_ingested(summary: IngestSummary) -> None:
     raise typer.Exit(1)
 
 
-def _ingest(ctx, path: Path, source: str | None) -> IngestSummary:
+def _ingest(ctx, path: Path, source: str | None, since: date | None, until: date | None) -> IngestSummary:
     if path.is_dir():
         raise IngestError(f"{path}: is a directory (give one export file)")
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     if path.stat().st_size < PROGRESS_BYTES or not err.is_terminal:
-        return ingest_file(ctx, path, kind=source)
+        return ingest_file(ctx, path, kind=source, since=since, until=until)
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
-        return ingest_file(ctx, path, kind=source, progress=progress)
+        return ingest_file(ctx, path, kind=source, progress=progress, since=since, until=until)
 
 
 def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummary:

@@ -5,21 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import polars as pl
 
 from chimera.clients import ClientContext
 from chimera.ingest import Aggregate, IngestSummary, store_aggregate
-from chimera.ingest import shopify as shopify_ingest
-from chimera.ingest import stripe as stripe_ingest
+from chimera.ingest.coverage import zero_days
 
-# Metrics a pull knows for every day it asked about: a day the API lists nothing for had nothing.
-PULLED: dict[str, tuple[list[str], list[str]]] = {
-    "shopify_orders": (shopify_ingest.COUNTS, shopify_ingest.MONEY),
-    "stripe_payments": (stripe_ingest.COUNTS, stripe_ingest.MONEY),
-}
+PULLED = ("shopify_orders", "stripe_payments")  # a day the API lists nothing for, inside the pull, had nothing
 
 ZERO_DECIMAL = frozenset(
     "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
@@ -54,15 +48,8 @@ def clip(agg: Aggregate, since: date, until: date, today: date | None = None) ->
     if agg.customers is not None:
         agg.customers = agg.customers.filter(pl.col("day").is_between(since, until))
     if agg.fill_zero and agg.kind in PULLED:
-        counts, money = PULLED[agg.kind]
         today = today or datetime.now(UTC).date()
-        last = min(until, today if agg.kind == "stripe_payments" else today - timedelta(days=1))
-        day = since
-        while day <= last:
-            if day not in agg.days:
-                agg.days[day] = {**dict.fromkeys(counts, 0), **dict.fromkeys(money, Decimal("0.00"))}
-            day += timedelta(days=1)
-        agg.days = dict(sorted(agg.days.items()))
+        zero_days(agg, since, min(until, today if agg.kind == "stripe_payments" else today - timedelta(days=1)))
     return agg
 
 

@@ -9,15 +9,18 @@ took 0.2 s CPU on a 450 MB export) is computed in a thread while polars reads.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import xxhash
 
+from chimera.as_of import store_zone
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.errors import IngestError
 from chimera.ingest.analytics import aggregate_analytics, read_analytics
+from chimera.ingest.coverage import declare_range
 from chimera.ingest.detect import Header, detect_kind, read_header
 from chimera.ingest.fiverr import aggregate_fiverr, read_fiverr, require_mapping
 from chimera.ingest.lines import physical_lines
@@ -82,11 +85,14 @@ def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, finge
 
 
 def ingest_file(
-    client: ClientContext, path: Path | str, kind: str | None = None, progress: Any = None
+    client: ClientContext, path: Path | str, kind: str | None = None, progress: Any = None,
+    since: date | None = None, until: date | None = None,
 ) -> IngestSummary:
     """Ingest one export for ``client``; ``kind`` is detected from the header's column names when None.
 
     ``progress`` may be a ``rich.progress.Progress``: one task advances through read, aggregate, write.
+    ``since`` / ``until``: the range the export was made for (an order or payment export lists every
+    order in it), so its days without orders are written as zero (``coverage.declare_range``).
     """
     path = Path(path)
     header = read_header(path)
@@ -97,10 +103,17 @@ def ingest_file(
     with ThreadPoolExecutor(max_workers=1) as pool:
         fingerprint = pool.submit(fingerprint_file, path)
         agg = parse_file(client, path, kind, header, defer=True)  # lines found while the rows are written
+        agg = declare_range(agg, since, until, _source_today(client, kind), str(path))
         _advance(progress, task, 2)
         summary = store_aggregate(client, agg, path.name, fingerprint.result())
     _advance(progress, task, 1)
     return summary
+
+
+def _source_today(client: ClientContext, kind: str) -> date:
+    """Today as the export's days are counted: UTC for Stripe, the store's own day for the rest."""
+    zone = UTC if kind == "stripe_payments" else store_zone(client.config.timezone)
+    return datetime.now(zone).date()
 
 
 def _advance(progress: Any, task: Any, steps: int) -> None:
