@@ -154,3 +154,14 @@ def test_cli_takes_the_range_for_a_file_and_checks_its_order(chimera_home: Path,
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
     assert (doc["first_day"], doc["last_day"], doc["orders_ingested"]) == (str(D), later, 1)
+
+
+def test_a_pull_does_not_zero_a_day_whose_orders_were_all_rejected() -> None:
+    from chimera.connectors.common import clip
+    from chimera.ingest import Aggregate
+
+    agg = Aggregate(kind="shopify_orders", days={D: {"orders": 2, "net_sales": Decimal("40.00")}}, rows_read=3,
+                    orders_ingested=2, unknown_days={D + timedelta(days=1)})
+    clip(agg, D, D + timedelta(days=2), today=D + timedelta(days=10))
+    assert agg.days == {D: {"orders": 2, "net_sales": Decimal("40.00")},
+                        D + timedelta(days=2): {"orders": 0, "net_sales": Decimal("0.00")}}
