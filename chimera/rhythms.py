@@ -43,13 +43,33 @@ class DailyReport(BaseModel):
         return self.model_dump(mode="json", exclude=empty)
 
 
-def _freshness(session: Session, client: ClientContext, today: date, max_days: int) -> list[SourceFreshness]:
-    rows = session.exec(select(MetricPoint.source, func.max(MetricPoint.day)).where(
-        MetricPoint.company_id == client.company_id).group_by(MetricPoint.source)).all()
+def expected_sources(client: ClientContext) -> set[str]:
+    """The sources client.yml says data comes from: its exports and its API pulls."""
+    from chimera.ingest.models import SOURCE_OF_KIND
+
+    kinds = {src.kind for src in client.config.sources}
+    kinds |= {"shopify_orders"} if client.config.connectors.shopify else set()
+    kinds |= {"stripe_payments"} if client.config.connectors.stripe else set()
+    return {SOURCE_OF_KIND[k] for k in kinds}
+
+
+def _freshness(session: Session, client: ClientContext, today: date, max_days: int,
+               replay: bool = False) -> list[SourceFreshness]:
+    """Each source's newest day and how far behind ``today`` it is: every source with data and every
+    source client.yml names, so an export never ingested reads as not OK instead of not at all. A
+    replay (``--today`` given) reads only the data of ``today`` or before: a check as of a day before
+    the data began finds none, not the newest day of data that came later."""
+    days = select(MetricPoint.source, func.max(MetricPoint.day)).where(MetricPoint.company_id == client.company_id)
+    if replay:
+        days = days.where(MetricPoint.day <= today)  # type: ignore[operator]
+    newest = dict(session.exec(days.group_by(MetricPoint.source)).all())
+    known = set(session.exec(select(MetricPoint.source).where(MetricPoint.company_id == client.company_id)
+                             .distinct()).all())
     last_ingest = dict(session.exec(select(IngestRun.source, func.max(IngestRun.created_at)).where(
         IngestRun.company_id == client.company_id).group_by(IngestRun.source)).all())
     out = []
-    for source, last_day in rows:
+    for source in sorted(known | expected_sources(client)):
+        last_day = newest.get(source)
         behind = max(0, (today - last_day).days) if last_day else None  # data dated ahead of the clock is not behind
         out.append(SourceFreshness(source=source, last_day=last_day, last_ingest=last_ingest.get(source),
                                    days_behind=behind, ok=behind is not None and behind <= max_days))
@@ -60,11 +80,11 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
     """Ingestion freshness, CRITICAL KPIs and stuck jobs (re-queued) for one client."""
     from chimera.kpi.evaluate import evaluate_kpis
 
-    now = now or datetime.now(UTC)
+    now, given = now or datetime.now(UTC), today
     with session_scope() as s:
-        today, judged, note = _checked_days(s, client, today, now)
+        today, judged, note = _checked_days(s, client, given, now)
         max_days = max((k.max_staleness_days for k in client.configs.kpis.kpis), default=2) + 1
-        fresh = _freshness(s, client, today, max_days)
+        fresh = _freshness(s, client, today, max_days, replay=given is not None)
         stuck = requeue_stuck(s, now=now, company_id=client.company_id)
         stuck_json = [{"id": j.id, "type": j.type, "status": j.status, "attempts": j.attempts} for j in stuck]
         failed = [{"id": r.id, "source": r.source, "file": r.file_name} for r in s.exec(

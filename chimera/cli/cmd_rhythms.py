@@ -26,7 +26,8 @@ def daily(
     """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK."""
     from chimera.rhythms import daily_check
 
-    report = daily_check(get_client(client), today=parse_day(today, "--today"))
+    ctx = get_client(client)
+    report = daily_check(ctx, today=reached(ctx, parse_day(today, "--today"), "--today"))
     if report.as_of_note:  # the KPIs are of the day before the newest data: say why, as kpis does
         err.print(report.as_of_note, highlight=False, markup=False, soft_wrap=True)
     if json_out:
@@ -36,7 +37,8 @@ def daily(
         for col in ("source", "last day", "days behind", "ok"):
             table.add_column(col)
         for f in report.freshness:
-            table.add_row(f.source, str(f.last_day), str(f.days_behind), "yes" if f.ok else "[red]no[/]")
+            table.add_row(f.source, str(f.last_day or "no data"), "" if f.days_behind is None else str(f.days_behind),
+                          "yes" if f.ok else "[red]no[/]")
         out.print(table)
         for k in report.critical:
             out.print(f"[bold red]CRITICAL[/] {k['id']}: {k['note']}")
@@ -54,7 +56,8 @@ def daily(
 
 def _attention(report: DailyReport) -> str:
     """What made the daily check fail, in one line."""
-    parts = [f"{f.source} {f.days_behind} days behind" for f in report.freshness if not f.ok]
+    parts = [f"{f.source} {f.days_behind} days behind" if f.last_day else f"{f.source} has no data up to {report.today}"
+             for f in report.freshness if not f.ok]
     parts += [f"{k['id']} CRITICAL" for k in report.critical]
     if report.stuck_jobs_requeued:
         parts.append(f"{len(report.stuck_jobs_requeued)} stuck job(s) re-queued")
