@@ -13,26 +13,16 @@ from sqlmodel import Session, select
 
 from agents.context import CycleContext
 from chimera.db.models import EvidenceRecord, Play, utcnow
+from chimera.rhythms import run_outcomes
 from chimera.sop.index import refresh
-
-GOOD = {"higher_is_better": "moved_up", "lower_is_better": "moved_down"}
 
 
 def play_outcomes(session: Session, ctx: CycleContext) -> dict[str, list[tuple[str, str]]]:
-    """play_id -> [(correlation_id, "moved" | "failed")] over final verdicts, oldest first."""
-    directions = {k.id: k.direction for k in ctx.client.configs.kpis.kpis}
-    by_run: dict[tuple[str, str], list[str]] = {}
+    """play_id -> [(correlation_id, "moved" | "failed")] over runs whose evidence is all judged,
+    oldest first, by the rule a play's review and the monthly review count (``run_outcomes``)."""
     rows = session.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == ctx.client.company_id)
-                        .order_by(EvidenceRecord.executed_on, EvidenceRecord.id)).all()
-    for rec in rows:
-        if rec.verdict in ("pending", "inconclusive", "confounded"):
-            continue
-        good = rec.verdict == GOOD.get(directions.get(rec.kpi, ""), "")
-        by_run.setdefault((rec.play_id, rec.correlation_id), []).append("moved" if good else "failed")
-    out: dict[str, list[tuple[str, str]]] = {}
-    for (play_id, corr), results in by_run.items():
-        out.setdefault(play_id, []).append((corr, "moved" if "moved" in results else "failed"))
-    return out
+                        .order_by(EvidenceRecord.executed_on, EvidenceRecord.id)).all()  # type: ignore[arg-type]
+    return run_outcomes(list(rows), ctx.client)
 
 
 def train(session: Session, ctx: CycleContext) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from chimera.as_of import default_day, store_zone
 from chimera.clients import ClientContext
@@ -160,17 +160,14 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
 
     proposals = [p.model_dump(mode="json") for p in propose_calibration(client, as_of)]
     kpis = evaluate_kpis(client, as_of=as_of, store=False).kpis
-    evidence = _evidence_as_of(client, as_of)
+    evidence, flagged = _evidence_as_of(client, as_of)
     with session_scope() as s:
-        plays = {p.play_id: p for p in s.exec(select(Play).where(Play.company_id == client.company_id))}
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
                                             PlayRun.as_of >= as_of - timedelta(days=31),
                                             PlayRun.as_of <= as_of)  # type: ignore[operator]
                       .order_by(PlayRun.as_of, PlayRun.created_at, PlayRun.id)).all()  # type: ignore[arg-type]
         decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(Decision.company_id == client.company_id))}
-        retire = [{"play": pid, "reason": p.review_reason or f"failed {p.record.get('failed', 0)} times",
-                   "record": {k: p.record.get(k) for k in ("runs", "moved", "failed")}}
-                  for pid, p in plays.items() if p.under_review]
+        retire = _plays_to_retire(client, evidence, flagged)
         covered = {k for play in client.configs.plays.plays for k in _trigger_kpis(play)}
         add = [{"kpi": k.id, "status": k.status, "reason": f"{k.id} is {k.status} and no play's trigger reads it"}
                for k in kpis if k.status in ("WARNING", "CRITICAL") and k.id not in covered]
@@ -179,16 +176,60 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
                          plays_to_add=add, case_study=study)
 
 
-def _evidence_as_of(client: ClientContext, as_of: date) -> list[EvidenceRecord]:
+def _evidence_as_of(client: ClientContext, as_of: date) -> tuple[list[EvidenceRecord], set[str]]:
     """Every executed run's evidence judged as of ``as_of``, written nowhere: a review of an earlier
     month reads what was known then (no run executed later, no window ending later), and the
-    stored records stay the newest judgement (as ``chimera evidence --as-of`` does)."""
+    stored records stay the newest judgement (as ``chimera evidence --as-of`` does). With it, the
+    plays under review once that evidence is counted (a run judged only now counts as a cycle
+    would count it), read before the judgement is rolled back."""
     from chimera.evidence.record import refresh_evidence
 
     with session_scope() as s:
         rows = [EvidenceRecord.model_validate(r.model_dump()) for r in refresh_evidence(s, client, as_of)]
+        flagged = set(s.exec(select(Play.play_id).where(Play.company_id == client.company_id,
+                                                        col(Play.under_review).is_(True))).all())
         s.rollback()
-    return sorted(rows, key=lambda e: (e.executed_on, e.play_id, e.correlation_id, e.kpi))
+    return sorted(rows, key=lambda e: (e.executed_on, e.play_id, e.correlation_id, e.kpi)), flagged
+
+
+def run_outcomes(records: list[EvidenceRecord], client: ClientContext) -> dict[str, list[tuple[str, str]]]:
+    """play_id -> [(correlation_id, "moved" | "failed")], one per run, oldest first: the verdict a
+    play's review counts (``chimera.evidence.record``): a run whose KPIs are all judged, a good move
+    on any of them wins, then a bad move or no change; a run only inconclusive or confounded, or
+    with a KPI still pending, says nothing about the play yet."""
+    from chimera.evidence.record import FINAL_VERDICTS, _play_outcome
+    from chimera.plays.review import classify_verdict
+
+    by_id = {k.id: k for k in client.configs.kpis.kpis}
+    by_run: dict[tuple[str, str], list[EvidenceRecord]] = {}
+    for rec in sorted(records, key=lambda e: (e.executed_on, e.id or 0)):
+        by_run.setdefault((rec.play_id, rec.correlation_id), []).append(rec)
+    out: dict[str, list[tuple[str, str]]] = {}
+    for (play_id, corr), rows in by_run.items():
+        if any(r.verdict not in FINAL_VERDICTS for r in rows):
+            continue
+        outcome = classify_verdict(*_play_outcome(rows, by_id))
+        if outcome != "neutral":
+            out.setdefault(play_id, []).append((corr, outcome))
+    return out
+
+
+def _plays_to_retire(client: ClientContext, evidence: list[EvidenceRecord], flagged: set[str]) -> list[dict[str, Any]]:
+    """Plays of the library under review (manual §8.3) whose runs judged as of the review failed to
+    move their KPIs at least the policy's number of times, with those counts: a play with no
+    evidence yet, or only inconclusive or confounded evidence, is never proposed for retirement,
+    nor is one retired from plays.yml already."""
+    limit = client.configs.plays.policy.review_after_failures
+    outcomes = run_outcomes(evidence, client)
+    out = []
+    for play in client.configs.plays.plays:
+        runs = outcomes.get(play.id, [])
+        failed = sum(1 for _corr, o in runs if o == "failed")
+        if play.id in flagged and failed >= limit:
+            out.append({"play": play.id, "record": {"runs": len(runs), "moved": len(runs) - failed, "failed": failed},
+                        "reason": f"failed to move its KPIs in {failed} of {len(runs)} judged runs "
+                                  f"(review after {limit}); review its evidence, then clear, redesign or retire it"})
+    return out
 
 
 def _trigger_kpis(play: Any) -> list[str]:

@@ -6,20 +6,27 @@ several clients in one database."""
 from __future__ import annotations
 
 import json
+import re
+import statistics
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
 from chimera.as_of import store_zone
 from chimera.clients import ClientContext, add_client, get_client
 from chimera.db.engine import session_scope
-from chimera.db.models import Job, MetricPoint
+from chimera.db.models import EvidenceRecord, Job, MetricPoint, Play
+from chimera.demo.generator import generate_store
+from chimera.evidence.record import log_manual_play, refresh_evidence
 from chimera.ingest.service import ingest_file
 from chimera.jobs.queue import claim_next, enqueue
 from chimera.rhythms import daily_check
 from tests.test_cli_contracts import Run, chimera
 
+NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
 START = date(2026, 3, 2)
 """A Monday; the hand-written stores begin here (any day works: nothing below depends on it)."""
 
@@ -197,3 +204,239 @@ def test_a_stuck_job_with_no_attempt_left_is_failed_once(chimera_home: Path) -> 
     first = daily_check(ctx, today=today)
     assert [(j["id"], j["status"]) for j in first.stuck_jobs_requeued] == [(job_id, "failed")] and not first.ok
     assert daily_check(ctx, today=today).stuck_jobs_requeued == []
+
+
+# --- monthly: plays to retire, target changes, the case study ----------------------------------------
+
+FLAT_START, FLAT_DAYS = date(2026, 2, 2), 160
+_FLAT: dict[str, Path] = {}
+
+
+@pytest.fixture
+def flat(chimera_home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[ClientContext, date]:
+    """A generated store with no injected event (its own seed and size), ingested for client ``flat``;
+    its plays logged by hand: one that never worked (``stripe_fee_review``: Stripe's fee share does not
+    move), two run on top of each other (their evidence confounded) and one too recent to judge."""
+    if "dir" not in _FLAT:
+        _FLAT["dir"] = tmp_path_factory.getbasetemp() / "flat-store"
+        generate_store(_FLAT["dir"], start=FLAT_START, days=FLAT_DAYS, seed=5151, orders_per_day=50)
+    ctx = client_with("flat", {}, timezone="America/New_York")
+    for kind, name in (("shopify_orders", "orders_export.csv"), ("stripe_payments", "stripe_payments.csv"),
+                       ("analytics_daily", "analytics_daily.csv")):
+        ingest_file(ctx, _FLAT["dir"] / name, kind)
+    end = FLAT_START + timedelta(days=FLAT_DAYS - 1)
+    with session_scope() as s:
+        for d in (50, 100):
+            log_manual_play(s, ctx, "stripe_fee_review", FLAT_START + timedelta(days=d))
+        for d in (40, 90):
+            log_manual_play(s, ctx, "traffic_recovery", FLAT_START + timedelta(days=d))
+            log_manual_play(s, ctx, "paid_traffic_test", FLAT_START + timedelta(days=d + 3))
+        log_manual_play(s, ctx, "cancellation_reduction", end - timedelta(days=5))
+    return get_client("flat"), end
+
+
+def _verdicts(as_of: date) -> dict[str, list[list[str]]]:
+    """play -> one list of KPI verdicts per run, as ``chimera evidence --as-of`` judges them."""
+    runs: dict[tuple[str, str], list[str]] = {}
+    for e in doc(cli("evidence", "--client", "flat", "--as-of", as_of.isoformat(), "--json"))["evidence"]:
+        runs.setdefault((e["play"], e["play_run_id"]), []).append(e["verdict"])
+    out: dict[str, list[list[str]]] = {}
+    for (play, _run), verdicts in runs.items():
+        out.setdefault(play, []).append(verdicts)
+    return out
+
+
+def test_monthly_retires_the_play_that_never_worked_and_no_other(flat: tuple[ClientContext, date]) -> None:
+    """Judged as of the review, stripe_fee_review failed on both runs (the policy's limit): it is proposed
+    for retirement with those counts, though no cycle had judged and counted them yet. The confounded
+    plays and the play with no verdict yet are not. The review stores nothing and says the same again."""
+    ctx, end = flat
+    first = cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json")
+    review = doc(first)
+    with session_scope() as s:
+        assert s.exec(select(EvidenceRecord)).all() == [] and s.exec(select(Play)).all() == [], "nothing stored"
+    again = doc(cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json"))
+    assert again == review, "same inputs, same review"
+    verdicts = _verdicts(end)
+    assert verdicts["stripe_fee_review"] == [["no_detectable_change"], ["no_detectable_change"]]
+    assert all(v == "confounded" for play in ("traffic_recovery", "paid_traffic_test")
+               for run in verdicts[play] for v in run), verdicts
+    assert verdicts["cancellation_reduction"] == [["pending"]]
+    assert ctx.configs.plays.policy.review_after_failures <= 2
+    assert first.code == 0
+    assert [(p["play"], p["record"]) for p in review["plays_to_retire"]] == [
+        ("stripe_fee_review", {"runs": 2, "moved": 0, "failed": 2})]
+    assert "2 of 2" in review["plays_to_retire"][0]["reason"]
+    shown = cli("monthly", "--client", "flat", "--as-of", end.isoformat())
+    assert "retire or redesign: stripe_fee_review" in shown.stdout
+
+
+def test_a_replayed_month_retires_only_on_what_was_judged_by_then(flat: tuple[ClientContext, date]) -> None:
+    """Once a cycle has counted both failures (the play is under review in the database), a review of
+    a day when only the first was judged proposes nothing: the second failure came later."""
+    ctx, end = flat
+    with session_scope() as s:  # what a cycle's LOG_EVIDENCE does: judge and store every run's evidence
+        refresh_evidence(s, ctx, end)
+    with session_scope() as s:
+        assert s.exec(select(Play).where(Play.play_id == "stripe_fee_review")).one().under_review
+    second_due = FLAT_START + timedelta(days=100 + 42)
+    earlier = second_due - timedelta(days=3)
+    assert [len(runs) for runs in _verdicts(earlier).values()] and \
+        sum(v == ["no_detectable_change"] for v in _verdicts(earlier)["stripe_fee_review"]) == 1
+    assert doc(cli("monthly", "--client", "flat", "--as-of", earlier.isoformat(), "--json"))["plays_to_retire"] == []
+    now = doc(cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json"))
+    assert [p["play"] for p in now["plays_to_retire"]] == ["stripe_fee_review"]
+
+
+def test_monthly_target_changes_come_from_the_store_s_own_weekly_values(flat: tuple[ClientContext, date]) -> None:
+    """Each proposed target is the median of the KPI's last 8 weekly values, which are the values
+    ``chimera kpis`` gives as of the review's day and each week before; warning and critical lie on
+    the bad side, in order. Problems in the case study are the KPIs ``chimera kpis`` flags, with its notes."""
+    ctx, end = flat
+    review = doc(cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json"))
+    weekly = {k: [] for k in (p["kpi"] for p in review["target_changes"])}
+    for week in range(8):
+        day = end - timedelta(days=7 * week)
+        for k in doc(cli("kpis", "--client", "flat", "--as-of", day.isoformat(), "--json"))["kpis"]:
+            if k["value"] is not None and k["status"] != "UNKNOWN":
+                weekly[k["id"]].append(Decimal(k["value"]))
+    specs = {k.id: k for k in ctx.configs.kpis.kpis}
+    proposed = [p for p in review["target_changes"] if p["proposed"]]
+    assert len(proposed) >= 5, review["target_changes"]
+    for p in proposed:
+        values = [Decimal(v) for v in p["weekly_values"]]
+        assert values == weekly[p["kpi"]], p["kpi"]
+        step = {"currency": Decimal("0.01"), "percent": Decimal("0.0001"), "count": Decimal(1),
+                "ratio": Decimal("0.01")}[p["unit"]]
+        target, warning, critical = (Decimal(p["proposed"][k]) for k in ("target", "warning", "critical"))
+        assert abs(target - statistics.median(values)) <= step, p
+        sign = 1 if specs[p["kpi"]].direction == "higher_is_better" else -1
+        assert sign * target > sign * warning > sign * critical, p
+        assert str(len(values)) in p["reason"] and "median" in p["reason"]
+    flagged = [k for k in doc(cli("kpis", "--client", "flat", "--as-of", end.isoformat(), "--json"))["kpis"]
+               if k["status"] in ("WARNING", "CRITICAL")]
+    problems = review["case_study"].split("## Problems")[1].split("##")[0].strip().splitlines()
+    assert problems == [f"- {k['id']}: {k['status']} — {k['note']}" for k in flagged] or \
+        (not flagged and problems == ["- no KPI in WARNING or CRITICAL"])
+
+
+def test_the_case_study_cites_only_recorded_numbers(flat: tuple[ClientContext, date]) -> None:
+    """Each result line is one evidence record (``chimera evidence``), its effect and interval as recorded."""
+    _ctx, end = flat
+    records = doc(cli("evidence", "--client", "flat", "--as-of", end.isoformat(), "--json"))["evidence"]
+    study = doc(cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json"))["case_study"]
+    results = study.split("## Results (before/after, no control group)")[1].strip().splitlines()
+    assert len(results) == len(records)
+    in_order = sorted(records, key=lambda e: (e["executed_on"], e["play"], e["correlation_id"], e["kpi"]))
+    for line, e in zip(results, in_order, strict=True):
+        assert line.startswith(f"- {e['play']} on {e['kpi']}: {e['verdict']}"), (line, e)
+        if e["effect_pct"] is not None and e["ci_low_pct"] is not None:
+            assert f"effect {e['effect_pct']:+.1f}% (95% interval {e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f})" \
+                in line
+        else:
+            assert "effect" not in line.split(".")[0]
+        cited = {m.group() for m in NUMBER.finditer(line.replace("95% interval", "interval"))}
+        recorded = {m.group() for m in NUMBER.finditer(json.dumps(e) + f"{e['effect_pct'] or 0:+.1f}")}
+        assert cited <= recorded | {f"{v:+.1f}" for v in (e["ci_low_pct"], e["ci_high_pct"]) if v is not None}, \
+            (line, cited - recorded)
+
+
+# --- monthly: no data, half a month, no plays ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Pago_Pago"])
+def test_a_month_without_data_ends_on_the_store_s_own_date_and_proposes_nothing(chimera_home: Path,
+                                                                                 zone: str) -> None:
+    """No data, no plays, no --as-of: the review ends on today in the store's timezone (UTC+14 and UTC-11
+    are on two different dates at any instant, and one of them is never the UTC date), proposes no
+    target, retires and adds nothing, and its case study says there was nothing."""
+    client_with("nodata", {}, timezone=zone)
+    before = datetime.now(store_zone(zone)).date()
+    run = cli("monthly", "--client", "nodata", "--json")
+    after = datetime.now(store_zone(zone)).date()
+    review = doc(run)
+    assert run.code == 0 and review["as_of"] in (before.isoformat(), after.isoformat()), (review["as_of"], zone)
+    assert review["target_changes"] and all(not p["enough_history"] and not p.get("proposed")
+                                            for p in review["target_changes"])
+    assert review["plays_to_retire"] == [] and review["plays_to_add"] == []
+    assert "- none this month" in review["case_study"] and "- no evidence yet" in review["case_study"]
+    assert Path(review["case_study_path"]).read_text(encoding="utf-8") == review["case_study"]
+
+
+def test_half_a_month_of_data_proposes_no_target_and_says_why(chimera_home: Path) -> None:
+    ctx = analytics_client("half", 15)
+    end = START + timedelta(days=14)
+    review = doc(cli("monthly", "--client", "half", "--as-of", end.isoformat(), "--json"))
+    sessions = next(p for p in review["target_changes"] if p["kpi"] == "sessions")
+    assert sessions["enough_history"] is False and not sessions.get("proposed")
+    assert len(sessions["weekly_values"]) < 6 and f"only {len(sessions['weekly_values'])} of the last 8" in \
+        sessions["reason"]
+    shown = cli("monthly", "--client", "half", "--as-of", end.isoformat())
+    assert shown.code == 0 and "no target change proposed (not enough history yet)" in shown.stdout
+    assert "Target changes proposed" not in shown.stdout
+    assert all(k.id in shown.stdout for k in ctx.configs.kpis.kpis)
+
+
+# --- TRAIN_AGENT counts a run as the review does -----------------------------------------------------
+
+
+def test_train_agent_waits_for_every_kpi_of_a_run_before_counting_it(chimera_home: Path) -> None:
+    """A run whose aov shows no change while its net_revenue is still pending is not a failure yet (the
+    evidence's own review count waits too); runs only confounded or inconclusive say nothing either."""
+    from agents.context import CycleContext
+    from agents.training import train
+    from chimera.db.models import PlayRun
+
+    ctx = analytics_client("trainer", 20)
+    day = START + timedelta(days=19)
+    with session_scope() as s:
+        for i, verdicts in enumerate([("no_detectable_change", "pending"), ("no_detectable_change", "pending"),
+                                      ("confounded", "inconclusive")]):
+            run = PlayRun(company_id=ctx.company_id, play_id="pricing_test", as_of=day, status="executed",
+                          executed_on=day - timedelta(days=10 + i), source="manual")
+            s.add(run)
+            s.flush()
+            for kpi, verdict in zip(("aov", "net_revenue"), verdicts, strict=True):
+                s.add(EvidenceRecord(company_id=ctx.company_id, play_run_id=run.id, play_id="pricing_test",
+                                     correlation_id=run.correlation_id, kpi=kpi, executed_on=run.executed_on,
+                                     verdict=verdict))
+        s.flush()
+        result = train(s, CycleContext(client=ctx, as_of=day, run_id="t"))
+        row = s.exec(select(Play).where(Play.play_id == "pricing_test")).first()
+        assert "pricing_test" not in result["play_records"], result
+        assert row is None or not row.under_review
+
+
+# --- several clients in one database -------------------------------------------------------------------
+
+
+def test_a_broken_or_empty_client_neither_stops_nor_pollutes_another(chimera_home: Path) -> None:
+    """Client ``good`` checked alone, then beside ``empty`` (no data, a stuck job of its own) and
+    ``broken`` (kpis.yml no longer valid): its daily and monthly documents are the same; ``empty``'s
+    check fails on its own missing data and re-queues only its own job; ``broken`` is refused in one
+    line naming the file."""
+    analytics_client("good", 35)
+    today = (START + timedelta(days=35)).isoformat()
+    month_end = (START + timedelta(days=34)).isoformat()
+
+    def good() -> tuple[dict, dict]:
+        daily = doc(cli("daily", "--client", "good", "--today", today, "--json"))
+        monthly = doc(cli("monthly", "--client", "good", "--as-of", month_end, "--json"))
+        return daily, monthly
+
+    alone = good()
+    empty = client_with("empty", {"analytics_daily": "exports/analytics_daily.csv"})
+    stuck = _stuck_job(empty)
+    broken = client_with("broken", {})
+    kpis = broken.folder / "kpis.yml"
+    kpis.write_text(kpis.read_text(encoding="utf-8") + "\nnot_a_field: 1\n", encoding="utf-8")
+    for _ in range(2):
+        bad = cli("daily", "--client", "broken", "--json")
+        assert "kpis.yml" in bad.one_line_error()
+        assert "kpis.yml" in cli("monthly", "--client", "broken", "--json").one_line_error()
+        checked = cli("daily", "--client", "empty", "--today", today, "--json")
+        assert checked.code == 1 and [f["source"] for f in doc(checked)["freshness"]] == ["analytics"]
+        assert good() == alone
+    with session_scope() as s:
+        assert s.get(Job, stuck).status == "queued" and s.get(Job, stuck).company_id == empty.company_id
+    assert doc(cli("daily", "--client", "good", "--today", today, "--json"))["ok"] is True

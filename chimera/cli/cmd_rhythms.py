@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import typer
@@ -116,12 +116,14 @@ def _print_target_changes(client: str, changes: list[dict]) -> None:
 
 def _month_end(ctx: ClientContext, given: date | None) -> tuple[date, str]:
     """The day given, else the commands' default day and why it is not the newest (a day still
-    in progress at its ingest would end the month on a partial day)."""
-    from chimera.as_of import default_day
+    in progress at its ingest would end the month on a partial day); for a client without data,
+    today in the store's timezone (the UTC date is a day a store west of UTC has not reached yet
+    in its evening, or one it has left behind east of it)."""
+    from chimera.as_of import default_day, store_zone
     from chimera.db.engine import session_scope
 
     if given is not None:
         return given, ""
     with session_scope() as s:
         default = default_day(s, ctx.company_id, ctx.config.timezone)
-    return default.day or datetime.now(UTC).date(), default.note
+    return default.day or datetime.now(store_zone(ctx.config.timezone)).date(), default.note
