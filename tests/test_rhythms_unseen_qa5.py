@@ -19,7 +19,7 @@ from chimera.as_of import store_zone
 from chimera.clients import ClientContext, add_client, get_client
 from chimera.db.engine import session_scope
 from chimera.db.models import EvidenceRecord, Job, MetricPoint, Play
-from chimera.demo.generator import generate_store
+from chimera.demo.generator import ConversionDrop, DemoEvents, generate_store
 from chimera.evidence.record import log_manual_play, refresh_evidence
 from chimera.ingest.service import ingest_file
 from chimera.jobs.queue import claim_next, enqueue
@@ -204,6 +204,33 @@ def test_a_stuck_job_with_no_attempt_left_is_failed_once(chimera_home: Path) -> 
     first = daily_check(ctx, today=today)
     assert [(j["id"], j["status"]) for j in first.stuck_jobs_requeued] == [(job_id, "failed")] and not first.ok
     assert daily_check(ctx, today=today).stuck_jobs_requeued == []
+
+
+def test_critical_kpis_are_the_ones_chimera_kpis_gives_for_the_day_judged(chimera_home: Path, tmp_path: Path) -> None:
+    """A generated store (its own seed, size and a 40 % conversion drop): the CRITICAL list of ``daily``
+    is exactly the CRITICAL entries of ``chimera kpis`` for the day it judges: the default day without
+    --today (with the same as-of note), the day before --today with it. The readable output names each."""
+    store = generate_store(tmp_path / "drop", start=date(2026, 7, 1), days=100, seed=991, orders_per_day=40,
+                           events=DemoEvents(conversion_drop=ConversionDrop(day=85, relative_change=-0.4)))
+    ctx = client_with("drop", {}, timezone="America/New_York")
+    for kind in ("shopify_orders", "stripe_payments", "analytics_daily"):
+        ingest_file(ctx, store.sources()[kind], kind)
+
+    def critical(kpis: dict) -> list[dict]:
+        return [{k: e[k] for k in ("id", "status", "value", "note")} for e in kpis["kpis"] if e["status"] == "CRITICAL"]
+
+    default = cli("daily", "--client", "drop", "--json")
+    kpis = doc(cli("kpis", "--client", "drop", "--json"))
+    assert doc(default)["critical"] == critical(kpis) and critical(kpis), kpis
+    assert doc(default).get("as_of_note", "") == kpis.get("as_of_note", "")
+    for today in (store.end + timedelta(days=1), store.end - timedelta(days=20)):
+        given = doc(cli("daily", "--client", "drop", "--today", today.isoformat(), "--json"))
+        judged = doc(cli("kpis", "--client", "drop", "--as-of", (today - timedelta(days=1)).isoformat(), "--json"))
+        assert given["critical"] == critical(judged), today
+    shown = cli("daily", "--client", "drop", "--today", (store.end + timedelta(days=1)).isoformat())
+    assert shown.code == 1
+    text = " ".join(shown.stdout.split())
+    assert all(f"CRITICAL {k['id']}: {k['note']}" in text for k in critical(kpis)), shown.stdout
 
 
 # --- monthly: plays to retire, target changes, the case study ----------------------------------------
@@ -440,3 +467,20 @@ def test_a_broken_or_empty_client_neither_stops_nor_pollutes_another(chimera_hom
     with session_scope() as s:
         assert s.get(Job, stuck).status == "queued" and s.get(Job, stuck).company_id == empty.company_id
     assert doc(cli("daily", "--client", "good", "--today", today, "--json"))["ok"] is True
+
+
+def test_a_play_already_gone_from_the_library_is_not_proposed_again(flat: tuple[ClientContext, date]) -> None:
+    """A person retired stripe_fee_review from plays.yml (its review flag stays in the database): the
+    review does not propose retiring it again."""
+    import yaml
+
+    ctx, end = flat
+    with session_scope() as s:
+        refresh_evidence(s, ctx, end)
+    path = ctx.folder / "plays.yml"
+    plays = yaml.safe_load(path.read_text(encoding="utf-8"))
+    plays["plays"] = [p for p in plays["plays"] if p["id"] != "stripe_fee_review"]
+    path.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
+    run = cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json")
+    assert run.code == 0, run.stderr
+    assert doc(run)["plays_to_retire"] == []
