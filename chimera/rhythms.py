@@ -163,14 +163,12 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
     evidence, flagged = _evidence_as_of(client, as_of)
     with session_scope() as s:
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
-                                            PlayRun.as_of >= as_of - timedelta(days=31),
+                                            PlayRun.as_of >= month_start(as_of),
                                             PlayRun.as_of <= as_of)  # type: ignore[operator]
                       .order_by(PlayRun.as_of, PlayRun.created_at, PlayRun.id)).all()  # type: ignore[arg-type]
         decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(Decision.company_id == client.company_id))}
         retire = _plays_to_retire(client, evidence, flagged)
-        covered = {k for play in client.configs.plays.plays for k in _trigger_kpis(play)}
-        add = [{"kpi": k.id, "status": k.status, "reason": f"{k.id} is {k.status} and no play's trigger reads it"}
-               for k in kpis if k.status in ("WARNING", "CRITICAL") and k.id not in covered]
+        add = _plays_to_add(client, kpis, flagged)
         study = _case_study(client.name, as_of, kpis, runs, evidence, decisions)
     return MonthlyReview(client=client.name, as_of=as_of, target_changes=proposals, plays_to_retire=retire,
                          plays_to_add=add, case_study=study)
@@ -232,10 +230,27 @@ def _plays_to_retire(client: ClientContext, evidence: list[EvidenceRecord], flag
     return out
 
 
-def _trigger_kpis(play: Any) -> list[str]:
+def _plays_to_add(client: ClientContext, kpis: list[Any], flagged: set[str]) -> list[dict[str, Any]]:
+    """KPIs in WARNING or CRITICAL that no play can answer: no trigger reads them (a play's ``kpis``
+    are what it needs, not what sets it off), or every play whose trigger does is under review, so
+    none of them is suggested (manual §8.3)."""
     from chimera.config.models import trigger_kpis
 
-    return trigger_kpis(play.trigger) + list(play.kpis)
+    readers: dict[str, list[str]] = {}
+    for play in client.configs.plays.plays:
+        for kpi in dict.fromkeys(trigger_kpis(play.trigger)):
+            readers.setdefault(kpi, []).append(play.id)
+    out = []
+    for k in kpis:
+        if k.status not in ("WARNING", "CRITICAL"):
+            continue
+        plays = readers.get(k.id, [])
+        why = ("no play's trigger reads it" if not plays else
+               f"every play whose trigger reads it is under review ({', '.join(plays)})"
+               if all(p in flagged for p in plays) else "")
+        if why:
+            out.append({"kpi": k.id, "status": k.status, "reason": f"{k.id} is {k.status} and {why}"})
+    return out
 
 
 def _confounder(c: dict[str, Any]) -> str:
@@ -245,9 +260,22 @@ def _confounder(c: dict[str, Any]) -> str:
     return f"{what} {c.get('what', '')}{days}".strip()
 
 
+def month_start(as_of: date) -> date:
+    """The first day of the month a review on ``as_of`` covers: the day after the same date a month
+    before, or the 1st when ``as_of`` ends its month. Reviews a month apart then cover adjoining days
+    (Sep 30 and Oct 31: Sep 1..30 and Oct 1..31), where the 31 days before each counted Sep 30 twice."""
+    first = as_of.replace(day=1)
+    if (as_of + timedelta(days=1)).day == 1:
+        return first
+    before = first - timedelta(days=1)
+    return before.replace(day=min(as_of.day, before.day)) + timedelta(days=1)
+
+
 def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], evidence: list[EvidenceRecord],
                 decisions: dict[str, Decision]) -> str:
     problems = [f"- {k.id}: {k.status} — {k.note}" for k in kpis if k.status in ("WARNING", "CRITICAL")]
+    nothing = ("- no KPI in WARNING or CRITICAL" if any(k.status != "UNKNOWN" for k in kpis)
+               else "- no KPI could be judged (every one UNKNOWN: no data, or too little)")
     attempted = []
     for r in runs:
         d = decisions.get(r.id)
@@ -260,8 +288,8 @@ def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], 
                + (f". {reason}" if (reason := (e.details or {}).get("reason")) else "")
                for e in evidence]
     return "\n".join([
-        f"# Case study: {client}, month to {as_of}", "",
-        "## Problems", *(problems or ["- no KPI in WARNING or CRITICAL"]), "",
+        f"# Case study: {client}, month to {as_of} ({month_start(as_of)}..{as_of})", "",
+        "## Problems", *(problems or [nothing]), "",
         "## Plays attempted", *(attempted or ["- none this month"]), "",
         "## Results (before/after, no control group)", *(results or ["- no evidence yet"]), "",
     ])

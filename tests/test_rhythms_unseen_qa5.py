@@ -484,3 +484,91 @@ def test_a_play_already_gone_from_the_library_is_not_proposed_again(flat: tuple[
     run = cli("monthly", "--client", "flat", "--as-of", end.isoformat(), "--json")
     assert run.code == 0, run.stderr
     assert doc(run)["plays_to_retire"] == []
+
+
+def _suggested(ctx: ClientContext, days: list[date]) -> None:
+    """A run of bundle_offer suggested by a cycle of each day (as the weekly cycle stores them)."""
+    from chimera.db.models import PlayRun
+
+    with session_scope() as s:
+        for day in days:
+            s.add(PlayRun(company_id=ctx.company_id, play_id="bundle_offer", as_of=day, status="suggested"))
+
+
+def _attempted(study: str) -> list[str]:
+    return study.split("## Plays attempted")[1].split("##")[0].strip().splitlines()
+
+
+@pytest.mark.parametrize(("first", "second"), [(date(2026, 9, 30), date(2026, 10, 31)),
+                                                (date(2026, 2, 28), date(2026, 3, 31)),
+                                                (date(2026, 8, 8), date(2026, 9, 8))])
+def test_consecutive_monthly_reviews_each_count_a_run_once(chimera_home: Path, first: date, second: date) -> None:
+    """Reviews a month apart cover adjoining months: a run suggested on the first review's day is in that
+    review only, one of the day after in the next only, and the header says which days a review covers."""
+    ctx = analytics_client("months", 10, start=second - timedelta(days=9))
+    _suggested(ctx, [first, first + timedelta(days=1)])
+    one = doc(cli("monthly", "--client", "months", "--as-of", first.isoformat(), "--json"))["case_study"]
+    two = doc(cli("monthly", "--client", "months", "--as-of", second.isoformat(), "--json"))["case_study"]
+    assert [line for line in _attempted(one) if f"suggested {first}" in line] and \
+        not [line for line in _attempted(one) if f"suggested {first + timedelta(days=1)}" in line]
+    assert [line for line in _attempted(two) if f"suggested {first + timedelta(days=1)}" in line]
+    assert not [line for line in _attempted(two) if f"suggested {first}" in line], two
+    assert f"{first + timedelta(days=1)}..{second}" in two.splitlines()[0]
+
+
+def test_a_case_study_of_a_month_with_no_data_does_not_read_as_all_fine(chimera_home: Path) -> None:
+    """With no KPI judged at all, the problems section says nothing could be judged, not that no KPI is
+    in WARNING or CRITICAL."""
+    client_with("blank", {})
+    study = doc(cli("monthly", "--client", "blank", "--as-of", "2026-05-31", "--json"))["case_study"]
+    problems = study.split("## Problems")[1].split("##")[0]
+    assert "no KPI in WARNING or CRITICAL" not in problems and "no KPI could be judged" in problems, problems
+
+
+def _thin() -> tuple[ClientContext, str, list[str]]:
+    """Sessions far below critical (1,400-odd a week) and the plays whose trigger reads sessions."""
+    from chimera.config.models import trigger_kpis
+
+    ctx = client_with("thin", {"analytics_daily": "exports/analytics_daily.csv"})
+    ingest_file(ctx, write_analytics(ctx.folder / "exports" / "analytics_daily.csv", START, 35, sessions=200),
+                "analytics_daily")
+    end = (START + timedelta(days=34)).isoformat()
+    status = {k["id"]: k["status"] for k in doc(cli("kpis", "--client", "thin", "--as-of", end, "--json"))["kpis"]}
+    assert status["sessions"] == "CRITICAL"
+    readers = [p.id for p in ctx.configs.plays.plays if "sessions" in trigger_kpis(p.trigger)]
+    assert readers
+    return ctx, end, readers
+
+
+def _asked(end: str) -> list[dict]:
+    return [a for a in doc(cli("monthly", "--client", "thin", "--as-of", end, "--json"))["plays_to_add"]
+            if a["kpi"] == "sessions"]
+
+
+def test_a_flagged_kpi_whose_plays_are_all_under_review_asks_for_a_play(chimera_home: Path) -> None:
+    """The library's plays whose trigger reads sessions cover it; once every one of them is under
+    review (never suggested, manual §8.3) the review asks for a new play and names them."""
+    ctx, end, readers = _thin()
+    assert _asked(end) == []
+    with session_scope() as s:
+        for pid in readers:
+            s.add(Play(company_id=ctx.company_id, play_id=pid, record={}, under_review=True, review_reason="r"))
+    (add,) = _asked(end)
+    assert add["status"] == "CRITICAL" and all(pid in add["reason"] for pid in readers), add
+
+
+def test_a_play_needing_a_kpi_without_triggering_on_it_does_not_cover_it(chimera_home: Path) -> None:
+    """A play that lists sessions among its ``kpis`` (what it needs) but triggers on something else is
+    never set off by sessions: the review asks for a play."""
+    import yaml
+
+    ctx, end, readers = _thin()
+    path = ctx.folder / "plays.yml"
+    plays = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for play in plays["plays"]:
+        if play["id"] in readers:
+            play["trigger"] = {"kpi": "aov", "below": 1}
+            play["kpis"] = ["sessions"]
+    path.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
+    (add,) = _asked(end)
+    assert "no play's trigger reads it" in add["reason"]
