@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from chimera.as_of import reached
-from chimera.cli.app import app, emit_json, out, parse_day
+from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import get_client
 from chimera.plays.holds import stop_line
 from chimera.plays.weekly_review import review_line
@@ -26,6 +26,8 @@ def report(
 ) -> None:
     """Write a self-contained HTML report (opens offline), print its path and the weekly review of plays."""
     path, data = save_report(client, out_path, reached(get_client(client), parse_day(as_of)))
+    for line in note_lines(data):  # on stderr, as chimera kpis and cycle say them: stdout stays the path
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
     if json_out:
         emit_json({"client": data.client, "as_of": data.as_of.isoformat(), "path": str(path.resolve()),
                    "review": [r.model_dump(mode="json") for r in data.review],
@@ -34,6 +36,14 @@ def report(
     out.print(str(path.resolve()), highlight=False, soft_wrap=True)
     for line in review_lines(data):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def note_lines(data: ReportData) -> list[str]:
+    """What the report's header warns of: no data at all, the newest day left out, data days old."""
+    if data.no_data:
+        return [f"note: no data has been ingested for {data.client}: every KPI in the report is UNKNOWN "
+                f"(chimera ingest FILE --client {data.client})"]
+    return [line for line in (data.as_of_note, data.behind_note and f"note: {data.behind_note}") if line]
 
 
 def review_lines(data: ReportData) -> list[str]:

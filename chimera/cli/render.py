@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
     from graphs.models import CycleOutcome
@@ -18,13 +19,16 @@ COLORS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN":
 
 
 def kpi_table(kpis: list[dict[str, Any]], title: str = "KPI statuses") -> Table:
-    table = Table(title=title, show_lines=False)
-    table.add_column("KPI", no_wrap=True)
+    """KPI, status and note; a client's long KPI id folds within 28 columns instead of squeezing the
+    note to three characters a line on 80 columns (ids and notes are plain text, never markup)."""
+    table = Table(title=escape(title), show_lines=False)
+    table.add_column("KPI", overflow="fold", max_width=28)
     table.add_column("status", no_wrap=True)
-    table.add_column("the numbers", overflow="fold")
+    table.add_column("the numbers", overflow="fold", min_width=30)
     for k in kpis:
         status = k["status"]
-        table.add_row(k["id"], f"[{COLORS.get(status, 'white')}]{status}[/]", escape(k.get("note", "")))
+        table.add_row(Text(str(k["id"])), Text(str(status), style=COLORS.get(status, "white")),
+                      Text(str(k.get("note", ""))))
     return table
 
 
@@ -129,20 +133,24 @@ def _thresholds(info: dict[str, Any]) -> str:
 def shown(text: Any) -> str:
     """A model's (or a user's) words as plain text in the terminal: never read as markup (`[/]`
     would crash rich, `[product/x.md]` would vanish), and a lone surrogate, which no terminal
-    encoding can print, becomes `?` instead of an exception."""
-    return escape(str(text).encode("utf-8", "replace").decode("utf-8"))
+    encoding can print, becomes `?` instead of an exception. Trailing backslashes stay as typed:
+    rich's ``escape`` doubles them for a closing tag that would follow, and none does here
+    (`C:\\exports\\` printed with two at the end), so the result must not be followed by a tag."""
+    plain = str(text).encode("utf-8", "replace").decode("utf-8")
+    body = plain.rstrip("\\")
+    return escape(body) + plain[len(body):]
 
 
 def play_panel(p: dict[str, Any]) -> Panel:
     """One recommended play with its explanation: trigger, numbers, rank, SOPs, reversibility."""
-    lines = [f"[bold]why[/]: {escape(p.get('reason', ''))}"]
+    lines = [f"[bold]why[/]: {shown(p.get('reason', ''))}"]
     for kpi, info in (p.get("kpi_values") or {}).items():
         if isinstance(info, dict):
-            lines.append(escape(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; {_thresholds(info)})"))
-    lines.append(f"[bold]rank[/]: {escape(str(p.get('why_rank', '')))}")
+            lines.append(shown(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; {_thresholds(info)})"))
+    lines.append(f"[bold]rank[/]: {shown(p.get('why_rank', ''))}")
     if p.get("sops"):
-        lines.append("[bold]SOPs[/]: " + escape(", ".join(p["sops"])))
-    kpis = escape(", ".join(p.get("evidence_kpis", [])))
+        lines.append("[bold]SOPs[/]: " + shown(", ".join(p["sops"])))
+    kpis = shown(", ".join(p.get("evidence_kpis", [])))
     lines.append(f"[bold]evidence[/]: {kpis} after {p.get('delay_days')} days; "
                  + ("reversible" if p.get("reversible") else "[red]not fully reversible[/]"))
     rationale = (p.get("rationale") or {}).get("summary")
@@ -151,7 +159,7 @@ def play_panel(p: dict[str, Any]) -> Panel:
     # the id first: a long label or owner is cut at the panel's width, and the id is what you type
     run_id = f" id {p['play_run_id']} —" if p.get("play_run_id") else ""
     title = f"#{p.get('rank')}{run_id} {p.get('label', p.get('play_id'))} — owner {p.get('owner')}"
-    return Panel("\n".join(lines), title=escape(title), title_align="left")
+    return Panel("\n".join(lines), title=Text(title), title_align="left")
 
 
 _NOT_A_FAILURE = ("no model configured", "templated: this job type is not narrated by a model")
@@ -173,12 +181,12 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
                           highlight=False)
     for p in outcome.plays:
         decision = p.get("decision")
-        state = f"{decision['kind']} by {escape(decision['who'])}" if decision else p.get("status")
+        state = f"{decision['kind']} by {shown(decision['who'])}" if decision else p.get("status")
         console.print(f"play #{p['rank']} {p['play']} ({p['id']}): {state}")
     for line in held_back_lines(extras.held_back):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     for line in data_problem_lines(outcome.data_problems, outcome.client):
-        console.print(f"[yellow]data[/]: {escape(line)}", highlight=False, soft_wrap=True)
+        console.print(f"[yellow]data[/]: {shown(line)}", highlight=False, soft_wrap=True)
     if outcome.pending:
         console.print("\n[bold]Awaiting your decision[/]:")
         for d in outcome.pending:
@@ -187,8 +195,8 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
         console.print(f"decide with: chimera approve {first} | chimera override {first} --reason '...' | "
                       f"chimera reject {first} --reason '...'", highlight=False, soft_wrap=True)  # copyable
     for reason in model_fallbacks(outcome.narratives):
-        console.print(f"[yellow]model not used[/]: {escape(reason)}; offline narrative shown", highlight=False)
+        console.print(f"[yellow]model not used[/]: {shown(reason)}; offline narrative shown", highlight=False)
     for j in outcome.jobs:
         if j["status"] == "failed":
-            console.print(f"[red]job {j['id']} {j['type']} failed[/]: {escape(j.get('error') or '')}")
+            console.print(f"[red]job {j['id']} {j['type']} failed[/]: {shown(j.get('error') or '')}")
     console.print(f"cycle {outcome.run_id}: {outcome.status}; model backend: {outcome.model.get('backend')}")

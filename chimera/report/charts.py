@@ -96,25 +96,32 @@ def load_kpi_data(session: Session, client: ClientContext, specs: list[KPI], sta
     return series, customers
 
 
+def _plain(text: str) -> str:
+    """A label as plotly draws it literally: titles, legends and tick suffixes are plotly's own HTML
+    subset (``<b>`` bolds, ``<a href>`` links), and it turns ``&lt;`` back into the ``<`` it shows."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _f(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
 
 
 def _axis(spec: KPI, currency: str) -> dict:
+    label, currency = _plain(spec.label), _plain(currency)
     if spec.unit == "percent":
-        return {"tickformat": ".2%", "title": {"text": f"{spec.label} (%)"}}
+        return {"tickformat": ".2%", "title": {"text": f"{label} (%)"}}
     if spec.unit == "currency":
-        return {"tickformat": ",.0f", "ticksuffix": f" {currency}", "title": {"text": f"{spec.label} ({currency})"}}
+        return {"tickformat": ",.0f", "ticksuffix": f" {currency}", "title": {"text": f"{label} ({currency})"}}
     if spec.unit == "count":
-        return {"tickformat": ",.0f", "title": {"text": spec.label}}
-    return {"tickformat": ",.2f", "title": {"text": spec.label}}
+        return {"tickformat": ",.0f", "title": {"text": label}}
+    return {"tickformat": ",.2f", "title": {"text": label}}
 
 
 def _hover(spec: KPI, currency: str) -> str:
     if spec.unit == "percent":
         return "%{x|%Y-%m-%d}: %{y:.2%}"
     if spec.unit == "currency":
-        return "%{x|%Y-%m-%d}: %{y:,.2f} " + currency
+        return "%{x|%Y-%m-%d}: %{y:,.2f} " + _plain(currency)
     if spec.unit == "count":
         return "%{x|%Y-%m-%d}: %{y:,.0f}"
     return "%{x|%Y-%m-%d}: %{y:,.2f}"
@@ -152,7 +159,7 @@ def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> 
             line={"color": COLORS["unjudged"], "dash": "dot", "width": 1}, marker={"size": 3},
             connectgaps=False, hovertemplate=hover + "<extra>not judged</extra>"))
     fig.add_trace(go.Scatter(
-        x=days, y=[_f(p.value) for p in points], name=f"{spec.label} ({spec.window})", mode="lines",
+        x=days, y=[_f(p.value) for p in points], name=_plain(f"{spec.label} ({spec.window})"), mode="lines",
         line={"color": COLORS["line"], "width": 2}, connectgaps=False, hovertemplate=hover + "<extra></extra>"))
     if days:
         for name in ("target", "warning", "critical"):
@@ -171,7 +178,7 @@ def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> 
                 hovertemplate=hover + f"<extra>{status}</extra>"))
     span = f"{days[0]} to {days[-1]}" if days else "no days"
     fig.update_layout(
-        title={"text": f"{spec.label}: trailing {spec.window} value per day ({span})"},
+        title={"text": _plain(f"{spec.label}: trailing {spec.window} value per day ({span})")},
         yaxis=_axis(spec, currency),
         template="plotly_white", height=360, margin={"l": 70, "r": 20, "t": 50, "b": 40},
         legend={"orientation": "h", "y": -0.12}, hovermode="x unified",

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from chimera.as_of import default_day
+from chimera.as_of import behind_note, default_day
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import AppliedChange, CycleRun, Decision, Job, PlayRun
@@ -95,6 +95,11 @@ class ReportData(BaseModel):
     method: str = METHOD
     as_of_note: str = ""
     """Why the default as-of is the day before the newest data (it was in progress at its ingest)."""
+    behind_note: str = ""
+    """When the default as-of (the newest data) is days before the store's today: the exports were
+    not refreshed, and the report must not read as this week's (``chimera.as_of.behind_note``)."""
+    no_data: bool = False
+    """Nothing has been ingested for the client: every KPI is UNKNOWN for want of any data."""
 
 
 def charted_kpis(report: KPIReport) -> list[str]:
@@ -157,10 +162,11 @@ def _held_back(session: Session, run: CycleRun) -> list[dict[str, Any]]:
 def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_DAYS) -> ReportData:
     """Read everything the report shows for ``client`` at ``as_of`` (default: the newest data day)."""
     with session_scope() as session:
-        note = ""
+        note = behind = ""
+        default = default_day(session, client.company_id, client.config.timezone)
         if as_of is None:
-            default = default_day(session, client.company_id, client.config.timezone)
             as_of, note = default.day or datetime.now(UTC).date(), default.note
+            behind = behind_note(client, as_of) if default.day is not None else ""
         kpis = evaluate_kpis(client, as_of, session=session, store=False)
         specs = {k.id: k for k in client.configs.kpis.kpis}
         charted = [specs[k] for k in charted_kpis(kpis) if k in specs]
@@ -183,7 +189,7 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
     return ReportData(client=client.name, label=client.config.label or client.name,
                       currency=client.config.currency, as_of=as_of, kpis=kpis, trends=trends, cycle=cycle,
                       plays=plays or [], held_back=held, evidence=evidence, review=review, stopped=stopped,
-                      as_of_note=note)
+                      as_of_note=note, behind_note=behind, no_data=default.day is None)
 
 
 def weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, Any]]

@@ -59,7 +59,7 @@ def _num(value: Any, unit: str, currency: str) -> str:
         text = fmt(Decimal(str(value)), unit)
     except InvalidOperation:
         return _e(value)
-    return f"{text} {currency}" if unit == "currency" else text
+    return f"{text} {_e(currency)}" if unit == "currency" else text
 
 
 def _status(status: str) -> str:
@@ -78,6 +78,7 @@ def _header(data: ReportData) -> str:
     return (
         f"<header><h1>{_e(data.label)} — Profit OS report</h1>"
         f"<p>Client <b>{_e(data.client)}</b> · as of <b>{_e(data.as_of)}</b> · {run}</p>{_as_of_note(data)}"
+        f"{_missing_note(data)}"
         f"<p>All numbers computed deterministically from the ingested data; the model backend "
         f"(<b>{_e(backend)}</b>) only wrote narratives and rationales.{_e(usage)}</p>"
         '<nav><a href="#kpis">KPIs</a><a href="#trends">Trends</a><a href="#plays">Plays</a>'
@@ -89,6 +90,17 @@ def _as_of_note(data: ReportData) -> str:
     """Under the as-of line, why it is the day before the newest data (that day was in progress
     at its ingest); a reader of yesterday's date would otherwise think today's data is missing."""
     return f"<p><i>Judged the day before the newest data: {_e(data.as_of_note)}</i></p>" if data.as_of_note else ""
+
+
+def _missing_note(data: ReportData) -> str:
+    """What the reader must know before any figure: the client has no data at all, or its newest
+    data is days old (the exports were not refreshed), as ``chimera kpis`` and ``cycle`` say it."""
+    if data.no_data:
+        return (f"<p><b>No data has been ingested for this client</b>: every KPI below is UNKNOWN. Ingest its "
+                f"exports (<code>chimera ingest FILE --client {_e(data.client)}</code>), or list them under "
+                f"<code>sources</code> in its client.yml and run <code>chimera cycle --client {_e(data.client)}</code>."
+                "</p>")
+    return f"<p><b>Data not current</b>: {_e(data.behind_note)}</p>" if data.behind_note else ""
 
 
 def _wow(k: KPIResult) -> str:
@@ -125,11 +137,23 @@ def _trends(data: ReportData, specs: dict[str, KPI]) -> str:
     if not data.trends:
         parts.append("<p>No KPI to chart.</p>")
     for kpi_id, points in data.trends.items():
+        if all(p.value is None and p.raw_value is None for p in points):  # an empty frame says nothing
+            parts.append(_nothing_to_draw(data, specs[kpi_id], points))
+            continue
         fig = trend_figure(specs[kpi_id], points, data.currency)
         div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"trend-{kpi_id}",
                           config={"displaylogo": False, "responsive": True})
         parts.append(f'<div class="chart">{div}</div>')
     return "".join(parts) + "</section>"
+
+
+def _nothing_to_draw(data: ReportData, spec: KPI, points: list) -> str:
+    """A charted KPI without one value in the trend's days: why, in the evaluator's words, instead
+    of an empty frame of threshold lines (which reads as a chart whose line failed to load)."""
+    span = f"{points[0].day} to {points[-1].day}" if points else "no days"
+    note = next((k.note for k in data.kpis.kpis if k.id == spec.id), "")
+    return (f'<div class="chart" id="trend-{_e(spec.id)}"><p><b>{_e(spec.label)}</b>: no value to draw '
+            f"from {_e(span)}. {_e(note)}</p></div>")
 
 
 def _play_card(p: PlayRow) -> str:
