@@ -423,3 +423,29 @@ def test_readable_cycle_fits_80_columns_with_long_names() -> None:
     out = _rendered(lambda c: print_outcome(c, outcome, extras=StoredExtras()))
     assert max(len(line) for line in out.splitlines()) <= 80
     assert " ".join(LONG.split()) in " ".join(out.split())
+
+
+def test_chart_hover_shows_a_three_decimal_currencys_fils() -> None:
+    """The KPI table shows 1,012.335 KWD (a sum in fils, as chimera kpis does); the chart's hover
+    rounded it to 1,012.34."""
+    from chimera.config.models import KPI
+
+    spec = KPI(id="net_revenue", label="Net revenue", unit="currency", direction="higher_is_better",
+               formula="net_sales", target=Decimal(900), warning=Decimal(800), critical=Decimal(500),
+               owner="commerce_commander_ai")
+    start = date(2026, 5, 4)
+    fils = [TrendPoint(day=start + timedelta(days=i), status="OK", value=Decimal("1012.335") + i) for i in range(3)]
+    assert fmt(fils[0].value, "currency") == "1,012.335"
+    assert all(":,.3f}" in (t.hovertemplate or "") for t in trend_figure(spec, fils, "KWD").data)
+    cents = [p.model_copy(update={"value": Decimal("1012.30") + p.day.day}) for p in fils]
+    assert all(":,.3f}" not in (t.hovertemplate or "") for t in trend_figure(spec, cents, "USD").data)
+
+
+def test_a_long_unbroken_name_wraps_inside_the_page() -> None:
+    """A 200-character label without a space (a pasted URL, a product code) widened its table cell
+    and the header past the page: every element that holds user text may break anywhere."""
+    from chimera.report.html import CSS
+
+    rules = {sel.strip(): body for block in CSS.split("}") if "{" in block for sel, body in [block.split("{", 1)]}
+    wrapping = {sel for sel, body in rules.items() if "overflow-wrap:anywhere" in body.replace(" ", "")}
+    assert {"td", "h1", "h3"} <= {s.strip() for sel in wrapping for s in sel.split(",")}, wrapping

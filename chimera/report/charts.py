@@ -22,7 +22,7 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
 from chimera.kpi.evaluate import history_days, judge, judged_day, load_customers
-from chimera.kpi.fmt import quantize
+from chimera.kpi.fmt import is_fils, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
 from chimera.metrics import load_series
@@ -117,11 +117,12 @@ def _axis(spec: KPI, currency: str) -> dict:
     return {"tickformat": ",.2f", "title": {"text": label}}
 
 
-def _hover(spec: KPI, currency: str) -> str:
+def _hover(spec: KPI, currency: str, fils: bool = False) -> str:
+    """``fils``: the values are sums in a 3-decimal currency, shown to the fils as the table shows them."""
     if spec.unit == "percent":
         return "%{x|%Y-%m-%d}: %{y:.2%}"
     if spec.unit == "currency":
-        return "%{x|%Y-%m-%d}: %{y:,.2f} " + _plain(currency)
+        return "%{x|%Y-%m-%d}: %{y:,." + ("3" if fils else "2") + "f} " + _plain(currency)
     if spec.unit == "count":
         return "%{x|%Y-%m-%d}: %{y:,.0f}"
     return "%{x|%Y-%m-%d}: %{y:,.2f}"
@@ -143,7 +144,8 @@ def _band_runs(points: list[TrendPoint]) -> list[list[TrendPoint]]:
 def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> go.Figure:
     """The chart of ``points``: value line, thresholds, anomaly band, WARNING/CRITICAL markers."""
     days = [p.day for p in points]
-    hover = _hover(spec, currency)
+    fils = any(v is not None and is_fils(v) for p in points for v in (p.value, p.raw_value))
+    hover = _hover(spec, currency, fils)
     fig = go.Figure()
     for i, run in enumerate(_band_runs(points)):
         xs = [p.day for p in run] + [p.day for p in reversed(run)]

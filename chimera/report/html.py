@@ -34,6 +34,7 @@ header p{margin:2px 0;opacity:.92}nav a{color:#fff;margin-right:16px}
 h2{border-bottom:2px solid #d5dde6;padding-bottom:4px;margin-top:32px}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:14px}
 th,td{border:1px solid #dde3ea;padding:6px 8px;text-align:left;vertical-align:top}
+td,h1,h3,.card div,header p{overflow-wrap:anywhere}
 th{background:#eef2f6}td.d{white-space:nowrap}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
 .st{display:inline-block;padding:2px 8px;border-radius:10px;font-weight:600;font-size:12px;color:#fff}
 .st-OK{background:#2e7d32}.st-WARNING{background:#ef6c00}.st-CRITICAL{background:#c62828}
