@@ -38,8 +38,9 @@ def train(session: Session, ctx: CycleContext) -> dict[str, Any]:
         failed = sum(1 for _c, o in outcomes if o == "failed")
         reviews = len(old.get("reviews", []))
         baseline = int(old.get("failed_at_last_clear", 0))
-        if reviews > int(old.get("reviews_seen", 0)):  # a person cleared it since: count afresh
-            baseline = int(old.get("failed", 0))
+        if reviews > int(old.get("reviews_seen", 0)):  # a person cleared it since: count afresh from the clear,
+            # keeping the failures the evidence log counted after it (record_verdict, from 0 at the clear)
+            baseline = max(0, int(old.get("failed", 0)) - int(old.get("failures_since_review", 0)))
         record = {**old, "runs": len(outcomes), "moved": len(outcomes) - failed, "failed": failed,
                   "failed_at_last_clear": baseline, "reviews_seen": reviews,
                   "failures_since_review": failed - baseline}

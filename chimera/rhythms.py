@@ -294,7 +294,3 @@ def _case_study(client: str, as_of: date, kpis: list[Any], runs: list[PlayRun], 
         "## Results (before/after, no control group)", *(results or ["- no evidence yet"]), "",
     ])
 
-
-def stuck_jobs(session: Session, company_id: int, now: datetime) -> list[Job]:
-    return list(session.exec(select(Job).where(Job.company_id == company_id, Job.status == "running",
-                                               Job.lease_until < now)))  # type: ignore[operator]

@@ -131,6 +131,7 @@ def test_freshness_is_recomputed_from_the_export_for_each_day_checked(chimera_ho
     assert entry["last_day"] is None and entry["days_behind"] is None and entry["ok"] is False, entry
     assert run.code == 1 and doc(run)["ok"] is False
     assert doc(run)["critical"] == [], "nothing to judge before the first day"
+    assert cli("daily", "--client", "wiggle", "--today", before.isoformat(), "--json") == run, "same output again"
 
 
 def test_today_is_the_store_s_date_in_its_own_timezone(chimera_home: Path) -> None:
@@ -402,6 +403,10 @@ def test_half_a_month_of_data_proposes_no_target_and_says_why(chimera_home: Path
     assert shown.code == 0 and "no target change proposed (not enough history yet)" in shown.stdout
     assert "Target changes proposed" not in shown.stdout
     assert all(k.id in shown.stdout for k in ctx.configs.kpis.kpis)
+    early = doc(cli("monthly", "--client", "half", "--as-of", (START - timedelta(days=1)).isoformat(), "--json"))
+    assert all(not p["weekly_values"] and not p.get("proposed") for p in early["target_changes"])
+    assert early["plays_to_retire"] == [] and early["plays_to_add"] == []
+    assert "no KPI could be judged" in early["case_study"]
 
 
 # --- TRAIN_AGENT counts a run as the review does -----------------------------------------------------
@@ -572,3 +577,45 @@ def test_a_play_needing_a_kpi_without_triggering_on_it_does_not_cover_it(chimera
     path.write_text(yaml.safe_dump(plays, sort_keys=False), encoding="utf-8")
     (add,) = _asked(end)
     assert "no play's trigger reads it" in add["reason"]
+
+
+def test_after_a_cleared_review_two_new_failures_put_the_play_back_under_review(chimera_home: Path) -> None:
+    """As a cycle does it: each run's evidence is logged and counted on the play's record
+    (``record_verdict``), then TRAIN_AGENT rebuilds the record. A person clears the review; the policy's
+    two failures after that put the play back under review, the first one counted though it was logged
+    before TRAIN_AGENT ran."""
+    from agents.context import CycleContext
+    from agents.training import train
+    from chimera.db.models import PlayRun
+    from chimera.plays.review import clear_review, record_verdict
+
+    ctx = analytics_client("again", 20)
+    day = START + timedelta(days=19)
+    limit = ctx.configs.plays.policy.review_after_failures
+    direction = next(k.direction for k in ctx.configs.kpis.kpis if k.id == "aov")
+    cycle = CycleContext(client=ctx, as_of=day, run_id="t")
+
+    def fail_once(s, i: int) -> None:
+        run = PlayRun(company_id=ctx.company_id, play_id="pricing_test", as_of=day, status="executed",
+                      executed_on=day - timedelta(days=60 - i), source="manual")
+        s.add(run)
+        s.flush()
+        s.add(EvidenceRecord(company_id=ctx.company_id, play_run_id=run.id, play_id="pricing_test",
+                             correlation_id=run.correlation_id, kpi="aov", executed_on=run.executed_on,
+                             verdict="no_detectable_change"))
+        record_verdict(s, ctx.company_id, "pricing_test", "no_detectable_change", limit, direction=direction)
+
+    def row(s) -> Play:
+        return s.exec(select(Play).where(Play.play_id == "pricing_test")).one()
+
+    with session_scope() as s:
+        for i in range(limit):
+            fail_once(s, i)
+        train(s, cycle)
+        assert row(s).under_review
+        clear_review(s, ctx.company_id, "pricing_test", "alice", "new price points")
+        for i in range(limit):
+            assert not row(s).under_review, f"under review after {i} new failure(s)"
+            fail_once(s, limit + i)
+            train(s, cycle)
+        assert row(s).under_review and row(s).record["failures_since_review"] == limit, row(s).record
