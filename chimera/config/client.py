@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -41,6 +42,50 @@ class FiverrMapping(Strict):
     """Status values meaning completed (case-insensitive)."""
     cancelled_values: list[str] = ["cancelled", "canceled"]
     """Status values meaning cancelled (case-insensitive)."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("date", "amount", "status", "order_id", "delivered_on_time",
+                                          "response_hours")
+
+    @field_validator(*COLUMNS)
+    @classmethod
+    def _named(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("empty: name the export's column (as its header writes it)")
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _reads_a_day(cls, fmt: str) -> str:
+        """The format ingest reads dates with (polars' chrono syntax) must give back a whole date."""
+        import polars as pl  # ingest's own parser: a format it accepts is accepted here
+
+        sample = datetime(2026, 11, 23, 14, 5, 6)  # noqa: DTZ001 - export dates are naive, as here
+        try:
+            text = pl.Series([sample]).dt.strftime(fmt)
+            timed = any(t in fmt for t in ("%H", "%I", "%M", "%S"))
+            back = text.str.to_datetime(fmt, strict=False).dt.date() if timed else text.str.to_date(fmt, strict=False)
+        except Exception:  # polars raises its own error kinds for an unknown directive
+            raise ValueError("not a date format (like %Y-%m-%d or %d/%m/%Y)") from None
+        if back[0] != sample.date():
+            raise ValueError("must carry year, month and day (like %Y-%m-%d or %d/%m/%Y)")
+        return fmt
+
+    @model_validator(mode="after")
+    def _distinct(self) -> FiverrMapping:
+        mapped: dict[str, list[str]] = {}
+        for name in self.COLUMNS:
+            if (column := getattr(self, name)) is not None:
+                mapped.setdefault(column, []).append(name)
+        for column, names in mapped.items():
+            if len(names) > 1:
+                raise ValueError(f"column {column!r} is mapped twice ({', '.join(names)}): each field reads its "
+                                 "own column")
+        done = {v.strip().lower() for v in self.completed_values}
+        both = [v for v in self.cancelled_values if v.strip().lower() in done]
+        if both:
+            raise ValueError(f"{both[0].strip().lower()!r} is both completed and cancelled (completed_values, "
+                             "cancelled_values): an order is one or the other")
+        return self
 
 
 # Connector settings name where a credential lives; they never hold one. A value that looks like a

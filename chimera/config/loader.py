@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -70,9 +71,40 @@ def _model_fields(model: type[BaseModel], raw_loc: Loc) -> list[str]:
     return list(current.model_fields) if current else []
 
 
+_TYPE_NAMES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+
+
+def _not_a_mapping(model: type[BaseModel], value: Any, loc: Loc) -> str:
+    """``expected a mapping with kpis: at the top, got a list`` instead of pydantic's class names."""
+    got = _TYPE_NAMES.get(type(value), "nothing" if value is None else type(value).__name__)
+    if loc:
+        return f"expected a mapping (key: value lines), got {got}"
+    keys = ", ".join(f"{name}:" for name, info in model.model_fields.items() if info.is_required())
+    return f"expected a mapping with {keys} at the top, got {got}"
+
+
+def _percent_hint(loc: Loc, value: Any) -> str:
+    """``2%`` where a number is expected: what to write instead."""
+    if not (isinstance(value, str) and value.strip().endswith("%")):
+        return ""
+    try:
+        number = Decimal(value.strip()[:-1].strip())
+    except ArithmeticError:
+        return ""
+    if str(loc[-1]).startswith("change_pct"):
+        return f"; {loc[-1]} is already in percent: write {number.normalize():f}"
+    return f"; write percent as a fraction: {value.strip()} is {(number / 100).normalize():f}"
+
+
 def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
     msg = str(err["msg"]).removeprefix("Value error, ")
     kind, value = err["type"], err.get("input")
+    if isinstance((err.get("ctx") or {}).get("error"), FormulaError):
+        return err["ctx"]["error"].problem  # says where in the formula; the formula is on that line
+    if kind in ("model_type", "model_attributes_type", "dict_type") and not isinstance(value, dict):
+        return _not_a_mapping(model, value, loc)
+    if kind == "decimal_parsing" and (hint := _percent_hint(loc, value)):
+        return f"{msg} (got {value!r}){hint}"
     if kind == "extra_forbidden":
         return "unknown field" + suggest(str(loc[-1]), _model_fields(model, err["loc"]))
     if kind == "invalid_trigger" and isinstance(value, dict):
@@ -89,6 +121,9 @@ def _validate(model: type[M], path: Path) -> tuple[M | None, dict[Loc, int], lis
         data, lines = load_yaml(path)
     except ConfigError as exc:
         return None, {}, exc.problems
+    if not lines:  # nothing but comments and blank lines
+        keys = ", ".join(f"{name}:" for name, info in model.model_fields.items() if info.is_required())
+        return None, lines, [f"{path.name}:1: (top): the file is empty (expected {keys})"]
     try:
         return model.model_validate(data), lines, []
     except ValidationError as exc:
@@ -170,7 +205,15 @@ class _Checker:
 
     def known(self, key: str, loc: Loc, what: str, value: str, choices: list[str]) -> None:
         if value not in choices:
-            self.add(key, loc, f"unknown {what} {value!r}{suggest(value, choices)}")
+            self.add(key, loc, f"unknown {what} {value!r}{suggest(value, choices)}{self.other_kind(what, value)}")
+
+    def other_kind(self, what: str, value: str) -> str:
+        """`` ('x' is a play: a trigger reads KPIs)`` when the id names the other kind of thing."""
+        if what == "KPI" and value in self.play_ids:
+            return f" ({value!r} is a play: a trigger reads KPIs)"
+        if what == "play" and value in self.kpi_ids:
+            return f" ({value!r} is a KPI, not a play)"
+        return ""
 
     def library(self, key: str, loc: Loc, lib: str) -> None:
         if (self.libraries_dir / lib).is_dir():

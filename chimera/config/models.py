@@ -9,11 +9,35 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chimera.kpi.formula import parse_formula
 
 JOB_TYPE_RE = r"^[A-Z][A-Z0-9_]*$"
 ID_RE = r"^[a-z][a-z0-9_]*$"
 WINDOW_RE = r"^[1-9][0-9]*d$"
+MAX_WINDOW_DAYS = 730
+"""Longest window a KPI or a change condition may read (two years; longer ones overflow no calendar
+but judge nothing a person can act on)."""
+MAX_NUMBER = Decimal(10) ** 15
+"""Thresholds and bounds stay below this in absolute value: 1e400 is a typo, and Decimal arithmetic at
+28 digits cannot show it to the cent (the KPI table would crash formatting it)."""
+
+
+def _bounded(value: Decimal) -> Decimal:
+    if value.copy_abs() >= MAX_NUMBER:  # copy_abs: abs() of 1e999999999 overflows the context
+        raise ValueError("too large: numbers here stay below 1e15 in absolute value")
+    return value
+
+
+def _window_ok(value: str) -> str:
+    if int(value[:-1]) > MAX_WINDOW_DAYS:
+        raise ValueError(f"a window reads at most {MAX_WINDOW_DAYS} days ({MAX_WINDOW_DAYS}d)")
+    return value
+
+
+Number = Annotated[Decimal, AfterValidator(_bounded)]
+Window = Annotated[str, Field(pattern=WINDOW_RE), AfterValidator(_window_ok)]
 
 
 class Strict(BaseModel):
@@ -100,21 +124,21 @@ class KPI(Strict):
     formula: str
     """Base metrics combined with + - * / ( ); each metric is summed over the window first
     (``orders / sessions``). The special formula ``repeat_purchase_rate`` uses pseudonymized customers."""
-    window: str = Field(default="7d", pattern=WINDOW_RE)
+    window: Window = "7d"
     """Trailing window the formula is evaluated over."""
-    target: Decimal
+    target: Number
     """Where the KPI should be."""
-    warning: Decimal
+    warning: Number
     """Threshold that raises WARNING (in the bad direction)."""
-    critical: Decimal
+    critical: Number
     """Threshold that raises CRITICAL (further in the bad direction)."""
-    warning_recovery: Decimal | None = None
+    warning_recovery: Number | None = None
     """Value the KPI must get back to before a WARNING clears (default: the warning threshold)."""
-    critical_recovery: Decimal | None = None
+    critical_recovery: Number | None = None
     """Value the KPI must get back to before a CRITICAL clears (default: the critical threshold)."""
     max_staleness_days: int = Field(default=2, ge=0)
     """Newest data older than this many days before as-of gives UNKNOWN."""
-    min_denominator: Decimal = Decimal(0)
+    min_denominator: Number = Decimal(0)
     """Below this denominator over the window the KPI is UNKNOWN (too little data)."""
     anomaly: bool = True
     """Also compare with the KPI's own 4-week baseline (weekly seasonality)."""
@@ -129,8 +153,10 @@ class KPI(Strict):
     @field_validator("formula")
     @classmethod
     def _formula_ok(cls, value: str) -> str:
-        rest = _FORMULA_TOKEN.sub("", value).strip()
-        if rest or not formula_metrics(value):
+        """Parsed as the evaluator will (a FormulaError says what is wrong where); metric names are
+        checked against the base metrics by the loader."""
+        parse_formula(value)  # raises FormulaError, a ValueError pydantic reports on this field
+        if not formula_metrics(value):
             raise ValueError(f"formula {value!r} must combine metric names with + - * / and parentheses")
         return value
 
@@ -167,32 +193,32 @@ class StatusCondition(Strict):
 class BelowCondition(Strict):
     kpi: str
     """KPI id."""
-    below: Decimal
+    below: Number
     """Fires when the KPI value is strictly below this."""
 
 
 class AboveCondition(Strict):
     kpi: str
     """KPI id."""
-    above: Decimal
+    above: Number
     """Fires when the KPI value is strictly above this."""
 
 
 class ChangeBelowCondition(Strict):
     kpi: str
     """KPI id."""
-    change_pct_below: Decimal
+    change_pct_below: Number
     """Fires when the KPI changed by less than this percentage vs the previous window."""
-    over: str = Field(default="7d", pattern=WINDOW_RE)
+    over: Window = "7d"
     """Window compared with the window before it."""
 
 
 class ChangeAboveCondition(Strict):
     kpi: str
     """KPI id."""
-    change_pct_above: Decimal
+    change_pct_above: Number
     """Fires when the KPI changed by more than this percentage vs the previous window."""
-    over: str = Field(default="7d", pattern=WINDOW_RE)
+    over: Window = "7d"
     """Window compared with the window before it."""
 
 

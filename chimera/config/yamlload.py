@@ -1,11 +1,15 @@
 """YAML loading that remembers the line of every key and list item.
 
 Pydantic reports errors by location (``("plays", 3, "trigger", "kpi")``); the line map turns that
-location into ``plays.yml:42`` so a person can go straight to the mistake.
+location into ``plays.yml:42`` so a person can go straight to the mistake. Whatever a person saved
+(a BOM, CRLF, UTF-16 from Notepad, merge keys ``<<: *anchor``) loads like plain YAML; whatever cannot
+be read (another encoding, a tab indent, an unknown tag, a self-referring alias, a file nested or
+aliased into millions of nodes) is one ``file:line: problem`` ConfigError, never a traceback.
 """
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,18 @@ from chimera.errors import ConfigError
 Loc = tuple[str | int, ...]
 # libyaml composes ~10x faster with the same marks; without it the pure-Python loader does the job
 _FAST = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "tag:yaml.org,2002:merge"
+MAX_DEPTH = 100
+"""Nesting deeper than this is refused (a trigger is a handful of levels; Python recursion is finite)."""
+MAX_NODES = 200_000
+"""More values than this once aliases are expanded is refused (an alias bomb, not a config)."""
+
+
+class _Problem(Exception):
+    """A problem found while walking the composed nodes, at a 1-based line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line, self.message = line, message
 
 
 class _DuplicateKey(Exception):
@@ -23,46 +39,153 @@ class _DuplicateKey(Exception):
         self.loc, self.line = loc, line
 
 
-def _walk(node: yaml.Node, loc: Loc, lines: dict[Loc, int], scalars: yaml.SafeLoader) -> Any:
-    lines[loc] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[Any, Any] = {}
+class _Walker:
+    """Plain data and the line map from a composed node tree (merge keys applied, as safe_load does)."""
+
+    def __init__(self) -> None:
+        self.lines: dict[Loc, int] = {}
+        self.nodes = 0
+        self.path: set[int] = set()  # ids of the collections being walked: an alias back to one is a loop
+        self.scalars = yaml.SafeLoader("")  # a fresh loader per file: its constructor caches nodes
+
+    def walk(self, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
+        line = node.start_mark.line + 1
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Problem(line, f"too large: more than {MAX_NODES:,} values once aliases are expanded")
+        lines[loc] = line
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.path:
+            raise _Problem(line, "an alias refers to itself (a list or mapping cannot contain itself)")
+        if len(self.path) >= MAX_DEPTH:
+            raise _Problem(line, f"nests deeper than {MAX_DEPTH} levels")
+        self.path.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.walk(item, (*loc, i), lines) for i, item in enumerate(node.value)]
+            return self.mapping(node, loc, lines)
+        finally:
+            self.path.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return self.scalars.construct_object(node)  # compose resolved the tag (int, float, bool, date...)
+        except yaml.YAMLError:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _Problem(node.start_mark.line + 1,
+                           f"unknown tag {tag!r} on {node.value!r} (remove the tag)") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _Problem(node.start_mark.line + 1, f"{node.value!r} is not a valid "
+                           f"{node.tag.rsplit(':', 1)[-1]} ({exc}); quote it to keep it as text") from None
+
+    def key(self, node: yaml.Node) -> str:
+        if not isinstance(node, yaml.ScalarNode):
+            raise _Problem(node.start_mark.line + 1, "a key must be a plain name, not a list or a mapping")
+        return node.value
+
+    def mapping(self, node: yaml.MappingNode, loc: Loc, lines: dict[Loc, int]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        merges: list[tuple[int, yaml.Node]] = []
         for key_node, value_node in node.value:
-            key = key_node.value
+            if key_node.tag == _MERGE:
+                merges.append((key_node.start_mark.line + 1, value_node))
+                continue
+            key = self.key(key_node)
             if key in out:  # PyYAML would silently keep the last one
                 raise _DuplicateKey((*loc, key), key_node.start_mark.line + 1)
             lines[(*loc, key)] = key_node.start_mark.line + 1
-            out[key] = _walk(value_node, (*loc, key), lines, scalars)
+            out[key] = self.walk(value_node, (*loc, key), lines)
             lines[(*loc, key)] = key_node.start_mark.line + 1
+        for line, value_node in merges:  # explicit keys win; among merged mappings the first one wins
+            sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
+            for source in sources:
+                self.merge(line, source, loc, out, lines)
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_walk(item, (*loc, i), lines, scalars) for i, item in enumerate(node.value)]
-    return scalars.construct_object(node)  # compose resolved the tag (int, float, bool, date, ...)
+
+    def merge(self, line: int, source: yaml.Node, loc: Loc, out: dict[str, Any], lines: dict[Loc, int]) -> None:
+        """Copy the keys of ``source`` (the mapping a ``<<`` key on ``line`` names) that ``out`` lacks."""
+        if not isinstance(source, yaml.MappingNode):
+            raise _Problem(line, "'<<' merges a mapping (an alias like <<: *defaults "
+                           "of a mapping written with &defaults), not a single value or a list of values")
+        found: dict[Loc, int] = {}
+        merged = self.walk(source, loc, found)
+        for key, value in merged.items():
+            if key not in out:
+                out[key] = value
+                lines.update({k: v for k, v in found.items() if k[: len(loc) + 1] == (*loc, key)})
+
+
+def _text(path: Path) -> str:
+    """The file as text: UTF-8 (with or without a BOM), or UTF-16 with its BOM (Windows Notepad)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = raw[: exc.start].count(b"\n") + 1, exc.start - raw.rfind(b"\n", 0, exc.start)
+        raise ConfigError(f"{path.name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
+                          f"{column}); save the file as UTF-8") from None
+
+
+def _syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        line = mark.line + 1
+    elif isinstance(exc, yaml.reader.ReaderError):
+        line = text[: exc.position].count("\n") + 1
+    else:
+        line = 1
+    if isinstance(exc, yaml.reader.ReaderError):
+        problem = f"special character {chr(exc.character)!r} is not allowed in YAML"
+    else:
+        problem = str(getattr(exc, "problem", None) or getattr(exc, "context", None) or exc).splitlines()[0]
+    if "'\\t'" in problem:
+        problem += " (indent with spaces, not tabs)"
+    return ConfigError(f"{path.name}:{line}: not valid YAML: {problem}")
+
+
+def _compose(path: Path, text: str) -> yaml.Node | None:
+    try:
+        return yaml.compose(text, Loader=_FAST)
+    except (yaml.YAMLError, RecursionError):
+        pass  # re-read below with the pure-Python loader, whose messages are stable
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise _syntax_problem(path, text, exc) from None
+    except RecursionError:
+        raise ConfigError(f"{path.name}:{_too_deep_at(text)}: nests deeper than {MAX_DEPTH} levels") from None
+
+
+def _too_deep_at(text: str) -> int:
+    """The line where nesting first goes past ``MAX_DEPTH`` (the event stream is read without recursion)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return event.start_mark.line + 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return 1
 
 
 def load_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     """Parse ``path`` into plain data plus a map from location to 1-based line number."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    try:
-        node = yaml.compose(text, Loader=_FAST)
-    except yaml.YAMLError:
-        node = None  # re-read below with the pure-Python loader, whose messages are stable
-    try:
-        if node is None:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path.name}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    text = _text(path)
+    node = _compose(path, text)
     lines: dict[Loc, int] = {}
     if node is None:
         return {}, lines
     try:
-        # a fresh loader per file: its constructor caches nodes and is not thread-safe
-        return _walk(node, (), lines, yaml.SafeLoader("")), lines
+        return _Walker().walk(node, (), lines), lines
+    except _Problem as problem:
+        raise ConfigError(f"{path.name}:{problem.line}: {problem.message}") from None
     except _DuplicateKey as dup:
         field = ".".join(str(p) for p in dup.loc)
         raise ConfigError(f"{path.name}:{dup.line}: {field}: duplicate key (first at line "

@@ -46,13 +46,30 @@ def _tokens(text: str) -> list[tuple[str, int]]:
             start = len(text) - len(text[pos:].lstrip())
             if start >= len(text):
                 break  # trailing whitespace
-            raise FormulaError(text, f"unexpected character {text[start]!r} at position {start + 1}", start + 1)
+            char = text[start]
+            raise FormulaError(text, f"unexpected character {char!r} at position {start + 1}{_hint(char)}", start + 1)
         group = next(i for i, g in enumerate(m.groups()) if g is not None)
         out.append((m.group(group + 1), m.start(group + 1) + 1))
         pos = m.end()
     if len(out) > _MAX_TOKENS:  # the tree is walked recursively: keep it far from the recursion limit
         raise FormulaError(text, f"has more than {_MAX_TOKENS} tokens", out[_MAX_TOKENS][1])
     return out
+
+
+_HINTS = {
+    **dict.fromkeys("÷∕:", " (write division as '/')"),
+    **dict.fromkeys("×·⋅", " (write multiplication as '*')"),
+    "%": " (percent KPIs are fractions: write orders / sessions with unit: percent, no '%' and no '* 100')",
+    ",": " (write numbers with a '.' decimal point and no thousands separator)",
+    **dict.fromkeys("[]{}", " (group with '(' and ')')"),
+}
+
+
+def _hint(char: str) -> str:
+    """How to write what the character meant, when that is clear."""
+    if char.isupper():
+        return " (metric names are lower case, like net_sales)"
+    return _HINTS.get(char, "")
 
 
 def _describe(tok: str) -> str:
@@ -93,8 +110,12 @@ class _Parser:
     def term(self) -> Node:
         node = self.factor()
         while self.peek() in ("*", "/"):
+            at = self.tokens[self.i][1]
             op = self.take()
             node = Node(op, left=node, right=self.factor())
+            if op == "/" and _always_zero(node.right):
+                raise FormulaError(self.text, f"divides by zero at position {at}: its divisor "
+                                              f"{render(node.right)!r} is always 0", at)
         return node
 
     def factor(self) -> Node:
@@ -134,6 +155,37 @@ def parse_formula(text: str) -> Formula:
     if parser.peek() is not None:
         raise parser.error(" (expected an operator + - * / or the end)")
     return Formula(text, node)
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
+
+
+def render(node: Node) -> str:
+    """The formula as text with only the parentheses it needs: ``parse_formula(render(n)).root == n``."""
+    if node.op in ("num", "var"):
+        return node.value
+    assert node.left is not None
+    if node.op == "neg":
+        inner = render(node.left)
+        return f"-({inner})" if node.left.op in _PRECEDENCE else f"-{inner}"
+    assert node.right is not None
+    prec = _PRECEDENCE[node.op]
+    left, right = render(node.left), render(node.right)
+    if _PRECEDENCE.get(node.left.op, 3) < prec:
+        left = f"({left})"
+    if _PRECEDENCE.get(node.right.op, 3) <= prec:  # left-associative: a - (b - c) keeps its parentheses
+        right = f"({right})"
+    return f"{left} {node.op} {right}"
+
+
+def _always_zero(node: Node | None) -> bool:
+    """A divisor without metrics that evaluates to 0 (``0``, ``(2 - 2)``): the KPI could never have a value."""
+    if not _constant(node):
+        return False
+    try:
+        return _eval(node, {}) == 0  # type: ignore[arg-type]
+    except (ArithmeticError, ValueError):
+        return False
 
 
 def _vars(node: Node | None) -> list[str]:
