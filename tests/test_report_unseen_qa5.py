@@ -449,3 +449,34 @@ def test_a_long_unbroken_name_wraps_inside_the_page() -> None:
     rules = {sel.strip(): body for block in CSS.split("}") if "{" in block for sel, body in [block.split("{", 1)]}
     wrapping = {sel for sel, body in rules.items() if "overflow-wrap:anywhere" in body.replace(" ", "")}
     assert {"td", "h1", "h3"} <= {s.strip() for sel in wrapping for s in sel.split(",")}, wrapping
+
+
+MODEL_TEXT = 'Watch the basket size </script><script>alert("x")</script> "><img src=x onerror=boom()> [/] closely.'
+
+
+def test_the_fake_models_words_reach_the_report_as_text(payload_shop: ClientContext,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """CHIMERA_LLM=fake with a script that answers markup and a script close tag: the commander's
+    rationale the report quotes is the model's text, shown as text."""
+    from langchain_core.messages import AIMessage
+
+    from chimera.llm.fake import FAKE_MODELS, ScriptedChatModel
+    from graphs.service import run_cycle
+
+    monkeypatch.setenv("CHIMERA_LLM", "fake")
+    answer = json.dumps({"summary": MODEL_TEXT, "why": MODEL_TEXT, "metrics_cited": [], "sops_cited": [],
+                         "caveats": []})  # a play rationale is a JSON object
+    monkeypatch.setitem(FAKE_MODELS, "fake", lambda: ScriptedChatModel(responses=[AIMessage(content=answer)]))
+    outcome = run_cycle(payload_shop.name, as_of=store_end(payload_shop))
+    with session_scope() as s:
+        said = [str((s.get(PlayRun, p["id"]).rationale or {}).get("summary", "")) for p in outcome.plays]
+    assert any(MODEL_TEXT in text for text in said), said  # the model's words were kept, not the fallback
+    html = render_report(get_client(payload_shop.name), store_end(payload_shop))
+    _inert(html)
+    assert "boom()>" not in html and '<script>alert("x")' not in html
+    assert MODEL_TEXT in unescape(html)
+    # the header says the model wrote narratives and rationales: the cycle's narratives are shown too
+    section = unescape(html[html.index('id="narratives"'):html.index('id="evidence"')])
+    for n in outcome.narratives:
+        assert f"{n['owner']} ({n['type']}, {n['source']})" in section and n["text"] in section
+    assert any(n["source"] == "model" for n in outcome.narratives)

@@ -73,6 +73,9 @@ class CycleInfo(BaseModel):
     backend: str
     usage: dict = {}
     """Model calls, tokens, cost and truth-guard rejections of the cycle (DESIGN.md §7 ``model``)."""
+    narratives: list[dict[str, str]] = []
+    """What each commander said about the cycle's steps (owner, type, source, text, note), in job
+    order: the model's words when it was used, else the offline template (the cycle's ``narratives``)."""
 
 
 class ReportData(BaseModel):
@@ -152,6 +155,14 @@ def _plays(session: Session, run: CycleRun) -> list[PlayRow]:
     return rows
 
 
+def _narratives(session: Session, run: CycleRun) -> list[dict[str, str]]:
+    """The cycle's narratives as ``chimera cycle`` prints them (``CycleOutcome.narratives``)."""
+    jobs = session.exec(select(Job).where(Job.company_id == run.company_id, Job.run_id == run.id)
+                        .order_by(col(Job.id))).all()
+    return [{"owner": j.owner, "type": j.type, **{k: str(n.get(k) or "") for k in ("source", "text", "note")}}
+            for j in jobs if isinstance(n := (j.result or {}).get("narrative"), dict)]
+
+
 def _held_back(session: Session, run: CycleRun) -> list[dict[str, Any]]:
     """The cycle's triggered plays that were held back, from its SUGGEST_PLAYS job's result."""
     job = session.exec(select(Job).where(Job.company_id == run.company_id, Job.run_id == run.id,
@@ -181,7 +192,8 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
             cycle = CycleInfo(run_id=run.id, as_of=run.as_of, status=run.status, silent=run.silent,
                               backend=str(usage.get("backend") or "offline"),
                               usage={k: usage.get(k, 0) for k in ("calls", "prompt_tokens", "completion_tokens",
-                                                                  "cost", "guard_rejections")})
+                                                                  "cost", "guard_rejections")},
+                              narratives=_narratives(session, run))
             plays = _plays(session, run)
             held = _held_back(session, run)
     evidence = evidence_report(client, as_of, persist=False)["evidence"]  # judged on the report's day, not stored

@@ -45,7 +45,7 @@ th{background:#eef2f6}td.d{white-space:nowrap}td.num{text-align:right;white-spac
 .card h3{margin:0 0 6px;font-size:17px}.card ul{margin:4px 0 8px}
 .v-moved_up,.v-moved_down{color:#2e7d32;font-weight:600}.v-confounded{color:#c62828;font-weight:600}
 .v-inconclusive{color:#8e24aa}.v-no_detectable_change{color:#ef6c00}.v-pending{color:#667}
-.adv-continue{color:#2e7d32}.adv-stop{color:#c62828}.adv-keep_watching{color:#8e24aa}
+.said{white-space:pre-wrap}.adv-continue{color:#2e7d32}.adv-stop{color:#c62828}.adv-keep_watching{color:#8e24aa}
 """
 
 
@@ -187,13 +187,24 @@ def _plays(data: ReportData) -> str:
     head = '<section id="plays"><h2>Plays of the latest cycle</h2>'
     if data.cycle is None:
         return head + "<p>No weekly cycle has run yet (chimera cycle --client NAME).</p></section>"
-    held = _held_back(data.held_back)
+    after = _held_back(data.held_back) + _narratives(data)
     if not data.plays and not data.held_back:
-        return head + f"<p>Cycle {_e(data.cycle.run_id)} triggered no play.</p></section>"
+        return head + f"<p>Cycle {_e(data.cycle.run_id)} triggered no play.</p>{after}</section>"
     if not data.plays:
         return (head + f"<p>Cycle {_e(data.cycle.run_id)} suggested no play: {len(data.held_back)} play(s) "
-                f"triggered and were held back.</p>{held}</section>")
-    return head + "".join(_play_card(p) for p in data.plays) + held + "</section>"
+                f"triggered and were held back.</p>{after}</section>")
+    return head + "".join(_play_card(p) for p in data.plays) + after + "</section>"
+
+
+def _narratives(data: ReportData) -> str:
+    """What the commanders said about the cycle (the header says the model wrote them), each with
+    whether a model or the offline template wrote it; a model's words are text, line breaks kept."""
+    said = data.cycle.narratives if data.cycle else []
+    if not said:
+        return ""
+    items = "".join(f'<li><b>{_e(n["owner"])} ({_e(n["type"])}, {_e(n["source"])})</b>: '
+                    f'<span class="said">{_e(n["text"])}</span></li>' for n in said)
+    return f'<h3 id="narratives">What the commanders said</h3><ul>{items}</ul>'
 
 
 def _held_back(held: list[dict[str, Any]]) -> str:
