@@ -53,26 +53,41 @@ def expected_sources(client: ClientContext) -> set[str]:
     return {SOURCE_OF_KIND[k] for k in kinds}
 
 
-def _freshness(session: Session, client: ClientContext, today: date, max_days: int,
-               replay: bool = False) -> list[SourceFreshness]:
-    """Each source's newest day and how far behind ``today`` it is: every source with data and every
-    source client.yml names, so an export never ingested reads as not OK instead of not at all. A
-    replay (``--today`` given) reads only the data of ``today`` or before: a check as of a day before
-    the data began finds none, not the newest day of data that came later."""
+def _allowances(session: Session, client: ClientContext) -> dict[str, int]:
+    """Days each source may be behind today: the largest ``max_staleness_days`` among the KPIs that
+    read its metrics (a Shopify export is not given the 7 days the Fiverr KPIs allow), plus one for
+    the day the KPIs are judged before today; for a source no KPI reads, the largest of any KPI."""
+    from chimera.kpi.window import needed_metrics
+
+    kpis = client.configs.kpis.kpis
+    default = max((k.max_staleness_days for k in kpis), default=2) + 1
+    reads = [(set(needed_metrics(k)), k.max_staleness_days) for k in kpis]
+    metrics: dict[str, set[str]] = {}
+    for source, metric in session.exec(select(MetricPoint.source, MetricPoint.metric).where(
+            MetricPoint.company_id == client.company_id).distinct()).all():
+        metrics.setdefault(source, set()).add(metric)
+    return {source: max((days for names, days in reads if names & mine), default=default - 1) + 1
+            for source, mine in metrics.items()}
+
+
+def _freshness(session: Session, client: ClientContext, today: date, replay: bool = False) -> list[SourceFreshness]:
+    """Each source's newest day and how far behind ``today`` it is (``_allowances``): every source with
+    data and every source client.yml names, so an export never ingested reads as not OK instead of not
+    at all. A replay (``--today`` given) reads only the data of ``today`` or before: a check as of a
+    day before the data began finds none, not the newest day of data that came later."""
     days = select(MetricPoint.source, func.max(MetricPoint.day)).where(MetricPoint.company_id == client.company_id)
     if replay:
         days = days.where(MetricPoint.day <= today)  # type: ignore[operator]
     newest = dict(session.exec(days.group_by(MetricPoint.source)).all())
-    known = set(session.exec(select(MetricPoint.source).where(MetricPoint.company_id == client.company_id)
-                             .distinct()).all())
     last_ingest = dict(session.exec(select(IngestRun.source, func.max(IngestRun.created_at)).where(
         IngestRun.company_id == client.company_id).group_by(IngestRun.source)).all())
+    allowed = _allowances(session, client)
     out = []
-    for source in sorted(known | expected_sources(client)):
+    for source in sorted(set(allowed) | expected_sources(client)):
         last_day = newest.get(source)
         behind = max(0, (today - last_day).days) if last_day else None  # data dated ahead of the clock is not behind
         out.append(SourceFreshness(source=source, last_day=last_day, last_ingest=last_ingest.get(source),
-                                   days_behind=behind, ok=behind is not None and behind <= max_days))
+                                   days_behind=behind, ok=behind is not None and behind <= allowed.get(source, 0)))
     return out
 
 
@@ -83,8 +98,7 @@ def daily_check(client: ClientContext, today: date | None = None, now: datetime 
     now, given = now or datetime.now(UTC), today
     with session_scope() as s:
         today, judged, note = _checked_days(s, client, given, now)
-        max_days = max((k.max_staleness_days for k in client.configs.kpis.kpis), default=2) + 1
-        fresh = _freshness(s, client, today, max_days, replay=given is not None)
+        fresh = _freshness(s, client, today, replay=given is not None)
         stuck = requeue_stuck(s, now=now, company_id=client.company_id)
         stuck_json = [{"id": j.id, "type": j.type, "status": j.status, "attempts": j.attempts} for j in stuck]
         failed = [{"id": r.id, "source": r.source, "file": r.file_name} for r in s.exec(

@@ -82,9 +82,14 @@ def newest_days(ctx: ClientContext, upto: date | None = None) -> dict[str, date]
     return out
 
 
-def allowance(ctx: ClientContext) -> int:
-    """Days a source may be behind (the largest KPI staleness allowance plus the day in progress)."""
-    return max(k.max_staleness_days for k in ctx.configs.kpis.kpis) + 1
+def allowance(ctx: ClientContext, source: str) -> int:
+    """Days ``source`` may be behind today: the largest staleness allowance among the KPIs whose formula
+    names one of its metrics, plus the day the KPIs are judged before today."""
+    with session_scope() as s:
+        metrics = set(s.exec(select(MetricPoint.metric).where(MetricPoint.company_id == ctx.company_id,
+                                                              MetricPoint.source == source)).all())
+    return max(k.max_staleness_days for k in ctx.configs.kpis.kpis
+               if metrics & set(re.findall(r"[a-z_]+", k.formula))) + 1
 
 
 # --- daily: freshness ----------------------------------------------------------------------------
@@ -117,7 +122,8 @@ def test_freshness_is_recomputed_from_the_export_for_each_day_checked(chimera_ho
     store's first day there is no data at all, and the check is not OK."""
     ctx = analytics_client("wiggle", 40)
     end = START + timedelta(days=39)
-    limit = allowance(ctx)
+    limit = allowance(ctx, "analytics")
+    assert limit < max(k.max_staleness_days for k in ctx.configs.kpis.kpis) + 1, "other sources' KPIs allow more"
     for today in (START + timedelta(days=10), end, end + timedelta(days=1), end + timedelta(days=limit),
                   end + timedelta(days=limit + 1)):
         (entry,) = doc(cli("daily", "--client", "wiggle", "--today", today.isoformat(), "--json"))["freshness"]
