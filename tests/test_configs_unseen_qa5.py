@@ -141,6 +141,8 @@ def test_alias_bomb_is_refused_not_expanded(tmp_path: Path) -> None:
     ("formula: orders ÷ sessions\n", "unexpected character '÷' at position 8 (write division as '/')"),
     ("formula: orders / sessions * 100%\n", "unexpected character '%' at position 24"),
     ("formula: Orders / Sessions\n", "unexpected character 'O' at position 1 (metric names are lower case"),
+    ("formula: orders / sessions * 100\n", "unit: percent KPIs are fractions (0.025 is 2.5%): drop the '100'"),
+    ("formula: 100 * orders / sessions\n", "unit: percent KPIs are fractions (0.025 is 2.5%): drop the '100'"),
 ])
 def test_odd_formulas_are_refused_at_their_line(base_copy, new: str, words: str) -> None:
     folder, libs = base_copy
@@ -168,6 +170,10 @@ def test_kpi_numbers_out_of_range_are_refused_naming_the_value(base_copy, old, n
 
 
 @pytest.mark.parametrize(("new", "field", "words"), [
+    ("trigger: {kpi: conversion_rate, status: CRITICAL}", "trigger.status", "(got 'CRITICAL'); write [CRITICAL]"),
+    ("trigger: {kpi: conversion_rate, change_pct_below: -9, over: 14}", "trigger.over", "(got 14); write 14d"),
+    ("trigger: {kpi: conversion_rate, change_pct_below: -9, over: 2w}", "trigger.over",
+     "(got '2w'): a window is a whole number of days"),
     ("trigger: {kpi: conversion_rate, below: 2%}", "trigger.below", "2% is 0.02"),
     ("trigger: {kpi: conversion_rate, change_pct_below: -15%}", "trigger.change_pct_below",
      "already in percent: write -15"),
@@ -182,6 +188,21 @@ def test_trigger_mistakes_are_refused_naming_the_value(base_copy, new: str, fiel
     line = _patch(folder, "plays.yml", CHECKOUT_TRIGGER, new)
     index = _index("plays.yml", "plays", "checkout_friction_audit")
     _one_problem(folder, libs, f"plays.yml:{line}: plays.{index}.{field}: ", words)
+
+
+def test_a_kpi_named_where_a_play_belongs_is_called_a_kpi(base_copy) -> None:
+    folder, libs = base_copy
+    line = _patch(folder, "plays.yml", "auto_approve: []", "auto_approve: [aov]")
+    _one_problem(folder, libs, f"plays.yml:{line}: policy.auto_approve.0: ",
+                 "unknown play 'aov' ('aov' is a KPI, not a play)")
+
+
+def test_a_non_ascii_id_is_refused_saying_how_ids_are_written(base_copy) -> None:
+    folder, libs = base_copy
+    line = _patch(folder, "kpis.yml", "- id: conversion_rate\n", "- id: conversión_rate\n")
+    index = _index("kpis.yml", "kpis", "conversion_rate")
+    _one_problem(folder, libs, f"kpis.yml:{line}: kpis.{index}.id: ",
+                 "(got 'conversión_rate'): ids are lower-case ASCII letters, digits and '_'")
 
 
 @pytest.mark.parametrize(("text", "words"), [

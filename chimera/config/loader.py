@@ -112,8 +112,26 @@ def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
         hints = "; ".join(f"unknown key {k!r}{suggest(str(k), _TRIGGER_KEYS)}" for k in unknown)
         return f"{msg}; {hints}" if hints else msg
     if kind not in ("missing", "model_type") and "input" in err and not isinstance(value, dict):
-        return f"{msg} (got {value!r})"
+        return f"{msg} (got {value!r}){_shape_hint(err, value)}"
     return msg
+
+
+_PATTERN_HINTS = {
+    config_models.ID_RE: "ids are lower-case ASCII letters, digits and '_', starting with a letter (like net_sales)",
+    config_models.WINDOW_RE: "a window is a whole number of days, like 7d, 14d or 28d",
+    config_models.JOB_TYPE_RE: "job types are upper-case, like EXECUTE_PLAY_COMMERCE",
+}
+
+
+def _shape_hint(err: Any, value: Any) -> str:
+    """How to write a value pydantic refused for its shape: a pattern it missed, one item for a list."""
+    if err["type"] == "string_pattern_mismatch" and (hint := _PATTERN_HINTS.get((err.get("ctx") or {}).get("pattern"))):
+        return f": {hint}"
+    if err["type"] == "list_type" and isinstance(value, str | int | float):
+        return f"; write [{value}] for a list of one"
+    if err["type"] == "string_type" and err["loc"][-1] in ("window", "over") and isinstance(value, int):
+        return f"; write {value}d"
+    return ""
 
 
 def _validate(model: type[M], path: Path) -> tuple[M | None, dict[Loc, int], list[str]]:
@@ -260,9 +278,19 @@ class _Checker:
             else:
                 self.known("kpis", loc, "metric", name, sorted(BASE_METRICS))
 
+    def percent_points(self, ki: int, k: Any) -> None:
+        """``x / y * 100`` with ``unit: percent`` would show 2.5 % as 250 %: percent KPIs are fractions."""
+        if k.unit != "percent" or k.formula.strip() == REPEAT:
+            return
+        ratio = parse_formula(k.formula).ratio
+        if ratio is not None and ratio.scale.copy_abs() == 100:
+            self.add("kpis", ("kpis", ki, "formula"), "unit: percent KPIs are fractions (0.025 is 2.5%): drop the "
+                     "'100' factor, or keep it with unit: ratio and thresholds in percent points")
+
     def kpis(self) -> None:
         for ki, k in enumerate(self.cs.kpis.kpis):
             self.formula(ki, k.formula)
+            self.percent_points(ki, k)
             self.known("kpis", ("kpis", ki, "owner"), "commander", k.owner, self.commander_ids)
             for di, driver in enumerate(k.drivers):
                 if driver == k.id:
