@@ -625,3 +625,41 @@ def test_after_a_cleared_review_two_new_failures_put_the_play_back_under_review(
             fail_once(s, limit + i)
             train(s, cycle)
         assert row(s).under_review and row(s).record["failures_since_review"] == limit, row(s).record
+
+
+# --- currencies with 3 and 0 decimals -------------------------------------------------------------------
+
+
+def write_orders(path: Path, start: date, days: int, currency: str, prices: list[Decimal]) -> Path:
+    """A hand-written Shopify orders export (DATA.md's columns, one line item per order), 3 to 6 orders a day."""
+    rows = ["Name,Email,Financial Status,Currency,Subtotal,Shipping,Taxes,Total,Discount Amount,Created at,"
+            "Cancelled at,Refunded Amount,Lineitem quantity,Lineitem price"]
+    n = 1000
+    for i in range(days):
+        day = start + timedelta(days=i)
+        for j in range(3 + i % 4):
+            n += 1
+            qty, price = 1 + (i + j) % 3, prices[(i * 5 + j) % len(prices)]
+            rows.append(f"#{n},c{(i * 3 + j) % 40}@example.test,paid,{currency},{price * qty},0,0,{price * qty},0,"
+                        f"{day} 10:{j:02d}:00 +0300,,0,{qty},{price}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.xfail(strict=True, reason="chimera/kpi/calibrate.py rounds every currency proposal to cents (STEP), "
+                                       "whatever the store's currency: not a file of this change")
+@pytest.mark.parametrize(("currency", "prices", "places"), [
+    ("KWD", [Decimal("4.125"), Decimal("7.350"), Decimal("12.005")], 3),
+    ("JPY", [Decimal(1200), Decimal(3450), Decimal(980)], 0)])
+def test_target_changes_keep_the_currency_s_own_decimals(chimera_home: Path, currency: str, prices: list[Decimal],
+                                                         places: int) -> None:
+    """A dinar store's net sales are in fils (3 decimals) and a yen store's in whole yen: a proposed
+    target is money of that currency, not cents of it."""
+    name = currency.lower()
+    ctx = client_with(name, {}, timezone="Asia/Kuwait", currency=currency)
+    ingest_file(ctx, write_orders(ctx.folder / "orders.csv", START, 70, currency, prices), "shopify_orders")
+    end = (START + timedelta(days=69)).isoformat()
+    review = doc(cli("monthly", "--client", name, "--as-of", end, "--json"))
+    (net_sales,) = [p for p in review["target_changes"] if p["kpi"] == "net_sales"]
+    assert net_sales["proposed"], net_sales
+    assert all(Decimal(v).as_tuple().exponent == -places for v in net_sales["proposed"].values()), net_sales
