@@ -335,7 +335,7 @@ def test_data_weeks_old_is_said_in_the_report_and_by_the_command(chimera_home: P
     before today'; the report and chimera report read as current."""
     today = datetime.now(UTC).date()
     store = _generate(tmp_path, 5150, today - timedelta(days=120), 85, orders_per_day=20)
-    ctx = _client("stale", store, ("shopify_orders", "analytics_daily"))
+    ctx = _client("stale", store, ("shopify_orders", "analytics_daily", "stripe_payments"))
     html = render_report(ctx)
     header = unescape(html[:html.index("</header>")])
     assert "days before today" in header and "re-export and ingest" in header
@@ -343,6 +343,10 @@ def test_data_weeks_old_is_said_in_the_report_and_by_the_command(chimera_home: P
     result = chimera("report", "--client", ctx.name, "--out", str(out))
     assert result.code == 0, result.stderr
     assert "days before today" in result.stderr and "days before today" not in result.stdout
+    kpis = chimera("kpis", "--client", ctx.name, "--json").json()
+    assert kpis.get("as_of_note")  # stripe's payments reach the day after the orders end: left out
+    doc = chimera("report", "--client", ctx.name, "--out", str(out), "--json").json()
+    assert doc["as_of"] == kpis["as_of"] and doc.get("as_of_note") == kpis["as_of_note"]  # as kpis --json says it
     given = chimera("report", "--client", ctx.name, "--out", str(out), "--as-of", str(store.end - timedelta(days=3)))
     assert given.code == 0 and "days before today" not in given.stderr  # a day asked for is no surprise
     assert "days before today" not in unescape(out.read_text(encoding="utf-8")[:20000].split("</header>")[0])

@@ -29,7 +29,8 @@ def report(
     for line in note_lines(data):  # on stderr, as chimera kpis and cycle say them: stdout stays the path
         err.print(line, markup=False, highlight=False, soft_wrap=True)
     if json_out:
-        emit_json({"client": data.client, "as_of": data.as_of.isoformat(), "path": str(path.resolve()),
+        note = {"as_of_note": data.as_of_note} if data.as_of_note else {}  # as kpis and evidence --json
+        emit_json({"client": data.client, "as_of": data.as_of.isoformat(), **note, "path": str(path.resolve()),
                    "review": [r.model_dump(mode="json") for r in data.review],
                    "stopped": [s.model_dump(mode="json") for s in data.stopped]})
         return
