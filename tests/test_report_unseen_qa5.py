@@ -484,3 +484,13 @@ def test_the_fake_models_words_reach_the_report_as_text(payload_shop: ClientCont
     for n in outcome.narratives:
         assert f"{n['owner']} ({n['type']}, {n['source']})" in section and n["text"] in section
     assert any(n["source"] == "model" for n in outcome.narratives)
+
+
+def test_report_prints_an_out_path_with_brackets_as_typed(chimera_home: Path, tmp_path: Path) -> None:
+    """``--out 'reports/[/]/week [red].html'``: the report was written, then printing its path raised
+    rich's MarkupError (a traceback, exit 1) or dropped ``[red]``."""
+    ctx = _client("brackets", None, ())
+    out = tmp_path / "報告 [/]" / "week [red] 🚀.html"
+    result = chimera("report", "--client", ctx.name, "--out", str(out))
+    assert result.code == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert result.stdout.splitlines()[0] == str(out.resolve()) and out.exists()

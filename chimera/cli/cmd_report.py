@@ -34,7 +34,7 @@ def report(
                    "review": [r.model_dump(mode="json") for r in data.review],
                    "stopped": [s.model_dump(mode="json") for s in data.stopped]})
         return
-    out.print(str(path.resolve()), highlight=False, soft_wrap=True)
+    out.print(str(path.resolve()), markup=False, highlight=False, soft_wrap=True)  # a path is text
     for line in review_lines(data):
         out.print(line, markup=False, highlight=False, soft_wrap=True)
 
