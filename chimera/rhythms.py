@@ -178,7 +178,8 @@ def monthly_review(client: ClientContext, as_of: date) -> MonthlyReview:
     with session_scope() as s:
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == client.company_id,
                                             PlayRun.as_of >= month_start(as_of),
-                                            PlayRun.as_of <= as_of)  # type: ignore[operator]
+                                            PlayRun.as_of <= as_of,  # type: ignore[operator]
+                                            PlayRun.status != "silent")  # a dry run's: nobody could decide it
                       .order_by(PlayRun.as_of, PlayRun.created_at, PlayRun.id)).all()  # type: ignore[arg-type]
         decisions = {d.play_run_id: d for d in s.exec(select(Decision).where(Decision.company_id == client.company_id))}
         retire = _plays_to_retire(client, evidence, flagged)

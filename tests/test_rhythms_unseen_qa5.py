@@ -497,13 +497,14 @@ def test_a_play_already_gone_from_the_library_is_not_proposed_again(flat: tuple[
     assert doc(run)["plays_to_retire"] == []
 
 
-def _suggested(ctx: ClientContext, days: list[date]) -> None:
-    """A run of bundle_offer suggested by a cycle of each day (as the weekly cycle stores them)."""
+def _suggested(ctx: ClientContext, days: list[date], status: str = "suggested", play: str = "bundle_offer") -> None:
+    """A run of ``play`` suggested by a cycle of each day (as the weekly cycle stores them; a silent
+    cycle, a dry run, stores its runs as ``silent``)."""
     from chimera.db.models import PlayRun
 
     with session_scope() as s:
         for day in days:
-            s.add(PlayRun(company_id=ctx.company_id, play_id="bundle_offer", as_of=day, status="suggested"))
+            s.add(PlayRun(company_id=ctx.company_id, play_id=play, as_of=day, status=status))
 
 
 def _attempted(study: str) -> list[str]:
@@ -525,6 +526,17 @@ def test_consecutive_monthly_reviews_each_count_a_run_once(chimera_home: Path, f
     assert [line for line in _attempted(two) if f"suggested {first + timedelta(days=1)}" in line]
     assert not [line for line in _attempted(two) if f"suggested {first}" in line], two
     assert f"{first + timedelta(days=1)}..{second}" in two.splitlines()[0]
+
+
+def test_a_silent_cycle_s_dry_run_is_not_a_play_attempted(chimera_home: Path) -> None:
+    """A silent cycle (manual §10: test the data and logic) stores what it would suggest as ``silent``
+    runs nobody can decide: the case study does not count them as plays attempted."""
+    end = date(2026, 6, 30)
+    ctx = analytics_client("dry", 10, start=end - timedelta(days=9))
+    _suggested(ctx, [end - timedelta(days=7)], status="silent", play="winback_email")
+    _suggested(ctx, [end - timedelta(days=3)])
+    attempted = _attempted(doc(cli("monthly", "--client", "dry", "--as-of", end.isoformat(), "--json"))["case_study"])
+    assert attempted == [f"- bundle_offer (suggested {end - timedelta(days=3)}, suggested)"], attempted
 
 
 def test_a_case_study_of_a_month_with_no_data_does_not_read_as_all_fine(chimera_home: Path) -> None:
