@@ -13,6 +13,7 @@ under the key ``revert:<original key>`` so an undo, too, happens once (``chimera
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -80,35 +81,59 @@ class DryRunAdapter:
 
     def apply(self, session: Session, company_id: int, client: str, key: str, cs: ChangeSet,
               job_id: int | None = None) -> ApplyResult:
-        existing = session.exec(select(AppliedChange).where(AppliedChange.idempotency_key == key)).first()
+        """The record first (in a savepoint), then the asset: a worker that loses the race for
+        ``key`` writes nothing over the winner's asset and keeps the rest of its transaction; an
+        asset that cannot be written raises, and the caller's transaction drops the record with it."""
+        existing = _applied(session, key)
         if existing is not None:
             return ApplyResult(applied=False, adapter=existing.adapter, asset_path=existing.asset_path)
-        path = ""
-        if cs.asset is not None:
-            folder = settings.outbox_dir(client)
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / _safe_name(key, cs.asset.filename)
-            tmp = target.with_suffix(target.suffix + ".tmp")
-            tmp.write_text(cs.asset.content, encoding="utf-8")
-            tmp.replace(target)
-            path = str(target)
+        target = settings.outbox_dir(client) / _safe_name(key, cs.asset.filename) if cs.asset is not None else None
         row = AppliedChange(
             company_id=company_id, idempotency_key=key, job_id=job_id, bot=cs.bot, action=cs.action,
             adapter=self.name, reversible=cs.reversible, changeset=json.loads(cs.model_dump_json()),
-            asset_path=path,
+            asset_path=str(target or ""),
         )
-        session.add(row)
         try:
-            session.flush()
-        except IntegrityError:  # another worker applied it first
-            session.rollback()
-            return ApplyResult(applied=False, adapter=self.name, asset_path=path)
-        return ApplyResult(applied=True, adapter=self.name, asset_path=path)
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another worker applied it first: its record and its asset stand
+            first = _applied(session, key)
+            return ApplyResult(applied=False, adapter=first.adapter if first else self.name,
+                               asset_path=first.asset_path if first else "")
+        if target is not None and cs.asset is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(target.suffix + ".tmp")
+            tmp.write_text(cs.asset.content, encoding="utf-8", newline="")  # the bytes as given, on any OS
+            tmp.replace(target)
+        return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""))
+
+
+def _applied(session: Session, key: str) -> AppliedChange | None:
+    """The change applied under ``key``, if any (one per key: the unique idempotency key)."""
+    return session.exec(select(AppliedChange).where(AppliedChange.idempotency_key == key)).first()
+
+
+MAX_NAME = 180
+"""Bytes of an outbox file name, under every file system's 255 (and room for ``.tmp``)."""
 
 
 def _safe_name(key: str, filename: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in key)
-    return f"{stem}__{Path(filename).name}"
+    """``<key>__<filename>`` in ASCII letters, digits, ``-``, ``_`` and ``.`` only: no ``/``, ``\\``,
+    ``:`` (a Windows stream), NUL or ``..`` can take a write out of the outbox or fail it, on any file
+    system. Too long (a long play or product name), the middle is replaced by a hash of the whole,
+    so two names never share a file."""
+    stem = _ascii(key, "")
+    name = _ascii(filename.replace("\\", "/").rsplit("/", 1)[-1], ".").lstrip(".") or "asset"
+    full = f"{stem}__{name}"
+    if len(full) <= MAX_NAME:
+        return full
+    digest = hashlib.sha256(f"{key}\0{filename}".encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    suffix = Path(name).suffix if len(Path(name).suffix) <= 10 else ""
+    return f"{full[:MAX_NAME - len(digest) - len(suffix) - 1]}-{digest}{suffix}"
+
+
+def _ascii(text: str, keep: str) -> str:
+    return "".join(c if (c.isascii() and c.isalnum()) or c in "-_" + keep else "-" for c in text)
 
 
 REVERT_PREFIX = "revert:"

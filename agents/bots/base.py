@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from agents.bots.params import number
 from chimera.changesets import Asset, ChangeSet
 from chimera.clients import ClientContext
+from chimera.errors import DecisionError
 
 
 @dataclass
@@ -23,25 +26,49 @@ class BotContext:
     sops: list[str] = field(default_factory=list)
 
     def param(self, name: str, default: Any = None) -> Any:
-        """A step parameter this action declared it reads (``register(..., reads=...)``). Reading an
-        undeclared one is a bug: a decision would refuse that key, so no one could override it."""
+        """A step parameter this action declared it reads (``register(..., reads=...)``), checked as
+        the decision checks an override: a value the bot cannot use (``"two"``, a list for a name,
+        ``-2`` variants) stops the step with one clear error instead of a traceback, a default or a
+        ChangeSet built on it. Reading an undeclared one is a bug: a decision would refuse that key,
+        so no one could override it. No value (None) is the bot's default."""
         from agents.bots.registry import reads
 
         declared = reads(self.bot, self.action)
         if declared is None or name not in declared:
             raise LookupError(f"{self.bot}.{self.action} reads {name!r} without declaring it")
         value = self.params.get(name)
-        return default if value is None else value
+        if value is None:
+            return default
+        problem = declared[name](value)
+        if problem:
+            raise DecisionError(f"{self.play_id} {self.bot}.{self.action}: step param {name} {value!r} is not "
+                                f"{problem}; nothing was applied (correct plays.yml or decide again with --params)")
+        return value
+
+    def amount(self, name: str, default: Any) -> Decimal:
+        """A numeric step parameter as a Decimal (``"5"``, ``5.0`` and ``5`` are 5), checked."""
+        value = number(self.param(name, default))
+        assert value is not None  # the declared check refused anything else
+        return value
+
+    def whole(self, name: str, default: int) -> int:
+        """A count (``"5"``, ``5.0`` and ``5`` are 5), checked as a whole number."""
+        return int(self.amount(name, default))
+
+    def _action(self) -> Any:
+        bot = self.client.configs.bot(self.bot)
+        found = next((a for a in bot.actions if a.name == self.action), None)
+        if found is None:
+            raise DecisionError(f"{self.bot} has no action {self.action!r} in agents.yml: nothing was applied")
+        return found
 
     @property
     def reversible(self) -> bool:
-        bot = self.client.configs.bot(self.bot)
-        return next(a.reversible for a in bot.actions if a.name == self.action)
+        return bool(self._action().reversible)
 
     @property
     def description(self) -> str:
-        bot = self.client.configs.bot(self.bot)
-        return next(a.description for a in bot.actions if a.name == self.action)
+        return str(self._action().description)
 
 
 def kpi_lines(ctx: BotContext) -> list[str]:
@@ -80,9 +107,20 @@ def brief(ctx: BotContext) -> ChangeSet:
     )
 
 
+NOT_REVERSIBLE = "cannot be undone automatically (not reversible in agents.yml): a person undoes it by hand"
+
+
 def run_action(ctx: BotContext) -> ChangeSet:
+    """The step's ChangeSet. One that cannot be undone says so in its summary, which a person reads
+    before approving (the proposal) and which is recorded with it (and in its asset)."""
     from agents.bots.registry import lookup
 
     fn = lookup(ctx.bot, ctx.action)
     cs = fn(ctx) if fn else brief(ctx)
-    return cs.model_copy(update={"reversible": ctx.reversible})
+    reversible = ctx.reversible
+    update: dict[str, Any] = {"reversible": reversible}
+    if not reversible:
+        update["summary"] = f"{cs.summary}; {NOT_REVERSIBLE}"
+        if cs.asset is not None and not cs.asset.filename.lower().endswith(".csv"):
+            update["asset"] = cs.asset.model_copy(update={"content": f"{cs.asset.content}\n> {NOT_REVERSIBLE}.\n"})
+    return cs.model_copy(update=update)

@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from agents.bots.params import PAIRS, SELLERS
 from chimera.ingest.detect import SHOPIFY_COLUMNS, SHOPIFY_REQUIRED, read_header, resolve_columns
 from chimera.ingest.frame import ROW, collect, file_shapes, readable, scan_columns, tidy
-from chimera.ingest.parsing import SHOPIFY_TS
-from chimera.ingest.shopify import EVERY_ROW, order_errors, parse_rows
+from chimera.ingest.parsing import SHOPIFY_TS, THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
+from chimera.ingest.shopify import EVERY_ROW, _mixed_currencies, order_errors, parse_rows
 
 SPEC = {k: v for k, v in SHOPIFY_COLUMNS.items() if k != "email"} | {
     "sku": ("Lineitem sku",), "item": ("Lineitem name",)}
@@ -37,6 +37,29 @@ class Product(BaseModel):
     name: str
     price: Decimal
     units: int
+    currency: str = ""
+    """The export's Currency (upper case), "" when it has none: the store's then."""
+
+    @property
+    def target(self) -> str:
+        """What a change names: the SKU, else the name (two products without a SKU are not one)."""
+        return f"product:{self.sku}" if self.sku else f"product name:{self.name}"
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` (ISO 4217): 1 yen, 0.001 dinar, else 0.01."""
+    code = currency.strip().lower()
+    if code in ZERO_DECIMAL_CURRENCIES:
+        return Decimal(1)
+    return Decimal("0.001") if code in THREE_DECIMAL_CURRENCIES else Decimal("0.01")
+
+
+def in_minor(amount: Decimal, currency: str) -> Decimal:
+    """``amount`` written in the currency's minor unit when it is a whole number of them (1234 yen,
+    12.340 dinars), else with every digit it has (a price is shown as the export gives it)."""
+    unit = minor_unit(currency)
+    exact = amount.quantize(unit)
+    return exact if exact == amount else tidy(amount)
 
 
 @dataclass
@@ -86,19 +109,42 @@ def order_lines(client: Any, as_of: date | None = None, days: int | None = None)
     shapes = readable(file_shapes(path, header), header, columns, EVERY_ROW)
     raw = scan_columns(path, header, columns, drop_empty=False, shapes=shapes, every_row=EVERY_ROW)
     rows, fmt = parse_rows(raw, path)
-    keep = ~pl.col("_order").is_in(_rejected(rows, fmt).implode()) & ~pl.col("_cancelled").any().over("_order")
+    accepted = ~pl.col("_order").is_in(_rejected(rows, fmt).implode())
+    _one_currency(rows, accepted, path)
+    keep = accepted & ~pl.col("_cancelled").any().over("_order")
     if "_dup" in rows.columns:
         keep &= ~pl.col("_dup")
     if as_of is not None:
         keep &= pl.col("_day") <= as_of
         if days is not None:
             keep &= pl.col("_day") > as_of - timedelta(days=days)
-    extra = collect(raw.select(ROW, pl.col("^(sku|item|created_at)$")), path)
+    extra = collect(raw.select(ROW, pl.col("^(sku|item|created_at)$")), path).with_columns(
+        _trimmed("sku"), _trimmed("item"))
     lines = rows.filter(keep & (pl.col("_qty") > 0)).select(ROW, "_order", pl.col("_price").alias("price"),
-                                                             pl.col("_qty").alias("qty"))
+                                                             pl.col("_qty").alias("qty"), _currency())
     return lines.join(extra, on=ROW, how="inner").with_columns(
         pl.coalesce(pl.col("sku"), pl.col("item"), pl.lit("")).alias("key"), _instant("created_at").alias("ts"),
-    ).sort(["ts", ROW])
+    ).filter(pl.col("key") != "").sort(["ts", ROW])  # a line with neither SKU nor name names no product
+
+
+def _trimmed(col: str) -> pl.Expr:
+    """A SKU or name as a person reads it: `` A `` is ``A``; a blank cell is none."""
+    return pl.col(col).str.strip_chars().replace("", None).alias(col)
+
+
+def _currency() -> pl.Expr:
+    """The order's Currency (written on its first row), upper case, on each of its lines."""
+    code = pl.col("currency").str.strip_chars().str.to_uppercase().replace("", None)
+    return code.max().over("_order").fill_null("").alias("currency")
+
+
+def _one_currency(rows: pl.DataFrame, accepted: pl.Expr, path: Path) -> None:
+    """Ingest refuses an export whose accepted orders mix currencies (their sums mean nothing); so
+    does the catalog: a yen price beside a euro price is no price table."""
+    codes = rows.filter(accepted & pl.col("_first"))["currency"].str.strip_chars().str.to_uppercase() \
+        .replace("", None).drop_nulls().unique()
+    if codes.len() > 1:
+        _mixed_currencies(rows, path)
 
 
 def _products(lines: pl.DataFrame, keys: list[str] | None = None, top_n: int | None = None) -> list[Product]:
@@ -109,10 +155,12 @@ def _products(lines: pl.DataFrame, keys: list[str] | None = None, top_n: int | N
         lines = lines.filter(pl.col("key").is_in(keys))
     grouped = lines.group_by("key").agg(
         pl.col("sku").last(), pl.col("item").last(), pl.col("price").last(), pl.col("qty").sum(),
+        pl.col("currency").last(),
     ).sort(["qty", "key"], descending=[True, False])
     if top_n is not None:
         grouped = grouped.head(top_n)
-    return [Product(sku=r["sku"] or "", name=r["item"] or "", price=tidy(Decimal(r["price"])), units=r["qty"])
+    return [Product(sku=r["sku"] or "", name=r["item"] or "", price=in_minor(Decimal(r["price"]), r["currency"]),
+                    units=r["qty"], currency=r["currency"])
             for r in grouped.iter_rows(named=True)]
 
 

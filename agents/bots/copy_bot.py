@@ -39,7 +39,7 @@ def draft_copy(ctx: BotContext) -> ChangeSet:
     """``variants`` drafts for one channel and audience, in the plan's tone."""
     channel = str(ctx.param("channel", "store"))
     audience = str(ctx.param("audience", "all visitors"))
-    count = int(ctx.param("variants", 1))
+    count = ctx.whole("variants", 1)
     body = [f"Channel: {channel}. Audience: {audience}. Tone: {ctx.param('tone', 'warm, plain, no hype')}.", ""]
     for number in range(1, count + 1):
         body += variant(number, channel)
@@ -56,9 +56,9 @@ def within(words: str, limit: int) -> str:
     "products": p.products, "count": p.whole, "tone": p.text, "max_words": p.whole})
 def draft_product_descriptions(ctx: BotContext) -> ChangeSet:
     """A description per selected product, in the plan's tone, each within ``max_words``."""
-    limit = int(ctx.param("max_words", 180))
+    limit = ctx.whole("max_words", 180)
     chosen = select_products(ctx.client, ctx.param("products", "top_sellers_by_units_90d"),
-                             int(ctx.param("count", 5)), ctx.as_of)
+                             ctx.whole("count", 5), ctx.as_of)
     head = [f"Products: {chosen.how}. Tone: {ctx.param('tone', 'plain')}. At most {limit} words each.", ""]
     body = [f"## {prod.name}\n" + within(f"What it is, who it is for, and why people buy it again "
                                          f"({prod.units} sold).", limit) for prod in chosen.products]

@@ -17,7 +17,7 @@ def refresh_gig_packages(ctx: BotContext) -> ChangeSet:
     """One section per package: scope, delivery days, revisions, and the price change if any."""
     gig = str(ctx.param("gig", "main"))
     packages = [str(x) for x in ctx.param("packages", ["basic", "standard", "premium"])]
-    price = ctx.param("price_change_pct", 0)
+    price = ctx.amount("price_change_pct", 0)
     lines = [f"# Gig package refresh: {gig} gig ({ctx.play_label})", ""]
     for i, tier in enumerate(packages, start=1):
         lines += [f"## {tier}", f"- Scope: package {i} of {len(packages)}, one clear deliverable",

@@ -35,12 +35,20 @@ def whole(value: Any) -> str | None:
 
 
 def pct(value: Any) -> str | None:
-    """A percentage change (may be negative: a price test can lower prices)."""
-    return None if number(value) is not None else "a number (percent)"
+    """A percentage change (may be negative: a price test can lower prices), never below -100: a
+    price or a budget cut by more than all of it would be below zero."""
+    n = number(value)
+    return None if n is not None and n >= -100 else "a number (percent) of at least -100"
 
 
 def non_negative(value: Any) -> str | None:
     return None if (n := number(value)) is not None and n >= 0 else "a number of at least 0"
+
+
+def percent_off(value: Any) -> str | None:
+    """A discount: 0 to 100 percent off (more than 100 % off is a price below zero)."""
+    n = number(value)
+    return None if n is not None and 0 <= n <= 100 else "a number (percent off) from 0 to 100"
 
 
 def text(value: Any) -> str | None:

@@ -6,53 +6,81 @@ plan a person approved, or the override they gave, is what the ChangeSet holds.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
-from agents.bots.catalog import select_products
+from agents.bots.catalog import Product, minor_unit, select_products
 from agents.bots.registry import register
 from chimera.changesets import Asset, Change, ChangeSet
 
-CENT = Decimal("0.01")
 CLEAN = Decimal(5)
 """A "clean" free-shipping threshold is a multiple of 5 (55, 60), as the SOP's "over 60" reads."""
 AOV_DAYS = 28
 
 
-def capped_pct(ctx: BotContext, key: str, default: int) -> tuple[Decimal, str]:
+def capped_pct(ctx: BotContext, key: str, default: int) -> tuple[Decimal, Decimal | None, str]:
     """``key``'s percentage, held within the step's ``max_<key>`` (the decision refuses an override
-    beyond it; a plan written beyond its own cap is held at the cap and the ChangeSet says so)."""
-    pct = Decimal(str(ctx.param(key, default)))
-    cap = ctx.param(f"max_{key}")
-    if cap is None or abs(pct) <= Decimal(str(cap)):
-        return pct, ""
-    held = Decimal(str(cap)).copy_sign(pct)
-    return held, f" (held at max_{key} {cap}; the plan asked {pct})"
+    beyond it; a plan written beyond its own cap is held at the cap and the ChangeSet says so), and
+    the cap (None: none)."""
+    pct = ctx.amount(key, default)
+    raw_cap = ctx.param(f"max_{key}")
+    cap = None if raw_cap is None else ctx.amount(f"max_{key}", raw_cap)
+    if cap is None or abs(pct) <= cap:
+        return pct, cap, ""
+    return cap.copy_sign(pct), cap, f" (held at max_{key} {raw_cap}; the plan asked {pct})"
+
+
+def new_price(price: Decimal, pct: Decimal, cap: Decimal | None, currency: str) -> Decimal:
+    """``price`` changed by ``pct`` %, in the currency's minor unit (whole yen, 3-decimal dinars),
+    half up unless that would take the change past ``cap`` % (5 yen + 10 % is 5, not 6: +20 %);
+    then towards the old price. Never below zero (``pct`` is at least -100)."""
+    exact = price * (1 + pct / 100)
+    unit = minor_unit(currency)
+    after = exact.quantize(unit, ROUND_HALF_UP)
+    if cap is not None and abs(after - price) > price * cap / 100:
+        after = exact.quantize(unit, ROUND_DOWN if pct > 0 else ROUND_UP)
+    return max(after, Decimal(0).quantize(unit))
+
+
+def price_table(rows: list[tuple[Product, Decimal]]) -> str:
+    """The price table a person uploads: real CSV (a name with a comma or a quote stays one cell),
+    written as ``chimera.changesets.inverse`` writes its swap, so undoing the undo gives it back."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["sku", "name", "price_before", "price_after", "units_sold"])
+    writer.writerows([prod.sku, prod.name, str(prod.price), str(after), prod.units] for prod, after in rows)
+    return buffer.getvalue()
 
 
 @register("shopify_bot", "update_prices", reads={
     "products": p.products, "count": p.whole, "change_pct": p.pct, "max_change_pct": p.non_negative})
 def update_prices(ctx: BotContext) -> ChangeSet:
     """Change the selected products' prices by a percentage; the price table is the asset and each
-    change keeps the price before it (the rollback value)."""
-    pct, held = capped_pct(ctx, "change_pct", 10)
+    change keeps the price before it (the rollback value). A product whose last price is 0 or less
+    (a free sample, a credit line) has no price to change by a percentage: it is left out, said so."""
+    pct, cap, held = capped_pct(ctx, "change_pct", 10)
     chosen = select_products(ctx.client, ctx.param("products", "top_sellers_by_units_90d"),
-                             int(ctx.param("count", 5)), ctx.as_of)
-    changes, rows = [], ["sku,name,price_before,price_after,units_sold"]
-    for prod in chosen.products:
-        after = (prod.price * (1 + pct / 100)).quantize(CENT, ROUND_HALF_UP)
-        changes.append(Change(target=f"product:{prod.sku}", field="price", before=str(prod.price), after=str(after)))
-        rows.append(f"{prod.sku},\"{prod.name}\",{prod.price},{after},{prod.units}")
-    summary = (
-        f"change the price of {len(chosen.products)} products by {pct}%{held} ({chosen.how})"
-        if chosen.products else f"change prices by {pct}%{held}: no products found ({chosen.how}; "
-                                "a Shopify export is needed)"
-    )
+                             ctx.whole("count", 5), ctx.as_of)
+    priced = [prod for prod in chosen.products if prod.price > 0]
+    skipped = [prod for prod in chosen.products if prod.price <= 0]
+    rows = [(prod, new_price(prod.price, pct, cap, prod.currency or ctx.client.config.currency)) for prod in priced]
+    changes = [Change(target=prod.target, field="price", before=str(prod.price), after=str(after))
+               for prod, after in rows]
+    left = (f"; left out, no price to change: {', '.join(f'{x.sku or x.name} at {x.price}' for x in skipped)}"
+            if skipped else "")
+    if priced:
+        summary = f"change the price of {len(priced)} products by {pct}%{held} ({chosen.how}){left}"
+    elif skipped:
+        summary = f"change prices by {pct}%{held}: no product found has a price to change ({chosen.how}){left}"
+    else:
+        summary = f"change prices by {pct}%{held}: no products found ({chosen.how}; a Shopify export is needed)"
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, summary=summary, changes=changes, params=ctx.params,
-        asset=Asset(filename=f"{ctx.play_id}-price-table.csv", content="\n".join(rows) + "\n"),
+        asset=Asset(filename=f"{ctx.play_id}-price-table.csv", content=price_table(rows)),
     )
 
 
@@ -63,18 +91,28 @@ def bundle_name(ctx: BotContext, names: list[str]) -> str:
 
 
 @register("shopify_bot", "create_bundle", reads={
-    "products": p.products, "discount_pct": p.non_negative, "name": p.text})
+    "products": p.products, "discount_pct": p.percent_off, "name": p.text})
 def create_bundle(ctx: BotContext) -> ChangeSet:
     """Bundle the selected products (the plan: the pair bought together most) at a discount."""
-    discount = Decimal(str(ctx.param("discount_pct", 10)))
+    discount = ctx.amount("discount_pct", 10)
     chosen = select_products(ctx.client, ctx.param("products", "top_co_purchased_pairs_90d"), 2, ctx.as_of)
     items = chosen.products
+    currency = next((prod.currency for prod in items if prod.currency), ctx.client.config.currency)
     total = sum((prod.price for prod in items), Decimal(0))
-    price = (total * (1 - discount / 100)).quantize(CENT, ROUND_HALF_UP)
+    price = max((total * (1 - discount / 100)).quantize(minor_unit(currency), ROUND_HALF_UP), Decimal(0))
     name = bundle_name(ctx, [prod.name for prod in items])
+    if not items:
+        return ChangeSet(
+            bot=ctx.bot, action=ctx.action, params=ctx.params,
+            summary=f"no bundle at {discount}% off: no products found ({chosen.how}; a Shopify export is needed)",
+            changes=[Change(target="bundle:new", field="price", before=None, after=None)],
+            asset=Asset(filename=f"{ctx.play_id}-bundle.md", content=f"# Bundle proposal ({ctx.play_label})\n\n"
+                        f"No products found ({chosen.how}): a person picks the items, or nothing is bundled.\n"),
+        )
     lines = [f"# Bundle proposal ({ctx.play_label}): {name}", "", f"Products: {chosen.how}.",
              *[f"- {prod.name} ({prod.sku}) at {prod.price}" for prod in items],
-             "", f"Items total {total}; bundle price {price} ({discount}% off).", "", "## Why", *kpi_lines(ctx)]
+             "", f"Items total {total} {currency}; bundle price {price} ({discount}% off).", "", "## Why",
+             *kpi_lines(ctx)]
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params,
         summary=f"create the {len(items)}-item bundle {name!r} at {discount}% off (price {price})",
@@ -110,30 +148,32 @@ def clean_round(amount: Decimal, floor: Decimal) -> Decimal:
     return out + step if out <= floor else out
 
 
-def planned_threshold(ctx: BotContext) -> tuple[Decimal | None, str]:
-    """The threshold and how it was reached: an amount as given, or ``aov_x_<a>_<b>[_rounded]``."""
+def planned_threshold(ctx: BotContext, currency: str = "") -> tuple[Decimal | None, str]:
+    """The threshold and how it was reached: an amount as given, or ``aov_x_<a>_<b>[_rounded]``
+    (in the currency's minor unit: whole yen, 3-decimal dinars, else cents)."""
     given = ctx.param("threshold", "aov_x_1_3_rounded")
     m = p.AOV_FORMULA.match(str(given))
     if not m:
-        return Decimal(str(given)), "as set in the decision"
+        return ctx.amount("threshold", given), "as set in the decision"
+    unit = minor_unit(currency)
     factor = Decimal(f"{m.group(1)}.{m.group(2)}")
     aov = aov_28d(ctx)
     if aov is None:
         return None, f"{factor} x the {AOV_DAYS}-day AOV, which is unknown (too few orders or missing days)"
-    raw = (aov * factor).quantize(CENT, ROUND_HALF_UP)
+    raw = (aov * factor).quantize(unit, ROUND_HALF_UP)
     if not m.group(3):
-        return raw, f"{factor} x the {AOV_DAYS}-day AOV {aov.quantize(CENT)}"
-    how = f"{factor} x the {AOV_DAYS}-day AOV {aov.quantize(CENT)} = {raw}, rounded to a clean number"
+        return raw, f"{factor} x the {AOV_DAYS}-day AOV {aov.quantize(unit)}"
+    how = f"{factor} x the {AOV_DAYS}-day AOV {aov.quantize(unit)} = {raw}, rounded to a clean number"
     return clean_round(raw, aov), how
 
 
 @register("shopify_bot", "set_free_shipping_threshold", reads={"threshold": p.threshold, "currency": p.text})
 def set_free_shipping_threshold(ctx: BotContext) -> ChangeSet:
     """Set free shipping above the average order so the average basket has a reason to grow."""
-    threshold, how = planned_threshold(ctx)
     currency = str(ctx.param("currency", "store"))
     if currency == "store":
         currency = ctx.client.config.currency
+    threshold, how = planned_threshold(ctx, currency)
     after = f"{threshold} {currency}" if threshold is not None else "to decide"
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params,
