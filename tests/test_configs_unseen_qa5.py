@@ -372,6 +372,8 @@ def test_an_unusual_valid_config_runs_end_to_end(shop: str, monkeypatch, capsys)
 
 @pytest.mark.parametrize(("fname", "old", "new", "field", "value"), [
     ("kpis.yml", "target: 0.025\n", "target: 1e400\n", "target", "1e400"),
+    ("kpis.yml", "max_staleness_days: 3\n    min_denominator: 500\n",
+     "max_staleness_days: 99999999999\n    min_denominator: 500\n", "max_staleness_days", "99999999999"),
     ("kpis.yml", CONVERSION, "formula: orders / (sessions - sessions) * 0 / 0\n", "formula", "divides by zero"),
     ("plays.yml", CHECKOUT_TRIGGER, "trigger: {kpi: conversion_rate, status: [CRITCAL]}", "status", "CRITCAL"),
     ("plays.yml", CHECKOUT_TRIGGER, "trigger: {kpi: conversion_rate, change_pct_below: -5, over: 99999999d}",
@@ -471,3 +473,21 @@ def test_any_text_loads_or_is_one_config_error(tmp_path_factory, text: str) -> N
         _load_text(tmp, text)
     except ConfigError as exc:
         assert exc.problems and all(p.startswith("x.yml:") and "\n" not in p for p in exc.problems), exc.problems
+
+
+def test_a_staleness_past_any_calendar_is_refused(base_copy) -> None:
+    folder, libs = base_copy
+    old = "max_staleness_days: 3\n    min_denominator: 500\n    owner: growth"
+    line = _patch(folder, "kpis.yml", old, old.replace(": 3\n", ": 99999999999\n", 1))
+    index = _index("kpis.yml", "kpis", "conversion_rate")
+    _one_problem(folder, libs, f"kpis.yml:{line}: kpis.{index}.max_staleness_days: ",
+                 "at most 730 days (got 99999999999)")
+
+
+@pytest.mark.parametrize("value", ["1e30", "'1e400'", "10000000000000000000000"])
+def test_a_huge_param_a_scale_would_multiply_is_refused_at_its_line(base_copy, value: str) -> None:
+    folder, libs = base_copy
+    old = "params: {products: top_sellers_by_units_90d, count: 5, change_pct: 10, max_change_pct: 10}"
+    line = _patch(folder, "plays.yml", old, old.replace("count: 5", f"count: {value}"))
+    index = _index("plays.yml", "plays", "pricing_test")
+    _one_problem(folder, libs, f"plays.yml:{line}: plays.{index}.job_plan.0.params.count: ", "is too large")

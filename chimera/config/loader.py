@@ -316,6 +316,7 @@ class _Checker:
                 self.known("plays", ("plays", pi, "evidence", "kpis", vi), "KPI", kpi, self.kpi_ids)
             for si, step in enumerate(p.job_plan):
                 self.step(("plays", pi, "job_plan", si), step)
+                self.scaled_params(("plays", pi, "job_plan", si, "params"), step.params)
             for si, sop in enumerate(p.sops):
                 if "/" not in sop or not sop.endswith(".md"):
                     self.add("plays", ("plays", pi, "sops", si), f"SOP {sop!r} must be library/file.md")
@@ -323,6 +324,21 @@ class _Checker:
                     self.library("plays", ("plays", pi, "sops", si), sop.split("/", 1)[0])
         for ai, pid in enumerate(self.cs.plays.policy.auto_approve):
             self.known("plays", ("policy", "auto_approve", ai), "play", pid, self.play_ids)
+
+    def scaled_params(self, base: Loc, params: dict[str, Any]) -> None:
+        """A param ``chimera play scale`` multiplies (``scale_params``, a capped one, a cap) stays below 1e15:
+        1e30 is a typo, and Decimal arithmetic at 28 digits cannot grow it."""
+        grows = set(self.cs.plays.policy.scale_params)
+        for key, value in params.items():
+            if not (key in grows or f"max_{key}" in params or key.startswith("max_")) or isinstance(value, bool):
+                continue
+            try:
+                amount = Decimal(str(value).strip()) if isinstance(value, int | float | str) else None
+            except ArithmeticError:
+                continue  # text such as top_sellers_by_units_90d
+            if amount is not None and amount.is_finite() and amount.copy_abs() >= config_models.MAX_NUMBER:
+                self.add("plays", (*base, key), f"{value!r} is too large (numbers here stay below 1e15 in "
+                                                 "absolute value)")
 
     def step(self, base: Loc, step: Any) -> None:
         if step.type not in self.handled:

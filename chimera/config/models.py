@@ -36,6 +36,12 @@ def _window_ok(value: str) -> str:
     return value
 
 
+def _days_ok(value: int) -> int:
+    if value > MAX_WINDOW_DAYS:
+        raise ValueError(f"at most {MAX_WINDOW_DAYS} days")
+    return value
+
+
 Number = Annotated[Decimal, AfterValidator(_bounded)]
 Window = Annotated[str, Field(pattern=WINDOW_RE), AfterValidator(_window_ok)]
 
@@ -136,7 +142,7 @@ class KPI(Strict):
     """Value the KPI must get back to before a WARNING clears (default: the warning threshold)."""
     critical_recovery: Number | None = None
     """Value the KPI must get back to before a CRITICAL clears (default: the critical threshold)."""
-    max_staleness_days: int = Field(default=2, ge=0)
+    max_staleness_days: Annotated[int, Field(ge=0), AfterValidator(_days_ok)] = 2
     """Newest data older than this many days before as-of gives UNKNOWN."""
     min_denominator: Number = Decimal(0)
     """Below this denominator over the window the KPI is UNKNOWN (too little data)."""
