@@ -191,6 +191,29 @@ def test_products_without_a_sku_are_told_apart_by_name(tmp_path: Path) -> None:
     assert [r["units_sold"] for r in _table(cs)] == ["3", "2", "2"]  # ` A ` and `A` are one product
 
 
+
+@pytest.mark.parametrize("dropped", [("Lineitem sku",), ("Lineitem name",), ("Lineitem sku", "Lineitem name")])
+def test_an_export_without_the_sku_or_name_column_is_read(tmp_path: Path, dropped: tuple[str, ...]) -> None:
+    """Ingest needs neither column; the bot raised ColumnNotFoundError without either. The other one
+    names the product (a SKU as its name too); without both no product can be named, so none is."""
+    full = _export(tmp_path / "full.csv", [("#1", [("A", 2, "10.00", "Mug"), ("B", 1, "20.00", "Jug")]),
+                                           ("#2", [("A", 1, "10.00", "Mug"), ("B", 1, "20.00", "Jug")])])
+    rows = list(csv.reader(full.open(encoding="utf-8")))
+    keep = [i for i, col in enumerate(rows[0]) if col not in dropped]
+    trimmed = tmp_path / "trimmed.csv"
+    with trimmed.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([[row[i] for i in keep] for row in rows])
+    shop = _client(tmp_path, trimmed)
+    prices = _run(shop, "shopify_bot", "update_prices", {"change_pct": 10})
+    bundle = _run(shop, "shopify_bot", "create_bundle", {})
+    if len(dropped) == 2:
+        assert prices.changes == [] and bundle.changes[0].after is None
+        return
+    named = {"Lineitem sku": ["product name:Mug", "product name:Jug"], "Lineitem name": ["product:A", "product:B"]}
+    assert [c.target for c in prices.changes] == named[dropped[0]]
+    assert [r["name"] for r in _table(prices)] == (["Mug", "Jug"] if "Lineitem name" not in dropped else ["A", "B"])
+    assert bundle.changes[0].after == "27.00" and " +  bundle" not in bundle.summary
+
 def test_duplicate_skus_are_one_product_at_its_newest_price(tmp_path: Path) -> None:
     orders = [("#1", [("A", 2, "10.00", "Mug"), ("A", 1, "12.00", "Mug large")]), ("#2", [("A", 1, "11.00", "Mug v2")])]
     shop = _shop(tmp_path, orders)
@@ -224,6 +247,16 @@ def test_a_count_given_as_text_or_float_is_the_count(tmp_path: Path, count: Any)
     copy = _run(shop, "copy_bot", "draft_copy", {"variants": count})
     assert copy.asset.content.count("## Variant ") == 2
 
+
+
+def test_more_copy_variants_than_ready_headlines_never_repeat_one(tmp_path: Path) -> None:
+    """Was: variant 6 repeated variant 1's headline word for word (an A/B test of the same copy)."""
+    from agents.bots.copy_bot import HEADLINES
+
+    shop = _shop(tmp_path, [])
+    text = _run(shop, "copy_bot", "draft_copy", {"variants": len(HEADLINES) + 2}).asset.content
+    headlines = [line for line in text.splitlines() if line.startswith("Headline: ")]
+    assert len(headlines) == len(set(headlines)) == len(HEADLINES) + 2
 
 @pytest.mark.parametrize(("bot", "action", "params", "said"), [
     ("shopify_bot", "update_prices", {"change_pct": "abc"}, "change_pct 'abc' is not a number"),

@@ -118,8 +118,10 @@ def order_lines(client: Any, as_of: date | None = None, days: int | None = None)
         keep &= pl.col("_day") <= as_of
         if days is not None:
             keep &= pl.col("_day") > as_of - timedelta(days=days)
-    extra = collect(raw.select(ROW, pl.col("^(sku|item|created_at)$")), path).with_columns(
-        _trimmed("sku"), _trimmed("item"))
+    extra = collect(raw.select(ROW, pl.col("^(sku|item|created_at)$")), path)
+    # an export without Lineitem sku (or name) is one ingest reads: the other names the product
+    extra = extra.with_columns(*(pl.lit(None, pl.String).alias(c) for c in ("sku", "item") if c not in extra.columns))
+    extra = extra.with_columns(_trimmed("sku"), _trimmed("item"))
     lines = rows.filter(keep & (pl.col("_qty") > 0)).select(ROW, "_order", pl.col("_price").alias("price"),
                                                              pl.col("_qty").alias("qty"), _currency())
     return lines.join(extra, on=ROW, how="inner").with_columns(
@@ -159,9 +161,8 @@ def _products(lines: pl.DataFrame, keys: list[str] | None = None, top_n: int | N
     ).sort(["qty", "key"], descending=[True, False])
     if top_n is not None:
         grouped = grouped.head(top_n)
-    return [Product(sku=r["sku"] or "", name=r["item"] or "", price=in_minor(Decimal(r["price"]), r["currency"]),
-                    units=r["qty"], currency=r["currency"])
-            for r in grouped.iter_rows(named=True)]
+    return [Product(sku=r["sku"] or "", name=r["item"] or r["sku"] or "", units=r["qty"], currency=r["currency"],
+                    price=in_minor(Decimal(r["price"]), r["currency"])) for r in grouped.iter_rows(named=True)]
 
 
 def best_sellers(client: Any, top_n: int = 5, as_of: date | None = None, days: int | None = None) -> list[Product]:

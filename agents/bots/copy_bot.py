@@ -27,8 +27,11 @@ def _draft(ctx: BotContext, title: str, body: list[str]) -> ChangeSet:
 
 
 def variant(number: int, channel: str) -> list[str]:
-    """One copy variant; each has its own headline so the variants can be tested against each other."""
-    return [f"## Variant {number}", f"Headline: {HEADLINES[(number - 1) % len(HEADLINES)]}",
+    """One copy variant; each has its own headline so the variants can be tested against each other
+    (past the ready ones, a person writes it: a repeated headline tests nothing)."""
+    headline = HEADLINES[number - 1] if number <= len(HEADLINES) else \
+        f"(to write: variant {number} needs a headline unlike the {len(HEADLINES)} above)"
+    return [f"## Variant {number}", f"Headline: {headline}",
             f"Body: written for the {channel}: our best sellers, honest prices, free returns.",
             "Call to action: Shop the favourites", ""]
 
