@@ -494,3 +494,22 @@ def test_report_prints_an_out_path_with_brackets_as_typed(chimera_home: Path, tm
     result = chimera("report", "--client", ctx.name, "--out", str(out))
     assert result.code == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert result.stdout.splitlines()[0] == str(out.resolve()) and out.exists()
+
+
+@pytest.mark.parametrize(("kpi", "unit", "value", "target"), [
+    ("conversion_rate", "percent", "0.020050", "0.025"),  # a half-way percent: float said 2.00%
+    ("conversion_rate", "percent", "0.012350", "0.025"),
+    ("net_revenue", "currency", "1012.335", "1100"),        # a dinar sum in fils: float said 1,012.34
+    ("units_per_order", "ratio", "1.8950", "1.8"),
+])
+def test_a_suggestions_numbers_read_as_chimera_kpis_shows_them(kpi: str, unit: str, value: str,
+                                                               target: str) -> None:
+    """The suggestion panel rounded floats its own way: 'conversion_rate: 2.00%' beside kpis' and
+    the reason's 2.01%."""
+    info = {"value": value, "unit": unit, "status": "WARNING", "target": target, "warning": target,
+            "critical": target}
+    panel = _rendered(lambda c: c.print(play_panel({
+        "rank": 1, "label": "L", "owner": "o", "play_run_id": "id1", "reason": "r", "why_rank": "w",
+        "evidence_kpis": [kpi], "delay_days": 3, "reversible": True, "kpi_values": {kpi: info}})), width=200)
+    shown = fmt(Decimal(value), unit)
+    assert f"{kpi}: {shown} (WARNING; target {fmt(Decimal(target), unit)}," in panel, panel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -11,6 +12,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from chimera.kpi.fmt import fmt
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
     from graphs.models import CycleOutcome
@@ -111,16 +114,17 @@ def held_back_lines(held: list[dict[str, Any]]) -> list[str]:
 
 
 def _fmt(info: dict[str, Any], key: str = "value") -> str:
-    """A KPI number as people read it: percents as %, money and counts plainly."""
+    """A KPI number as ``chimera kpis`` and the play's reason show it (``chimera.kpi.fmt``, decimal
+    half-up): rounded as a float, 0.020050 read 2.00% beside their 2.01%, and a dinar sum lost its fils."""
     raw = info.get(key)
     if raw is None:
         return "—"
-    value = float(raw)
-    if info.get("unit") == "percent":
-        return f"{value * 100:.2f}%"
-    if info.get("unit") == "currency":
-        return f"{value:,.2f}"
-    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
+    try:
+        value = Decimal(str(raw))
+    except InvalidOperation:
+        return str(raw)
+    unit = str(info.get("unit") or ("count" if value == value.to_integral_value() else "ratio"))  # older records
+    return fmt(value, unit)
 
 
 def _thresholds(info: dict[str, Any]) -> str:
