@@ -675,3 +675,39 @@ def test_target_changes_keep_the_currency_s_own_decimals(chimera_home: Path, cur
     (net_sales,) = [p for p in review["target_changes"] if p["kpi"] == "net_sales"]
     assert net_sales["proposed"], net_sales
     assert all(Decimal(v).as_tuple().exponent == -places for v in net_sales["proposed"].values()), net_sales
+
+
+def test_the_readable_check_names_each_export_that_could_not_be_read(chimera_home: Path) -> None:
+    """The newest cycle's ingest could not read one export: the JSON lists it, and a person reading the
+    check (not the JSON) sees the file and why, not only a count on stderr."""
+    ctx = analytics_client("unread", 35, also={"stripe_payments": "exports/stripe.csv"})
+    with session_scope() as s:
+        job = enqueue(s, ctx.company_id, "INGEST_METRICS", "infra_commander_ai", idempotency_key="ingest:unread")
+        job.status, job.result = "succeeded", {"failed": [
+            {"kind": "stripe_payments", "file": "stripe.csv", "error": "stripe.csv: no such file"}]}
+        s.add(job)
+    today = (START + timedelta(days=35)).isoformat()
+    report = doc(cli("daily", "--client", "unread", "--today", today, "--json"))
+    assert [(f["source"], f["file"], f["error"]) for f in report["failed_ingests"]] == [
+        ("stripe_payments", "stripe.csv", "stripe.csv: no such file")]
+    shown = cli("daily", "--client", "unread", "--today", today)
+    assert shown.code == 1 and "stripe.csv: no such file" in shown.stdout, shown.stdout
+
+
+def test_a_person_s_words_reach_the_readable_case_study_as_written(chimera_home: Path) -> None:
+    """A decision's reason is free text: brackets in it are the person's words, not terminal markup (one
+    closing tag crashed the readable review, another vanished)."""
+    from chimera.db.models import Decision, PlayRun
+
+    end = date(2026, 6, 30)
+    ctx = analytics_client("words", 10, start=end - timedelta(days=9))
+    why = "A/B on [bold] bundles, see [/b] notes"
+    with session_scope() as s:
+        run = PlayRun(company_id=ctx.company_id, play_id="bundle_offer", as_of=end - timedelta(days=2),
+                      status="approved")
+        s.add(run)
+        s.flush()
+        s.add(Decision(company_id=ctx.company_id, play_run_id=run.id, kind="approve", who="alice", why=why))
+    assert why in doc(cli("monthly", "--client", "words", "--as-of", end.isoformat(), "--json"))["case_study"]
+    shown = cli("monthly", "--client", "words", "--as-of", end.isoformat())
+    assert shown.code == 0 and f"approve by alice: {why}" in " ".join(shown.stdout.split()), shown

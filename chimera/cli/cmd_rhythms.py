@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chimera import settings
@@ -41,9 +42,12 @@ def daily(
                           "yes" if f.ok else "[red]no[/]")
         out.print(table)
         for k in report.critical:
-            out.print(f"[bold red]CRITICAL[/] {k['id']}: {k['note']}")
+            out.print(f"[bold red]CRITICAL[/] {escape(k['id'])}: {escape(k['note'] or '')}")
         for j in report.stuck_jobs_requeued:
             out.print(f"stuck job {j['id']} ({j['type']}) -> {j['status']}")
+        for f in report.failed_ingests:  # which export, and why: the stderr line only counts them
+            out.print(f"failed ingest {f['id']} ({f['source']}{', ' + f['file'] if f.get('file') else ''})"
+                      + (f": {f['error']}" if f.get("error") else ""), markup=False, highlight=False, soft_wrap=True)
         for j in report.failed_play_jobs:
             out.print(f"failed job {j['id']} ({j['type']}, step {j['step']} of {j['play']}, play run "
                       f"{j['play_run_id']}): {j['error']}; {j['fix']}", markup=False, highlight=False, soft_wrap=True)
@@ -91,10 +95,10 @@ def monthly(
         return
     _print_target_changes(review.client, review.target_changes)
     for p in review.plays_to_retire:
-        out.print(f"retire or redesign: {p['play']} ({p['reason']})")
+        out.print(f"retire or redesign: {p['play']} ({p['reason']})", markup=False, highlight=False)
     for p in review.plays_to_add:
-        out.print(f"add a play: {p['reason']}")
-    out.print(review.case_study)
+        out.print(f"add a play: {p['reason']}", markup=False, highlight=False)
+    out.print(review.case_study, markup=False, highlight=False)  # people's words (a decision's why) as written
     out.print(f"case study written to {path}")
 
 
