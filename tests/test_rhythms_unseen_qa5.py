@@ -213,12 +213,20 @@ def test_a_stuck_job_with_no_attempt_left_is_failed_once(chimera_home: Path) -> 
     assert daily_check(ctx, today=today).stuck_jobs_requeued == []
 
 
+def _last_day(path: Path, column: str) -> date:
+    """The newest calendar day in ``column`` of a CSV export (its first 10 characters: the day as written)."""
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        return max(date.fromisoformat(row[column][:10]) for row in csv.DictReader(fh) if row.get(column))
+
+
 def test_critical_kpis_are_the_ones_chimera_kpis_gives_for_the_day_judged(chimera_home: Path, tmp_path: Path) -> None:
     """A generated store (its own seed, size and a 40 % conversion drop): the CRITICAL list of ``daily``
     is exactly the CRITICAL entries of ``chimera kpis`` for the day it judges: the default day without
     --today (with the same as-of note), the day before --today with it. The readable output names each."""
     store = generate_store(tmp_path / "drop", start=date(2026, 7, 1), days=100, seed=991, orders_per_day=40,
-                           events=DemoEvents(conversion_drop=ConversionDrop(day=85, relative_change=-0.4)))
+                           events=DemoEvents(conversion_drop=ConversionDrop(day=85, relative_change=-0.4)), malformed=0)
     ctx = client_with("drop", {}, timezone="America/New_York")
     for kind in ("shopify_orders", "stripe_payments", "analytics_daily"):
         ingest_file(ctx, store.sources()[kind], kind)
@@ -234,6 +242,13 @@ def test_critical_kpis_are_the_ones_chimera_kpis_gives_for_the_day_judged(chimer
         given = doc(cli("daily", "--client", "drop", "--today", today.isoformat(), "--json"))
         judged = doc(cli("kpis", "--client", "drop", "--as-of", (today - timedelta(days=1)).isoformat(), "--json"))
         assert given["critical"] == critical(judged), today
+    last = {"shopify": _last_day(store.shopify_orders, "Created at"),  # store-local day of each export's newest row
+            "stripe": _last_day(store.stripe_payments, "Created date (UTC)"),
+            "analytics": _last_day(store.analytics_daily, "date")}
+    today = store.end + timedelta(days=1)
+    fresh = doc(cli("daily", "--client", "drop", "--today", today.isoformat(), "--json"))["freshness"]
+    assert {f["source"]: (f["last_day"], f["days_behind"]) for f in fresh} == {
+        source: (day.isoformat(), (today - day).days) for source, day in last.items()}
     shown = cli("daily", "--client", "drop", "--today", (store.end + timedelta(days=1)).isoformat())
     assert shown.code == 1
     text = " ".join(shown.stdout.split())
