@@ -26,9 +26,14 @@ from sqlmodel import Session, select
 from chimera import settings
 from chimera.db.models import AppliedChange
 
+NOT_KNOWN = "(not known: no export holds it)"
+"""A ``before`` no export holds (the store's free-shipping threshold, a gig's packages): not None,
+which says there was none (a new bundle), so that an undo never says "remove it" for a value that
+was there: it asks a person to set back what the store's or the gig's own history shows."""
+
 
 class Change(BaseModel):
-    """One field of one target, before and after."""
+    """One field of one target, before and after (``NOT_KNOWN`` when no export holds the before)."""
 
     model_config = ConfigDict(extra="forbid")
     target: str
@@ -204,7 +209,9 @@ def _restore_sheet(cs: ChangeSet, key: str) -> str:
     lines = [f"# Undo: {cs.summary}", "", f"Undoes {cs.bot}.{cs.action} (applied as {key}): set each value "
              "back as listed.", ""]
     back = "(none: remove it)"
-    lines += [f"- {c.target} {c.field}: {_shown(c.after)} -> {_shown(c.before, back)}" for c in cs.changes]
+    lines += [f"- {c.target} {c.field}: {_shown(c.after)} -> {_shown(c.before, back)}"
+              + (": set back what it was before this change (the store's or the gig's own history shows it)"
+                 if c.before == NOT_KNOWN else "") for c in cs.changes]
     if not cs.changes:
         brief = f" ({cs.asset.filename})" if cs.asset is not None else ""
         lines.append(f"- no before/after was recorded: undo by hand what was done following the original{brief}")

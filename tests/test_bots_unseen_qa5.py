@@ -32,7 +32,7 @@ from agents.bots.catalog import best_sellers, minor_unit
 from agents.bots.registry import READS
 from agents.bots.shopify_bot import new_price
 from agents.decisions import check_params
-from chimera.changesets import Asset, ChangeSet, DryRunAdapter, inverse
+from chimera.changesets import Asset, Change, ChangeSet, DryRunAdapter, inverse
 from chimera.errors import DecisionError, IngestError
 from tests.test_bots_follow_plan import ALTERNATIVES, CONFIGS, HEADER, _client
 
@@ -518,3 +518,18 @@ def test_a_worker_losing_the_race_writes_nothing_over_the_winners_asset(chimera_
     with session_scope() as s:
         assert s.get(Company, company).settings == {"kept": True}
         assert [r.changeset["summary"] for r in s.exec(select(AppliedChange))] == ["first"]
+
+
+@pytest.mark.parametrize(("bot", "action", "params"), [
+    ("shopify_bot", "set_free_shipping_threshold", {"threshold": 60}),
+    ("fiverr_bot", "refresh_gig_packages", {}), ("fiverr_bot", "update_gig_faq", {})])
+def test_an_undo_never_removes_a_value_no_export_knew(tmp_path: Path, bot: str, action: str,
+                                                      params: dict[str, Any]) -> None:
+    """Was: before None for the store's free-shipping threshold or a gig's packages, so the undo
+    sheet said "(none: remove it)", taking away a threshold or packages that were there before."""
+    cs = _run(_shop(tmp_path, []), bot, action, params)
+    sheet = inverse(cs, "k").asset.content
+    assert "remove it" not in sheet and "set back what it was before this change" in sheet
+    new_bundle = ChangeSet(bot="shopify_bot", action="create_bundle", summary="b",
+                           changes=[Change(target="bundle:new", field="price", before=None, after="9.00")])
+    assert "- bundle:new price: 9.00 -> (none: remove it)\n" in inverse(new_bundle, "k").asset.content

@@ -6,7 +6,7 @@ from __future__ import annotations
 from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
 from agents.bots.registry import register
-from chimera.changesets import Asset, Change, ChangeSet
+from chimera.changesets import NOT_KNOWN, Asset, Change, ChangeSet
 
 FAQ_STARTERS = ["How fast do you reply?", "What do you need from me to start?", "What if I need changes?"]
 
@@ -27,7 +27,7 @@ def refresh_gig_packages(ctx: BotContext) -> ChangeSet:
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params,
         summary=f"refresh {len(packages)} packages of the {gig} gig (price change {price}%)",
-        changes=[Change(target=f"gig:{gig}:packages", field="packages", before=None, after=packages)],
+        changes=[Change(target=f"gig:{gig}:packages", field="packages", before=NOT_KNOWN, after=packages)],
         asset=Asset(filename=f"{ctx.play_id}-gig-packages.md", content="\n".join(lines) + "\n"),
     )
 
@@ -43,6 +43,6 @@ def update_gig_faq(ctx: BotContext) -> ChangeSet:
     text = f"# Gig FAQ: {gig} gig\n\n{source}" + "\n".join(f"**{q}**\n\n(answer in your words)\n" for q in faqs)
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params, summary=f"update the FAQ of the {gig} gig",
-        changes=[Change(target=f"gig:{gig}:faq", field="entries", before=None, after=faqs)],
+        changes=[Change(target=f"gig:{gig}:faq", field="entries", before=NOT_KNOWN, after=faqs)],
         asset=Asset(filename=f"{ctx.play_id}-gig-faq.md", content=text),
     )

@@ -15,7 +15,7 @@ from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
 from agents.bots.catalog import Product, minor_unit, select_products
 from agents.bots.registry import register
-from chimera.changesets import Asset, Change, ChangeSet
+from chimera.changesets import NOT_KNOWN, Asset, Change, ChangeSet
 
 CLEAN = Decimal(5)
 """A "clean" free-shipping threshold is a multiple of 5 (55, 60), as the SOP's "over 60" reads."""
@@ -178,7 +178,7 @@ def set_free_shipping_threshold(ctx: BotContext) -> ChangeSet:
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params,
         summary=f"free shipping from {after} ({how})" if threshold is not None else f"threshold to decide: {how}",
-        changes=[Change(target="shipping", field="free_shipping_threshold", before=None,
+        changes=[Change(target="shipping", field="free_shipping_threshold", before=NOT_KNOWN,
                         after=str(threshold) if threshold is not None else None)],
         asset=Asset(filename=f"{ctx.play_id}-free-shipping.md",
                     content="\n".join([f"# Free shipping threshold\n\nSet free shipping from {after}: {how}.\n",
