@@ -429,20 +429,32 @@ def test_readable_cycle_fits_80_columns_with_long_names() -> None:
     assert " ".join(LONG.split()) in " ".join(out.split())
 
 
-def test_chart_hover_shows_a_three_decimal_currencys_fils() -> None:
-    """The KPI table shows 1,012.335 KWD (a sum in fils, as chimera kpis does); the chart's hover
-    rounded it to 1,012.34."""
+@pytest.mark.parametrize(("unit", "values", "currency"), [
+    ("currency", ["1012.335", "1013.335", "990.10"], "KWD"),  # a dinar sum in fils: hovered as 1,012.34
+    ("percent", ["0.020050", "0.012350", "0.031000"], ""),   # half-way percents: d3 said 2.00%, 1.23%
+    ("count", ["1234", "1301", "998"], ""),
+])
+def test_chart_hover_reads_as_the_kpi_table(unit: str, values: list[str], currency: str) -> None:
+    """The table shows 1,012.335 KWD and 2.01% (``chimera.kpi.fmt``, as chimera kpis does); the
+    chart's hover formatted floats its own way (1,012.34, 2.00%)."""
     from chimera.config.models import KPI
 
-    spec = KPI(id="net_revenue", label="Net revenue", unit="currency", direction="higher_is_better",
-               formula="net_sales", target=Decimal(900), warning=Decimal(800), critical=Decimal(500),
-               owner="commerce_commander_ai")
+    spec = KPI(id="net_revenue", label="Net revenue", unit=unit, direction="higher_is_better",
+               formula="net_sales", target=Decimal("0.025") if unit == "percent" else Decimal(1100),
+               warning=Decimal("0.02") if unit == "percent" else Decimal(900),
+               critical=Decimal("0.01") if unit == "percent" else Decimal(500), owner="commerce_commander_ai")
     start = date(2026, 5, 4)
-    fils = [TrendPoint(day=start + timedelta(days=i), status="OK", value=Decimal("1012.335") + i) for i in range(3)]
-    assert fmt(fils[0].value, "currency") == "1,012.335"
-    assert all(":,.3f}" in (t.hovertemplate or "") for t in trend_figure(spec, fils, "KWD").data)
-    cents = [p.model_copy(update={"value": Decimal("1012.30") + p.day.day}) for p in fils]
-    assert all(":,.3f}" not in (t.hovertemplate or "") for t in trend_figure(spec, cents, "USD").data)
+    points = [TrendPoint(day=start + timedelta(days=i), status="WARNING", value=Decimal(v))
+              for i, v in enumerate(values)]
+    fig = trend_figure(spec, points, currency or "USD")
+    suffix = f" {currency}" if unit == "currency" else ""
+    expected = [fmt(Decimal(v), unit) + suffix for v in values]
+    line = next(t for t in fig.data if t.name == "Net revenue (7d)")
+    assert list(line.customdata) == expected and "%{customdata}" in line.hovertemplate
+    marks = next(t for t in fig.data if t.name == "WARNING")
+    assert list(marks.customdata) == expected and "%{customdata}" in marks.hovertemplate
+    target = next(t for t in fig.data if t.name == "target")
+    assert target.customdata[0] == fmt(spec.target, unit) + suffix and "%{customdata}" in target.hovertemplate
 
 
 def test_a_long_unbroken_name_wraps_inside_the_page() -> None:

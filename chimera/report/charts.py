@@ -22,7 +22,7 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
 from chimera.kpi.evaluate import history_days, judge, judged_day, load_customers
-from chimera.kpi.fmt import is_fils, quantize
+from chimera.kpi.fmt import fmt, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
 from chimera.metrics import load_series
@@ -117,15 +117,17 @@ def _axis(spec: KPI, currency: str) -> dict:
     return {"tickformat": ",.2f", "title": {"text": label}}
 
 
-def _hover(spec: KPI, currency: str, fils: bool = False) -> str:
-    """``fils``: the values are sums in a 3-decimal currency, shown to the fils as the table shows them."""
-    if spec.unit == "percent":
-        return "%{x|%Y-%m-%d}: %{y:.2%}"
-    if spec.unit == "currency":
-        return "%{x|%Y-%m-%d}: %{y:,." + ("3" if fils else "2") + "f} " + _plain(currency)
-    if spec.unit == "count":
-        return "%{x|%Y-%m-%d}: %{y:,.0f}"
-    return "%{x|%Y-%m-%d}: %{y:,.2f}"
+HOVER = "%{x|%Y-%m-%d}: %{customdata}"
+"""Each point's hover is its value as the KPI table shows it, carried as text (``customdata``):
+plotly's own number formats round floats (0.020050 as 2.00%, the table's 2.01%) and drop fils."""
+
+
+def _shown(value: Decimal | None, spec: KPI, currency: str) -> str:
+    """``value`` as the KPI table and ``chimera kpis`` show it (``chimera.kpi.fmt``), with the currency."""
+    if value is None:
+        return ""
+    text = fmt(value, spec.unit)
+    return f"{text} {_plain(currency)}" if spec.unit == "currency" else text
 
 
 def _band_runs(points: list[TrendPoint]) -> list[list[TrendPoint]]:
@@ -144,8 +146,6 @@ def _band_runs(points: list[TrendPoint]) -> list[list[TrendPoint]]:
 def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> go.Figure:
     """The chart of ``points``: value line, thresholds, anomaly band, WARNING/CRITICAL markers."""
     days = [p.day for p in points]
-    fils = any(v is not None and is_fils(v) for p in points for v in (p.value, p.raw_value))
-    hover = _hover(spec, currency, fils)
     fig = go.Figure()
     for i, run in enumerate(_band_runs(points)):
         xs = [p.day for p in run] + [p.day for p in reversed(run)]
@@ -159,17 +159,20 @@ def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> 
         fig.add_trace(go.Scatter(
             x=days, y=[_f(v) for v in unjudged], name="value, not judged (UNKNOWN)", mode="lines+markers",
             line={"color": COLORS["unjudged"], "dash": "dot", "width": 1}, marker={"size": 3},
-            connectgaps=False, hovertemplate=hover + "<extra>not judged</extra>"))
+            connectgaps=False, customdata=[_shown(v, spec, currency) for v in unjudged],
+            hovertemplate=HOVER + "<extra>not judged</extra>"))
     fig.add_trace(go.Scatter(
         x=days, y=[_f(p.value) for p in points], name=_plain(f"{spec.label} ({spec.window})"), mode="lines",
-        line={"color": COLORS["line"], "width": 2}, connectgaps=False, hovertemplate=hover + "<extra></extra>"))
+        line={"color": COLORS["line"], "width": 2}, connectgaps=False,
+        customdata=[_shown(p.value, spec, currency) for p in points], hovertemplate=HOVER + "<extra></extra>"))
     if days:
         for name in ("target", "warning", "critical"):
-            level = float(getattr(spec, name))
+            level = getattr(spec, name)
             fig.add_trace(go.Scatter(
-                x=[days[0], days[-1]], y=[level, level], name=name, mode="lines",
+                x=[days[0], days[-1]], y=[float(level)] * 2, name=name, mode="lines",
                 line={"color": COLORS[name], "dash": "solid" if name == "target" else "dash", "width": 1.5},
-                hovertemplate=f"{name}: " + hover.split(": ", 1)[1] + "<extra></extra>"))
+                customdata=[_shown(level, spec, currency)] * 2,
+                hovertemplate=f"{name}: %{{customdata}}<extra></extra>"))
     for status in ("WARNING", "CRITICAL"):
         marked = [p for p in points if p.status == status and p.value is not None]
         if marked:
@@ -177,7 +180,8 @@ def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> 
                 x=[p.day for p in marked], y=[_f(p.value) for p in marked], name=status, mode="markers",
                 marker={"color": COLORS[status.lower()], "size": 8, "symbol": "circle",
                         "line": {"color": "white", "width": 1}},
-                hovertemplate=hover + f"<extra>{status}</extra>"))
+                customdata=[_shown(p.value, spec, currency) for p in marked],
+                hovertemplate=HOVER + f"<extra>{status}</extra>"))
     span = f"{days[0]} to {days[-1]}" if days else "no days"
     fig.update_layout(
         title={"text": _plain(f"{spec.label}: trailing {spec.window} value per day ({span})")},
