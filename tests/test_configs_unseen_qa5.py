@@ -175,6 +175,10 @@ def test_kpi_numbers_out_of_range_are_refused_naming_the_value(base_copy, old, n
     ("trigger: {kpi: conversion_rate, change_pct_below: -9, over: 2w}", "trigger.over",
      "(got '2w'): a window is a whole number of days"),
     ("trigger: {kpi: conversion_rate, below: 2%}", "trigger.below", "2% is 0.02"),
+    ("trigger: {not: {kpi: conversion_rate, below: 2}}", "trigger.not.below",
+     "below 2 on percent KPI 'conversion_rate' reads 200%; its thresholds are fractions (target 0.025): write "
+     "0.02 for 2%"),
+    ("trigger: {kpi: conversion_rate, above: 1.5}", "trigger.above", "reads 150.0%"),
     ("trigger: {kpi: conversion_rate, change_pct_below: -15%}", "trigger.change_pct_below",
      "already in percent: write -15"),
     ("trigger: {kpi: conversion_rate, above: 1e999999999}", "trigger.above", "1e999999999"),

@@ -195,14 +195,19 @@ def _dupes(ids: list[str]) -> list[int]:
     return out
 
 
-def _trigger_kpi_locs(trigger: Any, loc: Loc) -> list[tuple[Loc, str]]:
-    """Every KPI id a trigger reads with the location of its ``kpi`` key (for the line number)."""
+def _trigger_leaves(trigger: Any, loc: Loc) -> list[tuple[Loc, Any]]:
+    """Every condition of a trigger with its location (for the line number)."""
     if isinstance(trigger, AllOf | AnyOf):
         key = "all" if isinstance(trigger, AllOf) else "any"
-        return [x for i, t in enumerate(getattr(trigger, key)) for x in _trigger_kpi_locs(t, (*loc, key, i))]
+        return [x for i, t in enumerate(getattr(trigger, key)) for x in _trigger_leaves(t, (*loc, key, i))]
     if isinstance(trigger, NotOf):
-        return _trigger_kpi_locs(trigger.not_, (*loc, "not"))
-    return [((*loc, "kpi"), kpi) for kpi in trigger_kpis(trigger)]
+        return _trigger_leaves(trigger.not_, (*loc, "not"))
+    return [(loc, trigger)]
+
+
+def _trigger_kpi_locs(trigger: Any, loc: Loc) -> list[tuple[Loc, str]]:
+    """Every KPI id a trigger reads with the location of its ``kpi`` key (for the line number)."""
+    return [((*at, "kpi"), kpi) for at, leaf in _trigger_leaves(trigger, loc) for kpi in trigger_kpis(leaf)]
 
 
 class _Checker:
@@ -278,6 +283,19 @@ class _Checker:
             else:
                 self.known("kpis", loc, "metric", name, sorted(BASE_METRICS))
 
+    def percent_bound(self, loc: Loc, leaf: Any) -> None:
+        """``{kpi: conversion_rate, below: 2}`` reads 200 %: a bound on a percent KPI written in percent
+        points (ten times or more its fraction thresholds, and above 1) never means what it says."""
+        field = "below" if hasattr(leaf, "below") else "above" if hasattr(leaf, "above") else None
+        if field is None or leaf.kpi not in self.kpi_ids:
+            return
+        kpi, bound = self.cs.kpi(leaf.kpi), getattr(leaf, field)
+        scale = max(abs(kpi.target), abs(kpi.warning), abs(kpi.critical))
+        if kpi.unit == "percent" and abs(bound) > 1 and scale <= 1 and abs(bound) >= 10 * scale:
+            self.add("plays", (*loc, field), f"{field} {bound} on percent KPI {kpi.id!r} reads {bound * 100}%; its "
+                     f"thresholds are fractions (target {kpi.target}): write {(bound / 100).normalize():f} for "
+                     f"{bound}%")
+
     def percent_points(self, ki: int, k: Any) -> None:
         """``x / y * 100`` with ``unit: percent`` would show 2.5 % as 250 %: percent KPIs are fractions."""
         if k.unit != "percent" or k.formula.strip() == REPEAT:
@@ -310,6 +328,8 @@ class _Checker:
             self.known("plays", ("plays", pi, "owner"), "commander", p.owner, self.commander_ids)
             for tloc, kpi in _trigger_kpi_locs(p.trigger, ("plays", pi, "trigger")):
                 self.known("plays", tloc, "KPI", kpi, self.kpi_ids)
+            for tloc, leaf in _trigger_leaves(p.trigger, ("plays", pi, "trigger")):
+                self.percent_bound(tloc, leaf)
             for vi, kpi in enumerate(p.kpis):
                 self.known("plays", ("plays", pi, "kpis", vi), "KPI", kpi, self.kpi_ids)
             for vi, kpi in enumerate(p.evidence.kpis):
