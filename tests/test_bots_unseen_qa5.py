@@ -220,7 +220,7 @@ def test_duplicate_skus_are_one_product_at_its_newest_price(tmp_path: Path) -> N
     (prod,) = best_sellers(shop, 5)
     assert (prod.sku, prod.name, str(prod.price), prod.units) == ("A", "Mug v2", "11.00", 4)
     bundle = _run(shop, "shopify_bot", "create_bundle", {})
-    assert bundle.changes[0].after is None and bundle.summary.startswith("no bundle at 10% off: no products found")
+    assert bundle.changes[0].after is None and bundle.summary.startswith("bundle at 10% off: no products found")
 
 
 def test_an_export_without_orders_changes_nothing_and_says_so(tmp_path: Path) -> None:
@@ -232,6 +232,9 @@ def test_an_export_without_orders_changes_nothing_and_says_so(tmp_path: Path) ->
     assert "0-item" not in bundle.summary and "'auto'" not in bundle.summary and "0.00" not in bundle.summary
     copy = _run(shop, "copy_bot", "draft_product_descriptions", {})
     assert "No products found" in copy.asset.content
+    picked = _run(shop, "shopify_bot", "update_prices", {"products": "top_viewed_30d"})
+    assert picked.summary == "change prices by 10%: top_viewed_30d: not computable from the exports; a person " \
+                             "picks the products"  # no export is missing: none says which products were viewed
 
 
 # --- 4. params from a plan or an override: the same value in any type, a bad one in one line -----------

@@ -13,7 +13,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
-from agents.bots.catalog import Product, minor_unit, select_products
+from agents.bots.catalog import Product, Selection, minor_unit, select_products
 from agents.bots.registry import register
 from chimera.changesets import NOT_KNOWN, Asset, Change, ChangeSet
 
@@ -44,6 +44,11 @@ def new_price(price: Decimal, pct: Decimal, cap: Decimal | None, currency: str) 
     if cap is not None and abs(after - price) > price * cap / 100:
         after = exact.quantize(unit, ROUND_DOWN if pct > 0 else ROUND_UP)
     return max(after, Decimal(0).quantize(unit))
+
+
+def none_found(chosen: Selection) -> str:
+    """Why a step has no products: a person picks them (no export says which), or none was found."""
+    return chosen.how if chosen.by_person else f"no products found ({chosen.how}; a Shopify export is needed)"
 
 
 def price_table(rows: list[tuple[Product, Decimal]]) -> str:
@@ -77,7 +82,7 @@ def update_prices(ctx: BotContext) -> ChangeSet:
     elif skipped:
         summary = f"change prices by {pct}%{held}: no product found has a price to change ({chosen.how}){left}"
     else:
-        summary = f"change prices by {pct}%{held}: no products found ({chosen.how}; a Shopify export is needed)"
+        summary = f"change prices by {pct}%{held}: {none_found(chosen)}"
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, summary=summary, changes=changes, params=ctx.params,
         asset=Asset(filename=f"{ctx.play_id}-price-table.csv", content=price_table(rows)),
@@ -104,7 +109,7 @@ def create_bundle(ctx: BotContext) -> ChangeSet:
     if not items:
         return ChangeSet(
             bot=ctx.bot, action=ctx.action, params=ctx.params,
-            summary=f"no bundle at {discount}% off: no products found ({chosen.how}; a Shopify export is needed)",
+            summary=f"bundle at {discount}% off: {none_found(chosen)}",
             changes=[Change(target="bundle:new", field="price", before=None, after=None)],
             asset=Asset(filename=f"{ctx.play_id}-bundle.md", content=f"# Bundle proposal ({ctx.play_label})\n\n"
                         f"No products found ({chosen.how}): a person picks the items, or nothing is bundled.\n"),
