@@ -175,6 +175,9 @@ def test_kpi_numbers_out_of_range_are_refused_naming_the_value(base_copy, old, n
     ("trigger: {kpi: conversion_rate, change_pct_below: -9, over: 2w}", "trigger.over",
      "(got '2w'): a window is a whole number of days"),
     ("trigger: {kpi: conversion_rate, below: 2%}", "trigger.below", "2% is 0.02"),
+    ("trigger: {play: pricing_test}", "trigger", "unknown key 'play' (a trigger reads KPIs"),
+    ("trigger: {or: [{kpi: aov, below: 30}]}", "trigger", "unknown key 'or' (write any: [...])"),
+    ("trigger: {and: [{kpi: aov, below: 30}]}", "trigger", "unknown key 'and' (write all: [...])"),
     ("trigger: {not: {kpi: conversion_rate, below: 2}}", "trigger.not.below",
      "below 2 on percent KPI 'conversion_rate' reads 200%; its thresholds are fractions (target 0.025): write "
      "0.02 for 2%"),
@@ -495,3 +498,36 @@ def test_a_huge_param_a_scale_would_multiply_is_refused_at_its_line(base_copy, v
     line = _patch(folder, "plays.yml", old, old.replace("count: 5", f"count: {value}"))
     index = _index("plays.yml", "plays", "pricing_test")
     _one_problem(folder, libs, f"plays.yml:{line}: plays.{index}.job_plan.0.params.count: ", "is too large")
+
+
+_thresholds = st.one_of(
+    st.decimals(min_value=-10**15 + 1, max_value=10**15 - 1, allow_nan=False, allow_infinity=False),
+    st.sampled_from(["1e400", "-1e30", "2%", "nan", "1e14", "0.000000001", "999999999999999.99"]),
+)
+
+
+@hsettings(max_examples=150)
+@given(st.lists(_thresholds, min_size=3, max_size=3), st.sampled_from(["higher_is_better", "lower_is_better"]),
+       st.sampled_from(["currency", "percent", "count", "ratio"]), st.integers(1, 1000),
+       st.sampled_from(["orders / sessions", "net_sales", "net_sales - refunded_amount", "(orders - 1) / 7"]))
+def test_a_kpi_the_model_accepts_is_judged_and_explained_without_error(values, direction, unit, days,
+                                                                      formula) -> None:
+    """Whatever numbers a person writes, a KPI either is refused as a config error or evaluates to one
+    of the four statuses with a note (1e30 used to crash the note's formatting)."""
+    from pydantic import ValidationError
+
+    from chimera.config.models import KPI
+    from chimera.kpi.evaluate import evaluate_series
+
+    t, w, c = sorted((v for v in values if not isinstance(v, str)), reverse=direction == "higher_is_better") + [
+        v for v in values if isinstance(v, str)]
+    try:
+        spec = KPI.model_validate({"id": "k", "label": "K", "unit": unit, "direction": direction, "formula": formula,
+                                   "window": f"{days}d", "target": t, "warning": w, "critical": c, "owner": "o"})
+    except ValidationError:
+        return
+    start = date(2026, 1, 1)
+    series = {m: {start + timedelta(days=i): Decimal(40 + i % 7) for i in range(60)}
+              for m in ("orders", "sessions", "net_sales", "refunded_amount")}
+    result = evaluate_series(spec, series, start + timedelta(days=59))
+    assert result.status in ("OK", "WARNING", "CRITICAL", "UNKNOWN") and result.note

@@ -40,6 +40,12 @@ _TRIGGER_KEYS = ["all", "any", "not", "kpi", "status", "below", "above", "change
                  "change_pct_above", "anomaly", "over"]
 
 
+_TRIGGER_HINTS = {
+    "play": " (a trigger reads KPIs: name the KPIs the other play's trigger reads)",
+    "and": " (write all: [...])", "or": " (write any: [...])",
+}
+
+
 def _is_tag(part: Any) -> bool:
     """Union tags pydantic inserts into error locations (``StatusCondition``), not user keys."""
     return isinstance(part, str) and isinstance(getattr(config_models, part, None), type) and issubclass(
@@ -109,7 +115,8 @@ def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
         return "unknown field" + suggest(str(loc[-1]), _model_fields(model, err["loc"]))
     if kind == "invalid_trigger" and isinstance(value, dict):
         unknown = [k for k in value if k not in _TRIGGER_KEYS]
-        hints = "; ".join(f"unknown key {k!r}{suggest(str(k), _TRIGGER_KEYS)}" for k in unknown)
+        hints = "; ".join(f"unknown key {k!r}{_TRIGGER_HINTS.get(str(k)) or suggest(str(k), _TRIGGER_KEYS)}"
+                          for k in unknown)
         return f"{msg}; {hints}" if hints else msg
     if kind not in ("missing", "model_type") and "input" in err and not isinstance(value, dict):
         return f"{msg} (got {value!r}){_shape_hint(err, value)}"
