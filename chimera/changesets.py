@@ -86,9 +86,10 @@ class DryRunAdapter:
 
     def apply(self, session: Session, company_id: int, client: str, key: str, cs: ChangeSet,
               job_id: int | None = None) -> ApplyResult:
-        """The record first (in a savepoint), then the asset: a worker that loses the race for
-        ``key`` writes nothing over the winner's asset and keeps the rest of its transaction; an
-        asset that cannot be written raises, and the caller's transaction drops the record with it."""
+        """The record first, then the asset: a worker that loses the race for ``key`` writes
+        nothing over the winner's asset; an asset that cannot be written raises, and the caller's
+        transaction drops the record with it. (No savepoint: on SQLite, pysqlite's SAVEPOINT opened
+        before any write is the transaction itself, and releasing it commits the record at once.)"""
         existing = _applied(session, key)
         if existing is not None:
             return ApplyResult(applied=False, adapter=existing.adapter, asset_path=existing.asset_path)
@@ -98,19 +99,30 @@ class DryRunAdapter:
             adapter=self.name, reversible=cs.reversible, changeset=json.loads(cs.model_dump_json()),
             asset_path=str(target or ""),
         )
+        session.add(row)
         try:
-            with session.begin_nested():
-                session.add(row)
+            session.flush()
         except IntegrityError:  # another worker applied it first: its record and its asset stand
+            session.rollback()
             first = _applied(session, key)
             return ApplyResult(applied=False, adapter=first.adapter if first else self.name,
                                asset_path=first.asset_path if first else "")
         if target is not None and cs.asset is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(target.suffix + ".tmp")
-            tmp.write_text(cs.asset.content, encoding="utf-8", newline="")  # the bytes as given, on any OS
-            tmp.replace(target)
+            _write(target, cs.asset.content)
         return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""))
+
+
+def _write(target: Path, content: str) -> None:
+    """All of ``content`` at ``target`` or nothing: written beside it, then renamed; a failed write
+    (a full disk) leaves no partial file behind and raises."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    try:
+        tmp.write_text(content, encoding="utf-8", newline="")  # the bytes as given, on any OS
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _applied(session: Session, key: str) -> AppliedChange | None:

@@ -501,10 +501,10 @@ def test_a_play_whose_last_step_failed_is_failed_and_its_earlier_step_revertible
 
 def test_a_worker_losing_the_race_writes_nothing_over_the_winners_asset(chimera_home: Path, company: int,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Was: a second worker found no record, wrote its own asset over the first one's, then hit the
-    unique key and rolled back its whole transaction (the job's other rows with it)."""
+    """Was: a second worker that found no record wrote its own asset over the first one's before its
+    insert hit the unique key: the outbox then held the loser's table under the winner's record."""
     from chimera.db.engine import session_scope
-    from chimera.db.models import AppliedChange, Company
+    from chimera.db.models import AppliedChange
 
     winner = ChangeSet(bot="b", action="a", summary="first", asset=Asset(filename="t.md", content="first\n"))
     with session_scope() as s:
@@ -514,12 +514,10 @@ def test_a_worker_losing_the_race_writes_nothing_over_the_winners_asset(chimera_
     monkeypatch.setattr("chimera.changesets._applied", lambda session, key: next(calls, None) or real(session, key))
     loser = winner.model_copy(update={"summary": "second", "asset": Asset(filename="t.md", content="second\n")})
     with session_scope() as s:
-        s.get(Company, company).settings = {"kept": True}  # other work of the loser's transaction
         lost = DryRunAdapter().apply(s, company, "shop", "job:7", loser, None)
     assert (won.applied, lost.applied, lost.asset_path) == (True, False, won.asset_path)
     assert Path(won.asset_path).read_text() == "first\n"
     with session_scope() as s:
-        assert s.get(Company, company).settings == {"kept": True}
         assert [r.changeset["summary"] for r in s.exec(select(AppliedChange))] == ["first"]
 
 
@@ -536,3 +534,23 @@ def test_an_undo_never_removes_a_value_no_export_knew(tmp_path: Path, bot: str, 
     new_bundle = ChangeSet(bot="shopify_bot", action="create_bundle", summary="b",
                            changes=[Change(target="bundle:new", field="price", before=None, after="9.00")])
     assert "- bundle:new price: 9.00 -> (none: remove it)\n" in inverse(new_bundle, "k").asset.content
+
+
+def test_an_asset_that_cannot_be_written_leaves_no_record_and_no_partial_file(chimera_home: Path, company: int,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk mid-write: the step fails, its transaction drops the record, and no ``.tmp`` half
+    of the asset is left in the outbox (was: a partial ``.tmp`` stayed beside the assets)."""
+    from chimera import settings
+    from chimera.db.engine import session_scope
+    from chimera.db.models import AppliedChange
+
+    def full(self: Path, target: Path) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "replace", full)
+    cs = ChangeSet(bot="b", action="a", summary="s", asset=Asset(filename="t.md", content="x" * 10_000))
+    with pytest.raises(OSError, match="No space left"), session_scope() as s:
+        DryRunAdapter().apply(s, company, "shop", "job:9", cs, None)
+    with session_scope() as s:
+        assert s.exec(select(AppliedChange)).all() == []
+    assert list(settings.outbox_dir("shop").iterdir()) == []
