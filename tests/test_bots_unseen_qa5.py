@@ -554,3 +554,40 @@ def test_an_asset_that_cannot_be_written_leaves_no_record_and_no_partial_file(ch
     with session_scope() as s:
         assert s.exec(select(AppliedChange)).all() == []
     assert list(settings.outbox_dir("shop").iterdir()) == []
+
+
+def _ingest_and_catalog(path: Path) -> tuple[tuple[int, Decimal, int], tuple[int, Decimal, int]]:
+    """(units, gross sales, orders) as ingest counts them, and as the catalog's order lines hold them."""
+    from agents.bots.catalog import order_lines
+    from chimera.ingest.detect import read_header
+    from chimera.ingest.shopify import read_shopify
+
+    days = read_shopify(path, read_header(path), lambda email: email, lambda rows: {}).days.values()
+    ingest = (sum(int(d.get("units", 0)) for d in days), sum(Decimal(str(d.get("gross_sales", 0))) for d in days),
+              sum(int(d.get("orders", 0)) for d in days))
+    lines = order_lines(_client(path.parent, path))
+    catalog = (int(lines["qty"].sum()), sum(Decimal(str(p)) * q for p, q in zip(lines["price"], lines["qty"],
+                                                                               strict=True)),
+               lines["_order"].n_unique())
+    return ingest, catalog
+
+
+def test_the_catalog_counts_what_ingest_counts_on_a_messy_export(tmp_path: Path) -> None:
+    """Rows ingest rejects (a bad price, a negative quantity, a date typo decades ahead), a cancelled
+    order and a pasted copy of an order: the catalog's lines hold the same units, sales and orders."""
+    path = _export(tmp_path / "messy.csv", [
+        ("#1", [("A", 2, "10.00", "Mug"), ("B", 1, "20.00", "Jug")]), ("#2", [("A", 5, "1O.00", "Mug")]),
+        ("#3", [("B", -1, "20.00", "Jug")]), ("#4", [("C", 7, "3.00", "Cup")]), ("#5", [("C", 9, "3.00", "Cup")]),
+        ("#6", [("D", 1, "4.50", "Tin")]), ("#1", [("A", 2, "10.00", "Mug"), ("B", 1, "20.00", "Jug")])])
+    text = path.read_text(encoding="utf-8").splitlines()
+    text = [line.replace(WHEN + ",,", WHEN + ",2026-10-01 12:00:00 +0000,") if line.startswith("#4,") else
+            line.replace("2026-10-01", "2062-10-01") if line.startswith("#5,") else line for line in text]
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    ingest, catalog = _ingest_and_catalog(path)
+    assert catalog == ingest and ingest[0] == 4  # #1 once (2 + 1) and #6 (1): nothing else counts
+    assert [p.sku for p in best_sellers(_client(tmp_path, path), 5)] == ["A", "B", "D"]
+
+
+def test_the_catalog_counts_what_ingest_counts_on_a_whole_store(store_files: Path) -> None:
+    ingest, catalog = _ingest_and_catalog(store_files / "orders_export.csv")
+    assert catalog == ingest and ingest[0] > 0
