@@ -531,3 +531,20 @@ def test_a_kpi_the_model_accepts_is_judged_and_explained_without_error(values, d
               for m in ("orders", "sessions", "net_sales", "refunded_amount")}
     result = evaluate_series(spec, series, start + timedelta(days=59))
     assert result.status in ("OK", "WARNING", "CRITICAL", "UNKNOWN") and result.note
+
+
+def test_a_changelog_saved_by_hand_is_read_or_refused_in_one_line(chimera_home: Path, monkeypatch, capsys) -> None:
+    """A BOM and CRLF (a Windows editor) still match every file; another encoding is one line naming the
+    changelog's line, not a UnicodeDecodeError traceback."""
+    code, _, err = _cli(monkeypatch, capsys, "client", "add", "acme")
+    assert code == 0, err
+    log = settings.client_dir("acme") / "CHANGELOG.md"
+    text = log.read_text("utf-8")
+    log.write_bytes(("\ufeff" + text).replace("\n", "\r\n").encode())
+    code, out, err = _cli(monkeypatch, capsys, "config", "check", "--client", "acme", "--json")
+    assert code == 0 and json.loads(out)["ok"], err
+    log.write_bytes(text.encode() + b"\n## 2026-12-01 kpis.yml\n- reason: caf\xe9\n")
+    code, out, err = _cli(monkeypatch, capsys, "config", "check", "--client", "acme")
+    line = text.count("\n") + 3
+    assert code == 1 and "Traceback" not in err, err
+    assert f"CHANGELOG.md:{line}: not UTF-8 text (byte 0xe9 at column 14); save the file as UTF-8" in err, err

@@ -15,6 +15,7 @@ from datetime import date as Date
 from pathlib import Path
 
 from chimera.config.loader import FILES
+from chimera.config.yamlload import read_config_text
 from chimera.errors import ConfigError
 
 CHANGELOG = "CHANGELOG.md"
@@ -66,7 +67,7 @@ def changelog_sections(folder: Path) -> list[Section]:
     if not path.exists():
         return []
     sections: list[Section] = []
-    for no, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for no, raw in enumerate(read_config_text(path).splitlines(), start=1):
         if raw.startswith("## "):
             sections.append(Section(line=no, heading=raw, fields={}))
         elif sections and (f := _FIELD.match(raw)):
@@ -138,7 +139,7 @@ def check_changelog(folder: Path, client: str | None = None) -> list[str]:
 def append_section(folder: Path, heading: str, fields: dict[str, str]) -> None:
     """Append ``## heading`` and its ``- key: value`` lines to CHANGELOG.md (created with its header)."""
     log = Path(folder) / CHANGELOG
-    text = log.read_text(encoding="utf-8") if log.exists() else HEADER
+    text = read_config_text(log) if log.exists() else HEADER
     if not text.endswith("\n"):
         text += "\n"
     lines = "".join(f"- {key}: {value}\n" for key, value in fields.items())

@@ -116,8 +116,9 @@ class _Walker:
                 lines.update({k: v for k, v in found.items() if k[: len(loc) + 1] == (*loc, key)})
 
 
-def _text(path: Path) -> str:
-    """The file as text: UTF-8 (with or without a BOM), or UTF-16 with its BOM (Windows Notepad)."""
+def read_config_text(path: Path) -> str:
+    """The file as text: UTF-8 (with or without a BOM), or UTF-16 with its BOM (Windows Notepad); any
+    other encoding is a ConfigError naming the line of the first byte that is not UTF-8."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -125,7 +126,7 @@ def _text(path: Path) -> str:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16")
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line, column = raw[: exc.start].count(b"\n") + 1, exc.start - raw.rfind(b"\n", 0, exc.start)
         raise ConfigError(f"{path.name}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at column "
@@ -177,7 +178,7 @@ def _too_deep_at(text: str) -> int:
 
 def load_yaml(path: Path) -> tuple[Any, dict[Loc, int]]:
     """Parse ``path`` into plain data plus a map from location to 1-based line number."""
-    text = _text(path)
+    text = read_config_text(path)
     node = _compose(path, text)
     lines: dict[Loc, int] = {}
     if node is None:
