@@ -26,6 +26,7 @@ from chimera.config.loader import FILES, load_config_set
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
+from chimera.ingest.parsing import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
 from chimera.kpi.fmt import fmt, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Proposal
@@ -38,8 +39,17 @@ STEP = {"currency": Decimal("0.01"), "percent": Decimal("0.0001"), "count": Deci
 KEYS = ("target", "warning", "critical", "warning_recovery", "critical_recovery")
 
 
-def _round(value: float, unit: str) -> Decimal:
-    out = Decimal(str(value)).quantize(STEP[unit], ROUND_HALF_UP)
+def money_step(currency: str) -> Decimal:
+    """The currency's smallest unit: a proposed target in dinars keeps its fils, one in yen is whole."""
+    code = currency.strip().lower()
+    if code in ZERO_DECIMAL_CURRENCIES:
+        return Decimal(1)
+    return Decimal("0.001") if code in THREE_DECIMAL_CURRENCIES else STEP["currency"]
+
+
+def _round(value: float, unit: str, currency: str = "USD") -> Decimal:
+    step = money_step(currency) if unit == "currency" else STEP[unit]
+    out = Decimal(str(value)).quantize(step, ROUND_HALF_UP)
     return max(out, Decimal(0)) if unit != "ratio" else out
 
 
@@ -67,8 +77,10 @@ def _reachable(critical: Decimal, spec: KPI) -> bool:
     return spec.unit != "percent" or critical < 1
 
 
-def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None) -> Proposal:
-    """A proposal for one KPI from its last ``WEEKS`` weekly values (pure)."""
+def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None,
+                       currency: str = "USD") -> Proposal:
+    """A proposal for one KPI from its last ``WEEKS`` weekly values (pure); money in ``currency``'s
+    smallest unit."""
     windows = KPIWindows(spec, series, customers)
     newest = windows.newest(as_of, spec.max_staleness_days + 1)
     end = min((d for d in newest.values() if d is not None), default=as_of)
@@ -93,31 +105,32 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
     sd = max(spread, abs(target) * 0.02)
     sign = -1 if spec.direction == "higher_is_better" else 1
     proposed = {
-        "target": _round(target, spec.unit),
-        "warning": _round(target + sign * 2 * sd, spec.unit),
-        "critical": _round(target + sign * 3 * sd, spec.unit),
+        "target": _round(target, spec.unit, currency),
+        "warning": _round(target + sign * 2 * sd, spec.unit, currency),
+        "critical": _round(target + sign * 3 * sd, spec.unit, currency),
     }
     if spec.warning_recovery is not None:
-        proposed["warning_recovery"] = _round(target + sign * 1.5 * sd, spec.unit)
+        proposed["warning_recovery"] = _round(target + sign * 1.5 * sd, spec.unit, currency)
     if spec.critical_recovery is not None:
-        proposed["critical_recovery"] = _round(target + sign * 2.5 * sd, spec.unit)
+        proposed["critical_recovery"] = _round(target + sign * 2.5 * sd, spec.unit, currency)
     if spec.unit == "percent":
         proposed = {k: min(v, Decimal(1)) for k, v in proposed.items()}
     if not _reachable(proposed["critical"], spec):
         side, bound = ("below", "0") if spec.direction == "higher_is_better" else ("above", "100%")
         return Proposal(**base, enough_history=True, reason=(
             f"critical 3 sd {side} the median {fmt(proposed['target'], spec.unit)} (spread "
-            f"{fmt(_round(sd, spec.unit), spec.unit)}) would be at or {side} {bound}, which no {spec.window} "
-            f"value passes, so it could never be raised: the history varies too much; keeping configured "
+            f"{fmt(_round(sd, spec.unit, currency), spec.unit)}) would be at or {side} {bound}, which no "
+            f"{spec.window} value passes, so it could never be raised: the history varies too much; keeping configured "
             f"{configured}"))
     if not _strictly_ordered(proposed, spec.direction):
         shown = "/".join(fmt(proposed[k], spec.unit) for k in ("target", "warning", "critical"))
         return Proposal(**base, enough_history=True, reason=(
             f"thresholds from the history collapse or cross ({shown} after rounding and clamping, median "
-            f"{fmt(_round(target, spec.unit), spec.unit)}, spread {fmt(_round(sd, spec.unit), spec.unit)}): "
+            f"{fmt(_round(target, spec.unit, currency), spec.unit)}, "
+            f"spread {fmt(_round(sd, spec.unit, currency), spec.unit)}): "
             f"keeping configured {configured}"))
     reason = (f"median of {len(values)} weekly values to {end} {fmt(proposed['target'], spec.unit)}, spread "
-              f"{fmt(_round(sd, spec.unit), spec.unit)}: warning at 2 sd, critical at 3 sd")
+              f"{fmt(_round(sd, spec.unit, currency), spec.unit)}: warning at 2 sd, critical at 3 sd")
     return Proposal(**base, enough_history=True, reason=reason, proposed=proposed)
 
 
@@ -136,7 +149,7 @@ def propose_calibration(client: ClientContext, as_of: date | None = None, sessio
     metrics = sorted({m for s in specs for m in needed_metrics(s)})
     series = load_series(session, client.company_id, metrics, start=start, end=as_of)
     customers = load_customers(session, client.company_id, start, as_of) if any(map(is_repeat, specs)) else None
-    return [propose_for_series(s, series, as_of, customers) for s in specs]
+    return [propose_for_series(s, series, as_of, customers, client.config.currency) for s in specs]
 
 
 def _set_value(lines: list[str], line_no: int, key: str, value: Decimal) -> bool:
