@@ -323,6 +323,8 @@ def _daily(client: ClientContext) -> tuple[str, list[Any]]:
     lines += [f"- re-queued stuck job #{j['id']} {j['type']}" for j in r.stuck_jobs_requeued]
     lines += [f"- failed ingest #{f['id']} {f['source']} {f.get('file') or ''}".rstrip()
               + (f": {f['error']}" if f.get("error") else "") for f in r.failed_ingests]
+    lines += [f"- failed job #{j['id']} {j['type']} (step {j['step']} of {j['play']}, play run "
+              f"{j['play_run_id']}): {j['error']}; {j['fix']}" for j in r.failed_play_jobs]
     return "\n".join(lines), [r.model_dump(mode="json")]
 
 

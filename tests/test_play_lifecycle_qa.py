@@ -149,6 +149,17 @@ def test_a_failed_step_is_held_by_pause_and_run_again_by_resume(shop: int, monke
     assert {j.step for j in back.requeued} == {2, 3} and _get(run_id).status == "executing"
 
 
+def test_the_chat_s_daily_check_says_which_play_step_failed(shop: int) -> None:
+    """"Today's checks" in the chat said "attention" with no line saying why when a play step failed."""
+    from chimera.clients import get_client
+    from graphs.chat import _daily
+
+    run_id = _run(shop, "failed", ("succeeded", "failed"))
+    text, outputs = _daily(get_client("shop"))
+    assert "attention" in text and outputs[0]["failed_play_jobs"][0]["play_run_id"] == run_id
+    assert f"(step 2 of pricing_test, play run {run_id}): boom: adapter down; chimera play pause {run_id}" in text
+
+
 def test_a_failed_run_can_be_reverted(shop: int) -> None:
     from chimera.plays.revert import revert
 
