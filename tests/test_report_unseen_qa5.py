@@ -525,3 +525,19 @@ def test_a_suggestions_numbers_read_as_chimera_kpis_shows_them(kpi: str, unit: s
         "evidence_kpis": [kpi], "delay_days": 3, "reversible": True, "kpi_values": {kpi: info}})), width=200)
     shown = fmt(Decimal(value), unit)
     assert f"{kpi}: {shown} (WARNING; target {fmt(Decimal(target), unit)}," in panel, panel
+
+
+def test_a_long_kpi_label_wraps_in_its_chart_title() -> None:
+    """plotly never wraps a title: a 200-character label ran out of the chart and was cut."""
+    from chimera.config.models import KPI
+
+    label = LONG * 2 + "Net <revenue> & more"
+    spec = KPI(id="net_revenue", label=label, unit="count", direction="higher_is_better", formula="orders",
+               target=Decimal(100), warning=Decimal(80), critical=Decimal(50), owner="commerce_commander_ai")
+    points = [TrendPoint(day=date(2026, 5, 4) + timedelta(days=i), status="OK", value=Decimal(90 + i))
+              for i in range(3)]
+    fig = trend_figure(spec, points)
+    lines = [unescape(x) for x in fig.layout.title.text.split("<br>")]
+    assert len(lines) > 1 and all(len(x) <= 90 for x in lines)
+    assert " ".join(lines) == " ".join(f"{label}: trailing 7d value per day (2026-05-04 to 2026-05-06)".split())
+    assert fig.layout.margin.t >= 50 + 20 * (len(lines) - 1)  # the lines above the plot have room

@@ -9,6 +9,7 @@ judge yet (too little history for a baseline) are drawn as a faint dotted line s
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -27,6 +28,8 @@ from chimera.kpi.formula import Series
 from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
 from chimera.metrics import load_series
 
+TITLE_WIDTH = 90
+"""Characters per line of a chart title (the report's charts are about 1150 px wide)."""
 BAND_SD = 3
 """The shaded band is baseline +/- this many standard deviations (the WARNING rule's sd)."""
 COLORS = {"line": "#1f4e79", "target": "#2e7d32", "warning": "#ef6c00", "critical": "#c62828",
@@ -183,10 +186,12 @@ def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> 
                 customdata=[_shown(p.value, spec, currency) for p in marked],
                 hovertemplate=HOVER + f"<extra>{status}</extra>"))
     span = f"{days[0]} to {days[-1]}" if days else "no days"
-    fig.update_layout(
-        title={"text": _plain(f"{spec.label}: trailing {spec.window} value per day ({span})")},
+    title = textwrap.wrap(f"{spec.label}: trailing {spec.window} value per day ({span})", TITLE_WIDTH)
+    fig.update_layout(  # plotly never wraps a title: a long label's lines are broken here
+        title={"text": "<br>".join(_plain(line) for line in title)},
         yaxis=_axis(spec, currency),
-        template="plotly_white", height=360, margin={"l": 70, "r": 20, "t": 50, "b": 40},
+        template="plotly_white", height=360 + 22 * (len(title) - 1),
+        margin={"l": 70, "r": 20, "t": 50 + 22 * (len(title) - 1), "b": 40},
         legend={"orientation": "h", "y": -0.12}, hovermode="x unified",
     )
     return fig
