@@ -112,6 +112,11 @@ def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
     if kind == "decimal_parsing" and (hint := _percent_hint(loc, value)):
         return f"{msg} (got {value!r}){hint}"
     if kind == "extra_forbidden":
+        if str(loc[-1]) in ("all", "any", "not") and any(p in ("AllOf", "AnyOf", "NotOf") for p in err["loc"]):
+            return "unknown field: a trigger mapping holds one of all / any / not: nest one inside the other"
+        if str(loc[-1]) in _TRIGGER_KEYS and any(str(p).endswith("Condition") for p in err["loc"]):
+            return (f"unknown field: a condition makes one test, so {loc[-1]!r} goes in a condition of its own "
+                    "(put both under all: [...] to require both)")
         return "unknown field" + suggest(str(loc[-1]), _model_fields(model, err["loc"]))
     if kind == "invalid_trigger" and isinstance(value, dict):
         unknown = [k for k in value if k not in _TRIGGER_KEYS]
