@@ -6,7 +6,6 @@ set are collected before raising, so one run shows everything to fix.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from chimera import settings
 from chimera.config import models as config_models
+from chimera.config.messages import field_path, problems_of, required_keys, suggest
 from chimera.config.models import AgentsConfig, AllOf, AnyOf, KPIsConfig, NotOf, PlaysConfig, trigger_kpis
 from chimera.config.yamlload import Loc, line_of, load_yaml
 from chimera.errors import ConfigError
@@ -26,147 +26,17 @@ FILES = {"agents": "agents.yml", "kpis": "kpis.yml", "plays": "plays.yml"}
 M = TypeVar("M", bound=BaseModel)
 
 
-def suggest(value: str, choices: list[str]) -> str:
-    """`` (did you mean X?)`` when a close match exists, else ``""``."""
-    match = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
-def _field_path(loc: Loc) -> str:
-    return ".".join(str(p) for p in loc) or "(top)"
-
-
-_TRIGGER_KEYS = ["all", "any", "not", "kpi", "status", "below", "above", "change_pct_below",
-                 "change_pct_above", "anomaly", "over"]
-
-
-_TRIGGER_HINTS = {
-    "play": " (a trigger reads KPIs: name the KPIs the other play's trigger reads)",
-    "and": " (write all: [...])", "or": " (write any: [...])",
-}
-
-
-def _is_tag(part: Any) -> bool:
-    """Union tags pydantic inserts into error locations (``StatusCondition``), not user keys."""
-    return isinstance(part, str) and isinstance(getattr(config_models, part, None), type) and issubclass(
-        getattr(config_models, part), BaseModel)
-
-
-def _first_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        if (found := _first_model(arg)) is not None:
-            return found
-    return None
-
-
-def _model_fields(model: type[BaseModel], raw_loc: Loc) -> list[str]:
-    """Allowed field names at a raw pydantic location, to suggest the right spelling of an extra key."""
-    current: type[BaseModel] | None = model
-    for part in raw_loc[:-1]:
-        if isinstance(part, int):
-            continue
-        if _is_tag(part):
-            current = getattr(config_models, str(part))
-            continue
-        info = current.model_fields.get(str(part)) if current else None
-        if info is None:
-            return []
-        current = _first_model(info.annotation)
-    return list(current.model_fields) if current else []
-
-
-_TYPE_NAMES = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
-
-
-def _not_a_mapping(model: type[BaseModel], value: Any, loc: Loc) -> str:
-    """``expected a mapping with kpis: at the top, got a list`` instead of pydantic's class names."""
-    got = _TYPE_NAMES.get(type(value), "nothing" if value is None else type(value).__name__)
-    if loc:
-        return f"expected a mapping (key: value lines), got {got}"
-    keys = ", ".join(f"{name}:" for name, info in model.model_fields.items() if info.is_required())
-    return f"expected a mapping with {keys} at the top, got {got}"
-
-
-def _percent_hint(loc: Loc, value: Any) -> str:
-    """``2%`` where a number is expected: what to write instead."""
-    if not (isinstance(value, str) and value.strip().endswith("%")):
-        return ""
-    try:
-        number = Decimal(value.strip()[:-1].strip())
-    except ArithmeticError:
-        return ""
-    if str(loc[-1]).startswith("change_pct"):
-        return f"; {loc[-1]} is already in percent: write {number.normalize():f}"
-    return f"; write percent as a fraction: {value.strip()} is {(number / 100).normalize():f}"
-
-
-def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    kind, value = err["type"], err.get("input")
-    if isinstance((err.get("ctx") or {}).get("error"), FormulaError):
-        return err["ctx"]["error"].problem  # says where in the formula; the formula is on that line
-    if kind in ("model_type", "model_attributes_type", "dict_type") and not isinstance(value, dict):
-        return _not_a_mapping(model, value, loc)
-    if kind == "decimal_parsing" and (hint := _percent_hint(loc, value)):
-        return f"{msg} (got {value!r}){hint}"
-    if kind == "extra_forbidden":
-        if str(loc[-1]) in ("all", "any", "not") and any(p in ("AllOf", "AnyOf", "NotOf") for p in err["loc"]):
-            return "unknown field: a trigger mapping holds one of all / any / not: nest one inside the other"
-        if str(loc[-1]) in _TRIGGER_KEYS and any(str(p).endswith("Condition") for p in err["loc"]):
-            return (f"unknown field: a condition makes one test, so {loc[-1]!r} goes in a condition of its own "
-                    "(put both under all: [...] to require both)")
-        return "unknown field" + suggest(str(loc[-1]), _model_fields(model, err["loc"]))
-    if kind == "invalid_trigger" and isinstance(value, dict):
-        unknown = [k for k in value if k not in _TRIGGER_KEYS]
-        hints = "; ".join(f"unknown key {k!r}{_TRIGGER_HINTS.get(str(k)) or suggest(str(k), _TRIGGER_KEYS)}"
-                          for k in unknown)
-        return f"{msg}; {hints}" if hints else msg
-    if kind not in ("missing", "model_type") and "input" in err and not isinstance(value, dict):
-        return f"{msg} (got {value!r}){_shape_hint(err, value)}"
-    return msg
-
-
-_PATTERN_HINTS = {
-    config_models.ID_RE: "ids are lower-case ASCII letters, digits and '_', starting with a letter (like net_sales)",
-    config_models.WINDOW_RE: "a window is a whole number of days, like 7d, 14d or 28d",
-    config_models.JOB_TYPE_RE: "job types are upper-case, like EXECUTE_PLAY_COMMERCE",
-}
-
-
-def _shape_hint(err: Any, value: Any) -> str:
-    """How to write a value pydantic refused for its shape: a pattern it missed, one item for a list."""
-    if err["type"] == "string_pattern_mismatch" and (hint := _PATTERN_HINTS.get((err.get("ctx") or {}).get("pattern"))):
-        return f": {hint}"
-    if err["type"] == "list_type" and isinstance(value, str | int | float):
-        return f"; write [{value}] for a list of one"
-    if err["type"] == "string_type" and err["loc"][-1] in ("window", "over") and isinstance(value, int):
-        return f"; write {value}d"
-    return ""
-
-
 def _validate(model: type[M], path: Path) -> tuple[M | None, dict[Loc, int], list[str]]:
     try:
         data, lines = load_yaml(path)
     except ConfigError as exc:
         return None, {}, exc.problems
     if not lines:  # nothing but comments and blank lines
-        keys = ", ".join(f"{name}:" for name, info in model.model_fields.items() if info.is_required())
-        return None, lines, [f"{path.name}:1: (top): the file is empty (expected {keys})"]
+        return None, lines, [f"{path.name}:1: (top): the file is empty (expected {required_keys(model)})"]
     try:
         return model.model_validate(data), lines, []
     except ValidationError as exc:
         return None, lines, problems_of(model, exc, lines, path.name)
-
-
-def problems_of(model: type[BaseModel], exc: ValidationError, lines: dict[Loc, int], label: str) -> list[str]:
-    """``label:LINE: field.path: message`` for each problem pydantic found in a YAML file."""
-    problems = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not _is_tag(p))
-        problems.append(f"{label}:{line_of(lines, loc)}: {_field_path(loc)}: {_message(model, err, loc)}")
-    return problems
 
 
 @dataclass
@@ -236,7 +106,7 @@ class _Checker:
 
     def add(self, key: str, loc: Loc, msg: str) -> None:
         line = line_of(self.cs.lines.get(key, {}), loc)
-        self.problems.append(f"{FILES[key]}:{line}: {_field_path(loc)}: {msg}")
+        self.problems.append(f"{FILES[key]}:{line}: {field_path(loc)}: {msg}")
 
     def known(self, key: str, loc: Loc, what: str, value: str, choices: list[str]) -> None:
         if value not in choices:
