@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from chimera.cli.app import client_app, emit_json, out
 from chimera.clients import add_client, list_clients
@@ -19,7 +20,7 @@ def client_add(
     if json_out:
         emit_json({"client": ctx.name, "folder": str(ctx.folder)})
     else:
-        out.print(f"client [bold]{ctx.name}[/] created; configs in {ctx.folder}")
+        out.print(f"client [bold]{escape(ctx.name)}[/] created; configs in {escape(str(ctx.folder))}")
 
 
 @client_app.command("list")

@@ -94,7 +94,7 @@ def config_check(
     elif not problems:
         summary = ", ".join(f"{n} {k}" for k, n in counts.items())
         out.print(f"config OK in {folder}: {summary}; CHANGELOG.md matches every file",
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
     if problems:
         if not json_out:  # the JSON lists them; the count line goes to stderr either way
             for line in problems:
@@ -114,7 +114,7 @@ def config_schema(
         emit_json({"written": [str(p) for p in paths]})
     else:
         for path in paths:
-            out.print(f"wrote {path}", highlight=False)
+            out.print(f"wrote {path}", highlight=False, markup=False)
 
 
 @config_app.command("log")
@@ -141,7 +141,7 @@ def config_log(
     else:
         where = folder / "CHANGELOG.md"
         out.print(f"logged {entry.file} ({entry.date}, sha256 {entry.sha256[:12]}) in {where}",
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
 
 
 @config_app.command("tag")
@@ -166,7 +166,7 @@ def config_tag(
     else:
         hashes = ", ".join(f"{f} {h[:12]}" for f, h in tag.sha256.items())
         out.print(f"tagged {tag.name} ({tag.date}: {hashes}) in {folder / 'CHANGELOG.md'}",
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)
 
 
 @config_app.command("tags")
@@ -192,7 +192,7 @@ def _print_tags(folder: Path, states: list[TagState], client: str | None) -> Non
     if not states:
         scope = f" --client {client}" if client else ""
         out.print(f"no version tags in {folder / 'CHANGELOG.md'}; tag the current set: "
-                  f"chimera config tag NAME --reason R --owner O{scope}", highlight=False, soft_wrap=True)
+                  f"chimera config tag NAME --reason R --owner O{scope}", highlight=False, soft_wrap=True, markup=False)
     for t in states:
         now = "matches the current files" if t.matches else f"changed since: {', '.join(t.changed)}"
         runs = t.cycles

@@ -52,10 +52,11 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the last demo hom
     home = _demo_home(keep)
     dispose_all()
     out.print(Rule("Chimera demo — offline, no API key needed"))
-    out.print(f"home: {home}")
+    out.print(f"home: {home}", markup=False)
     with err.status("generating the demo store's exports (seeded)…"):
         ctx, info = ensure_demo_client()
-    out.print(f"demo client [bold]{ctx.name}[/]: exports in {ctx.folder / 'exports'}; cycle as of {info.as_of}")
+    out.print(f"demo client [bold]{escape(ctx.name)}[/]: exports in {escape(str(ctx.folder / 'exports'))}; "
+              f"cycle as of {info.as_of}")
     with session_scope() as s:
         from sqlmodel import select
 
@@ -149,7 +150,7 @@ def _write_report(client: str, home: Path) -> None:
     except ModuleNotFoundError:
         return
     path = write_report(client, home / "report.html")
-    out.print(f"report: {path}")
+    out.print(f"report: {path}", markup=False)
 
 
 __all__ = ["demo", "play_panel"]

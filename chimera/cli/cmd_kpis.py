@@ -81,7 +81,7 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
         emit_json({"client": ctx.name, "as_of": day.isoformat(),
                    "proposals": [p.to_json() for p in proposals], "written": written})
     elif written:
-        out.print(f"wrote {', '.join(written)} to {ctx.folder / 'kpis.yml'} and logged the change")
+        out.print(f"wrote {', '.join(written)} to {ctx.folder / 'kpis.yml'} and logged the change", markup=False)
     else:
         out.print("nothing written")
 

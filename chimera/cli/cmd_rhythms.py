@@ -99,7 +99,7 @@ def monthly(
     for p in review.plays_to_add:
         out.print(f"add a play: {p['reason']}", markup=False, highlight=False)
     out.print(review.case_study, markup=False, highlight=False)  # people's words (a decision's why) as written
-    out.print(f"case study written to {path}")
+    out.print(f"case study written to {path}", markup=False)
 
 
 def _print_target_changes(client: str, changes: list[dict]) -> None:
