@@ -141,6 +141,8 @@ def test_alias_bomb_is_refused_not_expanded(tmp_path: Path) -> None:
     ("formula: orders ÷ sessions\n", "unexpected character '÷' at position 8 (write division as '/')"),
     ("formula: orders / sessions * 100%\n", "unexpected character '%' at position 24"),
     ("formula: Orders / Sessions\n", "unexpected character 'O' at position 1 (metric names are lower case"),
+    ("formula: 1e3 * orders / sessions\n", "unexpected metric 'e3' at position 2 (write the number in full, like "
+     "1000 for 1e3"),
     ("formula: orders / sessions * 100\n", "unit: percent KPIs are fractions (0.025 is 2.5%): drop the '100'"),
     ("formula: 100 * orders / sessions\n", "unit: percent KPIs are fractions (0.025 is 2.5%): drop the '100'"),
 ])

@@ -87,6 +87,9 @@ class _Parser:
         """An error at the current token (or at the end)."""
         if self.i < len(self.tokens):
             tok, pos = self.tokens[self.i]
+            if self.i and re.fullmatch(r"e\d+", tok) and self.tokens[self.i - 1][0][0].isdigit() and (
+                    pos == self.tokens[self.i - 1][1] + len(self.tokens[self.i - 1][0])):
+                problem = " (write the number in full, like 1000 for 1e3: formulas take no exponents)"
             return FormulaError(self.text, f"unexpected {_describe(tok)} at position {pos}{problem}", pos)
         end = len(self.text.rstrip()) + 1
         if not self.tokens:
