@@ -591,3 +591,26 @@ def test_the_catalog_counts_what_ingest_counts_on_a_messy_export(tmp_path: Path)
 def test_the_catalog_counts_what_ingest_counts_on_a_whole_store(store_files: Path) -> None:
     ingest, catalog = _ingest_and_catalog(store_files / "orders_export.csv")
     assert catalog == ingest and ingest[0] > 0
+
+
+@given(names=st.lists(st.tuples(st.text(max_size=30), st.text(max_size=80)), min_size=1, max_size=4))
+def test_any_sku_and_name_survive_the_price_table_and_its_undo(names: list[tuple[str, str]]) -> None:
+    """Whatever a person typed (quotes, commas, line breaks, emoji, NUL): the table reads back the
+    same cells, its undo swaps exactly the two price columns, and the undo of the undo is the table.
+    Was: a lone carriage return in a name was written unquoted and split the row for every reader."""
+    from agents.bots.catalog import Product
+    from agents.bots.shopify_bot import price_table
+
+    rows = [(Product(sku=sku, name=name, price=Decimal("10.00"), units=i + 1), Decimal("11.00"))
+            for i, (sku, name) in enumerate(names)]
+    cs = ChangeSet(bot="shopify_bot", action="update_prices", summary="s",
+                   asset=Asset(filename="p-price-table.csv", content=price_table(rows)))
+    def cell(text: str) -> str:  # a line break is one, however it was written
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    read = list(csv.reader(io.StringIO(cs.asset.content)))
+    assert read[1:] == [[cell(p.sku), cell(p.name), "10.00", "11.00", str(p.units)] for p, _ in rows]
+    undo = inverse(cs, "k")
+    assert list(csv.reader(io.StringIO(undo.asset.content)))[1:] == \
+        [[cell(p.sku), cell(p.name), "11.00", "10.00", str(p.units)] for p, _ in rows]
+    assert inverse(undo, "revert:k").asset == cs.asset

@@ -57,8 +57,15 @@ def price_table(rows: list[tuple[Product, Decimal]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["sku", "name", "price_before", "price_after", "units_sold"])
-    writer.writerows([prod.sku, prod.name, str(prod.price), str(after), prod.units] for prod, after in rows)
+    writer.writerows([_cell(prod.sku), _cell(prod.name), str(prod.price), str(after), prod.units]
+                     for prod, after in rows)
     return buffer.getvalue()
+
+
+def _cell(text: str) -> str:
+    """A text cell with its line breaks as ``\\n``: a lone ``\\r`` is left unquoted by the csv
+    writer (its line ends are ``\\n``), which splits the row for every reader."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 @register("shopify_bot", "update_prices", reads={
