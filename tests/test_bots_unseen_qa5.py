@@ -614,3 +614,13 @@ def test_any_sku_and_name_survive_the_price_table_and_its_undo(names: list[tuple
     assert list(csv.reader(io.StringIO(undo.asset.content)))[1:] == \
         [[cell(p.sku), cell(p.name), "11.00", "10.00", str(p.units)] for p, _ in rows]
     assert inverse(undo, "revert:k").asset == cs.asset
+
+
+@given(key=st.text(max_size=300), filename=st.text(max_size=300))
+def test_any_key_and_asset_name_make_a_safe_outbox_name(key: str, filename: str) -> None:
+    from chimera.changesets import _safe_name
+
+    name = _safe_name(key, filename)
+    assert name.isascii() and all(c.isalnum() or c in "-_." for c in name), name
+    assert 0 < len(name) <= 180 and not name.startswith(".") and name not in (".", "..")
+    assert (Path("/outbox") / name).parent == Path("/outbox")
