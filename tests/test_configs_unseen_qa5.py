@@ -102,6 +102,7 @@ def test_utf16_with_its_bom_is_read(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "line", "words"), [
     ("a: 1\nb: caf\xe9\n".encode("latin-1"), 2, "not UTF-8"),
     ("a: 1\nb:\n\tc: 1\n", 3, "indent with spaces, not tabs"),
+    ("a: 1\nb: \"open\nc: 2\n", 4, "end of stream (while scanning a quoted scalar started at line 2)"),
     ("a: 1\nb: x\x00y\n", 2, "not allowed"),
     ("a:\n  ? [x, y]\n  : 1\n", 2, "key"),
     ("a: {[x]: 1}\n", 1, "key"),

@@ -145,6 +145,9 @@ def _syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
         problem = f"special character {chr(exc.character)!r} is not allowed in YAML"
     else:
         problem = str(getattr(exc, "problem", None) or getattr(exc, "context", None) or exc).splitlines()[0]
+        context, at = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and at is not None and at.line + 1 != line:  # where the unfinished thing began
+            problem += f" ({context} started at line {at.line + 1})"
     if "'\\t'" in problem:
         problem += " (indent with spaces, not tabs)"
     return ConfigError(f"{path.name}:{line}: not valid YAML: {problem}")
