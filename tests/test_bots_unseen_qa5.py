@@ -123,6 +123,17 @@ def test_prices_round_in_the_currencys_minor_unit(tmp_path: Path, currency: str,
     assert bundle.changes[0].after == str((total * Decimal("0.93")).quantize(unit, ROUND_HALF_UP))
 
 
+
+@pytest.mark.parametrize(("currency", "given", "after"), [("JPY", "4999.5", "5000"), ("KWD", "12.3456", "12.346"),
+                                                         ("USD", "60.555", "60.56"), ("USD", 60, "60")])
+def test_a_threshold_set_by_a_person_is_an_amount_of_the_currency(tmp_path: Path, currency: str, given: Any,
+                                                                   after: str) -> None:
+    """Was: an override's 4999.5 yen threshold was kept as is (no yen has halves)."""
+    shop = _shop(tmp_path, [], store=currency)
+    cs = _run(shop, "shopify_bot", "set_free_shipping_threshold", {"threshold": given})
+    assert cs.changes[0].after == after and f"free shipping from {after} {currency}" in cs.summary
+    assert ("minor units" in cs.summary) == (str(given) != after)
+
 @given(units=st.integers(min_value=1, max_value=10**7), pct=st.decimals(min_value=-100, max_value=100, places=2),
        extra=st.decimals(min_value=0, max_value=20, places=1), currency=st.sampled_from(["JPY", "KWD", "USD"]))
 def test_a_new_price_is_in_minor_units_not_below_zero_nor_past_the_cap(units: int, pct: Decimal, extra: Decimal,

@@ -165,9 +165,13 @@ def planned_threshold(ctx: BotContext, currency: str = "") -> tuple[Decimal | No
     (in the currency's minor unit: whole yen, 3-decimal dinars, else cents)."""
     given = ctx.param("threshold", "aov_x_1_3_rounded")
     m = p.AOV_FORMULA.match(str(given))
-    if not m:
-        return ctx.amount("threshold", given), "as set in the decision"
     unit = minor_unit(currency)
+    if not m:
+        amount = ctx.amount("threshold", given)
+        exact = amount.quantize(unit, ROUND_HALF_UP)
+        if exact == amount:
+            return amount, "as set in the decision"
+        return exact, f"as set in the decision ({amount}), in whole {currency} minor units"
     factor = Decimal(f"{m.group(1)}.{m.group(2)}")
     aov = aov_28d(ctx)
     if aov is None:
