@@ -132,3 +132,27 @@ def test_cycle_all_table_keeps_the_day_and_counts_whole(ingested: ClientContext,
     row = next(line for line in text.splitlines() if ingested.name in line)
     assert AS_OF.isoformat() in row and "…" not in row  # was "2026-04…" and "14/0/3…"
     assert "KPIs: OK / WARNING / CRITICAL / UNKNOWN" in text
+
+
+def test_evidence_confounders_stay_whole_on_80_columns(ingested: ClientContext,  # noqa: F811 - fixture
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A column of their own was cropped to 5 letters ("confo", "drive") on 80 columns."""
+    from chimera.cli import cmd_evidence
+
+    confounders = [{"kind": "driver_anomaly", "what": "conversion_rate"},
+                   {"kind": "overlapping_play", "what": "free_shipping_threshold"}]
+    report = {"as_of": "2026-04-30", "evidence": [{
+        "play": "checkout_friction_audit", "kpi": "refund_rate_amount", "executed_on": "2026-03-06",
+        "play_run_id": "5edd6c9e875e", "before": "3129.40", "after": "3155.01", "unit": "currency",
+        "effect_pct": 0.8, "ci_low_pct": -7.4, "ci_high_pct": 10.0, "verdict": "no_detectable_change",
+        "confounders": confounders, "reason": ""}]}
+    monkeypatch.setattr(cmd_evidence, "evidence_report", lambda ctx, day: report)
+    _register("evidence")
+    result = CliRunner().invoke(app, ["evidence", "--client", ingested.name], terminal_width=80)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.split("\nmethod:")[0].splitlines()  # the table (the method line is soft-wrapped)
+    assert max(map(len, lines)) <= 80
+    column = next(line.index("verdict,") for line in lines if "verdict," in line)
+    cells = "".join(line[column:].strip() for line in lines)  # the verdict column, read down
+    for word in ("no_detectable_change", "conversion_rate", "free_shipping_threshold"):
+        assert word in cells, (word, result.stdout)

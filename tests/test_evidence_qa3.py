@@ -131,8 +131,10 @@ def test_a_window_with_holes_shows_no_effect_or_interval(shop: ClientContext, tm
         assert stored.effect_pct is None and stored.details["test"]["p_noise"] is None
     assert records["net_sales"]["effect_pct"] is not None, "a KPI whose windows are whole is still compared"
     table = chimera("evidence", "--client", shop.name, "--as-of", str(END))
-    row = next(line for line in table.stdout.splitlines() if "inconclusive" in line)
-    assert "%" not in row and " - " in row, row  # no effect, no interval: the reason below says why
+    lines = table.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if "inconclusive" in line)
+    row = "\n".join(lines[at:at + 2])  # values, then the effect under them
+    assert "%" not in row and " - " in lines[at + 1], row  # no effect, no interval: the reason says why
     report = tmp_path / "report.html"
     made = chimera("report", "--client", shop.name, "--as-of", str(END), "--out", str(report))
     assert made.code == 0, made.stderr

@@ -103,10 +103,10 @@ def evidence(
     table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})", box=box.SIMPLE_HEAD)
     longest = max((len(e[k]) for e in report["evidence"] for k in ("play", "kpi")), default=10)
     table.add_column("play / kpi, executed", overflow="fold", min_width=min(longest, 24))  # names stay whole
-    table.add_column("before -> after", justify="right", overflow="fold")  # not ">": after may be larger
-    table.add_column("effect [95 % CI]", justify="right", overflow="fold")
-    table.add_column("verdict", no_wrap=True)
-    table.add_column("confounders", overflow="fold")
+    # three columns fit 80: four (values, effect, verdict, confounders) cropped the confounders to 5 letters
+    table.add_column("before -> after\neffect [95 % CI]", justify="right", overflow="fold")  # "->": after may be larger
+    verdicts = max((len(e["verdict"]) for e in report["evidence"]), default=7)
+    table.add_column("verdict,\nconfounders", overflow="fold", min_width=verdicts)
     for e in report["evidence"]:
         effect = (so_far(e) or "-") if e["effect_pct"] is None else f"{e['effect_pct']:+.1f} %"  # reason says why
         if e["ci_low_pct"] is not None:
@@ -114,8 +114,8 @@ def evidence(
         color = _COLORS.get(e["verdict"], "white")
         shown = " -> ".join(shown_values(e))
         run = f" run {e['play_run_id']}" if e.get("play_run_id") else ""  # two runs of a play: which is which
-        table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}{run}"), shown,
-                      effect, f"[{color}]{e['verdict']}[/]", escape(confounder_summary(e["confounders"])))
+        table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}{run}"), escape(f"{shown}\n{effect}"),
+                      f"[{color}]{e['verdict']}[/]" + _below(confounder_summary(e["confounders"])))
     out.print(table)
     for e in report["evidence"]:  # why each verdict: the windows and values compared, in words
         if e.get("reason"):
@@ -143,3 +143,8 @@ def _judged_day(ctx: ClientContext, given: date | None) -> tuple[date | None, st
     with session_scope() as s:
         default = default_day(s, ctx.company_id, ctx.config.timezone)
     return default.day, default.note
+
+
+def _below(confounders: str) -> str:
+    """The confounders, under the verdict they explain."""
+    return f"\n{escape(confounders)}" if confounders else ""
