@@ -87,6 +87,21 @@ def test_merge_of_a_list_of_anchors_takes_the_first_one_that_has_the_key(tmp_pat
     assert data["c"] == {"x": 1, "y": 3}
 
 
+def test_a_whole_item_repeated_by_alias_is_reported_at_the_alias(base_copy) -> None:
+    """``- *aov`` copies a KPI, id included: the duplicate is where the alias is, not the original."""
+    folder, libs = base_copy
+    _patch(folder, "kpis.yml", "  - id: aov\n", "  - &aov\n    id: aov\n")
+    text = (folder / "kpis.yml").read_text("utf-8")
+    (folder / "kpis.yml").write_text(text + "  - *aov\n", "utf-8")
+    count = len(yaml.safe_load(text)["kpis"])
+    _one_problem(folder, libs, f"kpis.yml:{text.count(chr(10)) + 1}: kpis.{count}.id: ", "duplicate id 'aov'")
+
+
+def test_a_tab_before_a_comment_in_a_file_with_anchors_loads(tmp_path: Path) -> None:
+    data, lines = _load_text(tmp_path, "a: &x {b: 1}\nc: *x\t# the same\n")
+    assert data == {"a": {"b": 1}, "c": {"b": 1}} and lines[("c",)] == 2
+
+
 def test_crlf_bom_tabs_after_values_and_comments_load_like_plain_yaml(tmp_path: Path) -> None:
     text = "\ufeff# comment\r\nkpis:\r\n  - id: a\t# tab then comment\r\n    label: \"Ünïcødé ✓\"\r\n"
     data, lines = _load_text(tmp_path, text)

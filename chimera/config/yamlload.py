@@ -10,6 +10,7 @@ aliased into millions of nodes) is one ``file:line: problem`` ConfigError, never
 from __future__ import annotations
 
 import codecs
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,21 @@ class _DuplicateKey(Exception):
         self.loc, self.line = loc, line
 
 
+class _AliasLoader(yaml.SafeLoader):
+    """The pure-Python loader, where each use of an alias keeps its own line: it composes to a shallow
+    copy of the anchored node (children shared) that knows the alias's line and the node it stands for.
+    Used for files with anchors only (the C loader is ~10x faster and forgets where aliases were)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if not self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        line = self.peek_event().start_mark.line + 1
+        node = super().compose_node(parent, index)
+        used = copy.copy(node)
+        used.alias_line, used.alias_of = line, getattr(node, "alias_of", node)
+        return used
+
+
 class _Walker:
     """Plain data and the line map from a composed node tree (merge keys applied, as safe_load does)."""
 
@@ -48,8 +64,10 @@ class _Walker:
         self.path: set[int] = set()  # ids of the collections being walked: an alias back to one is a loop
         self.scalars = yaml.SafeLoader("")  # a fresh loader per file: its constructor caches nodes
 
-    def walk(self, node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Any:
-        line = node.start_mark.line + 1
+    def walk(self, node: yaml.Node, loc: Loc, lines: dict[Loc, int], at: int | None = None) -> Any:
+        """``at``: the line of the alias this node is reached through (everything under it is there)."""
+        at = getattr(node, "alias_line", at)
+        line = at or node.start_mark.line + 1
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Problem(line, f"too large: more than {MAX_NODES:,} values once aliases are expanded")
@@ -63,8 +81,8 @@ class _Walker:
         self.path.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):
-                return [self.walk(item, (*loc, i), lines) for i, item in enumerate(node.value)]
-            return self.mapping(node, loc, lines)
+                return [self.walk(item, (*loc, i), lines, at) for i, item in enumerate(node.value)]
+            return self.mapping(node, loc, lines, at)
         finally:
             self.path.discard(id(node))
 
@@ -84,19 +102,20 @@ class _Walker:
             raise _Problem(node.start_mark.line + 1, "a key must be a plain name, not a list or a mapping")
         return node.value
 
-    def mapping(self, node: yaml.MappingNode, loc: Loc, lines: dict[Loc, int]) -> dict[str, Any]:
+    def mapping(self, node: yaml.MappingNode, loc: Loc, lines: dict[Loc, int], at: int | None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         merges: list[tuple[int, yaml.Node]] = []
         for key_node, value_node in node.value:
+            key_line = at or key_node.start_mark.line + 1
             if key_node.tag == _MERGE:
-                merges.append((key_node.start_mark.line + 1, value_node))
+                merges.append((key_line, value_node))
                 continue
             key = self.key(key_node)
             if key in out:  # PyYAML would silently keep the last one
-                raise _DuplicateKey((*loc, key), key_node.start_mark.line + 1)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
-            out[key] = self.walk(value_node, (*loc, key), lines)
-            lines[(*loc, key)] = key_node.start_mark.line + 1
+                raise _DuplicateKey((*loc, key), key_line)
+            lines[(*loc, key)] = key_line
+            out[key] = self.walk(value_node, (*loc, key), lines, at)
+            lines[(*loc, key)] = key_line
         for line, value_node in merges:  # explicit keys win; among merged mappings the first one wins
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in sources:
@@ -105,6 +124,7 @@ class _Walker:
 
     def merge(self, line: int, source: yaml.Node, loc: Loc, out: dict[str, Any], lines: dict[Loc, int]) -> None:
         """Copy the keys of ``source`` (the mapping a ``<<`` key on ``line`` names) that ``out`` lacks."""
+        source = getattr(source, "alias_of", source)  # merged keys keep the lines they are written on
         if not isinstance(source, yaml.MappingNode):
             raise _Problem(line, "'<<' merges a mapping (an alias like <<: *defaults "
                            "of a mapping written with &defaults), not a single value or a list of values")
@@ -154,10 +174,13 @@ def _syntax_problem(path: Path, text: str, exc: yaml.YAMLError) -> ConfigError:
 
 
 def _compose(path: Path, text: str) -> yaml.Node | None:
-    try:
-        return yaml.compose(text, Loader=_FAST)
-    except (yaml.YAMLError, RecursionError):
-        pass  # re-read below with the pure-Python loader, whose messages are stable
+    # anchors: the loader that keeps alias lines, unless only libyaml reads the file (it allows a tab
+    # before a comment, as YAML does; the pure-Python loader does not)
+    for loader in (_AliasLoader, _FAST) if "&" in text else (_FAST,):
+        try:
+            return yaml.compose(text, Loader=loader)
+        except (yaml.YAMLError, RecursionError):
+            pass  # re-read below with the pure-Python loader, whose messages are stable
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
