@@ -30,6 +30,7 @@ from chimera.db.engine import session_scope
 from chimera.db.models import CycleRun, Decision, Job, MetricPoint, PlayRun
 from chimera.errors import ChimeraError
 from chimera.jobs.cycle_inputs import mark_finished
+from chimera.jobs.queue import settle_failed_run
 from graphs.state import CycleState
 
 HUMAN = "human_decision"
@@ -155,6 +156,9 @@ def make_commander_node(cmd: Commander, ctx_of: Callable[[CycleState], CycleCont
                 job = s.get(Job, job_id)
                 job.status, job.error = "failed", f"{type(exc).__name__}: {exc}"
                 s.add(job)
+                if job.play_run_id:  # its play's last step: the run is failed, so it can be paused or reverted
+                    s.flush()
+                    settle_failed_run(s, job.play_run_id)
             event = {"node": cmd.id, "job": job_id, "type": job.type, "status": "failed", "error": job.error}
         return {"events": [event]}
 

@@ -494,9 +494,6 @@ def test_a_bot_raising_fails_its_job_clearly_and_keeps_the_earlier_step(failed: 
     assert [p.name for p in outbox.iterdir() if failed.run_id in p.name] == [Path(prices[4].asset_path).name]
 
 
-@pytest.mark.xfail(strict=True, reason="graphs/cycle.py (not owned here): a commander node that fails a job "
-                   "sets it failed without chimera.jobs.queue.settle_failed_run, so a run whose LAST step "
-                   "failed stays 'executing' for ever; revert refuses it and the earlier step cannot be undone")
 def test_a_play_whose_last_step_failed_is_failed_and_its_earlier_step_revertible(failed: Failed) -> None:
     from chimera.db.engine import session_scope
     from chimera.db.models import PlayRun
