@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from chimera.config.loader import ConfigSet, suggest
 from chimera.config.models import JobStep
+from chimera.db.engine import savepoint
 from chimera.db.models import Job, PlayRun
 from chimera.errors import ConfigError
 
@@ -41,7 +42,7 @@ def _insert_once(session: Session, job: Job) -> Job:
     if existing is not None:
         return existing
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(job)
     except IntegrityError:
         existing = session.exec(select(Job).where(Job.idempotency_key == job.idempotency_key)).first()

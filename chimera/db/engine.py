@@ -99,6 +99,19 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def savepoint(session: Session) -> Iterator[None]:
+    """``session.begin_nested()`` that stays inside the session's transaction on SQLite too:
+    pysqlite opens no transaction before a SAVEPOINT (only before INSERT/UPDATE/DELETE), so a
+    savepoint as a transaction's first write started one of its own, and its RELEASE committed
+    at once: the rows survived the outer rollback. The transaction is begun first."""
+    conn = session.connection()
+    if conn.dialect.name == "sqlite" and not conn.connection.dbapi_connection.in_transaction:
+        conn.exec_driver_sql("BEGIN")
+    with session.begin_nested():
+        yield
+
+
 def dispose_all() -> None:
     """Drop cached engines (tests switch databases)."""
     from chimera.db import migrations
