@@ -324,7 +324,8 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
     done = []
     with session_scope() as s:
         due = s.exec(select(Job).where(Job.company_id == ctx_client.company_id, Job.type == "LOG_EVIDENCE",
-                                       Job.status == "queued", Job.run_after <= day)).all()  # type: ignore[operator]
+                                       Job.status == "queued", Job.run_after <= day)  # type: ignore[operator]
+                     .with_for_update(skip_locked=True)).all()  # another worker's due jobs are its own to run
         for job in due:
             ctx = CycleContext(client=ctx_client, as_of=day, run_id=job.run_id or "worker")
             job.result = handler_for(job.type)(s, ctx, job)
