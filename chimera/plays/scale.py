@@ -17,6 +17,7 @@ The rule (deterministic; plays.yml ``policy``):
   step, times ``policy.scale_factor`` (a whole number stays whole, half up), never past that cap
   (held at it, and said so). ``--set STEP.PARAM=VALUE`` sets one (STEP: its number, ``bot.action``
   or ``action``) and is refused past the cap: a cap is raised in plays.yml, logged in the changelog.
+  A value that is no finite number, or is (or grows) beyond ``LARGEST`` in size, is refused naming its step.
 - where: a suggestion of the newest live cycle (its ``run_id`` and day), ranked after the cycle's
   own; like them, a newer live cycle supersedes it while it is undecided.
 - record: the new run's ``PlayRun.rationale["scale"]`` (``from``, ``on``, ``who``, ``why``, ``at``,
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from pydantic import BaseModel
@@ -59,6 +60,9 @@ from chimera.plays.weekly_review import PlayReview, ScaleLink, figure_text, revi
 RECORD = "scale"
 """The key of the scale's record in the new run's ``PlayRun.rationale``."""
 NOTHING = "; nothing was recorded"
+LARGEST = Decimal(2 ** 53)
+"""The largest size a step value may have (``--set``, a grown param, an override)."""
+WHY_LARGEST = "2^53: no larger whole number is kept exact by every JSON reader"
 
 
 class SetParam(BaseModel):
@@ -223,6 +227,7 @@ def scaled_params(configs: ConfigSet, play_id: str, ran: list[tuple[str, dict[st
             elif number(value) is not None and not key.startswith("max_") and \
                     (key in policy.scale_params or key in limits):
                 after[key], how = grown(value, policy.scale_factor, key, limits.get(key))
+                _check_size(f"{play_id} step {index + 1} {name}", key, value, after[key], how)
             else:
                 continue
             changes.append(ParamChange(step=index + 1, name=name, param=key, before=value, after=after[key], how=how))
@@ -230,13 +235,26 @@ def scaled_params(configs: ConfigSet, play_id: str, ran: list[tuple[str, dict[st
     return params, changes
 
 
+def _check_size(where: str, key: str, value: Any, after: Any, how: str) -> None:
+    """A param that ran, or grew, beyond ``LARGEST`` is refused naming its step: stored, it would come
+    back as other digits (or as infinity) to whoever reads the scaled run."""
+    grew = number(after)
+    if grew is None or abs(grew) > LARGEST or abs(number(value) or 0) > LARGEST:
+        raise DecisionError(f"{where} {key} {value} cannot be scaled: {how} makes it {after}, beyond {LARGEST} in "
+                            f"size ({WHY_LARGEST}); correct the value in plays.yml (logged with chimera config log) "
+                            f"or override a new run with a smaller one{NOTHING}")
+
+
 def grown(value: Any, factor: float, key: str, cap: Decimal | None) -> tuple[Any, str]:
-    """``value`` x ``factor`` (whole stays whole, half up; else 2 decimals), held at ``cap`` by size."""
+    """``value`` x ``factor`` (whole stays whole, half up; else 2 decimals), held at ``cap`` by size.
+    Computed with the digits the value needs (the default 28 made ``1e30`` x 1.5 raise)."""
     before = number(value)
     assert before is not None
     whole = isinstance(value, int)
     times = f"x{factor:g}"
-    after = (before * Decimal(str(factor))).quantize(Decimal(1) if whole else Decimal("0.01"), ROUND_HALF_UP)
+    with localcontext() as exact:
+        exact.prec = max(exact.prec, abs(before.adjusted()) + 40)
+        after = (before * Decimal(str(factor))).quantize(Decimal(1) if whole else Decimal("0.01"), ROUND_HALF_UP)
     if cap is None or abs(after) <= cap:
         return _plain(after, whole), times
     if abs(before) >= cap:
@@ -263,11 +281,15 @@ def _given(play_id: str, plan: list[Any], ran: list[tuple[str, dict[str, Any]]],
             raise DecisionError(f"--set {s.text}: {where} has no numeric param {s.param!r}{suggest(s.param, numeric)}; "
                                 f"it has {', '.join(numeric) or 'none'} (a max_* cap changes in plays.yml, logged with "
                                 f"chimera config log){NOTHING}")
-        whole, value = isinstance(values[s.param], int), number(s.value)
+        whole, value, raw = isinstance(values[s.param], int), number(s.value), s.text.partition("=")[2].strip()
         if value is None or (whole and value != value.to_integral_value()):
             kind = "a whole number" if whole else "a number"
+            endless = " (" + raw + " is no finite number)" if _endless(s.value) else ""
             raise DecisionError(f"--set {s.text}: {where} {s.param} must be {kind}, like its {values[s.param]} "
-                                f"now{NOTHING}")
+                                f"now{endless}{NOTHING}")
+        if abs(value) > LARGEST:
+            raise DecisionError(f"--set {s.text}: {where} {s.param} {raw} is beyond {LARGEST} in size "
+                                f"({WHY_LARGEST}){NOTHING}")
         if (index, s.param) in given:
             raise DecisionError(f"--set {s.text}: {where} {s.param} is set twice; give it once{NOTHING}")
         before = number(values[s.param])
@@ -284,6 +306,14 @@ def _given(play_id: str, plan: list[Any], ran: list[tuple[str, dict[str, Any]]],
                                 f"logged with chimera config log){NOTHING}")
         given[index, s.param] = _plain(value, whole)
     return given
+
+
+def _endless(value: Any) -> bool:
+    """An infinity or a NaN (``inf``, ``nan``, ``1e400``, which JSON reads as an infinity)."""
+    try:
+        return not isinstance(value, bool) and not Decimal(str(value)).is_finite()
+    except (InvalidOperation, ValueError):
+        return False
 
 
 def _step_index(play_id: str, ran: list[tuple[str, dict[str, Any]]], s: SetParam) -> int:
