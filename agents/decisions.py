@@ -120,6 +120,7 @@ def check_params(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> No
     for index, step in enumerate(configs.play(play_id).job_plan):
         given = per_step[index]
         name = f"{step.bot}.{step.action}"
+        _check_sizes(play_id, name, given)
         _check_values(play_id, name, reads(step.bot, step.action) or {}, given)
         _check_caps(play_id, name, dict(step.params), given)
 
@@ -131,6 +132,17 @@ def _check_values(play_id: str, step: str, checks: dict[str, Check], given: dict
         if problem:
             raise DecisionError(f"override params: {play_id} {step} {key} {value!r} is not {problem}; "
                                 "nothing was recorded")
+
+
+def _check_sizes(play_id: str, step: str, given: dict[str, Any]) -> None:
+    """A number beyond what JSON readers keep exact (``count: 1e30``) is no value a step can carry: a
+    bot would accept it as a whole number, and a scale of the run could not grow it."""
+    from chimera.plays.scale import LARGEST, WHY_LARGEST
+
+    for key, value in given.items():
+        if (n := number(value)) is not None and abs(n) > LARGEST:
+            raise DecisionError(f"override params: {play_id} {step} {key} {value!r} is beyond {LARGEST} in size "
+                                f"({WHY_LARGEST}); nothing was recorded")
 
 
 def _check_caps(play_id: str, step: str, plan: dict[str, Any], given: dict[str, Any]) -> None:
@@ -166,7 +178,17 @@ def override_changes(configs: ConfigSet, play_id: str, params: dict[str, Any],
     return [{"step": name, "param": key, "before": before.get(key), "after": value}
             for index, (name, accepted, values) in enumerate(step_params(configs, play_id))
             for before in [{**values, **scaled.get(index, {})}]
-            for key, value in params.items() if key in accepted and before.get(key) != value]
+            for key, value in params.items() if key in accepted and not same_value(before.get(key), value)]
+
+
+def same_value(before: Any, after: Any) -> bool:
+    """An override's value is no change when it is the step's value written differently: ``"5"``, ``5``,
+    ``5.0`` and ``"5.0"`` are the same number to the checks above and to the bots (``number``), so
+    listing ``count 5 -> "5"`` would tell a reviewer of a change that changed nothing."""
+    old, new = number(before), number(after)
+    if old is not None and new is not None:
+        return old == new
+    return type(before) is type(after) and before == after
 
 
 def describe_changes(changes: list[dict[str, Any]]) -> str:
