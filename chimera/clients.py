@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from chimera import settings
 from chimera.config.client import ClientConfig
 from chimera.config.loader import FILES, ConfigSet, load_config_set, problems_of, suggest
-from chimera.config.yamlload import load_yaml
+from chimera.config.yamlload import line_of, load_yaml
 from chimera.db.engine import session_scope
 from chimera.db.models import Company
 from chimera.errors import ClientError, ConfigError
@@ -37,14 +37,24 @@ class ClientContext:
 
 
 def load_client_config(folder: Path, name: str) -> ClientConfig:
+    """Client ``name``'s client.yml (its folder's), validated. Problems say ``client.yml:LINE``, as
+    those of the folder's other config files do (the folder is the client's, named by the command).
+    Its ``name:`` must be the client's: one naming another client is most likely that client's file
+    copied and not edited (its currency, timezone and sources are the other's), so it is refused
+    rather than used under a name the file does not give."""
     path = folder / "client.yml"
     if not path.exists():
         return ClientConfig(name=name)
     data, lines = load_yaml(path)
     try:
-        return ClientConfig.model_validate(data or {"name": name})
+        config = ClientConfig.model_validate(data or {"name": name})
     except ValidationError as exc:
-        raise ConfigError(problems_of(ClientConfig, exc, lines, str(path))) from None
+        raise ConfigError(problems_of(ClientConfig, exc, lines, path.name)) from None
+    if config.name != name:
+        raise ConfigError(f"{path.name}:{line_of(lines, ('name',))}: name: {config.name!r} is not this client's "
+                          f"name {name!r}: write name: {name} (a file copied from client {config.name}? check its "
+                          "other fields too)")
+    return config
 
 
 def add_client(name: str, label: str = "", session: Session | None = None) -> ClientContext:
