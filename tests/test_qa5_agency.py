@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import threading
 import uuid
 from collections import Counter
@@ -25,6 +26,7 @@ from chimera.clients import add_client, get_client
 from chimera.db.engine import dispose_all, get_engine, session_scope
 from chimera.ingest.pseudonymize import Pseudonymizer, client_salt
 from chimera.ingest.service import ingest_file
+from tests.cycle_fixtures import AS_OF as CYCLE_DAY
 from tests.cycle_fixtures import make_client
 from tests.test_concurrency_pg import _assert_clean, _together
 from tests.test_many_clients import _broken_clients, cli
@@ -261,3 +263,41 @@ def test_two_workers_at_once_run_each_job_once(pg_url: str, tmp_path: Path, pati
         dupes = conn.execute(text("SELECT count(*) FROM (SELECT company_id, correlation_id, kpi FROM evidencerecord "
                                   "GROUP BY 1, 2, 3 HAVING count(*) > 1) d")).scalar()
     assert statuses == {"succeeded"} and dupes == 0
+
+
+def test_two_workers_at_once_resume_each_crashed_cycle_once(pg_url: str, tmp_path_factory, patient) -> None:
+    """Cycles killed mid-ingest, then two workers at once: each cycle ends as a cycle run without a
+    crash ends (same jobs, plays and statuses as a client whose cycle was never killed), none twice."""
+    from tests.test_concurrency_pg import _start
+
+    home, root = Path(os.environ["CHIMERA_HOME"]), tmp_path_factory.getbasetemp()
+    crashed = ["k-0", "k-1", "k-2"]
+    for name in [*crashed, "ref"]:
+        make_client(home, root, name)  # the same exports: the same cycle
+    dispose_all()
+    _assert_clean(_together(("cycle", "--client", "ref", "--as-of", CYCLE_DAY.isoformat(), "--json")))
+    for name in crashed:
+        killed = _start("cycle", "--client", name, "--as-of", CYCLE_DAY.isoformat(),
+                        fault="before_commit:INGEST_METRICS")
+        killed.communicate(timeout=concurrency.TIMEOUT)
+        assert killed.returncode == -signal.SIGKILL
+
+    results = _together(*[("worker", "--once", "--as-of", CYCLE_DAY.isoformat(), "--json")] * 2)
+    _assert_clean(results)
+    passes = [p for _c, stdout, _e in results for p in json.loads(stdout)["passes"]]
+    resumed = Counter(r for p in passes for r in p["cycles_resumed"])
+    dispose_all()
+    with get_engine().connect() as conn:
+        runs = dict(conn.execute(text("SELECT c.name, r.id FROM cyclerun r "
+                                      "JOIN company c ON c.id = r.company_id")).all())
+        shape = {name: conn.execute(text(
+            "SELECT (SELECT status FROM cyclerun WHERE id = :r), "
+            "(SELECT count(*) FROM job WHERE run_id = :r), "
+            "(SELECT count(*) FROM job WHERE run_id = :r AND status <> 'succeeded'), "
+            "(SELECT count(*) FROM playrun WHERE run_id = :r), "
+            "(SELECT count(*) FROM kpistatus WHERE run_id = :r)"), {"r": run}).one()
+            for name, run in runs.items()}
+    assert set(resumed) == {runs[n] for n in crashed}, resumed
+    assert shape["ref"][2] == 0 and shape["ref"][3] > 0, shape["ref"]  # stopped at the decisions
+    for name in crashed:
+        assert shape[name] == shape["ref"], f"{name}: {shape[name]} vs never killed {shape['ref']}"
