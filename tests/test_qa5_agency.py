@@ -301,3 +301,27 @@ def test_two_workers_at_once_resume_each_crashed_cycle_once(pg_url: str, tmp_pat
     assert shape["ref"][2] == 0 and shape["ref"][3] > 0, shape["ref"]  # stopped at the decisions
     for name in crashed:
         assert shape[name] == shape["ref"], f"{name}: {shape[name]} vs never killed {shape['ref']}"
+
+
+def test_two_cycle_all_at_once_give_one_run_per_client(pg_url: str, tmp_path_factory, patient) -> None:
+    """Two schedulers overlapping (cron's `cycle --all` still running when the next starts): the
+    walks meet on every client; each client has one run, both documents name it, nothing doubles."""
+    home, root = Path(os.environ["CHIMERA_HOME"]), tmp_path_factory.getbasetemp()
+    names = ["m-0", "m-1", "m-2", "m-3"]
+    for name in names:
+        make_client(home, root, name)
+    dispose_all()
+    walk = ("cycle", "--all", "--as-of", CYCLE_DAY.isoformat(), "--json")
+    results = _together(walk, walk)
+    _assert_clean(results)
+    docs = [json.loads(stdout) for _c, stdout, _e in results]
+    runs = [{c["client"]: c["run_id"] for c in doc["cycles"]} for doc in docs]
+    assert set(runs[0]) == set(names) and runs[0] == runs[1]
+    assert all(c["status"] == "awaiting_decisions" and c["pending"] for doc in docs for c in doc["cycles"])
+    dispose_all()
+    before = _table_counts(*TABLES, "ingestrun")
+    assert before["cyclerun"] == dict.fromkeys(before["cyclerun"], 1) and len(before["cyclerun"]) == len(names)
+    assert before["ingestrun"] == dict.fromkeys(before["ingestrun"], len(SOURCES)), "each export ingested once"
+    _assert_clean(_together(walk))
+    dispose_all()
+    assert _table_counts(*TABLES, "ingestrun") == before
