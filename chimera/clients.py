@@ -57,6 +57,16 @@ def load_client_config(folder: Path, name: str) -> ClientConfig:
     return config
 
 
+def client_yml_problems(folder: Path, name: str) -> list[str]:
+    """What ``load_client_config`` refuses in client ``name``'s client.yml (none: []), for ``chimera
+    config check --client``, which must not say OK to a file every other command refuses."""
+    try:
+        load_client_config(folder, name)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
 def add_client(name: str, label: str = "", session: Session | None = None) -> ClientContext:
     """Copy the base configs to the client's folder and create its Company (refuses duplicates)."""
     if not NAME_RE.match(name):

@@ -145,6 +145,17 @@ def test_a_client_yml_naming_another_client_is_refused_naming_file_line_and_both
     assert load_client_config(tmp_path, "beta").name == "beta"
 
 
+def test_client_yml_problems_lists_what_loading_refuses(tmp_path: Path) -> None:
+    from chimera.clients import client_yml_problems
+
+    assert client_yml_problems(tmp_path, "beta") == []  # no client.yml: the defaults
+    (tmp_path / "client.yml").write_text("name: beta\n", "utf-8")
+    assert client_yml_problems(tmp_path, "beta") == []
+    (tmp_path / "client.yml").write_text("name: acme\ncurrency: USD\n", "utf-8")
+    [problem] = client_yml_problems(tmp_path, "beta")
+    assert problem.startswith("client.yml:1: name: 'acme' is not this client's name 'beta'"), problem
+
+
 def test_client_yml_problems_name_the_file_as_other_config_files_do(tmp_path: Path) -> None:
     from chimera.clients import load_client_config
 
