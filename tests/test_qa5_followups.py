@@ -177,3 +177,20 @@ def test_the_cli_refuses_a_client_named_otherwise_in_one_line(chimera_home: Path
     assert result.code != 0 and "Traceback" not in result.stderr, result.stderr[-1500:]
     assert "client.yml:" in result.stderr and "'acme'" in result.stderr and "'beta'" in result.stderr, result.stderr
     assert str(yml) not in result.stderr, result.stderr
+
+
+def test_config_check_refuses_a_client_yml_naming_another_client(chimera_home: Path) -> None:
+    """`chimera config check --client beta` said OK to the copied file every other command refuses."""
+    from typer.testing import CliRunner
+
+    from chimera.cli import _register
+    from chimera.cli.app import app
+    from chimera.clients import add_client
+
+    _register()
+    folder = add_client("beta").folder
+    yml = folder / "client.yml"
+    yml.write_text(yml.read_text("utf-8").replace("name: beta", "name: acme"), "utf-8")
+    result = CliRunner().invoke(app, ["config", "check", "--client", "beta", "--json"])
+    assert result.exit_code != 0
+    assert "name: 'acme' is not this client's name 'beta'" in result.output

@@ -61,6 +61,8 @@ def _company_id(client: str | None) -> int | None:
 
 def collect_problems(client: str | None = None) -> tuple[Path, ConfigSet | None, list[str]]:
     """Every problem of a config set: files, cross-file checks, changelog and (base set) schemas."""
+    from chimera.clients import client_yml_problems
+
     folder = _folder(client)
     problems: list[str] = []
     cs: ConfigSet | None = None
@@ -69,7 +71,8 @@ def collect_problems(client: str | None = None) -> tuple[Path, ConfigSet | None,
     except ConfigError as exc:
         problems += exc.problems
     if client is not None and (folder / "client.yml").exists():
-        problems += _validate(ClientConfig, folder / "client.yml")[2]
+        # what every other command refuses (a copied client.yml naming another client), else the schema's view
+        problems += client_yml_problems(folder, client) or _validate(ClientConfig, folder / "client.yml")[2]
     problems += check_changelog(folder, client=client)
     problems += read_tags(folder)[1]
     if client is None:
