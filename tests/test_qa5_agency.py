@@ -24,6 +24,7 @@ import tests.test_concurrency_pg as concurrency
 from benchmarks.clients import AS_OF, PRICE_TEST_DAY, SOURCES, START, seeded_client
 from chimera.clients import add_client, get_client
 from chimera.db.engine import dispose_all, get_engine, session_scope
+from chimera.evidence.record import log_manual_play
 from chimera.ingest.pseudonymize import Pseudonymizer, client_salt
 from chimera.ingest.service import ingest_file
 from tests.cycle_fixtures import AS_OF as CYCLE_DAY
@@ -325,3 +326,66 @@ def test_two_cycle_all_at_once_give_one_run_per_client(pg_url: str, tmp_path_fac
     _assert_clean(_together(walk))
     dispose_all()
     assert _table_counts(*TABLES, "ingestrun") == before
+
+
+@pytest.mark.xfail(strict=True, reason="QA5: graphs/cycle.py make_commander_node reads the job without a lock, then "
+                   "sets it running over the worker's 'succeeded' and runs it again; fix: s.get(Job, job_id, "
+                   "with_for_update=True) there (waits for the worker, then sees it succeeded)")
+def test_a_cycle_never_runs_the_evidence_job_the_worker_is_running(pg_url: str, tmp_path: Path, monkeypatch) -> None:
+    """The looping worker and cron's `cycle --all` on one client at once: the cycle also picks up
+    due evidence jobs of earlier runs. The one the worker is judging must not be judged again."""
+    import agents.jobs
+    import graphs.cycle
+    from chimera.jobs.queue import enqueue
+    from graphs.checkpoint import checkpointer
+    from graphs.service import run_cycle, run_due_jobs
+
+    make_client(Path(os.environ["CHIMERA_HOME"]), tmp_path)
+    with checkpointer():  # set up already (its index build would wait for the worker's transaction)
+        pass
+    client = get_client("shop")
+    with session_scope() as s:
+        run = log_manual_play(s, client, "pricing_test", CYCLE_DAY - timedelta(days=40))
+        owner = client.configs.owners_of("LOG_EVIDENCE")[0]  # as _finish_play_if_done enqueues it
+        job_id = enqueue(s, client.company_id, "LOG_EVIDENCE", owner, play_run_id=run.id, run_after=CYCLE_DAY,
+                         idempotency_key="qa5:evidence").id
+    real, calls = agents.jobs.HANDLERS["LOG_EVIDENCE"], Counter()
+    inside, release = threading.Event(), threading.Event()
+
+    def judged(session, ctx, job):
+        calls[job.id] += 1
+        if job.id == job_id and calls[job.id] == 1:  # the worker: still judging when the cycle comes
+            inside.set()
+            release.wait(300)
+        return real(session, ctx, job)
+
+    monkeypatch.setitem(agents.jobs.HANDLERS, "LOG_EVIDENCE", judged)
+    real_next, seen = graphs.cycle.next_job, threading.Event()
+
+    def next_job(session, ctx):
+        job = real_next(session, ctx)
+        if job is not None and job.id == job_id:
+            seen.set()
+        return job
+
+    monkeypatch.setattr(graphs.cycle, "next_job", next_job)
+    errors: list[BaseException] = []
+
+    def safely(fn) -> None:
+        try:
+            fn()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=safely, args=(lambda: run_due_jobs("shop", CYCLE_DAY),))
+    worker.start()
+    assert inside.wait(60)
+    cycle = threading.Thread(target=safely, args=(lambda: run_cycle("shop", as_of=CYCLE_DAY),))
+    cycle.start()
+    seen.wait(120)  # the cycle reaches the job while the worker holds it
+    cycle.join(2)
+    release.set()
+    worker.join(120)
+    cycle.join(300)
+    assert not errors, errors
+    assert calls[job_id] == 1, f"the evidence job {job_id} was judged {calls[job_id]} times"
