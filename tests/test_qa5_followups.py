@@ -194,3 +194,14 @@ def test_config_check_refuses_a_client_yml_naming_another_client(chimera_home: P
     result = CliRunner().invoke(app, ["config", "check", "--client", "beta", "--json"])
     assert result.exit_code != 0
     assert "name: 'acme' is not this client's name 'beta'" in result.output
+
+
+def test_a_percentage_written_whole_in_plays_yml_grows_and_is_set_as_any_number() -> None:
+    """`change_pct: 10` is no count: 5 x1.5 is 7.5 (it was rounded to 8) and 12.5 may be set."""
+    from chimera.plays.scale import counted, grown
+
+    assert grown(5, 1.5, "change_pct", None) == (7.5, "x1.5")
+    assert grown(10, 1.5, "change_pct", None) == (15, "x1.5")
+    assert grown(5, 1.5, "count", None) == (8, "x1.5")
+    assert not counted("change_pct", 10) and not counted("price_change_pct", 10) and counted("variants", 3)
+    assert not counted("count", True)

@@ -250,7 +250,7 @@ def grown(value: Any, factor: float, key: str, cap: Decimal | None) -> tuple[Any
     Computed with the digits the value needs (the default 28 made ``1e30`` x 1.5 raise)."""
     before = number(value)
     assert before is not None
-    whole = isinstance(value, int)
+    whole = counted(key, value)
     times = f"x{factor:g}"
     with localcontext() as exact:
         exact.prec = max(exact.prec, abs(before.adjusted()) + 40)
@@ -262,9 +262,15 @@ def grown(value: Any, factor: float, key: str, cap: Decimal | None) -> tuple[Any
     return _plain(cap.copy_sign(after), whole), f"{times}, held at its cap max_{key} {_plain(cap, False):g}"
 
 
+def counted(key: str, value: Any) -> bool:
+    """A param that stays a whole number: one plays.yml writes whole, unless it is a percentage
+    (``*_pct``): ``change_pct: 10`` is no count, so 5 grows to 7.5 and ``--set change_pct=12.5`` is one."""
+    return isinstance(value, int) and not isinstance(value, bool) and not key.endswith("pct")
+
+
 def _plain(value: Decimal, whole: bool) -> Any:
-    """A JSON-friendly number: an int for a whole-number param, else a float."""
-    return int(value) if whole else float(value)
+    """A JSON-friendly number: an int for a whole-number param or a whole value (15, not 15.0), else a float."""
+    return int(value) if whole or (value == value.to_integral_value() and abs(value) <= LARGEST) else float(value)
 
 
 def _given(play_id: str, plan: list[Any], ran: list[tuple[str, dict[str, Any]]],
@@ -281,7 +287,7 @@ def _given(play_id: str, plan: list[Any], ran: list[tuple[str, dict[str, Any]]],
             raise DecisionError(f"--set {s.text}: {where} has no numeric param {s.param!r}{suggest(s.param, numeric)}; "
                                 f"it has {', '.join(numeric) or 'none'} (a max_* cap changes in plays.yml, logged with "
                                 f"chimera config log){NOTHING}")
-        whole, value, raw = isinstance(values[s.param], int), number(s.value), s.text.partition("=")[2].strip()
+        whole, value, raw = counted(s.param, values[s.param]), number(s.value), s.text.partition("=")[2].strip()
         if value is None or (whole and value != value.to_integral_value()):
             kind = "a whole number" if whole else "a number"
             endless = " (" + raw + " is no finite number)" if _endless(s.value) else ""
