@@ -142,8 +142,8 @@ def make_commander_node(cmd: Commander, ctx_of: Callable[[CycleState], CycleCont
     def node(state: CycleState) -> dict[str, Any]:
         ctx = ctx_of(state)
         job_id = state["job_id"]
-        with session_scope() as s:
-            job = s.get(Job, job_id)
+        with session_scope() as s:  # locked: a worker running this job now is waited for, then seen done
+            job = s.get(Job, job_id, with_for_update=True)
             if job is None or job.status in ("succeeded", "failed", "cancelled"):
                 return {}
             job.status, job.attempts = "running", job.attempts + 1

@@ -328,9 +328,6 @@ def test_two_cycle_all_at_once_give_one_run_per_client(pg_url: str, tmp_path_fac
     assert _table_counts(*TABLES, "ingestrun") == before
 
 
-@pytest.mark.xfail(strict=True, reason="QA5: graphs/cycle.py make_commander_node reads the job without a lock, then "
-                   "sets it running over the worker's 'succeeded' and runs it again; fix: s.get(Job, job_id, "
-                   "with_for_update=True) there (waits for the worker, then sees it succeeded)")
 def test_a_cycle_never_runs_the_evidence_job_the_worker_is_running(pg_url: str, tmp_path: Path, monkeypatch) -> None:
     """The looping worker and cron's `cycle --all` on one client at once: the cycle also picks up
     due evidence jobs of earlier runs. The one the worker is judging must not be judged again."""
