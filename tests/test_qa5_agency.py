@@ -195,8 +195,6 @@ def test_cycle_all_over_broken_empty_and_unreadable_clients_names_them_and_rerun
     assert _table_counts(*TABLES) == before, "a second cycle --all added rows"
 
 
-@pytest.mark.xfail(strict=True, reason="QA5: a client with no data completes its cycle (17 UNKNOWN, exit 0) and "
-                   "no line says it has no data; the fix belongs in chimera/cli/cmd_cycle.py (_failed_cycle)")
 def test_cycle_all_names_a_client_without_data_in_its_exit_code(chimera_home: Path, tmp_path_factory, monkeypatch,
                                                                  capsys) -> None:
     """An agency's new client whose exports never came (client.yml lists no source) is one row of

@@ -65,7 +65,13 @@ def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
 
 
 def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
-    """A cycle that ran but ended failed counts as the client's failure, with its jobs' errors."""
+    """A cycle that ran but ended failed counts as the client's failure, with its jobs' errors; so
+    does one of a client with no data at all (one row of hundreds reading 0/0/0/17 UNKNOWN, exit
+    0, while ``chimera daily`` exits 1 for it)."""
+    if outcome.kpis and all(k.get("data_through") is None for k in outcome.kpis):
+        return ClientFailure(client=name, run_id=outcome.run_id, error=(
+            "no data ingested: every KPI is UNKNOWN; list the client's exports under sources in its client.yml, "
+            f"or chimera ingest FILE --client {name}"))
     if outcome.status != "failed":
         return None
     errors = "; ".join(f"job {j['id']} {j['type']}: {j.get('error') or 'failed'}" for j in outcome.jobs
