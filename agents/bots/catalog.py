@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from agents.bots.params import PAIRS, SELLERS
 from chimera.ingest.detect import SHOPIFY_COLUMNS, SHOPIFY_REQUIRED, read_header, resolve_columns
 from chimera.ingest.frame import ROW, collect, file_shapes, readable, scan_columns, tidy
-from chimera.ingest.parsing import SHOPIFY_TS, THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
+from chimera.ingest.parsing import SHOPIFY_TS, minor_unit
 from chimera.ingest.shopify import EVERY_ROW, _mixed_currencies, order_errors, parse_rows
 
 SPEC = {k: v for k, v in SHOPIFY_COLUMNS.items() if k != "email"} | {
@@ -44,14 +44,6 @@ class Product(BaseModel):
     def target(self) -> str:
         """What a change names: the SKU, else the name (two products without a SKU are not one)."""
         return f"product:{self.sku}" if self.sku else f"product name:{self.name}"
-
-
-def minor_unit(currency: str) -> Decimal:
-    """The smallest amount of ``currency`` (ISO 4217): 1 yen, 0.001 dinar, else 0.01."""
-    code = currency.strip().lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
-        return Decimal(1)
-    return Decimal("0.001") if code in THREE_DECIMAL_CURRENCIES else Decimal("0.01")
 
 
 def in_minor(amount: Decimal, currency: str) -> Decimal:

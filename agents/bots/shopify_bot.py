@@ -13,9 +13,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
-from agents.bots.catalog import Product, Selection, minor_unit, select_products
+from agents.bots.catalog import Product, Selection, select_products
 from agents.bots.registry import register
 from chimera.changesets import NOT_KNOWN, Asset, Change, ChangeSet
+from chimera.ingest.parsing import minor_unit
 
 CLEAN = Decimal(5)
 """A "clean" free-shipping threshold is a multiple of 5 (55, 60), as the SOP's "over 60" reads."""

@@ -361,6 +361,15 @@ ZERO_DECIMAL_CURRENCIES = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "
 WHOLE_GROUPS = (r"^[+-]?[1-9]\d{0,2}(,\d{3})+$", r"^[+-]?[1-9]\d{0,2}(\.\d{3})+$")  # `2,511`; `2.511`
 
 
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of ``currency`` (ISO 4217): 1 yen, 0.001 dinar, else 0.01 (prices a bot
+    sets, targets calibration proposes)."""
+    code = currency.strip().lower()
+    if code in ZERO_DECIMAL_CURRENCIES:
+        return Decimal(1)
+    return Decimal("0.001") if code in THREE_DECIMAL_CURRENCIES else Decimal("0.01")
+
+
 def group_votes(values: pl.Series) -> tuple[int, int]:
     """(values grouped with dots, with commas): for a zero-decimal currency, whose amounts are
     whole, the group separator tells the locale (dots group where commas are decimal). Both in

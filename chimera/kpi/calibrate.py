@@ -26,7 +26,7 @@ from chimera.config.loader import FILES, load_config_set
 from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
-from chimera.ingest.parsing import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
+from chimera.ingest.parsing import minor_unit
 from chimera.kpi.fmt import fmt, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Proposal
@@ -39,16 +39,8 @@ STEP = {"currency": Decimal("0.01"), "percent": Decimal("0.0001"), "count": Deci
 KEYS = ("target", "warning", "critical", "warning_recovery", "critical_recovery")
 
 
-def money_step(currency: str) -> Decimal:
-    """The currency's smallest unit: a proposed target in dinars keeps its fils, one in yen is whole."""
-    code = currency.strip().lower()
-    if code in ZERO_DECIMAL_CURRENCIES:
-        return Decimal(1)
-    return Decimal("0.001") if code in THREE_DECIMAL_CURRENCIES else STEP["currency"]
-
-
 def _round(value: float, unit: str, currency: str = "USD") -> Decimal:
-    step = money_step(currency) if unit == "currency" else STEP[unit]
+    step = minor_unit(currency) if unit == "currency" else STEP[unit]  # dinars keep their fils, yen is whole
     out = Decimal(str(value)).quantize(step, ROUND_HALF_UP)
     return max(out, Decimal(0)) if unit != "ratio" else out
 
