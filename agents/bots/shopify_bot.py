@@ -6,8 +6,6 @@ plan a person approved, or the override they gave, is what the ChangeSet holds.
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
@@ -15,6 +13,7 @@ from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
 from agents.bots.catalog import Product, Selection, select_products
 from agents.bots.registry import register
+from agents.bots.sheet import csv_text
 from chimera.changesets import NOT_KNOWN, Asset, Change, ChangeSet
 from chimera.ingest.parsing import minor_unit
 
@@ -53,20 +52,10 @@ def none_found(chosen: Selection) -> str:
 
 
 def price_table(rows: list[tuple[Product, Decimal]]) -> str:
-    """The price table a person uploads: real CSV (a name with a comma or a quote stays one cell),
-    written as ``chimera.changesets.inverse`` writes its swap, so undoing the undo gives it back."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["sku", "name", "price_before", "price_after", "units_sold"])
-    writer.writerows([_cell(prod.sku), _cell(prod.name), str(prod.price), str(after), prod.units]
-                     for prod, after in rows)
-    return buffer.getvalue()
-
-
-def _cell(text: str) -> str:
-    """A text cell with its line breaks as ``\\n``: a lone ``\\r`` is left unquoted by the csv
-    writer (its line ends are ``\\n``), which splits the row for every reader."""
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    """The price table a person uploads: real CSV (a name with a comma or a quote stays one cell, a
+    name starting with ``=`` is no formula: ``agents.bots.sheet``), prices and units as numbers."""
+    return csv_text(["sku", "name", "price_before", "price_after", "units_sold"],
+                    [[prod.sku, prod.name, prod.price, after, prod.units] for prod, after in rows])
 
 
 @register("shopify_bot", "update_prices", reads={
