@@ -73,7 +73,7 @@ def test_evaluate_kpis_matches_the_pure_evaluator_and_is_deterministic(client):
         assert s.exec(select(KPIStatus)).first() is None  # nothing stored without run_id / store
     for spec in client.configs.kpis.kpis:
         if spec.formula != "repeat_purchase_rate":
-            assert report.by_id(spec.id) == evaluate_series(spec, series, LAST)
+            assert report.by_id(spec.id) == evaluate_series(spec, series, LAST, currency=client.config.currency)
     assert evaluate_kpis(client, as_of=LAST) == report
     assert report.by_id("conversion_rate").status in ("WARNING", "CRITICAL")
     assert report.by_id("repeat_purchase_rate").value is not None

@@ -48,10 +48,11 @@ def kpis(
     if json_out:
         emit_json(report.to_json())
     else:
-        out.print(_table(report))
+        out.print(_table(report, ctx.config.currency))
 
 
-def _table(report: KPIReport) -> Table:
+def _table(report: KPIReport, currency: str | None = None) -> Table:
+    """Value and thresholds with money in ``currency``'s own smallest unit (yen whole, dinars in fils)."""
     table = Table(title=f"KPIs of {report.client} as of {report.as_of}", title_justify="left")
     wide = out.width >= 140
     for col in ("KPI", "status", "value", "target / warn / crit") if wide else ("KPI", "status", "value"):
@@ -59,9 +60,9 @@ def _table(report: KPIReport) -> Table:
     table.add_column("note", overflow="fold", ratio=1, min_width=24)
     for k in report.kpis:
         colour = COLOURS[k.status]
-        bounds = " / ".join(fmt(v, k.unit) for v in (k.target, k.warning, k.critical))
-        cells = [k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit), bounds] if wide else [
-            k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit)]
+        bounds = " / ".join(fmt(v, k.unit, currency) for v in (k.target, k.warning, k.critical))
+        cells = [k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit, currency), bounds] if wide else [
+            k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit, currency)]
         table.add_row(*cells, k.note)
     return table
 
@@ -74,7 +75,7 @@ def _calibrate(ctx: ClientContext, day: date | None, json_out: bool, yes: bool, 
     usable = [p for p in proposals if p.enough_history and p.proposed]
     written: list[str] = []
     if not json_out:
-        out.print(proposal_table(ctx.name, proposals))
+        out.print(proposal_table(ctx.name, proposals, currency=ctx.config.currency))
     if usable and (yes or (not json_out and _confirmed(f"Write {len(usable)} KPI(s) to kpis.yml?"))):
         written = apply_calibration(ctx, usable, owner=owner, reason=reason)
     if json_out:
@@ -98,17 +99,20 @@ def _confirmed(question: str) -> bool:
         return False
 
 
-def proposal_table(client: str, proposals: list[Proposal], title: str = "") -> Table:
-    """Each KPI's thresholds, current -> proposed, and why (also the monthly review's target changes)."""
+def proposal_table(client: str, proposals: list[Proposal], title: str = "", currency: str | None = None) -> Table:
+    """Each KPI's thresholds, current -> proposed, and why (also the monthly review's target changes);
+    money in ``currency``'s own smallest unit."""
     table = Table(title=title or f"Calibration proposals for {client}", title_justify="left")
     table.add_column("KPI", no_wrap=True)  # an id is never broken across lines (the why column folds)
     for col in ("target", "warning", "critical", "why"):
         table.add_column(col, overflow="fold")
     for p in proposals:
         def cell(key: str, p: Proposal = p) -> str:
-            now = fmt(p.current.get(key), p.unit)
+            now = fmt(p.current.get(key), p.unit, currency)
             new = p.proposed.get(key)
-            return now if new is None or new == p.current.get(key) else f"{now} -> [bold]{fmt(new, p.unit)}[/]"
+            if new is None or new == p.current.get(key):
+                return now
+            return f"{now} -> [bold]{fmt(new, p.unit, currency)}[/]"
         table.add_row(p.kpi, cell("target"), cell("warning"), cell("critical"),
                       p.reason if p.enough_history else f"[dim]{p.reason}[/]")
     return table

@@ -13,21 +13,24 @@ from chimera.config.loader import suggest
 from chimera.db.engine import session_scope
 from chimera.errors import ChimeraError
 from chimera.ingest.models import BASE_METRICS, COUNT_METRICS
+from chimera.kpi.fmt import money_step
 from chimera.metrics import Series, load_series
 
 CENT = Decimal("0.01")
 
 
 
-def render_value(metric: str, value: Decimal) -> int | str:
-    """Counts as integers; money as a decimal string with 2 places, or every place it has beyond
-    them (a 3-decimal currency's 1012.335 dinars is not 1012.34: the stored sum is exact)."""
+def render_value(metric: str, value: Decimal, currency: str | None = None) -> int | str:
+    """Counts as integers; money as a decimal string with 2 places (the places of ``currency``'s
+    smallest unit when given: 231880 yen, 1012.300 dinars), or every place it has beyond them (a
+    3-decimal currency's 1012.335 dinars is not 1012.34: the stored sum is exact)."""
     if metric in COUNT_METRICS:
         return int(value)
+    step = money_step(currency) or CENT
     exact = value.normalize()
-    if isinstance(exact.as_tuple().exponent, int) and exact.as_tuple().exponent < -2:
+    if isinstance(exact.as_tuple().exponent, int) and exact.as_tuple().exponent < step.as_tuple().exponent:
         return f"{exact:f}"
-    return str(value.quantize(CENT, rounding=ROUND_HALF_UP))
+    return str(value.quantize(step, rounding=ROUND_HALF_UP))
 
 
 def metrics_document(client: str, series: Series) -> dict:
@@ -66,14 +69,16 @@ def metrics(
     if not series:
         out.print(f"no metrics for {ctx.name} yet: chimera ingest PATH --client {ctx.name}")
         return
-    recent = sorted({d for values in doc["metrics"].values() for d in values})[-14:]
-    days = days_that_fit(doc["metrics"], recent, out.width)
+    shown = {metric: {d.isoformat(): render_value(metric, v, ctx.config.currency) for d, v in days.items()}
+             for metric, days in sorted(series.items())}  # the JSON keeps today's places; the text the currency's
+    recent = sorted({d for values in shown.values() for d in values})[-14:]
+    days = days_that_fit(shown, recent, out.width)
     more = "" if len(days) == len(recent) else " (a wider terminal shows more; --json shows every day)"
     table = Table(title=f"{ctx.name}: last {len(days)} days with data{more}", title_justify="left")
     table.add_column("metric", no_wrap=True)
     for d in days:
         table.add_column(d[5:], justify="right")
-    for name, values in doc["metrics"].items():
+    for name, values in shown.items():
         table.add_row(name, *(str(values.get(d, "")) for d in days))
     out.print(table)
 

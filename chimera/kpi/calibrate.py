@@ -78,6 +78,10 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
     end = min((d for d in newest.values() if d is not None), default=as_of)
     weekly = [w for k in range(WEEKS) if (w := windows.at(end - timedelta(days=7 * k))).ok]
     values = [w.value for w in weekly if w.value is not None]
+
+    def text(number: Decimal | None) -> str:  # money in the currency's own smallest unit
+        return fmt(number, spec.unit, currency)
+
     current = {k: getattr(spec, k) for k in KEYS}
     base = {"kpi": spec.id, "unit": spec.unit, "direction": spec.direction, "current": current,
             "weekly_values": [quantize(v, spec.unit) for v in values]}
@@ -90,10 +94,10 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
     target = floats[mid] if len(floats) % 2 else (floats[mid - 1] + floats[mid]) / 2
     mean = sum(floats) / len(floats)
     spread = math.sqrt(sum((v - mean) ** 2 for v in floats) / (len(floats) - 1))
-    configured = "/".join(fmt(getattr(spec, k), spec.unit) for k in ("target", "warning", "critical"))
+    configured = "/".join(text(getattr(spec, k)) for k in ("target", "warning", "critical"))
     if floats[0] == floats[-1]:
         return Proposal(**base, enough_history=True, reason=(
-            f"history has no variation (all {fmt(values[0], spec.unit)}): keeping configured {configured}"))
+            f"history has no variation (all {text(values[0])}): keeping configured {configured}"))
     sd = max(spread, abs(target) * 0.02)
     sign = -1 if spec.direction == "higher_is_better" else 1
     proposed = {
@@ -110,19 +114,19 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
     if not _reachable(proposed["critical"], spec):
         side, bound = ("below", "0") if spec.direction == "higher_is_better" else ("above", "100%")
         return Proposal(**base, enough_history=True, reason=(
-            f"critical 3 sd {side} the median {fmt(proposed['target'], spec.unit)} (spread "
-            f"{fmt(_round(sd, spec.unit, currency), spec.unit)}) would be at or {side} {bound}, which no "
+            f"critical 3 sd {side} the median {text(proposed['target'])} (spread "
+            f"{text(_round(sd, spec.unit, currency))}) would be at or {side} {bound}, which no "
             f"{spec.window} value passes, so it could never be raised: the history varies too much; keeping configured "
             f"{configured}"))
     if not _strictly_ordered(proposed, spec.direction):
-        shown = "/".join(fmt(proposed[k], spec.unit) for k in ("target", "warning", "critical"))
+        shown = "/".join(text(proposed[k]) for k in ("target", "warning", "critical"))
         return Proposal(**base, enough_history=True, reason=(
             f"thresholds from the history collapse or cross ({shown} after rounding and clamping, median "
-            f"{fmt(_round(target, spec.unit, currency), spec.unit)}, "
-            f"spread {fmt(_round(sd, spec.unit, currency), spec.unit)}): "
+            f"{text(_round(target, spec.unit, currency))}, "
+            f"spread {text(_round(sd, spec.unit, currency))}): "
             f"keeping configured {configured}"))
-    reason = (f"median of {len(values)} weekly values to {end} {fmt(proposed['target'], spec.unit)}, spread "
-              f"{fmt(_round(sd, spec.unit, currency), spec.unit)}: warning at 2 sd, critical at 3 sd")
+    reason = (f"median of {len(values)} weekly values to {end} {text(proposed['target'])}, spread "
+              f"{text(_round(sd, spec.unit, currency))}: warning at 2 sd, critical at 3 sd")
     return Proposal(**base, enough_history=True, reason=reason, proposed=proposed)
 
 

@@ -22,7 +22,7 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.db.models import CustomerDay, CycleRun, KPIStatus, decode_customers
 from chimera.kpi import anomaly as anomaly_mod
-from chimera.kpi.fmt import CENTS, FILS, day_ranges, fmt, fmt_apart, is_fils, quantize
+from chimera.kpi.fmt import CENTS, FILS, day_ranges, fmt, fmt_apart, is_fils, money_step, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Anomaly, DayState, KPIReport, KPIResult
 from chimera.kpi.status import LEVELS, ThresholdState, recovery, threshold_state, worse
@@ -49,8 +49,9 @@ class Judgement:
     detail: str = ""
 
 
-def judge(windows: KPIWindows, as_of: date) -> Judgement:
-    """The status of ``windows.spec`` at ``as_of`` with everything the note needs."""
+def judge(windows: KPIWindows, as_of: date, currency: str | None = None) -> Judgement:
+    """The status of ``windows.spec`` at ``as_of`` with everything the note needs (money in the
+    words of an UNKNOWN in ``currency``'s smallest unit, ``chimera.kpi.fmt``)."""
     spec = windows.spec
     horizon = history_days(spec)
     newest = windows.newest(as_of, horizon)
@@ -69,19 +70,20 @@ def judge(windows: KPIWindows, as_of: date) -> Judgement:
             f"{metric} data ends {end}, {lag} days before {as_of} (max {spec.max_staleness_days})"))
     current = windows.at(end)
     if not current.ok:
-        return Judgement("UNKNOWN", current.reason, end, current, detail=_unknown_detail(windows, current))
+        return Judgement("UNKNOWN", current.reason, end, current, detail=_unknown_detail(windows, current, currency))
     threshold = threshold_state(windows, end)
     assert threshold is not None
     score, level = None, 0
     if spec.anomaly:
         score, level = anomaly_mod.confirmed(windows, end)
         if score is None:
-            return Judgement("UNKNOWN", "history", end, current, threshold, detail=_history_detail(windows, end))
+            detail = _history_detail(windows, end, currency)
+            return Judgement("UNKNOWN", "history", end, current, threshold, detail=detail)
     status = LEVELS[max(threshold.level, level)]
     return Judgement(status, None, end, current, threshold, score, level)
 
 
-def _history_detail(windows: KPIWindows, end: date) -> str:
+def _history_detail(windows: KPIWindows, end: date, currency: str | None = None) -> str:
     """Why there is no baseline: the store is too young, or its earlier weeks have holes or are too
     thin (a store with 20 weeks of history and a month without analytics is not 'new')."""
     need, weeks = anomaly_mod.MIN_BASELINE_WEEKS, anomaly_mod.CANDIDATE_WEEKS
@@ -102,13 +104,13 @@ def _history_detail(windows: KPIWindows, end: date) -> str:
         why.append("; ".join(f"{m} missing on {day_ranges(sorted(days))}" for m, days in sorted(holes.items())))
     if thin:
         label = windows.denominator_label or "denominator"
-        minimum = fmt(windows.spec.min_denominator, windows.denominator_unit)
+        minimum = fmt(windows.spec.min_denominator, windows.denominator_unit, currency)
         why.append(f"{thin} {'has' if thin == 1 else 'have'} {label} below the minimum {minimum}")
     return (f"only {whole} of the {weeks} weekly windows before {end} can be a baseline ({need} needed): "
             + ", ".join(why))
 
 
-def _unknown_detail(windows: KPIWindows, current: WindowValue) -> str:
+def _unknown_detail(windows: KPIWindows, current: WindowValue, currency: str | None = None) -> str:
     spec, end = windows.spec, current.end
     if current.reason == "missing" and windows.before_data(current.missing):
         starts = {m: d for m in current.missing if (d := windows.first_day(m)) is not None}
@@ -120,37 +122,40 @@ def _unknown_detail(windows: KPIWindows, current: WindowValue) -> str:
     label = windows.denominator_label or "denominator"
     if current.reason == "denominator":
         unit = windows.denominator_unit  # a money denominator reads as money: gross_sales 480.50
-        return (f"{label} {fmt(current.denominator, unit)} over {spec.window} to {end}, below the "
-                f"minimum {fmt(spec.min_denominator, unit)}")
+        return (f"{label} {fmt(current.denominator, unit, currency)} over {spec.window} to {end}, below the "
+                f"minimum {fmt(spec.min_denominator, unit, currency)}")
     return f"{label} is zero over {spec.window} to {end}"
 
 
-def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState) -> str:
+def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState, currency: str | None = None) -> str:
     bad, good = ("below", "above") if spec.direction == "higher_is_better" else ("above", "below")
-    u = spec.unit
-    name = {2: f"critical {fmt(spec.critical, u)}", 1: f"warning {fmt(spec.warning, u)}"}
+
+    def f(number: Decimal | None) -> str:
+        return fmt(number, spec.unit, currency)
+
+    name = {2: f"critical {f(spec.critical)}", 1: f"warning {f(spec.warning)}"}
     if ts.raw > ts.level:
         pending = f"{bad} {name[ts.raw]} for 1 day (needs 2 to confirm)"
         if not ts.level:
             return pending
         # a WARNING about to escalate: the note still names the threshold the status stands on
         held = replace(ts, raw=ts.level)
-        return f"{_threshold_phrase(spec, value, held)}, {pending}"
+        return f"{_threshold_phrase(spec, value, held, currency)}, {pending}"
     if ts.held:
         kind = "critical" if ts.level == 2 else "warning"
-        return f"not yet back past {kind} recovery {fmt(recovery(spec, ts.level), u)}"
+        return f"not yet back past {kind} recovery {f(recovery(spec, ts.level))}"
     if ts.level == 1 and value == spec.critical:  # exactly on critical: raised only past it
-        return f"{bad} {name[1]}, at critical {fmt(spec.critical, u)} (CRITICAL only past it)"
+        return f"{bad} {name[1]}, at critical {f(spec.critical)} (CRITICAL only past it)"
     if ts.level:
         return f"{bad} {name[ts.level]}"
     if value == spec.warning and spec.warning != spec.target:  # not 'below warning 80' for 80
-        return f"{bad} target {fmt(spec.target, u)}, at warning {fmt(spec.warning, u)} (WARNING only past it)"
+        return f"{bad} target {f(spec.target)}, at warning {f(spec.warning)} (WARNING only past it)"
     if worse(spec, value, spec.target):
-        return f"{bad} target {fmt(spec.target, u)}, {good} warning {fmt(spec.warning, u)}"
-    return f"at or {good} target {fmt(spec.target, u)}"
+        return f"{bad} target {f(spec.target)}, {good} warning {f(spec.warning)}"
+    return f"at or {good} target {f(spec.target)}"
 
 
-def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int) -> str:
+def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int, currency: str | None = None) -> str:
     side = "below" if score.sd_score < 0 else "above"
     if score.change_pct is not None:
         change = f" ({score.change_pct:+.1f}%)"
@@ -166,38 +171,42 @@ def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int) -> str:
     else:
         tail = ""
     return (f"{abs(score.sd_score):.1f} sd {side} its {score.weeks}-week baseline "
-            f"{fmt(score.baseline, spec.unit)}{change}{tail}")
+            f"{fmt(score.baseline, spec.unit, currency)}{change}{tail}")
 
 
-def _money(windows: KPIWindows, j: Judgement, value: Decimal | None) -> Decimal | None:
-    """A currency value in the store's precision: fils only for a sum whose value has them (a
-    3-decimal currency), cents for everything else. A USD AOV of 826.50 / 20 orders is 41.33, not
-    '41.325', and a median of two weekly sums 1,086.635 reads 1,086.64 (both looked like dinars)."""
+def _money(windows: KPIWindows, j: Judgement, value: Decimal | None, currency: str | None = None) -> Decimal | None:
+    """A currency value in the store's precision: that of ``currency`` when given (fils for dinars,
+    cents otherwise: a yen AOV's text is whole yen, its value keeps cents); without one, fils only
+    for a sum whose value has them, cents for everything else. A USD AOV of 826.50 / 20 orders is
+    41.33, not '41.325', and a median of two weekly sums 1,086.635 reads 1,086.64."""
     if windows.spec.unit != "currency" or value is None:
         return value
+    if money_step(currency) is not None:
+        return quantize(value, "currency", currency)
     exact = j.current.value if j.current is not None else None
     if not windows.is_ratio and exact is not None and is_fils(exact):
         return value.quantize(FILS, ROUND_HALF_UP)
     return value.quantize(CENTS, ROUND_HALF_UP)
 
 
-def _note(windows: KPIWindows, j: Judgement) -> str:
+def _note(windows: KPIWindows, j: Judgement, currency: str | None = None) -> str:
     spec = windows.spec
     if j.current is None or j.current.value is None or j.threshold is None:
         return f"{spec.id} UNKNOWN: {j.detail}"
     bounds = [spec.target, spec.warning, spec.critical, spec.warning_recovery, spec.critical_recovery]
-    value = fmt_apart(j.current.value, spec.unit, bounds, fmt(_money(windows, j, j.current.value), spec.unit))
+    shown = fmt(_money(windows, j, j.current.value, currency), spec.unit, currency)
+    value = fmt_apart(j.current.value, spec.unit, bounds, shown, currency)
     head = f"{spec.id} {value} over {spec.window} to {j.end}"
     if j.status == "UNKNOWN":
         return f"{head}; UNKNOWN: {j.detail}"
-    parts = [f"{head}, {_threshold_phrase(spec, j.current.value, j.threshold)}"]
+    parts = [f"{head}, {_threshold_phrase(spec, j.current.value, j.threshold, currency)}"]
     if j.score is not None and (j.score.level > 0 or j.anomaly_level > 0):
-        score = replace(j.score, baseline=_money(windows, j, j.score.baseline) or j.score.baseline)
-        parts.append(_anomaly_phrase(spec, score, j.anomaly_level))
+        score = replace(j.score, baseline=_money(windows, j, j.score.baseline, currency) or j.score.baseline)
+        parts.append(_anomaly_phrase(spec, score, j.anomaly_level, currency))
     return "; ".join(parts)
 
 
-def _anomaly_model(windows: KPIWindows, j: Judgement) -> Anomaly | None:
+def _anomaly_model(windows: KPIWindows, j: Judgement, currency: str | None = None) -> Anomaly | None:
     spec, s = windows.spec, j.score
     if s is None:
         return None
@@ -205,39 +214,46 @@ def _anomaly_model(windows: KPIWindows, j: Judgement) -> Anomaly | None:
         flagged=j.anomaly_level > 0,
         level=LEVELS[j.anomaly_level],  # type: ignore[arg-type]
         raw_level=LEVELS[s.level],  # type: ignore[arg-type]
-        baseline=quantize(_money(windows, j, s.baseline), spec.unit) or Decimal(0),
+        baseline=quantize(_money(windows, j, s.baseline, currency), spec.unit, currency) or Decimal(0),
         weeks=s.weeks,
         sd_score=Decimal(f"{s.sd_score:.2f}"),
         change_pct=None if s.change_pct is None else Decimal(f"{s.change_pct:.2f}"),
     )
 
 
-def _result(windows: KPIWindows, j: Judgement) -> KPIResult:
+def _result(windows: KPIWindows, j: Judgement, currency: str | None = None) -> KPIResult:
     spec = windows.spec
     previous = windows.at(j.end - timedelta(days=windows.days)) if j.end else None
     return KPIResult(
         id=spec.id, label=spec.label, unit=spec.unit, direction=spec.direction,
         status=j.status,  # type: ignore[arg-type]
-        value=quantize(_money(windows, j, j.current.value), spec.unit) if j.current else None,
+        value=_reported(windows, j, j.current.value if j.current else None, currency),
         target=spec.target, warning=spec.warning, critical=spec.critical, window=spec.window,
-        data_through=j.end, note=_note(windows, j), anomaly=_anomaly_model(windows, j),
-        previous_value=quantize(_money(windows, j, previous.value), spec.unit) if previous and previous.ok else None,
+        data_through=j.end, note=_note(windows, j, currency), anomaly=_anomaly_model(windows, j, currency),
+        previous_value=_reported(windows, j, previous.value if previous and previous.ok else None, currency),
         threshold_status=LEVELS[j.threshold.level] if j.threshold else None,  # type: ignore[arg-type]
         unknown_reason=j.reason,  # type: ignore[arg-type]
     )
 
 
-def evaluate_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None) -> KPIResult:
+def _reported(windows: KPIWindows, j: Judgement, value: Decimal | None, currency: str | None) -> Decimal | None:
+    """A window value as stored and shown in JSON (``quantize`` of its ``_money``)."""
+    return quantize(_money(windows, j, value, currency), windows.spec.unit, currency)
+
+
+def evaluate_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None,
+                    currency: str | None = None) -> KPIResult:
     """Judge ``spec`` on ``series`` (``{metric: {day: Decimal}}``) at ``as_of``.
 
-    ``customers`` (``{day: {customer: orders}}``) feeds the special ``repeat_purchase_rate`` formula.
+    ``customers`` (``{day: {customer: orders}}``) feeds the special ``repeat_purchase_rate`` formula;
+    ``currency`` (the client's) says how money reads in the note.
     """
     windows = KPIWindows(spec, series, customers)
-    return _result(windows, judge(windows, as_of))
+    return _result(windows, judge(windows, as_of, currency), currency)
 
 
-def daily_states(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None
-                 ) -> dict[date, DayState]:
+def daily_states(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None,
+                 currency: str | None = None) -> dict[date, DayState]:
     """The judgement of every day in ``[start, end]`` (each day as its own as-of), sharing window sums.
 
     Evidence uses it to find anomalies in driver KPIs inside before/after windows.
@@ -246,11 +262,11 @@ def daily_states(spec: KPI, series: Series, start: date, end: date, customers: C
     out: dict[date, DayState] = {}
     for i in range((end - start).days + 1):
         day = start + timedelta(days=i)
-        j = judge(windows, day)
+        j = judge(windows, day, currency)
         out[day] = DayState(
             day=day,
             status=j.status,  # type: ignore[arg-type]
-            value=quantize(_money(windows, j, j.current.value), spec.unit) if j.current else None,
+            value=_reported(windows, j, j.current.value if j.current else None, currency),
             threshold_status=LEVELS[j.threshold.level] if j.threshold else None,  # type: ignore[arg-type]
             anomaly_level=LEVELS[j.anomaly_level] if j.score else None,  # type: ignore[arg-type]
             anomaly_raw_level=LEVELS[j.score.level] if j.score else None,  # type: ignore[arg-type]
@@ -283,7 +299,7 @@ def evaluate_kpis(client: ClientContext, as_of: date | None = None, run_id: str 
     metrics = sorted({m for s in specs for m in needed_metrics(s)})
     series = load_series(session, client.company_id, metrics, start=start, end=as_of)
     customers = load_customers(session, client.company_id, start, as_of) if any(map(is_repeat, specs)) else None
-    results = [evaluate_series(s, series, as_of, customers) for s in specs]
+    results = [evaluate_series(s, series, as_of, customers, client.config.currency) for s in specs]
     if store is None:
         store = run_id is not None
     if store:
