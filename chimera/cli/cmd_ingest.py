@@ -54,6 +54,7 @@ def ingest(
     else:
         _print(summary, str(path or pull))
     _fail_if_nothing_ingested(summary)
+    _fail_if_only_partial_days(summary)
 
 
 @app.command("pull")
@@ -85,6 +86,21 @@ def _fail_if_nothing_ingested(summary: IngestSummary) -> None:
     raise typer.Exit(1)
 
 
+def _fail_if_only_partial_days(summary: IngestSummary) -> None:
+    """Exit 1 when the file's every day was left out as partial: "0 metric points" with exit 0
+    reads as an export without payments. Says which days and why (the JSON lists them too)."""
+    if summary.metrics_written or not summary.left_out:
+        return
+    reasons = Counter(r.reason for r in summary.left_out)
+    reason = reasons.most_common(1)[0][0]
+    fail(f"nothing written: the file holds only part of each of its days ({_days(summary)}): {reason}")
+    raise typer.Exit(1)
+
+
+def _days(summary: IngestSummary) -> str:
+    return ", ".join(str(r.day) for r in summary.left_out)
+
+
 def _ingest(ctx, path: Path, source: str | None, since: date | None, until: date | None) -> IngestSummary:
     if path.is_dir():
         raise IngestError(f"{path}: is a directory (give one export file)")
@@ -112,12 +128,15 @@ def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummar
 
 
 def _print(summary: IngestSummary, what: str) -> None:
+    days = f"days {summary.first_day} .. {summary.last_day}" if summary.first_day else "no day written"
     out.print(
         f"[bold]{escape(what)}[/] ({summary.source}): {summary.rows_read} rows read, "
         f"{summary.orders_ingested} ingested, {len(summary.rejected)} rejected; "
-        f"days {summary.first_day} .. {summary.last_day}; {summary.metrics_written} metric points written",
+        f"{days}; {summary.metrics_written} metric points written",
         highlight=False,
     )
+    for left in summary.left_out:
+        out.print(f"left out {left.day} (what was stored for it is kept): {escape(left.reason)}", highlight=False)
     if summary.kept_days:
         out.print(f"{summary.kept_days} day(s) inside that range have no rows in this file: what was stored for them "
                   "is kept, not replaced by zeros (a filtered or partial export?)", highlight=False)

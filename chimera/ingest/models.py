@@ -49,6 +49,16 @@ class Rejection(BaseModel):
     order: str
 
 
+class LeftOutDay(BaseModel):
+    """A day the file has records of that was not written, and why: only part of it is in the file
+    (an export in another time zone than the source's days, a file cut mid-row, a day not over yet).
+    What was stored for it is kept; a partial day is never written as if it were whole."""
+
+    model_config = ConfigDict(extra="forbid")
+    day: date
+    reason: str
+
+
 class IngestSummary(BaseModel):
     """The result of one ingest, exactly the ``chimera ingest --json`` document plus the run id."""
 
@@ -63,10 +73,14 @@ class IngestSummary(BaseModel):
     ingest_run_id: int | None = None
     kept_days: int = 0
     """Days inside the range with no rows in the file whose stored values were kept (shown, not in the JSON)."""
+    left_out: list[LeftOutDay] = []
+    """Days with records in the file that were not written (partial days), in the JSON only when any."""
 
     def contract(self) -> dict:
-        """The DESIGN.md §7 JSON document (no extra keys)."""
-        return self.model_dump(mode="json", exclude={"ingest_run_id", "kept_days"})
+        """The DESIGN.md §7 JSON document, plus ``left_out`` when some day of the file was left out
+        (a user reading "0 metric points" must see which days and why)."""
+        exclude = {"ingest_run_id", "kept_days"} | (set() if self.left_out else {"left_out"})
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 DayMetrics = dict[date, dict[str, Decimal | int]]
@@ -98,6 +112,13 @@ class Aggregate:
     cut_days: set[date] = field(default_factory=set)
     """The days a file cut mid-row (a truncated download) holds only part of: in ``unknown_days``,
     never written (a partial day judged whole reads as a collapse), what is stored kept."""
+    left_out: dict[date, str] = field(default_factory=dict)
+    """Days the file has records of that are not written because it holds only part of them, and
+    why (``IngestSummary.left_out``); what is stored for them stays."""
+    whole_range: tuple[date, date] | None = None
+    """For an export written in a time zone other than its source's days (Stripe's UTC): the first
+    and last source day its range covers whole; only those are written (``--since``/``--until``
+    then name the export's own days: see ``stripe.whole_days``)."""
     pending: Callable[[], list[Rejection]] | None = None
     """Rejections still being located in the file (physical lines); ``settle`` waits for them."""
 

@@ -25,7 +25,7 @@ from chimera.ingest.detect import Header, detect_kind, read_header
 from chimera.ingest.fiverr import aggregate_fiverr, read_fiverr, require_mapping
 from chimera.ingest.lines import physical_lines
 from chimera.ingest.mapped import windows
-from chimera.ingest.models import KINDS, Aggregate, IngestSummary
+from chimera.ingest.models import KINDS, Aggregate, IngestSummary, LeftOutDay
 from chimera.ingest.pseudonymize import pseudonymizer
 from chimera.ingest.shopify import read_shopify
 from chimera.ingest.store import write_aggregate
@@ -42,18 +42,22 @@ def fingerprint_file(path: Path, chunk: int = 1 << 23) -> str:
     return digest.hexdigest()
 
 
-def parse_file(client: ClientContext, path: Path, kind: str, header: Header, *, defer: bool = False) -> Aggregate:
+def parse_file(client: ClientContext, path: Path, kind: str, header: Header, *, defer: bool = False,
+               local_range: tuple[date | None, date | None] = (None, None)) -> Aggregate:
     """The aggregate of one export of ``kind`` (no database access). ``defer``: a Shopify export's
-    rejected rows may still be located in the file (``Aggregate.settle`` waits for them)."""
+    rejected rows may still be located in the file (``Aggregate.settle`` waits for them).
+    ``local_range``: ``--since``/``--until``, which a Stripe export in a time zone of its own
+    states in that zone's days (``stripe.aggregate_stripe``)."""
     try:
-        return _parse(client, path, kind, header, defer)
+        return _parse(client, path, kind, header, defer, local_range)
     except IngestError as exc:  # every file error names the file, whichever step raised it
         if str(path) in str(exc):
             raise
         raise IngestError(f"{path}: {exc}") from None
 
 
-def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: bool) -> Aggregate:
+def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: bool,
+           local_range: tuple[date | None, date | None]) -> Aggregate:
     def line_of(rows: list[int]) -> dict[int, int]:
         return physical_lines(path, rows, header.skip_lines)
 
@@ -64,7 +68,7 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
         return aggregate_balance(df, line_of, cols)
     if kind == "stripe_payments":
         df, cols = read_stripe(path, header)
-        return aggregate_stripe(df, line_of, cols)
+        return aggregate_stripe(df, line_of, cols, local_range=local_range)
     if kind == "analytics_daily":
         df, cols = read_analytics(path, header)
         return aggregate_analytics(df, line_of, cols, european=header.separator == ";")
@@ -80,7 +84,7 @@ def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, finge
     return IngestSummary(
         source=agg.kind, rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, rejected=agg.rejected,
         first_day=agg.first_day, last_day=agg.last_day, metrics_written=written, ingest_run_id=run_id,
-        kept_days=len(agg.kept_days),
+        kept_days=len(agg.kept_days), left_out=[LeftOutDay(day=d, reason=r) for d, r in sorted(agg.left_out.items())],
     )
 
 
@@ -102,12 +106,26 @@ def ingest_file(
     task = progress.add_task(f"ingest {path.name}", total=3) if progress is not None else None
     with ThreadPoolExecutor(max_workers=1) as pool:
         fingerprint = pool.submit(fingerprint_file, path)
-        agg = parse_file(client, path, kind, header, defer=True)  # lines found while the rows are written
-        agg = declare_range(agg, since, until, _source_today(client, kind), str(path))
+        agg = parse_file(client, path, kind, header, defer=True, local_range=(since, until))  # lines: see parse_file
+        agg = declare_range(agg, *_source_range(agg, since, until, str(path)), _source_today(client, kind), str(path))
         _advance(progress, task, 2)
         summary = store_aggregate(client, agg, path.name, fingerprint.result())
     _advance(progress, task, 1)
     return summary
+
+
+def _source_range(agg: Aggregate, since: date | None, until: date | None, path: str
+                  ) -> tuple[date | None, date | None]:
+    """``--since``/``--until`` in the source's days. An export in a time zone of its own states its
+    range in that zone's days (checked when parsed): the source days it covers whole stand for them.
+    Refused for a file cut mid-row: it does not list every order of any range."""
+    if agg.cut_days and (since or until):
+        raise IngestError(f"{path}: the file ends inside a row (truncated download?): it does not list every "
+                          "order or payment of --since/--until; download the export again")
+    if agg.whole_range is None:
+        return since, until
+    first, last = agg.whole_range
+    return (first if since else None), (last if until else None)
 
 
 def _source_today(client: ClientContext, kind: str) -> date:

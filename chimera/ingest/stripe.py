@@ -7,7 +7,6 @@ European-locale exports write decimal commas and dd/mm dates: both are detected 
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import polars as pl
 from chimera.errors import IngestError
 from chimera.ingest.detect import STRIPE_COLUMNS, STRIPE_CREATED, STRIPE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
+    CUT,
     ROW,
     SHAPE,
     Check,
@@ -56,10 +56,12 @@ COPY_CONFLICT = ("the charge is listed more than once with different values (pas
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma, 1.234 with a decimal comma; "
              "no amount in the file has cents to tell which): write it with its decimals")
-log = logging.getLogger(__name__)
 DAY, WRITTEN = "_day", "_written_day"  # a charge's UTC day; the date it was written with (its zone's)
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 CREATED = STRIPE_CREATED  # `Created date (UTC)` or `Created date (<the export's time zone>)`
+CUT_REASON = ("the file ends inside a row (truncated download?): it holds only part of this day's payments; "
+              "download the export again")
+LocalRange = tuple[date | None, date | None]
 
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -84,20 +86,85 @@ def _zoned_created(path: Path, header: Header) -> list[str]:
     return named
 
 
-def _whole_utc_days(written: pl.Series, zone: str) -> tuple[date, date] | None:
-    """For an export in a time zone other than UTC, the first and last UTC day it covers whole. Its
-    date range is whole days of its zone (the export dialog's), which never line up with UTC days:
-    the UTC day before New York's first midnight holds only that day's last hours (a collapse, read
-    as a whole day), and so does the day its last local day runs into. None for a UTC export."""
+def _export_window(written: pl.Series, zone: str, local_range: LocalRange) -> tuple[datetime, datetime] | None:
+    """The UTC moments an export in ``zone`` (not UTC) covers: from the first midnight of its range
+    to the one after its last day. The range is the export dialog's whole local days: ``--since`` /
+    ``--until`` when given (the export's own days, in its zone), else its first and last charges'
+    local dates. None for a file with no readable date."""
     tz = zone_info(zone)
     local = written.drop_nulls()  # the dates as written: the zone's days
-    if tz is None or local.is_empty():
+    since, until = local_range
+    first, last = since or local.min(), until or local.max()
+    if tz is None or first is None or last is None:
         return None
-    first, last = local.min(), local.max()
     start = datetime.combine(first, time(), tz).astimezone(UTC)  # type: ignore[arg-type]
     end = datetime.combine(last + timedelta(days=1), time(), tz).astimezone(UTC)  # type: ignore[operator]
-    whole_first = start.date() + timedelta(days=1) if start.time() != time() else start.date()
-    return whole_first, end.date() - timedelta(days=1)
+    return start, end
+
+
+def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
+    """The first and last UTC day wholly between ``start`` and ``end`` (first > last: none, as for
+    one local day of New York: it holds the last hours of one UTC day and the first of the next)."""
+    first = start.date() + timedelta(days=1) if start.time() != time() else start.date()
+    return first, end.date() - timedelta(days=1)
+
+
+def _partial_reason(day: date, window: tuple[datetime, datetime], zone: str) -> str:
+    """Why ``day`` is left out: which hours of it (UTC) the export in ``zone`` holds."""
+    start, end = window
+    since = start.strftime("%H:%M") if start.date() == day else "00:00"
+    until = end.strftime("%H:%M") if end.date() == day else "24:00"
+    return (f"partial UTC day: the export is in {zone} and holds only {since}-{until} UTC of it (Stripe's "
+            f"metrics are per UTC day, DATA.md); export the payments in UTC (or, when the export's range of {zone} "
+            "days was wider than its payments, give it with --since/--until)")
+
+
+def _check_local_range(written: pl.Series, zone: str, local_range: LocalRange) -> None:
+    """IngestError when ``--since``/``--until`` (days of the export's ``zone``) are not the export's:
+    a charge outside them, or a last day not over yet in that zone."""
+    since, until = local_range
+    tz = zone_info(zone)
+    today = datetime.now(tz or UTC).date()
+    if until is not None and until >= today:
+        raise IngestError(f"--until {until} is not over yet in {zone}, the export's time zone (today there is "
+                          f"{today}): its payments may still come; give the last whole day")
+    local = written.drop_nulls()
+    before = local.filter(local < since) if since is not None else local.clear()
+    after = local.filter(local > until) if until is not None else local.clear()
+    if before.len() or after.len():
+        day, side = (before.min(), "before --since") if before.len() else (after.max(), "after --until")
+        raise IngestError(f"the export has payments on {day} ({zone}), {side} ({since or '...'} .. "
+                          f"{until or '...'}): give the range chosen when exporting, in {zone} days, or leave "
+                          "--since/--until out")
+
+
+def _partial_days(df: pl.DataFrame, held: set[date], zone: str | None, local_range: LocalRange
+                  ) -> tuple[dict[date, str], tuple[date, date] | None]:
+    """The ``held`` days (with charges, kept or rejected) the file has only part of, and why (a cut
+    file's; an export in ``zone``'s days outside the UTC days its range covers whole), and that
+    range (None for a UTC export)."""
+    left_out = dict.fromkeys(sorted(_cut_days(df) & held), CUT_REASON)
+    if not zone:
+        return left_out, None
+    _check_local_range(df[WRITTEN], zone, local_range)
+    window = _export_window(df[WRITTEN], zone, local_range)
+    if window is None:
+        return left_out, None
+    first, last = _whole_days(*window)
+    outside = sorted(d for d in held - set(left_out) if not first <= d <= last)
+    return {**left_out, **{d: _partial_reason(d, window, zone) for d in outside}}, (first, last)
+
+
+def _cut_days(df: pl.DataFrame) -> set[date]:
+    """The UTC days a file cut mid-row (a truncated download) holds only part of: the cut row's
+    and that of the complete row just before it (exports listed newest first are cut in their
+    oldest day, others in their newest; a cut row's date may itself be cut)."""
+    cut = df.filter(pl.col(SHAPE).str.starts_with(CUT).fill_null(False))
+    if not cut.height:
+        return set()
+    at = cut[ROW].max()
+    near = pl.concat([cut.filter(pl.col(ROW) == at), df.filter(pl.col(ROW) < at).tail(1)])
+    return set(near[DAY].drop_nulls().to_list())
 
 
 def created_zone(column: str | None) -> str | None:
@@ -189,9 +256,12 @@ def _codes(col: pl.Series) -> list[str]:
 
 
 def aggregate_stripe(
-    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
+    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments",
+    local_range: LocalRange = (None, None),
 ) -> Aggregate:
-    """Count attempts, successes and failures and sum captured amounts, fees and refunds per UTC day."""
+    """Count attempts, successes and failures and sum captured amounts, fees and refunds per UTC day.
+    ``local_range``: ``--since``/``--until`` as given, the days of an export in a time zone other
+    than UTC (``_export_window``); a UTC export's are checked by ``coverage.declare_range``."""
     absent = set(STRIPE_COLUMNS) - set(df.columns)
     df = with_missing(df, [*STRIPE_COLUMNS, SHAPE])  # the API's frame has no shapes: every record is whole
     comma, day_first = detect_locale(df)
@@ -249,20 +319,18 @@ def aggregate_stripe(
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
     rejected_days = set(bad_rows.select(day.drop_nulls()).to_series().to_list())
-    whole = _whole_utc_days(df[WRITTEN], zone) if zone else None
-    if whole is not None:
-        edges = sorted(d for d in days if not whole[0] <= d <= whole[1])
-        if edges:
-            log.warning("stripe export in %s: its first and last local days cover only part of UTC day(s) %s "
-                        "(Stripe's metrics are per UTC day): left out, what is stored for them is kept; export in "
-                        "UTC to have every day whole", zone, ", ".join(map(str, edges)))
-        days = {d: v for d, v in days.items() if d not in edges}
-        rejected_days = {d for d in rejected_days if whole[0] <= d <= whole[1]}
+    left_out, whole_range = _partial_days(df, set(days) | rejected_days, zone, local_range)
+    days = {d: v for d, v in days.items() if d not in left_out}
+    cut = {d for d, why in left_out.items() if why == CUT_REASON}
+    edges = set(left_out) - cut  # outside the range written: neither zero-filled nor stored, nothing to keep
     return Aggregate(
         kind=kind,
         days={d: {m: v for m, v in values.items() if m not in unknown} for d, values in days.items()},
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
-        unknown_days=rejected_days - set(days),  # every charge of the day rejected: missing, not 0
+        unknown_days=((rejected_days - edges) | cut) - set(days),  # every charge of the day rejected: missing, not 0
+        cut_days=cut,
+        left_out=dict(sorted(left_out.items())),
+        whole_range=whole_range,
     )
