@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, col, func, select
 
-from chimera.as_of import default_day, store_zone
+from chimera.as_of import SPARSE, default_day, store_zone
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import Decision, EvidenceRecord, IngestRun, Job, MetricPoint, Play, PlayRun
@@ -21,6 +21,10 @@ class SourceFreshness(BaseModel):
     last_ingest: datetime | None
     days_behind: int | None
     ok: bool
+    current_on: date | None = None
+    """For a source with rows only on days with activity (``SPARSE``: Fiverr), the store-local day its
+    current export was first ingested, when after ``last_day``: the export was current then, so the
+    days since ``last_day`` had no order and ``days_behind`` counts from this day."""
 
 
 class DailyReport(BaseModel):
@@ -38,9 +42,11 @@ class DailyReport(BaseModel):
     """Why the KPIs are of the day before the newest data (it was in progress at its ingest)."""
 
     def to_json(self) -> dict[str, Any]:
-        """The ``chimera daily --json`` document: ``as_of_note`` and ``failed_play_jobs`` only when there are."""
-        empty = {k for k in ("as_of_note", "failed_play_jobs") if not getattr(self, k)}
-        return self.model_dump(mode="json", exclude=empty)
+        """The ``chimera daily --json`` document: ``as_of_note``, ``failed_play_jobs`` and a source's
+        ``current_on`` only when there are."""
+        exclude: dict[str, Any] = {k: True for k in ("as_of_note", "failed_play_jobs") if not getattr(self, k)}
+        plain = {i: {"current_on"} for i, f in enumerate(self.freshness) if f.current_on is None}
+        return self.model_dump(mode="json", exclude=exclude | ({"freshness": plain} if plain else {}))
 
 
 def expected_sources(client: ClientContext) -> set[str]:
@@ -74,7 +80,8 @@ def _freshness(session: Session, client: ClientContext, today: date, replay: boo
     """Each source's newest day and how far behind ``today`` it is (``_allowances``): every source with
     data and every source client.yml names, so an export never ingested reads as not OK instead of not
     at all. A replay (``--today`` given) reads only the data of ``today`` or before: a check as of a
-    day before the data began finds none, not the newest day of data that came later."""
+    day before the data began finds none, not the newest day of data that came later. A ``SPARSE``
+    source is behind from the day its current export came (``_export_day``), not from its last order."""
     days = select(MetricPoint.source, func.max(MetricPoint.day)).where(MetricPoint.company_id == client.company_id)
     if replay:
         days = days.where(MetricPoint.day <= today)  # type: ignore[operator]
@@ -85,10 +92,34 @@ def _freshness(session: Session, client: ClientContext, today: date, replay: boo
     out = []
     for source in sorted(set(allowed) | expected_sources(client)):
         last_day = newest.get(source)
-        behind = max(0, (today - last_day).days) if last_day else None  # data dated ahead of the clock is not behind
+        current = _export_day(session, client, source, last_day, today) if source in SPARSE and last_day else None
+        current = current if current and last_day and current > last_day else None
+        upto = current or last_day
+        behind = max(0, (today - upto).days) if upto else None  # data dated ahead of the clock is not behind
         out.append(SourceFreshness(source=source, last_day=last_day, last_ingest=last_ingest.get(source),
-                                   days_behind=behind, ok=behind is not None and behind <= allowed.get(source, 0)))
+                                   days_behind=behind, ok=behind is not None and behind <= allowed.get(source, 0),
+                                   current_on=current))
     return out
+
+
+def _export_day(session: Session, client: ClientContext, source: str, last_day: date, today: date) -> date | None:
+    """The store-local day the export holding ``source``'s newest data (``last_day``) was first ingested,
+    on or before ``today``. An order export lists every order up to when it was taken, so a gig quiet
+    since ``last_day`` is current up to then; a backfill ending earlier says nothing of later days, and
+    the same bytes ingested again by a later cycle are no newer (as ``chimera.as_of`` reads them).
+    None when no ingest of ``today`` or before holds that day (a replay before the export came)."""
+    zone = store_zone(client.config.timezone)
+    runs = session.exec(select(IngestRun.fingerprint, IngestRun.created_at).where(
+        IngestRun.company_id == client.company_id, IngestRun.source == source, IngestRun.status == "succeeded",
+        IngestRun.first_day <= last_day, IngestRun.last_day >= last_day,  # type: ignore[operator]
+    ).order_by(IngestRun.created_at, IngestRun.id)).all()  # type: ignore[arg-type]
+    taken = [(fingerprint, (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).date())
+             for fingerprint, at in runs]
+    taken = [(fingerprint, day) for fingerprint, day in taken if day <= today]
+    if not taken:
+        return None
+    current = taken[-1][0]
+    return next(day for fingerprint, day in taken if fingerprint == current)
 
 
 def daily_check(client: ClientContext, today: date | None = None, now: datetime | None = None) -> DailyReport:

@@ -15,7 +15,7 @@ from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.clients import ClientContext, get_client
 
 if TYPE_CHECKING:
-    from chimera.rhythms import DailyReport
+    from chimera.rhythms import DailyReport, SourceFreshness
 
 
 @app.command()
@@ -38,7 +38,7 @@ def daily(
         for col in ("source", "last day", "days behind", "ok"):
             table.add_column(col)
         for f in report.freshness:
-            table.add_row(f.source, str(f.last_day or "no data"), "" if f.days_behind is None else str(f.days_behind),
+            table.add_row(f.source, _last_day(f), "" if f.days_behind is None else str(f.days_behind),
                           "yes" if f.ok else "[red]no[/]")
         out.print(table)
         for k in report.critical:
@@ -58,10 +58,24 @@ def daily(
         raise typer.Exit(1)
 
 
+def _last_day(f: SourceFreshness) -> str:
+    """The source's newest day, and for a quiet gig the day its export came (days behind counts from it)."""
+    if f.last_day is None:
+        return "no data"
+    return f"{f.last_day} (quiet to {f.current_on})" if f.current_on else str(f.last_day)
+
+
+def _behind(f: SourceFreshness, today: date) -> str:
+    """Why one source fails the check: how far behind, from which day, or that it has no data."""
+    if f.last_day is None:
+        return f"{f.source} has no data up to {today}"
+    since = f" (its newest export came {f.current_on}; last order {f.last_day})" if f.current_on else ""
+    return f"{f.source} {f.days_behind} days behind{since}"
+
+
 def _attention(report: DailyReport) -> str:
     """What made the daily check fail, in one line."""
-    parts = [f"{f.source} {f.days_behind} days behind" if f.last_day else f"{f.source} has no data up to {report.today}"
-             for f in report.freshness if not f.ok]
+    parts = [_behind(f, report.today) for f in report.freshness if not f.ok]
     parts += [f"{k['id']} CRITICAL" for k in report.critical]
     if report.stuck_jobs_requeued:
         parts.append(f"{len(report.stuck_jobs_requeued)} stuck job(s) re-queued")
