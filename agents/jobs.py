@@ -12,13 +12,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from agents.bots import BotContext, run_action
 from agents.context import CycleContext
-from chimera.changesets import get_adapter
+from chimera.changesets import ApplyResult, get_adapter, recorded
 from chimera.db.models import CycleRun, Decision, Job, PlayRun
-from chimera.jobs.queue import FINISHED
+from chimera.errors import DecisionError
+from chimera.jobs.queue import FINISHED, date_applied, is_execution_step, requeue_skipped
 
 Handler = Callable[[Session, CycleContext, Job], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -178,40 +179,91 @@ def _overrides_per_step(session: Session, ctx: CycleContext, run: PlayRun) -> di
 
 @handles("EXECUTE_PLAY_*")
 def execute(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
+    """One step of an approved play: its bot's ChangeSet applied through the adapter, once.
+
+    A play's steps build on each other in job-plan order (``chimera.jobs.queue.skip_after_failure``
+    says why), so a step is applied only after every earlier step succeeded. A step applied before
+    (a re-run after a crash) reports the ChangeSet recorded then, without asking its bot again: the
+    data may have moved, and a ChangeSet built anew would report a change that was never applied."""
     run = session.get(PlayRun, job.play_run_id)
     assert run is not None
     decision = session.exec(select(Decision).where(Decision.play_run_id == run.id)).first()
     if decision is None or decision.kind not in ("approve", "override", "auto_approve"):
         raise PermissionError(f"play run {run.id} has no approval: nothing is executed without a decision")
+    result = recorded(session, job.idempotency_key)
+    if result is None:
+        _check_earlier_steps(session, run, job)
+        result = _apply(session, ctx, run, job)
+    requeue_skipped(session, job)
+    _finish_play_if_done(session, ctx, run, job)
+    assert result.changeset is not None
+    return {"changeset": result.changeset.model_dump(mode="json"), "applied": result.applied,
+            "adapter": result.adapter, "asset": result.asset_path, "applied_change_id": result.change_id}
+
+
+def _apply(session: Session, ctx: CycleContext, run: PlayRun, job: Job) -> ApplyResult:
+    """The step's ChangeSet from its bot, applied under the step's idempotency key."""
     play = ctx.client.configs.play(run.play_id)
     bctx = BotContext(
         client=ctx.client, bot=job.bot, action=job.action, play_id=play.id, play_label=play.label,
         params=dict(job.params), as_of=ctx.as_of, explanation=run.explanation, sops=list(play.sops),
     )
     cs = run_action(bctx)
-    result = get_adapter().apply(session, ctx.client.company_id, ctx.client.name, job.idempotency_key, cs, job.id)
-    _finish_play_if_done(session, ctx, run, job)
-    return {"changeset": cs.model_dump(mode="json"), "applied": result.applied, "adapter": result.adapter,
-            "asset": result.asset_path}
+    return get_adapter().apply(session, ctx.client.company_id, ctx.client.name, job.idempotency_key, cs, job.id)
+
+
+def _check_earlier_steps(session: Session, run: PlayRun, job: Job) -> None:
+    """Refuse to apply a step while an earlier step of its play has not succeeded (one failed, was
+    skipped or held, or is still to run), naming that step."""
+    steps = session.exec(select(Job).where(Job.play_run_id == run.id, Job.step < job.step)
+                         .order_by(col(Job.step), col(Job.id))).all()
+    waiting = [j for j in steps if is_execution_step(j) and j.status != "succeeded"]
+    if waiting:
+        first = waiting[0]
+        raise DecisionError(
+            f"step {job.step + 1} {job.bot}.{job.action} of play run {run.id} ({run.play_id}) was not applied: "
+            f"step {first.step + 1} {first.bot}.{first.action} (job {first.id}) is {first.status}, and a play's "
+            "steps are applied in order, each after the ones before it succeeded")
 
 
 def _finish_play_if_done(session: Session, ctx: CycleContext, run: PlayRun, current: Job) -> None:
     steps = session.exec(select(Job).where(Job.play_run_id == run.id, Job.type.startswith("EXECUTE_PLAY_"))).all()  # type: ignore[attr-defined]
     others = [j for j in steps if j.id != current.id]
     if any(j.status == "failed" for j in others) and all(j.status in FINISHED for j in others):
-        run.status = "failed"  # an earlier step failed for good: nothing is left to run (settle_failed_run)
+        run.status = "failed"  # another step failed for good: nothing is left to run (settle_failed_run)
+        date_applied(session, run, list(steps))
         session.add(run)
+        _queue_evidence(session, ctx, run)
     elif all(j.status == "succeeded" for j in others):
         run.status = "executed"
         run.executed_on = ctx.as_of
         session.add(run)
-        play = ctx.client.configs.play(run.play_id)
-        cycle_job(session, ctx, "LOG_EVIDENCE", play_run_id=run.id, correlation_id=run.correlation_id,
-                  run_after=ctx.as_of + timedelta(days=play.evidence.delay_days), play_owner=None)
+        _queue_evidence(session, ctx, run)
+
+
+def _queue_evidence(session: Session, ctx: CycleContext, run: PlayRun) -> None:
+    """The run's LOG_EVIDENCE job, due once the play's delay after ``executed_on`` is over (a run
+    that applied nothing has no ``executed_on`` and nothing to judge)."""
+    if run.executed_on is None:
+        return
+    play = ctx.client.configs.play(run.play_id)
+    cycle_job(session, ctx, "LOG_EVIDENCE", play_run_id=run.id, correlation_id=run.correlation_id,
+              run_after=run.executed_on + timedelta(days=play.evidence.delay_days), play_owner=None)
+
+
+def _measure_failed_runs(session: Session, ctx: CycleContext) -> None:
+    """A failed run of this cycle whose earlier steps applied changes is measured like an executed
+    one (``chimera.jobs.queue.date_applied``): its evidence job is queued as the cycle closes (the
+    run was settled failed where its step failed, outside any handler)."""
+    runs = session.exec(select(PlayRun).where(PlayRun.run_id == ctx.run_id, PlayRun.status == "failed",
+                                              col(PlayRun.executed_on).is_not(None))).all()
+    for run in runs:
+        _queue_evidence(session, ctx, run)
 
 
 def finish_cycle(session: Session, ctx: CycleContext) -> None:
     """Close the run: ``completed``, or ``failed`` naming the jobs that failed (nothing is hidden)."""
+    _measure_failed_runs(session, ctx)
     cycle = session.get(CycleRun, ctx.run_id)
     if cycle is None or cycle.status in ("completed", "failed"):
         return

@@ -70,6 +70,11 @@ class ApplyResult(BaseModel):
     """False when this idempotency key was applied before (nothing happened twice)."""
     adapter: str
     asset_path: str = ""
+    changeset: ChangeSet | None = None
+    """What is applied under the key: the ChangeSet given when applied now, else the one recorded
+    when it was first applied (never one built anew: the data or the bot may have changed since)."""
+    change_id: int | None = None
+    """The ``AppliedChange`` row that records it."""
 
 
 class Adapter(Protocol):
@@ -92,7 +97,7 @@ class DryRunAdapter:
         before any write is the transaction itself, and releasing it commits the record at once.)"""
         existing = _applied(session, key)
         if existing is not None:
-            return ApplyResult(applied=False, adapter=existing.adapter, asset_path=existing.asset_path)
+            return recorded_result(existing)
         target = settings.outbox_dir(client) / _safe_name(key, cs.asset.filename) if cs.asset is not None else None
         row = AppliedChange(
             company_id=company_id, idempotency_key=key, job_id=job_id, bot=cs.bot, action=cs.action,
@@ -105,11 +110,13 @@ class DryRunAdapter:
         except IntegrityError:  # another worker applied it first: its record and its asset stand
             session.rollback()
             first = _applied(session, key)
-            return ApplyResult(applied=False, adapter=first.adapter if first else self.name,
-                               asset_path=first.asset_path if first else "")
+            if first is None:
+                raise
+            return recorded_result(first)
         if target is not None and cs.asset is not None:
             _write(target, cs.asset.content)
-        return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""))
+        return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""), changeset=cs,
+                           change_id=row.id)
 
 
 def _write(target: Path, content: str) -> None:
@@ -128,6 +135,20 @@ def _write(target: Path, content: str) -> None:
 def _applied(session: Session, key: str) -> AppliedChange | None:
     """The change applied under ``key``, if any (one per key: the unique idempotency key)."""
     return session.exec(select(AppliedChange).where(AppliedChange.idempotency_key == key)).first()
+
+
+def recorded(session: Session, key: str) -> ApplyResult | None:
+    """What was applied under ``key``, as recorded then (``recorded_result``), or None: a re-run of
+    an applied step reports this instead of building its ChangeSet anew."""
+    row = _applied(session, key)
+    return recorded_result(row) if row is not None else None
+
+
+def recorded_result(row: AppliedChange) -> ApplyResult:
+    """A second application of ``row``'s key: nothing applied, and the ChangeSet, adapter and asset
+    reported are the ones recorded when it was applied."""
+    return ApplyResult(applied=False, adapter=row.adapter, asset_path=row.asset_path,
+                       changeset=ChangeSet.model_validate(row.changeset), change_id=row.id)
 
 
 MAX_NAME = 180

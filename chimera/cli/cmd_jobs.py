@@ -1,4 +1,6 @@
-"""``chimera jobs --client NAME [--status S] [--json]``: what is queued, running, waiting or done."""
+"""``chimera jobs --client NAME [--status S] [--json]``: what is queued, running, waiting or done,
+and why each failed or cancelled job ended so (a play step skipped after an earlier step failed
+names that step)."""
 
 from __future__ import annotations
 
@@ -38,6 +40,8 @@ def jobs(
         out.print(f"no jobs{f' with status {status}' if status else ''} for {ctx.name}")
         return
     out.print(jobs_table(rows, out.width))
+    for line in why_lines(rows):
+        out.print(escape(line), highlight=False, soft_wrap=True)
 
 
 WIDE = 120
@@ -63,3 +67,10 @@ def jobs_table(rows: list[dict], width: int) -> Table:
         step = f"\n{row['bot']}.{row['action']}" if row["bot"] else ""
         table.add_row(str(row["id"]), row["type"], row["status"], str(row["attempts"]), escape(f"{row['owner']}{step}"))
     return table
+
+
+def why_lines(rows: list[dict]) -> list[str]:
+    """One line under the table per failed or cancelled job with its reason: the table has no room
+    for it, and "cancelled" alone does not say whether a person held it or an earlier step failed."""
+    return [f"job {row['id']} {row['status']}: {row['error']}" for row in rows
+            if row["status"] in ("failed", "cancelled") and row.get("error")]

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import object_session
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from chimera.db.models import Job, PlayRun, new_id, utcnow
+from chimera.db.models import AppliedChange, CycleRun, Job, PlayRun, new_id, utcnow
 from chimera.errors import ChimeraError, DecisionError, StorageError
 
 STATUSES = ("queued", "running", "awaiting_approval", "succeeded", "failed", "cancelled")
@@ -128,21 +128,93 @@ def fail(job: Job, error: str | BaseException, session: Session | None = None, *
 
 def is_play_step(job: Job) -> bool:
     """A play's planning or execution job (its evidence jobs are not steps of the play)."""
-    return job.type == "PLAN_JOB_QUEUE_FOR_PLAY" or job.type.startswith("EXECUTE_PLAY_")
+    return job.type == "PLAN_JOB_QUEUE_FOR_PLAY" or is_execution_step(job)
+
+
+def is_execution_step(job: Job) -> bool:
+    """A step of a play's job plan (``EXECUTE_PLAY_*``): what applies its changes."""
+    return job.type.startswith("EXECUTE_PLAY_")
+
+
+SKIPPED_FOR = "skipped_for"
+"""``Job.result`` key of a step cancelled because an earlier step of its play failed for good: that
+step's job id. ``requeue_skipped`` puts it back in the queue once that step has run again and succeeded."""
+
+
+def skip_reason(failed: Job) -> str:
+    """Why a later step was not applied, naming the step that failed (1-based, as people count)."""
+    return (f"skipped: step {failed.step + 1} {failed.bot}.{failed.action} (job {failed.id}) failed for good "
+            "and the play's later steps build on it, so this one was not applied (a pause and a resume of "
+            "the play run the failed step again, then this one)")
+
+
+def skip_after_failure(session: Session, steps: list[Job]) -> list[Job]:
+    """Cancel the queued execution steps after the first one that failed for good, each saying why.
+
+    Why they depend on it: the manual makes a triggered play one job queue from its ``job_plan``
+    (§4.4), executed and judged by its evidence as one play (§4.5-4.6); plays.yml gives that plan as
+    an ordered list whose later steps build on the earlier ones (copy for "the repriced product
+    pages", the announcement of the new threshold) and has no way to declare a step independent.
+    Applying a later step without the earlier one ships half a play nobody approved, and its evidence
+    would judge that as the play. What earlier steps applied is kept: evidence measures it
+    (``date_applied``) and a revert undoes it."""
+    failed = sorted((j for j in steps if is_execution_step(j) and j.status == "failed"), key=lambda j: (j.step, j.id))
+    if not failed:
+        return []
+    first = failed[0]
+    skipped = [j for j in steps if is_execution_step(j) and j.status == "queued" and j.step > first.step]
+    for job in skipped:
+        job.status, job.error, job.lease_until, job.updated_at = "cancelled", skip_reason(first), None, utcnow()
+        job.result = {SKIPPED_FOR: first.id}
+        session.add(job)
+    return skipped
+
+
+def requeue_skipped(session: Session, done: Job) -> list[Job]:
+    """The steps skipped because ``done`` failed, back in the queue now that it has succeeded (a
+    pause and resume re-ran it): the play goes on where it stopped."""
+    query = select(Job).where(Job.play_run_id == done.play_run_id, Job.status == "cancelled")
+    again = [j for j in session.exec(query.execution_options(populate_existing=True))
+             if (j.result or {}).get(SKIPPED_FOR) == done.id]
+    for job in again:
+        job.status, job.error, job.attempts, job.result, job.updated_at = "queued", "", 0, {}, utcnow()
+        session.add(job)
+    return again
 
 
 def settle_failed_run(session: Session, play_run_id: str) -> None:
-    """An approved or executing run whose steps have all ended, one or more failed for good, is
-    ``failed``: left ``executing`` it held a slot under the cap for ever, read as under way, and
-    could be neither paused nor reverted (QA). A resume re-queues its failed steps."""
+    """An approved or executing run with a step failed for good: its later steps are skipped
+    (``skip_after_failure``) and, once every step has ended, the run is ``failed``: left
+    ``executing`` it held a slot under the cap for ever, read as under way, and could be neither
+    paused nor reverted (QA). A resume re-queues its failed steps. What its earlier steps applied is
+    dated (``date_applied``) so that it is measured like any executed change."""
     run = session.get(PlayRun, play_run_id)
     if run is None or run.status not in ("approved", "executing"):
         return
     query = select(Job).where(Job.play_run_id == play_run_id).execution_options(populate_existing=True)
     steps = [j for j in session.exec(query) if is_play_step(j)]
+    skip_after_failure(session, steps)
     if any(j.status == "failed" for j in steps) and all(j.status in FINISHED for j in steps):
         run.status = "failed"
+        date_applied(session, run, steps)
         session.add(run)
+
+
+def date_applied(session: Session, run: PlayRun, steps: list[Job]) -> None:
+    """A failed run whose earlier steps applied changes was executed in part: ``executed_on`` is the
+    day of the cycle that applied them (as for a run whose every step succeeded), so each evidence
+    refresh judges what it changed (manual §4.6: evidence of the actions performed; §7: the real
+    impact, even of a play that went wrong). A run that applied nothing keeps none: nothing to judge."""
+    if run.executed_on is not None:
+        return
+    ids = [j.id for j in steps if is_execution_step(j)]
+    applied = session.exec(select(AppliedChange.job_id).where(col(AppliedChange.job_id).in_(ids or [-1]))
+                           .order_by(col(AppliedChange.id))).first()
+    if applied is None:
+        return
+    job = next(j for j in steps if j.id == applied)
+    cycle = session.get(CycleRun, job.run_id) if job.run_id else None
+    run.executed_on = cycle.as_of if cycle is not None else run.as_of
 
 
 def cancel(job: Job, why: str = "", session: Session | None = None) -> Job:
