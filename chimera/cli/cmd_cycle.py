@@ -15,7 +15,7 @@ from typer._click.exceptions import UsageError
 
 from chimera.as_of import behind_note
 from chimera.cli.app import app, emit_json, err, fail, out, parse_day
-from chimera.cli.each_client import ClientFailure, Note, Walk, for_each_client, redact, summary_line
+from chimera.cli.each_client import ClientFailure, Note, Walk, database_failed, for_each_client, redact, summary_line
 from chimera.cli.render import cycle_document, data_problem_lines, print_outcome
 from chimera.clients import get_client, list_clients
 from chimera.errors import DecisionError
@@ -46,13 +46,16 @@ def print_progress(event: dict[str, Any]) -> None:
 
 class AllCycles(BaseModel):
     """``chimera cycle --all --json``: each client's cycle document exactly as ``cycle --client``
-    prints it, in client order; ``failures`` names each client that did not complete, and why."""
+    prints it, in client order; ``failures`` names each client that did not complete, and why;
+    ``stopped`` says why a database failure ended the walk, before ``not_attempted``."""
 
     as_of: date | None
     clients: int
     completed: int
     cycles: list[dict[str, Any]]
     failures: list[ClientFailure]
+    stopped: str = ""
+    not_attempted: list[str] = []
 
 
 def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
@@ -80,18 +83,26 @@ def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
 
 
 def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
-    """Every client's cycle in one command; one client's failure never stops the others."""
+    """Every client's cycle in one command; one client's failure never stops the others, a failure of
+    the database does (each client after it would fail the same way, slowly): the clients not
+    attempted are named and the exit code is 1, as the worker's pass."""
     from graphs.service import run_cycle
 
-    def one(name: str, note: Note) -> CycleOutcome:
-        return run_cycle(name, as_of=as_of, silent=silent,
-                         on_event=lambda e: note(f"{e.get('node')} {e.get('type') or ''}".strip()))
+    documents: dict[str, dict[str, Any]] = {}
 
-    walk = for_each_client(list_clients(), one, "weekly cycle", _cycle_line, check=_failed_cycle)
+    def one(name: str, note: Note) -> CycleOutcome:
+        outcome = run_cycle(name, as_of=as_of, silent=silent,
+                            on_event=lambda e: note(f"{e.get('node')} {e.get('type') or ''}".strip()))
+        if json_out:  # read now: after a database failure later in the walk, it could not be
+            documents[name] = cycle_document(outcome)
+        return outcome
+
+    walk = for_each_client(list_clients(), one, "weekly cycle", _cycle_line, check=_failed_cycle,
+                           stop=database_failed)
     if json_out:
-        emit_json(AllCycles(as_of=as_of, clients=walk.clients, completed=walk.clients - len(walk.failures),
-                            cycles=[cycle_document(d.result) for d in walk.done],
-                            failures=walk.failures).model_dump(mode="json"))
+        emit_json(AllCycles(as_of=as_of, clients=walk.clients, completed=walk.completed,
+                            cycles=[documents[d.client] for d in walk.done], failures=walk.failures,
+                            stopped=walk.stopped, not_attempted=walk.not_attempted).model_dump(mode="json"))
     else:
         _print_summary(walk)
     err.print(summary_line(walk, "weekly cycle"), highlight=False, soft_wrap=True)
@@ -115,6 +126,8 @@ def _print_summary(walk: Walk[CycleOutcome]) -> None:
     for f in walk.failures:
         if f.run_id is None:  # it never returned an outcome
             table.add_row(escape(f.client), "[red]error[/]", "", "", "", "", "")
+    for name in walk.not_attempted:
+        table.add_row(escape(name), "[yellow]not attempted[/]", "", "", "", "", "")
     out.print(table)
     for f in walk.failures:
         out.print(f"[red]{escape(f.client)} failed[/]: {escape(f.error)}", highlight=False, soft_wrap=True)

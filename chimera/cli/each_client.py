@@ -4,12 +4,17 @@ An agency runs hundreds of clients from one database: a client whose config is b
 pass raises, is reported by name with its real error (secrets masked) and the rest still run. The
 caller turns any failure into a non-zero exit code. A rich progress bar on stderr shows how far the
 walk is; stdout stays free for the one JSON document or the report.
+
+A failure of the database itself (refused connections, a locked or unreadable SQLite file) is no
+client's: every client after it would fail the same way, each slowly. Such a walk stops there and
+says which clients ran, which failed and which were not attempted (``database_failed``).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
@@ -19,6 +24,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from chimera.cli.app import err
+from chimera.db.engine import reason, unreachable
 from chimera.errors import ChimeraError
 
 T = TypeVar("T")
@@ -64,6 +70,44 @@ def error_text(exc: BaseException, client: str = "") -> str:
     return redact(text.strip() or type(exc).__name__, _connector_env_names(client) if client else ())
 
 
+DATABASE_CLASSES = ("53", "58", "F0")
+"""Postgres SQLSTATE classes of the server's own trouble (disk full, out of memory, too many
+connections; I/O; its config file), besides those ``unreachable`` reads as the server gone."""
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it was raised from or while handling (a failure recorded while the database
+    was gone raises again with the first as its context; the engine's own wrap keeps it too)."""
+    seen: list[BaseException] = []
+    while exc is not None and exc not in seen:
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def database_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database's failure, not the client's: the server does not answer or
+    has trouble of its own (``DATABASE_CLASSES``), or SQLite cannot be used at all (an operational
+    error: locked by another writer, unable to open the file, disk I/O; or not a database). A
+    client's bad data (a constraint, a bad value, its config, its exports) is not."""
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    for e in _chain(exc):
+        orig = e.orig if isinstance(e, DBAPIError) else e
+        if unreachable(e) or isinstance(orig, sqlite3.OperationalError) or type(orig) is sqlite3.DatabaseError:
+            return True
+        if isinstance(orig, psycopg.Error) and (orig.sqlstate or "").startswith(DATABASE_CLASSES):
+            return True
+    return False
+
+
+def database_error_text(exc: BaseException) -> str:
+    """One line for a database failure: the driver's first line, not the SQL and link after it."""
+    text = str(exc) if isinstance(exc, ChimeraError) else f"the database failed ({type(exc).__name__}): {reason(exc)}"
+    return redact(text)
+
+
 class ClientFailure(BaseModel):
     """One client whose work did not complete, and why."""
 
@@ -82,27 +126,38 @@ class ClientDone(BaseModel, Generic[T]):
 
 
 class Walk(BaseModel, Generic[T]):
-    """Every client's outcome, in the order walked (a cycle that ran and failed is in both lists)."""
+    """Every client's outcome, in the order walked (a cycle that ran and failed is in both lists);
+    a walk stopped by a database failure names the clients it never attempted."""
 
     clients: int = 0
     done: list[ClientDone[T]] = []
     failures: list[ClientFailure] = []
+    stopped: str = ""
+    """Why the walk stopped before the end (the database failed at the last failure's client)."""
+    not_attempted: list[str] = []
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        return not self.failures and not self.stopped
+
+    @property
+    def completed(self) -> int:
+        """Clients whose work completed: neither failed nor left unattempted."""
+        return self.clients - len(self.failures) - len(self.not_attempted)
 
 
 def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
                     outcome_line: Callable[[str, T], str],
                     check: Callable[[str, T], ClientFailure | None] | None = None,
-                    progress: bool = True, fatal: Callable[[Exception], bool] | None = None) -> Walk[T]:
+                    progress: bool = True, fatal: Callable[[Exception], bool] | None = None,
+                    stop: Callable[[Exception], bool] | None = None) -> Walk[T]:
     """Call ``work(client, note)`` for each name, in order; any exception fails that client only.
 
     ``outcome_line`` says how one client ended (printed above the bar as each one finishes);
     ``check`` turns a returned result that is itself a failure (a cycle whose job failed) into one;
-    an exception ``fatal`` accepts (the database went away) ends the walk: every client after it
-    would fail the same way."""
+    an exception ``fatal`` accepts (the database went away) is raised, ending the walk: every client
+    after it would fail the same way. One ``stop`` accepts ends it too, as a result: that client
+    failed, the walk says why it stopped and which clients it did not attempt."""
     walk: Walk[T] = Walk(clients=len(names))
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=err, transient=True, redirect_stdout=False, redirect_stderr=False,
@@ -113,7 +168,7 @@ def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
         def note_for(name: str) -> Note:
             return lambda step: bar.update(task, description=escape(f"{what}: {name}: {step}"))
 
-        for name in names:
+        for index, name in enumerate(names):
             bar.update(task, description=escape(f"{what}: {name}"))
             started = time.perf_counter()
             try:
@@ -121,8 +176,12 @@ def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
             except Exception as exc:  # one client's failure is reported, the walk goes on
                 if fatal and fatal(exc):
                     raise
-                failure: ClientFailure | None = ClientFailure(client=name, error=error_text(exc, name))
+                halt = bool(stop and stop(exc))
+                text = database_error_text(exc) if halt else error_text(exc, name)
+                failure: ClientFailure | None = ClientFailure(client=name, error=text)
                 line = failure.error
+                if halt:
+                    walk.stopped, walk.not_attempted = text, names[index + 1:]
             else:
                 walk.done.append(ClientDone(client=name, result=result,
                                             seconds=round(time.perf_counter() - started, 3)))
@@ -134,12 +193,31 @@ def for_each_client(names: list[str], work: Callable[[str, Note], T], what: str,
             err.print(f"{mark} {escape(name)}[/]: {escape(line)} ({time.perf_counter() - started:.2f} s)",
                       highlight=False, soft_wrap=True)
             bar.advance(task)
+            if walk.stopped:
+                err.print(f"[red]stopped[/]: {escape(stopped_line(walk))}", highlight=False, soft_wrap=True)
+                break
     return walk
+
+
+SHOWN_NAMES = 10
+"""Not-attempted clients named in a line; the rest are counted (``--json`` lists them all)."""
+
+
+def stopped_line(walk: Walk) -> str:
+    """Why the walk stopped and which clients it did not attempt."""
+    names = walk.not_attempted[:SHOWN_NAMES]
+    more = len(walk.not_attempted) - len(names)
+    rest = (f"{len(walk.not_attempted)} client(s) not attempted: {', '.join(names)}"
+            + (f" and {more} more" if more else "")) if walk.not_attempted else "no client left to attempt"
+    failed = walk.failures[-1].client if walk.failures else "?"
+    return f"{walk.stopped} (at {failed}); {rest}; run the command again once the database answers"
 
 
 def summary_line(walk: Walk, what: str) -> str:
     """One line for the end of a walk: how many clients completed and which failed."""
-    line = f"{what}: {walk.clients - len(walk.failures)} of {walk.clients} client(s) completed"
+    line = f"{what}: {walk.completed} of {walk.clients} client(s) completed"
     if walk.failures:
         line += f"; {len(walk.failures)} failed: " + ", ".join(f.client for f in walk.failures)
+    if walk.stopped:
+        line += f"; stopped: {stopped_line(walk)}"
     return line
