@@ -138,7 +138,7 @@ def _check_local_range(written: pl.Series, zone: str, local_range: LocalRange) -
                           "--since/--until out")
 
 
-def _partial_days(df: pl.DataFrame, held: set[date], zone: str | None, local_range: LocalRange
+def partial_days(df: pl.DataFrame, held: set[date], zone: str | None, local_range: LocalRange
                   ) -> tuple[dict[date, str], tuple[date, date] | None]:
     """The ``held`` days (with charges, kept or rejected) the file has only part of, and why (a cut
     file's; an export in ``zone``'s days outside the UTC days its range covers whole), and that
@@ -156,15 +156,17 @@ def _partial_days(df: pl.DataFrame, held: set[date], zone: str | None, local_ran
 
 
 def _cut_days(df: pl.DataFrame) -> set[date]:
-    """The UTC days a file cut mid-row (a truncated download) holds only part of: the cut row's
-    and that of the complete row just before it (exports listed newest first are cut in their
-    oldest day, others in their newest; a cut row's date may itself be cut)."""
+    """The UTC day a file cut mid-row (a truncated download) holds only part of: the cut row's
+    (the charges after it, listed newest first or oldest first, are of that day or beyond it); when
+    its date is cut too, that of the complete row just before it."""
     cut = df.filter(pl.col(SHAPE).str.starts_with(CUT).fill_null(False))
     if not cut.height:
         return set()
     at = cut[ROW].max()
-    near = pl.concat([cut.filter(pl.col(ROW) == at), df.filter(pl.col(ROW) < at).tail(1)])
-    return set(near[DAY].drop_nulls().to_list())
+    for near in (cut.filter(pl.col(ROW) == at), df.filter(pl.col(ROW) < at).tail(1)):
+        if days := set(near[DAY].drop_nulls().to_list()):
+            return days
+    return set()
 
 
 def created_zone(column: str | None) -> str | None:
@@ -251,6 +253,25 @@ def _settled_currency(df: pl.DataFrame, absent: set[str]) -> bool:
     )
 
 
+def copy_checks(df: pl.DataFrame) -> list[Check]:
+    """Overlapping exports pasted into one file list a record twice (its ``id``): copies that
+    differ reject it (which one is current is unknown)."""
+    if not df["id"].drop_nulls().is_duplicated().any():
+        return []
+    conflict = pl.col("id").is_not_null() & (pl.struct(pl.all().exclude(ROW)).n_unique().over("id") > 1)
+    return [Check("id", conflict, COPY_CONFLICT)]
+
+
+def first_copies(df: pl.DataFrame, errors: pl.DataFrame) -> pl.DataFrame:
+    """The rows not rejected, each record once: identical copies count once, and a rejected
+    record's every copy goes (``errors`` name it once)."""
+    good = df.filter(~pl.col(ROW).is_in(errors[ROW].implode()))
+    if not df["id"].drop_nulls().is_duplicated().any():
+        return good
+    rejected = errors["order"].filter(errors["order"] != "").implode()
+    return good.filter(pl.col("id").is_null() | (~pl.col("id").is_in(rejected) & pl.col("id").is_first_distinct()))
+
+
 def _codes(col: pl.Series) -> list[str]:
     return sorted(col.drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list())
 
@@ -296,15 +317,9 @@ def aggregate_stripe(
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
-    several = df["id"].drop_nulls().is_duplicated().any()
-    if several:  # overlapping exports pasted into one file: copies that differ reject the charge
-        conflict = pl.col("id").is_not_null() & (pl.struct(pl.all().exclude(ROW)).n_unique().over("id") > 1)
-        checks.append(Check("id", conflict, COPY_CONFLICT))
+    checks += copy_checks(df)
     errors = bad_cells([(df, checks)], "id", headers)
-    good = df.filter(~pl.col(ROW).is_in(errors[ROW].implode()))
-    if several:  # a rejected charge's every copy goes (errors name it once); identical copies count once
-        rejected = errors["order"].filter(errors["order"] != "").implode()
-        good = good.filter(pl.col("id").is_null() | (~pl.col("id").is_in(rejected) & pl.col("id").is_first_distinct()))
+    good = first_copies(df, errors)
     units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
     daily = good.group_by(day.alias("day")).agg(
         pl.len().alias("stripe_payments"),
@@ -319,7 +334,7 @@ def aggregate_stripe(
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
     rejected_days = set(bad_rows.select(day.drop_nulls()).to_series().to_list())
-    left_out, whole_range = _partial_days(df, set(days) | rejected_days, zone, local_range)
+    left_out, whole_range = partial_days(df, set(days) | rejected_days, zone, local_range)
     days = {d: v for d, v in days.items() if d not in left_out}
     cut = {d for d, why in left_out.items() if why == CUT_REASON}
     edges = set(left_out) - cut  # outside the range written: neither zero-filled nor stored, nothing to keep

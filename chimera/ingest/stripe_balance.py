@@ -7,11 +7,20 @@ fees and refunded, per UTC day of ``created_utc``, but nothing of failed attempt
 moved): ``stripe_payments`` and ``stripe_failed_payments`` are left out (missing, never zero), and
 a KPI needing them is UNKNOWN on those days rather than "no failures".
 
-- ``stripe_succeeded_payments``: rows of category ``charge``.
-- ``stripe_gross``: their ``gross``; ``stripe_fees``: their ``fee`` (the processing fee, as the
-  payments export's Fee column; other Stripe fees are category ``fee``, not payment fees).
-- ``stripe_refunded``: minus the ``gross`` of ``refund`` and ``refund_failure`` rows, on the day
-  the refund happened (the report does not say which day its charge was on).
+- ``stripe_succeeded_payments``: rows of category ``charge``, except those that failed later.
+- ``stripe_gross``: their ``gross``; ``stripe_fees``: the ``fee`` of every ``charge`` row (the
+  processing fee, as the payments export's Fee column, which it shows on a failed charge too;
+  other Stripe fees are category ``fee``, not payment fees).
+- ``charge_failure``: a charge that failed after its money was counted (ACH or SEPA debits:
+  Stripe takes the money back). A failed charge is never revenue (the payments export lists it
+  as Failed, outside gross): when the report holds the charge (same ``source_id``), the charge is
+  neither a success nor gross on its day; otherwise (the charge was before the report, or the
+  report has no ``source_id``) the failure's negative ``gross`` is taken off gross on its own day,
+  as refunds are.
+- ``stripe_refunded``: minus the ``gross`` of ``refund``, ``refund_failure`` and
+  ``partial_capture_reversal`` rows (the uncaptured rest of an authorization, which the charge's
+  Amount Refunded holds in the payments export), on the day it happened (a refund's ``source_id``
+  is the refund, not its charge).
 Payouts, transfers, disputes and adjustments move the balance but are not sales: not summed.
 A bad cell rejects its row only. Amounts are in currency units, in the balance's one currency.
 """
@@ -25,6 +34,7 @@ import polars as pl
 from chimera.errors import IngestError
 from chimera.ingest.detect import BALANCE_COLUMNS, BALANCE_REQUIRED, Header, resolve_columns
 from chimera.ingest.frame import (
+    ROW,
     Check,
     LineFinder,
     bad_cells,
@@ -36,13 +46,14 @@ from chimera.ingest.frame import (
 )
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import is_bad_money, money_decimal, money_format, stripe_day
-from chimera.ingest.stripe import ambiguous_checks, detect_locale
+from chimera.ingest.parsing import MoneyFormat, is_bad_money, money_decimal, money_format, stripe_day
+from chimera.ingest.stripe import DAY, ambiguous_checks, copy_checks, detect_locale, first_copies, partial_days
 
 COUNTS = ["stripe_succeeded_payments"]
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
 HEADERS = {k: v[0] for k, v in BALANCE_COLUMNS.items()}
-REFUNDS = ["refund", "refund_failure"]  # a failed refund gives the money back: it offsets its refund
+REFUNDS = ["refund", "refund_failure", "partial_capture_reversal"]  # a failed refund offsets its refund
+SPEC = {**BALANCE_COLUMNS, "source": ("source_id",)}  # which charge a charge_failure row is of
 
 
 def is_balance_report(header: Header) -> bool:
@@ -63,7 +74,7 @@ def read_balance(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, st
             "times are in the Stripe account's time zone, which the file does not name, and Stripe's metrics are "
             "per UTC day; run the report again with its created_utc column (Columns: Custom)"
         )
-    cols = resolve_columns(path, header, "stripe_payments", BALANCE_COLUMNS, BALANCE_REQUIRED)
+    cols = resolve_columns(path, header, "stripe_payments", SPEC, BALANCE_REQUIRED)
     return read_columns(path, header, cols), cols
 
 
@@ -73,14 +84,43 @@ def aggregate_balance(
     """Charges, fees and refunds per UTC day; rows with a bad date or amount are rejected."""
     if "currency" in df.columns:
         _one_currency(df["currency"])
-    if "id" not in df.columns:
-        df = df.with_columns(pl.lit(None, pl.String).alias("id"))
-    if "fee" not in df.columns:
-        df = df.with_columns(pl.lit(None, pl.String).alias("fee"))
+    df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in ("id", "fee", "source") if c not in df.columns)
     comma, day_first = detect_locale(df.rename({"gross": "amount"}))
     fmt = money_format(df, ["gross", "fee"], comma)
+    df = df.with_columns(stripe_day(pl.col("created"), day_first).alias(DAY))
+    errors = bad_cells([(df, _checks(df, fmt, comma))], "id", {**HEADERS, **(headers or {})})
+    good = first_copies(df, errors)
+    category = pl.col("category").str.strip_chars().str.to_lowercase()
+    charge = category == "charge"
+    succeeded, failure = _failed_later(good, category)
+    gross, fee = (money_decimal(pl.col(c), fmt).fill_null(0) for c in ("gross", "fee"))
+    daily = good.group_by(pl.col(DAY).alias("day")).agg(
+        succeeded.sum().alias("stripe_succeeded_payments"),
+        gross.filter(succeeded | failure).sum().alias("stripe_gross"),
+        fee.filter(charge).sum().alias("stripe_fees"),
+        (-gross.filter(category.is_in(REFUNDS))).sum().alias("stripe_refunded"),
+    )
+    days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
+    rejected_days = set(df.filter(pl.col(ROW).is_in(errors[ROW].implode()))[DAY].drop_nulls().to_list())
+    left_out, _ = partial_days(df, set(days) | rejected_days, None, (None, None))
+    days = {d: v for d, v in days.items() if d not in left_out}
+    return Aggregate(
+        kind=kind,
+        days=days,
+        rows_read=df.height,
+        orders_ingested=int(good.select(charge.sum()).item() or 0),
+        rejected=rejections(errors, line_of),
+        unknown_days=(rejected_days | set(left_out)) - set(days),  # every row of the day rejected: missing, not 0
+        cut_days=set(left_out),
+        left_out=left_out,
+    )
+
+
+def _checks(df: pl.DataFrame, fmt: MoneyFormat, comma: bool) -> list[Check]:
+    """Bad cells: a row of the wrong shape, a missing or malformed date or amount, a typo date, a
+    transaction listed twice with different values."""
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
-    day = stripe_day(pl.col("created"), day_first)
+    day = pl.col(DAY)
     checks = [
         shape_check(),
         *reject_required(["created", "gross", "category"]),
@@ -88,26 +128,21 @@ def aggregate_balance(
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
         *ambiguous_checks(df, ["gross", "fee"]),
         *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in ("gross", "fee")),
+        *copy_checks(df),
     ]
-    checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
-    errors = bad_cells([(df, checks)], "id", {**HEADERS, **(headers or {})})
-    good = df.filter(~pl.col("_row").is_in(errors["_row"].implode()))
-    category = pl.col("category").str.strip_chars().str.to_lowercase()
-    charge = category == "charge"
-    gross, fee = (money_decimal(pl.col(c), fmt).fill_null(0) for c in ("gross", "fee"))
-    daily = good.group_by(day.alias("day")).agg(
-        charge.sum().alias("stripe_succeeded_payments"),
-        gross.filter(charge).sum().alias("stripe_gross"),
-        fee.filter(charge).sum().alias("stripe_fees"),
-        (-gross.filter(category.is_in(REFUNDS))).sum().alias("stripe_refunded"),
-    )
-    return Aggregate(
-        kind=kind,
-        days=day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale),
-        rows_read=df.height,
-        orders_ingested=int(good.select(charge.sum()).item() or 0),
-        rejected=rejections(errors, line_of),
-    )
+    return checks + [c for c in [future_check("created", day, df[DAY].unique())] if c]
+
+
+def _failed_later(good: pl.DataFrame, category: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(a charge that did not fail later, a charge_failure whose charge is not in the report): a
+    failed charge found in the report is left out of its day; a failure of an earlier charge takes
+    its gross off its own day (see the module's docstring)."""
+    source = pl.col("source").str.strip_chars()
+    of = {c: good.filter(category == c).select(source.drop_nulls()).to_series().implode() for c in ("charge",
+                                                                                                  "charge_failure")}
+    charge, failure = category == "charge", category == "charge_failure"
+    return (charge & ~source.is_in(of["charge_failure"]).fill_null(False),
+            failure & ~source.is_in(of["charge"]).fill_null(False))
 
 
 def _one_currency(currency: pl.Series) -> None:

@@ -1,0 +1,299 @@
+"""QA6: Stripe edge cases through the CLI contract, against figures worked out here from the charge
+records the files are written from (DATA.md: Stripe's metrics are per UTC day; a failed charge is
+never gross; missing is never zero; a partial day is never written as if whole):
+
+- a payments export in a chosen time zone covering one local day holds two partial UTC days: nothing
+  is written, and the summary (text and --json ``left_out``) says which days and why, exit 1;
+- its --since/--until are the export's own zone's days: the UTC days they cover whole are written,
+  the partial ones are neither written nor zero-filled;
+- a balance report's ``charge_failure`` rows: the charge is no success and no gross, as in the
+  payments export of the same activity;
+- a file cut mid-row (payments export or balance report): the day it holds only part of is left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from typer.testing import CliRunner
+
+from chimera.cli import _register
+from chimera.cli.app import app
+from chimera.clients import add_client
+
+_register()
+runner = CliRunner()
+_names = itertools.count()
+NY = ZoneInfo("America/New_York")
+PAYMENTS = ["id", "Created date (UTC)", "Amount", "Amount Refunded", "Currency", "Captured", "Fee", "Status"]
+BALANCE = ["balance_transaction_id", "created_utc", "available_on_utc", "currency", "gross", "fee", "net",
+           "reporting_category", "source_id", "description"]
+METRICS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments", "stripe_gross", "stripe_fees",
+           "stripe_refunded"]
+
+
+def _client() -> str:
+    name = f"q6e{next(_names)}"
+    add_client(name)
+    return name
+
+
+def _run(args: list[str]) -> tuple[int, str, str]:
+    result = runner.invoke(app, args)
+    return result.exit_code, result.stdout, f"{result.stderr}{result.exception or ''}"
+
+
+def _ingest(path: Path, client: str, *extra: str, code: int = 0) -> dict:
+    exit_code, out, err = _run(["ingest", str(path), "--client", client, "--json", *extra])
+    assert exit_code == code, out + err
+    return json.loads(out) if out.strip().startswith("{") else {"error": err}
+
+
+def _metrics(client: str) -> dict[str, dict[str, str]]:
+    exit_code, out, err = _run(["metrics", "--client", client, "--json"])
+    assert exit_code == 0, out + err
+    return {m: {d: str(Decimal(str(v))) for d, v in days.items()} for m, days in json.loads(out)["metrics"].items()}
+
+
+def _write(path: Path, rows: list[list[str]], tail: str = "") -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh, lineterminator="\r\n").writerows(rows)
+        fh.write(tail)
+    return path
+
+
+def _charges(start: datetime, n: int, step: timedelta) -> list[dict]:
+    """Card charges every ``step`` from ``start`` (UTC): paid, refunded in part, failed."""
+    kinds = ["Paid", "Paid", "Failed", "Refunded"]
+    out = []
+    for i in range(n):
+        status = kinds[i % len(kinds)]
+        amount = Decimal(1500 + 377 * i).scaleb(-2)
+        fee = Decimal("0.00") if status == "Failed" else (amount * Decimal("0.029") + Decimal("0.30")).quantize(
+            Decimal("0.01"))
+        refunded = Decimal("4.00") if status == "Refunded" else Decimal("0.00")
+        out.append({"id": f"ch_{i:03d}", "moment": start + i * step, "amount": amount, "fee": fee,
+                    "refunded": refunded, "status": status})
+    return out
+
+
+def _payments(charges: list[dict], created: str = "Created date (UTC)", zone=UTC) -> list[list[str]]:
+    header = [created if h == "Created date (UTC)" else h for h in PAYMENTS]
+    return [header] + [[c["id"], c["moment"].astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"), f"{c['amount']:.2f}",
+                        f"{c['refunded']:.2f}", "usd", "false" if c["status"] == "Failed" else "true",
+                        f"{c['fee']:.2f}", c["status"]] for c in charges]
+
+
+def _reference(charges: list[dict]) -> dict[str, dict[str, str]]:
+    """By hand: per UTC day of the moment; gross over captured paid/refunded; fees and refunds over all."""
+    days: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(METRICS, Decimal(0)))
+    for c in charges:
+        day = days[c["moment"].astimezone(UTC).date().isoformat()]
+        ok = c["status"] != "Failed"
+        day["stripe_payments"] += 1
+        day["stripe_succeeded_payments"] += ok
+        day["stripe_failed_payments"] += not ok
+        day["stripe_gross"] += c["amount"] if ok else 0
+        day["stripe_fees"] += c["fee"]
+        day["stripe_refunded"] += c["refunded"]
+    return {m: {d: str(v[m]) for d, v in sorted(days.items())} for m in METRICS}
+
+
+def _only(ref: dict[str, dict[str, str]], first: date, last: date, zero: bool = True) -> dict[str, dict[str, str]]:
+    """The reference on ``first``..``last`` (UTC); with ``zero`` a day there without charges is 0."""
+    out: dict[str, dict[str, str]] = {}
+    for m, days in ref.items():
+        span = [(first + timedelta(days=k)).isoformat() for k in range((last - first).days + 1)]
+        blank = "0" if m in ("stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments") else "0.00"
+        out[m] = {d: days.get(d, blank) for d in span if d in days or zero}
+    return out
+
+
+# --------------------------------------------------------------------------- zoned exports
+
+
+def test_one_new_york_day_is_two_partial_utc_days_said_and_nothing_written(chimera_home: Path, tmp_path: Path) -> None:
+    """Stripe's dialog exported one New York day (04:00 UTC to 04:00 UTC next day, in November
+    05:00): neither UTC day is whole. Nothing is written, the JSON names both days and why, the
+    text says so, and the command fails (a script must not read "0 metrics" as a day without sales)."""
+    client = _client()
+    local_day = date(2026, 11, 10)
+    start = datetime.combine(local_day, time(1, 15), NY)
+    charges = _charges(start, 9, timedelta(hours=2, minutes=31))
+    assert {c["moment"].astimezone(NY).date() for c in charges} == {local_day}
+    path = _write(tmp_path / "ny.csv", _payments(charges, "Created date (America/New_York)", NY))
+    doc = _ingest(path, client, code=1)
+    assert (doc["metrics_written"], doc["first_day"], doc["last_day"], doc["rejected"]) == (0, None, None, [])
+    utc_days = sorted({c["moment"].astimezone(UTC).date().isoformat() for c in charges})
+    assert [d["day"] for d in doc["left_out"]] == utc_days == ["2026-11-10", "2026-11-11"]
+    first, last = doc["left_out"]
+    assert "partial UTC day" in first["reason"] and "05:00-24:00 UTC" in first["reason"]
+    assert "00:00-05:00 UTC" in last["reason"] and "America/New_York" in last["reason"]
+    assert _metrics(client) == {}
+    exit_code, out, err = _run(["ingest", str(path), "--client", client])
+    assert exit_code == 1
+    assert "left out 2026-11-10" in " ".join(out.split()) and "nothing written" in err
+
+
+def test_partial_days_keep_what_a_utc_export_stored(chimera_home: Path, tmp_path: Path) -> None:
+    """The UTC export of those days is stored first: the New York one of a single day changes nothing."""
+    client = _client()
+    charges = _charges(datetime(2026, 11, 9, 20, 5, tzinfo=UTC), 20, timedelta(hours=2, minutes=13))
+    _ingest(_write(tmp_path / "utc.csv", _payments(charges)), client)
+    before = _metrics(client)
+    assert before == _reference(charges)
+    one_day = [c for c in charges if c["moment"].astimezone(NY).date() == date(2026, 11, 10)]
+    _ingest(_write(tmp_path / "ny.csv", _payments(one_day, "Created date (America/New_York)", NY)), client, code=1)
+    assert _metrics(client) == before
+
+
+def test_a_zoned_exports_since_until_are_its_own_days(chimera_home: Path, tmp_path: Path) -> None:
+    """New York days Nov 1..Nov 6 (Nov 1 is daylight saving's end there): the export covers
+    Nov 1 04:00 UTC to Nov 7 05:00 UTC, so UTC days Nov 2..Nov 6 are whole and written, quiet ones
+    as zero; Nov 1 and Nov 7 hold some hours only: left out, never zero-filled (they were)."""
+    client = _client()
+    charges = _charges(datetime(2026, 11, 2, 9, tzinfo=UTC), 6, timedelta(hours=17))  # none on NY's first day
+    charges.append(_charges(datetime(2026, 11, 7, 3, 30, tzinfo=UTC), 1, timedelta(0))[0] | {"id": "ch_late"})
+    path = _write(tmp_path / "ny.csv", _payments(charges, "Created date (America/New_York)", NY))
+    doc = _ingest(path, client, "--since", "2026-11-01", "--until", "2026-11-06")
+    start = datetime.combine(date(2026, 11, 1), time(), NY).astimezone(UTC)
+    end = datetime.combine(date(2026, 11, 7), time(), NY).astimezone(UTC)
+    assert (start.hour, end.hour) == (4, 5)
+    assert (doc["first_day"], doc["last_day"]) == ("2026-11-02", "2026-11-06")
+    assert [d["day"] for d in doc["left_out"]] == ["2026-11-07"]
+    assert _metrics(client) == _only(_reference(charges), date(2026, 11, 2), date(2026, 11, 6))
+    assert "2026-11-01" not in _metrics(client)["stripe_gross"]
+
+
+def test_a_zoned_range_that_is_not_the_exports_is_refused(chimera_home: Path, tmp_path: Path) -> None:
+    client = _client()
+    charges = _charges(datetime(2026, 11, 3, 15, tzinfo=UTC), 3, timedelta(hours=20))
+    path = _write(tmp_path / "ny.csv", _payments(charges, "Created date (America/New_York)", NY))
+    err = _ingest(path, client, "--since", "2026-11-04", "--until", "2026-11-08", code=1)["error"]
+    assert "2026-11-03 (America/New_York), before --since" in err
+    today = datetime.now(NY).date()
+    err = _ingest(path, client, "--since", "2026-11-01", "--until", today.isoformat(), code=1)["error"]
+    assert "not over yet in America/New_York" in err
+    assert _metrics(client) == {}
+
+
+# --------------------------------------------------------------------------- balance reports
+
+
+def _ach_activity() -> list[dict]:
+    """Charges over four UTC days; two bank debits fail later (one within the days, one after them)."""
+    out = []
+    for i, c in enumerate(_charges(datetime(2026, 6, 1, 8, tzinfo=UTC), 12, timedelta(hours=7))):
+        if c["status"] in ("Failed", "Refunded"):  # card declines move no money: not in a balance report
+            c = c | {"status": "Paid", "refunded": Decimal("0.00"),
+                     "fee": (c["amount"] * Decimal("0.008")).quantize(Decimal("0.01"))}
+        out.append(c | {"fails": (c["moment"] + timedelta(days=2)) if i in (1, 6) else None})
+    return out
+
+
+def _balance_rows(activity: list[dict]) -> list[list[str]]:
+    rows = [BALANCE]
+    for n, c in enumerate(activity):
+        made = c["moment"].strftime("%Y-%m-%d %H:%M:%S")
+        rows.append([f"txn_c{n}", made, made, "usd", f"{c['amount']:.2f}", f"{c['fee']:.2f}",
+                     f"{c['amount'] - c['fee']:.2f}", "charge", c["id"], "payment"])
+        if c["fails"] is not None:
+            failed = c["fails"].strftime("%Y-%m-%d %H:%M:%S")
+            rows.append([f"txn_f{n}", failed, failed, "usd", f"{-c['amount']:.2f}", "0.00", f"{-c['amount']:.2f}",
+                         "charge_failure", c["id"], "ACH debit failed"])
+    return rows
+
+
+def test_a_failed_charge_in_a_balance_report_is_no_gross_as_in_the_payments_export(chimera_home: Path,
+                                                                                  tmp_path: Path) -> None:
+    """The payments export lists a bank debit that failed as Failed (no gross, no success); the
+    balance report has its charge row and, days later, a charge_failure row of the same source_id.
+    Both files of the same activity give the same gross, successes and fees per day."""
+    activity = _ach_activity()
+    as_paid = [c | {"status": "Failed" if c["fails"] else "Paid"} for c in activity]
+    ref = _reference(as_paid)
+    balance, payments = _client(), _client()
+    _ingest(_write(tmp_path / "balance.csv", _balance_rows(activity)), balance)
+    _ingest(_write(tmp_path / "payments.csv", _payments(as_paid)), payments)
+    got_balance, got_payments = _metrics(balance), _metrics(payments)
+    for metric in ("stripe_gross", "stripe_succeeded_payments", "stripe_fees"):
+        assert got_payments[metric] == ref[metric], metric
+        on_days = {d: v for d, v in got_balance[metric].items() if d in ref[metric]}
+        assert on_days == ref[metric], metric
+        assert {Decimal(v) for d, v in got_balance[metric].items() if d not in ref[metric]} <= {0}  # failures' days
+    assert sum(Decimal(v) for v in got_balance["stripe_gross"].values()) == sum(
+        c["amount"] for c in activity if c["fails"] is None)
+
+
+def test_a_failure_of_a_charge_before_the_report_comes_off_gross_on_its_day(chimera_home: Path,
+                                                                           tmp_path: Path) -> None:
+    """The charge was in last month's report: the failure takes its gross off its own day, as a
+    refund is counted on the refund's day; successes stay as they were."""
+    client = _client()
+    rows = [BALANCE,
+            ["txn_1", "2026-06-02 10:00:00", "", "usd", "80.00", "2.64", "77.36", "charge", "py_new", "payment"],
+            ["txn_2", "2026-06-02 12:00:00", "", "usd", "-45.50", "0.00", "-45.50", "charge_failure", "py_old", ""],
+            ["txn_3", "2026-06-03 09:00:00", "", "usd", "30.00", "1.17", "28.83", "charge", "ch_x", "payment"]]
+    _ingest(_write(tmp_path / "balance.csv", rows), client)
+    got = _metrics(client)
+    assert got["stripe_gross"] == {"2026-06-02": "34.50", "2026-06-03": "30.00"}
+    assert got["stripe_succeeded_payments"] == {"2026-06-02": "1", "2026-06-03": "1"}
+    assert got["stripe_fees"] == {"2026-06-02": "2.64", "2026-06-03": "1.17"}
+
+
+def test_pasted_balance_reports_count_a_transaction_once(chimera_home: Path, tmp_path: Path) -> None:
+    """Two overlapping reports pasted into one file: an identical copy counts once, copies that
+    differ reject the transaction (line, column, reason); a day whose every row is rejected is
+    missing, not zero."""
+    client = _client()
+    activity = [c | {"fails": None} for c in _ach_activity()[:8]]
+    rows = _balance_rows(activity)
+    rows += rows[3:6]  # the second report repeats three transactions
+    rows[-1] = [*rows[-1][:4], "99.99", *rows[-1][5:]]  # one of them differs
+    changed = rows[-1][0]
+    doc = _ingest(_write(tmp_path / "balance.csv", rows), client)
+    assert {(r["order"], r["column"]) for r in doc["rejected"]} == {(changed, "balance_transaction_id")}
+    kept = [c for n, c in enumerate(activity) if f"txn_c{n}" != changed]
+    ref = _reference(kept)
+    got = _metrics(client)
+    assert got["stripe_gross"] == ref["stripe_gross"]
+    assert got["stripe_succeeded_payments"] == ref["stripe_succeeded_payments"]
+
+
+# --------------------------------------------------------------------------- files cut mid-row
+
+
+@pytest.mark.parametrize("kind", ["payments", "balance"])
+def test_a_cut_file_leaves_out_the_day_it_holds_part_of(chimera_home: Path, tmp_path: Path, kind: str) -> None:
+    """Stripe lists newest first: a download cut in a row of its oldest day lacks that day's older
+    charges. That day is left out (said in --json), what was stored for it kept; the others written."""
+    client = _client()
+    charges = [c | {"status": "Paid", "refunded": Decimal("0.00"), "fails": None}
+               for c in _charges(datetime(2026, 7, 1, 6, tzinfo=UTC), 12, timedelta(hours=8))]
+    newest_first = sorted(charges, key=lambda c: c["moment"], reverse=True)
+    write = _payments if kind == "payments" else _balance_rows
+    whole = write(charges)
+    _ingest(_write(tmp_path / "first.csv", whole), client)
+    stored = _metrics(client)
+    rows = write(newest_first)
+    cut_row = rows[-3]  # the file ends inside the third-last charge, on the oldest day
+    path = _write(tmp_path / "cut.csv", rows[:-3], ",".join(cut_row)[:len(cut_row[0]) + 22])  # whole date, cut money
+    doc = _ingest(path, client)
+    oldest = charges[0]["moment"].date().isoformat()
+    assert cut_row[1].startswith(oldest)
+    assert [d["day"] for d in doc["left_out"]] == [oldest] and "ends inside a row" in doc["left_out"][0]["reason"]
+    assert [r["line"] for r in doc["rejected"]] == [len(rows) - 2]
+    assert _metrics(client) == stored  # the cut day kept; the others written again with the same values
+    assert doc["first_day"] > oldest
+    dateless = _write(tmp_path / "cut2.csv", rows[:-3], cut_row[0] + ",2026-0")  # the cut row's date is cut too
+    doc = _ingest(dateless, client)
+    assert [d["day"] for d in doc["left_out"]] == [rows[-4][1][:10]]  # the complete row before it: maybe partial
+    assert _metrics(client) == stored
