@@ -301,7 +301,12 @@ def _offline_prefix(offline: bool, label: str) -> str:
 
 def _kpis(tb: Toolbox) -> tuple[str, list[Any]]:
     kpis = tb.kpi_statuses()
-    return f"**KPI status as of {tb.as_of.isoformat()}**\n\n{_noted(tb)}{kpi_table(kpis)}", [kpis]
+    return f"**KPI status as of {tb.as_of.isoformat()}**\n\n{_noted(tb)}{kpi_table(kpis, _cur(tb))}", [kpis]
+
+
+def _cur(tb: Toolbox) -> str:
+    """The client's currency: its money reads in that currency's smallest unit (whole yen)."""
+    return tb.client.config.currency
 
 
 def _noted(tb: Toolbox) -> str:
@@ -347,8 +352,8 @@ def _why(tb: Toolbox, play_id: str | None, asked: str | None = None) -> tuple[st
              *([as_of_line(note), ""] if note else [])]
     lines += [f"- {t}" for t in latest.get("trigger", [])]
     for kpi, v in (latest.get("kpi_values") or {}).items():
-        lines.append(f"- {kpi}: {v.get('status')} at {fmt_value(v.get('value'), v.get('unit'))} "
-                     f"(target {fmt_value(v.get('target'), v.get('unit'))})")
+        lines.append(f"- {kpi}: {v.get('status')} at {fmt_value(v.get('value'), v.get('unit'), _cur(tb))} "
+                     f"(target {fmt_value(v.get('target'), v.get('unit'), _cur(tb))})")
     if latest.get("why_rank"):
         lines.append(f"- rank: {latest['why_rank']}")
     lines.append(_play_refs(info))
@@ -375,8 +380,8 @@ def _not_suggested(tb: Toolbox, info: dict[str, Any]) -> tuple[str, list[Any], l
     lines = [f"`{info['play']}` ({info['label']}) has not been suggested by any cycle for {tb.client.name} yet.",
              "", info.get("description", "").strip(), ""]
     if rule:
-        lines += [f"**Its trigger:** {trigger_text(rule, units)}.", "",
-                  f"**Its trigger KPIs as of {tb.as_of.isoformat()}:**", "", _noted(tb) + kpi_table(kpis), ""]
+        lines += [f"**Its trigger:** {trigger_text(rule, units, currency=_cur(tb))}.", "",
+                  f"**Its trigger KPIs as of {tb.as_of.isoformat()}:**", "", _noted(tb) + kpi_table(kpis, _cur(tb)), ""]
     lines.append(_play_refs(info))
     return "\n".join(lines), [info, {"as_of": tb.as_of.isoformat(), "kpis": kpis}], list(info["sops"])
 
@@ -392,7 +397,7 @@ def _evidence(tb: Toolbox, play_id: str | None) -> tuple[str, list[Any]]:
         return "No evidence records yet: a play needs to be executed and its delay to pass first.", [rows]
     lines = ["| play | KPI | before | after | effect % | CI % | verdict | confounders |",
              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['play']} | {r['kpi']} | {' | '.join(shown_values(r))} | {_or_dash(r['effect_pct'])} "
+    lines += [f"| {r['play']} | {r['kpi']} | {' | '.join(shown_values(r, _cur(tb)))} | {_or_dash(r['effect_pct'])} "
               f"| {_interval(r)} | {r['verdict']} | {_named(r['confounders'])} |"
               for r in rows]
     return ("**Evidence (before/after, no control group)**\n\n" + "\n".join(lines)
@@ -425,7 +430,7 @@ def _chart_text(tb: Toolbox, kpi_ids: list[str]) -> tuple[str, list[Any]]:
     """The KPIs named (the first one charted by the UI), each in the table."""
     status = tb.kpi_statuses(kpi_ids)
     heads = [f"**{k.label}** (`{k.id}`, {k.window} window)" for k in map(tb.client.configs.kpi, kpi_ids)]
-    text = f"{' · '.join(heads)}\n\n{_noted(tb)}{kpi_table(status)}"
+    text = f"{' · '.join(heads)}\n\n{_noted(tb)}{kpi_table(status, _cur(tb))}"
     return text, [status]
 
 
@@ -454,7 +459,7 @@ def _day_value(formula: str, values: dict[str, Decimal]) -> Decimal | None:
     return parse_formula(formula).evaluate(values)
 
 
-def _against_previous(k: dict[str, Any]) -> str:
+def _against_previous(k: dict[str, Any], currency: str | None = None) -> str:
     """One KPI's value beside its value over the window just before, and the relative change
     (also put in ``k`` as ``change_vs_previous_pct``: a model may quote it)."""
     label, unit, window = re.sub(r"\s*\(.*?\)", "", k["label"]), k["unit"], k["window"]
@@ -466,8 +471,8 @@ def _against_previous(k: dict[str, Any]) -> str:
     if then:
         k["change_vs_previous_pct"] = f"{(now - then) / abs(then) * 100:.1f}"
         change = f" ({float(k['change_vs_previous_pct']):+.1f} %{' relative' if unit == 'percent' else ''})"
-    return (f"- {label}: {fmt_value(value, unit)} over the {window} to {k['data_through']} vs "
-            f"{fmt_value(before, unit)} over the {window} before{change}")
+    return (f"- {label}: {fmt_value(value, unit, currency)} over the {window} to {k['data_through']} vs "
+            f"{fmt_value(before, unit, currency)} over the {window} before{change}")
 
 
 def _daily_table(tb: Toolbox, kpi_ids: list[str], most: int = 3) -> tuple[str, dict[str, dict[str, str]]]:
@@ -486,7 +491,8 @@ def _daily_table(tb: Toolbox, kpi_ids: list[str], most: int = 3) -> tuple[str, d
             if value is not None:  # a ratio's 28 digits are noise: six places hold any shown percent
                 shown[k.id][day] = str(value.quantize(Decimal("0.000001")) if -value.as_tuple().exponent > 6 else value)
     rows = [f"| {date.fromisoformat(d).strftime('%a')} {d} | "
-            + " | ".join(fmt_value(shown[k.id][d], k.unit) if d in shown[k.id] else "-" for k in specs) + " |"
+            + " | ".join(fmt_value(shown[k.id][d], k.unit, _cur(tb)) if d in shown[k.id] else "-" for k in specs)
+            + " |"
             for d in days]
     head = f"| day | {' | '.join(k.id for k in specs)} |\n|---|{'---|' * len(specs)}"
     return (head + "\n" + "\n".join(rows) if specs else ""), shown
@@ -503,9 +509,9 @@ def _question(tb: Toolbox, spec: CommanderSpec, text: str, kpi_ids: list[str],
     lines = [f"**{spec.label}** on “{_echo(text)}”:", ""]
     facts: dict[str, Any] = {"kpis": shown}
     if shown:
-        lines += ["KPIs that bear on it:", "", _noted(tb) + kpi_table(shown), ""]
+        lines += ["KPIs that bear on it:", "", _noted(tb) + kpi_table(shown, _cur(tb)), ""]
     if compare:
-        lines += ["Against the window just before:", "", *map(_against_previous, shown), ""]
+        lines += ["Against the window just before:", "", *(_against_previous(k, _cur(tb)) for k in shown), ""]
     table, daily = _daily_table(tb, kpi_ids) if kpi_ids and _DAY_QUESTION.search(text) else ("", {})
     if table:
         facts["daily"] = daily
@@ -535,7 +541,7 @@ def _unknown_kpi(tb: Toolbox, asked: str) -> tuple[str, list[Any]]:
              f"Its KPIs: {kpi_list(kpis)}.", ""]
     attention = [k for k in kpis if k["status"] != "OK"]
     if attention:
-        lines += [f"Needing attention as of {tb.as_of.isoformat()}:", "", _noted(tb) + kpi_table(attention)]
+        lines += [f"Needing attention as of {tb.as_of.isoformat()}:", "", _noted(tb) + kpi_table(attention, _cur(tb))]
     return "\n".join(lines), [{"as_of": tb.as_of.isoformat(), "kpis": kpis}]
 
 

@@ -58,12 +58,12 @@ class ProfileInfo(BaseModel):
     icon: str = ""
 
 
-def fmt_value(value: Any, unit: str | None) -> str:
-    """A stored KPI value for people, as ``chimera kpis`` shows it (fractions as percents, money
-    with two decimals, half-up); two decimals when the unit is not known."""
+def fmt_value(value: Any, unit: str | None, currency: str | None = None) -> str:
+    """A stored KPI value for people, as ``chimera kpis`` shows it (fractions as percents, money in
+    ``currency``'s smallest unit, half-up: whole yen); two decimals when the unit is not known."""
     if value in (None, ""):
         return "n/a"
-    return fmt_stored(str(value), unit or "ratio")
+    return fmt_stored(str(value), unit or "ratio", currency)
 
 
 def as_of_line(note: str) -> str:
@@ -112,9 +112,9 @@ def safe_markdown(text: str) -> str:
     return text.replace("<", "&lt;")
 
 
-def pending_markdown(p: PendingDecision, as_of_note: str = "") -> str:
+def pending_markdown(p: PendingDecision, as_of_note: str = "", currency: str | None = None) -> str:
     """Everything a person needs to decide one play (manual §7.4), in one message; ``as_of_note``
-    is its cycle's (its KPI values are of the day before the newest data)."""
+    is its cycle's (its KPI values are of the day before the newest data), ``currency`` its client's."""
     r = p.rationale or {}
     lines = [f"### #{p.rank} {p.label} (`{p.play_id}`)",
              f"Owner: **{p.owner}** · play run `{p.play_run_id}` · cycle as of {p.as_of.isoformat()}",
@@ -124,10 +124,10 @@ def pending_markdown(p: PendingDecision, as_of_note: str = "") -> str:
         lines += ["", "**KPI values vs thresholds**", "", "| KPI | status | value | target | warning | critical |",
                   "|---|---|---|---|---|---|"]
         for kpi, v in p.kpi_values.items():
-            unit = v.get("unit")
+            numbers = " | ".join(fmt_value(v.get(key), v.get("unit"), currency)
+                                 for key in ("value", "target", "warning", "critical"))
             lines.append(f"| {kpi} ({v.get('window', '')}) | {STATUS_ICON.get(v.get('status'), '')} {v.get('status')} "
-                         f"| {fmt_value(v.get('value'), unit)} | {fmt_value(v.get('target'), unit)} "
-                         f"| {fmt_value(v.get('warning'), unit)} | {fmt_value(v.get('critical'), unit)} |")
+                         f"| {numbers} |")
     sops = list(dict.fromkeys([*p.sops, *(r.get("sops_cited") or [])]))
     lines += ["", f"**SOPs cited:** {', '.join(f'`{s}`' for s in sops) or 'none'}",
               f"**Expected effect:** measured on {', '.join(p.evidence_kpis) or 'no KPI'} "
@@ -215,15 +215,15 @@ def ingest_markdown(file_name: str, s: IngestSummary, limit: int = 20) -> str:
     return "\n".join(lines)
 
 
-def kpi_table(kpis: list[dict[str, Any]]) -> str:
-    """KPI statuses as a table, worst first."""
+def kpi_table(kpis: list[dict[str, Any]], currency: str | None = None) -> str:
+    """KPI statuses as a table, worst first (money in ``currency``'s smallest unit)."""
     order = {"CRITICAL": 0, "WARNING": 1, "UNKNOWN": 2, "OK": 3}
     rows = sorted(kpis, key=lambda k: (order.get(k.get("status", ""), 4), k.get("id", "")))
     lines = ["| KPI | status | value | target | note |", "|---|---|---|---|---|"]
     for k in rows:
         unit = k.get("unit")
         lines.append(f"| {k.get('label', k['id'])} | {STATUS_ICON.get(k['status'], '')} {k['status']} "
-                     f"| {fmt_value(k.get('value'), unit)} | {fmt_value(k.get('target'), unit)} "
+                     f"| {fmt_value(k.get('value'), unit, currency)} | {fmt_value(k.get('target'), unit, currency)} "
                      f"| {k.get('note', '')} |")
     return "\n".join(lines)
 
@@ -242,14 +242,14 @@ def kpi_list(kpis: list[dict[str, Any]]) -> str:
     return ", ".join(f"`{k['id']}` ({k.get('label', k['id'])})" for k in kpis)
 
 
-def _cond_text(cond: dict[str, Any], units: dict[str, str]) -> str:
-    """One trigger condition in words, thresholds in the KPI's unit."""
+def _cond_text(cond: dict[str, Any], units: dict[str, str], currency: str | None = None) -> str:
+    """One trigger condition in words, thresholds in the KPI's unit (money in ``currency``'s)."""
     kpi, unit = f"`{cond['kpi']}`", units.get(cond["kpi"])
     if "status" in cond:
         return f"{kpi} is {' or '.join(cond['status'])}"
     if "below" in cond or "above" in cond:
         side = "below" if "below" in cond else "above"
-        return f"{kpi} {side} {fmt_value(cond[side], unit)}"
+        return f"{kpi} {side} {fmt_value(cond[side], unit, currency)}"
     if "anomaly" in cond:
         return f"{kpi} is anomalous against its own baseline"
     below = "change_pct_below" in cond
@@ -257,16 +257,17 @@ def _cond_text(cond: dict[str, Any], units: dict[str, str]) -> str:
     return f"{kpi} changed {'less' if below else 'more'} than {bound}% over {cond.get('over', '7d')}"
 
 
-def trigger_text(rule: dict[str, Any], units: dict[str, str], nested: bool = False) -> str:
+def trigger_text(rule: dict[str, Any], units: dict[str, str], nested: bool = False,
+                 currency: str | None = None) -> str:
     """A play's trigger rule (plays.yml, as ``explain_play`` returns it) in words, so a person sees
-    what would make the play fire without reading YAML."""
+    what would make the play fire without reading YAML (money in ``currency``'s smallest unit)."""
     if "not" in rule:
-        return f"not ({trigger_text(rule['not'], units, nested=True)})"
+        return f"not ({trigger_text(rule['not'], units, True, currency)})"
     for key, joiner in (("all", " and "), ("any", " or ")):
         if key in rule:
-            text = joiner.join(trigger_text(r, units, nested=True) for r in rule[key])
+            text = joiner.join(trigger_text(r, units, True, currency) for r in rule[key])
             return f"({text})" if nested and len(rule[key]) > 1 else text
-    return _cond_text(rule, units)
+    return _cond_text(rule, units, currency)
 
 
 def trigger_kpi_ids(rule: dict[str, Any]) -> list[str]:

@@ -237,9 +237,13 @@ def test_overlap_pending_and_replay(price_up: GeneratedStore) -> None:
 
 def test_show_evidence_in_the_chat_lists_confounders(price_up: GeneratedStore) -> None:
     """The chat's evidence table joined confounder dicts as strings: any confounder crashed it."""
+    from types import SimpleNamespace
+
     from graphs.chat import _evidence
 
     class _Tools:
+        client = SimpleNamespace(config=SimpleNamespace(currency="USD"))  # how its money reads
+
         def evidence(self, play_id: str | None) -> list[dict[str, Any]]:
             return [{"play": "pricing_test", "kpi": "aov", "before": "1", "after": "2", "effect_pct": 1.0,
                      "ci_low_pct": 0.5, "ci_high_pct": 1.5, "verdict": "confounded",

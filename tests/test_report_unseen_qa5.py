@@ -276,9 +276,9 @@ def test_report_figures_are_the_clis_in_a_zero_and_a_three_decimal_currency(
         if k["value"] is None:
             assert cells[2] == "—", (k["id"], cells)  # unknown, never 0
             continue
-        shown = fmt(Decimal(k["value"]), unit)
+        shown = fmt(Decimal(k["value"]), unit, currency)  # whole yen, dinars in fils
         assert cells[2] == (f"{shown} {currency}" if unit == "currency" else shown), (k["id"], cells[2], k["value"])
-        assert cells[3] == (f"{fmt(Decimal(k['target']), unit)} {currency}" if unit == "currency"
+        assert cells[3] == (f"{fmt(Decimal(k['target']), unit, currency)} {currency}" if unit == "currency"
                             else fmt(Decimal(k["target"]), unit))
     metrics = chimera("metrics", "--client", ctx.name, "--json").json()["metrics"]
     week = [str(as_of - timedelta(days=i)) for i in range(7)]
@@ -448,13 +448,14 @@ def test_chart_hover_reads_as_the_kpi_table(unit: str, values: list[str], curren
               for i, v in enumerate(values)]
     fig = trend_figure(spec, points, currency or "USD")
     suffix = f" {currency}" if unit == "currency" else ""
-    expected = [fmt(Decimal(v), unit) + suffix for v in values]
+    expected = [fmt(Decimal(v), unit, currency or None) + suffix for v in values]  # 990.100 dinars
     line = next(t for t in fig.data if t.name == "Net revenue (7d)")
     assert list(line.customdata) == expected and "%{customdata}" in line.hovertemplate
     marks = next(t for t in fig.data if t.name == "WARNING")
     assert list(marks.customdata) == expected and "%{customdata}" in marks.hovertemplate
     target = next(t for t in fig.data if t.name == "target")
-    assert target.customdata[0] == fmt(spec.target, unit) + suffix and "%{customdata}" in target.hovertemplate
+    assert target.customdata[0] == fmt(spec.target, unit, currency or None) + suffix and "%{customdata}" in \
+        target.hovertemplate
 
 
 def test_a_long_unbroken_name_wraps_inside_the_page() -> None:

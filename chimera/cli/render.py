@@ -113,9 +113,26 @@ def held_back_lines(held: list[dict[str, Any]]) -> list[str]:
     return [head, *(f"  {h['play']}: {h['why_held']}" for h in held)]
 
 
-def _fmt(info: dict[str, Any], key: str = "value") -> str:
+def client_currency(client: str) -> str | None:
+    """The currency client ``client``'s client.yml names (how its money reads); None when it has
+    none to read (an outcome of no stored client) or the file is refused (the command says so)."""
+    from chimera import settings
+    from chimera.clients import load_client_config
+    from chimera.errors import ChimeraError
+
+    folder = settings.client_dir(client) if client else None
+    if folder is None or not (folder / "client.yml").exists():
+        return None
+    try:
+        return load_client_config(folder, client).currency
+    except (ChimeraError, ValueError):
+        return None
+
+
+def _fmt(info: dict[str, Any], key: str = "value", currency: str | None = None) -> str:
     """A KPI number as ``chimera kpis`` and the play's reason show it (``chimera.kpi.fmt``, decimal
-    half-up): rounded as a float, 0.020050 read 2.00% beside their 2.01%, and a dinar sum lost its fils."""
+    half-up, money in ``currency``'s smallest unit): rounded as a float, 0.020050 read 2.00% beside
+    their 2.01%, and a dinar sum lost its fils."""
     raw = info.get(key)
     if raw is None:
         return "—"
@@ -124,13 +141,13 @@ def _fmt(info: dict[str, Any], key: str = "value") -> str:
     except InvalidOperation:
         return str(raw)
     unit = str(info.get("unit") or ("count" if value == value.to_integral_value() else "ratio"))  # older records
-    return fmt(value, unit)
+    return fmt(value, unit, currency)
 
 
-def _thresholds(info: dict[str, Any]) -> str:
+def _thresholds(info: dict[str, Any], currency: str | None = None) -> str:
     """All three lines, so a status the thresholds do not explain (an anomaly) is not read as a
     breach of the target: ``target 100, warning 80, critical 50``."""
-    return ", ".join(f"{key} {_fmt(info, key)}" for key in ("target", "warning", "critical")
+    return ", ".join(f"{key} {_fmt(info, key, currency)}" for key in ("target", "warning", "critical")
                      if info.get(key) is not None)
 
 
@@ -145,12 +162,14 @@ def shown(text: Any) -> str:
     return escape(body) + plain[len(body):]
 
 
-def play_panel(p: dict[str, Any]) -> Panel:
-    """One recommended play with its explanation: trigger, numbers, rank, SOPs, reversibility."""
+def play_panel(p: dict[str, Any], currency: str | None = None) -> Panel:
+    """One recommended play with its explanation: trigger, numbers (money in ``currency``'s smallest
+    unit), rank, SOPs, reversibility."""
     lines = [f"[bold]why[/]: {shown(p.get('reason', ''))}"]
     for kpi, info in (p.get("kpi_values") or {}).items():
         if isinstance(info, dict):
-            lines.append(shown(f"  {kpi}: {_fmt(info)} ({info.get('status', '')}; {_thresholds(info)})"))
+            numbers = f"{_fmt(info, currency=currency)} ({info.get('status', '')}; {_thresholds(info, currency)})"
+            lines.append(shown(f"  {kpi}: {numbers}"))
     lines.append(f"[bold]rank[/]: {shown(p.get('why_rank', ''))}")
     if p.get("sops"):
         lines.append("[bold]SOPs[/]: " + shown(", ".join(p["sops"])))
@@ -193,8 +212,9 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
         console.print(f"[yellow]data[/]: {shown(line)}", highlight=False, soft_wrap=True)
     if outcome.pending:
         console.print("\n[bold]Awaiting your decision[/]:")
+        currency = client_currency(outcome.client)
         for d in outcome.pending:
-            console.print(play_panel(d.model_dump(mode="json")))
+            console.print(play_panel(d.model_dump(mode="json"), currency))
         first = outcome.pending[0].play_run_id
         console.print(f"decide with: chimera approve {first} | chimera override {first} --reason '...' | "
                       f"chimera reject {first} --reason '...'", highlight=False, soft_wrap=True)  # copyable

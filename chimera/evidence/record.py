@@ -34,13 +34,20 @@ from chimera.evidence.models import (
     PlaceboResult,
 )
 from chimera.kpi.evaluate import load_customers
-from chimera.kpi.fmt import fmt_stored
+from chimera.kpi.fmt import fmt_stored, money_step
 from chimera.kpi.formula import Formula, parse_formula, parse_window
 from chimera.kpi.window import REPEAT_PRESENCE_METRIC, is_repeat
 from chimera.metrics import load_series
 
 DEFAULT_DELAY = 28
 _PLACES = {"currency": 2, "count": 2, "percent": 6, "ratio": 4}
+
+
+def _money_places(currency: str) -> int:
+    """The places of ``currency``'s smallest unit (3 for dinars): a dinar mean per day keeps its fils."""
+    step = money_step(currency)
+    exponent = step.as_tuple().exponent if step is not None else -2
+    return -exponent if isinstance(exponent, int) else 2
 
 
 def _delay(client: ClientContext, run: PlayRun) -> int:
@@ -89,7 +96,8 @@ def _unjudged(verdict: str, reason: str) -> dict[str, Any]:
             "verdict": verdict, "confounders": [], "details": {"reason": reason}}
 
 
-def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | None, per_day: bool) -> str:
+def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | None, per_day: bool,
+              currency: str | None = None) -> str:
     """Which windows and values were compared, so a reader can check the verdict by hand (a
     percent KPI also in percent, as the KPI table shows it, beside the stored fraction). A sum KPI
     is compared as its mean per day, which says so: beside the KPI table's window totals a bare
@@ -97,7 +105,7 @@ def _compared(spec: KPI, est: EffectEstimate, before: str | None, after: str | N
     def shown(value: str | None) -> str:
         if value is None:
             return "n/a"
-        text = shown_value(value, spec.unit) + (f" ({value})" if spec.unit == "percent" else "")
+        text = shown_value(value, spec.unit, currency) + (f" ({value})" if spec.unit == "percent" else "")
         return f"{text} per day" if per_day else text
 
     if est.before_compared_start is not None:  # a partial after-window against as many days before it
@@ -182,7 +190,10 @@ def _judged_fields(
     own = run_kpis(run, client.configs)
     gaps = [*data_gaps(m.gap_spec, series, days, arrived_only=pending),
             *driver_gaps(m.gap_spec, client.configs, series, days, own, arrived_only=pending)]
+    currency = client.config.currency
     places = _PLACES.get(spec.unit, 4)
+    if spec.unit == "currency":  # a dinar's mean per day keeps its fils
+        places = max(places, _money_places(currency))
     before, after = stats.as_decimal(est.before, places), stats.as_decimal(est.after, places)
     how = ""
     if m.value_kind == "repeat share":
@@ -201,7 +212,7 @@ def _judged_fields(
         "verdict": judgement.verdict,
         "confounders": [c.as_json() for c in [*gaps, *m.others]],
         "details": {
-            "reason": f"{_compared(spec, est, before, after, m.value_kind == 'mean per day')}{how}"
+            "reason": f"{_compared(spec, est, before, after, m.value_kind == 'mean per day', currency)}{how}"
                       f"{' so far' if pending else ''}: {judgement.reason}",
             "unit": spec.unit,
             "direction": spec.direction,
@@ -478,23 +489,25 @@ def so_far(entry: dict[str, Any]) -> str:
     return f"{seen}/{window} days so far"
 
 
-def shown_value(value: str | None, unit: str | None) -> str:
+def shown_value(value: str | None, unit: str | None, currency: str | None = None) -> str:
     """An evidence before or after as people read it, the same figure in the table, the chat and
-    the reason: a percent as the KPI table shows it, anything else at the places it is stored with
-    (money to the cent, a count's mean per day to 2 decimals), thousands grouped. The KPI table's
-    rounding of counts read 210.21 -> 210.00 as "210.2 -> 210" beside a reason saying 210.21."""
-    if unit == "percent" or value in (None, ""):
-        return fmt_stored(value, unit)
+    the reason: a percent as the KPI table shows it, money in ``currency``'s smallest unit when given
+    (whole yen), anything else at the places it is stored with (money to the cent, a count's mean
+    per day to 2 decimals), thousands grouped. The KPI table's rounding of counts read 210.21 ->
+    210.00 as "210.2 -> 210" beside a reason saying 210.21."""
+    if unit == "percent" or value in (None, "") or (unit == "currency" and money_step(currency) is not None):
+        return fmt_stored(value, unit, currency)
     try:
         return f"{Decimal(str(value)):,}"
     except InvalidOperation:
         return str(value)
 
 
-def shown_values(entry: dict[str, Any]) -> tuple[str, str]:
-    """An evidence entry's before and after as people read them (``shown_value``), a sum KPI's
-    marked "per day"."""
-    before, after = (shown_value(entry.get(k), entry.get("unit")) + per_day(entry, k) for k in ("before", "after"))
+def shown_values(entry: dict[str, Any], currency: str | None = None) -> tuple[str, str]:
+    """An evidence entry's before and after as people read them (``shown_value``, money in
+    ``currency``'s smallest unit), a sum KPI's marked "per day"."""
+    unit = entry.get("unit")
+    before, after = (shown_value(entry.get(k), unit, currency) + per_day(entry, k) for k in ("before", "after"))
     return before, after
 
 

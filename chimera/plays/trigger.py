@@ -24,7 +24,7 @@ from chimera.config.models import (
     NotOf,
     StatusCondition,
 )
-from chimera.kpi.fmt import fmt
+from chimera.kpi.fmt import fmt, money_step
 from chimera.plays.models import ChangeFn, KPIValue, KPIView, TriggerResult, kpi_views
 
 LEVEL_RANK = {"OK": 0, "WARNING": 1, "CRITICAL": 2}
@@ -40,10 +40,13 @@ class _Eval:
     kpis: list[str] = field(default_factory=list)
 
 
-def fmt_value(value: Decimal | None, unit: str = "") -> str:
-    """Numbers as people read them: percent KPIs are stored as fractions."""
+def fmt_value(value: Decimal | None, unit: str = "", currency: str | None = None) -> str:
+    """Numbers as people read them: percent KPIs are stored as fractions; money in ``currency``'s
+    smallest unit when given (whole yen, as ``chimera kpis`` shows it)."""
     if value is None:
         return "n/a"
+    if unit == "currency" and money_step(currency) is not None:
+        return fmt(value, unit, currency)
     if unit == "percent":
         return f"{value * 100:.2f}%"
     if unit == "count":
@@ -130,7 +133,7 @@ def note_anomaly_phrase(note: str) -> str:
     return next((part for part in note.split("; ") if _NOTE_ANOMALY.match(part)), "")
 
 
-def anomaly_phrase(cause: StatusCause, unit: str) -> str:
+def anomaly_phrase(cause: StatusCause, unit: str, currency: str | None = None) -> str:
     """``8.9 sd below its 3-week baseline 24.73% (-27.6%)`` from the stored anomaly numbers, for a
     KPI whose note does not carry the evaluator's phrase."""
     if cause.sd_score is None or cause.baseline is None:
@@ -138,7 +141,7 @@ def anomaly_phrase(cause: StatusCause, unit: str) -> str:
     side = "below" if cause.sd_score < 0 else "above"
     weeks = f"{cause.weeks}-week " if cause.weeks else ""
     change = "" if cause.change_pct is None else f" ({cause.change_pct:+.1f}%)"
-    return f"{abs(cause.sd_score):.1f} sd {side} its {weeks}baseline {fmt(cause.baseline, unit)}{change}"
+    return f"{abs(cause.sd_score):.1f} sd {side} its {weeks}baseline {fmt(cause.baseline, unit, currency)}{change}"
 
 
 def _threshold_of(view: KPIView, status: str) -> tuple[str, Decimal | None]:
@@ -146,49 +149,53 @@ def _threshold_of(view: KPIView, status: str) -> tuple[str, Decimal | None]:
         status, ("target", view.target))
 
 
-def _status_numbers(view: KPIView, cause: StatusCause | None) -> str:
+def _status_numbers(view: KPIView, cause: StatusCause | None, currency: str | None = None) -> str:
     """The numbers behind the status: the threshold it stands on, or the anomaly and the threshold
     it did not cross (and the thresholds' own level when that is not OK)."""
+    def shown(value: Decimal | None) -> str:
+        return fmt_value(value, view.unit, currency)
+
     name, bound = _threshold_of(view, view.status)
-    vs = f"{fmt_value(view.value, view.unit)} vs {name} {fmt_value(bound, view.unit)}"
+    vs = f"{shown(view.value)} vs {name} {shown(bound)}"
     if cause is None or not cause.by_anomaly:
         return vs
-    phrase = note_anomaly_phrase(view.note) or anomaly_phrase(cause, view.unit)
-    parts = [f"{fmt_value(view.value, view.unit)}: {phrase}",
-             f"{name} {fmt_value(bound, view.unit)} not crossed"]
+    phrase = note_anomaly_phrase(view.note) or anomaly_phrase(cause, view.unit, currency)
+    parts = [f"{shown(view.value)}: {phrase}", f"{name} {shown(bound)} not crossed"]
     if cause.threshold_status not in (None, "OK"):
         low_name, low_bound = _threshold_of(view, str(cause.threshold_status))
-        parts.append(f"thresholds alone: {cause.threshold_status} ({low_name} {fmt_value(low_bound, view.unit)})")
+        parts.append(f"thresholds alone: {cause.threshold_status} ({low_name} {shown(low_bound)})")
     return "; ".join(parts)
 
 
-def _status_fact(view: KPIView, cond: StatusCondition, fired: bool, cause: StatusCause | None = None) -> str:
+def _status_fact(view: KPIView, cond: StatusCondition, fired: bool, cause: StatusCause | None = None,
+                 currency: str | None = None) -> str:
     by = " by anomaly" if cause is not None and cause.by_anomaly else ""
-    numbers = _status_numbers(view, cause)
+    numbers = _status_numbers(view, cause, currency)
     if fired:
         return f"{view.id} is {view.status}{by} ({numbers})"
     return f"{view.id} is {view.status}{by}, not {'/'.join(cond.status)} ({numbers})"
 
 
-def _threshold(view: KPIView, op: str, bound: Decimal, fired: bool) -> str:
+def _threshold(view: KPIView, op: str, bound: Decimal, fired: bool, currency: str | None = None) -> str:
     word = op if fired else f"not {op}"
-    return f"{view.id} is {fmt_value(view.value, view.unit)}, {word} {fmt_value(bound, view.unit)}"
+    return (f"{view.id} is {fmt_value(view.value, view.unit, currency)}, {word} "
+            f"{fmt_value(bound, view.unit, currency)}")
 
 
 def _leaf(cond: Any, kpis: Mapping[str, KPIView], change_pct: ChangeFn | None,
-          causes: Mapping[str, StatusCause]) -> _Eval:
+          causes: Mapping[str, StatusCause], currency: str | None = None) -> _Eval:
     view = kpis.get(cond.kpi)
     if view is None or not view.known:
         return _Eval(None, kpis=[cond.kpi])
     if isinstance(cond, StatusCondition):
         ok = view.status in cond.status
-        return _Eval(ok, [_status_fact(view, cond, ok, causes.get(cond.kpi))], [cond.kpi])
+        return _Eval(ok, [_status_fact(view, cond, ok, causes.get(cond.kpi), currency)], [cond.kpi])
     if isinstance(cond, BelowCondition):
         ok = view.value < cond.below
-        return _Eval(ok, [_threshold(view, "below", cond.below, ok)], [cond.kpi])
+        return _Eval(ok, [_threshold(view, "below", cond.below, ok, currency)], [cond.kpi])
     if isinstance(cond, AboveCondition):
         ok = view.value > cond.above
-        return _Eval(ok, [_threshold(view, "above", cond.above, ok)], [cond.kpi])
+        return _Eval(ok, [_threshold(view, "above", cond.above, ok, currency)], [cond.kpi])
     if isinstance(cond, AnomalyCondition):
         note = f" ({view.anomaly_note})" if view.anomaly_note else ""
         text = f"{view.id} is anomalous vs its own baseline{note}" if view.anomaly else (
@@ -223,18 +230,18 @@ def _combine(values: list[_Eval], is_all: bool) -> _Eval:
 
 
 def _eval(trigger: Any, kpis: Mapping[str, KPIView], change_pct: ChangeFn | None,
-          causes: Mapping[str, StatusCause]) -> _Eval:
+          causes: Mapping[str, StatusCause], currency: str | None = None) -> _Eval:
     if isinstance(trigger, AllOf):
-        return _combine([_eval(t, kpis, change_pct, causes) for t in trigger.all], is_all=True)
+        return _combine([_eval(t, kpis, change_pct, causes, currency) for t in trigger.all], is_all=True)
     if isinstance(trigger, AnyOf):
-        return _combine([_eval(t, kpis, change_pct, causes) for t in trigger.any], is_all=False)
+        return _combine([_eval(t, kpis, change_pct, causes, currency) for t in trigger.any], is_all=False)
     if isinstance(trigger, NotOf):
-        inner = _eval(trigger.not_, kpis, change_pct, causes)
+        inner = _eval(trigger.not_, kpis, change_pct, causes, currency)
         if inner.value is None:
             return _Eval(None, kpis=inner.kpis)
         # a false clause's facts already say what is true instead ("aov is 52.00, not below 40.00")
         return _Eval(not inner.value, inner.facts, inner.kpis)
-    return _leaf(trigger, kpis, change_pct, causes)
+    return _leaf(trigger, kpis, change_pct, causes, currency)
 
 
 def _urgency(views: list[KPIView]) -> tuple[float, str]:
@@ -248,17 +255,18 @@ def _urgency(views: list[KPIView]) -> tuple[float, str]:
 
 
 def evaluate_trigger(trigger: Any, kpis: Mapping[str, Any], change_pct: ChangeFn | None = None,
-                     causes: Mapping[str, StatusCause] | None = None) -> TriggerResult:
+                     causes: Mapping[str, StatusCause] | None = None, currency: str | None = None) -> TriggerResult:
     """Evaluate ``trigger`` over this cycle's KPIs (id -> KPIView or any KPI-result-like object).
 
     ``causes`` (``status_causes`` of the KPI results) says which check set each status; by default
-    it is read from ``kpis`` themselves, which a bare KPIView does not carry."""
+    it is read from ``kpis`` themselves, which a bare KPIView does not carry. ``currency`` (the
+    client's) says how money reads in the clauses (whole yen)."""
     views = {k: v if isinstance(v, KPIView) else None for k, v in kpis.items()}
     if any(v is None for v in views.values()):
         views = kpi_views(kpis)
     if causes is None:
         causes = status_causes({k: v for k, v in kpis.items() if not isinstance(v, KPIView)})
-    result = _eval(trigger, views, change_pct, causes)
+    result = _eval(trigger, views, change_pct, causes, currency)
     fired_ids = list(dict.fromkeys(result.kpis)) if result.value else []
     urgency, label = _urgency([views[k] for k in fired_ids if k in views])
     values = {

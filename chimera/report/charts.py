@@ -63,16 +63,17 @@ def kpi_spec(client: ClientContext, kpi_id: str) -> KPI:
     return specs[kpi_id]
 
 
-def trend_points(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None
-                 ) -> list[TrendPoint]:
-    """Every day of ``[start, end]`` judged as its own as-of, sharing window sums across days."""
+def trend_points(spec: KPI, series: Series, start: date, end: date, customers: Customers | None = None,
+                 currency: str | None = None) -> list[TrendPoint]:
+    """Every day of ``[start, end]`` judged as its own as-of, sharing window sums across days (money
+    stored as ``chimera kpis`` stores it for ``currency``)."""
     windows = KPIWindows(spec, series, customers)
     points: list[TrendPoint] = []
     for i in range((end - start).days + 1):
         day = start + timedelta(days=i)
-        j = judge(windows, day)
+        j = judge(windows, day, currency)
         own = windows.at(day)
-        raw = quantize(own.value, spec.unit) if own.ok else None
+        raw = quantize(own.value, spec.unit, currency) if own.ok else None
         if j.end != day:  # judged on an earlier window end: this day's own data is not in yet
             points.append(TrendPoint(day=day, status="UNKNOWN", value=None, raw_value=raw,
                                      reason=j.reason or "missing"))
@@ -81,8 +82,9 @@ def trend_points(spec: KPI, series: Series, start: date, end: date, customers: C
         score = j.score
         if score is not None and raw is not None and score.sd_score:
             half = Decimal(repr(abs(float(own.value - score.baseline) / score.sd_score) * BAND_SD))
-            baseline = quantize(score.baseline, spec.unit)
-            low, high = quantize(score.baseline - half, spec.unit), quantize(score.baseline + half, spec.unit)
+            baseline = quantize(score.baseline, spec.unit, currency)
+            low = quantize(score.baseline - half, spec.unit, currency)
+            high = quantize(score.baseline + half, spec.unit, currency)
         judged = j.status != "UNKNOWN"
         points.append(TrendPoint(day=day, status=j.status, value=raw if judged else None, raw_value=raw,
                                  baseline=baseline, band_low=low, band_high=high, reason=j.reason))
@@ -126,10 +128,11 @@ plotly's own number formats round floats (0.020050 as 2.00%, the table's 2.01%) 
 
 
 def _shown(value: Decimal | None, spec: KPI, currency: str) -> str:
-    """``value`` as the KPI table and ``chimera kpis`` show it (``chimera.kpi.fmt``), with the currency."""
+    """``value`` as the KPI table and ``chimera kpis`` show it (``chimera.kpi.fmt``), with the currency
+    and in its smallest unit (whole yen)."""
     if value is None:
         return ""
-    text = fmt(value, spec.unit)
+    text = fmt(value, spec.unit, currency)
     return f"{text} {_plain(currency)}" if spec.unit == "currency" else text
 
 
@@ -205,4 +208,5 @@ def kpi_trend_figure(client_ctx: ClientContext, kpi_id: str, as_of: date | None 
         end = as_of or judged_day(session, client_ctx)
         start = end - timedelta(days=max(days, 1) - 1)
         series, customers = load_kpi_data(session, client_ctx, [spec], start, end)
-    return trend_figure(spec, trend_points(spec, series, start, end, customers), client_ctx.config.currency)
+    currency = client_ctx.config.currency
+    return trend_figure(spec, trend_points(spec, series, start, end, customers, currency), currency)

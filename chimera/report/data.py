@@ -183,7 +183,7 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
         charted = [specs[k] for k in charted_kpis(kpis) if k in specs]
         start = as_of - timedelta(days=days - 1)
         series, customers = load_kpi_data(session, client, charted, start, as_of)
-        trends = {s.id: trend_points(s, series, start, as_of, customers) for s in charted}
+        trends = {s.id: trend_points(s, series, start, as_of, customers, client.config.currency) for s in charted}
         run = latest_cycle(session, client.company_id, as_of)
         cycle = plays = None
         held: list[dict[str, Any]] = []

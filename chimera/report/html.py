@@ -57,7 +57,7 @@ def _num(value: Any, unit: str, currency: str) -> str:
     if value is None or value == "":
         return "—"
     try:
-        text = fmt(Decimal(str(value)), unit)
+        text = fmt(Decimal(str(value)), unit, currency)
     except InvalidOperation:
         return _e(value)
     return f"{text} {_e(currency)}" if unit == "currency" else text
@@ -252,11 +252,11 @@ def _evidence(data: ReportData, specs: dict[str, KPI]) -> str:
 
 def _shown(entry: dict[str, Any], key: str, unit: str, currency: str) -> str:
     """An evidence before/after as the CLI, the chat and its reason show it (``shown_value``: money
-    to the cent, a count's mean per day to 2 decimals), not re-rounded as a KPI value."""
+    in the currency's smallest unit, a count's mean per day to 2 decimals), not re-rounded as a KPI value."""
     value = entry.get(key)
     if value is None or value == "":
         return "—"
-    text = shown_value(value, unit)
+    text = shown_value(value, unit, currency)
     return _e(f"{text} {currency}" if unit == "currency" else text) + per_day(entry, key)
 
 
