@@ -9,7 +9,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from chimera.kpi.formula import parse_formula
 
@@ -19,7 +19,8 @@ WINDOW_RE = r"^[1-9][0-9]*d$"
 MAX_WINDOW_DAYS = 730
 """Longest window a KPI or a change condition may read (two years; longer ones overflow no calendar
 but judge nothing a person can act on)."""
-MAX_NUMBER = Decimal(10) ** 15
+MAX_DIGITS = 15
+MAX_NUMBER = Decimal(10) ** MAX_DIGITS
 """Thresholds and bounds stay below this in absolute value: 1e400 is a typo, and Decimal arithmetic at
 28 digits cannot show it to the cent (the KPI table would crash formatting it)."""
 
@@ -42,8 +43,84 @@ def _days_ok(value: int) -> int:
     return value
 
 
-Number = Annotated[Decimal, AfterValidator(_bounded)]
-Window = Annotated[str, Field(pattern=WINDOW_RE), AfterValidator(_window_ok)]
+# --------------------------------------------------------------------------- the same bounds in JSON Schema
+# The validators above are Python; the exported schema (configs/schema/, for editors and users' own
+# validation) says the same with patterns and limits, so a value the loader refuses for a bound is
+# refused there too (tests/test_schema_limits.py).
+
+
+def _digit_class(low: int, high: int) -> str:
+    return str(low) if low == high else f"[{low}-{high}]"
+
+
+def _rest(count: int) -> str:
+    return "" if count == 0 else r"\d" if count == 1 else rf"\d{{{count}}}"
+
+
+def upto_re(limit: int) -> str:
+    r"""A regex for the whole numbers 1..``limit`` written without leading zeros (730:
+    ``[1-9]\d?|[1-6]\d\d|7[0-2]\d|730``, as alternatives of one group)."""
+    text = str(limit)
+    alts = [rf"[1-9]\d{{0,{len(text) - 2}}}"] if len(text) > 1 else []
+    for i, ch in enumerate(text):
+        low = 1 if i == 0 else 0
+        if int(ch) > low:
+            alts.append(text[:i] + _digit_class(low, int(ch) - 1) + _rest(len(text) - i - 1))
+    return "(?:" + "|".join([*alts, text]) + ")"
+
+
+def over_re(limit: int) -> str:
+    r"""A regex for the whole numbers above ``limit`` written without leading zeros (15:
+    ``[1-9]\d{2,}|[2-9]\d|1[6-9]``, as alternatives of one group)."""
+    text = str(limit)
+    alts = [rf"[1-9]\d{{{len(text)},}}"]
+    for i, ch in enumerate(text):
+        if int(ch) < 9:
+            alts.append(text[:i] + _digit_class(int(ch) + 1, 9) + _rest(len(text) - i - 1))
+    return "(?:" + "|".join(alts) + ")"
+
+
+def _mantissa(digits: int) -> str:
+    """Decimal digits with at most ``digits`` before the point (leading zeros aside): ``0.5``, ``.5``, ``12.``."""
+    if digits <= 0:
+        return r"0*(?:\.\d+|0(?:\.\d*)?)"
+    return r"0*(?:\.\d+|\d" + (rf"{{1,{digits}}}" if digits > 1 else "") + r"(?:\.\d*)?)"
+
+
+def _exponent(e: int) -> str:
+    if e == 0:
+        return r"(?:[eE][+-]?0+)?"
+    return rf"[eE]\+?0*{e}" if e > 0 else rf"[eE]-0*{-e}"
+
+
+def decimal_text_re(digits: int = MAX_DIGITS) -> str:
+    """A regex for the text of a number below ``10**digits`` in absolute value, as the loader reads a
+    Decimal from a string (surrounding spaces, a sign, ``.5``, ``5.``, ``1e3``: PyYAML leaves ``1e3``
+    a string). A number of n digits before the point and exponent E is below it when n + E <= digits;
+    each E within +-digits is one alternative, and zero takes any exponent. Refused here though the
+    loader would take them: a non-zero mantissa below 1 with E above ``digits`` (``0.01e16``), more
+    than ``2 * digits + 1`` digits before the point with E below ``-digits``, and ``_`` between digits."""
+    alts = [_mantissa(digits - e) + _exponent(e) for e in range(digits, -digits - 1, -1)]
+    alts.append(_mantissa(2 * digits + 1) + rf"[eE]-0*{over_re(digits)}")
+    alts.append(r"0*(?:\.0+|0(?:\.0*)?)[eE][+-]?\d+")
+    return r"^\s*[+-]?(?:" + "|".join(alts) + r")\s*$"
+
+
+DECIMAL_TEXT_RE = r"^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*$"
+"""Any decimal text (of any size): what the loader reads as a number in a job step's params."""
+TOO_LARGE = f"a number below 1e{MAX_DIGITS} in absolute value"
+NUMBER_SCHEMA: dict[str, Any] = {"anyOf": [
+    {"type": "number", "exclusiveMinimum": -(10**MAX_DIGITS), "exclusiveMaximum": 10**MAX_DIGITS},
+    {"type": "string", "pattern": decimal_text_re(), "patternErrorMessage": TOO_LARGE},
+]}
+"""A ``Number`` in JSON Schema (``patternErrorMessage``: the message editors show instead of the pattern)."""
+WINDOW_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{upto_re(MAX_WINDOW_DAYS)}d$",
+                                 "patternErrorMessage": f"a whole number of days from 1 to {MAX_WINDOW_DAYS}, like 7d"}
+
+
+Number = Annotated[Decimal, AfterValidator(_bounded), WithJsonSchema(NUMBER_SCHEMA)]
+Window = Annotated[str, Field(pattern=WINDOW_RE), AfterValidator(_window_ok), WithJsonSchema(WINDOW_SCHEMA)]
+Days = Annotated[int, Field(ge=0), AfterValidator(_days_ok), Field(json_schema_extra={"maximum": MAX_WINDOW_DAYS})]
 
 
 class Strict(BaseModel):
@@ -142,7 +219,7 @@ class KPI(Strict):
     """Value the KPI must get back to before a WARNING clears (default: the warning threshold)."""
     critical_recovery: Number | None = None
     """Value the KPI must get back to before a CRITICAL clears (default: the critical threshold)."""
-    max_staleness_days: Annotated[int, Field(ge=0), AfterValidator(_days_ok)] = 2
+    max_staleness_days: Days = 2
     """Newest data older than this many days before as-of gives UNKNOWN."""
     min_denominator: Number = Decimal(0)
     """Below this denominator over the window the KPI is UNKNOWN (too little data)."""
