@@ -52,9 +52,9 @@ def _shopify(ctx: ClientContext, first: date, last: date) -> Path:
     return path
 
 
-def _ingest_at(ctx: ClientContext, path: Path, at: datetime) -> None:
+def _ingest_at(ctx: ClientContext, path: Path, at: datetime, until: date | None = None) -> None:
     """Ingest ``path`` and record the run as made at ``at`` (UTC), as if the export had been ingested then."""
-    run_id = ingest_file(ctx, path).ingest_run_id
+    run_id = ingest_file(ctx, path, until=until).ingest_run_id
     with session_scope() as s:
         run = s.get(IngestRun, run_id)
         assert run is not None
@@ -161,3 +161,13 @@ def test_a_failed_ingest_does_not_make_the_export_current(chimera_home: Path) ->
                         status="failed", first_day=D, last_day=L, created_at=_at(L + timedelta(days=15))))
     f = _source(ctx, _at(L + timedelta(days=15), 15), "fiverr")
     assert (f.current_on, f.days_behind, f.ok) == (L + timedelta(days=1), 14, False)
+
+
+def test_a_declared_range_is_the_newest_day_and_its_ingest_counts_after_it(chimera_home: Path) -> None:
+    """``--until`` writes the quiet days as zero: they are data, up to the day declared; the export's
+    ingest, two days later, is when it was current."""
+    ctx = _client("declared", "fiverr_orders")
+    until = L + timedelta(days=5)
+    _ingest_at(ctx, _fiverr(ctx, D, L), _at(until + timedelta(days=2)), until=until)
+    f = _source(ctx, _at(until + timedelta(days=4), 15), "fiverr")
+    assert (f.last_day, f.current_on, f.days_behind, f.ok) == (until, until + timedelta(days=2), 2, True)
