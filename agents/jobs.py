@@ -196,8 +196,7 @@ def execute(session: Session, ctx: CycleContext, job: Job) -> dict[str, Any]:
         result = _apply(session, ctx, run, job)
     requeue_skipped(session, job)
     _finish_play_if_done(session, ctx, run, job)
-    assert result.changeset is not None
-    return {"changeset": result.changeset.model_dump(mode="json"), "applied": result.applied,
+    return {"changeset": result.changeset, "applied": result.applied,
             "adapter": result.adapter, "asset": result.asset_path, "applied_change_id": result.change_id}
 
 

@@ -70,9 +70,10 @@ class ApplyResult(BaseModel):
     """False when this idempotency key was applied before (nothing happened twice)."""
     adapter: str
     asset_path: str = ""
-    changeset: ChangeSet | None = None
-    """What is applied under the key: the ChangeSet given when applied now, else the one recorded
-    when it was first applied (never one built anew: the data or the bot may have changed since)."""
+    changeset: dict[str, Any] = {}
+    """What is applied under the key, as recorded (the ChangeSet's JSON): the one given when applied
+    now, else the one recorded when it was first applied (never one built anew: the data or the bot
+    may have changed since), read as stored so that a record of an older schema is still reported."""
     change_id: int | None = None
     """The ``AppliedChange`` row that records it."""
 
@@ -115,8 +116,8 @@ class DryRunAdapter:
             return recorded_result(first)
         if target is not None and cs.asset is not None:
             _write(target, cs.asset.content)
-        return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""), changeset=cs,
-                           change_id=row.id)
+        return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""),
+                           changeset=dict(row.changeset), change_id=row.id)
 
 
 def _write(target: Path, content: str) -> None:
@@ -148,7 +149,7 @@ def recorded_result(row: AppliedChange) -> ApplyResult:
     """A second application of ``row``'s key: nothing applied, and the ChangeSet, adapter and asset
     reported are the ones recorded when it was applied."""
     return ApplyResult(applied=False, adapter=row.adapter, asset_path=row.asset_path,
-                       changeset=ChangeSet.model_validate(row.changeset), change_id=row.id)
+                       changeset=dict(row.changeset or {}), change_id=row.id)
 
 
 MAX_NAME = 180

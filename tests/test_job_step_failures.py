@@ -155,19 +155,14 @@ def test_a_failed_copy_step_keeps_the_price_change_measured_and_revertible(
     assert [r["action"] for r in json.loads(undone.stdout)["reverted"]] == ["update_prices"]
 
 
-def test_a_step_applied_before_reports_the_recorded_changeset(chimera_home: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_step_applied_before_reports_the_recorded_changeset(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: a re-run asked the bot again and reported that new ChangeSet as what was applied."""
     from agents.context import CycleContext
     from agents.jobs import handler_for
     from chimera.clients import get_client
-    from chimera.demo.demo_client import ensure_demo_client
-    from graphs.service import decide, run_cycle
+    from graphs.service import decide
 
-    monkeypatch.setenv("CHIMERA_LLM", "offline")
-    ensure_demo_client()
-    outcome = run_cycle("demo", as_of=PRICE_DAY)
-    run_id = next(p.play_run_id for p in outcome.pending if p.play_id == "pricing_test")
+    run_id = demo.pending["pricing_test"]
     decide(run_id, "approve", who="alice")
     first = _steps(run_id)[0]
     with session_scope() as s:
@@ -176,7 +171,7 @@ def test_a_step_applied_before_reports_the_recorded_changeset(chimera_home: Path
     assert first.result["changeset"] == recorded_cs and first.result["applied"] is True
 
     _raising(monkeypatch, PRICES, AssertionError("the bot was asked again"))
-    ctx = CycleContext(client=get_client("demo"), as_of=PRICE_DAY + timedelta(days=7), run_id=outcome.run_id)
+    ctx = CycleContext(client=get_client("demo"), as_of=PRICE_DAY + timedelta(days=7), run_id=demo.cycle_run)
     with session_scope() as s:
         job = s.get(Job, first.id)
         again = handler_for(job.type)(s, ctx, job)
@@ -196,7 +191,8 @@ def test_the_adapter_reports_the_first_changeset_under_a_key(chimera_home: Path)
         applied = DryRunAdapter().apply(s, company, "shop", "k:1", first, None)
     with session_scope() as s:
         second = DryRunAdapter().apply(s, company, "shop", "k:1", other, None)
-    assert (applied.applied, applied.changeset, second.applied, second.changeset) == (True, first, False, first)
+    recorded = first.model_dump(mode="json")
+    assert (applied.applied, applied.changeset, second.applied, second.changeset) == (True, recorded, False, recorded)
     assert second.change_id == applied.change_id is not None
     assert Path(second.asset_path).read_text(encoding="utf-8") == "first\n"
 
