@@ -149,7 +149,8 @@ def test_daily_replays_and_says_what_behind_counts_from(chimera_home: Path) -> N
     late = came + timedelta(days=ALLOWED + 1)
     old = chimera("daily", "--client", "replay", "--today", str(late))
     assert old.code == 1
-    assert f"fiverr {ALLOWED + 1} days behind (its newest export came {came}; last order {L})" in old.stderr, old.stderr
+    assert (f"fiverr {ALLOWED + 1} days behind (its newest export came {came}; last order {L}): re-export it, and "
+            f"with no order since, ingest it with --until {late - timedelta(days=1)}") in old.stderr, old.stderr
 
 
 def test_a_failed_ingest_does_not_make_the_export_current(chimera_home: Path) -> None:
@@ -171,3 +172,16 @@ def test_a_declared_range_is_the_newest_day_and_its_ingest_counts_after_it(chime
     _ingest_at(ctx, _fiverr(ctx, D, L), _at(until + timedelta(days=2)), until=until)
     f = _source(ctx, _at(until + timedelta(days=4), 15), "fiverr")
     assert (f.last_day, f.current_on, f.days_behind, f.ok) == (until, until + timedelta(days=2), 2, True)
+
+
+def test_a_new_export_the_same_as_the_last_is_current_once_its_range_is_declared(chimera_home: Path) -> None:
+    """No order since the last export: the new one has the same bytes, so it is no newer by itself;
+    ingested with ``--until`` (as the daily check advises) its quiet days are data up to that day."""
+    ctx = _client("same", "fiverr_orders")
+    path = _fiverr(ctx, D, L)
+    _ingest_at(ctx, path, _at(L + timedelta(days=1)))
+    _ingest_at(ctx, path, _at(L + timedelta(days=20)))
+    assert not _source(ctx, _at(L + timedelta(days=20), 15), "fiverr").ok
+    _ingest_at(ctx, path, _at(L + timedelta(days=20), 10), until=L + timedelta(days=19))
+    f = _source(ctx, _at(L + timedelta(days=20), 15), "fiverr")
+    assert (f.last_day, f.current_on, f.days_behind, f.ok) == (L + timedelta(days=19), L + timedelta(days=20), 0, True)

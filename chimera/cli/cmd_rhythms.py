@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import typer
@@ -66,11 +66,16 @@ def _last_day(f: SourceFreshness) -> str:
 
 
 def _behind(f: SourceFreshness, today: date) -> str:
-    """Why one source fails the check: how far behind, from which day, or that it has no data."""
+    """Why one source fails the check: how far behind, from which day, or that it has no data. A gig's
+    new export the same as the last (no order since) is no newer by its bytes: ``--until`` says it is."""
+    from chimera.as_of import SPARSE
+
     if f.last_day is None:
         return f"{f.source} has no data up to {today}"
     since = f" (its newest export came {f.current_on}; last order {f.last_day})" if f.current_on else ""
-    return f"{f.source} {f.days_behind} days behind{since}"
+    advice = (f": re-export it, and with no order since, ingest it with --until {today - timedelta(days=1)}"
+              if f.source in SPARSE else "")
+    return f"{f.source} {f.days_behind} days behind{since}{advice}"
 
 
 def _attention(report: DailyReport) -> str:
