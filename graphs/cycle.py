@@ -21,6 +21,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, func, select
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
+from agents.bots.base import irreversible_steps
 from agents.commander import Commander, build_commanders
 from agents.context import CycleContext
 from agents.decisions import apply_decision
@@ -202,8 +203,10 @@ def make_human_node(ctx_of: Callable[[CycleState], CycleContext]):
             if not pending:
                 return {}
             first = pending[0]
+            steps = irreversible_steps(ctx.client.configs, first.play_id)  # what approving cannot take back
             payload = {"play_run_id": first.id, "play": first.play_id, "rank": first.rank,
-                       "pending": [r.id for r in pending], "explanation": first.explanation}
+                       "pending": [r.id for r in pending], "explanation": first.explanation,
+                       "irreversible_steps": [s.model_dump() for s in steps]}
         answer = interrupt(payload) or {}
         with session_scope() as s:
             run = s.get(PlayRun, answer.get("play_run_id") or first.id)

@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.types import Command
 from sqlmodel import Session, col, select
 
+from agents.bots.base import IrreversibleStep, irreversible_steps
 from agents.context import CycleContext
 from agents.decisions import apply_decision, same_decision
 from agents.jobs import cycle_job
@@ -283,6 +284,13 @@ def pending_decisions(client: str, allowed: list[str] | None = None) -> list[Pen
         decided = {d.play_run_id for d in s.exec(select(Decision).where(Decision.company_id == ctx.company_id))}
         return [PendingDecision.from_run(r, client) for r in runs
                 if r.id not in decided and (newest is None or r.as_of >= newest)]
+
+
+def irreversible_by_run(result: CycleOutcome) -> dict[str, list[IrreversibleStep]]:
+    """Per play run of the cycle (by id), the steps that cannot be undone and why, from the client's
+    agents.yml and plays.yml: "not fully reversible" names them before anyone approves."""
+    configs = get_client(result.client).configs
+    return {p["id"]: irreversible_steps(configs, p["play"]) for p in result.plays}
 
 
 def outcome(run_id: str) -> CycleOutcome:

@@ -7,10 +7,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pydantic import BaseModel
+
 from agents.bots.params import number
 from chimera.changesets import Asset, ChangeSet
 from chimera.clients import ClientContext
-from chimera.errors import DecisionError
+from chimera.config.loader import ConfigSet
+from chimera.errors import ConfigError, DecisionError
 
 
 @dataclass
@@ -108,6 +111,41 @@ def brief(ctx: BotContext) -> ChangeSet:
 
 
 NOT_REVERSIBLE = "cannot be undone automatically (not reversible in agents.yml): a person undoes it by hand"
+
+
+class IrreversibleStep(BaseModel):
+    """A step of a play whose change no inverse undoes, and why: what a person reads before
+    approving, so "not fully reversible" names the step instead of leaving them to guess."""
+
+    step: int
+    """Its place in the play's job plan, from 1."""
+    bot: str
+    action: str
+    why: str
+
+    def text(self) -> str:
+        return f"step {self.step} {self.bot}.{self.action}: {self.why}"
+
+
+def irreversible_steps(configs: ConfigSet, play_id: str) -> list[IrreversibleStep]:
+    """The steps of ``play_id`` that cannot be undone, as the bots will mark their ChangeSets
+    (``run_action``): an action ``reversible: false`` in agents.yml (its description says what it
+    does), or one agents.yml does not list (``chimera.plays.rank.is_reversible`` counts it so too).
+    [] for a play no longer in plays.yml: nothing can be said of its steps."""
+    try:
+        play = configs.play(play_id)
+    except ConfigError:
+        return []
+    actions = {(b.id, a.name): a for b in configs.agents.bots for a in b.actions}
+    steps = []
+    for number_, step in enumerate(play.job_plan, start=1):
+        action = actions.get((step.bot, step.action))
+        if action is not None and action.reversible:
+            continue
+        why = (f"{action.description.rstrip('. ')}; it {NOT_REVERSIBLE}" if action is not None else
+               f"{step.bot} has no action {step.action!r} in agents.yml, so nothing knows how to undo it")
+        steps.append(IrreversibleStep(step=number_, bot=step.bot, action=step.action, why=why))
+    return steps
 
 
 def run_action(ctx: BotContext) -> ChangeSet:

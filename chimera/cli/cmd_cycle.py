@@ -58,6 +58,41 @@ class AllCycles(BaseModel):
     not_attempted: list[str] = []
 
 
+def _document(outcome: CycleOutcome) -> dict[str, Any]:
+    """The cycle's JSON document, each play with ``irreversible_steps``: the steps that cannot be
+    undone and why (``[]``: every step can be)."""
+    from graphs.service import irreversible_by_run
+
+    steps = irreversible_by_run(outcome)
+    doc = cycle_document(outcome)
+    doc["plays"] = [p | {"irreversible_steps": [s.model_dump() for s in steps.get(p["id"], [])]}
+                    for p in doc["plays"]]
+    return doc
+
+
+def irreversible_lines(outcome: CycleOutcome) -> list[str]:
+    """For each play awaiting a decision that cannot be fully undone: which step, and why. Printed
+    under the proposals, so "not fully reversible" is not a guess about which step it means."""
+    from graphs.service import irreversible_by_run
+
+    steps = irreversible_by_run(outcome)
+    lines = []
+    for d in outcome.pending:
+        named = steps.get(d.play_run_id, [])
+        head = f"play #{d.rank} {d.play_id} ({d.play_run_id})"
+        if named:
+            lines += [f"{head} is not fully reversible:", *(f"  {s.text()}" for s in named)]
+        elif not d.reversible:  # agents.yml or plays.yml changed since the play was suggested
+            lines.append(f"{head} was not fully reversible when suggested; its steps as configured now can "
+                         "all be undone (agents.yml or plays.yml changed since)")
+    return lines
+
+
+def _print_irreversible(outcome: CycleOutcome) -> None:
+    for line in irreversible_lines(outcome):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
 def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
     kpis = Counter(k["status"] for k in outcome.kpis)
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(kpis.items())) or "none"
@@ -94,7 +129,7 @@ def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
         outcome = run_cycle(name, as_of=as_of, silent=silent,
                             on_event=lambda e: note(f"{e.get('node')} {e.get('type') or ''}".strip()))
         if json_out:  # read now: after a database failure later in the walk, it could not be
-            documents[name] = cycle_document(outcome)
+            documents[name] = _document(outcome)
         return outcome
 
     walk = for_each_client(list_clients(), one, "weekly cycle", _cycle_line, check=_failed_cycle,
@@ -160,11 +195,12 @@ def cycle(
     if behind:  # the exports in the client's folder were not refreshed: the cycle judged an old week
         err.print(f"note: {behind}", highlight=False, markup=False, soft_wrap=True)
     if json_out:
-        emit_json(cycle_document(outcome))
+        emit_json(_document(outcome))
         if outcome.reused:
             err.print(outcome.reused_note(), markup=False, highlight=False, soft_wrap=True)
     else:
         print_outcome(out, outcome)
+        _print_irreversible(outcome)
         if outcome.reused:
             out.print(outcome.reused_note(), markup=False, highlight=False, soft_wrap=True)
     failure = _failed_cycle(outcome.client, outcome)
@@ -189,10 +225,11 @@ def _decide(kind: str, play_run_id: str, reason: str, who: str | None, params: d
         line = f"{kind} recorded for {play_run_id} by {who}{_changed(play_run_id, kind)}"
     if json_out:
         err.print(line, markup=False, highlight=False, soft_wrap=True)
-        emit_json(cycle_document(outcome))
+        emit_json(_document(outcome))
     else:
         out.print(line, markup=False, highlight=False, soft_wrap=True)
         print_outcome(out, outcome, narratives=False)
+        _print_irreversible(outcome)
 
 
 PAST = {"approve": "approved", "override": "overridden", "reject": "rejected"}
