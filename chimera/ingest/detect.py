@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chimera.config.client import FiverrMapping
 from chimera.errors import IngestError
-from chimera.ingest.lines import header_offset
+from chimera.ingest.lines import SEP_DIRECTIVE, header_offset
 from chimera.ingest.models import KINDS
 
 SNIFF_BYTES = 1 << 16
@@ -130,8 +130,7 @@ def read_header(path: Path) -> Header:
     encoding = file_encoding(path)
     skip = header_offset(path, encoding)
     with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
-        for _ in range(skip):
-            fh.readline()
+        before = [fh.readline() for _ in range(skip)]
         first = fh.readline()
     if not first.strip() and skip:
         raise IngestError(f"{path}: {_no_header(path, encoding)}")
@@ -142,7 +141,8 @@ def read_header(path: Path) -> Header:
             f"{path}: line {skip + 1}: lines end with carriage returns only (the old \"CSV (Macintosh)\" "
             "format), which CSV readers see as one line; save it again as \"CSV UTF-8\" or with LF/CRLF line ends"
         )
-    separator = header_separator(first)
+    declared = SEP_DIRECTIVE.match(before[0]) if before else None  # Excel's `sep=;` names it
+    separator = declared.group(1) if declared else header_separator(first)
     row = next(csv.reader(io.StringIO(first), delimiter=separator))
     return Header(clean_names(row), skip, encoding, separator)
 

@@ -27,6 +27,7 @@ import codecs
 import csv
 import io
 import mmap
+import re
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field, replace
@@ -43,14 +44,21 @@ QUOTED_SHARE = 0.25  # above this share of bytes inside quotes, the direct scan 
 _QUOTE, _NL = ord('"'), ord("\n")
 
 
+SEP_DIRECTIVE = re.compile(r'^\s*"?sep=([,;\t])"?[,;\t]*\s*$', re.IGNORECASE)
+"""Excel's separator directive (`sep=;`), a file's first line when someone made Excel split its
+columns (a European Excel reads commas as one column otherwise); a sheet re-saved with it in its
+first cell writes it followed by the row's empty cells (`sep=;;;`)."""
+
+
 def header_offset(path: Path, encoding: str = "utf-8") -> int:
-    """Number of physical lines before the header (GA4 exports start with ``#`` comment lines),
-    read as text in the file's encoding: after a UTF-8 byte-order mark, and in UTF-16, where a
-    line's bytes do not start with ``#``."""
+    """Number of physical lines before the header (GA4 exports start with ``#`` comment lines; a
+    first line ``sep=;`` is Excel's directive, no header), read as text in the file's encoding:
+    after a UTF-8 byte-order mark, and in UTF-16, where a line's bytes do not start with ``#``."""
     skipped = 0
     with path.open(encoding="utf-8-sig" if encoding == "utf-8" else encoding, errors="replace", newline="") as fh:
         for line in fh:
-            if line.strip() and not line.lstrip().startswith("#"):
+            directive = not skipped and SEP_DIRECTIVE.match(line) is not None
+            if line.strip() and not line.lstrip().startswith("#") and not directive:
                 return skipped
             skipped += 1
     return skipped
