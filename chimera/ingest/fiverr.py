@@ -148,13 +148,20 @@ def read_fiverr(path: Path, header: Header, mapping: FiverrMapping) -> pl.DataFr
     return df.filter(~totals_row(pl.coalesce("order_id", "date"), blank, df.height))
 
 
+TIME_OF_DAY = (r"(?:[,\s]+|T)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
+               r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?$")
+"""A time after a date (`29/08/2026 14:22`, `08/29/2026 2:22 PM`, `Aug 29, 2026, 2:22 PM`): a sheet's
+order date often carries one while client.yml's date_format names the date only."""
+
+
 def _day(mapping: FiverrMapping) -> pl.Expr:
-    """The order's day: in the configured format, else an unambiguous layout (ISO, `Nov 3, 2026`)."""
+    """The order's day: in the configured format (a date-only format reads the date before a
+    time, which the day does not need), else an unambiguous layout (ISO, `Nov 3, 2026`)."""
     col = pl.col("date").str.strip_chars()
     if any(t in mapping.date_format for t in ("%H", "%I", "%M", "%S")):
         configured = col.str.to_datetime(mapping.date_format, strict=False).dt.date()
     else:
-        configured = col.str.to_date(mapping.date_format, strict=False)
+        configured = col.str.replace(TIME_OF_DAY, "").str.to_date(mapping.date_format, strict=False)
     iso = pl.when(col.str.contains(ISO_DAY)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
     return pl.coalesce(configured, iso, named_day(col))
 
