@@ -613,8 +613,7 @@ def test_any_sku_and_name_survive_the_price_table_and_its_undo(names: list[tuple
             for i, (sku, name) in enumerate(names)]
     cs = ChangeSet(bot="shopify_bot", action="update_prices", summary="s",
                    asset=Asset(filename="p-price-table.csv", content=price_table(rows)))
-    def cell(text: str) -> str:  # a line break is one, however it was written
-        return text.replace("\r\n", "\n").replace("\r", "\n")
+    from agents.bots.sheet import text_cell as cell  # a line break is one; a formula start gets its '
 
     read = list(csv.reader(io.StringIO(cs.asset.content)))
     assert read[1:] == [[cell(p.sku), cell(p.name), "10.00", "11.00", str(p.units)] for p, _ in rows]
