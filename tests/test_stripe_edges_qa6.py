@@ -297,3 +297,44 @@ def test_a_cut_file_leaves_out_the_day_it_holds_part_of(chimera_home: Path, tmp_
     doc = _ingest(dateless, client)
     assert [d["day"] for d in doc["left_out"]] == [rows[-4][1][:10]]  # the complete row before it: maybe partial
     assert _metrics(client) == stored
+
+
+# --------------------------------------------------------------------------- currency marks
+
+
+def test_amounts_a_spreadsheet_marked_with_their_currency_read_as_the_plain_export(chimera_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    """`$1,040.00`, `1.040,00 €` or `9.99 USD`: a spreadsheet's currency format on the export's
+    amounts (all rejected as not a number before). Read as the plain export is, by hand."""
+    charges = _charges(datetime(2026, 3, 1, 5, tzinfo=UTC), 24, timedelta(hours=7))
+    ref = _reference(charges)
+    plain = _payments(charges)
+    styles = {"dollar": lambda v: f"${Decimal(v):,.2f}", "code": lambda v: f"{v} USD",
+              "euro_comma": lambda v: f"{Decimal(v):,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") + " €"}
+    for style, mark in styles.items():
+        rows = [plain[0]] + [[*r[:2], mark(r[2]), mark(r[3]), "eur" if style == "euro_comma" else "usd", r[5],
+                              mark(r[6]), r[7]] for r in plain[1:]]
+        client = _client()
+        doc = _ingest(_write(tmp_path / f"{style}.csv", rows), client)
+        assert doc["rejected"] == [], style
+        assert _metrics(client) == ref, style
+
+
+def test_a_mark_naming_another_currency_than_the_rows_rejects_the_charge(chimera_home: Path, tmp_path: Path) -> None:
+    """`€12.00` in a usd row: which is right is unknown; rejected showing the value as written.
+    A bare `$` names no one currency (US, Canadian, Australian dollars): no claim."""
+    client = _client()
+    header = ["id", "Created date (UTC)", "Amount", "Currency", "Fee", "Status"]
+    rows = [header, ["ch_1", "2026-03-01 10:00:00", "€12.00", "usd", "0.65", "Paid"],
+            ["ch_2", "2026-03-01 11:00:00", "$20.00", "usd", "$0.88", "Paid"],
+            ["ch_3", "2026-03-01 12:00:00", "US$1,020.00", "usd", "0.88", "Paid"]]
+    doc = _ingest(_write(tmp_path / "marks.csv", rows), client)
+    assert [(r["line"], r["column"], r["value"], r["order"]) for r in doc["rejected"]] == [
+        (2, "Amount", "€12.00", "ch_1")]
+    assert "marked EUR" in doc["rejected"][0]["reason"] and "usd" in doc["rejected"][0]["reason"]
+    assert _metrics(client)["stripe_gross"] == {"2026-03-01": "1040.00"}
+    canadian = _client()
+    rows = [header, ["ch_1", "2026-03-01 10:00:00", "$12.00", "cad", "$0.65", "Paid"],
+            ["ch_2", "2026-03-01 11:00:00", "CA$20.00", "cad", "0.88", "Paid"]]
+    assert _ingest(_write(tmp_path / "cad.csv", rows), canadian)["rejected"] == []
+    assert _metrics(canadian)["stripe_gross"] == {"2026-03-01": "32.00"}

@@ -31,11 +31,13 @@ from chimera.ingest.frame import (
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
+    CURRENCY_MARK,
     NO_TIME,
     PLAIN_GROUPS,
     THREE_DECIMAL_CURRENCIES,
     ZERO_DECIMAL_CURRENCIES,
     ParseError,
+    currency_of,
     decimal_comma_votes,
     group_votes,
     is_bad_money,
@@ -44,6 +46,7 @@ from chimera.ingest.parsing import (
     slash_dates,
     slash_day_first,
     stripe_day,
+    without_currency,
     zone_info,
 )
 
@@ -62,6 +65,7 @@ CREATED = STRIPE_CREATED  # `Created date (UTC)` or `Created date (<the export's
 CUT_REASON = ("the file ends inside a row (truncated download?): it holds only part of this day's payments; "
               "download the export again")
 LocalRange = tuple[date | None, date | None]
+UNSURE_MARKS = ("$", "¥", "￥")  # dollars of any country; yen or yuan: no claim on the row's currency
 
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
@@ -272,6 +276,38 @@ def first_copies(df: pl.DataFrame, errors: pl.DataFrame) -> pl.DataFrame:
     return good.filter(pl.col("id").is_null() | (~pl.col("id").is_in(rejected) & pl.col("id").is_first_distinct()))
 
 
+def without_marks(df: pl.DataFrame, currency_of_column: dict[str, str]) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                                               list[Check]]:
+    """Money columns without a currency mark a spreadsheet's currency format wrote (`$1,040.00`,
+    `12,34 €`, `9.99 USD`), the values as written (to show in rejections: ``as_written``), and the
+    Checks rejecting a mark that names another currency than the row's (``currency_of_column``:
+    money column -> the column of its currency)."""
+    marked = [c for c in currency_of_column if c in df.columns
+              and df.select(pl.col(c).str.contains(CURRENCY_MARK).any()).item()]
+    if not marked:
+        return df, df.select(ROW), []
+    raw = df.select(ROW, *marked)
+    claims, checks = [], []
+    for c in marked:
+        mark = pl.col(c).str.extract(f"({CURRENCY_MARK})", 1)
+        claim = pl.when(mark.is_in(UNSURE_MARKS)).then(None).otherwise(currency_of(pl.col(c)))
+        claims.append(claim.str.to_lowercase().alias(f"_claim_{c}"))  # read before the marks go
+        said, code = pl.col(f"_claim_{c}"), pl.col(currency_of_column[c]).str.strip_chars().str.to_lowercase()
+        reason = pl.format("the amount is marked {} but the row's currency is {}", said.str.to_uppercase(), code)
+        checks.append(Check(c, (said.is_not_null() & code.is_not_null() & (said != code)).fill_null(False), reason))
+    return df.with_columns(claims).with_columns(without_currency(pl.col(c)) for c in marked), raw, checks
+
+
+def as_written(errors: pl.DataFrame, raw: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
+    """``errors`` showing the money values ``without_marks`` took marks off as the file wrote them."""
+    for c in (c for c in raw.columns if c != ROW):
+        written = raw.select(ROW, pl.col(c).fill_null("").alias("_written"))
+        errors = errors.join(written, on=ROW, how="left", maintain_order="left").with_columns(
+            pl.when(pl.col("column") == headers.get(c, c)).then(pl.col("_written")).otherwise(pl.col("value"))
+            .alias("value")).drop("_written")
+    return errors
+
+
 def _codes(col: pl.Series) -> list[str]:
     return sorted(col.drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list())
 
@@ -285,6 +321,9 @@ def aggregate_stripe(
     than UTC (``_export_window``); a UTC export's are checked by ``coverage.declare_range``."""
     absent = set(STRIPE_COLUMNS) - set(df.columns)
     df = with_missing(df, [*STRIPE_COLUMNS, SHAPE])  # the API's frame has no shapes: every record is whole
+    settled = "converted_currency" if "converted_currency" not in absent else "currency"
+    df, raw, marks = without_marks(df, {"amount": "currency", "refunded": "currency", "fee": settled,
+                                        "converted_amount": settled, "converted_refunded": settled})
     comma, day_first = detect_locale(df)
     headers = {**HEADERS, **(headers or {})}
     zone = created_zone(headers["created"])
@@ -317,8 +356,8 @@ def aggregate_stripe(
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
-    checks += copy_checks(df)
-    errors = bad_cells([(df, checks)], "id", headers)
+    checks += [*marks, *copy_checks(df)]
+    errors = as_written(bad_cells([(df, checks)], "id", headers), raw, headers)
     good = first_copies(df, errors)
     units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
     daily = good.group_by(day.alias("day")).agg(

@@ -47,7 +47,16 @@ from chimera.ingest.frame import (
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import MoneyFormat, is_bad_money, money_decimal, money_format, stripe_day
-from chimera.ingest.stripe import DAY, ambiguous_checks, copy_checks, detect_locale, first_copies, partial_days
+from chimera.ingest.stripe import (
+    DAY,
+    ambiguous_checks,
+    as_written,
+    copy_checks,
+    detect_locale,
+    first_copies,
+    partial_days,
+    without_marks,
+)
 
 COUNTS = ["stripe_succeeded_payments"]
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
@@ -84,11 +93,14 @@ def aggregate_balance(
     """Charges, fees and refunds per UTC day; rows with a bad date or amount are rejected."""
     if "currency" in df.columns:
         _one_currency(df["currency"])
-    df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in ("id", "fee", "source") if c not in df.columns)
+    df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in ("id", "fee", "source", "currency")
+                         if c not in df.columns)
+    df, raw, marks = without_marks(df, {"gross": "currency", "fee": "currency"})
     comma, day_first = detect_locale(df.rename({"gross": "amount"}))
     fmt = money_format(df, ["gross", "fee"], comma)
     df = df.with_columns(stripe_day(pl.col("created"), day_first).alias(DAY))
-    errors = bad_cells([(df, _checks(df, fmt, comma))], "id", {**HEADERS, **(headers or {})})
+    headers = {**HEADERS, **(headers or {})}
+    errors = as_written(bad_cells([(df, [*marks, *_checks(df, fmt, comma)])], "id", headers), raw, headers)
     good = first_copies(df, errors)
     category = pl.col("category").str.strip_chars().str.to_lowercase()
     charge = category == "charge"
