@@ -247,3 +247,35 @@ def test_a_fiverr_date_in_another_format_is_still_refused(chimera_home: Path, tm
     assert [(r["line"], r["column"]) for r in summary["rejected"]] == [(2, "Order Date"), (3, "Order Date")]
     assert all("%d/%m/%Y" in r["reason"] for r in summary["rejected"])
     assert _metrics(client)["fiverr_earnings"] == {"2026-08-27": Decimal("10.00")}
+
+
+# --------------------------------------------------------------------------- the store's own clock
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "needs a change in chimera/as_of.py and chimera/ingest/service.py (other helpers' files): when "
+    "client.yml's timezone is left at its default UTC, a Shopify export's own offsets (+1100) should decide "
+    "when the store's day ends (or ingest should refuse the mismatch, naming the zone to set); today the "
+    "2 hours of orders of a Sydney day still going on are judged as a whole day"))
+def test_a_day_still_going_on_in_sydney_is_left_out_though_client_yml_says_utc(chimera_home: Path,
+                                                                                 tmp_path: Path) -> None:
+    """Exported at 01:00 on 2 April in Sydney (14:00 UTC on 1 April), the export's newest day
+    holds an hour of orders: the default as-of must be 1 April, as it is with timezone set."""
+    from sqlmodel import select
+
+    from chimera.as_of import default_day
+    from chimera.clients import get_client
+    from chimera.db.engine import session_scope
+    from chimera.db.models import IngestRun
+
+    orders = [o for o in _sydney_orders() if o["at"] < datetime(2026, 4, 2, tzinfo=SYDNEY)]
+    orders.append(dict(orders[-1], name="#9999", at=datetime(2026, 4, 2, 0, 40, tzinfo=SYDNEY)))  # the day's first
+    client = _client()  # timezone left at its default, UTC
+    _invoke(["ingest", str(_write(tmp_path / "orders_export.csv", _rows(orders))), "--client", client, "--json"])
+    ctx = get_client(client)
+    with session_scope() as s:
+        for run in s.exec(select(IngestRun).where(IngestRun.company_id == ctx.company_id)):
+            run.created_at = datetime(2026, 4, 1, 14, 0, tzinfo=UTC)  # when the export was taken
+            s.add(run)
+    with session_scope() as s:
+        assert default_day(s, ctx.company_id, ctx.config.timezone).day == date(2026, 4, 1)
