@@ -54,6 +54,11 @@ COUNTS = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payment
 MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
 SUCCEEDED = ["paid", "refunded", "succeeded", "partially refunded", "partially_refunded", "disputed"]  # money captured
 FAILED = ["failed", "blocked"]  # a Radar-blocked charge is a failed attempt
+OTHER = ["uncaptured", "canceled", "cancelled", "pending", "processing", "incomplete", "expired",
+         "requires_payment_method", "requires payment method", "requires_action", "requires action",
+         "requires_capture", "requires capture", "requires_confirmation", "requires confirmation"]  # no money (yet)
+UNKNOWN_STATUS = ("a status Stripe's exports do not write (Paid, Refunded, Failed, Uncaptured, Canceled, Pending, "
+                  "Blocked, Disputed...): whether money was captured is unknown")
 COPY_CONFLICT = ("the charge is listed more than once with different values (pasted exports?): "
                  "which is current is unknown")
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
@@ -257,6 +262,16 @@ def _settled_currency(df: pl.DataFrame, absent: set[str]) -> bool:
     )
 
 
+def without_headers(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
+    """``df`` without rows that repeat the header (two exports joined with `cat`: the second one's
+    header is no record; its charges are the copies ``copy_checks`` sorts out)."""
+    named = [c for c in headers if c in df.columns]
+    if not named:
+        return df
+    same = [pl.col(c).str.strip_chars().str.to_lowercase() == headers[c].lower() for c in named]
+    return df.filter(~pl.all_horizontal(same).fill_null(False))
+
+
 def copy_checks(df: pl.DataFrame) -> list[Check]:
     """Overlapping exports pasted into one file list a record twice (its ``id``): copies that
     differ reject it (which one is current is unknown)."""
@@ -320,12 +335,12 @@ def aggregate_stripe(
     ``local_range``: ``--since``/``--until`` as given, the days of an export in a time zone other
     than UTC (``_export_window``); a UTC export's are checked by ``coverage.declare_range``."""
     absent = set(STRIPE_COLUMNS) - set(df.columns)
-    df = with_missing(df, [*STRIPE_COLUMNS, SHAPE])  # the API's frame has no shapes: every record is whole
+    headers = {**HEADERS, **(headers or {})}
+    df = with_missing(without_headers(df, headers), [*STRIPE_COLUMNS, SHAPE])  # the API's frame has no shapes
     settled = "converted_currency" if "converted_currency" not in absent else "currency"
     df, raw, marks = without_marks(df, {"amount": "currency", "refunded": "currency", "fee": settled,
                                         "converted_amount": settled, "converted_refunded": settled})
     comma, day_first = detect_locale(df)
-    headers = {**HEADERS, **(headers or {})}
     zone = created_zone(headers["created"])
     zone = zone if zone_info(zone) else None
     fmt = money_format(df, MONEY_COLS, comma)
@@ -347,6 +362,8 @@ def aggregate_stripe(
               f"a time that does not exist in {zone} (its clocks skip that hour when daylight saving starts)"),
     ]
     status = pl.col("status").str.to_lowercase()
+    checks.append(Check("status", pl.col("status").is_not_null() & ~status.is_in([*SUCCEEDED, *FAILED, *OTHER]),
+                        UNKNOWN_STATUS))
     ok = status.is_in(SUCCEEDED)
     captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
     amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df, absent) else (

@@ -55,6 +55,7 @@ from chimera.ingest.stripe import (
     detect_locale,
     first_copies,
     partial_days,
+    without_headers,
     without_marks,
 )
 
@@ -91,6 +92,8 @@ def aggregate_balance(
     df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
 ) -> Aggregate:
     """Charges, fees and refunds per UTC day; rows with a bad date or amount are rejected."""
+    headers = {**HEADERS, **(headers or {})}
+    df = without_headers(df, headers)
     if "currency" in df.columns:
         _one_currency(df["currency"])
     df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in ("id", "fee", "source", "currency")
@@ -99,7 +102,6 @@ def aggregate_balance(
     comma, day_first = detect_locale(df.rename({"gross": "amount"}))
     fmt = money_format(df, ["gross", "fee"], comma)
     df = df.with_columns(stripe_day(pl.col("created"), day_first).alias(DAY))
-    headers = {**HEADERS, **(headers or {})}
     errors = as_written(bad_cells([(df, [*marks, *_checks(df, fmt, comma)])], "id", headers), raw, headers)
     good = first_copies(df, errors)
     category = pl.col("category").str.strip_chars().str.to_lowercase()
