@@ -279,3 +279,21 @@ def test_a_day_still_going_on_in_sydney_is_left_out_though_client_yml_says_utc(c
             s.add(run)
     with session_scope() as s:
         assert default_day(s, ctx.company_id, ctx.config.timezone).day == date(2026, 4, 1)
+
+
+# --------------------------------------------------------------------------- Fiverr: a day of rejected orders
+
+
+def test_a_fiverr_day_whose_orders_were_all_rejected_is_missing_not_zero(chimera_home: Path, tmp_path: Path) -> None:
+    """The sheet shows an order on 2 August but its amount cannot be read: that day is unknown, not
+    a day without orders (as a Shopify day of rejected orders is); a quiet day between is zero."""
+    path = tmp_path / "fiverr.csv"
+    path.write_text("Order ID,Order Date,Earnings,Status\nFO1,2026-08-01,$32.00,Completed\n"
+                    "FO2,2026-08-02,abc,Completed\nFO3,2026-08-04,$40.00,Completed\n", "utf-8")
+    client = _client(FIVERR.format(fmt="%Y-%m-%d"))
+    summary = _invoke(["ingest", str(path), "--client", client, "--json"])
+    assert [r["order"] for r in summary["rejected"]] == ["FO2"]
+    got = _metrics(client)
+    assert got["fiverr_orders"] == {"2026-08-01": 1, "2026-08-03": 0, "2026-08-04": 1}
+    assert got["fiverr_earnings"] == {"2026-08-01": Decimal("32.00"), "2026-08-03": Decimal("0.00"),
+                                      "2026-08-04": Decimal("40.00")}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import itertools
 import re
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -249,13 +250,22 @@ def aggregate_fiverr(
         good = good.filter(~pl.col("order_id").is_in(rejected) & first)
     daily = good.group_by(_day(mapping).alias("day")).agg(*_metrics(mapping, fmt))
     counts = COUNTS + (DELIVERY if mapping.delivered_on_time else []) + (RESPONSE if mapping.response_hours else [])
+    days = day_metrics(daily.sort("day"), counts, MONEY, fmt.scale)
     return Aggregate(
         kind=kind,
-        days=day_metrics(daily.sort("day"), counts, MONEY, fmt.scale),
+        days=days,
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
+        unknown_days=_rejected_days(df, errors, mapping) - set(days),
     )
+
+
+def _rejected_days(df: pl.DataFrame, errors: pl.DataFrame, mapping: FiverrMapping) -> set[date]:
+    """The days of the rejected orders: a day whose every order was rejected is unknown, never a
+    day without orders (zero), as a Shopify day of rejected orders is."""
+    rejected = df.filter(pl.col("_row").is_in(errors["_row"].implode()))
+    return set(rejected.select(_day(mapping).drop_nulls().unique()).to_series().to_list())
 
 
 def _done(mapping: FiverrMapping) -> pl.Expr:
