@@ -375,3 +375,16 @@ def test_a_status_stripe_does_not_write_rejects_its_charge(chimera_home: Path, t
     got = _metrics(client)
     assert (got["stripe_payments"], got["stripe_succeeded_payments"], got["stripe_gross"]) == (
         {"2026-03-01": "4"}, {"2026-03-01": "1"}, {"2026-03-01": "20.00"})
+
+
+def test_a_cut_shopify_export_says_which_day_it_left_out(chimera_home: Path, tmp_path: Path) -> None:
+    """The same summary for any export: a cut Shopify file's partial day was only in a log line."""
+    client = _client()
+    header = ["Name", "Email", "Financial Status", "Created at", "Subtotal", "Shipping", "Taxes", "Total",
+              "Lineitem quantity", "Lineitem price", "Currency"]
+    rows = [header] + [[f"#{n}", "a@example.com", "paid", f"2026-05-0{d} 1{n % 10}:00:00 -0400", "10.00", "0.00",
+                        "0.00", "10.00", "1", "10.00", "USD"] for n, d in ((1, 1), (2, 1), (3, 2), (4, 2))]
+    doc = _ingest(_write(tmp_path / "orders.csv", rows, "#5,b@example.com,paid,2026-05-02 15:0"), client)
+    assert [d["day"] for d in doc["left_out"]] == ["2026-05-02"] and "ends inside a row" in doc["left_out"][0]["reason"]
+    assert (doc["first_day"], doc["last_day"]) == ("2026-05-01", "2026-05-01")
+    assert _metrics(client)["orders"] == {"2026-05-01": "2"}

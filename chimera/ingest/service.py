@@ -32,6 +32,9 @@ from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 from chimera.ingest.stripe_balance import aggregate_balance, is_balance_report, read_balance
 
+CUT_DAY = ("the file ends inside a row (truncated download?): it holds only part of this day; download the export "
+           "again")
+
 
 def fingerprint_file(path: Path, chunk: int = 1 << 23) -> str:
     """XXH3-128 of the file's bytes (32 hex digits), over windows mapped one at a time."""
@@ -84,8 +87,15 @@ def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, finge
     return IngestSummary(
         source=agg.kind, rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, rejected=agg.rejected,
         first_day=agg.first_day, last_day=agg.last_day, metrics_written=written, ingest_run_id=run_id,
-        kept_days=len(agg.kept_days), left_out=[LeftOutDay(day=d, reason=r) for d, r in sorted(agg.left_out.items())],
+        kept_days=len(agg.kept_days), left_out=_left_out(agg),
     )
+
+
+def _left_out(agg: Aggregate) -> list[LeftOutDay]:
+    """The days the file holds only part of, with why: its parser's reasons, and a cut file's days
+    (a Shopify export's are only in ``cut_days``)."""
+    why = {**dict.fromkeys(agg.cut_days, CUT_DAY), **agg.left_out}
+    return [LeftOutDay(day=d, reason=r) for d, r in sorted(why.items())]
 
 
 def ingest_file(
