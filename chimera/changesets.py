@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from chimera import settings
 from chimera.db.models import AppliedChange
+from chimera.sheet import csv_document, read_cell
 
 NOT_KNOWN = "(not known: no export holds it)"
 """A ``before`` no export holds (the store's free-shipping threshold, a gig's packages): not None,
@@ -205,7 +206,11 @@ def restore_asset(cs: ChangeSet, key: str) -> Asset:
 
 def _swapped_csv(asset: Asset) -> Asset | None:
     """``asset`` (a CSV) with each ``X_before`` column's values exchanged with ``X_after``'s; None
-    when it is no CSV or has no such pair (nothing in it says what the before values were)."""
+    when it is no CSV or has no such pair (nothing in it says what the before values were).
+
+    Its cells are written again as ``chimera.sheet`` makes them safe (``read_cell``): a table written
+    before the bots escaped formula starts gets an undo a spreadsheet cannot run, while the numbers
+    (the prices swapped) stay numbers and a table the bots write now comes back byte for byte."""
     if not asset.filename.lower().endswith(".csv"):
         return None
     try:
@@ -219,16 +224,14 @@ def _swapped_csv(asset: Asset) -> Asset | None:
              if name.endswith("_before") and f"{name[:-len('_before')]}_after" in header]
     if not pairs:
         return None
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    swapped = [header]
     for row in rows[1:]:
         row = list(row)
         for b, a in pairs:
             if max(a, b) < len(row):
                 row[a], row[b] = row[b], row[a]
-        writer.writerow(row)
-    return Asset(filename=asset.filename, content=buffer.getvalue())
+        swapped.append(row)
+    return Asset(filename=asset.filename, content=csv_document([[read_cell(c) for c in row] for row in swapped]))
 
 
 def _shown(value: Any, none: str = "(none)") -> str:

@@ -1,47 +1,11 @@
-"""CSV that a spreadsheet opens as data, never as a formula (OWASP: CSV injection).
+"""CSV that a spreadsheet opens as data, never as a formula: the bots' name for ``chimera.sheet``.
 
-Text in a bot's table comes from a store's export or a model's draft: a product named
-``=HYPERLINK("http://x","Click")`` or ``@SUM(A1)`` would run as a formula in Excel, LibreOffice or
-Sheets. Every CSV a bot writes goes through ``csv_text``: a text cell starting with ``=``, ``+``,
-``-``, ``@``, a tab or a carriage return is written with a leading ``'`` (the OWASP mitigation),
-and the csv writer quotes and doubles any ``"`` so no cell can break out of its field. Numbers are
-passed as numbers (``Decimal``, ``int``) and written as they are: ``-5.00`` stays a number.
+The escaping lives in the core, since the undo of a bot's table (``chimera.changesets.inverse``)
+writes its cells again and the core imports nothing from ``agents``; bots keep importing it here.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
+from chimera.sheet import FORMULA_STARTS, Cell, cell, csv_text, read_cell, text_cell
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""The first characters that make a spreadsheet read a cell as a formula (OWASP)."""
-
-Cell = str | int | Decimal | None
-
-
-def text_cell(text: str) -> str:
-    """``text`` as a cell no spreadsheet runs: ``'`` before a formula start, and its line breaks as
-    ``\\n`` (a lone ``\\r`` is left unquoted by the csv writer, whose line ends are ``\\n``, and splits
-    the row for every reader). The prefix is decided on the text as given: ``\\r=cmd`` is escaped."""
-    safe = f"'{text}" if text.startswith(FORMULA_STARTS) else text
-    return safe.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def cell(value: Cell) -> str | int | Decimal:
-    """A number as it is (a negative amount is data, not a formula); anything else as safe text."""
-    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        return value
-    return "" if value is None else text_cell(str(value))
-
-
-def csv_text(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
-    """A whole CSV document (``\\n`` line ends, minimal quoting), every cell through ``cell``.
-    ``chimera.changesets.inverse`` reads and writes a table the same way, so undoing its undo gives
-    back the same bytes."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([cell(name) for name in header])
-    writer.writerows([cell(value) for value in row] for row in rows)
-    return buffer.getvalue()
+__all__ = ["FORMULA_STARTS", "Cell", "cell", "csv_text", "read_cell", "text_cell"]
