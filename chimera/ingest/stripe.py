@@ -2,7 +2,12 @@
 
 One row is one payment attempt. Old exports say ``Created (UTC)``, new ones ``Created date (UTC)``.
 European-locale exports write decimal commas and dd/mm dates: both are detected once per file
-(not per row), so a file is read one consistent way. A bad cell rejects that payment only.
+(not per row), so a file is read one consistent way; a spreadsheet's currency marks (`$1,040.00`)
+are read off. A bad cell (or a status Stripe does not write) rejects that payment only.
+A day the file holds only part of is never written as if whole: an export in another time zone
+than UTC covers only some hours of its first and last UTC days, a file cut mid-row part of the
+cut row's day. Such days are ``Aggregate.left_out`` (the ingest summary names them and why);
+what is stored for them stays.
 """
 
 from __future__ import annotations
