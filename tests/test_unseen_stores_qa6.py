@@ -297,3 +297,28 @@ def test_a_fiverr_day_whose_orders_were_all_rejected_is_missing_not_zero(chimera
     assert got["fiverr_orders"] == {"2026-08-01": 1, "2026-08-03": 0, "2026-08-04": 1}
     assert got["fiverr_earnings"] == {"2026-08-01": Decimal("32.00"), "2026-08-03": Decimal("0.00"),
                                       "2026-08-04": Decimal("40.00")}
+
+
+# --------------------------------------------------------------------------- a typo date and a declared range
+
+
+def test_a_typo_date_does_not_refuse_the_range_the_export_was_made_for(chimera_home: Path, tmp_path: Path) -> None:
+    """One order typed 2062 is rejected as a typo; the export's stated range (`--since/--until`) still
+    holds for the rest: the file was refused whole as 'has orders on 2062-..., after --until'."""
+    orders = _sydney_orders()
+    rows = _rows(orders)
+    name, at = HEADER.index("Name"), HEADER.index("Created at")
+    typo = rows[0][name]
+    for row in rows:
+        if row[name] == typo:
+            row[at] = "2062" + row[at][4:]
+    client = _client("timezone: Australia/Sydney\n")
+    path = _write(tmp_path / "orders_export.csv", rows)
+    summary = _invoke(["ingest", str(path), "--client", client, "--json", "--since", "2026-03-28",
+                       "--until", "2026-10-08"])
+    assert {r["order"] for r in summary["rejected"]} == {typo}
+    assert (summary["first_day"], summary["last_day"]) == ("2026-03-28", "2026-10-08")
+    got = _metrics(client)
+    kept = [o for o in orders if o["name"] != typo]
+    assert got["orders_placed"]["2026-05-01"] == 0  # a day inside the range without orders
+    assert {d: got["net_sales"][d] for d in _expected(kept)["net_sales"]} == _expected(kept)["net_sales"]

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from chimera.errors import IngestError
 from chimera.ingest import fiverr, shopify, stripe
+from chimera.ingest.future import typo_days
 from chimera.ingest.models import Aggregate
 
 KIND_METRICS: dict[str, tuple[list[str], list[str]]] = {  # (counts, money) an export of the kind gives
@@ -59,6 +60,8 @@ def declare_range(agg: Aggregate, since: date | None, until: date | None, today:
         raise IngestError(f"{path}: --until {until} is not over yet (today is {today}): its orders may still come; "
                           "give the last whole day")
     held = sorted(set(agg.days) | agg.unknown_days)
+    typos = set(typo_days(held))  # an order typed decades ahead is rejected as a typo: no day the export lists
+    held = [d for d in held if d not in typos]
     outside = [d for d in held if (since is not None and d < since) or (until is not None and d > until)]
     if outside:
         side = "before --since" if since is not None and outside[0] < since else "after --until"
