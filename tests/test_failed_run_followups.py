@@ -46,3 +46,50 @@ def test_read_cell_keeps_what_csv_text_wrote_and_escapes_the_rest() -> None:
     assert [read_cell(c) for c in cells] == cells
     assert [read_cell(c) for c in ("-5.00", "1E+2", "-Infinity", "+5", "\r=x", "a\rb")] == \
         ["-5.00", "1E+2", "'-Infinity", "'+5", "'\n=x", "a\nb"]
+
+
+# --------------------------------------------------------------------------- the worker: a SQLite outage
+
+
+def _locked(client: str, *args: object, **kwargs: object) -> object:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    raise OperationalError("UPDATE job", {}, sqlite3.OperationalError("database is locked"))
+
+
+def test_a_locked_sqlite_ends_the_worker_pass_in_one_line(chimera_home, monkeypatch, capsys) -> None:
+    """Was: each client failed in turn on the same locked file, slowly, and the pass said they failed."""
+    import graphs.service
+    from chimera.clients import add_client
+    from tests.test_many_clients import cli
+
+    called: list[str] = []
+    monkeypatch.setattr(graphs.service, "run_due_jobs", lambda name, *a, **k: called.append(name) or _locked(name))
+    for name in ("aa", "bb", "cc"):
+        add_client(name)
+    code, stdout, stderr = cli(monkeypatch, capsys, "worker", "--once")
+    assert code == 1 and stdout == "" and called == ["aa"]
+    assert stderr.strip().splitlines() == ["error: the database failed (OperationalError): database is locked"]
+
+
+def test_the_looping_worker_waits_out_a_locked_sqlite(monkeypatch, capsys) -> None:
+    """The retry predicate takes a SQLite failure as an outage: the pass runs again once it is over."""
+    from chimera.cli import cmd_worker
+    from chimera.cli.each_client import Walk
+
+    monkeypatch.setenv("CHIMERA_WORKER_BACKOFF", "0.001")
+    tries: list[int] = []
+
+    def run_pass() -> Walk:
+        tries.append(1)
+        if len(tries) < 3:
+            _locked("aa")
+        return Walk(clients=1)
+
+    walk = cmd_worker._until_the_database_answers(run_pass, once=False)
+    assert walk.clients == 1 and len(tries) == 3
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("worker pass failed: the database failed (OperationalError): "
+                                                   "database is locked; next try in") for line in lines)

@@ -2,8 +2,9 @@
 
 One pass walks every client; a client whose config is broken or whose pass raises is reported by
 name and the others still run (an agency's worker must not stall hundreds of clients on one).
-A database that stops answering (Postgres restarted, a network blip) fails the whole pass: the
-looping worker says so in one line, backs off and carries on once the database is back.
+A database that stops answering (Postgres restarted, a network blip) or cannot be used (a SQLite
+file locked by another writer, unreadable, not a database: ``database_failed``) fails the whole
+pass: the looping worker says so in one line, backs off and carries on once the database is back.
 """
 
 from __future__ import annotations
@@ -20,7 +21,15 @@ from rich.markup import escape
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from chimera.cli.app import app, emit_json, err, out, parse_day
-from chimera.cli.each_client import ClientFailure, Walk, for_each_client, redact, summary_line
+from chimera.cli.each_client import (
+    ClientFailure,
+    Walk,
+    database_error_text,
+    database_failed,
+    for_each_client,
+    redact,
+    summary_line,
+)
 from chimera.clients import list_clients
 from chimera.db.engine import DatabaseUnreachable, reason, unreachable
 
@@ -54,13 +63,17 @@ def _pass(client: str | None, day: date | None) -> Walk[dict[str, Any]]:
     return for_each_client(
         [client] if client else list_clients(),
         lambda name, note: run_due_jobs(name, day, on_event=lambda e: note(str(e.get("node") or ""))),
-        "worker pass", lambda _name, result: _line(result), check=_failed_cycles, fatal=unreachable)
+        "worker pass", lambda _name, result: _line(result), check=_failed_cycles, fatal=database_failed)
 
 
 def _outage(exc: BaseException) -> str:
-    """One line for a pass the database did not answer, without the URL's password."""
-    text = str(exc) if isinstance(exc, DatabaseUnreachable) else f"the database cannot be reached: {reason(exc)}"
-    return redact(text)
+    """One line for a pass the database failed, without the URL's password: a server gone is "cannot
+    be reached", a SQLite file locked or unreadable names the driver's error."""
+    if isinstance(exc, DatabaseUnreachable):
+        return redact(str(exc))
+    if unreachable(exc):
+        return redact(f"the database cannot be reached: {reason(exc)}")
+    return database_error_text(exc)
 
 
 def _backoff() -> wait_exponential:
@@ -84,10 +97,10 @@ def _until_the_database_answers(run_pass: Callable[[], Walk[dict[str, Any]]], on
         try:
             return run_pass()
         except Exception as exc:
-            if unreachable(exc):
+            if database_failed(exc):
                 raise DatabaseUnreachable(_outage(exc)) from None
             raise
-    retrying = Retrying(retry=retry_if_exception(unreachable), wait=_backoff(), before_sleep=_report_outage,
+    retrying = Retrying(retry=retry_if_exception(database_failed), wait=_backoff(), before_sleep=_report_outage,
                         reraise=True)
     return retrying(run_pass)
 
