@@ -322,3 +322,20 @@ def test_a_typo_date_does_not_refuse_the_range_the_export_was_made_for(chimera_h
     kept = [o for o in orders if o["name"] != typo]
     assert got["orders_placed"]["2026-05-01"] == 0  # a day inside the range without orders
     assert {d: got["net_sales"][d] for d in _expected(kept)["net_sales"]} == _expected(kept)["net_sales"]
+
+
+# --------------------------------------------------------------------------- analytics: a day as a midnight timestamp
+
+
+@pytest.mark.parametrize("suffix", ["T00:00:00Z", " 00:00:00 UTC", "T00:00:00+00:00", "T00:00:00.000Z"])
+def test_an_analytics_day_written_as_a_utc_midnight_is_that_day(chimera_home: Path, tmp_path: Path,
+                                                                 suffix: str) -> None:
+    """A day bucket written as its midnight with a zone (BigQuery's TIMESTAMP `2026-03-01 00:00:00
+    UTC`, a script's `2026-03-01T00:00:00Z`) is that day, as `2026-03-01T00:00:00` already was: every
+    row was refused as 'not a date like 20260405 or 2026-04-05'."""
+    path = tmp_path / "analytics.csv"
+    path.write_text(f"date,sessions,users\n2026-03-01{suffix},100,80\n2026-03-02{suffix},90,70\n", "utf-8")
+    client = _client()
+    summary = _invoke(["ingest", str(path), "--client", client, "--json"])
+    assert summary["rejected"] == []
+    assert _metrics(client)["sessions"] == {"2026-03-01": 100, "2026-03-02": 90}

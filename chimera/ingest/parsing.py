@@ -36,8 +36,10 @@ ISO_DT = (
 )
 SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T,]+([01]?\d|2[0-3]):(\d{2})(?::(\d{2}))?)?\s*$"
 # `20260405` (GA4), `2026-04-05`, `2026/4/5` (Excel in Japan, China, Korea writes year first with slashes).
-# A midnight time after it is a date-time cell of a sheet or script (`2026-04-05 00:00:00`): still the day.
-GA_DATE = r"^\s*(\d{4})(?:-?(\d{2})-?(\d{2})|[-/.](\d{1,2})[-/.](\d{1,2}))(?:[ T]0?0:00(?::00(?:\.0+)?)?)?\s*$"
+# A midnight time after it is a date-time cell of a sheet or script (`2026-04-05 00:00:00`), with its zone
+# too (`...T00:00:00Z`, BigQuery's `2026-04-05 00:00:00 UTC`): still the day.
+GA_DATE = (r"^\s*(\d{4})(?:-?(\d{2})-?(\d{2})|[-/.](\d{1,2})[-/.](\d{1,2}))"
+           r"(?:[ T]0?0:00(?::00(?:\.0+)?)?(?:\s*(?:Z|UTC|[+-]\d{2}:?\d{2}))?)?\s*$")
 # `3/1/26` (Universal Analytics, US), `01/03/2026` or `01.03.2026` (a European Excel save of ISO dates).
 SLASH_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\s*$"
 NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y")  # `Mar 1, 2026` (Looker Studio, Fiverr)
