@@ -271,9 +271,9 @@ def without_headers(df: pl.DataFrame, headers: dict[str, str]) -> pl.DataFrame:
     """``df`` without rows that repeat the header (two exports joined with `cat`: the second one's
     header is no record; its charges are the copies ``copy_checks`` sorts out)."""
     named = [c for c in headers if c in df.columns]
-    if not named:
-        return df
     same = [pl.col(c).str.strip_chars().str.to_lowercase() == headers[c].lower() for c in named]
+    if not named or not df.select(same[0].any()).item():  # one column's cheap look first (most files)
+        return df
     return df.filter(~pl.all_horizontal(same).fill_null(False))
 
 
