@@ -388,3 +388,35 @@ def test_a_cut_shopify_export_says_which_day_it_left_out(chimera_home: Path, tmp
     assert [d["day"] for d in doc["left_out"]] == ["2026-05-02"] and "ends inside a row" in doc["left_out"][0]["reason"]
     assert (doc["first_day"], doc["last_day"]) == ("2026-05-01", "2026-05-01")
     assert _metrics(client)["orders"] == {"2026-05-01": "2"}
+
+
+# --------------------------------------------------------------------------- API pull
+
+
+def test_an_uncaptured_charge_pulled_from_the_api_is_no_success(chimera_home: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A card authorization never captured is `succeeded` with captured false in the API and
+    `Uncaptured` in the export: the pull counted it as a success (a paid order that never paid)."""
+    from chimera.clients import get_client
+    from chimera.connectors import pull_stripe, stripe_api
+
+    client = _client()
+    yml = get_client(client).folder / "client.yml"
+    yml.write_text(yml.read_text() + "connectors:\n  stripe:\n    api_base: http://127.0.0.1:9\n"
+                   "    key_env: Q6_STRIPE\n")
+    monkeypatch.setenv("Q6_STRIPE", "sk_test_x")
+    moment = datetime(2026, 3, 8, 12, tzinfo=UTC)
+    charges = [{"id": f"ch_{n}", "created": int(moment.timestamp()) + n * 60, "amount": 1000 + n, "amount_refunded": 0,
+                "currency": "usd", "captured": captured, "status": "succeeded", "refunded": False,
+                "balance_transaction": {"amount": 1000 + n, "currency": "usd", "fee": 59 if captured else 0}}
+               for n, captured in enumerate([True, False, True])]
+    monkeypatch.setattr(stripe_api, "fetch_charges", lambda cfg, key, since, until: iter(charges))
+    pull_stripe(get_client(client), date(2026, 3, 8), date(2026, 3, 8))
+    export = _client()
+    rows = [PAYMENTS] + [[c["id"], f"2026-03-08 12:0{n}:00", f"{Decimal(c['amount']).scaleb(-2)}", "0.00", "usd",
+                          str(c["captured"]).lower(), "0.59" if c["captured"] else "0.00",
+                          "Paid" if c["captured"] else "Uncaptured"] for n, c in enumerate(charges)]
+    _ingest(_write(tmp_path / "export.csv", rows), export)
+    pulled, exported = _metrics(client), _metrics(export)
+    assert pulled["stripe_succeeded_payments"] == exported["stripe_succeeded_payments"] == {"2026-03-08": "2"}
+    assert pulled["stripe_gross"] == exported["stripe_gross"] == {"2026-03-08": "20.02"}

@@ -50,10 +50,14 @@ def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterato
 
 
 def _status(charge: dict[str, Any]) -> str:
+    """The export's Status: a succeeded charge never captured (an authorization held, or expired
+    and released) is `Uncaptured` there, no success: counted as one it read as a paid order."""
     if charge.get("status") == "failed":
         return "Failed"
     if charge.get("status") != "succeeded":
         return str(charge.get("status") or "").title()
+    if not charge.get("captured", True):
+        return "Uncaptured"
     return "Refunded" if charge.get("refunded") or charge.get("amount_refunded") else "Paid"
 
 
