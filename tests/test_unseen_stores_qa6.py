@@ -339,3 +339,24 @@ def test_an_analytics_day_written_as_a_utc_midnight_is_that_day(chimera_home: Pa
     summary = _invoke(["ingest", str(path), "--client", client, "--json"])
     assert summary["rejected"] == []
     assert _metrics(client)["sessions"] == {"2026-03-01": 100, "2026-03-02": 90}
+
+
+@pytest.mark.parametrize(("fmt", "timed", "bare"), [
+    ("%d/%m/%Y %H:%M", "29/08/2026 14:22", "28/08/2026"),
+    ("%Y-%m-%dT%H:%M:%S", "2026-08-29T14:22:05", "28/08/2026"),  # a date in another layout: still refused
+    ("%m/%d/%Y %I:%M %p", "08/29/2026 02:22 PM", "08/28/2026"),
+])
+def test_a_fiverr_date_without_its_time_is_read_by_a_timed_format(chimera_home: Path, tmp_path: Path, fmt: str,
+                                                                  timed: str, bare: str) -> None:
+    """date_format names a time (most rows have one): a row typed with the date alone is still that
+    day, read by the format's date part, not refused."""
+    path = tmp_path / "fiverr.csv"
+    path.write_text(f'Order ID,Order Date,Earnings,Status\nFO1,"{timed}",$32.00,Completed\n'
+                    f'FO2,"{bare}",$40.00,Completed\n', "utf-8")
+    client = _client(FIVERR.format(fmt=fmt))
+    summary = _invoke(["ingest", str(path), "--client", client, "--json"])
+    if fmt.startswith("%Y"):  # `28/08/2026` is not the format's date part: refused, naming the format
+        assert [r["order"] for r in summary["rejected"]] == ["FO2"]
+        return
+    assert summary["rejected"] == []
+    assert _metrics(client)["fiverr_earnings"] == {"2026-08-28": Decimal("40.00"), "2026-08-29": Decimal("32.00")}

@@ -161,10 +161,20 @@ def _day(mapping: FiverrMapping) -> pl.Expr:
     col = pl.col("date").str.strip_chars()
     if any(t in mapping.date_format for t in ("%H", "%I", "%M", "%S")):
         configured = col.str.to_datetime(mapping.date_format, strict=False).dt.date()
+        part = _date_part(mapping.date_format)  # a row typed with the date alone is still that day
+        configured = configured if part is None else pl.coalesce(configured, col.str.to_date(part, strict=False))
     else:
         configured = col.str.replace(TIME_OF_DAY, "").str.to_date(mapping.date_format, strict=False)
     iso = pl.when(col.str.contains(ISO_DAY)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
     return pl.coalesce(configured, iso, named_day(col))
+
+
+def _date_part(fmt: str) -> str | None:
+    """The date before a timed format's time (`%d/%m/%Y %H:%M` -> `%d/%m/%Y`); None when the
+    format does not start with a whole date."""
+    part = re.split(r"[\sT,]*%[HIMSpf]", fmt, maxsplit=1)[0]
+    whole = any(t in part for t in ("%Y", "%y")) and any(t in part for t in ("%d", "%e"))
+    return part if whole else None
 
 
 def _date_checks(mapping: FiverrMapping) -> list[Check]:
