@@ -152,11 +152,18 @@ async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] 
         pending = await asyncio.to_thread(pending_decisions, client, allowed)
     offers = _OFFERS.setdefault(cl.context.session.id, {})
     notes = await asyncio.to_thread(chat.cycle_notes, [p.run_id for p in pending if p.run_id])
+    currency = await asyncio.to_thread(_currency, client) if pending else None
     for p in pending:
-        msg = cl.Message(content=pending_markdown(p, notes.get(p.run_id or "", "")), author=p.owner,
+        msg = cl.Message(content=pending_markdown(p, notes.get(p.run_id or "", ""), currency), author=p.owner,
                          actions=_actions(p.play_run_id) if can_decide(user) else [])
         await msg.send()
         offers[p.play_run_id] = msg
+
+
+def _currency(client: str) -> str:
+    """The client's currency (client.yml): a pending play's money reads in its smallest unit (whole
+    yen), as ``chimera kpis`` shows it. Its plays were read for this user already: no grant check."""
+    return get_client(client).config.currency
 
 
 async def _stream(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

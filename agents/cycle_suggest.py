@@ -40,7 +40,7 @@ def triggered_plays(session: Session, ctx: CycleContext, kpis: list[Any], _activ
                           hold_days=ctx.client.configs.plays.policy.revert_hold_days)
     history = previous_decisions(session, ctx.client.company_id, ctx.as_of)  # a rejection is told, not forgotten
     result = suggest_plays(ctx.client.configs, {k.id: k for k in kpis}, _change_fn(session, ctx), state,
-                           history=history)
+                           history=history, currency=ctx.client.config.currency)
     others = [p.model_dump(mode="json") for p in result.over_cap] + [
         p.model_dump(mode="json") for p in result.suppressed]
     return list(result), others

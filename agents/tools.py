@@ -162,7 +162,7 @@ class Toolbox:
     def _review_entry(self, r: Any, evidence: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
         """One review with each figure naming its play, unit and direction (whose verdict it is, 0.0231
         is a rate, which way is right), its words as the report says them and its before/after as
-        ``evidence`` shows them."""
+        ``evidence`` shows them (money in the client's currency's smallest unit: whole yen)."""
         from chimera.evidence.record import shown_values
         from chimera.plays.weekly_review import figure_text
 
@@ -172,7 +172,7 @@ class Toolbox:
             record = evidence.get((r.play_run_id, f.kpi), {})
             entry = f.model_dump(mode="json") | {"play": r.play, "unit": record.get("unit"), "direction":
                                                  directions.get(f.kpi), "value_kind": record.get("value_kind")}
-            before, after = shown_values(entry)
+            before, after = shown_values(entry, self.client.config.currency)
             figures.append(entry | {"text": figure_text(f), "before_shown": before, "after_shown": after})
         advice = r.advice or r.recommendation.replace("_", " ") + (f" ({r.action})" if r.action else "")
         return r.model_dump(mode="json") | self._label(r.play) | {"advice": advice, "figures": figures}

@@ -80,7 +80,7 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the last demo hom
             out.print(f"job {j['id']} LOG_EVIDENCE for {j['play_run_id']}: scheduled after the play's delay")
     out.print(Rule("Evidence (before/after, no control group)"))
     for e in evidence_report(ctx, info.as_of, refresh=False)["evidence"]:
-        out.print(escape(_evidence_line(e)), highlight=False)
+        out.print(escape(_evidence_line(e, ctx.config.currency)), highlight=False)
     _write_report(ctx.name, home)
     out.print(Rule("Explore further"))
     for line in (
@@ -93,12 +93,13 @@ def demo(keep: bool = typer.Option(False, "--keep", help="Keep the last demo hom
     out.print(f"demo finished in {time.perf_counter() - started:.1f} s")
 
 
-def _evidence_line(e: dict) -> str:
-    """One evidence record as a sentence: numbers, interval, verdict and why."""
+def _evidence_line(e: dict, currency: str | None = None) -> str:
+    """One evidence record as a sentence: numbers (money in ``currency``'s smallest unit), interval,
+    verdict and why."""
     if e.get("effect_pct") is None:
         return f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {e['verdict']} — {e.get('reason', '')}"
     notes = [c.get("note", str(c)) if isinstance(c, dict) else str(c) for c in e.get("confounders", [])]
-    before, after = shown_values(e)
+    before, after = shown_values(e, currency)
     return (f"{e['play']} on {e['kpi']} (executed {e['executed_on']}): {before} -> {after}, "
             f"{e['effect_pct']:+.1f}% (95% interval {e['ci_low_pct']:+.1f}..{e['ci_high_pct']:+.1f}): "
             f"{e['verdict']} — {'; '.join(notes) or e.get('reason', '')}")

@@ -112,7 +112,7 @@ def evidence(
         if e["ci_low_pct"] is not None:
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         color = _COLORS.get(e["verdict"], "white")
-        shown = " -> ".join(shown_values(e))
+        shown = " -> ".join(shown_values(e, ctx.config.currency))
         run = f" run {e['play_run_id']}" if e.get("play_run_id") else ""  # two runs of a play: which is which
         table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}{run}"), escape(f"{shown}\n{effect}"),
                       f"[{color}]{e['verdict']}[/]" + _below(confounder_summary(e["confounders"])))

@@ -112,7 +112,7 @@ def monthly(
         emit_json(review.model_dump(mode="json") | {"case_study_path": str(path)}
                   | ({"as_of_note": note} if note else {}))
         return
-    _print_target_changes(review.client, review.target_changes)
+    _print_target_changes(review.client, review.target_changes, ctx.config.currency)
     for p in review.plays_to_retire:
         out.print(f"retire or redesign: {p['play']} ({p['reason']})", markup=False, highlight=False)
     for p in review.plays_to_add:
@@ -121,16 +121,16 @@ def monthly(
     out.print(f"case study written to {path}", markup=False)
 
 
-def _print_target_changes(client: str, changes: list[dict]) -> None:
+def _print_target_changes(client: str, changes: list[dict], currency: str) -> None:
     """The proposed threshold changes as ``chimera kpis --calibrate`` shows them (current -> proposed,
-    and why); KPIs without enough history are named in one line, not proposed."""
+    and why, money in ``currency``'s smallest unit); KPIs without enough history are named in one line."""
     from chimera.cli.cmd_kpis import proposal_table
     from chimera.kpi.models import Proposal
 
     proposals = [Proposal.model_validate(p) for p in changes]
     usable = [p for p in proposals if p.enough_history and p.proposed]
     if usable:
-        out.print(proposal_table(client, usable, title=f"Target changes proposed for {client}"))
+        out.print(proposal_table(client, usable, title=f"Target changes proposed for {client}", currency=currency))
     short = [p.kpi for p in proposals if p not in usable]
     if short:
         out.print(f"no target change proposed (not enough history yet): {', '.join(short)}",

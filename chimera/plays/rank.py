@@ -136,13 +136,14 @@ def _cap_note(cap: int, active: int, active_plays: list[str]) -> str:
 
 def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: ChangeFn | None,
                   state: SuggestState | Mapping[str, Any] | None = None,
-                  history: Mapping[str, str] | None = None) -> Suggestions:
+                  history: Mapping[str, str] | None = None, currency: str | None = None) -> Suggestions:
     """Triggered plays, ranked and capped at ``policy.max_active_plays`` minus the active ones.
 
     The result is a list of the selected plays (rank 1 first); ``.over_cap`` holds the triggered
     plays beyond the cap and ``.suppressed`` the plays held back (UNKNOWN KPI, under review, active,
     rejected), each with its reason. ``history`` (play id -> ``previous_decisions``' text) is added
-    to the reason of a play that triggers again after a person said no.
+    to the reason of a play that triggers again after a person said no. ``currency`` (the client's)
+    says how money reads in the trigger clauses (whole yen), as ``chimera kpis`` shows it.
     """
     state = SuggestState.model_validate(state or {})
     views = kpi_views(kpis)
@@ -156,7 +157,7 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
         if unknown:
             suppressed.append(_suppressed(play, "unknown_kpi", _unknown_reason(unknown, views)))
             continue
-        fired = evaluate_trigger(play.trigger, views, change_pct, causes)
+        fired = evaluate_trigger(play.trigger, views, change_pct, causes, currency)
         held = _held_back(play, fired, state)
         if held is not None:
             suppressed.append(held)
