@@ -85,13 +85,15 @@ def test_a_row_with_too_few_fields_is_rejected_and_blank_lines_are_not(chimera_h
                                  'ch_3,2026-05-02 10:00:00,30.00,0.00,usd,true,0.59,Paid,"Mug\nwith a no'])
 def test_a_download_cut_mid_row_rejects_its_last_record(chimera_home: Path, tmp_path: Path, cut: str) -> None:
     """A file cut mid-line, or inside a quoted Description: the incomplete last record is rejected at
-    its line with why; every complete record before it is ingested."""
+    its line with why; the cut record's day, which the file holds only part of, is left out (said
+    in ``left_out``), every other day is ingested."""
     path = tmp_path / "stripe.csv"
     path.write_text(_text([STRIPE, _charge(1), _charge(2, "20.00", day=2)]) + cut)
     summary, gross = _ingest(chimera_home, path)
     (line, column, _value, reason, order), = _seen(summary)
     assert (line, column, order) == (4, SHAPE_COLUMN, "ch_3") and reason.startswith(CUT)
-    assert gross == {date(2026, 5, 1): Decimal("10.00"), date(2026, 5, 2): Decimal("20.00")}
+    assert gross == {date(2026, 5, 1): Decimal("10.00")}
+    assert [d.day for d in summary.left_out] == [date(2026, 5, 2)]
 
 
 def test_a_stray_quote_that_swallows_records_is_still_refused(chimera_home: Path, tmp_path: Path) -> None:
