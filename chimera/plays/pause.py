@@ -27,6 +27,7 @@ from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import Job, PlayRun, utcnow
 from chimera.errors import DecisionError
+from chimera.jobs.queue import SKIPPED_FOR
 from chimera.plays.holds import (
     PAUSE,
     PAUSE_HISTORY,
@@ -57,7 +58,11 @@ class HeldJob(BaseModel):
     action: str
     status: str
     error: str = ""
-    """Why a failed step failed (a pause holds it; a resume re-runs it)."""
+    """Why a failed step failed (a pause holds it; a resume re-runs it), or why a skipped one was not
+    applied."""
+    skipped_for: int | None = None
+    """For a step skipped because an earlier one failed for good: that step's job. A resume re-runs
+    the failed step and, once it succeeds, this one (``chimera.jobs.queue.requeue_skipped``)."""
 
 
 class PauseOutcome(BaseModel):
@@ -120,8 +125,36 @@ def _steps(session: Session, run: PlayRun, ids: list[int] | None = None) -> list
 
 def _held_job(job: Job) -> HeldJob:
     assert job.id is not None
+    waits = skipped_for(job)
     return HeldJob(id=job.id, type=job.type, step=job.step + 1, bot=job.bot, action=job.action, status=job.status,
-                   error=job.error if job.status == "failed" else "")
+                   error=job.error if job.status == "failed" or waits is not None else "", skipped_for=waits)
+
+
+def skipped_for(job: Job) -> int | None:
+    """The failed step's job id a cancelled step was skipped for (None: not skipped, or run since)."""
+    found = (job.result or {}).get(SKIPPED_FOR) if job.status == "cancelled" else None
+    return int(found) if isinstance(found, int) else None
+
+
+ERROR_SHOWN = 160
+"""Characters of a failed step's error quoted in a sentence (``chimera jobs`` shows it whole)."""
+
+
+def failed_part(session: Session, run: PlayRun) -> str:
+    """Which step of the run failed for good and how many later ones were skipped for it, for the
+    weekly review of a run that failed part way ("" when no step is failed)."""
+    steps = _steps(session, run)
+    failed = sorted((j for j in steps if j.status == "failed" and j.type.startswith("EXECUTE_PLAY_")),
+                    key=lambda j: (j.step, j.id or 0))
+    if not failed:
+        return ""
+    first = failed[0]
+    error = " ".join((first.error or "").split())
+    error = error if len(error) <= ERROR_SHOWN else error[:ERROR_SHOWN - 1] + "…"
+    skipped = sum(1 for j in steps if skipped_for(j) == first.id)
+    return (f"step {first.step + 1} {first.bot}.{first.action} (job {first.id}) failed for good"
+            + (f" ({error})" if error else "")
+            + (f" and {skipped} later step(s) skipped for it were not applied" if skipped else ""))
 
 
 def pause(play_run_id: str, who: str, why: str | None, on: date | None = None) -> PauseOutcome:
@@ -188,7 +221,8 @@ def _last_stop_day(run: PlayRun) -> date:
 def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: str, why: str,
                   on: date) -> dict[str, Any]:
     """Hold the queued steps (cancelled, saying why) and the failed ones (left failed, their error
-    kept: a resume re-runs them); record who, why, the day and the status it had."""
+    kept: a resume re-runs them), and list the steps skipped for a failed one (left as they are: a
+    resume runs them once it succeeds); record who, why, the day and the status it had."""
     rec: dict[str, Any] = {"on": on.isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
                            "was": run.status}
     steps = _steps(session, run)
@@ -196,7 +230,7 @@ def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: st
     for job in queued:
         job.status, job.error, job.updated_at = "cancelled", _held_line(run, rec), utcnow()
         session.add(job)
-    rec["held_jobs"] = [j.id for j in steps if j in queued or j.status == "failed"]
+    rec["held_jobs"] = [j.id for j in steps if j in queued or j.status == "failed" or skipped_for(j) is not None]
     rationale = dict(run.rationale or {})
     if PAUSE in rationale:  # paused and resumed before: keep that pair, newest last
         earlier = {k: rationale.pop(k) for k in (PAUSE, RESUME) if k in rationale}
@@ -230,7 +264,8 @@ def resume_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
     return ResumeOutcome(
         client=client.name, play_run_id=run.id, play=run.play_id, status=run.status, of=rec["of"],
         on=date.fromisoformat(rec["on"]), who=rec["who"], why=rec["why"], at=datetime.fromisoformat(rec["at"]),
-        already_resumed=already, requeued=[_held_job(j) for j in held if j.status in ("queued", "running")],
+        already_resumed=already,
+        requeued=[_held_job(j) for j in held if j.status in ("queued", "running") or skipped_for(j) is not None],
         cycle_run_id=run.run_id)
 
 
@@ -238,7 +273,9 @@ def _record_resume(session: Session, client: ClientContext, run: PlayRun, who: s
                    on: date | None) -> dict[str, Any]:
     """Who, why and the day of the resume; the held and failed steps back in the queue (attempts
     reset: a failed step gets its full retries again), the status as before (a failed run's:
-    executing, as its steps run again)."""
+    executing, as its steps run again). A step skipped for a failed one stays cancelled until that
+    one succeeds (``requeue_skipped``): queued now it could run first, before what it builds on; the
+    record lists it with the re-queued ones, as what the resume runs."""
     if run.status == "reverted" and revert_resumed(run) is None:
         of, since = REVERT, record(run, REVERT)
     elif pause_in_force(run) is not None:
@@ -253,11 +290,14 @@ def _record_resume(session: Session, client: ClientContext, run: PlayRun, who: s
     if of == PAUSE:
         pause_rec = record(run, PAUSE) or {}
         held = {int(i) for i in pause_rec.get("held_jobs") or []}
-        again = [j for j in _steps(session, run) if j.status == "failed" or (j.id in held and j.status == "cancelled")]
+        steps = _steps(session, run)
+        waiting = [j for j in steps if skipped_for(j) is not None]
+        again = [j for j in steps if j.status == "failed" or (j.id in held and j.status == "cancelled"
+                                                               and j not in waiting)]
         for job in again:
             job.status, job.error, job.attempts, job.updated_at = "queued", "", 0, utcnow()
             session.add(job)
-        rec["requeued_jobs"] = [j.id for j in again]
+        rec["requeued_jobs"] = [j.id for j in steps if j in again or j in waiting]
         if run.status in (PAUSED, "failed"):
             was = str(pause_rec.get("was") or "executing")
             planning = any(j.type == "PLAN_JOB_QUEUE_FOR_PLAY" for j in again)
