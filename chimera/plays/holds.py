@@ -69,7 +69,9 @@ def stopped_on(run: PlayRun, day: date) -> bool:
 
 def status_on(run: PlayRun, day: date) -> str:
     """The run's status as it was on ``day``, from the pause and revert records' days: a report of a
-    day before the revert says what people saw then, not ``reverted``."""
+    day before the revert says what people saw then, not ``reverted``; a run that failed part way
+    (its applied changes dated, ``chimera.jobs.queue.date_applied``) reads ``failed`` before its
+    pause or revert, as the record's ``was`` says."""
     reverted = _day(record(run, REVERT))
     if reverted is not None and reverted <= day:
         return "reverted"
@@ -78,9 +80,18 @@ def status_on(run: PlayRun, day: date) -> str:
     if run.status not in (PAUSED, "reverted"):
         return run.status
     if run.executed_on is not None and run.executed_on <= day:
-        return "executed"
+        return "failed" if _was_after(run, day) == "failed" else "executed"
     first = pauses(run)
     return str(first[0][0].get("was") or "executing") if first else "executing"
+
+
+def _was_after(run: PlayRun, day: date) -> str:
+    """The status the run had when it was next stopped after ``day``: the ``was`` of the first pause
+    or revert recorded after it ("" when none says): a run that failed part way and was paused or
+    reverted later was ``failed`` until then, not ``executed``."""
+    stops = [rec for rec, _ in pauses(run)] + ([rec] if (rec := record(run, REVERT)) is not None else [])
+    later = sorted((on, str(rec.get("was") or "")) for rec in stops if (on := _day(rec)) is not None and on > day)
+    return next((was for _, was in later if was != PAUSED), "")
 
 
 def stop_record(run: PlayRun, status: str) -> dict[str, Any] | None:

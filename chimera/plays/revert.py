@@ -10,8 +10,9 @@ which makes a second revert apply nothing twice.
 Where the record lives: ``Decision`` holds one row per play run (``play_run_id`` is unique) and the
 approval already fills it, so a revert row would need a schema change. The revert is kept on the run
 instead, as ``superseded_by`` is: ``PlayRun.rationale["revert"] = {"on", "who", "why", "at", "keys",
-"by_hand"}`` and the status ``reverted``. ``reverted_on`` reads the day back: from it on, nothing the
-play's KPIs do is the play's (the evidence judge ends the after-window the day before).
+"by_hand", "was"}`` (``was``: the status it had, executed, failed or paused) and the status
+``reverted``. ``reverted_on`` reads the day back: from it on, nothing the play's KPIs do is the
+play's (the evidence judge ends the after-window the day before).
 """
 
 from __future__ import annotations
@@ -244,20 +245,28 @@ def _changed_later(session: Session, run: PlayRun, row: AppliedChange) -> str:
 
 
 def _changeset(row: AppliedChange) -> ChangeSet | None:
+    return _readable(row.changeset)
+
+
+def _readable(data: Any) -> ChangeSet | None:
+    """A recorded ChangeSet's JSON read back (None when it no longer reads as one)."""
     try:
-        return ChangeSet.model_validate(row.changeset)
+        return ChangeSet.model_validate(data)
     except ValidationError:
         return None
 
 
 def _undo(session: Session, client: ClientContext, row: AppliedChange) -> RevertedChange:
-    """Apply the inverse of ``row`` through its own adapter; a second call applies nothing. A
-    brief for a person (no before/after recorded) gets a sheet asking to undo what was done with it."""
+    """Apply the inverse of ``row`` through its own adapter; a second call applies nothing and
+    reports the undo as it was recorded then (``ApplyResult.changeset``), not one built anew: the
+    inverse of an older record may be built differently now (a price table's cells escaped since).
+    A brief for a person (no before/after recorded) gets a sheet asking to undo what was done with it."""
     original = _changeset(row)
     assert original is not None  # _blocker checked it
-    undo = inverse(original, row.idempotency_key)
     key = revert_key(row.idempotency_key)
-    result = ADAPTERS[row.adapter].apply(session, client.company_id, client.name, key, undo, None)
+    built = inverse(original, row.idempotency_key)
+    result = ADAPTERS[row.adapter].apply(session, client.company_id, client.name, key, built, None)
+    undo = (_readable(result.changeset) if result.changeset else None) or built
     return RevertedChange(key=key, reverts=row.idempotency_key, bot=undo.bot, action=undo.action,
                           summary=undo.summary, applied=result.applied, adapter=result.adapter,
                           asset=result.asset_path, changes=undo.changes)
@@ -286,7 +295,8 @@ def _record(session: Session, run: PlayRun, who: str, why: str, on: date, revert
             by_hand: list[ByHand]) -> None:
     """Who, why and the day on the run itself (see the module docstring), and the status."""
     record: dict[str, Any] = {"on": on.isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
-                              "keys": [r.key for r in reverted], "by_hand": [b.key for b in by_hand if b.key]}
+                              "keys": [r.key for r in reverted], "by_hand": [b.key for b in by_hand if b.key],
+                              "was": run.status}
     run.rationale = {**(run.rationale or {}), RECORD: record}
     run.status = STATUS
     session.add(run)
