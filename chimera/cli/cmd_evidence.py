@@ -11,6 +11,7 @@ from rich.table import Table
 
 from chimera.as_of import default_day, reached, store_zone
 from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
+from chimera.cli.render import client_currency
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.evidence.models import METHOD
@@ -100,6 +101,7 @@ def evidence(
     if json_out:
         emit_json(report | ({"as_of_note": note} if note else {}))
         return
+    currency = client_currency(ctx.name)  # money in its smallest unit, as the reasons read it (whole yen)
     table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})", box=box.SIMPLE_HEAD)
     longest = max((len(e[k]) for e in report["evidence"] for k in ("play", "kpi")), default=10)
     table.add_column("play / kpi, executed", overflow="fold", min_width=min(longest, 24))  # names stay whole
@@ -112,7 +114,7 @@ def evidence(
         if e["ci_low_pct"] is not None:
             effect += f" [{e['ci_low_pct']:+.1f}, {e['ci_high_pct']:+.1f}]"
         color = _COLORS.get(e["verdict"], "white")
-        shown = " -> ".join(shown_values(e, ctx.config.currency))
+        shown = " -> ".join(shown_values(e, currency))
         run = f" run {e['play_run_id']}" if e.get("play_run_id") else ""  # two runs of a play: which is which
         table.add_row(escape(f"{e['play']} / {e['kpi']}\n{e['executed_on']}{run}"), escape(f"{shown}\n{effect}"),
                       f"[{color}]{e['verdict']}[/]" + _below(confounder_summary(e["confounders"])))
