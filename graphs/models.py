@@ -7,7 +7,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agents.bots.base import IrreversibleStep, irreversible_steps
+from chimera import settings
+from chimera.config.loader import ConfigSet, load_config_set
 from chimera.db.models import CycleRun, Decision, Job, KPIStatus, PlayRun
+from chimera.errors import ChimeraError
+
+
+def client_configs(client: str) -> ConfigSet | None:
+    """The configs in ``client``'s folder as they are now (what the bots mark their ChangeSets by), or
+    None when there is no such folder or a file is refused (the command reading it says so)."""
+    folder = settings.client_dir(client) if client else None
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        return load_config_set(folder)
+    except ChimeraError:
+        return None
 
 
 class PendingDecision(BaseModel):
@@ -31,10 +47,17 @@ class PendingDecision(BaseModel):
     delay_days: int
     reversible: bool
     rationale: dict[str, Any]
+    irreversible_steps: list[IrreversibleStep] | None = None
+    """Each step that cannot be undone and why, from the client's agents.yml and plays.yml now (as the
+    cycle's approval request names them): "not fully reversible" says which step before anyone
+    approves. ``[]``: every step can be undone now; None: not known (the configs could not be read)."""
 
     @classmethod
-    def from_run(cls, run: PlayRun, client: str) -> PendingDecision:
+    def from_run(cls, run: PlayRun, client: str, configs: ConfigSet | None = None) -> PendingDecision:
+        """The decision card of ``run``; ``configs`` (the client's, read once by a caller building
+        several) name its irreversible steps, read from the client's folder when not given."""
         e = run.explanation or {}
+        configs = configs if configs is not None else client_configs(client)
         return cls(
             play_run_id=run.id, client=client, run_id=run.run_id, as_of=run.as_of, play_id=run.play_id,
             label=e.get("label", run.play_id), rank=run.rank, score=run.score, owner=run.owner,
@@ -42,6 +65,7 @@ class PendingDecision(BaseModel):
             why_rank=e.get("why_rank", ""), sops=e.get("sops", []), evidence_kpis=e.get("evidence_kpis", []),
             delay_days=e.get("delay_days", 28), reversible=bool(e.get("reversible", False)),
             rationale=run.rationale or {},
+            irreversible_steps=irreversible_steps(configs, run.play_id) if configs is not None else None,
         )
 
 
@@ -105,8 +129,9 @@ class CycleOutcome(BaseModel):
     @classmethod
     def build(cls, run: CycleRun, client: str, kpis: list[KPIStatus], plays: list[PlayRun],
               decisions: dict[str, Decision], jobs: list[Job]) -> CycleOutcome:
-        pending = [PendingDecision.from_run(p, client) for p in plays
-                   if p.status == "suggested" and p.id not in decisions]
+        waiting = [p for p in plays if p.status == "suggested" and p.id not in decisions]
+        configs = client_configs(client) if waiting else None  # read once, and only for a card to show
+        pending = [PendingDecision.from_run(p, client, configs) for p in waiting]
         usage = {"backend": "offline", "calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost": 0.0,
                  "guard_rejections": 0} | (run.model_usage or {})
         return cls(

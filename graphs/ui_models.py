@@ -132,14 +132,29 @@ def pending_markdown(p: PendingDecision, as_of_note: str = "", currency: str | N
     lines += ["", f"**SOPs cited:** {', '.join(f'`{s}`' for s in sops) or 'none'}",
               f"**Expected effect:** measured on {', '.join(p.evidence_kpis) or 'no KPI'} "
               f"after {p.delay_days} days (before/after, no control group)",
-              f"**Reversible:** {'yes' if p.reversible else 'NO — at least one step cannot be undone'}",
-              f"**Rank:** {p.why_rank}"]
+              *reversible_lines(p), f"**Rank:** {p.why_rank}"]
     if r:
         source = r.get("source", "offline")
         lines += ["", f"**Commander rationale** ({source}{': ' + r['note'] if r.get('note') else ''})",
                   quoted(r.get("summary") or r.get("why", ""))]
         lines += [f"- caveat: {inert(c)}" for c in r.get("caveats") or []]
     return "\n".join(lines)
+
+
+def reversible_lines(p: PendingDecision) -> list[str]:
+    """The card's **Reversible** field: each step that cannot be undone and why (a person approving
+    knows which change is beyond taking back), or why "no" names none (the configs changed since the
+    play was suggested, or could not be read)."""
+    steps = p.irreversible_steps
+    if steps:
+        return ["**Reversible:** NO — these steps cannot be undone:",
+                *(f"- step {s.step} `{s.bot}.{s.action}`: {inert(s.why)}" for s in steps), ""]  # the list ends
+    if p.reversible:
+        return ["**Reversible:** yes"]
+    if steps is None:
+        return ["**Reversible:** NO — at least one step cannot be undone"]
+    return ["**Reversible:** NO when suggested; its steps as configured now can all be undone "
+            "(agents.yml or plays.yml changed since)"]
 
 
 def event_title(event: dict[str, Any]) -> str:

@@ -174,8 +174,8 @@ def play_panel(p: dict[str, Any], currency: str | None = None) -> Panel:
     if p.get("sops"):
         lines.append("[bold]SOPs[/]: " + shown(", ".join(p["sops"])))
     kpis = shown(", ".join(p.get("evidence_kpis", [])))
-    lines.append(f"[bold]evidence[/]: {kpis} after {p.get('delay_days')} days; "
-                 + ("reversible" if p.get("reversible") else "[red]not fully reversible[/]"))
+    lines.append(f"[bold]evidence[/]: {kpis} after {p.get('delay_days')} days; {_reversible(p)}")
+    lines += [f"  {shown(step)}" for step in irreversible_texts(p.get("irreversible_steps"))]
     rationale = (p.get("rationale") or {}).get("summary")
     if rationale:
         lines.append(f"[bold]commander[/]: {shown(rationale)}")
@@ -185,6 +185,28 @@ def play_panel(p: dict[str, Any], currency: str | None = None) -> Panel:
     return Panel("\n".join(lines), title=Text(title), title_align="left")
 
 
+def irreversible_texts(steps: list[dict[str, Any]] | None) -> list[str]:
+    """Each step that cannot be undone as ``step N bot.action: why`` (``IrreversibleStep.text``)."""
+    from agents.bots.base import IrreversibleStep
+
+    return [IrreversibleStep.model_validate(s).text() for s in steps or []]
+
+
+def _reversible(p: dict[str, Any]) -> str:
+    """Whether the play can be undone; when not, the steps are listed under it (``irreversible_steps``),
+    or the line says why none is named: the configs changed since it was suggested (``[]``), or its
+    steps are not known (no ``irreversible_steps``: a card of another source)."""
+    steps = p.get("irreversible_steps")
+    if steps:
+        return "[red]not fully reversible[/]: these steps cannot be undone:"
+    if p.get("reversible"):
+        return "reversible"
+    if steps is None:
+        return "[red]not fully reversible[/]"
+    return ("[red]not fully reversible[/] when suggested; its steps as configured now can all be undone "
+            "(agents.yml or plays.yml changed since)")
+
+
 _NOT_A_FAILURE = ("no model configured", "templated: this job type is not narrated by a model")
 
 
@@ -192,6 +214,20 @@ def model_fallbacks(narratives: list[dict[str, Any]]) -> list[str]:
     """Why a configured model's text was not shown (provider failure, guard, budget...), once each."""
     reasons = [n.get("reason") for n in narratives if n.get("source") == "offline"]
     return list(dict.fromkeys(r for r in reasons if r and r not in _NOT_A_FAILURE))
+
+
+SKIPPED = "skipped:"
+"""How the error of a play step cancelled after an earlier step failed for good starts
+(``chimera.jobs.queue.skip_reason``): told apart from a step a person's pause held."""
+
+
+def is_skipped(job: dict[str, Any]) -> bool:
+    """A cycle job cancelled because an earlier step of its play failed for good (not applied)."""
+    return job.get("status") == "cancelled" and str(job.get("error") or "").startswith(SKIPPED)
+
+
+def _step_name(job: dict[str, Any]) -> str:
+    return f" {job['bot']}.{job['action']}" if job.get("bot") else ""
 
 
 def print_outcome(console: Console, outcome: Any, narratives: bool = True,
@@ -223,4 +259,7 @@ def print_outcome(console: Console, outcome: Any, narratives: bool = True,
     for j in outcome.jobs:
         if j["status"] == "failed":
             console.print(f"[red]job {j['id']} {j['type']} failed[/]: {shown(j.get('error') or '')}")
+        elif is_skipped(j):
+            console.print(f"[yellow]job {j['id']} {j['type']}{_step_name(j)} cancelled[/]: {shown(j['error'])}",
+                          highlight=False, soft_wrap=True)
     console.print(f"cycle {outcome.run_id}: {outcome.status}; model backend: {outcome.model.get('backend')}")
