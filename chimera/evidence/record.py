@@ -3,6 +3,14 @@
 Records are keyed by (company, correlation_id, kpi), so re-running the step refreshes them and never
 duplicates. The correlation_id ties each record to its play run, its decision and its jobs. Final
 verdicts feed the play's review record (manual §8.3) once per play run.
+
+A failed run whose earlier steps applied changes is judged too (manual §7: the real impact, even of a
+play that went wrong), and its evidence says it ran in part, naming each step not applied
+(``ran_in_part``). Its verdict is not counted on the play's review record: §8.3 puts a play under
+review when it "triggers but never moves the needle", a judgement of the play as planned, and half
+of its job plan is not that play (the copy for repriced pages without the repricing), so neither a
+failure of the play nor a success of it. Once a resume applies the rest, the run is whole again and
+its final verdict counts as any other.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from chimera.as_of import default_day, not_happened, store_zone
 from chimera.clients import ClientContext
@@ -33,6 +41,7 @@ from chimera.evidence.models import (
     KPITest,
     PlaceboResult,
 )
+from chimera.jobs.queue import SKIPPED_FOR, is_execution_step
 from chimera.kpi.evaluate import load_customers
 from chimera.kpi.fmt import fmt_stored, money_step
 from chimera.kpi.formula import Formula, parse_formula, parse_window
@@ -75,6 +84,35 @@ def _links(session: Session, run: PlayRun) -> dict[str, Any]:
             "id": decision.id, "kind": decision.kind, "who": decision.who, "why": decision.why},
         "jobs": [{"id": j, "type": t, "status": s} for j, t, s in jobs],
     }
+
+
+def ran_in_part(session: Session, run: PlayRun) -> dict[str, Any] | None:
+    """The steps of ``run``'s job plan not applied, from its jobs' statuses now, or None when every
+    step succeeded (or the run has no step: a play logged by hand): ``{"text": "ran in part: step 2
+    copy_bot.draft_product_descriptions failed, step 3 ... skipped", "steps": [...],
+    "counted_on_review": false}``. A step is ``skipped`` when cancelled because an earlier one failed
+    for good (``chimera.jobs.queue.skip_after_failure``); any other status is said as it is."""
+    query = select(Job).where(Job.play_run_id == run.id).order_by(col(Job.step), col(Job.id))
+    jobs = session.exec(query).all()
+    latest = {j.step: j for j in jobs if is_execution_step(j)}  # a step's newest job says how it ended
+    steps = [{"step": j.step + 1, "job": j.id, "bot": j.bot, "action": j.action, "status": _step_status(j)}
+             for j in latest.values() if j.status != "succeeded"]
+    if not steps:
+        return None
+    said = ", ".join(f"step {s['step']} {s['bot']}.{s['action']} {s['status']}" for s in steps)
+    return {"text": f"ran in part: {said}", "steps": steps, "counted_on_review": False}
+
+
+def _step_status(job: Job) -> str:
+    skipped = job.status == "cancelled" and SKIPPED_FOR in (job.result or {})
+    return "skipped" if skipped else job.status
+
+
+def _in_part(details: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
+    """A record's details saying the run ran in part: in its reason, read wherever the verdict is."""
+    return {**details, "ran_in_part": part,
+            "reason": f"{details.get('reason', '')} (the play {part['text']}: only what its other steps applied "
+                      "is judged, and the verdict is not counted on the play's review record)"}
 
 
 def _upsert(session: Session, run: PlayRun, kpi: str) -> EvidenceRecord:
@@ -291,6 +329,7 @@ def log_evidence(
     same_day = f"reverted on {cut}, the day it ran: no day of the play to judge"
     fields = _fields(session, client, play_run, by_id, [r.kpi for r in stored], series, as_of, window) \
         if window > 0 else {r.kpi: _unjudged("inconclusive", same_day) for r in stored}
+    part = ran_in_part(session, play_run)
     rows = []
     for row in stored:
         if not keep:  # a replay: shown from a copy, the newer judgement stays what is stored
@@ -300,6 +339,8 @@ def log_evidence(
             mine["details"] = {**mine["details"], "reverted_on": str(cut), "planned_window_days": planned,
                                "reason": f"{mine['details'].get('reason', '')} (after-window cut at the revert "
                                          f"on {cut}: {max(window, 0)} of {planned} days)"}
+        if part is not None:
+            mine["details"] = _in_part(mine["details"], part)
         recorded = (row.details or {}).get("review_recorded")
         for name, value in mine.items():
             setattr(row, name, value)
@@ -359,8 +400,11 @@ def _play_outcome(rows: list[EvidenceRecord], by_id: dict[str, KPI]) -> tuple[st
 def _record_review(
     session: Session, client: ClientContext, run: PlayRun, rows: list[EvidenceRecord], by_id: dict[str, KPI],
 ) -> None:
-    """Count the play run's final verdict once on the play's record (manual §8.3)."""
+    """Count the play run's final verdict once on the play's record (manual §8.3); not the verdict of
+    a run that ran in part (the module's docstring says why)."""
     if not rows or any(r.verdict not in FINAL_VERDICTS for r in rows):
+        return
+    if any((r.details or {}).get("ran_in_part") for r in rows):
         return
     if any((r.details or {}).get("review_recorded") for r in rows):
         return
@@ -471,6 +515,8 @@ def record_json(row: EvidenceRecord) -> dict[str, Any]:
         # a pending record's after-window so far: its figures are days, not a change yet
         "after_days_seen": (row.details or {}).get("after_days_seen"),
         "window_days": (row.details or {}).get("window_days"),
+        # the run's steps not applied (a step failed for good, the later ones skipped), else null
+        "ran_in_part": (row.details or {}).get("ran_in_part"),
     }
 
 
