@@ -13,7 +13,7 @@ import logging
 import re
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 from sqlmodel import select
@@ -46,6 +46,9 @@ from graphs.ui_models import (
     trigger_kpi_ids,
     trigger_text,
 )
+
+if TYPE_CHECKING:
+    from chimera.rhythms import SourceFreshness
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +325,7 @@ def _daily(client: ClientContext) -> tuple[str, list[Any]]:
     lines = [f"**Today's checks for {client.name} ({r.today.isoformat()})**: {verdict}",
              *(["", as_of_line(r.as_of_note)] if r.as_of_note else []),
              "", "| source | last day | days behind | fresh |", "|---|---|---|---|"]
-    lines += [f"| {f.source} | {f.last_day or 'never'} | {f.days_behind if f.days_behind is not None else 'n/a'} "
+    lines += [f"| {f.source} | {_last_day(f)} | {f.days_behind if f.days_behind is not None else 'n/a'} "
               f"| {'yes' if f.ok else 'NO'} |" for f in r.freshness]
     lines += [f"- 🔴 {k['id']}: {k.get('note', '')}" for k in r.critical]
     lines += [f"- re-queued stuck job #{j['id']} {j['type']}" for j in r.stuck_jobs_requeued]
@@ -331,6 +334,14 @@ def _daily(client: ClientContext) -> tuple[str, list[Any]]:
     lines += [f"- failed job #{j['id']} {j['type']} (step {j['step']} of {j['play']}, play run "
               f"{j['play_run_id']}): {j['error']}; {j['fix']}" for j in r.failed_play_jobs]
     return "\n".join(lines), [r.model_dump(mode="json")]
+
+
+def _last_day(f: SourceFreshness) -> str:
+    """A source's newest day as ``chimera daily`` shows it: a quiet gig's with the day its export came
+    (``current_on``), which days behind counts from; beside a bare last order it read as a contradiction."""
+    if f.last_day is None:
+        return "never"
+    return f"{f.last_day} (quiet to {f.current_on})" if f.current_on else str(f.last_day)
 
 
 def _why(tb: Toolbox, play_id: str | None, asked: str | None = None) -> tuple[str, list[Any], list[str]]:
