@@ -155,14 +155,35 @@ def pause_lines(o: PauseOutcome) -> list[str]:
         head = f"paused {o.play} (play run {o.play_run_id}) on {o.on} by {o.who}: {o.why}"
     lines = [head, f"  kept: {o.kept} change(s) already applied stay as they are "
                    f"(chimera play revert {o.play_run_id} --reason R undoes them)"]
-    lines += [f"  held: {_step(j)}: failed ({j.error}); run again when the play is resumed" if j.status == "failed"
-              else f"  held: {_step(j)}: not run until the play is resumed" for j in o.held]
+    lines += [f"  held: {_step(j)}: {_held_state(j)}" for j in o.held]
     lines += [f"  running when paused: {_step(j)}: it finishes and its change is kept" for j in o.running]
     if not o.held and not o.running:
         lines.append("  nothing left to run: every step had already run")
     lines.append(f"held back: {o.play} is not suggested again until a person resumes it "
                  f"(chimera play resume {o.play_run_id} --reason R)")
     return lines
+
+
+def _held_state(j: HeldJob) -> str:
+    """What a pause holds: a failed step (run again on resume), one skipped for it, or one not run yet."""
+    if j.status == "failed":
+        return f"failed ({j.error}); run again when the play is resumed"
+    if j.skipped_for is not None:
+        return f"skipped: runs once job {j.skipped_for} succeeds, after the play is resumed"
+    return "not run until the play is resumed"
+
+
+def _resumed_state(j: HeldJob, cycle_run_id: str | None) -> str:
+    """Where a step the resume re-queued stands: a step skipped for a failed one waits for that one
+    (it failed again: "a decision is pending" would send a person to look for one that is not there)."""
+    if j.status == "succeeded":
+        return "ran"
+    if j.status == "failed":
+        return "failed (see chimera jobs)"
+    if j.status == "cancelled":
+        return (f"skipped: runs once job {j.skipped_for} succeeds" if j.skipped_for is not None
+                else "cancelled: not run (see chimera jobs)")
+    return f"{j.status}: runs when cycle run {cycle_run_id} goes on (a decision there is pending)"
 
 
 def resume_lines(o: ResumeOutcome) -> list[str]:
@@ -176,10 +197,7 @@ def resume_lines(o: ResumeOutcome) -> list[str]:
     else:
         head = f"resumed {ref} on {o.on} by {o.who}: {o.why}"
     lines = [head]
-    for j in o.requeued:
-        state = {"succeeded": "ran", "failed": "failed (see chimera jobs)"}.get(
-            j.status, f"{j.status}: runs when cycle run {o.cycle_run_id} goes on (a decision there is pending)")
-        lines.append(f"  {_step(j)}: {state}")
+    lines += [f"  {_step(j)}: {_resumed_state(j, o.cycle_run_id)}" for j in o.requeued]
     if o.of == "revert":
         lines.append("  its changes stay undone; it may be suggested again when its trigger fires")
     else:

@@ -23,6 +23,7 @@ from chimera.evidence.record import evidence_report
 from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
 from chimera.plays.holds import Stop, status_on, stop_record, stopped_runs
+from chimera.plays.pause import failed_part
 from chimera.plays.rank import held_back
 from chimera.plays.scale import scale_links
 from chimera.plays.weekly_review import PlayReview, review_plays
@@ -206,7 +207,8 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
 
 def weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, Any]]
                    ) -> tuple[list[PlayReview], list[Stop]]:
-    """The weekly review of the evidence shown (manual §6.2) and the pauses and reverts to date."""
+    """The weekly review of the evidence shown (manual §6.2) and the pauses and reverts to date; a
+    run that failed part way (or was paused since) is told which step failed, not to look it up."""
     directions = {k.id: k.direction for k in client.configs.kpis.kpis}
     ids = sorted({str(e["play_run_id"]) for e in evidence if e.get("play_run_id")})
     with session_scope() as session:
@@ -220,4 +222,6 @@ def weekly_review(client: ClientContext, as_of: date, evidence: list[dict[str, A
         stopped = stopped_runs(session, client.company_id, as_of, live=live,
                                hold_days=client.configs.plays.policy.revert_hold_days)
         scales = scale_links(session, client.company_id, ids)  # a scaled run and its original, linked
-    return review_plays(evidence, directions, statuses, stops, scales), stopped
+        failures = {r.id: part for r in runs if statuses[r.id] in ("failed", "paused")
+                    and (part := failed_part(session, r))}  # the step that failed for good, named
+    return review_plays(evidence, directions, statuses, stops, scales, failures), stopped

@@ -267,10 +267,15 @@ def _figures(r: PlayReview) -> str:
     return "<br>".join(_e(figure_text(f)) for f in r.figures)
 
 
+STATED = ("failed", "paused", "reverted")
+"""Run statuses whose advice is more than the evidence's word (``PlayReview.advice``)."""
+
+
 def _state_advice(r: PlayReview) -> str:
-    """A paused or reverted run's advice as it stands (``resume``, ``keep paused``, ``reverted on D
-    by W; the evidence says ...``): the evidence's word alone would tell a reverted run to continue."""
-    return f'<br><span class="note">{_e(r.advice)}</span>' if r.advice and r.status in ("paused", "reverted") else ""
+    """A failed, paused or reverted run's advice as it stands (``resume it once the cause of the
+    failure is fixed ...`` naming the failed step, ``keep paused``, ``reverted on D by W; the evidence
+    says ...``): the evidence's word alone would tell a reverted run, or one that never ran whole, to continue."""
+    return f'<br><span class="note">{_e(r.advice)}</span>' if r.advice and r.status in STATED else ""
 
 
 def _option(r: PlayReview) -> str:
