@@ -86,3 +86,26 @@ def test_a_resume_whose_step_fails_again_says_the_skipped_step_waits_for_it(
     assert f"  {step2}: skipped: runs once job {prices.id} succeeds" in lines
     assert "decision there is pending" not in resumed.stdout
     assert [j.status for j in _steps(run_id)] == ["failed", "cancelled"]
+
+
+def test_resume_lines_say_where_each_requeued_step_stands() -> None:
+    """Only a queued step waits for the cycle to go on; a cancelled one not skipped for a failed step
+    is not said to wait for a decision either."""
+    from datetime import datetime
+
+    from chimera.cli.cmd_plays import resume_lines
+    from chimera.plays.pause import HeldJob, ResumeOutcome
+
+    def job(n: int, status: str, skipped_for: int | None = None) -> HeldJob:
+        return HeldJob(id=n, type="EXECUTE_PLAY_STEP", step=n, bot="b", action=f"a{n}", status=status,
+                       skipped_for=skipped_for)
+
+    outcome = ResumeOutcome(client="c", play_run_id="r", play="p", status="executing", of="pause", on=PRICE_DAY,
+                            who="w", why="y", at=datetime(2026, 1, 1), already_resumed=False, cycle_run_id="cy",
+                            requeued=[job(1, "succeeded"), job(2, "queued"), job(3, "cancelled", 2),
+                                      job(4, "cancelled")])
+    assert resume_lines(outcome)[1:5] == [
+        "  step 1 b.a1 (job 1): ran",
+        "  step 2 b.a2 (job 2): queued: runs when cycle run cy goes on (a decision there is pending)",
+        "  step 3 b.a3 (job 3): skipped: runs once job 2 succeeds",
+        "  step 4 b.a4 (job 4): cancelled: not run (see chimera jobs)"]
