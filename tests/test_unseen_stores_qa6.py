@@ -406,3 +406,26 @@ def test_a_declared_range_replaces_its_first_day_even_with_fewer_orders(chimera_
                        "--since", first.isoformat(), "--until", last.isoformat()])
     assert "left_out" not in summary
     assert _metrics(client)["orders_placed"][first.isoformat()] == _expected(kept)["orders_placed"][first.isoformat()]
+
+
+# --------------------------------------------------------------------------- analytics: a day split by channel
+
+
+def test_a_split_analytics_day_with_a_rejected_row_is_left_out_not_undercounted(chimera_home: Path,
+                                                                                   tmp_path: Path) -> None:
+    """A GA4 export split by channel: one of 1 March's rows cannot be read, so its sessions are only
+    part of the day's (1,000 of 1,234), which judged whole inflate conversion; the day is left out
+    (named, what is stored kept) and 2 March, read whole, is written."""
+    path = tmp_path / "ga4.csv"
+    head = "date,sessionDefaultChannelGroup,sessions,totalUsers,transactions,purchaseRevenue\n"
+    whole = "20260301,Organic Search,1000,800,10,1000.00\n20260301,Direct,234,200,2,234.56\n"
+    client = _client()
+    path.write_text(head + whole + "20260302,Direct,980,800,9,980.10\n", "utf-8")
+    _invoke(["ingest", str(path), "--client", client, "--json"])
+    path.write_text(head + whole.replace(",234,", ",lots,") + "20260302,Direct,990,800,9,980.10\n", "utf-8")
+    summary = _invoke(["ingest", str(path), "--client", client, "--json"])
+    assert [(r["line"], r["value"]) for r in summary["rejected"]] == [(3, "lots")]
+    assert [d["day"] for d in summary["left_out"]] == ["2026-03-01"]
+    got = _metrics(client)
+    assert got["sessions"] == {"2026-03-01": 1234, "2026-03-02": 990}  # 1 March as the whole export stored it
+    assert got["ga_revenue"]["2026-03-01"] == Decimal("1234.56")

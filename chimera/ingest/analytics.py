@@ -190,14 +190,24 @@ def aggregate_analytics(
     if "users" in values:  # users do not add up across a split day's rows (see the module's docstring)
         daily = daily.with_columns(pl.when(pl.col("_rows") > 1).then(0).otherwise(pl.col("users__n"))
                                    .alias("users__n"))
+    days = _days(daily.sort("day"), list(values))
+    rejected_days = set(df.filter(pl.col("_row").is_in(errors["_row"].implode()))
+                        .select(ga_day(pl.col("date"), day_first).drop_nulls().unique()).to_series().to_list())
+    partial = rejected_days & set(days)  # a day split by channel (country...) with one part unread
     return Aggregate(
         kind=kind,
-        days=_days(daily.sort("day"), list(values)),
+        days={d: v for d, v in days.items() if d not in partial},
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
         fill_zero=False,
+        unknown_days=rejected_days,
+        left_out=dict.fromkeys(sorted(partial), PARTIAL_DAY),
     )
+
+
+PARTIAL_DAY = ("a row of this day was rejected while others were read (a report split by channel, country...): "
+               "its figures would be only part of the day's; what is stored for it is kept")
 
 
 def _row_key(df: pl.DataFrame) -> list[str]:
