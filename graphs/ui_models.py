@@ -369,7 +369,15 @@ def play_actions(data: dict[str, Any]) -> list[PlayAction]:
 
 
 def _step_ref(j: Any) -> str:
-    return f"step {j.step + 1} {j.bot}.{j.action} (job #{j.id})" if j.bot else f"{j.type} (job #{j.id})"
+    """``HeldJob.step`` is already counted from 1, as the CLI shows it."""
+    return f"step {j.step} {j.bot}.{j.action} (job #{j.id})" if j.bot else f"{j.type} (job #{j.id})"
+
+
+def _held_text(j: Any) -> str:
+    """Why a held step waits: a skipped one for the failed step it builds on, the rest for the resume."""
+    if getattr(j, "skipped_for", None) is not None:
+        return f"skipped: runs once job #{j.skipped_for} succeeds, after the play is resumed"
+    return "not run until the play is resumed"
 
 
 def pause_markdown(o: PauseOutcome) -> str:
@@ -379,7 +387,7 @@ def pause_markdown(o: PauseOutcome) -> str:
             if o.already_paused else f"**pause** recorded for {ref} on {o.on} by **{inert(o.who)}** — "
                                      f"reason: {inert(o.why)}")
     lines = [head, f"- kept: {o.kept} change(s) already applied stay as they are",
-             *(f"- held: {_step_ref(j)}: not run until the play is resumed" for j in o.held),
+             *(f"- held: {_step_ref(j)}: {_held_text(j)}" for j in o.held),
              *(f"- running when paused: {_step_ref(j)}: it finishes and its change is kept" for j in o.running)]
     if not o.held and not o.running:
         lines.append("- nothing left to run: every step had already run")
@@ -395,7 +403,9 @@ def resume_markdown(o: ResumeOutcome) -> str:
     else:
         what = "**revert hold lifted**" if o.of == "revert" else "**resume** recorded"
         head = f"{what} for {ref} on {o.on} by **{inert(o.who)}** — reason: {inert(o.why)}"
-    lines = [head, *(f"- {_step_ref(j)}: {j.status}" for j in o.requeued)]
+    lines = [head, *(f"- {_step_ref(j)}: " + (f"skipped: runs once job #{j.skipped_for} succeeds"
+                                               if getattr(j, "skipped_for", None) is not None else j.status)
+                     for j in o.requeued)]
     if any(j.status in ("queued", "running") for j in o.requeued):
         lines.append(f"Steps still queued run when cycle run `{o.cycle_run_id}` goes on (a decision there is pending).")
     lines.append("Its changes stay undone; it may be suggested again when its trigger fires." if o.of == "revert"

@@ -311,15 +311,20 @@ def test_pause_resume_and_decision_texts_and_their_follow_up_buttons() -> None:
                           held=[step], running=[], kept=1, cycle_run_id="c1")
     text = pause_markdown(paused)
     assert "**pause** recorded for `pricing_test` (play run `r1`) on 2026-10-20 by **alice** — reason: stock ran out" \
-        in text and "- held: step 2 copy.draft (job #7): not run until the play is resumed" in text
+        in text and "- held: step 1 copy.draft (job #7): not run until the play is resumed" in text
     assert "- kept: 1 change(s) already applied" in text
     assert [(a.kind, a.play_run_id) for a in follow_up_actions(paused)] == [("resume", "r1")]
     resumed = ResumeOutcome(client="shop", play_run_id="r1", play="pricing_test", status="executing", of="pause",
                             on=date(2026, 10, 21), who="alice", why="stock is back", at=at, already_resumed=False,
                             requeued=[step.model_copy(update={"status": "queued"})], cycle_run_id="c1")
     text = resume_markdown(resumed)
-    assert "- step 2 copy.draft (job #7): queued" in text and "cycle run `c1` goes on" in text
+    assert "- step 1 copy.draft (job #7): queued" in text and "cycle run `c1` goes on" in text
     assert [(a.kind, a.play_run_id) for a in follow_up_actions(resumed)] == [("pause", "r1")]
+    skipped = step.model_copy(update={"step": 2, "id": 8, "skipped_for": 7})
+    assert "- held: step 2 copy.draft (job #8): skipped: runs once job #7 succeeds, after the play is resumed" \
+        in pause_markdown(paused.model_copy(update={"held": [step, skipped]}))
+    assert "- step 2 copy.draft (job #8): skipped: runs once job #7 succeeds" \
+        in resume_markdown(resumed.model_copy(update={"requeued": [skipped]}))
     lifted = resumed.model_copy(update={"of": "revert", "status": "reverted", "requeued": []})
     assert resume_markdown(lifted).startswith("**revert hold lifted** for `pricing_test`")
     assert follow_up_actions(lifted) == []

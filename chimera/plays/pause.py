@@ -309,12 +309,12 @@ def _record_resume(session: Session, client: ClientContext, run: PlayRun, who: s
 
 
 def refreshed(outcome: ResumeOutcome) -> ResumeOutcome:
-    """The outcome with the run's and the re-queued steps' statuses as they are now (after the CLI
-    drove the cycle that runs them)."""
+    """The outcome with the run's and the re-queued steps' states as they are now (after the CLI
+    drove the cycle that runs them): status, error and ``skipped_for`` alike, so a step skipped
+    again because the step it builds on failed again says so."""
     with session_scope() as session:
         run = session.get(PlayRun, outcome.play_run_id)
-        jobs = {j.id: j.status for j in session.exec(select(Job).where(
+        jobs = {j.id: _held_job(j) for j in session.exec(select(Job).where(
             col(Job.id).in_([j.id for j in outcome.requeued] or [-1])))}
         status = run.status if run is not None else outcome.status
-    return outcome.model_copy(update={"status": status, "requeued": [
-        j.model_copy(update={"status": jobs.get(j.id, j.status)}) for j in outcome.requeued]})
+    return outcome.model_copy(update={"status": status, "requeued": [jobs.get(j.id, j) for j in outcome.requeued]})
