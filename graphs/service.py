@@ -282,7 +282,7 @@ def pending_decisions(client: str, allowed: list[str] | None = None) -> list[Pen
         runs = s.exec(select(PlayRun).where(PlayRun.company_id == ctx.company_id,
                                             PlayRun.status == "suggested").order_by(PlayRun.rank)).all()
         decided = {d.play_run_id for d in s.exec(select(Decision).where(Decision.company_id == ctx.company_id))}
-        return [PendingDecision.from_run(r, client) for r in runs
+        return [PendingDecision.from_run(r, client, ctx.configs) for r in runs
                 if r.id not in decided and (newest is None or r.as_of >= newest)]
 
 

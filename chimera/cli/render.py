@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from chimera.jobs.queue import SKIPPED
 from chimera.kpi.fmt import fmt
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
@@ -216,9 +217,6 @@ def model_fallbacks(narratives: list[dict[str, Any]]) -> list[str]:
     return list(dict.fromkeys(r for r in reasons if r and r not in _NOT_A_FAILURE))
 
 
-SKIPPED = "skipped:"
-"""How the error of a play step cancelled after an earlier step failed for good starts
-(``chimera.jobs.queue.skip_reason``): told apart from a step a person's pause held."""
 
 
 def is_skipped(job: dict[str, Any]) -> bool:

@@ -141,9 +141,14 @@ SKIPPED_FOR = "skipped_for"
 step's job id. ``requeue_skipped`` puts it back in the queue once that step has run again and succeeded."""
 
 
+SKIPPED = "skipped:"
+"""How the error of a step cancelled because an earlier step failed for good starts (told apart
+from a step a person's pause held)."""
+
+
 def skip_reason(failed: Job) -> str:
     """Why a later step was not applied, naming the step that failed (1-based, as people count)."""
-    return (f"skipped: step {failed.step + 1} {failed.bot}.{failed.action} (job {failed.id}) failed for good "
+    return (f"{SKIPPED} step {failed.step + 1} {failed.bot}.{failed.action} (job {failed.id}) failed for good "
             "and the play's later steps build on it, so this one was not applied (a pause and a resume of "
             "the play run the failed step again, then this one)")
 
