@@ -31,10 +31,15 @@ SHOPIFY_TS = r"^(\d{4}-\d{2}-\d{2})[ T]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\
 # `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `...03:48` (no seconds), `...03:48:05+02:00` (an offset:
 # the UTC day is the moment's, `2026-05-01T01:30:00+02:00` is 30 April in UTC).
 ISO_DT = (
-    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]([01]?\d|2[0-3]):(\d{2})(?::(\d{2}))?(?:\.\d+)?)?"
+    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\.\d+)?)?"
     r"(?: ?(Z|UTC|GMT|([+-])(\d{2}):?(\d{2})))?\s*$"
 )
-SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?:[ T,]+([01]?\d|2[0-3]):(\d{2})(?::(\d{2}))?)?\s*$"
+# A time of day on a 24-hour clock (`17:13`, `17:13:09`) or a 12-hour one (`5:13 PM`, `05:13:09 pm`, `5:13 p.m.`:
+# a US-locale spreadsheet's save); groups: hour, minute, second (24 h), then hour, minute, second, a/p (12 h).
+CLOCK = (r"(?:([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\.\d+)?"
+         r"|(0?[1-9]|1[0-2]):([0-5]\d)(?::([0-5]\d))?(?:\.\d+)?\s*([AaPp])\.?[Mm]\.?)")
+# `01/05/2026 03:48`, `3/1/26 17:13` (Excel's US short date: the year last, in 2 digits), `3/1/2026 5:13 PM`.
+SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})(?:[ T,]+" + CLOCK + r")?\s*$"
 # `20260405` (GA4), `2026-04-05`, `2026/4/5` (Excel in Japan, China, Korea writes year first with slashes).
 # A midnight time after it is a date-time cell of a sheet or script (`2026-04-05 00:00:00`), with its zone
 # too (`...T00:00:00Z`, BigQuery's `2026-04-05 00:00:00 UTC`): still the day.
@@ -121,8 +126,10 @@ def local_day(text: str) -> date:
 
 def parse_stripe_datetime(text: str, day_first: bool = False, zone: str | None = None) -> datetime:
     """A naive UTC datetime from `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `01/05/2026 03:48`
-    (dd/mm or mm/dd); a value with its offset (`...+02:00`) is moved to UTC, and so is a naive one
-    when ``zone`` (the export's time zone, from its header: `Created date (Europe/Berlin)`) is not UTC."""
+    (dd/mm or mm/dd), `3/1/26 17:13` or `03/01/2026 05:13 PM` (a spreadsheet's re-save: ``slash_year``
+    reads a 2-digit year, ``CLOCK`` a 12-hour time); a value with its offset (`...+02:00`) is moved to
+    UTC, and so is a naive one when ``zone`` (the export's time zone, from its header: `Created date
+    (Europe/Berlin)`) is not UTC."""
     m = re.match(ISO_DT, text or "")
     marked = sign = None
     if m:
@@ -131,8 +138,11 @@ def parse_stripe_datetime(text: str, day_first: bool = False, zone: str | None =
         m = re.match(SLASH_DT, text or "")
         if not m:
             raise ParseError("not a date-time like 2026-05-01 03:48:05")
-        a, b, y, hh, mi, ss = m.groups()
+        a, b, y, hh, mi, ss, h12, mi12, ss12, meridiem = m.groups()
         d, mo = (a, b) if day_first else (b, a)
+        y = slash_year(y)
+        if h12 is not None:  # `12:05 AM` is 00:05, `12:05 PM` 12:05, `5:13 PM` 17:13
+            hh, mi, ss = str(int(h12) % 12 + (12 if meridiem.lower() == "p" else 0)), mi12, ss12
     try:
         moment = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))  # noqa: DTZ001
     except ValueError:
@@ -146,6 +156,15 @@ def parse_stripe_datetime(text: str, day_first: bool = False, zone: str | None =
     if hh is None:
         raise ParseError(NO_TIME)
     return moment.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
+def slash_year(year: str) -> str:
+    """A slash date's year in full: `26` is 2026. A 2-digit year is always 20YY, never 19YY (Stripe
+    and the exports read here began after 2000), and always the LAST part (`3/1/26`, `01.03.26`: how
+    Excel's US and European short dates write it); no export writes a 2-digit year first (those use 4
+    digits: `2026/3/1`). A date that 20YY puts years ahead (a 19YY typed as YY) is refused by
+    ``future.future_check`` as a typo, never read silently wrong."""
+    return f"20{year}" if len(year) == 2 else year
 
 
 NO_TIME = "a date without its time of day, in a time zone other than UTC: its UTC day is unknown"
@@ -298,9 +317,14 @@ def _slash_day(col: pl.Expr, day_first: bool) -> pl.Expr:
     sl = col.str.extract_groups(SLASH_DATE)
     a, b, y = (sl.struct.field(k) for k in ("1", "2", "3"))
     d, m = (a, b) if day_first else (b, a)
-    year = pl.when(y.str.len_chars() == 2).then(pl.lit("20") + y).otherwise(y)
-    text = pl.concat_str([year, m.str.pad_start(2, "0"), d.str.pad_start(2, "0")], separator="-")
+    text = pl.concat_str([full_year(y), m.str.pad_start(2, "0"), d.str.pad_start(2, "0")], separator="-")
     return text.str.to_date("%Y-%m-%d", strict=False)
+
+
+def full_year(year: pl.Expr) -> pl.Expr:
+    """The vectorized ``slash_year``: `26` -> `2026`, `2026` as written (no `when`, so polars shares
+    the pattern match that found the year among the date's parts)."""
+    return pl.concat_str([pl.lit("20"), year]).str.slice(-4)
 
 
 def totals_row(label: pl.Expr, blank: pl.Expr, height: int) -> pl.Expr:
@@ -329,9 +353,10 @@ def slash_day_first(values: pl.Series, default: bool) -> bool:
 
 
 def slash_dates(values: pl.Series) -> pl.Series:
-    """The date part of slash date-times (`01/05/2026 03:48` -> `01/05/2026`), null for any other
-    value: Stripe's timestamps meet the one day-first rule (``slash_day_first``) analytics uses."""
-    return values.str.extract(r"^\s*(\d{1,2}[/.]\d{1,2}[/.]\d{4})(?:[ T,]+\d{1,2}:\d{2}(?::\d{2})?)?\s*$", 1)
+    """The date part of slash date-times (`01/05/2026 03:48` -> `01/05/2026`, `3/1/26 5:13 PM` -> `3/1/26`),
+    null for any other value: Stripe's timestamps meet the one day-first rule (``slash_day_first``)
+    analytics uses."""
+    return values.str.extract(r"^\s*(\d{1,2}[/.]\d{1,2}[/.](?:\d{4}|\d{2}))(?:[ T,]+" + CLOCK + r")?\s*$", 1)
 
 
 def without_currency(col: pl.Expr) -> pl.Expr:
@@ -410,13 +435,17 @@ def stripe_day(col: pl.Expr, day_first: bool, zone: str | None = None) -> pl.Exp
     sl = col.str.extract_groups(SLASH_DT)
     d_sl, m_sl = (sl.struct.field("1"), sl.struct.field("2")) if day_first else (
         sl.struct.field("2"), sl.struct.field("1"))
-    y = pl.coalesce(iso.struct.field("1"), sl.struct.field("3"))
+    y = pl.coalesce(iso.struct.field("1"), full_year(sl.struct.field("3")))
     m = pl.coalesce(iso.struct.field("2"), m_sl).str.pad_start(2, "0")
     d = pl.coalesce(iso.struct.field("3"), d_sl).str.pad_start(2, "0")
-    hour = pl.coalesce(iso.struct.field("4"), sl.struct.field("4"))
-    hh = hour.cast(pl.Int32, strict=False).fill_null(0)  # 0-23: the patterns refuse other hours
+    hour = pl.coalesce(iso.struct.field("4"), sl.struct.field("4"), sl.struct.field("7"))
+    pm = (sl.struct.field("10").str.to_lowercase() == "p").cast(pl.Int32).fill_null(0)
+    h12 = sl.struct.field("7").cast(pl.Int32, strict=False) % 12 + 12 * pm  # `12:05 AM` is 00:05, `5:13 PM` 17:13
+    hh = pl.coalesce(iso.struct.field("4").cast(pl.Int32, strict=False), sl.struct.field("4").cast(
+        pl.Int32, strict=False), h12).fill_null(0)  # 0-23: the patterns refuse other hours
     day = pl.concat_str([y, m, d], separator="-").str.to_date("%Y-%m-%d", strict=False)
-    minute = pl.coalesce(iso.struct.field("5"), sl.struct.field("5")).cast(pl.Int32, strict=False).fill_null(0)
+    minute = pl.coalesce(iso.struct.field("5"), sl.struct.field("5"), sl.struct.field("8")).cast(
+        pl.Int32, strict=False).fill_null(0)
     marked = iso.struct.field("7")  # `Z`, `+02:00`: the value says its zone
     west = (iso.struct.field("8") == "-").fill_null(False).cast(pl.Int32)
     offset = (iso.struct.field("9").cast(pl.Int32, strict=False) * 60
