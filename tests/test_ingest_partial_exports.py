@@ -19,9 +19,9 @@ from chimera.metrics import load_series
 from tests.test_ingest_store import _records, _write_rows
 
 
-def _ends(store_files: Path) -> tuple[list[str], list]:
-    """The header, and one order from the export's first day and one from its last (orders the
-    ingest accepts: the sample's malformed rows sit at its edges)."""
+def _valid(store_files: Path) -> tuple[list[str], list]:
+    """The header, and the orders the ingest accepts (the sample's malformed rows sit at its
+    edges), oldest first."""
     header, orders = _records(store_files / "orders_export.csv")
     created, qty = header.index("Created at"), header.index("Lineitem quantity")
 
@@ -32,7 +32,12 @@ def _ends(store_files: Path) -> tuple[list[str], list]:
             return False
         return all(r[qty].isdigit() for r in order)
 
-    ok = sorted((o for o in orders if valid(o)), key=lambda o: o[0][created][:10])
+    return header, sorted((o for o in orders if valid(o)), key=lambda o: o[0][created][:10])
+
+
+def _ends(store_files: Path) -> tuple[list[str], list]:
+    """The header, and one order from the export's first day and one from its last."""
+    header, ok = _valid(store_files)
     return header, [ok[0], ok[-1]]
 
 
@@ -50,18 +55,41 @@ def _customer_days(client) -> dict[date, str]:
 def test_a_file_of_selected_orders_keeps_the_days_it_leaves_out(
     chimera_home: Path, store_files: Path, tmp_path: Path
 ) -> None:
+    """An order of the first day and one of the last: each edge day lists fewer orders than are
+    stored (left out and named, not cut short), and the days between have no rows (kept)."""
     header, ends = _ends(store_files)
     client = add_client("t")
     full = ingest_file(client, store_files / "orders_export.csv")
     before, customers = _series(client), _customer_days(client)
     picked = _write_rows(tmp_path / "two.csv", header, ends)  # an order of the first day and one of the last
     two = ingest_file(client, picked)
-    assert (two.first_day, two.last_day) == (full.first_day, full.last_day) and not two.rejected
+    assert [d.day for d in two.left_out] == [full.first_day, full.last_day] and not two.rejected
+    assert all(d.reason.startswith("lists 1 of the ") for d in two.left_out)
+    assert (two.first_day, two.last_day, two.metrics_written) == (None, None, 0)
+    assert _series(client) == before and _customer_days(client) == customers
+
+
+def test_a_file_whole_on_its_edge_days_replaces_them_and_keeps_the_days_between(
+    chimera_home: Path, store_files: Path, tmp_path: Path
+) -> None:
+    """Every order of the first day (one with a unit more since) and of the last: the edge days,
+    listed whole, are replaced; the days between have no rows and are kept, and counted so."""
+    header, ok = _valid(store_files)
+    created, qty = header.index("Created at"), header.index("Lineitem quantity")
+    client = add_client("t")
+    full = ingest_file(client, store_files / "orders_export.csv")
+    before, customers = _series(client), _customer_days(client)
+    edges = {full.first_day.isoformat(), full.last_day.isoformat()}
+    picked = [[list(r) for r in o] for o in ok if o[0][created][:10] in edges]
+    picked[0][0][qty] = str(int(picked[0][0][qty]) + 1)
+    summary = ingest_file(client, _write_rows(tmp_path / "edges.csv", header, picked))
+    assert (summary.first_day, summary.last_day, summary.left_out) == (full.first_day, full.last_day, [])
     after = _series(client)
-    days = set(before["orders"]) - {two.first_day, two.last_day}
-    assert two.kept_days >= len([d for d in days if before["orders"][d]]) > 100
+    assert after["units"][full.first_day] == before["units"][full.first_day] + 1
+    assert after["orders"][full.last_day] == before["orders"][full.last_day]
+    days = set(before["orders"]) - {full.first_day, full.last_day}
+    assert summary.kept_days >= len([d for d in days if before["orders"][d]]) > 100
     assert {d: after["orders"][d] for d in days} == {d: before["orders"][d] for d in days}
-    assert after["orders"][two.last_day] == 1  # a day the file has rows for is replaced: the rule stands
     kept = _customer_days(client)
     assert {d: kept[d] for d in days if d in customers} == {d: customers[d] for d in days if d in customers}
 

@@ -252,15 +252,15 @@ def test_a_fiverr_date_in_another_format_is_still_refused(chimera_home: Path, tm
 # --------------------------------------------------------------------------- the store's own clock
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "needs a change in chimera/as_of.py and chimera/ingest/service.py (other helpers' files): when "
-    "client.yml's timezone is left at its default UTC, a Shopify export's own offsets (+1100) should decide "
-    "when the store's day ends (or ingest should refuse the mismatch, naming the zone to set); today the "
-    "2 hours of orders of a Sydney day still going on are judged as a whole day"))
-def test_a_day_still_going_on_in_sydney_is_left_out_though_client_yml_says_utc(chimera_home: Path,
-                                                                                 tmp_path: Path) -> None:
-    """Exported at 01:00 on 2 April in Sydney (14:00 UTC on 1 April), the export's newest day
-    holds an hour of orders: the default as-of must be 1 April, as it is with timezone set."""
+def test_a_sydney_export_under_client_yml_utc_is_warned_and_the_zone_it_names_leaves_the_day_out(
+        chimera_home: Path, tmp_path: Path) -> None:
+    """Exported at 01:00 on 2 April in Sydney (14:00 UTC on 1 April), the export's newest day holds
+    an hour of orders. Whether a day is over follows client.yml's ``timezone`` by design (the
+    export's offsets give the days, not the clock): left at UTC, 2 April has ended by UTC's clock
+    and is judged. The ingest warns that the export's +1100 is not UTC's +0000 and names a zone;
+    with that zone set, 2 April is left out and the default as-of is 1 April."""
+    import re
+
     from sqlmodel import select
 
     from chimera.as_of import default_day
@@ -271,14 +271,27 @@ def test_a_day_still_going_on_in_sydney_is_left_out_though_client_yml_says_utc(c
     orders = [o for o in _sydney_orders() if o["at"] < datetime(2026, 4, 2, tzinfo=SYDNEY)]
     orders.append(dict(orders[-1], name="#9999", at=datetime(2026, 4, 2, 0, 40, tzinfo=SYDNEY)))  # the day's first
     client = _client()  # timezone left at its default, UTC
-    _invoke(["ingest", str(_write(tmp_path / "orders_export.csv", _rows(orders))), "--client", client, "--json"])
+    result = runner.invoke(app, ["ingest", str(_write(tmp_path / "orders_export.csv", _rows(orders))),
+                                 "--client", client, "--json"])
+    assert result.exit_code == 0, result.output
+    (warning,) = json.loads(result.stdout)["warnings"]
+    assert "times are at +1100, but client.yml's timezone UTC is +0000 then" in warning
+    assert "warning:" in result.stderr and "Australia/Sydney" in " ".join(result.stderr.split())
     ctx = get_client(client)
     with session_scope() as s:
         for run in s.exec(select(IngestRun).where(IngestRun.company_id == ctx.company_id)):
             run.created_at = datetime(2026, 4, 1, 14, 0, tzinfo=UTC)  # when the export was taken
             s.add(run)
     with session_scope() as s:
-        assert default_day(s, ctx.company_id, ctx.config.timezone).day == date(2026, 4, 1)
+        assert default_day(s, ctx.company_id, ctx.config.timezone).day == date(2026, 4, 2)  # UTC's clock
+    named = re.search(r"e\.g\. ([\w/]+)", warning)
+    assert named is not None
+    yml = ctx.folder / "client.yml"
+    yml.write_text(yml.read_text("utf-8") + f"timezone: {named.group(1)}\n", "utf-8")
+    ctx = get_client(client)
+    with session_scope() as s:
+        day = default_day(s, ctx.company_id, ctx.config.timezone)
+    assert (day.day, day.left_out) == (date(2026, 4, 1), date(2026, 4, 2))
 
 
 # --------------------------------------------------------------------------- Fiverr: a day of rejected orders
@@ -365,11 +378,6 @@ def test_a_fiverr_date_without_its_time_is_read_by_a_timed_format(chimera_home: 
 # --------------------------------------------------------------------------- a partial export over a whole one
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a design decision to take together: tests/test_ingest_partial_exports.py asserts that a day a file has "
-    "rows for is replaced whole ('the rule stands'); proposal: in store.write_aggregate, leave out an export's "
-    "first or last day outside a stated range when it lists fewer orders placed than are stored (and the file "
-    "has no rejected order), naming it in left_out"))
 def test_a_page_of_the_newest_orders_never_cuts_its_oldest_day_short(chimera_home: Path, tmp_path: Path) -> None:
     """After the full export, the newest orders alone (Shopify's "current page", a search): the
     file's oldest day holds only some of that day's orders. Re-ingesting it replaced the day whole,

@@ -2,7 +2,9 @@
 
 For the aggregate's source, every MetricPoint of the metrics it gives and every CustomerDay from its
 first to its last day is deleted and rewritten, so re-ingesting the same or an overlapping export
-gives the same numbers.
+gives the same numbers. An order or payment export without a stated range (``--since``/``--until``)
+says nothing of how much of its first and last day it lists (a page of the newest orders, a search):
+an edge day listing fewer orders than are stored is left out, what is stored kept (``short_edges``).
 The caller's session is one transaction: any failure leaves the database as it was.
 """
 
@@ -20,6 +22,14 @@ from chimera.db.models import Company, CustomerDay, IngestRun, MetricPoint
 from chimera.ingest.models import Aggregate
 
 log = logging.getLogger(__name__)
+
+COUNTED = {  # what an order or payment export lists one record of: its metric, and its name in a reason
+    "shopify_orders": ("orders_placed", "orders"),
+    "stripe_payments": ("stripe_payments", "payments"),
+    "fiverr_orders": ("fiverr_orders", "orders"),
+}
+SHORT_EDGE = ("lists {listed} of the {stored} {noun} stored for this day: an export cut by a page or a filter? "
+              "(what is stored is kept; pass --since/--until to replace it)")
 
 
 def _value(v: Decimal | int) -> str:
@@ -50,10 +60,15 @@ def metric_rows(agg: Aggregate, company_id: int, run_id: int) -> list[dict]:
 
 
 def write_aggregate(
-    session: Session, company_id: int, agg: Aggregate, *, file_name: str, fingerprint: str
+    session: Session, company_id: int, agg: Aggregate, *, file_name: str, fingerprint: str,
+    stated: tuple[date | None, date | None] = (None, None),
 ) -> IngestRun:
-    """Record the run and replace the source's rows for the covered days (inside ``session``)."""
+    """Record the run and replace the source's rows for the covered days (inside ``session``).
+    ``stated``: the range the export was made for (``--since``/``--until``, an API pull's days):
+    a stated side says the file lists that edge day whole, so it is replaced like the others."""
     lock_client(session, company_id)
+    short = short_edges(session, company_id, agg, stated)
+    leave_out(agg, short)
     run = IngestRun(
         company_id=company_id, source=agg.source, file_name=file_name, fingerprint=fingerprint,
         rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, first_day=agg.first_day,
@@ -77,10 +92,49 @@ def write_aggregate(
     if agg.kept_days:
         log.warning("ingest %s: %d day(s) inside the export's range have no rows in it; what was stored for them "
                     "is kept (a filtered or partial export?)", agg.source, len(agg.kept_days))
+    if short:
+        log.warning("ingest %s: %s list fewer records than are stored (a page or a filtered export?); left out, "
+                    "what was stored is kept", agg.source, ", ".join(str(d) for d in sorted(short)))
     if agg.cut_days:
         log.warning("ingest %s: the file ends inside a row (truncated download?); %s left out, what was stored "
                     "is kept", agg.source, ", ".join(str(d) for d in sorted(agg.cut_days)))
     return run
+
+
+def short_edges(session: Session, company_id: int, agg: Aggregate,
+                stated: tuple[date | None, date | None] = (None, None)) -> dict[date, str]:
+    """The first and last day of an order or payment export that list fewer records than are
+    stored for them, and why. Unless its range is stated on that side, nothing says the file lists
+    them whole: the newest orders alone (a page, a search) hold only the end of their oldest day,
+    and replacing it would cut it short. Inner days are whole (the file goes on past them). One
+    query, two days at most. A file with a rejected record is not judged: the day of a rejected
+    order is not known before its lines are (``Aggregate.settle``), and an edge day counting fewer
+    orders for one rejected lists them all (it is counted as DATA.md says, like any day)."""
+    counted = COUNTED.get(agg.kind)
+    if counted is None or agg.first_day is None or agg.last_day is None or agg.rejected or agg.pending:
+        return {}
+    metric, noun = counted
+    edges = [d for d, side in ((agg.first_day, stated[0]), (agg.last_day, stated[1])) if side is None]
+    listed = {d: agg.days[d][metric] for d in edges if metric in agg.days[d]}
+    if not listed:
+        return {}
+    stored = session.exec(select(MetricPoint.day, MetricPoint.value).where(
+        MetricPoint.company_id == company_id, MetricPoint.source == agg.source, MetricPoint.metric == metric,
+        MetricPoint.day.in_(sorted(listed)),  # type: ignore[attr-defined]
+    )).all()
+    return {d: SHORT_EDGE.format(listed=listed[d], stored=int(Decimal(v)), noun=noun)
+            for d, v in stored if listed[d] < int(Decimal(v))}
+
+
+def leave_out(agg: Aggregate, days: dict[date, str]) -> None:
+    """Take ``days`` out of ``agg`` (metrics and customer-days), naming them in ``left_out``: the
+    covered range shrinks past them, so what is stored for them stays."""
+    if not days:
+        return
+    agg.days = {d: v for d, v in agg.days.items() if d not in days}
+    if agg.customers is not None:
+        agg.customers = agg.customers.filter(~pl.col("day").is_in(sorted(days)))
+    agg.left_out = dict(sorted({**agg.left_out, **days}.items()))
 
 
 def _stored_gap_days(session: Session, company_id: int, agg: Aggregate) -> set[date]:
