@@ -53,6 +53,7 @@ def ingest(
         emit_json(summary.contract())
     else:
         _print(summary, str(path or pull))
+    _warn(summary)
     _fail_if_nothing_ingested(summary)
     _fail_if_only_partial_days(summary)
 
@@ -71,6 +72,13 @@ def pull_command(
         emit_json(summary.contract())
     else:
         _print(summary, api)
+    _warn(summary)
+
+
+def _warn(summary: IngestSummary) -> None:
+    """The summary's warnings on stderr, with ``--json`` too (the data was written all the same)."""
+    for warning in summary.warnings:
+        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def _fail_if_nothing_ingested(summary: IngestSummary) -> None:

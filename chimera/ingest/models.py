@@ -75,11 +75,14 @@ class IngestSummary(BaseModel):
     """Days inside the range with no rows in the file whose stored values were kept (shown, not in the JSON)."""
     left_out: list[LeftOutDay] = []
     """Days with records in the file that were not written (partial days), in the JSON only when any."""
+    warnings: list[str] = []
+    """What the data says about the client's setup that its config does not (a Shopify export's
+    offsets that are not client.yml's timezone's): written all the same; in the JSON only when any."""
 
     def contract(self) -> dict:
         """The DESIGN.md §7 JSON document, plus ``left_out`` when some day of the file was left out
-        (a user reading "0 metric points" must see which days and why)."""
-        exclude = {"ingest_run_id", "kept_days"} | (set() if self.left_out else {"left_out"})
+        (a user reading "0 metric points" must see which days and why) and ``warnings`` when any."""
+        exclude = {"ingest_run_id", "kept_days"} | {k for k in ("left_out", "warnings") if not getattr(self, k)}
         return self.model_dump(mode="json", exclude=exclude)
 
 

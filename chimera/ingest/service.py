@@ -31,6 +31,7 @@ from chimera.ingest.shopify import read_shopify
 from chimera.ingest.store import write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 from chimera.ingest.stripe_balance import aggregate_balance, is_balance_report, read_balance
+from chimera.ingest.zone_check import file_warnings
 
 CUT_DAY = ("the file ends inside a row (truncated download?): it holds only part of this day; download the export "
            "again")
@@ -79,15 +80,17 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
     return aggregate_fiverr(read_fiverr(path, header, mapping), mapping, line_of)
 
 
-def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, fingerprint: str) -> IngestSummary:
-    """Write ``agg`` for ``client`` in one transaction and summarize it."""
+def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, fingerprint: str,
+                    warnings: list[str] | None = None) -> IngestSummary:
+    """Write ``agg`` for ``client`` in one transaction and summarize it, with ``warnings`` about
+    the client's setup (``zone_check``)."""
     with session_scope() as session:
         run = write_aggregate(session, client.company_id, agg, file_name=file_name, fingerprint=fingerprint)
         run_id, written = run.id, run.metrics_written
     return IngestSummary(
         source=agg.kind, rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, rejected=agg.rejected,
         first_day=agg.first_day, last_day=agg.last_day, metrics_written=written, ingest_run_id=run_id,
-        kept_days=len(agg.kept_days), left_out=_left_out(agg),
+        kept_days=len(agg.kept_days), left_out=_left_out(agg), warnings=warnings or [],
     )
 
 
@@ -107,6 +110,7 @@ def ingest_file(
     ``progress`` may be a ``rich.progress.Progress``: one task advances through read, aggregate, write.
     ``since`` / ``until``: the range the export was made for (an order or payment export lists every
     order in it), so its days without orders are written as zero (``coverage.declare_range``).
+    A Shopify export whose offsets are not client.yml's timezone's gets a warning (``zone_check``).
     """
     path = Path(path)
     header = read_header(path)
@@ -118,8 +122,9 @@ def ingest_file(
         fingerprint = pool.submit(fingerprint_file, path)
         agg = parse_file(client, path, kind, header, defer=True, local_range=(since, until))  # lines: see parse_file
         agg = declare_range(agg, *_source_range(agg, since, until, str(path)), _source_today(client, kind), str(path))
+        warnings = file_warnings(client.config.timezone, path, header) if kind == "shopify_orders" else []
         _advance(progress, task, 2)
-        summary = store_aggregate(client, agg, path.name, fingerprint.result())
+        summary = store_aggregate(client, agg, path.name, fingerprint.result(), warnings)
     _advance(progress, task, 1)
     return summary
 
