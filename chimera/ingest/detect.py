@@ -72,6 +72,21 @@ BALANCE_COLUMNS: dict[str, tuple[str, ...]] = {  # a Stripe balance report (repo
     "currency": ("currency",),
 }
 BALANCE_REQUIRED = ("created", "gross", "category")
+# Stripe Dashboard's Balance (all transactions) export: `id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),
+# Available On (UTC),Description,...`; the same balance transactions as the report, in Title Case, with the
+# API's ``type`` instead of ``reporting_category`` (read with its mapping: stripe_balance.TYPE_CATEGORIES).
+DASHBOARD_BALANCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "created": ("Created (UTC)", "Created date (UTC)"),
+    "gross": ("Amount",),
+    "fee": ("Fee",),
+    "type": ("Type",),
+    "category": ("Reporting Category", "reporting_category"),  # when the export was given the column
+    "currency": ("Currency",),
+    "source": ("Source",),
+}
+DASHBOARD_BALANCE_REQUIRED = ("created", "gross", "type")
+DASHBOARD_BALANCE_MARKS = {"type", "amount", "net"}  # a payments export has neither Type nor Net
 
 ANALYTICS_ENGLISH: dict[str, tuple[str, ...]] = {  # report names, API names, and snake_case (BigQuery, scripts)
     "date": ("date", "day", "day index", "event_date"),  # `Day Index`: Universal Analytics
@@ -113,7 +128,8 @@ STRIPE_CREATED = re.compile(r"^created(?: date)?\s*\(((?!metadata\)).+)\)$", re.
 EXPECTED = {
     "shopify_orders": ", ".join(SHOPIFY_COLUMNS[c][0] for c in SHOPIFY_REQUIRED),
     "stripe_payments": "Created date (UTC) (or Created (UTC), or Created date (<time zone>)), Amount, Status; "
-                       "or a balance report's created_utc, gross, reporting_category",
+                       "or a balance report's created_utc, gross, reporting_category; or the Dashboard's balance "
+                       "export: Type, Amount, Net, Created (UTC)",
     "analytics_daily": "date, sessions (plus users/totalUsers, transactions, revenue/purchaseRevenue; or the "
                        "GA4 names in German, Spanish, Portuguese, Italian: Datum, Sitzungen, Nutzer...)",
     "fiverr_orders": "the columns named in client.yml fiverr: (date, amount, status)",
@@ -282,11 +298,20 @@ def _fiverr_like(header: Header, fiverr: FiverrMapping) -> bool:
     return sum(col is not None for col in found) >= 2
 
 
+def is_dashboard_balance(columns: list[str]) -> bool:
+    """Whether a header is the Stripe Dashboard's balance export (``DASHBOARD_BALANCE_COLUMNS``): Type,
+    Amount and Net, and a `Created (...)` column in any zone (stripe_balance refuses one not in UTC)."""
+    lower = {c.lower() for c in columns}
+    return DASHBOARD_BALANCE_MARKS <= lower and any(STRIPE_CREATED.match(c) for c in lower)
+
+
 def detect_kind(path: Path, header: Header, fiverr: FiverrMapping | None = None) -> str:
     """The export kind whose required columns the header holds; IngestError listing all otherwise."""
     lower = {c.lower() for c in header.columns}  # names in any case (`created at`, `CREATED AT`)
     if {"name", "created at", "lineitem quantity"} <= lower:
         return "shopify_orders"
+    if is_dashboard_balance(header.columns):  # first: its own Status column (pending/available) is no payment's
+        return "stripe_payments"
     if {"status", "amount"} <= lower and any(STRIPE_CREATED.match(c) for c in lower):  # any zone (stripe.py)
         return "stripe_payments"
     if {"gross", "reporting_category"} <= lower and lower & {"created_utc", "created"}:  # a balance report

@@ -23,6 +23,18 @@ a KPI needing them is UNKNOWN on those days rather than "no failures".
   is the refund, not its charge).
 Payouts, transfers, disputes and adjustments move the balance but are not sales: not summed.
 A bad cell rejects its row only. Amounts are in currency units, in the balance's one currency.
+
+The Dashboard's balance export (Balance > Export: ``id, Type, Source, Amount, Fee, Net, Currency,
+Created (UTC), Available On (UTC), Description, ...``) lists the same balance transactions: its
+``Amount`` is ``gross``, ``Source`` is ``source_id``, and it has the API's ``type`` where the report
+has ``reporting_category``. A row's category is its ``reporting_category`` when the file has one,
+else its type through ``TYPE_CATEGORIES`` (Stripe's reporting-categories page): ``payment`` (a
+non-card charge) is ``charge``, ``payment_refund`` is ``refund``, ``payment_failure_refund`` (an ACH
+or direct debit that failed) is ``charge_failure``; ``charge``, ``refund``, ``refund_failure`` and
+``charge_failure`` are their own category. Every other type (``payout``, ``transfer``,
+``stripe_fee``, ``adjustment``, ...) is not summed, as above. What a type cannot tell: a partial
+capture's reversal is type ``refund`` (counted in ``stripe_refunded``, as the payments export's
+Amount Refunded counts it), and a refund that failed may be type ``adjustment`` (then not offset).
 """
 
 from __future__ import annotations
@@ -32,7 +44,15 @@ from pathlib import Path
 import polars as pl
 
 from chimera.errors import IngestError
-from chimera.ingest.detect import BALANCE_COLUMNS, BALANCE_REQUIRED, Header, resolve_columns
+from chimera.ingest.detect import (
+    BALANCE_COLUMNS,
+    BALANCE_REQUIRED,
+    DASHBOARD_BALANCE_COLUMNS,
+    DASHBOARD_BALANCE_REQUIRED,
+    Header,
+    is_dashboard_balance,
+    resolve_columns,
+)
 from chimera.ingest.frame import (
     ROW,
     Check,
@@ -52,6 +72,7 @@ from chimera.ingest.stripe import (
     ambiguous_checks,
     as_written,
     copy_checks,
+    created_zone,
     detect_locale,
     first_copies,
     partial_days,
@@ -64,19 +85,26 @@ MONEY = ["stripe_gross", "stripe_fees", "stripe_refunded"]
 HEADERS = {k: v[0] for k, v in BALANCE_COLUMNS.items()}
 REFUNDS = ["refund", "refund_failure", "partial_capture_reversal"]  # a failed refund offsets its refund
 SPEC = {**BALANCE_COLUMNS, "source": ("source_id",)}  # which charge a charge_failure row is of
+# A balance transaction's type -> its reporting category, where the two differ (the module's docstring);
+# any other type is its own category, and only charge, charge_failure and the REFUNDS are summed.
+TYPE_CATEGORIES = {"payment": "charge", "payment_refund": "refund", "payment_failure_refund": "charge_failure"}
 
 
 def is_balance_report(header: Header) -> bool:
     """A Stripe report of balance transactions (its columns are lower_snake_case names; `created` alone
-    when it was run with the default columns in the account's time zone)."""
+    when it was run with the default columns in the account's time zone), or the Dashboard's balance
+    export (``detect.is_dashboard_balance``)."""
     lower = {c.lower() for c in header.columns}
-    return {"gross", "reporting_category"} <= lower and bool(lower & {"created_utc", "created"})
+    report = {"gross", "reporting_category"} <= lower and bool(lower & {"created_utc", "created"})
+    return report or is_dashboard_balance(header.columns)
 
 
 def read_balance(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
     """The needed columns (no description, customer or card columns), and their headers. IngestError
     for a report whose times are only in the account's time zone (`created`): the file does not name
     that zone, so no charge can be put on its UTC day."""
+    if is_dashboard_balance(header.columns):
+        return _read_dashboard(path, header)
     lower = [c.lower() for c in header.columns]
     if "created_utc" not in lower and "created" in lower:
         raise IngestError(
@@ -88,12 +116,42 @@ def read_balance(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, st
     return read_columns(path, header, cols), cols
 
 
+def _read_dashboard(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
+    """The Dashboard balance export's needed columns. IngestError (file, line, column) for one exported
+    in a time zone other than UTC (`Created (America/New_York)`): its first and last days would be
+    partial UTC days, which only the payments export's reader sorts out; export it in UTC."""
+    utc = {c.lower() for c in DASHBOARD_BALANCE_COLUMNS["created"]}
+    created = [c for c in header.columns if created_zone(c)]
+    if created and not any(c.lower() in utc for c in created):
+        zoned = created[0]
+        raise IngestError(
+            f"{path}: line {header.skip_lines + 1}: column {zoned!r}: the balance export's times are in "
+            f"{created_zone(zoned)}, and Stripe's metrics are per UTC day (its first and last days would be "
+            "partial); export it again with the time zone set to UTC"
+        )
+    cols = resolve_columns(path, header, "stripe_payments", DASHBOARD_BALANCE_COLUMNS, DASHBOARD_BALANCE_REQUIRED)
+    return read_columns(path, header, cols), cols
+
+
+def with_category(df: pl.DataFrame, headers: dict[str, str]) -> tuple[pl.DataFrame, dict[str, str]]:
+    """``df`` with each row's reporting category: the file's own, else its ``type`` through
+    ``TYPE_CATEGORIES`` (the Dashboard export); ``headers`` then name the Type column for a row that
+    has neither (its rejection says which column to fill)."""
+    if "type" not in df.columns:
+        return df, headers
+    kind = pl.col("type").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s-]+", "_")
+    mapped = kind.replace(TYPE_CATEGORIES)
+    own = "category" in df.columns
+    category = pl.coalesce(pl.col("category"), mapped) if own else mapped
+    return df.with_columns(category.alias("category")), headers if own else {**headers, "category": headers["type"]}
+
+
 def aggregate_balance(
     df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
 ) -> Aggregate:
     """Charges, fees and refunds per UTC day; rows with a bad date or amount are rejected."""
     headers = {**HEADERS, **(headers or {})}
-    df = without_headers(df, headers)
+    df, headers = with_category(without_headers(df, headers), headers)
     if "currency" in df.columns:
         _one_currency(df["currency"])
     df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in ("id", "fee", "source", "currency")
