@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +32,7 @@ from chimera.ingest.zone_check import (
 
 _register()
 runner = CliRunner()
+_names = itertools.count()
 HEADER = ["Name", "Email", "Created at", "Currency", "Subtotal", "Total", "Lineitem quantity", "Lineitem price",
           "Notes"]
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -56,7 +58,7 @@ def _write(path: Path, rows: list[list[str]], sep: str = ",", first: str = "", e
 
 
 def _client(extra: str = "") -> str:
-    name = f"zone{abs(hash(extra)) % 10_000}"
+    name = f"zone{next(_names)}"
     client = add_client(name)
     yml = client.folder / "client.yml"
     yml.write_text(yml.read_text("utf-8") + extra, "utf-8")
@@ -177,3 +179,12 @@ def test_the_summary_carries_warnings_only_when_there_are_some() -> None:
     assert "warnings" not in summary.contract()
     summary.warnings = ["the export's times are at +1100"]
     assert summary.contract()["warnings"] == ["the export's times are at +1100"]
+
+
+def test_the_text_view_prints_the_warning_on_stderr_only(chimera_home: Path, tmp_path: Path) -> None:
+    stamps = _stamps(NEW_YORK, datetime(2026, 6, 1, tzinfo=UTC), 30)
+    path = _write(tmp_path / "orders_export.csv", _rows(stamps, "USD"))
+    result = runner.invoke(app, ["ingest", str(path), "--client", _client()])
+    assert result.exit_code == 0, result.output
+    assert "30 ingested" in result.stdout and "warning" not in result.stdout
+    assert "warning: the export's times are at -0400" in " ".join(result.stderr.split())

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
 from chimera.as_of import store_zone
+from chimera.errors import IngestError
 from chimera.ingest.detect import Header
 from chimera.ingest.parsing import SHOPIFY_TS, ParseError, parse_shopify_timestamp
 from chimera.ingest.shopify import shopify_columns
@@ -49,7 +50,7 @@ def file_warnings(zone_name: str, path: Path, header: Header) -> list[str]:
     sample agrees with ``zone_name`` (or holds no timestamp: the parser reports bad ones)."""
     try:
         sample = export_sample(path, header)
-    except (OSError, csv.Error, UnicodeError):  # the parse read the file already; a sample never fails an ingest
+    except (OSError, csv.Error, ValueError, IngestError):  # a sample never fails an ingest (the parse decides)
         return []
     return timestamp_warnings(zone_name, sample.stamps, sample.currency)
 
