@@ -30,9 +30,9 @@ from chimera.ingest.parsing import SHOPIFY_TS, ParseError, parse_shopify_timesta
 from chimera.ingest.shopify import shopify_columns
 
 SAMPLE_ROWS = 300
-TAIL_BYTES = 1 << 18  # 256 KB: more than SAMPLE_ROWS records of any Shopify export
+TAIL_BYTES = 1 << 18  # 256 KB: a few hundred records even of a full 79-column export (~500-900 bytes each)
 SUGGESTED = 3
-CHECKS = 48
+CHECKS = 48  # instants each candidate zone is checked at (``_check_instants``)
 _TS = re.compile(SHOPIFY_TS)
 _RESYNC_TRIES = 200  # line starts tried in the tail chunk (a multi-line note puts some inside a field)
 _RESYNC_ROWS = 3  # records that must read as whole rows for a line start to be a record's
