@@ -107,11 +107,12 @@ def short_edges(session: Session, company_id: int, agg: Aggregate,
     stored for them, and why. Unless its range is stated on that side, nothing says the file lists
     them whole: the newest orders alone (a page, a search) hold only the end of their oldest day,
     and replacing it would cut it short. Inner days are whole (the file goes on past them). One
-    query, two days at most. A file with a rejected record is not judged: the day of a rejected
-    order is not known before its lines are (``Aggregate.settle``), and an edge day counting fewer
-    orders for one rejected lists them all (it is counted as DATA.md says, like any day)."""
+    query, two days at most. A file with a rejected record is not judged: an edge day counting one
+    order fewer for a rejected one still lists them all (it is counted as DATA.md says, like any
+    day), and which day a rejection is on is not known here (Shopify's settle after the write)."""
     counted = COUNTED.get(agg.kind)
-    if counted is None or agg.first_day is None or agg.last_day is None or agg.rejected or agg.pending:
+    rejected = bool(agg.rejected) or agg.pending is not None
+    if counted is None or agg.first_day is None or agg.last_day is None or rejected:
         return {}
     metric, noun = counted
     edges = [d for d, side in ((agg.first_day, stated[0]), (agg.last_day, stated[1])) if side is None]
