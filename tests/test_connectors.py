@@ -162,6 +162,8 @@ def test_shopify_pull_matches_the_export(chimera_home: Path, fake_api, waits, mo
     assert waits[0] == 2.0 and len(waits) == 2  # Retry-After honoured, then a back-off after the 500
     assert len([c for c in calls if "orders.json" in c]) == 4  # 429, page 0, 500, page 1
     assert summary.orders_ingested == len(ORDERS) and summary.rejected == []
+    # the client keeps client.yml's default UTC while the shop's times are New York's: the pull says so
+    assert len(summary.warnings) == 1 and "America/New_York" in summary.warnings[0]
     export = add_client("export")
     ingest_file(export, _export_csv(tmp_path / "orders_export.csv"))
     assert _series(api) == _series(export)

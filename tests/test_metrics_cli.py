@@ -29,8 +29,10 @@ def _json(args: list[str]) -> dict:
 def test_ingest_json_is_exactly_the_contract(chimera_home: Path, sample_store: Path) -> None:
     add_client("t")
     doc = _json(["ingest", str(sample_store / "orders_export.csv"), "--client", "t", "--json"])
+    # the sample store is in New York while client.yml keeps its default UTC: the one extra key says so
     assert set(doc) == {"source", "rows_read", "orders_ingested", "rejected", "first_day", "last_day",
-                        "metrics_written"}
+                        "metrics_written", "warnings"}
+    assert len(doc["warnings"]) == 1 and "-0400" in doc["warnings"][0] and "America/New_York" in doc["warnings"][0]
     assert doc["source"] == "shopify_orders" and len(doc["rejected"]) == 6
     assert set(doc["rejected"][0]) == {"line", "column", "value", "reason", "order"}
     assert doc["metrics_written"] > 0 and doc["first_day"] < doc["last_day"]

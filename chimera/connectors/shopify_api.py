@@ -26,6 +26,7 @@ from chimera.ingest import IngestSummary
 from chimera.ingest.frame import ROW
 from chimera.ingest.pseudonymize import pseudonymizer
 from chimera.ingest.shopify import RAW, aggregate_shopify
+from chimera.ingest.zone_check import order_warnings
 
 PAGE = 250
 _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
@@ -110,4 +111,6 @@ def pull_shopify(client: ClientContext, since: date, until: date) -> IngestSumma
         token = credential(client.name, cfg.token_env, "Shopify")
         orders = list(fetch_orders(cfg, token, since, until))
     agg = aggregate_shopify(orders_frame(orders), pseudonymizer(client.name), lambda rows: {})
-    return store_pull(client, agg, "shopify", since, until, orders)
+    summary = store_pull(client, agg, "shopify", since, until, orders)
+    # the store's days are client.yml's: a shop whose offsets say otherwise is told, as a file ingest is
+    return summary.model_copy(update={"warnings": order_warnings(client.config.timezone, orders)})
