@@ -56,4 +56,5 @@ def clip(agg: Aggregate, since: date, until: date, today: date | None = None) ->
 def store_pull(client: ClientContext, agg: Aggregate, api: str, since: date, until: date,
                payload: list[Any]) -> IngestSummary:
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    return store_aggregate(client, clip(agg, since, until), f"{api} api {since}..{until}", digest)
+    return store_aggregate(client, clip(agg, since, until), f"{api} api {since}..{until}", digest,
+                           stated=(since, until))

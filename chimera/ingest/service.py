@@ -81,11 +81,13 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
 
 
 def store_aggregate(client: ClientContext, agg: Aggregate, file_name: str, fingerprint: str,
-                    warnings: list[str] | None = None) -> IngestSummary:
+                    warnings: list[str] | None = None, *,
+                    stated: tuple[date | None, date | None] = (None, None)) -> IngestSummary:
     """Write ``agg`` for ``client`` in one transaction and summarize it, with ``warnings`` about
     the client's setup (``zone_check``)."""
     with session_scope() as session:
-        run = write_aggregate(session, client.company_id, agg, file_name=file_name, fingerprint=fingerprint)
+        run = write_aggregate(session, client.company_id, agg, file_name=file_name, fingerprint=fingerprint,
+                              stated=stated)  # a stated side's edge day is listed whole (store.short_edges)
         run_id, written = run.id, run.metrics_written
     return IngestSummary(
         source=agg.kind, rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, rejected=agg.rejected,
@@ -121,10 +123,11 @@ def ingest_file(
     with ThreadPoolExecutor(max_workers=1) as pool:
         fingerprint = pool.submit(fingerprint_file, path)
         agg = parse_file(client, path, kind, header, defer=True, local_range=(since, until))  # lines: see parse_file
-        agg = declare_range(agg, *_source_range(agg, since, until, str(path)), _source_today(client, kind), str(path))
+        stated = _source_range(agg, since, until, str(path))
+        agg = declare_range(agg, *stated, _source_today(client, kind), str(path))
         warnings = file_warnings(client.config.timezone, path, header) if kind == "shopify_orders" else []
         _advance(progress, task, 2)
-        summary = store_aggregate(client, agg, path.name, fingerprint.result(), warnings)
+        summary = store_aggregate(client, agg, path.name, fingerprint.result(), warnings, stated=stated)
     _advance(progress, task, 1)
     return summary
 
