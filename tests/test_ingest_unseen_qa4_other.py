@@ -96,18 +96,19 @@ def _charges() -> list[dict]:
 
 
 def _reference(charges: list[dict]) -> dict[str, dict[str, str]]:
-    """DATA.md / contracts.md: per UTC day of creation; gross over captured paid/refunded/disputed
-    charges; fees and refunds over all; failed attempts counted."""
+    """DATA.md / contracts.md: per UTC day of creation; successes, gross and refunds over captured
+    paid/refunded/disputed charges (a charge never captured moved no money, so nothing of it came
+    back); fees over all; failed attempts counted."""
     days: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for c in charges:
         day = days[c["moment"].astimezone(UTC).date().isoformat()]
         ok = c["status"] in ("Paid", "Refunded", "Disputed")
         day["stripe_payments"] += 1
-        day["stripe_succeeded_payments"] += ok
+        day["stripe_succeeded_payments"] += ok and c["captured"]
         day["stripe_failed_payments"] += c["status"] == "Failed"
         day["stripe_gross"] += c["amount"] if ok and c["captured"] else 0
         day["stripe_fees"] += c["fee"]
-        day["stripe_refunded"] += c["refunded"]
+        day["stripe_refunded"] += c["refunded"] if c["captured"] else 0
     out: dict[str, dict[str, str]] = defaultdict(dict)
     for day, values in days.items():
         for metric, value in values.items():

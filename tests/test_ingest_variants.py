@@ -159,11 +159,11 @@ def reference_stripe(path: Path) -> Series:
         amount = r["converted amount"] if converted else r["amount"]
         refunded = r.get("converted amount refunded" if converted else "amount refunded") or "0"
         add("stripe_payments", Decimal(1))
-        add("stripe_succeeded_payments", Decimal(int(ok)))
+        add("stripe_succeeded_payments", Decimal(int(ok and captured)))  # a released hold moved no money
         add("stripe_failed_payments", Decimal(int(status in ("failed", "blocked"))))
         add("stripe_gross", Decimal(amount) if ok and captured else Decimal(0))
         add("stripe_fees", Decimal(r.get("fee") or "0"))
-        add("stripe_refunded", Decimal(refunded))
+        add("stripe_refunded", Decimal(refunded) if captured else Decimal(0))
     metrics = ["stripe_payments", "stripe_succeeded_payments", "stripe_failed_payments", "stripe_gross",
                "stripe_fees", "stripe_refunded"]
     return _filled(days, metrics)

@@ -420,3 +420,17 @@ def test_an_uncaptured_charge_pulled_from_the_api_is_no_success(chimera_home: Pa
     pulled, exported = _metrics(client), _metrics(export)
     assert pulled["stripe_succeeded_payments"] == exported["stripe_succeeded_payments"] == {"2026-03-08": "2"}
     assert pulled["stripe_gross"] == exported["stripe_gross"] == {"2026-03-08": "20.02"}
+
+
+def test_a_released_authorization_moves_no_money(chimera_home: Path, tmp_path: Path) -> None:
+    """A hold never captured and then released or expired (Status Refunded, Captured false, its
+    whole amount "refunded"): no success, no gross, no refund; a captured refund still counts."""
+    client = _client()
+    rows = [PAYMENTS, ["ch_1", "2026-03-01 10:00:00", "20.00", "0.00", "usd", "true", "0.88", "Paid"],
+            ["ch_2", "2026-03-01 11:00:00", "30.00", "30.00", "usd", "false", "0.00", "Refunded"],
+            ["ch_3", "2026-03-01 12:00:00", "40.00", "15.00", "usd", "true", "1.46", "Refunded"]]
+    _ingest(_write(tmp_path / "holds.csv", rows), client)
+    got = _metrics(client)
+    assert {m: got[m]["2026-03-01"] for m in METRICS} == {
+        "stripe_payments": "3", "stripe_succeeded_payments": "2", "stripe_failed_payments": "0",
+        "stripe_gross": "60.00", "stripe_fees": "2.34", "stripe_refunded": "15.00"}

@@ -384,11 +384,13 @@ def aggregate_stripe(
     units = {c: money_decimal(pl.col(c), fmt).fill_null(0) for c in MONEY_COLS}
     daily = good.group_by(day.alias("day")).agg(
         pl.len().alias("stripe_payments"),
-        ok.sum().alias("stripe_succeeded_payments"),
+        # an authorization never captured (released or expired: Status Refunded, Captured false) moved no
+        # money: no success, no gross, and its "refund" is the hold's release, not money returned
+        (ok & captured).sum().alias("stripe_succeeded_payments"),
         status.is_in(FAILED).sum().alias("stripe_failed_payments"),
         units[amount].filter(ok & captured).sum().alias("stripe_gross"),
         units["fee"].sum().alias("stripe_fees"),
-        units[refunded].sum().alias("stripe_refunded"),
+        units[refunded].filter(captured).sum().alias("stripe_refunded"),
     )
     # a column the export left out (Stripe's column picker) is unknown for every day, never 0
     unknown = {m for m, col in (("stripe_fees", "fee"), ("stripe_refunded", refunded)) if col in absent}
