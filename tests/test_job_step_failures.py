@@ -21,6 +21,7 @@ from sqlmodel import col, select
 from chimera.db.engine import session_scope
 from chimera.db.models import AppliedChange, CycleRun, Decision, Job, PlayRun
 from tests.test_decisions_cli import chimera
+from tests.test_play_revert import _run
 
 PRICE_DAY = date(2026, 10, 18)
 PRICES = ("shopify_bot", "update_prices")
@@ -84,14 +85,6 @@ def _applied(play_run_id: str) -> list[tuple[str, str]]:
         ids = [j.id for j in s.exec(select(Job).where(Job.play_run_id == play_run_id))]
         rows = s.exec(select(AppliedChange).where(col(AppliedChange.job_id).in_(ids)).order_by(col(AppliedChange.id)))
         return [(r.bot, r.action) for r in rows]
-
-
-def _run(play_run_id: str) -> PlayRun:
-    with session_scope() as s:
-        run = s.get(PlayRun, play_run_id)
-        assert run is not None
-        s.expunge(run)
-        return run
 
 
 def test_a_failed_price_step_skips_the_copy_for_the_repriced_pages(demo: Demo, monkeypatch: pytest.MonkeyPatch) -> None:
