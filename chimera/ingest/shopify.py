@@ -30,6 +30,7 @@ from chimera.ingest.frame import (
     Check,
     LineFinder,
     MisshapenRows,
+    NotUtf8,
     bad_cells,
     collect,
     cut_shapes,
@@ -78,15 +79,28 @@ def shopify_columns(path: Path, header: Header) -> dict[str, str]:
     return resolve_columns(path, header, "shopify_orders", SHOPIFY_COLUMNS, SHOPIFY_REQUIRED)
 
 
-def scan_shopify(path: Path, header: Header, shapes: Shapes | None = None) -> pl.LazyFrame:
+def scan_shopify(path: Path, header: Header, shapes: Shapes | None = None, lossy: bool = True) -> pl.LazyFrame:
     """Only the columns the metrics need (no names, addresses or phones are ever read). With the
     file's ``shapes``, rows whose field count is not the header's are marked in SHAPE."""
     return scan_columns(path, header, shopify_columns(path, header), drop_empty=False, shapes=shapes,
-                        every_row=EVERY_ROW)  # parse_rows drops empty rows
+                        every_row=EVERY_ROW, lossy=lossy)  # parse_rows drops empty rows
 
 
 def read_shopify(
     path: Path, header: Header, pseudonym: Callable[[str], str], line_of: LineFinder, defer_lines: bool = False,
+) -> Aggregate:
+    """A Shopify export's aggregate (``_read_shopify``), read as strict UTF-8: validating is a
+    third cheaper than replacing bad bytes as it goes. A file with a byte that is not UTF-8 deep
+    inside (the header sniff saw UTF-8) is read again lossily, each such byte a U+FFFD."""
+    try:
+        return _read_shopify(path, header, pseudonym, line_of, defer_lines, lossy=False)
+    except NotUtf8:
+        return _read_shopify(path, header, pseudonym, line_of, defer_lines, lossy=True)
+
+
+def _read_shopify(
+    path: Path, header: Header, pseudonym: Callable[[str], str], line_of: LineFinder, defer_lines: bool,
+    lossy: bool,
 ) -> Aggregate:
     """A Shopify export's aggregate, every record's field count checked. The count (one numpy pass
     over the file) runs in a thread while polars reads and sums, which cannot see a row with an
@@ -96,8 +110,10 @@ def read_shopify(
     with ThreadPoolExecutor(max_workers=1) as pool:
         counted = pool.submit(file_shapes, path, header)
         try:
-            agg = aggregate_shopify(scan_shopify(path, header), pseudonym, line_of, path=path,
+            agg = aggregate_shopify(scan_shopify(path, header, lossy=lossy), pseudonym, line_of, path=path,
                                     defer_lines=defer_lines)
+        except NotUtf8:
+            raise
         except IngestError as exc:  # the fast path refuses a cut file, and a long row when the header's
             # last column is read: with the count, the cut row is left out and a long row rejected (or read,
             # when every row ends with a separator); any other file error stands (a stray quote, mixed currencies)
@@ -108,8 +124,8 @@ def read_shopify(
         shapes = readable(counted.result(), header, shopify_columns(path, header), EVERY_ROW)
     if agg is not None and not shapes.misshapen:  # rows only short of trailing empty fields read as written
         return agg
-    return aggregate_shopify(scan_shopify(path, header, shapes), pseudonym, line_of, path=path, defer_lines=defer_lines,
-                             cut=shapes.cut)
+    return aggregate_shopify(scan_shopify(path, header, shapes, lossy), pseudonym, line_of, path=path,
+                             defer_lines=defer_lines, cut=shapes.cut)
 
 
 def _problems(fmt: MoneyFormat) -> list[Check]:
