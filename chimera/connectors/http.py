@@ -11,11 +11,14 @@ a key still holding control characters is refused without being shown, URLs in m
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -116,11 +119,29 @@ def credential(client: str, env_var: str, what: str) -> str:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("Retry-After")
-    try:
-        return min(float(raw), MAX_WAIT) if raw is not None else None
-    except ValueError:
+    """Seconds to wait as the answer's Retry-After says (RFC 9110: seconds or an HTTP date), within
+    0..MAX_WAIT; None (back off) when it says neither. A negative or `nan` value would make the
+    sleep itself raise (ValueError), ending the pull with a traceback instead of a retry."""
+    raw = (response.headers.get("Retry-After") or "").strip()
+    if not raw:
         return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = _seconds_until(raw)
+    if seconds is None or math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_WAIT)
+
+
+def _seconds_until(http_date: str) -> float | None:
+    """Seconds from now to an HTTP date (`Wed, 21 Oct 2026 07:28:00 GMT`); None if it is not one."""
+    try:
+        when = parsedate_to_datetime(http_date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
 
 
 def _wait(state: RetryCallState) -> float:
@@ -142,7 +163,8 @@ def _worth_retrying(exc: BaseException) -> bool:
     return isinstance(exc, RetryableHTTP | httpx.TransportError)
 
 
-def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = None) -> tuple[Any, httpx.Response]:
+def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = None
+             ) -> tuple[dict[str, Any], httpx.Response]:
     """GET with retries on 429 / 5xx / connection errors; any other error status is an IngestError."""
 
     @retry(
@@ -153,14 +175,19 @@ def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = Non
         before_sleep=_before_sleep,
         reraise=True,
     )
-    def _once() -> tuple[Any, httpx.Response]:
+    def _once() -> tuple[dict[str, Any], httpx.Response]:
         response = client.get(url, params=params)
         if response.status_code == 429 or response.status_code >= 500:
             raise RetryableHTTP(response.status_code, _retry_after(response))
+        where = safe_url(response.request.url.copy_with(query=None))
         if response.status_code >= 400:
-            raise IngestError(f"{safe_url(response.request.url.copy_with(query=None))}: HTTP "
-                              f"{response.status_code} (check the credential and the URL in client.yml connectors)")
-        return response.json(), response
+            raise IngestError(f"{where}: HTTP {response.status_code} (check the credential and the URL in client.yml "
+                              "connectors)")
+        if response.is_redirect:
+            raise IngestError(f"{where}: HTTP {response.status_code}, redirected to "
+                              f"{safe_url(response.headers.get('Location', '?'))}: not the API; check the URL in "
+                              "client.yml connectors (a shop's https://<shop>.myshopify.com, not its own domain)")
+        return _json_object(response, where), response
 
     shown = safe_url(url)
     try:
@@ -172,3 +199,27 @@ def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = Non
                           "(one line, no spaces) and the URL in client.yml connectors") from None
     except httpx.TransportError as exc:
         raise IngestError(f"{shown}: cannot connect ({type(exc).__name__})") from None
+
+
+def _json_object(response: httpx.Response, where: str) -> dict[str, Any]:
+    """The answer's JSON object; IngestError when it is none (a login page, a proxy's HTML, a
+    maintenance page answered 200), which would otherwise end the pull in a JSON traceback."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise IngestError(f"{where}: HTTP {response.status_code} answered {kind}, not the API's JSON object: check "
+                          "the URL in client.yml connectors")
+    return body
+
+
+def listed(body: dict[str, Any], key: str, where: str) -> list[Any]:
+    """The list under ``key`` of an API answer; IngestError when there is none: an answer of
+    another endpoint read as "no orders" would store every day of the pull as zero."""
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise IngestError(f"{where}: the answer has no {key!r} list (keys: {', '.join(sorted(body)[:8]) or 'none'}): "
+                          "not the expected API endpoint; check the URL in client.yml connectors")
+    return items

@@ -19,7 +19,7 @@ import polars as pl
 from chimera.clients import ClientContext
 from chimera.config.client import StripeAPI
 from chimera.connectors.common import minor_to_text, store_pull
-from chimera.connectors.http import credential, get_json, redacted_errors, safe_url
+from chimera.connectors.http import credential, get_json, listed, redacted_errors, safe_url
 from chimera.errors import IngestError
 from chimera.ingest import IngestSummary
 from chimera.ingest.detect import STRIPE_COLUMNS
@@ -42,7 +42,7 @@ def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterato
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30.0) as http:
         while True:
             body, _ = get_json(http, url, params)
-            data = body.get("data", [])
+            data = listed(body, "data", url)
             yield from data
             if not body.get("has_more") or not data:
                 return
