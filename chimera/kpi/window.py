@@ -181,6 +181,13 @@ class KPIWindows:
                 del counts[customer]
         (have.add if sign > 0 else have.discard)(day)
 
+    def data_through(self, as_of: date) -> date | None:
+        """The newest day every metric has data for, at most ``max_staleness_days`` before ``as_of``
+        (the end ``judge`` evaluates on); None when some metric is stale or absent."""
+        newest = self.newest(as_of, self.spec.max_staleness_days + 1)
+        ends = [d for d in newest.values() if d is not None]
+        return min(ends) if ends and len(ends) == len(newest) else None
+
     def newest(self, as_of: date, horizon: int) -> dict[str, date | None]:
         """Per metric, the newest day with data in ``(as_of - horizon, as_of]``."""
         out: dict[str, date | None] = {}
@@ -194,14 +201,19 @@ class KPIWindows:
 
 def change_pct(spec: KPI, series: Series, as_of: date, days: int, customers: Customers | None = None
                ) -> Decimal | None:
-    """Percent change of the formula over the ``days``-day window ending ``as_of`` vs the one before.
+    """Percent change of the formula over the ``days``-day window ending at the KPI's data-through
+    day (``KPIWindows.data_through``: analytics a day behind as-of is judged to its newest day, as
+    the KPI is) vs the window before.
 
-    None when either window misses a day, is below ``min_denominator``, or the earlier value is zero.
-    Trigger conditions ``change_pct_below: -15, over: 7d`` read this.
+    None when a metric is stale, either window misses a day, is below ``min_denominator``, or the
+    earlier value is zero. Trigger conditions ``change_pct_below: -15, over: 7d`` read this.
     """
     wide = spec.model_copy(update={"window": f"{days}d"})
     windows = KPIWindows(wide, series, customers)
-    now, before = windows.at(as_of), windows.at(as_of - timedelta(days=days))
+    end = windows.data_through(as_of)
+    if end is None:
+        return None
+    now, before = windows.at(end), windows.at(end - timedelta(days=days))
     if not (now.ok and before.ok) or not before.value:
         return None
     assert now.value is not None

@@ -1,0 +1,83 @@
+"""KPI evaluation, QA pass 7, on stores the project has never seen (hand-made daily series): a shop
+whose analytics arrive a day late, ...
+
+Expected values follow from the manual (§4.2, §8.1), DATA.md "Judging a KPI" and docs/contracts.md,
+computed from the series in the test, never from a recorded output."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cache
+
+from chimera.config.loader import load_config_set
+from chimera.config.models import KPI
+from chimera.kpi.evaluate import change_pct, evaluate_series
+from chimera.kpi.formula import Series
+
+START = date(2026, 3, 2)  # a Monday
+
+
+@cache
+def specs() -> dict[str, KPI]:
+    return {k.id: k for k in load_config_set().kpis.kpis}
+
+
+def day(i: int) -> date:
+    return START + timedelta(days=i)
+
+
+def shop(days: int, seed: int = 2, orders: int = 30, weekend: float = 1.0) -> Series:
+    """~``orders`` a day at 2.5 % conversion, ``weekend`` times as many on Saturdays and Sundays."""
+    rnd = random.Random(seed)
+    out: Series = {}
+    for i in range(days):
+        w = weekend if day(i).weekday() >= 5 else 1.0
+        placed = max(0, round(orders * w * rnd.gauss(1, 0.1)))
+        sales = placed * Decimal(rnd.randint(3800, 4600)) / 100
+        for metric, value in (("orders", placed), ("sessions", round(orders / 0.025 * w * rnd.gauss(1, 0.05))),
+                              ("net_sales", sales)):
+            out.setdefault(metric, {})[day(i)] = Decimal(value)
+    return out
+
+
+def window_sum(series: Series, metric: str, end: date, days: int = 7) -> Decimal:
+    return sum((series[metric][end - timedelta(days=k)] for k in range(days)), Decimal(0))
+
+
+# --------------------------------------------------------------------------- change_pct triggers
+
+
+def test_a_change_trigger_reads_the_kpi_on_its_data_through_day_when_analytics_lag():
+    """Analytics a day behind as-of (within max_staleness_days 3) is judged to its newest day; a
+    ``{kpi: sessions, change_pct_below: -15, over: 7d}`` trigger read None (never fired) on every
+    such day, while the KPI itself read a 30 % drop."""
+    s = shop(60)
+    last = day(59)
+    del s["sessions"][last]  # the analytics export ends the day before
+    for i in range(52, 59):
+        s["sessions"][day(i)] = (s["sessions"][day(i)] * Decimal("0.7")).to_integral_value()
+    sessions = specs()["sessions"]
+    result = evaluate_series(sessions, s, last)
+    assert result.data_through == day(58) and result.status != "UNKNOWN"
+    now, before = window_sum(s, "sessions", day(58)), window_sum(s, "sessions", day(51))
+    assert change_pct(sessions, s, last, 7) == (now - before) / before * 100 < -15
+    conversion = specs()["conversion_rate"]
+    rate = window_sum(s, "orders", day(58)) / now
+    earlier = window_sum(s, "orders", day(51)) / before
+    assert change_pct(conversion, s, last, 7) == (rate - earlier) / earlier * 100
+    # orders are not behind: their change still ends on as-of
+    orders_now, orders_before = window_sum(s, "orders", last), window_sum(s, "orders", day(52))
+    assert change_pct(specs()["orders"], s, last, 7) == (orders_now - orders_before) / orders_before * 100
+
+
+def test_a_change_trigger_on_a_stale_kpi_reads_nothing():
+    """Past max_staleness_days the KPI is UNKNOWN (stale) and its change is None, not last week's."""
+    s = shop(60)
+    for i in range(55, 60):
+        del s["sessions"][day(i)]
+    sessions = specs()["sessions"]
+    assert evaluate_series(sessions, s, day(59)).unknown_reason == "stale"
+    assert change_pct(sessions, s, day(59), 7) is None
+    assert change_pct(sessions, s, day(57), 7) is not None  # 3 days behind is still judged
