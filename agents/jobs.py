@@ -20,6 +20,7 @@ from chimera.changesets import ApplyResult, get_adapter, recorded
 from chimera.db.models import CycleRun, Decision, Job, PlayRun
 from chimera.errors import DecisionError
 from chimera.jobs.queue import FINISHED, date_applied, is_execution_step, requeue_skipped
+from chimera.jobs.resolved import FAILED_JOBS, note_resolved
 
 Handler = Callable[[Session, CycleContext, Job], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -261,14 +262,19 @@ def _measure_failed_runs(session: Session, ctx: CycleContext) -> None:
 
 
 def finish_cycle(session: Session, ctx: CycleContext) -> None:
-    """Close the run: ``completed``, or ``failed`` naming the jobs that failed (nothing is hidden)."""
+    """Close the run: ``completed``, or ``failed`` naming the jobs that failed (nothing is hidden).
+    A failed run driven again (a resume re-ran its failed play step) stays ``failed`` and records
+    which of those jobs succeeded since, when, by whose resume (``chimera.jobs.resolved``)."""
     _measure_failed_runs(session, ctx)
     cycle = session.get(CycleRun, ctx.run_id)
-    if cycle is None or cycle.status in ("completed", "failed"):
+    if cycle is None or cycle.status == "completed":
+        return
+    if cycle.status == "failed":
+        note_resolved(session, cycle)
         return
     failed = session.exec(select(Job).where(Job.run_id == ctx.run_id, Job.status == "failed")).all()
     cycle.status = "failed" if failed else "completed"
     if failed:
-        cycle.summary = {**cycle.summary, "failed_jobs": [{"id": j.id, "type": j.type, "error": j.error}
-                                                          for j in failed]}
+        cycle.summary = {**cycle.summary, FAILED_JOBS: [{"id": j.id, "type": j.type, "error": j.error}
+                                                        for j in failed]}
     session.add(cycle)

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session, select
 
 from chimera import settings
@@ -95,8 +97,11 @@ class DryRunAdapter:
               job_id: int | None = None) -> ApplyResult:
         """The record first, then the asset: a worker that loses the race for ``key`` writes
         nothing over the winner's asset; an asset that cannot be written raises, and the caller's
-        transaction drops the record with it. (No savepoint: on SQLite, pysqlite's SAVEPOINT opened
-        before any write is the transaction itself, and releasing it commits the record at once.)"""
+        transaction drops the record with it; a transaction that ends without committing the record
+        (a later step of the job failed for good, the commit failed) removes the asset it wrote
+        (``_kept_on_commit``), so no outbox file is left that no record names. (No savepoint: on
+        SQLite, pysqlite's SAVEPOINT opened before any write is the transaction itself, and
+        releasing it commits the record at once.)"""
         existing = _applied(session, key)
         if existing is not None:
             return recorded_result(existing)
@@ -117,8 +122,40 @@ class DryRunAdapter:
             return recorded_result(first)
         if target is not None and cs.asset is not None:
             _write(target, cs.asset.content)
+            _kept_on_commit(session, target)
         return ApplyResult(applied=True, adapter=self.name, asset_path=str(target or ""),
                            changeset=dict(row.changeset), change_id=row.id)
+
+
+PENDING = "chimera_outbox_pending"
+"""``Session.info`` key of the outbox files written in the session's open transaction."""
+
+
+def _kept_on_commit(session: Session, target: Path) -> None:
+    """Keep ``target`` if the session's transaction commits; remove it if the transaction ends
+    otherwise (rolled back or closed): its record is gone, and a file no record names would be
+    handed to a person as a change that was applied. Why not write after the commit instead: a
+    write failing then (a full disk) would leave a record of an asset that does not exist."""
+    pending = session.info.get(PENDING)
+    if pending is None:
+        pending = session.info[PENDING] = []
+        event.listen(session, "after_commit", _forget_pending)
+        event.listen(session, "after_transaction_end", _drop_pending)
+    pending.append(target)
+
+
+def _forget_pending(session: Session) -> None:
+    session.info.get(PENDING, []).clear()
+
+
+def _drop_pending(session: Session, transaction: SessionTransaction) -> None:
+    """At the end of the outermost transaction, remove what it wrote and did not commit."""
+    if transaction.parent is not None:
+        return
+    pending = session.info.get(PENDING, [])
+    for path in pending:
+        path.unlink(missing_ok=True)
+    pending.clear()
 
 
 def _write(target: Path, content: str) -> None:

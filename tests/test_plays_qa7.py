@@ -1,0 +1,108 @@
+"""QA pass 7 on plays and jobs: a cycle whose failed play step was resolved by a resume says so
+(who, why, when) while still reading that it failed; an outbox asset whose record is rolled back
+leaves no orphan file.
+
+The story is the demo's pricing_test of tests/test_failed_run_followups.py, on SQLite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chimera.changesets import Asset, Change, ChangeSet, get_adapter, recorded
+from chimera.db.engine import session_scope
+from chimera.db.models import CycleRun
+from chimera.jobs.resolved import FAILED_JOBS, RESOLVED, Resolution
+from tests.test_failed_run_followups import _failed_at, demo_sqlite  # noqa: F401 - fixture
+from tests.test_job_step_failures import PRICE_DAY, PRICES, Demo, _steps
+from tests.test_play_revert import _run
+
+
+@pytest.fixture
+def shop_id(chimera_home: Path) -> int:
+    from chimera.clients import add_client
+
+    return add_client("shop").company_id
+
+
+def _cycle(run_id: str) -> CycleRun:
+    """The cycle run as stored now (the session does not expire it on commit)."""
+    with session_scope() as s:
+        return s.get_one(CycleRun, run_id)
+
+
+def test_a_cycle_whose_failed_step_was_resumed_and_succeeded_says_it_was_resolved(
+        demo_sqlite: Demo, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """Was: the cycle read ``failed`` for ever, its summary naming the failed step, with no word that
+    a resume ran that step again and the play completed."""
+    from chimera.plays.pause import pause, resume
+    from graphs.service import resume_cycle
+
+    put_back = _failed_at(demo_sqlite, monkeypatch, PRICES, "price API down")
+    run_id = demo_sqlite.pending["pricing_test"]
+    prices, _copy = _steps(run_id)
+    failed = _cycle(demo_sqlite.cycle_run)
+    history = [{"id": prices.id, "type": prices.type, "error": "RuntimeError: price API down"}]
+    assert failed.status == "failed" and failed.summary[FAILED_JOBS] == history
+
+    pause(run_id, "alice", "price API down", on=PRICE_DAY)  # still down: a resume that fails again resolves nothing
+    resume_cycle(resume(run_id, "alice", "try again", on=PRICE_DAY).cycle_run_id)
+    assert RESOLVED not in _cycle(demo_sqlite.cycle_run).summary
+
+    put_back()
+    pause(run_id, "alice", "still down", on=PRICE_DAY)
+    resume_cycle(resume(run_id, "bob", "API back", on=PRICE_DAY).cycle_run_id)
+    assert _run(run_id).status == "executed"
+    after = _cycle(demo_sqlite.cycle_run)
+    assert after.status == "failed" and after.summary[FAILED_JOBS] == history  # the history stays honest
+    resolved = Resolution.model_validate(after.summary[RESOLVED])
+    [job] = resolved.jobs
+    succeeded = _steps(run_id)[0].updated_at
+    assert (job.id, job.error, job.by, job.why, job.play_run_id, job.play) == \
+        (prices.id, "RuntimeError: price API down", "bob", "API back", run_id, "pricing_test")
+    assert resolved.all and resolved.still_failed == [] and resolved.by == ["bob"]
+    assert resolved.at == job.succeeded_at and job.succeeded_at.replace(tzinfo=None) == succeeded.replace(tzinfo=None)
+    assert resolved.text.startswith(f"failed, then resolved: job {prices.id} {prices.type} (RuntimeError: price API "
+                                    f"down) succeeded ")
+    assert resolved.text.endswith(f" after bob resumed play run {run_id} (pricing_test): API back")
+
+
+# --------------------------------------------------------------------------- the outbox: no orphan asset
+
+
+def _price_table(filename: str = "p-price-table.csv") -> ChangeSet:
+    return ChangeSet(bot="shopify_bot", action="update_prices", summary="s",
+                     changes=[Change(target="product:A-1", field="price", before="10.00", after="11.00")],
+                     asset=Asset(filename=filename, content="sku,price_before,price_after\nA-1,10.00,11.00\n"))
+
+
+def _outbox(client: str) -> list[str]:
+    from chimera import settings
+
+    folder = settings.outbox_dir(client)
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_an_asset_whose_record_is_rolled_back_leaves_no_outbox_file(shop_id: int) -> None:
+    """Was: the price table stayed in the outbox after the step's transaction failed, named by no
+    record: a person would upload prices that no play applied, and nothing could revert them."""
+    adapter = get_adapter()
+    with pytest.raises(RuntimeError), session_scope() as s:
+        written = adapter.apply(s, shop_id, "shop", "k:1", _price_table(), None)
+        assert Path(written.asset_path).exists()  # written before the commit: a failed write drops the record
+        raise RuntimeError("the step's save failed")
+    assert _outbox("shop") == []
+    with session_scope() as s:
+        assert recorded(s, "k:1") is None
+
+    with session_scope() as s:  # the same key again, committed: the asset stays
+        kept = adapter.apply(s, shop_id, "shop", "k:1", _price_table(), None)
+    assert _outbox("shop") == [Path(kept.asset_path).name]
+    with pytest.raises(RuntimeError), session_scope() as s:  # a rolled-back re-run leaves the committed asset
+        again = adapter.apply(s, shop_id, "shop", "k:1", _price_table(), None)
+        other = adapter.apply(s, shop_id, "shop", "k:2", _price_table("other.csv"), None)
+        assert not again.applied and other.applied
+        raise RuntimeError("the commit failed")
+    assert _outbox("shop") == [Path(kept.asset_path).name]
+
