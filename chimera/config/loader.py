@@ -21,6 +21,7 @@ from chimera.config.yamlload import Loc, line_of, load_yaml
 from chimera.errors import ConfigError
 from chimera.kpi.formula import FormulaError, parse_formula
 from chimera.kpi.window import REPEAT
+from chimera.sop.library import discover, library_names
 
 FILES = {"agents": "agents.yml", "kpis": "kpis.yml", "plays": "plays.yml"}
 M = TypeVar("M", bound=BaseModel)
@@ -103,6 +104,7 @@ class _Checker:
         self.handled = sorted({t for c in cs.agents.commanders for t in c.handles})
         self.bots = {b.id: b for b in reversed(cs.agents.bots)}  # the first definition counts
         self.play_ids = [p.id for p in cs.plays.plays]
+        self.sop_files: list[str] | None = None  # read once, when the first SOP is checked
 
     def add(self, key: str, loc: Loc, msg: str) -> None:
         line = line_of(self.cs.lines.get(key, {}), loc)
@@ -120,12 +122,31 @@ class _Checker:
             return f" ({value!r} is a KPI, not a play)"
         return ""
 
-    def library(self, key: str, loc: Loc, lib: str) -> None:
-        if (self.libraries_dir / lib).is_dir():
-            return
+    def library(self, key: str, loc: Loc, lib: str) -> bool:
+        """The library is a folder in any root SOP search reads (the project's, then $CHIMERA_HOME's)."""
+        if lib in library_names(self.libraries_dir):
+            return True
         folder = self.libraries_dir
-        existing = sorted(x.name for x in folder.iterdir() if x.is_dir()) if folder.is_dir() else []
+        existing = library_names(folder)
         self.add(key, loc, f"library folder {lib!r} does not exist under {folder}{suggest(lib, existing)}")
+        return False
+
+    def sop(self, loc: Loc, sop: str) -> None:
+        """A play cites an SOP file that exists: a typo would be cited in every explanation unread.
+
+        A library folder holding no SOP at all is not checked file by file (nothing written yet)."""
+        if "/" not in sop or not sop.endswith(".md"):
+            self.add("plays", loc, f"SOP {sop!r} must be library/file.md")
+            return
+        lib = sop.split("/", 1)[0]
+        if not self.library("plays", loc, lib):
+            return
+        if self.sop_files is None:
+            self.sop_files = sorted(discover(self.libraries_dir))
+        in_lib = [f for f in self.sop_files if f.startswith(f"{lib}/")]
+        if in_lib and sop not in self.sop_files:
+            self.add("plays", loc, f"SOP {sop!r} not found in library {lib!r}{suggest(sop, in_lib)}; "
+                                   f"its SOPs: chimera sop list --library {lib}")
 
     def duplicates(self) -> None:
         agent_ids = self.commander_ids + [b.id for b in self.cs.agents.bots]
@@ -220,10 +241,7 @@ class _Checker:
                 self.step(("plays", pi, "job_plan", si), step)
                 self.scaled_params(("plays", pi, "job_plan", si, "params"), step.params)
             for si, sop in enumerate(p.sops):
-                if "/" not in sop or not sop.endswith(".md"):
-                    self.add("plays", ("plays", pi, "sops", si), f"SOP {sop!r} must be library/file.md")
-                else:
-                    self.library("plays", ("plays", pi, "sops", si), sop.split("/", 1)[0])
+                self.sop(("plays", pi, "sops", si), sop)
         for ai, pid in enumerate(self.cs.plays.policy.auto_approve):
             self.known("plays", ("policy", "auto_approve", ai), "play", pid, self.play_ids)
 

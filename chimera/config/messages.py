@@ -142,10 +142,33 @@ def _shape_hint(err: Any, value: Any) -> str:
     return ""
 
 
+def _misspelt(model: type[BaseModel], errors: list[Any]) -> dict[int, str]:
+    """``{index of an unknown-field error: the required field it misspells}``: ``warnign: 4000``
+    is one mistake on its own line, not also a "warning: Field required" on the mapping's first line."""
+    missing = {(tuple(e["loc"][:-1]), str(e["loc"][-1])) for e in errors if e["type"] == "missing" and e["loc"]}
+    found: dict[int, str] = {}
+    for i, err in enumerate(errors):
+        if err["type"] != "extra_forbidden" or not err["loc"]:
+            continue
+        parent, key = tuple(err["loc"][:-1]), str(err["loc"][-1])
+        wanted = [name for (at, name) in missing if at == parent]
+        match = difflib.get_close_matches(key, wanted, n=1, cutoff=0.6)
+        if match and match[0] not in found.values() and match[0] in _model_fields(model, err["loc"]):
+            found[i] = match[0]
+    return found
+
+
 def problems_of(model: type[BaseModel], exc: ValidationError, lines: dict[Loc, int], label: str) -> list[str]:
     """``label:LINE: field.path: message`` for each problem pydantic found in a YAML file."""
+    errors = exc.errors()
+    misspelt = _misspelt(model, errors)
+    folded = {(tuple(errors[i]["loc"][:-1]), name) for i, name in misspelt.items()}
     problems = []
-    for err in exc.errors():
+    for i, err in enumerate(errors):
+        if err["type"] == "missing" and err["loc"] and (tuple(err["loc"][:-1]), str(err["loc"][-1])) in folded:
+            continue
         loc = tuple(p for p in err["loc"] if not _is_tag(p))
-        problems.append(f"{label}:{line_of(lines, loc)}: {field_path(loc)}: {_message(model, err, loc)}")
+        msg = (f"unknown field (did you mean {misspelt[i]!r}? it is required)" if i in misspelt
+               else _message(model, err, loc))
+        problems.append(f"{label}:{line_of(lines, loc)}: {field_path(loc)}: {msg}")
     return problems
