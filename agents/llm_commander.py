@@ -20,7 +20,14 @@ from agents.prompting import render, system_prompt
 from chimera.db.engine import session_scope
 from chimera.db.models import CycleRun
 from chimera.errors import ProviderError
-from chimera.llm.guard import EMPTY_NUDGE, EMPTY_REPLY, ONLY_REASONING, check_numbers, guarded_narrative
+from chimera.llm.guard import (
+    EMPTY_NUDGE,
+    EMPTY_REPLY,
+    ONLY_REASONING,
+    TOOL_CALL_AS_TEXT,
+    check_numbers,
+    guarded_narrative,
+)
 from chimera.llm.models import Narrative
 from chimera.llm.provider import get_chat_model, resolve_backend
 from chimera.llm.usage import CommanderUsage, UsageTracker
@@ -261,10 +268,17 @@ def _is_error_result(result: Any) -> bool:
 
 
 def _with_call_ids(reply: Any, round_no: int) -> Any:
-    """Give id-less tool calls an id (some local servers omit it): every tool answer must name its call."""
-    if all(call.get("id") for call in reply.tool_calls):
+    """Give each tool call an id of its own: some local servers omit it, others number every reply's
+    calls alike (two ``call_0``); a tool answer naming a shared id answers none of them for sure."""
+    ids = [call.get("id") for call in reply.tool_calls]
+    if all(ids) and len(set(ids)) == len(ids):
         return reply
-    calls = [{**call, "id": call.get("id") or f"call_{round_no}_{n}"} for n, call in enumerate(reply.tool_calls)]
+    seen: set[str] = set()
+    calls = []
+    for n, call in enumerate(reply.tool_calls):
+        given = call.get("id")
+        calls.append({**call, "id": given if given and given not in seen else f"call_{round_no}_{n}"})
+        seen.add(calls[-1]["id"])
     return reply.model_copy(update={"tool_calls": calls})
 
 
@@ -324,9 +338,9 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
             messages.append(HumanMessage(TEXT_CALL_RESULTS + json.dumps(results, default=str)))
             continue
         problem = reply_problem(reply, text, outputs)
-        if problem in EMPTY_REPLIES and not nudged:  # small and reasoning models stop without an answer now
-            nudged = True  # and then: asked once more, they answer
-            messages.append(HumanMessage(EMPTY_NUDGE))
+        if problem in NUDGES and not nudged:  # small and reasoning models stop without an answer now, or
+            nudged = True  # write a call no JSON reads; and then: asked once more, they answer
+            messages.append(HumanMessage(NUDGES[problem]))
             continue
         if problem:
             return _fallback(problem)
@@ -346,6 +360,9 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
 
 
 EMPTY_REPLIES = (EMPTY_REPLY, ONLY_REASONING)
+UNREAD_CALL_NUDGE = ("Your reply held a tool call that could not be read. Call the tool again through the tool-call "
+                     "API with valid JSON arguments, or answer the owner's question in plain prose.")
+NUDGES = {EMPTY_REPLY: EMPTY_NUDGE, ONLY_REASONING: EMPTY_NUDGE, TOOL_CALL_AS_TEXT: UNREAD_CALL_NUDGE}
 
 
 TEXT_CALL_RESULTS = ("You wrote tool calls as text; here are their results. Now answer the owner's question in "

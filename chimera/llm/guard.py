@@ -69,7 +69,7 @@ from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.guard_refs import RefClaim, judge_ref_claim, ref_claims
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
-from chimera.llm.text_tools import text_tool_calls
+from chimera.llm.text_tools import has_call_markup, text_tool_calls, visible_text
 from chimera.llm.usage import UsageTracker
 
 __all__ = [
@@ -1634,9 +1634,10 @@ TOOL_CALL_AS_TEXT = "model wrote a tool call as text instead of an answer"
 DECISION_CLAIMED = "model claimed to have decided or executed a play (people decide; models only explain)"
 
 _TAG = "(?:think|thinking|reasoning)"
-REASONING_BLOCK = re.compile(rf"<({_TAG})>.*?</\1>", re.DOTALL | re.IGNORECASE)
-REASONING_CLOSE = re.compile(rf"</{_TAG}>", re.IGNORECASE)
-REASONING_OPEN = re.compile(rf"<{_TAG}>", re.IGNORECASE)
+# <think>...</think> (DeepSeek-R1, Qwen3), [THINK]...[/THINK] (Magistral)
+REASONING_BLOCK = re.compile(rf"<({_TAG})>.*?</\1>|\[THINK\].*?\[/THINK\]", re.DOTALL | re.IGNORECASE)
+REASONING_CLOSE = re.compile(rf"</{_TAG}>|\[/THINK\]", re.IGNORECASE)
+REASONING_OPEN = re.compile(rf"<{_TAG}>|\[THINK\]", re.IGNORECASE)
 # a claim of having decided, not a recommendation: "I approved ...", "I’ve approved", "I went ahead and
 # approved", "I approve", "I'll approve", "approved every play", "executing now"; "I would approve" is advice
 _ACTIVE_VERBS = (r"approv(?:e|ed|ing)|auto-approv(?:e|ed|ing)|reject(?:ed|ing)?|overr(?:ode|idden|iding|ide)"
@@ -1771,13 +1772,14 @@ def _raw_text(reply: AIMessage) -> str:
 
 
 def answer_text(reply: AIMessage) -> str:
-    """The reply's answer without a reasoning model's thinking (``<think>...</think>``), stripped.
+    """The reply's answer without a reasoning model's thinking (``<think>...</think>``, ``[THINK]``, a
+    harmony ``analysis`` channel) or what a server left after the turn's end token, stripped.
 
     The thinking is neither shown nor checked: it is scratch work, often with figures the answer
     drops. A close tag without its opening (the chat template opened it) ends the thinking; an
     opening tag never closed (cut off while thinking) leaves no answer after it.
     """
-    text = REASONING_BLOCK.sub("", readable(_raw_text(reply)))
+    text = REASONING_BLOCK.sub("", visible_text(readable(_raw_text(reply))))
     closes = list(REASONING_CLOSE.finditer(text))
     if closes:
         text = text[closes[-1].end():]
@@ -1798,7 +1800,8 @@ def readable(text: str) -> str:
 
 
 def _only_reasoning(reply: AIMessage) -> bool:
-    return bool(REASONING_OPEN.search(_raw_text(reply)) or REASONING_CLOSE.search(_raw_text(reply))
+    raw = _raw_text(reply)
+    return bool(REASONING_OPEN.search(raw) or REASONING_CLOSE.search(raw) or "<|channel|>" in raw
                 or (reply.additional_kwargs or {}).get("reasoning_content"))
 
 
@@ -1828,8 +1831,8 @@ def reply_problem(reply: AIMessage, text: str, tool_outputs: list[Any] | None = 
         return f"model reply too long ({len(text)} characters, limit {MAX_REPLY_CHARS})"
     if text != readable(text):  # a caller that skipped answer_text: never store what cannot be printed
         return "model reply held unreadable characters"
-    if text_tool_calls(text):  # raw JSON for a person; the chat runs such calls before asking this
-        return TOOL_CALL_AS_TEXT
+    if text_tool_calls(text) or has_call_markup(text):  # raw JSON or markup for a person; the chat runs
+        return TOOL_CALL_AS_TEXT  # the calls it can read before asking this
     if decision_claim(text) or unsupported_passive_claim(text, tool_outputs or []):
         return DECISION_CLAIMED
     return None
