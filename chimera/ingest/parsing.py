@@ -254,12 +254,15 @@ def money_scale(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
 class MoneyFormat:
     """How one file writes money: decimal places to keep, separator, whether to check each value
     for exponents and extra decimals (``careful``; skipped when no value in the file needs it), and
-    whether a dot-decimal file writes thousands commas (``grouped``: `1,234.56`)."""
+    whether a dot-decimal file writes thousands commas (``grouped``: `1,234.56`). ``whole``: the
+    amounts are of a zero-decimal currency (JPY...) written in thousands groups, where a value with
+    a fraction (`1.500` in a file that also writes `1,500`) is a group read the other way, refused."""
 
     scale: int = 2
     decimal_comma: bool = False
     careful: bool = True
     grouped: bool = False
+    whole: bool = False
 
 
 def money_format(df: pl.DataFrame, columns: list[str], decimal_comma: bool = False) -> MoneyFormat:

@@ -48,9 +48,12 @@ from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
     MAX_SCALE,
     SHOPIFY_TS,
+    WHOLE_GROUPS,
+    ZERO_DECIMAL_CURRENCIES,
     MoneyFormat,
     decimal_comma_votes,
     frac_digits,
+    group_votes,
     money_decimal,
     money_scale,
 )
@@ -70,6 +73,8 @@ TOO_FINE = rf"\.\d{{{FAST_SCALE + 1}}}|[eE]"  # a 7th decimal place, or an expon
 BAD_TS = "not a date-time like 2026-04-05 21:06:21 -0400"
 NOT_NUMBER = "not a number (expected e.g. 12.34)"
 NOT_NUMBER_COMMA = "not a number (expected e.g. 12,34)"
+WHOLE_AMOUNT = ("a fraction in a zero-decimal currency whose amounts the file writes in thousands groups both ways "
+                "(1,500 and 1.500): which is a group is unknown; write the amounts without groups")
 _SUMS = {"discount": "discounts", "subtotal": "net_sales", "shipping": "shipping", "taxes": "taxes",
          "total": "total_sales", "refunded": "refunded_amount"}
 
@@ -146,6 +151,8 @@ def _problems(fmt: MoneyFormat) -> list[Check]:
             places = frac_digits(pl.col(c), fmt.decimal_comma)
             too_fine = (places > fmt.scale).fill_null(False) & pl.col(f"_{c}").is_not_null()
             checks.append(Check(c, too_fine, f"more than {MAX_SCALE} decimal places"))
+        if fmt.whole:
+            checks.append(Check(c, (pl.col(f"_{c}").cast(pl.Float64) % 1 != 0).fill_null(False), WHOLE_AMOUNT))
     return checks
 
 
@@ -193,12 +200,13 @@ def _too_long(cols: list[str]) -> pl.Expr:
 
 
 def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
-                    signs: bool = False) -> tuple[pl.LazyFrame, MoneyFormat]:
+                    signs: bool = False, whole: bool = False) -> tuple[pl.LazyFrame, MoneyFormat]:
     """Trimmed values and the scale that holds every money value exactly (second pass, rare).
     ``commas``: some money value failed the dot cast holding a comma, as a European Excel save
     writes (`150,00`, `1.234,56`): the file's values vote once, for the whole file, whether its
     decimal separator is a comma (as Stripe's are read). ``signs``: some failed value has a currency
-    mark (`$12.50`)."""
+    mark (`$12.50`). ``whole``: a zero-decimal currency's amounts in thousands groups
+    (``_whole_groups``): with no value showing decimals, the group separator votes instead."""
     lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
     lf = lf.with_columns(pl.col("quantity").str.replace(WHOLE_FLOAT, "$1"))  # pandas' `2.0` is 2
     lf = _signed_money(lf, path) if signs else lf  # `$12.50`: see _signed_money
@@ -207,11 +215,27 @@ def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
         scales = collect(lf.select(money_scale(pl.col(c)).alias(c) for c in MONEY_IN), path).row(0)
         return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), careful=True)
     money = collect(lf.select(MONEY_IN), path)
-    comma, dot = decimal_comma_votes(pl.concat([money[c] for c in MONEY_IN]))
+    values = pl.concat([money[c] for c in MONEY_IN])
+    comma, dot = decimal_comma_votes(values)
+    if whole and not comma + dot:  # `1.500` yen is 1500 (a dot group), `1,500` too (a comma group)
+        comma, dot = group_votes(values)
     scales = money.select(money_scale(pl.col(c), comma > dot).alias(c) for c in MONEY_IN).row(0)
-    grouped = dot > comma and _thousands(money)  # a US-locale spreadsheet save: `1,234.56`
+    grouped = dot > comma and (_thousands(money) or whole)  # a US-locale spreadsheet save: `1,234.56`
     return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), decimal_comma=comma > dot, careful=True,
-                           grouped=grouped)
+                           grouped=grouped, whole=whole)
+
+
+def _whole_groups(lf: pl.LazyFrame, df: pl.DataFrame, path: Path | str) -> bool:
+    """Whether the file's currency is zero-decimal (JPY, KRW...) and some amount is written in
+    thousands groups (`1,500`, `1.500`), as a spreadsheet's number format saves it: the fast cast
+    reads `1.500` yen as 1.5 and refuses `1,500`, where such an amount is only ever whole. Looked
+    for (a scan of the money columns) only in a file whose Currency says so."""
+    codes = set(df["currency"].drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list()) - {""}
+    if not codes or not codes <= ZERO_DECIMAL_CURRENCIES:
+        return False
+    grouped = pl.any_horizontal(pl.col(c).str.strip_chars().str.contains(g).any()
+                                for c in MONEY_IN for g in WHOLE_GROUPS)
+    return bool(collect(lf.select(grouped.fill_null(False)), path).item())
 
 
 def _thousands(money: pl.DataFrame) -> bool:
@@ -311,8 +335,9 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     df = collect(_typed(lf, fmt), path)
     problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
     commas, groups, signs = _comma_money(problems)
-    if df["_odd"].any() or _padded(problems) or commas or groups or signs:
-        lf, fmt = _careful_format(lf, path, commas, signs)
+    whole = _whole_groups(lf, df, path)
+    if df["_odd"].any() or _padded(problems) or commas or groups or signs or whole:
+        lf, fmt = _careful_format(lf, path, commas or whole, signs, whole=whole)
         df = collect(_typed(lf, fmt), path)
     if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record
         df = df.filter(~pl.col("_empty"))
