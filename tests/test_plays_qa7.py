@@ -6,13 +6,16 @@ The story is the demo's pricing_test of tests/test_failed_run_followups.py, on S
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from chimera.changesets import Asset, Change, ChangeSet, get_adapter, recorded
+from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
-from chimera.db.models import CycleRun
+from chimera.db.models import AppliedChange, CycleRun, Job, PlayRun
+from chimera.errors import DecisionError
 from chimera.jobs.resolved import FAILED_JOBS, RESOLVED, Resolution
 from tests.test_failed_run_followups import _failed_at, demo_sqlite  # noqa: F401 - fixture
 from tests.test_job_step_failures import PRICE_DAY, PRICES, Demo, _steps
@@ -106,3 +109,61 @@ def test_an_asset_whose_record_is_rolled_back_leaves_no_outbox_file(shop_id: int
         raise RuntimeError("the commit failed")
     assert _outbox("shop") == [Path(kept.asset_path).name]
 
+
+
+# --------------------------------------------------------------------------- two bundles, one revert
+
+
+DAY = date(2026, 6, 1)
+
+
+def _applied_run(ctx: ClientContext, play_id: str, cs: ChangeSet, day: date, key: str) -> str:
+    """An executed run of ``play_id`` whose one step applied ``cs`` on ``day`` (at noon UTC)."""
+    with session_scope() as s:
+        run = PlayRun(company_id=ctx.company_id, play_id=play_id, as_of=day, status="executed", executed_on=day)
+        s.add(run)
+        s.flush()
+        job = Job(company_id=ctx.company_id, play_run_id=run.id, correlation_id=run.correlation_id,
+                  type="EXECUTE_PLAY_COMMERCE", owner="commerce_commander_ai", bot=cs.bot, action=cs.action,
+                  status="succeeded", idempotency_key=key)
+        s.add(job)
+        s.flush()
+        s.add(AppliedChange(company_id=ctx.company_id, idempotency_key=key, job_id=job.id, bot=cs.bot,
+                            action=cs.action, changeset=cs.model_dump(mode="json"),
+                            applied_at=datetime(day.year, day.month, day.day, 12, tzinfo=UTC)))
+        return run.id
+
+
+def _bundle(tmp_path: Path, pair: tuple[str, str]) -> ChangeSet:
+    """create_bundle's ChangeSet on an export where ``pair`` is bought together most."""
+    from tests.test_bots_unseen_qa5 import _run as run_bot
+    from tests.test_bots_unseen_qa5 import _shop
+
+    a, b = pair
+    folder = tmp_path / "-".join(pair)
+    folder.mkdir(exist_ok=True)
+    shop = _shop(folder, [(f"#{i}", [(a, 1, "10.00", f"Item {a}"), (b, 1, "20.00", f"Item {b}")]) for i in range(3)])
+    return run_bot(shop, "shopify_bot", "create_bundle", {"products": "top_co_purchased_pairs_90d"}, "bundle_offer")
+
+
+def test_a_later_bundle_of_other_products_does_not_block_the_revert_of_an_earlier_one(
+        chimera_home: Path, tmp_path: Path) -> None:
+    """Was: every bundle's change named ``bundle:new``, so a second bundle_offer run (other products)
+    read as changing the first run's bundle again: reverting the first was refused until the second
+    was reverted, though it never touched that bundle."""
+    from chimera.clients import add_client
+    from tests.test_play_revert_overlap import _revert
+
+    ctx = add_client("shop")
+    first, second, again = _bundle(tmp_path, ("A", "B")), _bundle(tmp_path, ("C", "D")), _bundle(tmp_path, ("A", "B"))
+    assert [c.target for c in first.changes] == ["bundle:product:A+product:B"]
+    assert [c.target for c in second.changes] == ["bundle:product:C+product:D"]
+    earlier = _applied_run(ctx, "bundle_offer", first, DAY, "k-1")
+    _applied_run(ctx, "bundle_offer", second, DAY + timedelta(days=30), "k-2")
+    undone = _revert(ctx, earlier, DAY + timedelta(days=31))
+    assert [r.changes[0].target for r in undone.reverted] == ["bundle:product:A+product:B"]
+
+    same = _applied_run(ctx, "bundle_offer", first, DAY + timedelta(days=40), "k-3")
+    _applied_run(ctx, "bundle_offer", again, DAY + timedelta(days=70), "k-4")
+    with pytest.raises(DecisionError, match="changed bundle:product:A\\+product:B price again later"):
+        _revert(ctx, same, DAY + timedelta(days=71))  # the same items bundled again: the same bundle

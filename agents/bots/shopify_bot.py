@@ -92,6 +92,14 @@ def bundle_name(ctx: BotContext, names: list[str]) -> str:
     return " + ".join(names) + " bundle" if name == "auto" and names else name
 
 
+def bundle_target(items: list[Product]) -> str:
+    """What a bundle's change names: its items (``bundle:product:A-1+product:B-2``). One name for every
+    bundle (``bundle:new``) made a later bundle of other products read as a change to the same
+    bundle: reverting the earlier run was refused, "its before values would overwrite" a bundle
+    they never touched; the same items bundled again still are the same bundle."""
+    return "bundle:" + "+".join(prod.target for prod in items)
+
+
 @register("shopify_bot", "create_bundle", reads={
     "products": p.products, "discount_pct": p.percent_off, "name": p.text})
 def create_bundle(ctx: BotContext) -> ChangeSet:
@@ -118,7 +126,7 @@ def create_bundle(ctx: BotContext) -> ChangeSet:
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params,
         summary=f"create the {len(items)}-item bundle {name!r} at {discount}% off (price {price})",
-        changes=[Change(target="bundle:new", field="price", before=None, after=str(price) if items else None)],
+        changes=[Change(target=bundle_target(items), field="price", before=None, after=str(price))],
         asset=Asset(filename=f"{ctx.play_id}-bundle.md", content="\n".join(lines) + "\n"),
     )
 
