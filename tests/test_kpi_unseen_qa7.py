@@ -6,10 +6,16 @@ computed from the series in the test, never from a recorded output."""
 
 from __future__ import annotations
 
+import csv
+import json
 import random
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
 
 from chimera.config.loader import load_config_set
 from chimera.config.models import KPI
@@ -81,3 +87,48 @@ def test_a_change_trigger_on_a_stale_kpi_reads_nothing():
     assert evaluate_series(sessions, s, day(59)).unknown_reason == "stale"
     assert change_pct(sessions, s, day(59), 7) is None
     assert change_pct(sessions, s, day(57), 7) is not None  # 3 days behind is still judged
+
+
+# --------------------------------------------------------------------------- chimera metrics, nothing in range
+
+
+@pytest.fixture
+def analytics_only(chimera_home: Path) -> dict:
+    """A store whose only source is an analytics export of 20 days with a one-day outage."""
+    from chimera.cli import _register, app
+    from chimera.clients import add_client
+
+    _register()
+    add_client("quietshop")
+    days = [day(i) for i in range(20) if i != 12]
+    path = chimera_home / "analytics.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([["date", "sessions", "users", "transactions", "revenue"],
+                                 *[[d.isoformat(), 300 + i, 250, 6, 240] for i, d in enumerate(days)]])
+    result = CliRunner().invoke(app, ["ingest", str(path), "--client", "quietshop", "--json"])
+    assert result.exit_code == 0, result.output
+    return {"app": app}
+
+
+def metrics_text(app, *extra: str) -> str:
+    result = CliRunner().invoke(app, ["metrics", "--client", "quietshop", *extra], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return " ".join(result.stdout.split())
+
+
+def test_metrics_with_nothing_in_the_range_asked_says_where_the_data_is_not_to_ingest(analytics_only):
+    """A --from past the newest day, a metric no source has, or a day of an outage told a client
+    with data 'no metrics for quietshop yet: chimera ingest PATH'."""
+    app, first, last = analytics_only["app"], day(0), day(19)
+    later = metrics_text(app, "--from", day(30).isoformat())
+    assert later == f"no data for quietshop from {day(30)}: it runs from {first} to {last}"
+    assert metrics_text(app, "--to", day(-5).isoformat()) == (
+        f"no data for quietshop up to {day(-5)}: it runs from {first} to {last}")
+    assert metrics_text(app, "--metric", "orders") == (
+        f"no orders data for quietshop on any day (no ingested source has it); quietshop has data from {first} "
+        f"to {last}")
+    assert metrics_text(app, "--metric", "sessions", "--from", day(12).isoformat(), "--to", day(12).isoformat()) == (
+        f"no sessions data for quietshop on {day(12)}: a gap in its data, which runs from {first} to {last}")
+    assert "sessions" in metrics_text(app, "--metric", "sessions")  # data in range: the table
+    json_doc = CliRunner().invoke(app, ["metrics", "--client", "quietshop", "--from", day(30).isoformat(), "--json"])
+    assert json.loads(json_doc.stdout) == {"client": "quietshop", "metrics": {}}

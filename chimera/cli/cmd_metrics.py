@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import typer
 from rich.table import Table
+from sqlmodel import Session
 
 from chimera.cli.app import app, check_order, emit_json, out, parse_day
 from chimera.clients import get_client
@@ -14,7 +16,7 @@ from chimera.db.engine import session_scope
 from chimera.errors import ChimeraError
 from chimera.ingest.models import BASE_METRICS, COUNT_METRICS
 from chimera.kpi.fmt import money_step
-from chimera.metrics import Series, load_series
+from chimera.metrics import Series, data_span, load_series
 
 CENT = Decimal("0.01")
 
@@ -62,12 +64,13 @@ def metrics(
     check_order(first, last)
     with session_scope() as session:
         series = load_series(session, ctx.company_id, metric or None, first, last)
+        empty = "" if series or json_out else empty_note(session, ctx.company_id, ctx.name, metric or None, first, last)
     doc = metrics_document(ctx.name, series)
     if json_out:
         emit_json(doc)
         return
     if not series:
-        out.print(f"no metrics for {ctx.name} yet: chimera ingest PATH --client {ctx.name}")
+        out.print(empty, markup=False, highlight=False, soft_wrap=True)
         return
     shown = {metric: {d.isoformat(): render_value(metric, v, ctx.config.currency) for d, v in days.items()}
              for metric, days in sorted(series.items())}  # the JSON keeps today's places; the text the currency's
@@ -81,6 +84,27 @@ def metrics(
     for name, values in shown.items():
         table.add_row(name, *(str(values.get(d, "")) for d in days))
     out.print(table)
+
+
+def empty_note(session: Session, company_id: int, client: str, metrics: list[str] | None, first: date | None,
+               last: date | None) -> str:
+    """Why nothing was shown: no data at all (ingest some), or none for the metric or days asked
+    (and where that data is). 'no metrics yet: chimera ingest' for a --from past the newest day
+    told a client with months of data to ingest it."""
+    span = data_span(session, company_id)
+    if span is None:
+        return f"no metrics for {client} yet: chimera ingest PATH --client {client}"
+    asked = f"{' or '.join(metrics)} data" if metrics else "data"
+    everything = f"{client} has data from {span[0]} to {span[1]}"
+    have = data_span(session, company_id, metrics) if metrics else span
+    if have is None:
+        return f"no {asked} for {client} on any day (no ingested source has it); {everything}"
+    days = [f"on {first}"] if first and first == last else [
+        *([f"from {first}"] if first else []), *([f"up to {last}"] if last else [])]
+    low, high = first or have[0], last or have[1]
+    inside = have[0] <= low <= high <= have[1]
+    return (f"no {asked} for {client} {' '.join(days)}: {'a gap in its data, which' if inside else 'it'} runs "
+            f"from {have[0]} to {have[1]}")
 
 
 def days_that_fit(metrics: dict[str, dict[str, int | str]], days: list[str], width: int) -> list[str]:
