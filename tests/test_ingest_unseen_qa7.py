@@ -216,6 +216,24 @@ def test_yen_groups_written_both_ways_are_refused_never_read_as_fractions(chimer
     assert _series(ctx)["total_sales"] == {date(2026, 3, 1): Decimal(770)}
 
 
+def test_dinar_amounts_saved_with_decimal_commas_are_read_not_refused(chimera_home: Path, tmp_path: Path) -> None:
+    """A KWD export re-saved in a European locale: every amount has 3 decimals (`12,345`, `1,500`),
+    which read like thousands groups, so no value voted and every order was refused as not a number.
+    A 3-decimal currency's `12,345` is 12.345 dinars (as Stripe's KWD exports are read)."""
+    path = tmp_path / "orders_export.csv"
+    path.write_text("\n".join([
+        HEADER,
+        '#1,a@x.com,2026-03-01 10:00:00 +0300,KWD,"12,345","1,500","1,250","15,095","1,000","2,000",1,"13,345",',
+        '#2,b@x.com,2026-03-02 10:00:00 +0300,KWD,"150,250","2,000","1,000","153,250","0,000","0,000",1,"150,250",',
+    ]) + "\n")
+    ctx, summary = _ingest(path)
+    got = _series(ctx)
+    assert summary.rejected == []
+    assert got["total_sales"] == {date(2026, 3, 1): Decimal("15.095"), date(2026, 3, 2): Decimal("153.250")}
+    assert got["net_revenue"][date(2026, 3, 1)] == Decimal("13.095")
+    assert got["gross_sales"][date(2026, 3, 1)] == Decimal("13.345")
+
+
 # --------------------------------------------------------------------------- Shopify: rejections and re-ingest
 
 

@@ -48,6 +48,7 @@ from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
     MAX_SCALE,
     SHOPIFY_TS,
+    THREE_DECIMAL_CURRENCIES,
     WHOLE_GROUPS,
     ZERO_DECIMAL_CURRENCIES,
     MoneyFormat,
@@ -199,14 +200,15 @@ def _too_long(cols: list[str]) -> pl.Expr:
     return (too_long.fill_null(False) | joined.str.contains(TOO_FINE)).fill_null(False)
 
 
-def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
-                    signs: bool = False, whole: bool = False) -> tuple[pl.LazyFrame, MoneyFormat]:
+def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool, signs: bool = False, whole: bool = False,
+                    three: bool = False) -> tuple[pl.LazyFrame, MoneyFormat]:
     """Trimmed values and the scale that holds every money value exactly (second pass, rare).
     ``commas``: some money value failed the dot cast holding a comma, as a European Excel save
     writes (`150,00`, `1.234,56`): the file's values vote once, for the whole file, whether its
     decimal separator is a comma (as Stripe's are read). ``signs``: some failed value has a currency
     mark (`$12.50`). ``whole``: a zero-decimal currency's amounts in thousands groups
-    (``_whole_groups``): with no value showing decimals, the group separator votes instead."""
+    (``_whole_groups``): with no value showing decimals, the group separator votes instead.
+    ``three``: the currency has 3 decimals (KWD...): `12,345` is a decimal comma's vote, not a group."""
     lf = lf.with_columns(pl.col(c).str.strip_chars().replace("", None) for c in RAW)
     lf = lf.with_columns(pl.col("quantity").str.replace(WHOLE_FLOAT, "$1"))  # pandas' `2.0` is 2
     lf = _signed_money(lf, path) if signs else lf  # `$12.50`: see _signed_money
@@ -216,7 +218,7 @@ def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
         return lf, MoneyFormat(max(2, *(int(v or 0) for v in scales)), careful=True)
     money = collect(lf.select(MONEY_IN), path)
     values = pl.concat([money[c] for c in MONEY_IN])
-    comma, dot = decimal_comma_votes(values)
+    comma, dot = decimal_comma_votes(values, three)
     if whole and not comma + dot:  # `1.500` yen is 1500 (a dot group), `1,500` too (a comma group)
         comma, dot = group_votes(values)
     scales = money.select(money_scale(pl.col(c), comma > dot).alias(c) for c in MONEY_IN).row(0)
@@ -225,12 +227,16 @@ def _careful_format(lf: pl.LazyFrame, path: Path | str, commas: bool,
                            grouped=grouped, whole=whole)
 
 
-def _whole_groups(lf: pl.LazyFrame, df: pl.DataFrame, path: Path | str) -> bool:
+def _currencies(df: pl.DataFrame) -> set[str]:
+    """The file's currency codes, lower case (`JPY `, `jpy` are one)."""
+    return set(df["currency"].drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list()) - {""}
+
+
+def _whole_groups(lf: pl.LazyFrame, codes: set[str], path: Path | str) -> bool:
     """Whether the file's currency is zero-decimal (JPY, KRW...) and some amount is written in
     thousands groups (`1,500`, `1.500`), as a spreadsheet's number format saves it: the fast cast
     reads `1.500` yen as 1.5 and refuses `1,500`, where such an amount is only ever whole. Looked
     for (a scan of the money columns) only in a file whose Currency says so."""
-    codes = set(df["currency"].drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list()) - {""}
     if not codes or not codes <= ZERO_DECIMAL_CURRENCIES:
         return False
     grouped = pl.any_horizontal(pl.col(c).str.strip_chars().str.contains(g).any()
@@ -335,9 +341,11 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     df = collect(_typed(lf, fmt), path)
     problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
     commas, groups, signs = _comma_money(problems)
-    whole = _whole_groups(lf, df, path)
+    codes = _currencies(df)
+    whole = _whole_groups(lf, codes, path)
     if df["_odd"].any() or _padded(problems) or commas or groups or signs or whole:
-        lf, fmt = _careful_format(lf, path, commas or whole, signs, whole=whole)
+        lf, fmt = _careful_format(lf, path, commas or whole, signs, whole=whole,
+                                  three=bool(codes) and codes <= THREE_DECIMAL_CURRENCIES)
         df = collect(_typed(lf, fmt), path)
     if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record
         df = df.filter(~pl.col("_empty"))
