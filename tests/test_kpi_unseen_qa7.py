@@ -132,3 +132,43 @@ def test_metrics_with_nothing_in_the_range_asked_says_where_the_data_is_not_to_i
     assert "sessions" in metrics_text(app, "--metric", "sessions")  # data in range: the table
     json_doc = CliRunner().invoke(app, ["metrics", "--client", "quietshop", "--from", day(30).isoformat(), "--json"])
     assert json.loads(json_doc.stdout) == {"client": "quietshop", "metrics": {}}
+
+
+# --------------------------------------------------------------------------- no customer e-mails
+
+ORDER_HEADER = ["Name", "Financial Status", "Paid at", "Created at", "Cancelled at", "Subtotal", "Shipping", "Taxes",
+                "Total", "Discount Amount", "Refunded Amount", "Lineitem quantity", "Lineitem price", "Currency"]
+KPI_KEYS = {"id", "status", "value", "target", "warning", "critical", "window", "data_through", "note"}
+
+
+def test_an_orders_export_without_customer_emails_makes_repeat_rate_unknown_for_no_data(chimera_home: Path):
+    """Without an Email column no customer is stored: repeat_purchase_rate said 'customers 0 over 90d
+    ..., below the minimum 30' under a store with 1,800 orders."""
+    from chimera.cli import _register, app
+    from chimera.clients import add_client
+
+    _register()
+    add_client("guestshop")
+    last = day(119)
+    rows = []
+    for i in range(120):
+        for k in range(15):
+            stamp = f"{day(i)} {9 + k // 2:02d}:{30 * (k % 2):02d}:00 +0000"
+            rows.append([f"#{1000 + 15 * i + k}", "paid", stamp, stamp, "", "40.00", "5.00", "0.00", "45.00", "0.00",
+                         "0.00", "1", "40.00", "USD"])
+    path = chimera_home / "orders_export.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([ORDER_HEADER, *rows])
+    result = CliRunner().invoke(app, ["ingest", str(path), "--client", "guestshop", "--json"])
+    assert result.exit_code == 0, result.output
+    done = CliRunner().invoke(app, ["kpis", "--client", "guestshop", "--as-of", last.isoformat(), "--json"])
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.stdout)
+    assert set(doc) == {"client", "as_of", "kpis"} and doc["as_of"] == last.isoformat()
+    assert all(set(k) == KPI_KEYS for k in doc["kpis"])
+    by = {k["id"]: k for k in doc["kpis"]}
+    assert by["orders"]["value"] == "105" and by["orders"]["status"] == "OK"
+    repeat = by["repeat_purchase_rate"]
+    assert repeat["status"] == "UNKNOWN" and repeat["value"] is None and repeat["data_through"] is None
+    assert repeat["note"].startswith("repeat_purchase_rate UNKNOWN: no customer (CustomerDay) data in the ")
+    assert "customers 0" not in repeat["note"]

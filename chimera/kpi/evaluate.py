@@ -56,7 +56,9 @@ def judge(windows: KPIWindows, as_of: date, currency: str | None = None) -> Judg
     horizon = history_days(spec)
     newest = windows.newest(as_of, horizon)
     absent = [m for m, d in newest.items() if d is None]
-    if windows.repeat and windows.customers is None:
+    if windows.repeat and not any((windows.customers or {}).values()):
+        # an orders export without customer e-mails stores no CustomerDay: that is no data, not
+        # 'customers 0 over 90d' under a store with thousands of orders
         absent.append("customer (CustomerDay)")
     if absent:  # older data may exist (a store that stopped long ago): the note says how far it looked
         return Judgement("UNKNOWN", "no_data", None, detail=(
