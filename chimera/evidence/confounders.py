@@ -97,7 +97,11 @@ def overlapping_plays(
     then shifts the before or the after window) and by ``as_of`` (a replay must not see later plays),
     whose KPIs touch this KPI or its drivers. One executed on the before window's first day is in
     force on every day of both windows, so it shifts neither: a play scaled on the day its original's
-    evidence fell due runs exactly one window after it, and was confounded by it every time."""
+    evidence fell due runs exactly one window after it, and was confounded by it every time.
+
+    A run executed before those days but reverted inside them (by ``as_of``) shifts them too: its
+    change was in force on the days before its revert and not after, as a play executed that day
+    would be the other way round (``reverted_in``)."""
     assert run.executed_on is not None
     lo, hi = run.executed_on - timedelta(days=window - 1), run.executed_on + timedelta(days=window - 1)
     if as_of is not None:
@@ -106,20 +110,37 @@ def overlapping_plays(
     others = session.exec(
         select(PlayRun).where(
             PlayRun.company_id == run.company_id, PlayRun.id != run.id,
-            PlayRun.executed_on >= lo, PlayRun.executed_on <= hi,  # type: ignore[operator]
+            PlayRun.executed_on <= hi,  # type: ignore[operator]
         )
     ).all()
     out = []
     for other in sorted(others, key=lambda r: (r.executed_on, r.id)):
         shared = sorted(watched & set(run_kpis(other, configs)))
-        if shared and other.executed_on is not None:
+        if not shared or other.executed_on is None:
+            continue
+        also = f"also judged on {', '.join(shared)}"
+        if other.executed_on >= lo:
             out.append(Confounder(
                 kind="overlapping_play", what=other.play_id, first_day=other.executed_on,
                 last_day=other.executed_on, days=1,
-                note=f"play {other.play_id} (run {other.id}) executed {other.executed_on}, "
-                     f"also judged on {', '.join(shared)}",
+                note=f"play {other.play_id} (run {other.id}) executed {other.executed_on}, {also}",
+            ))
+        elif (undone := reverted_in(other, lo, hi)) is not None:
+            out.append(Confounder(
+                kind="overlapping_play", what=other.play_id, first_day=undone, last_day=undone, days=1,
+                note=f"play {other.play_id} (run {other.id}) executed {other.executed_on} and reverted "
+                     f"{undone}, inside the windows, {also}",
             ))
     return out
+
+
+def reverted_in(run: PlayRun, lo: date, hi: date) -> date | None:
+    """The day ``run`` was reverted when it lies in ``lo..hi`` (else None): from it on, its change no
+    longer holds (``chimera.plays.revert.reverted_on``)."""
+    from chimera.plays.revert import reverted_on
+
+    day = reverted_on(run)
+    return day if day is not None and lo <= day <= hi else None
 
 
 # --------------------------------------------------------------------------- driver anomalies
