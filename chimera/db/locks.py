@@ -55,7 +55,7 @@ def named_lock(name: str, what: str, timeout: float | None = None) -> Iterator[N
     folder = settings.home() / ".chimera" / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / f"{name.replace(':', '_').replace('/', '_')}.lock", "w") as fh:
-        _wait(lambda: _try_flock(fh.fileno()), what, limit)
+        wait_until(lambda: _try_flock(fh.fileno()), what, limit)
         try:
             yield
         finally:
@@ -78,14 +78,16 @@ def _pg_lock(name: str, what: str, limit: float) -> Iterator[None]:
     # autocommit: no transaction stays open while waiting or holding (nothing for CREATE INDEX
     # CONCURRENTLY to wait for); the lock is the session's, released below or when it closes
     with get_engine().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        _wait(lambda: bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()), what, limit)
+        wait_until(lambda: bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()), what,
+                   limit)
         try:
             yield
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
-def _wait(try_once, what: str, limit: float) -> None:
+def wait_until(try_once, what: str, limit: float) -> None:
+    """Call ``try_once`` (backing off) until it takes the lock; past ``limit`` seconds, one clear line."""
     deadline = time.monotonic() + limit
     pause = 0.02
     while not try_once():

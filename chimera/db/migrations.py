@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from chimera.db import models  # noqa: F401 - registers the tables
+from chimera.db.locks import lock_key, lock_timeout, wait_until
 from chimera.db.models import decode_customers, encode_customers
 from chimera.errors import StorageError
 
@@ -87,6 +88,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "per-client indexes: metric days by company, by source; jobs by status", _m004_per_client_indexes),
 ]
 LATEST = MIGRATIONS[-1][0]
+_LOCK = "chimera:schema-migration"
+_RECORD = text("INSERT INTO schemaversion (version, name, applied_at) VALUES (:v, :n, CURRENT_TIMESTAMP)")
 _migrated: set[str] = set()
 
 
@@ -96,24 +99,46 @@ def current_version(conn: Connection) -> int:
     return int(conn.execute(text("SELECT COALESCE(MAX(version), 0) FROM schemaversion")).scalar() or 0)
 
 
+def _check_not_newer(version: int) -> None:
+    if version > LATEST:
+        raise StorageError(
+            f"the database is at schema version {version}, newer than this Chimera ({LATEST}): upgrade Chimera"
+        )
+
+
+def _one_at_a_time(conn: Connection) -> None:
+    """Hold the database's migration lock for this transaction: two first commands on a new database
+    (the worker and a cycle started together) both found no table and both created it; the second
+    failed on "already exists". Postgres: a transaction-level advisory lock, polled (a session
+    blocked inside a statement would hold a snapshot, see ``chimera.db.locks``); SQLite: the write
+    lock, taken up front (waits up to the engine's busy timeout)."""
+    if conn.dialect.name == "postgresql":
+        key = lock_key(_LOCK)
+        wait_until(lambda: bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar()),
+                   "the database's schema migration", lock_timeout())
+    elif conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def migrate(engine: Engine) -> int:
-    """Apply pending migrations; refuse a database newer than this code."""
+    """Apply pending migrations, one process at a time; refuse a database newer than this code.
+
+    A database already at the latest version is only read (no lock): commands start as before."""
     key = str(engine.url)
     if key in _migrated:
         return LATEST
-    with engine.begin() as conn:
-        SQLModel.metadata.tables["schemaversion"].create(conn, checkfirst=True)
+    with engine.connect() as conn:
         version = current_version(conn)
-        if version > LATEST:
-            raise StorageError(
-                f"the database is at schema version {version}, newer than this Chimera ({LATEST}): upgrade Chimera"
-            )
-        for number, name, step in MIGRATIONS:
-            if number > version:
-                step(conn)
-                conn.execute(
-                    text("INSERT INTO schemaversion (version, name, applied_at) VALUES (:v, :n, CURRENT_TIMESTAMP)"),
-                    {"v": number, "n": name},
-                )
+    _check_not_newer(version)
+    if version < LATEST:
+        with engine.begin() as conn:
+            _one_at_a_time(conn)
+            SQLModel.metadata.tables["schemaversion"].create(conn, checkfirst=True)
+            version = current_version(conn)  # another process may have migrated while this one waited
+            _check_not_newer(version)
+            for number, name, step in MIGRATIONS:
+                if number > version:
+                    step(conn)
+                    conn.execute(_RECORD, {"v": number, "n": name})
     _migrated.add(key)
     return LATEST
