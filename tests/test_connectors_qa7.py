@@ -19,6 +19,7 @@ import pytest
 from chimera.clients import add_client, get_client
 from chimera.connectors import http as connector_http
 from chimera.connectors import pull_shopify, pull_stripe
+from chimera.connectors.shopify_api import shop_base
 from chimera.db.engine import session_scope
 from chimera.errors import IngestError
 from chimera.metrics import load_series
@@ -189,3 +190,24 @@ def test_stripe_answer_without_data_is_refused_not_read_as_no_charges(chimera_ho
     with pytest.raises(IngestError, match=r"no 'data' list \(keys: available, object\)"):
         pull_stripe(ctx, date(2026, 3, 1), date(2026, 3, 2))
     assert _series(ctx) == {}
+
+
+@pytest.mark.parametrize("written, base", [
+    ("myshop.myshopify.com", "https://myshop.myshopify.com"),
+    ("https://myshop.myshopify.com/admin/", "https://myshop.myshopify.com"),
+    (" http://127.0.0.1:8080/ ", "http://127.0.0.1:8080"),
+])
+def test_shop_url_as_people_copy_it_is_the_api_root(written: str, base: str) -> None:
+    """The bare domain Shopify's admin shows failed as "the request could not be sent ... check the
+    credential"; a copied admin URL asked /admin/admin/api/... (404)."""
+    assert shop_base(written) == base
+
+
+def test_a_bare_shop_domain_is_asked_over_https(chimera_home: Path, server, waits, monkeypatch) -> None:
+    """`127.0.0.1:<port>` without a scheme is asked as https://: the plain-HTTP test server cannot
+    answer TLS, so the pull fails connecting (a clear IngestError), no longer refused as unsendable."""
+    base, _script = server
+    ctx = _client("bare", base.removeprefix("http://"), monkeypatch)
+    with pytest.raises(IngestError, match=r"^https://127\.0\.0\.1:\d+/admin/api/2025-01/orders\.json: ") as err:
+        pull_shopify(ctx, date(2026, 3, 29), date(2026, 3, 30))
+    assert "could not be sent" not in str(err.value) and TOKEN not in str(err.value)

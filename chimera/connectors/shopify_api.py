@@ -37,8 +37,18 @@ def next_link(response: httpx.Response) -> str | None:
     return match.group(1) if match else None
 
 
+def shop_base(shop_url: str) -> str:
+    """The shop's API root from client.yml's ``shop_url`` as people copy it: the bare domain Shopify's
+    admin shows (`myshop.myshopify.com`: httpx refused it as a request it cannot send, blaming the
+    credential), or with the admin's path (`.../admin`); never with ``user:pass@``."""
+    base = safe_url(shop_url.strip()).rstrip("/")
+    if "://" not in base:
+        base = f"https://{base}"
+    return base.removesuffix("/admin")
+
+
 def fetch_orders(cfg: ShopifyAPI, token: str, since: date, until: date) -> Iterator[dict[str, Any]]:
-    base = safe_url(cfg.shop_url).rstrip("/")  # the token travels in the header only
+    base = shop_base(cfg.shop_url)  # the token travels in the header only
     url: str | None = f"{base}/admin/api/{cfg.api_version}/orders.json"
     params: dict[str, Any] | None = {
         "status": "any", "limit": PAGE,
