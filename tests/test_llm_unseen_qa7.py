@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 from agents.llm_commander import UNREAD_CALL_NUDGE
 from chimera.llm import guarded_narrative
 from chimera.llm.fake import ScriptedChatModel
-from chimera.llm.guard import ONLY_REASONING, TOOL_CALL_AS_TEXT, answer_text, reply_problem
+from chimera.llm.guard import ONLY_REASONING, TOOL_CALL_AS_TEXT, answer_text, check_numbers, reply_problem
 from chimera.llm.text_tools import text_tool_calls
 from tests.fake_openai_server import FakeOpenAI
 from tests.test_llm_unseen_qa3 import ARGS, HONEST, _ask, _note, live  # noqa: F401
@@ -203,3 +203,42 @@ def test_parallel_calls_sharing_an_id_are_each_answered_under_an_id_of_their_own
     answered = [m["tool_call_id"] for m in sent if m["role"] == "tool"]
     assert len(set(asked)) == len(ids) and answered == asked
     assert not ids[0] or ids[0] in asked, "an id the server gave is kept"
+
+
+# -- play names a model made up ------------------------------------------------------------------------------------
+
+PLAY_FACTS = [{"kpis": [{"id": "aov", "status": "WARNING", "value": "44.56", "target": "45", "unit": "currency"}]},
+              {"play": "bundle_offer", "label": "Bundle offer on best sellers", "status": "suggested", "rank": 1}]
+
+
+@pytest.mark.parametrize("text", [
+    "I recommend the loyalty_points_boost play to lift AOV.",
+    "Run the `vip_sms_blast` play this week.",
+    "Top suggestion: play vip_sms_blast.",
+    "Try the bundle_offer and free_gift_with_purchase tests.",
+])
+def test_a_play_the_outputs_never_name_is_refused(text: str) -> None:
+    """Was: shown; the owner would look for (or ask to run) a play that does not exist."""
+    verdict = check_numbers(text, PLAY_FACTS)
+    assert not verdict.ok and any("no such play in the tool outputs" in o for o in verdict.offending)
+    assert not any(o.startswith("bundle_offer") for o in verdict.offending)
+
+
+@pytest.mark.parametrize("text", [
+    "I recommend the bundle_offer play to lift AOV.",
+    "The `bundle_offer` test is the top suggestion.",
+    "The Bundle offer play is ranked first.",
+    "The weekly_review tool's rule decides whether a play continues.",
+    "Check the play_id field of the suggestion.",
+])
+def test_plays_the_outputs_name_and_other_ids_pass(text: str) -> None:
+    assert check_numbers(text, PLAY_FACTS).ok, check_numbers(text, PLAY_FACTS).offending
+
+
+def test_an_invented_play_over_http_is_corrected_then_the_answer_shown(live: str,  # noqa: F811
+                                                                       fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"text": "Net revenue is $16,017.93; run the revenue_rescue_blitz play."}, {"text": HONEST})
+    reply = _ask(live)
+    assert (reply.offline, reply.text) == (False, HONEST)
+    correction = fake_openai.requests[1]["messages"][-1]["content"]
+    assert "revenue_rescue_blitz (no such play in the tool outputs)" in correction

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["PlayState", "collect_states", "play_aliases", "play_state_problems"]
+__all__ = ["PlayState", "collect_states", "play_aliases", "play_state_problems", "unknown_play_problems"]
 
 _RUNNING = frozenset({"executed", "executing", "applied", "live"})
 _STOP_KINDS = frozenset({"paused", "reverted"})
@@ -330,13 +330,49 @@ def _advice_problems(sentence: str, mentions: list[tuple[int, int, str]], earlie
     return problems
 
 
+# a play named by an id ("the loyalty_points_boost play", "play `vip_sms`"): snake_case beside a play noun
+_ID = r"[`'\"*]*(?P<{}>[a-z][a-z0-9]*(?:_[a-z0-9]+)+)[`'\"*]*"
+_PLAY_ID = re.compile(_ID.format("before") + r"\s+(?:play|test|experiment|campaign|promotion|promo)s?\b"
+                      + r"|\b(?:play|suggestion|recommendation)s?\s*(?:id\s*)?[:(]?\s*" + _ID.format("after"),
+                      re.IGNORECASE)
+
+
+def _strings(obj: Any, found: set[str]) -> set[str]:
+    """Every key and text value of the outputs, lower case (where an id may be named)."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            found.update(str(k).lower() for k in item)
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set):
+            stack.extend(item)
+        elif isinstance(item, str):
+            found.add(item.lower())
+    return found
+
+
+def unknown_play_problems(text: str, data: list[Any], play_names: Mapping[str, str]) -> list[str]:
+    """Plays ``text`` names by an id no tool output gives (a model inventing ``loyalty_points_boost``):
+    a person would look for, or ask to run, a play that does not exist."""
+    known = set(play_names) | {p.lower() for p in play_names.values()}
+    written = " ".join(_strings(data, set()))
+    problems = []
+    for m in _PLAY_ID.finditer(text):
+        play = (m["before"] or m["after"]).lower()
+        if play not in known and not re.search(rf"(?<![\w-]){re.escape(play)}(?![\w-])", written):
+            problems.append(f"{play} (no such play in the tool outputs)")
+    return problems
+
+
 def play_state_problems(text: str, data: list[Any], play_names: Mapping[str, str]) -> list[str]:
     """Claims of ``text`` about a play's state, who paused / reverted / resumed it and the review's advice
-    for it that the plain JSON-like tool outputs ``data`` contradict or do not support."""
+    for it that the plain JSON-like tool outputs ``data`` contradict or do not support, and plays it
+    names by an id the outputs never give."""
     states = collect_states(data)
     aliases = play_aliases({**play_names, **{p: p for p in states}})
     play_words = {w for name in aliases for w in name.split()}
-    problems: list[str] = []
+    problems: list[str] = unknown_play_problems(text, data, play_names)
     earlier: list[str] = []
     for sentence in _SENTENCE.split(text):
         if not sentence.strip():
