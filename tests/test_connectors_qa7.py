@@ -211,3 +211,22 @@ def test_a_bare_shop_domain_is_asked_over_https(chimera_home: Path, server, wait
     with pytest.raises(IngestError, match=r"^https://127\.0\.0\.1:\d+/admin/api/2025-01/orders\.json: ") as err:
         pull_shopify(ctx, date(2026, 3, 29), date(2026, 3, 30))
     assert "could not be sent" not in str(err.value) and TOKEN not in str(err.value)
+
+
+def test_a_next_page_that_repeats_stops_the_pull_instead_of_looping(chimera_home: Path, server, waits,
+                                                                     monkeypatch) -> None:
+    """A Link header pointing back at a page already read (a misbehaving proxy or cache), or a Stripe
+    list whose has_more never ends on the same last id: the pull looped forever, listing the same
+    orders again. It stops with an IngestError; nothing is stored."""
+    base, script = server
+    again = f"{base}/admin/api/2025-01/orders.json?limit=250&page_info=p2"
+    script.push("/admin/", _page([_order(1, "2026-03-29T10:00:00+05:45", "100", 1)], again))
+    charge = {"id": "ch_1", "created": 1774760400, "amount": 500, "amount_refunded": 0, "currency": "usd",
+              "captured": True, "status": "succeeded", "refunded": False, "balance_transaction": {"fee": 30}}
+    script.push("/v1/charges", (200, {}, json.dumps({"object": "list", "data": [charge], "has_more": True})))
+    ctx = _client("loop", base, monkeypatch)
+    with pytest.raises(IngestError, match="sent back a page it had already sent"):
+        pull_shopify(ctx, date(2026, 3, 29), date(2026, 3, 30))
+    with pytest.raises(IngestError, match="sent back a page it had already sent"):
+        pull_stripe(ctx, date(2026, 3, 29), date(2026, 3, 30))
+    assert len(script.requests) <= 6 and _series(ctx) == {}

@@ -223,3 +223,19 @@ def listed(body: dict[str, Any], key: str, where: str) -> list[Any]:
         raise IngestError(f"{where}: the answer has no {key!r} list (keys: {', '.join(sorted(body)[:8]) or 'none'}): "
                           "not the expected API endpoint; check the URL in client.yml connectors")
     return items
+
+
+class PageCursors:
+    """The pages a pull has asked for: a cursor asked again (a next link to the same page, a
+    ``starting_after`` that does not move) would loop forever, listing the same records again."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.seen: set[str] = set()
+
+    def advance(self, cursor: str) -> None:
+        """Record ``cursor``; IngestError when it was asked before."""
+        if cursor in self.seen:
+            raise IngestError(f"{self.where}: the API sent back a page it had already sent ({len(self.seen)} pages "
+                              "read): the pull would never end; nothing stored, try again later")
+        self.seen.add(cursor)

@@ -20,7 +20,7 @@ import polars as pl
 from chimera.clients import ClientContext
 from chimera.config.client import ShopifyAPI
 from chimera.connectors.common import store_pull
-from chimera.connectors.http import credential, get_json, listed, redacted_errors, safe_url
+from chimera.connectors.http import PageCursors, credential, get_json, listed, redacted_errors, safe_url
 from chimera.errors import IngestError
 from chimera.ingest import IngestSummary
 from chimera.ingest.frame import ROW
@@ -55,8 +55,10 @@ def fetch_orders(cfg: ShopifyAPI, token: str, since: date, until: date) -> Itera
         "created_at_min": f"{since - timedelta(days=1)}T00:00:00Z",
         "created_at_max": f"{until + timedelta(days=2)}T00:00:00Z",
     }
+    pages = PageCursors(safe_url(url))
     with httpx.Client(headers={"X-Shopify-Access-Token": token}, timeout=30.0) as http:
         while url:
+            pages.advance(url)
             body, response = get_json(http, url, params)
             yield from listed(body, "orders", safe_url(url.split("?")[0]))
             url, params = next_link(response), None  # a page_info URL carries its own query

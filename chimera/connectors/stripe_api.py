@@ -19,7 +19,7 @@ import polars as pl
 from chimera.clients import ClientContext
 from chimera.config.client import StripeAPI
 from chimera.connectors.common import minor_to_text, store_pull
-from chimera.connectors.http import credential, get_json, listed, redacted_errors, safe_url
+from chimera.connectors.http import PageCursors, credential, get_json, listed, redacted_errors, safe_url
 from chimera.errors import IngestError
 from chimera.ingest import IngestSummary
 from chimera.ingest.detect import STRIPE_COLUMNS
@@ -39,8 +39,10 @@ def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterato
         "limit": PAGE, "expand[]": "data.balance_transaction",
     }
     url = f"{safe_url(cfg.api_base).rstrip('/')}/v1/charges"  # credentials travel in the header only
+    pages = PageCursors(url)
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30.0) as http:
         while True:
+            pages.advance(str(params.get("starting_after", "")))
             body, _ = get_json(http, url, params)
             data = listed(body, "data", url)
             yield from data
