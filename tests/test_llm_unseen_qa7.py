@@ -8,6 +8,7 @@ never raw markup, reasoning or a made-up turn shown to the owner as the answer."
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -242,3 +243,34 @@ def test_an_invented_play_over_http_is_corrected_then_the_answer_shown(live: str
     assert (reply.offline, reply.text) == (False, HONEST)
     correction = fake_openai.requests[1]["messages"][-1]["content"]
     assert "revenue_rescue_blitz (no such play in the tool outputs)" in correction
+
+
+# -- an error sent as a 200 reply's body -------------------------------------------------------------------------------
+
+
+def _error_200(error: Any) -> dict[str, Any]:
+    return {"raw": json.dumps({"error": error})}
+
+
+@pytest.mark.parametrize("error", [{"message": "model is loading", "code": 503},
+                                   {"message": "upstream overloaded", "type": "server_error"},
+                                   {"message": "Rate limit exceeded: free-models-per-min", "code": 429}])
+def test_a_busy_error_in_a_200_body_is_retried(live: str, fake_openai: FakeOpenAI,  # noqa: F811
+                                               error: dict[str, Any]) -> None:
+    """Was: 'model reply could not be read: ValueError' at once, though the server only said it was busy."""
+    fake_openai.push(_error_200(error), {"text": HONEST})
+    reply = _ask(live)
+    assert (reply.offline, reply.text, len(fake_openai.requests)) == (False, HONEST, 2)
+
+
+def test_another_error_in_a_200_body_is_named_by_its_code_never_its_words(
+    live: str, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    secret = "sk-qa7-echoed-0f1e2d3c"
+    caplog.set_level(logging.DEBUG)
+    fake_openai.push(_error_200({"message": f"no access for key {secret}", "code": "model_not_found"}))
+    reply = _ask(live)
+    assert reply.offline and len(fake_openai.requests) == 1
+    assert _note(reply) == ("_model reply failed: the server sent an error instead of a reply (code model_not_found); "
+                            "offline answer shown_")
+    assert secret not in reply.text and secret not in caplog.text

@@ -11,6 +11,12 @@ owner got the offline answer although the model's reply was readable:
   one tool call it is.
 
 Whole replies and stream chunks alike; everything else goes through untouched.
+
+A 200 reply whose body is an error and no choices (``{"error": {"code": 503, "message": "model is
+loading"}}``: llama.cpp's router, LiteLLM and OpenRouter send upstream failures so) is raised as the
+error event inside a stream is: retried when its code says busy, described by its code only (its
+message is the server's words and may echo a key). It was "model reply could not be read: ValueError",
+never retried.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any
 import openai
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
+
+from chimera.llm.retry import SDK_HTTPX
 
 __all__ = ["LenientChatOpenAI", "readable_message"]
 
@@ -81,12 +89,27 @@ def _needs_rewrite(response: dict[str, Any] | openai.BaseModel) -> bool:
                for c in dumped.get("choices") or [] if isinstance(c, dict))
 
 
+def _error_body(response: Any) -> dict[str, Any] | None:
+    """The error a 200 reply carries instead of any choice, as the API's error object; else None."""
+    dumped = response if isinstance(response, dict) else (
+        response.model_dump(warnings=False) if isinstance(response, openai.BaseModel) else {})
+    error = dumped.get("error")
+    if not error or dumped.get("choices"):
+        return None
+    return error if isinstance(error, dict) else {"message": str(error)}
+
+
 class LenientChatOpenAI(ChatOpenAI):
     """``ChatOpenAI`` reading replies bent in the ways the module's docstring lists."""
 
     def _create_chat_result(
         self, response: dict | openai.BaseModel, generation_info: dict | None = None
     ) -> ChatResult:
+        error = _error_body(response)
+        if error is not None:
+            url = f"{self.openai_api_base or 'https://api.openai.com/v1'}/chat/completions"
+            raise openai.APIError("the server sent an error instead of a reply", SDK_HTTPX.Request("POST", url),
+                                  body=error)
         if isinstance(response, dict | openai.BaseModel) and _needs_rewrite(response):
             response = response if isinstance(response, dict) else response.model_dump(warnings=False)
             for choice in response.get("choices") or []:
