@@ -19,7 +19,9 @@ from typer.testing import CliRunner
 
 from chimera.config.loader import load_config_set
 from chimera.config.models import KPI
+from chimera.kpi.calibrate import propose_for_series
 from chimera.kpi.evaluate import change_pct, evaluate_series
+from chimera.kpi.fmt import fmt
 from chimera.kpi.formula import Series
 
 START = date(2026, 3, 2)  # a Monday
@@ -172,3 +174,21 @@ def test_an_orders_export_without_customer_emails_makes_repeat_rate_unknown_for_
     assert repeat["status"] == "UNKNOWN" and repeat["value"] is None and repeat["data_through"] is None
     assert repeat["note"].startswith("repeat_purchase_rate UNKNOWN: no customer (CustomerDay) data in the ")
     assert "customers 0" not in repeat["note"]
+
+
+# --------------------------------------------------------------------------- calibration run twice
+
+
+def test_calibrating_again_on_the_same_weeks_proposes_nothing_to_write():
+    """A second `kpis --calibrate --yes` on the same weeks rewrote kpis.yml with its own numbers and
+    logged a changelog entry 'thresholds of ... follow the last 8 weeks' for no change."""
+    s = shop(70, weekend=2.0)
+    for kpi_id in ("orders", "net_sales", "conversion_rate", "aov"):
+        first = propose_for_series(specs()[kpi_id], s, day(69))
+        assert first.enough_history and first.proposed, first.reason
+        calibrated = specs()[kpi_id].model_copy(update=first.proposed)
+        again = propose_for_series(calibrated, s, day(69))
+        assert again.enough_history and again.proposed == {}, again
+        shown = "/".join(fmt(first.proposed[k], calibrated.unit, "USD") for k in ("target", "warning", "critical"))
+        assert again.reason.endswith(f"these are the configured thresholds already (keeping configured {shown})")
+        assert again.weekly_values == first.weekly_values

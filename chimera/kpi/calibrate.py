@@ -6,8 +6,9 @@ recovery thresholds half a deviation back towards the target. KPIs with fewer th
 values get no proposal and say why; so do KPIs whose history has no variation (a shop that never had
 a refund: 0/0/0 would make one refund CRITICAL) and KPIs whose proposal would not be strictly ordered
 in the bad direction after rounding (target, recovery, warning, recovery, critical): they keep the
-configured thresholds. Applying edits only the numbers in kpis.yml (comments stay),
-re-validates the whole config set, and logs the change in the changelog.
+configured thresholds, and so do KPIs already at the proposed numbers (nothing to write or log).
+Applying edits only the numbers in kpis.yml (comments stay), re-validates the whole config set, and
+logs the change in the changelog.
 """
 
 from __future__ import annotations
@@ -127,6 +128,9 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
             f"keeping configured {configured}"))
     reason = (f"median of {len(values)} weekly values to {end} {text(proposed['target'])}, spread "
               f"{text(_round(sd, spec.unit, currency))}: warning at 2 sd, critical at 3 sd")
+    if all(value == current[key] for key, value in proposed.items()):  # a second run on the same weeks
+        same = f"{reason}; these are the configured thresholds already (keeping configured {configured})"
+        return Proposal(**base, enough_history=True, reason=same)
     return Proposal(**base, enough_history=True, reason=reason, proposed=proposed)
 
 

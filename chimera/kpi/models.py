@@ -138,7 +138,8 @@ class Proposal(BaseModel):
     current: dict[str, Decimal | None] = {}
     """target, warning, critical, warning_recovery, critical_recovery as configured now."""
     proposed: dict[str, Decimal] = {}
-    """The same keys with the calibrated values (only keys that change)."""
+    """The same keys with the calibrated values; empty when nothing would change (too little history,
+    no variation, thresholds that would collapse or never fire, or the configured ones already)."""
 
     def to_json(self) -> dict:
         return {
