@@ -234,6 +234,32 @@ def test_dinar_amounts_saved_with_decimal_commas_are_read_not_refused(chimera_ho
     assert got["gross_sales"][date(2026, 3, 1)] == Decimal("13.345")
 
 
+def test_rupee_amounts_in_lakh_groups_are_read(chimera_home: Path, tmp_path: Path) -> None:
+    """An Indian store's export saved by Excel in an Indian locale groups lakhs and crores
+    (`1,23,456.50`): every order of a lakh or more was refused as not a number, in Shopify and
+    Stripe files alike; a malformed group (`1,23,45.00`) still is."""
+    path = tmp_path / "orders_export.csv"
+    path.write_text("\n".join([
+        HEADER,
+        '#1,a@x.com,2026-03-01 10:00:00 +0530,INR,"1,23,456.50",100.00,"22,222.17","1,45,778.67",0.00,0.00,1,'
+        '"1,23,456.50",',
+        '#2,b@x.com,2026-03-01 11:00:00 +0530,INR,999.00,0.00,179.82,"1,178.82",0.00,0.00,1,999.00,',
+        '#3,c@x.com,2026-03-02 11:00:00 +0530,INR,"1,23,45.00",0.00,0.00,"1,23,45.00",0.00,0.00,1,"1,23,45.00",',
+    ]) + "\n")
+    ctx, summary = _ingest(path)
+    assert _series(ctx)["total_sales"][date(2026, 3, 1)] == Decimal("146957.49")
+    assert {(r.line, r.column, r.value) for r in summary.rejected} == {
+        (4, "Subtotal", "1,23,45.00"), (4, "Total", "1,23,45.00"), (4, "Lineitem price", "1,23,45.00")}
+    stripe = tmp_path / "payments.csv"
+    stripe.write_text("id,Created date (UTC),Amount,Amount Refunded,Currency,Captured,Fee,Status\n"
+                      'ch_1,2026-03-01 04:00:00,"12,34,567.00","1,000.00",inr,true,"24,691.34",Paid\n'
+                      "ch_2,2026-03-01 05:00:00,500.00,0.00,inr,true,10.00,Paid\n")
+    ctx, summary = _ingest(stripe)
+    assert summary.rejected == []
+    assert _series(ctx)["stripe_gross"] == {date(2026, 3, 1): Decimal("1235067.00")}
+    assert _series(ctx)["stripe_fees"] == {date(2026, 3, 1): Decimal("24701.34")}
+
+
 # --------------------------------------------------------------------------- Shopify: rejections and re-ingest
 
 

@@ -23,7 +23,10 @@ import polars as pl
 # `1234.50`, `-3`, `+0.5`; no thousands separators (Shopify, Stripe, GA4 write none).
 MONEY_DOT = r"^\s*([+-]?)(\d+)(?:\.(\d+))?\s*$"
 # `1,234.50`: a dot-decimal amount with thousands commas (Stripe's dashboard, a spreadsheet save), when told.
-MONEY_DOT_GROUPED = r"^\s*([+-]?)(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?\s*$"
+# Comma groups of a dot-decimal amount: thousands (`1,234,567`) or India's lakh and crore (`12,34,567`,
+# as Excel in an Indian locale formats it).
+DOT_GROUPS = r"(?:\d{1,3}(?:,\d{3})+|\d{1,2}(?:,\d{2})+,\d{3})"
+MONEY_DOT_GROUPED = rf"^\s*([+-]?)({DOT_GROUPS}|\d+)(?:\.(\d+))?\s*$"
 # `1234,50`, `1.234,50`, `1 234,50` (European Stripe exports).
 MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,(\d+))?\s*$"  # French Excel: no-break spaces
 # `2026-04-05 21:06:21 -0400` (export) or `2026-04-05T21:06:21-04:00` (Admin API).
@@ -375,9 +378,9 @@ def currency_of(col: pl.Expr) -> pl.Expr:
 
 
 def ungrouped(col: pl.Expr) -> pl.Expr:
-    """Dot-decimal money without its `,` thousands groups (`1,040.00` -> `1040.00`); a value grouped
-    any other way is left as written, to be refused as not a number."""
-    grouped = col.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+    """Dot-decimal money without its `,` groups (`1,040.00` -> `1040.00`, lakh `1,23,456.50` ->
+    `123456.50`); a value grouped any other way is left as written, to be refused as not a number."""
+    grouped = col.str.contains(rf"^[+-]?{DOT_GROUPS}(\.\d+)?$")
     return pl.when(grouped).then(col.str.replace_all(",", "", literal=True)).otherwise(col)
 
 

@@ -245,10 +245,10 @@ def _whole_groups(lf: pl.LazyFrame, codes: set[str], path: Path | str) -> bool:
 
 
 def _thousands(money: pl.DataFrame) -> bool:
-    """Some value written with dot decimals and comma thousands groups (`1,234.56`), as a
-    spreadsheet's number format saves it: the file's groups are then read (`ungrouped`), while a
-    stray `12,50` in a dot file is still that order's bad cell."""
-    grouped = r"^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d+$"
+    """Some value written with dot decimals and comma thousands groups (`1,234.56`, or India's
+    `1,23,456.50`), as a spreadsheet's number format saves it: the file's groups are then read
+    (`ungrouped`), while a stray `12,50` in a dot file is still that order's bad cell."""
+    grouped = r"^[+-]?(?:[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d?(?:,\d{2})+,\d{3})\.\d+$"
     cols = [c for c in MONEY_IN if money[c].dtype == pl.String]
     found = money.select(pl.col(c).str.strip_chars().str.contains(grouped).any() for c in cols)
     return bool(cols) and any(found.row(0))
