@@ -493,6 +493,21 @@ def test_generated_ga4_exports_match_the_reference(chimera_home: Path, tmp_path:
     assert _diff(reference_ga(rows), got) == {} and not gaps & set(got["sessions"])
 
 
+def test_ga4_figures_in_lakh_groups_are_read(chimera_home: Path, tmp_path: Path) -> None:
+    """A GA4 export saved from Excel in an Indian locale: sessions `1,23,456` were refused as not a
+    whole number (revenue `12,34,567.89` as not a number) while `123,456` was read."""
+    path = tmp_path / "ga4.csv"
+    path.write_text('Date,Sessions,Total users,Transactions,Purchase revenue\n'
+                    '20260301,"1,23,456","98,765","1,234","12,34,567.89"\n'
+                    '20260302,"123,456",900,12,"1,234.50"\n', encoding="utf-8")
+    ctx, summary = _ingest(path)
+    got = _series(ctx)
+    assert summary.rejected == []
+    assert got["sessions"] == {date(2026, 3, 1): 123456, date(2026, 3, 2): 123456}
+    assert got["users"][date(2026, 3, 1)] == 98765
+    assert got["ga_revenue"] == {date(2026, 3, 1): Decimal("1234567.89"), date(2026, 3, 2): Decimal("1234.50")}
+
+
 # --------------------------------------------------------------------------- Fiverr
 
 

@@ -62,7 +62,8 @@ TOTAL_LABEL = (r"(?i)^(?:(?:grand\s+)?totals?|total\s+g[ée]n[ée]ral|totales?|t
 # A whole number in thousands groups of either locale (`1,234`, `1.234`): 1234 or 1.234, as the file writes decimals.
 PLAIN_GROUPS = r"^\s*[+-]?\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+)\s*$"
 # A whole number in thousands groups, one separator throughout: `1,234`, `12.345.678`, `1 234`.
-GROUPED_COUNT = r"^\s*\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?:[\s\u00a0\u202f']\d{3})+)\s*$"
+GROUPED_COUNT = (r"^\s*(?:\d{1,3}(?:(?:,\d{3})+|(?:\.\d{3})+|(?:[\s\u00a0\u202f']\d{3})+)"
+                 r"|\d{1,2}(?:,\d{2})+,\d{3})\s*$")  # ... or lakhs: `1,23,456` (DOT_GROUPS)
 COUNT = r"^\s*\+?\d+\s*$"
 ODD_MONEY = r"[eE]|\.\d{3}"  # an exponent, or more than two decimals: read such a file carefully
 
