@@ -10,9 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from chimera.changesets import Asset, Change, ChangeSet, get_adapter, recorded
-from chimera.clients import ClientContext
+from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.db.models import AppliedChange, CycleRun, Job, PlayRun
 from chimera.errors import DecisionError
@@ -38,7 +39,8 @@ def _cycle(run_id: str) -> CycleRun:
 def test_a_cycle_whose_failed_step_was_resumed_and_succeeded_says_it_was_resolved(
         demo_sqlite: Demo, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     """Was: the cycle read ``failed`` for ever, its summary naming the failed step, with no word that
-    a resume ran that step again and the play completed."""
+    a resume ran that step again and the play completed. And the run, which applied nothing before
+    the resume, was dated its cycle's day: its after-window began days before the prices changed."""
     from chimera.plays.pause import pause, resume
     from graphs.service import resume_cycle
 
@@ -54,9 +56,15 @@ def test_a_cycle_whose_failed_step_was_resumed_and_succeeded_says_it_was_resolve
     assert RESOLVED not in _cycle(demo_sqlite.cycle_run).summary
 
     put_back()
-    pause(run_id, "alice", "still down", on=PRICE_DAY)
-    resume_cycle(resume(run_id, "bob", "API back", on=PRICE_DAY).cycle_run_id)
-    assert _run(run_id).status == "executed"
+    back = PRICE_DAY + timedelta(days=4)
+    pause(run_id, "alice", "still down", on=PRICE_DAY + timedelta(days=1))
+    resume_cycle(resume(run_id, "bob", "API back", on=back).cycle_run_id)
+    run = _run(run_id)
+    assert (run.status, run.executed_on) == ("executed", back)  # applied on the resume's day, not the cycle's
+    with session_scope() as s:
+        evidence = s.exec(select(Job).where(Job.play_run_id == run_id, Job.type == "LOG_EVIDENCE")).one()
+    delay = get_client("demo").configs.play("pricing_test").evidence.delay_days
+    assert evidence.run_after == back + timedelta(days=delay)
     after = _cycle(demo_sqlite.cycle_run)
     assert after.status == "failed" and after.summary[FAILED_JOBS] == history  # the history stays honest
     resolved = Resolution.model_validate(after.summary[RESOLVED])
