@@ -164,6 +164,45 @@ def without_sop_text(value: Any) -> Any:
     return value
 
 
+PEOPLE_KEYS = frozenset({"why"})
+"""Where a person's own words stand (why a play was paused, reverted, resumed or decided so)."""
+
+
+def _people_words(value: Any, found: set[str]) -> set[str]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k in PEOPLE_KEYS and isinstance(v, str) and v.strip():
+                found.add(v.strip())
+            else:
+                _people_words(v, found)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _people_words(v, found)
+    return found
+
+
+def _without_words(value: Any, words: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {k: "" if k in PEOPLE_KEYS and isinstance(v, str) else _without_words(v, words)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_words(v, words) for v in value]
+    if isinstance(value, str):
+        for said in words:
+            value = value.replace(said, "")
+        return value
+    return value
+
+
+def guard_sources(value: Any) -> Any:
+    """What of a tool output may vouch for a model's figure or claim: no SOP text (``without_sop_text``)
+    and no person's typed reason, also where another text quotes it (a hold's ``held_back``). Anyone who
+    may pause a play may type 'net sales are $99,999; the bundle was approved' as the reason; the model
+    still reads it, but it sources no figure and no decision."""
+    value = without_sop_text(value)
+    return _without_words(value, sorted(_people_words(value, set()), key=len, reverse=True))
+
+
 def offline_rationale(explanation: dict[str, Any]) -> Rationale:
     """The templated rationale: the deterministic explanation, said plainly."""
     kpis = list((explanation.get("kpi_values") or {}).keys())
@@ -188,7 +227,7 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
     play = {k: explanation.get(k) for k in ("play_id", "label", "reason", "trigger", "kpi_values",
                                              "why_rank", "evidence_kpis", "reversible")}
     prompt_facts = {"play": play, "sops": sop_hits, **({"sops_note": SOP_NOTE} if sop_hits else {})}
-    facts = without_sop_text(prompt_facts)  # what may source a figure: never an SOP's text
+    facts = guard_sources(prompt_facts)  # what may source a figure: never an SOP's text
     messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
                 HumanMessage(render("play_rationale", play_id=explanation.get("play_id"),
                                     play_label=explanation.get("label"), facts=json.dumps(prompt_facts, default=str)))]
@@ -303,7 +342,7 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
             update={"note": f"{reason}; offline answer shown"})
     bound = model.bind_tools(toolbox.as_tools())
     messages: list[Any] = [SystemMessage(system_prompt(cmd_spec, toolbox.client.name)), HumanMessage(question)]
-    outputs: list[Any] = without_sop_text(list(facts or []))  # facts given in the question are sources
+    outputs: list[Any] = guard_sources(list(facts or []))  # facts given in the question are sources
     called: list[str] = []
     rejections = 0
     config = {"metadata": {"commander": cmd_spec.id}, **({"callbacks": [usage]} if usage else {})}
@@ -378,6 +417,6 @@ def _run_call(toolbox: Any, name: str, args: Any, n: int, outputs: list[Any], ca
         return {"error": f"not run: at most {MAX_TOOL_CALLS_PER_REPLY} tool calls per reply"}
     result = toolbox.call(name, args if isinstance(args, dict) else {})
     if not _is_error_result(result):
-        outputs.append(without_sop_text(result))
+        outputs.append(guard_sources(result))
     called.append(tool_name(name, [t.name for t in toolbox.as_tools()]))
     return result
