@@ -319,6 +319,40 @@ def test_overlapping_exports_in_any_order_store_each_day_once(chimera_home: Path
     assert _diff(reference_stripe(stripe_full), got) == {}
 
 
+def _shop_order(n: int, stamp: str, price: str = "10.00") -> str:
+    return f"#{n},c{n}@x.com,{stamp} +0545,NPR,10.00,0,0,10.00,0,0,1,{price},"
+
+
+def test_a_bad_row_elsewhere_no_longer_lets_a_partial_edge_day_replace_a_whole_one(chimera_home: Path,
+                                                                                 tmp_path: Path) -> None:
+    """A newer export starting mid-day (the last N orders, a search) holds only part of its oldest
+    day: that day is left out, what is stored kept. With one rejected order on another day, every
+    edge day was written as if whole (2 orders stored became 1), in Shopify and Stripe files alike;
+    only an edge day holding a rejected record is now written as listed."""
+    full = [_shop_order(n, f"2026-03-0{d} {h:02d}:00:00") for n, (d, h) in
+            enumerate([(1, 9), (1, 15), (2, 9), (2, 15), (3, 9), (3, 15)])]
+    newer = [_shop_order(3, "2026-03-02 15:00:00"), _shop_order(4, "2026-03-03 09:00:00"),
+             _shop_order(5, "2026-03-03 15:00:00", price="N/A"), _shop_order(6, "2026-03-04 09:00:00")]
+    ctx = add_client("edges")
+    for name, rows in (("full.csv", full), ("newer.csv", newer)):
+        (tmp_path / name).write_text("\n".join([HEADER, *rows]) + "\n")
+        summary = ingest_file(ctx, tmp_path / name)
+    assert [(r.line, r.order) for r in summary.rejected] == [(4, "#5")]
+    assert [d.day for d in summary.left_out] == [date(2026, 3, 2)]
+    assert _series(ctx)["orders_placed"] == {date(2026, 3, 1): 2, date(2026, 3, 2): 2, date(2026, 3, 3): 1,
+                                             date(2026, 3, 4): 1}
+    head = "id,Created date (UTC),Amount,Amount Refunded,Currency,Captured,Fee,Status"
+    charges = [f"ch_{n},2026-05-0{d} {h:02d}:00:00,10.00,0.00,usd,true,0.59,Paid" for n, (d, h) in
+               enumerate([(1, 9), (1, 15), (2, 9), (2, 15), (3, 9)])]
+    (tmp_path / "pay_full.csv").write_text("\n".join([head, *charges]) + "\n")
+    (tmp_path / "pay_newer.csv").write_text("\n".join([head, charges[3], charges[4].replace("10.00", "ten", 1),
+                                                       "ch_9,2026-05-03 10:00:00,5.00,0.00,usd,true,0.45,Paid"]) + "\n")
+    ingest_file(ctx, tmp_path / "pay_full.csv")
+    summary = ingest_file(ctx, tmp_path / "pay_newer.csv")
+    assert [d.day for d in summary.left_out] == [date(2026, 5, 2)] and len(summary.rejected) == 1
+    assert _series(ctx)["stripe_payments"] == {date(2026, 5, 1): 2, date(2026, 5, 2): 2, date(2026, 5, 3): 1}
+
+
 # --------------------------------------------------------------------------- Stripe
 
 

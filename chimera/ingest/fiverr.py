@@ -261,21 +261,24 @@ def aggregate_fiverr(
     daily = good.group_by(_day(mapping).alias("day")).agg(*_metrics(mapping, fmt))
     counts = COUNTS + (DELIVERY if mapping.delivered_on_time else []) + (RESPONSE if mapping.response_hours else [])
     days = day_metrics(daily.sort("day"), counts, MONEY, fmt.scale)
+    rejected_on = _rejected_days(df, errors, mapping)
     return Aggregate(
         kind=kind,
         days=days,
         rows_read=df.height,
         orders_ingested=good.height,
         rejected=rejections(errors, line_of),
-        unknown_days=_rejected_days(df, errors, mapping) - set(days),
+        unknown_days={d for d in rejected_on if d is not None} - set(days),
+        rejected_on=None if None in rejected_on else set(rejected_on),
     )
 
 
-def _rejected_days(df: pl.DataFrame, errors: pl.DataFrame, mapping: FiverrMapping) -> set[date]:
-    """The days of the rejected orders: a day whose every order was rejected is unknown, never a
-    day without orders (zero), as a Shopify day of rejected orders is."""
+def _rejected_days(df: pl.DataFrame, errors: pl.DataFrame, mapping: FiverrMapping) -> set[date | None]:
+    """The days of the rejected orders (None for one without a readable date): a day whose every
+    order was rejected is unknown, never a day without orders (zero), as a Shopify day of rejected
+    orders is."""
     rejected = df.filter(pl.col("_row").is_in(errors["_row"].implode()))
-    return set(rejected.select(_day(mapping).drop_nulls().unique()).to_series().to_list())
+    return set(rejected.select(_day(mapping).unique()).to_series().to_list())
 
 
 def _done(mapping: FiverrMapping) -> pl.Expr:

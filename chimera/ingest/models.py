@@ -124,6 +124,10 @@ class Aggregate:
     then name the export's own days: see ``stripe.whole_days``)."""
     pending: Callable[[], list[Rejection]] | None = None
     """Rejections still being located in the file (physical lines); ``settle`` waits for them."""
+    rejected_on: set[date] | None = None
+    """The days the rejected records are on (``store.short_edges`` judges the other edge days as in a
+    file without rejections); None when unknown: a rejected record without a readable date, or a
+    parser that does not say."""
 
     def settle(self) -> None:
         """Fill ``rejected`` with work still running in the background (no-op when there is none)."""

@@ -481,7 +481,8 @@ def aggregate_shopify(
     absent = set(RAW) - set(raw.collect_schema().names())
     rows, fmt = parse_rows(raw, path)
     errors = order_errors(rows, fmt)
-    days, orders, customers, rejected_days = _sums(rows, errors, fmt, pseudonym, path, line_of)
+    days, orders, customers, rejected_on = _sums(rows, errors, fmt, pseudonym, path, line_of)
+    rejected_days = {d for d in rejected_on if d is not None}
     days, customers = _known(days, absent), None if "email" in absent else customers
     partial = _cut_days(rows, cut)
     if partial:
@@ -490,7 +491,8 @@ def aggregate_shopify(
         errors = errors.with_columns(pl.when(pl.col(ROW) == cut).then(
             pl.col("reason") + pl.lit(f"; {_cut_note(partial)}")).otherwise(pl.col("reason")).alias("reason"))
     agg = Aggregate(kind=kind, days=days, rows_read=rows.height, orders_ingested=orders, customers=customers,
-                    unknown_days=(rejected_days | partial) - set(days), cut_days=partial)
+                    unknown_days=(rejected_days | partial) - set(days), cut_days=partial,
+                    rejected_on=None if None in rejected_on else rejected_days)
     if not errors.height:
         return agg
     pool = ThreadPoolExecutor(max_workers=1)  # started after the sums: polars had both cores until now
@@ -566,9 +568,10 @@ def _known(days: DayMetrics, absent: set[str]) -> DayMetrics:
 def _sums(
     rows: pl.DataFrame, errors: pl.DataFrame, fmt: MoneyFormat, pseudonym: Callable[[str], str],
     path: Path | str = "", line_of: LineFinder | None = None,
-) -> tuple[DayMetrics, int, pl.DataFrame, set[date]]:
+) -> tuple[DayMetrics, int, pl.DataFrame, set[date | None]]:
     """Per-day metrics, orders ingested, customer-days over the orders without a bad cell, and the
-    days of the rejected orders (a day with only rejected orders is not a day without orders).
+    days of the rejected orders (a day with only rejected orders is not a day without orders; None
+    for an order without a readable date).
 
     On a real store, with about as many distinct customers as orders, hashing emails is the largest
     step: polars-hash does it inside the same parallel plan as the sums."""
@@ -593,7 +596,7 @@ def _sums(
         orders.select(pl.col("currency").str.strip_chars().str.to_uppercase().replace("", None).drop_nulls()
                       .unique().sort()),  # `USD`, `usd` and `USD ` are one currency
         orders.select(pl.len()),
-        lines.filter(~pl.col("ok") & pl.col("_first")).select(pl.col("day").drop_nulls().unique()),
+        lines.filter(~pl.col("ok") & pl.col("_first")).select(pl.col("day").unique()),  # null: a bad date
     ]
     hashed = pseudonym.expr(pl.col("email")) if isinstance(pseudonym, Pseudonymizer) else None
     if hashed is not None:  # one parallel plan: the pseudonyms are computed by polars

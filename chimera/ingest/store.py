@@ -109,13 +109,16 @@ def short_edges(session: Session, company_id: int, agg: Aggregate,
     and replacing it would cut it short. Inner days are whole (the file goes on past them). One
     query, two days at most. A file with a rejected record is not judged: an edge day counting one
     order fewer for a rejected one still lists them all (it is counted as DATA.md says, like any
-    day), and which day a rejection is on is not known here (Shopify's settle after the write)."""
+    day). Only an edge day with a rejected record is: the others (``Aggregate.rejected_on``) are
+    judged as in a clean file, or a bad row anywhere let a partial edge day replace a whole one."""
     counted = COUNTED.get(agg.kind)
     rejected = bool(agg.rejected) or agg.pending is not None
-    if counted is None or agg.first_day is None or agg.last_day is None or rejected:
+    if counted is None or agg.first_day is None or agg.last_day is None or (rejected and agg.rejected_on is None):
         return {}
     metric, noun = counted
-    edges = [d for d, side in ((agg.first_day, stated[0]), (agg.last_day, stated[1])) if side is None]
+    unjudged = agg.rejected_on if rejected and agg.rejected_on is not None else set()
+    edges = [d for d, side in ((agg.first_day, stated[0]), (agg.last_day, stated[1])) if side is None
+             and d not in unjudged]
     listed = {d: agg.days[d][metric] for d in edges if metric in agg.days[d]}
     if not listed:
         return {}

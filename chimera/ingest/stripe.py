@@ -396,7 +396,8 @@ def aggregate_stripe(
     unknown = {m for m, col in (("stripe_fees", "fee"), ("stripe_refunded", refunded)) if col in absent}
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     bad_rows = df.filter(pl.col(ROW).is_in(errors[ROW].implode()))
-    rejected_days = set(bad_rows.select(day.drop_nulls()).to_series().to_list())
+    rejected_on = set(bad_rows.select(day).to_series().to_list())
+    rejected_days = {d for d in rejected_on if d is not None}
     left_out, whole_range = partial_days(df, set(days) | rejected_days, zone, local_range)
     days = {d: v for d, v in days.items() if d not in left_out}
     cut = {d for d, why in left_out.items() if why == CUT_REASON}
@@ -411,4 +412,5 @@ def aggregate_stripe(
         cut_days=cut,
         left_out=dict(sorted(left_out.items())),
         whole_range=whole_range,
+        rejected_on=None if None in rejected_on else rejected_days,
     )
