@@ -8,20 +8,19 @@ jobs of the weekly pipeline.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from agents.bots import BotContext, run_action
 from agents.context import CycleContext
 from chimera.changesets import ApplyResult, get_adapter, recorded
-from chimera.db.models import AppliedChange, CycleRun, Decision, Job, PlayRun
+from chimera.db.models import CycleRun, Decision, Job, PlayRun
 from chimera.errors import DecisionError
-from chimera.jobs.queue import FINISHED, date_applied, is_execution_step, requeue_skipped
+from chimera.jobs.queue import FINISHED, applied_on, date_applied, is_execution_step, requeue_skipped
 from chimera.jobs.resolved import FAILED_JOBS, note_resolved
-from chimera.plays.holds import RESUME
 
 Handler = Callable[[Session, CycleContext, Job], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
@@ -237,30 +236,9 @@ def _finish_play_if_done(session: Session, ctx: CycleContext, run: PlayRun, curr
         _queue_evidence(session, ctx, run)
     elif all(j.status == "succeeded" for j in others):
         run.status = "executed"
-        run.executed_on = run.executed_on or completed_on(session, run, ctx.as_of)
+        run.executed_on = run.executed_on or applied_on(session, run, ctx.as_of)
         session.add(run)
         _queue_evidence(session, ctx, run)
-
-
-def completed_on(session: Session, run: PlayRun, cycle_day: date) -> date:
-    """The day a run ran whole: its cycle's day, or, when nothing of it was applied before the resume
-    that ran its steps again, the day of that resume if later. A step failed for good and resumed
-    three weeks on was dated its cycle's day, so the evidence's after-window began three weeks
-    before anything was applied (and fell due that much early). A run paused or failed after its
-    first steps applied keeps their cycle's day: what they changed took effect then."""
-    resume = (run.rationale or {}).get(RESUME)
-    if not isinstance(resume, dict) or not resume.get("on") or not resume.get("at"):
-        return cycle_day
-    ids = [j.id for j in session.exec(select(Job).where(Job.play_run_id == run.id)) if is_execution_step(j)]
-    first = session.exec(select(func.min(AppliedChange.applied_at)).where(
-        col(AppliedChange.job_id).in_(ids or [-1]))).one()
-    if first is not None and _utc(first) < datetime.fromisoformat(str(resume["at"])):
-        return cycle_day
-    return max(cycle_day, date.fromisoformat(str(resume["on"])))
-
-
-def _utc(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _queue_evidence(session: Session, ctx: CycleContext, run: PlayRun) -> None:

@@ -175,3 +175,48 @@ def test_a_later_bundle_of_other_products_does_not_block_the_revert_of_an_earlie
     _applied_run(ctx, "bundle_offer", again, DAY + timedelta(days=70), "k-4")
     with pytest.raises(DecisionError, match="changed bundle:product:A\\+product:B price again later"):
         _revert(ctx, same, DAY + timedelta(days=71))  # the same items bundled again: the same bundle
+
+
+# --------------------------------------------------------------------------- the day a resumed run applied
+
+
+def _resumed_run(company_id: int, applied_at: datetime, resumed_at: datetime) -> str:
+    """A run of a cycle of DAY, resumed on DAY + 6 at ``resumed_at`` (after a pause on DAY + 1),
+    whose step 1 applied its change at ``applied_at`` and whose step 2 is running."""
+    def rec(on: date, at: datetime) -> dict[str, str]:
+        return {"on": on.isoformat(), "who": "bob", "why": "API back", "at": at.isoformat()}
+
+    with session_scope() as s:
+        cycle = CycleRun(company_id=company_id, as_of=DAY, status="completed")
+        s.add(cycle)
+        s.flush()
+        run = PlayRun(company_id=company_id, play_id="pricing_test", as_of=DAY, status="executing", run_id=cycle.id,
+                      rationale={"pause_history": [{"pause": rec(DAY + timedelta(days=1), resumed_at),
+                                                    "resume": rec(DAY + timedelta(days=6), resumed_at)}]})
+        s.add(run)
+        s.flush()
+        for step, status in enumerate(("succeeded", "running")):
+            s.add(Job(company_id=company_id, play_run_id=run.id, run_id=cycle.id, type="EXECUTE_PLAY_COMMERCE",
+                      owner="o", bot="bot", action=f"a{step}", step=step, status=status,
+                      idempotency_key=f"{run.id}:{step}"))
+        s.flush()
+        first = s.exec(select(Job).where(Job.play_run_id == run.id, Job.step == 0)).one()
+        s.add(AppliedChange(company_id=company_id, idempotency_key=f"k{run.id}", job_id=first.id, bot="bot",
+                            action="a0", applied_at=applied_at))
+        return run.id
+
+
+@pytest.mark.parametrize(("applied_after_resume", "days"), [(True, 6), (False, 0)])
+def test_a_failed_run_is_dated_the_day_its_first_change_took_effect(shop_id: int, applied_after_resume: bool,
+                                                                     days: int) -> None:
+    """Was: always its cycle's day; a step applied at a resume a week on was measured from the cycle's
+    day, a week before it changed anything. A change applied before the pause keeps the cycle's day."""
+    from chimera.jobs.queue import fail
+
+    resumed_at = datetime(2026, 6, 7, 9, tzinfo=UTC)
+    applied_at = resumed_at + timedelta(minutes=1 if applied_after_resume else -60 * 24 * 5)
+    run_id = _resumed_run(shop_id, applied_at, resumed_at)
+    with session_scope() as s:
+        fail(s.exec(select(Job).where(Job.play_run_id == run_id, Job.step == 1)).one(), "copy down", s, permanent=True)
+    run = _run(run_id)
+    assert (run.status, run.executed_on) == ("failed", DAY + timedelta(days=days))

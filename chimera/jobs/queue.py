@@ -8,12 +8,12 @@ guarded ``UPDATE ... WHERE status = 'queued'`` whose row count says who won. Sta
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, update
 from sqlalchemy.orm import object_session
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from chimera.db.models import AppliedChange, CycleRun, Job, PlayRun, new_id, utcnow
@@ -207,7 +207,7 @@ def settle_failed_run(session: Session, play_run_id: str) -> None:
 
 def date_applied(session: Session, run: PlayRun, steps: list[Job]) -> None:
     """A failed run whose earlier steps applied changes was executed in part: ``executed_on`` is the
-    day of the cycle that applied them (as for a run whose every step succeeded), so each evidence
+    day they took effect (``applied_on``), as for a run whose every step succeeded, so each evidence
     refresh judges what it changed (manual §4.6: evidence of the actions performed; §7: the real
     impact, even of a play that went wrong). A run that applied nothing keeps none: nothing to judge."""
     if run.executed_on is not None:
@@ -219,7 +219,25 @@ def date_applied(session: Session, run: PlayRun, steps: list[Job]) -> None:
         return
     job = next(j for j in steps if j.id == applied)
     cycle = session.get(CycleRun, job.run_id) if job.run_id else None
-    run.executed_on = cycle.as_of if cycle is not None else run.as_of
+    run.executed_on = applied_on(session, run, cycle.as_of if cycle is not None else run.as_of)
+
+
+def applied_on(session: Session, run: PlayRun, cycle_day: date) -> date:
+    """The day the run's first applied change took effect: its cycle's day, or, when a resume ran
+    the step that applied it, that resume's day if later (the newest resume recorded before it).
+    Dated its cycle's day, a step that failed for good and applied three weeks on at a resume put
+    the evidence's after-window three weeks before anything changed, and due that much early."""
+    from chimera.plays.holds import pauses
+
+    ids = [j.id for j in session.exec(select(Job).where(Job.play_run_id == run.id)) if is_execution_step(j)]
+    first = session.exec(select(func.min(AppliedChange.applied_at)).where(
+        col(AppliedChange.job_id).in_(ids or [-1]))).one()
+    if first is None:
+        return cycle_day
+    before = [r for _, r in pauses(run) if r and r.get("on") and r.get("at")
+              and datetime.fromisoformat(str(r["at"])) <= _aware(first)]
+    latest = max(before, key=lambda r: datetime.fromisoformat(str(r["at"])), default=None)
+    return max(cycle_day, date.fromisoformat(str(latest["on"]))) if latest else cycle_day
 
 
 def cancel(job: Job, why: str = "", session: Session | None = None) -> Job:
