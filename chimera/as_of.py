@@ -33,6 +33,10 @@ FURTHEST_AHEAD = timezone(timedelta(hours=14), "UTC+14")
 SPARSE = frozenset({"fiverr"})
 """Sources with rows only on days with records (a gig's orders): a day without one is no gap."""
 
+STORE_DAYS = frozenset({"shopify", "analytics"})
+"""Sources whose days are the store's own: a day one of them reaches after it ended is no other clock's
+spill-over (Stripe's UTC day), so a source ending the day before it lags (GA4 is often a day behind)."""
+
 
 class DefaultDay(BaseModel):
     """The default as-of and, when the newest day was left out, which day and why."""
@@ -97,11 +101,14 @@ def _cut_off(ends: dict[str, date], newest: date) -> DefaultDay | None:
     exports were cut at different moments (Stripe's UTC day runs hours past the store's midnight),
     so that day holds a few hours of one source. Judged, its 7-day windows would mix a partial day
     with whole ones; a source further behind is stale instead (its KPIs say so). A ``SPARSE``
-    source ending the day before says nothing: that day may just have had no order."""
+    source ending the day before says nothing: that day may just have had no order. Nor does one
+    behind a ``STORE_DAYS`` source that has the day: Shopify's day, ingested after it ended (else
+    ``_in_progress``), is whole, and analytics a day behind it is lag its KPIs allow for
+    (``max_staleness_days``): every day was judged a day late, 'at most part of a day'."""
     before = newest - timedelta(days=1)
     have = sorted(s for s, d in ends.items() if d == newest)
     lack = sorted(s for s, d in ends.items() if d == before and s not in SPARSE)
-    if not lack:
+    if not lack or STORE_DAYS.intersection(have):
         return None
     return DefaultDay(day=before, left_out=newest, note=(
         f"{newest} is left out: only {', '.join(have)} {'has' if len(have) == 1 else 'have'} data for it "

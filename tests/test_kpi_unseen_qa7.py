@@ -1,8 +1,10 @@
-"""KPI evaluation, QA pass 7, on stores the project has never seen (hand-made daily series): a shop
-whose analytics arrive a day late, ...
+"""KPI evaluation, QA pass 7, on stores the project has never seen (hand-made daily series and
+exports): a shop whose analytics arrive a day late (change triggers, the default as-of), a store
+whose sessions stopped, an analytics-only store with a one-day outage asked for days it has no data
+on, an orders export without customer e-mails (repeat purchase rate), and a calibration run twice.
 
-Expected values follow from the manual (§4.2, §8.1), DATA.md "Judging a KPI" and docs/contracts.md,
-computed from the series in the test, never from a recorded output."""
+Expected values follow from the manual (§4.2, §6.3, §8.1), DATA.md "Judging a KPI" and
+docs/contracts.md, computed from the series in the test, never from a recorded output."""
 
 from __future__ import annotations
 
@@ -109,7 +111,7 @@ def analytics_only(chimera_home: Path) -> dict:
                                  *[[d.isoformat(), 300 + i, 250, 6, 240] for i, d in enumerate(days)]])
     result = CliRunner().invoke(app, ["ingest", str(path), "--client", "quietshop", "--json"])
     assert result.exit_code == 0, result.output
-    return {"app": app}
+    return {"app": app, "home": chimera_home}
 
 
 def metrics_text(app, *extra: str) -> str:
@@ -192,3 +194,27 @@ def test_calibrating_again_on_the_same_weeks_proposes_nothing_to_write():
         shown = "/".join(fmt(first.proposed[k], calibrated.unit, "USD") for k in ("target", "warning", "critical"))
         assert again.reason.endswith(f"these are the configured thresholds already (keeping configured {shown})")
         assert again.weekly_values == first.weekly_values
+
+
+# --------------------------------------------------------------------------- default as-of, analytics a day late
+
+
+def test_analytics_a_day_behind_shopify_does_not_hold_the_default_day_back(analytics_only):
+    """GA4 is often a day behind: with Shopify's orders to day 20 and analytics to day 19 the default
+    as-of was day 19 every day, its note claiming day 20 'is at most part of a day'. Shopify's day is
+    whole (ingested after it ended); conversion is judged to analytics' newest day, as it allows."""
+    app = analytics_only["app"]
+    last = day(20)
+    rows = [[f"#{100 + 6 * i + k}", "paid", stamp, stamp, "", "40.00", "0.00", "0.00", "40.00", "0.00", "0.00", "1",
+             "40.00", "USD"] for i in range(21) for k in range(6) if (stamp := f"{day(i)} {10 + k}:00:00 +0000")]
+    path = analytics_only["home"] / "orders_export.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([ORDER_HEADER, *rows])
+    assert CliRunner().invoke(app, ["ingest", str(path), "--client", "quietshop"]).exit_code == 0
+    result = CliRunner().invoke(app, ["kpis", "--client", "quietshop", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["as_of"] == last.isoformat() and "as_of_note" not in doc
+    by = {k["id"]: k for k in doc["kpis"]}
+    assert by["orders"]["data_through"] == last.isoformat() and by["orders"]["value"] == "42"
+    assert by["conversion_rate"]["data_through"] == day(19).isoformat()
