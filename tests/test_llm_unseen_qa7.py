@@ -322,3 +322,48 @@ def test_a_typed_reason_vouches_for_no_figure_or_decision(lie: str) -> None:
 def test_the_tool_output_itself_still_reaches_the_model_and_an_honest_answer_passes() -> None:
     got = _ask_stops("Bob paused pricing_test on 2026-04-20; it is still held back.")
     assert (got.source, got.tools_called) == ("model", ["paused_or_reverted"])
+
+
+# -- a stream cut anywhere: mid-line, mid-character ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def byte_server() -> Any:
+    """A server sending each step's bytes as the chunks given (SSE lines and UTF-8 characters split anywhere)."""
+    from tests.fake_openai_server import serve
+
+    state = FakeOpenAI()
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        while (await receive()).get("more_body"):
+            pass
+        chunks = state.steps.popleft()["bytes"]
+        state.requests.append({})
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    with serve(app) as url:  # type: ignore[arg-type]
+        state.base_url = url
+        yield state
+
+
+def test_a_stream_split_mid_line_and_mid_character_reads_whole(shop: str, byte_server: FakeOpenAI,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_llm_unseen_qa3 import _delta, _ingest, _point_at
+
+    text = "Le chiffre d'affaires net est de 16\u202f017,93 $ — 7 jours."
+    body = "".join([_delta({"role": "assistant", "content": ""}), _delta({"content": text[:30]}),
+                    _delta({"content": text[30:]}), _delta({}, "stop"), "data: [DONE]\n\n"]).encode()
+    cuts = [1, 7, 50, 51, *(i for i in range(len(body)) if body[i] >= 0x80)]  # inside multi-byte characters
+    chunks = [body[a:b] for a, b in zip([0, *sorted(set(cuts))], [*sorted(set(cuts)), len(body)], strict=True)]
+    _ingest(shop)
+    _point_at(monkeypatch, byte_server.base_url)
+    monkeypatch.setenv("CHIMERA_LLM_STREAMING", "1")
+    byte_server.reset()
+    byte_server.push({"bytes": chunks})
+    reply = _ask(shop)
+    assert (reply.offline, reply.text) == (False, text)
