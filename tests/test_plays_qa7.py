@@ -220,3 +220,22 @@ def test_a_failed_run_is_dated_the_day_its_first_change_took_effect(shop_id: int
         fail(s.exec(select(Job).where(Job.play_run_id == run_id, Job.step == 1)).one(), "copy down", s, permanent=True)
     run = _run(run_id)
     assert (run.status, run.executed_on) == ("failed", DAY + timedelta(days=days))
+
+
+@pytest.mark.parametrize(("applied_after_resume", "days"), [(True, 6), (False, 0)])
+def test_a_run_paused_after_its_first_step_applied_is_measured_while_paused(
+        shop_id: int, applied_after_resume: bool, days: int) -> None:
+    """Was: a run paused with its first step applied (a cycle that stopped between two steps) had no
+    execution day: the change stood, and no evidence measured it until someone resumed the run."""
+    from chimera.clients import get_client
+    from chimera.plays.pause import pause_play_run
+
+    resumed_at = datetime(2026, 6, 7, 9, tzinfo=UTC)
+    applied_at = resumed_at + timedelta(minutes=1 if applied_after_resume else -60 * 24 * 5)
+    run_id = _resumed_run(shop_id, applied_at, resumed_at)
+    with session_scope() as s:
+        paused = pause_play_run(s, get_client("shop"), s.get_one(PlayRun, run_id), "carol", "margin",
+                                on=DAY + timedelta(days=7))
+    run = _run(run_id)
+    assert (paused.status, paused.kept) == ("paused", 1)
+    assert (run.status, run.executed_on) == ("paused", DAY + timedelta(days=days))

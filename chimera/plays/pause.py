@@ -27,7 +27,7 @@ from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import Job, PlayRun, utcnow
 from chimera.errors import DecisionError
-from chimera.jobs.queue import SKIPPED_FOR
+from chimera.jobs.queue import SKIPPED_FOR, date_applied
 from chimera.plays.holds import (
     PAUSE,
     PAUSE_HISTORY,
@@ -222,7 +222,9 @@ def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: st
                   on: date) -> dict[str, Any]:
     """Hold the queued steps (cancelled, saying why) and the failed ones (left failed, their error
     kept: a resume re-runs them), and list the steps skipped for a failed one (left as they are: a
-    resume runs them once it succeeds); record who, why, the day and the status it had."""
+    resume runs them once it succeeds); record who, why, the day and the status it had. A run paused
+    after its first steps applied changes is dated as a failed one is (``date_applied``): left
+    without an execution day, what they changed stood unmeasured for as long as it was paused."""
     rec: dict[str, Any] = {"on": on.isoformat(), "who": who, "why": why, "at": utcnow().isoformat(),
                            "was": run.status}
     steps = _steps(session, run)
@@ -237,6 +239,7 @@ def _record_pause(session: Session, client: ClientContext, run: PlayRun, who: st
         rationale[HISTORY] = [*rationale.get(HISTORY, []), earlier]
     run.rationale = {**rationale, PAUSE: rec}
     run.status = PAUSED
+    date_applied(session, run, steps)  # what its first steps applied is measured while it is held
     session.add(run)
     session.flush()
     return rec

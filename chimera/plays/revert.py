@@ -72,7 +72,8 @@ class RevertOutcome(BaseModel):
     play: str
     status: str
     executed_on: date | None
-    """None for a run paused before its last step ran (what its other steps applied is undone)."""
+    """None for a run that applied nothing (a run paused or failed part way is dated the day its
+    first change took effect: ``chimera.jobs.queue.date_applied``)."""
     reverted_on: date
     who: str
     why: str
