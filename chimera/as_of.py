@@ -33,9 +33,10 @@ FURTHEST_AHEAD = timezone(timedelta(hours=14), "UTC+14")
 SPARSE = frozenset({"fiverr"})
 """Sources with rows only on days with records (a gig's orders): a day without one is no gap."""
 
-STORE_DAYS = frozenset({"shopify", "analytics"})
-"""Sources whose days are the store's own: a day one of them reaches after it ended is no other clock's
-spill-over (Stripe's UTC day), so a source ending the day before it lags (GA4 is often a day behind)."""
+STORE_DAYS = frozenset({"shopify"})
+"""Sources whose days are the store's own (its orders): a day one of them reaches after it ended is no
+other clock's spill-over (Stripe's UTC day, an analytics property in another zone), so a source
+ending the day before it lags (GA4 is often a day behind)."""
 
 
 class DefaultDay(BaseModel):
@@ -104,7 +105,7 @@ def _cut_off(ends: dict[str, date], newest: date) -> DefaultDay | None:
     source ending the day before says nothing: that day may just have had no order. Nor does one
     behind a ``STORE_DAYS`` source that has the day: Shopify's day, ingested after it ended (else
     ``_in_progress``), is whole, and analytics a day behind it is lag its KPIs allow for
-    (``max_staleness_days``): every day was judged a day late, 'at most part of a day'."""
+    (``max_staleness_days``); every day was judged a day late, 'at most part of a day'."""
     before = newest - timedelta(days=1)
     have = sorted(s for s, d in ends.items() if d == newest)
     lack = sorted(s for s, d in ends.items() if d == before and s not in SPARSE)

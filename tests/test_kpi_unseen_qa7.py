@@ -218,3 +218,27 @@ def test_analytics_a_day_behind_shopify_does_not_hold_the_default_day_back(analy
     by = {k["id"]: k for k in doc["kpis"]}
     assert by["orders"]["data_through"] == last.isoformat() and by["orders"]["value"] == "42"
     assert by["conversion_rate"]["data_through"] == day(19).isoformat()
+
+
+@pytest.mark.parametrize(("ahead", "judged"), [
+    (("shopify", "stripe"), 20),  # analytics lags: Shopify's day 20 is whole
+    (("analytics", "stripe"), 19),  # the store's orders end day 19: day 20 is another clock's part day
+    (("stripe",), 19),
+])
+def test_only_a_day_the_store_orders_reach_is_judged_whole(chimera_home: Path, ahead: tuple[str, ...],
+                                                           judged: int):
+    from sqlalchemy import insert
+
+    from chimera.as_of import default_day
+    from chimera.clients import add_client
+    from chimera.db.engine import session_scope
+    from chimera.db.models import MetricPoint
+
+    ctx = add_client("clockshop")
+    with session_scope() as s:
+        s.execute(insert(MetricPoint), [
+            {"company_id": ctx.company_id, "metric": f"{source}_x", "day": day(i), "source": source, "value": "1"}
+            for source in ("shopify", "stripe", "analytics") for i in range(21 if source in ahead else 20)])
+    with session_scope() as s:
+        got = default_day(s, ctx.company_id)
+    assert got.day == day(judged) and bool(got.note) == (judged == 19), got
