@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import chimera.ingest.shopify as shopify
-from chimera.clients import add_client
+from chimera.clients import add_client, get_client
 from chimera.db.engine import session_scope
 from chimera.ingest import ingest_file
 from chimera.ingest.detect import SNIFF_BYTES, read_header
@@ -77,3 +77,40 @@ def test_a_stray_byte_in_an_email_is_read_lossily(chimera_home: Path, tmp_path: 
     assert reads == [False, False, True]
     assert got.orders_ingested == 1000 and got.rejected == []
     assert series == expected  # the daily sums do not read the email
+
+
+def _collects(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    inner = shopify.collect
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(shopify, "collect", counting)
+    return calls
+
+
+def test_a_plain_yen_export_is_read_in_one_pass(chimera_home: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a zero-decimal export whose fast read found a fraction or a bad row is scanned again
+    for thousands groups (`1.500` yen); a plain one costs what a dollar export costs."""
+    def export(name: str, currency: str, price: str) -> Path:
+        rows = [SHOPIFY_HEADER]
+        for i in range(50):
+            rows += _order(f"#{i}", "2026-03-02 10:00:00 +0900", [(1, price)], shipping="0", taxes="0",
+                           discount="0", refunded="0", currency=currency, email=f"c{i}@example.com")
+        return _write(tmp_path / name, rows)
+
+    calls = _collects(monkeypatch)
+    ingest_file(add_client("usd"), export("usd.csv", "USD", "1500.00"))
+    dollars = len(calls)
+    calls.clear()
+    yen = ingest_file(add_client("yen"), export("yen.csv", "JPY", "1500"))
+    assert len(calls) == dollars and yen.rejected == []
+    calls.clear()
+    grouped = ingest_file(add_client("grouped"), export("grouped.csv", "JPY", "1.500"))
+    assert len(calls) > dollars and grouped.rejected == []
+    with session_scope() as s:
+        assert load_series(s, get_client("grouped").company_id)["net_sales"] == \
+            load_series(s, get_client("yen").company_id)["net_sales"]

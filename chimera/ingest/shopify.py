@@ -232,12 +232,17 @@ def _currencies(df: pl.DataFrame) -> set[str]:
     return set(df["currency"].drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list()) - {""}
 
 
-def _whole_groups(lf: pl.LazyFrame, codes: set[str], path: Path | str) -> bool:
+def _whole_groups(lf: pl.LazyFrame, df: pl.DataFrame, problems: pl.DataFrame, codes: set[str],
+                  path: Path | str) -> bool:
     """Whether the file's currency is zero-decimal (JPY, KRW...) and some amount is written in
     thousands groups (`1,500`, `1.500`), as a spreadsheet's number format saves it: the fast cast
     reads `1.500` yen as 1.5 and refuses `1,500`, where such an amount is only ever whole. Looked
-    for (a scan of the money columns) only in a file whose Currency says so."""
+    for (a second scan of the money columns) only in a file whose Currency says so and where the
+    fast pass read a fraction or refused a row: a plain yen export is read once."""
     if not codes or not codes <= ZERO_DECIMAL_CURRENCIES:
+        return False
+    fraction = pl.any_horizontal((pl.col(f"_{c}").cast(pl.Float64) % 1 != 0).any() for c in MONEY_IN)
+    if not problems.height and not df.select(fraction.fill_null(False)).item():
         return False
     grouped = pl.any_horizontal(pl.col(c).str.strip_chars().str.contains(g).any()
                                 for c in MONEY_IN for g in WHOLE_GROUPS)
@@ -342,7 +347,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
     commas, groups, signs = _comma_money(problems)
     codes = _currencies(df)
-    whole = _whole_groups(lf, codes, path)
+    whole = _whole_groups(lf, df, problems, codes, path)
     if df["_odd"].any() or _padded(problems) or commas or groups or signs or whole:
         lf, fmt = _careful_format(lf, path, commas or whole, signs, whole=whole,
                                   three=bool(codes) and codes <= THREE_DECIMAL_CURRENCIES)
