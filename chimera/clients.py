@@ -68,42 +68,79 @@ def client_yml_problems(folder: Path, name: str) -> list[str]:
 
 
 def add_client(name: str, label: str = "", session: Session | None = None) -> ClientContext:
-    """Copy the base configs to the client's folder and create its Company (refuses duplicates)."""
+    """Copy the base configs to the client's folder and create its Company (refuses duplicates).
+
+    A folder already there (configs kept in git, or copied from another client) keeps its files and
+    must load: else nothing is created (no Company, none of the files this call added), and the
+    problems say what to fix before running ``client add`` again. It used to create the Company and
+    then fail on the folder's client.yml: an error, yet the client existed and a re-run said so."""
     if not NAME_RE.match(name):
         raise ClientError(f"client name {name!r}: use lower-case letters, digits, '-' or '_'")
     folder = settings.client_dir(name)
     with session_scope() as s:
         if s.exec(select(Company).where(Company.name == name)).first():
             raise ClientError(f"client {name!r} already exists (chimera client list)")
-        folder.mkdir(parents=True, exist_ok=True)
-        for fname in [*FILES.values(), "CHANGELOG.md"]:
-            src = settings.BASE_CONFIG_DIR / fname
-            if src.exists() and not (folder / fname).exists():
-                shutil.copy2(src, folder / fname)
-        _link_schemas(folder)
-        if not (folder / "client.yml").exists():
-            (folder / "client.yml").write_text(
-                "# yaml-language-server: $schema=schema/client.schema.json\n"
-                f"# Where {name}'s data comes from.\n"
-                f"name: {name}\nlabel: {label or name}\ncurrency: USD\nsources: []\n",
-                encoding="utf-8",
-            )
-        s.add(Company(name=name))
-    return get_client(name)
+        added = _write_configs(folder, name, label)
+        try:
+            config, configs = load_client_config(folder, name), load_config_set(folder)
+        except ConfigError as exc:
+            kept = not added or added[0] != folder
+            _remove(added)
+            where = f"{folder} already held these files" if kept else f"the base configs in {settings.BASE_CONFIG_DIR}"
+            raise ConfigError([*exc.problems, f"client {name!r} not created: {where} do not load; fix them, then run "
+                                              f"chimera client add {name} again"]) from None
+        company = Company(name=name)
+        s.add(company)
+        s.flush()
+        assert company.id is not None
+        return ClientContext(name=name, company_id=company.id, folder=folder, config=config, configs=configs)
 
 
-def _link_schemas(folder: Path) -> None:
+def _write_configs(folder: Path, name: str, label: str) -> list[Path]:
+    """The base configs, schema link and a client.yml, each only where the folder lacks it; the
+    paths created (the folder first when it is new), for undoing them."""
+    added = [] if folder.exists() else [folder]
+    folder.mkdir(parents=True, exist_ok=True)
+    for fname in [*FILES.values(), "CHANGELOG.md"]:
+        src = settings.BASE_CONFIG_DIR / fname
+        if src.exists() and not (folder / fname).exists():
+            shutil.copy2(src, folder / fname)
+            added.append(folder / fname)
+    if _link_schemas(folder):
+        added.append(folder / "schema")
+    if not (folder / "client.yml").exists():
+        (folder / "client.yml").write_text(
+            "# yaml-language-server: $schema=schema/client.schema.json\n"
+            f"# Where {name}'s data comes from.\n"
+            f"name: {name}\nlabel: {label or name}\ncurrency: USD\nsources: []\n",
+            encoding="utf-8",
+        )
+        added.append(folder / "client.yml")
+    return added
+
+
+def _remove(paths: list[Path]) -> None:
+    """Undo ``_write_configs``: its files and link, then the folder if it made it (newest first)."""
+    for path in reversed(paths):
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+
+
+def _link_schemas(folder: Path) -> bool:
     """``schema/`` beside a client's copies, linked to the base schemas: the copies' modelines say
     `$schema=schema/kpis.schema.json`, relative to their own folder, so editors keep completion and
     checks (the copies stay byte-identical to the base, as their CHANGELOG hashes say). A copy
-    where links are not allowed."""
+    where links are not allowed. Whether it made one."""
     link, base = folder / "schema", settings.BASE_CONFIG_DIR / "schema"
     if link.exists() or link.is_symlink() or not base.is_dir():
-        return
+        return False
     try:
         link.symlink_to(base, target_is_directory=True)
     except OSError:
         shutil.copytree(base, link)
+    return True
 
 
 def list_clients() -> list[str]:

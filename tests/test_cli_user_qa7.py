@@ -12,7 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chimera import settings
-from chimera.cli import _register, app
+from chimera.cli import _register, app, run
+from chimera.clients import list_clients
 from chimera.config.loader import FILES, load_config_set
 from chimera.errors import ConfigError
 
@@ -86,3 +87,54 @@ def test_a_misspelt_fiverr_column_key_in_client_yml_names_its_line(tmp_path: Pat
     assert result.exit_code == 1
     assert f"client.yml:{line}: fiverr.stauts: unknown field (did you mean 'status'? it is required)" in result.output
     assert "Field required" not in result.output
+
+
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``chimera ARGS`` as the entry point runs it (errors as one line each on stderr): exit code, stderr."""
+    _register()
+    capsys.readouterr()
+    monkeypatch.setattr("sys.argv", ["chimera", *args])
+    code = run()
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh CHIMERA_HOME on SQLite, the CLI registered."""
+    monkeypatch.setenv("CHIMERA_HOME", str(tmp_path))
+    monkeypatch.delenv("CHIMERA_DATABASE_URL", raising=False)
+    _register()
+    return tmp_path
+
+
+def test_client_add_over_a_copied_folder_creates_nothing_until_it_loads(home: Path, monkeypatch, capsys) -> None:
+    """An agency copies shop0's folder for a new client: client add said "error" yet created the client,
+    and a re-run after the fix said it already existed."""
+    assert cli(monkeypatch, capsys, "client", "add", "shop0")[0] == 0
+    clients = home / "configs" / "clients"
+    shutil.copytree(clients / "shop0", clients / "shop1", symlinks=True)
+    before = sorted(p.name for p in (clients / "shop1").iterdir())
+    code, err = cli(monkeypatch, capsys, "client", "add", "shop1")
+    assert code == 1
+    assert "client.yml:3: name: 'shop0' is not this client's name 'shop1'" in err
+    assert f"client 'shop1' not created: {clients / 'shop1'} already held these files do not load" in err
+    assert "Traceback" not in err
+    assert list_clients() == ["shop0"]
+    assert sorted(p.name for p in (clients / "shop1").iterdir()) == before  # the user's files, as they were
+    yml = clients / "shop1" / "client.yml"
+    yml.write_text(yml.read_text("utf-8").replace("name: shop0", "name: shop1"), "utf-8")
+    assert cli(monkeypatch, capsys, "client", "add", "shop1")[0] == 0
+    assert list_clients() == ["shop0", "shop1"]
+
+
+def test_client_add_that_fails_removes_the_folder_it_made(home: Path, monkeypatch, capsys) -> None:
+    import chimera.clients as clients_mod
+
+    def broken(folder: Path) -> None:
+        raise ConfigError("kpis.yml:1: kpis: broken")
+
+    monkeypatch.setattr(clients_mod, "load_config_set", broken)
+    code, err = cli(monkeypatch, capsys, "client", "add", "acme")
+    assert code == 1 and "client 'acme' not created: the base configs in" in err
+    assert not (home / "configs" / "clients" / "acme").exists()
+    assert list_clients() == []
