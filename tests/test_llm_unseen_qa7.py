@@ -367,3 +367,27 @@ def test_a_stream_split_mid_line_and_mid_character_reads_whole(shop: str, byte_s
     byte_server.push({"bytes": chunks})
     reply = _ask(shop)
     assert (reply.offline, reply.text) == (False, text)
+
+
+# -- a value said in a small word --------------------------------------------------------------------------------------
+
+WORD_FACTS = [{"kpis": [
+    {"id": "refund_rate_orders", "status": "OK", "value": "0.006873", "unit": "percent", "label": "Refund rate"},
+    {"id": "net_revenue", "status": "CRITICAL", "value": "16017.93", "unit": "currency", "label": "Net revenue"},
+    {"id": "orders", "status": "CRITICAL", "value": "291", "unit": "count", "label": "Orders"},
+    {"id": "cancellations", "status": "OK", "value": "3", "unit": "count", "label": "Cancellations"}]}]
+
+
+@pytest.mark.parametrize("text", ["Your refund rate is zero.", "Net revenue is zero.", "Orders: nine.",
+                                  "Net revenue fell to zero this week, so act now.", "Cancellations were five."])
+def test_a_value_said_in_a_small_word_is_checked(text: str) -> None:
+    """Was: shown; a number word up to ten counted only before a noun ('zero orders'), so 'the refund rate is
+    zero' (0.69%) passed as plain language."""
+    assert not check_numbers(text, WORD_FACTS).ok
+
+
+@pytest.mark.parametrize("text", ["Cancellations were three.", "Zero in on refunds: the rate is 0.69%.",
+                                  "One thing matters: orders are 291.", "Two of the KPIs need attention.",
+                                  "Net revenue is one of them."])
+def test_small_words_in_plain_language_or_true_pass(text: str) -> None:
+    assert check_numbers(text, WORD_FACTS).ok, check_numbers(text, WORD_FACTS).offending

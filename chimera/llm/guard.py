@@ -205,6 +205,9 @@ _COUNT_NOUNS = set(
     "year years hour hours minute minutes".split()
 )
 _SMALL_WORD_MAX = 10
+_SAID_BEFORE = re.compile(r"(?:\b(?:is|are|was|were|at|to|hit|reached|stands\s+at|sits\s+at)|\w\s*:)\s*$",
+                          re.IGNORECASE)
+_SAID_AFTER = re.compile(r"\s*(?:[.,;!?)]|$)")
 
 
 @dataclasses.dataclass
@@ -567,6 +570,9 @@ def _spelled_figure(match: re.Match[str]) -> Figure | None:
         # "two new customers": one adjective between the number and its noun
         counted = counted or (after is not None and after[1] in _COUNT_NOUNS and nxt is not None
                               and nxt[1] not in ("of", "and", "or", "to", "the", "a", "an"))
+        # "the refund rate is zero.", "orders: nine", "revenue fell to zero": the value said of what precedes
+        counted = counted or bool(_SAID_BEFORE.search(match.string[: match.start()])
+                                  and _SAID_AFTER.match(match.string[match.end():]))
         if not counted:
             return None
     money = not percent and bool(_MONEY_AFTER.match(match.string, match.end()))
