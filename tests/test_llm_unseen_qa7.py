@@ -104,13 +104,14 @@ HARMONY_ANSWER = ("<|channel|>analysis<|message|>User asks about revenue. Maybe 
     (HONEST + "</s>[INST] and the AOV? [/INST]", HONEST),
     (HONEST + "<end_of_turn>\n<start_of_turn>user\nok", HONEST),
     (HONEST + "<|endoftext|>Human: what about $99,999?", HONEST),
+    ("AOV is <s>44.00</s> 44.56.</s>[INST] more [/INST]", "AOV is <s>44.00</s> 44.56."),
 ])
 def test_only_the_answer_of_a_raw_reply_is_read(content: str, shown: str) -> None:
     """Was: the harmony analysis (figures the answer dropped), the [THINK] block or a made-up next turn
     were part of the answer: shown to the owner, or refused for their figures."""
     reply = AIMessage(content=content)
     text = answer_text(reply)
-    assert (text, reply_problem(reply, text, [{"net_revenue": "16017.93"}])) == (shown, None)
+    assert (text, reply_problem(reply, text, [{"net_revenue": "16017.93", "aov": "44.56"}])) == (shown, None)
 
 
 @pytest.mark.parametrize("content", [

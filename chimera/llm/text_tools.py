@@ -266,5 +266,8 @@ def visible_text(text: str) -> str:
         if not any(to for _channel, to, _message in messages):
             return ""
     else:
-        text = _END_OF_TURN.split(text, maxsplit=1)[0]
+        end = next((m for m in _END_OF_TURN.finditer(text)  # "<s>old</s>": HTML strikethrough, no turn's end
+                    if not (m[0] == "</s>" and text.count("<s>", 0, m.start()) > text.count("</s>", 0, m.start()))),
+                   None)
+        text = text[: end.start()] if end else text
     return text
