@@ -130,18 +130,43 @@ def allowed_clients(user: AuthUser) -> list[str] | None:
     return list(user.clients)
 
 
-def add_user(name: str, password: str, role: str, clients: list[str] | None = None) -> AuthUser:
-    """Create or update a database user with a freshly salted hash."""
+def add_user(name: str, password: str, role: str | None = None, clients: list[str] | None = None) -> AuthUser:
+    """Create or update a database user with a freshly salted hash.
+
+    ``role`` / ``clients`` None keep an existing user's (a new one: viewer, every client): resetting a
+    password must not turn an approver of one shop into a viewer of every shop."""
     if not name or ":" in name or "," in name:
         raise AuthError(f"user name {name!r}: must be non-empty without ':' or ','")
     if len(password) < 8:
         raise AuthError(f"user {name!r}: password must be at least 8 characters")
-    user = AuthUser(name=name, role=_check_role(role, f"user {name!r}"), clients=list(clients or []))
+    if role is not None:
+        _check_role(role, f"user {name!r}")
     with session_scope() as s:
-        row = s.exec(select(User).where(User.name == name)).first() or User(name=name, password_hash="")
+        row = s.exec(select(User).where(User.name == name)).first() or User(name=name, password_hash="",
+                                                                             role="viewer", clients=[])
+        user = AuthUser(name=name, role=_check_role(role or row.role, f"user {name!r}"),
+                        clients=list(row.clients or []) if clients is None else list(clients))
         row.password_hash, row.role, row.clients = hash_password(password), user.role, user.clients
         s.add(row)
     return user
+
+
+def check_grant(name: str, role: str | None, clients: list[str] | None) -> list[str]:
+    """Refuse an unknown role, before a password is asked for; warnings for granted clients not in
+    the database: a typo (``myshp``) granted a client nobody has and the user saw nothing, yet a
+    grant may come before its client is added (``chimera demo``), so it is said, not refused."""
+    from chimera.config.messages import suggest
+    from chimera.db.models import Company
+
+    if role is not None:
+        _check_role(role, f"user {name!r}")
+    if not clients:
+        return []
+    with session_scope() as s:
+        known = sorted(c.name for c in s.exec(select(Company)))
+    return [f"user {name!r}: client {client!r} is not in this database{suggest(client, known)}: granted anyway, "
+            f"it shows once a client of that name is added (chimera client list)"
+            for client in clients if client not in known]
 
 
 def list_users() -> list[AuthUser]:

@@ -5,7 +5,9 @@ required key (``warnign:``) was reported twice, once as "Field required" on the 
 
 from __future__ import annotations
 
+import io
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -138,3 +140,38 @@ def test_client_add_that_fails_removes_the_folder_it_made(home: Path, monkeypatc
     assert code == 1 and "client 'acme' not created: the base configs in" in err
     assert not (home / "configs" / "clients" / "acme").exists()
     assert list_clients() == []
+
+
+def test_a_password_reset_keeps_the_users_role_and_grants(home: Path, monkeypatch, capsys) -> None:
+    """``chimera user add alice`` again (a new password) made an approver of one shop a viewer of every shop."""
+    from chimera import auth
+
+    assert cli(monkeypatch, capsys, "client", "add", "shop")[0] == 0
+    monkeypatch.delenv("CHIMERA_USERS", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("first-password\n"))
+    assert cli(monkeypatch, capsys, "user", "add", "alice", "--role", "approver", "--clients", "shop",
+               "--password-stdin")[0] == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO("second-password\n"))
+    assert cli(monkeypatch, capsys, "user", "add", "alice", "--password-stdin")[0] == 0
+    assert auth.authenticate("alice", "second-password") == auth.AuthUser(name="alice", role="approver",
+                                                                          clients=["shop"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("second-password\n"))
+    assert cli(monkeypatch, capsys, "user", "add", "alice", "--clients", "", "--password-stdin")[0] == 0
+    assert auth.get_user("alice") == auth.AuthUser(name="alice", role="approver", clients=[])  # '' grants all
+
+
+def test_a_grant_of_an_unknown_client_is_named_before_the_password(home: Path, monkeypatch, capsys) -> None:
+    """``--clients myshp`` was saved without a word: the user then saw no client at all."""
+    from chimera import auth
+
+    assert cli(monkeypatch, capsys, "client", "add", "myshop")[0] == 0
+    monkeypatch.delenv("CHIMERA_USERS", raising=False)
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-password\n"))
+    code, err = cli(monkeypatch, capsys, "user", "add", "carol", "--clients", "myshp", "--password-stdin")
+    assert code == 0
+    assert "warning: user 'carol': client 'myshp' is not in this database (did you mean 'myshop'?)" in err
+    assert auth.get_user("carol") == auth.AuthUser(name="carol", role="viewer", clients=["myshp"])
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-password\na-password\n"))
+    code, err = cli(monkeypatch, capsys, "user", "add", "dan", "--role", "aprover")
+    assert code == 1 and "role 'aprover'" in err and "Password" not in err
+    assert sys.stdin.readline() == "a-password\n"  # refused before the password was asked for
