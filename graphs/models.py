@@ -12,6 +12,7 @@ from chimera import settings
 from chimera.config.loader import ConfigSet, load_config_set
 from chimera.db.models import CycleRun, Decision, Job, KPIStatus, PlayRun
 from chimera.errors import ChimeraError
+from chimera.jobs.resolved import RESOLVED
 
 
 def client_configs(client: str) -> ConfigSet | None:
@@ -111,6 +112,9 @@ class CycleOutcome(BaseModel):
     and each export with rejected rows: an agency sees them in the cycle, not only in the database."""
     ran_at: datetime | None = None
     """When the run started (UTC)."""
+    resolved: dict[str, Any] | None = None
+    """A failed cycle whose failed jobs succeeded since (``chimera.jobs.resolved``): which, when, by
+    whose resume. ``status`` stays ``failed``: the history is kept."""
     reused: bool = False
     """A re-run found this completed run with the same exports, configs and decisions: it is that
     run's result, nothing was run or written again (``chimera.jobs.cycle_inputs``). Not in the JSON
@@ -153,6 +157,7 @@ class CycleOutcome(BaseModel):
                         for j in jobs if (j.result or {}).get("narrative")],
             as_of_note=(run.summary or {}).get("as_of_note", ""),
             data_problems=_data_problems(jobs), ran_at=_aware(run.created_at),
+            resolved=(run.summary or {}).get(RESOLVED) or None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -162,4 +167,5 @@ class CycleOutcome(BaseModel):
                 "status": self.status, "silent": self.silent, "kpis": self.kpis, "plays": self.plays,
                 "jobs": self.jobs, "model": self.model,
                 "pending": [p.play_run_id for p in self.pending], "data_problems": self.data_problems} | (
-                    {"as_of_note": self.as_of_note} if self.as_of_note else {})
+                    {"as_of_note": self.as_of_note} if self.as_of_note else {}) | (
+                    {"resolved": self.resolved} if self.resolved else {})

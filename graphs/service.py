@@ -345,7 +345,11 @@ def run_due_jobs(client: str, as_of: date | None = None, on_event: EventFn | Non
 
 
 def failed_jobs_line(result: CycleOutcome) -> str:
-    """One line for a failed cycle: each failed job with its error (an error's first line only)."""
+    """One line for a failed cycle: each failed job with its error (an error's first line only);
+    for one whose failed jobs succeeded since, what became of them (``CycleOutcome.resolved``)."""
+    if result.resolved and result.resolved.get("text"):
+        return str(result.resolved["text"])
+
     def first_line(error: str) -> str:
         lines = (error or "").strip().splitlines()
         return " ".join(lines[0].split()) if lines else "failed"

@@ -20,6 +20,7 @@ from chimera.db.engine import session_scope
 from chimera.db.models import AppliedChange, CycleRun, Decision, Job, PlayRun
 from chimera.evidence.models import METHOD
 from chimera.evidence.record import evidence_report
+from chimera.jobs.resolved import RESOLVED
 from chimera.kpi.evaluate import evaluate_kpis
 from chimera.kpi.models import KPIReport
 from chimera.plays.holds import Stop, status_on, stop_record, stopped_runs
@@ -74,6 +75,8 @@ class CycleInfo(BaseModel):
     backend: str
     usage: dict = {}
     """Model calls, tokens, cost and truth-guard rejections of the cycle (DESIGN.md §7 ``model``)."""
+    resolved: str = ""
+    """A failed cycle whose failed jobs succeeded since: what became of them (``chimera.jobs.resolved``)."""
     narratives: list[dict[str, str]] = []
     """What each commander said about the cycle's steps (owner, type, source, text, note), in job
     order: the model's words when it was used, else the offline template (the cycle's ``narratives``)."""
@@ -194,7 +197,8 @@ def collect(client: ClientContext, as_of: date | None = None, days: int = TREND_
                               backend=str(usage.get("backend") or "offline"),
                               usage={k: usage.get(k, 0) for k in ("calls", "prompt_tokens", "completion_tokens",
                                                                   "cost", "guard_rejections")},
-                              narratives=_narratives(session, run))
+                              narratives=_narratives(session, run),
+                              resolved=str(((run.summary or {}).get(RESOLVED) or {}).get("text") or ""))
             plays = _plays(session, run)
             held = _held_back(session, run)
     evidence = evidence_report(client, as_of, persist=False)["evidence"]  # judged on the report's day, not stored

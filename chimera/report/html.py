@@ -70,6 +70,7 @@ def _status(status: str) -> str:
 def _header(data: ReportData) -> str:
     cycle = data.cycle
     run = (f"latest cycle {_e(cycle.run_id)} as of {_e(cycle.as_of)} ({_e(cycle.status)}"
+           f"{f'; {_e(cycle.resolved)}' if cycle.resolved else ''}"
            f"{', silent' if cycle.silent else ''})" if cycle else "no weekly cycle run yet")
     backend = cycle.backend if cycle else "none"
     u = cycle.usage if cycle else {}
