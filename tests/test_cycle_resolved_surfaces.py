@@ -16,6 +16,7 @@ from tests.test_job_step_failures import PRICE_DAY, PRICES, Demo
 
 def test_a_resolved_failed_cycle_says_so_everywhere_it_is_read(demo_sqlite: Demo,  # noqa: F811
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from chimera.cli.cmd_cycle import _cycle_line, _failed_cycle
     from chimera.plays.pause import pause, resume
     from graphs.service import failed_jobs_line, outcome, resume_cycle
 
@@ -24,6 +25,7 @@ def test_a_resolved_failed_cycle_says_so_everywhere_it_is_read(demo_sqlite: Demo
     before = outcome(demo_sqlite.cycle_run)
     assert before.status == "failed" and "resolved" not in before.to_json()
     assert "price API down" in failed_jobs_line(before)
+    assert _failed_cycle("demo", before) is not None and "resolved" not in _cycle_line("demo", before)
 
     put_back()
     pause(run_id, "alice", "price API down", on=PRICE_DAY)
@@ -36,5 +38,7 @@ def test_a_resolved_failed_cycle_says_so_everywhere_it_is_read(demo_sqlite: Demo
     text = doc["resolved"]["text"]
     assert text.startswith("failed, then resolved: ") and text.endswith("(pricing_test): API back")
     assert failed_jobs_line(after) == text
+    assert _cycle_line("demo", after).startswith("failed as of ") and _cycle_line("demo", after).endswith(text)
+    assert _failed_cycle("demo", after) is None  # cycle --all no longer counts it among its failures
     page = render_report(get_client("demo"), after.as_of)
     assert "failed, then resolved: " in page and "bob resumed play run" in page

@@ -98,8 +98,9 @@ def _cycle_line(_name: str, outcome: CycleOutcome) -> str:
     statuses = ", ".join(f"{n} {s}" for s, n in sorted(kpis.items())) or "none"
     same = f"; same run as before: cycle run {outcome.run_id}, ran at {outcome.ran_at_text()}" if outcome.reused else ""
     note = f"; {outcome.as_of_note}" if outcome.as_of_note else ""  # why it is shown, not live, or of the day before
+    resolved = f"; {outcome.resolved['text']}" if outcome.resolved and outcome.resolved.get("text") else ""
     return (f"{outcome.status} as of {outcome.as_of}; KPIs {statuses}; {len(outcome.plays)} play(s), "
-            f"{len(outcome.pending)} awaiting a decision{same}{note}")
+            f"{len(outcome.pending)} awaiting a decision{same}{note}{resolved}")
 
 
 def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
@@ -110,7 +111,7 @@ def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
         return ClientFailure(client=name, run_id=outcome.run_id, error=(
             "no data ingested: every KPI is UNKNOWN; list the client's exports under sources in its client.yml, "
             f"or chimera ingest FILE --client {name}"))
-    if outcome.status != "failed":
+    if outcome.status != "failed" or (outcome.resolved or {}).get("all"):  # every failed job succeeded since
         return None
     errors = "; ".join(f"job {j['id']} {j['type']}: {j.get('error') or 'failed'}" for j in outcome.jobs
                        if j["status"] == "failed") or "the cycle failed"
