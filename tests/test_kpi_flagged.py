@@ -183,3 +183,22 @@ def test_a_zero_baseline_needs_enough_events_and_keeps_the_unknown_rules():
     thin = _payments([(40, 3, 0), (10, 3, 1)])  # 28 payments a week: below the minimum 30
     r = evaluate_series(k, thin, day(49))
     assert r.status == "UNKNOWN" and r.unknown_reason == "denominator"
+
+
+def test_calibration_leaves_an_incident_week_out_of_the_spread():
+    """A refund spike in one of the 8 weeks widened the spread (plain sd) so much that the proposed
+    warning sat far above any usual week and a repeat of the spike would not warn."""
+    k = spec(**REFUND, anomaly=False)
+    weekly_refunds = [2, 3, 2, 3, 2, 14, 3, 2]  # refunded orders per week of 70 orders; week 6 a spike
+    orders, refunds = {}, {}
+    for w, n in enumerate(weekly_refunds):
+        for d in range(7):
+            orders[day(7 * w + d)] = Decimal(10)
+            refunds[day(7 * w + d)] = Decimal(n // 7 + (1 if d < n % 7 else 0))
+    assert [sum(refunds[day(7 * w + d)] for d in range(7)) for w in range(8)] == weekly_refunds
+    p = propose_for_series(k, {"orders": orders, "refunded_orders": refunds}, day(55))
+    spike = Decimal(14) / Decimal(70)
+    assert p.proposed and p.proposed["critical"] < spike  # the spike, if it came again, is CRITICAL
+    assert "incident week(s)" in p.reason and "20.00%" in p.reason
+    usual = [Decimal(n) / 70 for n in weekly_refunds if n != 14]
+    assert p.proposed["warning"] < max(usual) * 2

@@ -70,6 +70,25 @@ def _reachable(critical: Decimal, spec: KPI) -> bool:
     return spec.unit != "percent" or critical < 1
 
 
+INCIDENT_MADS = 3.5
+"""A weekly value this many robust deviations (1.4826 x the median absolute deviation) from the
+median is an incident (a refund spike, an outage): left out of the spread, else one bad week
+widens warning and critical so far that a repeat of it would not warn."""
+
+
+def _without_incidents(values: list[float], median: float) -> tuple[list[float], list[float]]:
+    """``values`` without incident weeks, and those weeks; all of them when too few would be left
+    for a spread (``MIN_WEEKS``) or the values have no robust spread (mostly one value)."""
+    deviations = sorted(abs(v - median) for v in values)
+    mid = len(deviations) // 2
+    mad = deviations[mid] if len(deviations) % 2 else (deviations[mid - 1] + deviations[mid]) / 2
+    limit = INCIDENT_MADS * 1.4826 * mad
+    usual = [v for v in values if abs(v - median) <= limit]
+    if not mad or len(usual) < MIN_WEEKS:
+        return values, []
+    return usual, [v for v in values if abs(v - median) > limit]
+
+
 def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None,
                        currency: str = "USD") -> Proposal:
     """A proposal for one KPI from its last ``WEEKS`` weekly values (pure); money in ``currency``'s
@@ -93,8 +112,9 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
     floats = sorted(float(v) for v in values)
     mid = len(floats) // 2
     target = floats[mid] if len(floats) % 2 else (floats[mid - 1] + floats[mid]) / 2
-    mean = sum(floats) / len(floats)
-    spread = math.sqrt(sum((v - mean) ** 2 for v in floats) / (len(floats) - 1))
+    usual, incidents = _without_incidents(floats, target)
+    mean = sum(usual) / len(usual)
+    spread = math.sqrt(sum((v - mean) ** 2 for v in usual) / (len(usual) - 1))
     configured = "/".join(text(getattr(spec, k)) for k in ("target", "warning", "critical"))
     if floats[0] == floats[-1]:
         return Proposal(**base, enough_history=True, reason=(
@@ -128,6 +148,10 @@ def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Custom
             f"keeping configured {configured}"))
     reason = (f"median of {len(values)} weekly values to {end} {text(proposed['target'])}, spread "
               f"{text(_round(sd, spec.unit, currency))}: warning at 2 sd, critical at 3 sd")
+    if incidents:
+        shown = ", ".join(text(_round(v, spec.unit, currency)) for v in incidents)
+        reason += (f" (spread without {len(incidents)} incident week(s) more than {INCIDENT_MADS} robust "
+                   f"deviations from the median: {shown})")
     if all(value == current[key] for key, value in proposed.items()):  # a second run on the same weeks
         same = f"{reason}; these are the configured thresholds already (keeping configured {configured})"
         return Proposal(**base, enough_history=True, reason=same)
