@@ -21,7 +21,12 @@ def utcnow() -> datetime:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex[:12]
+    """12 hex digits, never all decimal digits: a run id said back in the chat is a name, but one
+    like `476154091828` reads as a figure no tool gave, and the guard refused the answer naming it."""
+    while True:
+        value = uuid.uuid4().hex[:12]
+        if not value.isdigit():
+            return value
 
 
 def _json(default: Any = None) -> Any:
