@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, tzinfo
 from functools import cache
 from importlib import resources
-from itertools import pairwise
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any, NamedTuple
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
@@ -178,15 +178,16 @@ def candidate_zones(times: list[datetime], currency: str = "") -> list[str]:
     UTC first when every offset is +0000, then canonical Area/City names (``zone.tab``) in this
     order: the country of ``currency`` first (ISO 4217 codes start with their country's: AUD, USD),
     a country's main zone before a part's (`Eastern - MI` in ``zone.tab``), those more legacy names
-    link to first (Sydney has Australia/NSW and two more, Hobart two), Antarctica last."""
+    link to first (Sydney has Australia/NSW and two more, Hobart two), Antarctica last. Zones are
+    tried in that order and loaded only until enough fit: loading all ~400 cost 0.3 s of a big ingest."""
     checks = _check_instants(times)
     utc = ["UTC"] if all(t.utcoffset() == timedelta(0) for t in checks) else []
     zones = _canonical()
-    fits = [n for n in zones if all(t.astimezone(ZoneInfo(n)).utcoffset() == t.utcoffset() for t in checks)]
     country, aliases = currency.strip().upper()[:2], _alias_counts()
-    fits.sort(key=lambda n: (n.startswith("Antarctica/"), zones[n][0] != country, " - " in zones[n][1],
-                             -aliases.get(n, 0), n))
-    return (utc + fits)[:SUGGESTED]
+    ordered = sorted(zones, key=lambda n: (n.startswith("Antarctica/"), zones[n][0] != country,
+                                           " - " in zones[n][1], -aliases.get(n, 0), n))
+    fits = (n for n in ordered if all(t.astimezone(ZoneInfo(n)).utcoffset() == t.utcoffset() for t in checks))
+    return utc + list(islice(fits, SUGGESTED - len(utc)))  # zones load in order, until enough fit
 
 
 def _check_instants(times: list[datetime]) -> list[datetime]:
