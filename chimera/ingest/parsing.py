@@ -31,23 +31,26 @@ MONEY_DOT_GROUPED = rf"^\s*([+-]?)({DOT_GROUPS}|\d+)(?:\.(\d+))?\s*$"
 MONEY_COMMA = r"^\s*([+-]?)(\d{1,3}(?:[. \u00a0\u202f]\d{3})+|\d+)(?:,(\d+))?\s*$"  # French Excel: no-break spaces
 # `2026-04-05 21:06:21 -0400` (export) or `2026-04-05T21:06:21-04:00` (Admin API).
 SHOPIFY_TS = r"^(\d{4}-\d{2}-\d{2})[ T]([01]\d|2[0-3]):([0-5]\d):([0-5]\d)(?:\.\d+)? ?(Z|[+-]\d{2}:?\d{2})$"
-# `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `...03:48` (no seconds), `...03:48:05+02:00` (an offset:
-# the UTC day is the moment's, `2026-05-01T01:30:00+02:00` is 30 April in UTC).
-ISO_DT = (
-    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\.\d+)?)?"
-    r"(?: ?(Z|UTC|GMT|([+-])(\d{2}):?(\d{2})))?\s*$"
-)
 # A time of day on a 24-hour clock (`17:13`, `17:13:09`) or a 12-hour one (`5:13 PM`, `05:13:09 pm`, `5:13 p.m.`:
 # a US-locale spreadsheet's save); groups: hour, minute, second (24 h), then hour, minute, second, a/p (12 h).
 CLOCK = (r"(?:([01]?\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?(?:\.\d+)?"
          r"|(0?[1-9]|1[0-2]):([0-5]\d)(?::([0-5]\d))?(?:\.\d+)?\s*([AaPp])\.?[Mm]\.?)")
+# `2026-05-01 03:48:05`, `2026-05-01T03:48:05Z`, `...03:48` (no seconds), `...03:48:05+02:00` (an offset:
+# the UTC day is the moment's, `2026-05-01T01:30:00+02:00` is 30 April in UTC), `2026-03-05 1:07:33 PM` (a
+# US-locale spreadsheet's save of ISO dates: ``CLOCK``'s 12-hour form). Groups: year, month, day, the 7 of
+# ``CLOCK`` (4-10), then the zone: its mark (11), an offset's sign (12), hours (13), minutes (14).
+ISO_DT = (
+    r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[ T]" + CLOCK + r")?"
+    r"(?: ?(Z|UTC|GMT|([+-])(\d{2}):?(\d{2})))?\s*$"
+)
 # `01/05/2026 03:48`, `3/1/26 17:13` (Excel's US short date: the year last, in 2 digits), `3/1/2026 5:13 PM`.
 SLASH_DT = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})(?:[ T,]+" + CLOCK + r")?\s*$"
 # `20260405` (GA4), `2026-04-05`, `2026/4/5` (Excel in Japan, China, Korea writes year first with slashes).
 # A midnight time after it is a date-time cell of a sheet or script (`2026-04-05 00:00:00`), with its zone
 # too (`...T00:00:00Z`, BigQuery's `2026-04-05 00:00:00 UTC`): still the day.
 GA_DATE = (r"^\s*(\d{4})(?:-?(\d{2})-?(\d{2})|[-/.](\d{1,2})[-/.](\d{1,2}))"
-           r"(?:[ T]0?0:00(?::00(?:\.0+)?)?(?:\s*(?:Z|UTC|[+-]\d{2}:?\d{2}))?)?\s*$")
+           r"(?:[ T](?:0?0:00(?::00(?:\.0+)?)?|12:00(?::00)?\s*[Aa]\.?[Mm]\.?)"  # midnight; `12:00:00 AM` (US sheet)
+           r"(?:\s*(?:Z|UTC|[+-]\d{2}:?\d{2}))?)?\s*$")
 # `3/1/26` (Universal Analytics, US), `01/03/2026` or `01.03.2026` (a European Excel save of ISO dates).
 SLASH_DATE = r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4}|\d{2})\s*$"
 NAMED_DATES = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y")  # `Mar 1, 2026` (Looker Studio, Fiverr)
@@ -137,7 +140,9 @@ def parse_stripe_datetime(text: str, day_first: bool = False, zone: str | None =
     m = re.match(ISO_DT, text or "")
     marked = sign = None
     if m:
-        y, mo, d, hh, mi, ss, marked, sign, oh, om = m.groups()
+        y, mo, d, hh, mi, ss, h12, mi12, ss12, meridiem, marked, sign, oh, om = m.groups()
+        if h12 is not None:  # `2026-03-05 1:07:33 PM` is 13:07:33
+            hh, mi, ss = str(int(h12) % 12 + (12 if meridiem.lower() == "p" else 0)), mi12, ss12
     else:
         m = re.match(SLASH_DT, text or "")
         if not m:
@@ -445,18 +450,15 @@ def stripe_day(col: pl.Expr, day_first: bool, zone: str | None = None) -> pl.Exp
     y = pl.coalesce(iso.struct.field("1"), full_year(sl.struct.field("3")))
     m = pl.coalesce(iso.struct.field("2"), m_sl).str.pad_start(2, "0")
     d = pl.coalesce(iso.struct.field("3"), d_sl).str.pad_start(2, "0")
-    hour = pl.coalesce(iso.struct.field("4"), sl.struct.field("4"), sl.struct.field("7"))
-    pm = (sl.struct.field("10").str.to_lowercase() == "p").cast(pl.Int32).fill_null(0)
-    h12 = sl.struct.field("7").cast(pl.Int32, strict=False) % 12 + 12 * pm  # `12:05 AM` is 00:05, `5:13 PM` 17:13
-    hh = pl.coalesce(iso.struct.field("4").cast(pl.Int32, strict=False), sl.struct.field("4").cast(
-        pl.Int32, strict=False), h12).fill_null(0)  # 0-23: the patterns refuse other hours
+    (iso_hour, iso_hh, iso_min), (sl_hour, sl_hh, sl_min) = _clock(iso), _clock(sl)
+    hour = pl.coalesce(iso_hour, sl_hour)
+    hh = pl.coalesce(iso_hh, sl_hh).fill_null(0)  # 0-23: the patterns refuse other hours
     day = pl.concat_str([y, m, d], separator="-").str.to_date("%Y-%m-%d", strict=False)
-    minute = pl.coalesce(iso.struct.field("5"), sl.struct.field("5"), sl.struct.field("8")).cast(
-        pl.Int32, strict=False).fill_null(0)
-    marked = iso.struct.field("7")  # `Z`, `+02:00`: the value says its zone
-    west = (iso.struct.field("8") == "-").fill_null(False).cast(pl.Int32)
-    offset = (iso.struct.field("9").cast(pl.Int32, strict=False) * 60
-              + iso.struct.field("10").cast(pl.Int32, strict=False)).fill_null(0) * (1 - 2 * west)
+    minute = pl.coalesce(iso_min, sl_min).fill_null(0)
+    marked = iso.struct.field("11")  # `Z`, `+02:00`: the value says its zone
+    west = (iso.struct.field("12") == "-").fill_null(False).cast(pl.Int32)
+    offset = (iso.struct.field("13").cast(pl.Int32, strict=False) * 60
+              + iso.struct.field("14").cast(pl.Int32, strict=False)).fill_null(0) * (1 - 2 * west)
     # the moment's UTC day: the written one or a day either side. Integer days and no `when`: polars
     # then shares the pattern match among the parts (a `when` made it match again, 6x slower).
     utc = (day.cast(pl.Int32) + (hh * 60 + minute - offset).floordiv(1440)).cast(pl.Date)
@@ -471,6 +473,18 @@ def stripe_day(col: pl.Expr, day_first: bool, zone: str | None = None) -> pl.Exp
         minutes = int(tz.utcoffset(None).total_seconds() // 60)
         local = (day.cast(pl.Int32) + (hh * 60 + minute - minutes).floordiv(1440)).cast(pl.Date)
     return pl.when(marked.is_not_null()).then(utc).when(hour.is_not_null()).then(local)
+
+
+def _clock(parts: pl.Expr) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """(the hour as written, the hour 0-23, the minute) of ``CLOCK``'s groups 4-10 in ``parts`` (the
+    groups of ``ISO_DT`` or ``SLASH_DT``); null where the value has no time. `12:05 AM` is 00:05,
+    `5:13 PM` 17:13."""
+    field = parts.struct.field
+    pm = (field("10").str.to_lowercase() == "p").cast(pl.Int32).fill_null(0)
+    h12 = field("7").cast(pl.Int32, strict=False) % 12 + 12 * pm
+    hour = pl.coalesce(field("4"), field("7"))
+    hh = pl.coalesce(field("4").cast(pl.Int32, strict=False), h12)
+    return hour, hh, pl.coalesce(field("5"), field("8")).cast(pl.Int32, strict=False)
 
 
 def units_to_decimal(units: int, scale: int) -> Decimal:
