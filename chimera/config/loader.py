@@ -134,7 +134,7 @@ class _Checker:
     def sop(self, loc: Loc, sop: str) -> None:
         """A play cites an SOP file that exists: a typo would be cited in every explanation unread.
 
-        A library folder holding no SOP at all is not checked file by file (nothing written yet)."""
+        A library folder that exists but holds no SOP yet is no exception: the cited file is missing."""
         if "/" not in sop or not sop.endswith(".md"):
             self.add("plays", loc, f"SOP {sop!r} must be library/file.md")
             return
@@ -143,10 +143,15 @@ class _Checker:
             return
         if self.sop_files is None:
             self.sop_files = sorted(discover(self.libraries_dir))
+        if sop in self.sop_files:
+            return
         in_lib = [f for f in self.sop_files if f.startswith(f"{lib}/")]
-        if in_lib and sop not in self.sop_files:
-            self.add("plays", loc, f"SOP {sop!r} not found in library {lib!r}{suggest(sop, in_lib)}; "
-                                   f"its SOPs: chimera sop list --library {lib}")
+        if not in_lib:
+            self.add("plays", loc, f"SOP {sop!r} not found: library {lib!r} holds no SOP yet; "
+                                   f"add it with chimera sop add FILE --library {lib}")
+            return
+        self.add("plays", loc, f"SOP {sop!r} not found in library {lib!r}{suggest(sop, in_lib)}; "
+                               f"its SOPs: chimera sop list --library {lib}")
 
     def duplicates(self) -> None:
         agent_ids = self.commander_ids + [b.id for b in self.cs.agents.bots]

@@ -6,6 +6,7 @@ link, no font download. Numbers are the evaluator's, formatted like the CLI (``c
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -16,6 +17,7 @@ from plotly.offline import get_plotlyjs
 
 from chimera.clients import ClientContext, get_client
 from chimera.config.models import KPI
+from chimera.errors import ChimeraError
 from chimera.evidence.record import per_day, shown_value, so_far
 from chimera.evidence.stats import move_rule
 from chimera.kpi.fmt import fmt
@@ -345,10 +347,35 @@ def write_report(client_name: str, path: Path, as_of: date | None = None) -> Pat
 
 def save_report(client_name: str, path: Path, as_of: date | None = None) -> tuple[Path, ReportData]:
     """``write_report``, also returning what the report shows (the CLI prints its weekly review)."""
+    path = Path(path)
+    check_target(path)  # before the work: a path that cannot be a file is said at once
     client_ctx = get_client(client_name)
     data = collect(client_ctx, as_of)
     text = render_data(data, {k.id: k for k in client_ctx.configs.kpis.kpis})
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    write_whole(path, text)
     return path, data
+
+
+def check_target(path: Path) -> None:
+    """Refuse a report path that cannot be a file, naming it and why: the path is a folder, or a part of
+    it that must be a folder (``somefile.txt/report.html``) is a file."""
+    if path.is_dir():
+        raise ChimeraError(f"cannot write the report to {path}: it is a folder; give a file name, "
+                           f"like {path / 'report.html'}")
+    for parent in path.parents:
+        if parent.is_dir():
+            return
+        if parent.exists() or parent.is_symlink():
+            raise ChimeraError(f"cannot write the report to {path}: {parent} is a file, not a folder")
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``: a write that fails
+    (disk full, interrupted) leaves the old report or none, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
