@@ -28,10 +28,10 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
 from chimera.ingest.parsing import minor_unit
-from chimera.kpi.fmt import fmt, quantize
+from chimera.kpi.fmt import day_ranges, fmt, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Proposal
-from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
+from chimera.kpi.window import Customers, KPIWindows, WindowValue, is_repeat, needed_metrics
 from chimera.metrics import load_series
 
 WEEKS = 8
@@ -89,26 +89,85 @@ def _without_incidents(values: list[float], median: float) -> tuple[list[float],
     return usual, [v for v in values if abs(v - median) > limit]
 
 
+def _stale(windows: KPIWindows, newest: dict[str, date | None], as_of: date) -> str:
+    """Why the KPI's data is too old to calibrate on ("" when it is not): a metric whose data
+    ends more than ``max_staleness_days`` before as-of (the KPI is UNKNOWN then, manual §8.1). Its
+    last 8 weeks to as-of are mostly missing; the weeks before it stopped are no new baseline (the
+    proposal named as-of as the end of weeks that had ended a fortnight before)."""
+    spec = windows.spec
+    ends = {m: max((d for d in windows.series.get(m, {}) if d <= as_of), default=None)
+            for m, d in newest.items() if d is None}
+    ended = {m: d for m, d in ends.items() if d is not None}
+    if not ended:  # no data at all: the too-few-weeks reason says so
+        return ""
+    metric, last = min(ended.items(), key=lambda kv: (kv[1], kv[0]))
+    return (f"{metric} data ends {last}, {(as_of - last).days} days before {as_of} (max "
+            f"{spec.max_staleness_days}): no recent weeks to calibrate on (need {MIN_WEEKS} of the last {WEEKS} "
+            f"weekly {spec.window} values); thresholds left as they are")
+
+
+def _unreadable(windows: KPIWindows, every: list[WindowValue], currency: str) -> str:
+    """Why the weekly windows without a value have none: days before the data starts, days missing
+    inside it, or a denominator under ``min_denominator`` (a small shop's 28 orders a week read as
+    'not complete' although no day was missing)."""
+    spec = windows.spec
+    absent = [m for m in windows.metrics if windows.first_day(m) is None]
+    if absent:  # every window misses them
+        return f"no {', '.join(absent)} data in any of them"
+    young: dict[str, date] = {}
+    holes: dict[str, set[date]] = {}
+    young_n = hole_n = thin = zero = 0
+    for w in every:
+        if w.reason == "missing" and windows.before_data(w.missing):
+            young_n += 1
+            young.update({m: d for m in w.missing if (d := windows.first_day(m)) is not None})
+        elif w.reason == "missing":
+            hole_n += 1
+            for metric, days in w.missing.items():
+                first = windows.first_day(metric)
+                holes.setdefault(metric, set()).update(d for d in days if first is None or d >= first)
+        thin += w.reason == "denominator"
+        zero += w.reason == "zero"
+    label = windows.denominator_label or "denominator"
+    why = []
+    if young_n:
+        starts = ", ".join(f"{m} from {d}" for m, d in sorted(young.items()))
+        why.append(f"{young_n} reach back before the data starts ({starts})")
+    if hole_n:
+        gaps = "; ".join(f"{m} missing on {day_ranges(sorted(days))}" for m, days in sorted(holes.items()) if days)
+        why.append(f"{hole_n} miss days ({gaps})" if gaps else f"{hole_n} miss days")
+    if thin:
+        unit = windows.denominator_unit
+        why.append(f"{thin} {'has' if thin == 1 else 'have'} {label} below the minimum "
+                   f"{fmt(spec.min_denominator, unit, currency)}")
+    if zero:
+        why.append(f"{zero} {'has' if zero == 1 else 'have'} {label} of zero")
+    return ", ".join(why) or "no value"
+
+
 def propose_for_series(spec: KPI, series: Series, as_of: date, customers: Customers | None = None,
                        currency: str = "USD") -> Proposal:
     """A proposal for one KPI from its last ``WEEKS`` weekly values (pure); money in ``currency``'s
     smallest unit."""
     windows = KPIWindows(spec, series, customers)
     newest = windows.newest(as_of, spec.max_staleness_days + 1)
+    current = {k: getattr(spec, k) for k in KEYS}
+    base = {"kpi": spec.id, "unit": spec.unit, "direction": spec.direction, "current": current}
+    stale = _stale(windows, newest, as_of)
+    if stale:
+        return Proposal(**base, enough_history=False, reason=stale)
     end = min((d for d in newest.values() if d is not None), default=as_of)
-    weekly = [w for k in range(WEEKS) if (w := windows.at(end - timedelta(days=7 * k))).ok]
-    values = [w.value for w in weekly if w.value is not None]
+    every = [windows.at(end - timedelta(days=7 * k)) for k in range(WEEKS)]
+    values = [w.value for w in every if w.ok and w.value is not None]
+    base["weekly_values"] = [quantize(v, spec.unit, currency) for v in values]
 
     def text(number: Decimal | None) -> str:  # money in the currency's own smallest unit
         return fmt(number, spec.unit, currency)
 
-    current = {k: getattr(spec, k) for k in KEYS}
-    base = {"kpi": spec.id, "unit": spec.unit, "direction": spec.direction, "current": current,
-            "weekly_values": [quantize(v, spec.unit) for v in values]}
     if len(values) < MIN_WEEKS:
         return Proposal(**base, enough_history=False, reason=(
-            f"only {len(values)} of the last {WEEKS} weekly {spec.window} values are complete "
-            f"(need {MIN_WEEKS}); thresholds left as they are"))
+            f"only {len(values)} of the last {WEEKS} weekly {spec.window} values to {end} can be read "
+            f"(need {MIN_WEEKS}): {_unreadable(windows, every, currency)}; thresholds left as they are"))
     floats = sorted(float(v) for v in values)
     mid = len(floats) // 2
     target = floats[mid] if len(floats) % 2 else (floats[mid - 1] + floats[mid]) / 2
