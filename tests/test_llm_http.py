@@ -178,24 +178,38 @@ async def test_async_calls_retry_and_repair_too(chat, fake_openai: FakeOpenAI) -
 # -- malformed and odd replies degrade like a provider failure ----------------------------------------
 
 
-def test_tool_arguments_that_are_not_an_object_give_model_unavailable(chat, fake_openai: FakeOpenAI) -> None:
-    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]})
-    with pytest.raises(ModelUnavailable, match=r"^model reply could not be read: ValidationError$"):
+@pytest.mark.parametrize("args", ['["aov"]', '"aov"', "42", "[1, 2]", "true"])
+@pytest.mark.parametrize("streaming", [False, True])
+def test_tool_arguments_that_are_not_an_object_are_repaired_like_bad_json(
+    chat, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, args: str, streaming: bool
+) -> None:
+    """JSON that is no object gets the repair request unparseable JSON gets, streamed or not (it was
+    "model reply could not be read: ValidationError" and the offline answer, no repair asked)."""
+    chat.streaming = streaming
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": args}]},
+                     {"tool_calls": [{"name": "get_kpis", "args": {"kpi": "aov"}}]})
+    reply = invoke_with_retries(chat, ASK, tools=[get_kpis])
+    assert reply.tool_calls[0]["args"] == {"kpi": "aov"} and not reply.invalid_tool_calls
+    assert len(fake_openai.requests) == 2
+    repair = fake_openai.requests[-1]["messages"][-1]
+    assert repair["role"] == "user" and "must be a JSON object" in repair["content"] and args in repair["content"]
+
+
+def test_tool_arguments_not_an_object_twice_give_up_with_the_reason(chat, fake_openai: FakeOpenAI) -> None:
+    bad = {"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]}
+    fake_openai.push(bad, bad)
+    with pytest.raises(ModelUnavailable, match=r"^tool-call JSON still malformed after one repair request$"):
         invoke_with_retries(chat, ASK, tools=[get_kpis])
-    assert len(fake_openai.requests) == 1, "a reply that cannot be read is not retried"
-    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]})
-    usage = UsageTracker("openai-compatible")
-    story = guarded_narrative(chat, ASK, [], "The offline text.", usage=usage, commander="evidence_commander_ai")
-    assert (story.source, story.text) == ("offline", "The offline text.")
-    assert story.reason == "model reply could not be read: ValidationError"
-    row = usage.details()["by_commander"]["evidence_commander_ai"]
-    assert (row["calls"], row["failed_calls"]) == (1, 1)
+    assert len(fake_openai.requests) == 2
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "null"}]})
+    assert invoke_with_retries(chat, ASK, tools=[get_kpis]).tool_calls[0]["args"] == {}, "null: no arguments"
 
 
-async def test_async_unreadable_reply_gives_model_unavailable(chat, fake_openai: FakeOpenAI) -> None:
-    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]})
-    with pytest.raises(ModelUnavailable, match="could not be read"):
-        await ainvoke_with_retries(chat, ASK, tools=[get_kpis])
+async def test_async_tool_arguments_not_an_object_are_repaired(chat, fake_openai: FakeOpenAI) -> None:
+    fake_openai.push({"tool_calls": [{"name": "get_kpis", "args": "[1, 2]"}]},
+                     {"tool_calls": [{"name": "get_kpis", "args": {"kpi": "orders"}}]})
+    reply = await ainvoke_with_retries(chat, ASK, tools=[get_kpis])
+    assert reply.tool_calls[0]["args"] == {"kpi": "orders"} and len(fake_openai.requests) == 2
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,12 @@ owner got the offline answer although the model's reply was readable:
 
 Whole replies and stream chunks alike; everything else goes through untouched.
 
+A tool call whose ``arguments`` are JSON but no object (``["net_revenue"]``, ``"net_revenue"``, ``42``)
+is an invalid tool call, as unparseable JSON is, so the repair request asks the model again (retry.py).
+langchain-openai built the message with a list as ``args`` (a ValidationError: the offline answer,
+no repair) or ran the tool with no arguments at all (``0``, ``[]``); a stream already made it invalid.
+``null`` stays a call without arguments.
+
 A 200 reply whose body is an error and no choices (``{"error": {"code": 503, "message": "model is
 loading"}}``: llama.cpp's router, LiteLLM and OpenRouter send upstream failures so) is raised as the
 error event inside a stream is: retried when its code says busy, described by its code only (its
@@ -26,10 +32,12 @@ import warnings
 from typing import Any
 
 import openai
+from langchain_core.messages import AIMessage
+from langchain_core.messages.tool import InvalidToolCall, invalid_tool_call
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 
-from chimera.llm.retry import SDK_HTTPX
+from chimera.llm.retry import NOT_AN_OBJECT, SDK_HTTPX, not_an_object
 
 __all__ = ["LenientChatOpenAI", "readable_message"]
 
@@ -81,12 +89,33 @@ def readable_message(message: dict[str, Any] | None, *, delta: bool = False) -> 
     return changed
 
 
+def _split_not_objects(message: Any) -> list[InvalidToolCall]:
+    """Take, in place, the tool calls whose arguments are JSON but no object out of a whole reply's
+    message; they come back as invalid tool calls, for the repair request."""
+    calls = message.get("tool_calls") if isinstance(message, dict) else None
+    if not isinstance(calls, list):
+        return []
+    kept, invalid = [], []
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        kind = not_an_object(function.get("arguments")) if isinstance(function, dict) else None
+        if kind is None:
+            kept.append(call)
+        else:
+            invalid.append(invalid_tool_call(name=function.get("name"), args=function.get("arguments"),
+                                             id=call.get("id"), error=f"{NOT_AN_OBJECT}, not {kind}"))
+    if invalid:
+        message["tool_calls"] = kept or None
+    return invalid
+
+
 def _needs_rewrite(response: dict[str, Any] | openai.BaseModel) -> bool:
     """Whether any choice's message is off the API's shape (checked on a copy: a reply in shape,
     the usual case, goes on as the SDK's object)."""
     dumped = response if isinstance(response, dict) else response.model_dump(warnings=False)
-    return any(readable_message(json.loads(json.dumps(c.get("message"), default=str)))
-               for c in dumped.get("choices") or [] if isinstance(c, dict))
+    messages = [json.loads(json.dumps(c.get("message"), default=str))
+                for c in dumped.get("choices") or [] if isinstance(c, dict)]
+    return any(readable_message(m) for m in messages) or any(_split_not_objects(m) for m in messages)
 
 
 def _error_body(response: Any) -> dict[str, Any] | None:
@@ -110,12 +139,18 @@ class LenientChatOpenAI(ChatOpenAI):
             url = f"{self.openai_api_base or 'https://api.openai.com/v1'}/chat/completions"
             raise openai.APIError("the server sent an error instead of a reply", SDK_HTTPX.Request("POST", url),
                                   body=error)
+        invalid: list[list[InvalidToolCall]] = []
         if isinstance(response, dict | openai.BaseModel) and _needs_rewrite(response):
             response = response if isinstance(response, dict) else response.model_dump(warnings=False)
             for choice in response.get("choices") or []:
                 if isinstance(choice, dict):
                     readable_message(choice.get("message"))
-        return super()._create_chat_result(response, generation_info)
+                    invalid.append(_split_not_objects(choice.get("message")))
+        result = super()._create_chat_result(response, generation_info)
+        for generation, calls in zip(result.generations, invalid, strict=False):
+            if calls and isinstance(generation.message, AIMessage):
+                generation.message.invalid_tool_calls = [*generation.message.invalid_tool_calls, *calls]
+        return result
 
     def _convert_chunk_to_generation_chunk(
         self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None

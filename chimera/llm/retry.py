@@ -44,6 +44,7 @@ from tenacity import (
 from chimera.errors import ChimeraError, RetryableModelError
 
 __all__ = [
+    "NOT_AN_OBJECT",
     "SDK_HTTPX",
     "Backoff",
     "DeadlineExceeded",
@@ -51,6 +52,7 @@ __all__ = [
     "ainvoke_with_retries",
     "invoke_with_retries",
     "is_transient",
+    "not_an_object",
     "timed_out",
 ]
 
@@ -273,10 +275,30 @@ async def _acall(runnable: Any, messages: list[BaseMessage], attempts: int, back
     raise ModelUnavailable("model gave no answer", attempts)  # pragma: no cover - tenacity returns or raises
 
 
+NOT_AN_OBJECT = "arguments must be a JSON object of the tool's parameters"
+
+
+def not_an_object(arguments: Any) -> str | None:
+    """What JSON type ``arguments`` (the API's text) holds when it is JSON but no object (``null``, an
+    absent or empty text: a call without arguments), else None: unparseable text is langchain's to judge."""
+    if not isinstance(arguments, str) or not arguments.strip():
+        return None
+    try:
+        value = json.loads(arguments)
+    except ValueError:
+        return None
+    if value is None or isinstance(value, dict):
+        return None
+    return {list: "a list", str: "a string", bool: "true/false"}.get(type(value), "a number")
+
+
 def _repair_request(reply: AIMessage) -> HumanMessage:
+    def problem(tc: Any) -> str:
+        kind = not_an_object(tc.get("args"))  # a stream's call leaves the error unsaid
+        return tc.get("error") or (f"{NOT_AN_OBJECT}, not {kind}" if kind else "invalid JSON")
+
     problems = "; ".join(
-        f"{tc.get('name') or 'tool'}: {tc.get('error') or 'invalid JSON'} in {str(tc.get('args'))[:200]!r}"
-        for tc in reply.invalid_tool_calls
+        f"{tc.get('name') or 'tool'}: {problem(tc)} in {str(tc.get('args'))[:200]!r}" for tc in reply.invalid_tool_calls
     )
     return HumanMessage(
         content=f"Your last tool call had malformed JSON arguments ({problems}). "
