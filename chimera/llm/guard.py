@@ -67,6 +67,7 @@ from chimera.llm.guard_plays import play_state_problems
 from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.guard_refs import RefClaim, judge_ref_claim, ref_claims
+from chimera.llm.guard_scripts import spaced_figures
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
 from chimera.llm.text_tools import has_call_markup, text_tool_calls, visible_text
@@ -620,8 +621,9 @@ def as_english_numbers(text: str) -> str:
     """``text`` with European number and date forms written the English way, when the text shows
     it uses them (see ``_EURO_EVIDENCE``); dotted day-first dates in any text; thousands grouped
     by spaces joined. The figures then go through the same checks as any other: the locale
-    changes how they are read, not whether."""
-    text = _DOTTED_DATE.sub(_dotted_date, text)
+    changes how they are read, not whether. Figures glued to CJK or Thai words are set apart first
+    (``spaced_figures``)."""
+    text = _DOTTED_DATE.sub(_dotted_date, spaced_figures(text))
     text = _PLAIN_GROUPED.sub(_ungrouped, _SPACE_GROUPED.sub(_ungrouped, text))
     if not _EURO_EVIDENCE.search(text):
         return text
