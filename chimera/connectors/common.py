@@ -43,13 +43,15 @@ def clip(agg: Aggregate, since: date, until: date, today: date | None = None) ->
     """Only the days asked for (a pull's margins are partial days and must not replace stored ones),
     and every asked day that has begun: the API listing no order or charge for a day means there
     was none (zero, as inside an export's range), and the pull then replaces whatever was stored for
-    it. Days not begun yet are left out: for store-local Shopify days, those after yesterday (UTC)."""
+    it. Days not begun yet are left out: for store-local Shopify days, those after yesterday (UTC); so are a
+    day the parser left out (``Aggregate.left_out``: Stripe's UTC day still going on) and those after it."""
     agg.days = {d: v for d, v in agg.days.items() if since <= d <= until}
     if agg.customers is not None:
         agg.customers = agg.customers.filter(pl.col("day").is_between(since, until))
     if agg.fill_zero and agg.kind in PULLED:
         today = today or datetime.now(UTC).date()
-        zero_days(agg, since, min(until, today if agg.kind == "stripe_payments" else today - timedelta(days=1)))
+        last = min(until, today if agg.kind == "stripe_payments" else today - timedelta(days=1))
+        zero_days(agg, since, min([last, *(d - timedelta(days=1) for d in agg.left_out)]))  # a partial day: no 0
     return agg
 
 

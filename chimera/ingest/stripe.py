@@ -158,6 +158,7 @@ def partial_days(df: pl.DataFrame, held: set[date], zone: str | None, local_rang
     file's; an export in ``zone``'s days outside the UTC days its range covers whole), and that
     range (None for a UTC export)."""
     left_out = dict.fromkeys(sorted(_cut_days(df) & held), CUT_REASON)
+    left_out.update(unfinished_day(held - set(left_out)))
     if not zone:
         return left_out, None
     _check_local_range(df[WRITTEN], zone, local_range)
@@ -167,6 +168,23 @@ def partial_days(df: pl.DataFrame, held: set[date], zone: str | None, local_rang
     first, last = _whole_days(*window)
     outside = sorted(d for d in held - set(left_out) if not first <= d <= last)
     return {**left_out, **{d: _partial_reason(d, window, zone) for d in outside}}, (first, last)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def unfinished_day(held: set[date]) -> dict[date, str]:
+    """The UTC day still going on as the file is read, when it holds payments of it, and why it is
+    left out: the export holds its payments until it was taken, not the day's (Stripe's metrics are
+    per UTC day). A store east of UTC exports after its own midnight while that UTC day runs on, and
+    the day judged whole read as a fall. Days after it (a generated store, a clock behind) stay."""
+    now = _now()
+    if now.date() not in held:
+        return {}
+    return {now.date(): (f"partial UTC day: it was not over when the file was read ({now:%H:%M} UTC), so the export "
+                         "holds only its payments until then (Stripe's metrics are per UTC day, DATA.md); ingest an "
+                         "export taken after 00:00 UTC")}
 
 
 def _cut_days(df: pl.DataFrame) -> set[date]:
