@@ -287,8 +287,17 @@ def check_fiverr_columns(path: Path, header: Header, mapping: FiverrMapping) -> 
             raise IngestError(
                 f"{path}: line {header.skip_lines + 1}: client.yml fiverr.{key} names the column {col!r}, which "
                 f"this file lacks; its columns are: {', '.join(header.columns)}. Fix the mapping in client.yml "
-                "or export the column"
+                f"or export the column{_cut_by_comment(header, key, col)}"
             )
+
+
+def _cut_by_comment(header: Header, key: str, col: str) -> str:
+    """A hint when the file has the mapped name followed by ` #` (`Order #`): YAML read the rest of the
+    unquoted value as a comment, so client.yml's `order_id: Order #` names `Order`."""
+    cut = next((c for c in header.columns if c.lower().startswith(f"{col.lower()} #")), None)
+    if cut is None:
+        return ""
+    return f". The file has {cut!r}: in YAML ' #' starts a comment, so quote the name: {key}: '{cut}'"
 
 
 def _fiverr_like(header: Header, fiverr: FiverrMapping) -> bool:
