@@ -477,3 +477,22 @@ def test_the_same_export_written_by_other_tools(
     assert got.orders_ingested == expected.orders_ingested
     assert [(r.line, r.column, r.value, r.order) for r in got.rejected] == [
         (r.line, r.column, r.value, r.order) for r in expected.rejected]
+
+
+def test_day_objects_count_a_days_repeat_orders_whether_rows_are_orders_or_counted() -> None:
+    """The parser hands the store one row per order; the Python hashing path hands it counted
+    customer-days: both give each day's same sorted JSON, a customer's repeat orders counted."""
+    import polars as pl
+
+    from chimera.db.models import decode_customers
+
+    orders = pl.DataFrame({
+        "day": [date(2026, 3, 2), date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 1), date(2026, 3, 2)],
+        "customer": ["bb", "cc", "aa", "cc", "cc"],
+        "orders": [1, 1, 1, 1, 1],
+    })
+    counted = orders.group_by("day", "customer").agg(pl.col("orders").sum())
+    per_order, per_day = store.day_objects(orders), store.day_objects(counted)
+    assert per_order.equals(per_day)
+    assert per_order["orders_by_customer"].to_list() == ['{"aa":1,"cc":2}', '{"bb":1,"cc":1}']
+    assert decode_customers(per_order["orders_by_customer"][0]) == {"aa": 1, "cc": 2}

@@ -104,7 +104,8 @@ class Aggregate:
     orders_ingested: int
     rejected: list[Rejection] = field(default_factory=list)
     customers: pl.DataFrame | None = None
-    """Columns day, customer (pseudonym), orders; None for sources without customers."""
+    """Columns day, customer (pseudonym), orders: one row per order (orders 1) or per customer and
+    day; a customer's rows of one day add up. None for sources without customers."""
     fill_zero: bool = True
     unknown_days: set[date] = field(default_factory=set)
     """Days inside the range whose every record was rejected: the file shows something happened but

@@ -605,7 +605,8 @@ def _sums(
     ]
     hashed = pseudonym.expr(pl.col("email")) if isinstance(pseudonym, Pseudonymizer) else None
     if hashed is not None:  # one parallel plan: the pseudonyms are computed by polars
-        customers_q = _per_day(_customer_orders(orders).select("day", hashed.alias("customer")), "customer")
+        customers_q = _customer_orders(orders).select(  # one row per order: the store counts each day's repeats
+            "day", hashed.alias("customer"), pl.lit(1, pl.Int64).alias("orders"))
         daily, currencies, count, rejected, customers = pl.collect_all([*queries, customers_q])
     else:  # a salt that is not text: emails hash in Python while the sums run in a polars thread
         per_day = _per_day(_customer_orders(orders), "email").collect()
@@ -671,8 +672,9 @@ def _mixed_currencies(rows: pl.DataFrame, path: Path | str, line_of: LineFinder 
 
 def _customer_orders(orders: pl.LazyFrame) -> pl.LazyFrame:
     """(day, normalized email) of each non-cancelled order with an email (a blank-looking email is
-    no customer). Not grouped yet: nearly every order is its own customer-day, so hashing first
-    and grouping the short pseudonyms once is cheaper than grouping the emails twice."""
+    no customer). Not grouped: nearly every order is its own customer-day, and the store counts a
+    day's repeats while it sorts the day's pseudonyms anyway (a group-by on day and pseudonym cost
+    ~0.3 s CPU on a 1M-row export)."""
     email = pl.col("email").str.strip_chars().str.to_lowercase()
     return (
         orders.filter(~pl.col("cancelled") & pl.col("email").is_not_null())

@@ -216,21 +216,32 @@ def _insert_metrics(session: Session, rows: list[dict]) -> None:
 
 
 def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None:
-    """One row per day: the day's ``{customer: orders}`` JSON is built by polars (pseudonyms are
+    """One row per day: the day's ``{customer: orders}`` JSON (``day_objects``; pseudonyms are
     hex digests, so they need no escaping; control characters would be read back, see
-    ``decode_customers``), sorted by customer so the text is deterministic."""
+    ``decode_customers``)."""
     assert agg.customers is not None
     customer = agg.customers["customer"]  # a quote or backslash would break the JSON (memchr-fast checks)
     if customer.str.contains('"', literal=True).any() or customer.str.contains("\\", literal=True).any():
         raise ValueError("customer pseudonyms must be plain text (hex digests)")
     day = pl.col("day").dt.to_string("%Y-%m-%d") if _is_sqlite(session) else pl.col("day")
-    entry = pl.format('"{}":{}', "customer", "orders")
-    per_day = (  # each day's entries sorted in its own group (in parallel): `"<hex>":n` sorts as its customer
-        agg.customers.group_by("day")
-        .agg(pl.concat_str(pl.lit("{"), entry.sort().str.join(","), pl.lit("}")).alias("orders_by_customer"))
-        .sort("day")
-    )
+    per_day = day_objects(agg.customers)
     rows = per_day.select(
         pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "orders_by_customer"
     ).rows()
     _bulk_insert(session, CustomerDay.__tablename__, ["company_id", "source", "day", "orders_by_customer"], rows)
+
+
+def day_objects(customers: pl.DataFrame) -> pl.DataFrame:
+    """(day, orders_by_customer): each day's ``{customer: orders}`` JSON text, sorted by customer so
+    the text is deterministic, built by polars, each day in its own group (in parallel). Rows of
+    one order each (the parser's) are counted as runs of the day's sorted pseudonyms; rows already
+    counted are summed per customer and day first."""
+    if customers["orders"].min() == 1 and customers["orders"].max() == 1:
+        runs = pl.col("customer").sort().rle()
+        entry = pl.format('"{}":{}', runs.struct.field("value"), runs.struct.field("len"))
+    else:
+        customers = customers.group_by("day", "customer").agg(pl.col("orders").sum())
+        entry = pl.format('"{}":{}', "customer", "orders").sort()  # `"<hex>":n` sorts as its customer
+    return (customers.group_by("day")
+            .agg(pl.concat_str(pl.lit("{"), entry.str.join(","), pl.lit("}")).alias("orders_by_customer"))
+            .sort("day"))
