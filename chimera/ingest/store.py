@@ -11,6 +11,7 @@ The caller's session is one transaction: any failure leaves the database as it w
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -69,6 +70,14 @@ def write_aggregate(
     lock_client(session, company_id)
     short = short_edges(session, company_id, agg, stated)
     leave_out(agg, short)
+    with ThreadPoolExecutor(max_workers=1) as pool:  # polars builds the customer JSON during the metric writes
+        objects = pool.submit(day_objects, agg.customers) if agg.customers is not None else None
+        return _write(session, company_id, agg, file_name, fingerprint, short, objects)
+
+
+def _write(session: Session, company_id: int, agg: Aggregate, file_name: str, fingerprint: str,
+           short: dict[date, str], objects: Future[pl.DataFrame] | None) -> IngestRun:
+    """``write_aggregate`` after the edge days are settled; ``objects``: the customer JSON being built."""
     run = IngestRun(
         company_id=company_id, source=agg.source, file_name=file_name, fingerprint=fingerprint,
         rows_read=agg.rows_read, orders_ingested=agg.orders_ingested, first_day=agg.first_day,
@@ -81,7 +90,7 @@ def write_aggregate(
     agg.unknown_days |= agg.kept_days
     rows = metric_rows(agg, company_id, run.id)
     if agg.first_day is not None:
-        _replace(session, company_id, agg, rows)
+        _replace(session, company_id, agg, rows, objects)
     if agg.pending is not None:  # rejected rows' lines were being found while the rows above were written
         agg.settle()
         run.rejected = [r.model_dump() for r in agg.rejected]
@@ -166,7 +175,8 @@ def lock_client(session: Session, company_id: int) -> None:
     session.exec(select(Company.id).where(Company.id == company_id).with_for_update(key_share=True))
 
 
-def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]) -> None:
+def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict],
+             objects: Future[pl.DataFrame] | None = None) -> None:
     """Replace the covered days' values of the metrics this export gives. A metric it cannot know
     stays as another export of the source left it: a Stripe balance report has no failed attempts,
     so the payments export's counts of them survive it; an older Shopify export without `Refunded
@@ -191,7 +201,7 @@ def _replace(session: Session, company_id: int, agg: Aggregate, rows: list[dict]
             CustomerDay.day.not_in(sorted(agg.unknown_days)),  # type: ignore[attr-defined]
         )
     )
-    _insert_customers(session, company_id, agg)
+    _insert_customers(session, company_id, agg, objects)
 
 
 def _bulk_insert(session: Session, table: str, columns: list[str], rows: list[tuple]) -> None:
@@ -215,7 +225,8 @@ def _insert_metrics(session: Session, rows: list[dict]) -> None:
     _bulk_insert(session, MetricPoint.__tablename__, cols, tuples)
 
 
-def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None:
+def _insert_customers(session: Session, company_id: int, agg: Aggregate,
+                      objects: Future[pl.DataFrame] | None = None) -> None:
     """One row per day: the day's ``{customer: orders}`` JSON (``day_objects``; pseudonyms are
     hex digests, so they need no escaping; control characters would be read back, see
     ``decode_customers``)."""
@@ -224,7 +235,7 @@ def _insert_customers(session: Session, company_id: int, agg: Aggregate) -> None
     if customer.str.contains('"', literal=True).any() or customer.str.contains("\\", literal=True).any():
         raise ValueError("customer pseudonyms must be plain text (hex digests)")
     day = pl.col("day").dt.to_string("%Y-%m-%d") if _is_sqlite(session) else pl.col("day")
-    per_day = day_objects(agg.customers)
+    per_day = day_objects(agg.customers) if objects is None else objects.result()
     rows = per_day.select(
         pl.lit(company_id).alias("company_id"), pl.lit(agg.source).alias("source"), day, "orders_by_customer"
     ).rows()
