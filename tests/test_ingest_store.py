@@ -496,3 +496,5 @@ def test_day_objects_count_a_days_repeat_orders_whether_rows_are_orders_or_count
     assert per_order.equals(per_day)
     assert per_order["orders_by_customer"].to_list() == ['{"aa":1,"cc":2}', '{"bb":1,"cc":1}']
     assert decode_customers(per_order["orders_by_customer"][0]) == {"aa": 1, "cc": 2}
+    with pytest.raises(ValueError, match="plain text"):  # a quote would break the day's JSON
+        store.day_objects(orders.with_columns(pl.lit('a"b').alias("customer")))

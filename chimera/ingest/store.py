@@ -231,9 +231,6 @@ def _insert_customers(session: Session, company_id: int, agg: Aggregate,
     hex digests, so they need no escaping; control characters would be read back, see
     ``decode_customers``)."""
     assert agg.customers is not None
-    customer = agg.customers["customer"]  # a quote or backslash would break the JSON (memchr-fast checks)
-    if customer.str.contains('"', literal=True).any() or customer.str.contains("\\", literal=True).any():
-        raise ValueError("customer pseudonyms must be plain text (hex digests)")
     day = pl.col("day").dt.to_string("%Y-%m-%d") if _is_sqlite(session) else pl.col("day")
     per_day = day_objects(agg.customers) if objects is None else objects.result()
     rows = per_day.select(
@@ -247,6 +244,9 @@ def day_objects(customers: pl.DataFrame) -> pl.DataFrame:
     the text is deterministic, built by polars, each day in its own group (in parallel). Rows of
     one order each (the parser's) are counted as runs of the day's sorted pseudonyms; rows already
     counted are summed per customer and day first."""
+    customer = customers["customer"]  # a quote or backslash would break the JSON (memchr-fast checks)
+    if customer.str.contains('"', literal=True).any() or customer.str.contains("\\", literal=True).any():
+        raise ValueError("customer pseudonyms must be plain text (hex digests)")
     if customers["orders"].min() == 1 and customers["orders"].max() == 1:
         runs = pl.col("customer").sort().rle()
         entry = pl.format('"{}":{}', runs.struct.field("value"), runs.struct.field("len"))
