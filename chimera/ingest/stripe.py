@@ -69,6 +69,8 @@ COPY_CONFLICT = ("the charge is listed more than once with different values (pas
 HEADERS = {k: v[0] for k, v in STRIPE_COLUMNS.items()}
 AMBIGUOUS = ("thousands group or decimals? (1,234 is 1234 with a thousands comma, 1.234 with a decimal comma; "
              "no amount in the file has cents to tell which): write it with its decimals")
+NEGATIVE = ("a charge's amount (and its refunded amount) is never negative in Stripe's payments export: a "
+            "refund is its own column; an edited cell? (a balance report's negative rows are read as such)")
 DAY, WRITTEN = "_day", "_written_day"  # a charge's UTC day; the date it was written with (its zone's)
 MONEY_COLS = ["amount", "refunded", "fee", "converted_amount", "converted_refunded"]
 CREATED = STRIPE_CREATED  # `Created date (UTC)` or `Created date (<the export's time zone>)`
@@ -392,7 +394,9 @@ def aggregate_stripe(
     amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df, absent) else (
         "amount", "refunded")
     checks += [*ambiguous_checks(df, [amount, refunded, "fee"]),
-               *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee"))]  # the ones summed
+               *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee")),  # the ones summed
+               *(Check(c, pl.col(c).str.strip_chars().str.starts_with("-").fill_null(False), NEGATIVE)
+                 for c in (amount, refunded))]
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
