@@ -85,3 +85,29 @@ def test_sop_cited_from_an_empty_library_folder_is_refused_at_its_line(tmp_path:
     assert sorted({int(p.split(":")[1]) for p in evidence_problems}) == citing
     assert all(p.startswith("plays.yml:") and ".sops." in p and "library 'evidence' holds no SOP" in p
                for p in evidence_problems)
+
+
+def _base_copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    for fname in FILES.values():
+        shutil.copy2(settings.BASE_CONFIG_DIR / fname, folder / fname)
+    return folder
+
+
+@pytest.mark.parametrize("test", ["below: 15", "status: [OK]", "anomaly: true"])
+def test_over_on_a_test_without_a_change_says_what_over_is(tmp_path: Path, test: str) -> None:
+    folder = _base_copy(tmp_path)
+    path = folder / "plays.yml"
+    text = path.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if "change_pct_below:" in line and not line.lstrip().startswith("#"))
+    broken = old[: old.index("{")] + f"{{kpi: sessions, {test}, over: 7d}}  # broken"
+    text = text.replace(old, broken, 1)
+    path.write_text(text, encoding="utf-8")
+    line = next(no for no, row in enumerate(text.splitlines(), start=1) if "# broken" in row)
+    with pytest.raises(ConfigError) as info:
+        load_config_set(folder, libraries_dir=settings.LIBRARIES_DIR)
+    [problem] = info.value.problems
+    assert problem.startswith(f"plays.yml:{line}: plays.") and problem.split(": ")[1].endswith(".over")
+    assert "over is the window of a change_pct_below / change_pct_above condition" in problem
+    assert "goes in a condition of its own" not in problem  # {over: 7d} alone is no condition either

@@ -110,6 +110,9 @@ def _message(model: type[BaseModel], err: Any, loc: Loc) -> str:
     if kind == "extra_forbidden":
         if str(loc[-1]) in ("all", "any", "not") and any(p in ("AllOf", "AnyOf", "NotOf") for p in err["loc"]):
             return "unknown field: a trigger mapping holds one of all / any / not: nest one inside the other"
+        if str(loc[-1]) == "over" and any(str(p).endswith("Condition") for p in err["loc"]):
+            return ("unknown field: over is the window of a change_pct_below / change_pct_above condition; a "
+                    "status, below, above or anomaly test reads the KPI over its own window (kpis.yml)")
         if str(loc[-1]) in _TRIGGER_KEYS and any(str(p).endswith("Condition") for p in err["loc"]):
             return (f"unknown field: a condition makes one test, so {loc[-1]!r} goes in a condition of its own "
                     "(put both under all: [...] to require both)")
