@@ -157,10 +157,24 @@ def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState, currency: s
     return f"at or {good} target {f(spec.target)}"
 
 
+_CHANGE_BOUNDS = frozenset(r[2] for r in (*anomaly_mod.RULES, *anomaly_mod.HOLD_RULES))
+
+
+def _short_of(number: float, bounds: frozenset[float], sign: str = "") -> str:
+    """``number`` to 1 decimal, with more when that would round it up onto a rule's bound it has not
+    reached: a -19.96 % drop scored WARNING read '(-20.0%)', the CRITICAL rule's number, under a
+    WARNING; it reads '(-19.96%)'. (The sd keeps 1 decimal: its readers parse it so.)"""
+    for places in (1, 2, 3, 4):
+        text = f"{number:{sign}.{places}f}"
+        if abs(float(text)) not in bounds or abs(number) >= abs(float(text)):
+            return text
+    return text
+
+
 def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int, currency: str | None = None) -> str:
     side = "below" if score.sd_score < 0 else "above"
     if score.change_pct is not None:
-        change = f" ({score.change_pct:+.1f}%)"
+        change = f" ({_short_of(score.change_pct, _CHANGE_BOUNDS, '+')}%)"
     else:  # from a zero baseline the relative change is unbounded
         change = f" ({'up' if score.sd_score > 0 else 'down'} from 0)" if score.sd_score else ""
     if level == 0:
