@@ -3,9 +3,14 @@ server answers with), through the guard and the real client against the local fa
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from langchain_core.messages import HumanMessage
+
+from chimera.llm import UsageTracker, get_chat_model, guarded_narrative
 from chimera.llm.guard import check_numbers
+from tests.fake_openai_server import FakeOpenAI, fake_openai_fixture, fake_openai_server_fixture  # noqa: F401
 
 KPIS = [{"as_of": "2026-11-26", "kpis": [
     {"id": "net_revenue", "unit": "currency", "status": "OK", "value": "10528.00", "note": "on target"},
@@ -44,3 +49,73 @@ def test_an_honest_answer_in_cjk_or_thai_passes(text: str) -> None:
 def test_latin_text_keeps_its_glued_units() -> None:
     assert check_numbers("Net revenue was 10528USD, conversion 1.69%.", KPIS).ok
     assert not check_numbers("Net revenue was 99999USD.", KPIS).ok
+
+
+# -- server shapes, through the real client against the local fake server -----------------------------
+
+ASK = [HumanMessage(content="How did the week go?")]
+OUTPUTS = [{"kpi": "net_revenue", "value": "10528.00"}]
+
+
+def _reply(message: dict | None, *, model: str = "gpt-4o", choices: list | None = None) -> dict:
+    body = {"id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}] if choices is None else choices,
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}}
+    return {"raw": json.dumps(body)}
+
+
+def _sse(*deltas: dict) -> dict:
+    def line(delta: dict, finish: str | None = None) -> str:
+        chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "gpt-4o",
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    return {"raw": "".join(map(line, deltas)) + line({}, "stop") + "data: [DONE]\n\n",
+            "content_type": "text/event-stream"}
+
+
+@pytest.fixture
+def chat(fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("CHIMERA_MODEL", "gpt-4o")
+    monkeypatch.setenv("CHIMERA_LLM_TIMEOUT", "2")
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF_MAX", "0.01")
+    return get_chat_model()
+
+
+@pytest.mark.parametrize("answered", ["openai/gpt-4o", "my-azure-deployment", "gpt-4o-2024-08-06"])
+def test_a_call_is_priced_when_the_server_answers_with_another_model_name(
+        chat, fake_openai: FakeOpenAI, answered: str) -> None:
+    """A router's "openai/gpt-4o" or an Azure deployment's name was unpriced: the call cost $0 and the
+    cycle's cost budget never stopped a paid model."""
+    fake_openai.push(_reply({"role": "assistant", "content": "Net revenue was $10,528."}, model=answered))
+    usage = UsageTracker("openai-compatible")
+    assert guarded_narrative(chat, ASK, OUTPUTS, "offline", usage=usage).source == "model"
+    price = usage.config.price_of("gpt-4o")
+    assert price is not None and usage.cost == pytest.approx((1000 * price.input + 100 * price.output) / 1e6)
+    assert usage.details()["unpriced_models"] == []
+
+
+@pytest.mark.parametrize("first", [
+    _reply(None, choices=[]),  # no choice at all
+    _reply(None),  # a choice whose message is null
+])
+def test_a_reply_without_a_message_is_an_empty_reply_asked_once_more(
+        chat, fake_openai: FakeOpenAI, first: dict) -> None:
+    """Was "model reply could not be read: IndexError" (AttributeError), never asked again."""
+    fake_openai.push(first, _reply({"role": "assistant", "content": "Net revenue was $10,528."}))
+    story = guarded_narrative(chat, ASK, OUTPUTS, "offline")
+    assert (story.source, story.text) == ("model", "Net revenue was $10,528.")
+    assert "no answer in it" in fake_openai.requests[-1]["messages"][-1]["content"]
+
+
+def test_a_streamed_refusal_is_said_as_a_refusal(chat, fake_openai: FakeOpenAI) -> None:
+    """Was "model returned no text" after a second request: the stream's refusal deltas were dropped."""
+    chat.streaming = True
+    fake_openai.push(_sse({"role": "assistant", "content": None}, {"refusal": "I can't help "},
+                          {"refusal": "with that."}))
+    story = guarded_narrative(chat, ASK, OUTPUTS, "offline")
+    assert (story.source, story.reason) == ("offline", "model refused: I can't help with that.")
+    assert len(fake_openai.requests) == 1

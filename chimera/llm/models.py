@@ -76,13 +76,17 @@ class ModelsConfig(BaseModel):
     budget: Budget = Field(default_factory=Budget)
 
     def price_of(self, model: str | None) -> Price | None:
-        """Exact name, else the longest listed prefix (dated snapshots share their family's price)."""
+        """Exact name, else the longest listed prefix (dated snapshots share their family's price); a
+        router's ``provider/name`` (``openai/gpt-4o``) is priced as its name when the whole is not listed."""
         if not model:
             return None
-        if model in self.prices:
-            return self.prices[model]
-        prefixes = [name for name in self.prices if model.startswith(name)]
-        return self.prices[max(prefixes, key=len)] if prefixes else None
+        for name in dict.fromkeys([model, model.rsplit("/", 1)[-1]]):
+            if name in self.prices:
+                return self.prices[name]
+            prefixes = [listed for listed in self.prices if name.startswith(listed)]
+            if prefixes:
+                return self.prices[max(prefixes, key=len)]
+        return None
 
 
 def load_models_config(path: Path | None = None) -> ModelsConfig:

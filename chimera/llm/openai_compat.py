@@ -8,7 +8,9 @@ owner got the offline answer although the model's reply was readable:
   as the JSON text the API sends;
 - a message without ``role`` (the reply of ``/chat/completions`` is always the assistant's);
 - a legacy ``function_call`` instead of ``tool_calls`` (servers that predate tools): read as the
-  one tool call it is.
+  one tool call it is;
+- no choice at all, or a choice whose ``message`` is null: an empty reply;
+- a streamed ``refusal`` (langchain-openai keeps only a whole reply's): kept, so the refusal is said.
 
 Whole replies and stream chunks alike; everything else goes through untouched.
 
@@ -128,6 +130,23 @@ def _error_body(response: Any) -> dict[str, Any] | None:
     return error if isinstance(error, dict) else {"message": str(error)}
 
 
+def _with_a_message(response: Any) -> Any:
+    """A reply with no choice (``"choices": []``) or a choice without a message (``"message": null``)
+    as one empty assistant message: a reply with no text (asked once more), as a stream without
+    content reads; it was "model reply could not be read: IndexError" (or AttributeError)."""
+    if not isinstance(response, dict | openai.BaseModel):
+        return response
+    dumped = response if isinstance(response, dict) else response.model_dump(warnings=False)
+    choices = dumped.get("choices")
+    if not isinstance(choices, list) or (choices and all(isinstance(c, dict) and isinstance(c.get("message"), dict)
+                                                         for c in choices)):
+        return response
+    empty = {"role": "assistant", "content": ""}
+    fixed = [{**c, "message": c["message"] if isinstance(c.get("message"), dict) else dict(empty)}
+             for c in choices if isinstance(c, dict)]
+    return {**dumped, "choices": fixed or [{"index": 0, "message": dict(empty), "finish_reason": None}]}
+
+
 class LenientChatOpenAI(ChatOpenAI):
     """``ChatOpenAI`` reading replies bent in the ways the module's docstring lists."""
 
@@ -139,6 +158,7 @@ class LenientChatOpenAI(ChatOpenAI):
             url = f"{self.openai_api_base or 'https://api.openai.com/v1'}/chat/completions"
             raise openai.APIError("the server sent an error instead of a reply", SDK_HTTPX.Request("POST", url),
                                   body=error)
+        response = _with_a_message(response)
         invalid: list[list[InvalidToolCall]] = []
         if isinstance(response, dict | openai.BaseModel) and _needs_rewrite(response):
             response = response if isinstance(response, dict) else response.model_dump(warnings=False)
@@ -155,7 +175,13 @@ class LenientChatOpenAI(ChatOpenAI):
     def _convert_chunk_to_generation_chunk(
         self, chunk: dict, default_chunk_class: type, base_generation_info: dict | None
     ) -> ChatGenerationChunk | None:
+        refusal = ""
         for choice in chunk.get("choices") or []:
             if isinstance(choice, dict):
                 readable_message(choice.get("delta"), delta=True)
-        return super()._convert_chunk_to_generation_chunk(chunk, default_chunk_class, base_generation_info)
+                said = (choice.get("delta") or {}).get("refusal") if isinstance(choice.get("delta"), dict) else None
+                refusal += said if isinstance(said, str) else ""
+        generation = super()._convert_chunk_to_generation_chunk(chunk, default_chunk_class, base_generation_info)
+        if refusal and generation is not None:  # langchain-openai drops it: the reply read as empty
+            generation.message.additional_kwargs["refusal"] = refusal
+        return generation

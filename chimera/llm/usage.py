@@ -7,6 +7,10 @@ and the remaining narratives are written offline, saying "model budget reached".
 call has exhausted its retries on a down or hanging server (``trip``): the cycle's other calls would
 each wait out the same timeouts, so they are written offline at once, saying why (a circuit breaker
 for this process only; the next process of the cycle tries the model again).
+
+A call is priced by the model name the server answers with (a dated snapshot of the family asked
+for), else by the name it was asked with: a proxy or router answers "openai/gpt-4o", an Azure
+deployment its own name, and such a call cost $0 and never reached the cost budget.
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class UsageTracker(BaseCallbackHandler):
         self.unpriced: set[str] = set()
         self.guard_rejections = 0
         self.budget_refusals = 0
-        self._pending: dict[UUID, tuple[str, int]] = {}
+        self._pending: dict[UUID, tuple[str, int, str | None]] = {}
         self.tripped: str | None = None
         self._lock = threading.Lock()
 
@@ -91,22 +95,25 @@ class UsageTracker(BaseCallbackHandler):
     def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: UUID, **kwargs: Any) -> None:
         metadata = kwargs.get("metadata") or {}
         prompt = sum(estimate_tokens(batch) for batch in (messages or []))
+        params = kwargs.get("invocation_params") or {}
+        asked = params.get("model") or params.get("model_name")
         with self._lock:
-            self._pending[run_id] = (str(metadata.get("commander") or "-"), prompt)
+            self._pending[run_id] = (str(metadata.get("commander") or "-"), prompt,
+                                     asked if isinstance(asked, str) else None)
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         with self._lock:
-            commander, estimated_prompt = self._pending.pop(run_id, ("-", 0))
+            commander, estimated_prompt, asked = self._pending.pop(run_id, ("-", 0, None))
         prompt, completion, model = _usage_of(response)
         # a server that reports no (or an unreadable) usage still spends the budget
         prompt = prompt or estimated_prompt
         completion = completion or _estimated_completion(response)
-        self.add(commander, prompt_tokens=prompt, completion_tokens=completion, model=model)
+        self.add(commander, prompt_tokens=prompt, completion_tokens=completion, model=model, asked=asked)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         """A failed attempt is a call too (a provider may bill it); its tokens are unknown."""
         with self._lock:
-            commander, _ = self._pending.pop(run_id, ("-", 0))
+            commander, _, _ = self._pending.pop(run_id, ("-", 0, None))
             row = self.by_commander.setdefault(commander, CommanderUsage())
             row.calls += 1
             row.failed_calls += 1
@@ -119,10 +126,13 @@ class UsageTracker(BaseCallbackHandler):
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
         model: str | None = None,
+        asked: str | None = None,
     ) -> float:
-        """Count one call; returns its cost in US dollars."""
-        model = model or self.default_model
-        price = self.config.price_of(model)
+        """Count one call; returns its cost in US dollars. ``model`` is the name the server answered
+        with, ``asked`` the one requested: the first with a price prices the call."""
+        model = model or asked or self.default_model
+        price = next((p for p in map(self.config.price_of, (model, asked, self.default_model)) if p is not None),
+                     None)
         cost = 0.0
         if price is None:
             self.unpriced.add(model or "(unnamed)")
