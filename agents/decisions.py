@@ -121,7 +121,9 @@ def check_params(configs: ConfigSet, play_id: str, params: dict[str, Any]) -> No
         given = per_step[index]
         name = f"{step.bot}.{step.action}"
         _check_sizes(play_id, name, given)
-        _check_values(play_id, name, reads(step.bot, step.action) or {}, given)
+        checks = reads(step.bot, step.action) or {}
+        _check_values(play_id, name, checks, given)
+        _check_kinds(play_id, name, {k: v for k, v in step.params.items() if k not in checks}, given)
         _check_caps(play_id, name, dict(step.params), given)
 
 
@@ -132,6 +134,34 @@ def _check_values(play_id: str, step: str, checks: dict[str, Check], given: dict
         if problem:
             raise DecisionError(f"override params: {play_id} {step} {key} {value!r} is not {problem}; "
                                 "nothing was recorded")
+
+
+def _kind(value: Any) -> str:
+    """What a step value is, as an override must keep it: a list, a mapping, true/false, a number, text."""
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text"
+
+
+def _check_kinds(play_id: str, step: str, plan: dict[str, Any], given: dict[str, Any]) -> None:
+    """A value of another kind than the step's own in plays.yml (a list of fields given as one text, a
+    number as a list, true/false as a word) is refused: the bot's brief would carry it as given and the
+    override record would call it a change of that parameter. A number may be written as text ("5") and
+    numeric text as a number."""
+    for key, value in given.items():
+        if key not in plan or plan[key] is None or value is None:
+            continue
+        want, got = _kind(plan[key]), _kind(value)
+        if want == got or ({want, got} == {"a number", "text"} and None not in (number(value), number(plan[key]))):
+            continue
+        raise DecisionError(f"override params: {play_id} {step} {key} {value!r} is not {want} like the "
+                            f"step's own {plan[key]!r}; nothing was recorded")
 
 
 def _check_sizes(play_id: str, step: str, given: dict[str, Any]) -> None:
