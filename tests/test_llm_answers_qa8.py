@@ -119,3 +119,27 @@ def test_a_streamed_refusal_is_said_as_a_refusal(chat, fake_openai: FakeOpenAI) 
     story = guarded_narrative(chat, ASK, OUTPUTS, "offline")
     assert (story.source, story.reason) == ("offline", "model refused: I can't help with that.")
     assert len(fake_openai.requests) == 1
+
+
+GROUPED = [{"kpis": [
+    {"id": "net_revenue", "unit": "currency", "status": "OK", "value": "10528.40"},
+    {"id": "gmv", "unit": "currency", "status": "OK", "value": "105280"},
+    {"id": "sessions", "unit": "count", "status": "OK", "value": "1234567"}]}]
+
+
+@pytest.mark.parametrize(("honest", "invented"), [
+    ("Net revenue is CHF 10'528.40.", "Net revenue is CHF 99'999.40."),  # Swiss apostrophes
+    ("Net revenue is CHF 10’528.40.", "Net revenue is CHF 10’999.40."),
+    ("GMV is ₹1,05,280.", "GMV is ₹9,99,999."),  # Indian lakh groups
+    ("Sessions: 1.234.567", "Sessions: 9.234.567"),  # several dotted groups
+    ("Umsatz: 10.528 €.", "Umsatz: 99.999 €."),  # one dotted group in euros
+    ("Umsatz: EUR 10.528", "Umsatz: EUR 10.999"),
+])
+def test_thousands_grouped_the_swiss_indian_or_continental_way_are_read_as_such(honest: str, invented: str) -> None:
+    """The honest answers were refused (read as "CHF 10" and "528.40", "1" and "05,280", 10.528 euros)."""
+    assert check_numbers(honest, GROUPED).ok, check_numbers(honest, GROUPED).offending
+    assert not check_numbers(invented, GROUPED).ok
+
+
+def test_a_dollar_amount_with_three_decimals_stays_a_decimal() -> None:
+    assert not check_numbers("Net revenue: $10.528", GROUPED).ok  # $3.459 is a real price in English

@@ -67,7 +67,7 @@ from chimera.llm.guard_plays import play_state_problems
 from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
 from chimera.llm.guard_refs import RefClaim, judge_ref_claim, ref_claims
-from chimera.llm.guard_scripts import spaced_figures
+from chimera.llm.guard_scripts import regrouped, spaced_figures
 from chimera.llm.models import GuardResult, Narrative
 from chimera.llm.retry import Backoff, ModelUnavailable, invoke_with_retries
 from chimera.llm.text_tools import has_call_markup, text_tool_calls, visible_text
@@ -622,8 +622,8 @@ def as_english_numbers(text: str) -> str:
     it uses them (see ``_EURO_EVIDENCE``); dotted day-first dates in any text; thousands grouped
     by spaces joined. The figures then go through the same checks as any other: the locale
     changes how they are read, not whether. Figures glued to CJK or Thai words are set apart first
-    (``spaced_figures``)."""
-    text = _DOTTED_DATE.sub(_dotted_date, spaced_figures(text))
+    (``spaced_figures``); Swiss, Indian and dotted groups joined (``regrouped``)."""
+    text = regrouped(_DOTTED_DATE.sub(_dotted_date, spaced_figures(text)))
     text = _PLAIN_GROUPED.sub(_ungrouped, _SPACE_GROUPED.sub(_ungrouped, text))
     if not _EURO_EVIDENCE.search(text):
         return text

@@ -11,6 +11,11 @@ languages write figures in are written the English way, so they are checked like
 - ``1.05万`` (ten thousands, 万 萬 만) and ``3.2億`` (hundred millions, 億 亿 억) as ``0.0105 million`` and
   ``0.32 billion``: the same value at the same precision (a rounded "1.05万" is 10,528 give or take 50);
 - ``2026年11月26日`` / ``2026년 11월 26일`` as ``2026-11-26``, and ``11月26日`` as ``November 26``.
+
+``regrouped`` joins thousands grouped in ways English never writes a decimal, so an honest answer is not
+refused: Swiss apostrophes (``CHF 10'528.40``), Indian lakh groups (``₹1,05,280``), several dotted groups
+(``1.234.567``), and one dotted group in euros, francs or crowns (``10.528 €``: no such amount has three
+decimals; ``$3.459`` may, so a dollar's stays a decimal).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["spaced_figures"]
+__all__ = ["regrouped", "spaced_figures"]
 
 _FULL_WIDTH = str.maketrans({"％": "%", "＄": "$", "￥": "¥", "．": ".", "，": ","})
 _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
@@ -76,3 +81,24 @@ def spaced_figures(text: str) -> str:
         return "" if _latin(letter) else " "
 
     return _TOUCH.sub(apart, text)
+
+
+_APOSTROPHE_GROUPED = re.compile(r"(?<![\w.,'’])\d{1,3}(?:['’]\d{3})+(?![\w'’]|[.,]\d{3})")
+_LAKH_GROUPED = re.compile(r"(?<![\w.,])\d{1,2}(?:,\d{2})+,\d{3}(?![\w,]|\.\d{3})")
+_DOTS_GROUPED = re.compile(r"(?<![\w.,])\d{1,3}(?:\.\d{3}){2,}(?![\w.]|,\d{3})")
+_DOTTED_CURRENCIES = "EUR|CHF|DKK|NOK|SEK|PLN|BRL|CZK|HUF|TRY|IDR"
+_DOTTED_MONEY = re.compile(rf"(?:(?<=€)|(?<=€ )|(?<=\b(?:{_DOTTED_CURRENCIES}) )|(?<=\b(?:{_DOTTED_CURRENCIES})))"
+                           r"\d{1,3}\.\d{3}(?![\w.,])"
+                           rf"|(?<![\w.,$£¥])\d{{1,3}}\.\d{{3}}(?=\s?€|\s(?:{_DOTTED_CURRENCIES})\b)")
+
+
+def _joined(m: re.Match[str]) -> str:
+    return re.sub(r"['’,.]", "", m[0])
+
+
+def regrouped(text: str) -> str:
+    """``text`` with thousands grouped the Swiss, Indian or continental way joined (see the module's
+    docstring); a group that could be English decimals stays as written."""
+    for grouped in (_APOSTROPHE_GROUPED, _LAKH_GROUPED, _DOTS_GROUPED, _DOTTED_MONEY):
+        text = grouped.sub(_joined, text)
+    return text
