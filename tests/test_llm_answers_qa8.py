@@ -143,3 +143,23 @@ def test_thousands_grouped_the_swiss_indian_or_continental_way_are_read_as_such(
 
 def test_a_dollar_amount_with_three_decimals_stays_a_decimal() -> None:
     assert not check_numbers("Net revenue: $10.528", GROUPED).ok  # $3.459 is a real price in English
+
+
+def test_credentials_in_the_base_url_never_reach_the_logs(
+        fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A proxy that takes its token in the URL (https://user:token@proxy/v1): httpx logged the full URL
+    of every request at INFO, token included."""
+    import logging
+
+    secret, key = "tok-IN-THE-URL-998877", "sk-test-KEY-556677"
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url.replace("http://", f"http://proxy:{secret}@"))
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    caplog.set_level(logging.DEBUG)
+    fake_openai.push({"text": "Net revenue was $10,528."})
+    assert guarded_narrative(get_chat_model(), ASK, OUTPUTS, "offline").source == "model"
+    assert "HTTP Request: POST http://***@127.0.0.1" in caplog.text  # the request is still logged...
+    assert secret not in caplog.text and key not in caplog.text  # ...without its credentials
+    logging.getLogger("httpx").info("HTTP Request: GET https://h/v1/models?api-key=%s&x=1", secret)
+    assert secret not in caplog.text and "api-key=***&x=1" in caplog.text

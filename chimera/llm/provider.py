@@ -13,12 +13,17 @@ own client gets event hooks that stamp each request with its deadline and wrap t
 stream, which raises ``DeadlineExceeded`` (a read timeout) once T has passed. Streaming and not,
 sync and async. Limits: a sync read already waiting returns at its next byte or after T s of
 silence (so at most 2T); headers trickled slower than T are only caught once they are complete.
+
+The HTTP libraries log each request's full URL at INFO: credentials a proxy takes in the URL
+(``https://user:token@proxy/v1``, ``?api-key=...``) went into the logs. Their loggers get a filter
+that writes them as ``***`` (the API key too, wherever it would appear).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -200,9 +205,39 @@ def _deadline_clients(seconds: float) -> dict[str, Any]:
     }
 
 
+_URL_SECRET = re.compile(r"(?<=//)[^/@\s\"'<>]+@|(?<=[?&;])((?:api[-_]?key|key|token|access[-_]?token|auth|"
+                         r"password|secret|sig|signature)=)[^&\s\"'<>]+", re.IGNORECASE)
+_HTTP_LOGGERS = ("httpx", "httpx2", "httpcore", "openai", "openai._base_client")
+
+
+class _RedactedUrls(logging.Filter):
+    """Writes URL credentials and the API key of a log record as ``***`` (the record still goes out)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record whose arguments do not fit its format: left to logging to report
+            return True
+        clean = _URL_SECRET.sub(lambda m: "***@" if m.group(1) is None else f"{m.group(1)}***", text)
+        key = os.environ.get("OPENAI_API_KEY")
+        if key and len(key) >= 8:
+            clean = clean.replace(key, "***")
+        if clean != text:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def _redact_http_logs() -> None:
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _RedactedUrls) for f in logger.filters):
+            logger.addFilter(_RedactedUrls())
+
+
 def _chat_openai(backend: str, model: str) -> BaseChatModel:
     from chimera.llm.openai_compat import LenientChatOpenAI
 
+    _redact_http_logs()
     timeout = float(os.environ.get("CHIMERA_LLM_TIMEOUT", DEFAULT_TIMEOUT_S))
     max_tokens = int(os.environ.get("CHIMERA_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS))
     kwargs: dict[str, Any] = {"model": model, "timeout": timeout, "max_retries": 0, "stream_usage": True,
