@@ -163,3 +163,14 @@ def test_credentials_in_the_base_url_never_reach_the_logs(
     assert secret not in caplog.text and key not in caplog.text  # ...without its credentials
     logging.getLogger("httpx").info("HTTP Request: GET https://h/v1/models?api-key=%s&x=1", secret)
     assert secret not in caplog.text and "api-key=***&x=1" in caplog.text
+
+
+@pytest.mark.parametrize(("honest", "invented"), [
+    ("صافي الإيرادات ١٠٬٥٢٨ دولار", "صافي الإيرادات ٩٩٬٩٩٩ دولار"),  # Arabic thousands separator
+    ("معدل التحويل ١٫٦٩٪", "معدل التحويل ١٫٨٪"),  # Arabic decimal point and percent sign
+    ("شاخص ۱۰٬۵۲۸ دلار", "شاخص ۹۹٬۵۲۸ دلار"),  # Persian digits
+])
+def test_arabic_separators_and_percent_sign_are_read(honest: str, invented: str) -> None:
+    """Was refused: "١٠٬٥٢٨" read as two numbers, "١٫٦٩٪" as 1 and 69."""
+    assert check_numbers(honest, KPIS).ok, check_numbers(honest, KPIS).offending
+    assert not check_numbers(invented, KPIS).ok

@@ -7,7 +7,7 @@ passed. A number (or its ``%``, ``$``, ``¥``) touching a letter of a non-Latin 
 spaces (a Latin letter stays glued: "98765USD", "28d" are read as they were). Then the forms those
 languages write figures in are written the English way, so they are checked like any other:
 
-- full-width ``％ ＄ ￥ ．，`` as ``% $ ¥ . ,`` ("1.69％");
+- full-width ``％ ＄ ￥ ．，`` as ``% $ ¥ . ,`` ("1.69％"), and Arabic's ``٪ ٫ ٬`` ("١٫٦٩٪", "١٠٬٥٢٨");
 - ``1.05万`` (ten thousands, 万 萬 만) and ``3.2億`` (hundred millions, 億 亿 억) as ``0.0105 million`` and
   ``0.32 billion``: the same value at the same precision (a rounded "1.05万" is 10,528 give or take 50);
 - ``2026年11月26日`` / ``2026년 11월 26일`` as ``2026-11-26``, and ``11月26日`` as ``November 26``.
@@ -28,7 +28,8 @@ from decimal import Decimal, InvalidOperation
 
 __all__ = ["regrouped", "spaced_figures"]
 
-_FULL_WIDTH = str.maketrans({"％": "%", "＄": "$", "￥": "¥", "．": ".", "，": ","})
+# full-width signs (CJK), and Arabic's own thousands separator, decimal point and percent sign
+_FULL_WIDTH = str.maketrans({"％": "%", "＄": "$", "￥": "¥", "．": ".", "，": ",", "٬": ",", "٫": ".", "٪": "%"})
 _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
 # ten thousands -> millions (/100), hundred millions -> billions (/10)
 _SCALES = {"万": (2, "million"), "萬": (2, "million"), "만": (2, "million"),
