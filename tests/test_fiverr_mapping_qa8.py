@@ -28,3 +28,21 @@ def test_an_unquoted_hash_in_a_mapped_column_name_is_named_with_the_fix(chimera_
     message = result.output + str(result.exception or "")
     assert "fiverr.order_id names the column 'Order'" in message
     assert "order_id: 'Order #'" in message
+
+
+def test_a_named_date_with_a_time_is_read_on_its_day(tmp_path: Path) -> None:
+    """`Mar 5, 2026, 1:07 PM` (Fiverr's own way of writing an order's date) with client.yml's default
+    date_format: it was rejected as 'not ... like Nov 3, 2026' because of its time."""
+    from chimera.config.client import FiverrMapping
+    from chimera.ingest.detect import read_header
+    from chimera.ingest.fiverr import aggregate_fiverr, read_fiverr
+
+    path = tmp_path / "fiverr.csv"
+    path.write_text('Order ID,Order Date,Earnings,Status\nFO1,"Mar 5, 2026, 1:07 PM",40.00,Completed\n'
+                    'FO2,"Mar 5, 2026 11:59 PM",15.50,completed\nFO3,"6 March 2026 08:00",10.00,Completed\n',
+                    encoding="utf-8")
+    mapping = FiverrMapping(date="Order Date", amount="Earnings", status="Status", order_id="Order ID")
+    agg = aggregate_fiverr(read_fiverr(path, read_header(path), mapping), mapping, lambda rows: {})
+    assert agg.rejected == []
+    assert {d.isoformat(): str(v["fiverr_earnings"]) for d, v in agg.days.items()} == {
+        "2026-03-05": "55.50", "2026-03-06": "10.00"}

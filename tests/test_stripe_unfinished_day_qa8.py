@@ -69,3 +69,16 @@ def test_a_pull_leaves_the_utc_day_going_on_out_and_writes_no_zero_for_it(clock:
     assert list(agg.left_out) == [NOW.date()] and agg.days == {}
     days = clip(agg, NOW.date() - timedelta(days=2), NOW.date(), today=NOW.date()).days
     assert sorted(days) == [NOW.date() - timedelta(days=2), NOW.date() - timedelta(days=1)]  # no 0 for 3 Nov
+
+
+def test_a_balance_report_reaching_the_utc_day_going_on_leaves_it_out_and_is_no_cut_file(
+        chimera_home: Path, tmp_path: Path, clock: datetime) -> None:
+    """Not a download cut mid-row: --since is accepted and the day is left out for what it is."""
+    add_client("bal")
+    path = tmp_path / "balance.csv"
+    path.write_text("balance_transaction_id,created_utc,currency,gross,fee,net,reporting_category\n"
+                    "txn_1,2026-11-02 09:00:00,usd,40.00,1.46,38.54,charge\n"
+                    "txn_2,2026-11-03 00:05:00,usd,25.00,1.03,23.97,charge\n", encoding="utf-8")
+    doc = _run(["ingest", str(path), "--client", "bal", "--since", "2026-11-02", "--json"])
+    assert [(d["day"], "not over" in d["reason"]) for d in doc["left_out"]] == [("2026-11-03", True)]
+    assert _run(["metrics", "--client", "bal", "--json"])["metrics"]["stripe_gross"] == {"2026-11-02": "40.00"}

@@ -34,6 +34,7 @@ from chimera.ingest.models import Aggregate, DayMetrics
 from chimera.ingest.parsing import (
     COUNT,
     MAX_SCALE,
+    TOO_LARGE,
     decimal_comma_votes,
     dot_decimal,
     ga_day,
@@ -41,6 +42,7 @@ from chimera.ingest.parsing import (
     money_decimal,
     money_format,
     slash_day_first,
+    too_large,
     totals_row,
     ungrouped,
     whole_count,
@@ -161,6 +163,7 @@ def aggregate_analytics(
     for c in (c for c in COUNT_COLS if c in present):
         negative = pl.col(c).str.contains(r"^\s*-\s*\d")
         checks += [Check(c, negative, "a count is never negative"),
+                   Check(c, too_large(whole_count(pl.col(c))), TOO_LARGE),
                    Check(c, pl.col(c).is_not_null() & ~negative & ~whole_count(pl.col(c)).str.contains(COUNT),
                          "not a whole number")]
     if "revenue" in present:
@@ -168,6 +171,7 @@ def aggregate_analytics(
         dash = pl.col("revenue").str.strip_chars().is_in(DASHES).fill_null(False)
         checks += [Check("revenue", is_bad_money(pl.col("_revenue"), fmt) & ~dash,
                          f"not a number (expected e.g. {example})"),
+                   Check("revenue", too_large(pl.col("_revenue")), TOO_LARGE),
                    Check("revenue", dash, "a dash is a zero in Excel's accounting format, or no figure: "
                                           "write 0, or leave the cell empty if the day's revenue is unknown")]
     copies = _copies(df, present)

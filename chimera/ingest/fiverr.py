@@ -33,6 +33,9 @@ from chimera.ingest.frame import (
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
+    NO,
+    TOO_LARGE,
+    YES,
     MoneyFormat,
     currency_of,
     decimal_comma_votes,
@@ -41,6 +44,7 @@ from chimera.ingest.parsing import (
     money_decimal,
     money_format,
     named_day,
+    too_large,
     totals_row,
     ungrouped,
     without_currency,
@@ -52,8 +56,8 @@ RESPONSE = ["fiverr_inquiries", "fiverr_responded_24h"]  # only from a mapped re
 MONEY = ["fiverr_earnings"]
 OPTIONAL = ["order_id", "delivered_on_time", "response_hours", "currency"]  # null columns when not mapped / absent
 # A sheet's yes/no, as spreadsheets in English, German, French, Spanish, Portuguese, Italian, Dutch write it.
-TRUE = ["true", "yes", "y", "1", "on time", "on_time", "ja", "oui", "sí", "si", "sim", "vero", "wahr"]
-FALSE = ["false", "no", "n", "0", "late", "nein", "non", "não", "nao", "nee", "falsch", "falso", "faux"]
+TRUE = [*YES, "on time", "on_time"]
+FALSE = [*NO, "late"]
 ISO_DAY = r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$"  # `2026-11-03`, `2026-11-03 14:22:05`, `2026-11-03T14:22:05Z`
 SLASH = r"^\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"
 DASHES = ["-", "\u2013", "\u2014"]  # a sheet's "no amount" (after its currency mark and spaces are gone)
@@ -166,7 +170,7 @@ def _day(mapping: FiverrMapping) -> pl.Expr:
     else:
         configured = col.str.replace(TIME_OF_DAY, "").str.to_date(mapping.date_format, strict=False)
     iso = pl.when(col.str.contains(ISO_DAY)).then(col.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False))
-    return pl.coalesce(configured, iso, named_day(col))
+    return pl.coalesce(configured, iso, named_day(col.str.replace(TIME_OF_DAY, "")))  # `Mar 5, 2026, 1:07 PM`
 
 
 def _date_part(fmt: str) -> str | None:
@@ -241,6 +245,8 @@ def aggregate_fiverr(
         *_date_checks(mapping),
         Check("amount", is_bad_money(pl.col("_amount"), fmt) & ~none, f"not a number (expected e.g. {example})"),
         Check("amount", pl.col("_amount").str.starts_with("-") & ~none, "an order's amount is never negative"),
+        Check("amount", too_large(pl.col("_amount")) & ~none, TOO_LARGE),
+        Check("response_hours", too_large(pl.col("_hours")), TOO_LARGE),
         Check("delivered_on_time", pl.col("delivered_on_time").str.strip_chars().str.to_lowercase()
               .is_in(TRUE + FALSE).not_() & (pl.col("delivered_on_time").str.strip_chars() != ""),
               "not a yes or no (expected e.g. yes, no, true, false, on time, late)"),

@@ -71,6 +71,14 @@ COUNT = r"^\s*\+?\d+\s*$"
 ODD_MONEY = r"[eE]|\.\d{3}"  # an exponent, or more than two decimals: read such a file carefully
 
 MAX_SCALE = 6
+# A sheet's booleans as spreadsheets in English, German, French, Spanish, Portuguese, Italian, Dutch write them
+# (Excel writes TRUE/FALSE in the sheet's language: WAHR/FALSCH, VRAI/FAUX, VERDADERO/FALSO, WAAR/ONWAAR).
+YES = ["true", "yes", "y", "1", "ja", "oui", "sí", "si", "sim", "vero", "wahr", "vrai", "verdadero", "verdadeiro",
+       "waar"]
+NO = ["false", "no", "n", "0", "nein", "non", "não", "nao", "nee", "falsch", "falso", "faux", "onwaar"]
+MAX_WHOLE_DIGITS = 15  # digits before the decimal point of one amount or count: a quadrillion
+TOO_LARGE = (f"too large for one record (more than {MAX_WHOLE_DIGITS} digits before the decimal point): a pasted "
+             "id or card number, or a sum?")
 
 
 class ParseError(ValueError):
@@ -295,6 +303,14 @@ def money_decimal(col: pl.Expr, fmt: MoneyFormat) -> pl.Expr:
     text = _normalized(col, fmt.decimal_comma, fmt.grouped)
     value = text.cast(pl.Decimal(38, fmt.scale), strict=False)
     return pl.when(~text.str.contains("[eE]")).then(value) if fmt.careful else value
+
+
+def too_large(col: pl.Expr, decimal_comma: bool = False) -> pl.Expr:
+    """True where a value has more than ``MAX_WHOLE_DIGITS`` digits before its decimal separator: no
+    payment, order or day's count is that large, and sums of such values overflow exact decimal
+    arithmetic (28 significant digits), which ended an ingest in a traceback naming no file or line."""
+    whole = col.str.replace(r",\d*\s*$" if decimal_comma else r"\.\d*\s*$", "")
+    return (whole.str.count_matches(r"\d") > MAX_WHOLE_DIGITS).fill_null(False)
 
 
 def is_bad_money(col: pl.Expr, fmt: MoneyFormat) -> pl.Expr:

@@ -37,9 +37,12 @@ from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
 from chimera.ingest.parsing import (
     CURRENCY_MARK,
+    NO,
     NO_TIME,
     PLAIN_GROUPS,
     THREE_DECIMAL_CURRENCIES,
+    TOO_LARGE,
+    YES,
     ZERO_DECIMAL_CURRENCIES,
     ParseError,
     currency_of,
@@ -51,6 +54,7 @@ from chimera.ingest.parsing import (
     slash_dates,
     slash_day_first,
     stripe_day,
+    too_large,
     without_currency,
     zone_info,
 )
@@ -390,13 +394,17 @@ def aggregate_stripe(
     checks.append(Check("status", pl.col("status").is_not_null() & ~status.is_in([*SUCCEEDED, *FAILED, *OTHER]),
                         UNKNOWN_STATUS))
     ok = status.is_in(SUCCEEDED)
-    captured = pl.col("captured").str.to_lowercase().is_in(["true", "yes", "1"]).fill_null(ok)
+    said = pl.col("captured").str.strip_chars().str.to_lowercase()  # Excel writes WAHR, VRAI... in its language
+    captured = pl.when(said.is_in(YES)).then(True).when(said.is_in(NO)).then(False).otherwise(ok)
+    checks.append(Check("captured", pl.col("captured").is_not_null() & ~said.is_in([*YES, *NO, ""]),
+                        "not true or false (expected e.g. true, false, TRUE, WAHR, VRAI)"))
     amount, refunded = ("converted_amount", "converted_refunded") if _settled_currency(df, absent) else (
         "amount", "refunded")
     checks += [*ambiguous_checks(df, [amount, refunded, "fee"]),
                *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in (amount, refunded, "fee")),  # the ones summed
                *(Check(c, pl.col(c).str.strip_chars().str.starts_with("-").fill_null(False), NEGATIVE)
-                 for c in (amount, refunded))]
+                 for c in (amount, refunded)),
+               *(Check(c, too_large(pl.col(c), comma), TOO_LARGE) for c in (amount, refunded, "fee"))]
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]

@@ -66,8 +66,17 @@ from chimera.ingest.frame import (
 )
 from chimera.ingest.future import future_check
 from chimera.ingest.models import Aggregate
-from chimera.ingest.parsing import MoneyFormat, is_bad_money, money_decimal, money_format, stripe_day
+from chimera.ingest.parsing import (
+    TOO_LARGE,
+    MoneyFormat,
+    is_bad_money,
+    money_decimal,
+    money_format,
+    stripe_day,
+    too_large,
+)
 from chimera.ingest.stripe import (
+    CUT_REASON,
     DAY,
     ambiguous_checks,
     as_written,
@@ -183,7 +192,7 @@ def aggregate_balance(
         orders_ingested=int(good.select(charge.sum()).item() or 0),
         rejected=rejections(errors, line_of),
         unknown_days=(rejected_days | set(left_out)) - set(days),  # every row of the day rejected: missing, not 0
-        cut_days=set(left_out),
+        cut_days={d for d, why in left_out.items() if why == CUT_REASON},  # not the UTC day still going on
         left_out=left_out,
     )
 
@@ -200,6 +209,7 @@ def _checks(df: pl.DataFrame, fmt: MoneyFormat, comma: bool) -> list[Check]:
               "not a date-time like 2026-05-01 03:48:05 (UTC)"),
         *ambiguous_checks(df, ["gross", "fee"]),
         *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in ("gross", "fee")),
+        *(Check(c, too_large(pl.col(c), comma), TOO_LARGE) for c in ("gross", "fee")),
         *copy_checks(df),
     ]
     return checks + [c for c in [future_check("created", day, df[DAY].unique())] if c]
