@@ -44,10 +44,12 @@ def handler_for(job_type: str) -> Handler:
 
 
 def cycle_job(session: Session, ctx: CycleContext, job_type: str, **extra: Any) -> Job:
-    """Enqueue a pipeline job of this run (idempotent on run and type), owned via ``handles``."""
+    """Enqueue a pipeline job of this run (idempotent on run and type), owned via ``handles``; a play's
+    job no commander handles (PLAN_JOB_QUEUE_FOR_PLAY) goes to the play's owner, as ``enqueue_plan_job``
+    does (an owner of "" stopped the cycle with a traceback at the router)."""
     owners = ctx.client.configs.owners_of(job_type)
     play_owner = extra.pop("play_owner", None)
-    owner = play_owner if play_owner in owners else (owners[0] if owners else "")
+    owner = play_owner if play_owner and (play_owner in owners or not owners) else (owners[0] if owners else "")
     key = f"{ctx.run_id}:{job_type}:{extra.get('play_run_id') or ''}"
     existing = session.exec(select(Job).where(Job.idempotency_key == key)).first()
     if existing is not None:

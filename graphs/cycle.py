@@ -122,6 +122,27 @@ def data_note(day: date, first: date | None, last: date | None) -> str:
     return ""
 
 
+def routed_owner(session: Session, ctx: CycleContext, job: Job) -> str:
+    """The job's owner when agents.yml still has that commander; else, the commander that handles its
+    type now (the play's owner first, who also plans a play no commander's handles name), stored on the
+    job. A job queued with no owner, or for a commander since removed, stopped the cycle with a
+    traceback at every re-run; a type no commander handles is one clear line naming agents.yml."""
+    from chimera.planner import resolve_owner
+
+    configs = ctx.client.configs
+    if job.owner in {c.id for c in configs.agents.commanders}:
+        return job.owner
+    run = session.get(PlayRun, job.play_run_id) if job.play_run_id else None
+    play_owner = configs.play(run.play_id).owner if run and run.play_id in {p.id for p in configs.plays.plays} \
+        else None
+    if play_owner and not configs.owners_of(job.type) and job.type == "PLAN_JOB_QUEUE_FOR_PLAY":
+        job.owner = play_owner
+    else:
+        job.owner = resolve_owner(configs, job.type, play_owner)
+    session.add(job)
+    return job.owner
+
+
 def make_router(ctx_of: Callable[[CycleState], CycleContext]) -> Callable[[CycleState], dict[str, Any]]:
     def router(state: CycleState) -> dict[str, Any]:
         ctx = ctx_of(state)
@@ -129,7 +150,7 @@ def make_router(ctx_of: Callable[[CycleState], CycleContext]) -> Callable[[Cycle
             settle_data_check(s, ctx)
             job = next_job(s, ctx)
             if job is not None:
-                return {"job_id": job.id, "next": job.owner}
+                return {"job_id": job.id, "next": routed_owner(s, ctx, job)}
             if not ctx.silent and undecided(s, ctx):
                 return {"job_id": None, "next": HUMAN}
             mark_finished(s, ctx.run_id)  # what a re-run compares to reuse this run (cycle_inputs)

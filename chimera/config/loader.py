@@ -24,6 +24,9 @@ from chimera.kpi.window import REPEAT
 from chimera.sop.library import discover, library_names
 
 FILES = {"agents": "agents.yml", "kpis": "kpis.yml", "plays": "plays.yml"}
+CYCLE_JOB_TYPES = ("INGEST_METRICS", "EVALUATE_KPIS", "LOG_EVIDENCE", "TRAIN_AGENT", "SUGGEST_PLAYS")
+"""The job types every weekly cycle queues itself (graphs.service, agents.jobs): each needs a commander.
+PLAN_JOB_QUEUE_FOR_PLAY is not among them: without a commander for it, the play's owner plans it."""
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -168,10 +171,25 @@ class _Checker:
         for ci, c in enumerate(self.cs.agents.commanders):
             for li, lib in enumerate(c.libraries):
                 self.library("agents", ("commanders", ci, "libraries", li), lib)
+        self.cycle_types()
         for bi, b in enumerate(self.cs.agents.bots):
             names = [a.name for a in b.actions]
             for ai in _dupes(names):
                 self.add("agents", ("bots", bi, "actions", ai, "name"), f"duplicate action {names[ai]!r}")
+
+    def cycle_types(self) -> None:
+        """Every job type the weekly cycle queues by itself has a commander: without one the cycle stopped
+        at that job with a traceback. A handled type one letter off (``INGEST_METRIC``) is named at its line."""
+        for missing in (t for t in CYCLE_JOB_TYPES if t not in self.handled):
+            near = [(ci, hi, t) for ci, c in enumerate(self.cs.agents.commanders) for hi, t in enumerate(c.handles)
+                    if t not in CYCLE_JOB_TYPES and suggest(t, [missing])]
+            why = f"no commander handles {missing!r}, which every weekly cycle runs"
+            if near:
+                ci, hi, typo = near[0]
+                self.add("agents", ("commanders", ci, "handles", hi), f"{why}: {typo!r} here is no job type the "
+                                                                      f"cycle runs (did you mean {missing!r}?)")
+            else:
+                self.add("agents", ("commanders",), f"{why}; add it to one commander's handles")
 
     def formula(self, ki: int, formula: str) -> None:
         """Parse the formula as the evaluator will; every name must be a base metric an ingest writes."""
