@@ -174,3 +174,32 @@ def test_arabic_separators_and_percent_sign_are_read(honest: str, invented: str)
     """Was refused: "١٠٬٥٢٨" read as two numbers, "١٫٦٩٪" as 1 and 69."""
     assert check_numbers(honest, KPIS).ok, check_numbers(honest, KPIS).offending
     assert not check_numbers(invented, KPIS).ok
+
+
+@pytest.mark.parametrize("raw", [
+    "◁think▷Maybe $99,999◁/think▷Net revenue was $10,528.",  # Kimi
+    "<seed:think>Maybe $99,999</seed:think>Net revenue was $10,528.",  # Seed-OSS
+    "<|begin_of_thought|>Maybe $99,999<|end_of_thought|>"
+    "<|begin_of_solution|>Net revenue was $10,528.<|end_of_solution|>",  # OpenThoughts, Bespoke
+    "<thought>Maybe $99,999</thought>Net revenue was $10,528.",
+    "<|START_THINKING|>Maybe $99,999<|END_THINKING|><|START_RESPONSE|>Net revenue was $10,528.<|END_RESPONSE|>",
+    "<answer>Net revenue was $10,528.</answer>",
+])
+def test_other_reasoning_formats_are_neither_shown_nor_checked(raw: str) -> None:
+    """Was shown raw (markup on the person's screen), and the thinking's $99,999 refused an honest answer."""
+    from langchain_core.messages import AIMessage
+
+    from chimera.llm.fake import ScriptedChatModel
+
+    story = guarded_narrative(ScriptedChatModel(responses=[AIMessage(content=raw)]), ASK, OUTPUTS, "offline")
+    assert (story.source, story.text) == ("model", "Net revenue was $10,528.")
+
+
+def test_an_unclosed_kimi_thought_is_no_answer() -> None:
+    from langchain_core.messages import AIMessage
+
+    from chimera.llm.fake import ScriptedChatModel
+
+    model = ScriptedChatModel(responses=[AIMessage(content="◁think▷Revenue is maybe $99,999 and")])
+    story = guarded_narrative(model, ASK, OUTPUTS, "offline")
+    assert (story.source, story.reason) == ("offline", "model returned only its reasoning, no answer")

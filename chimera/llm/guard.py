@@ -1641,11 +1641,16 @@ EMPTY_NUDGE = ("Your reply had no answer in it. Answer now, in plain prose, from
 TOOL_CALL_AS_TEXT = "model wrote a tool call as text instead of an answer"
 DECISION_CLAIMED = "model claimed to have decided or executed a play (people decide; models only explain)"
 
-_TAG = "(?:think|thinking|reasoning)"
-# <think>...</think> (DeepSeek-R1, Qwen3), [THINK]...[/THINK] (Magistral)
-REASONING_BLOCK = re.compile(rf"<({_TAG})>.*?</\1>|\[THINK\].*?\[/THINK\]", re.DOTALL | re.IGNORECASE)
-REASONING_CLOSE = re.compile(rf"</{_TAG}>|\[/THINK\]", re.IGNORECASE)
-REASONING_OPEN = re.compile(rf"<{_TAG}>|\[THINK\]", re.IGNORECASE)
+_TAG = "(?:think|thinking|reasoning|thought|seed:think)"
+# <think>...</think> (DeepSeek-R1, Qwen3), [THINK]...[/THINK] (Magistral), <seed:think> (Seed-OSS),
+# ◁think▷...◁/think▷ (Kimi), <|begin_of_thought|> (OpenThoughts, Bespoke), <|START_THINKING|> (Command A)
+_OPENS = rf"<{_TAG}>|\[THINK\]|◁think▷|<\|begin_of_thought\|>|<\|START_THINKING\|>"
+_CLOSES = rf"</{_TAG}>|\[/THINK\]|◁/think▷|<\|end_of_thought\|>|<\|END_THINKING\|>"
+REASONING_BLOCK = re.compile(rf"(?:{_OPENS}).*?(?:{_CLOSES})", re.DOTALL | re.IGNORECASE)
+REASONING_CLOSE = re.compile(_CLOSES, re.IGNORECASE)
+REASONING_OPEN = re.compile(_OPENS, re.IGNORECASE)
+# what wraps the answer itself in those formats: the wrapper goes, the answer stays
+ANSWER_WRAPPER = re.compile(r"<\|(?:START|END)_RESPONSE\|>|<\|(?:begin|end)_of_solution\|>|</?answer>", re.IGNORECASE)
 # a claim of having decided, not a recommendation: "I approved ...", "I’ve approved", "I went ahead and
 # approved", "I approve", "I'll approve", "approved every play", "executing now"; "I would approve" is advice
 _ACTIVE_VERBS = (r"approv(?:e|ed|ing)|auto-approv(?:e|ed|ing)|reject(?:ed|ing)?|overr(?:ode|idden|iding|ide)"
@@ -1788,6 +1793,7 @@ def answer_text(reply: AIMessage) -> str:
     opening tag never closed (cut off while thinking) leaves no answer after it.
     """
     text = REASONING_BLOCK.sub("", visible_text(readable(_raw_text(reply))))
+    text = ANSWER_WRAPPER.sub("", text)
     closes = list(REASONING_CLOSE.finditer(text))
     if closes:
         text = text[closes[-1].end():]
