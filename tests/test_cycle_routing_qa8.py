@@ -121,3 +121,27 @@ def test_planning_a_play_no_commander_plans_falls_to_the_plays_owner(shop: str) 
         assert job.owner == play.owner
     stale = _job(ctx, "PLAN_JOB_QUEUE_FOR_PLAY", "", play_run_id=run_id)
     assert _route(ctx, stale) == play.owner
+
+
+def test_a_play_type_unhandled_through_a_handles_typo_points_at_agents_yml(tmp_path: Path) -> None:
+    folder = _base_copy(tmp_path)
+    _patch(folder / "agents.yml", "handles: [EXECUTE_PLAY_PRODUCT]", "handles: [EXECUTE_PLAY_PRODUKT]")
+    with pytest.raises(ConfigError) as info:
+        load_config_set(folder, libraries_dir=settings.LIBRARIES_DIR)
+    plays_text = (folder / "plays.yml").read_text(encoding="utf-8")
+    lines = [no for no, line in enumerate(plays_text.splitlines(), start=1) if "type: EXECUTE_PLAY_PRODUCT" in line]
+    assert [int(p.split(":")[1]) for p in info.value.problems] == lines
+    assert all(p.endswith("no agent handles job type 'EXECUTE_PLAY_PRODUCT'; agents.yml handles "
+                          "'EXECUTE_PLAY_PRODUKT', which no play uses: a typo there? (write EXECUTE_PLAY_PRODUCT "
+                          "in that commander's handles)") for p in info.value.problems)
+
+
+def test_a_play_type_typo_still_suggests_the_handled_type(tmp_path: Path) -> None:
+    folder = _base_copy(tmp_path)
+    text = (folder / "plays.yml").read_text(encoding="utf-8")
+    (folder / "plays.yml").write_text(text.replace("type: EXECUTE_PLAY_PRODUCT", "type: EXECUTE_PLAY_PRODUKT", 1),
+                                      encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config_set(folder, libraries_dir=settings.LIBRARIES_DIR)
+    [problem] = info.value.problems
+    assert problem.endswith("no agent handles job type 'EXECUTE_PLAY_PRODUKT' (did you mean 'EXECUTE_PLAY_PRODUCT'?)")

@@ -6,6 +6,7 @@ set are collected before raising, so one run shows everything to fix.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -283,10 +284,20 @@ class _Checker:
                 self.add("plays", (*base, key), f"{value!r} is too large (numbers here stay below 1e15 in "
                                                  "absolute value)")
 
+    def type_hint(self, job_type: str) -> str:
+        """`` (did you mean ...?)`` naming a handled type; when that type is used by no play and no cycle
+        step, the typo is more likely in agents.yml's handles, and the hint says so."""
+        used = {s.type for p in self.cs.plays.plays for s in p.job_plan} | set(CYCLE_JOB_TYPES)
+        unused = [t for t in self.handled if t not in used]
+        near = difflib.get_close_matches(job_type, unused, n=1, cutoff=0.6)
+        if near:
+            return (f"; agents.yml handles {near[0]!r}, which no play uses: a typo there? "
+                    f"(write {job_type} in that commander's handles)")
+        return suggest(job_type, self.handled)
+
     def step(self, base: Loc, step: Any) -> None:
         if step.type not in self.handled:
-            self.add("plays", (*base, "type"),
-                     f"no agent handles job type {step.type!r}{suggest(step.type, self.handled)}")
+            self.add("plays", (*base, "type"), f"no agent handles job type {step.type!r}{self.type_hint(step.type)}")
         bot = self.bots.get(step.bot)
         if bot is None:
             self.known("plays", (*base, "bot"), "bot", step.bot, list(self.bots))
