@@ -203,3 +203,16 @@ def test_an_unclosed_kimi_thought_is_no_answer() -> None:
     model = ScriptedChatModel(responses=[AIMessage(content="◁think▷Revenue is maybe $99,999 and")])
     story = guarded_narrative(model, ASK, OUTPUTS, "offline")
     assert (story.source, story.reason) == ("offline", "model returned only its reasoning, no answer")
+
+
+@pytest.mark.parametrize(("honest", "wrong_way"), [
+    ("Der Umsatz sank um 12,4 %.", "Der Umsatz stieg um 12,4 %."),
+    ("Der Umsatz ist um 12,4 % gesunken.", "Der Umsatz ist um 12,4 % gestiegen."),  # the verb comes last
+    ("Le chiffre d'affaires a baissé de 12,4 %.", "Le chiffre d'affaires a augmenté de 12,4 %."),
+    ("Los ingresos cayeron un 12,4 %.", "Los ingresos aumentaron un 12,4 %."),
+])
+def test_a_change_said_the_wrong_way_round_in_another_language_is_caught(honest: str, wrong_way: str) -> None:
+    """Was ok: direction words were English only, so "stieg um 12,4 %" of a fall of 12.4% passed."""
+    fell = [{"kpi": "net_revenue", "value": "10528.00", "change_pct": -12.4}]
+    assert check_numbers(honest, fell).ok
+    assert not check_numbers(wrong_way, fell).ok

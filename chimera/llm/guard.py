@@ -163,14 +163,21 @@ _MONEY_KEY = re.compile(r"(?:^|_)(?:revenue|sales|aov|amount|price|cost|costs|sp
 # direction words: "down 12.4%", "fell by about 12.4%", "a 12.4% drop"
 _UP = frozenset("up rose rise rises risen rising grew grow grows grown growing growth increase increased increases "
                 "increasing gain gained gains climbed climb climbs jumped jump jumps higher surged surge spiked "
-                "uptick uplift".split())
+                "uptick uplift".split()) | frozenset(  # German, French, Spanish, Italian, Portuguese
+    "stieg steigt gestiegen wuchs gewachsen zugelegt zugenommen erhöht höher anstieg hausse augmenté augmente "
+    "progressé progresse subió sube subieron aumentó aumentaron aumento creció crecieron crece aumentato "
+    "cresciuto salito subiu aumentou cresceu".split())
 _DOWN = frozenset("down fell fall falls fallen falling dropped drop drops dropping declined decline declines "
                   "declining decreased decrease decreases decreasing lower slipped slid sank shrank shrunk dipped "
-                  "dip dips plunged plummeted tumbled reduction".split())
+                  "dip dips plunged plummeted tumbled reduction".split()) | frozenset(
+    "sinkt gesunken fiel fällt gefallen verringert abgenommen niedriger rückgang baisse baissé diminué diminue "
+    "recul reculé chuté bajó bajaron cayó cayeron cae disminuyó disminuyeron descenso diminuito calato sceso "
+    "caiu diminuiu queda".split())
 # after the figure only nouns and comparatives attach ("12.4% drop", "12.4% lower", "12.4% below
 # baseline"), past one adjective; before a figure "below"/"above" name a level ("below 2%")
 _AFTER = frozenset("up down higher lower drop drops decline declines decrease decreases fall dip reduction increase "
-                   "increases rise growth gain gains jump uplift uptick surge below under above".split())
+                   "increases rise growth gain gains jump uplift uptick surge below under above".split()) | frozenset(
+    "gestiegen gesunken gefallen zugenommen abgenommen".split())  # German puts the verb last
 _AFTER_ADJECTIVES = frozenset("sharp steep small slight big large further overall weekly monthly daily yearly annual "
                               "total net".split())
 # a word that ends the figure's clause before a direction word is reached ("fell from 2.31% to 1.79%":
