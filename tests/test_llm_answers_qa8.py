@@ -216,3 +216,23 @@ def test_a_change_said_the_wrong_way_round_in_another_language_is_caught(honest:
     fell = [{"kpi": "net_revenue", "value": "10528.00", "change_pct": -12.4}]
     assert check_numbers(honest, fell).ok
     assert not check_numbers(wrong_way, fell).ok
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_null_tool_arguments_are_a_call_without_arguments_streamed_or_not(
+        chat, fake_openai: FakeOpenAI, streaming: bool) -> None:
+    """A stream's ``null`` arguments cost a repair request (langchain made them invalid); a whole reply's ran."""
+    from langchain_core.tools import tool
+
+    from chimera.llm import invoke_with_retries
+
+    @tool
+    def kpi_statuses(kpi_ids: list[str] | None = None) -> list:
+        """KPI statuses."""
+        return []
+
+    chat.streaming = streaming
+    fake_openai.push({"tool_calls": [{"name": "kpi_statuses", "args": "null"}]})
+    reply = invoke_with_retries(chat, ASK, tools=[kpi_statuses])
+    assert [(c["name"], c["args"]) for c in reply.tool_calls] == [("kpi_statuses", {})]
+    assert not reply.invalid_tool_calls and len(fake_openai.requests) == 1

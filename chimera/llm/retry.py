@@ -309,10 +309,22 @@ def _repair_request(reply: AIMessage) -> HumanMessage:
 _CUT_OFF = frozenset({"length", "max_tokens", "max_output_tokens"})
 
 
+def _null_args(reply: AIMessage) -> AIMessage:
+    """A streamed call whose arguments are ``null`` is a call without arguments, as a whole reply's is
+    (langchain made only the stream's invalid, so it alone cost a repair request)."""
+    nulls = [tc for tc in reply.invalid_tool_calls if str(tc.get("args") or "").strip() == "null" and tc.get("name")]
+    if not nulls:
+        return reply
+    calls = [{"type": "tool_call", "name": tc["name"], "args": {}, "id": tc.get("id")} for tc in nulls]
+    return reply.model_copy(update={"tool_calls": [*reply.tool_calls, *calls],
+                                    "invalid_tool_calls": [tc for tc in reply.invalid_tool_calls if tc not in nulls]})
+
+
 def _uncut(reply: AIMessage) -> AIMessage:
     """A reply stopped at the length limit while writing tool calls: their arguments are a guess (a
     stream's partial JSON is completed silently, so ``{"days": 2`` of 28 would run as 2). They are
     malformed, not run: the repair asks again."""
+    reply = _null_args(reply)
     stop = str((reply.response_metadata or {}).get("finish_reason") or "").lower()
     if stop not in _CUT_OFF or not reply.tool_calls:
         return reply
