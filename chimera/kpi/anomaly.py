@@ -255,8 +255,11 @@ def confirmed(windows: KPIWindows, end: date) -> tuple[Score | None, int]:
 
     Over the days of the last ``STATE_LOOKBACK_DAYS`` that have a score: a level is raised when the
     raise rules passed on that day and the day before (the latest earlier day with a score, so the
-    first day after a gap is not OK); a raised level is kept, or stepped down, while the recovery
-    rules (``HOLD_RULES``) still pass, and clears only when they no longer do.
+    first day after a gap is not OK); a raised level is kept while the recovery rules
+    (``HOLD_RULES``) pass on that day or the day before, and steps down only when they have failed
+    on two days running: clearing is confirmed like raising. (Stepping down on one day let a lasting
+    drop flap weekly: the one weekday whose window read as the new normal cleared it, and the next
+    day raised it again.)
     """
     today = chained_score(windows, end)
     if today is None:
@@ -265,14 +268,14 @@ def confirmed(windows: KPIWindows, end: date) -> tuple[Score | None, int]:
     hit = windows.memo.get(key)
     if isinstance(hit, int):
         return today, hit
-    state, prev_raw = 0, None
+    state, prev_raw, prev_hold = 0, None, 0
     for i in range(STATE_LOOKBACK_DAYS - 1, -1, -1):
         day = end - timedelta(days=i)
         s = chained_score(windows, day) if windows.at(day).ok else None
         if s is None:
             continue
         raised = min(s.level, prev_raw) if prev_raw is not None else 0
-        state = max(raised, min(state, s.hold))
-        prev_raw = s.level
+        state = max(raised, min(state, max(s.hold, prev_hold)))
+        prev_raw, prev_hold = s.level, s.hold
     windows.memo[key] = state
     return today, state
