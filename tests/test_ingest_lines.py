@@ -54,6 +54,34 @@ def test_lines_across_chunk_boundaries(tmp_path_factory, rows, chunk, block, pic
 
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.lists(cell, min_size=3, max_size=3), min_size=1, max_size=30),
+    chunk=st.integers(1, 40), pick=st.data(),
+)
+def test_lines_after_the_field_count_skip_to_the_chunks_holding_the_rows(tmp_path_factory, rows, chunk, pick) -> None:
+    """After the field-count pass (``shape_tally``) read the file, ``physical_lines`` scans only
+    the chunks holding the wanted rows, from the pass's marks: the lines still agree with the csv
+    module, and no chunk before the first wanted one is scanned."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows([["h1", "h2", "h3"], *rows])
+    path = Path(tmp_path_factory.mktemp("csv")) / "f.csv"
+    path.write_bytes(buf.getvalue().encode())
+    wanted = pick.draw(st.lists(st.integers(0, len(rows) - 1), max_size=4))
+    starts = _starts(buf.getvalue())
+    scanned: list[int] = []
+    real_scan = lines._scan
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(lines, "CHUNK", chunk)
+        lines.shape_tally(lines.FileBytes(path), ",")
+        mp.setattr(lines, "_scan", lambda arr, *a, **k: scanned.append(len(arr)) or real_scan(arr, *a, **k))
+        got = physical_lines(path, wanted)
+    assert got == {i: starts[i] for i in wanted}
+    if wanted:
+        first = sum(len(line) + 1 for line in buf.getvalue().split("\n")[:starts[min(wanted)] - 1])
+        assert sum(scanned) <= len(buf.getvalue()) - (first // chunk) * chunk  # the chunks before it: skipped
+
+
 def test_stored_run_has_the_rejections_found_while_writing(chimera_home: Path, sample_store: Path) -> None:
     """ingest_file locates rejected rows' lines while the database rows are written; the stored
     run must still hold every rejection with its physical line, exactly as summarized."""
