@@ -30,6 +30,15 @@ def _starts(text: str) -> list[int]:
     return starts
 
 
+def _written(tmp_path_factory, rows: list[list[str]]) -> tuple[Path, str]:
+    """A CSV of ``rows`` under a 3-column header, as the csv module writes it, and its text."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows([["h1", "h2", "h3"], *rows])
+    path = Path(tmp_path_factory.mktemp("csv")) / "f.csv"
+    path.write_bytes(buf.getvalue().encode())
+    return path, buf.getvalue()
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     rows=st.lists(st.lists(cell, min_size=3, max_size=3), min_size=1, max_size=30),
@@ -39,19 +48,15 @@ def _starts(text: str) -> list[int]:
 def test_lines_across_chunk_boundaries(tmp_path_factory, rows, chunk, block, pick, share) -> None:
     """Both ways of judging a chunk (from its quoted fields, or every newline's parity), each
     compared in cache-sized blocks, agree with the csv module wherever chunk and block boundaries fall."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows([["h1", "h2", "h3"], *rows])
-    path = Path(tmp_path_factory.mktemp("csv")) / "f.csv"
-    path.write_bytes(buf.getvalue().encode())
+    path, text = _written(tmp_path_factory, rows)
     wanted = pick.draw(st.lists(st.integers(0, len(rows) - 1), max_size=4))
-    starts = _starts(buf.getvalue())
+    starts = _starts(text)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(lines, "CHUNK", chunk)
         mp.setattr(lines, "QUOTED_SHARE", share)
         mp.setattr(lines, "BLOCK", block)
         got = physical_lines(path, wanted)
     assert got == {i: starts[i] for i in wanted}
-
 
 
 @settings(max_examples=150, deadline=None)
@@ -63,12 +68,9 @@ def test_lines_after_the_field_count_skip_to_the_chunks_holding_the_rows(tmp_pat
     """After the field-count pass (``shape_tally``) read the file, ``physical_lines`` scans only
     the chunks holding the wanted rows, from the pass's marks: the lines still agree with the csv
     module, and no chunk before the first wanted one is scanned."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL).writerows([["h1", "h2", "h3"], *rows])
-    path = Path(tmp_path_factory.mktemp("csv")) / "f.csv"
-    path.write_bytes(buf.getvalue().encode())
+    path, text = _written(tmp_path_factory, rows)
     wanted = pick.draw(st.lists(st.integers(0, len(rows) - 1), max_size=4))
-    starts = _starts(buf.getvalue())
+    starts = _starts(text)
     scanned: list[int] = []
     real_scan = lines._scan
     with pytest.MonkeyPatch.context() as mp:
@@ -78,8 +80,8 @@ def test_lines_after_the_field_count_skip_to_the_chunks_holding_the_rows(tmp_pat
         got = physical_lines(path, wanted)
     assert got == {i: starts[i] for i in wanted}
     if wanted:
-        first = sum(len(line) + 1 for line in buf.getvalue().split("\n")[:starts[min(wanted)] - 1])
-        assert sum(scanned) <= len(buf.getvalue()) - (first // chunk) * chunk  # the chunks before it: skipped
+        first = sum(len(line) + 1 for line in text.split("\n")[:starts[min(wanted)] - 1])
+        assert sum(scanned) <= len(text) - (first // chunk) * chunk  # the chunks before it: skipped
 
 
 def test_stored_run_has_the_rejections_found_while_writing(chimera_home: Path, sample_store: Path) -> None:
