@@ -64,3 +64,22 @@ def test_an_analytics_count_beyond_64_bits_is_rejected_not_dropped(tmp_path: Pat
     df, cols = read_analytics(path, read_header(path))
     agg = aggregate_analytics(df, _lines(path), cols)
     assert _rejected(agg) == [(2, "sessions", "99999999999999999999999")]
+
+
+def test_a_shopify_amount_beyond_any_order_is_rejected_by_line(tmp_path: Path) -> None:
+    """In a Shopify export the value took the careful pass (longer than 12 bytes) and its day's sum
+    overflowed the exact decimal context: a traceback naming no file or line."""
+    from chimera.ingest.shopify import read_shopify
+
+    path = tmp_path / "orders_export.csv"
+    head = "Name,Email,Financial Status,Currency,Subtotal,Shipping,Taxes,Total,Discount Amount,Created at," \
+           "Lineitem quantity,Lineitem price,Refunded Amount,Cancelled at\n"
+    path.write_text(head
+                    + f"#1001,a@example.com,paid,USD,{HUGE},0.00,0.00,{HUGE},0.00,2026-03-01 10:00:00 -0500,1,"
+                    f"{HUGE},0.00,\n"
+                    "#1002,b@example.com,paid,USD,10.00,0.00,0.00,10.00,0.00,2026-03-01 11:00:00 -0500,1,10.00,0.00,\n",
+                    encoding="utf-8")
+    agg = read_shopify(path, read_header(path), lambda email: email, _lines(path))
+    assert {(line, column, value) for line, column, value in _rejected(agg)} == {
+        (2, "Subtotal", HUGE), (2, "Total", HUGE), (2, "Lineitem price", HUGE)}
+    assert str(agg.days[min(agg.days)]["total_sales"]) == "10.00"

@@ -49,6 +49,7 @@ from chimera.ingest.parsing import (
     MAX_SCALE,
     SHOPIFY_TS,
     THREE_DECIMAL_CURRENCIES,
+    TOO_LARGE,
     WHOLE_GROUPS,
     ZERO_DECIMAL_CURRENCIES,
     MoneyFormat,
@@ -57,6 +58,7 @@ from chimera.ingest.parsing import (
     group_votes,
     money_decimal,
     money_scale,
+    too_large,
 )
 from chimera.ingest.pseudonymize import Pseudonymizer
 
@@ -152,6 +154,9 @@ def _problems(fmt: MoneyFormat) -> list[Check]:
             places = frac_digits(pl.col(c), fmt.decimal_comma)
             too_fine = (places > fmt.scale).fill_null(False) & pl.col(f"_{c}").is_not_null()
             checks.append(Check(c, too_fine, f"more than {MAX_SCALE} decimal places"))
+            # a pasted id or card number: its day's sum would overflow exact decimals (the fast pass
+            # reads values of at most 12 bytes, so only the careful one can meet it)
+            checks.append(Check(c, too_large(pl.col(c), fmt.decimal_comma), TOO_LARGE))
         if fmt.whole:
             checks.append(Check(c, (pl.col(f"_{c}").cast(pl.Float64) % 1 != 0).fill_null(False), WHOLE_AMOUNT))
     return checks
