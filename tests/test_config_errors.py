@@ -39,13 +39,14 @@ def _line(text: str, needle: str) -> int:
 
 @pytest.fixture
 def config_copy(tmp_path: Path) -> tuple[Path, Path]:
-    """A temp copy of the base config set and a libraries folder with the six base libraries."""
+    """A temp copy of the base config set and of the SOP libraries it cites (a play citing an SOP
+    its library folder lacks is refused, wherever the tests run from)."""
     folder, libs = tmp_path / "configs", tmp_path / "libraries"
     folder.mkdir()
     for fname in FILES.values():
         shutil.copy2(settings.BASE_CONFIG_DIR / fname, folder / fname)
-    for lib in LIBRARIES:
-        (libs / lib).mkdir(parents=True)
+    shutil.copytree(settings.LIBRARIES_DIR, libs)
+    assert all((libs / lib).is_dir() for lib in LIBRARIES)
     return folder, libs
 
 
