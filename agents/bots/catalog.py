@@ -71,10 +71,10 @@ def _shopify_path(client: Any) -> Path | None:
     return None
 
 
-def _rejected(rows: pl.DataFrame, fmt: Any) -> pl.Series:
+def _rejected(rows: pl.DataFrame, fmt: Any, cells: pl.DataFrame) -> pl.Series:
     """The order keys ingest rejects: the same checks, on the same parsed frame, as
     ``chimera.ingest.shopify.aggregate_shopify``."""
-    errors = order_errors(rows, fmt)
+    errors = order_errors(rows, fmt, cells)
     return rows["_order"].gather(rows[ROW].search_sorted(errors[ROW].unique())).unique()
 
 
@@ -100,8 +100,8 @@ def order_lines(client: Any, as_of: date | None = None, days: int | None = None)
     # (without the count the scan refused the whole file, and the bot with it)
     shapes = readable(file_shapes(path, header), header, columns, EVERY_ROW)
     raw = scan_columns(path, header, columns, drop_empty=False, shapes=shapes, every_row=EVERY_ROW)
-    rows, fmt = parse_rows(raw, path)
-    accepted = ~pl.col("_order").is_in(_rejected(rows, fmt).implode())
+    rows, fmt, cells = parse_rows(raw, path)
+    accepted = ~pl.col("_order").is_in(_rejected(rows, fmt, cells).implode())
     _one_currency(rows, accepted, path)
     keep = accepted & ~pl.col("_cancelled").any().over("_order")
     if "_dup" in rows.columns:

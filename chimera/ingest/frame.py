@@ -206,16 +206,29 @@ def collect(lf: pl.LazyFrame, path: Path | str = "") -> pl.DataFrame:
     try:
         return lf.collect(engine="streaming")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
-        readable = bool(str(path)) and Path(path).is_file()
-        if "invalid utf-8" in str(exc).lower():
-            raise NotUtf8(f"{path}: not UTF-8 throughout") from None
-        if readable and "more fields than" in str(exc):  # a row polars would not read: say which and why
-            header = read_header(Path(path))
-            raise MisshapenRows(shape_error(Path(path), header, file_shapes(Path(path), header))) from None
-        where = quote_problem(Path(path)) if readable else None
-        if where is not None:
-            raise IngestError(f"{path}: {where}; quote the whole field and double its quotes") from None
-        raise IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}") from None
+        raise _read_error(exc, path) from None
+
+
+def collect_all(lfs: list[pl.LazyFrame], path: Path | str = "") -> list[pl.DataFrame]:
+    """``collect`` of queries sharing their scan (polars reads the file once for all of them)."""
+    try:
+        return pl.collect_all(lfs, engine="streaming")
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as exc:
+        raise _read_error(exc, path) from None
+
+
+def _read_error(exc: Exception, path: Path | str) -> IngestError:
+    """The IngestError for a failed read of ``path``, saying where and why."""
+    readable = bool(str(path)) and Path(path).is_file()
+    if "invalid utf-8" in str(exc).lower():
+        return NotUtf8(f"{path}: not UTF-8 throughout")
+    if readable and "more fields than" in str(exc):  # a row polars would not read: say which and why
+        header = read_header(Path(path))
+        return MisshapenRows(shape_error(Path(path), header, file_shapes(Path(path), header)))
+    where = quote_problem(Path(path)) if readable else None
+    if where is not None:
+        return IngestError(f"{path}: {where}; quote the whole field and double its quotes")
+    return IngestError(f"{path}: cannot be read as CSV: {str(exc).splitlines()[0]}")
 
 
 def quote_problem(path: Path) -> str | None:

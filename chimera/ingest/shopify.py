@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -33,6 +34,7 @@ from chimera.ingest.frame import (
     NotUtf8,
     bad_cells,
     collect,
+    collect_all,
     cut_shapes,
     day_metrics,
     file_shapes,
@@ -182,10 +184,21 @@ def _typed(lf: pl.LazyFrame, fmt: MoneyFormat) -> pl.LazyFrame:
         *(pl.col(c).is_null().alias(f"_{c}_missing") for c in ("subtotal", "total")),
         problem.alias("_problem"),
         odd.fill_null(False).alias("_odd"),
-        *(pl.when(problem).then(pl.col(c)).alias(c) for c in RAW if c not in ("name", "email", "currency")),
-        pl.when(problem).then(pl.col("_ts_ok")).alias("_ts_ok"),
+        *CELLS,
         (problem & (~pl.any_horizontal(pl.col(c).is_not_null() for c in RAW) | _header_again())).alias("_empty"),
     )
+
+
+CELLS = [c for c in RAW if c not in ("name", "email", "currency")] + ["_ts_ok"]
+"""The raw cells only a problem row needs (to report and re-judge it): kept for those rows only."""
+
+
+def _collect_typed(lf: pl.LazyFrame, fmt: MoneyFormat, path: Path | str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(every row without ``CELLS``, the problem rows with them), from one read of the file. A
+    million rows of ten mostly-null string columns cost ~150 MB and their rechunk, for five bad rows."""
+    typed = _typed(lf, fmt)
+    df, problems = collect_all([typed.select(pl.exclude(CELLS)), typed.filter(pl.col("_problem"))], path)
+    return df, problems
 
 
 def _header_again() -> pl.Expr:
@@ -340,7 +353,16 @@ def _padded(problems: pl.DataFrame) -> bool:
     return bool(problems.height) and any(problems.select(edge).row(0))
 
 
-def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple[pl.DataFrame, MoneyFormat]:
+class Parsed(NamedTuple):
+    """``parse_rows``' result: the typed rows, the money format read, and the raw ``CELLS`` of the
+    rows with a problem (``_row`` and the cells), which ``order_errors`` reports."""
+
+    rows: pl.DataFrame
+    fmt: MoneyFormat
+    cells: pl.DataFrame
+
+
+def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> Parsed:
     """The typed line-item frame, with order key ``_order`` and first-row flag ``_first``.
 
     Exports list an order's line items on consecutive rows, so the order key is a run number (an
@@ -348,15 +370,14 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
     """
     lf = with_missing(raw.lazy(), RAW)
     fmt = MoneyFormat(FAST_SCALE, careful=False)  # exact for any value of up to 6 decimals
-    df = collect(_typed(lf, fmt), path)
-    problems = df[df["_problem"].arg_true()]  # a gather: filter would rechunk all
+    df, problems = _collect_typed(lf, fmt, path)
     commas, groups, signs = _comma_money(problems)
     codes = _currencies(df)
     whole = _whole_groups(lf, df, problems, codes, path)
     if df["_odd"].any() or _padded(problems) or commas or groups or signs or whole:
         lf, fmt = _careful_format(lf, path, commas or whole, signs, whole=whole,
                                   three=bool(codes) and codes <= THREE_DECIMAL_CURRENCIES)
-        df = collect(_typed(lf, fmt), path)
+        df, problems = _collect_typed(lf, fmt, path)
     if df["_empty"].any():  # an empty row (`,,,` from a spreadsheet) or a repeated header is no record
         df = df.filter(~pl.col("_empty"))
     df = df.drop("_empty").with_columns(_order_key(df["name"].has_nulls(), carry=True))
@@ -366,7 +387,7 @@ def parse_rows(raw: pl.LazyFrame | pl.DataFrame, path: Path | str = "") -> tuple
         df = df.with_columns(_order_key(df["name"].has_nulls(), carry=False).str.strip_chars())  # `#1 ` is `#1`
         df = df.with_columns(pl.col("_order").alias("_run"))  # the run each row was in, in file order
         df = _copies(df.with_columns(_head_row().alias("_first"), pl.col(KEY).alias("_order")))
-    return df, fmt
+    return Parsed(df, fmt, problems.select(ROW, *CELLS))
 
 
 KEY = "_key"  # the order a row belongs to: its Name, or for a row without one, see _order_key
@@ -489,8 +510,8 @@ def aggregate_shopify(
     ``cut``: the data row the file ends inside (a truncated download): its day is partial, and so
     is the day of the complete rows just before it (``cut_days``): both are left out."""
     absent = set(RAW) - set(raw.collect_schema().names())
-    rows, fmt = parse_rows(raw, path)
-    errors = order_errors(rows, fmt)
+    rows, fmt, cells = parse_rows(raw, path)
+    errors = order_errors(rows, fmt, cells)
     days, orders, customers, rejected_on = _sums(rows, errors, fmt, pseudonym, path, line_of)
     rejected_days = {d for d in rejected_on if d is not None}
     days, customers = _known(days, absent), None if "email" in absent else customers
@@ -536,15 +557,15 @@ def _cut_note(days: set[date]) -> str:
             f"{'it' if len(days) == 1 else 'them'} (what is stored for {'it' if len(days) == 1 else 'them'} is kept)")
 
 
-def order_errors(rows: pl.DataFrame, fmt: MoneyFormat) -> pl.DataFrame:
+def order_errors(rows: pl.DataFrame, fmt: MoneyFormat, cells: pl.DataFrame) -> pl.DataFrame:
     """Every bad cell of ``parse_rows``' frame (``bad_cells``' columns): the rules that reject an
     order, in one place for ingest and for anyone reading the export the way ingest does (the
     catalog bot's best sellers)."""
-    missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value")
+    missing = [Check(c, pl.col("_first") & pl.col(f"_{c}_missing"), "missing required value", pl.lit(None, pl.String))
                for c in ("subtotal", "total")]
     if "_conflict" in rows.columns:
         missing.append(Check("name", pl.col("_conflict"), COPY_CONFLICT))
-    problems = rows[rows["_problem"].arg_true()]  # a gather: a filter would copy every column
+    problems = rows[rows["_problem"].arg_true()].join(cells, on=ROW, how="left")  # a gather: a filter copies all
     parts = [(problems, _problems(fmt)), (rows, missing), *_future(rows)]
     return bad_cells(parts, shown_order(), HEADERS, key="_order")
 
