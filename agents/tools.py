@@ -6,6 +6,7 @@ change anything. The only "propose" tool previews a ChangeSet that still needs a
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -15,11 +16,15 @@ from sqlmodel import select
 from chimera.clients import ClientContext
 from chimera.db.engine import session_scope
 from chimera.db.models import EvidenceRecord, PlayRun
+from chimera.errors import ChimeraError
+from chimera.llm.provider import redact_secrets
 from chimera.llm.text_tools import tool_name
 from chimera.metrics import load_series
 from chimera.sop.index import search
 from chimera.sop.models import SopHit
 from chimera.sop.safety import sanitize_for_prompt
+
+log = logging.getLogger(__name__)
 
 
 def sop_fact(hit: SopHit) -> dict[str, Any]:
@@ -199,5 +204,8 @@ class Toolbox:
             return {"error": f"no tool {name!r}; the tools are: {', '.join(tools)}"}
         try:
             return fn.invoke(args)
-        except Exception as exc:  # a model's bad arguments come back to it as data
-            return {"error": f"{type(exc).__name__}: {exc}"}
+        except (ChimeraError, ValueError, LookupError, TypeError) as exc:  # bad arguments: back to the model as data
+            return {"error": redact_secrets(f"{type(exc).__name__}: {exc}")}
+        except Exception as exc:  # the database, a file: its text may hold a connection URL; it stays here
+            log.warning("tool %s failed: %s", fn.name, redact_secrets(f"{type(exc).__name__}: {exc}"))
+            return {"error": f"the tool {fn.name} failed ({type(exc).__name__}); the details are in the log"}

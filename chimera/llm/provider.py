@@ -210,6 +210,14 @@ _URL_SECRET = re.compile(r"(?<=//)[^/@\s\"'<>]+@|(?<=[?&;])((?:api[-_]?key|key|t
 _HTTP_LOGGERS = ("httpx", "httpx2", "httpcore", "openai", "openai._base_client")
 
 
+def redact_secrets(text: str) -> str:
+    """``text`` with URL credentials (`user:pass@`), key-like query parameters and the API key
+    written as ``***``."""
+    clean = _URL_SECRET.sub(lambda m: "***@" if m.group(1) is None else f"{m.group(1)}***", text)
+    key = os.environ.get("OPENAI_API_KEY")
+    return clean.replace(key, "***") if key and len(key) >= 8 else clean
+
+
 class _RedactedUrls(logging.Filter):
     """Writes URL credentials and the API key of a log record as ``***`` (the record still goes out)."""
 
@@ -218,10 +226,7 @@ class _RedactedUrls(logging.Filter):
             text = record.getMessage()
         except Exception:  # a record whose arguments do not fit its format: left to logging to report
             return True
-        clean = _URL_SECRET.sub(lambda m: "***@" if m.group(1) is None else f"{m.group(1)}***", text)
-        key = os.environ.get("OPENAI_API_KEY")
-        if key and len(key) >= 8:
-            clean = clean.replace(key, "***")
+        clean = redact_secrets(text)
         if clean != text:
             record.msg, record.args = clean, ()
         return True
