@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import chimera.cli.cmd_jobs  # noqa: F401 - registers the command
 from chimera import settings
 from chimera.cli.app import app
+from chimera.config.loader import CYCLE_JOB_TYPES
 from chimera.config.models import KPI, AgentsConfig, Bot, BotAction, Commander, KPIsConfig, PlaysConfig
 from chimera.db.engine import get_engine
 from chimera.db.models import Company
@@ -25,7 +26,8 @@ def write_client(name: str) -> Path:
     folder = settings.client_dir(name)
     folder.mkdir(parents=True)
     agents = AgentsConfig(
-        commanders=[Commander(id="commerce_commander_ai", label="C", role="r", handles=["EXECUTE_PLAY_COMMERCE"])],
+        commanders=[Commander(id="commerce_commander_ai", label="C", role="r",  # the weekly cycle's jobs too
+                              handles=["EXECUTE_PLAY_COMMERCE", *CYCLE_JOB_TYPES])],
         bots=[Bot(id="copy_bot", label="Copy", role="r",
                   actions=[BotAction(name="draft_copy", description="d", reversible=True)])])
     kpis = KPIsConfig(kpis=[KPI(id="aov", label="AOV", unit="currency", direction="higher_is_better",
