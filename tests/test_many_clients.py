@@ -129,7 +129,7 @@ def test_cycle_needs_exactly_one_of_client_or_all(chimera_home: Path, monkeypatc
 
 # --------------------------------------------------------------------------- isolation on Postgres
 
-N_CLIENTS = 20
+N_CLIENTS = 10  # many enough to mix clients up; benchmarks/clients.py runs 100
 
 
 def _counts() -> dict[str, dict[int, int]]:
