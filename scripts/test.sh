@@ -19,7 +19,7 @@ run() {
 # Three workers on a 2-core machine: tests waiting on servers, sockets and disk left a fifth of the
 # CPU idle with two. A test file stays on one worker in order (--dist loadfile: module fixtures and
 # order-dependent steps hold).
-# CHIMERA_SWEEP=1 adds the `sweep` tests (more seeds of stories the default run tests with one).
+# CHIMERA_SWEEP=1 adds the `sweep` tests (QA sweeps over generated unseen inputs, extra seeds).
 MARKS="not e2e and not sweep"
 [ "${CHIMERA_SWEEP:-0}" = "1" ] && MARKS="not e2e"
 run -m "$MARKS" -q -p no:cacheprovider -n "${CHIMERA_TEST_WORKERS:-3}" --dist loadfile || exit 1
