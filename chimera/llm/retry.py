@@ -1,11 +1,11 @@
 """Model calls that survive a flaky provider: tenacity retries, one tool-JSON repair, then a clear stop.
 
 ChatOpenAI is built with ``max_retries=0`` so this module alone decides: 429, 5xx and connection
-errors are retried with exponential backoff and jitter (honouring ``retry-after``; one longer than
-the cap stops at once, as asking sooner would be refused again); an error event inside a reply
-stream is retried when its code says busy; a timeout and any other provider error stop at once.
-When it gives up it raises ``ModelUnavailable`` and the caller shows the offline narrative instead,
-saying so. The cycle never fails on a model.
+errors are retried with exponential backoff and jitter (honouring ``retry-after-ms`` and
+``retry-after``; one longer than the cap stops at once, as asking sooner would be refused again); an
+error event inside a reply stream is retried when its code says busy; a timeout and any other provider
+error stop at once. When it gives up it raises ``ModelUnavailable`` and the caller shows the offline
+narrative instead, saying so. The cycle never fails on a model.
 
 How long a call may take: each attempt is one HTTP request with a deadline of ``CHIMERA_LLM_TIMEOUT``
 = T seconds from its start (provider.py). The reply must be complete by then, however the server
@@ -20,8 +20,11 @@ timed out or used up its attempts (``ModelUnavailable.ends_cycle_use``).
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import logging
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -116,12 +119,32 @@ class Backoff(BaseModel):
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    if isinstance(exc, openai.APIStatusError):
+    """Seconds the server asks us to wait: ``retry-after-ms`` (OpenAI and compatible servers send it,
+    more precise, so it wins), else ``retry-after`` in seconds or as an HTTP date. A negative, NaN or
+    unreadable value says nothing (None), as the openai SDK reads them."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = (headers.get(name) or "").strip()
         try:
-            return float(exc.response.headers.get("retry-after", ""))
+            seconds = float(raw) / scale
         except ValueError:
-            return None
+            seconds = _http_date_wait(raw) if scale == 1.0 else None
+        if seconds is not None and math.isfinite(seconds) and seconds >= 0:
+            return seconds
     return None
+
+
+def _http_date_wait(raw: str) -> float | None:
+    """Seconds until an HTTP date (``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT``), at least 0."""
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
 
 
 def is_transient(exc: BaseException) -> bool:

@@ -1,0 +1,91 @@
+"""QA9: the model client's rate-limit waits (``retry-after-ms``) and the guard's reading of figures
+written in ways earlier passes did not cover (ratio KPIs in either scale, French space-grouped counts,
+``pct``). Servers are local (tests/fake_openai_server.py), never the internet."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from langchain_core.messages import HumanMessage
+
+from chimera.llm import UsageTracker, guarded_narrative
+from chimera.llm.retry import _retry_after
+from tests.fake_openai_server import FakeOpenAI
+
+HONEST = "Net revenue is $16,017.93."
+FACTS = [{"kpi": "net_revenue", "unit": "currency", "value": 16017.93, "status": "OK"}]
+
+
+def _rate_limited(headers: dict[str, str]) -> openai.RateLimitError:
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(429, headers=headers, request=request)
+    return openai.RateLimitError("rate limited", response=response, body=None)
+
+
+# -- retry-after-ms --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("headers", "wait"), [
+    ({"retry-after-ms": "1500"}, 1.5),
+    ({"retry-after-ms": "250", "retry-after": "9"}, 0.25),  # the precise one wins, as the openai SDK reads it
+    ({"retry-after-ms": "soon", "retry-after": "2"}, 2.0),  # an unreadable ms header falls back to seconds
+    ({"retry-after-ms": "-5", "retry-after": "3"}, 3.0),
+    ({"retry-after-ms": "nan"}, None),
+    ({"retry-after": "-1"}, None),
+    ({}, None),
+])
+def test_retry_after_ms_is_read_before_retry_after(headers: dict[str, str], wait: float | None) -> None:
+    assert _retry_after(_rate_limited(headers)) == wait
+
+
+def test_retry_after_as_an_http_date_is_a_wait() -> None:
+    """RFC 9110 allows a date; it was read as no wait at all (float() failed)."""
+    later = email.utils.formatdate(time.time() + 30, usegmt=True)
+    wait = _retry_after(_rate_limited({"retry-after": later}))
+    assert wait is not None and 25 <= wait <= 31
+    past = email.utils.formatdate(time.time() - 30, usegmt=True)
+    assert _retry_after(_rate_limited({"retry-after": past})) == 0.0
+
+
+def _point_at(monkeypatch: pytest.MonkeyPatch, base_url: str, cap: str) -> None:
+    monkeypatch.setenv("CHIMERA_LLM", "openai-compatible")
+    monkeypatch.setenv("OPENAI_BASE_URL", base_url)
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF", "0")
+    monkeypatch.setenv("CHIMERA_LLM_BACKOFF_MAX", cap)
+    monkeypatch.setenv("CHIMERA_LLM_TIMEOUT", "5")
+
+
+def _narrate() -> Any:
+    from chimera.llm import get_chat_model
+
+    return guarded_narrative(get_chat_model(), [HumanMessage("Summarise")], FACTS, "OFFLINE",
+                             usage=UsageTracker("openai-compatible"))
+
+
+def test_a_short_retry_after_ms_is_waited_before_asking_again(fake_openai: FakeOpenAI,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Was: the header ignored, the retry sent at once (backoff 0) and refused again by the server."""
+    _point_at(monkeypatch, fake_openai.base_url, cap="5")
+    fake_openai.push({"status": 429, "headers": {"retry-after-ms": "800"}}, {"text": HONEST})
+    started = time.monotonic()
+    result = _narrate()
+    assert (result.source, result.text) == ("model", HONEST)
+    assert time.monotonic() - started >= 0.75, "asked again before the server's retry-after-ms"
+    assert len(fake_openai.requests) == 2
+
+
+def test_a_retry_after_ms_longer_than_the_cap_is_not_waited_on(fake_openai: FakeOpenAI,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    _point_at(monkeypatch, fake_openai.base_url, cap="2")
+    fake_openai.push({"status": 429, "headers": {"retry-after-ms": "60000"}}, {"text": "never asked"})
+    started = time.monotonic()
+    result = _narrate()
+    assert result.source == "offline" and len(fake_openai.requests) == 1
+    assert "asks to wait 60 s" in (result.reason or "")
+    assert time.monotonic() - started < 2
+    fake_openai.steps.clear()
