@@ -6,7 +6,7 @@ charges (Stripe API amounts are integers in the currency's minor unit)."""
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -144,16 +144,20 @@ def test_a_pull_replaces_what_was_stored_for_a_day_it_found_empty(chimera_home: 
     assert _series(ctx)["orders"] == {date(2026, 3, 7): 0, date(2026, 3, 8): 1}
 
 
-def test_days_not_begun_are_never_zero_filled() -> None:
-    """`--until` in the future, or today's store-local day that may not have started: left missing."""
+def test_days_not_over_are_never_zero_filled() -> None:
+    """`--until` in the future, or today (UTC for Stripe, store-local for Shopify): the API lists
+    today's records only until the pull, so today is left out, saying why, and never written as 0."""
     agg = Aggregate(kind="stripe_payments", days={}, rows_read=0, orders_ingested=0)
-    days = clip(agg, date(2026, 3, 5), date(2026, 3, 31), today=date(2026, 3, 6)).days
-    assert sorted(days) == [date(2026, 3, 5), date(2026, 3, 6)]
-    assert days[date(2026, 3, 5)]["stripe_payments"] == 0
+    now = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
+    clipped = clip(agg, date(2026, 3, 5), date(2026, 3, 31), today=now.date(), now=now)
+    assert sorted(clipped.days) == [date(2026, 3, 5)]
+    assert clipped.days[date(2026, 3, 5)]["stripe_payments"] == 0
+    assert list(clipped.left_out) == [date(2026, 3, 6)] and "09:00 UTC" in clipped.left_out[date(2026, 3, 6)]
     agg = Aggregate(kind="shopify_orders", days={}, rows_read=0, orders_ingested=0)
     assert sorted(clip(agg, date(2026, 3, 5), date(2026, 3, 31), today=date(2026, 3, 6)).days) == [date(2026, 3, 5)]
     analytics = Aggregate(kind="analytics_daily", days={}, rows_read=0, orders_ingested=0, fill_zero=False)
     assert clip(analytics, date(2026, 3, 5), date(2026, 3, 6), today=date(2026, 3, 6)).days == {}
+    assert clip(analytics, date(2026, 3, 5), date(2026, 3, 6), today=date(2026, 3, 6)).left_out == {}
 
 
 def test_a_pull_whose_until_is_before_since_is_a_clear_error(chimera_home: Path,

@@ -9,9 +9,12 @@ from typing import Any
 
 import polars as pl
 
+from chimera.as_of import store_zone
 from chimera.clients import ClientContext
 from chimera.ingest import Aggregate, IngestSummary, store_aggregate
+from chimera.ingest import stripe as stripe_parser
 from chimera.ingest.coverage import zero_days
+from chimera.ingest.store import leave_out
 
 PULLED = ("shopify_orders", "stripe_payments")  # a day the API lists nothing for, inside the pull, had nothing
 
@@ -39,24 +42,45 @@ def minor_to_text(amount: int | None, currency: str) -> str | None:
     return f"{sign}{whole}.{part:0{places}d}"
 
 
-def clip(agg: Aggregate, since: date, until: date, today: date | None = None) -> Aggregate:
+def clip(agg: Aggregate, since: date, until: date, today: date | None = None,
+         now: datetime | None = None) -> Aggregate:
     """Only the days asked for (a pull's margins are partial days and must not replace stored ones),
-    and every asked day that has begun: the API listing no order or charge for a day means there
-    was none (zero, as inside an export's range), and the pull then replaces whatever was stored for
-    it. Days not begun yet are left out: for store-local Shopify days, those after yesterday (UTC); so are a
-    day the parser left out (``Aggregate.left_out``: Stripe's UTC day still going on) and those after it."""
+    and every asked day that is over: the API listing no order or charge for a day means there was
+    none (zero, as inside an export's range), and the pull then replaces whatever was stored for it.
+    ``today`` is the source's day going on (UTC for Stripe, store-local for Shopify; default UTC's):
+    the API lists its records only until the pull, so it is left out (``Aggregate.left_out``, what
+    is stored kept), never zero nor written whole, as an export's day going on is; so are a day the
+    parser left out and those after it. Days not begun yet have nothing and are not written."""
+    now = now or datetime.now(UTC)
+    today = today or now.date()
     agg.days = {d: v for d, v in agg.days.items() if since <= d <= until}
     if agg.customers is not None:
         agg.customers = agg.customers.filter(pl.col("day").is_between(since, until))
     if agg.fill_zero and agg.kind in PULLED:
-        today = today or datetime.now(UTC).date()
-        last = min(until, today if agg.kind == "stripe_payments" else today - timedelta(days=1))
-        zero_days(agg, since, min([last, *(d - timedelta(days=1) for d in agg.left_out)]))  # a partial day: no 0
+        if since <= today <= until:  # the parser's reason (an export's) gives way to the pull's
+            leave_out(agg, {today: _unfinished(agg.kind, now)})
+        last = min([until, today - timedelta(days=1), *(d - timedelta(days=1) for d in agg.left_out)])
+        zero_days(agg, since, last)  # a partial day: no 0
     return agg
+
+
+def _unfinished(kind: str, now: datetime) -> str:
+    """Why the source's day going on is left out of a pull."""
+    what, zone = ("charges", "UTC") if kind == "stripe_payments" else ("orders", "store-local")
+    return (f"partial {zone} day: it was not over when pulled ({now:%H:%M} {zone}), so the API lists only its "
+            f"{what} until then; pull it again once it is over")
+
+
+def source_now(client: ClientContext, kind: str) -> datetime:
+    """Now as the pulled source counts days: UTC for Stripe (the parser's clock, so a pull and the
+    charges it left out agree), client.yml's timezone for Shopify (store-local days)."""
+    now = stripe_parser._now()
+    return now if kind == "stripe_payments" else now.astimezone(store_zone(client.config.timezone))
 
 
 def store_pull(client: ClientContext, agg: Aggregate, api: str, since: date, until: date,
                payload: list[Any]) -> IngestSummary:
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    return store_aggregate(client, clip(agg, since, until), f"{api} api {since}..{until}", digest,
+    now = source_now(client, agg.kind)
+    return store_aggregate(client, clip(agg, since, until, now.date(), now), f"{api} api {since}..{until}", digest,
                            stated=(since, until))

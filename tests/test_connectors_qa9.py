@@ -1,0 +1,90 @@
+"""API pulls QA: the source's day still going on (UTC for Stripe, store-local for Shopify) is left
+out of a pull, never written as 0 nor as a whole day, and what is stored for it stays."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from chimera.clients import add_client, get_client
+from chimera.connectors import pull_shopify, pull_stripe, shopify_api, stripe_api
+from chimera.ingest import stripe
+from tests.test_unseen_connectors import _series, _stub
+
+
+def _client(name: str, monkeypatch: pytest.MonkeyPatch, timezone: str = "UTC"):
+    ctx = add_client(name)
+    yml = ctx.folder / "client.yml"
+    yml.write_text(yml.read_text() + f"timezone: {timezone}\nconnectors:\n  shopify:\n    shop_url: http://127.0.0.1:9\n"
+                   "    token_env: T_SHOP\n  stripe:\n    api_base: http://127.0.0.1:9\n    key_env: T_STRIPE\n")
+    monkeypatch.setenv("T_SHOP", "shpat_x")
+    monkeypatch.setenv("T_STRIPE", "sk_test_x")
+    return get_client(name)
+
+
+def _charge(n: int, when: datetime, amount: int) -> dict:
+    return {"id": f"ch_{n}", "created": calendar.timegm(when.utctimetuple()), "amount": amount,
+            "amount_refunded": 0, "currency": "usd", "captured": True, "status": "succeeded", "refunded": False,
+            "balance_transaction": {"amount": amount, "currency": "usd", "fee": 30}}
+
+
+def _order(name: str, created_at: str) -> dict:
+    return {"name": name, "email": "a@example.com", "created_at": created_at, "currency": "USD",
+            "cancelled_at": None, "subtotal_price": "10.00", "total_tax": "0.00", "total_price": "10.00",
+            "total_discounts": "0.00", "total_shipping_price_set": {"shop_money": {"amount": "0.00"}},
+            "refunds": [], "line_items": [{"quantity": 1, "price": "10.00"}]}
+
+
+@pytest.mark.parametrize("charges_today", [0, 1])
+def test_a_stripe_pull_at_9_utc_leaves_today_out_and_keeps_what_is_stored(
+        chimera_home: Path, monkeypatch: pytest.MonkeyPatch, charges_today: int) -> None:
+    """Pulled at 09:00 UTC through today: today is neither 0 (no charge yet) nor its first hours as a
+    whole day; a later pull, once the day is over, writes it."""
+    now = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)
+    today, yesterday = now.date(), now.date() - timedelta(days=1)
+    monkeypatch.setattr(stripe, "_now", lambda: now)
+    ctx = _client("s", monkeypatch)
+    full_day = [_charge(1, datetime(2026, 3, 6, 8, 0, tzinfo=UTC), 4000),
+                _charge(2, datetime(2026, 3, 6, 15, 0, tzinfo=UTC), 6000)]
+    _stub(monkeypatch, stripe_api, "fetch_charges", full_day)
+    monkeypatch.setattr(stripe, "_now", lambda: now + timedelta(days=1))  # the 6th, pulled on the 7th
+    pull_stripe(ctx, today, today)
+    assert _series(ctx)["stripe_gross"] == {today: Decimal("100.00")}
+
+    monkeypatch.setattr(stripe, "_now", lambda: now)  # a pull at 09:00 on the 6th
+    _stub(monkeypatch, stripe_api, "fetch_charges", full_day[:charges_today])
+    summary = pull_stripe(ctx, yesterday, today)
+    assert [d.day for d in summary.left_out] == [today] and "09:00 UTC" in summary.left_out[0].reason
+    series = _series(ctx)
+    assert series["stripe_gross"] == {yesterday: Decimal("0"), today: Decimal("100.00")}  # stored value kept
+    assert series["stripe_payments"] == {yesterday: 0, today: 2}
+
+
+def test_a_shopify_pull_leaves_the_store_day_going_on_out(chimera_home: Path, monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """02:00 UTC on 6 March is 21:00 on 5 March in New York: the store's 5th is not over (its orders
+    so far are not the day's), the 4th is (no order: 0); UTC's yesterday is not the store's."""
+    monkeypatch.setattr(stripe, "_now", lambda: datetime(2026, 3, 6, 2, 0, tzinfo=UTC))
+    ctx = _client("ny", monkeypatch, "America/New_York")
+    _stub(monkeypatch, shopify_api, "fetch_orders", [_order("#1", "2026-03-03T12:00:00-05:00"),
+                                                     _order("#2", "2026-03-05T09:00:00-05:00")])
+    summary = pull_shopify(ctx, date(2026, 3, 3), date(2026, 3, 6))
+    assert [d.day for d in summary.left_out] == [date(2026, 3, 5)]
+    assert "store-local" in summary.left_out[0].reason
+    assert _series(ctx)["orders"] == {date(2026, 3, 3): 1, date(2026, 3, 4): 0}
+
+
+def test_a_shopify_pull_east_of_utc_writes_the_store_day_already_over(chimera_home: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """20:00 UTC on 5 March is 05:00 on 6 March in Tokyo: the store's 5th is over and written (0 without
+    orders), its 6th (orders of its first hours only) left out."""
+    monkeypatch.setattr(stripe, "_now", lambda: datetime(2026, 3, 5, 20, 0, tzinfo=UTC))
+    ctx = _client("jp", monkeypatch, "Asia/Tokyo")
+    _stub(monkeypatch, shopify_api, "fetch_orders", [_order("#1", "2026-03-06T01:00:00+09:00")])
+    summary = pull_shopify(ctx, date(2026, 3, 4), date(2026, 3, 6))
+    assert [d.day for d in summary.left_out] == [date(2026, 3, 6)]
+    assert _series(ctx)["orders"] == {date(2026, 3, 4): 0, date(2026, 3, 5): 0}
