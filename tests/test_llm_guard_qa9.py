@@ -14,6 +14,7 @@ import pytest
 from langchain_core.messages import HumanMessage
 
 from chimera.llm import UsageTracker, guarded_narrative
+from chimera.llm.guard import check_numbers
 from chimera.llm.retry import _retry_after
 from tests.fake_openai_server import FakeOpenAI
 
@@ -89,3 +90,38 @@ def test_a_retry_after_ms_longer_than_the_cap_is_not_waited_on(fake_openai: Fake
     assert "asks to wait 60 s" in (result.reason or "")
     assert time.monotonic() - started < 2
     fake_openai.steps.clear()
+
+
+# -- percent written as "pct", "pp", "percentage points" ----------------------------------------------------------
+
+RATE_KPI = [{"kpis": [{"id": "refund_rate", "label": "Refund rate", "unit": "percent", "value": 0.0169,
+                       "status": "OK"}]}]
+CHANGE = [{"kpi": "conversion_rate", "change_pp": -12, "note": "conversion fell 12 pp week over week"}]
+
+
+@pytest.mark.parametrize("answer", [
+    "Refund rate is 1.69 pct.", "Refund rate: 1.69pct.", "Refund rate is 1.7 PCT.",
+])
+def test_pct_is_a_percent(answer: str) -> None:
+    """Was: "1.69 pct" read as a plain 1.69, refused for a rate kept as the fraction 0.0169."""
+    assert check_numbers(answer, RATE_KPI).ok
+
+
+@pytest.mark.parametrize("answer", ["Conversion fell 12 pp.", "Conversion fell 12 percentage points.",
+                                    "Conversion fell 12 percentage-points."])
+def test_spaced_percentage_points_are_a_percent(answer: str) -> None:
+    """Was: "12 pp" with a space read as a plain count 12, never sourced by a change in points."""
+    assert check_numbers(answer, CHANGE).ok
+
+
+@pytest.mark.parametrize("answer", [
+    "Refund rate is 2.69 pct.", "Refund rate is 169 pct.", "Conversion fell 13 pp.",
+    "Conversion fell 12.5 percentage points.",
+])
+def test_invented_pct_and_points_are_refused(answer: str) -> None:
+    assert not check_numbers(answer, RATE_KPI + CHANGE).ok
+
+
+def test_a_rise_in_pp_against_a_fall_is_refused() -> None:
+    result = check_numbers("Conversion rose 12 pp.", CHANGE)
+    assert not result.ok and "written as a rise" in result.offending[0]

@@ -1,7 +1,7 @@
 """The truth guard: every figure in a model's text must come from the tool outputs it was given.
 
 A model never produces a number (DESIGN.md §6). The guard reads numbers as people write them
-(``$10,528.00``, ``1.7 %``, ``down 12%``, ``10.5k``) and accepts one when some output value, read
+(``$10,528.00``, ``1.7 %``, ``1.7 pct``, ``down 12 pp``, ``10.5k``) and accepts one when some output value, read
 as is (sign aside) or, for a percent, as a fraction shown in percent, rounds to it at the precision
 the text shows. Numbers written in words ("thirty-seven percent", "twelve customers") are read as
 figures too; a small word used as plain language ("one of the plays") is not. Dates must appear in
@@ -105,7 +105,7 @@ _CURRENCY_CODES = "USD|EUR|GBP|JPY|CAD|AUD|NZD|CHF|CNY|INR|SEK|NOK|DKK|PLN|MXN|B
 FIGURE = re.compile(
     rf"(?<![\w.])(?P<cur>[$€£¥]\s?|(?:{_CURRENCY_CODES})\s?)?(?P<sign>[-−–])?(?P<cur2>[$€£¥]\s?)?"
     r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)(?P<frac>\.\d+)?(?P<exp>[eE][-+]?\d+)?"
-    r"(?P<suffix>\s?%|\s(?i:percent|per\s?cent)\b|\s?(?:k|K|M|bn)\b|\s(?i:thousand|million|billion)\b|x\b"
+    r"(?P<suffix>\s?%|\s(?i:percentage[\s-]points?|percent|per\s?cent|pct|pp)\b|\s?(?:k|K|M|bn)\b|\s(?i:thousand|million|billion)\b|x\b"
     # a unit glued to the number ("98765USD", "12pp", "$5m", "28d") is still a figure; an ordinal is not
     r"|(?!(?:st|nd|rd|th)\b)[A-Za-z]+\b)?"
     r"(?![\w])"
@@ -116,7 +116,8 @@ FIGURE = re.compile(
 SOURCE_NUMBER = re.compile(
     r"(?:(?<![^\s(\[:<>=~])(?P<sign>[-+−–])|(?<![\w.]))(?P<cur>[$€£¥]\s?)?"
     r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-    r"(?:(?P<unit>[dhwmy])(?![\w])|(?P<pct>\s?%|\s(?i:percent|per\s?cent)\b|pp\b)|k|K|M|bn|x)?(?![\w])"
+    r"(?:(?P<unit>[dhwmy])(?![\w])|(?P<pct>\s?%|\s(?i:percentage\s+points?|percent|per\s?cent|pct|pp)\b|pct\b|pp\b)"
+    r"|k|K|M|bn|x)?(?![\w])"
 )
 NUMERIC = re.compile(r"\s*[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\s*")
 _CODE_BEFORE = re.compile(rf"(?:\b(?:{_CURRENCY_CODES})|[$€£¥])\s?$")
@@ -124,7 +125,7 @@ _MONEY_AFTER = re.compile(rf"\s+(?:dollars?|euros?|pounds?|bucks|{_CURRENCY_CODE
 _SIGNS = {"-": -1, "−": -1, "–": -1, "+": 1}
 # the first end of a percent range in prose ("5-10%", "5 to 10 percent", "between 5 and 10%") is a percent too
 _RANGE_TO_PERCENT = re.compile(
-    r"\s*(?:[-–—]|to|and)\s*\d[\d,]*(?:\.\d+)?\s?(?:%|(?i:percent|per\s?cent)\b|pp\b)")
+    r"\s*(?:[-–—]|to|and)\s*\d[\d,]*(?:\.\d+)?\s?(?:%|(?i:percent|per\s?cent|pct)\b|pp\b)")
 # a hyphenated token with a part that mixes letters and digits ("gpt-4o-mini", a uuid) is a name;
 # "4-week" is not (its 4 is a count)
 HYPHENATED = re.compile(r"(?<![\w-])\w+(?:-\w+)+(?![\w-])")
@@ -132,7 +133,8 @@ _MIXED_PART = re.compile(r"[A-Za-z]\d|\d[A-Za-z]")
 _SCALE = {"k": 1_000, "K": 1_000, "M": 1_000_000, "bn": 1_000_000_000,
           "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 _MONEY_SCALE = {"m": 1_000_000, "mn": 1_000_000, "mm": 1_000_000, "b": 1_000_000_000, "B": 1_000_000_000}
-_POINTS = {"pp", "pt", "pts"}  # percentage points read like a percent
+# percentage points read like a percent; "pct" is how tables and terse models abbreviate percent
+_POINTS = {"pp", "pt", "pts", "pct"}
 _WINDOW_UNITS = set("dhwmy")  # "28d" in a model's text names a window, as it does in the outputs
 # keys whose values name things (ids, fingerprints, hashes, threads): never a figure
 _ID_KEYS = {"id", "ids", "uuid", "guid", "hash", "sha", "sha256", "digest", "fingerprint", "thread", "checkpoint",
