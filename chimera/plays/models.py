@@ -160,6 +160,10 @@ class TriggeredPlay(_Model):
     """False when over the cap of active plays."""
     note: str = ""
     """Why not selected (over the cap), else empty."""
+    overlaps: list[str] = []
+    """Plays judged on one of its evidence KPIs that run in the same weeks: a higher-ranked play
+    of this cycle or a run still under way (``chimera.plays.rank.overlap_notes``). Run together,
+    neither one's evidence can be told apart from the other's (both come back ``confounded``)."""
 
 
 class SuppressedPlay(_Model):
@@ -184,6 +188,9 @@ class SuggestState(_Model):
     """Play ids of those active runs (not suggested again while active)."""
     under_way: dict[str, str] = {}
     """play_id -> what its active run is doing, for the reason it is held back."""
+    active_kpis: dict[str, list[str]] = {}
+    """play_id -> the KPIs its active run is judged on (as logged with the run), for the overlap
+    note of a play judged on the same KPIs; a play missing here is read from plays.yml."""
     rejected: dict[str, str] = {}
     """play_id -> who rejected it and why, while that rejection still holds it back."""
     paused: dict[str, str] = {}

@@ -170,11 +170,46 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
     note = _cap_note(policy.max_active_plays, active, state.active_plays)
     selected, over = [], []
     for rank, tp in enumerate(ranked, start=1):
+        overlaps = overlap_notes(tp, selected, _active_kpis(configs, state))
+        update = {"overlaps": overlaps, "why_rank": "; ".join([tp.why_rank, *overlaps])} if overlaps else {}
         if rank <= slots:
-            selected.append(tp.model_copy(update={"rank": rank}))
+            selected.append(tp.model_copy(update={**update, "rank": rank}))
         else:
-            over.append(tp.model_copy(update={"rank": rank, "selected": False, "note": note}))
+            over.append(tp.model_copy(update={**update, "rank": rank, "selected": False, "note": note}))
     return Suggestions(selected, over, suppressed, slots=slots, cap=policy.max_active_plays)
+
+
+def _active_kpis(configs: ConfigSet, state: SuggestState) -> dict[str, list[str]]:
+    """play_id -> the KPIs each run under way is judged on: as logged with the run, else plays.yml's."""
+    out: dict[str, list[str]] = {}
+    for play_id in state.active_plays:
+        logged = state.active_kpis.get(play_id)
+        if logged:
+            out[play_id] = list(logged)
+        elif (play := next((p for p in configs.plays.plays if p.id == play_id), None)) is not None:
+            out[play_id] = list(play.evidence.kpis)
+    return out
+
+
+def overlap_notes(tp: TriggeredPlay, above: list[TriggeredPlay], active: Mapping[str, list[str]]) -> list[str]:
+    """Why running ``tp`` now blurs evidence: a play ranked above it this cycle, or a run still under
+    way (its evidence not judged yet), judged on one of its KPIs. A before/after without a control
+    group cannot split two changes made in the same weeks: both records come back ``confounded``
+    (DATA.md, reading-evidence SOP: "schedule them apart"). Said, not held back: a person may still
+    run both (a CRITICAL KPI may not wait a month), knowing what the evidence will then say."""
+    mine = set(tp.evidence_kpis)
+    notes = []
+    for play_id, kpis in active.items():
+        shared = [k for k in kpis if k in mine]
+        if shared and play_id != tp.play_id:
+            notes.append(f"judged on {', '.join(shared)} like {play_id}, still under way: run now, neither one's "
+                         "evidence can be told apart (both confounded); better after its evidence is judged")
+    for other in above:
+        shared = [k for k in other.evidence_kpis if k in mine]
+        if shared:
+            notes.append(f"judged on {', '.join(shared)} like {other.play_id} (rank {other.rank}): approve one of "
+                         "them, run together neither one's evidence can be told apart (both confounded)")
+    return notes
 
 
 # --------------------------------------------------------------------------- a rejected play's history

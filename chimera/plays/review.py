@@ -136,6 +136,7 @@ def suggest_state(session: Session, company_id: int, as_of: date | None = None,
         active=len(active),
         active_plays=sorted({r.play_id for r in active}),
         under_way={r.play_id: under_way_reason(r, day if replay else None) for r in active},  # newest run wins
+        active_kpis={r.play_id: list(k) for r in active if (k := (r.explanation or {}).get("evidence_kpis"))},
         rejected=held_rejections(session, company_id, day, replay=replay),
         paused={pid: h.why for pid, h in stops.items() if h.kind == "paused"},
         reverted={pid: h.why for pid, h in stops.items() if h.kind == "reverted"},
