@@ -9,8 +9,10 @@ user's role on the server, and a decision is recorded by graphs.service.decide (
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import chainlit as cl
@@ -18,6 +20,7 @@ from chainlit.input_widget import Select
 
 from chimera.auth import AuthUser, allowed_clients, authenticate, can_decide, get_user
 from chimera.clients import get_client, list_clients
+from chimera.db.engine import reason as db_reason
 from chimera.errors import ChimeraError, DecisionError
 from chimera.llm.provider import backend_info
 from graphs import chat
@@ -40,6 +43,7 @@ STARTERS = ["Run the weekly cycle", "Today's checks", "KPI status", "Why was thi
             "Show evidence", "Weekly review", "Show conversion rate"]
 _OFFERS: dict[str, dict[str, cl.Message]] = {}  # session id -> play run id -> message with the buttons
 PLAY_ICONS = {"pause": "pause", "resume": "play", "scale": "trending-up"}
+log = logging.getLogger(__name__)
 
 
 if os.environ.get("CHIMERA_CHAT_HISTORY", "on") != "off":
@@ -66,6 +70,29 @@ async def chat_profiles(user: cl.User | None = None, language: str | None = None
     backend = f"\n\nModel backend — **{backend_info().label}**"
     return [cl.ChatProfile(name=p.name, markdown_description=p.markdown_description + backend, starters=starters,
                            icon=chat.profile_icon(p), default=p.commander is None) for p in chat.profiles()]
+
+
+def _guarded(what: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+    """A handler's failure as one chat line: a person's mistake or a known outage (ChimeraError: the
+    database down, a broken config) as its own words, anything else as its kind, logged in full.
+    Chainlit would show ``str(exc)`` in an error box: a SQLAlchemy error's text is its SQL, parameters
+    and a link, and a known outage also went to the server log as a traceback."""
+    def wrap(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        @functools.wraps(handler)  # Chainlit reads the handler's parameters through __wrapped__
+        async def guarded(*args: Any, **kwargs: Any) -> None:
+            try:
+                await handler(*args, **kwargs)
+            except ChimeraError as exc:
+                log.warning("%s: %s", what, exc)
+                await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+            except Exception as exc:
+                log.exception("%s failed", what)
+                detail = db_reason(exc) if type(exc).__module__.startswith("sqlalchemy") else type(exc).__name__
+                await cl.Message(author="Command Center", content=(
+                    f"⚠️ {what[0].upper() + what[1:]} failed ({detail}). The details are in the server log; "
+                    "try again, and tell your admin if it keeps failing.")).send()
+        return guarded
+    return wrap
 
 
 def _auth_user() -> AuthUser | None:
@@ -110,16 +137,19 @@ async def _start(resumed: bool = False) -> None:
 
 
 @cl.on_chat_start
+@_guarded("opening the chat")
 async def on_chat_start() -> None:
     await _start()
 
 
 @cl.on_chat_resume
+@_guarded("resuming the chat")
 async def on_chat_resume(thread: dict[str, Any]) -> None:
     await _start(resumed=True)
 
 
 @cl.on_settings_update
+@_guarded("switching the client")
 async def on_settings_update(settings: dict[str, Any]) -> None:
     client = settings.get("client")
     if client and client in await asyncio.to_thread(_granted, _auth_user()):
@@ -224,34 +254,32 @@ async def _ingest(client: str, user: AuthUser | None, files: list[Any]) -> None:
 
 
 @cl.on_message
+@_guarded("answering your message")
 async def on_message(message: cl.Message) -> None:
     user = _auth_user()
     client = cl.user_session.get("client")
     if not client:
         await cl.Message(content="No client selected: none is granted to you.").send()
         return
-    try:
-        files = [e for e in (message.elements or []) if getattr(e, "path", None)]
-        if files:
-            await _ingest(client, user, files)
-            return
-        if chat.parse_intent(message.content).kind == "cycle":
-            await _run_cycle(client, user)
-            return
-        commander = chat.route(message.content, cl.user_session.get("chat_profile"))
-        ctx = await asyncio.to_thread(get_client, client, allowed_clients(user) if user else [])
-        reply = await asyncio.to_thread(chat.safe_answer, ctx, commander, message.content)
-        elements: list[Any] = []
-        if reply.chart_kpi:
-            figure, note = await asyncio.to_thread(chat.kpi_chart, ctx, reply.chart_kpi)
-            if figure is not None:
-                elements.append(cl.Plotly(name=reply.chart_kpi, figure=figure, display="inline"))
-            else:
-                reply.text += "\n\n" + note
-        await cl.Message(content=reply.text, author=commander, elements=elements,
-                         actions=_play_actions(reply.actions, user)).send()
-    except ChimeraError as exc:
-        await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+    files = [e for e in (message.elements or []) if getattr(e, "path", None)]
+    if files:
+        await _ingest(client, user, files)
+        return
+    if chat.parse_intent(message.content).kind == "cycle":
+        await _run_cycle(client, user)
+        return
+    commander = chat.route(message.content, cl.user_session.get("chat_profile"))
+    ctx = await asyncio.to_thread(get_client, client, allowed_clients(user) if user else [])
+    reply = await asyncio.to_thread(chat.safe_answer, ctx, commander, message.content)
+    elements: list[Any] = []
+    if reply.chart_kpi:
+        figure, note = await asyncio.to_thread(chat.kpi_chart, ctx, reply.chart_kpi)
+        if figure is not None:
+            elements.append(cl.Plotly(name=reply.chart_kpi, figure=figure, display="inline"))
+        else:
+            reply.text += "\n\n" + note
+    await cl.Message(content=reply.text, author=commander, elements=elements,
+                     actions=_play_actions(reply.actions, user)).send()
 
 
 async def _may_decide(user: AuthUser | None) -> bool:
@@ -357,30 +385,36 @@ async def _remove_buttons(play_run_id: str, action: cl.Action) -> None:
 
 
 @cl.action_callback("approve")
+@_guarded("the approve")
 async def on_approve(action: cl.Action) -> None:
     await _decide(action, "approve")
 
 
 @cl.action_callback("override")
+@_guarded("the override")
 async def on_override(action: cl.Action) -> None:
     await _decide(action, "override")
 
 
 @cl.action_callback("reject")
+@_guarded("the reject")
 async def on_reject(action: cl.Action) -> None:
     await _decide(action, "reject")
 
 
 @cl.action_callback("pause")
+@_guarded("the pause")
 async def on_pause(action: cl.Action) -> None:
     await _pause_or_resume(action, "pause")
 
 
 @cl.action_callback("resume")
+@_guarded("the resume")
 async def on_resume(action: cl.Action) -> None:
     await _pause_or_resume(action, "resume")
 
 
 @cl.action_callback("scale")
+@_guarded("the scale")
 async def on_scale(action: cl.Action) -> None:
     await _scale(action)

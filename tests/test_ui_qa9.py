@@ -1,0 +1,72 @@
+"""QA9: the command center as a shop operator uses it, through the Chainlit handlers (TESTING.md
+layer 4: a fake session and emitter, the real services and database).
+
+- A failure (the database down, an unexpected error) is one clear chat line, never Chainlit's error
+  box with an exception's raw text (a SQLAlchemy error's SQL and parameters) or a bare crash.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import chainlit as cl
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from chimera.db.engine import dispose_all
+from tests.test_app_handlers import FakeUI, app, decisions, message, shop  # noqa: F401 - fixtures
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def task_statuses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each TaskList status as sent, in order: the progress a long-running action shows."""
+    sent: list[str] = []
+    real = cl.TaskList.send
+
+    async def send(self: cl.TaskList) -> None:
+        sent.append(self.status)
+        await real(self)
+
+    monkeypatch.setattr(cl.TaskList, "send", send)
+    return sent
+
+
+async def test_the_database_down_is_one_clear_line_in_every_handler(
+    app, shop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    ui = FakeUI("alice")
+    await app.on_chat_start()
+    monkeypatch.setenv("CHIMERA_DATABASE_URL", f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/test")
+    dispose_all()
+    await app.on_chat_start()
+    await app.on_message(message("KPI status"))
+    await app.on_approve(cl.Action(name="approve", payload={"play_run_id": "0123456789ab"}))
+    await app.on_settings_update({"client": shop})
+    texts = ui.texts()
+    assert len(texts) == 4 and all(t.startswith("⚠️ the database cannot be reached") for t in texts), texts
+    assert not any("s3cret" in t for t in texts)
+    assert "Traceback" not in caplog.text
+
+
+async def test_an_unexpected_error_says_what_failed_without_its_sql(
+    app, shop, task_statuses: list[str], monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    caplog: pytest.LogCaptureFixture) -> None:
+    def locked(*_a, **_k):
+        raise OperationalError("UPDATE job SET status=? WHERE job.id = ?", ("running", "secret-id"),
+                               Exception("database is locked"))
+
+    monkeypatch.setattr("graphs.service.run_cycle", locked)
+    ui = FakeUI("alice")
+    await app.on_chat_start()
+    await app.on_message(message("Run the weekly cycle"))
+    text = ui.text()
+    assert "⚠️ Answering your message failed (database is locked)" in text and "server log" in text
+    assert "UPDATE job" not in text and "secret-id" not in text and "sqlalche.me" not in text
+    assert task_statuses[-1] == "Failed", "the progress list says the run failed"
+    assert "answering your message failed" in caplog.text, "the full error is logged for the admin"
