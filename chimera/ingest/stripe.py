@@ -44,6 +44,7 @@ from chimera.ingest.parsing import (
     TOO_LARGE,
     YES,
     ZERO_DECIMAL_CURRENCIES,
+    MoneyFormat,
     ParseError,
     currency_of,
     decimal_comma_votes,
@@ -352,6 +353,17 @@ def as_written(errors: pl.DataFrame, raw: pl.DataFrame, headers: dict[str, str])
     return errors
 
 
+def over_refund_check(fmt: MoneyFormat, amount_header: str) -> Check:
+    """A charge's Amount Refunded above its Amount: Stripe never refunds more than a charge took (both
+    are in the charge's currency), so the row is an edited or shifted cell and is rejected, not summed
+    (it made a day's refunds exceed its gross). The converted pair is not judged: its refunded part is
+    converted separately and may round past the amount."""
+    amount, refunded = (money_decimal(pl.col(c), fmt) for c in ("amount", "refunded"))
+    reason = pl.format(f"more than the charge's {amount_header} ({{}}): a charge never refunds more than it "
+                       "took; an edited cell?", pl.col("amount").str.strip_chars())
+    return Check("refunded", ((refunded > amount) & (amount >= 0)).fill_null(False), reason)  # < 0: NEGATIVE
+
+
 def _codes(col: pl.Series) -> list[str]:
     return sorted(col.drop_nulls().str.strip_chars().str.to_lowercase().unique().to_list())
 
@@ -407,6 +419,7 @@ def aggregate_stripe(
                *(Check(c, too_large(pl.col(c), comma), TOO_LARGE) for c in (amount, refunded, "fee"))]
     if amount == "converted_amount":
         checks.append(Check(amount, ok & captured & pl.col(amount).is_null(), "missing required value"))
+    checks.append(over_refund_check(fmt, headers["amount"]))
     checks += [c for c in [future_check("created", day, df.select(day.unique()).to_series())] if c]
     checks += [*marks, *copy_checks(df)]
     errors = as_written(bad_cells([(df, checks)], "id", headers), raw, headers)
