@@ -108,13 +108,22 @@ def _granted(user: AuthUser | None) -> list[str]:
     return [c for c in list_clients() if allowed is None or c in allowed]
 
 
+def _no_client_text(user: AuthUser | None) -> str:
+    """Why there is no client to chat about: none set up yet (a fresh install: the admin is told how to
+    add one, not to ask an admin), or none granted to this user."""
+    if user is not None and allowed_clients(user) is None and not list_clients():
+        return ("No client is set up yet. Create one, then reload this page: `chimera demo` adds the demo "
+                "client, `chimera client add NAME` your own shop.")
+    return "No client is granted to you (ask an admin: `chimera user add NAME --clients ...`)."
+
+
 async def _start(resumed: bool = False) -> None:
     user = _auth_user()
     clients = await asyncio.to_thread(_granted, user)
     info = backend_info()
-    if not clients:
-        await cl.Message(content="No client is granted to you (ask an admin: `chimera user add NAME --clients ...`).",
-                         author="Command Center").send()
+    if not clients:  # a resumed thread's client (its metadata) may be gone or no longer granted
+        cl.user_session.set("client", None)
+        await cl.Message(content=await asyncio.to_thread(_no_client_text, user), author="Command Center").send()
         return
     current = cl.user_session.get("client")
     client = current if current in clients else clients[0]
@@ -259,7 +268,7 @@ async def on_message(message: cl.Message) -> None:
     user = _auth_user()
     client = cl.user_session.get("client")
     if not client:
-        await cl.Message(content="No client selected: none is granted to you.").send()
+        await cl.Message(content=await asyncio.to_thread(_no_client_text, user), author="Command Center").send()
         return
     files = [e for e in (message.elements or []) if getattr(e, "path", None)]
     if files:

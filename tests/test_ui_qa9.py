@@ -8,6 +8,7 @@ layer 4: a fake session and emitter, the real services and database).
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import chainlit as cl
 import pytest
@@ -70,3 +71,38 @@ async def test_an_unexpected_error_says_what_failed_without_its_sql(
     assert "UPDATE job" not in text and "secret-id" not in text and "sqlalche.me" not in text
     assert task_statuses[-1] == "Failed", "the progress list says the run failed"
     assert "answering your message failed" in caplog.text, "the full error is logged for the admin"
+
+
+# --------------------------------------------------------------------------- starting a chat: no client
+
+
+async def test_a_fresh_install_says_how_to_add_a_client_not_to_ask_an_admin(app, chimera_home: Path) -> None:  # noqa: F811
+    ui = FakeUI("alice")  # granted every client (no list): the first user of a fresh install
+    await app.on_chat_start()
+    await app.on_message(message("KPI status"))
+    assert len(ui.texts()) == 2
+    assert all("No client is set up yet" in t and "`chimera demo`" in t and "chimera client add" in t
+               for t in ui.texts())
+    assert "ask an admin" not in ui.text()
+
+
+async def test_a_user_granted_no_existing_client_is_told_to_ask_an_admin(
+    app, shop, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    monkeypatch.setenv("CHIMERA_USERS", "bob:bob-pass-1:approver:other-shop")
+    ui = FakeUI("bob")
+    await app.on_chat_start()
+    await app.on_message(message("KPI status"))
+    assert len(ui.texts()) == 2 and all("No client is granted to you (ask an admin" in t for t in ui.texts())
+    assert ui.emitter.set_chat_settings.call_count == 0, "no client picker without a client"
+
+
+async def test_a_resumed_thread_whose_client_is_no_longer_granted_answers_nothing_of_it(
+    app, shop, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    ui = FakeUI("bob", sid="s-revoked")
+    cl.user_session.set("client", shop)  # Chainlit restores the thread's metadata into the session
+    monkeypatch.setenv("CHIMERA_USERS", "bob:bob-pass-1:approver:other-shop")
+    await app.on_chat_resume({"id": "thread-s-revoked", "metadata": {"client": shop}})
+    await app.on_message(message("KPI status"))
+    assert len(ui.texts()) == 2 and all("No client is granted to you" in t for t in ui.texts()), ui.texts()
