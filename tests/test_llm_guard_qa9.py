@@ -125,3 +125,38 @@ def test_invented_pct_and_points_are_refused(answer: str) -> None:
 def test_a_rise_in_pp_against_a_fall_is_refused() -> None:
     result = check_numbers("Conversion rose 12 pp.", CHANGE)
     assert not result.ok and "written as a rise" in result.offending[0]
+
+
+# -- thousands grouped by spaces (French, SI) -------------------------------------------------------------------
+
+ORDERS = [{"kpis": [{"id": "orders", "label": "Orders", "unit": "count", "value": 1234, "status": "OK"},
+                    {"id": "net_revenue", "label": "Net revenue", "unit": "currency", "value": 16017.93,
+                     "status": "OK"}]}]
+
+
+@pytest.mark.parametrize("answer", [
+    "Il y a eu 1 234 commandes cette semaine.",  # a plain space: the tool outputs hold 1234
+    "Il y a eu 1\u202f234 commandes.",  # narrow no-break space (French typography)
+    "Il y a eu 1\u00a0234 commandes.",
+    "1 234 commandes pour un chiffre d'affaires net de 16 017,93 €.",
+    "Les commandes : 1 234 ; le chiffre d'affaires net : 16\u202f017,93\u00a0€.",
+])
+def test_space_grouped_counts_are_one_number(answer: str) -> None:
+    """Was: "1 234 commandes" read as the figures 1 and 234 and refused (only money or decimals joined)."""
+    assert check_numbers(answer, ORDERS).ok
+
+
+@pytest.mark.parametrize("answer", [
+    "Il y a eu 1 235 commandes.", "Il y a eu 1\u202f243 commandes.",
+    "1 243 commandes pour un chiffre d'affaires net de 16 017,93 €.",  # joined by the text's own grouping
+])
+def test_invented_space_grouped_counts_are_refused(answer: str) -> None:
+    assert not check_numbers(answer, ORDERS).ok
+
+
+def test_two_numbers_side_by_side_stay_two_when_nothing_says_they_are_one() -> None:
+    """"7 100" in English prose with no space-grouping anywhere and no 7,100 in the outputs is two
+    numbers: both must be sourced."""
+    facts = [{"orders": 7, "sessions": 100}]
+    assert check_numbers("Top 7 100-session days.", facts).ok
+    assert check_numbers("Top 7 100-session days.", [{"orders": 7, "sessions": 101}]).offending == ["100"]

@@ -622,17 +622,36 @@ _PLAIN_GROUPED = re.compile(
     rf"|(?<![\w.,])\d{{1,3}}(?: \d{{3}})+(?=[.,]\d{{1,2}}(?!\d)|\s?(?:[$€£¥]|(?:{_CURRENCY_CODES})\b))")
 
 
+# a count grouped by plain spaces ("1 234 commandes"): joined when the text groups thousands by spaces
+# elsewhere or writes decimal commas, or when the tool outputs hold the joined value; otherwise
+# "7 100" stays two numbers (and is refused unless both are sourced)
+_PLAIN_SPACED = re.compile(r"(?<![\w.,])\d{1,3}(?: \d{3})+(?![\w]|[.,]\d)")
+
+
 def _ungrouped(m: re.Match[str]) -> str:
     return re.sub(r"\s", "", m.group(0))
 
 
-def as_english_numbers(text: str) -> str:
+def _spaced_counts(text: str, facts: OutputFacts | None) -> str:
+    """``text`` with counts grouped by plain spaces joined (see ``_PLAIN_SPACED``)."""
+    spaced = bool(_SPACE_GROUPED.search(text) or _PLAIN_GROUPED.search(text) or _EURO_EVIDENCE.search(text))
+    values = [s.value for s in facts.sources] + facts.windows if facts else []
+
+    def join(m: re.Match[str]) -> str:
+        whole = float(_ungrouped(m))
+        return _ungrouped(m) if spaced or any(abs(v - whole) < 0.5 for v in values) else m.group(0)
+
+    return _PLAIN_SPACED.sub(join, text)
+
+
+def as_english_numbers(text: str, facts: OutputFacts | None = None) -> str:
     """``text`` with European number and date forms written the English way, when the text shows
     it uses them (see ``_EURO_EVIDENCE``); dotted day-first dates in any text; thousands grouped
-    by spaces joined. The figures then go through the same checks as any other: the locale
+    by spaces joined (a count grouped by plain spaces as ``_PLAIN_SPACED`` says, ``facts`` the tool
+    outputs' numbers). The figures then go through the same checks as any other: the locale
     changes how they are read, not whether. Figures glued to CJK or Thai words are set apart first
     (``spaced_figures``); Swiss, Indian and dotted groups joined (``regrouped``)."""
-    text = regrouped(_DOTTED_DATE.sub(_dotted_date, spaced_figures(text)))
+    text = _spaced_counts(regrouped(_DOTTED_DATE.sub(_dotted_date, spaced_figures(text))), facts)
     text = _PLAIN_GROUPED.sub(_ungrouped, _SPACE_GROUPED.sub(_ungrouped, text))
     if not _EURO_EVIDENCE.search(text):
         return text
@@ -791,7 +810,7 @@ def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     in ``tool_outputs``; the outputs' own hex ids are names, not figures."""
     text = _without_ids(text, tool_outputs)
     facts, claims = collect_facts(tool_outputs), collect_claims(tool_outputs)
-    text, multiples = reference_problems(as_english_numbers(text), claims)
+    text, multiples = reference_problems(as_english_numbers(text, facts), claims)
     figures, bad_dates = extract_figures(text, facts)
     offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p] + multiples
     offending += series_day_problems(text, facts) + claim_problems(text, tool_outputs, facts, claims)
@@ -1588,8 +1607,8 @@ def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None
                    claims: ClaimFacts | None = None) -> list[str]:
     """Everything besides unsourced figures that the tool outputs contradict or do not support."""
     claims = claims or collect_claims(tool_outputs)
-    text = as_english_numbers(text)
     facts = facts or collect_facts(tool_outputs)
+    text = as_english_numbers(text, facts)
     data = [_json_like(out) for out in tool_outputs]
     return (status_problems(text, claims) + verdict_problems(text, claims)
             + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims) + ref_problems(text, claims)
