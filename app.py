@@ -160,11 +160,19 @@ async def on_chat_resume(thread: dict[str, Any]) -> None:
 @cl.on_settings_update
 @_guarded("switching the client")
 async def on_settings_update(settings: dict[str, Any]) -> None:
+    """Switch the client. Chainlit sends every setting when the panel is confirmed: the same client
+    again changes nothing (it re-offered each pending play, a second set of buttons per play)."""
     client = settings.get("client")
-    if client and client in await asyncio.to_thread(_granted, _auth_user()):
-        cl.user_session.set("client", client)
-        await cl.Message(content=f"Client switched to **{client}**.", author="Command Center").send()
-        await _offer_pending(client, _auth_user())
+    if not client or client == cl.user_session.get("client"):
+        return
+    user = _auth_user()
+    if client not in await asyncio.to_thread(_granted, user):
+        await cl.Message(content=f"⚠️ Client **{client}** is not granted to you: still on "
+                                 f"**{cl.user_session.get('client')}**.", author="Command Center").send()
+        return
+    cl.user_session.set("client", client)
+    await cl.Message(content=f"Client switched to **{client}**.", author="Command Center").send()
+    await _offer_pending(client, user)
 
 
 def _actions(play_run_id: str) -> list[cl.Action]:

@@ -48,7 +48,7 @@ async def test_the_database_down_is_one_clear_line_in_every_handler(
     await app.on_chat_start()
     await app.on_message(message("KPI status"))
     await app.on_approve(cl.Action(name="approve", payload={"play_run_id": "0123456789ab"}))
-    await app.on_settings_update({"client": shop})
+    await app.on_settings_update({"client": "another-shop"})
     texts = ui.texts()
     assert len(texts) == 4 and all(t.startswith("⚠️ the database cannot be reached") for t in texts), texts
     assert not any("s3cret" in t for t in texts)
@@ -106,3 +106,59 @@ async def test_a_resumed_thread_whose_client_is_no_longer_granted_answers_nothin
     await app.on_chat_resume({"id": "thread-s-revoked", "metadata": {"client": shop}})
     await app.on_message(message("KPI status"))
     assert len(ui.texts()) == 2 and all("No client is granted to you" in t for t in ui.texts()), ui.texts()
+
+
+# --------------------------------------------------------------------------- several clients: picking one
+
+
+@pytest.fixture
+def two_shops(shop: str) -> tuple[str, str]:  # noqa: F811
+    """Two demo clients, each with a cycle awaiting decisions."""
+    from chimera.demo.demo_client import ensure_demo_client
+    from graphs.service import run_cycle
+
+    other = ensure_demo_client("zeta")[0].name
+    for name in (shop, other):
+        run_cycle(name)
+    return shop, other
+
+
+def _offered(ui: FakeUI) -> list[str]:
+    return [a["payload"]["play_run_id"] for a in ui.actions() if a["name"] == "approve"]
+
+
+async def test_picking_a_client_offers_its_plays_once_and_answers_about_it(app, two_shops) -> None:  # noqa: F811
+    from graphs.service import pending_decisions
+
+    first, second = two_shops
+    ui = FakeUI("alice", sid="s-two")
+    await app.on_chat_start()
+    settings = ui.emitter.set_chat_settings.call_args.args[0]
+    assert settings["client"] == first
+    assert f"Client: **{first}**" in ui.text()
+    assert _offered(ui) == [p.play_run_id for p in pending_decisions(first)]
+
+    await app.on_settings_update({"client": second})
+    assert f"Client switched to **{second}**" in ui.text()
+    assert _offered(ui)[-len(pending_decisions(second)):] == [p.play_run_id for p in pending_decisions(second)]
+    before = (len(ui.texts()), len(ui.actions()))
+    await app.on_settings_update({"client": second})  # the settings panel confirmed without a change
+    assert (len(ui.texts()), len(ui.actions())) == before, "no second set of buttons for the same plays"
+
+    await app.on_message(message("Today's checks"))
+    assert f"Today's checks for {second}" in ui.texts()[-1]
+    picked = pending_decisions(second)[0].play_run_id
+    await app.on_approve(cl.Action(name="approve", payload={"play_run_id": picked}))
+    assert ("approve", "alice") in [(d.kind, d.who) for d in decisions()]
+
+
+async def test_a_client_not_granted_is_refused_by_name_and_the_current_one_kept(
+    app, two_shops, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    first, second = two_shops
+    monkeypatch.setenv("CHIMERA_USERS", f"bob:bob-pass-1:approver:{first}")
+    ui = FakeUI("bob", sid="s-bob")
+    await app.on_chat_start()
+    await app.on_settings_update({"client": second})  # a forged settings event
+    assert f"Client **{second}** is not granted to you: still on **{first}**" in ui.text()
+    assert cl.user_session.get("client") == first
