@@ -67,7 +67,8 @@ async def auth_callback(username: str, password: str) -> cl.User | None:
 @cl.set_chat_profiles
 async def chat_profiles(user: cl.User | None = None, language: str | None = None) -> list[cl.ChatProfile]:
     starters = [cl.Starter(label=s, message=s) for s in STARTERS]
-    backend = f"\n\nModel backend — **{backend_info().label}**"
+    info = backend_info()  # a misconfigured backend says why here too: an empty thread shows no welcome message
+    backend = f"\n\nModel backend — **{info.label}**" + (f": {info.problem}" if info.problem else "")
     return [cl.ChatProfile(name=p.name, markdown_description=p.markdown_description + backend, starters=starters,
                            icon=chat.profile_icon(p), default=p.commander is None) for p in chat.profiles()]
 

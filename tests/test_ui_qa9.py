@@ -162,3 +162,26 @@ async def test_a_client_not_granted_is_refused_by_name_and_the_current_one_kept(
     await app.on_settings_update({"client": second})  # a forged settings event
     assert f"Client **{second}** is not granted to you: still on **{first}**" in ui.text()
     assert cl.user_session.get("client") == first
+
+
+# --------------------------------------------------------------------------- the model backend, as shown
+
+
+@pytest.mark.parametrize("env, label, why", [
+    ({}, "offline (no model configured)", None),
+    ({"CHIMERA_LLM": "openai"}, "offline (openai selected but not configured)", "needs OPENAI_API_KEY"),
+    ({"CHIMERA_LLM": "gpt4"}, "offline (model backend misconfigured)", "expected one of"),
+])
+async def test_the_welcome_screen_says_the_backend_and_why_it_is_offline(
+    app, shop, env: dict[str, str], label: str, why: str | None, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    ui = FakeUI("alice", sid="s-backend")
+    await app.on_chat_start()
+    assert ui.texts() == [], "an empty thread keeps the welcome screen: the profile is where it is said"
+    for profile in await app.chat_profiles():
+        assert f"Model backend — **{label}**" in profile.markdown_description
+        assert why is None or why in profile.markdown_description
+    await app.on_message(message("KPI status"))
+    assert ui.texts()[-1].startswith(f"_Offline ({label[len('offline ('):-1]}): answered from the tools._")
