@@ -93,21 +93,31 @@ def _history_detail(windows: KPIWindows, end: date, currency: str | None = None)
     past = [windows.at(end - timedelta(days=7 * k)) for k in range(1, weeks + 1)]
     whole = sum(w.ok for w in past)
     holes: dict[str, set[date]] = {}
-    thin = 0
+    thin = zero = early = 0
     for w in past:
         if w.reason == "missing" and not windows.before_data(w.missing):
             for metric, days in w.missing.items():
                 holes.setdefault(metric, set()).update(d for d in days if d >= (windows.first_day(metric) or d))
-        thin += w.reason in ("denominator", "zero")
-    if not holes and not thin:
+        early += w.reason == "missing" and windows.before_data(w.missing)
+        thin += w.reason == "denominator"
+        zero += w.reason == "zero"
+    if not holes and not thin and not zero:
         return young
+    label = windows.denominator_label or "denominator"
+
+    def has(n: int) -> str:
+        return f"{n} {'has' if n == 1 else 'have'}"
+
     why = []
     if holes:
         why.append("; ".join(f"{m} missing on {day_ranges(sorted(days))}" for m, days in sorted(holes.items())))
     if thin:
-        label = windows.denominator_label or "denominator"
         minimum = fmt(windows.spec.min_denominator, windows.denominator_unit, currency)
-        why.append(f"{thin} {'has' if thin == 1 else 'have'} {label} below the minimum {minimum}")
+        why.append(f"{has(thin)} {label} below the minimum {minimum}")
+    if zero:  # no minimum set: a week without one order is no 'below the minimum 0'
+        why.append(f"{has(zero)} {label} at zero")
+    if early:  # every window is accounted for: 'only 0 of 6' then one reason read as if 5 were fine
+        why.append(f"{early} reach{'es' if early == 1 else ''} back before the data starts")
     return (f"only {whole} of the {weeks} weekly windows before {end} can be a baseline ({need} needed): "
             + ", ".join(why))
 
@@ -120,13 +130,32 @@ def _unknown_detail(windows: KPIWindows, current: WindowValue, currency: str | N
         return (f"{metric} data starts {first}, only {(end - first).days + 1} of the {windows.days} days of "
                 f"the {spec.window} window to {end}")
     if current.reason == "missing":
-        return "; ".join(f"{m} missing on {day_ranges(days)}" for m, days in current.missing.items())
+        return _missing_detail(windows, current)
     label = windows.denominator_label or "denominator"
     if current.reason == "denominator":
         unit = windows.denominator_unit  # a money denominator reads as money: gross_sales 480.50
         return (f"{label} {fmt(current.denominator, unit, currency)} over {spec.window} to {end}, below the "
                 f"minimum {fmt(spec.min_denominator, unit, currency)}")
     return f"{label} is zero over {spec.window} to {end}"
+
+
+def _missing_detail(windows: KPIWindows, current: WindowValue) -> str:
+    """The days to re-ingest: a gap inside the data, not the days before a metric's data starts
+    (a 90-day window of a 50-day store with one day missing read 'orders missing on' 41 days, 40
+    of them before the store's first order); those are said as the data's start."""
+    parts, young = [], []
+    for metric, days in current.missing.items():
+        first = windows.first_day(metric)
+        inside = [d for d in days if first is None or d >= first]
+        if first is not None and len(inside) < len(days):
+            young.append((metric, first))
+        if inside:
+            parts.append(f"{metric} missing on {day_ranges(inside)}")
+    if young:
+        metric, first = max(young, key=lambda mf: (mf[1], mf[0]))
+        parts.append(f"{metric} data starts {first}, only {(current.end - first).days + 1} of the "
+                     f"{windows.days} days of the {windows.spec.window} window to {current.end}")
+    return "; ".join(parts)
 
 
 def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState, currency: str | None = None) -> str:
