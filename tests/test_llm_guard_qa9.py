@@ -160,3 +160,37 @@ def test_two_numbers_side_by_side_stay_two_when_nothing_says_they_are_one() -> N
     facts = [{"orders": 7, "sessions": 100}]
     assert check_numbers("Top 7 100-session days.", facts).ok
     assert check_numbers("Top 7 100-session days.", [{"orders": 7, "sessions": 101}]).offending == ["100"]
+
+
+# -- a `ratio` KPI in either scale ------------------------------------------------------------------------------
+
+
+def _ratio_kpis(scale: float) -> list[dict[str, Any]]:
+    """Two `ratio` KPIs as a fraction (scale 1: 0.0169) or already in percent (scale 100: 1.69)."""
+    return [{"kpis": [
+        {"id": "refund_rate", "label": "Refund rate", "unit": "ratio", "value": round(0.0169 * scale, 6),
+         "target": round(0.02 * scale, 6), "status": "OK", "direction": "lower_is_better"},
+        {"id": "conversion_rate", "label": "Conversion rate", "unit": "ratio", "value": round(0.0231 * scale, 6),
+         "target": round(0.025 * scale, 6), "status": "WARNING", "direction": "higher_is_better"}]}]
+
+
+@pytest.mark.parametrize("scale", [1, 100])
+@pytest.mark.parametrize("answer", [
+    "Refund rate is 1.69%.", "Refund rate is 1.7 %.", "Refund rate is 0.0169.", "Refund rate is 1.69.",
+    "Refund rate is 0.017.", "Refund rate: 1.69 pct, below its 2% target.",
+    "Conversion rate is 0.0231 against a target of 0.025.", "Conversion rate is 2.31 (target 2.50).",
+])
+def test_a_ratio_kpi_may_be_written_in_either_scale(scale: float, answer: str) -> None:
+    """Was: "0.0169" refused for a ratio given as 1.69 and "1.69" for one given as 0.0169: `ratio`
+    says nothing of the scale, so a model reading it either way wrote the same figure."""
+    assert check_numbers(answer, _ratio_kpis(scale)).ok
+
+
+@pytest.mark.parametrize("scale", [1, 100])
+@pytest.mark.parametrize("answer", [
+    "Refund rate is 1.96%.", "Refund rate is 0.0196.", "Refund rate is 1.96.", "Refund rate is 16.9%.",
+    "Refund rate is 0.169.", "Refund rate is 0.0231.",  # conversion's value, said of refunds
+    "Conversion rate is 1.69%.", "Refund rate is 2.00%.", "Refund rate is 3%.", "Refund rate is $1.69.",
+])
+def test_an_invented_or_misattributed_ratio_is_refused(scale: float, answer: str) -> None:
+    assert not check_numbers(answer, _ratio_kpis(scale)).ok

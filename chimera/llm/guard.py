@@ -724,13 +724,18 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
     return figures, bad_dates
 
 
-def _factors(fig: Figure, kind: str) -> tuple[int, ...]:
+def _factors(fig: Figure, kind: str) -> tuple[float, ...]:
     """How a value of ``kind`` may be shown as ``fig``: a percent only from a rate (a fraction times
-    100, or a percent as is), money only from money, a whole plain number never from a rate."""
+    100, or a percent as is), money only from money, a whole plain number never from a rate. A rate
+    of either scale (a ``ratio`` KPI: 0.0169 or 1.69 for the same 1.69 %) may be written in the
+    other as a plain decimal too ("0.0169" for 1.69, "1.69" for 0.0169): the same digits, the
+    scale is the ambiguity the unit leaves."""
     if fig.percent:
         return _PERCENT_FACTORS.get(kind, ())
     if fig.money:
         return (1,) if kind in _MONEY_SOURCES else ()
+    if kind == RATE and fig.decimals > 0 and fig.scale == 1 and fig.plain:
+        return (1, 100, 0.01)
     return () if kind in (FRACTION, POINTS) and fig.decimals <= 0 else (1,)
 
 
