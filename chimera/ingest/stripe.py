@@ -87,12 +87,12 @@ UNSURE_MARKS = ("$", "¥", "￥")  # dollars of any country; yen or yuan: no cla
 
 def read_stripe(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
     """The needed columns, and canonical name -> the file's header (for rejection messages)."""
-    spec = {**STRIPE_COLUMNS, "created": (*STRIPE_COLUMNS["created"], *_zoned_created(path, header))}
+    spec = {**STRIPE_COLUMNS, "created": (*STRIPE_COLUMNS["created"], *zoned_created(path, header))}
     cols = resolve_columns(path, header, "stripe_payments", spec, STRIPE_REQUIRED)
     return read_columns(path, header, cols), cols
 
 
-def _zoned_created(path: Path, header: Header) -> list[str]:
+def zoned_created(path: Path, header: Header) -> list[str]:
     """The header's `Created ... (<time zone>)` columns whose zone is known; IngestError (file, line,
     column) for one naming no zone we know, when the file has no UTC one to read instead."""
     utc = {s.lower() for s in STRIPE_COLUMNS["created"]}
@@ -105,6 +105,34 @@ def _zoned_created(path: Path, header: Header) -> list[str]:
         raise IngestError(f"{path}: line {header.skip_lines + 1}: column {named[0]!r}: {exc}; or export the "
                           "payments in UTC") from None
     return named
+
+
+def header_zone(created_header: str) -> str | None:
+    """The time zone other than UTC a created column's header names (`Created (America/New_York)`),
+    else None (UTC; an unknown zone is refused when the file is read: ``zoned_created``)."""
+    zone = created_zone(created_header)
+    return zone if zone_info(zone) else None
+
+
+def created_days(df: pl.DataFrame, day_first: bool, zone: str | None) -> tuple[pl.DataFrame, list[Check]]:
+    """``df`` with each record's UTC day (``DAY``) and, for an export in ``zone``, the date as written
+    there (``WRITTEN``, the zone's day: ``partial_days``), parsed once; and the Checks rejecting a
+    created value that is no date-time, a bare date (its UTC day is unknown in ``zone``), or a time
+    ``zone``'s clocks skipped."""
+    written = [stripe_day(pl.col("created"), day_first).alias(WRITTEN)] if zone else []
+    df = df.with_columns(stripe_day(pl.col("created"), day_first, zone).alias(DAY), *written)
+    day, given = pl.col(DAY), pl.col("created").is_not_null()
+    timed = pl.col("created").str.contains(r"\d:\d")
+    unplaced, skipped = ((day.is_null() & pl.col(WRITTEN).is_not_null() & ~timed,  # a bare date
+                          day.is_null() & pl.col(WRITTEN).is_not_null() & timed)  # a time the clocks skipped
+                         if zone else (pl.lit(False), pl.lit(False)))
+    return df, [
+        Check("created", given & day.is_null() & ~unplaced & ~skipped,
+              f"not a date-time like 2026-05-01 03:48:05 ({zone or 'UTC'})"),
+        Check("created", given & unplaced, NO_TIME),
+        Check("created", given & skipped,
+              f"a time that does not exist in {zone} (its clocks skip that hour when daylight saving starts)"),
+    ]
 
 
 def _export_window(written: pl.Series, zone: str, local_range: LocalRange) -> tuple[datetime, datetime] | None:
@@ -382,26 +410,12 @@ def aggregate_stripe(
     df, raw, marks = without_marks(df, {"amount": "currency", "refunded": "currency", "fee": settled,
                                         "converted_amount": settled, "converted_refunded": settled})
     comma, day_first = detect_locale(df)
-    zone = created_zone(headers["created"])
-    zone = zone if zone_info(zone) else None
+    zone = header_zone(headers["created"])
     fmt = money_format(df, MONEY_COLS, comma)
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
-    written = [stripe_day(pl.col("created"), day_first).alias(WRITTEN)] if zone else []
-    df = df.with_columns(stripe_day(pl.col("created"), day_first, zone).alias(DAY), *written)  # parsed once
+    df, created = created_days(df, day_first, zone)
     day = pl.col(DAY)
-    timed = pl.col("created").str.contains(r"\d:\d")
-    unplaced, skipped = ((day.is_null() & pl.col(WRITTEN).is_not_null() & ~timed,  # a bare date
-                          day.is_null() & pl.col(WRITTEN).is_not_null() & timed)  # a time the clocks skipped
-                         if zone else (pl.lit(False), pl.lit(False)))
-    checks = [
-        shape_check(),
-        *reject_required(["created", "amount", "status"]),
-        Check("created", pl.col("created").is_not_null() & day.is_null() & ~unplaced & ~skipped,
-              f"not a date-time like 2026-05-01 03:48:05 ({zone or 'UTC'})"),
-        Check("created", pl.col("created").is_not_null() & unplaced, NO_TIME),
-        Check("created", pl.col("created").is_not_null() & skipped,
-              f"a time that does not exist in {zone} (its clocks skip that hour when daylight saving starts)"),
-    ]
+    checks = [shape_check(), *reject_required(["created", "amount", "status"]), *created]
     status = pl.col("status").str.to_lowercase()
     checks.append(Check("status", pl.col("status").is_not_null() & ~status.is_in([*SUCCEEDED, *FAILED, *OTHER]),
                         UNKNOWN_STATUS))

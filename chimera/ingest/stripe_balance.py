@@ -35,6 +35,10 @@ or direct debit that failed) is ``charge_failure``; ``charge``, ``refund``, ``re
 ``stripe_fee``, ``adjustment``, ...) is not summed, as above. What a type cannot tell: a partial
 capture's reversal is type ``refund`` (counted in ``stripe_refunded``, as the payments export's
 Amount Refunded counts it), and a refund that failed may be type ``adjustment`` (then not offset).
+Exported in a time zone the Dashboard was set to (`Created (America/New_York)`, `Created (UTC+2)`),
+its times are read as the payments export's are (docs/contracts.md): a time as written in that
+zone, one with an offset as its moment, each on its UTC day; the first and last UTC days its local
+days hold only some hours of are left out, saying why, what is stored for them kept.
 """
 
 from __future__ import annotations
@@ -72,21 +76,23 @@ from chimera.ingest.parsing import (
     is_bad_money,
     money_decimal,
     money_format,
-    stripe_day,
     too_large,
 )
 from chimera.ingest.stripe import (
     CUT_REASON,
     DAY,
+    LocalRange,
     ambiguous_checks,
     as_written,
     copy_checks,
-    created_zone,
+    created_days,
     detect_locale,
     first_copies,
+    header_zone,
     partial_days,
     without_headers,
     without_marks,
+    zoned_created,
 )
 
 COUNTS = ["stripe_succeeded_payments"]
@@ -126,19 +132,12 @@ def read_balance(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, st
 
 
 def _read_dashboard(path: Path, header: Header) -> tuple[pl.DataFrame, dict[str, str]]:
-    """The Dashboard balance export's needed columns. IngestError (file, line, column) for one exported
-    in a time zone other than UTC (`Created (America/New_York)`): its first and last days would be
-    partial UTC days, which only the payments export's reader sorts out; export it in UTC."""
-    utc = {c.lower() for c in DASHBOARD_BALANCE_COLUMNS["created"]}
-    created = [c for c in header.columns if created_zone(c)]
-    if created and not any(c.lower() in utc for c in created):
-        zoned = created[0]
-        raise IngestError(
-            f"{path}: line {header.skip_lines + 1}: column {zoned!r}: the balance export's times are in "
-            f"{created_zone(zoned)}, and Stripe's metrics are per UTC day (its first and last days would be "
-            "partial); export it again with the time zone set to UTC"
-        )
-    cols = resolve_columns(path, header, "stripe_payments", DASHBOARD_BALANCE_COLUMNS, DASHBOARD_BALANCE_REQUIRED)
+    """The Dashboard balance export's needed columns. One exported in a time zone of the Dashboard's
+    choosing (`Created (America/New_York)`, `Created (UTC+2)`) is read as the payments export in one
+    is (``aggregate_balance``); IngestError (file, line, column) for a zone we do not know."""
+    spec = {**DASHBOARD_BALANCE_COLUMNS,
+            "created": (*DASHBOARD_BALANCE_COLUMNS["created"], *zoned_created(path, header))}
+    cols = resolve_columns(path, header, "stripe_payments", spec, DASHBOARD_BALANCE_REQUIRED)
     return read_columns(path, header, cols), cols
 
 
@@ -156,9 +155,13 @@ def with_category(df: pl.DataFrame, headers: dict[str, str]) -> tuple[pl.DataFra
 
 
 def aggregate_balance(
-    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments"
+    df: pl.DataFrame, line_of: LineFinder, headers: dict[str, str] | None = None, kind: str = "stripe_payments",
+    local_range: LocalRange = (None, None),
 ) -> Aggregate:
-    """Charges, fees and refunds per UTC day; rows with a bad date or amount are rejected."""
+    """Charges, fees and refunds per UTC day; rows with a bad date or amount are rejected. A
+    Dashboard export in a time zone other than UTC puts each transaction on its moment's UTC day and
+    leaves out the first and last UTC days, which it holds only some hours of (``partial_days``;
+    ``local_range``: ``--since``/``--until`` as given, days of that zone), as the payments export."""
     headers = {**HEADERS, **(headers or {})}
     df, headers = with_category(without_headers(df, headers), headers)
     if "currency" in df.columns:
@@ -168,8 +171,10 @@ def aggregate_balance(
     df, raw, marks = without_marks(df, {"gross": "currency", "fee": "currency"})
     comma, day_first = detect_locale(df.rename({"gross": "amount"}))
     fmt = money_format(df, ["gross", "fee"], comma)
-    df = df.with_columns(stripe_day(pl.col("created"), day_first).alias(DAY))
-    errors = as_written(bad_cells([(df, [*marks, *_checks(df, fmt, comma)])], "id", headers), raw, headers)
+    zone = header_zone(headers["created"])
+    df, created = created_days(df, day_first, zone)
+    errors = as_written(bad_cells([(df, [*marks, *created, *_checks(df, fmt, comma)])], "id", headers), raw,
+                        headers)
     good = first_copies(df, errors)
     category = pl.col("category").str.strip_chars().str.to_lowercase()
     charge = category == "charge"
@@ -183,30 +188,31 @@ def aggregate_balance(
     )
     days = day_metrics(daily.sort("day"), COUNTS, MONEY, fmt.scale)
     rejected_days = set(df.filter(pl.col(ROW).is_in(errors[ROW].implode()))[DAY].drop_nulls().to_list())
-    left_out, _ = partial_days(df, set(days) | rejected_days, None, (None, None))
+    left_out, whole_range = partial_days(df, set(days) | rejected_days, zone, local_range)
     days = {d: v for d, v in days.items() if d not in left_out}
+    edges = {d for d in left_out if whole_range and not whole_range[0] <= d <= whole_range[1]}  # a zone's
     return Aggregate(
         kind=kind,
         days=days,
         rows_read=df.height,
         orders_ingested=int(good.select(charge.sum()).item() or 0),
         rejected=rejections(errors, line_of),
-        unknown_days=(rejected_days | set(left_out)) - set(days),  # every row of the day rejected: missing, not 0
+        # every row of the day rejected: missing, not 0; a zoned export's edge days lie outside its range
+        unknown_days=(rejected_days | set(left_out)) - edges - set(days),
         cut_days={d for d, why in left_out.items() if why == CUT_REASON},  # not the UTC day still going on
         left_out=left_out,
+        whole_range=whole_range,
     )
 
 
 def _checks(df: pl.DataFrame, fmt: MoneyFormat, comma: bool) -> list[Check]:
-    """Bad cells: a row of the wrong shape, a missing or malformed date or amount, a typo date, a
-    transaction listed twice with different values."""
+    """Bad cells (besides a malformed date: ``created_days``): a row of the wrong shape, a missing
+    date or amount, a malformed amount, a typo date, a transaction listed twice with different values."""
     number = "not a number (expected e.g. 12,34)" if comma else "not a number (expected e.g. 12.34)"
     day = pl.col(DAY)
     checks = [
         shape_check(),
         *reject_required(["created", "gross", "category"]),
-        Check("created", pl.col("created").is_not_null() & day.is_null(),
-              "not a date-time like 2026-05-01 03:48:05 (UTC)"),
         *ambiguous_checks(df, ["gross", "fee"]),
         *(Check(c, is_bad_money(pl.col(c), fmt), number) for c in ("gross", "fee")),
         *(Check(c, too_large(pl.col(c), comma), TOO_LARGE) for c in ("gross", "fee")),
