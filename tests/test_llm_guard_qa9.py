@@ -194,3 +194,30 @@ def test_a_ratio_kpi_may_be_written_in_either_scale(scale: float, answer: str) -
 ])
 def test_an_invented_or_misattributed_ratio_is_refused(scale: float, answer: str) -> None:
     assert not check_numbers(answer, _ratio_kpis(scale)).ok
+
+
+# -- a comparison with a target in a clause after a dash or "but" ---------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [
+    "Refund rate is 1.69% — above its 2% target.",
+    "Refund rate is 1.69% – above its target.",
+    "Refund rate: 1.69%; conversion rate 2.31% — well above its target.",
+    "Conversion rate rose to 2.31%, but it is still above its 2.5% target.",
+])
+def test_a_false_comparison_after_a_dash_is_refused(answer: str) -> None:
+    """Was: the clause after an em dash (or ", but") named no KPI, so "above its target" was judged of
+    nothing and passed although the refund rate (1.69%) is below its 2% target."""
+    result = check_numbers(answer, _ratio_kpis(1))
+    assert not result.ok and any("target" in p for p in result.offending)
+
+
+@pytest.mark.parametrize("answer", [
+    "Refund rate is 1.69% — below its 2% target.",
+    "Conversion rate is 2.31% — short of its 2.5% target.",
+    "Conversion rate rose to 2.31%, but it is still below its 2.5% target.",
+    "Conversion rate is 2.31% — the refund rate is below its target.",
+    "Refund rate is 1.69% — conversion rate, though, is below target.",
+])
+def test_a_true_comparison_after_a_dash_passes(answer: str) -> None:
+    assert check_numbers(answer, _ratio_kpis(1)).ok

@@ -1645,18 +1645,37 @@ def _ref_problem(k: KpiFacts, claim: RefClaim) -> str | None:
     return f"{k.kpi} {claim.phrase} (the tool outputs say {listed(values)} against its {claim.ref} {listed(refs)})"
 
 
+# a clause that goes on about the KPI before it ("Refund rate is 1.69% — above its target", "..., still
+# above target", "...: comfortably above its goal"): nothing but such words before its comparison
+_CARRIES_ON = re.compile(r"^[\s,:–-]*(?:(?:and|but|so|yet|still|now|already|which|that|it|it's|is|was|are|were|"
+                         r"sits|sitting|stays|staying|remains|comfortably|just|slightly|well|far|way|safely|"
+                         r"i\.e\.|so\s+it's)\s+)*$", re.IGNORECASE)
+
+
+def _carried_subject(claims: ClaimFacts, earlier: str, before: str) -> list[tuple[int, int, str]]:
+    """The KPI a clause naming none carries on about: the last one named earlier in its sentence, when
+    nothing but linking words come before its comparison (``_CARRIES_ON``); else none."""
+    if not _CARRIES_ON.match(before):
+        return []
+    return claims.mentions(earlier)[-1:]
+
+
 def ref_problems(text: str, claims: ClaimFacts) -> list[str]:
     """A KPI said to be above, below, meeting or missing its target or a threshold when its value and
     that figure in the outputs say otherwise (``guard_refs``); a shared name ("refunds") is refused
     only when every KPI it stands for contradicts the claim."""
     problems = []
     for sentence in _SENTENCE.split(text):
+        at = 0
         for clause in _CLAUSE.split(sentence):
             if not clause:
                 continue
+            at = sentence.find(clause, at)
             mentions = claims.mentions(clause)
             for claim in ref_claims(clause):
-                for _start, _end, name in _subject(mentions, claim.start, clause):
+                subject = _subject(mentions, claim.start, clause) or _carried_subject(
+                    claims, sentence[:at], clause[: claim.start])
+                for _start, _end, name in subject:
                     owner = claims.owner(name)
                     found = [_ref_problem(k, claim) for k in (owner.members or [owner])]
                     if found and all(found):
