@@ -258,16 +258,43 @@ async def _run_cycle(client: str, user: AuthUser | None) -> None:
     await _offer_pending(client, user, outcome.pending)
 
 
-async def _ingest(client: str, user: AuthUser | None, files: list[Any]) -> None:
+def _ingest_upload(client: str, allowed: list[str] | None, path: str, name: str) -> str:
+    """Ingest an upload under the name it was sent with. Chainlit stores it as ``.files/<session>/<uuid>.csv``:
+    that name went into the ingest log (``chimera daily`` listed a failed upload by it) and every error
+    began with the server's path. A hard link (a copy across file systems) in a folder of its own carries
+    the person's name; the error text names the file as they know it."""
+    import shutil
+    import uuid
+    from pathlib import Path
+
     from chimera.ingest.service import ingest_file
 
-    for f in files:
+    ctx = get_client(client, allowed)
+    src = Path(path)
+    folder = src.parent / f"upload-{uuid.uuid4().hex}"
+    base = Path(name.replace("\x00", "")).name
+    named = folder / (base if base not in ("", "..") else src.name)
+    folder.mkdir()
+    try:
         try:
-            ctx = get_client(client, allowed_clients(user) if user else [])
-            summary = await asyncio.to_thread(ingest_file, ctx, f.path)
-            text = ingest_markdown(f.name, summary)
-        except ChimeraError as exc:
-            text = f"⚠️ `{f.name}` was not ingested: {exc}"
+            os.link(src, named)
+        except OSError:
+            shutil.copyfile(src, named)
+        return ingest_markdown(name, ingest_file(ctx, named))
+    except ChimeraError as exc:
+        text = str(exc).replace(str(named), name).replace(str(src), name)
+        return f"⚠️ `{name}` was not ingested: {text}"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _ingest(client: str, user: AuthUser | None, files: list[Any]) -> None:
+    """Each uploaded export in turn, in a step that shows it is being read until its summary comes."""
+    allowed = allowed_clients(user) if user else []
+    for f in files:
+        async with cl.Step(name=f"Ingesting {f.name}", type="tool") as step:
+            text = await asyncio.to_thread(_ingest_upload, client, allowed, f.path, f.name)
+            step.output = text.splitlines()[0]
         await cl.Message(content=text, author="infra_commander_ai").send()
 
 

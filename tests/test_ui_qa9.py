@@ -185,3 +185,61 @@ async def test_the_welcome_screen_says_the_backend_and_why_it_is_offline(
         assert why is None or why in profile.markdown_description
     await app.on_message(message("KPI status"))
     assert ui.texts()[-1].startswith(f"_Offline ({label[len('offline ('):-1]}): answered from the tools._")
+
+
+# --------------------------------------------------------------------------- uploads: names and progress
+
+
+def _upload(folder: Path, name: str, data: bytes):
+    """A file as Chainlit hands it over: stored under a uuid in the session's folder, sent as ``name``."""
+    from unittest.mock import Mock
+
+    path = folder / ".files" / "session-1" / "0f2c9d4e-5b1a-4c3e-9f7d-2a6b8c1d3e4f.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    element = Mock(path=str(path))
+    element.name = name  # Mock(name=...) would name the mock, not the file
+    return element
+
+
+async def test_an_upload_is_ingested_and_logged_under_the_name_it_was_sent_with(
+    app, shop, chimera_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    from sqlmodel import select
+
+    import chimera.ingest.service as service
+    from chimera.db.engine import session_scope
+    from chimera.db.models import IngestRun
+
+    export = (chimera_home / "configs" / "clients" / shop / "exports" / "analytics_daily.csv").read_bytes()
+    name = "Analytics März – Woche 48 😀.csv"
+    element = _upload(tmp_path, name, export)
+    ui = FakeUI("alice", sid="s-upload")
+    await app.on_chat_start()
+    steps_when_read: list[list[str]] = []
+    real = service.ingest_file
+
+    def ingest_file(*args, **kwargs):
+        steps_when_read.append(ui.step_names())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "ingest_file", ingest_file)
+    await app.on_message(message("this week's analytics", [element]))
+    assert steps_when_read == [[f"Ingesting {name}"]], "the step shows while the file is read"
+    assert f"**Ingested `{name}`** as `analytics_daily`" in ui.text()
+    with session_scope() as s:
+        assert [r.file_name for r in s.exec(select(IngestRun))] == [name]
+    assert sorted(p.name for p in Path(element.path).parent.iterdir()) == [Path(element.path).name], \
+        "the named link is removed; Chainlit removes the upload with its session"
+
+
+async def test_an_upload_that_is_no_export_names_the_file_not_the_servers_path(
+    app, shop, tmp_path: Path  # noqa: F811
+) -> None:
+    element = _upload(tmp_path, "logo.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    ui = FakeUI("alice", sid="s-upload-bad")
+    await app.on_chat_start()
+    await app.on_message(message("", [element]))
+    said = "⚠️ `logo.csv` was not ingested: logo.csv: line 1: not a known export"
+    assert any(t.startswith(said) for t in ui.texts()), ui.texts()
+    assert ".files" not in ui.text() and str(tmp_path) not in ui.text()
