@@ -8,16 +8,24 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import BaseModel
 from rich.markup import escape
 from rich.table import Table
-from typer._click.exceptions import UsageError
 
 from chimera.as_of import behind_note
 from chimera.cli.app import app, emit_json, err, fail, out, parse_day
-from chimera.cli.each_client import ClientFailure, Note, Walk, database_failed, for_each_client, redact, summary_line
+from chimera.cli.each_client import (
+    ALL_HELP,
+    ClientFailure,
+    Note,
+    Walk,
+    WalkDocument,
+    end_walk,
+    every_client,
+    redact,
+    walk_clients,
+)
 from chimera.cli.render import cycle_document, data_problem_lines, print_outcome
-from chimera.clients import get_client, list_clients
+from chimera.clients import get_client
 from chimera.errors import DecisionError
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
@@ -44,18 +52,13 @@ def print_progress(event: dict[str, Any]) -> None:
         err.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
 
 
-class AllCycles(BaseModel):
+class AllCycles(WalkDocument):
     """``chimera cycle --all --json``: each client's cycle document exactly as ``cycle --client``
     prints it, in client order; ``failures`` names each client that did not complete, and why;
     ``stopped`` says why a database failure ended the walk, before ``not_attempted``."""
 
     as_of: date | None
-    clients: int
-    completed: int
     cycles: list[dict[str, Any]]
-    failures: list[ClientFailure]
-    stopped: str = ""
-    not_attempted: list[str] = []
 
 
 def _document(outcome: CycleOutcome) -> dict[str, Any]:
@@ -133,17 +136,13 @@ def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
             documents[name] = _document(outcome)
         return outcome
 
-    walk = for_each_client(list_clients(), one, "weekly cycle", _cycle_line, check=_failed_cycle,
-                           stop=database_failed)
+    walk = walk_clients(one, "weekly cycle", _cycle_line, check=_failed_cycle)
     if json_out:
-        emit_json(AllCycles(as_of=as_of, clients=walk.clients, completed=walk.completed,
-                            cycles=[documents[d.client] for d in walk.done], failures=walk.failures,
-                            stopped=walk.stopped, not_attempted=walk.not_attempted).model_dump(mode="json"))
+        emit_json(AllCycles.of(walk, as_of=as_of, cycles=[documents[d.client] for d in walk.done])
+                  .model_dump(mode="json"))
     else:
         _print_summary(walk)
-    err.print(summary_line(walk, "weekly cycle"), highlight=False, soft_wrap=True)
-    if not walk.ok:
-        raise typer.Exit(1)
+    end_walk(walk, "weekly cycle")
 
 
 def _print_summary(walk: Walk[CycleOutcome]) -> None:
@@ -175,16 +174,13 @@ def _print_summary(walk: Walk[CycleOutcome]) -> None:
 @app.command()
 def cycle(
     client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
-    all_clients: bool = typer.Option(False, "--all", help="Every client, one after another; a failing client "
-                                                          "is reported and the others still run."),
+    all_clients: bool = typer.Option(False, "--all", help=ALL_HELP),
     as_of: str | None = typer.Option(None, "--as-of", help="Day of the cycle (YYYY-MM-DD); default: newest data."),
     silent: bool = typer.Option(False, "--silent", help="Run up to the decisions and execute nothing (manual §10.5)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Run (or resume) the weekly cycle: ingest, evaluate, evidence, suggest; stops at the decisions."""
-    if all_clients == (client is not None):
-        raise UsageError("give either --client NAME or --all (every client)")
-    if all_clients:
+    if every_client(client, all_clients):
         _cycle_all(parse_day(as_of), silent, json_out)
         return
     from graphs.service import run_cycle

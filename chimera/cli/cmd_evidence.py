@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, date, datetime
+from typing import Any
 
 import typer
 from rich import box
@@ -11,6 +13,15 @@ from rich.table import Table
 
 from chimera.as_of import default_day, reached, store_zone
 from chimera.cli.app import app, emit_json, err, out, parse_day, play_app
+from chimera.cli.each_client import (
+    ALL_HELP,
+    WalkDocument,
+    end_walk,
+    every_client,
+    print_failures,
+    walk_clients,
+    walk_table,
+)
 from chimera.cli.render import client_currency
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
@@ -88,18 +99,22 @@ def _logged_on(ctx: ClientContext, at: datetime) -> str:
 
 @app.command("evidence")
 def evidence(
-    client: str = typer.Option(..., "--client", help="Client name."),
+    client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
+    all_clients: bool = typer.Option(False, "--all", help=ALL_HELP),
     as_of: str | None = typer.Option(None, "--as-of", help="Judge as of this day (default: newest data)."),
     json_out: bool = typer.Option(False, "--json", help="Print one JSON document."),
 ) -> None:
     """Refresh and show the evidence of every executed play (before/after, no control group)."""
-    ctx = get_client(client)
-    day, note = _judged_day(ctx, reached(ctx, parse_day(as_of, "--as-of")))
-    report = evidence_report(ctx, day)
-    if note:  # the after-windows end the day before the newest data: say why, as chimera kpis does
-        err.print(note, highlight=False, markup=False, soft_wrap=True)
+    day = parse_day(as_of, "--as-of")
+    if every_client(client, all_clients):
+        _evidence_all(day, json_out)
+        return
+    assert client is not None
+    ctx, report = _evidence_report(client, day)
+    if report.get("as_of_note"):  # the after-windows end the day before the newest data: say why, as kpis does
+        err.print(report["as_of_note"], highlight=False, markup=False, soft_wrap=True)
     if json_out:
-        emit_json(report | ({"as_of_note": note} if note else {}))
+        emit_json(report)
         return
     currency = client_currency(ctx.name)  # money in its smallest unit, as the reasons read it (whole yen)
     table = Table(title=f"Evidence for {ctx.name} as of {report['as_of']} ({METHOD})", box=box.SIMPLE_HEAD)
@@ -126,6 +141,46 @@ def evidence(
     if not report["evidence"]:
         out.print(f"no executed plays yet: chimera play log PLAY --client {ctx.name} --executed-on DAY")
     out.print(f"method: {METHOD}. {move_rule()}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _evidence_report(client: str, as_of: date | None) -> tuple[ClientContext, dict[str, Any]]:
+    """The client and its ``evidence --json`` document (with ``as_of_note`` when the day judged is
+    not the newest data's), the evidence refreshed first."""
+    ctx = get_client(client)
+    day, note = _judged_day(ctx, reached(ctx, as_of, "--as-of"))
+    return ctx, evidence_report(ctx, day) | ({"as_of_note": note} if note else {})
+
+
+class AllEvidence(WalkDocument):
+    """``chimera evidence --all --json``: each client's ``evidence --client NAME --json`` document
+    under ``reports``."""
+
+    as_of: date | None
+    reports: list[dict[str, Any]]
+
+
+def _verdicts(report: dict[str, Any]) -> str:
+    """``2 moved_up, 1 pending``: each verdict and how many play/KPI pairs have it."""
+    counts = Counter(e["verdict"] for e in report["evidence"])
+    return ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no executed plays yet"
+
+
+def _evidence_all(as_of: date | None, json_out: bool) -> None:
+    """Every client's evidence, refreshed; exit 1 when any failed."""
+    walk = walk_clients(lambda name, _note: _evidence_report(name, as_of)[1], "evidence",
+                        lambda _name, r: f"as of {r['as_of']}: {_verdicts(r)}")
+    if json_out:
+        emit_json(AllEvidence.of(walk, as_of=as_of, reports=[d.result for d in walk.done]).model_dump(mode="json"))
+    else:
+        table = walk_table(f"Evidence for every client ({METHOD})",
+                           ("client", "as of", "plays", "verdicts (play / KPI pairs)"), ("client", "as of"))
+        for d in walk.done:
+            runs = {e.get("play_run_id") or (e["play"], e["executed_on"]) for e in d.result["evidence"]}
+            table.add_row(escape(d.client), str(d.result["as_of"]), str(len(runs)), _verdicts(d.result))
+        out.print(table)
+        print_failures(walk)
+        out.print("each client's verdicts and why: chimera evidence --client NAME", markup=False, highlight=False)
+    end_walk(walk, "evidence")
 
 
 def confounder_summary(confounders: list[dict]) -> str:

@@ -1,61 +1,129 @@
-"""``chimera daily`` and ``chimera monthly`` (manual §6)."""
+"""``chimera daily`` and ``chimera monthly`` (manual §6), for one client or, with ``--all``, every client."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from pydantic import BaseModel
 from rich.markup import escape
 from rich.table import Table
 
 from chimera import settings
 from chimera.as_of import reached
 from chimera.cli.app import app, emit_json, err, out, parse_day
+from chimera.cli.each_client import (
+    ALL_HELP,
+    WalkDocument,
+    end_walk,
+    every_client,
+    print_failures,
+    walk_clients,
+    walk_table,
+)
 from chimera.clients import ClientContext, get_client
 
 if TYPE_CHECKING:
-    from chimera.rhythms import DailyReport, SourceFreshness
+    from chimera.rhythms import DailyReport, MonthlyReview, SourceFreshness
 
 
 @app.command()
 def daily(
-    client: str = typer.Option(..., "--client", help="Client name."),
+    client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
+    all_clients: bool = typer.Option(False, "--all", help=ALL_HELP),
     today: str | None = typer.Option(None, "--today", help="Day to check as (default: today in the store's timezone)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK."""
-    from chimera.rhythms import daily_check
-
-    ctx = get_client(client)
-    report = daily_check(ctx, today=reached(ctx, parse_day(today, "--today"), "--today"))
+    day = parse_day(today, "--today")
+    if every_client(client, all_clients):
+        _daily_all(day, json_out)
+        return
+    assert client is not None
+    report = _daily_check(client, day)
     if report.as_of_note:  # the KPIs are of the day before the newest data: say why, as kpis does
         err.print(report.as_of_note, highlight=False, markup=False, soft_wrap=True)
     if json_out:
         emit_json(report.to_json())
     else:
-        table = Table(title=f"daily check for {client}, {report.today}")
-        for col in ("source", "last day", "days behind", "ok"):
-            table.add_column(col)
-        for f in report.freshness:
-            table.add_row(f.source, _last_day(f), "" if f.days_behind is None else str(f.days_behind),
-                          "yes" if f.ok else "[red]no[/]")
-        out.print(table)
-        for k in report.critical:
-            out.print(f"[bold red]CRITICAL[/] {escape(k['id'])}: {escape(k['note'] or '')}")
-        for j in report.stuck_jobs_requeued:
-            out.print(f"stuck job {j['id']} ({j['type']}) -> {j['status']}")
-        for f in report.failed_ingests:  # which export, and why: the stderr line only counts them
-            out.print(f"failed ingest {f['id']} ({f['source']}{', ' + f['file'] if f.get('file') else ''})"
-                      + (f": {f['error']}" if f.get("error") else ""), markup=False, highlight=False, soft_wrap=True)
-        for j in report.failed_play_jobs:
-            out.print(f"failed job {j['id']} ({j['type']}, step {j['step']} of {j['play']}, play run "
-                      f"{j['play_run_id']}): {j['error']}; {j['fix']}", markup=False, highlight=False, soft_wrap=True)
-        out.print("all good" if report.ok else "[yellow]needs attention[/]")
+        _print_daily(report)
     if not report.ok:  # a script reading the exit code finds the why on stderr, beside the document
         err.print(f"{report.client} needs attention: {_attention(report)}", highlight=False, markup=False,
                   soft_wrap=True)
         raise typer.Exit(1)
+
+
+def _daily_check(client: str, today: date | None) -> DailyReport:
+    from chimera.rhythms import daily_check
+
+    ctx = get_client(client)
+    return daily_check(ctx, today=reached(ctx, today, "--today"))
+
+
+def _print_daily(report: DailyReport) -> None:
+    table = Table(title=f"daily check for {report.client}, {report.today}")
+    for col in ("source", "last day", "days behind", "ok"):
+        table.add_column(col)
+    for f in report.freshness:
+        table.add_row(f.source, _last_day(f), "" if f.days_behind is None else str(f.days_behind),
+                      "yes" if f.ok else "[red]no[/]")
+    out.print(table)
+    for k in report.critical:
+        out.print(f"[bold red]CRITICAL[/] {escape(k['id'])}: {escape(k['note'] or '')}")
+    for j in report.stuck_jobs_requeued:
+        out.print(f"stuck job {j['id']} ({j['type']}) -> {j['status']}")
+    for f in report.failed_ingests:  # which export, and why: the stderr line only counts them
+        out.print(f"failed ingest {f['id']} ({f['source']}{', ' + f['file'] if f.get('file') else ''})"
+                  + (f": {f['error']}" if f.get("error") else ""), markup=False, highlight=False, soft_wrap=True)
+    for j in report.failed_play_jobs:
+        out.print(f"failed job {j['id']} ({j['type']}, step {j['step']} of {j['play']}, play run "
+                  f"{j['play_run_id']}): {j['error']}; {j['fix']}", markup=False, highlight=False, soft_wrap=True)
+    out.print("all good" if report.ok else "[yellow]needs attention[/]")
+
+
+class Attention(BaseModel):
+    """A client whose daily check ran and is not OK, and why in one line."""
+
+    client: str
+    why: str
+
+
+class AllDaily(WalkDocument):
+    """``chimera daily --all --json``: each client's ``daily --client NAME --json`` document under
+    ``checks``; ``needs_attention`` names the checks that are not OK (exit 1, as for one client),
+    ``failures`` the clients whose check could not run."""
+
+    today: date | None
+    checks: list[dict[str, Any]]
+    needs_attention: list[Attention]
+
+
+def _daily_all(today: date | None, json_out: bool) -> None:
+    """Every client's daily check; exit 1 when any needs attention or failed."""
+    walk = walk_clients(lambda name, _note: _daily_check(name, today), "daily check",
+                        lambda _name, r: "all good" if r.ok else f"needs attention: {_attention(r)}")
+    attention = [Attention(client=d.client, why=_attention(d.result)) for d in walk.done if not d.result.ok]
+    if json_out:
+        emit_json(AllDaily.of(walk, today=today, checks=[d.result.to_json() for d in walk.done],
+                              needs_attention=attention).model_dump(mode="json"))
+    else:
+        table = walk_table("Daily check for every client",
+                           ("client", "day", "sources behind", "CRITICAL", "stuck", "failed", "status"))
+        for d in walk.done:
+            r = d.result
+            behind = sum(1 for f in r.freshness if not f.ok)
+            status = "all good" if r.ok else "[yellow]needs attention[/]"
+            table.add_row(escape(d.client), str(r.today), f"{behind} of {len(r.freshness)}", str(len(r.critical)),
+                          str(len(r.stuck_jobs_requeued)), str(len(r.failed_ingests) + len(r.failed_play_jobs)),
+                          status)
+        out.print(table)
+        for a in attention:
+            out.print(f"[yellow]{escape(a.client)}[/] needs attention: {escape(a.why)}", highlight=False,
+                      soft_wrap=True)
+        print_failures(walk)
+    more = f"; {len(attention)} need attention: {', '.join(a.client for a in attention)}" if attention else ""
+    end_walk(walk, "daily check", more, failed=bool(attention))
 
 
 def _last_day(f: SourceFreshness) -> str:
@@ -93,24 +161,22 @@ def _attention(report: DailyReport) -> str:
 
 @app.command()
 def monthly(
-    client: str = typer.Option(..., "--client", help="Client name."),
+    client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
+    all_clients: bool = typer.Option(False, "--all", help=ALL_HELP),
     as_of: str | None = typer.Option(None, "--as-of", help="Month end (default: newest data)."),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """Monthly review: target changes from new baselines, plays to retire or add, a case study."""
-    from chimera.rhythms import monthly_review
-
-    ctx = get_client(client)
-    day, note = _month_end(ctx, reached(ctx, parse_day(as_of)))
-    if note:
-        err.print(note, highlight=False, markup=False, soft_wrap=True)
-    review = monthly_review(ctx, day)
-    path = settings.outbox_dir(client) / f"case-study-{day}.md"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(review.case_study, encoding="utf-8")
+    day = parse_day(as_of)
+    if every_client(client, all_clients):
+        _monthly_all(day, json_out)
+        return
+    assert client is not None
+    ctx, review, doc = _monthly_review(client, day)
+    if doc.get("as_of_note"):
+        err.print(doc["as_of_note"], highlight=False, markup=False, soft_wrap=True)
     if json_out:
-        emit_json(review.model_dump(mode="json") | {"case_study_path": str(path)}
-                  | ({"as_of_note": note} if note else {}))
+        emit_json(doc)
         return
     _print_target_changes(review.client, review.target_changes, ctx.config.currency)
     for p in review.plays_to_retire:
@@ -118,7 +184,57 @@ def monthly(
     for p in review.plays_to_add:
         out.print(f"add a play: {p['reason']}", markup=False, highlight=False)
     out.print(review.case_study, markup=False, highlight=False)  # people's words (a decision's why) as written
-    out.print(f"case study written to {path}", markup=False)
+    out.print(f"case study written to {doc['case_study_path']}", markup=False)
+
+
+def _monthly_review(client: str, as_of: date | None) -> tuple[ClientContext, MonthlyReview, dict[str, Any]]:
+    """The review and its ``monthly --json`` document, once the case study is written to the outbox."""
+    from chimera.rhythms import monthly_review
+
+    ctx = get_client(client)
+    day, note = _month_end(ctx, reached(ctx, as_of))
+    review = monthly_review(ctx, day)
+    path = settings.outbox_dir(client) / f"case-study-{day}.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(review.case_study, encoding="utf-8")
+    return ctx, review, (review.model_dump(mode="json") | {"case_study_path": str(path)}
+                    | ({"as_of_note": note} if note else {}))
+
+
+class AllMonthly(WalkDocument):
+    """``chimera monthly --all --json``: each client's ``monthly --client NAME --json`` document
+    under ``reviews`` (each case study written to that client's outbox)."""
+
+    as_of: date | None
+    reviews: list[dict[str, Any]]
+
+
+def _monthly_all(as_of: date | None, json_out: bool) -> None:
+    """Every client's monthly review; exit 1 when any failed."""
+    walk = walk_clients(lambda name, _note: _monthly_review(name, as_of)[2], "monthly review",
+                        lambda _name, doc: f"{_month_counts(doc)}; case study written to {doc['case_study_path']}")
+    if json_out:
+        emit_json(AllMonthly.of(walk, as_of=as_of, reviews=[d.result for d in walk.done]).model_dump(mode="json"))
+    else:
+        table = walk_table("Monthly review for every client",
+                           ("client", "month end", "target changes", "retire", "add", "case study"))
+        for d in walk.done:
+            doc = d.result
+            table.add_row(escape(d.client), str(doc["as_of"]), str(_proposed(doc)), str(len(doc["plays_to_retire"])),
+                          str(len(doc["plays_to_add"])), escape(doc["case_study_path"]))
+        out.print(table)
+        print_failures(walk)
+    end_walk(walk, "monthly review")
+
+
+def _proposed(doc: dict[str, Any]) -> int:
+    """Target changes proposed (a KPI without enough history proposes none)."""
+    return sum(1 for p in doc["target_changes"] if p.get("enough_history") and p.get("proposed"))
+
+
+def _month_counts(doc: dict[str, Any]) -> str:
+    return (f"month to {doc['as_of']}: {_proposed(doc)} target change(s), {len(doc['plays_to_retire'])} play(s) to "
+            f"retire, {len(doc['plays_to_add'])} to add")
 
 
 def _print_target_changes(client: str, changes: list[dict], currency: str) -> None:

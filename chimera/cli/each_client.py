@@ -17,11 +17,14 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
+import typer
 from pydantic import BaseModel
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from typer._click.exceptions import UsageError
 
 from chimera.cli.app import err
 from chimera.db.engine import reason, unreachable
@@ -221,3 +224,68 @@ def summary_line(walk: Walk, what: str) -> str:
     if walk.stopped:
         line += f"; stopped: {stopped_line(walk)}"
     return line
+
+
+ALL_HELP = "Every client, one after another; a failing client is reported and the others still run."
+"""The help of ``--all`` on every command that walks the clients."""
+
+
+def every_client(client: str | None, all_clients: bool) -> bool:
+    """Whether the command walks every client: exactly one of ``--client NAME`` and ``--all``."""
+    if all_clients == (client is not None):
+        raise UsageError("give either --client NAME or --all (every client)")
+    return all_clients
+
+
+def walk_clients(work: Callable[[str, Note], T], what: str, outcome_line: Callable[[str, T], str],
+                 check: Callable[[str, T], ClientFailure | None] | None = None) -> Walk[T]:
+    """``work`` for every client (``chimera client list``'s order); a failure of the database itself
+    stops the walk there, naming the clients not attempted (each would fail the same way, slowly)."""
+    from chimera.clients import list_clients
+
+    return for_each_client(list_clients(), work, what, outcome_line, check=check, stop=database_failed)
+
+
+class WalkDocument(BaseModel):
+    """What every ``COMMAND --all --json`` document holds besides its clients' own documents (which
+    each command lists, as ``--client NAME --json`` prints them, under its own key): how many clients
+    there are and completed, each failure and why, and why a database failure stopped the walk."""
+
+    clients: int
+    completed: int
+    failures: list[ClientFailure]
+    stopped: str = ""
+    not_attempted: list[str] = []
+
+    @classmethod
+    def of(cls, walk: Walk[Any], **fields: Any) -> Self:
+        return cls(clients=walk.clients, completed=walk.completed, failures=walk.failures, stopped=walk.stopped,
+                   not_attempted=walk.not_attempted, **fields)
+
+
+def walk_table(title: str, columns: tuple[str, ...], whole: tuple[str, ...] = ("client",)) -> Table:
+    """The table of a walk, one row per client: the ``whole`` columns never fold (a client's name
+    broken over two lines reads as two clients), the others fold to fit the terminal."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column, no_wrap=column in whole, overflow="fold")
+    return table
+
+
+def print_failures(walk: Walk[Any]) -> None:
+    """Under a walk's table (stdout): each failed client and its error, then the clients not attempted."""
+    from chimera.cli.app import out
+
+    for f in walk.failures:
+        out.print(f"[red]{escape(f.client)} failed[/]: {escape(f.error)}", highlight=False, soft_wrap=True)
+    if walk.not_attempted:
+        out.print(f"[yellow]not attempted[/]: {escape(', '.join(walk.not_attempted))}", highlight=False,
+                  soft_wrap=True)
+
+
+def end_walk(walk: Walk[Any], what: str, more: str = "", failed: bool = False) -> None:
+    """The walk's summary line on stderr (``more`` appended), then exit 1 when a client failed, the
+    walk stopped, or ``failed`` (a client's own answer is a failure: a daily check not OK)."""
+    err.print(summary_line(walk, what) + more, highlight=False, soft_wrap=True)
+    if failed or not walk.ok:
+        raise typer.Exit(1)
