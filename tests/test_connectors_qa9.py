@@ -1,9 +1,11 @@
 """API pulls QA: the source's day still going on (UTC for Stripe, store-local for Shopify) is left
-out of a pull, never written as 0 nor as a whole day, and what is stored for it stays."""
+out of a pull, never written as 0 nor as a whole day, and what is stored for it stays; credentials
+as editors save them."""
 
 from __future__ import annotations
 
 import calendar
+import logging
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,9 +13,17 @@ from pathlib import Path
 import pytest
 
 from chimera.clients import add_client, get_client
+from chimera.connectors import http as connector_http
 from chimera.connectors import pull_shopify, pull_stripe, shopify_api, stripe_api
+from chimera.errors import IngestError
 from chimera.ingest import stripe
+from tests import test_connectors as tc
+from tests.test_cli_contracts import chimera
+from tests.test_connector_secrets import SINCE, _client_yml, _nowhere
 from tests.test_unseen_connectors import _series, _stub
+
+fake_api = tc.fake_api  # the fake Shopify / Stripe API (127.0.0.1) and the recorded retry waits
+waits = tc.waits
 
 
 def _client(name: str, monkeypatch: pytest.MonkeyPatch, timezone: str = "UTC"):
@@ -88,3 +98,53 @@ def test_a_shopify_pull_east_of_utc_writes_the_store_day_already_over(chimera_ho
     summary = pull_shopify(ctx, date(2026, 3, 4), date(2026, 3, 6))
     assert [d.day for d in summary.left_out] == [date(2026, 3, 6)]
     assert _series(ctx)["orders"] == {date(2026, 3, 4): 0, date(2026, 3, 5): 0}
+
+
+# --------------------------------------------------------------------------- credentials as editors save them
+
+
+@pytest.mark.parametrize("data", [
+    lambda key: ("\ufeff" + key + "\r\n").encode(),  # Notepad's UTF-8 with a byte-order mark
+    lambda key: (key + "\r\n").encode("utf-16"),  # PowerShell 5's `echo key > file`: UTF-16 with a BOM
+])
+def test_a_secrets_file_saved_with_a_byte_order_mark_works(chimera_home: Path, fake_api, waits, monkeypatch,
+                                                           caplog, data) -> None:
+    """The key was read with its BOM (`Bearer \\ufeffsk_...`) and httpx ended the pull in a
+    UnicodeEncodeError traceback; a UTF-16 file in a UnicodeDecodeError one."""
+    caplog.set_level(logging.DEBUG)
+    base, calls = fake_api
+    _client_yml("shop", f"  stripe:\n    api_base: {base}\n    key_env: T_STRIPE\n")
+    monkeypatch.delenv("T_STRIPE", raising=False)
+    secrets = connector_http.settings.secrets_dir()
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "shop.T_STRIPE").write_bytes(data(tc.KEY))
+    pull = chimera("pull", "stripe", "--client", "shop", *SINCE)
+    assert pull.code == 0, pull.stderr
+    assert calls and waits == []
+    _nowhere(tc.KEY, chimera_home, caplog, pull.stdout, pull.stderr)
+
+
+@pytest.mark.parametrize("written", ["“{key}”", "{key}\u200b", "{key}é"])
+def test_a_key_with_characters_no_key_has_is_one_line_without_it(chimera_home: Path, fake_api, waits, monkeypatch,
+                                                                 caplog, written: str) -> None:
+    """Curly quotes or a zero-width space copied with the key: one line naming where it is, no traceback."""
+    caplog.set_level(logging.DEBUG)
+    base, calls = fake_api
+    _client_yml("shop", f"  stripe:\n    api_base: {base}\n    key_env: T_STRIPE\n")
+    secret = "sk_test_SECRET777"
+    monkeypatch.setenv("T_STRIPE", written.format(key=secret))
+    pull = chimera("pull", "stripe", "--client", "shop", *SINCE)
+    line = pull.one_line_error()
+    assert "T_STRIPE" in line and "characters no key has" in line
+    assert calls == [] and waits == []
+    _nowhere(secret, chimera_home, caplog, pull.stdout, pull.stderr)
+
+
+def test_a_secrets_file_that_is_not_text_is_named_not_a_traceback(chimera_home: Path, monkeypatch) -> None:
+    ctx = _client("bin", monkeypatch)
+    monkeypatch.delenv("T_STRIPE", raising=False)
+    secrets = connector_http.settings.secrets_dir()
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "bin.T_STRIPE").write_bytes(b"\x80\x81sk_test_SECRET\xff")
+    with pytest.raises(IngestError, match=r"bin\.T_STRIPE is not text"):
+        pull_stripe(ctx, date(2026, 3, 1), date(2026, 3, 2))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,6 +36,7 @@ sleep: Callable[[float], None] = time.sleep  # tests record waits instead of sle
 MASK = "***"
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")  # control characters and spaces: never inside a key
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]*@")
+BOM = "\ufeff"
 _SECRETS: set[str] = set()  # every credential value read in this process, for redact()
 
 
@@ -106,16 +108,32 @@ def credential(client: str, env_var: str, what: str) -> str:
     where = f"the environment variable {env_var}"
     path = settings.secrets_dir() / f"{client}.{env_var}"
     if not (raw or "").strip() and path.is_file():
-        raw, where = path.read_text(encoding="utf-8"), str(path)
-    if raw:
-        remember_secret(raw)
-    value = (raw or "").strip()
+        raw, where = _secrets_file(path, what), str(path)
+    value = (raw or "").strip().removeprefix(BOM).strip()  # Notepad's byte-order mark is no part of the key
+    for form in (raw, value):
+        if form:
+            remember_secret(form)
     if not value:
         raise IngestError(f"{what}: no credential: set the environment variable {env_var} or write it to {path}")
     if _CONTROL.search(value):
         raise IngestError(f"{what}: the credential in {where} holds spaces or control characters (a line "
                           "break from a Windows .env file?): write it again as one line")
+    if not value.isascii():  # a header carries ASCII only: httpx ended the pull in a UnicodeEncodeError
+        raise IngestError(f"{what}: the credential in {where} holds characters no key has (curly quotes or an "
+                          "invisible character copied with it?): write it again as it is shown, plain text")
     return value
+
+
+def _secrets_file(path: Path, what: str) -> str:
+    """A secrets file's text as editors save it: UTF-8 (with or without a byte-order mark) or UTF-16
+    with one (PowerShell's ``>``); IngestError naming the file otherwise, never a traceback."""
+    data = path.read_bytes()
+    try:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise IngestError(f"{what}: {path} is not text (UTF-8): write the key to it again as plain text") from None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
