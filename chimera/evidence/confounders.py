@@ -1,4 +1,5 @@
-"""What else may have moved a KPI inside a play's windows: other plays, driver anomalies, data gaps.
+"""What else may have moved a KPI inside a play's windows: other plays, driver anomalies, data gaps,
+a change of the store's prices made outside any play.
 
 A naive before/after would credit a play with an unrelated conversion drop (DATA.md); naming the
 overlapping causes is what keeps the evidence honest (manual §7, "Truth over Narrative").
@@ -6,14 +7,16 @@ overlapping causes is what keeps the evidence honest (manual §7, "Truth over Na
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 
-from sqlmodel import Session, select
+import numpy as np
+from sqlmodel import Session, col, select
 
 from chimera.config.loader import ConfigSet
 from chimera.config.models import KPI
-from chimera.db.models import PlayRun
+from chimera.db.models import AppliedChange, Job, PlayRun
 from chimera.evidence.models import Confounder
 from chimera.kpi.evaluate import daily_states
 from chimera.kpi.formula import Series, parse_formula
@@ -188,3 +191,77 @@ def driver_anomalies(
                                  f"driver {driver} anomalously {word} on {len(flagged)} day(s) "
                                  f"{min(flagged)}..{max(flagged)}"))
     return out
+
+
+# --------------------------------------------------------------------------- price changes
+
+PRICE_SENSITIVE = frozenset({"total_sales", "net_sales", "gross_sales", "orders", "orders_placed", "units",
+                             "discounts"})
+"""Base metrics a change of prices moves (what buyers pay, whether and how much they buy)."""
+MIN_PRICE_STEP = 0.03
+"""A unit-price step smaller than 3 % is left to the statistics: product mix moves it that much."""
+PRICE_SD = 3.0
+"""...and it must stand 3 standard errors of the days' own unit-price noise clear of no step."""
+MIN_PRICE_DAYS = 7
+
+
+def changes_prices(session: Session, run: PlayRun, configs: ConfigSet) -> bool:
+    """Whether the run itself re-prices existing products (its own mechanism, as a price test's):
+    from what its jobs applied (a ``price`` change with a before value; a new bundle has none),
+    else, for a run that applied nothing here (run by hand and logged), from its play's job plan
+    (a step whose action is named for prices, as ``update_prices``)."""
+    jobs = [j for j in session.exec(select(Job.id).where(Job.play_run_id == run.id)).all() if j is not None]
+    rows = session.exec(select(AppliedChange).where(col(AppliedChange.job_id).in_(jobs))).all() if jobs else []
+    if rows:
+        return any(c.get("field") == "price" and c.get("before") is not None
+                   for r in rows for c in (r.changeset or {}).get("changes", []) if isinstance(c, dict))
+    play = next((p for p in configs.plays.plays if p.id == run.play_id), None)
+    return play is not None and any("price" in step.action.lower() for step in play.job_plan)
+
+
+def _unit_prices(series: Series, days: Iterable[date]) -> tuple[list[date], np.ndarray, np.ndarray]:
+    """Days with sales and units, with each day's gross sales and units."""
+    sales, units = series.get("gross_sales", {}), series.get("units", {})
+    kept = [d for d in days if d in sales and d in units and sales[d] > 0 and units[d] > 0]
+    return (kept, np.array([float(sales[d]) for d in kept], dtype=float),
+            np.array([float(units[d]) for d in kept], dtype=float))
+
+
+def _step_day(days: Sequence[date], logs: np.ndarray) -> date:
+    """The first day of the new price level: the split of the days whose two sides differ most,
+    in standard errors."""
+    best, at = -1.0, days[len(days) // 2]
+    for k in range(3, len(days) - 2):
+        left, right = logs[:k], logs[k:]
+        se = math.sqrt(left.var(ddof=1) / len(left) + right.var(ddof=1) / len(right)) or 1e-12
+        t = abs(right.mean() - left.mean()) / se
+        if t > best:
+            best, at = t, days[k]
+    return at
+
+
+def price_change(kpi: KPI, series: Series, before: Iterable[date], after: Iterable[date],
+                 own: bool = False) -> list[Confounder]:
+    """The store's mean unit price (gross_sales / units) stepping between the windows, for a KPI
+    prices move, when the run does not re-price products itself (``own``): a price raised by hand
+    the day a bundle went live would be the bundle's "moved up" AOV otherwise (the reading-evidence
+    SOP lists price changes among the confounders). A step is named only when it is at least
+    ``MIN_PRICE_STEP`` and ``PRICE_SD`` standard errors of the days' own unit-price noise: product
+    mix moves the mean a little every week, and that is no confounder."""
+    if own or not set(parse_formula(kpi.formula).metrics) & PRICE_SENSITIVE:
+        return []
+    b_days, b_sales, b_units = _unit_prices(series, before)
+    a_days, a_sales, a_units = _unit_prices(series, after)
+    if len(b_days) < MIN_PRICE_DAYS or len(a_days) < MIN_PRICE_DAYS:
+        return []
+    step = math.log((a_sales.sum() / a_units.sum()) / (b_sales.sum() / b_units.sum()))
+    b_logs, a_logs = np.log(b_sales / b_units), np.log(a_sales / a_units)
+    se = math.sqrt(b_logs.var(ddof=1) / len(b_logs) + a_logs.var(ddof=1) / len(a_logs))
+    if abs(step) < math.log1p(MIN_PRICE_STEP) or abs(step) < PRICE_SD * se:
+        return []
+    day = _step_day([*b_days, *a_days], np.concatenate([b_logs, a_logs]))
+    pct = 100 * math.expm1(step)
+    return [Confounder(kind="price_change", what="unit_price", first_day=day, last_day=day, days=1,
+                       note=f"mean unit price (gross_sales / units) {pct:+.1f} % after vs before, stepping "
+                            f"around {day} ({abs(step) / se:.0f} standard errors of its daily noise): prices "
+                            f"changed inside the windows, not by this play")]

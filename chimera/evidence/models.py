@@ -17,7 +17,7 @@ VERDICTS: tuple[str, ...] = (
     "moved_up", "moved_down", "no_detectable_change", "inconclusive", "confounded", "pending",
 )
 FINAL_VERDICTS = frozenset(VERDICTS) - {"pending"}
-ConfounderKind = Literal["overlapping_play", "driver_anomaly", "data_gap"]
+ConfounderKind = Literal["overlapping_play", "driver_anomaly", "data_gap", "price_change"]
 
 
 class Confounder(BaseModel):
@@ -26,9 +26,10 @@ class Confounder(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: ConfounderKind
-    """overlapping_play, driver_anomaly (a driver KPI was anomalous) or data_gap (missing days)."""
+    """overlapping_play, driver_anomaly (a driver KPI was anomalous), data_gap (missing days) or
+    price_change (the store's unit prices stepped inside the windows, not by this play)."""
     what: str
-    """The other play's id, the driver KPI's id, or the metric with missing days."""
+    """The other play's id, the driver KPI's id, the metric with missing days, or ``unit_price``."""
     first_day: date
     """First day concerned inside the windows."""
     last_day: date

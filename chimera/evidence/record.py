@@ -31,7 +31,15 @@ from chimera.db.engine import session_scope
 from chimera.db.models import Decision, EvidenceRecord, Job, MetricPoint, PlayRun, utcnow
 from chimera.errors import ClientError, ConfigError, DecisionError
 from chimera.evidence import calibration, repeat, stats
-from chimera.evidence.confounders import data_gaps, driver_anomalies, driver_gaps, overlapping_plays, run_kpis
+from chimera.evidence.confounders import (
+    changes_prices,
+    data_gaps,
+    driver_anomalies,
+    driver_gaps,
+    overlapping_plays,
+    price_change,
+    run_kpis,
+)
 from chimera.evidence.models import (
     FINAL_VERDICTS,
     METHOD,
@@ -210,9 +218,15 @@ def _measure(
     others: list[Confounder] = [
         *overlapping_plays(session, run, spec, client.configs, window, as_of),
         *driver_anomalies(spec, client.configs, series, est.before_start, seen_end, own),
+        *price_change(spec, series, _days(est.before_start, est.before_end), _days(est.after_start, seen_end),
+                      own=changes_prices(session, run, client.configs)),
     ]
     thin = stats.thin_data(est, float(spec.min_denominator), parse_window(spec.window), label)
     return _Measured(spec, est, plac, others, thin, seen_on, exported, kind, gap_spec)
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def _judged_fields(
