@@ -15,15 +15,19 @@ import pytest
 from chimera.clients import add_client, get_client
 from chimera.connectors import http as connector_http
 from chimera.connectors import pull_shopify, pull_stripe, shopify_api, stripe_api
+from chimera.db.engine import session_scope
 from chimera.errors import IngestError
 from chimera.ingest import stripe
+from chimera.kpi.evaluate import load_customers
 from tests import test_connectors as tc
+from tests import test_connectors_qa7 as qa7
 from tests.test_cli_contracts import chimera
 from tests.test_connector_secrets import SINCE, _client_yml, _nowhere
 from tests.test_unseen_connectors import _series, _stub
 
 fake_api = tc.fake_api  # the fake Shopify / Stripe API (127.0.0.1) and the recorded retry waits
 waits = tc.waits
+server = qa7.server  # a scripted local server (stdlib, 127.0.0.1)
 
 
 def _client(name: str, monkeypatch: pytest.MonkeyPatch, timezone: str = "UTC"):
@@ -148,3 +152,64 @@ def test_a_secrets_file_that_is_not_text_is_named_not_a_traceback(chimera_home: 
     (secrets / "bin.T_STRIPE").write_bytes(b"\x80\x81sk_test_SECRET\xff")
     with pytest.raises(IngestError, match=r"bin\.T_STRIPE is not text"):
         pull_stripe(ctx, date(2026, 3, 1), date(2026, 3, 2))
+
+
+# --------------------------------------------------------------------------- re-pulls
+
+
+@pytest.mark.parametrize("api", ["stripe", "shopify"])
+def test_overlapping_re_pulls_store_what_one_pull_of_the_whole_range_does(chimera_home: Path, fake_api, waits,
+                                                                          monkeypatch, api: str) -> None:
+    """Pulled in overlapping pieces, in any order and twice, against the local fake API: the same
+    metrics (and customers) as one pull of the whole range; nothing doubled, nothing lost at the seams."""
+    base, _calls = fake_api
+    monkeypatch.setenv("T_SHOP", tc.TOKEN)
+    monkeypatch.setenv("T_STRIPE", tc.KEY)
+    pull = pull_stripe if api == "stripe" else pull_shopify
+    whole, pieces = tc._client("whole", base), tc._client("pieces", base)
+    first, last = date(2026, 3, 6), date(2026, 3, 11)
+    pull(whole, first, last)
+    for since, until in [(date(2026, 3, 8), date(2026, 3, 11)), (first, date(2026, 3, 8)),
+                         (date(2026, 3, 7), date(2026, 3, 9)), (date(2026, 3, 8), date(2026, 3, 8))]:
+        pull(pieces, since, until)
+    assert _series(pieces) == _series(whole) and _series(whole)
+    assert _customers(pieces) == _customers(whole) and (api == "stripe" or _customers(whole))
+    pull(whole, first, last)
+    assert _series(pieces) == _series(whole)
+    assert _customers(pieces) == _customers(whole)
+
+
+def _customers(ctx) -> dict:
+    """Each day's customers' order counts (pseudonyms differ per client: compared by shape)."""
+    with session_scope() as s:
+        days = load_customers(s, ctx.company_id, date(2026, 1, 1), date(2026, 12, 31))
+    return {d: sorted(c.values()) for d, c in days.items()}
+
+
+# --------------------------------------------------------------------------- Shopify next links
+
+
+def test_a_relative_next_link_is_the_next_page_of_the_same_shop(chimera_home: Path, server, monkeypatch) -> None:
+    base, script = server
+    ctx = qa7._client("rel", base, monkeypatch)
+    script.push("/admin/api/", qa7._page([qa7._order(1, "2026-03-07T10:00:00+05:45", "100", 1)],
+                                         "/admin/api/2024-01/orders.json?limit=250&page_info=p2"),
+                qa7._page([qa7._order(2, "2026-03-07T11:00:00+05:45", "300", 1)]))
+    pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert len(script.requests) == 2 and "page_info=p2" in script.requests[1][0]
+    assert _series(ctx)["orders"] == {date(2026, 3, 7): 2}
+
+
+def test_a_next_link_to_another_server_is_not_followed_with_the_token(chimera_home: Path, server, monkeypatch,
+                                                                      caplog) -> None:
+    """Every request carries the access token: a Link to elsewhere (a proxy's, a hostile answer) would hand
+    it over. Refused, nothing stored, the token in no message."""
+    caplog.set_level(logging.DEBUG)
+    base, script = server
+    ctx = qa7._client("far", base, monkeypatch)
+    script.push("/admin/api/", qa7._page([qa7._order(1, "2026-03-07T10:00:00+05:45", "100", 1)],
+                                         "https://collector.example/admin/api/2024-01/orders.json?page_info=p2"))
+    with pytest.raises(IngestError, match="another server") as err:
+        pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert len(script.requests) == 1 and qa7.TOKEN not in str(err.value) + caplog.text
+    assert _series(ctx) == {}

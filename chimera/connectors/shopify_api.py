@@ -33,8 +33,19 @@ _NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 def next_link(response: httpx.Response) -> str | None:
+    """The next page's URL from the ``Link`` header, resolved against the page's own (a relative
+    link: httpx refused it, blaming the credential); IngestError for a link to another server, which
+    the access token (a header of every request) would follow."""
     match = _NEXT.search(response.headers.get("Link", ""))
-    return match.group(1) if match else None
+    if not match:
+        return None
+    here = response.request.url
+    url = here.join(match.group(1).strip())
+    if (url.scheme, url.host, url.port) != (here.scheme, here.host, here.port):
+        raise IngestError(f"{safe_url(here.copy_with(query=None))}: the next page's link is on another server "
+                          f"({safe_url(url.copy_with(query=None))}): not followed, the access token would go with "
+                          "it; check the shop_url in client.yml connectors (the shop's https://<shop>.myshopify.com)")
+    return str(url)
 
 
 def shop_base(shop_url: str) -> str:
