@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import os
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -336,14 +338,65 @@ async def _may_decide(user: AuthUser | None) -> bool:
     return False
 
 
-async def _reason(kind: str, play_run_id: str) -> str:
+async def _reason(kind: str, play_run_id: str, hint: str = "") -> str:
     """The reason a person gives for ``kind`` (required: recorded with who); "" when none was given."""
-    asked = await cl.AskUserMessage(content=f"Why do you {kind} play run `{play_run_id}`? (required)",
+    asked = await cl.AskUserMessage(content=f"Why do you {kind} play run `{play_run_id}`? (required){hint}",
                                     timeout=600).send()
     why = ((asked or {}).get("output") or "").strip()
     if not why:
         await cl.Message(content=f"No reason given: the {kind} was not recorded.", author="Command Center").send()
     return why
+
+
+_PARAM = re.compile(r"""(?<![\w.?&/])([A-Za-z_]\w*)\s*=\s*("[^"]*"|\[[^\]]*\]|[^\s,;]+)""")
+
+
+def override_params(why: str) -> dict[str, Any] | None:
+    """The step parameters an override's reason sets as ``name=value`` (``variants=3``, ``tone="calm"``,
+    ``channels=[email, sms]``); None when it sets none (the play runs as suggested). A value reads as
+    JSON when it is JSON (numbers, true / false, quoted text), else as the text written. The CLI's
+    ``--params``: the Override button ran the play unchanged, an approve with another name."""
+    params: dict[str, Any] = {}
+    for key, raw in _PARAM.findall(why):
+        value = raw if raw.startswith(('"', "[")) else raw.rstrip(".:)")
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value.strip("[]").split(",") if value.startswith("[") else value
+        if isinstance(params[key], list):
+            params[key] = [v.strip() if isinstance(v, str) else v for v in params[key]]
+    return params or None
+
+
+def _step_params(play_run_id: str, allowed: list[str] | None) -> list[str]:
+    """The step parameters of the run's play (plays.yml), named in the override prompt; [] if unknown."""
+    from chimera.db.engine import session_scope
+    from chimera.db.models import PlayRun
+    from chimera.plays.revert import client_of_run
+
+    try:
+        with session_scope() as s:
+            run = s.get(PlayRun, play_run_id)
+            play_id = run.play_id if run is not None else ""
+        configs = get_client(client_of_run(play_run_id).name, allowed).configs
+        return sorted({k for step in configs.play(play_id).job_plan for k in step.params})
+    except ChimeraError:
+        return []
+
+
+def _override_hint(names: list[str]) -> str:
+    example = f"`{names[0]}=...`" if names else "`name=value`"
+    return ("\n\nTo change what it does, write step parameters in the reason as " + example
+            + (f" (this play's: {', '.join(f'`{n}`' for n in names)})" if names else "")
+            + "; without any, it runs as suggested.")
+
+
+def _still_pending(play_run_id: str, user: AuthUser) -> bool:
+    from graphs.service import pending_decisions
+
+    client = cl.user_session.get("client")
+    pending = pending_decisions(client, allowed_clients(user)) if client else []
+    return any(p.play_run_id == play_run_id for p in pending)
 
 
 async def _decide(action: cl.Action, kind: str) -> None:
@@ -352,14 +405,23 @@ async def _decide(action: cl.Action, kind: str) -> None:
     if not await _may_decide(user):
         return
     assert user is not None
-    why = ""
-    if kind in ("override", "reject") and not (why := await _reason(kind, play_run_id)):
+    why, params = "", None
+    hint = _override_hint(await asyncio.to_thread(_step_params, play_run_id, allowed_clients(user))) \
+        if kind == "override" else ""
+    if kind in ("override", "reject") and not (why := await _reason(kind, play_run_id, hint)):
         return
+    if kind == "override":
+        params = override_params(why)
     from graphs.service import decide
 
     try:
-        outcome = await _stream(decide, play_run_id, kind, who=user.name, why=why, allowed=allowed_clients(user))
+        outcome = await _stream(decide, play_run_id, kind, who=user.name, why=why, params=params,
+                                allowed=allowed_clients(user))
     except DecisionError as exc:
+        if await asyncio.to_thread(_still_pending, play_run_id, user):  # e.g. a parameter its steps lack
+            await cl.Message(content=f"⚠️ {exc}. The play still awaits a decision: its buttons stay.",
+                             author="Command Center").send()
+            return
         await cl.Message(content=f"⚠️ {exc}. (Decided in another tab, or a second click?)",
                          author="Command Center").send()
         await _remove_buttons(play_run_id, action)

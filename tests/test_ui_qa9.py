@@ -243,3 +243,55 @@ async def test_an_upload_that_is_no_export_names_the_file_not_the_servers_path(
     said = "⚠️ `logo.csv` was not ingested: logo.csv: line 1: not a known export"
     assert any(t.startswith(said) for t in ui.texts()), ui.texts()
     assert ".files" not in ui.text() and str(tmp_path) not in ui.text()
+
+
+# --------------------------------------------------------------------------- deciding through the buttons
+
+
+@pytest.fixture
+def cycled(shop: str) -> dict[str, str]:  # noqa: F811
+    """The demo shop's cycle awaiting decisions: play id -> play run id."""
+    from graphs.service import pending_decisions, run_cycle
+
+    run_cycle(shop)
+    return {p.play_id: p.play_run_id for p in pending_decisions(shop)}
+
+
+def _removed(ui: FakeUI) -> set[str]:
+    return {c.args[1]["payload"]["play_run_id"] for c in ui.emitter.emit.call_args_list if c.args[0] == "remove_action"}
+
+
+async def test_override_changes_what_the_play_does_and_a_misspelt_parameter_keeps_the_buttons(
+    app, cycled: dict[str, str]  # noqa: F811
+) -> None:
+    from chimera.db.engine import session_scope
+    from chimera.db.models import PlayRun
+
+    run_id = cycled["winback_email"]
+    ui = FakeUI("alice", sid="s-override")
+    await app.on_chat_start()
+    ui.emitter.send_ask_user.return_value = {"output": "varaints=3: two subject lines are too few"}
+    await app.on_override(cl.Action(name="override", payload={"play_run_id": run_id}))
+    prompt = ui.emitter.send_ask_user.call_args.args[0]["output"]
+    assert "`variants`" in prompt and "without any, it runs as suggested" in prompt
+    assert "no step parameter 'varaints' (did you mean 'variants'?)" in ui.text()
+    assert "its buttons stay" in ui.text() and decisions() == [] and run_id not in _removed(ui)
+
+    why = "variants=3 — two subject lines are too few for a list this cold"
+    ui.emitter.send_ask_user.return_value = {"output": why}
+    await app.on_override(cl.Action(name="override", payload={"play_run_id": run_id}))
+    assert "**override** recorded" in ui.text() and run_id in _removed(ui)
+    assert [(d.kind, d.who, d.why) for d in decisions()] == [("override", "alice", why)]
+    with session_scope() as s:
+        run = s.get(PlayRun, run_id)
+        assert run is not None and run.rationale["override_params"] == {"variants": 3}
+
+
+def test_override_params_are_read_from_the_reason(app) -> None:  # noqa: F811
+    override_params = app.override_params
+    assert override_params("halve the discount first") is None
+    assert override_params("see https://shop.example/?utm_source=mail, it converts") is None
+    assert override_params('variants=3, tone="calm and short"; offer=none.') == \
+        {"variants": 3, "tone": "calm and short", "offer": "none"}
+    assert override_params("change_pct = -2.5 since the holiday week") == {"change_pct": -2.5}
+    assert override_params("channels=[email, sms] both") == {"channels": ["email", "sms"]}
