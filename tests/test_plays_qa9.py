@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
+from chimera.changesets import Change, ChangeSet
+from chimera.clients import add_client
 from chimera.config.models import PlayPolicy
+from chimera.db.engine import session_scope
+from chimera.db.models import AppliedChange, Job, PlayRun
 from chimera.plays import SuggestState, suggest_plays
+from chimera.plays.revert import revert_play_run
 from tests.test_rank import WARN, kpis, make_configs
 
 
@@ -34,3 +41,40 @@ def test_a_play_judged_on_the_kpi_of_a_run_still_under_way_says_so() -> None:
     assert "judged on conversion_rate like p0, still under way" in note
     from_yaml = SuggestState(active=1, active_plays=["p0"])  # no KPIs logged with the run: plays.yml's
     assert suggest_plays(cs, kpis(), None, from_yaml)[0].overlaps == []
+
+
+# --------------------------------------------------------------------------- revert
+
+
+def _run_with_steps(ctx, day: date, steps: list[tuple[str, str, str]]) -> str:
+    """An executed run whose step i applied ``product:<sku> price before -> after`` (``steps[i]``)."""
+    with session_scope() as s:
+        run = PlayRun(company_id=ctx.company_id, play_id="pricing_test", as_of=day, status="executed",
+                      executed_on=day)
+        s.add(run)
+        s.flush()
+        for i, (sku, before, after) in enumerate(steps):
+            cs = ChangeSet(bot="shopify_bot", action="update_prices", summary=f"{sku} {before} -> {after}",
+                           changes=[Change(target=f"product:{sku}", field="price", before=before, after=after)])
+            job = Job(company_id=ctx.company_id, play_run_id=run.id, correlation_id=run.correlation_id,
+                      type="EXECUTE_PLAY_COMMERCE", owner="commerce_commander_ai", bot="shopify_bot",
+                      action="update_prices", step=i, status="succeeded", idempotency_key=f"k{i}")
+            s.add(job)
+            s.flush()
+            s.add(AppliedChange(company_id=ctx.company_id, idempotency_key=f"k{i}", job_id=job.id,
+                                bot="shopify_bot", action="update_prices", changeset=cs.model_dump(mode="json"),
+                                applied_at=datetime(day.year, day.month, day.day, 12, i, tzinfo=UTC)))
+        return run.id
+
+
+def test_a_run_that_changed_one_price_twice_is_undone_newest_first(chimera_home) -> None:
+    """Was: undone in plan order, so the last undo set the price to the middle value (11.00), not
+    the value before the play (10.00); a person following the undo sheets in order ended there."""
+    ctx = add_client("shop")
+    day = date(2026, 10, 1)
+    run_id = _run_with_steps(ctx, day, [("A", "10.00", "11.00"), ("B", "5.00", "6.00"), ("A", "11.00", "12.00")])
+    with session_scope() as s:
+        done = revert_play_run(s, ctx, s.get(PlayRun, run_id), "alice", "margin fell", day + timedelta(days=3))
+    sets = [(c.target, c.before, c.after) for r in done.reverted for c in r.changes]
+    assert sets == [("product:A", "12.00", "11.00"), ("product:B", "6.00", "5.00"), ("product:A", "11.00", "10.00")]
+    assert [r.reverts for r in done.reverted] == ["k2", "k1", "k0"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -135,7 +135,7 @@ def revert_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
             raise DecisionError(f"play run {run.id} ({run.play_id}) cannot be reverted yet: {conflict}; nothing was "
                                 "recorded")
     reverted, by_hand = [], []
-    for row in rows:
+    for row in newest_first(rows):
         blocker = _blocker(row)
         if blocker:
             by_hand.append(_by_hand(row, blocker))
@@ -201,6 +201,16 @@ def applied_changes(session: Session, run: PlayRun) -> list[AppliedChange]:
         return []
     rows = session.exec(select(AppliedChange).where(col(AppliedChange.job_id).in_(list(steps)))).all()
     return sorted(rows, key=lambda r: steps[r.job_id])
+
+
+def newest_first(rows: list[AppliedChange]) -> list[AppliedChange]:
+    """The order an undo takes: the change applied last is undone first, so a field two steps
+    changed (10 -> 11, then 11 -> 12) ends at the value before the play, not between them."""
+    return sorted(rows, key=lambda r: (_aware(r.applied_at), r.id or 0), reverse=True)
+
+
+def _aware(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 def _blocker(row: AppliedChange) -> str:
