@@ -221,3 +221,43 @@ def test_a_false_comparison_after_a_dash_is_refused(answer: str) -> None:
 ])
 def test_a_true_comparison_after_a_dash_passes(answer: str) -> None:
     assert check_numbers(answer, _ratio_kpis(1)).ok
+
+
+# -- a range around a sourced value ------------------------------------------------------------------------------
+
+WEEK = [
+    {"id": "net_revenue", "status": "OK", "value": "16017.93", "target": "15000.00", "window": "7d",
+     "data_through": "2026-04-26", "label": "Net revenue (7d)", "unit": "currency", "direction": "higher_is_better"},
+    {"id": "orders", "status": "OK", "value": "1234", "target": "1100", "window": "7d", "data_through": "2026-04-26",
+     "label": "Orders (7d)", "unit": "count", "direction": "higher_is_better"},
+    {"id": "conversion_rate", "status": "WARNING", "value": "0.0169", "target": "0.025", "warning": "0.02",
+     "window": "7d", "data_through": "2026-04-26", "label": "Conversion rate (7d)", "unit": "percent",
+     "direction": "higher_is_better", "previous_value": "0.0212"},
+    {"id": "refund_rate", "status": "CRITICAL", "value": "0.0612", "target": "0.02", "critical": "0.06",
+     "window": "28d", "data_through": "2026-04-26", "label": "Refund rate (28d)", "unit": "percent",
+     "direction": "lower_is_better"},
+]
+
+
+@pytest.mark.parametrize("answer", [
+    "Orders landed between 1,200 and 1,300.",
+    "Orders came in between 1200 and 1300 this week, and net revenue between $15,000 and $17,000.",
+    "Net revenue landed between $15k and $17k.",
+    "Conversion is somewhere between 1.5 and 2%.",
+    "Refund rate is between 6% and 6.5%, above the critical line.",
+])
+def test_a_tight_range_around_a_sourced_value_passes(answer: str) -> None:
+    """Was: both ends refused although the range is a rounding of the tool's value (1,234 orders)."""
+    assert check_numbers(answer, WEEK).ok, check_numbers(answer, WEEK).offending
+
+
+@pytest.mark.parametrize("answer", [
+    "Orders landed between 1,300 and 1,400.",  # the value is outside
+    "Orders came in between 1,000 and 2,000.",  # too wide to be a rounding
+    "Conversion is between 6% and 6.5%.",  # the refund rate's range, said of conversion
+    "Conversion rose between 20% and 25%.",  # nothing in it
+    "Net revenue landed between 15k and 17k orders.",  # revenue's range as a count
+    "Orders landed between 1,240 and 1,300.",
+])
+def test_a_range_not_around_a_sourced_value_is_refused(answer: str) -> None:
+    assert not check_numbers(answer, WEEK).ok

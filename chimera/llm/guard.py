@@ -810,12 +810,63 @@ def _without_ids(text: str, tool_outputs: list[Any]) -> str:
                   text)
 
 
+# "between 1,200 and 1,300 orders", "somewhere between 1.5 and 2%": a range a tool value lies in
+_BETWEEN = re.compile(r"\bbetween\s+", re.IGNORECASE)
+_RANGE_LINK = re.compile(r"\s*(?:and|to|[-–—])\s*")
+_RANGE_WIDTH = 0.3  # at most 30 % of the value wide: a rounding, not a hedge ("between 1 and 5,000")
+
+
+def _range_figures(text: str, at: int) -> tuple[Figure, Figure, int] | None:
+    """The two ends of a range written from ``at`` ("1,200 and 1,300", "$15k and $17k", "1.5 and 2%"),
+    the first taking the second's unit when it shows none; and where the range ends."""
+    first = FIGURE.match(text, at)
+    link = _RANGE_LINK.match(text, first.end()) if first else None
+    second = FIGURE.match(text, link.end()) if link else None
+    low, high = (_figure(first), _figure(second)) if first and second else (None, None)
+    if low is None or high is None or second is None:
+        return None
+    if low.plain and not high.plain:
+        low = dataclasses.replace(low, percent=high.percent, money=high.money, scale=high.scale, plain=False)
+    if (low.percent, low.money) != (high.percent, high.money):
+        return None
+    return low, high, second.end()
+
+
+def range_blanks(text: str, facts: OutputFacts, claims: ClaimFacts) -> str:
+    """``text`` with each "between A and B" blanked when a tool value of its unit lies in it (of the KPI
+    its sentence names before it, when it names one, in that KPI's unit), at most ``_RANGE_WIDTH`` of it
+    wide, and no direction word says the value went the other way: an honest rounding of a sourced
+    figure. Any other range is left for its ends to be checked as figures (and refused)."""
+    for m in reversed(list(_BETWEEN.finditer(text))):
+        found = _range_figures(text, m.end())
+        if found is None:
+            continue
+        low, high, end = found
+        lo, hi = low.value * low.scale, high.value * high.scale
+        sentence, begin = sentence_of(text, m.start(), end)
+        named = claims.mentions(sentence[: m.start() - begin])
+        owner = claims.owner(named[-1][2]) if named else None
+        scope = _owned(high, owner, bool(_PAST.search(sentence))) if owner else facts
+        if scope is None:  # a range said of a KPI in another unit than the KPI's: its ends are checked
+            continue
+        direction = _attached_direction(text[: m.start()], text[end:]) if high.percent else 0
+        inside = [s for s in scope.sources for k in _factors(high, s.kind)
+                  if lo - low.tolerance <= s.value * k <= hi + high.tolerance
+                  and 0 < hi - lo <= _RANGE_WIDTH * s.value * k
+                  and not (direction and s.direction == -direction)]
+        if inside:
+            text = text[: m.start()] + " " * (end - m.start()) + text[end:]
+    return text
+
+
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     """Accept ``text`` only when each of its figures (unit and direction included) and dates is found
-    in ``tool_outputs``; the outputs' own hex ids are names, not figures."""
+    in ``tool_outputs``; the outputs' own hex ids are names, not figures. A tight range around a
+    sourced value ("between 1,200 and 1,300" for 1,234) is a rounding of it (``range_blanks``)."""
     text = _without_ids(text, tool_outputs)
     facts, claims = collect_facts(tool_outputs), collect_claims(tool_outputs)
     text, multiples = reference_problems(as_english_numbers(text, facts), claims)
+    text = range_blanks(text, facts, claims)
     figures, bad_dates = extract_figures(text, facts)
     offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p] + multiples
     offending += series_day_problems(text, facts) + claim_problems(text, tool_outputs, facts, claims)
