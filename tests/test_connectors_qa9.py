@@ -5,6 +5,7 @@ as editors save them."""
 from __future__ import annotations
 
 import calendar
+import json
 import logging
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -212,4 +213,31 @@ def test_a_next_link_to_another_server_is_not_followed_with_the_token(chimera_ho
     with pytest.raises(IngestError, match="another server") as err:
         pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
     assert len(script.requests) == 1 and qa7.TOKEN not in str(err.value) + caplog.text
+    assert _series(ctx) == {}
+
+
+# --------------------------------------------------------------------------- Stripe answers of another shape
+
+
+@pytest.mark.parametrize(("item", "said"), [
+    ({"object": "charge", "amount": 100}, "no id"),
+    ("ch_1", "a str, not an object"),
+    ({"id": "ch_1", "created": "2026-03-07T10:00:00Z", "amount": 100}, "created is not a Unix time"),
+    ({"id": "ch_1", "created": 1772877600, "amount": "12.50", "currency": "usd"}, "amount is not an integer"),
+    ({"id": "ch_1", "created": 1772877600, "amount": 1250, "currency": "usd",
+      "balance_transaction": {"fee": 0.39, "currency": "usd"}}, "balance_transaction.fee"),
+])
+def test_a_charge_not_as_the_api_writes_it_is_a_clear_error_not_a_traceback(chimera_home: Path, server, waits,
+                                                                            monkeypatch, item, said: str) -> None:
+    """A proxy's or mock's answer with a `data` list of something else: one error naming what is wrong,
+    nothing stored (it ended in KeyError / TypeError, or compared text with numbers)."""
+    base, script = server
+    ctx = qa7._client("odd", base, monkeypatch)
+    good = {"id": "ch_0", "created": 1772877600, "amount": 500, "amount_refunded": 0, "currency": "usd",
+            "captured": True, "status": "succeeded", "balance_transaction": {"fee": 45, "currency": "usd",
+                                                                              "amount": 500}}
+    script.push("/v1/charges", (200, {}, json.dumps({"object": "list", "data": [good, item], "has_more": False})))
+    with pytest.raises(IngestError, match="not a charge as the Stripe API writes it") as err:
+        pull_stripe(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert said in str(err.value) and qa7.KEY not in str(err.value)
     assert _series(ctx) == {}

@@ -44,11 +44,50 @@ def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterato
         while True:
             pages.advance(str(params.get("starting_after", "")))
             body, _ = get_json(http, url, params)
-            data = listed(body, "data", url)
+            data = [checked(charge, url) for charge in listed(body, "data", url)]
             yield from data
             if not body.get("has_more") or not data:
                 return
             params = {**params, "starting_after": data[-1]["id"]}
+
+
+_INTEGERS = ("created", "amount", "amount_refunded")  # the API's amounts are integers in minor units
+
+
+def checked(charge: Any, where: str) -> dict[str, Any]:
+    """``charge`` when it is a charge as the API writes it (an object with a string ``id``, integer
+    ``created`` and amounts, a string currency, fees and converted amounts as integers); IngestError
+    naming what is not, without its value: an answer of another service or version (a proxy's, a
+    mock's) ended the pull in a KeyError or TypeError traceback, or summed text as money."""
+    problem = _problem(charge)
+    if problem:
+        name = charge.get("id") if isinstance(charge, dict) and isinstance(charge.get("id"), str) else None
+        raise IngestError(f"{where}: {'charge ' + repr(name) if name else 'an item'} of the answer is not a charge "
+                          f"as the Stripe API writes it ({problem}): nothing stored; check the api_base in "
+                          "client.yml connectors")
+    return charge
+
+
+def _problem(charge: Any) -> str | None:
+    if not isinstance(charge, dict):
+        return f"a {type(charge).__name__}, not an object"
+    if not isinstance(charge.get("id"), str) or not charge["id"]:
+        return "no id"
+    if not isinstance(charge.get("created"), int):
+        return "created is not a Unix time"
+    for key in _INTEGERS[1:]:
+        if charge.get(key) is not None and not isinstance(charge[key], int):
+            return f"{key} is not an integer amount"
+    if charge.get("currency") is not None and not isinstance(charge["currency"], str):
+        return "currency is not a currency code"
+    balance = charge.get("balance_transaction")
+    if isinstance(balance, dict):
+        for key in ("amount", "fee"):
+            if balance.get(key) is not None and not isinstance(balance[key], int):
+                return f"balance_transaction.{key} is not an integer amount"
+        if balance.get("currency") is not None and not isinstance(balance["currency"], str):
+            return "balance_transaction.currency is not a currency code"
+    return None
 
 
 def _status(charge: dict[str, Any]) -> str:
