@@ -12,11 +12,14 @@ from decimal import Decimal
 from functools import cache
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chimera.config.loader import load_config_set
 from chimera.config.models import KPI
 from chimera.demo.generator import GeneratedStore, generate_store
 from chimera.kpi.evaluate import evaluate_series
+from chimera.kpi.fmt import fmt_apart, fmt_bound
 from chimera.kpi.formula import Series
 from tests.test_evidence_unseen import _series
 
@@ -84,3 +87,28 @@ def test_a_hole_alone_and_a_young_store_alone_read_as_before(store):
     young = evaluate_series(specs()["repeat_purchase_rate"], series_of(store), last,
                             customers=store.truth.customers)
     assert "missing on" not in young.note and f"orders data starts {min(series['orders'])}" in young.note
+
+
+def _number(text: str) -> Decimal:
+    return Decimal(text.rstrip("%").replace(",", ""))
+
+
+@given(value=st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("0.999999"), places=6),
+       bound=st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("0.99999"), places=5))
+def test_a_percent_never_reads_on_or_across_the_threshold_it_is_judged_against(value, bound):
+    """'1.84%, above warning 1.843%' (a value of 0.018431) and '6.00%, below warning 6.00%' (0.059996)
+    both read false: the value as shown sits on its own side of the threshold as shown."""
+    shown, limit = fmt_apart(value, "percent", [bound]), fmt_bound(bound, "percent")
+    assert _number(limit) / 100 == bound  # a hand-set threshold reads as set
+    if value != bound:
+        assert (_number(shown) > _number(limit)) == (value > bound) and shown != limit, (value, bound, shown)
+
+
+@pytest.mark.parametrize(("value", "bound", "currency"), [
+    ("4312.6", "4313", "JPY"), ("4313.4", "4313", "JPY"), ("1012.3349", "1012.335", "KWD"),
+    ("39.6627", "39.663", "USD"), ("39.6633", "39.663", "USD")])
+def test_money_never_reads_on_or_across_its_threshold_in_its_currency(value, bound, currency):
+    v, b = Decimal(value), Decimal(bound)
+    shown, limit = fmt_apart(v, "currency", [b], currency=currency), fmt_bound(b, "currency", currency)
+    assert _number(limit) == b
+    assert (_number(shown) > _number(limit)) == (v > b) and shown != limit, (shown, limit)

@@ -22,7 +22,7 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.db.models import CustomerDay, CycleRun, KPIStatus, decode_customers
 from chimera.kpi import anomaly as anomaly_mod
-from chimera.kpi.fmt import CENTS, FILS, day_ranges, fmt, fmt_apart, is_fils, money_step, quantize
+from chimera.kpi.fmt import CENTS, FILS, day_ranges, fmt, fmt_apart, fmt_bound, is_fils, money_step, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.models import Anomaly, DayState, KPIReport, KPIResult
 from chimera.kpi.status import LEVELS, ThresholdState, recovery, threshold_state, worse
@@ -162,7 +162,7 @@ def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState, currency: s
     bad, good = ("below", "above") if spec.direction == "higher_is_better" else ("above", "below")
 
     def f(number: Decimal | None) -> str:
-        return fmt(number, spec.unit, currency)
+        return fmt_bound(number, spec.unit, currency)
 
     name = {2: f"critical {f(spec.critical)}", 1: f"warning {f(spec.warning)}"}
     if ts.raw > ts.level:

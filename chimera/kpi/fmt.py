@@ -64,19 +64,50 @@ def fmt(value: Decimal | None, unit: str, currency: str | None = None) -> str:
     return f"{value.quantize(Decimal('0.01'), ROUND_HALF_UP)}"
 
 
-def fmt_apart(value: Decimal | None, unit: str, others: list[Decimal | None], shown: str | None = None,
-              currency: str | None = None) -> str:
-    """``shown`` (default ``fmt(value)``), with more digits when it would read the same as a different
-    threshold it is compared with: 0.05998 is not '6.00%, below warning 6.00%' but '5.998%, below
-    warning 6.00%' (an AOV of 4,312.6 yen is not '4,313, below target 4,313')."""
-    shown = fmt(value, unit, currency) if shown is None else shown
-    clash = [o for o in others if o is not None and o != value and fmt(o, unit, currency) == shown]
-    if value is None or not clash:
+def fmt_bound(value: Decimal | None, unit: str, currency: str | None = None) -> str:
+    """A configured threshold as ``fmt`` shows it, or exactly when that would round it: a hand-set
+    warning of 0.01843 read '1.84%', so a value of 1.8429% was 'below warning 1.84%' (and a 39.6627
+    AOV 'below target 39.66' for a target of 39.663). Up to 6 places; calibrated thresholds are in
+    the display's own steps and read as before."""
+    shown = fmt(value, unit, currency)
+    if value is None:
         return shown
     scale = 100 if unit == "percent" else 1
+    exact = (value * scale).normalize()
+    places = -min(exact.as_tuple().exponent, 0)  # type: ignore[operator]
+    if places > 6 or _parse(shown, unit) == exact:
+        return shown
+    text = f"{exact.quantize(Decimal(1).scaleb(-places)):,}"
+    return f"{text}%" if unit == "percent" else text
+
+
+def _parse(shown: str, unit: str) -> Decimal:
+    return Decimal(shown.rstrip("%").replace(",", ""))
+
+
+def fmt_apart(value: Decimal | None, unit: str, others: list[Decimal | None], shown: str | None = None,
+              currency: str | None = None) -> str:
+    """``shown`` (default ``fmt(value)``), with more digits when it would not read on its own side of
+    a threshold it is compared with (as ``fmt_bound`` shows those): 0.05998 is not '6.00%, below
+    warning 6.00%' but '5.998%, below warning 6.00%' (an AOV of 4,312.6 yen is not '4,313, below
+    target 4,313', and 0.018431 is not '1.84%, above warning 1.843%')."""
+    shown = fmt(value, unit, currency) if shown is None else shown
+    if value is None:
+        return shown
+    bounds = [o for o in others if o is not None and o != value]
+    scale = 100 if unit == "percent" else 1
+
+    def honest(text: Decimal) -> bool:  # on the value's side of every bound, never on one
+        return all((text > o * scale) == (value > o) and text != o * scale for o in bounds)
+
+    try:
+        if honest(_parse(shown, unit)):
+            return shown
+    except InvalidOperation:
+        return shown
     for places in _finer(unit, currency):
         fine = (value * scale).quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
-        if all(fine != o * scale for o in clash):
+        if honest(fine):
             return f"{fine}%" if unit == "percent" else f"{fine:,}"
     return shown
 

@@ -23,7 +23,7 @@ from chimera.config.models import KPI
 from chimera.db.engine import session_scope
 from chimera.errors import ConfigError
 from chimera.kpi.evaluate import history_days, judge, judged_day, load_customers
-from chimera.kpi.fmt import fmt, quantize
+from chimera.kpi.fmt import fmt_apart, fmt_bound, quantize
 from chimera.kpi.formula import Series
 from chimera.kpi.window import Customers, KPIWindows, is_repeat, needed_metrics
 from chimera.metrics import load_series
@@ -127,12 +127,16 @@ HOVER = "%{x|%Y-%m-%d}: %{customdata}"
 plotly's own number formats round floats (0.020050 as 2.00%, the table's 2.01%) and drop fils."""
 
 
-def _shown(value: Decimal | None, spec: KPI, currency: str) -> str:
-    """``value`` as the KPI table and ``chimera kpis`` show it (``chimera.kpi.fmt``), with the currency
-    and in its smallest unit (whole yen)."""
+def _shown(value: Decimal | None, spec: KPI, currency: str, bound: bool = False) -> str:
+    """``value`` as the KPI table shows it (``chimera.kpi.fmt``), with the currency and in its smallest
+    unit (whole yen): a day's value apart from the thresholds drawn beside it (not '6.00%' under a
+    warning of 6.00% it has not reached), a threshold (``bound``) exactly."""
     if value is None:
         return ""
-    text = fmt(value, spec.unit, currency)
+    if bound:
+        text = fmt_bound(value, spec.unit, currency)
+    else:
+        text = fmt_apart(value, spec.unit, [spec.target, spec.warning, spec.critical], currency=currency)
     return f"{text} {_plain(currency)}" if spec.unit == "currency" else text
 
 
@@ -177,7 +181,7 @@ def trend_figure(spec: KPI, points: list[TrendPoint], currency: str = "USD") -> 
             fig.add_trace(go.Scatter(
                 x=[days[0], days[-1]], y=[float(level)] * 2, name=name, mode="lines",
                 line={"color": COLORS[name], "dash": "solid" if name == "target" else "dash", "width": 1.5},
-                customdata=[_shown(level, spec, currency)] * 2,
+                customdata=[_shown(level, spec, currency, bound=True)] * 2,
                 hovertemplate=f"{name}: %{{customdata}}<extra></extra>"))
     for status in ("WARNING", "CRITICAL"):
         marked = [p for p in points if p.status == status and p.value is not None]

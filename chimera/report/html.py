@@ -20,7 +20,7 @@ from chimera.config.models import KPI
 from chimera.errors import ChimeraError
 from chimera.evidence.record import per_day, shown_value, so_far
 from chimera.evidence.stats import move_rule
-from chimera.kpi.fmt import fmt
+from chimera.kpi.fmt import fmt, fmt_apart, fmt_bound
 from chimera.kpi.models import KPIResult
 from chimera.plays.holds import hold_text
 from chimera.plays.weekly_review import RULES, PlayReview, figure_text
@@ -55,13 +55,21 @@ def _e(value: Any) -> str:
     return escape("" if value is None else str(value))
 
 
-def _num(value: Any, unit: str, currency: str) -> str:
+def _num(value: Any, unit: str, currency: str, bounds: list[Decimal] | None = None, bound: bool = False) -> str:
+    """``value`` as the notes show it: a KPI's value apart from the ``bounds`` it is compared with
+    (0.059996 is '5.9996%' beside a warning of 6.00%, never '6.00%'), a threshold (``bound``) exact."""
     if value is None or value == "":
         return "—"
     try:
-        text = fmt(Decimal(str(value)), unit, currency)
+        number = Decimal(str(value))
     except InvalidOperation:
         return _e(value)
+    if bound:
+        text = fmt_bound(number, unit, currency)
+    elif bounds:
+        text = fmt_apart(number, unit, list(bounds), currency=currency)
+    else:
+        text = fmt(number, unit, currency)
     return f"{text} {_e(currency)}" if unit == "currency" else text
 
 
@@ -120,11 +128,14 @@ def _kpi_table(data: ReportData) -> str:
     order = {s: i for i, s in enumerate(STATUSES)}
     for k in sorted(data.kpis.kpis, key=lambda k: order.get(k.status, 9)):
         c = data.currency
+        bounds = [k.target, k.warning, k.critical]
         rows.append(
             f'<tr class="row-{_e(k.status)}" id="kpi-{_e(k.id)}"><td><b>{_e(k.label)}</b><br>'
             f'<span class="muted">{_e(k.id)}</span></td><td>{_status(k.status)}</td>'
-            f'<td class="num">{_num(k.value, k.unit, c)}</td><td class="num">{_num(k.target, k.unit, c)}</td>'
-            f'<td class="num">{_num(k.warning, k.unit, c)}</td><td class="num">{_num(k.critical, k.unit, c)}</td>'
+            f'<td class="num">{_num(k.value, k.unit, c, bounds)}</td>'
+            f'<td class="num">{_num(k.target, k.unit, c, bound=True)}</td>'
+            f'<td class="num">{_num(k.warning, k.unit, c, bound=True)}</td>'
+            f'<td class="num">{_num(k.critical, k.unit, c, bound=True)}</td>'
             f'<td class="num">{_wow(k)}</td><td>{_e(k.window)}</td><td class="d">{_e(k.data_through or "—")}</td>'
             f'<td class="note">{_e(k.note)}</td></tr>')
     head = ("<tr><th>KPI</th><th>status</th><th>value</th><th>target</th><th>warning</th><th>critical</th>"
