@@ -241,3 +241,36 @@ def test_a_charge_not_as_the_api_writes_it_is_a_clear_error_not_a_traceback(chim
         pull_stripe(ctx, date(2026, 3, 7), date(2026, 3, 7))
     assert said in str(err.value) and qa7.KEY not in str(err.value)
     assert _series(ctx) == {}
+
+
+# --------------------------------------------------------------------------- JSON cut short
+
+
+@pytest.mark.parametrize("api", ["shopify", "stripe"])
+def test_json_cut_short_is_retried_then_read(chimera_home: Path, server, waits, monkeypatch, caplog, api: str) -> None:
+    """A JSON answer that does not parse (a proxy cut it) is a fault on the way, not a wrong URL: tried
+    again, and the pull goes on; the log names the fault, never the credential."""
+    caplog.set_level(logging.DEBUG)
+    base, script = server
+    ctx = qa7._client(f"cut{api}", base, monkeypatch)
+    if api == "shopify":
+        path, whole = "/admin/", qa7._page([qa7._order(1, "2026-03-07T10:00:00+05:45", "100", 1)])
+    else:
+        charge = {"id": "ch_1", "created": 1772877600, "amount": 500, "amount_refunded": 0, "currency": "usd",
+                  "captured": True, "status": "succeeded", "balance_transaction": {"fee": 45, "currency": "usd"}}
+        path, whole = "/v1/charges", (200, {}, json.dumps({"data": [charge], "has_more": False}))
+    script.push(path, (200, {}, whole[2][: len(whole[2]) // 2]), whole)
+    (pull_shopify if api == "shopify" else pull_stripe)(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert len(script.requests) == 2 and len(waits) == 1
+    assert "cut short" in caplog.text and qa7.TOKEN not in caplog.text and qa7.KEY not in caplog.text
+    assert _series(ctx)["stripe_gross" if api == "stripe" else "orders"] == {
+        date(2026, 3, 7): Decimal("5.00") if api == "stripe" else 1}
+
+
+def test_json_that_never_parses_says_so_not_check_the_url(chimera_home: Path, server, waits, monkeypatch) -> None:
+    base, script = server
+    ctx = qa7._client("cutall", base, monkeypatch)
+    script.push("/v1/charges", (200, {}, '{"object": "list", "data": [{"id": "ch_1", "amou'))
+    with pytest.raises(IngestError, match=r"still JSON that does not parse \(cut short\?\) after 6 attempts"):
+        pull_stripe(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert _series(ctx) == {}

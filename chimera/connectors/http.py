@@ -90,12 +90,15 @@ def redacted_errors() -> Iterator[None]:
 
 
 class RetryableHTTP(Exception):
-    """A 429 or 5xx answer: worth another try after ``wait`` seconds (None: back off)."""
+    """A 429 or 5xx answer, or JSON cut short: worth another try after ``wait`` seconds (None: back off)."""
 
-    def __init__(self, status: int, wait: float | None) -> None:
-        super().__init__(f"HTTP {status}")
+    def __init__(self, status: int, wait: float | None, what: str = "") -> None:
+        super().__init__(what or f"HTTP {status}")
         self.status = status
         self.wait = wait
+
+
+BROKEN_JSON = "JSON that does not parse (cut short?)"
 
 
 def credential(client: str, env_var: str, what: str) -> str:
@@ -221,13 +224,17 @@ def get_json(client: httpx.Client, url: str, params: dict[str, Any] | None = Non
 
 def _json_object(response: httpx.Response, where: str) -> dict[str, Any]:
     """The answer's JSON object; IngestError when it is none (a login page, a proxy's HTML, a
-    maintenance page answered 200), which would otherwise end the pull in a JSON traceback."""
+    maintenance page answered 200), which would otherwise end the pull in a JSON traceback. An
+    answer saying it is JSON that does not parse was cut short on the way (the APIs write valid
+    JSON): retried (``RetryableHTTP``), not blamed on the URL."""
+    kind = response.headers.get("Content-Type", "no content type").split(";")[0].strip()
     try:
         body = response.json()
     except ValueError:
+        if kind.lower() == "application/json":
+            raise RetryableHTTP(response.status_code, None, BROKEN_JSON) from None
         body = None
     if not isinstance(body, dict):
-        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
         raise IngestError(f"{where}: HTTP {response.status_code} answered {kind}, not the API's JSON object: check "
                           "the URL in client.yml connectors")
     return body
