@@ -274,3 +274,38 @@ def test_json_that_never_parses_says_so_not_check_the_url(chimera_home: Path, se
     with pytest.raises(IngestError, match=r"still JSON that does not parse \(cut short\?\) after 6 attempts"):
         pull_stripe(ctx, date(2026, 3, 7), date(2026, 3, 7))
     assert _series(ctx) == {}
+
+
+# --------------------------------------------------------------------------- Shopify answers of another shape
+
+
+def test_a_shopify_refund_or_shipping_amount_that_is_no_number_rejects_its_order(chimera_home: Path, server, waits,
+                                                                                 monkeypatch) -> None:
+    """A refund transaction's or shipping line's amount that is no number rejects that order (column
+    and value named) like a bad export cell; it ended the pull in a decimal.InvalidOperation traceback."""
+    base, script = server
+    ctx = qa7._client("badamt", base, monkeypatch)
+    refund = {**qa7._order(2, "2026-03-07T11:00:00+05:45", "300", 1), "refunds": [
+        {"transactions": [{"kind": "refund", "status": "success", "amount": "1O0"}]}]}
+    shipping = {**qa7._order(3, "2026-03-07T12:00:00+05:45", "300", 1), "total_shipping_price_set": None,
+                "shipping_lines": [{"price": "n/a"}]}
+    script.push("/admin/", qa7._page([qa7._order(1, "2026-03-07T10:00:00+05:45", "100", 1), refund, shipping]))
+    summary = pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert sorted((r.order, r.column, r.value) for r in summary.rejected) == [
+        ("#2", "Refunded Amount", "1O0"), ("#3", "Shipping", "n/a")]
+    assert _series(ctx)["orders"] == {date(2026, 3, 7): 1}
+
+
+@pytest.mark.parametrize("order", [
+    "#1",
+    {**qa7._order(1, "2026-03-07T10:00:00+05:45", "100", 1), "line_items": ["sku-1"]},
+    {**qa7._order(1, "2026-03-07T10:00:00+05:45", "100", 1), "refunds": [["re_1"]]},
+])
+def test_an_item_that_is_not_an_order_is_a_clear_error_not_a_traceback(chimera_home: Path, server, waits,
+                                                                       monkeypatch, order) -> None:
+    base, script = server
+    ctx = qa7._client("notorder", base, monkeypatch)
+    script.push("/admin/", (200, {}, json.dumps({"orders": [order]})))
+    with pytest.raises(IngestError, match="not an order as the Shopify Admin API writes it"):
+        pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert _series(ctx) == {}

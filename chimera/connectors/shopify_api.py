@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -79,21 +79,28 @@ def _money(value: Any) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def _total(amounts: list[Any]) -> str:
+    """The sum of API amounts as text; a value that is no number as it is written, for the parser to
+    reject the order at that column (it ended the pull in a decimal.InvalidOperation traceback)."""
+    total = Decimal("0.00")
+    for amount in amounts:
+        try:
+            total += Decimal(str(amount or 0))
+        except InvalidOperation:
+            return str(amount)
+    return str(total)
+
+
 def _shipping(order: dict[str, Any]) -> str | None:
     shop = (order.get("total_shipping_price_set") or {}).get("shop_money") or {}
     if shop.get("amount") is not None:
         return str(shop["amount"])
-    lines = order.get("shipping_lines") or []
-    return str(sum((Decimal(str(s.get("price") or 0)) for s in lines), Decimal("0.00")))
+    return _total([s.get("price") for s in order.get("shipping_lines") or []])
 
 
 def _refunded(order: dict[str, Any]) -> str:
-    total = Decimal("0.00")
-    for refund in order.get("refunds") or []:
-        for tx in refund.get("transactions") or []:
-            if tx.get("kind") == "refund" and tx.get("status") == "success":
-                total += Decimal(str(tx.get("amount") or 0))
-    return str(total)
+    return _total([tx.get("amount") for refund in order.get("refunds") or [] for tx in refund.get("transactions") or []
+                   if tx.get("kind") == "refund" and tx.get("status") == "success"])
 
 
 def order_rows(order: dict[str, Any]) -> list[dict[str, str | None]]:
@@ -116,8 +123,22 @@ def order_rows(order: dict[str, Any]) -> list[dict[str, str | None]]:
     return rows
 
 
+def _rows_of(order: Any) -> list[dict[str, str | None]]:
+    """``order_rows``; IngestError when the item is not an order as the Admin API writes it (an object
+    whose line items, refunds and shipping are objects): another service's answer ended the pull in
+    an AttributeError traceback."""
+    try:
+        return order_rows(order)
+    except (AttributeError, TypeError):
+        name = order.get("name") if isinstance(order, dict) else None
+        raise IngestError(f"{'order ' + repr(name) if isinstance(name, str) else 'an item'} of the API's answer is "
+                          "not an order as the Shopify Admin API writes it (an object whose line items, refunds "
+                          "and shipping are objects): nothing stored; check the shop_url and api_version in "
+                          "client.yml connectors") from None
+
+
 def orders_frame(orders: list[dict[str, Any]]) -> pl.DataFrame:
-    rows = [row for order in orders for row in order_rows(order)]
+    rows = [row for order in orders for row in _rows_of(order)]
     schema = dict.fromkeys(RAW, pl.String)
     return pl.DataFrame(rows, schema=schema).with_row_index(ROW)
 
