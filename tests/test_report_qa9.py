@@ -41,6 +41,12 @@ def _row(page: str, kpi: str) -> list[str]:
     return [html.unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
 
 
+def _visible_text(page: str) -> str:
+    """What a reader sees: the page without scripts and styles, tags and entities."""
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)))
+
+
 def _chart(page: str, kpi: str) -> list[dict]:
     found = re.search(rf'Plotly\.newPlot\(\s*"trend-{kpi}",\s*(\[.*?\]),\s*\{{', page, re.S)
     assert found, kpi
@@ -76,6 +82,8 @@ def test_a_value_just_inside_a_threshold_and_a_hand_set_threshold_read_honestly(
     assert result.status == expected, result.note
 
     page = render_report(ctx)
+    leaked = re.findall(r".{40}\b(?:None|NaN|nan|undefined|null|Infinity|inf)\b.{40}", _visible_text(page))
+    assert not leaked, leaked  # 'Paused and reverted plays: None.' read as a value that failed to load
     cells = _row(page, "conversion_rate")
     shown, target_cell, warning_cell = cells[2], cells[3], cells[4]
     assert warning_cell == fmt(on_grid, "percent")

@@ -321,7 +321,8 @@ def _review(data: ReportData) -> str:
 
 def _stopped(data: ReportData) -> str:
     if not data.stopped:
-        return "<h3 id=\"stopped\">Paused and reverted plays</h3><p>None.</p>"
+        # not 'None.': a reader (and a check for leaked Python None) takes it for a missing value
+        return "<h3 id=\"stopped\">Paused and reverted plays</h3><p>No play has been paused or reverted.</p>"
     rows = "".join(
         f'<tr><td><b>{_e(s.play)}</b><br><span class="muted">run {_e(s.play_run_id)}</span></td>'
         f"<td>{_e(s.kind)}</td><td class=d>{_e(s.on)}</td><td>{_e(s.who)}</td><td>{_e(s.why)}</td>"
