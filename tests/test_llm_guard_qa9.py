@@ -261,3 +261,36 @@ def test_a_tight_range_around_a_sourced_value_passes(answer: str) -> None:
 ])
 def test_a_range_not_around_a_sourced_value_is_refused(answer: str) -> None:
     assert not check_numbers(answer, WEEK).ok
+
+
+# -- a move between two figures goes their way --------------------------------------------------------------------
+
+WEEK_PREVIOUS = [{**k, "previous_value": p} for k, p in zip(WEEK, ["14235.10", "1187", "0.0212", "0.0388"],
+                                                              strict=True)]
+
+
+@pytest.mark.parametrize("answer", [
+    "Orders fell from 1,187 to 1,234 week over week.",
+    "1,234 orders, down from 1,187.",
+    "Orders: 1,234 (down from 1,187).",
+    "Conversion rose from 2.12% to 1.69%.",
+    "Net revenue is $16,017.93, down from $14,235.10 last week.",
+    "Net revenue dropped sharply from $14,235.10 → $16,017.93.",
+])
+def test_a_move_against_its_own_figures_is_refused(answer: str) -> None:
+    """Was ok: both figures are the tool's, so "fell from 1,187 to 1,234" passed though it rose."""
+    result = check_numbers(answer, WEEK_PREVIOUS)
+    assert not result.ok and any("the figures written go" in p for p in result.offending)
+
+
+@pytest.mark.parametrize("answer", [
+    "Orders rose from 1,187 to 1,234 week over week.",
+    "Orders rose slightly from 1,187 to 1,234.",
+    "1,234 orders, up from 1,187.",
+    "Conversion dropped from 2.12% to 1.69%.",
+    "Net revenue is $16,017.93, up from $14,235.10 last week.",
+    "If conversion fell from 2.12% to 1.69% again, we would act.",  # a condition claims nothing
+    "Conversion is down, from 2.12% to 1.69%.",
+])
+def test_a_move_with_its_figures_passes(answer: str) -> None:
+    assert check_numbers(answer, WEEK_PREVIOUS).ok, check_numbers(answer, WEEK_PREVIOUS).offending

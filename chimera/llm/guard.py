@@ -30,7 +30,7 @@ share ("refunds": the refund rates, a refunded amount) takes a figure of one of 
 target", "half of last week") the ratio computed from them (``guard_ratios``); a KPI said to be
 above, below, meeting or missing its target or a threshold must be so by its value (``guard_refs``).
 A weekday or relative day ("last Saturday", "3 days ago") must be a day of the outputs' dates
-(``guard_days``). A play said
+(``guard_days``). "Fell from 1,187 to 1,234" must go the figures' way (``guard_moves``). A play said
 to be paused, resumed, reverted, running or held back, who paused or reverted it, and the weekly
 review's advice for it must be what the outputs say of that play (``guard_plays``); a verdict is read
 in its KPI's direction, which a review figure carries. Each is
@@ -63,6 +63,7 @@ from pydantic import BaseModel
 
 from chimera.llm.guard_days import MONTHS as _MONTHS
 from chimera.llm.guard_days import day_problems, named_days, prose_day_words, sentence_of
+from chimera.llm.guard_moves import move_problems
 from chimera.llm.guard_plays import play_state_problems
 from chimera.llm.guard_ranks import rank_problems
 from chimera.llm.guard_ratios import RefMultiple, reference_multiples
@@ -1659,6 +1660,13 @@ def multiplier_problems(text: str, claims: ClaimFacts) -> list[str]:
     return problems
 
 
+def _figure_at(text: str, at: int) -> tuple[float, bool, int] | None:
+    """The figure written at ``at`` (value, is a percent, where it ends), for ``guard_moves``."""
+    m = FIGURE.match(text, at)
+    fig = _figure(m) if m else None
+    return (fig.value * fig.scale * (-1 if m["sign"] else 1), fig.percent, m.end()) if fig and m else None
+
+
 def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None = None,
                    claims: ClaimFacts | None = None) -> list[str]:
     """Everything besides unsourced figures that the tool outputs contradict or do not support."""
@@ -1666,7 +1674,7 @@ def claim_problems(text: str, tool_outputs: list[Any], facts: OutputFacts | None
     facts = facts or collect_facts(tool_outputs)
     text = as_english_numbers(text, facts)
     data = [_json_like(out) for out in tool_outputs]
-    return (status_problems(text, claims) + verdict_problems(text, claims)
+    return (status_problems(text, claims) + verdict_problems(text, claims) + move_problems(text, _figure_at)
             + kpi_figure_problems(text, claims, facts) + multiplier_problems(text, claims) + ref_problems(text, claims)
             + play_state_problems(text, data, claims.play_names) + rank_problems(text, data, claims.play_names))
 
