@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from datetime import date
@@ -12,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperOption
 
-from chimera.errors import ChimeraError
+from chimera.errors import ChimeraError, ConfigError
 
 
 def _flag_without_type(display: Any) -> Any:
@@ -98,11 +99,43 @@ def _click_error(exc: Exception) -> int | None:
     return exc.exit_code
 
 
+def in_client_folder(exc: ConfigError, client: str) -> ConfigError:
+    """``exc`` with its problems naming client ``client``'s files by their path (``kpis.yml:21`` is
+    every client's kpis.yml; ``configs/clients/acme/kpis.yml:21`` is the one to open)."""
+    from chimera import settings
+    from chimera.config.messages import in_folder
+
+    return ConfigError(in_folder(exc.problems, settings.client_dir(client)))
+
+
+def _naming_client_folders(command: Any) -> Any:
+    """``command`` (and its subcommands) with every ``--client`` command's config errors naming the
+    client's folder: the loaders name a file of the folder they read by its bare name."""
+    for sub in getattr(command, "commands", {}).values():
+        _naming_client_folders(sub)
+    callback = getattr(command, "callback", None)
+    if callback is None or not any(p.name == "client" for p in command.params):
+        return command
+
+    @functools.wraps(callback)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ConfigError as exc:
+            if not kwargs.get("client"):
+                raise
+            raise in_client_folder(exc, kwargs["client"]) from exc
+
+    command.callback = call
+    return command
+
+
 def run() -> int:
     """Run the CLI; a user error (a ChimeraError, a usage error, a file that cannot be written) prints
     one red line on stderr and exits non-zero, never a traceback."""
     try:
-        code = app(standalone_mode=False)  # without standalone mode click returns typer.Exit's code
+        command = _naming_client_folders(typer.main.get_command(app))
+        code = command.main(standalone_mode=False)  # without standalone mode click returns typer.Exit's code
     except ChimeraError as exc:
         fail(str(exc))
         return 1

@@ -26,9 +26,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer._click.exceptions import UsageError
 
-from chimera.cli.app import err
+from chimera.cli.app import err, in_client_folder
 from chimera.db.engine import reason, unreachable
-from chimera.errors import ChimeraError
+from chimera.errors import ChimeraError, ConfigError
 
 T = TypeVar("T")
 Note = Callable[[str], None]
@@ -69,6 +69,8 @@ def redact(text: str, env_names: Iterable[str] = ()) -> str:
 def error_text(exc: BaseException, client: str = "") -> str:
     """What went wrong, for a person: a user error's own message, otherwise the exception's type
     and message (a bug must still say what it was); never a secret."""
+    if isinstance(exc, ConfigError) and client:  # its files by their path: every client has a kpis.yml
+        exc = in_client_folder(exc, client)
     text = str(exc) if isinstance(exc, ChimeraError) else f"{type(exc).__name__}: {exc}"
     return redact(text.strip() or type(exc).__name__, _connector_env_names(client) if client else ())
 

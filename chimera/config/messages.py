@@ -8,7 +8,9 @@ you mean 'sessions'?``), for every config file the loader and the client loader 
 from __future__ import annotations
 
 import difflib
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -22,6 +24,36 @@ def suggest(value: str, choices: list[str]) -> str:
     """`` (did you mean X?)`` when a close match exists, else ``""``."""
     match = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+_BARE_FILE = re.compile(r"^(?P<file>[\w.-]+\.(?:yml|yaml|md))(?=:)")
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as a person finds it: relative to the current folder when it lies under it (an agency
+    runs from ``$CHIMERA_HOME``: ``configs/clients/acme/kpis.yml``), else under ``$CHIMERA_HOME``
+    when it lies there (``$CHIMERA_HOME/configs/clients/acme/kpis.yml`` opens as typed in a shell
+    and keeps the line short), else in full. From ``/``, ``tmp/x/kpis.yml`` would read as a path
+    relative to somewhere else: never relative to the root."""
+    from chimera import settings
+
+    path = path.resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (settings.home(), "$CHIMERA_HOME/")):
+        if base.parent != base and path.is_relative_to(base):
+            return prefix + str(path.relative_to(base))
+    return str(path)
+
+
+def in_folder(problems: list[str], folder: Path) -> list[str]:
+    """``problems`` with each bare file name the loaders start them with (``kpis.yml:21: ...``, as
+    they report the files of the one folder they load) replaced by that file's path in ``folder``.
+    Read among hundreds of clients, or from a command that named only the client, ``kpis.yml``
+    does not say whose file; ``configs/clients/acme/kpis.yml:21`` does."""
+    def whose(match: re.Match[str]) -> str:
+        file = match["file"]
+        return shown_path(folder / file) if (folder / file).is_file() else file
+
+    return [_BARE_FILE.sub(whose, problem, count=1) for problem in problems]
 
 
 def field_path(loc: Loc) -> str:
