@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from agents.bots import BotContext, run_action
 from agents.context import CycleContext
-from chimera.changesets import ApplyResult, get_adapter, recorded
+from chimera.changesets import ApplyResult, get_adapter, in_force, recorded
 from chimera.db.models import CycleRun, Decision, Job, PlayRun
 from chimera.errors import DecisionError
 from chimera.jobs.queue import FINISHED, applied_on, date_applied, is_execution_step, requeue_skipped
@@ -209,6 +209,7 @@ def _apply(session: Session, ctx: CycleContext, run: PlayRun, job: Job) -> Apply
     bctx = BotContext(
         client=ctx.client, bot=job.bot, action=job.action, play_id=play.id, play_label=play.label,
         params=dict(job.params), as_of=ctx.as_of, explanation=run.explanation, sops=list(play.sops),
+        prices=in_force(session, ctx.client.company_id, "price"),
     )
     cs = run_action(bctx)
     return get_adapter().apply(session, ctx.client.company_id, ctx.client.name, job.idempotency_key, cs, job.id)

@@ -16,6 +16,7 @@ import csv
 import hashlib
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -211,6 +212,33 @@ def _safe_name(key: str, filename: str) -> str:
 
 def _ascii(text: str, keep: str) -> str:
     return "".join(c if (c.isascii() and c.isalnum()) or c in "-_" + keep else "-" for c in text)
+
+
+class InForce(BaseModel):
+    """The value Chimera last set on one target's field, and when (an undo's restored value too)."""
+
+    value: Any = None
+    at: datetime
+
+
+def in_force(session: Session, company_id: int, field: str) -> dict[str, InForce]:
+    """target -> the newest value any applied ChangeSet of the client (a play's step or an undo)
+    gave ``field``: what the store holds since, unless an export shows a later order at another
+    price. A bot that priced from the export alone priced from before a change applied after the
+    export's last order (a scale of a price test, a bundle beside it in one cycle), and its undo
+    then set back a price older than the one in force, silently undoing the other play's change."""
+    rows = session.exec(select(AppliedChange).where(AppliedChange.company_id == company_id)).all()
+    out: dict[str, InForce] = {}
+    for row in sorted(rows, key=lambda r: (aware(r.applied_at), r.id or 0)):
+        for change in (row.changeset or {}).get("changes") or []:
+            if isinstance(change, dict) and change.get("field") == field and change.get("target"):
+                out[str(change["target"])] = InForce(value=change.get("after"), at=aware(row.applied_at))
+    return out
+
+
+def aware(at: datetime) -> datetime:
+    """A stored time as aware UTC (SQLite hands it back naive)."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
 
 
 REVERT_PREFIX = "revert:"

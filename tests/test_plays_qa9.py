@@ -11,6 +11,7 @@ from chimera.db.engine import session_scope
 from chimera.db.models import AppliedChange, Job, PlayRun
 from chimera.plays import SuggestState, suggest_plays
 from chimera.plays.revert import revert_play_run
+from tests.cycle_fixtures import AS_OF, shop  # noqa: F401 - fixture
 from tests.test_rank import WARN, kpis, make_configs
 
 
@@ -78,3 +79,39 @@ def test_a_run_that_changed_one_price_twice_is_undone_newest_first(chimera_home)
     sets = [(c.target, c.before, c.after) for r in done.reverted for c in r.changes]
     assert sets == [("product:A", "12.00", "11.00"), ("product:B", "6.00", "5.00"), ("product:A", "11.00", "10.00")]
     assert [r.reverts for r in done.reverted] == ["k2", "k1", "k0"]
+
+
+# --------------------------------------------------------------------------- prices in force
+
+
+def _bot(client, prices: dict, action: str = "update_prices", params: dict | None = None):
+    from agents.bots import BotContext
+
+    return BotContext(client=client, bot="shopify_bot", action=action, play_id="pricing_test", play_label="P",
+                      params=params or {"products": "top_sellers_by_units_90d", "count": 2, "change_pct": 10,
+                                        "max_change_pct": 10}, as_of=AS_OF, prices=prices)
+
+
+def test_a_price_an_earlier_play_set_after_the_export_is_the_before_of_the_next_change(shop: str) -> None:  # noqa: F811 - the fixture
+    """Was: a scale of a price test (or a bundle beside it) priced from the export's last order, so
+    its before was the price the original had already changed, and its undo silently put back the
+    price from before both plays."""
+    from agents.bots import run_action
+    from chimera.changesets import InForce
+    from chimera.clients import get_client
+
+    client = get_client(shop)
+    plain = run_action(_bot(client, {}))
+    first, second = plain.changes[:2]
+    later = datetime.combine(AS_OF + timedelta(days=3), datetime.min.time(), tzinfo=UTC)
+    raised = InForce(value=first.after, at=later)
+    priced = run_action(_bot(client, {first.target: raised}))
+    got = {c.target: (c.before, c.after) for c in priced.changes}
+    assert got[first.target][0] == first.after, "the before is the price in force, the original's after"
+    assert got[second.target] == (second.before, second.after), "an untouched product keeps its export price"
+    assert "prices as an earlier play set them" in priced.summary
+    stale = InForce(value=first.after, at=datetime(2000, 1, 1, tzinfo=UTC))  # an export order came after it
+    assert run_action(_bot(client, {first.target: stale})).changes[0].before == first.before
+    bundle = run_action(_bot(client, {}, "create_bundle", {"products": "top_co_purchased_pairs_90d",
+                                                          "discount_pct": 10}))
+    assert bundle.changes[0].after is not None

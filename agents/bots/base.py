@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from agents.bots.params import number
-from chimera.changesets import Asset, ChangeSet
+from chimera.changesets import Asset, ChangeSet, InForce
 from chimera.clients import ClientContext
 from chimera.config.loader import ConfigSet
 from chimera.errors import ConfigError, DecisionError
@@ -27,6 +27,9 @@ class BotContext:
     as_of: date
     explanation: dict[str, Any] = field(default_factory=dict)
     sops: list[str] = field(default_factory=list)
+    prices: dict[str, InForce] = field(default_factory=dict)
+    """target -> the price Chimera last applied to it, and when (``chimera.changesets.in_force``):
+    newer than the export's last order of the product, it is the price in force."""
 
     def param(self, name: str, default: Any = None) -> Any:
         """A step parameter this action declared it reads (``register(..., reads=...)``), checked as

@@ -12,7 +12,7 @@ line-item columns only. Nothing is stored: the result feeds a ChangeSet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ class Product(BaseModel):
     units: int
     currency: str = ""
     """The export's Currency (upper case), "" when it has none: the store's then."""
+    seen_at: datetime | None = None
+    """When the order its price is read from was placed (UTC): a change applied after it is newer."""
 
     @property
     def target(self) -> str:
@@ -149,12 +151,13 @@ def _products(lines: pl.DataFrame, keys: list[str] | None = None, top_n: int | N
         lines = lines.filter(pl.col("key").is_in(keys))
     grouped = lines.group_by("key").agg(
         pl.col("sku").last(), pl.col("item").last(), pl.col("price").last(), pl.col("qty").sum(),
-        pl.col("currency").last(),
+        pl.col("currency").last(), pl.col("ts").last(),
     ).sort(["qty", "key"], descending=[True, False])
     if top_n is not None:
         grouped = grouped.head(top_n)
     return [Product(sku=r["sku"] or "", name=r["item"] or r["sku"] or "", units=r["qty"], currency=r["currency"],
-                    price=in_minor(Decimal(r["price"]), r["currency"])) for r in grouped.iter_rows(named=True)]
+                    price=in_minor(Decimal(r["price"]), r["currency"]), seen_at=r["ts"])
+            for r in grouped.iter_rows(named=True)]
 
 
 def best_sellers(client: Any, top_n: int = 5, as_of: date | None = None, days: int | None = None) -> list[Product]:

@@ -11,7 +11,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from agents.bots import params as p
 from agents.bots.base import BotContext, kpi_lines
-from agents.bots.catalog import Product, Selection, select_products
+from agents.bots.catalog import Product, Selection, in_minor, select_products
 from agents.bots.registry import register
 from agents.bots.sheet import csv_text
 from chimera.changesets import NOT_KNOWN, Asset, Change, ChangeSet
@@ -46,6 +46,26 @@ def new_price(price: Decimal, pct: Decimal, cap: Decimal | None, currency: str) 
     return max(after, Decimal(0).quantize(unit))
 
 
+def priced_now(ctx: BotContext, chosen: Selection) -> tuple[Selection, str]:
+    """``chosen`` with each product's price as in force: the price an earlier play's change (or its
+    undo) set after the export's last order of it, when there is one (``BotContext.prices``), and
+    the text saying which. Priced from the export alone, a scale's "before" was the price its
+    original had already changed, so its undo silently put back the price from before both."""
+    kept, newer = [], []
+    for prod in chosen.products:
+        applied = ctx.prices.get(prod.target)
+        value = p.number(applied.value) if applied is not None and applied.value is not None else None
+        newest = applied is not None and (prod.seen_at is None or applied.at > prod.seen_at)
+        if newest and value is not None and value >= 0:
+            if value != prod.price:
+                newer.append(f"{prod.sku or prod.name} {prod.price} -> {value}")
+            prod = prod.model_copy(update={"price": in_minor(value, prod.currency or ctx.client.config.currency)})
+        kept.append(prod)
+    said = (f"; prices as an earlier play set them after the export's last order ({', '.join(newer)})"
+            if newer else "")
+    return Selection(kept, chosen.how, chosen.by_person), said
+
+
 def none_found(chosen: Selection) -> str:
     """Why a step has no products: a person picks them (no export says which), or none was found."""
     return chosen.how if chosen.by_person else f"no products found ({chosen.how}; a Shopify export is needed)"
@@ -65,8 +85,8 @@ def update_prices(ctx: BotContext) -> ChangeSet:
     change keeps the price before it (the rollback value). A product whose last price is 0 or less
     (a free sample, a credit line) has no price to change by a percentage: it is left out, said so."""
     pct, cap, held = capped_pct(ctx, "change_pct", 10)
-    chosen = select_products(ctx.client, ctx.param("products", "top_sellers_by_units_90d"),
-                             ctx.whole("count", 5), ctx.as_of)
+    chosen, newer = priced_now(ctx, select_products(ctx.client, ctx.param("products", "top_sellers_by_units_90d"),
+                                                    ctx.whole("count", 5), ctx.as_of))
     priced = [prod for prod in chosen.products if prod.price > 0]
     skipped = [prod for prod in chosen.products if prod.price <= 0]
     rows = [(prod, new_price(prod.price, pct, cap, prod.currency or ctx.client.config.currency)) for prod in priced]
@@ -75,7 +95,7 @@ def update_prices(ctx: BotContext) -> ChangeSet:
     left = (f"; left out, no price to change: {', '.join(f'{x.sku or x.name} at {x.price}' for x in skipped)}"
             if skipped else "")
     if priced:
-        summary = f"change the price of {len(priced)} products by {pct}%{held} ({chosen.how}){left}"
+        summary = f"change the price of {len(priced)} products by {pct}%{held} ({chosen.how}){left}{newer}"
     elif skipped:
         summary = f"change prices by {pct}%{held}: no product found has a price to change ({chosen.how}){left}"
     else:
@@ -105,7 +125,8 @@ def bundle_target(items: list[Product]) -> str:
 def create_bundle(ctx: BotContext) -> ChangeSet:
     """Bundle the selected products (the plan: the pair bought together most) at a discount."""
     discount = ctx.amount("discount_pct", 10)
-    chosen = select_products(ctx.client, ctx.param("products", "top_co_purchased_pairs_90d"), 2, ctx.as_of)
+    chosen, newer = priced_now(ctx, select_products(ctx.client, ctx.param("products", "top_co_purchased_pairs_90d"),
+                                                    2, ctx.as_of))
     items = chosen.products
     currency = next((prod.currency for prod in items if prod.currency), ctx.client.config.currency)
     total = sum((prod.price for prod in items), Decimal(0))
@@ -125,7 +146,7 @@ def create_bundle(ctx: BotContext) -> ChangeSet:
              *kpi_lines(ctx)]
     return ChangeSet(
         bot=ctx.bot, action=ctx.action, params=ctx.params,
-        summary=f"create the {len(items)}-item bundle {name!r} at {discount}% off (price {price})",
+        summary=f"create the {len(items)}-item bundle {name!r} at {discount}% off (price {price}){newer}",
         changes=[Change(target=bundle_target(items), field="price", before=None, after=str(price))],
         asset=Asset(filename=f"{ctx.play_id}-bundle.md", content="\n".join(lines) + "\n"),
     )

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, col, select
 
 from chimera.as_of import not_happened, store_zone
-from chimera.changesets import ADAPTERS, Change, ChangeSet, inverse, revert_key
+from chimera.changesets import ADAPTERS, Change, ChangeSet, aware, inverse, revert_key
 from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.db.locks import named_lock
@@ -206,11 +206,7 @@ def applied_changes(session: Session, run: PlayRun) -> list[AppliedChange]:
 def newest_first(rows: list[AppliedChange]) -> list[AppliedChange]:
     """The order an undo takes: the change applied last is undone first, so a field two steps
     changed (10 -> 11, then 11 -> 12) ends at the value before the play, not between them."""
-    return sorted(rows, key=lambda r: (_aware(r.applied_at), r.id or 0), reverse=True)
-
-
-def _aware(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+    return sorted(rows, key=lambda r: (aware(r.applied_at), r.id or 0), reverse=True)
 
 
 def _blocker(row: AppliedChange) -> str:
