@@ -309,3 +309,23 @@ def test_an_item_that_is_not_an_order_is_a_clear_error_not_a_traceback(chimera_h
     with pytest.raises(IngestError, match="not an order as the Shopify Admin API writes it"):
         pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
     assert _series(ctx) == {}
+
+
+def test_a_refund_in_the_customers_currency_is_counted_in_the_shops(chimera_home: Path, server, waits,
+                                                                    monkeypatch) -> None:
+    """A multi-currency store: the order's totals are shop money (JPY), its refund transaction is in the
+    currency the customer paid (EUR). Converted at the order's own rate, never added as yen; without a
+    rate the order is rejected, its value shown with its currency."""
+    base, script = server
+    ctx = qa7._client("fx", base, monkeypatch)
+    sold = {**qa7._order(1, "2026-03-07T10:00:00+05:45", "1500", 1),
+            "presentment_currency": "EUR",
+            "total_price_set": {"shop_money": {"amount": "1500", "currency_code": "JPY"},
+                                "presentment_money": {"amount": "9.30", "currency_code": "EUR"}},
+            "refunds": [{"transactions": [{"kind": "refund", "status": "success", "amount": "3.10",
+                                           "currency": "EUR"}]}]}
+    unknown = {**sold, "name": "#2", "total_price_set": None}
+    script.push("/admin/", qa7._page([sold, unknown]))
+    summary = pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert _series(ctx)["refunded_amount"] == {date(2026, 3, 7): Decimal("500")}  # 3.10 / 9.30 of 1500 yen
+    assert [(r.order, r.column, r.value) for r in summary.rejected] == [("#2", "Refunded Amount", "3.10 EUR")]

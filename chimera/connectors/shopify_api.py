@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 import httpx
@@ -99,8 +99,36 @@ def _shipping(order: dict[str, Any]) -> str | None:
 
 
 def _refunded(order: dict[str, Any]) -> str:
-    return _total([tx.get("amount") for refund in order.get("refunds") or [] for tx in refund.get("transactions") or []
-                   if tx.get("kind") == "refund" and tx.get("status") == "success"])
+    """Successful refund transactions, in the shop's currency (the order's other money fields are).
+    A transaction is in the currency the customer paid in (a multi-currency store's presentment
+    currency): it is converted at the order's own rate, its total in both currencies; without one,
+    written with its currency, so that the order is rejected saying so, never summed as shop money."""
+    shop = str(order.get("currency") or "").strip().upper()
+    amounts = []
+    for refund in order.get("refunds") or []:
+        for tx in refund.get("transactions") or []:
+            if tx.get("kind") == "refund" and tx.get("status") == "success":
+                paid_in = str(tx.get("currency") or "").strip().upper()
+                converted = paid_in and shop and paid_in != shop
+                amounts.append(_in_shop_money(order, tx.get("amount"), paid_in) if converted else tx.get("amount"))
+    return _total(amounts)
+
+
+def _in_shop_money(order: dict[str, Any], amount: Any, currency: str) -> Any:
+    """``amount`` of ``currency`` in the shop's currency at the order's rate (``total_price_set``:
+    shop_money / presentment_money), rounded half up to the shop amount's decimals; as written with
+    its currency when the order gives no such rate."""
+    both = order.get("total_price_set") or {}
+    shop, shown = both.get("shop_money") or {}, both.get("presentment_money") or {}
+    try:
+        if str(shown.get("currency_code") or "").strip().upper() != currency:
+            raise InvalidOperation
+        shop_total, shown_total = Decimal(str(shop["amount"])), Decimal(str(shown["amount"]))
+        exponent = shop_total.as_tuple().exponent
+        quantum = Decimal(1).scaleb(exponent if isinstance(exponent, int) else -2)
+        return (Decimal(str(amount)) * shop_total / shown_total).quantize(quantum, rounding=ROUND_HALF_UP)
+    except (KeyError, InvalidOperation, ZeroDivisionError):
+        return f"{amount} {currency}"
 
 
 def order_rows(order: dict[str, Any]) -> list[dict[str, str | None]]:
