@@ -115,3 +115,25 @@ def test_a_price_an_earlier_play_set_after_the_export_is_the_before_of_the_next_
     bundle = run_action(_bot(client, {}, "create_bundle", {"products": "top_co_purchased_pairs_90d",
                                                           "discount_pct": 10}))
     assert bundle.changes[0].after is not None
+
+
+def test_a_revert_after_a_price_change_run_by_hand_says_to_check_it_first(chimera_home) -> None:
+    """Was: reverted silently: the undo sheet set back prices a person had since changed by hand
+    (a pricing_test logged with chimera play log), with nothing saying so."""
+    from chimera.clients import get_client
+    from chimera.evidence.record import log_manual_play
+
+    add_client("shop")
+    ctx = get_client("shop")
+    day = date(2026, 10, 1)
+    run_id = _run_with_steps(ctx, day, [("A", "10.00", "11.00")])
+    with session_scope() as s:
+        by_hand = log_manual_play(s, ctx, "pricing_test", day + timedelta(days=2), note="raised A again", who="dan")
+        log_manual_play(s, ctx, "winback_email", day + timedelta(days=2), note="emails")  # touches no price
+        hand_id = by_hand.id
+    with session_scope() as s:
+        done = revert_play_run(s, ctx, s.get(PlayRun, run_id), "alice", "margin fell", day + timedelta(days=3))
+    [check] = done.by_hand
+    assert f"pricing_test (play run {hand_id}, run by hand on {day + timedelta(days=2)})" in check.summary
+    assert "shopify_bot.update_prices" in check.why and "not recorded" in check.why
+    assert [c.after for r in done.reverted for c in r.changes] == ["10.00"], "the undo itself still happens"

@@ -141,7 +141,7 @@ def revert_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
             by_hand.append(_by_hand(row, blocker))
         else:
             reverted.append(_undo(session, client, row))
-    by_hand += _run_by_hand(run)
+    by_hand += _run_by_hand(run) + _logged_later(session, client, run, reverted)
     if not already:
         _record(session, run, who, why, on, reverted, by_hand)
     return _outcome(client, run, already, reverted, by_hand)
@@ -296,6 +296,34 @@ def _run_by_hand(run: PlayRun) -> list[ByHand]:
                    + (f": {note}" if note else ""),
                    why="run by hand and logged: Chimera applied nothing; undo by hand what was done",
                    changes=[], asset="")]
+
+
+def _logged_later(session: Session, client: ClientContext, run: PlayRun,
+                  reverted: list[RevertedChange]) -> list[ByHand]:
+    """Runs logged by hand (``chimera play log``) on or after this run's day, still in force, of a
+    play whose plan has a step like one this revert undoes (``shopify_bot.update_prices``): what a
+    person did by hand is recorded nowhere as before/after, so the undo may put back a value that
+    run changed since. The refusal of ``_changed_later`` needs the targets, which are unknown
+    here; said to the person applying the undo instead of overwriting that change silently."""
+    undone = {(r.bot, r.action) for r in reverted if r.changes}
+    if not undone or run.executed_on is None:
+        return []
+    later = session.exec(select(PlayRun).where(
+        PlayRun.company_id == run.company_id, PlayRun.id != run.id, PlayRun.source == "manual",
+        col(PlayRun.status).in_(IN_FORCE), col(PlayRun.executed_on) >= run.executed_on)).all()
+    plays = {p.id: p for p in client.configs.plays.plays}
+    out = []
+    for other in sorted(later, key=lambda r: (r.executed_on or run.executed_on, r.id)):
+        play = plays.get(other.play_id)
+        same = sorted({f"{s.bot}.{s.action}" for s in (play.job_plan if play else []) if (s.bot, s.action) in undone})
+        if same:
+            out.append(ByHand(
+                key="", bot="", action="", changes=[], asset="",
+                summary=f"check what {other.play_id} (play run {other.id}, run by hand on {other.executed_on}) "
+                        f"changed before applying this undo",
+                why=f"it ran after this run and its plan has {', '.join(same)} too; what it changed by hand is "
+                    "not recorded, so set back only the values it did not change since"))
+    return out
 
 
 def _record(session: Session, run: PlayRun, who: str, why: str, on: date, reverted: list[RevertedChange],
