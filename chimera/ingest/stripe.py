@@ -102,8 +102,8 @@ def zoned_created(path: Path, header: Header) -> list[str]:
     try:
         zone_info(created_zone(named[0]))
     except ParseError as exc:
-        raise IngestError(f"{path}: line {header.skip_lines + 1}: column {named[0]!r}: {exc}; or export the "
-                          "payments in UTC") from None
+        raise IngestError(f"{path}: line {header.skip_lines + 1}: column {named[0]!r}: {exc}; or export it "
+                          "in UTC") from None
     return named
 
 
@@ -164,8 +164,8 @@ def _partial_reason(day: date, window: tuple[datetime, datetime], zone: str) -> 
     since = start.strftime("%H:%M") if start.date() == day else "00:00"
     until = end.strftime("%H:%M") if end.date() == day else "24:00"
     return (f"partial UTC day: the export is in {zone} and holds only {since}-{until} UTC of it (Stripe's "
-            f"metrics are per UTC day, DATA.md); export the payments in UTC (or, when the export's range of {zone} "
-            "days was wider than its payments, give it with --since/--until)")
+            f"metrics are per UTC day, DATA.md); export it in UTC (or, when the export's range of {zone} days was "
+            "wider than its records, give it with --since/--until)")
 
 
 def _check_local_range(written: pl.Series, zone: str, local_range: LocalRange) -> None:
