@@ -111,3 +111,26 @@ def test_in_folder_changes_nothing_but_a_leading_file_name(rest: str) -> None:
     problem = f"kpis.yml:{rest}"
     assert in_folder([problem], folder) == [problem]  # no kpis.yml in that folder: left as it is
     assert in_folder([rest], folder) == [rest] or rest.split(":", 1)[0].endswith((".yml", ".yaml", ".md"))
+
+
+@pytest.mark.parametrize(("written", "hint"), [("dollars", " (write USD)"), ("€", " (write EUR)"),
+                                               ("yen", " (write JPY)"), ("US-D", "")])
+def test_a_currency_that_is_no_iso_code_is_refused_at_its_line(written: str, hint: str, chimera_home: Path,
+                                                               monkeypatch, capsys) -> None:
+    """``currency: dollars`` was taken as written: read as a 2-decimal currency (a yen store's money
+    in hundredths), shown as 'dollars' beside every amount."""
+    monkeypatch.chdir(chimera_home)
+    folder = add_client("shop").folder
+    line = _break(folder, "client.yml", "currency: USD\n", f"currency: '{written}'\n")
+    code, _, stderr = cli(monkeypatch, capsys, "kpis", "--client", "shop")
+    assert code == 1
+    assert (f"error: configs/clients/shop/client.yml:{line}: currency: expected a 3-letter ISO 4217 code, like "
+            f"USD, EUR or JPY{hint} (got '{written}')") in stderr, stderr
+
+
+def test_a_currency_code_in_lower_case_is_read_in_upper_case(chimera_home: Path) -> None:
+    from chimera.clients import get_client
+
+    folder = add_client("shop").folder
+    _break(folder, "client.yml", "currency: USD\n", "currency: ' jpy'\n")
+    assert get_client("shop").config.currency == "JPY"

@@ -186,6 +186,12 @@ class Connectors(Strict):
     """Stripe charges connector."""
 
 
+CURRENCY_RE = re.compile(r"^[A-Za-z]{3}$")
+CURRENCY_WORDS = {"$": "USD", "us$": "USD", "dollar": "USD", "€": "EUR", "euro": "EUR", "£": "GBP", "pound": "GBP",
+                  "¥": "JPY", "yen": "JPY", "₹": "INR", "rupee": "INR"}
+"""What people write for a currency, by its name or sign (lower case, without a plural s)."""
+
+
 class ClientConfig(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     """Client name (folder name)."""
@@ -203,6 +209,19 @@ class ClientConfig(Strict):
     """Column mapping of the Fiverr export."""
     connectors: Connectors = Connectors()
     """API pulls."""
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_code(cls, code: str) -> str:
+        """A 3-letter ISO 4217 code, upper case: ``dollars`` or ``€`` was taken as written, read as a
+        2-decimal currency (a yen store's prices and targets in hundredths) and shown as the code."""
+        written = code.strip()
+        word = written.lower()
+        named = CURRENCY_WORDS.get(word.removesuffix("s") if len(word) > 3 else word)
+        if CURRENCY_RE.match(written) and not named:  # `yen` is three letters, and not JPY
+            return written.upper()
+        raise ValueError("expected a 3-letter ISO 4217 code, like USD, EUR or JPY"
+                         + (f" (write {named})" if named else ""))
 
     @field_validator("timezone")
     @classmethod
