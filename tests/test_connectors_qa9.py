@@ -329,3 +329,24 @@ def test_a_refund_in_the_customers_currency_is_counted_in_the_shops(chimera_home
     summary = pull_shopify(ctx, date(2026, 3, 7), date(2026, 3, 7))
     assert _series(ctx)["refunded_amount"] == {date(2026, 3, 7): Decimal("500")}  # 3.10 / 9.30 of 1500 yen
     assert [(r.order, r.column, r.value) for r in summary.rejected] == [("#2", "Refunded Amount", "3.10 EUR")]
+
+
+@pytest.mark.parametrize(("now", "orders", "written", "left"), [
+    # 02:00 UTC on 6 March is 21:00 on the 5th at -05:00: that day is not over, the 4th is
+    (datetime(2026, 3, 6, 2, 0, tzinfo=UTC), ["2026-03-03T12:00:00-05:00", "2026-03-05T09:00:00-05:00"],
+     {date(2026, 3, 3): 1, date(2026, 3, 4): 0}, [date(2026, 3, 5)]),
+    # 20:00 UTC on 5 March is 05:00 on the 6th at +09:00: the 5th is over (0), the 6th's first hours left out
+    (datetime(2026, 3, 5, 20, 0, tzinfo=UTC), ["2026-03-03T12:00:00+09:00", "2026-03-06T01:00:00+09:00"],
+     {date(2026, 3, 3): 1, date(2026, 3, 4): 0, date(2026, 3, 5): 0}, [date(2026, 3, 6)]),
+])
+def test_a_shopify_pull_with_client_yml_left_at_utc_judges_days_by_the_shops_offsets(
+        chimera_home: Path, monkeypatch: pytest.MonkeyPatch, now: datetime, orders: list[str],
+        written: dict, left: list[date]) -> None:
+    """The API writes times in the shop's zone whatever client.yml says (the pull warns): the day going on
+    is the shop's, so its evening west of UTC is not written whole, nor its morning east of UTC."""
+    monkeypatch.setattr(stripe, "_now", lambda: now)
+    ctx = _client("utcyml", monkeypatch)
+    _stub(monkeypatch, shopify_api, "fetch_orders", [_order(f"#{n}", at) for n, at in enumerate(orders)])
+    summary = pull_shopify(ctx, date(2026, 3, 3), date(2026, 3, 6))
+    assert [d.day for d in summary.left_out] == left and summary.warnings
+    assert _series(ctx)["orders"] == written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import polars as pl
@@ -50,15 +50,16 @@ def clip(agg: Aggregate, since: date, until: date, today: date | None = None,
     ``today`` is the source's day going on (UTC for Stripe, store-local for Shopify; default UTC's):
     the API lists its records only until the pull, so it is left out (``Aggregate.left_out``, what
     is stored kept), never zero nor written whole, as an export's day going on is; so are a day the
-    parser left out and those after it. Days not begun yet have nothing and are not written."""
+    parser left out, the days after it, and later days' records. Days not begun are not written."""
     now = now or datetime.now(UTC)
     today = today or now.date()
     agg.days = {d: v for d, v in agg.days.items() if since <= d <= until}
     if agg.customers is not None:
         agg.customers = agg.customers.filter(pl.col("day").is_between(since, until))
     if agg.fill_zero and agg.kind in PULLED:
-        if since <= today <= until:  # the parser's reason (an export's) gives way to the pull's
-            leave_out(agg, {today: _unfinished(agg.kind, now)})
+        going_on = {d for d in agg.days if d > today} | ({today} if since <= today <= until else set())
+        if going_on:  # a later day's records (a clock behind the API's) are of a day not over either
+            leave_out(agg, dict.fromkeys(sorted(going_on), _unfinished(agg.kind, now)))  # the parser's reason gives way
         last = min([until, today - timedelta(days=1), *(d - timedelta(days=1) for d in agg.left_out)])
         zero_days(agg, since, last)  # a partial day: no 0
     return agg
@@ -79,8 +80,15 @@ def source_now(client: ClientContext, kind: str) -> datetime:
 
 
 def store_pull(client: ClientContext, agg: Aggregate, api: str, since: date, until: date,
-               payload: list[Any]) -> IngestSummary:
+               payload: list[Any], offsets: set[timedelta] | None = None) -> IngestSummary:
+    """Store a pull's days (``clip``). ``offsets``: the UTC offsets the records' own times are at
+    (Shopify's: the shop's zone, whatever client.yml says; its warning says so): the day going on
+    is theirs (the earliest, across daylight saving), else client.yml's, so that a client.yml left
+    at UTC neither gets a shop's evening west of UTC written as a whole day nor leaves out a day
+    already over east of it."""
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
     now = source_now(client, agg.kind)
+    if offsets:  # the earliest wall clock among them
+        now = min((now.astimezone(timezone(o)) for o in offsets), key=lambda t: t.replace(tzinfo=None))
     return store_aggregate(client, clip(agg, since, until, now.date(), now), f"{api} api {since}..{until}", digest,
                            stated=(since, until))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -171,6 +171,19 @@ def orders_frame(orders: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema).with_row_index(ROW)
 
 
+def _offsets(orders: list[dict[str, Any]]) -> set[timedelta]:
+    """The UTC offsets of the orders' ``created_at`` (the shop's zone; a bad one is rejected when parsed)."""
+    found = set()
+    for order in orders:
+        try:
+            offset = datetime.fromisoformat(str(order.get("created_at"))).utcoffset()
+        except ValueError:
+            continue
+        if offset is not None and abs(offset) < timedelta(days=1):
+            found.add(offset)
+    return found
+
+
 def pull_shopify(client: ClientContext, since: date, until: date) -> IngestSummary:
     """Orders created between ``since`` and ``until`` (store-local days), stored as source shopify."""
     cfg = client.config.connectors.shopify
@@ -183,6 +196,6 @@ def pull_shopify(client: ClientContext, since: date, until: date) -> IngestSumma
         token = credential(client.name, cfg.token_env, "Shopify")
         orders = list(fetch_orders(cfg, token, since, until))
     agg = aggregate_shopify(orders_frame(orders), pseudonymizer(client.name), lambda rows: {})
-    summary = store_pull(client, agg, "shopify", since, until, orders)
+    summary = store_pull(client, agg, "shopify", since, until, orders, _offsets(orders))
     # the store's days are client.yml's: a shop whose offsets say otherwise is told, as a file ingest is
     return summary.model_copy(update={"warnings": order_warnings(client.config.timezone, orders)})
