@@ -12,6 +12,7 @@ from chimera.db.models import AppliedChange, Job, PlayRun
 from chimera.plays import SuggestState, suggest_plays
 from chimera.plays.revert import revert_play_run
 from tests.cycle_fixtures import AS_OF, shop  # noqa: F401 - fixture
+from tests.test_play_scale import LAST_DAY, home, story  # noqa: F401 - fixtures
 from tests.test_rank import WARN, kpis, make_configs
 
 
@@ -137,3 +138,29 @@ def test_a_revert_after_a_price_change_run_by_hand_says_to_check_it_first(chimer
     assert f"pricing_test (play run {hand_id}, run by hand on {day + timedelta(days=2)})" in check.summary
     assert "shopify_bot.update_prices" in check.why and "not recorded" in check.why
     assert [c.after for r in done.reverted for c in r.changes] == ["10.00"], "the undo itself still happens"
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def test_a_scaled_run_says_which_runs_under_way_share_its_kpis(home) -> None:  # noqa: F811 - the fixture
+    """A scale is suggested beside the cycle's own suggestions: one judged on its KPIs makes both
+    records confounded, as for any two plays (was: said for cycle suggestions only)."""
+    import json
+
+    from tests.test_decisions_cli import chimera
+
+    assert chimera("reject", home.pending["discount_hygiene"], "--reason", "not now", "--who", "bob").code == 0
+    result = chimera("play", "scale", home.worked, "--reason", "aov up", "--who", "bob", "--on", str(LAST_DAY),
+                     "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    with session_scope() as s:
+        new = s.get(PlayRun, json.loads(result.stdout)["play_run_id"])
+        mine = set(new.explanation["evidence_kpis"])
+        runs = {p: s.get(PlayRun, rid) for p, rid in home.pending.items()}
+        sharing = sorted(p for p, r in runs.items()
+                         if r.status == "suggested" and mine & set(r.explanation["evidence_kpis"]))
+        overlaps = new.explanation["overlaps"]
+    assert sharing, "the story's cycle suggests a play judged on aov or net_revenue beside the scale"
+    assert [o.split(" like ")[1].split(",")[0] for o in overlaps] == sharing
+    assert all(o in new.explanation["why_rank"] for o in overlaps)

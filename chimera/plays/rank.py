@@ -170,7 +170,7 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
     note = _cap_note(policy.max_active_plays, active, state.active_plays)
     selected, over = [], []
     for rank, tp in enumerate(ranked, start=1):
-        overlaps = overlap_notes(tp, selected, _active_kpis(configs, state))
+        overlaps = overlap_notes(tp, selected, active_kpis(configs, state))
         update = {"overlaps": overlaps, "why_rank": "; ".join([tp.why_rank, *overlaps])} if overlaps else {}
         if rank <= slots:
             selected.append(tp.model_copy(update={**update, "rank": rank}))
@@ -179,7 +179,7 @@ def suggest_plays(configs: ConfigSet, kpis: Mapping[str, Any], change_pct: Chang
     return Suggestions(selected, over, suppressed, slots=slots, cap=policy.max_active_plays)
 
 
-def _active_kpis(configs: ConfigSet, state: SuggestState) -> dict[str, list[str]]:
+def active_kpis(configs: ConfigSet, state: SuggestState) -> dict[str, list[str]]:
     """play_id -> the KPIs each run under way is judged on: as logged with the run, else plays.yml's."""
     out: dict[str, list[str]] = {}
     for play_id in state.active_plays:

@@ -136,12 +136,17 @@ def suggest_state(session: Session, company_id: int, as_of: date | None = None,
         active=len(active),
         active_plays=sorted({r.play_id for r in active}),
         under_way={r.play_id: under_way_reason(r, day if replay else None) for r in active},  # newest run wins
-        active_kpis={r.play_id: list(k) for r in active if (k := (r.explanation or {}).get("evidence_kpis"))},
+        active_kpis=logged_kpis(active),
         rejected=held_rejections(session, company_id, day, replay=replay),
         paused={pid: h.why for pid, h in stops.items() if h.kind == "paused"},
         reverted={pid: h.why for pid, h in stops.items() if h.kind == "reverted"},
         records={pid: {k: s[k] for k in ("runs", "moved", "failed")} for pid, s in states.items()},
     )
+
+
+def logged_kpis(runs: list[PlayRun]) -> dict[str, list[str]]:
+    """play_id -> the KPIs its run is judged on, as logged with the run (newest run wins)."""
+    return {r.play_id: list(k) for r in runs if (k := (r.explanation or {}).get("evidence_kpis"))}
 
 
 def newest_cycle_day(session: Session, company_id: int) -> date | None:

@@ -50,11 +50,11 @@ from chimera.db.models import CycleRun, EvidenceRecord, Job, PlayRun, utcnow
 from chimera.errors import DecisionError
 from chimera.evidence.record import record_json
 from chimera.plays.holds import held_stops, stop_record, stop_text
-from chimera.plays.models import ParamChange, ScaleOutcome, TriggeredPlay
+from chimera.plays.models import ParamChange, ScaleOutcome, SuggestState, TriggeredPlay
 from chimera.plays.pause import _checked_on
-from chimera.plays.rank import is_reversible
+from chimera.plays.rank import active_kpis, is_reversible, overlap_notes
 from chimera.plays.revert import on_locked_run
-from chimera.plays.review import active_runs, under_way_reason
+from chimera.plays.review import active_runs, logged_kpis, under_way_reason
 from chimera.plays.weekly_review import PlayReview, ScaleLink, figure_text, review_plays
 
 RECORD = "scale"
@@ -476,6 +476,12 @@ def _suggest(session: Session, client: ClientContext, run: PlayRun, cycle: Cycle
         why_rank=f"a scale of play run {run.id}, whose evidence says it worked: " + "; ".join(record["evidence"]),
         sops=list(play.sops), reversible=is_reversible(configs, play), auto_approvable=False,
         financial=play.financial, impact=play.impact, effort=play.effort)
+    active = active_runs(session, client.company_id)
+    state = SuggestState(active_plays=sorted({r.play_id for r in active}), active_kpis=logged_kpis(active))
+    overlaps = overlap_notes(explained, [], active_kpis(configs, state))  # a scale is judged like any run
+    if overlaps:
+        explained = explained.model_copy(update={"overlaps": overlaps,
+                                                 "why_rank": "; ".join([explained.why_rank, *overlaps])})
     new = PlayRun(company_id=client.company_id, run_id=cycle.id, play_id=play.id, as_of=cycle.as_of,
                   rank=last + 1, owner=play.owner, status="suggested",
                   explanation={**explained.model_dump(mode="json"), "scaled_from": run.id},
