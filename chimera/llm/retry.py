@@ -332,15 +332,34 @@ def _repair_request(reply: AIMessage) -> HumanMessage:
 _CUT_OFF = frozenset({"length", "max_tokens", "max_output_tokens"})
 
 
+def _readable_args(args: Any) -> dict[str, Any] | None:
+    """The arguments of a streamed call langchain found invalid but a whole reply's would be read as:
+    ``null`` (no arguments), or an object's JSON text encoded twice (``"{\"days\": 7}"``, as
+    openai_compat reads it in a whole reply; its fragments in a stream are no JSON on their own)."""
+    text = str(args or "").strip()
+    if text == "null":
+        return {}
+    try:
+        inner = json.loads(text)
+        value = json.loads(inner) if isinstance(inner, str) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _null_args(reply: AIMessage) -> AIMessage:
-    """A streamed call whose arguments are ``null`` is a call without arguments, as a whole reply's is
-    (langchain made only the stream's invalid, so it alone cost a repair request)."""
-    nulls = [tc for tc in reply.invalid_tool_calls if str(tc.get("args") or "").strip() == "null" and tc.get("name")]
-    if not nulls:
+    """A streamed call whose arguments are ``null`` is a call without arguments, and one whose
+    arguments are JSON text encoded twice is the call it encodes, as in a whole reply (langchain made
+    only the stream's invalid, so it alone cost a repair request; a model repeating its encoding
+    ended in the offline answer)."""
+    readable = [(tc, _readable_args(tc.get("args"))) for tc in reply.invalid_tool_calls if tc.get("name")]
+    readable = [(tc, args) for tc, args in readable if args is not None]
+    if not readable:
         return reply
-    calls = [{"type": "tool_call", "name": tc["name"], "args": {}, "id": tc.get("id")} for tc in nulls]
+    calls = [{"type": "tool_call", "name": tc["name"], "args": args, "id": tc.get("id")} for tc, args in readable]
+    fixed = [tc for tc, _ in readable]
     return reply.model_copy(update={"tool_calls": [*reply.tool_calls, *calls],
-                                    "invalid_tool_calls": [tc for tc in reply.invalid_tool_calls if tc not in nulls]})
+                                    "invalid_tool_calls": [tc for tc in reply.invalid_tool_calls if tc not in fixed]})
 
 
 def _uncut(reply: AIMessage) -> AIMessage:
