@@ -350,3 +350,21 @@ def test_a_shopify_pull_with_client_yml_left_at_utc_judges_days_by_the_shops_off
     summary = pull_shopify(ctx, date(2026, 3, 3), date(2026, 3, 6))
     assert [d.day for d in summary.left_out] == left and summary.warnings
     assert _series(ctx)["orders"] == written
+
+
+@pytest.mark.parametrize(("written", "root"), [
+    ("https://api.stripe.com/v1", "https://api.stripe.com"),
+    ("https://api.stripe.com/v1/", "https://api.stripe.com"),
+    ("api.stripe.com", "https://api.stripe.com"),
+    (" http://127.0.0.1:8080 ", "http://127.0.0.1:8080"),
+])
+def test_stripe_api_base_as_people_copy_it_is_the_api_root(written: str, root: str) -> None:
+    assert stripe_api.api_root(written) == root
+
+
+def test_a_stripe_api_base_with_the_version_path_pulls(chimera_home: Path, server, waits, monkeypatch) -> None:
+    base, script = server
+    ctx = qa7._client("v1", f"{base}/v1/", monkeypatch)
+    script.push("/v1/charges", (200, {}, json.dumps({"data": [], "has_more": False})))
+    pull_stripe(ctx, date(2026, 3, 7), date(2026, 3, 7))
+    assert [path.split("?")[0] for path, _headers in script.requests] == ["/v1/charges"]

@@ -33,12 +33,22 @@ def _epoch(day: date) -> int:
     return calendar.timegm(day.timetuple())
 
 
+def api_root(api_base: str) -> str:
+    """The API's root from client.yml's ``api_base`` as people copy it from Stripe's docs: with the
+    version path (`https://api.stripe.com/v1`: it asked /v1/v1/charges, a 404 blamed on the key) or
+    without a scheme (`api.stripe.com`: a request httpx cannot send); never with ``user:pass@``."""
+    base = safe_url(api_base.strip()).rstrip("/")
+    if "://" not in base:
+        base = f"https://{base}"
+    return base.removesuffix("/v1")
+
+
 def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterator[dict[str, Any]]:
     params: dict[str, Any] = {
         "created[gte]": _epoch(since), "created[lt]": _epoch(until + timedelta(days=1)),
         "limit": PAGE, "expand[]": "data.balance_transaction",
     }
-    url = f"{safe_url(cfg.api_base).rstrip('/')}/v1/charges"  # credentials travel in the header only
+    url = f"{api_root(cfg.api_base)}/v1/charges"  # credentials travel in the header only
     pages = PageCursors(url)
     with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=30.0) as http:
         while True:
