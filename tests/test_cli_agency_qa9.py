@@ -146,3 +146,18 @@ def test_all_on_postgres(pg_url: str, monkeypatch, capsys, tmp_path_factory) -> 
         doc = json.loads(stdout)
         assert code == 1 and [d["client"] for d in doc[KEYS[command]]] == ["aa"], stderr
         assert {f["client"] for f in doc["failures"]} == {"bb-broken", "cc-cut"}
+
+
+@pytest.mark.parametrize(("name", "advice"), [
+    ("acmee", " (did you mean 'acme'?): no config folder at "),
+    ("zzz", " (chimera client list; chimera client add zzz creates it)"),
+    ("ZZ", " (chimera client list)"),  # no client can be called that: adding it would be refused
+])
+def test_config_check_of_an_unknown_client_says_what_to_do(name: str, advice: str, chimera_home: Path, monkeypatch,
+                                                           capsys) -> None:
+    add_client("acme")
+    code, stdout, stderr = cli(monkeypatch, capsys, "config", "check", "--client", name)
+    assert code == 1 and stdout == "" and stderr.startswith(f"error: unknown client {name!r}")
+    assert advice in stderr and len(stderr.strip().splitlines()) == 1
+    if name == "acmee":
+        assert "client add" not in stderr  # the typo is not to be created

@@ -38,9 +38,19 @@ def _folder(client: str | None) -> Path:
     if not folder.is_dir():
         root = settings.clients_dir()
         names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise ClientError(f"unknown client {client!r}{suggest(client, names)}: no config folder at {folder} "
-                          f"(chimera client add {client})")
+        close = suggest(client, names)
+        raise ClientError(f"unknown client {client!r}{close}: no config folder at {folder}"
+                          + ("" if close else unknown_client_advice(client)))
     return folder
+
+
+def unknown_client_advice(name: str) -> str:
+    """How to see the clients, and to add this one when it can be a client's name. ``chimera client
+    add Acme`` beside 'did you mean acme?' sent a typo to be created (and refused: names are lower
+    case); with a close name, the suggestion alone says it."""
+    from chimera.clients import NAME_RE
+
+    return " (chimera client list" + (f"; chimera client add {name} creates it)" if NAME_RE.match(name) else ")")
 
 
 def _date(on: str | None) -> Date | None:
