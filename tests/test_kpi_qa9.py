@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from chimera.config.loader import load_config_set
 from chimera.config.models import KPI
 from chimera.demo.generator import GeneratedStore, generate_store
-from chimera.kpi.evaluate import evaluate_series
+from chimera.kpi.anomaly import Score
+from chimera.kpi.evaluate import _anomaly_phrase, evaluate_series
 from chimera.kpi.fmt import fmt_apart, fmt_bound
 from chimera.kpi.formula import Series
 from tests.test_evidence_unseen import _series
@@ -112,3 +113,19 @@ def test_money_never_reads_on_or_across_its_threshold_in_its_currency(value, bou
     shown, limit = fmt_apart(v, "currency", [b], currency=currency), fmt_bound(b, "currency", currency)
     assert _number(limit) == b
     assert (_number(shown) > _number(limit)) == (v > b) and shown != limit, (shown, limit)
+
+
+@pytest.mark.parametrize(("sd", "change", "level", "shown"), [
+    (-3.96, -25.0, 1, "3.96 sd below its 4-week baseline 400 (-25.0%)"),  # short of CRITICAL's 4 sd
+    (-2.97, -12.0, 0, "2.97 sd below its 4-week baseline 400 (-12.0%), held WARNING until under 2 sd or 5%"),
+    (-4.04, -25.0, 2, "4.0 sd below its 4-week baseline 400 (-25.0%)"),  # past the bound: 1 decimal
+    (3.3, 12.5, 1, "3.3 sd above its 4-week baseline 400 (+12.5%)"),
+])
+def test_an_sd_short_of_a_rule_never_reads_as_its_bound(sd, change, level, shown):
+    """3.96 sd and -25 % (WARNING: CRITICAL needs 4 sd) read '4.0 sd ... (-25.0%)', both of
+    CRITICAL's numbers, under a WARNING status."""
+    score = Score(level=level, baseline=Decimal(400), weeks=4, sd_score=sd, change_pct=change, hold=max(level, 1))
+    phrase = _anomaly_phrase(specs()["orders"], score, max(level, 1), "USD")
+    assert phrase == shown
+    shown_sd = float(phrase.split(" sd")[0])
+    assert all((shown_sd >= bound) == (abs(sd) >= bound) for bound in (2, 3, 4))

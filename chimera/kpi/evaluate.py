@@ -187,12 +187,13 @@ def _threshold_phrase(spec: KPI, value: Decimal, ts: ThresholdState, currency: s
 
 
 _CHANGE_BOUNDS = frozenset(r[2] for r in (*anomaly_mod.RULES, *anomaly_mod.HOLD_RULES))
+_SD_BOUNDS = frozenset(r[1] for r in (*anomaly_mod.RULES, *anomaly_mod.HOLD_RULES))
 
 
 def _short_of(number: float, bounds: frozenset[float], sign: str = "") -> str:
     """``number`` to 1 decimal, with more when that would round it up onto a rule's bound it has not
     reached: a -19.96 % drop scored WARNING read '(-20.0%)', the CRITICAL rule's number, under a
-    WARNING; it reads '(-19.96%)'. (The sd keeps 1 decimal: its readers parse it so.)"""
+    WARNING; it reads '(-19.96%)'. The sd alike: 3.96 sd scored WARNING is '3.96 sd', not '4.0 sd'."""
     for places in (1, 2, 3, 4):
         text = f"{number:{sign}.{places}f}"
         if abs(float(text)) not in bounds or abs(number) >= abs(float(text)):
@@ -215,7 +216,7 @@ def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int, currency: s
         tail = f", {LEVELS[score.level]} for 1 day (needs 2)"
     else:
         tail = ""
-    return (f"{abs(score.sd_score):.1f} sd {side} its {score.weeks}-week baseline "
+    return (f"{_short_of(abs(score.sd_score), _SD_BOUNDS)} sd {side} its {score.weeks}-week baseline "
             f"{fmt(score.baseline, spec.unit, currency)}{change}{tail}")
 
 
