@@ -89,3 +89,16 @@ def test_a_tiny_store_is_never_told_its_play_moved_a_kpi(chimera_home: Path,
     ctx = _client(_store(tmp_path_factory.getbasetemp(), DemoEvents(), orders_per_day=1.5))
     records = _judged(ctx, "free_shipping_threshold", START + timedelta(days=PLAY_DAY))
     assert {v for v, _, _ in records.values()} <= {"inconclusive"}, {k: d["reason"] for k, (_, _, d) in records.items()}
+
+
+def test_a_before_window_at_zero_says_so_rather_than_that_the_kpi_cannot_be_computed() -> None:
+    """Was: "the KPI cannot be computed on one window" beside a before of 0.00 % and an after of 3.85 %."""
+    from chimera.evidence.models import EffectEstimate, PlaceboResult
+    from chimera.evidence.stats import judge
+
+    day = date(2026, 6, 22)
+    est = EffectEstimate(executed_on=day, window_days=14, before_start=day - timedelta(days=14),
+                         before_end=day - timedelta(days=1), after_start=day, after_end=day + timedelta(days=13),
+                         before=0.0, after=0.038, after_days_available=14, after_complete=True)
+    got = judge(est, PlaceboResult(), as_of=day + timedelta(days=20))
+    assert got.verdict == "inconclusive" and "before-window's value is 0" in got.reason

@@ -418,7 +418,7 @@ def judge(
     if not_compared(est):
         return Judgement(verdict="inconclusive", reason=missing_reason(est))
     if est.effect_pct is None or est.ci_low_pct is None:
-        return Judgement(verdict="inconclusive", reason="the KPI cannot be computed on one window")
+        return Judgement(verdict="inconclusive", reason=_uncomputed(est))
     if thin:
         return Judgement(verdict="inconclusive", reason=thin)
     if confounders:
@@ -451,6 +451,15 @@ def judge(
             f"(a move needs p < {alpha:g}): neither a move nor no change"))
     verdict = "moved_up" if est.effect_pct > 0 else "moved_down"
     return Judgement(verdict=verdict, **stats_of, reason=f"effect {est.effect_pct:+.1f} %, {ci}, {tested}")
+
+
+def _uncomputed(est: EffectEstimate) -> str:
+    """Why no change is given: a before-window at 0 (no failed payment in two weeks of a small store)
+    has no relative change from it, which is not the same as a KPI that cannot be computed."""
+    if est.before == 0 and est.after is not None:
+        return ("the before-window's value is 0: a change from 0 has no percentage, and so few events "
+                "say nothing about the play")
+    return "the KPI cannot be computed on one window"
 
 
 def judge_together(judges: Mapping[str, Callable[..., Judgement]]) -> dict[str, Judgement]:
