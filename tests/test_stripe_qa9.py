@@ -3,12 +3,15 @@ in a time zone of its own is read on UTC days, as the payments export is."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chimera.clients import add_client
 from chimera.db.engine import session_scope
@@ -132,3 +135,30 @@ def test_a_zoned_dashboard_export_rejects_a_time_the_clocks_skipped(chimera_home
     assert [(r["line"], r["column"], r["value"]) for r in doc["rejected"]] == [
         (3, "Created (America/New_York)", "2026-03-08 02:30")]
     assert "does not exist" in doc["rejected"][0]["reason"]
+
+
+ZONES = ["America/New_York", "America/Los_Angeles", "Europe/Berlin", "Asia/Kolkata", "Australia/Adelaide",
+         "Pacific/Kiritimati", "Pacific/Pago_Pago", "UTC+2", "UTC-03:30"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(zone=st.sampled_from(ZONES), shift=st.integers(-24 * 40, 24 * 200))
+def test_generated_zoned_balance_exports_give_the_utc_exports_whole_days(chimera_home: Path, tmp_path: Path,
+                                                                         zone: str, shift: int) -> None:
+    """Any zone, any season (daylight saving moves the window): the UTC days a zoned export holds whole
+    have the UTC export's figures; the others are left out, never written short."""
+    activity = [{**t, "moment": t["moment"] + timedelta(hours=shift)} for t in _activity()]
+    fixed = re.fullmatch(r"UTC([+-])(\d\d?)(?::(\d\d))?", zone)
+    tz = timezone((-1 if fixed.group(1) == "-" else 1) * timedelta(hours=int(fixed.group(2)),
+                                                                   minutes=int(fixed.group(3) or 0))) \
+        if fixed else ZoneInfo(zone)
+    plain, zoned = _client(), _client()
+    _ingest(_write(tmp_path / f"p{shift}.csv", _dashboard_rows(activity)), plain)
+    doc = _ingest(_write(tmp_path / f"z{shift}.csv", _zoned_rows(activity, zone, tz)), zoned)
+    left = {d["day"] for d in doc.get("left_out", [])}
+    assert doc["rejected"] == []  # a time written from a real moment is never one the clocks skipped
+    got, want = _metrics(zoned), _metrics(plain)
+    written = {d for days in got.values() for d in days}
+    held = {d for days in want.values() for d in days}
+    assert not written & left and written | left == held and len(left) <= 2  # at most its first and last
+    assert got == {m: {d: v for d, v in days.items() if d in written} for m, days in want.items()}
