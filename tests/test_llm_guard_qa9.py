@@ -294,3 +294,35 @@ def test_a_move_against_its_own_figures_is_refused(answer: str) -> None:
 ])
 def test_a_move_with_its_figures_passes(answer: str) -> None:
     assert check_numbers(answer, WEEK_PREVIOUS).ok, check_numbers(answer, WEEK_PREVIOUS).offending
+
+
+# -- a KPI's level written as a change ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [
+    "Conversion rose 1.69%.", "Refund rate rose 6.12%.", "Conversion dropped 2.12%.", "Conversion down 1.69%.",
+    "Refunds saw a 6.12% increase.",
+])
+def test_a_level_written_as_a_change_is_refused(answer: str) -> None:
+    """Was ok: a KPI's value (1.69%) or last week's (2.12%) is no change, yet "rose 1.69%" passed because
+    a level was no evidence against a direction."""
+    result = check_numbers(answer, WEEK_PREVIOUS)
+    assert not result.ok and "not a change" in result.offending[0]
+
+
+@pytest.mark.parametrize("answer", [
+    "Conversion fell to 1.69%.", "Conversion is down at 1.69%.", "Refunds are up, at 6.12%.",
+    "Refund rate climbed to 6.12% from 3.88%.", "Conversion is 1.69%, down from 2.12%.",
+    "A 1.69% conversion rate, down sharply.", "Conversion: 1.69% (down).",
+    "| Conversion | 1.69% | down |",
+])
+def test_a_level_beside_a_direction_word_passes(answer: str) -> None:
+    assert check_numbers(answer, WEEK_PREVIOUS).ok, check_numbers(answer, WEEK_PREVIOUS).offending
+
+
+def test_a_change_the_outputs_give_may_carry_its_direction() -> None:
+    outputs = [*WEEK_PREVIOUS, {"play": "winback_email", "kpi": "net_revenue", "effect_pct": 23.67,
+                                "verdict": "moved_up", "before": "1850.20", "after": "2288.13"}]
+    assert check_numbers("The winback email lifted net revenue 23.67%.", outputs).ok
+    growth = [{"id": "revenue_growth", "unit": "percent", "value": "0.0512", "status": "OK"}]
+    assert check_numbers("Revenue growth is up 5.12%.", growth).ok  # a growth KPI's value is a change

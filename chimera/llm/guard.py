@@ -264,6 +264,7 @@ class Source:
     direction: int = 0
     role: str = ""
     day: dt.date | None = None  # a series' day: the day this value is of
+    level: bool = False  # a KPI's level (its value, a threshold, last week's): never a change
 
 
 @dataclasses.dataclass
@@ -275,10 +276,11 @@ class OutputFacts:
     dates: set[dt.date] = dataclasses.field(default_factory=set)
     anchors: set[dt.date] = dataclasses.field(default_factory=set)  # data days: as-of, a series' days
     day_words: set[str] = dataclasses.field(default_factory=set)  # "last saturday" as the outputs' prose says it
+    in_kpi: bool = False  # while walking a KPI dict (not a growth KPI's): its unsigned numbers are levels
 
     def add(self, value: float, kind: str = ANY, direction: int = 0, role: str = "",
             day: dt.date | None = None) -> None:
-        self.sources.append(Source(abs(value), kind, direction, role, day))
+        self.sources.append(Source(abs(value), kind, direction, role, day, self.in_kpi and not direction))
 
     def add_dates(self, text: str) -> str:
         """Record the ISO dates of ``text``; returns the text with them blanked out."""
@@ -428,15 +430,10 @@ def _walk(obj: Any, facts: OutputFacts, key: str | None = None, unit: str | None
             facts.anchors.add(day)
     elif isinstance(obj, dict):
         unit = _unit_kind(obj) or unit
-        for k, v in obj.items():
-            if isinstance(k, dt.date):
-                _walk(k, facts)
-                facts.anchors.add(k if not isinstance(k, dt.datetime) else k.date())
-            elif isinstance(k, str):
-                facts.add_dates(k)  # a key may be a day ("2026-04-20": ...), never a figure
-                facts.anchors |= _iso_dates(k) if ISO_DATE.fullmatch(k.strip()) else set()
-            if not _id_like(k):
-                _walk(v, facts, k if isinstance(k, str) else key, unit)
+        outer = facts.in_kpi
+        facts.in_kpi = outer or (_is_kpi_dict(obj) and not _CHANGE_KEY.search(str(obj.get("id") or obj.get("kpi"))))
+        _walk_items(obj, facts, key, unit)
+        facts.in_kpi = outer
     elif isinstance(obj, list | tuple | set | frozenset):
         for item in obj:
             _walk(item, facts, key, unit)
@@ -448,6 +445,19 @@ def _walk(obj: Any, facts: OutputFacts, key: str | None = None, unit: str | None
         _walk(obj.content, facts, key, unit)
     else:
         facts.add_text(str(obj), _text_kind(key, unit))
+
+
+def _walk_items(obj: dict[Any, Any], facts: OutputFacts, key: str | None, unit: str | None) -> None:
+    """``_walk`` of a dict's items: a day as a key is a date (and a data day), never a figure."""
+    for k, v in obj.items():
+        if isinstance(k, dt.date):
+            _walk(k, facts)
+            facts.anchors.add(k if not isinstance(k, dt.datetime) else k.date())
+        elif isinstance(k, str):
+            facts.add_dates(k)  # a key may be a day ("2026-04-20": ...), never a figure
+            facts.anchors |= _iso_dates(k) if ISO_DATE.fullmatch(k.strip()) else set()
+        if not _id_like(k):
+            _walk(v, facts, k if isinstance(k, str) else key, unit)
 
 
 def _iso_dates(text: str) -> set[dt.date]:
@@ -489,8 +499,8 @@ def _direction_before(before: str) -> int:
 
 def _direction_after(after: str) -> int:
     """The direction noun right after a figure ("12.4% drop"), past one adjective at most."""
-    if not after[:1].isspace():  # "12.4%," or "12.4%)": the clause ended
-        return 0
+    if not after[:1].isspace() or after.lstrip()[:1] in "([":  # "12.4%," or "12.4%)": the clause ended;
+        return 0  # "1.69% (down)" is an aside on the level, not the figure's direction
     for n, token in enumerate(after.split()[:2]):
         word = _word(token)
         if word in _AFTER:
@@ -753,15 +763,18 @@ def _sources_of(fig: Figure, facts: OutputFacts) -> list[Source]:
 def _problem(fig: Figure, facts: OutputFacts) -> str | None:
     """Why ``fig`` is refused, as shown to the model and the person, or None when it is sourced.
 
-    A direction is refused only when every matching value is a change of the other sign: a level or
-    a value of unknown sign is no evidence against "down 12.4%".
+    A direction is refused when every matching value is a change of the other sign, or a KPI's level
+    (its value, a threshold, last week's value: "conversion rose 1.69%" of a 1.69% rate); a value of
+    unknown sign is no evidence against "down 12.4%".
     """
     found = _sources_of(fig, facts)
     if not found:
         return fig.raw
+    said = "a rise" if fig.direction > 0 else "a fall"
     if fig.direction and all(s.direction == -fig.direction for s in found):
-        said, told = ("a rise", "down") if fig.direction > 0 else ("a fall", "up")
-        return f"{fig.raw} (written as {said}; the tool outputs say {told})"
+        return f"{fig.raw} (written as {said}; the tool outputs say {'down' if fig.direction > 0 else 'up'})"
+    if fig.direction and all(s.level for s in found):  # "conversion rose 1.69%": 1.69% is where it is
+        return f"{fig.raw} (written as {said}; the tool outputs give it as a level, not a change)"
     return None
 
 
