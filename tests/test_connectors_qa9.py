@@ -368,3 +368,18 @@ def test_a_stripe_api_base_with_the_version_path_pulls(chimera_home: Path, serve
     script.push("/v1/charges", (200, {}, json.dumps({"data": [], "has_more": False})))
     pull_stripe(ctx, date(2026, 3, 7), date(2026, 3, 7))
     assert [path.split("?")[0] for path, _headers in script.requests] == ["/v1/charges"]
+
+
+def test_a_stripe_page_that_says_more_follow_but_lists_none_stores_nothing(chimera_home: Path, server, waits,
+                                                                            monkeypatch) -> None:
+    """`has_more` with an empty `data`: the rest of the listing cannot be asked for. Stopping there stored
+    the charges so far as whole days, and the days after them as zero."""
+    base, script = server
+    ctx = qa7._client("more", base, monkeypatch)
+    charge = {"id": "ch_1", "created": 1772877600, "amount": 500, "amount_refunded": 0, "currency": "usd",
+              "captured": True, "status": "succeeded", "balance_transaction": {"fee": 45, "currency": "usd"}}
+    script.push("/v1/charges", (200, {}, json.dumps({"data": [charge], "has_more": True})),
+                (200, {}, json.dumps({"data": [], "has_more": True})))
+    with pytest.raises(IngestError, match="said more charges follow but sent none"):
+        pull_stripe(ctx, date(2026, 3, 6), date(2026, 3, 8))
+    assert "starting_after=ch_1" in script.requests[1][0] and _series(ctx) == {}

@@ -56,8 +56,11 @@ def fetch_charges(cfg: StripeAPI, key: str, since: date, until: date) -> Iterato
             body, _ = get_json(http, url, params)
             data = [checked(charge, url) for charge in listed(body, "data", url)]
             yield from data
-            if not body.get("has_more") or not data:
+            if not body.get("has_more"):
                 return
+            if not data:  # no last id to go on from: stopping here would store a partial listing as whole days
+                raise IngestError(f"{url}: the API said more charges follow but sent none, so the rest cannot be "
+                                  "asked for: nothing stored, try again later")
             params = {**params, "starting_after": data[-1]["id"]}
 
 
