@@ -205,18 +205,29 @@ PRICE_SD = 3.0
 MIN_PRICE_DAYS = 7
 
 
+MIX_METRICS = frozenset({"units", "gross_sales"})
+"""A play judged on (or watching) a KPI over these aims at the basket (units per order): its own
+mechanism moves the mean unit price as a price change would, so the two cannot be told apart."""
+
+
 def changes_prices(session: Session, run: PlayRun, configs: ConfigSet) -> bool:
-    """Whether the run itself re-prices existing products (its own mechanism, as a price test's):
-    from what its jobs applied (a ``price`` change with a before value; a new bundle has none),
-    else, for a run that applied nothing here (run by hand and logged), from its play's job plan
-    (a step whose action is named for prices, as ``update_prices``)."""
+    """Whether the run itself moves the store's mean unit price, so that a step in it is no other
+    cause: it applied a ``price`` change (products re-priced, a bundle created at its price); or,
+    having applied nothing here (run by hand and logged), its plan has a step named for prices
+    (``update_prices``); or it aims at the basket mix (its evidence or watched KPIs read units or
+    gross sales, as units per order does): an add-on sold or a bundle bought moves the mean unit
+    price, which daily totals cannot tell from a price change."""
     jobs = [j for j in session.exec(select(Job.id).where(Job.play_run_id == run.id)).all() if j is not None]
     rows = session.exec(select(AppliedChange).where(col(AppliedChange.job_id).in_(jobs))).all() if jobs else []
-    if rows:
-        return any(c.get("field") == "price" and c.get("before") is not None
-                   for r in rows for c in (r.changeset or {}).get("changes", []) if isinstance(c, dict))
+    if any(isinstance(c, dict) and c.get("field") == "price"
+           for r in rows for c in (r.changeset or {}).get("changes") or []):
+        return True
     play = next((p for p in configs.plays.plays if p.id == run.play_id), None)
-    return play is not None and any("price" in step.action.lower() for step in play.job_plan)
+    if not rows and play is not None and any("price" in step.action.lower() for step in play.job_plan):
+        return True
+    by_id = {k.id: k for k in configs.kpis.kpis}
+    watched = [*run_kpis(run, configs), *(play.kpis if play is not None else [])]
+    return any(MIX_METRICS & set(parse_formula(by_id[k].formula).metrics) for k in watched if k in by_id)
 
 
 def _unit_prices(series: Series, days: Iterable[date]) -> tuple[list[date], np.ndarray, np.ndarray]:
