@@ -164,3 +164,19 @@ def test_a_scaled_run_says_which_runs_under_way_share_its_kpis(home) -> None:  #
     assert sharing, "the story's cycle suggests a play judged on aov or net_revenue beside the scale"
     assert [o.split(" like ")[1].split(",")[0] for o in overlaps] == sharing
     assert all(o in new.explanation["why_rank"] for o in overlaps)
+
+
+def test_a_run_logged_by_hand_after_the_revert_is_not_named_when_it_is_asked_again(chimera_home) -> None:
+    from chimera.clients import get_client
+    from chimera.evidence.record import log_manual_play
+
+    add_client("shop")
+    ctx = get_client("shop")
+    day = date(2026, 10, 1)
+    run_id = _run_with_steps(ctx, day, [("A", "10.00", "11.00")])
+    with session_scope() as s:
+        assert revert_play_run(s, ctx, s.get(PlayRun, run_id), "alice", "margin", day + timedelta(days=3)).by_hand == []
+        log_manual_play(s, ctx, "pricing_test", day + timedelta(days=5), note="after the revert")
+    with session_scope() as s:
+        again = revert_play_run(s, ctx, s.get(PlayRun, run_id), "alice", "margin", day + timedelta(days=3))
+    assert again.already_reverted and again.by_hand == []

@@ -141,7 +141,8 @@ def revert_play_run(session: Session, client: ClientContext, run: PlayRun, who: 
             by_hand.append(_by_hand(row, blocker))
         else:
             reverted.append(_undo(session, client, row))
-    by_hand += _run_by_hand(run) + _logged_later(session, client, run, reverted)
+    until = reverted_on(run) if already else on
+    by_hand += _run_by_hand(run) + _logged_later(session, client, run, reverted, until)
     if not already:
         _record(session, run, who, why, on, reverted, by_hand)
     return _outcome(client, run, already, reverted, by_hand)
@@ -298,9 +299,9 @@ def _run_by_hand(run: PlayRun) -> list[ByHand]:
                    changes=[], asset="")]
 
 
-def _logged_later(session: Session, client: ClientContext, run: PlayRun,
-                  reverted: list[RevertedChange]) -> list[ByHand]:
-    """Runs logged by hand (``chimera play log``) on or after this run's day, still in force, of a
+def _logged_later(session: Session, client: ClientContext, run: PlayRun, reverted: list[RevertedChange],
+                  until: date | None) -> list[ByHand]:
+    """Runs logged by hand (``chimera play log``) from this run's day to the revert's, still in force, of a
     play whose plan has a step like one this revert undoes (``shopify_bot.update_prices``): what a
     person did by hand is recorded nowhere as before/after, so the undo may put back a value that
     run changed since. The refusal of ``_changed_later`` needs the targets, which are unknown
@@ -310,7 +311,8 @@ def _logged_later(session: Session, client: ClientContext, run: PlayRun,
         return []
     later = session.exec(select(PlayRun).where(
         PlayRun.company_id == run.company_id, PlayRun.id != run.id, PlayRun.source == "manual",
-        col(PlayRun.status).in_(IN_FORCE), col(PlayRun.executed_on) >= run.executed_on)).all()
+        col(PlayRun.status).in_(IN_FORCE), col(PlayRun.executed_on) >= run.executed_on,
+        col(PlayRun.executed_on) <= (until or date.max))).all()
     plays = {p.id: p for p in client.configs.plays.plays}
     out = []
     for other in sorted(later, key=lambda r: (r.executed_on or run.executed_on, r.id)):
