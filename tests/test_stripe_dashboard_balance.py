@@ -17,8 +17,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from chimera.clients import add_client
 from chimera.ingest.detect import detect_kind, read_header
 from chimera.ingest.stripe_balance import is_balance_report
@@ -202,11 +200,20 @@ def test_spreadsheet_dates_and_a_repeated_header_read_as_the_export(chimera_home
     assert _metrics(resaved) == _metrics(plain)
 
 
-@pytest.mark.parametrize("created", ["Created (America/New_York)", "Created (UTC+2)"])
-def test_an_export_in_another_time_zone_is_refused_saying_why(chimera_home: Path, tmp_path: Path,
-                                                              created: str) -> None:
-    rows = _dashboard_rows(_activity()[:3])
-    rows[0] = [created if c == "Created (UTC)" else c for c in rows[0]]
+def test_a_zoned_exports_since_until_are_its_own_days(chimera_home: Path, tmp_path: Path) -> None:
+    """`--since`/`--until` of a balance export in New York time are New York days, as for the
+    payments export: a range starting after the export's first local day is refused naming it,
+    and nothing is stored (read as UTC days, it was neither checked nor said)."""
+    from zoneinfo import ZoneInfo
+
+    ny = ZoneInfo("America/New_York")
+    activity = [{**t, "moment": t["moment"].astimezone(ny)} for t in _activity()]
+    rows = _dashboard_rows(activity)
+    rows[0] = [c.replace("(UTC)", "(America/New_York)") for c in rows[0]]
     client = _client()
-    doc = _ingest(_write(tmp_path / "b.csv", rows), client, code=1)
-    assert f"column {created!r}" in doc["error"] and "UTC" in doc["error"] and "line 1" in doc["error"]
+    path = _write(tmp_path / "b.csv", rows)
+    err = _ingest(path, client, "--since", "2026-05-04", "--until", "2026-05-09", code=1)["error"]
+    assert "2026-05-03 (America/New_York), before --since" in err
+    assert _metrics(client) == {}
+    doc = _ingest(path, client, "--since", "2026-05-03", "--until", "2026-05-09")
+    assert (doc["first_day"], doc["last_day"]) == ("2026-05-04", "2026-05-09")

@@ -309,7 +309,7 @@ def _fiverr_like(header: Header, fiverr: FiverrMapping) -> bool:
 
 def is_dashboard_balance(columns: list[str]) -> bool:
     """Whether a header is the Stripe Dashboard's balance export (``DASHBOARD_BALANCE_COLUMNS``): Type,
-    Amount and Net, and a `Created (...)` column in any zone (stripe_balance refuses one not in UTC)."""
+    Amount and Net, and a `Created (...)` column in any zone (stripe_balance reads each time on its UTC day)."""
     lower = {c.lower() for c in columns}
     return DASHBOARD_BALANCE_MARKS <= lower and any(STRIPE_CREATED.match(c) for c in lower)
 

@@ -69,7 +69,7 @@ def _parse(client: ClientContext, path: Path, kind: str, header: Header, defer: 
         return read_shopify(path, header, pseudonymizer(client.name), line_of, defer_lines=defer)
     if kind == "stripe_payments" and is_balance_report(header):
         df, cols = read_balance(path, header)
-        return aggregate_balance(df, line_of, cols)
+        return aggregate_balance(df, line_of, cols, local_range=local_range)
     if kind == "stripe_payments":
         df, cols = read_stripe(path, header)
         return aggregate_stripe(df, line_of, cols, local_range=local_range)
