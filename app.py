@@ -75,25 +75,29 @@ async def chat_profiles(user: cl.User | None = None, language: str | None = None
                            icon=chat.profile_icon(p), default=p.commander is None) for p in chat.profiles()]
 
 
-def _guarded(what: str) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., Awaitable[None]]]:
+def _guarded(what: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[cl.Message | None]]]:
     """A handler's failure as one chat line: a person's mistake or a known outage (ChimeraError: the
     database down, a broken config) as its own words, anything else as its kind, logged in full.
     Chainlit would show ``str(exc)`` in an error box: a SQLAlchemy error's text is its SQL, parameters
     and a link, and a known outage also went to the server log as a traceback."""
-    def wrap(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    def wrap(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[cl.Message | None]]:
         @functools.wraps(handler)  # Chainlit reads the handler's parameters through __wrapped__
-        async def guarded(*args: Any, **kwargs: Any) -> None:
+        async def guarded(*args: Any, **kwargs: Any) -> cl.Message | None:
+            """None, or the message that said what failed."""
             try:
                 await handler(*args, **kwargs)
+                return None
             except ChimeraError as exc:
                 log.warning("%s: %s", what, exc)
-                await cl.Message(content=f"⚠️ {exc}", author="Command Center").send()
+                said = cl.Message(content=f"⚠️ {exc}", author="Command Center")
             except Exception as exc:
                 log.exception("%s failed", what)
                 detail = db_reason(exc) if type(exc).__module__.startswith("sqlalchemy") else type(exc).__name__
-                await cl.Message(author="Command Center", content=(
+                said = cl.Message(author="Command Center", content=(
                     f"⚠️ {what[0].upper() + what[1:]} failed ({detail}). The details are in the server log; "
-                    "try again, and tell your admin if it keeps failing.")).send()
+                    "try again, and tell your admin if it keeps failing."))
+            await said.send()
+            return said
         return guarded
     return wrap
 
@@ -120,13 +124,16 @@ def _no_client_text(user: AuthUser | None) -> str:
     return "No client is granted to you (ask an admin: `chimera user add NAME --clients ...`)."
 
 
-async def _start(resumed: bool = False) -> None:
+async def _start(resumed: bool = False, sent: list[cl.Message] | None = None) -> None:
+    """Pick the client and greet; each message sent is also appended to ``sent``."""
+    sent = [] if sent is None else sent
     user = _auth_user()
     clients = await asyncio.to_thread(_granted, user)
     info = backend_info()
     if not clients:  # a resumed thread's client (its metadata) may be gone or no longer granted
         cl.user_session.set("client", None)
-        await cl.Message(content=await asyncio.to_thread(_no_client_text, user), author="Command Center").send()
+        sent.append(cl.Message(content=await asyncio.to_thread(_no_client_text, user), author="Command Center"))
+        await sent[-1].send()
         return
     current = cl.user_session.get("client")
     client = current if current in clients else clients[0]
@@ -139,13 +146,14 @@ async def _start(resumed: bool = False) -> None:
     if not pending and not resumed:
         return  # an empty thread keeps the welcome screen: profile, model backend and the starters
     role = user.role if user else "viewer"
-    await cl.Message(author="Command Center", content=(
+    sent.append(cl.Message(author="Command Center", content=(
         f"{'Welcome back' if resumed else 'Welcome'}, **{user.name if user else '?'}** ({role}). "
         f"Client: **{client}** · model backend: **{info.label}**"
         + (f" — {info.problem}" if info.problem else "")
         + "\n\nAsk about KPIs, evidence, a play or the *Weekly review*, type *Run the weekly cycle*, or drop a CSV "
-          "export here.")).send()
-    await _offer_pending(client, user, pending)
+          "export here.")))
+    await sent[-1].send()
+    sent += await _offer_pending(client, user, pending)
 
 
 @cl.on_chat_start
@@ -155,9 +163,14 @@ async def on_chat_start() -> None:
 
 
 @cl.on_chat_resume
-@_guarded("resuming the chat")
 async def on_chat_resume(thread: dict[str, Any]) -> None:
-    await _start(resumed=True)
+    """Greet again and re-offer what is pending. Chainlit sends the browser the thread it loaded before
+    this ran, and the browser replaces the messages on screen with it: what this sent was wiped (the
+    welcome back and every Approve button, stored but shown only at the next visit). They go into that
+    thread too (the buttons are kept apart by the browser and come back with their messages)."""
+    sent: list[cl.Message] = []
+    failed = await _guarded("resuming the chat")(_start)(resumed=True, sent=sent)
+    thread["steps"] = [*(thread.get("steps") or []), *(m.to_dict() for m in [*sent, *([failed] if failed else [])])]
 
 
 @cl.on_settings_update
@@ -193,7 +206,7 @@ def _play_actions(offers: list[PlayAction], user: AuthUser | None) -> list[cl.Ac
                       icon=PLAY_ICONS[o.kind]) for o in offers]
 
 
-async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] | None = None) -> None:
+async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] | None = None) -> list[cl.Message]:
     """One message per play awaiting a decision, with buttons (re-offered after a reload: from the DB)."""
     from graphs.service import pending_decisions
 
@@ -203,11 +216,14 @@ async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] 
     offers = _OFFERS.setdefault(cl.context.session.id, {})
     notes = await asyncio.to_thread(chat.cycle_notes, [p.run_id for p in pending if p.run_id])
     currency = await asyncio.to_thread(_currency, client) if pending else None
+    sent = []
     for p in pending:
         msg = cl.Message(content=pending_markdown(p, notes.get(p.run_id or "", ""), currency), author=p.owner,
                          actions=_actions(p.play_run_id) if can_decide(user) else [])
         await msg.send()
         offers[p.play_run_id] = msg
+        sent.append(msg)
+    return sent
 
 
 def _currency(client: str) -> str:

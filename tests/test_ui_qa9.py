@@ -372,8 +372,27 @@ async def test_a_resumed_thread_keeps_its_client_and_reoffers_what_is_still_pend
     first, second = two_shops
     ui = FakeUI("alice", sid="s-resume")
     cl.user_session.set("client", second)  # Chainlit puts the thread's metadata back into the session
-    await app.on_chat_resume({"id": "thread-s-resume", "metadata": {"client": second}})
+    old = {"id": "s-old", "type": "assistant_message", "output": "an earlier answer"}
+    thread = {"id": "thread-s-resume", "metadata": {"client": second}, "steps": [old]}
+    await app.on_chat_resume(thread)
     assert ui.emitter.set_chat_settings.call_args.args[0]["client"] == second
     assert f"Welcome back, **alice** (approver). Client: **{second}**" in ui.text()
     assert _offered(ui) == [p.play_run_id for p in pending_decisions(second)]
     assert not set(_offered(ui)) & {p.play_run_id for p in pending_decisions(first)}
+    # Chainlit then sends the browser this thread, which replaces what is on screen: what the resume
+    # sent must be in it, or the browser wipes it (tests/e2e/test_resume_qa9.py sees it there)
+    shown = [step["output"] for step in thread["steps"]]
+    assert shown[0] == "an earlier answer" and shown[1].startswith("Welcome back, **alice**")
+    assert shown[2:] == [t for t in ui.texts() if t.startswith("### #")]
+    assert {a["forId"] for a in ui.actions()} == {step["id"] for step in thread["steps"][2:]}
+
+
+async def test_a_resume_that_fails_says_so_in_the_thread_the_browser_shows(
+    app, shop, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    FakeUI("alice", sid="s-resume-down")
+    monkeypatch.setenv("CHIMERA_DATABASE_URL", f"postgresql://postgres@127.0.0.1:{_closed_port()}/test")
+    dispose_all()
+    thread: dict = {"id": "thread-s-resume-down", "metadata": {}, "steps": None}
+    await app.on_chat_resume(thread)
+    assert [s["output"][:40] for s in thread["steps"]] == ["⚠️ the database cannot be reached (postg"]
