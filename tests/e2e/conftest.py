@@ -36,10 +36,13 @@ class Server:
         self.checked = 0
 
     def new_errors(self) -> list[str]:
-        """Error lines logged since the last call (Chainlit logs handler exceptions instead of raising)."""
+        """Error lines logged since the last call (Chainlit logs handler exceptions instead of raising),
+        each with the lines after it: a bare 'Traceback (most recent call last):' says nothing in CI."""
         text = self.log.read_text(encoding="utf-8", errors="replace")
         fresh, self.checked = text[self.checked:], len(text)
-        return [line for line in fresh.splitlines() if any(m in line for m in ERROR_MARKS)]
+        lines = fresh.splitlines()
+        return ["\n".join(lines[i:i + 40]) for i, line in enumerate(lines) if any(m in line for m in ERROR_MARKS)
+                and not (i and "Traceback" in line and any(m in lines[i - 1] for m in ERROR_MARKS))]
 
 
 @pytest.fixture(scope="session")
