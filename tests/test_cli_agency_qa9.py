@@ -161,3 +161,22 @@ def test_config_check_of_an_unknown_client_says_what_to_do(name: str, advice: st
     assert advice in stderr and len(stderr.strip().splitlines()) == 1
     if name == "acmee":
         assert "client add" not in stderr  # the typo is not to be created
+
+
+def test_a_replay_before_a_client_s_first_day_says_where_its_data_is(chimera_home: Path, monkeypatch, capsys,
+                                                                     tmp_path_factory) -> None:
+    """Every KPI UNKNOWN on a day before the first export's is no missing export: "no data ingested,
+    list the client's exports" sent a client with months of data to fix its client.yml."""
+    _ingested(monkeypatch, capsys, chimera_home, tmp_path_factory.getbasetemp(), "aa")
+    early = (START - timedelta(days=30)).isoformat()
+    code, stdout, stderr = cli(monkeypatch, capsys, "cycle", "--all", "--as-of", early, "--json")
+    [failure] = json.loads(stdout)["failures"]
+    assert code == 1 and failure["client"] == "aa"
+    assert failure["error"].startswith(f"no data up to {early}: every KPI is UNKNOWN; aa's data runs from {START} ")
+    assert "client.yml" not in failure["error"]
+    code, _, stderr = cli(monkeypatch, capsys, "cycle", "--client", "aa", "--as-of", early)
+    assert code == 1 and f"aa's data runs from {START}" in stderr.strip().splitlines()[-1]
+
+    add_client("bb")  # no data at all: the exports are what is missing
+    code, _, stderr = cli(monkeypatch, capsys, "cycle", "--client", "bb")
+    assert code == 1 and "no data ingested: every KPI is UNKNOWN; list the client's exports" in stderr

@@ -111,14 +111,32 @@ def _failed_cycle(name: str, outcome: CycleOutcome) -> ClientFailure | None:
     does one of a client with no data at all (one row of hundreds reading 0/0/0/17 UNKNOWN, exit
     0, while ``chimera daily`` exits 1 for it)."""
     if outcome.kpis and all(k.get("data_through") is None for k in outcome.kpis):
-        return ClientFailure(client=name, run_id=outcome.run_id, error=(
-            "no data ingested: every KPI is UNKNOWN; list the client's exports under sources in its client.yml, "
-            f"or chimera ingest FILE --client {name}"))
+        return ClientFailure(client=name, run_id=outcome.run_id, error=_no_data(name, outcome.as_of))
     if outcome.status != "failed" or (outcome.resolved or {}).get("all"):  # every failed job succeeded since
         return None
     errors = "; ".join(f"job {j['id']} {j['type']}: {j.get('error') or 'failed'}" for j in outcome.jobs
                        if j["status"] == "failed") or "the cycle failed"
     return ClientFailure(client=name, error=redact(errors), run_id=outcome.run_id)
+
+
+def _no_data(name: str, as_of: date) -> str:
+    """Why every KPI is UNKNOWN: no data at all, or none up to ``as_of`` (a replay of a day before the
+    first export's: "no data ingested ... list the client's exports" sent a client with months of
+    data to fix its client.yml)."""
+    from sqlmodel import select
+
+    from chimera.db.engine import session_scope
+    from chimera.db.models import Company
+    from chimera.metrics import data_span
+
+    with session_scope() as s:
+        company = s.exec(select(Company).where(Company.name == name)).first()
+        span = data_span(s, company.id) if company is not None and company.id is not None else None
+    if span is not None and span[0] > as_of:
+        return (f"no data up to {as_of}: every KPI is UNKNOWN; {name}'s data runs from {span[0]} to {span[1]}: pass "
+                f"an --as-of from {span[0]} on")
+    return ("no data ingested: every KPI is UNKNOWN; list the client's exports under sources in its client.yml, "
+            f"or chimera ingest FILE --client {name}")
 
 
 def _cycle_all(as_of: date | None, silent: bool, json_out: bool) -> None:
