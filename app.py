@@ -246,17 +246,25 @@ async def _stream(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             loop.call_soon_threadsafe(queue.put_nowait, None)
 
     job = asyncio.ensure_future(asyncio.to_thread(work))
-    while (event := await queue.get()) is not None:
-        title = event_title(event)
-        async with cl.Step(name=title, type="tool") as step:
-            step.input = {k: event.get(k) for k in ("node", "job", "type", "play_run_id") if event.get(k)}
-            step.output = event_output(event)
-        status = cl.TaskStatus.FAILED if event.get("status") == "failed" else (
-            cl.TaskStatus.RUNNING if event.get("status") == "waiting" else cl.TaskStatus.DONE)
-        await tasks.add_task(cl.Task(title=title, status=status))
-        await tasks.send()
     try:
+        while (event := await queue.get()) is not None:
+            title = event_title(event)
+            async with cl.Step(name=title, type="tool") as step:
+                step.input = {k: event.get(k) for k in ("node", "job", "type", "play_run_id") if event.get(k)}
+                step.output = event_output(event)
+            status = cl.TaskStatus.FAILED if event.get("status") == "failed" else (
+                cl.TaskStatus.RUNNING if event.get("status") == "waiting" else cl.TaskStatus.DONE)
+            await tasks.add_task(cl.Task(title=title, status=status))
+            await tasks.send()
         result = await job
+    except asyncio.CancelledError:  # the Stop button: the worker thread cannot be stopped, and goes on
+        tasks.status = "Stopped following: it goes on on the server"
+        await tasks.send()
+        await cl.Message(author="Command Center", content=(
+            "⏹ Stopped following it here, but it goes on on the server: a run is never cut halfway (a "
+            "decision recorded runs its jobs). Reload the page to see where it got to; plays still awaiting "
+            "a decision are offered again.")).send()
+        raise
     except BaseException:
         tasks.status = "Failed"
         await tasks.send()

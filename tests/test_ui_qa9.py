@@ -7,6 +7,7 @@ layer 4: a fake session and emitter, the real services and database).
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from pathlib import Path
 
@@ -396,3 +397,34 @@ async def test_a_resume_that_fails_says_so_in_the_thread_the_browser_shows(
     thread: dict = {"id": "thread-s-resume-down", "metadata": {}, "steps": None}
     await app.on_chat_resume(thread)
     assert [s["output"][:40] for s in thread["steps"]] == ["⚠️ the database cannot be reached (postg"]
+
+
+# --------------------------------------------------------------------------- long runs: progress and Stop
+
+
+async def test_the_stop_button_says_the_run_goes_on_on_the_server(app, task_statuses: list[str]) -> None:  # noqa: F811
+    import threading
+
+    ui = FakeUI("alice", sid="s-stop")
+    release, finished = threading.Event(), threading.Event()
+
+    def long_run(on_event) -> str:
+        on_event({"node": "commerce_commander_ai", "type": "EXECUTE_PLAY_COMMERCE", "job": 7, "status": "done"})
+        release.wait(10)
+        finished.set()
+        return "done"
+
+    following = asyncio.ensure_future(app._stream(long_run))
+    for _ in range(200):
+        if ui.step_names():
+            break
+        await asyncio.sleep(0.01)
+    assert ui.step_names() == ["commerce_commander_ai · EXECUTE_PLAY_COMMERCE #7"], "each job shows as it ends"
+    following.cancel()  # what Chainlit does on Stop
+    with pytest.raises(asyncio.CancelledError):
+        await following
+    assert task_statuses[-1] == "Stopped following: it goes on on the server"
+    said = [t for t in ui.texts() if t.startswith("⏹")]
+    assert len(said) == 1 and "it goes on on the server" in said[0] and "Reload the page" in said[0]
+    release.set()
+    assert await asyncio.to_thread(finished.wait, 10), "the run went on after the Stop"
