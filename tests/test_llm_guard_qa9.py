@@ -326,3 +326,21 @@ def test_a_change_the_outputs_give_may_carry_its_direction() -> None:
     assert check_numbers("The winback email lifted net revenue 23.67%.", outputs).ok
     growth = [{"id": "revenue_growth", "unit": "percent", "value": "0.0512", "status": "OK"}]
     assert check_numbers("Revenue growth is up 5.12%.", growth).ok  # a growth KPI's value is a change
+
+
+# -- a calendar week by its number ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [
+    "## Weekly summary — week 17\nNet revenue: **$16,017.93**",  # 2026-04-20..26 is ISO week 17
+    "In W17 net revenue was $16,017.93.", "KW 17: Umsatz 16.017,93 €", "Week 17 of 2026: $16,017.93",
+])
+def test_the_iso_week_of_the_outputs_days_is_a_name(answer: str) -> None:
+    """Was: "week 17" refused as an invented figure 17 although it names the outputs' own week."""
+    assert check_numbers(answer, WEEK).ok, check_numbers(answer, WEEK).offending
+
+
+@pytest.mark.parametrize("answer", ["Week 18: $16,017.93", "Week 17 of 2025: $16,017.93",
+                                    "In week 3 orders were 1,234."])
+def test_a_week_the_outputs_do_not_cover_is_refused(answer: str) -> None:
+    assert not check_numbers(answer, WEEK).ok

@@ -101,6 +101,10 @@ MONTH_RANGE = re.compile(
     re.IGNORECASE,
 )
 LIST_MARKER = re.compile(r"^(\s*(?:[-*]\s+)?)\(?\d{1,2}[.)](?=\s)", re.MULTILINE)
+# a calendar week named by its ISO number ("week 17", "W17", "KW 17", "semaine 17"): a name of the
+# outputs' days when one of their dates falls in it, else a figure to source
+WEEK_NUMBER = re.compile(r"\b(?:(?:iso\s+)?(?:week|wk|kw|cw|semaine|semana|settimana)\s*#?\s*|w)(?P<week>\d{1,2})\b"
+                         r"(?:(?:\s+of|,)?\s+(?P<year>\d{4})\b)?", re.IGNORECASE)
 STRUCTURAL = re.compile(r"\b(?:top|first|step|phase|part|#)\s*\d{1,2}\b", re.IGNORECASE)
 _CURRENCY_CODES = "USD|EUR|GBP|JPY|CAD|AUD|NZD|CHF|CNY|INR|SEK|NOK|DKK|PLN|MXN|BRL|ZAR|SGD|HKD"
 FIGURE = re.compile(
@@ -716,6 +720,9 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
     text = MONTH_DAY.sub(_md, text)
     text = LIST_MARKER.sub(lambda m: m[1], text)
     text = STRUCTURAL.sub(" ", text)
+    weeks = {d.isocalendar()[:2] for d in facts.dates}
+    text = WEEK_NUMBER.sub(lambda m: " " if any(w == int(m["week"]) for _, w in weeks) and (
+        not m["year"] or (int(m["year"]), int(m["week"])) in weeks) else m[0], text)
     years = {d.year for d in facts.dates}
     spelled: list[Figure] = []
 
