@@ -213,7 +213,6 @@ async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] 
     if pending is None:
         allowed = allowed_clients(user) if user else []
         pending = await asyncio.to_thread(pending_decisions, client, allowed)
-    offers = _OFFERS.setdefault(cl.context.session.id, {})
     notes = await asyncio.to_thread(chat.cycle_notes, [p.run_id for p in pending if p.run_id])
     currency = await asyncio.to_thread(_currency, client) if pending else None
     sent = []
@@ -221,7 +220,7 @@ async def _offer_pending(client: str, user: AuthUser | None, pending: list[Any] 
         msg = cl.Message(content=pending_markdown(p, notes.get(p.run_id or "", ""), currency), author=p.owner,
                          actions=_actions(p.play_run_id) if can_decide(user) else [])
         await msg.send()
-        offers[p.play_run_id] = msg
+        await _keep_offer(p.play_run_id, msg)  # a play offered again (the cycle re-run) keeps one set of buttons
         sent.append(msg)
     return sent
 

@@ -428,3 +428,16 @@ async def test_the_stop_button_says_the_run_goes_on_on_the_server(app, task_stat
     assert len(said) == 1 and "it goes on on the server" in said[0] and "Reload the page" in said[0]
     release.set()
     assert await asyncio.to_thread(finished.wait, 10), "the run went on after the Stop"
+
+
+async def test_a_play_offered_again_keeps_one_set_of_buttons(app, cycled: dict[str, str]) -> None:  # noqa: F811
+    ui = FakeUI("alice", sid="s-again")
+    await app.on_chat_start()  # the pending plays, offered with their buttons
+    await app.on_message(message("Run the weekly cycle"))  # the same run: the same plays offered again
+    offers = [a for a in ui.actions() if a["name"] == "approve"]
+    assert [a["payload"]["play_run_id"] for a in offers] == 2 * list(cycled.values())
+    first_offer = {a["forId"] for a in offers[:len(cycled)]}
+    removed = {c.args[1]["forId"] for c in ui.emitter.emit.call_args_list if c.args[0] == "remove_action"}
+    assert first_offer and first_offer <= removed, "the first cards lose their buttons to the new ones"
+    await app.on_approve(cl.Action(name="approve", payload={"play_run_id": cycled["winback_email"]}))
+    assert "**approve** recorded" in ui.text()
