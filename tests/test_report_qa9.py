@@ -105,3 +105,23 @@ def test_a_value_just_inside_a_threshold_and_a_hand_set_threshold_read_honestly(
         assert result.note.endswith(f"below warning {warning_cell}"), result.note
     else:
         assert f"below target {target_cell}, above warning {warning_cell}" in result.note, result.note
+
+
+def test_a_rates_anomaly_band_never_reaches_below_zero(store: GeneratedStore) -> None:
+    """A refund rate of about 1 % over ~280 orders a week has a 3-sd band of about ±3 points: the
+    chart drew it down to -1.7 %, a rate no store can have. It stops at 0; the line and the upper edge
+    stay the evaluator's."""
+    from chimera.report.charts import trend_points
+    from tests.test_kpi_qa9 import series_of, specs
+
+    series = series_of(store)
+    days = sorted(series["orders"])
+    for i, day in enumerate(days):  # about one refund in a hundred orders, unevenly
+        series["refunded_orders"][day] = Decimal(1 if i % 3 == 0 else 0)
+    spec = specs()["refund_rate_orders"]
+    points = trend_points(spec, series, days[28], days[-1])
+    banded = [p for p in points if p.band_low is not None]
+    assert banded, "no day with a baseline"
+    assert all(p.band_low >= 0 for p in banded), [p.band_low for p in banded]
+    assert any(p.band_low == 0 for p in banded)  # the band did reach past 0 here
+    assert all(p.band_high > p.baseline for p in banded if p.baseline)

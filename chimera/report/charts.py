@@ -32,6 +32,8 @@ TITLE_WIDTH = 90
 """Characters per line of a chart title (the report's charts are about 1150 px wide)."""
 BAND_SD = 3
 """The shaded band is baseline +/- this many standard deviations (the WARNING rule's sd)."""
+NEVER_NEGATIVE = ("percent", "count")
+"""Units whose values cannot go below 0: their anomaly band stops at 0 (it is baseline ± 3 sd)."""
 COLORS = {"line": "#1f4e79", "target": "#2e7d32", "warning": "#ef6c00", "critical": "#c62828",
           "band": "rgba(31, 78, 121, 0.12)", "unjudged": "#9e9e9e"}
 
@@ -85,6 +87,8 @@ def trend_points(spec: KPI, series: Series, start: date, end: date, customers: C
             baseline = quantize(score.baseline, spec.unit, currency)
             low = quantize(score.baseline - half, spec.unit, currency)
             high = quantize(score.baseline + half, spec.unit, currency)
+            if spec.unit in NEVER_NEGATIVE and low is not None and low < 0:
+                low = Decimal(0)  # a refund rate's band read down to -4.46 %: no rate or count goes there
         judged = j.status != "UNKNOWN"
         points.append(TrendPoint(day=day, status=j.status, value=raw if judged else None, raw_value=raw,
                                  baseline=baseline, band_low=low, band_high=high, reason=j.reason))
