@@ -134,3 +134,22 @@ def test_a_currency_code_in_lower_case_is_read_in_upper_case(chimera_home: Path)
     folder = add_client("shop").folder
     _break(folder, "client.yml", "currency: USD\n", "currency: ' jpy'\n")
     assert get_client("shop").config.currency == "JPY"
+
+
+def test_a_decision_on_a_client_whose_config_broke_names_its_file(chimera_home: Path, monkeypatch, capsys,
+                                                                  tmp_path_factory) -> None:
+    """``approve ID`` names no client: the play run's client's file is named by its path all the same,
+    and nothing is recorded."""
+    from chimera.cli.cmd_cycle import recorded
+    from tests.cycle_fixtures import make_client
+
+    monkeypatch.chdir(chimera_home)
+    make_client(chimera_home, tmp_path_factory.getbasetemp(), "shop")
+    code, stdout, stderr = cli(monkeypatch, capsys, "cycle", "--client", "shop", "--json")
+    [run_id, *_] = json.loads(stdout)["pending"]
+    line = _break(chimera_home / "configs" / "clients" / "shop", *BREAKS[0][:3])
+    for decision in (("approve", run_id), ("reject", run_id, "--reason", "no")):
+        code, stdout, stderr = cli(monkeypatch, capsys, *decision)
+        assert code == 1 and stdout == ""
+        assert stderr.startswith(f"error: configs/clients/shop/kpis.yml:{line}: kpis.0.target: "), stderr
+    assert recorded(run_id)[0] is None

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chimera.as_of import behind_note
-from chimera.cli.app import app, emit_json, err, fail, out, parse_day
+from chimera.cli.app import app, emit_json, err, fail, in_client_folder, out, parse_day
 from chimera.cli.each_client import (
     ALL_HELP,
     ClientFailure,
@@ -26,7 +26,7 @@ from chimera.cli.each_client import (
 )
 from chimera.cli.render import cycle_document, data_problem_lines, print_outcome
 from chimera.clients import get_client
-from chimera.errors import DecisionError
+from chimera.errors import ConfigError, DecisionError
 
 if TYPE_CHECKING:  # the graphs are imported when a cycle runs, not when the CLI starts
     from chimera.db.models import Decision
@@ -232,7 +232,11 @@ def _decide(kind: str, play_run_id: str, reason: str, who: str | None, params: d
 
     who = person(who)
     earlier, _ = recorded(play_run_id)
-    outcome = decide(play_run_id, kind, who=who, why=reason, params=params, on_event=print_progress)
+    try:
+        outcome = decide(play_run_id, kind, who=who, why=reason, params=params, on_event=print_progress)
+    except ConfigError as exc:  # the play run's client's files, by their path: the command named no client
+        client = _client_of(play_run_id)
+        raise (in_client_folder(exc, client) if client else exc) from exc
     if earlier is not None:  # decide() refuses any other second decision, so this one is the same
         line = (f"play run {play_run_id} was already {PAST.get(earlier.kind, earlier.kind)} by {earlier.who} "
                 f"at {earlier.at:%Y-%m-%d %H:%M} UTC: nothing new recorded")
@@ -261,6 +265,17 @@ def recorded(play_run_id: str) -> tuple[Decision | None, list[dict[str, Any]]]:
         if decision is not None:
             s.expunge(decision)
         return decision, list(((run.rationale if run else None) or {}).get("override_changes") or [])
+
+
+def _client_of(play_run_id: str) -> str | None:
+    """The name of the client a play run is of (None for an unknown id)."""
+    from chimera.db.engine import session_scope
+    from chimera.db.models import Company, PlayRun
+
+    with session_scope() as s:
+        run = s.get(PlayRun, play_run_id)
+        company = s.get(Company, run.company_id) if run is not None else None
+        return company.name if company is not None else None
 
 
 def _changed(play_run_id: str, kind: str) -> str:
