@@ -28,10 +28,10 @@ from chimera.ingest.mapped import windows
 from chimera.ingest.models import KINDS, Aggregate, IngestSummary, LeftOutDay
 from chimera.ingest.pseudonymize import pseudonymizer
 from chimera.ingest.shopify import read_shopify
-from chimera.ingest.store import write_aggregate
+from chimera.ingest.store import leave_out, write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 from chimera.ingest.stripe_balance import aggregate_balance, is_balance_report, read_balance
-from chimera.ingest.zone_check import file_warnings
+from chimera.ingest.zone_check import file_warnings, unfinished_day
 
 CUT_DAY = ("the file ends inside a row (truncated download?): it holds only part of this day; download the export "
            "again")
@@ -123,6 +123,8 @@ def ingest_file(
     with ThreadPoolExecutor(max_workers=1) as pool:
         fingerprint = pool.submit(fingerprint_file, path)
         agg = parse_file(client, path, kind, header, defer=True, local_range=(since, until))  # lines: see parse_file
+        if kind == "shopify_orders":  # Stripe's parser leaves its UTC day going on out itself
+            leave_out(agg, unfinished_day(agg.days, client.config.timezone, path, header))
         stated = _source_range(agg, since, until, str(path))
         agg = declare_range(agg, *stated, _source_today(client, kind), str(path))
         warnings = file_warnings(client.config.timezone, path, header) if kind == "shopify_orders" else []

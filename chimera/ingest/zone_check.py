@@ -15,7 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from functools import cache
 from importlib import resources
 from itertools import islice, pairwise
@@ -53,6 +53,32 @@ def file_warnings(zone_name: str, path: Path, header: Header) -> list[str]:
     except (OSError, csv.Error, ValueError, IngestError):  # a sample never fails an ingest (the parse decides)
         return []
     return timestamp_warnings(zone_name, sample.stamps, sample.currency)
+
+
+def unfinished_day(days: Iterable[date], zone_name: str, path: Path, header: Header,
+                   now: datetime | None = None) -> dict[date, str]:
+    """The store's day still going on as the export is read, when the export holds orders of it,
+    and why it is left out: the export lists that day's orders only until it was taken, and a day
+    judged whole then reads as a fall. The store's clock is the export's own offsets (Shopify writes
+    its timestamps in the shop's zone, whatever client.yml says; the earliest wall clock among them
+    across a daylight-saving change); client.yml's zone for a sample without one. The sample is read
+    only when the export reaches that near to today (an older export costs nothing)."""
+    now = now or datetime.now(UTC)
+    held = set(days)
+    if not held or max(held) < (now - timedelta(days=1)).date():
+        return {}
+    try:
+        stamps = export_sample(path, header).stamps
+    except (OSError, csv.Error, ValueError, IngestError):
+        stamps = []
+    offsets = {t.utcoffset() for t in map(_moment, stamps) if t is not None} - {None}
+    clocks = [now.astimezone(timezone(o)) for o in offsets if o is not None and abs(o) < timedelta(days=1)]
+    local = min(clocks, key=lambda t: t.replace(tzinfo=None)) if clocks else now.astimezone(store_zone(zone_name))
+    if local.date() not in held:
+        return {}
+    return {local.date(): (f"partial store day: it was not over when the file was read ({local:%H:%M} store time, "
+                           f"UTC{local:%z}), so the export holds only its orders until then; ingest an export taken "
+                           "after the store's midnight")}
 
 
 def timestamp_warnings(zone_name: str, stamps: Iterable[object], currency: str = "") -> list[str]:
