@@ -148,7 +148,8 @@ def _trends(data: ReportData, specs: dict[str, KPI]) -> str:
     parts = ['<section id="trends"><h2>Trends</h2><p class="muted">Each point is the KPI over its trailing '
              "window ending that day, judged as of that day. Gaps are days without a judged value (missing "
              "data, too small a denominator, too little history), never zeros; the shaded band is the "
-             "baseline ±3 sd of the anomaly check; dots mark WARNING/CRITICAL days.</p>"]
+             "baseline ±3 sd of the anomaly check (stopping at 0 for rates and counts, which cannot go "
+             "below it); dots mark WARNING/CRITICAL days.</p>"]
     if not data.trends:
         parts.append("<p>No KPI to chart.</p>")
     for kpi_id, points in data.trends.items():
