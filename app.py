@@ -75,29 +75,34 @@ async def chat_profiles(user: cl.User | None = None, language: str | None = None
                            icon=chat.profile_icon(p), default=p.commander is None) for p in chat.profiles()]
 
 
-def _guarded(what: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[cl.Message | None]]]:
-    """A handler's failure as one chat line: a person's mistake or a known outage (ChimeraError: the
-    database down, a broken config) as its own words, anything else as its kind, logged in full.
-    Chainlit would show ``str(exc)`` in an error box: a SQLAlchemy error's text is its SQL, parameters
-    and a link, and a known outage also went to the server log as a traceback."""
-    def wrap(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[cl.Message | None]]:
+async def _failure_said(what: str, call: Awaitable[Any]) -> cl.Message | None:
+    """Await ``call``; a failure becomes one chat line (returned): a person's mistake or a known outage
+    (ChimeraError: the database down, a broken config) in its own words, anything else as its kind,
+    logged in full. Chainlit would show ``str(exc)`` in an error box: a SQLAlchemy error's text is its
+    SQL, parameters and a link, and a known outage also went to the server log as a traceback."""
+    try:
+        await call
+        return None
+    except ChimeraError as exc:
+        log.warning("%s: %s", what, exc)
+        said = cl.Message(content=f"⚠️ {exc}", author="Command Center")
+    except Exception as exc:
+        log.exception("%s failed", what)
+        detail = db_reason(exc) if type(exc).__module__.startswith("sqlalchemy") else type(exc).__name__
+        said = cl.Message(author="Command Center", content=(
+            f"⚠️ {what[0].upper() + what[1:]} failed ({detail}). The details are in the server log; "
+            "try again, and tell your admin if it keeps failing."))
+    await said.send()
+    return said
+
+
+def _guarded(what: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[None]]]:
+    """A handler whose failure is one chat line (``_failure_said``). It returns None: Chainlit puts an
+    action callback's return value in a JSON reply."""
+    def wrap(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[None]]:
         @functools.wraps(handler)  # Chainlit reads the handler's parameters through __wrapped__
-        async def guarded(*args: Any, **kwargs: Any) -> cl.Message | None:
-            """None, or the message that said what failed."""
-            try:
-                await handler(*args, **kwargs)
-                return None
-            except ChimeraError as exc:
-                log.warning("%s: %s", what, exc)
-                said = cl.Message(content=f"⚠️ {exc}", author="Command Center")
-            except Exception as exc:
-                log.exception("%s failed", what)
-                detail = db_reason(exc) if type(exc).__module__.startswith("sqlalchemy") else type(exc).__name__
-                said = cl.Message(author="Command Center", content=(
-                    f"⚠️ {what[0].upper() + what[1:]} failed ({detail}). The details are in the server log; "
-                    "try again, and tell your admin if it keeps failing."))
-            await said.send()
-            return said
+        async def guarded(*args: Any, **kwargs: Any) -> None:
+            await _failure_said(what, handler(*args, **kwargs))
         return guarded
     return wrap
 
@@ -169,7 +174,7 @@ async def on_chat_resume(thread: dict[str, Any]) -> None:
     welcome back and every Approve button, stored but shown only at the next visit). They go into that
     thread too (the buttons are kept apart by the browser and come back with their messages)."""
     sent: list[cl.Message] = []
-    failed = await _guarded("resuming the chat")(_start)(resumed=True, sent=sent)
+    failed = await _failure_said("resuming the chat", _start(resumed=True, sent=sent))
     thread["steps"] = [*(thread.get("steps") or []), *(m.to_dict() for m in [*sent, *([failed] if failed else [])])]
 
 

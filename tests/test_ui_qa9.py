@@ -48,7 +48,8 @@ async def test_the_database_down_is_one_clear_line_in_every_handler(
     dispose_all()
     await app.on_chat_start()
     await app.on_message(message("KPI status"))
-    await app.on_approve(cl.Action(name="approve", payload={"play_run_id": "0123456789ab"}))
+    response = await app.on_approve(cl.Action(name="approve", payload={"play_run_id": "0123456789ab"}))
+    assert response is None, "Chainlit sends an action callback's return value as JSON"
     await app.on_settings_update({"client": "another-shop"})
     texts = ui.texts()
     assert len(texts) == 4 and all(t.startswith("⚠️ the database cannot be reached") for t in texts), texts
