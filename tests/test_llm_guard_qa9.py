@@ -344,3 +344,32 @@ def test_the_iso_week_of_the_outputs_days_is_a_name(answer: str) -> None:
                                     "In week 3 orders were 1,234."])
 def test_a_week_the_outputs_do_not_cover_is_refused(answer: str) -> None:
     assert not check_numbers(answer, WEEK).ok
+
+
+# -- percentage points against a relative change ----------------------------------------------------------------
+
+ANOMALY = [{"id": "conversion_rate", "unit": "percent", "value": "0.0169", "status": "WARNING",
+            "anomaly": {"level": "WARNING", "baseline": "0.0221", "change_pct": "-23.4", "sd_score": "-2.3"},
+            "note": "conversion_rate 1.69% over 7d, below warning 2.00%; 23.4% below its 8-week baseline 2.21%"}]
+POINTS_CHANGE = [{"kpi": "conversion_rate", "change_pp": -0.52, "note": "conversion fell 0.52 pp"}]
+
+
+@pytest.mark.parametrize("answer", ["Conversion fell 23.4 percentage points.",
+                                    "Conversion fell 23.4 pp below its baseline."])
+def test_a_relative_change_written_in_points_is_refused(answer: str) -> None:
+    """Was ok: "pp" read like "%", so a 23.4% fall of a 2.21% rate passed as a fall of 23.4 points."""
+    result = check_numbers(answer, ANOMALY)
+    assert not result.ok and "relative change" in result.offending[0]
+
+
+@pytest.mark.parametrize(("answer", "outputs"), [
+    ("Conversion fell 23.4%.", ANOMALY), ("Conversion is 23.4% below its baseline of 2.21%.", ANOMALY),
+    ("Conversion fell 0.52 pp.", POINTS_CHANGE), ("Conversion fell 0.52 percentage points.", POINTS_CHANGE),
+])
+def test_a_change_in_its_own_terms_passes(answer: str, outputs: list[Any]) -> None:
+    assert check_numbers(answer, outputs).ok
+
+
+def test_points_of_a_money_change_read_as_percent() -> None:
+    """Revenue has no percentage points: "fell 12.4pp" of a -12.4% revenue change can only mean 12.4%."""
+    assert check_numbers("Revenue fell 12.4pp.", [{"kpi": "net_revenue", "value": "1234.50", "change_pct": -12.4}]).ok

@@ -157,6 +157,7 @@ _MONEY_SOURCES = {MONEY, ANY, TEXT}
 # ("ratio" may be a share written as a percent, so it is read either way)
 _UNIT_KINDS = {"currency": MONEY, "money": MONEY, "count": NUMBER, "ratio": RATE, "percent": FRACTION,
                "pct": FRACTION, "%": RATE, **{code.lower(): MONEY for code in _CURRENCY_CODES.split("|")}}
+_RELATIVE_KEY = re.compile(r"(?:^|_)(?:pct|percent|percentage)(?:_|$)")  # "change_pct": relative, not "_pp"
 _PCT_KEY = re.compile(r"(?:^|_)(?:pct|percent|percentage|pp)(?:_|$)")
 # a signed change: its sign is the direction ("change_pct": -17.6 went down)
 _CHANGE_KEY = re.compile(r"(?:^|_)(?:change|delta|diff|effect|lift|uplift|growth|wow|yoy|mom)(?:_|$)")
@@ -237,6 +238,7 @@ class Figure:
     plain: bool = False  # a bare count ("7 days", "seven"): no currency, percent, scale or "x"
     money: bool = False  # "$5", "USD 5", "5 dollars"
     direction: int = 0  # a percent said to be a rise (1) or a fall (-1); 0 when no direction word is attached
+    points: bool = False  # "0.4 pp", "0.4 percentage points": a difference of two percents, no relative change
 
     @property
     def tolerance(self) -> float:
@@ -269,6 +271,7 @@ class Source:
     role: str = ""
     day: dt.date | None = None  # a series' day: the day this value is of
     level: bool = False  # a KPI's level (its value, a threshold, last week's): never a change
+    relative: bool = False  # a relative change in % ("change_pct", "down 23.4%"): never percentage points
 
 
 @dataclasses.dataclass
@@ -281,10 +284,12 @@ class OutputFacts:
     anchors: set[dt.date] = dataclasses.field(default_factory=set)  # data days: as-of, a series' days
     day_words: set[str] = dataclasses.field(default_factory=set)  # "last saturday" as the outputs' prose says it
     in_kpi: bool = False  # while walking a KPI dict (not a growth KPI's): its unsigned numbers are levels
+    in_rate: bool = False  # while walking a rate's dict: a change in % there is no change in points
 
     def add(self, value: float, kind: str = ANY, direction: int = 0, role: str = "",
-            day: dt.date | None = None) -> None:
-        self.sources.append(Source(abs(value), kind, direction, role, day, self.in_kpi and not direction))
+            day: dt.date | None = None, relative: bool = False) -> None:
+        self.sources.append(Source(abs(value), kind, direction, role, day, self.in_kpi and not direction,
+                                   relative and self.in_rate))
 
     def add_dates(self, text: str) -> str:
         """Record the ISO dates of ``text``; returns the text with them blanked out."""
@@ -308,7 +313,9 @@ class OutputFacts:
                 self.windows.append(value)
             elif m["pct"]:
                 sign = _SIGNS.get(m["sign"] or "", 0)
-                self.add(value, POINTS, sign or _attached_direction(text[: m.start()], text[m.end():]), its)
+                direction = sign or _attached_direction(text[: m.start()], text[m.end():])
+                points = m["pct"].strip().lower() == "pp" or m["pct"].strip().lower().startswith("percentage")
+                self.add(value, POINTS, direction, its, relative=bool(direction) and not points)
             elif m["cur"] or _CODE_BEFORE.search(text[max(0, m.start() - 4): m.start()]) or _MONEY_AFTER.match(
                     text, m.end()):
                 self.add(value, MONEY, role=its)
@@ -391,7 +398,8 @@ def _add_number(value: float, key: str | None, unit: str | None, facts: OutputFa
     kind, signed = _key_kind(key, unit, value)
     role = _key_role(key)
     day = min(_iso_dates(key or "")) if role == DAY and _iso_dates(key or "") else None
-    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, role, day)
+    relative = signed and bool(_RELATIVE_KEY.search((key or "").lower()))
+    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, role, day, relative)
 
 
 def _text_kind(key: str | None, unit: str | None) -> str:
@@ -434,10 +442,11 @@ def _walk(obj: Any, facts: OutputFacts, key: str | None = None, unit: str | None
             facts.anchors.add(day)
     elif isinstance(obj, dict):
         unit = _unit_kind(obj) or unit
-        outer = facts.in_kpi
+        outer, outer_rate = facts.in_kpi, facts.in_rate
         facts.in_kpi = outer or (_is_kpi_dict(obj) and not _CHANGE_KEY.search(str(obj.get("id") or obj.get("kpi"))))
+        facts.in_rate = unit in (FRACTION, RATE) if _unit_kind(obj) else outer_rate
         _walk_items(obj, facts, key, unit)
-        facts.in_kpi = outer
+        facts.in_kpi, facts.in_rate = outer, outer_rate
     elif isinstance(obj, list | tuple | set | frozenset):
         for item in obj:
             _walk(item, facts, key, unit)
@@ -564,6 +573,7 @@ def _figure(match: re.Match[str]) -> Figure | None:
         plain=not (suffix or money),
         money=money,
         direction=direction,
+        points=word in ("pp", "pt", "pts") or word.startswith("percentage"),
     )
 
 
@@ -782,6 +792,8 @@ def _problem(fig: Figure, facts: OutputFacts) -> str | None:
         return f"{fig.raw} (written as {said}; the tool outputs say {'down' if fig.direction > 0 else 'up'})"
     if fig.direction and all(s.level for s in found):  # "conversion rose 1.69%": 1.69% is where it is
         return f"{fig.raw} (written as {said}; the tool outputs give it as a level, not a change)"
+    if fig.points and all(s.relative for s in found):  # "fell 23.4 pp" of a 23.4% fall: 2% can't fall 23 pp
+        return f"{fig.raw} (written in percentage points; the tool outputs give a relative change in %)"
     return None
 
 
