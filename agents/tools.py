@@ -119,14 +119,17 @@ class Toolbox:
         """Preview the ChangeSets a play's job plan would produce. A proposal only: nothing is applied or
         recorded; a person decides in the cycle (approve / override / reject)."""
         from agents.bots import BotContext, run_action
+        from chimera.changesets import in_force
 
         play = self.client.configs.play(play_id)
         latest = self.explain_play(play_id)["latest"]
+        with session_scope() as s:  # the prices in force, as execution prices from (agents.jobs._apply)
+            prices = in_force(s, self.client.company_id, "price")
         changesets = []
         for step in play.job_plan:
             ctx = BotContext(client=self.client, bot=step.bot, action=step.action, play_id=play.id,
                              play_label=play.label, params=dict(step.params), as_of=self.as_of,
-                             explanation=latest, sops=list(play.sops))
+                             explanation=latest, sops=list(play.sops), prices=prices)
             cs = run_action(ctx)
             changesets.append(cs.model_dump(mode="json", exclude={"asset"}) | {
                 "asset_preview": (cs.asset.content[:600] if cs.asset else "")})
