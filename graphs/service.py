@@ -158,6 +158,14 @@ def supersede(session: Session, client: ClientContext, cycle: CycleRun) -> None:
         session.add(old)
 
 
+def _after_decision(kind: str, play_run_id: str) -> str:
+    """What a person can still do to a decided play: an approved one is paused or reverted, not re-decided."""
+    if kind not in ("approve", "override"):
+        return ""
+    return (f" (to stop it: chimera play pause {play_run_id} --reason R; to undo what it changed: "
+            f"chimera play revert {play_run_id} --reason R)")
+
+
 def _superseded_by(session: Session, run: PlayRun) -> str:
     """Which cycle superseded the run, by its day (the way a person names a cycle). Newer is true of
     it: started later, for the same or a later day (``supersede``)."""
@@ -252,7 +260,8 @@ def decide(play_run_id: str, kind: str, who: str, why: str = "", params: dict[st
         elif not same_decision(existing, play_run, kind, who, why, params):
             raise DecisionError(f"play run {play_run_id} ({play_run.play_id}) was already decided: "
                                 f"{existing.kind} by {existing.who} ({existing.why or 'no reason given'}); "
-                                "a decision is recorded once and not replaced")
+                                "a decision is recorded once and not replaced"
+                                + _after_decision(existing.kind, play_run_id))
         # the same decision again (a double click, or a re-run after a crash) only resumes the cycle
     answer = {"play_run_id": play_run_id, "kind": kind, "who": who, "why": why, "params": params}
     _drive(ctx, run.thread_id, answer, on_event)

@@ -69,8 +69,9 @@ def test_cycle_waits_for_people_and_each_decision_resumes_it(shop: str) -> None:
     after = decide(first.play_run_id, "approve", who="alice")
     executed = [j for j in after.jobs if j["play_run_id"] == first.play_run_id and j["type"].startswith("EXECUTE")]
     assert executed and all(j["status"] == "succeeded" for j in executed)
-    with pytest.raises(DecisionError, match="already decided"):
+    with pytest.raises(DecisionError, match="already decided") as refused:
         decide(first.play_run_id, "reject", who="bob", why="changed my mind")
+    assert f"chimera play revert {first.play_run_id} --reason" in str(refused.value)  # what can still be done
     decide(first.play_run_id, "approve", who="alice")  # a double click: resumes, applies nothing twice
 
     with pytest.raises(DecisionError, match="needs a reason"):
