@@ -180,3 +180,14 @@ def test_a_replay_before_a_client_s_first_day_says_where_its_data_is(chimera_hom
     add_client("bb")  # no data at all: the exports are what is missing
     code, _, stderr = cli(monkeypatch, capsys, "cycle", "--client", "bb")
     assert code == 1 and "no data ingested: every KPI is UNKNOWN; list the client's exports" in stderr
+
+
+@pytest.mark.parametrize("command", ["cycle", *KEYS])
+def test_all_over_a_database_without_clients_is_an_error(command: str, chimera_home: Path, monkeypatch,
+                                                         capsys) -> None:
+    """Cron pointed at the wrong home or database read '0 of 0 client(s) completed' and exit 0."""
+    code, stdout, stderr = cli(monkeypatch, capsys, command, "--all", "--json")
+    assert code == 1 and stdout == ""
+    assert stderr.startswith(f"error: --all: no client in the database sqlite:///{chimera_home / 'chimera.db'}: "
+                             "add one with chimera client add NAME"), stderr
+

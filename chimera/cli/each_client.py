@@ -242,10 +242,17 @@ def every_client(client: str | None, all_clients: bool) -> bool:
 def walk_clients(work: Callable[[str, Note], T], what: str, outcome_line: Callable[[str, T], str],
                  check: Callable[[str, T], ClientFailure | None] | None = None) -> Walk[T]:
     """``work`` for every client (``chimera client list``'s order); a failure of the database itself
-    stops the walk there, naming the clients not attempted (each would fail the same way, slowly)."""
+    stops the walk there, naming the clients not attempted (each would fail the same way, slowly).
+    No client at all is an error: ``--all`` asked for every client of a database that has none."""
+    from chimera import settings
     from chimera.clients import list_clients
 
-    return for_each_client(list_clients(), work, what, outcome_line, check=check, stop=database_failed)
+    names = list_clients()
+    if not names:  # cron pointed at the wrong home or database read "0 of 0 completed", exit 0: all good
+        raise ChimeraError(f"--all: no client in the database {redact(settings.database_url())}: add one with "
+                           "chimera client add NAME, or set CHIMERA_HOME (or CHIMERA_DATABASE_URL) to the "
+                           "agency's")
+    return for_each_client(names, work, what, outcome_line, check=check, stop=database_failed)
 
 
 class WalkDocument(BaseModel):
