@@ -191,3 +191,32 @@ def test_all_over_a_database_without_clients_is_an_error(command: str, chimera_h
     assert stderr.startswith(f"error: --all: no client in the database sqlite:///{chimera_home / 'chimera.db'}: "
                              "add one with chimera client add NAME"), stderr
 
+
+@pytest.mark.parametrize(("url", "words"), [
+    ("mysql://agency:s3cret-pw@db.internal/prod",
+     "CHIMERA_DATABASE_URL is a mysql URL, not a database Chimera runs on"),
+    ("s3cret-pw", "CHIMERA_DATABASE_URL is no URL (no scheme://), not a database Chimera runs on"),
+])
+def test_a_database_url_chimera_cannot_use_is_one_line(url: str, words: str, chimera_home: Path, monkeypatch,
+                                                       capsys) -> None:
+    monkeypatch.setenv("CHIMERA_DATABASE_URL", url)
+    code, stdout, stderr = cli(monkeypatch, capsys, "daily", "--all", "--json")
+    assert code == 1 and stdout == "" and "Traceback" not in stderr
+    assert stderr.startswith(f"error: {words}: write postgresql://USER@HOST:5432/DATABASE or sqlite:///PATH"), stderr
+    assert "s3cret-pw" not in stderr
+
+
+def test_a_postgres_schema_that_does_not_exist_is_one_line(chimera_home: Path, monkeypatch, capsys) -> None:
+    from tests.conftest import PG_URL, _pg_answers
+
+    if not _pg_answers(PG_URL):
+        pytest.skip("no Postgres server answers at 127.0.0.1:5432")
+    from chimera.db.engine import dispose_all
+
+    monkeypatch.setenv("CHIMERA_DATABASE_URL", f"{PG_URL}?options=-csearch_path%3Dqa9_no_such_schema")
+    dispose_all()
+    code, stdout, stderr = cli(monkeypatch, capsys, "client", "list")
+    dispose_all()
+    assert code == 1 and stdout == "" and "Traceback" not in stderr
+    assert "the schema the search_path of CHIMERA_DATABASE_URL" in stderr and "does not exist" in stderr
+    assert len(stderr.strip().splitlines()) == 1

@@ -130,6 +130,35 @@ def _naming_client_folders(command: Any) -> Any:
     return command
 
 
+SUPPORTED_DATABASES = ("postgresql", "postgres", "sqlite")
+"""URL schemes (before any ``+driver``) of the databases Chimera runs on."""
+
+
+def database_line(exc: Exception) -> str | None:
+    """One line for a database a user pointed Chimera at that cannot be used (a URL that is none,
+    a database Chimera does not run on, a search_path schema that does not exist, a locked SQLite
+    file...), password masked; None for anything else (a bug keeps its traceback)."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    from chimera import settings
+    from chimera.cli.each_client import database_error_text, database_failed, redact
+    from chimera.db.engine import reason
+
+    url = settings.database_url()
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if isinstance(exc, ArgumentError | NoSuchModuleError | ModuleNotFoundError) and scheme not in SUPPORTED_DATABASES:
+        what = f"a {scheme} URL" if scheme else "no URL (no scheme://)"  # the value may be a pasted password
+        return (f"CHIMERA_DATABASE_URL is {what}, not a database Chimera runs on: write "
+                "postgresql://USER@HOST:5432/DATABASE or sqlite:///PATH")
+    if not isinstance(exc, DBAPIError):
+        return None
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate.startswith("3F"):  # invalid schema name: the URL's search_path names no schema
+        return redact(f"the database failed: {reason(exc)}: the schema the search_path of CHIMERA_DATABASE_URL "
+                      f"({url}) names does not exist; create it (CREATE SCHEMA) or fix the URL")
+    return database_error_text(exc) if database_failed(exc) else None
+
+
 def run() -> int:
     """Run the CLI; a user error (a ChimeraError, a usage error, a file that cannot be written) prints
     one red line on stderr and exits non-zero, never a traceback."""
@@ -153,6 +182,10 @@ def run() -> int:
     except Exception as exc:  # usage errors (typer vendors its own click; plain click too)
         handled = _click_error(exc)
         if handled is None:
-            raise
+            line = database_line(exc)
+            if line is None:
+                raise
+            fail(line)
+            return 1
         return handled
     return code if isinstance(code, int) and not isinstance(code, bool) else 0
