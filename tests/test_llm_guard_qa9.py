@@ -373,3 +373,23 @@ def test_a_change_in_its_own_terms_passes(answer: str, outputs: list[Any]) -> No
 def test_points_of_a_money_change_read_as_percent() -> None:
     """Revenue has no percentage points: "fell 12.4pp" of a -12.4% revenue change can only mean 12.4%."""
     assert check_numbers("Revenue fell 12.4pp.", [{"kpi": "net_revenue", "value": "1234.50", "change_pct": -12.4}]).ok
+
+
+# -- dates written with slashes -----------------------------------------------------------------------------------
+
+SERIES_OUT = [*WEEK, {"2026-04-24": "2310.00", "2026-04-25": "3245.76", "2026-04-26": "1711.82"}]
+
+
+@pytest.mark.parametrize("answer", [
+    "Revenue peaked on 25/04/2026 at $3,245.76.", "Revenue peaked on 4/25 at $3,245.76.",
+    "On 04/25/2026 revenue was $3,245.76.", "On 4/25/26 revenue was $3,245.76.",
+])
+def test_a_slashed_date_of_the_outputs_passes(answer: str) -> None:
+    """Was: "4/25" read as the figures 4 and 25, refused although it is the outputs' day."""
+    assert check_numbers(answer, SERIES_OUT).ok, check_numbers(answer, SERIES_OUT).offending
+
+
+@pytest.mark.parametrize("answer", ["Revenue peaked on 27/04/2026 at $3,245.76.",
+                                    "On 04/28/2026 revenue was $3,245.76.", "On 4/28 revenue was $3,245.76."])
+def test_a_slashed_date_the_outputs_lack_is_refused(answer: str) -> None:
+    assert not check_numbers(answer, SERIES_OUT).ok

@@ -701,6 +701,25 @@ def _share(m: re.Match[str], found: list[Figure]) -> str:
     return " "
 
 
+# a date written with slashes: "4/25", "04/25/2026" (US, month first), "25/04/2026" (day first)
+SLASH_DATE = re.compile(r"(?<![\w./])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\w/]|\.\d)")
+
+
+def _slash_date(m: re.Match[str], dates: set[dt.date], bad: list[str]) -> str:
+    """A slashed date is a date of the outputs when either reading (month or day first) is one; with a
+    year and neither, a date they lack. Without a year and no such day it stays as written ("1/2",
+    "24/7"): its numbers are figures to source."""
+    a, b, year = int(m[1]), int(m[2]), m[3]
+    full = (2000 + int(year) if len(year) == 2 else int(year)) if year else None
+    readings = {(a, b), (b, a)}
+    if any((d.month, d.day) in readings and full in (None, d.year) for d in dates):
+        return " "
+    if full is None or not any(1 <= mo <= 12 and 1 <= dy <= 31 for mo, dy in readings):
+        return m[0]
+    bad.append(m[0])
+    return " "
+
+
 def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[Figure], list[str]]:
     """The figures in ``text`` that need a source, plus dates not found in ``facts`` (as written)."""
     facts = facts or OutputFacts()
@@ -726,6 +745,7 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
         return " "
 
     text = ISO_DATE.sub(_iso, text)
+    text = SLASH_DATE.sub(lambda m: _slash_date(m, facts.dates, bad_dates), text)
     text = MONTH_RANGE.sub(_range, text)
     text = MONTH_DAY.sub(_md, text)
     text = LIST_MARKER.sub(lambda m: m[1], text)
