@@ -48,14 +48,29 @@ PLAY_ICONS = {"pause": "pause", "resume": "play", "scale": "trending-up"}
 log = logging.getLogger(__name__)
 
 
+_HISTORY_OFF: dict[str, str] = {}  # "why": the chat history's database could not be opened
+
+
+def _open_history() -> Any:
+    """The chat history, or None when its database cannot be opened: Chainlit calls the data layer
+    hook at each request until it returns, so a raise made every login an Internal Server Error
+    (nobody could chat). Without history the chat works; the welcome screen says why it is off."""
+    from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+
+    from chimera.chat_history import ensure_chat_schema
+
+    try:
+        url = ensure_chat_schema()
+    except Exception as exc:  # the driver's error (server down, no such database) or a home not writable
+        _HISTORY_OFF["why"] = db_reason(exc) if type(exc).__module__.startswith("sqlalchemy") else str(exc)
+        log.warning("chat history is off: its database cannot be opened: %s", _HISTORY_OFF["why"])
+        return None
+    _HISTORY_OFF.pop("why", None)
+    return SQLAlchemyDataLayer(conninfo=url)
+
+
 if os.environ.get("CHIMERA_CHAT_HISTORY", "on") != "off":
-    @cl.data_layer
-    def _data_layer():
-        from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
-
-        from chimera.chat_history import ensure_chat_schema
-
-        return SQLAlchemyDataLayer(conninfo=ensure_chat_schema())
+    cl.data_layer(_open_history)
 
 
 @cl.password_auth_callback
@@ -71,6 +86,9 @@ async def chat_profiles(user: cl.User | None = None, language: str | None = None
     starters = [cl.Starter(label=s, message=s) for s in STARTERS]
     info = backend_info()  # a misconfigured backend says why here too: an empty thread shows no welcome message
     backend = f"\n\nModel backend — **{info.label}**" + (f": {info.problem}" if info.problem else "")
+    if why := _HISTORY_OFF.get("why"):
+        backend += (f"\n\nChat history is **off**: its database cannot be opened ({why}). Restart the "
+                    "command center once it answers.")
     return [cl.ChatProfile(name=p.name, markdown_description=p.markdown_description + backend, starters=starters,
                            icon=chat.profile_icon(p), default=p.commander is None) for p in chat.profiles()]
 

@@ -442,3 +442,20 @@ async def test_a_play_offered_again_keeps_one_set_of_buttons(app, cycled: dict[s
     assert first_offer and first_offer <= removed, "the first cards lose their buttons to the new ones"
     await app.on_approve(cl.Action(name="approve", payload={"play_run_id": cycled["winback_email"]}))
     assert "**approve** recorded" in ui.text()
+
+
+# --------------------------------------------------------------------------- chat history unavailable
+
+
+async def test_a_chat_history_database_that_is_down_turns_history_off_and_says_so(
+    app, shop, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture  # noqa: F811
+) -> None:
+    monkeypatch.setenv("CHIMERA_CHAT_DATABASE_URL", f"postgresql://postgres:s3cret@127.0.0.1:{_closed_port()}/chat")
+    assert app._open_history() is None, "no data layer: Chainlit runs without history instead of failing logins"
+    description = (await app.chat_profiles())[0].markdown_description
+    assert "Chat history is **off**: its database cannot be opened (connection failed:" in description
+    assert "s3cret" not in description and "s3cret" not in caplog.text
+    monkeypatch.delenv("CHIMERA_CHAT_DATABASE_URL")
+    layer = app._open_history()  # back once it answers (Chainlit asks again after a restart)
+    assert layer is not None and "Chat history" not in (await app.chat_profiles())[0].markdown_description
+    await layer.engine.dispose()
