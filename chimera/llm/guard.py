@@ -1,19 +1,21 @@
 """The truth guard: every figure in a model's text must come from the tool outputs it was given.
 
 A model never produces a number (DESIGN.md §6). The guard reads numbers as people write them
-(``$10,528.00``, ``1.7 %``, ``1.7 pct``, ``down 12 pp``, ``10.5k``) and accepts one when some output value, read
-as is (sign aside) or, for a percent, as a fraction shown in percent, rounds to it at the precision
-the text shows. Numbers written in words ("thirty-seven percent", "twelve customers") are read as
-figures too; a small word used as plain language ("one of the plays") is not. Dates must appear in
-the outputs; list markers are structure, not figures.
+(``$10,528.00``, ``1.7 %``, ``1.7 pct``, ``down 12 pp``, ``10.5k``, ``1 234``) and accepts one when some
+output value, read as is (sign aside) or, for a percent, as a fraction shown in percent, rounds to it
+at the precision the text shows; a tight range around one ("between 1,200 and 1,300") is a rounding
+of it. Numbers written in words ("thirty-seven percent", "twelve customers") are read as figures
+too; a small word used as plain language ("one of the plays") is not. Dates (ISO, "Apr 25", "4/25")
+and ISO week numbers ("week 17") must be the outputs'; list markers are structure, not figures.
 
 A figure must also match in unit: a percent only a rate or percent (a fraction such as 0.0179 shown
 times 100, or "1.79%", change_pct -17.6 as is), money only money, a whole plain number never a rate.
 A value's unit comes from the unit its dict declares (a KPI's "unit"), else its key ("change_pct",
 "weeks", "net_revenue"), else its mark in prose ("%", "$"); a value nothing says the unit of sources
-any figure, and a plain figure with decimals ("0.0179") may show a rate. A percent with a direction word attached
-("down 12.4%", "a 12.4% drop") is refused when every value it matches is a change of the other sign;
-a level, or a value of unknown sign, is no evidence against it.
+any figure, and a plain figure with decimals ("0.0179") may show a rate, a rate of unknown scale
+(``ratio``) in either scale. A percent with a direction word attached ("down 12.4%", "a 12.4% drop")
+is refused when every value it matches is a change of the other sign or a KPI's level; a value of
+unknown sign is no evidence against it. A rate's relative change is no change in points.
 
 Only figures count as sources: the digits of an ISO date are a date, not three values; digits
 inside an id ("d980d972ff37"), a dict key or a value under an id-like key are not figures; a tool's
