@@ -320,7 +320,7 @@ def _check_note(spec: KPI, r: KPIResult) -> None:
         assert fmt(recovery(spec, level), spec.unit) in r.note
     a = r.anomaly
     if a is not None and a.raw_level != "OK":
-        m = re.search(rf"; (\d+\.\d) sd (below|above) its {a.weeks}-week baseline (-?[\d,]+(?:\.\d+)?)%?", r.note)
+        m = re.search(rf"; (\d+\.\d+) sd (below|above) its {a.weeks}-week baseline (-?[\d,]+(?:\.\d+)?)%?", r.note)
         assert m, r.note
         assert abs(Decimal(m.group(1)) - abs(a.sd_score)) <= Decimal("0.055"), (r.note, a.sd_score)
         assert m.group(2) == ("below" if a.sd_score < 0 else "above")
@@ -356,7 +356,7 @@ def test_the_issue_example_note_reads_value_threshold_window_end_and_baseline():
     end = _day(date(2026, 10, 5), EVENT_DAY + 7)
     r = evaluate_series(_specs("large")["conversion_rate"], series, end)
     pattern = (rf"^conversion_rate (\d+\.\d\d)% over 7d to {end}, below (warning 2\.00|critical 1\.50)%; "
-               r"(\d+\.\d) sd below its 4-week baseline (\d+\.\d\d)% \(-\d+\.\d%\)$")
+               r"(\d+\.\d+) sd below its 4-week baseline (\d+\.\d\d)% \(-\d+\.\d%\)$")
     m = re.match(pattern, r.note)
     assert m, r.note
     assert Decimal(m.group(1)) == (r.value * 100).quantize(Decimal("0.01"))
