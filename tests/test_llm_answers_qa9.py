@@ -53,6 +53,8 @@ def _tool_answers(fake: FakeOpenAI, request: int) -> list[dict[str, Any]]:
     {"tool_calls": [KPIS, SERIES]},  # parallel calls with ids
     {"tool_calls": [{"name": "kpi_statuses", "args": json.dumps(json.dumps({"kpi_ids": ["net_revenue"]}))}]},
     {"tool_calls": [{"name": "kpi_statuses", "args": "{}"}], "no_ids": True},
+    {"tool_calls": [{"name": "kpi_statuses", "args": ""}, {"name": "kpi_statuses", "args": "null"}]},
+    {"tool_calls": [KPIS, {"name": "kpi_statuses", "args": {}}], "no_ids": True},  # the same tool twice
 ])
 def test_tool_call_quirks_still_reach_an_honest_answer(live: str, fake_openai: FakeOpenAI,
                                                         step: dict[str, Any]) -> None:
