@@ -15,6 +15,7 @@ from chimera.as_of import reached
 from chimera.cli.app import app, emit_json, err, out, parse_day
 from chimera.cli.each_client import (
     ALL_HELP,
+    Walk,
     WalkDocument,
     end_walk,
     every_client,
@@ -23,6 +24,7 @@ from chimera.cli.each_client import (
     walk_table,
 )
 from chimera.clients import ClientContext, get_client
+from chimera.config.messages import shown_path
 
 if TYPE_CHECKING:
     from chimera.rhythms import DailyReport, MonthlyReview, SourceFreshness
@@ -108,22 +110,32 @@ def _daily_all(today: date | None, json_out: bool) -> None:
         emit_json(AllDaily.of(walk, today=today, checks=[d.result.to_json() for d in walk.done],
                               needs_attention=attention).model_dump(mode="json"))
     else:
-        table = walk_table("Daily check for every client",
-                           ("client", "day", "sources behind", "CRITICAL", "stuck", "failed", "status"))
-        for d in walk.done:
-            r = d.result
-            behind = sum(1 for f in r.freshness if not f.ok)
-            status = "all good" if r.ok else "[yellow]needs attention[/]"
-            table.add_row(escape(d.client), str(r.today), f"{behind} of {len(r.freshness)}", str(len(r.critical)),
-                          str(len(r.stuck_jobs_requeued)), str(len(r.failed_ingests) + len(r.failed_play_jobs)),
-                          status)
-        out.print(table)
+        _print_daily_table(walk)
         for a in attention:
             out.print(f"[yellow]{escape(a.client)}[/] needs attention: {escape(a.why)}", highlight=False,
                       soft_wrap=True)
         print_failures(walk)
     more = f"; {len(attention)} need attention: {', '.join(a.client for a in attention)}" if attention else ""
     end_walk(walk, "daily check", more, failed=bool(attention))
+
+
+def _print_daily_table(walk: Walk[DailyReport]) -> None:
+    """One row per client: sources behind, CRITICAL KPIs, stuck and failed work. The day checked is in
+    the title when it is every client's (a store's timezone can make it another day): the table fits
+    80 columns."""
+    days = sorted({d.result.today for d in walk.done})
+    one_day = len(days) == 1
+    columns = ("client", "sources behind", "critical KPIs", "stuck jobs", "failed", "status")
+    table = walk_table(f"Daily check for every client, {days[0]}" if one_day else "Daily check for every client",
+                       columns if one_day else ("client", "day", *columns[1:]), ("client", "day", "status"))
+    for d in walk.done:
+        r = d.result
+        behind = sum(1 for f in r.freshness if not f.ok)
+        cells = [f"{behind} of {len(r.freshness)}", str(len(r.critical)), str(len(r.stuck_jobs_requeued)),
+                 str(len(r.failed_ingests) + len(r.failed_play_jobs)),
+                 "all good" if r.ok else "[yellow]needs attention[/]"]
+        table.add_row(escape(d.client), *([] if one_day else [str(r.today)]), *cells)
+    out.print(table)
 
 
 def _last_day(f: SourceFreshness) -> str:
@@ -217,11 +229,14 @@ def _monthly_all(as_of: date | None, json_out: bool) -> None:
         emit_json(AllMonthly.of(walk, as_of=as_of, reviews=[d.result for d in walk.done]).model_dump(mode="json"))
     else:
         table = walk_table("Monthly review for every client",
-                           ("client", "month end", "target changes", "retire", "add", "case study"))
+                           ("client", "month end", "target changes", "plays to retire", "plays to add"))
         for d in walk.done:
             doc = d.result
             table.add_row(escape(d.client), str(doc["as_of"]), str(_proposed(doc)), str(len(doc["plays_to_retire"])),
-                          str(len(doc["plays_to_add"])), escape(doc["case_study_path"]))
+                          str(len(doc["plays_to_add"])))
+        outbox = shown_path(settings.home() / "outbox")  # the path is the same for every client but its name
+        table.caption = escape(f"case studies: {outbox}/CLIENT/case-study-MONTH-END.md; each in full: "
+                               "chimera monthly --client CLIENT")
         out.print(table)
         print_failures(walk)
     end_walk(walk, "monthly review")
