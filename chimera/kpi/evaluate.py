@@ -201,6 +201,16 @@ def _short_of(number: float, bounds: frozenset[float], sign: str = "") -> str:
     return text
 
 
+def shown_sd(sd_score: float) -> str:
+    """An sd score's size as notes show it (``_short_of``: never rounded onto a rule's bound)."""
+    return _short_of(abs(sd_score), _SD_BOUNDS)
+
+
+def shown_change(change_pct: float) -> str:
+    """A relative change as notes show it, signed (``_short_of``)."""
+    return _short_of(change_pct, _CHANGE_BOUNDS, "+")
+
+
 def _anomaly_phrase(spec: KPI, score: anomaly_mod.Score, level: int, currency: str | None = None) -> str:
     side = "below" if score.sd_score < 0 else "above"
     if score.change_pct is not None:

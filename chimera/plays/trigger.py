@@ -24,6 +24,7 @@ from chimera.config.models import (
     NotOf,
     StatusCondition,
 )
+from chimera.kpi.evaluate import shown_change, shown_sd
 from chimera.kpi.fmt import fmt, money_step
 from chimera.plays.models import ChangeFn, KPIValue, KPIView, TriggerResult, kpi_views
 
@@ -140,8 +141,8 @@ def anomaly_phrase(cause: StatusCause, unit: str, currency: str | None = None) -
         return "unusual against its own baseline"
     side = "below" if cause.sd_score < 0 else "above"
     weeks = f"{cause.weeks}-week " if cause.weeks else ""
-    change = "" if cause.change_pct is None else f" ({cause.change_pct:+.1f}%)"
-    return f"{abs(cause.sd_score):.1f} sd {side} its {weeks}baseline {fmt(cause.baseline, unit, currency)}{change}"
+    change = "" if cause.change_pct is None else f" ({shown_change(cause.change_pct)}%)"
+    return f"{shown_sd(cause.sd_score)} sd {side} its {weeks}baseline {fmt(cause.baseline, unit, currency)}{change}"
 
 
 def _threshold_of(view: KPIView, status: str) -> tuple[str, Decimal | None]:
