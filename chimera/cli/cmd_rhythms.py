@@ -35,9 +35,10 @@ def daily(
     client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
     all_clients: bool = typer.Option(False, "--all", help=ALL_HELP),
     today: str | None = typer.Option(None, "--today", help="Day to check as (default: today in the store's timezone)."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document (with --all: every client's)."),
 ) -> None:
-    """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK."""
+    """Daily check: ingestion freshness, CRITICAL KPIs, stuck jobs (re-queued). Exit 1 when not OK (with
+    --all: when any client is not OK or its check failed)."""
     day = parse_day(today, "--today")
     if every_client(client, all_clients):
         _daily_all(day, json_out)
@@ -176,7 +177,7 @@ def monthly(
     client: str | None = typer.Option(None, "--client", help="Client name (or --all)."),
     all_clients: bool = typer.Option(False, "--all", help=ALL_HELP),
     as_of: str | None = typer.Option(None, "--as-of", help="Month end (default: newest data)."),
-    json_out: bool = typer.Option(False, "--json"),
+    json_out: bool = typer.Option(False, "--json", help="Print one JSON document (with --all: every client's)."),
 ) -> None:
     """Monthly review: target changes from new baselines, plays to retire or add, a case study."""
     day = parse_day(as_of)
