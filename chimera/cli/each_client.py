@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from typer._click.exceptions import UsageError
 
-from chimera.cli.app import err, in_client_folder
+from chimera.cli.app import err, in_client_folder, out
 from chimera.db.engine import reason, unreachable
 from chimera.errors import ChimeraError, ConfigError
 
@@ -283,8 +283,6 @@ def walk_table(title: str, columns: tuple[str, ...], whole: tuple[str, ...] = ("
 
 def print_failures(walk: Walk[Any]) -> None:
     """Under a walk's table (stdout): each failed client and its error, then the clients not attempted."""
-    from chimera.cli.app import out
-
     for f in walk.failures:
         out.print(f"[red]{escape(f.client)} failed[/]: {escape(f.error)}", highlight=False, soft_wrap=True)
     if walk.not_attempted:
