@@ -11,6 +11,7 @@ import difflib
 import json
 import logging
 import re
+import unicodedata
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
@@ -260,9 +261,10 @@ def _vocabulary(configs: Any) -> frozenset[str]:
 def parse_intent(text: str, configs: Any = None) -> Intent:
     """What the person asked for; anything not recognized is a free question for a commander."""
     configs = configs or base_configs()
-    low = " ".join(clip(text).lower().split())
+    low = " ".join(unicodedata.normalize("NFKC", clip(text)).lower().split())  # full-width `ＫＰＩ` is `kpi`
     norm = normalize(low, _vocabulary(configs))
-    if not norm or re.fullmatch(r"(help|what can (you|i) (do|ask)( here)?|hello|hi)", norm):
+    # a question in another script (Cyrillic, CJK...) has no a-z words, yet is a question for a commander
+    if not re.search(r"[^\W_]", low) or re.fullmatch(r"(help|what can (you|i) (do|ask)( here)?|hello|hi)", norm):
         return Intent(kind="help")
     play_id = _find_play(low, configs.plays.plays)
     if re.search(r"\b(run|start|resume)\b.*\bcycle\b|^weekly cycle", norm):
@@ -304,7 +306,8 @@ def _offline_prefix(offline: bool, label: str) -> str:
 
 def _kpis(tb: Toolbox) -> tuple[str, list[Any]]:
     kpis = tb.kpi_statuses()
-    return f"**KPI status as of {tb.as_of.isoformat()}**\n\n{_noted(tb)}{kpi_table(kpis, _cur(tb))}", [kpis]
+    return (f"**KPI status as of {tb.as_of.isoformat()} for {tb.client.name}**\n\n{_noted(tb)}"
+            f"{kpi_table(kpis, _cur(tb))}", [kpis])
 
 
 def _cur(tb: Toolbox) -> str:
@@ -446,8 +449,9 @@ def _chart_text(tb: Toolbox, kpi_ids: list[str]) -> tuple[str, list[Any]]:
 
 
 def _echo(text: str) -> str:
-    """The question as quoted back: one line, at most ``ECHO_CHARS``."""
-    flat = " ".join(text.split())
+    """The question as quoted back: one line, at most ``ECHO_CHARS``, without control and format
+    characters (a NUL, a right-to-left override that would turn the rest of the reply around)."""
+    flat = " ".join("".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in text).split())
     return flat if len(flat) <= ECHO_CHARS else flat[:ECHO_CHARS - 1].rstrip() + "…"
 
 

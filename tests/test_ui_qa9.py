@@ -348,11 +348,12 @@ async def test_a_model_server_that_is_down_gets_the_offline_answer_saying_so(
 @pytest.mark.parametrize("text, said", [
     ("Show conversion rate 📈", "Conversion rate"),
     ("KPI status\u200b", "KPI status as of"),  # a zero-width space pasted with the text
-    ("\u00a0KPI\u00a0status", "KPI status as of"),  # no-break spaces
+    ("\u00a0KPI\u00a0status", " for shop**"),  # no-break spaces; the table names its client
     ("Wie ist die Konversionsrate? 📈", "on “Wie ist die Konversionsrate? 📈”"),
-    pytest.param("Как дела с конверсией?", "on “Как дела с конверсией?”", marks=pytest.mark.xfail(
-        strict=True, reason="graphs/chat.py reads only a-z0-9 words: a question in a non-Latin script "
-                            "normalizes to nothing and gets the help text, never a commander's answer")),
+    ("Как дела с конверсией?", "on “Как дела с конверсией?”"),  # was: the help text (no a-z words)
+    ("转化率怎么样？", "on “转化率怎么样？”"),
+    ("ＫＰＩ ｓｔａｔｕｓ", "KPI status as of"),  # full-width letters (NFKC)
+    ("Wie läuft \u202eder Umsatz\u0000?", "on “Wie läuft der Umsatz ?”"),  # no control characters echoed
     ("why was café_promo suggested?", "There is no play `café_promo`"),
     ("   ", "Ask me about **shop**"),
 ])
