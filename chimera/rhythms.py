@@ -301,7 +301,8 @@ def _plays_to_add(client: ClientContext, kpis: list[Any], flagged: set[str]) -> 
 
 def _confounder(c: dict[str, Any]) -> str:
     """`driver conversion_rate, 2026-03-02..2026-03-08` (a stored Confounder), readable in the case study."""
-    what = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in"}.get(c.get("kind", ""), "")
+    what = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in",
+            "price_change": "prices"}.get(c.get("kind", ""), "")
     days = f", {c['first_day']}..{c['last_day']}" if c.get("first_day") else ""
     return f"{what} {c.get('what', '')}{days}".strip()
 
