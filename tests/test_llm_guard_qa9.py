@@ -393,3 +393,23 @@ def test_a_slashed_date_of_the_outputs_passes(answer: str) -> None:
                                     "On 04/28/2026 revenue was $3,245.76.", "On 4/28 revenue was $3,245.76."])
 def test_a_slashed_date_the_outputs_lack_is_refused(answer: str) -> None:
     assert not check_numbers(answer, SERIES_OUT).ok
+
+
+# -- a bare decimal said of a money KPI; a rate's scale only when its unit leaves it open ---------------------------
+
+
+def test_a_bare_decimal_said_of_a_money_kpi_is_its_own() -> None:
+    """Was ok: "AOV is 1.69" passed on conversion's 1.69% (a plain decimal may show a rate), although
+    AOV is money and 1.69 none of its figures."""
+    aov = {"id": "aov", "unit": "currency", "value": "12.98", "status": "OK"}
+    outputs = [{**k, "note": "conversion_rate 1.69% over 7d"} if k["id"] == "conversion_rate" else k for k in WEEK]
+    result = check_numbers("AOV is 1.69.", [*outputs, aov])
+    assert not result.ok and "not a aov figure" in result.offending[0]
+    assert check_numbers("AOV is 12.98.", [{"id": "aov", "unit": "currency", "value": "12.98", "status": "OK"}]).ok
+
+
+def test_an_undeclared_rate_keeps_its_scale() -> None:
+    """A value under a *_rate key with no unit is a fraction as ever: "1.69" bare is not it (only a
+    declared ``ratio`` leaves the scale open)."""
+    assert not check_numbers("AOV is 1.69.", [{"conversion_rate": 0.0169, "aov": 12.98}]).ok
+    assert check_numbers("Conversion is 1.69%.", [{"conversion_rate": 0.0169, "aov": 12.98}]).ok

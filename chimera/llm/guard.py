@@ -274,6 +274,7 @@ class Source:
     day: dt.date | None = None  # a series' day: the day this value is of
     level: bool = False  # a KPI's level (its value, a threshold, last week's): never a change
     relative: bool = False  # a relative change in % ("change_pct", "down 23.4%"): never percentage points
+    either_scale: bool = False  # a declared "ratio": 0.0169 or 1.69 for the same 1.69 %
 
 
 @dataclasses.dataclass
@@ -289,9 +290,9 @@ class OutputFacts:
     in_rate: bool = False  # while walking a rate's dict: a change in % there is no change in points
 
     def add(self, value: float, kind: str = ANY, direction: int = 0, role: str = "",
-            day: dt.date | None = None, relative: bool = False) -> None:
+            day: dt.date | None = None, relative: bool = False, either_scale: bool = False) -> None:
         self.sources.append(Source(abs(value), kind, direction, role, day, self.in_kpi and not direction,
-                                   relative and self.in_rate))
+                                   relative and self.in_rate, either_scale))
 
     def add_dates(self, text: str) -> str:
         """Record the ISO dates of ``text``; returns the text with them blanked out."""
@@ -401,7 +402,8 @@ def _add_number(value: float, key: str | None, unit: str | None, facts: OutputFa
     role = _key_role(key)
     day = min(_iso_dates(key or "")) if role == DAY and _iso_dates(key or "") else None
     relative = signed and bool(_RELATIVE_KEY.search((key or "").lower()))
-    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, role, day, relative)
+    facts.add(value, kind, ((value > 0) - (value < 0)) if signed else 0, role, day, relative,
+              either_scale=kind == RATE and unit == RATE)  # the dict declares "ratio" (or "%")
 
 
 def _text_kind(key: str | None, unit: str | None) -> str:
@@ -774,17 +776,17 @@ def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[F
     return figures, bad_dates
 
 
-def _factors(fig: Figure, kind: str) -> tuple[float, ...]:
+def _factors(fig: Figure, kind: str, either_scale: bool = False) -> tuple[float, ...]:
     """How a value of ``kind`` may be shown as ``fig``: a percent only from a rate (a fraction times
     100, or a percent as is), money only from money, a whole plain number never from a rate. A rate
-    of either scale (a ``ratio`` KPI: 0.0169 or 1.69 for the same 1.69 %) may be written in the
+    of either scale (a declared ``ratio``: 0.0169 or 1.69 for the same 1.69 %) may be written in the
     other as a plain decimal too ("0.0169" for 1.69, "1.69" for 0.0169): the same digits, the
     scale is the ambiguity the unit leaves."""
     if fig.percent:
         return _PERCENT_FACTORS.get(kind, ())
     if fig.money:
         return (1,) if kind in _MONEY_SOURCES else ()
-    if kind == RATE and fig.decimals > 0 and fig.scale == 1 and fig.plain:
+    if either_scale and kind == RATE and fig.decimals > 0 and fig.scale == 1 and fig.plain:
         return (1, 100, 0.01)
     return () if kind in (FRACTION, POINTS) and fig.decimals <= 0 else (1,)
 
@@ -793,7 +795,8 @@ def _sources_of(fig: Figure, facts: OutputFacts) -> list[Source]:
     """The tool values ``fig`` may show: same unit, same value at the shown precision. A window name
     ("28d") sources only a plain count ("28 days"), never "28%" or "28x"."""
     target, tol = fig.value * fig.scale, fig.tolerance
-    found = [s for s in facts.sources if any(abs(s.value * k - target) <= tol for k in _factors(fig, s.kind))]
+    found = [s for s in facts.sources
+             if any(abs(s.value * k - target) <= tol for k in _factors(fig, s.kind, s.either_scale))]
     if fig.plain:
         found += [Source(w, NUMBER) for w in facts.windows if abs(w - target) <= tol]
     return found
@@ -905,7 +908,7 @@ def range_blanks(text: str, facts: OutputFacts, claims: ClaimFacts) -> str:
         if scope is None:  # a range said of a KPI in another unit than the KPI's: its ends are checked
             continue
         direction = _attached_direction(text[: m.start()], text[end:]) if high.percent else 0
-        inside = [s for s in scope.sources for k in _factors(high, s.kind)
+        inside = [s for s in scope.sources for k in _factors(high, s.kind, s.either_scale)
                   if lo - low.tolerance <= s.value * k <= hi + high.tolerance
                   and 0 < hi - lo <= _RANGE_WIDTH * s.value * k
                   and not (direction and s.direction == -direction)]
@@ -1558,6 +1561,10 @@ def _owner_problem(fig: Figure, owner: KpiFacts, scope: OutputFacts | None, fact
     if owner.members and (fig.money or fig.percent) and not daily:
         unit = "money" if fig.money else "a percent"
         return f"{fig.raw} (the tool outputs give {owner.kpi} no figure in {unit})"
+    kpis = owner.members or [owner]
+    if fig.plain and fig.decimals > 0 and all(k.kind == MONEY for k in kpis) and not daily and _problem(
+            fig, _union(_kpi_sources(k, True) for k in kpis)):  # "AOV is 1.69": money written bare, not its own
+        return f"{fig.raw} (not a {owner.kpi} figure in the tool outputs)"
     return None
 
 
