@@ -122,20 +122,18 @@ def _daily_all(today: date | None, json_out: bool) -> None:
 
 def _print_daily_table(walk: Walk[DailyReport]) -> None:
     """One row per client: sources behind, CRITICAL KPIs, stuck and failed work. The day checked is in
-    the title when it is every client's (a store's timezone can make it another day): the table fits
-    80 columns."""
+    the title (a range when the stores' timezones make it two days): a column of it did not fit 80."""
     days = sorted({d.result.today for d in walk.done})
-    one_day = len(days) == 1
-    columns = ("client", "sources behind", "critical KPIs", "stuck jobs", "failed", "status")
-    table = walk_table(f"Daily check for every client, {days[0]}" if one_day else "Daily check for every client",
-                       columns if one_day else ("client", "day", *columns[1:]), ("client", "day", "status"))
+    when = f", {days[0]}" if len(days) == 1 else f", {days[0]} to {days[-1]} (each store's today)" if days else ""
+    table = walk_table(f"Daily check for every client{when}",
+                       ("client", "sources behind", "critical KPIs", "stuck jobs", "failed", "status"),
+                       ("client", "status"))
     for d in walk.done:
         r = d.result
         behind = sum(1 for f in r.freshness if not f.ok)
-        cells = [f"{behind} of {len(r.freshness)}", str(len(r.critical)), str(len(r.stuck_jobs_requeued)),
-                 str(len(r.failed_ingests) + len(r.failed_play_jobs)),
-                 "all good" if r.ok else "[yellow]needs attention[/]"]
-        table.add_row(escape(d.client), *([] if one_day else [str(r.today)]), *cells)
+        table.add_row(escape(d.client), f"{behind} of {len(r.freshness)}", str(len(r.critical)),
+                      str(len(r.stuck_jobs_requeued)), str(len(r.failed_ingests) + len(r.failed_play_jobs)),
+                      "all good" if r.ok else "[yellow]needs attention[/]")
     out.print(table)
 
 
