@@ -413,3 +413,19 @@ def test_an_undeclared_rate_keeps_its_scale() -> None:
     declared ``ratio`` leaves the scale open)."""
     assert not check_numbers("AOV is 1.69.", [{"conversion_rate": 0.0169, "aov": 12.98}]).ok
     assert check_numbers("Conversion is 1.69%.", [{"conversion_rate": 0.0169, "aov": 12.98}]).ok
+
+
+# -- a day written in words ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("answer", "ok"), [
+    ("The best day was April twenty-fifth, at $3,245.76.", True),
+    ("The best day was the twenty-fifth of April, at $3,245.76.", True),
+    ("On April the twenty fifth revenue was $3,245.76.", True),
+    ("For the first time, orders hit 1,234.", True),
+    ("The best day was April twenty-seventh, at $3,245.76.", False),  # a day the outputs lack
+    ("It was the first of May.", False),
+])
+def test_a_day_in_words_is_a_date(answer: str, ok: bool) -> None:
+    """Was: "April twenty-fifth" read as the invented figure twenty, and any such day never checked."""
+    assert check_numbers(answer, SERIES_OUT).ok is ok

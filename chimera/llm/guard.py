@@ -724,10 +724,27 @@ def _slash_date(m: re.Match[str], dates: set[dt.date], bad: list[str]) -> str:
     return " "
 
 
+_ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth").split()
+_DAY_ORDINALS = {w: n + 1 for n, w in enumerate(_ORDINAL_WORDS)} | {"twentieth": 20, "thirtieth": 30} | {
+    f"{tens}{sep}{w}": base + n + 1 for tens, base in (("twenty", 20), ("thirty", 30)) for sep in ("-", " ")
+    for n, w in enumerate(_ORDINAL_WORDS[:9]) if base + n + 1 <= 31}
+_ORDINAL_RE = "|".join(sorted(map(re.escape, _DAY_ORDINALS), key=len, reverse=True))
+# "April twenty-fifth", "the twenty-fifth of April": a day written in words, read as "April 25"
+SPELLED_DAY = re.compile(rf"\b(?P<m1>{_MONTH_RE})\.?\s+(?:the\s+)?(?P<o1>{_ORDINAL_RE})\b"
+                         rf"|\b(?P<o2>{_ORDINAL_RE})\s+of\s+(?P<m2>{_MONTH_RE})\b", re.IGNORECASE)
+
+
+def _spelled_day(m: re.Match[str]) -> str:
+    day = _DAY_ORDINALS[" ".join((m["o1"] or m["o2"]).lower().split())]
+    return f"{m['m1'] or m['m2']} {day}"
+
+
 def extract_figures(text: str, facts: OutputFacts | None = None) -> tuple[list[Figure], list[str]]:
     """The figures in ``text`` that need a source, plus dates not found in ``facts`` (as written)."""
     facts = facts or OutputFacts()
-    text, bad_dates = day_problems(as_english_numbers(text), facts.dates, facts.anchors, facts.day_words)
+    text = SPELLED_DAY.sub(_spelled_day, as_english_numbers(text))
+    text, bad_dates = day_problems(text, facts.dates, facts.anchors, facts.day_words)
 
     def _iso(m: re.Match[str]) -> str:
         try:
