@@ -153,3 +153,19 @@ def test_a_decision_on_a_client_whose_config_broke_names_its_file(chimera_home: 
         assert code == 1 and stdout == ""
         assert stderr.startswith(f"error: configs/clients/shop/kpis.yml:{line}: kpis.0.target: "), stderr
     assert recorded(run_id)[0] is None
+
+
+@pytest.mark.parametrize(("written", "hint"), [("Europe/Pari", "; did you mean 'Europe/Paris'?"),
+                                               ("America/NewYork", "; did you mean 'America/New_York'?"),
+                                               ("PST", ", not an abbreviation or an offset"),
+                                               ("Mars/Olympus_Mons", "")])
+def test_a_misspelt_timezone_names_the_one_meant(written: str, hint: str, chimera_home: Path, monkeypatch,
+                                                 capsys) -> None:
+    """A near Region/City is suggested; an abbreviation gets none (PST is not EST, its nearest name)."""
+    monkeypatch.chdir(chimera_home)
+    folder = add_client("shop").folder
+    line = _break(folder, "client.yml", "currency: USD\n", f"currency: USD\ntimezone: {written}\n") + 1
+    code, _, stderr = cli(monkeypatch, capsys, "kpis", "--client", "shop")
+    assert code == 1
+    assert (f"error: configs/clients/shop/client.yml:{line}: timezone: unknown timezone (an IANA name such as "
+            f"America/New_York{hint}) (got '{written}')") in stderr, stderr

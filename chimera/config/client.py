@@ -231,5 +231,17 @@ class ClientConfig(Strict):
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("unknown timezone (an IANA name such as America/New_York)") from None
+            raise ValueError(f"unknown timezone (an IANA name such as America/New_York{_zone_hint(name)})") from None
         return name
+
+
+def _zone_hint(name: str) -> str:
+    """``; did you mean 'Europe/Paris'?`` for a misspelt Region/City; an abbreviation (PST, CET) gets
+    no near name, as ``PST`` is not ``EST``: a Region/City says which rules apply (daylight saving)."""
+    import difflib
+    from zoneinfo import available_timezones
+
+    if "/" not in name:
+        return ", not an abbreviation or an offset"
+    match = difflib.get_close_matches(name, sorted(z for z in available_timezones() if "/" in z), n=1, cutoff=0.8)
+    return f"; did you mean {match[0]!r}?" if match else ""
