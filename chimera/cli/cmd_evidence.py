@@ -31,7 +31,7 @@ from chimera.evidence.stats import move_rule
 
 _COLORS = {"moved_up": "green", "moved_down": "green", "no_detectable_change": "yellow",
            "inconclusive": "magenta", "confounded": "red", "pending": "dim"}
-_SHORT = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in"}
+_SHORT = {"overlapping_play": "play", "driver_anomaly": "driver", "data_gap": "gap in", "price_change": "prices"}
 
 
 @play_app.command("log")

@@ -15,7 +15,7 @@ from chimera.clients import ClientContext, get_client
 from chimera.db.engine import session_scope
 from chimera.kpi.calibrate import apply_calibration, propose_calibration
 from chimera.kpi.evaluate import evaluate_kpis, judged_day
-from chimera.kpi.fmt import fmt
+from chimera.kpi.fmt import fmt, fmt_apart, fmt_bound
 from chimera.kpi.models import KPIReport, Proposal
 
 COLOURS = {"OK": "green", "WARNING": "yellow", "CRITICAL": "bold red", "UNKNOWN": "dim"}
@@ -60,9 +60,10 @@ def _table(report: KPIReport, currency: str | None = None) -> Table:
     table.add_column("note", overflow="fold", ratio=1, min_width=24)
     for k in report.kpis:
         colour = COLOURS[k.status]
-        bounds = " / ".join(fmt(v, k.unit, currency) for v in (k.target, k.warning, k.critical))
-        cells = [k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit, currency), bounds] if wide else [
-            k.id, f"[{colour}]{k.status}[/]", fmt(k.value, k.unit, currency)]
+        limits = [k.target, k.warning, k.critical]
+        bounds = " / ".join(fmt_bound(v, k.unit, currency) for v in limits)
+        value = fmt_apart(k.value, k.unit, limits, currency=currency)  # never shown on a bound it is short of
+        cells = [k.id, f"[{colour}]{k.status}[/]", value, bounds] if wide else [k.id, f"[{colour}]{k.status}[/]", value]
         table.add_row(*cells, k.note)
     return table
 
