@@ -55,3 +55,15 @@ def test_the_exports_offsets_decide_not_client_yml(tmp_path: Path) -> None:
     no_sample = tmp_path / "missing.csv"  # no timestamps to read: client.yml's zone decides
     assert list(unfinished_day({date(2026, 12, 10)}, "UTC", no_sample, header, now)) == [date(2026, 12, 10)]
     assert unfinished_day({date(2026, 12, 10)}, "Pacific/Kiritimati", no_sample, header, now) == {}  # 02:00, 11th
+
+
+@pytest.mark.parametrize(("given", "hint"), [("shopify", "shopify_orders"), ("Stripe", "stripe_payments"),
+                                              ("analytics_dialy", "analytics_daily"), ("ga4", None)])
+def test_a_misspelt_source_kind_gets_the_kind_it_was_near(chimera_home: Path, tmp_path: Path, given: str,
+                                                           hint: str | None) -> None:
+    from chimera.errors import IngestError
+
+    path = _write(tmp_path / "a.csv", _rows(_stamps(UTC, [date(2026, 3, 2)])))
+    with pytest.raises(IngestError, match="expected one of shopify_orders") as refused:
+        ingest_file(add_client("shop"), path, kind=given)
+    assert (f"did you mean {hint!r}?" in str(refused.value)) if hint else "did you mean" not in str(refused.value)

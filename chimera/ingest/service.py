@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,9 @@ def ingest_file(
     path = Path(path)
     header = read_header(path)
     if kind is not None and kind not in KINDS:
-        raise IngestError(f"--source {kind!r}: expected one of {', '.join(KINDS)}")
+        near = [k for k in KINDS if k.startswith(kind.lower().split("_")[0])] or get_close_matches(kind, KINDS, 1, 0.75)
+        hint = f" (did you mean {near[0]!r}?)" if len(near) == 1 else ""
+        raise IngestError(f"--source {kind!r}{hint}: expected one of {', '.join(KINDS)}")
     kind = kind or detect_kind(path, header, client.config.fiverr)
     task = progress.add_task(f"ingest {path.name}", total=3) if progress is not None else None
     with ThreadPoolExecutor(max_workers=1) as pool:
