@@ -429,3 +429,25 @@ def test_an_undeclared_rate_keeps_its_scale() -> None:
 def test_a_day_in_words_is_a_date(answer: str, ok: bool) -> None:
     """Was: "April twenty-fifth" read as the invented figure twenty, and any such day never checked."""
     assert check_numbers(answer, SERIES_OUT).ok is ok
+
+
+# -- a table's past column, a list of references ------------------------------------------------------------------
+
+TABLE = """| Metric | This week | Last week | Status |
+|---|---:|---:|---|
+| Net revenue | $16,017.93 | $14,235.10 | OK |
+| Orders | 1,234 | 1,187 | OK |
+| Conversion | 1.69% | 2.12% | WARNING |
+
+Revenue and orders are above target ($15,000.00 and 1,100)."""
+
+
+def test_a_last_week_column_and_a_list_of_targets_pass() -> None:
+    """Was: each cell under "Last week" refused as not the KPI's figure (the row says no "last"), and
+    1,100 in "above target ($15,000.00 and 1,100)" read as orders' value instead of its target."""
+    outputs = [{**k, "target": t} for k, t in zip(WEEK_PREVIOUS, ["15000.00", "1100", "0.025", "0.02"], strict=True)]
+    assert check_numbers(TABLE, outputs).ok, check_numbers(TABLE, outputs).offending
+    wrong = TABLE.replace("$14,235.10", "$14,325.10")
+    assert check_numbers(wrong, outputs).offending == ["$14,325.10"]
+    swapped = TABLE.replace("| 1,234 | 1,187 |", "| 1,187 | 1,187 |")
+    assert not check_numbers(swapped, outputs).ok  # last week's value as this week's

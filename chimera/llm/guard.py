@@ -1601,10 +1601,17 @@ _SEGMENT = re.compile(r"[,;:()\[\]—|]")
 _SEGMENT_AFTER = re.compile(r"[,;:)\]—|]")  # "$5,000 (the target)" quotes it
 
 
+# figures listed before this one ("target ($15,000.00 and 1,100)"): the list shares its first one's reading
+_LISTED_BEFORE = re.compile(r"(?:[$€£¥]?\d[\d,.]*\s?%?\s*(?:,|and|&|or|/)\s*)+$", re.IGNORECASE)
+
+
 def _quoted_as_reference(sentence: str, at: int, end: int) -> bool:
-    """Whether the figure at ``sentence[at:end]`` is written as a reference figure, not a value."""
-    segment = _SEGMENT.split(sentence[:at])[-1].split()
-    before = sentence[:at].split()
+    """Whether the figure at ``sentence[at:end]`` is written as a reference figure, not a value; a
+    figure listed after others ("above target ($15,000.00 and 1,100)") is read as the list's first."""
+    listed = _LISTED_BEFORE.search(sentence[:at])
+    head = sentence[: listed.start()] if listed else sentence[:at]
+    segment = _SEGMENT.split(head)[-1].split()
+    before = head.split()
     if any(_word(t) in _REFERENCE_WORDS for t in segment) or any(_word(t) in _REFERENCE_WORDS | _COMPARED
                                                                   for t in before[-2:]):
         return True
@@ -1621,8 +1628,8 @@ _TABLE_RULE = re.compile(r"^\s*\|[\s:|-]+\|\s*$")
 
 
 def _with_table_headers(text: str) -> str:
-    """A markdown table's cells under a reference column ("target") read as quoting it: each such
-    cell gets its header before it, as prose would say "target 5,000.00"."""
+    """A markdown table's cells under a reference column ("target") or a past one ("last week") read
+    as quoting it: each such cell gets its header before it, as prose would say "target 5,000.00"."""
     lines, header = text.split("\n"), None
     for n, line in enumerate(lines):
         row = _TABLE_ROW.match(line)
@@ -1633,7 +1640,10 @@ def _with_table_headers(text: str) -> str:
         elif not _TABLE_RULE.match(line):
             cells = row[1].split("|")
             cells = [f" {header[i]} {c.strip()} " if i < len(header) and _word(header[i]) in _REFERENCE_WORDS
-                     else c for i, c in enumerate(cells)]
+                     # a past column's cell is a clause of its own ("; orders last week 1,187 ;"): the
+                     # row's other cells stay this period's
+                     else f" ; {cells[0].strip()} {header[i]} {c.strip()} ; " if i and i < len(header)
+                     and _PAST.search(header[i]) else c for i, c in enumerate(cells)]
             lines[n] = "|" + "|".join(cells) + "|"
     return "\n".join(lines)
 
