@@ -148,6 +148,17 @@ def list_clients() -> list[str]:
         return [c.name for c in s.exec(select(Company).order_by(Company.name))]
 
 
+def unknown_client(name: str, names: list[str]) -> str:
+    """Why ``name`` is no client, and what to do: a close name alone when there is one ('chimera
+    client add Acme' beside 'did you mean acme?' sent a typo to be created, and add refuses upper
+    case), else how to list the clients and, for a name a client can have, how to add it."""
+    hint = suggest(name, names)
+    if hint:
+        return f"unknown client {name!r}{hint}"
+    add = f"; chimera client add {name} creates it" if NAME_RE.match(name) else ""
+    return f"unknown client {name!r} (chimera client list{add})"
+
+
 def get_client(name: str, allowed: list[str] | None = None) -> ClientContext:
     """The client called ``name``; ``allowed`` restricts which clients the caller may see."""
     if allowed is not None and name not in allowed:
@@ -156,7 +167,7 @@ def get_client(name: str, allowed: list[str] | None = None) -> ClientContext:
         company = s.exec(select(Company).where(Company.name == name)).first()
         if company is None:
             names = [c.name for c in s.exec(select(Company))]
-            raise ClientError(f"unknown client {name!r}{suggest(name, names)} (chimera client add {name})")
+            raise ClientError(unknown_client(name, names))
         company_id = company.id
     folder = settings.client_dir(name)
     if not folder.is_dir():
