@@ -22,9 +22,11 @@ from chainlit.input_widget import Select
 
 from chimera.auth import AuthUser, allowed_clients, authenticate, can_decide, get_user
 from chimera.clients import get_client, list_clients
+from chimera.config.messages import in_folder
 from chimera.db.engine import reason as db_reason
-from chimera.errors import ChimeraError, DecisionError
+from chimera.errors import ChimeraError, ConfigError, DecisionError
 from chimera.llm.provider import backend_info
+from chimera.settings import client_dir
 from graphs import chat
 from graphs.ui_models import (
     PlayAction,
@@ -103,7 +105,7 @@ async def _failure_said(what: str, call: Awaitable[Any]) -> cl.Message | None:
         return None
     except ChimeraError as exc:
         log.warning("%s: %s", what, exc)
-        said = cl.Message(content=f"⚠️ {exc}", author="Command Center")
+        said = cl.Message(content=f"⚠️ {_whose(exc)}", author="Command Center")
     except Exception as exc:
         log.exception("%s failed", what)
         detail = db_reason(exc) if type(exc).__module__.startswith("sqlalchemy") else type(exc).__name__
@@ -112,6 +114,15 @@ async def _failure_said(what: str, call: Awaitable[Any]) -> cl.Message | None:
             "try again, and tell your admin if it keeps failing."))
     await said.send()
     return said
+
+
+def _whose(exc: ChimeraError) -> ChimeraError:
+    """A config error naming the chat's client's files by path (``configs/clients/acme/kpis.yml:21``),
+    as the CLI does: ``kpis.yml:21`` is every client's kpis.yml."""
+    client = cl.user_session.get("client")
+    if not isinstance(exc, ConfigError) or not client:
+        return exc
+    return ConfigError(in_folder(exc.problems, client_dir(client)))
 
 
 def _guarded(what: str) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[None]]]:

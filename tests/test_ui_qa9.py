@@ -460,3 +460,16 @@ async def test_a_chat_history_database_that_is_down_turns_history_off_and_says_s
     layer = app._open_history()  # back once it answers (Chainlit asks again after a restart)
     assert layer is not None and "Chat history" not in (await app.chat_profiles())[0].markdown_description
     await layer.engine.dispose()
+
+
+async def test_a_broken_client_config_names_its_file_by_path(app, shop) -> None:  # noqa: F811
+    """Was: '⚠️ kpis.yml:N: ...', every client's kpis.yml; the CLI names the client's own file."""
+    from chimera.clients import get_client
+
+    ui = FakeUI("alice", sid="s-broken")
+    await app.on_chat_start()
+    path = get_client(shop).folder / "kpis.yml"
+    path.write_text(path.read_text(encoding="utf-8").replace("target:", "target: [", 1) + "\n", encoding="utf-8")
+    await app.on_message(message("KPI status"))
+    said = ui.texts()[-1]
+    assert said.startswith("⚠️") and f"configs/clients/{shop}/kpis.yml:" in said, said
