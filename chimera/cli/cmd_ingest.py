@@ -55,7 +55,7 @@ def ingest(
         _print(summary, str(path or pull))
     _warn(summary)
     _fail_if_nothing_ingested(summary)
-    _fail_if_only_partial_days(summary)
+    _fail_if_only_partial_days(summary, pull)
 
 
 @app.command("pull")
@@ -72,7 +72,9 @@ def pull_command(
         emit_json(summary.contract())
     else:
         _print(summary, api)
-    _warn(summary)
+    _warn(summary)  # the same exits as ``ingest --pull``: a script must not tell the two apart
+    _fail_if_nothing_ingested(summary)
+    _fail_if_only_partial_days(summary, api)
 
 
 def _warn(summary: IngestSummary) -> None:
@@ -94,15 +96,30 @@ def _fail_if_nothing_ingested(summary: IngestSummary) -> None:
     raise typer.Exit(1)
 
 
-def _fail_if_only_partial_days(summary: IngestSummary) -> None:
-    """Exit 1 when the file's every day was left out as partial: "0 metric points" with exit 0
-    reads as an export without payments. Says which days and why (the JSON lists them too)."""
+def _fail_if_only_partial_days(summary: IngestSummary, pull: str | None = None) -> None:
+    """Exit 1 when every day was left out as partial: "0 metric points" with exit 0 reads as an
+    export without payments. Says which days and why (the JSON lists them too). For a pull there is
+    no file: the days were still going on when pulled, so it says when to pull them again."""
     if summary.metrics_written or not summary.left_out:
         return
+    if pull is not None:
+        fail(f"nothing written: every day pulled was still going on ({_days(summary)}): the {pull} API lists "
+             f"its {_records(pull)} only until now, and a day is written whole or not at all; pull again "
+             f"after {_midnight(pull)}")
+        raise typer.Exit(1)
     reasons = Counter(r.reason for r in summary.left_out)
     reason = reasons.most_common(1)[0][0]
     fail(f"nothing written: the file holds only part of each of its days ({_days(summary)}): {reason}")
     raise typer.Exit(1)
+
+
+def _records(pull: str) -> str:
+    return "charges" if pull == "stripe" else "orders"
+
+
+def _midnight(pull: str) -> str:
+    """When a pulled source's day is over: Stripe counts UTC days, Shopify the store's own."""
+    return "midnight UTC" if pull == "stripe" else "the store's midnight"
 
 
 def _days(summary: IngestSummary) -> str:
