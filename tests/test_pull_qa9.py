@@ -122,3 +122,40 @@ def test_a_pull_writing_yesterday_and_leaving_out_today_exits_0(chimera_home: Pa
     assert result.exit_code == 0, result.output
     assert f"left out {now.date()}" in result.stdout
     assert _series(ctx)["stripe_gross"] == {yesterday.date(): 15}
+
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_rejected_pulled_order_is_named_without_a_line(chimera_home: Path, server,
+                                                         monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """An order whose total is no number: the JSON said `"line": 0` (a pull has no file line); now
+    `null`, the order named; the text table shows no line column, the order by its name."""
+    base, bodies = server
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12)
+    bodies["/admin/"] = json.dumps({"orders": [_order("#1001", day), _order("#1002", day, total="abc")]})
+    _client("rej", base, monkeypatch)
+    args = [*COMMANDS[command], "shopify", "--client", "rej", "--since", str(day.date()), "--until", str(day.date())]
+    result = _run([*args, "--json"])
+    assert result.exit_code == 0, result.output
+    rejected = json.loads(result.stdout)["rejected"]
+    assert rejected and {(r["line"], r["order"]) for r in rejected} == {(None, "#1002")}
+    assert {r["column"] for r in rejected} >= {"Total"}
+    text = _run(args)
+    assert text.exit_code == 0, text.output
+    table = text.stdout[text.stdout.index("rejected (the whole order is left out)"):]
+    header = table.splitlines()[2]
+    assert "line" not in header and "order" in header and "#1002" in table and " 0 " not in table
+
+
+def test_a_pull_whose_every_order_is_rejected_names_the_api_not_a_spreadsheet(
+        chimera_home: Path, server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every record refused: exit 1 from both commands, in a pull's words (no export to save again)."""
+    base, bodies = server
+    day = (datetime.now(UTC) - timedelta(days=2)).replace(hour=12)
+    bodies["/admin/"] = json.dumps({"orders": [_order("#1002", day, total="abc")]})
+    _client("all", base, monkeypatch)
+    for args in COMMANDS.values():
+        result = _run([*args, "shopify", "--client", "all", "--since", str(day.date()), "--until", str(day.date())])
+        assert result.exit_code == 1, result.output
+        assert "every order the shopify API listed was rejected" in result.stderr
+        assert "spreadsheet" not in result.stderr

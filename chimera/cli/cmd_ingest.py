@@ -50,11 +50,11 @@ def ingest(
         check_order(first, last, ("--since", "--until"))
         summary = _ingest(ctx, path, source, first, last)
     if json_out:
-        emit_json(summary.contract())
+        emit_json(_contract(summary, pull))
     else:
-        _print(summary, str(path or pull))
+        _print(summary, str(path or pull), pull)
     _warn(summary)
-    _fail_if_nothing_ingested(summary)
+    _fail_if_nothing_ingested(summary, pull)
     _fail_if_only_partial_days(summary, pull)
 
 
@@ -69,11 +69,11 @@ def pull_command(
     """Pull orders (Shopify Admin API) or charges (Stripe API) into the same daily metrics."""
     summary = _pull(get_client(client), api, parse_day(since, "--since"), parse_day(until, "--until"))
     if json_out:
-        emit_json(summary.contract())
+        emit_json(_contract(summary, api))
     else:
-        _print(summary, api)
+        _print(summary, api, api)
     _warn(summary)  # the same exits as ``ingest --pull``: a script must not tell the two apart
-    _fail_if_nothing_ingested(summary)
+    _fail_if_nothing_ingested(summary, api)
     _fail_if_only_partial_days(summary, api)
 
 
@@ -83,16 +83,30 @@ def _warn(summary: IngestSummary) -> None:
         err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
 
 
-def _fail_if_nothing_ingested(summary: IngestSummary) -> None:
+def _contract(summary: IngestSummary, pull: str | None) -> dict:
+    """The JSON document; a pull's rejections have no file line (``line`` null), their ``order``
+    names the record (the order's name, the charge's id)."""
+    document = summary.contract()
+    if pull is not None:
+        for rejection in document["rejected"]:
+            rejection["line"] = None
+    return document
+
+
+def _fail_if_nothing_ingested(summary: IngestSummary, pull: str | None = None) -> None:
     """Exit 1 when rows were read and every one was rejected: a script must not take that file for
     a quiet day. The commonest rejection is named; one reason on every row usually means the file
-    went through a spreadsheet that rewrote a column (dates, decimals)."""
+    went through a spreadsheet that rewrote a column (dates, decimals). A pull has no file to export
+    again: it names the API whose every record was refused."""
     if not summary.rows_read or summary.orders_ingested or not summary.rejected:
         return
     (column, reason), count = Counter((r.column, r.reason) for r in summary.rejected).most_common(1)[0]
-    fail(f"nothing ingested: every row was rejected ({len(summary.rejected)} problems, {count} of them "
-         f"{column}: {reason}); if the export was opened and saved in a spreadsheet, export it again from "
-         "the source")
+    problems = f"({len(summary.rejected)} problems, {count} of them {column}: {reason})"
+    if pull is not None:
+        fail(f"nothing ingested: every {_records(pull)[:-1]} the {pull} API listed was rejected {problems}")
+    else:
+        fail(f"nothing ingested: every row was rejected {problems}; if the export was opened and saved in a "
+             "spreadsheet, export it again from the source")
     raise typer.Exit(1)
 
 
@@ -152,7 +166,7 @@ def _pull(ctx, api: str, since: date | None, until: date | None) -> IngestSummar
     raise IngestError(f"--pull {api!r}: expected shopify or stripe")
 
 
-def _print(summary: IngestSummary, what: str) -> None:
+def _print(summary: IngestSummary, what: str, pull: str | None = None) -> None:
     days = f"days {summary.first_day} .. {summary.last_day}" if summary.first_day else "no day written"
     out.print(
         f"[bold]{escape(what)}[/] ({summary.source}): {summary.rows_read} rows read, "
@@ -167,11 +181,13 @@ def _print(summary: IngestSummary, what: str) -> None:
                   "is kept, not replaced by zeros (a filtered or partial export?)", highlight=False)
     if not summary.rejected:
         return
-    table = Table(title="rejected (the whole order is left out)", title_justify="left")
-    for col in ("line", "column", "value", "reason", "order"):
+    record = "order" if pull is None else _records(pull)[:-1]  # a pull has no line: the record is named
+    table = Table(title=f"rejected (the whole {record} is left out)", title_justify="left")
+    for col in ("line", "column", "value", "reason", record)[pull is not None:]:
         table.add_column(col)
     for r in summary.rejected[:SHOWN_REJECTIONS]:
-        table.add_row(str(r.line), *map(escape, (r.column, r.value, r.reason, r.order)))
+        cells = list(map(escape, (r.column, r.value, r.reason, r.order)))
+        table.add_row(*cells if pull is not None else (str(r.line), *cells))
     out.print(table)
     if len(summary.rejected) > SHOWN_REJECTIONS:
         out.print(f"... and {len(summary.rejected) - SHOWN_REJECTIONS} more (--json lists all)")
