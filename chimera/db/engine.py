@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import event, make_url
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlmodel import Session, create_engine
 
 from chimera import settings
@@ -18,6 +19,17 @@ from chimera.errors import StorageError
 
 class DatabaseUnreachable(StorageError):
     """The database did not answer (server down or restarting, network cut): worth another try later."""
+
+
+class DatabaseUrlError(StorageError):
+    """The database URL cannot be used: no URL, a database Chimera does not run on, a driver not
+    installed, or a search_path schema that does not exist. Raised here, not by the CLI alone, so
+    the chat app and the worker say it in one line too; the message never holds the password."""
+
+
+SUPPORTED = ("postgresql", "postgres", "sqlite")
+"""URL schemes (before any ``+driver``) of the databases Chimera runs on."""
+USAGE = "write postgresql://USER@HOST:5432/DATABASE or sqlite:///PATH"
 
 
 def unreachable(exc: BaseException) -> bool:
@@ -72,11 +84,35 @@ def _engine_for(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _open(url: str, named: str) -> Engine:
+    """``_engine_for(url)``; DatabaseUrlError naming the scheme, never the URL (a value without
+    ``scheme://`` may be a pasted password; one with it holds the password after ``user:``)."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    base, _, driver = scheme.partition("+")
+    if base not in SUPPORTED:
+        what = f"a {base} URL" if base else "no URL (no scheme://)"
+        raise DatabaseUrlError(f"{named} is {what}, not a database Chimera runs on: {USAGE}")
+    try:
+        return _engine_for(url)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError):  # a driver not installed, a URL not parsed
+        what = f"names the driver {driver!r}, which Chimera does not run with" if driver else "cannot be parsed"
+        raise DatabaseUrlError(f"{named} {what}: {USAGE}") from None
+
+
+def _schemas(engine: Engine) -> str:
+    """The schemas the URL's ``options=-csearch_path=...`` names, as written (empty when none)."""
+    options = engine.url.query.get("options", "")
+    text = " ".join(options) if isinstance(options, tuple) else options
+    match = re.search(r"search_path\s*=\s*(\S+)", text)
+    return match.group(1) if match else ""
+
+
 def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
     """The engine for ``url`` (default: the configured database), migrated to the latest schema."""
     from chimera.db.migrations import migrate as run_migrations
 
-    engine = _engine_for(url or settings.database_url())
+    named = "the database URL" if url else "CHIMERA_DATABASE_URL"
+    engine = _open(url or settings.database_url(), named)
     if migrate:
         try:
             run_migrations(engine)
@@ -84,6 +120,14 @@ def get_engine(url: str | None = None, *, migrate: bool = True) -> Engine:
             if unreachable(exc):
                 raise DatabaseUnreachable(f"the database cannot be reached ({engine.url!r}): {reason(exc)}") from None
             raise StorageError(f"cannot open the database {engine.url!r}: {reason(exc)}") from None
+        except DBAPIError as exc:
+            if not (getattr(exc.orig, "sqlstate", None) or "").startswith("3F"):  # invalid schema name
+                raise
+            schemas = _schemas(engine)
+            raise DatabaseUrlError(
+                f"the database failed: {reason(exc)}: the schema the search_path of {named} "
+                f"({engine.url!r}) names{f' ({schemas})' if schemas else ''} does not exist; create it "
+                "(CREATE SCHEMA) or fix the URL") from None
     return engine
 
 
