@@ -159,3 +159,20 @@ def test_a_pull_whose_every_order_is_rejected_names_the_api_not_a_spreadsheet(
         assert result.exit_code == 1, result.output
         assert "every order the shopify API listed was rejected" in result.stderr
         assert "spreadsheet" not in result.stderr
+
+
+def test_a_pulled_day_left_out_for_another_reason_is_not_called_unfinished(capsys) -> None:
+    """Only days left out as not over get "still going on"; any other reason is quoted, never "the file"."""
+    import typer
+
+    from chimera.cli.cmd_ingest import _fail_if_only_partial_days
+    from chimera.ingest.models import IngestSummary, LeftOutDay
+
+    summary = IngestSummary(source="stripe_payments", rows_read=1, orders_ingested=1, rejected=[], first_day=None,
+                            last_day=None, metrics_written=0,
+                            left_out=[LeftOutDay(day=datetime(2026, 3, 5).date(), reason="some other reason")])
+    with pytest.raises(typer.Exit):
+        _fail_if_only_partial_days(summary, "stripe")
+    said = capsys.readouterr().err
+    assert "every day pulled was left out (2026-03-05): some other reason" in said
+    assert "still going on" not in said and "the file" not in said

@@ -103,7 +103,7 @@ def _fail_if_nothing_ingested(summary: IngestSummary, pull: str | None = None) -
     (column, reason), count = Counter((r.column, r.reason) for r in summary.rejected).most_common(1)[0]
     problems = f"({len(summary.rejected)} problems, {count} of them {column}: {reason})"
     if pull is not None:
-        fail(f"nothing ingested: every {_records(pull)[:-1]} the {pull} API listed was rejected {problems}")
+        fail(f"nothing ingested: every {_record(pull)} the {pull} API listed was rejected {problems}")
     else:
         fail(f"nothing ingested: every row was rejected {problems}; if the export was opened and saved in a "
              "spreadsheet, export it again from the source")
@@ -114,21 +114,23 @@ def _fail_if_only_partial_days(summary: IngestSummary, pull: str | None = None) 
     """Exit 1 when every day was left out as partial: "0 metric points" with exit 0 reads as an
     export without payments. Says which days and why (the JSON lists them too). For a pull there is
     no file: the days were still going on when pulled, so it says when to pull them again."""
+    from chimera.connectors.common import NOT_OVER  # here: a file ingest never loads the HTTP clients
+
     if summary.metrics_written or not summary.left_out:
         return
-    if pull is not None:
+    if pull is not None and all(NOT_OVER in r.reason for r in summary.left_out):
         fail(f"nothing written: every day pulled was still going on ({_days(summary)}): the {pull} API lists "
-             f"its {_records(pull)} only until now, and a day is written whole or not at all; pull again "
+             f"its {_record(pull)}s only until now, and a day is written whole or not at all; pull again "
              f"after {_midnight(pull)}")
         raise typer.Exit(1)
-    reasons = Counter(r.reason for r in summary.left_out)
-    reason = reasons.most_common(1)[0][0]
-    fail(f"nothing written: the file holds only part of each of its days ({_days(summary)}): {reason}")
+    reason = Counter(r.reason for r in summary.left_out).most_common(1)[0][0]
+    what = "every day pulled was left out" if pull is not None else "the file holds only part of each of its days"
+    fail(f"nothing written: {what} ({_days(summary)}): {reason}")
     raise typer.Exit(1)
 
 
-def _records(pull: str) -> str:
-    return "charges" if pull == "stripe" else "orders"
+def _record(pull: str) -> str:
+    return "charge" if pull == "stripe" else "order"
 
 
 def _midnight(pull: str) -> str:
@@ -181,7 +183,7 @@ def _print(summary: IngestSummary, what: str, pull: str | None = None) -> None:
                   "is kept, not replaced by zeros (a filtered or partial export?)", highlight=False)
     if not summary.rejected:
         return
-    record = "order" if pull is None else _records(pull)[:-1]  # a pull has no line: the record is named
+    record = "order" if pull is None else _record(pull)  # a pull has no line: the record is named
     table = Table(title=f"rejected (the whole {record} is left out)", title_justify="left")
     for col in ("line", "column", "value", "reason", record)[pull is not None:]:
         table.add_column(col)

@@ -65,10 +65,14 @@ def clip(agg: Aggregate, since: date, until: date, today: date | None = None,
     return agg
 
 
+NOT_OVER = "it was not over when pulled"
+"""In the reason of every day left out of a pull as still going on (the CLI words its exit by it)."""
+
+
 def _unfinished(kind: str, now: datetime) -> str:
     """Why the source's day going on is left out of a pull."""
     what, zone = ("charges", "UTC") if kind == "stripe_payments" else ("orders", "store-local")
-    return (f"partial {zone} day: it was not over when pulled ({now:%H:%M} {zone}), so the API lists only its "
+    return (f"partial {zone} day: {NOT_OVER} ({now:%H:%M} {zone}), so the API lists only its "
             f"{what} until then; pull it again once it is over")
 
 
