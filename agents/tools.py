@@ -64,12 +64,15 @@ class Toolbox:
         carries ``as_of_note`` when the newest day was left out, so whoever reads one KPI learns
         why its day is not the newest (the list shape stays the same for every caller).
         ``previous``: also ``previous_value``, the KPI over the window just before (None when
-        that window lacks data), for "this week against last week"."""
+        that window lacks data), for "this week against last week". A money KPI names its
+        ``currency`` (ISO code): its value alone does not say dollars or pounds, and the guard
+        refuses an amount written in another one."""
         from chimera.kpi.evaluate import evaluate_kpis
 
         report = evaluate_kpis(self.client, as_of=self.as_of, store=False)
         note = {"as_of_note": self.as_of_note} if self.as_of_note else {}
-        return [k.to_json() | {"label": k.label, "unit": k.unit} | note
+        money = {"currency": self.client.config.currency}
+        return [k.to_json() | {"label": k.label, "unit": k.unit} | (money if k.unit == "currency" else {}) | note
                 | ({"previous_value": None if k.previous_value is None else str(k.previous_value)} if previous else {})
                 for k in report.kpis if not kpi_ids or k.id in kpi_ids]
 

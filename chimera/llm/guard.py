@@ -32,7 +32,9 @@ share ("refunds": the refund rates, a refunded amount) takes a figure of one of 
 target", "half of last week") the ratio computed from them (``guard_ratios``); a KPI said to be
 above, below, meeting or missing its target or a threshold must be so by its value (``guard_refs``).
 A weekday or relative day ("last Saturday", "3 days ago") must be a day of the outputs' dates
-(``guard_days``). "Fell from 1,187 to 1,234" must go the figures' way (``guard_moves``). A play said
+(``guard_days``). "Fell from 1,187 to 1,234" must go the figures' way (``guard_moves``). Money
+written with a sign or code must be in the currency the outputs give ("£" of a USD store is refused;
+``guard_currency``). A play said
 to be paused, resumed, reverted, running or held back, who paused or reverted it, and the weekly
 review's advice for it must be what the outputs say of that play (``guard_plays``); a verdict is read
 in its KPI's direction, which a review figure carries. Each is
@@ -63,6 +65,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from pydantic import BaseModel
 
+from chimera.llm.guard_currency import currency_problems
 from chimera.llm.guard_days import MONTHS as _MONTHS
 from chimera.llm.guard_days import day_problems, named_days, prose_day_words, sentence_of
 from chimera.llm.guard_moves import move_problems
@@ -937,7 +940,10 @@ def range_blanks(text: str, facts: OutputFacts, claims: ClaimFacts) -> str:
 def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     """Accept ``text`` only when each of its figures (unit and direction included) and dates is found
     in ``tool_outputs``; the outputs' own hex ids are names, not figures. A tight range around a
-    sourced value ("between 1,200 and 1,300" for 1,234) is a rounding of it (``range_blanks``)."""
+    sourced value ("between 1,200 and 1,300" for 1,234) is a rounding of it (``range_blanks``). An
+    amount written in another currency than the outputs' money ("£16,017.93" of a USD store) is
+    refused whatever its digits (``guard_currency``)."""
+    wrong_currency = currency_problems(text, tool_outputs)
     text = _without_ids(text, tool_outputs)
     facts, claims = collect_facts(tool_outputs), collect_claims(tool_outputs)
     text, multiples = reference_problems(as_english_numbers(text, facts), claims)
@@ -945,6 +951,7 @@ def check_numbers(text: str, tool_outputs: list[Any]) -> GuardResult:
     figures, bad_dates = extract_figures(text, facts)
     offending = bad_dates + [p for p in (_problem(f, facts) for f in figures) if p] + multiples
     offending += series_day_problems(text, facts) + claim_problems(text, tool_outputs, facts, claims)
+    offending += wrong_currency
     return GuardResult(ok=not offending, offending=list(dict.fromkeys(offending)))
 
 

@@ -1,0 +1,94 @@
+"""Money is the client's currency: the KPI tool names it, and the guard refuses an amount written in
+another one ("£16,017.93" of a dollar store), while the store's own sign or code, or none, passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agents.prompting import system_prompt
+from agents.tools import Toolbox
+from chimera.clients import get_client
+from chimera.ingest import ingest_file
+from chimera.llm.guard import check_numbers
+from chimera.llm.guard_currency import client_currencies
+
+
+def _outputs(currency: str | None) -> list[Any]:
+    """``kpi_statuses`` as a model receives it: a money KPI naming its currency, and a rate."""
+    money = {"id": "net_revenue", "status": "OK", "value": "16017.93", "target": "15000.00", "unit": "currency",
+             "label": "Net revenue", "window": "7d"} | ({"currency": currency} if currency else {})
+    rate = {"id": "conversion_rate", "status": "OK", "value": "0.0179", "unit": "percent", "label": "Conversion rate"}
+    return [[money, rate]]
+
+
+@pytest.mark.parametrize("written", ["£16,017.93", "€16,017.93", "EUR 16,017.93", "16,017.93 EUR", "¥16,017.93",
+                                     "16.017,93 €", "16,017.93 euros", "C$16,017.93", "GBP 16k"])
+def test_an_amount_in_another_currency_is_refused_for_a_usd_store(written: str) -> None:
+    verdict = check_numbers(f"Net revenue was {written} this week.", _outputs("USD"))
+    assert not verdict.ok
+    assert any("USD" in o for o in verdict.offending), verdict.offending
+
+
+@pytest.mark.parametrize("written", ["$16,017.93", "US$16,017.93", "USD 16,017.93", "16,017.93 USD", "16,017.93",
+                                     "$16.0k", "16,017.93 dollars"])
+def test_the_store_currency_or_no_mark_passes_for_a_usd_store(written: str) -> None:
+    verdict = check_numbers(f"Net revenue was {written}, above its $15,000.00 target; conversion was 1.79%.",
+                            _outputs("USD"))
+    assert verdict.ok, verdict.offending
+
+
+def test_the_sign_is_judged_by_the_store_currency() -> None:
+    """A euro store's "€" and "EUR" pass and its "$" is refused; "$" passes for any dollar (CAD)."""
+    eur = _outputs("EUR")
+    assert check_numbers("Net revenue was €16,017.93 (16.017,93 EUR).", eur).ok
+    assert not check_numbers("Net revenue was $16,017.93.", eur).ok
+    assert check_numbers("Net revenue was $16,017.93.", _outputs("CAD")).ok
+    assert not check_numbers("Net revenue was US$16,017.93.", _outputs("CAD")).ok
+    assert check_numbers("Net revenue was ¥16,018.", _outputs("JPY")).ok
+
+
+def test_outputs_naming_no_currency_judge_no_sign() -> None:
+    """Older outputs (or a tool without money) say no currency: the sign is not judged, as before."""
+    assert client_currencies(_outputs(None)) == set()
+    assert check_numbers("Net revenue was £16,017.93.", _outputs(None)).ok
+
+
+def test_a_wrong_currency_is_refused_even_in_a_tool_message_text() -> None:
+    """A ToolMessage carries its output as JSON text; its currency is read from it too."""
+    import json
+
+    from langchain_core.messages import ToolMessage
+
+    msg = ToolMessage(content=json.dumps(_outputs("USD")[0]), tool_call_id="c1")
+    assert client_currencies([msg]) == {"USD"}
+    assert not check_numbers("Net revenue was £16,017.93.", [msg]).ok
+
+
+def test_kpi_statuses_name_the_client_currency_on_money_kpis(shop: str) -> None:
+    ctx = get_client(shop)
+    for src in ctx.config.sources:
+        ingest_file(ctx, ctx.folder / src.path, kind=src.kind)
+    kpis = Toolbox(ctx).call("kpi_statuses", {})  # what a commander's model receives
+    money = [k for k in kpis if k["unit"] == "currency"]
+    assert money and all(k["currency"] == "USD" for k in money)
+    assert all("currency" not in k for k in kpis if k["unit"] != "currency")
+    k = next(k for k in money if k["value"] is not None)
+    assert check_numbers(f"{k['label']} was ${float(k['value']):,.2f}.", [kpis]).ok
+    verdict = check_numbers(f"{k['label']} was £{float(k['value']):,.2f}.", [kpis])
+    assert not verdict.ok and "not £" in verdict.offending[-1]
+
+
+def test_a_euro_client_kpis_say_eur(shop: str) -> None:
+    ctx = get_client(shop)
+    yml = ctx.folder / "client.yml"
+    yml.write_text(yml.read_text(encoding="utf-8") + "currency: EUR\n", encoding="utf-8")
+    kpis = Toolbox(get_client(shop)).kpi_statuses()
+    assert {k.get("currency") for k in kpis if k["unit"] == "currency"} == {"EUR"}
+
+
+def test_the_commander_prompt_tells_the_model_the_currency_rule(shop: str) -> None:
+    spec = get_client(shop).configs.agents.commanders[0]
+    prompt = system_prompt(spec, shop)
+    assert "currency" in prompt and "never another currency's sign" in prompt
