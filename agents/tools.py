@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from langchain_core.tools import StructuredTool
@@ -31,6 +32,27 @@ def sop_fact(hit: SopHit) -> dict[str, Any]:
     """One search hit as a model reads it: where to cite it and its text quoted as untrusted."""
     return {"file": hit.file, "heading": hit.heading, "title": hit.title, "line": hit.line,
             "excerpt": sanitize_for_prompt(hit.excerpt, hit.file)}
+
+
+def _signed(change: Decimal, places: int) -> str:
+    """``change`` at ``places`` decimals, with no "-0.0" for a change that rounds to nothing."""
+    text = f"{change:.{places}f}"  # as the chat's comparison rounds it
+    return text.lstrip("-") if not Decimal(text) else text
+
+
+def week_over_week(value: Decimal | None, before: Decimal | None, unit: str) -> dict[str, str | None]:
+    """A KPI's value over the window just before and its change to now: ``change_vs_previous_pct``
+    relative, in % of the earlier value (1 decimal; the chat's comparison gives the same), and for a
+    percent KPI (kept as a fraction) ``change_vs_previous_pp`` in percentage points (2 decimals: 1.79%
+    from 2.31% is -0.52 pp, -22.5 %). None where a window lacks data or the earlier value is 0."""
+    out: dict[str, str | None] = {"previous_value": None if before is None else str(before)}
+    if value is None or before is None:
+        return out | {"change_vs_previous_pct": None}
+    now, then = Decimal(value), Decimal(before)
+    out["change_vs_previous_pct"] = _signed((now - then) / abs(then) * 100, 1) if then else None
+    if unit == "percent":
+        out["change_vs_previous_pp"] = _signed((now - then) * 100, 2)
+    return out
 
 
 class Toolbox:
@@ -64,7 +86,8 @@ class Toolbox:
         carries ``as_of_note`` when the newest day was left out, so whoever reads one KPI learns
         why its day is not the newest (the list shape stays the same for every caller).
         ``previous``: also ``previous_value``, the KPI over the window just before (None when
-        that window lacks data), for "this week against last week". A money KPI names its
+        that window lacks data), for "this week against last week", and the change to it worked
+        out here (``week_over_week``), as a model may quote a change but never compute one. A money KPI names its
         ``currency`` (ISO code): its value alone does not say dollars or pounds, and the guard
         refuses an amount written in another one."""
         from chimera.kpi.evaluate import evaluate_kpis
@@ -73,7 +96,7 @@ class Toolbox:
         note = {"as_of_note": self.as_of_note} if self.as_of_note else {}
         money = {"currency": self.client.config.currency}
         return [k.to_json() | {"label": k.label, "unit": k.unit} | (money if k.unit == "currency" else {}) | note
-                | ({"previous_value": None if k.previous_value is None else str(k.previous_value)} if previous else {})
+                | (week_over_week(k.value, k.previous_value, k.unit) if previous else {})
                 for k in report.kpis if not kpi_ids or k.id in kpi_ids]
 
     def metric_series(self, metric: str, days: int = 28) -> dict[str, str]:

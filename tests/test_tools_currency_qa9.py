@@ -92,3 +92,39 @@ def test_the_commander_prompt_tells_the_model_the_currency_rule(shop: str) -> No
     spec = get_client(shop).configs.agents.commanders[0]
     prompt = system_prompt(spec, shop)
     assert "currency" in prompt and "never another currency's sign" in prompt
+
+
+def test_week_over_week_is_worked_out_for_the_model() -> None:
+    """The change to last week, relative and (for a percent KPI) in points; none without a base."""
+    from decimal import Decimal
+
+    from agents.tools import week_over_week
+
+    rate = week_over_week(Decimal("0.0179"), Decimal("0.0231"), "percent")
+    assert rate == {"previous_value": "0.0231", "change_vs_previous_pct": "-22.5", "change_vs_previous_pp": "-0.52"}
+    money = week_over_week(Decimal("16017.93"), Decimal("15000.00"), "currency")
+    assert money == {"previous_value": "15000.00", "change_vs_previous_pct": "6.8"}
+    assert week_over_week(Decimal("5"), Decimal("0"), "count")["change_vs_previous_pct"] is None
+    assert week_over_week(None, Decimal("5"), "count")["change_vs_previous_pct"] is None
+    assert week_over_week(Decimal("1.0001"), Decimal("1"), "ratio")["change_vs_previous_pct"] == "0.0"
+
+
+def test_kpi_statuses_with_previous_give_the_change_and_the_guard_takes_it(shop: str) -> None:
+    ctx = get_client(shop)
+    for src in ctx.config.sources:
+        ingest_file(ctx, ctx.folder / src.path, kind=src.kind)
+    kpis = Toolbox(ctx).call("kpi_statuses", {"previous": True})
+    rates = [k for k in kpis if k["unit"] == "percent" and k.get("change_vs_previous_pp")
+             and float(k["change_vs_previous_pp"])]
+    assert rates, kpis
+    k = rates[0]
+    now, then = float(k["value"]), float(k["previous_value"])
+    assert float(k["change_vs_previous_pct"]) == pytest.approx((now - then) / abs(then) * 100, abs=0.051)
+    assert float(k["change_vs_previous_pp"]) == pytest.approx((now - then) * 100, abs=0.0051)
+    way, wrong = ("up", "down") if now > then else ("down", "up")
+    pct, pp = k["change_vs_previous_pct"].lstrip("-"), k["change_vs_previous_pp"].lstrip("-")
+    said = f"{k['label']} is {way} {pct}% on last week ({way} {pp} pp)."
+    assert check_numbers(said, [kpis]).ok, check_numbers(said, [kpis]).offending
+    assert not check_numbers(f"{k['label']} is {wrong} {pct}% on last week.", [kpis]).ok
+    assert all("change_vs_previous_pp" not in k for k in kpis if k["unit"] != "percent")
+    assert all("change_vs_previous_pct" not in k for k in Toolbox(ctx).kpi_statuses())  # only when asked
