@@ -52,6 +52,11 @@ class Rationale(BaseModel):
     note: str = ""
 
 
+
+def _currency(client: Any) -> str:
+    """The client's ISO currency code for the prompt ("" for a client without a loaded config)."""
+    return str(getattr(getattr(client, "config", None), "currency", "") or "")
+
 def tracker(ctx: CycleContext) -> UsageTracker:
     """The cycle's usage tracker, seeded from what earlier processes of this cycle recorded."""
     if "usage" not in ctx.cache:
@@ -128,7 +133,7 @@ def model_narrative(cmd: Commander, ctx: CycleContext, job: Job, result: dict[st
         return None if reason == NO_MODEL else _offline_story(offline_text, reason)
     _label_backend(ctx, cmd.spec.model)
     facts = json.dumps(_compact(result), default=str)
-    messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
+    messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name, _currency(ctx.client))),
                 HumanMessage(render("job_summary", job_type=job.type, facts=facts))]
     usage = tracker(ctx)
     # the guard reads the very JSON the prompt carried: a hidden field (a previous value, a baseline)
@@ -228,7 +233,7 @@ def play_rationale(cmd: Commander | None, ctx: CycleContext, explanation: dict[s
                                              "why_rank", "evidence_kpis", "reversible")}
     prompt_facts = {"play": play, "sops": sop_hits, **({"sops_note": SOP_NOTE} if sop_hits else {})}
     facts = guard_sources(prompt_facts)  # what may source a figure: never an SOP's text
-    messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name)),
+    messages = [SystemMessage(system_prompt(cmd.spec, ctx.client.name, _currency(ctx.client))),
                 HumanMessage(render("play_rationale", play_id=explanation.get("play_id"),
                                     play_label=explanation.get("label"), facts=json.dumps(prompt_facts, default=str)))]
     offline_json = fallback.model_dump_json(include={"summary", "why", "metrics_cited", "sops_cited", "caveats"})
@@ -341,7 +346,8 @@ def ask_commander(cmd_spec: Any, toolbox: Any, question: str, offline_text: str,
         return offline if reason in ("", NO_MODEL) else offline.model_copy(
             update={"note": f"{reason}; offline answer shown"})
     bound = model.bind_tools(toolbox.as_tools())
-    messages: list[Any] = [SystemMessage(system_prompt(cmd_spec, toolbox.client.name)), HumanMessage(question)]
+    prompt = system_prompt(cmd_spec, toolbox.client.name, _currency(toolbox.client))
+    messages: list[Any] = [SystemMessage(prompt), HumanMessage(question)]
     outputs: list[Any] = guard_sources(list(facts or []))  # facts given in the question are sources
     called: list[str] = []
     rejections = 0

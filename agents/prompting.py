@@ -30,9 +30,13 @@ def render(name: str, **values: Any) -> str:
     return text.format(**values)
 
 
-def system_prompt(spec: CommanderSpec, client: str) -> str:
+def system_prompt(spec: CommanderSpec, client: str, currency: str = "") -> str:
+    """The commander's system prompt; ``currency`` (the client's ISO code) is said outright, so a
+    model does not write a dollar store's money with a pound sign (the guard refuses it)."""
+    money = f"{currency} (the currency the tool outputs name" if currency else "the currency the tool outputs name ("
+    money += ", on each money KPI)" if currency else "a money KPI's \"currency\", an ISO code such as USD)"
     return render(
-        "commander", id=spec.id, label=spec.label, client=client, role=spec.role,
+        "commander", id=spec.id, label=spec.label, client=client, role=spec.role, money=money,
         values="\n".join(f"- {v}" for v in spec.values) or "- truth over narrative",
         libraries=", ".join(spec.libraries) or "none",
     )

@@ -92,6 +92,8 @@ def test_the_commander_prompt_tells_the_model_the_currency_rule(shop: str) -> No
     spec = get_client(shop).configs.agents.commanders[0]
     prompt = system_prompt(spec, shop)
     assert "currency" in prompt and "never another currency's sign" in prompt
+    said = system_prompt(spec, shop, "JPY")  # the client's own code, said outright
+    assert "Money is in JPY (the currency the tool outputs name, on each money KPI)." in said
 
 
 def test_week_over_week_is_worked_out_for_the_model() -> None:
