@@ -52,10 +52,10 @@ class Rationale(BaseModel):
     note: str = ""
 
 
-
 def _currency(client: Any) -> str:
     """The client's ISO currency code for the prompt ("" for a client without a loaded config)."""
     return str(getattr(getattr(client, "config", None), "currency", "") or "")
+
 
 def tracker(ctx: CycleContext) -> UsageTracker:
     """The cycle's usage tracker, seeded from what earlier processes of this cycle recorded."""
