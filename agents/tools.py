@@ -99,6 +99,12 @@ class Toolbox:
                 | (week_over_week(k.value, k.previous_value, k.unit) if previous else {})
                 for k in report.kpis if not kpi_ids or k.id in kpi_ids]
 
+    @property
+    def _money(self) -> str:
+        """The client's ISO currency code, carried by every output holding money: the guard refuses an
+        amount written in another currency's sign (``chimera.llm.guard_currency``)."""
+        return self.client.config.currency
+
     def metric_series(self, metric: str, days: int = 28) -> dict[str, str]:
         """Daily values of one base metric over the last ``days`` days (missing days are absent)."""
         with session_scope() as s:
@@ -121,7 +127,8 @@ class Toolbox:
         return {"play": play.id, "label": play.label, "description": play.description, "owner": play.owner,
                 "impact": play.impact, "effort": play.effort, "sops": list(play.sops),
                 "trigger_rule": play.trigger.model_dump(mode="json", by_alias=True),
-                "evidence_kpis": list(play.evidence.kpis), "latest": explanation, "run_id": run_id}
+                "evidence_kpis": list(play.evidence.kpis), "latest": explanation, "run_id": run_id,
+                "currency": self._money}
 
     def evidence(self, play_id: str | None = None) -> list[dict[str, Any]]:
         """Evidence records (before/after, no control group) of executed plays."""
@@ -129,7 +136,7 @@ class Toolbox:
 
         with session_scope() as s:
             rows = s.exec(select(EvidenceRecord).where(EvidenceRecord.company_id == self.client.company_id)).all()
-            return [record_json(r) for r in rows if play_id in (None, r.play_id)]
+            return [record_json(r) | {"currency": self._money} for r in rows if play_id in (None, r.play_id)]
 
     def sop_search(self, query: str, library: str | None = None) -> list[dict[str, Any]]:
         """The best SOP sections for a question, with file and heading to cite (text is quoted, untrusted)."""
@@ -159,7 +166,8 @@ class Toolbox:
             cs = run_action(ctx)
             changesets.append(cs.model_dump(mode="json", exclude={"asset"}) | {
                 "asset_preview": (cs.asset.content[:600] if cs.asset else "")})
-        return {"play": play.id, "status": "proposal: needs a decision", "changesets": changesets}
+        return {"play": play.id, "status": "proposal: needs a decision", "changesets": changesets,
+                "currency": self._money}
 
     def weekly_review(self, play_id: str | None = None) -> dict[str, Any]:
         """The weekly review of executed plays (all, or one play id), as ``chimera report`` gives it:
@@ -170,7 +178,8 @@ class Toolbox:
 
         evidence, review, stops = self._review_and_stops(play_id)
         shown = {(e["play_run_id"], e["kpi"]): e for e in evidence}
-        return {"as_of": self.as_of.isoformat(), "rules": {str(n): t for n, t in RULES.items()},
+        return {"as_of": self.as_of.isoformat(), "currency": self._money,
+                "rules": {str(n): t for n, t in RULES.items()},
                 "review": [self._review_entry(r, shown) for r in review], **self._stops_json(stops)}
 
     def paused_or_reverted(self, play_id: str | None = None) -> dict[str, Any]:

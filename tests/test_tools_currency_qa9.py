@@ -130,3 +130,23 @@ def test_kpi_statuses_with_previous_give_the_change_and_the_guard_takes_it(shop:
     assert not check_numbers(f"{k['label']} is {wrong} {pct}% on last week.", [kpis]).ok
     assert all("change_vs_previous_pp" not in k for k in kpis if k["unit"] != "percent")
     assert all("change_vs_previous_pct" not in k for k in Toolbox(ctx).kpi_statuses())  # only when asked
+
+
+def test_every_tool_output_holding_money_names_the_currency(shop: str) -> None:
+    """Was: only kpi_statuses did, so an answer citing a play's explanation, its preview, the
+    weekly review or evidence alone could write a dollar store's money with a pound sign."""
+    ctx = get_client(shop)
+    for src in ctx.config.sources:
+        ingest_file(ctx, ctx.folder / src.path, kind=src.kind)
+    tb = Toolbox(ctx)
+    for name, args in (("explain_play", {"play_id": "pricing_test"}), ("propose_play", {"play_id": "pricing_test"}),
+                       ("weekly_review", {})):
+        out = tb.call(name, args)
+        assert out["currency"] == "USD", name
+        preview = out.get("changesets") or []
+        price = next((c["after"] for cs in preview for c in cs["changes"] if c.get("after")), None)
+        if name == "propose_play":  # a price the preview sets, said in another currency, is refused
+            assert price is not None, preview
+            assert check_numbers(f"The new price would be ${price}.", [out]).ok
+            assert not check_numbers(f"The new price would be £{price}.", [out]).ok
+    assert all(r["currency"] == "USD" for r in tb.evidence())
