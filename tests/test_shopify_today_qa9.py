@@ -14,7 +14,7 @@ from chimera.clients import add_client
 from chimera.db.engine import session_scope
 from chimera.ingest import ingest_file
 from chimera.ingest.detect import read_header
-from chimera.ingest.zone_check import unfinished_day
+from chimera.ingest.zone_check import read_sample, unfinished_day
 from chimera.metrics import load_series
 from tests.test_zone_mismatch import _rows, _write
 
@@ -42,19 +42,20 @@ def test_the_stores_day_going_on_is_left_out_and_what_is_stored_stays(chimera_ho
 
 def test_the_exports_offsets_decide_not_client_yml(tmp_path: Path) -> None:
     """Noon UTC: 04:00 in Los Angeles (-0800 in winter) is still the 10th there; client.yml at UTC would
-    call the 10th over only at 00:00 UTC. Older exports are not sampled at all."""
+    call the 10th over only at 00:00 UTC."""
     now = datetime(2026, 12, 10, 12, 0, tzinfo=UTC)
     la = timezone(timedelta(hours=-8))
     path = _write(tmp_path / "la.csv", _rows(_stamps(la, [date(2026, 12, 9), date(2026, 12, 10)])))
-    header = read_header(path)
+    stamps = read_sample(path, read_header(path)).stamps
     both = {date(2026, 12, 9), date(2026, 12, 10)}
-    assert list(unfinished_day(both, "UTC", path, header, now)) == [date(2026, 12, 10)]
-    assert unfinished_day({date(2026, 12, 9)}, "UTC", path, header, now) == {}
+    assert list(unfinished_day(both, "UTC", stamps, now)) == [date(2026, 12, 10)]
+    assert unfinished_day({date(2026, 12, 9)}, "UTC", stamps, now) == {}
     late = datetime(2026, 12, 11, 9, 0, tzinfo=UTC)  # 01:00 on the 11th in LA: the 10th is over
-    assert unfinished_day({date(2026, 12, 10)}, "UTC", path, header, late) == {}
-    no_sample = tmp_path / "missing.csv"  # no timestamps to read: client.yml's zone decides
-    assert list(unfinished_day({date(2026, 12, 10)}, "UTC", no_sample, header, now)) == [date(2026, 12, 10)]
-    assert unfinished_day({date(2026, 12, 10)}, "Pacific/Kiritimati", no_sample, header, now) == {}  # 02:00, 11th
+    assert unfinished_day({date(2026, 12, 10)}, "UTC", stamps, late) == {}
+    assert read_sample(tmp_path / "missing.csv", read_header(path)).stamps == []  # unreadable: no timestamps
+    no_sample: list[str] = []  # no timestamps to read: client.yml's zone decides
+    assert list(unfinished_day({date(2026, 12, 10)}, "UTC", no_sample, now)) == [date(2026, 12, 10)]
+    assert unfinished_day({date(2026, 12, 10)}, "Pacific/Kiritimati", no_sample, now) == {}  # 02:00, 11th
 
 
 @pytest.mark.parametrize(("given", "hint"), [("shopify", "shopify_orders"), ("Stripe", "stripe_payments"),

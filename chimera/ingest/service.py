@@ -32,7 +32,7 @@ from chimera.ingest.shopify import read_shopify
 from chimera.ingest.store import leave_out, write_aggregate
 from chimera.ingest.stripe import aggregate_stripe, read_stripe
 from chimera.ingest.stripe_balance import aggregate_balance, is_balance_report, read_balance
-from chimera.ingest.zone_check import file_warnings, unfinished_day
+from chimera.ingest.zone_check import file_warnings, read_sample, unfinished_day
 
 CUT_DAY = ("the file ends inside a row (truncated download?): it holds only part of this day; download the export "
            "again")
@@ -126,11 +126,12 @@ def ingest_file(
     with ThreadPoolExecutor(max_workers=1) as pool:
         fingerprint = pool.submit(fingerprint_file, path)
         agg = parse_file(client, path, kind, header, defer=True, local_range=(since, until))  # lines: see parse_file
-        if kind == "shopify_orders":  # Stripe's parser leaves its UTC day going on out itself
-            leave_out(agg, unfinished_day(agg.days, client.config.timezone, path, header))
+        sample = read_sample(path, header) if kind == "shopify_orders" else None  # first and last records
+        if sample is not None:  # Stripe's parser leaves its UTC day going on out itself
+            leave_out(agg, unfinished_day(agg.days, client.config.timezone, sample.stamps))
         stated = _source_range(agg, since, until, str(path))
         agg = declare_range(agg, *stated, _source_today(client, kind), str(path))
-        warnings = file_warnings(client.config.timezone, path, header) if kind == "shopify_orders" else []
+        warnings = file_warnings(client.config.timezone, path, header, sample) if sample is not None else []
         _advance(progress, task, 2)
         summary = store_aggregate(client, agg, path.name, fingerprint.result(), warnings, stated=stated)
     _advance(progress, task, 1)

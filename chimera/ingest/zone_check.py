@@ -45,32 +45,35 @@ class Sample(NamedTuple):
     currency: str
 
 
-def file_warnings(zone_name: str, path: Path, header: Header) -> list[str]:
-    """The mismatch warning for a Shopify export file, from its first and last records; [] when the
-    sample agrees with ``zone_name`` (or holds no timestamp: the parser reports bad ones)."""
+def read_sample(path: Path, header: Header) -> Sample:
+    """``export_sample``, or an empty one when it cannot be read: a sample never fails an ingest
+    (the parse decides)."""
     try:
-        sample = export_sample(path, header)
-    except (OSError, csv.Error, ValueError, IngestError):  # a sample never fails an ingest (the parse decides)
-        return []
+        return export_sample(path, header)
+    except (OSError, csv.Error, ValueError, IngestError):
+        return Sample([], "")
+
+
+def file_warnings(zone_name: str, path: Path, header: Header, sample: Sample | None = None) -> list[str]:
+    """The mismatch warning for a Shopify export file, from its first and last records (``sample``,
+    when already read); [] when the sample agrees with ``zone_name`` (or holds no timestamp: the
+    parser reports bad ones)."""
+    sample = sample or read_sample(path, header)
     return timestamp_warnings(zone_name, sample.stamps, sample.currency)
 
 
-def unfinished_day(days: Iterable[date], zone_name: str, path: Path, header: Header,
+def unfinished_day(days: Iterable[date], zone_name: str, stamps: Iterable[object],
                    now: datetime | None = None) -> dict[date, str]:
     """The store's day still going on as the export is read, when the export holds orders of it,
     and why it is left out: the export lists that day's orders only until it was taken, and a day
     judged whole then reads as a fall. The store's clock is the export's own offsets (Shopify writes
     its timestamps in the shop's zone, whatever client.yml says; the earliest wall clock among them
-    across a daylight-saving change); client.yml's zone for a sample without one. The sample is read
-    only when the export reaches that near to today (an older export costs nothing)."""
+    across a daylight-saving change; ``stamps``: the export's sample, ``read_sample``); client.yml's
+    zone for a sample without one."""
     now = now or datetime.now(UTC)
     held = set(days)
     if not held or max(held) < (now - timedelta(days=1)).date():
         return {}
-    try:
-        stamps = export_sample(path, header).stamps
-    except (OSError, csv.Error, ValueError, IngestError):
-        stamps = []
     offsets = {t.utcoffset() for t in map(_moment, stamps) if t is not None} - {None}
     clocks = [now.astimezone(timezone(o)) for o in offsets if o is not None and abs(o) < timedelta(days=1)]
     local = min(clocks, key=lambda t: t.replace(tzinfo=None)) if clocks else now.astimezone(store_zone(zone_name))
