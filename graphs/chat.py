@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from agents.prompting import render
-from agents.tools import Toolbox, sop_fact
+from agents.tools import Toolbox, sop_fact, week_over_week
 from chimera import settings
 from chimera.clients import ClientContext
 from chimera.config.loader import load_config_set, suggest
@@ -481,11 +481,11 @@ def _against_previous(k: dict[str, Any], currency: str | None = None) -> str:
     value, before = k.get("value"), k.get("previous_value")
     if value is None or before is None:
         return f"- {label}: the {window} before has no complete data to compare with"
-    now, then = Decimal(value), Decimal(before)
     change = ""
-    if then:
-        k["change_vs_previous_pct"] = f"{(now - then) / abs(then) * 100:.1f}"
-        change = f" ({float(k['change_vs_previous_pct']):+.1f} %{' relative' if unit == 'percent' else ''})"
+    pct = week_over_week(Decimal(value), Decimal(before), unit)["change_vs_previous_pct"]  # as the tool gives it
+    if pct is not None:
+        k["change_vs_previous_pct"] = pct
+        change = f" ({float(pct):+.1f} %{' relative' if unit == 'percent' else ''})"
     return (f"- {label}: {fmt_value(value, unit, currency)} over the {window} to {k['data_through']} vs "
             f"{fmt_value(before, unit, currency)} over the {window} before{change}")
 
