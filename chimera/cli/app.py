@@ -130,32 +130,12 @@ def _naming_client_folders(command: Any) -> Any:
     return command
 
 
-SUPPORTED_DATABASES = ("postgresql", "postgres", "sqlite")
-"""URL schemes (before any ``+driver``) of the databases Chimera runs on."""
-
-
 def database_line(exc: Exception) -> str | None:
-    """One line for a database a user pointed Chimera at that cannot be used (a URL that is none,
-    a database Chimera does not run on, a search_path schema that does not exist, a locked SQLite
-    file...), password masked; None for anything else (a bug keeps its traceback)."""
-    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+    """One line for a database that fails under a command (locked, full, unreachable), password
+    masked; None for anything else (a bug keeps its traceback). A URL that is none, a database
+    Chimera does not run on and a missing search_path schema are the engine's own DatabaseUrlError."""
+    from chimera.cli.each_client import database_error_text, database_failed
 
-    from chimera import settings
-    from chimera.cli.each_client import database_error_text, database_failed, redact
-    from chimera.db.engine import reason
-
-    url = settings.database_url()
-    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
-    if isinstance(exc, ArgumentError | NoSuchModuleError | ModuleNotFoundError) and scheme not in SUPPORTED_DATABASES:
-        what = f"a {scheme} URL" if scheme else "no URL (no scheme://)"  # the value may be a pasted password
-        return (f"CHIMERA_DATABASE_URL is {what}, not a database Chimera runs on: write "
-                "postgresql://USER@HOST:5432/DATABASE or sqlite:///PATH")
-    if not isinstance(exc, DBAPIError):
-        return None
-    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-    if sqlstate.startswith("3F"):  # invalid schema name: the URL's search_path names no schema
-        return redact(f"the database failed: {reason(exc)}: the schema the search_path of CHIMERA_DATABASE_URL "
-                      f"({url}) names does not exist; create it (CREATE SCHEMA) or fix the URL")
     return database_error_text(exc) if database_failed(exc) else None
 
 
